@@ -1,0 +1,210 @@
+#include "agent/cli.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "agent/collect.h"
+#include "agent/registry.h"
+#include "agent/summary.h"
+#include "common/atomic_file.h"
+
+namespace tidemark::agent {
+namespace {
+
+constexpr std::string_view kDefaultSnapshotDir = "/var/lib/tidemark/snapshots";
+
+std::string SectionList() {
+  std::string all;
+  for (const auto& n : SectionNames()) all += (all.empty() ? "" : ",") + n;
+  return all;
+}
+
+void PrintUsage(std::ostream& out) {
+  out << "Usage: tidemark-agent COMMAND [OPTIONS]\n"
+         "\n"
+         "Collects the security-relevant configuration and account rights of a Linux host.\n"
+         "\n"
+         "Commands:\n"
+         "  collect   write one snapshot (JSON) to stdout or --output FILE\n"
+         "  audit     collect, store the snapshot in a file and print a readable summary\n"
+         "  summary   print the readable summary of a stored snapshot: summary FILE\n"
+         "\n"
+         "Options of collect and audit:\n"
+         "  --root DIR        audit an offline root (disk image, container, backup) instead of\n"
+         "                    this host; every path is resolved inside DIR, no link escapes it\n"
+         "  --only LIST       comma-separated sections (default: all): "
+      << SectionList()
+      << "\n"
+         "  --host-id ID      host identity (default: the root's /etc/hostname, else this host's "
+         "name)\n"
+         "  --output FILE     write the snapshot to FILE (created mode 0600, replaced atomically);\n"
+         "                    audit's default: "
+      << kDefaultSnapshotDir
+      << "/HOST-TIME.json\n"
+         "  --pretty          indent the JSON (collect)\n"
+         "\n"
+         "Other:\n"
+         "  -h, --help        this help\n"
+         "  --version         print the agent version\n"
+         "\n"
+         "Exit codes: 0 snapshot written (section errors are recorded inside it),\n"
+         "            1 nothing could be written, 2 usage error.\n"
+         "The snapshot format is documented in docs/snapshot.md.\n";
+}
+
+struct CollectArgs {
+  CollectRequest request;
+  std::optional<std::string> output;
+  bool pretty = false;
+};
+
+// Parses collect/audit options. Returns an error message on a usage error.
+std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args, size_t start,
+                                            CollectArgs& parsed) {
+  for (size_t i = start; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      std::string prefix = std::string(name) + "=";
+      if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
+      if (arg == name && i + 1 < args.size()) return args[++i];
+      return std::nullopt;
+    };
+    auto is = [&](const char* name) {
+      return arg == name || arg.rfind(std::string(name) + "=", 0) == 0;
+    };
+    if (is("--root")) {
+      auto v = value("--root");
+      if (!v || v->empty()) return "--root needs a directory";
+      parsed.request.root = *v;
+    } else if (is("--only")) {
+      auto v = value("--only");
+      if (!v) return "--only needs a section list";
+      auto list = ParseSectionList(*v);
+      if (!list.ok()) return list.status().message();
+      parsed.request.only = *list;
+    } else if (is("--host-id")) {
+      auto v = value("--host-id");
+      if (!v || v->empty()) return "--host-id needs a value";
+      parsed.request.host_id = *v;
+    } else if (is("--output")) {
+      auto v = value("--output");
+      if (!v || v->empty()) return "--output needs a file name";
+      parsed.output = *v;
+    } else if (arg == "--pretty") {
+      parsed.pretty = true;
+    } else {
+      return "unknown option '" + arg + "'";
+    }
+  }
+  return std::nullopt;
+}
+
+// Returns audit's default output path for `snapshot`, creating the directory (0700).
+std::string DefaultOutputPath(const Snapshot& snapshot) {
+  std::string dir(kDefaultSnapshotDir);
+  ::mkdir("/var/lib/tidemark", 0755);
+  ::mkdir(dir.c_str(), 0700);
+  std::string stamp;
+  for (char c : snapshot.collected_at) {
+    if (c != '-' && c != ':') stamp += c;
+  }
+  std::string host;
+  for (char c : snapshot.host.id) host += (std::isalnum(static_cast<unsigned char>(c)) ||
+                                           c == '.' || c == '-' || c == '_') ? c : '_';
+  return dir + "/" + host + "-" + stamp + ".json";
+}
+
+int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& out,
+               std::ostream& err) {
+  CollectArgs parsed;
+  if (auto problem = ParseCollectArgs(args, 1, parsed)) {
+    err << "tidemark-agent " << args[0] << ": " << *problem << "\n"
+        << "Try 'tidemark-agent --help'.\n";
+    return kExitUsage;
+  }
+  auto snapshot = CollectSnapshot(parsed.request);
+  if (!snapshot.ok()) {
+    err << "tidemark-agent: " << snapshot.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::string text = EncodeSnapshot(*snapshot).dump(parsed.pretty || audit ? 2 : -1, ' ', false,
+                                                    nlohmann::json::error_handler_t::replace);
+  text += '\n';
+  std::string path = parsed.output.value_or(audit ? DefaultOutputPath(*snapshot) : "");
+  if (path.empty() || path == "-") {
+    out << text;
+    out.flush();
+    if (!out) {
+      err << "tidemark-agent: cannot write the snapshot to standard output\n";
+      return kExitFailure;
+    }
+  } else {
+    Status written = WriteFileAtomic(path, text, 0600);
+    if (!written.ok()) {
+      err << "tidemark-agent: " << written.message() << "\n";
+      return kExitFailure;
+    }
+  }
+  if (audit) {
+    PrintSummary(*snapshot, out);
+    out << "\nFull snapshot: " << path << " (" << snapshot->sections.size() << " sections, "
+        << ContentHash(*snapshot) << ")\n";
+  }
+  return kExitOk;
+}
+
+int RunSummary(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() != 2) {
+    err << "tidemark-agent summary: expected exactly one snapshot file\n";
+    return kExitUsage;
+  }
+  std::ifstream in(args[1], std::ios::binary);
+  if (!in) {
+    err << "tidemark-agent summary: cannot open " << args[1] << "\n";
+    return kExitFailure;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto snapshot = DecodeSnapshot(buf.str());
+  if (!snapshot.ok()) {
+    err << "tidemark-agent summary: " << args[1] << ": " << snapshot.status().message() << "\n";
+    return kExitFailure;
+  }
+  PrintSummary(*snapshot, out);
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.empty()) {
+    PrintUsage(err);
+    return kExitUsage;
+  }
+  const std::string& command = args[0];
+  if (command == "-h" || command == "--help" || command == "help") {
+    PrintUsage(out);
+    return kExitOk;
+  }
+  if (command == "--version") {
+    out << "tidemark-agent " << kAgentVersion << "\n";
+    return kExitOk;
+  }
+  for (const auto& a : args) {
+    if (a == "-h" || a == "--help") {
+      PrintUsage(out);
+      return kExitOk;
+    }
+  }
+  if (command == "collect") return RunCollect(args, false, out, err);
+  if (command == "audit") return RunCollect(args, true, out, err);
+  if (command == "summary") return RunSummary(args, out, err);
+  err << "tidemark-agent: unknown command '" << command << "'\nTry 'tidemark-agent --help'.\n";
+  return kExitUsage;
+}
+
+}  // namespace tidemark::agent

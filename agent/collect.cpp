@@ -1,0 +1,112 @@
+#include "agent/collect.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "agent/registry.h"
+#include "common/fs.h"
+
+namespace tidemark::agent {
+namespace {
+
+// Returns the first line of the root's /etc/hostname, trimmed, or "" when absent or unusable.
+std::string RootHostname(const Fs& fs) {
+  ReadOptions options;
+  options.max_bytes = 4096;
+  auto file = fs.ReadFile("/etc/hostname", options);
+  if (!file.ok()) return {};
+  std::string_view text = file->data;
+  text = text.substr(0, text.find('\n'));
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  // A host name is printable ASCII without spaces; anything else is not used as an identity.
+  for (char c : text) {
+    if (c <= ' ' || c > '~') return {};
+  }
+  return std::string(text);
+}
+
+std::string LiveHostname() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "localhost";
+  return buf;
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> ParseSectionList(std::string_view list) {
+  std::vector<std::string> known = SectionNames();
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string name(list.substr(pos, comma - pos));
+    if (name.empty()) {
+      return Status(StatusCode::kInvalidArgument, "empty section name in --only");
+    }
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      std::string all;
+      for (const auto& k : known) all += (all.empty() ? "" : ", ") + k;
+      return Status(StatusCode::kInvalidArgument,
+                    "unknown section '" + name + "' (known: " + all + ")");
+    }
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
+  for (const auto& name : request.only) {
+    auto known = SectionNames();
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      return Status(StatusCode::kInvalidArgument, "unknown section '" + name + "'");
+    }
+  }
+  auto fs = OpenRootFs(request.root);
+  if (!fs.ok()) {
+    return Status(fs.status().code(), "cannot open root: " + fs.status().message());
+  }
+  Snapshot snapshot;
+  snapshot.agent_version = std::string(kAgentVersion);
+  snapshot.collected_at = NowRfc3339();
+  snapshot.host.root = request.root;
+  std::string root_name = RootHostname(**fs);
+  bool live = (*fs)->root() == "/";
+  snapshot.host.hostname = !root_name.empty() ? root_name : (live ? LiveHostname() : "");
+  snapshot.host.id = !request.host_id.empty() ? request.host_id
+                     : !root_name.empty()     ? root_name
+                                              : LiveHostname();
+
+  CollectContext ctx(**fs, snapshot.host.hostname.empty() ? snapshot.host.id
+                                                          : snapshot.host.hostname);
+  for (auto& collector : AllCollectors()) {
+    std::string name(collector->name());
+    if (!request.only.empty() &&
+        std::find(request.only.begin(), request.only.end(), name) == request.only.end()) {
+      continue;
+    }
+    Section section;
+    auto start = std::chrono::steady_clock::now();
+    try {
+      collector->Collect(ctx, section);
+    } catch (const std::exception& e) {
+      // A collector bug must not lose the other sections; host data never throws by design.
+      section.status = SectionStatus::kError;
+      section.AddError("", std::nullopt, std::string("internal error in collector: ") + e.what());
+    }
+    section.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count();
+    section.Finish();
+    snapshot.sections.emplace(name, std::move(section));
+  }
+  return snapshot;
+}
+
+}  // namespace tidemark::agent

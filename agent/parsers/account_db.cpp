@@ -1,0 +1,189 @@
+#include "agent/parsers/account_db.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "agent/parsers/lines.h"
+
+namespace tidemark::agent {
+namespace {
+
+bool IsCompatLine(std::string_view line) {
+  return !line.empty() && (line.front() == '+' || line.front() == '-');
+}
+
+void AddLineError(std::vector<SectionError>& errors, std::string_view path, int64_t line,
+                  std::string message) {
+  errors.push_back({std::string(path), line, std::move(message)});
+}
+
+}  // namespace
+
+std::vector<std::string_view> SplitFields(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  for (;;) {
+    size_t next = s.find(sep, pos);
+    if (next == std::string_view::npos) {
+      out.push_back(s.substr(pos));
+      return out;
+    }
+    out.push_back(s.substr(pos, next - pos));
+    pos = next + 1;
+  }
+}
+
+std::optional<uint32_t> ParseId(std::string_view s) {
+  if (s.empty() || s.size() > 10) return std::nullopt;
+  uint64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+  if (v > 0xfffffffeull) return std::nullopt;  // (uid_t)-1 is "no id"
+  return static_cast<uint32_t>(v);
+}
+
+std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view path,
+                                     std::vector<SectionError>& errors,
+                                     std::vector<SectionError>* compat_lines) {
+  std::vector<PasswdEntry> users;
+  ForEachLine(text, [&](std::string_view line, int64_t number) {
+    if (line.empty()) return true;
+    if (HasNul(line)) {
+      AddLineError(errors, path, number, "line contains a NUL byte; skipped");
+      return true;
+    }
+    if (IsCompatLine(line)) {
+      if (compat_lines) {
+        compat_lines->push_back({std::string(path), number, "NIS compat entry"});
+      }
+      return true;
+    }
+    auto f = SplitFields(line, ':');
+    if (f.size() != 7) {
+      AddLineError(errors, path, number,
+                   "expected 7 colon-separated fields, found " + std::to_string(f.size()) +
+                       "; line skipped");
+      return true;
+    }
+    auto uid = ParseId(f[2]);
+    auto gid = ParseId(f[3]);
+    if (f[0].empty() || !uid || !gid) {
+      AddLineError(errors, path, number,
+                   f[0].empty() ? "empty user name; line skipped" : "invalid uid or gid; line skipped");
+      return true;
+    }
+    PasswdEntry e;
+    e.name = std::string(f[0]);
+    e.password_shadowed = f[1] == "x";
+    e.password_field_empty = f[1].empty();
+    e.uid = *uid;
+    e.gid = *gid;
+    e.gecos = std::string(f[4]);
+    e.home = std::string(f[5]);
+    e.shell = std::string(f[6]);
+    e.line = number;
+    users.push_back(std::move(e));
+    return true;
+  });
+  return users;
+}
+
+std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
+                                   std::vector<SectionError>& errors,
+                                   std::vector<SectionError>* compat_lines) {
+  std::vector<GroupEntry> groups;
+  ForEachLine(text, [&](std::string_view line, int64_t number) {
+    if (line.empty()) return true;
+    if (HasNul(line)) {
+      AddLineError(errors, path, number, "line contains a NUL byte; skipped");
+      return true;
+    }
+    if (IsCompatLine(line)) {
+      if (compat_lines) {
+        compat_lines->push_back({std::string(path), number, "NIS compat entry"});
+      }
+      return true;
+    }
+    auto f = SplitFields(line, ':');
+    if (f.size() != 4) {
+      AddLineError(errors, path, number,
+                   "expected 4 colon-separated fields, found " + std::to_string(f.size()) +
+                       "; line skipped");
+      return true;
+    }
+    auto gid = ParseId(f[2]);
+    if (f[0].empty() || !gid) {
+      AddLineError(errors, path, number,
+                   f[0].empty() ? "empty group name; line skipped" : "invalid gid; line skipped");
+      return true;
+    }
+    GroupEntry g;
+    g.name = std::string(f[0]);
+    g.gid = *gid;
+    if (!f[3].empty()) {
+      for (auto m : SplitFields(f[3], ',')) {
+        if (!m.empty()) g.members.emplace_back(m);
+      }
+    }
+    g.line = number;
+    groups.push_back(std::move(g));
+    return true;
+  });
+  return groups;
+}
+
+const PasswdEntry* AccountDb::FindUser(std::string_view name) const {
+  for (const auto& u : users)
+    if (u.name == name) return &u;
+  return nullptr;
+}
+
+const PasswdEntry* AccountDb::FindUserById(uint32_t uid) const {
+  for (const auto& u : users)
+    if (u.uid == uid) return &u;
+  return nullptr;
+}
+
+const GroupEntry* AccountDb::FindGroup(std::string_view name) const {
+  for (const auto& g : groups)
+    if (g.name == name) return &g;
+  return nullptr;
+}
+
+const GroupEntry* AccountDb::FindGroupById(uint32_t gid) const {
+  for (const auto& g : groups)
+    if (g.gid == gid) return &g;
+  return nullptr;
+}
+
+std::vector<uint32_t> AccountDb::GroupIdsOf(const PasswdEntry& user) const {
+  std::vector<uint32_t> gids = {user.gid};
+  for (const auto& g : groups) {
+    if (std::find(g.members.begin(), g.members.end(), user.name) != g.members.end() &&
+        std::find(gids.begin(), gids.end(), g.gid) == gids.end()) {
+      gids.push_back(g.gid);
+    }
+  }
+  return gids;
+}
+
+AccountDb LoadAccountDb(const Fs& fs) {
+  AccountDb db;
+  auto passwd = fs.ReadFile(kPasswdPath);
+  db.passwd_status = passwd.status();
+  if (passwd.ok()) {
+    db.users = ParsePasswd(passwd->data, kPasswdPath, db.errors, &db.compat_lines);
+  } else {
+    db.errors.push_back({std::string(kPasswdPath), std::nullopt, passwd.status().message()});
+  }
+  auto group = fs.ReadFile(kGroupPath);
+  db.group_status = group.status();
+  if (group.ok()) {
+    db.groups = ParseGroup(group->data, kGroupPath, db.errors, &db.compat_lines);
+  } else {
+    db.errors.push_back({std::string(kGroupPath), std::nullopt, group.status().message()});
+  }
+  return db;
+}
+
+}  // namespace tidemark::agent

@@ -1,0 +1,82 @@
+// AccountDb: the root's local user and group databases (passwd(5), group(5)), parsed once and
+// shared by the sections that need to know users and memberships (accounts, sudo, ssh_keys).
+//
+// Lines that cannot be parsed are skipped and reported by path and line; the message never
+// quotes the line (a legacy passwd may still hold a password hash in its second field).
+// Plain value; immutable after LoadAccountDb returns.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/fs.h"
+#include "common/snapshot.h"
+
+namespace tidemark::agent {
+
+inline constexpr std::string_view kPasswdPath = "/etc/passwd";
+inline constexpr std::string_view kGroupPath = "/etc/group";
+
+struct PasswdEntry {
+  std::string name;
+  bool password_shadowed = true;  // field 2 is "x" (never keep the field itself)
+  bool password_field_empty = false;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::string gecos;
+  std::string home;
+  std::string shell;
+  int64_t line = 0;
+};
+
+struct GroupEntry {
+  std::string name;
+  uint32_t gid = 0;
+  std::vector<std::string> members;
+  int64_t line = 0;
+};
+
+struct AccountDb {
+  std::vector<PasswdEntry> users;   // in file order
+  std::vector<GroupEntry> groups;   // in file order
+  Status passwd_status;             // how reading /etc/passwd went
+  Status group_status;              // how reading /etc/group went
+  std::vector<SectionError> errors; // unreadable files and malformed lines
+  // NIS compat lines ("+", "-", "+name", "+@netgroup") seen, by file and line: they pull entries
+  // from other sources that a files-only read cannot enumerate.
+  std::vector<SectionError> compat_lines;
+
+  // Returns the first user with this name (as the C library's getpwnam would), or nullptr.
+  const PasswdEntry* FindUser(std::string_view name) const;
+  // Returns the first user with this uid, or nullptr.
+  const PasswdEntry* FindUserById(uint32_t uid) const;
+  // Returns the first group with this name, or nullptr.
+  const GroupEntry* FindGroup(std::string_view name) const;
+  // Returns the first group with this gid, or nullptr.
+  const GroupEntry* FindGroupById(uint32_t gid) const;
+  // Returns the user's effective gids: the primary gid first, then the gids of every group that
+  // lists the user as a member, in group-file order, without duplicates.
+  std::vector<uint32_t> GroupIdsOf(const PasswdEntry& user) const;
+};
+
+// Reads /etc/passwd and /etc/group from `fs`.
+AccountDb LoadAccountDb(const Fs& fs);
+
+// Parses passwd text; malformed lines become errors naming `path` and the line.
+std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view path,
+                                     std::vector<SectionError>& errors,
+                                     std::vector<SectionError>* compat_lines = nullptr);
+// Parses group text; malformed lines become errors naming `path` and the line.
+std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
+                                   std::vector<SectionError>& errors,
+                                   std::vector<SectionError>* compat_lines = nullptr);
+
+// Splits `s` at every `sep` (keeps empty fields).
+std::vector<std::string_view> SplitFields(std::string_view s, char sep);
+// Parses a decimal id in [0, 2^32-2]; returns nullopt for anything else.
+std::optional<uint32_t> ParseId(std::string_view s);
+
+}  // namespace tidemark::agent

@@ -1,0 +1,20 @@
+#include "agent/registry.h"
+
+#include "agent/collectors/accounts.h"
+
+namespace tidemark::agent {
+
+std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
+  std::vector<std::unique_ptr<SectionCollector>> all;
+  // Order matters only for reading: each collector is independent of the others' output.
+  all.push_back(std::make_unique<AccountsCollector>());
+  return all;
+}
+
+std::vector<std::string> SectionNames() {
+  std::vector<std::string> names;
+  for (const auto& c : AllCollectors()) names.emplace_back(c->name());
+  return names;
+}
+
+}  // namespace tidemark::agent

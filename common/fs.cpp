@@ -1,0 +1,296 @@
+#include "common/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace tidemark {
+namespace {
+
+// Directory listings larger than this are refused rather than held in memory.
+constexpr size_t kMaxDirEntries = 1'000'000;
+
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd = -1) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+FileType TypeOf(mode_t mode) {
+  if (S_ISDIR(mode)) return FileType::kDirectory;
+  if (S_ISLNK(mode)) return FileType::kSymlink;
+  if (S_ISFIFO(mode)) return FileType::kFifo;
+  if (S_ISSOCK(mode)) return FileType::kSocket;
+  if (S_ISCHR(mode)) return FileType::kCharDevice;
+  if (S_ISBLK(mode)) return FileType::kBlockDevice;
+  return FileType::kRegular;
+}
+
+FileInfo InfoOf(const struct stat& st) {
+  FileInfo info;
+  info.type = TypeOf(st.st_mode);
+  info.mode = st.st_mode & 07777;
+  info.uid = st.st_uid;
+  info.gid = st.st_gid;
+  info.size = static_cast<uint64_t>(st.st_size);
+  info.mtime = st.st_mtim.tv_sec;
+  info.dev = st.st_dev;
+  info.ino = st.st_ino;
+  info.nlink = st.st_nlink;
+  return info;
+}
+
+Status ErrnoStatus(int err, std::string_view path, std::string_view what) {
+  std::string msg(path);
+  msg += ": ";
+  msg += what;
+  msg += ": ";
+  msg += std::strerror(err);
+  switch (err) {
+    case ENOENT:
+      return {StatusCode::kNotFound, std::string(path) + ": no such file or directory"};
+    case EACCES:
+    case EPERM:
+      return {StatusCode::kPermissionDenied, msg};
+    case ELOOP:
+      return {StatusCode::kLoop, std::string(path) + ": too many symlinks or a symlink where none "
+                                                     "is allowed"};
+    case ENOTDIR:
+      return {StatusCode::kWrongType, std::string(path) + ": a path component is not a directory"};
+    case EISDIR:
+      return {StatusCode::kWrongType, std::string(path) + ": is a directory"};
+    case EXDEV:
+      return {StatusCode::kEscapes, std::string(path) + ": resolution would leave the root"};
+    case ENAMETOOLONG:
+      return {StatusCode::kInvalidArgument, std::string(path) + ": name too long"};
+    case ENOSYS:
+      return {StatusCode::kUnavailable, "openat2(2) is not available: Linux 5.6 or later is needed"};
+    default:
+      return {StatusCode::kIoError, msg};
+  }
+}
+
+class RootFs final : public Fs {
+ public:
+  RootFs(UniqueFd root_fd, std::string root) : root_fd_(std::move(root_fd)), root_(std::move(root)) {}
+
+  StatusOr<FileContent> ReadFile(std::string_view path, const ReadOptions& options) const override {
+    uint64_t resolve = options.no_symlinks ? RESOLVE_NO_SYMLINKS : 0;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below rejects it.
+    auto fd = Open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, resolve);
+    if (!fd.ok()) return fd.status();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, path, "fstat");
+    FileContent out;
+    out.info = InfoOf(st);
+    if (out.info.type != FileType::kRegular) {
+      return Status(StatusCode::kWrongType, std::string(path) + ": is a " +
+                                                std::string(FileTypeName(out.info.type)) +
+                                                ", not a regular file");
+    }
+    if (out.info.size > options.max_bytes) {
+      return Status(StatusCode::kTooLarge, std::string(path) + ": " +
+                                               std::to_string(out.info.size) +
+                                               " bytes, over the limit of " +
+                                               std::to_string(options.max_bytes));
+    }
+    int flags = ::fcntl(fd->get(), F_GETFL);
+    if (flags >= 0) ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
+    out.data.resize(static_cast<size_t>(out.info.size));
+    size_t used = 0;
+    // Read until EOF, never more than max_bytes + 1 (a file can grow while we read it).
+    for (;;) {
+      if (used == out.data.size()) {
+        if (used > options.max_bytes) {
+          return Status(StatusCode::kTooLarge, std::string(path) + ": grew over the limit of " +
+                                                   std::to_string(options.max_bytes) + " bytes");
+        }
+        out.data.resize(std::min<uint64_t>(std::max<size_t>(used * 2, 4096), options.max_bytes + 1));
+      }
+      ssize_t n = ::read(fd->get(), out.data.data() + used, out.data.size() - used);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, path, "read");
+      }
+      if (n == 0) break;
+      used += static_cast<size_t>(n);
+    }
+    if (used > options.max_bytes) {
+      return Status(StatusCode::kTooLarge, std::string(path) + ": over the limit of " +
+                                               std::to_string(options.max_bytes) + " bytes");
+    }
+    out.data.resize(used);
+    return out;
+  }
+
+  StatusOr<FileInfo> Stat(std::string_view path, bool follow) const override {
+    auto fd = Open(path, O_PATH | (follow ? 0 : O_NOFOLLOW), 0);
+    if (!fd.ok()) return fd.status();
+    struct stat st {};
+    if (::fstatat(fd->get(), "", &st, AT_EMPTY_PATH) != 0) return ErrnoStatus(errno, path, "stat");
+    return InfoOf(st);
+  }
+
+  StatusOr<std::vector<std::string>> ListDir(std::string_view path) const override {
+    auto fd = Open(path, O_RDONLY | O_DIRECTORY, 0);
+    if (!fd.ok()) return fd.status();
+    DIR* dir = ::fdopendir(fd->get());
+    if (dir == nullptr) return ErrnoStatus(errno, path, "opendir");
+    fd->release();  // now owned by `dir`
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* entry = ::readdir(dir)) {
+      std::string_view name(entry->d_name);
+      if (name == "." || name == "..") continue;
+      if (names.size() >= kMaxDirEntries) {
+        ::closedir(dir);
+        return Status(StatusCode::kTooLarge, std::string(path) + ": more than " +
+                                                 std::to_string(kMaxDirEntries) + " entries");
+      }
+      names.emplace_back(name);
+    }
+    int err = errno;
+    ::closedir(dir);
+    if (err != 0) return ErrnoStatus(err, path, "readdir");
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  StatusOr<std::string> ReadLink(std::string_view path) const override {
+    auto fd = Open(path, O_PATH | O_NOFOLLOW, 0);
+    if (!fd.ok()) return fd.status();
+    std::string buf(4096, '\0');
+    ssize_t n = ::readlinkat(fd->get(), "", buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == ENOENT || errno == EINVAL) {
+        return Status(StatusCode::kWrongType, std::string(path) + ": is not a symlink");
+      }
+      return ErrnoStatus(errno, path, "readlink");
+    }
+    buf.resize(static_cast<size_t>(n));
+    return buf;
+  }
+
+  const std::string& root() const override { return root_; }
+
+ private:
+  StatusOr<UniqueFd> Open(std::string_view path, int flags, uint64_t resolve) const {
+    if (path.empty() || path.front() != '/') {
+      return Status(StatusCode::kInvalidArgument,
+                    std::string("path must be absolute inside the root: ") + std::string(path));
+    }
+    if (path.find('\0') != std::string_view::npos) {
+      return Status(StatusCode::kInvalidArgument, "path contains a NUL byte");
+    }
+    std::string rel(path.substr(1));
+    if (rel.empty()) rel = ".";
+    struct open_how how {};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve;
+    // RESOLVE_IN_ROOT may fail with EAGAIN when a concurrent rename races the lookup.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      long fd = ::syscall(SYS_openat2, root_fd_.get(), rel.c_str(), &how, sizeof(how));
+      if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+      if (errno != EAGAIN && errno != EINTR) return ErrnoStatus(errno, path, "open");
+    }
+    return Status(StatusCode::kIoError, std::string(path) + ": lookup kept racing with renames");
+  }
+
+  UniqueFd root_fd_;
+  std::string root_;
+};
+
+}  // namespace
+
+std::string_view FileTypeName(FileType type) {
+  switch (type) {
+    case FileType::kRegular:
+      return "regular";
+    case FileType::kDirectory:
+      return "directory";
+    case FileType::kSymlink:
+      return "symlink";
+    case FileType::kFifo:
+      return "fifo";
+    case FileType::kSocket:
+      return "socket";
+    case FileType::kCharDevice:
+      return "char_device";
+    case FileType::kBlockDevice:
+      return "block_device";
+  }
+  return "unknown";
+}
+
+StatusOr<std::unique_ptr<Fs>> OpenRootFs(const std::string& root_dir) {
+  int fd = ::open(root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, root_dir, "open root");
+  std::unique_ptr<Fs> fs = std::make_unique<RootFs>(UniqueFd(fd), root_dir);
+  // Probe once so that a kernel without openat2 fails here, clearly, not on every read.
+  auto probe = fs->Stat("/", true);
+  if (!probe.ok()) return probe.status();
+  return fs;
+}
+
+std::string JoinPath(std::string_view dir, std::string_view name) {
+  std::string out(dir);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  while (!name.empty() && name.front() == '/') name.remove_prefix(1);
+  out += '/';
+  out += name;
+  return out;
+}
+
+std::string DirName(std::string_view path) {
+  std::string norm = NormalizePath(path);
+  size_t slash = norm.rfind('/');
+  if (slash == 0 || slash == std::string::npos) return "/";
+  return norm.substr(0, slash);
+}
+
+std::string BaseName(std::string_view path) {
+  std::string norm = NormalizePath(path);
+  size_t slash = norm.rfind('/');
+  return slash == std::string::npos ? norm : norm.substr(slash + 1);
+}
+
+std::string NormalizePath(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    std::string_view part = path.substr(pos, next - pos);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    pos = next + 1;
+  }
+  std::string out;
+  for (auto part : parts) {
+    out += '/';
+    out += part;
+  }
+  return out.empty() ? "/" : out;
+}
+
+}  // namespace tidemark

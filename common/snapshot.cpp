@@ -1,0 +1,240 @@
+#include "common/snapshot.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <charconv>
+#include <ctime>
+#include <memory>
+
+namespace tidemark {
+namespace {
+
+using nlohmann::json;
+
+// Keys of a section object that belong to the envelope, not to the section's data.
+constexpr std::array<std::string_view, 3> kEnvelopeKeys = {"status", "errors", "duration_ms"};
+// Envelope keys left out of the canonical form because they change without the state changing.
+constexpr std::string_view kVolatileKey = "duration_ms";
+// Top-level keys that are not sections.
+constexpr std::array<std::string_view, 6> kTopKeys = {"schema",       "host",         "collected_at",
+                                                      "agent",        "content_hash", "sections"};
+
+bool IsTopKey(std::string_view key) {
+  for (auto k : kTopKeys)
+    if (k == key) return true;
+  return false;
+}
+
+json EncodeError(const SectionError& e) {
+  json j = {{"path", e.path}, {"message", e.message}};
+  j["line"] = e.line ? json(*e.line) : json(nullptr);
+  return j;
+}
+
+Status Malformed(const std::string& what) {
+  return {StatusCode::kInvalidArgument, "malformed snapshot: " + what};
+}
+
+StatusOr<Section> DecodeSection(const std::string& name, const json& j) {
+  if (!j.is_object()) return Malformed("section '" + name + "' is not an object");
+  Section s;
+  auto status = j.find("status");
+  if (status == j.end() || !status->is_string()) {
+    return Malformed("section '" + name + "' has no status");
+  }
+  auto parsed = ParseSectionStatus(status->get<std::string>());
+  if (!parsed) {
+    return Malformed("section '" + name + "' has unknown status '" + status->get<std::string>() +
+                     "'");
+  }
+  s.status = *parsed;
+  auto errors = j.find("errors");
+  if (errors == j.end() || !errors->is_array()) {
+    return Malformed("section '" + name + "' has no errors array");
+  }
+  for (const auto& e : *errors) {
+    if (!e.is_object() || !e.contains("message") || !e["message"].is_string()) {
+      return Malformed("section '" + name + "' has an error without a message");
+    }
+    SectionError err;
+    err.message = e["message"].get<std::string>();
+    if (e.contains("path") && e["path"].is_string()) err.path = e["path"].get<std::string>();
+    if (e.contains("line") && e["line"].is_number_integer()) err.line = e["line"].get<int64_t>();
+    s.errors.push_back(std::move(err));
+  }
+  auto duration = j.find("duration_ms");
+  if (duration != j.end()) {
+    if (!duration->is_number_integer()) return Malformed("section '" + name + "' duration_ms");
+    s.duration_ms = duration->get<int64_t>();
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool envelope = false;
+    for (auto k : kEnvelopeKeys) envelope = envelope || it.key() == k;
+    if (!envelope) s.data[it.key()] = it.value();
+  }
+  return s;
+}
+
+// Parses "tidemark.snapshot/MAJOR[.MINOR]" and returns MAJOR, or -1.
+int SchemaMajor(std::string_view schema) {
+  constexpr std::string_view kPrefix = "tidemark.snapshot/";
+  if (schema.substr(0, kPrefix.size()) != kPrefix) return -1;
+  std::string_view version = schema.substr(kPrefix.size());
+  int major = -1;
+  auto [ptr, ec] = std::from_chars(version.data(), version.data() + version.size(), major);
+  if (ec != std::errc() || ptr == version.data()) return -1;
+  if (ptr != version.data() + version.size() && *ptr != '.') return -1;
+  return major;
+}
+
+}  // namespace
+
+std::string_view SectionStatusName(SectionStatus status) {
+  switch (status) {
+    case SectionStatus::kOk:
+      return "ok";
+    case SectionStatus::kPartial:
+      return "partial";
+    case SectionStatus::kError:
+      return "error";
+    case SectionStatus::kNotApplicable:
+      return "not_applicable";
+  }
+  return "error";
+}
+
+std::optional<SectionStatus> ParseSectionStatus(std::string_view name) {
+  for (auto s : {SectionStatus::kOk, SectionStatus::kPartial, SectionStatus::kError,
+                 SectionStatus::kNotApplicable}) {
+    if (SectionStatusName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+void Section::AddError(std::string path, std::optional<int64_t> line, std::string message) {
+  errors.push_back({std::move(path), line, std::move(message)});
+}
+
+void Section::Finish() {
+  if (status == SectionStatus::kError || status == SectionStatus::kNotApplicable) return;
+  status = errors.empty() ? SectionStatus::kOk : SectionStatus::kPartial;
+}
+
+json EncodeSection(const Section& section) {
+  json j = section.data.is_object() ? section.data : json::object();
+  j["status"] = SectionStatusName(section.status);
+  json errors = json::array();
+  for (const auto& e : section.errors) errors.push_back(EncodeError(e));
+  j["errors"] = std::move(errors);
+  j["duration_ms"] = section.duration_ms;
+  return j;
+}
+
+std::string CanonicalSections(const Snapshot& snapshot) {
+  json all = json::object();
+  for (const auto& [name, section] : snapshot.sections) {
+    json j = EncodeSection(section);
+    j.erase(std::string(kVolatileKey));
+    all[name] = std::move(j);
+  }
+  // nlohmann::json objects are std::map-backed: keys come out sorted bytewise. dump() without an
+  // indent writes no whitespace; invalid UTF-8 is replaced so that hashing never throws.
+  return all.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string ContentHash(const Snapshot& snapshot) {
+  return "sha256:" + Sha256Hex(CanonicalSections(snapshot));
+}
+
+json EncodeSnapshot(const Snapshot& snapshot) {
+  json j = json::object();
+  j["schema"] = kSnapshotSchema;
+  j["host"] = {{"id", snapshot.host.id},
+               {"hostname", snapshot.host.hostname},
+               {"root", snapshot.host.root}};
+  j["collected_at"] = snapshot.collected_at;
+  j["agent"] = {{"version", snapshot.agent_version}};
+  j["content_hash"] = ContentHash(snapshot);
+  json names = json::array();
+  for (const auto& [name, section] : snapshot.sections) {
+    names.push_back(name);
+    j[name] = EncodeSection(section);
+  }
+  j["sections"] = std::move(names);
+  return j;
+}
+
+StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Malformed("not valid JSON");
+  if (!j.is_object()) return Malformed("the document is not a JSON object");
+  if (!j.contains("schema") || !j["schema"].is_string()) return Malformed("no \"schema\" string");
+  std::string schema = j["schema"].get<std::string>();
+  int major = SchemaMajor(schema);
+  if (major < 0) return Malformed("unknown schema '" + schema + "'");
+  if (major != kSnapshotMajorVersion) {
+    return Status(StatusCode::kInvalidArgument,
+                  "unsupported snapshot schema '" + schema + "': this build reads major version " +
+                      std::to_string(kSnapshotMajorVersion));
+  }
+  Snapshot s;
+  const json& host = j.value("host", json());
+  if (!host.is_object() || !host.contains("id") || !host["id"].is_string()) {
+    return Malformed("no host.id");
+  }
+  s.host.id = host["id"].get<std::string>();
+  s.host.hostname = host.value("hostname", "");
+  s.host.root = host.value("root", "/");
+  if (!j.contains("collected_at") || !j["collected_at"].is_string()) {
+    return Malformed("no collected_at");
+  }
+  s.collected_at = j["collected_at"].get<std::string>();
+  if (j.contains("agent") && j["agent"].is_object()) s.agent_version = j["agent"].value("version", "");
+  if (!j.contains("sections") || !j["sections"].is_array()) return Malformed("no sections list");
+  for (const auto& name : j["sections"]) {
+    if (!name.is_string()) return Malformed("a section name is not a string");
+    std::string n = name.get<std::string>();
+    if (IsTopKey(n)) return Malformed("section name '" + n + "' is reserved");
+    if (!j.contains(n)) return Malformed("listed section '" + n + "' is missing");
+    auto section = DecodeSection(n, j[n]);
+    if (!section.ok()) return section.status();
+    s.sections.emplace(n, std::move(section).value());
+  }
+  if (j.contains("content_hash")) {
+    if (!j["content_hash"].is_string()) return Malformed("content_hash is not a string");
+    std::string expected = ContentHash(s);
+    if (j["content_hash"].get<std::string>() != expected) {
+      return Malformed("content_hash does not match the sections (expected " + expected + ")");
+    }
+  }
+  return s;
+}
+
+std::string Sha256Hex(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  // EVP_Digest is one-shot; it cannot fail for SHA-256 on in-memory data short of OOM.
+  if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
+    return {};
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 0xf];
+  }
+  return out;
+}
+
+std::string NowRfc3339() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace tidemark

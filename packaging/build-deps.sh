@@ -1,0 +1,40 @@
+#!/bin/sh
+# Installs what tidemark needs from Debian 12 packages, and nothing else.
+#   packaging/build-deps.sh          build dependencies
+#   packaging/build-deps.sh --test   plus the real tools the tests compare against
+# Daemons that a test package pulls in are installed without being started (policy-rc.d).
+set -eu
+
+BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
+libsqlite3-dev googletest libgtest-dev"
+# sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent.
+TEST_PKGS="sudo openssh-client libc-bin"
+
+pkgs="$BUILD_PKGS"
+[ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
+
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+  echo "build-deps: missing packages:$missing; run as root (or: sudo $0 $*)" >&2
+  exit 1
+fi
+
+# Keep any service a package brings from starting on this machine.
+policy=/usr/sbin/policy-rc.d
+created_policy=""
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod 755 "$policy"
+  created_policy=1
+fi
+trap '[ -n "$created_policy" ] && rm -f "$policy"' EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

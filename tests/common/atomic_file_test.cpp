@@ -1,0 +1,68 @@
+#include "common/atomic_file.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "tests/support/temp_root.h"
+
+namespace tidemark {
+namespace {
+
+TEST(AtomicFileTest, CreatesWithExactModeDespiteUmask) {
+  testing::TempRoot dir;
+  mode_t old = ::umask(0);
+  std::string path = dir.Host("out.json");
+  ASSERT_TRUE(WriteFileAtomic(path, "{}\n", 0600).ok());
+  ::umask(old);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(testing::ReadHostFile(path), "{}\n");
+}
+
+TEST(AtomicFileTest, ReplacesAndTightensExistingFile) {
+  testing::TempRoot dir;
+  dir.Write("out.json", "old", 0644);
+  std::string path = dir.Host("out.json");
+  ASSERT_TRUE(WriteFileAtomic(path, "new", 0600).ok());
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(testing::ReadHostFile(path), "new");
+}
+
+TEST(AtomicFileTest, MissingDirectoryIsANamedError) {
+  Status s = WriteFileAtomic("/nonexistent/dir/out.json", "x");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/nonexistent/dir/out.json"), std::string::npos);
+}
+
+TEST(AtomicFileTest, FullDiskLeavesOldFileAndNoTemporary) {
+  // A real full disk: a 64 KiB tmpfs (needs root, as in CI).
+  testing::TempRoot dir;
+  dir.Mkdir("/small");
+  if (::mount("tmpfs", dir.Host("/small").c_str(), "tmpfs", 0, "size=64k") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+  }
+  std::string path = dir.Host("/small/out.json");
+  ASSERT_TRUE(WriteFileAtomic(path, "old").ok());
+  Status s = WriteFileAtomic(path, std::string(1 << 20, 'x'));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path), std::string::npos) << s.message();
+  EXPECT_EQ(testing::ReadHostFile(path), "old");
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(dir.Host("/small"))) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1) << "a temporary file was left behind";
+  ::umount(dir.Host("/small").c_str());
+}
+
+}  // namespace
+}  // namespace tidemark

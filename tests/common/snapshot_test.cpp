@@ -1,0 +1,138 @@
+#include "common/snapshot.h"
+
+#include <gtest/gtest.h>
+
+namespace tidemark {
+namespace {
+
+using nlohmann::json;
+
+Snapshot Sample() {
+  Snapshot s;
+  s.host = {"web-01", "web-01", "/"};
+  s.collected_at = "2026-11-28T19:00:00Z";
+  s.agent_version = "0.1.0";
+  Section accounts;
+  accounts.data["users"] = json::array({{{"name", "root"}, {"uid", 0}}});
+  accounts.duration_ms = 3;
+  Section sudo;
+  sudo.AddError("/etc/sudoers", 12, "syntax error");
+  sudo.data["grants"] = json::array();
+  sudo.Finish();
+  s.sections["accounts"] = accounts;
+  s.sections["sudo"] = sudo;
+  return s;
+}
+
+TEST(SnapshotTest, EncodesEnvelopeAndSections) {
+  json j = EncodeSnapshot(Sample());
+  EXPECT_EQ(j["schema"], "tidemark.snapshot/1");
+  EXPECT_EQ(j["host"]["id"], "web-01");
+  EXPECT_EQ(j["agent"]["version"], "0.1.0");
+  EXPECT_EQ(j["sections"], json::array({"accounts", "sudo"}));
+  EXPECT_EQ(j["accounts"]["status"], "ok");
+  EXPECT_EQ(j["accounts"]["duration_ms"], 3);
+  EXPECT_EQ(j["accounts"]["users"][0]["name"], "root");
+  EXPECT_EQ(j["sudo"]["status"], "partial");
+  EXPECT_EQ(j["sudo"]["errors"][0]["path"], "/etc/sudoers");
+  EXPECT_EQ(j["sudo"]["errors"][0]["line"], 12);
+  EXPECT_EQ(j["content_hash"].get<std::string>().substr(0, 7), "sha256:");
+}
+
+TEST(SnapshotTest, RoundTrips) {
+  Snapshot s = Sample();
+  auto decoded = DecodeSnapshot(EncodeSnapshot(s).dump());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded->host.id, "web-01");
+  EXPECT_EQ(decoded->collected_at, s.collected_at);
+  ASSERT_EQ(decoded->sections.size(), 2u);
+  EXPECT_EQ(decoded->sections["sudo"].errors, s.sections["sudo"].errors);
+  EXPECT_EQ(decoded->sections["accounts"].data, s.sections["accounts"].data);
+  EXPECT_EQ(ContentHash(*decoded), ContentHash(s));
+}
+
+TEST(SnapshotTest, HashIgnoresVolatileMetadataButNotContent) {
+  Snapshot a = Sample();
+  Snapshot b = Sample();
+  b.collected_at = "2030-01-01T00:00:00Z";
+  b.agent_version = "9.9.9";
+  b.sections["accounts"].duration_ms = 999;
+  EXPECT_EQ(ContentHash(a), ContentHash(b));
+  b.sections["accounts"].data["users"][0]["uid"] = 1;
+  EXPECT_NE(ContentHash(a), ContentHash(b));
+  Snapshot c = Sample();
+  c.sections["sudo"].errors[0].line = 13;
+  EXPECT_NE(ContentHash(a), ContentHash(c));
+}
+
+TEST(SnapshotTest, CanonicalFormHasSortedKeysAndNoWhitespace) {
+  Snapshot s = Sample();
+  std::string canonical = CanonicalSections(s);
+  EXPECT_EQ(canonical.find(' '), canonical.find("syntax error") + 6);  // only inside strings
+  EXPECT_EQ(canonical.find("duration_ms"), std::string::npos);
+  EXPECT_LT(canonical.find("\"accounts\""), canonical.find("\"sudo\""));
+  EXPECT_LT(canonical.find("\"errors\""), canonical.find("\"status\""));
+  EXPECT_EQ(canonical.find("collected_at"), std::string::npos);
+  EXPECT_EQ(ContentHash(s), "sha256:" + Sha256Hex(canonical));
+}
+
+TEST(SnapshotTest, Sha256KnownAnswer) {
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(SnapshotTest, RejectsMalformedInput) {
+  EXPECT_EQ(DecodeSnapshot("{").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(DecodeSnapshot("{").status().message().find("not valid JSON"), std::string::npos);
+  EXPECT_FALSE(DecodeSnapshot("[]").ok());
+  EXPECT_FALSE(DecodeSnapshot("{}").ok());
+  EXPECT_NE(DecodeSnapshot("{}").status().message().find("schema"), std::string::npos);
+  json j = EncodeSnapshot(Sample());
+  j["sudo"].erase("status");
+  EXPECT_NE(DecodeSnapshot(j.dump()).status().message().find("no status"), std::string::npos);
+  j = EncodeSnapshot(Sample());
+  j.erase("accounts");
+  EXPECT_NE(DecodeSnapshot(j.dump()).status().message().find("missing"), std::string::npos);
+  j = EncodeSnapshot(Sample());
+  j["sudo"]["status"] = "fine";
+  EXPECT_NE(DecodeSnapshot(j.dump()).status().message().find("unknown status"),
+            std::string::npos);
+}
+
+TEST(SnapshotTest, RejectsUnknownMajorVersionButAcceptsMinor) {
+  json j = EncodeSnapshot(Sample());
+  j["schema"] = "tidemark.snapshot/2";
+  auto r = DecodeSnapshot(j.dump());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unsupported snapshot schema 'tidemark.snapshot/2'"),
+            std::string::npos);
+  j["schema"] = "tidemark.snapshot/1.3";
+  EXPECT_TRUE(DecodeSnapshot(j.dump()).ok());
+  j["schema"] = "other/1";
+  EXPECT_FALSE(DecodeSnapshot(j.dump()).ok());
+}
+
+TEST(SnapshotTest, RejectsTamperedContent) {
+  json j = EncodeSnapshot(Sample());
+  j["accounts"]["users"][0]["uid"] = 1000;
+  auto r = DecodeSnapshot(j.dump());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("content_hash does not match"), std::string::npos);
+}
+
+TEST(SnapshotTest, FinishDerivesStatus) {
+  Section ok;
+  ok.Finish();
+  EXPECT_EQ(ok.status, SectionStatus::kOk);
+  Section partial;
+  partial.AddError("/x", std::nullopt, "m");
+  partial.Finish();
+  EXPECT_EQ(partial.status, SectionStatus::kPartial);
+  Section error;
+  error.status = SectionStatus::kError;
+  error.AddError("/x", std::nullopt, "m");
+  error.Finish();
+  EXPECT_EQ(error.status, SectionStatus::kError);
+}
+
+}  // namespace
+}  // namespace tidemark

@@ -1,0 +1,44 @@
+// TempRoot: a throw-away host root for tests, built file by file under a fresh temp directory
+// and removed on destruction. Collectors read it through OpenRootFs like any offline root.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace tidemark::testing {
+
+class TempRoot {
+ public:
+  TempRoot();
+  ~TempRoot();
+  TempRoot(const TempRoot&) = delete;
+  TempRoot& operator=(const TempRoot&) = delete;
+
+  // Returns the directory on the real filesystem.
+  const std::string& path() const { return path_; }
+  // Returns path() + in-root path.
+  std::string Host(std::string_view in_root) const;
+
+  // Writes a file (parents created 0755), then chmods it to `mode`.
+  void Write(std::string_view in_root, std::string_view content, unsigned mode = 0644);
+  void Mkdir(std::string_view in_root, unsigned mode = 0755);
+  void Symlink(std::string_view in_root, std::string_view target);
+  void Fifo(std::string_view in_root);
+  void Chmod(std::string_view in_root, unsigned mode);
+  // chown(2); returns false when not permitted (tests that need it skip).
+  bool Chown(std::string_view in_root, unsigned uid, unsigned gid);
+
+ private:
+  std::string path_;
+};
+
+// Returns the content of a file on the real filesystem ("" if unreadable).
+std::string ReadHostFile(const std::string& path);
+
+// Runs `command` through /bin/sh; returns its exit status and fills stdout/stderr.
+int RunCommand(const std::string& command, std::string* out, std::string* err = nullptr);
+
+// Returns true when `program` is on PATH.
+bool HaveProgram(const std::string& program);
+
+}  // namespace tidemark::testing
