@@ -17,6 +17,11 @@ Status Failed(const std::string& path, const char* what, int err) {
 }  // namespace
 
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode) {
+  // rename(2) would replace a device, FIFO or symlink at `path` (as root: /dev/null itself).
+  struct stat existing {};
+  if (::lstat(path.c_str(), &existing) == 0 && !S_ISREG(existing.st_mode)) {
+    return {StatusCode::kWrongType, path + ": exists and is not a regular file; not replaced"};
+  }
   std::string tmp = path + ".tmp.XXXXXX";
   int fd = ::mkostemp(tmp.data(), O_CLOEXEC);  // created 0600
   if (fd < 0) return Failed(path, "cannot create a temporary file beside it", errno);

@@ -37,6 +37,17 @@ TEST(AtomicFileTest, ReplacesAndTightensExistingFile) {
   EXPECT_EQ(testing::ReadHostFile(path), "new");
 }
 
+TEST(AtomicFileTest, RefusesToReplaceNonRegularFiles) {
+  testing::TempRoot dir;
+  dir.Fifo("fifo");
+  dir.Write("target", "keep");
+  dir.Symlink("link", dir.Host("target"));
+  EXPECT_EQ(WriteFileAtomic(dir.Host("fifo"), "x").code(), StatusCode::kWrongType);
+  EXPECT_EQ(WriteFileAtomic(dir.Host("link"), "x").code(), StatusCode::kWrongType);
+  EXPECT_EQ(WriteFileAtomic("/dev/null", "x").code(), StatusCode::kWrongType);
+  EXPECT_EQ(testing::ReadHostFile(dir.Host("target")), "keep");
+}
+
 TEST(AtomicFileTest, MissingDirectoryIsANamedError) {
   Status s = WriteFileAtomic("/nonexistent/dir/out.json", "x");
   ASSERT_FALSE(s.ok());

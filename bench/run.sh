@@ -1,0 +1,42 @@
+#!/bin/sh
+# Benchmarks of the agent's collection, with peers measured the same way in the same run.
+#   bench/run.sh [BUILD_DIR]      (default: build; build it first, see README)
+# Prints a Markdown table: median and minimum wall time over the runs, peak RSS (kernel rusage).
+# Uses a generated root (bench/gen_root.cpp) in a temp dir that is removed afterwards.
+set -eu
+build=${1:-build}
+agent=$build/agent/tidemark-agent
+measure=$build/bench/tidemark_bench_measure
+gen=$build/bench/tidemark_bench_gen_root
+for b in "$agent" "$measure" "$gen"; do
+  [ -x "$b" ] || { echo "bench: $b is missing; build first (cmake --build $build)" >&2; exit 1; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$gen" "$work/large" 10000 2000 500 1000 >&2
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+echo "Machine: $(nproc) cores ($cpu), $mem, Linux $(uname -r), $(date -u +%Y-%m-%d)"
+echo
+echo "| what | median | min | peak RSS | exit | command |"
+echo "| --- | --- | --- | --- | --- | --- |"
+runs=${RUNS:-10}
+"$measure" --runs "$runs" --label "tidemark: this host, all sections" -- "$agent" collect
+for s in accounts sudo ssh_keys; do
+  "$measure" --runs "$runs" --label "tidemark: this host, $s" -- "$agent" collect --only "$s"
+done
+"$measure" --runs "$runs" --label "peer: getent passwd + group (this host)" -- \
+  sh -c 'getent passwd; getent group'
+"$measure" --runs 5 --label "tidemark: large root, all sections" -- "$agent" collect --root "$work/large"
+for s in accounts sudo ssh_keys; do
+  "$measure" --runs 5 --label "tidemark: large root, $s" -- "$agent" collect --root "$work/large" --only "$s"
+done
+if command -v cvtsudoers >/dev/null 2>&1; then
+  "$measure" --runs 5 --label "peer: cvtsudoers -e -f json (large root's sudoers)" -- \
+    cvtsudoers -e -f json "$work/large/etc/sudoers"
+fi
+if command -v ssh-keygen >/dev/null 2>&1; then
+  "$measure" --runs 3 --label "peer: ssh-keygen -lf per authorized_keys (large root)" -- \
+    sh -c "for f in $work/large/root/.ssh/authorized_keys $work/large/home/*/.ssh/authorized_keys; do ssh-keygen -lf \"\$f\"; done"
+fi
