@@ -41,11 +41,12 @@ void PrintUsage(std::ostream& out) {
       << "\n"
          "  --host-id ID      host identity (default: the root's /etc/hostname, else this host's "
          "name)\n"
-         "  --output FILE     write the snapshot to FILE (created mode 0600, replaced atomically);\n"
+         "  --output FILE     write the snapshot to FILE (created mode 0600, replaced "
+         "atomically);\n"
          "                    audit's default: "
       << kDefaultSnapshotDir
       << "/HOST-TIME.json\n"
-         "  --pretty          indent the JSON (collect)\n"
+         "  --pretty          indent the JSON\n"
          "\n"
          "Other:\n"
          "  -h, --help        this help\n"
@@ -113,8 +114,9 @@ std::string DefaultOutputPath(const Snapshot& snapshot) {
     if (c != '-' && c != ':') stamp += c;
   }
   std::string host;
-  for (char c : snapshot.host.id) host += (std::isalnum(static_cast<unsigned char>(c)) ||
-                                           c == '.' || c == '-' || c == '_') ? c : '_';
+  for (char c : snapshot.host.id)
+    host +=
+        (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
   return dir + "/" + host + "-" + stamp + ".json";
 }
 
@@ -131,8 +133,9 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
     err << "tidemark-agent: " << snapshot.status().message() << "\n";
     return kExitFailure;
   }
-  std::string text = EncodeSnapshot(*snapshot).dump(parsed.pretty || audit ? 2 : -1, ' ', false,
-                                                    nlohmann::json::error_handler_t::replace);
+  std::string text = parsed.pretty ? EncodeSnapshot(*snapshot).dump(
+                                         2, ' ', false, nlohmann::json::error_handler_t::replace)
+                                   : SerializeSnapshot(*snapshot);
   text += '\n';
   std::string path = parsed.output.value_or(audit ? DefaultOutputPath(*snapshot) : "");
   if (path.empty() || path == "-") {

@@ -9,9 +9,9 @@
 namespace tidemark::agent {
 
 // Exit codes of tidemark-agent.
-inline constexpr int kExitOk = 0;        // snapshot written (section errors are inside it)
-inline constexpr int kExitFailure = 1;   // nothing could be written
-inline constexpr int kExitUsage = 2;     // usage error
+inline constexpr int kExitOk = 0;       // snapshot written (section errors are inside it)
+inline constexpr int kExitFailure = 1;  // nothing could be written
+inline constexpr int kExitUsage = 2;    // usage error
 
 // Runs `tidemark-agent ARGS...` (args exclude the program name).
 int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);

@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
     s += "Defaults:VENDOR" + n + " !authenticate\n";
     s += "VENDOR" + n + " HOSTS" + n + " = (RUN" + n + ") NOPASSWD: CMDS" + n +
          ", PASSWD: /usr/bin/apt-get update : ALL = (root) /usr/bin/id\n";
-    s += "user" + std::to_string((f * 3) % users) + " ALL = (ALL) NOEXEC: /usr/bin/less /var/log/app" +
-         n + "\n";
+    s += "user" + std::to_string((f * 3) % users) +
+         " ALL = (ALL) NOEXEC: /usr/bin/less /var/log/app" + n + "\n";
     char name[32];
     std::snprintf(name, sizeof(name), "vendor%04d", f);
     Write(root / "etc/sudoers.d" / name, s, 0440);

@@ -2,9 +2,9 @@
 // by the kernel (wait4 rusage), so tidemark and its peers are measured the same way.
 //
 //   measure [--runs N] [--label TEXT] -- COMMAND [ARGS...]
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>

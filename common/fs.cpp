@@ -70,8 +70,9 @@ Status ErrnoStatus(int err, std::string_view path, std::string_view what) {
     case EPERM:
       return {StatusCode::kPermissionDenied, msg};
     case ELOOP:
-      return {StatusCode::kLoop, std::string(path) + ": too many symlinks or a symlink where none "
-                                                     "is allowed"};
+      return {StatusCode::kLoop, std::string(path) +
+                                     ": too many symlinks or a symlink where none "
+                                     "is allowed"};
     case ENOTDIR:
       return {StatusCode::kWrongType, std::string(path) + ": a path component is not a directory"};
     case EISDIR:
@@ -81,7 +82,8 @@ Status ErrnoStatus(int err, std::string_view path, std::string_view what) {
     case ENAMETOOLONG:
       return {StatusCode::kInvalidArgument, std::string(path) + ": name too long"};
     case ENOSYS:
-      return {StatusCode::kUnavailable, "openat2(2) is not available: Linux 5.6 or later is needed"};
+      return {StatusCode::kUnavailable,
+              "openat2(2) is not available: Linux 5.6 or later is needed"};
     default:
       return {StatusCode::kIoError, msg};
   }
@@ -89,7 +91,8 @@ Status ErrnoStatus(int err, std::string_view path, std::string_view what) {
 
 class RootFs final : public Fs {
  public:
-  RootFs(UniqueFd root_fd, std::string root) : root_fd_(std::move(root_fd)), root_(std::move(root)) {}
+  RootFs(UniqueFd root_fd, std::string root)
+      : root_fd_(std::move(root_fd)), root_(std::move(root)) {}
 
   StatusOr<FileContent> ReadFile(std::string_view path, const ReadOptions& options) const override {
     uint64_t resolve = options.no_symlinks ? RESOLVE_NO_SYMLINKS : 0;
@@ -106,10 +109,9 @@ class RootFs final : public Fs {
                                                 ", not a regular file");
     }
     if (out.info.size > options.max_bytes) {
-      return Status(StatusCode::kTooLarge, std::string(path) + ": " +
-                                               std::to_string(out.info.size) +
-                                               " bytes, over the limit of " +
-                                               std::to_string(options.max_bytes));
+      return Status(StatusCode::kTooLarge,
+                    std::string(path) + ": " + std::to_string(out.info.size) +
+                        " bytes, over the limit of " + std::to_string(options.max_bytes));
     }
     int flags = ::fcntl(fd->get(), F_GETFL);
     if (flags >= 0) ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
@@ -122,7 +124,8 @@ class RootFs final : public Fs {
           return Status(StatusCode::kTooLarge, std::string(path) + ": grew over the limit of " +
                                                    std::to_string(options.max_bytes) + " bytes");
         }
-        out.data.resize(std::min<uint64_t>(std::max<size_t>(used * 2, 4096), options.max_bytes + 1));
+        out.data.resize(
+            std::min<uint64_t>(std::max<size_t>(used * 2, 4096), options.max_bytes + 1));
       }
       ssize_t n = ::read(fd->get(), out.data.data() + used, out.data.size() - used);
       if (n < 0) {

@@ -53,7 +53,8 @@ class Fs {
 
   // Reads the regular file at `path`. FIFOs, devices and directories fail with kWrongType
   // without blocking; a missing file is kNotFound (callers decide whether that is "absent").
-  virtual StatusOr<FileContent> ReadFile(std::string_view path, const ReadOptions& options) const = 0;
+  virtual StatusOr<FileContent> ReadFile(std::string_view path,
+                                         const ReadOptions& options) const = 0;
   StatusOr<FileContent> ReadFile(std::string_view path) const { return ReadFile(path, {}); }
 
   // Returns the metadata of `path`; with follow == false a final symlink is described itself.

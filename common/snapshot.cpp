@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <ctime>
@@ -14,11 +15,9 @@ using nlohmann::json;
 
 // Keys of a section object that belong to the envelope, not to the section's data.
 constexpr std::array<std::string_view, 3> kEnvelopeKeys = {"status", "errors", "duration_ms"};
-// Envelope keys left out of the canonical form because they change without the state changing.
-constexpr std::string_view kVolatileKey = "duration_ms";
 // Top-level keys that are not sections.
-constexpr std::array<std::string_view, 6> kTopKeys = {"schema",       "host",         "collected_at",
-                                                      "agent",        "content_hash", "sections"};
+constexpr std::array<std::string_view, 6> kTopKeys = {"schema", "host",         "collected_at",
+                                                      "agent",  "content_hash", "sections"};
 
 bool IsTopKey(std::string_view key) {
   for (auto k : kTopKeys)
@@ -88,6 +87,64 @@ int SchemaMajor(std::string_view schema) {
   return major;
 }
 
+std::string DumpCompact(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Appends the compact JSON text of a section object: its data keys merged, in sorted order,
+// with the envelope keys. Equal to DumpCompact(EncodeSection(section)) minus duration_ms when
+// !with_duration, without copying the data tree.
+void AppendSectionText(const Section& section, bool with_duration, std::string& out) {
+  json errors = json::array();
+  for (const auto& e : section.errors) errors.push_back(EncodeError(e));
+  json status = SectionStatusName(section.status);
+  json duration = section.duration_ms;
+  // Sorted bytewise, as the data keys are.
+  std::vector<std::pair<std::string_view, const json*>> envelope;
+  if (with_duration) envelope.emplace_back("duration_ms", &duration);
+  envelope.emplace_back("errors", &errors);
+  envelope.emplace_back("status", &status);
+  out += '{';
+  bool first = true;
+  auto emit = [&](std::string_view key, const json& value) {
+    if (!first) out += ',';
+    first = false;
+    out += DumpCompact(json(key));
+    out += ':';
+    out += DumpCompact(value);
+  };
+  size_t next = 0;
+  if (section.data.is_object()) {
+    for (auto it = section.data.begin(); it != section.data.end(); ++it) {
+      const std::string& key = it.key();
+      bool reserved = false;
+      for (auto k : kEnvelopeKeys) reserved = reserved || key == k;
+      if (reserved) continue;  // the envelope wins, as in EncodeSection
+      while (next < envelope.size() && envelope[next].first < key) {
+        emit(envelope[next].first, *envelope[next].second);
+        ++next;
+      }
+      emit(key, it.value());
+    }
+  }
+  for (; next < envelope.size(); ++next) emit(envelope[next].first, *envelope[next].second);
+  out += '}';
+}
+
+json EncodeEnvelope(const Snapshot& snapshot) {
+  json j = json::object();
+  j["schema"] = kSnapshotSchema;
+  j["host"] = {
+      {"id", snapshot.host.id}, {"hostname", snapshot.host.hostname}, {"root", snapshot.host.root}};
+  j["collected_at"] = snapshot.collected_at;
+  j["agent"] = {{"version", snapshot.agent_version}};
+  j["content_hash"] = ContentHash(snapshot);
+  json names = json::array();
+  for (const auto& [name, section] : snapshot.sections) names.push_back(name);
+  j["sections"] = std::move(names);
+  return j;
+}
+
 }  // namespace
 
 std::string_view SectionStatusName(SectionStatus status) {
@@ -132,15 +189,43 @@ json EncodeSection(const Section& section) {
 }
 
 std::string CanonicalSections(const Snapshot& snapshot) {
-  json all = json::object();
+  // Written piecewise instead of through a merged json copy: section data can be tens of MB
+  // of nodes on a large host, and the text is the same as json::dump() of the merged object.
+  std::string out = "{";
+  bool first = true;
   for (const auto& [name, section] : snapshot.sections) {
-    json j = EncodeSection(section);
-    j.erase(std::string(kVolatileKey));
-    all[name] = std::move(j);
+    if (!first) out += ',';
+    first = false;
+    out += DumpCompact(json(name));
+    out += ':';
+    AppendSectionText(section, /*with_duration=*/false, out);
   }
-  // nlohmann::json objects are std::map-backed: keys come out sorted bytewise. dump() without an
-  // indent writes no whitespace; invalid UTF-8 is replaced so that hashing never throws.
-  return all.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += '}';
+  return out;
+}
+
+std::string SerializeSnapshot(const Snapshot& snapshot) {
+  json envelope = EncodeEnvelope(snapshot);
+  std::vector<std::pair<std::string, std::string>> parts;
+  for (auto it = envelope.begin(); it != envelope.end(); ++it) {
+    parts.emplace_back(it.key(), DumpCompact(it.value()));
+  }
+  for (const auto& [name, section] : snapshot.sections) {
+    std::string text;
+    AppendSectionText(section, /*with_duration=*/true, text);
+    parts.emplace_back(name, std::move(text));
+  }
+  std::sort(parts.begin(), parts.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out = "{";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += ',';
+    out += DumpCompact(json(parts[i].first));
+    out += ':';
+    out += parts[i].second;
+  }
+  out += '}';
+  return out;
 }
 
 std::string ContentHash(const Snapshot& snapshot) {
@@ -148,20 +233,8 @@ std::string ContentHash(const Snapshot& snapshot) {
 }
 
 json EncodeSnapshot(const Snapshot& snapshot) {
-  json j = json::object();
-  j["schema"] = kSnapshotSchema;
-  j["host"] = {{"id", snapshot.host.id},
-               {"hostname", snapshot.host.hostname},
-               {"root", snapshot.host.root}};
-  j["collected_at"] = snapshot.collected_at;
-  j["agent"] = {{"version", snapshot.agent_version}};
-  j["content_hash"] = ContentHash(snapshot);
-  json names = json::array();
-  for (const auto& [name, section] : snapshot.sections) {
-    names.push_back(name);
-    j[name] = EncodeSection(section);
-  }
-  j["sections"] = std::move(names);
+  json j = EncodeEnvelope(snapshot);
+  for (const auto& [name, section] : snapshot.sections) j[name] = EncodeSection(section);
   return j;
 }
 
@@ -174,9 +247,9 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
   int major = SchemaMajor(schema);
   if (major < 0) return Malformed("unknown schema '" + schema + "'");
   if (major != kSnapshotMajorVersion) {
-    return Status(StatusCode::kInvalidArgument,
-                  "unsupported snapshot schema '" + schema + "': this build reads major version " +
-                      std::to_string(kSnapshotMajorVersion));
+    return Status(StatusCode::kInvalidArgument, "unsupported snapshot schema '" + schema +
+                                                    "': this build reads major version " +
+                                                    std::to_string(kSnapshotMajorVersion));
   }
   Snapshot s;
   const json& host = j.value("host", json());
@@ -190,7 +263,8 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
     return Malformed("no collected_at");
   }
   s.collected_at = j["collected_at"].get<std::string>();
-  if (j.contains("agent") && j["agent"].is_object()) s.agent_version = j["agent"].value("version", "");
+  if (j.contains("agent") && j["agent"].is_object())
+    s.agent_version = j["agent"].value("version", "");
   if (!j.contains("sections") || !j["sections"].is_array()) return Malformed("no sections list");
   for (const auto& name : j["sections"]) {
     if (!name.is_string()) return Malformed("a section name is not a string");

@@ -11,12 +11,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "common/status.h"
 
@@ -33,7 +32,7 @@ std::optional<SectionStatus> ParseSectionStatus(std::string_view name);
 // One problem met while collecting a section. `message` names what was wrong; it never quotes
 // the content of secret files.
 struct SectionError {
-  std::string path;           // in-root path; empty when not about a file
+  std::string path;             // in-root path; empty when not about a file
   std::optional<int64_t> line;  // 1-based line, when known
   std::string message;
 
@@ -63,13 +62,17 @@ struct HostIdentity {
 
 struct Snapshot {
   HostIdentity host;
-  std::string collected_at;   // RFC 3339 UTC, e.g. "2026-11-28T19:00:00Z"
+  std::string collected_at;  // RFC 3339 UTC, e.g. "2026-11-28T19:00:00Z"
   std::string agent_version;
   std::map<std::string, Section> sections;  // key: section name as in --only
 };
 
 // Returns the JSON document for `snapshot`, including its content hash.
 nlohmann::json EncodeSnapshot(const Snapshot& snapshot);
+
+// Returns the compact JSON text of the document, equal to EncodeSnapshot(snapshot).dump() but
+// written without copying the section data (large hosts have large sections).
+std::string SerializeSnapshot(const Snapshot& snapshot);
 
 // Parses a document produced by EncodeSnapshot. Rejects malformed JSON, a missing or unknown
 // schema, another major version, missing envelope fields and a content hash that does not match.

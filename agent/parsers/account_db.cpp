@@ -68,8 +68,9 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view pat
     auto uid = ParseId(f[2]);
     auto gid = ParseId(f[3]);
     if (f[0].empty() || !uid || !gid) {
-      AddLineError(errors, path, number,
-                   f[0].empty() ? "empty user name; line skipped" : "invalid uid or gid; line skipped");
+      AddLineError(
+          errors, path, number,
+          f[0].empty() ? "empty user name; line skipped" : "invalid uid or gid; line skipped");
       return true;
     }
     PasswdEntry e;

@@ -40,11 +40,11 @@ struct GroupEntry {
 };
 
 struct AccountDb {
-  std::vector<PasswdEntry> users;   // in file order
-  std::vector<GroupEntry> groups;   // in file order
-  Status passwd_status;             // how reading /etc/passwd went
-  Status group_status;              // how reading /etc/group went
-  std::vector<SectionError> errors; // unreadable files and malformed lines
+  std::vector<PasswdEntry> users;    // in file order
+  std::vector<GroupEntry> groups;    // in file order
+  Status passwd_status;              // how reading /etc/passwd went
+  Status group_status;               // how reading /etc/group went
+  std::vector<SectionError> errors;  // unreadable files and malformed lines
   // NIS compat lines ("+", "-", "+name", "+@netgroup") seen, by file and line: they pull entries
   // from other sources that a files-only read cannot enumerate.
   std::vector<SectionError> compat_lines;

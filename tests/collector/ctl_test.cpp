@@ -1,8 +1,8 @@
 #include "collector/ctl.h"
 
-#include <sstream>
-
 #include <gtest/gtest.h>
+
+#include <sstream>
 
 #include "common/snapshot.h"
 #include "tests/support/temp_root.h"

@@ -1,13 +1,12 @@
 #include "common/atomic_file.h"
 
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "tests/support/temp_root.h"
 

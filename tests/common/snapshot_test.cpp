@@ -76,6 +76,23 @@ TEST(SnapshotTest, CanonicalFormHasSortedKeysAndNoWhitespace) {
   EXPECT_EQ(ContentHash(s), "sha256:" + Sha256Hex(canonical));
 }
 
+TEST(SnapshotTest, SerializeEqualsEncodeDump) {
+  Snapshot s = Sample();
+  s.sections["accounts"].data["aaa"] = json::object({{"z", 1}, {"a", "\u00e9\n"}});
+  s.sections["accounts"].data["files"] = json::array({1, 2});
+  s.sections["accounts"].data["zzz"] = nullptr;
+  s.sections["empty"] = Section{};
+  std::string expected = EncodeSnapshot(s).dump();
+  EXPECT_EQ(SerializeSnapshot(s), expected);
+  // And the canonical text equals the merged object without duration_ms.
+  json all = json::object();
+  for (const auto& [name, section] : s.sections) {
+    all[name] = EncodeSection(section);
+    all[name].erase("duration_ms");
+  }
+  EXPECT_EQ(CanonicalSections(s), all.dump());
+}
+
 TEST(SnapshotTest, Sha256KnownAnswer) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
@@ -94,8 +111,7 @@ TEST(SnapshotTest, RejectsMalformedInput) {
   EXPECT_NE(DecodeSnapshot(j.dump()).status().message().find("missing"), std::string::npos);
   j = EncodeSnapshot(Sample());
   j["sudo"]["status"] = "fine";
-  EXPECT_NE(DecodeSnapshot(j.dump()).status().message().find("unknown status"),
-            std::string::npos);
+  EXPECT_NE(DecodeSnapshot(j.dump()).status().message().find("unknown status"), std::string::npos);
 }
 
 TEST(SnapshotTest, RejectsUnknownMajorVersionButAcceptsMinor) {

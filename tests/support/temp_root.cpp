@@ -79,7 +79,8 @@ int RunCommand(const std::string& command, std::string* out, std::string* err) {
   std::string err_file;
   std::string cmd = command;
   if (err) {
-    err_file = (fs::temp_directory_path() / ("tidemark-stderr-" + std::to_string(::getpid()))).string();
+    err_file =
+        (fs::temp_directory_path() / ("tidemark-stderr-" + std::to_string(::getpid()))).string();
     cmd += " 2>" + err_file;
   }
   FILE* pipe = ::popen(cmd.c_str(), "r");
