@@ -1,0 +1,271 @@
+#include "agent/collectors/ssh_keys.h"
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+#include "agent/parsers/authorized_keys.h"
+#include "agent/user_files.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+// Per file, at most this many line errors are recorded; the rest are counted.
+constexpr size_t kMaxLineErrorsPerFile = 20;
+
+std::string ModeString(uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
+  return buf;
+}
+
+bool IsNone(std::string_view s) {
+  if (s.size() != 4) return false;
+  for (size_t i = 0; i < 4; ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != "none"[i]) return false;
+  }
+  return true;
+}
+
+// Would sshd possibly have read keys from this file that we could not? (Then the user's key set
+// is incomplete.) Not for failures sshd shares: missing, not regular, loops, ENOTDIR.
+bool MayHideKeys(const UserFile& f) {
+  if (f.state != UserFileState::kError) return false;
+  switch (f.error_code) {
+    case StatusCode::kNotFound:
+    case StatusCode::kWrongType:
+    case StatusCode::kLoop:
+      return false;
+    default:
+      return true;
+  }
+}
+
+json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
+  json j;
+  j["id"] = "ssh_key_file:" + user + ":" + f.path;
+  j["path"] = f.path;
+  j["resolved_path"] = f.resolved_path.empty() ? json(nullptr) : json(f.resolved_path);
+  j["via_symlink"] = f.via_symlink;
+  j["state"] = UserFileStateName(f.state);
+  j["reason"] = f.state == UserFileState::kPresent ? json(nullptr) : json(f.reason);
+  if (f.info) {
+    j["type"] = FileTypeName(f.info->type);
+    j["mode"] = ModeString(f.info->mode);
+    j["uid"] = f.info->uid;
+    const PasswdEntry* owner = db.FindUserById(f.info->uid);
+    j["owner"] = owner ? json(owner->name) : json(nullptr);
+    j["gid"] = f.info->gid;
+    const GroupEntry* group = db.FindGroupById(f.info->gid);
+    j["group"] = group ? json(group->name) : json(nullptr);
+    j["size"] = f.info->size;
+  } else {
+    for (const char* k : {"type", "mode", "uid", "owner", "gid", "group", "size"}) j[k] = nullptr;
+  }
+  j["key_count"] = nullptr;
+  std::set<std::string> flags;
+  if (f.via_symlink) flags.insert("symlink");
+  if (f.info) {
+    json problems = json::array();
+    for (const auto& p : f.strict_modes) {
+      problems.push_back({{"path", p.path}, {"problem", p.problem}});
+      bool on_file = p.path == f.resolved_path;
+      if (p.problem == "group_writable" || p.problem == "world_writable" ||
+          p.problem == "foreign_owner") {
+        flags.insert(on_file ? p.problem : "dir_" + p.problem);
+      }
+    }
+    j["strict_modes"] = {{"ok", f.strict_modes.empty()}, {"problems", std::move(problems)}};
+  } else {
+    j["strict_modes"] = nullptr;
+  }
+  j["flags"] = flags;
+  j["source"] = {{"file", f.path}, {"line", nullptr}};
+  return j;
+}
+
+json CertificateJson(const authorized_keys::CertificateInfo& c) {
+  return {{"cert_type", c.cert_type},
+          {"serial", c.serial},
+          {"key_id", c.key_id},
+          {"principals", c.principals},
+          {"valid_after", c.valid_after},
+          {"valid_before", c.valid_before},
+          {"critical_options", c.critical_options},
+          {"extensions", c.extensions},
+          {"ca_type", c.ca_type},
+          {"ca_fingerprint", c.ca_fingerprint},
+          {"signature_verified", false}};
+}
+
+}  // namespace
+
+StatusOr<std::vector<std::string>> ExpandAuthorizedKeysFiles(
+    const std::vector<std::string>& patterns, const PasswdEntry& user) {
+  std::vector<std::string> out;
+  for (const auto& pattern : patterns) {
+    if (IsNone(pattern)) continue;
+    std::string file;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      if (pattern[i] != '%') {
+        file += pattern[i];
+        continue;
+      }
+      if (i + 1 >= pattern.size()) {
+        return Status(StatusCode::kInvalidArgument,
+                      "AuthorizedKeysFile pattern ends in a lone '%' (sshd: invalid format)");
+      }
+      char token = pattern[++i];
+      switch (token) {
+        case '%':
+          file += '%';
+          break;
+        case 'h':
+          file += user.home;
+          break;
+        case 'u':
+          file += user.name;
+          break;
+        case 'U':
+          file += std::to_string(user.uid);
+          break;
+        default:
+          return Status(StatusCode::kInvalidArgument,
+                        std::string("AuthorizedKeysFile has an unknown token %") + token +
+                            " (sshd accepts %%, %h, %u, %U)");
+      }
+    }
+    if (file.empty() || file.front() != '/') file = JoinPath(user.home, file);
+    if (file.front() != '/') file = "/" + file;  // a relative home: sshd runs from "/"
+    out.push_back(std::move(file));
+  }
+  return out;
+}
+
+SshKeysCollector::SshKeysCollector()
+    : settings_([](const PasswdEntry&) { return AuthorizedKeysSettings{}; }) {}
+
+SshKeysCollector::SshKeysCollector(AuthorizedKeysSettingsFn settings)
+    : settings_(std::move(settings)) {}
+
+void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  const AccountDb& db = ctx.accounts();
+  json users = json::array();
+  json keys = json::array();
+  if (!db.passwd_status.ok()) {
+    out.AddError(std::string(kPasswdPath), std::nullopt,
+                 "cannot read the user list: " + db.passwd_status.message());
+    out.status = SectionStatus::kError;
+    out.data["users"] = std::move(users);
+    out.data["keys"] = std::move(keys);
+    return;
+  }
+  std::set<std::string> seen;
+  for (const PasswdEntry& u : db.users) {
+    if (!seen.insert(u.name).second) continue;  // getpwnam() finds the first entry only
+    FileOwner owner{u.name, u.uid, db.GroupIdsOf(u), u.home};
+    if (owner.home.empty() || owner.home.front() != '/') owner.home = "/" + owner.home;
+
+    json ju;
+    ju["id"] = "ssh_keys_user:" + u.name;
+    ju["user"] = u.name;
+    ju["uid"] = u.uid;
+    ju["home"] = u.home;
+    Resolution home = ResolveAsOwner(fs, owner.home, nullptr);
+    if (home.status.ok() && home.info->type == FileType::kDirectory) {
+      ju["home_state"] = "present";
+      ju["home_reason"] = nullptr;
+    } else {
+      bool absent = home.status.code() == StatusCode::kNotFound;
+      ju["home_state"] = absent ? "absent" : "error";
+      ju["home_reason"] = home.status.ok()
+                              ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) +
+                                    ", not a directory"
+                              : home.status.message();
+      StatusCode c = home.status.code();
+      if (!home.status.ok() && c != StatusCode::kNotFound && c != StatusCode::kWrongType &&
+          c != StatusCode::kLoop) {
+        out.AddError(owner.home, std::nullopt,
+                     "home directory of " + u.name + ": " + home.status.message());
+      }
+    }
+
+    AuthorizedKeysSettings settings = settings_(u);
+    ju["authorized_keys_file"] = settings.files;
+    std::vector<std::string> reasons;
+    if (settings.command && !IsNone(*settings.command)) {
+      reasons.push_back("AuthorizedKeysCommand " + *settings.command +
+                        " may supply further keys at login; it is not run by the agent");
+    }
+    json files = json::array();
+    auto paths = ExpandAuthorizedKeysFiles(settings.files, u);
+    if (!paths.ok()) {
+      out.AddError("", std::nullopt, "user " + u.name + ": " + paths.status().message());
+      reasons.push_back(paths.status().message());
+    } else {
+      for (const std::string& path : *paths) {
+        UserFile f = ReadAsOwner(fs, path, owner);
+        json jf = FileJson(f, u.name, db);
+        if (f.state == UserFileState::kError) out.AddError(path, std::nullopt, f.reason);
+        if (MayHideKeys(f)) reasons.push_back(path + ": " + f.reason);
+        if (f.state == UserFileState::kPresent) {
+          authorized_keys::ParsedFile parsed = authorized_keys::ParseFile(f.data);
+          std::map<std::string, int> occurrences;  // same key twice in one file
+          for (const auto& k : parsed.keys) {
+            // A certificate shares its fingerprint with its plain key; keep their ids apart.
+            std::string id = "ssh_key:" + u.name + ":" + k.key.fingerprint +
+                             (k.key.certificate ? "/cert" : "") + ":" + path;
+            int n = ++occurrences[id];
+            if (n > 1) id += "#" + std::to_string(n);
+            json jk = {{"id", id},
+                       {"user", u.name},
+                       {"file", path},
+                       {"line", k.line},
+                       {"type", k.key.type},
+                       {"bits", k.key.bits},
+                       {"fingerprint", k.key.fingerprint},
+                       {"comment", k.comment},
+                       {"options", k.options},
+                       {"source", {{"file", path}, {"line", k.line}}}};
+            if (k.key.certificate) jk["certificate"] = CertificateJson(*k.key.certificate);
+            keys.push_back(std::move(jk));
+          }
+          size_t recorded = 0;
+          bool hidden = false;
+          for (const auto& e : parsed.errors) {
+            hidden = hidden || e.not_parsed;
+            if (recorded++ < kMaxLineErrorsPerFile) out.AddError(path, e.line, e.message);
+          }
+          if (parsed.errors.size() > kMaxLineErrorsPerFile) {
+            out.AddError(path, std::nullopt,
+                         std::to_string(parsed.errors.size() - kMaxLineErrorsPerFile) +
+                             " more line errors not listed");
+          }
+          if (hidden) reasons.push_back(path + ": has lines too long to parse");
+          jf["key_count"] = parsed.keys.size();
+          jf["line_errors"] = parsed.errors.size();
+          if (parsed.private_key_material) {
+            auto flags = jf["flags"].get<std::set<std::string>>();
+            flags.insert("private_key");
+            jf["flags"] = flags;
+          }
+        }
+        files.push_back(std::move(jf));
+      }
+    }
+    ju["files"] = std::move(files);
+    ju["incomplete"] = !reasons.empty();
+    std::string reason;
+    for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
+    ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(reason);
+    ju["source"] = {{"file", kPasswdPath}, {"line", u.line}};
+    users.push_back(std::move(ju));
+  }
+  out.data["users"] = std::move(users);
+  out.data["keys"] = std::move(keys);
+}
+
+}  // namespace tidemark::agent

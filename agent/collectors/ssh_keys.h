@@ -1,0 +1,46 @@
+// The `ssh_keys` section: every authorized_keys file sshd would read for every passwd user,
+// read only as that user could (agent/user_files.h), and every key in it (parsers/
+// authorized_keys.h) with type, bits, fingerprint, comment and options. docs/sections/ssh_keys.md
+// documents the fields. The AuthorizedKeysFile/AuthorizedKeysCommand in effect per user come from
+// a settings hook (sshd defaults until an `sshd` section computes them with Match applied).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/collector.h"
+#include "agent/parsers/account_db.h"
+
+namespace tidemark::agent {
+
+// What sshd_config says about authorized keys for one user.
+struct AuthorizedKeysSettings {
+  // AuthorizedKeysFile patterns; sshd_config(5) default.
+  std::vector<std::string> files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
+  // AuthorizedKeysCommand; nullopt or "none" when unset.
+  std::optional<std::string> command;
+};
+
+using AuthorizedKeysSettingsFn = std::function<AuthorizedKeysSettings(const PasswdEntry&)>;
+
+// Expands AuthorizedKeysFile patterns for `user` as sshd does (auth2-pubkey.c
+// expand_authorized_keys, sshd_config(5) TOKENS): %% -> %, %h -> home, %u -> user name,
+// %U -> numeric uid; any other token is an error (sshd refuses to start); a result that is not
+// absolute is taken relative to the home directory; "none" (any case) entries are skipped.
+StatusOr<std::vector<std::string>> ExpandAuthorizedKeysFiles(
+    const std::vector<std::string>& patterns, const PasswdEntry& user);
+
+class SshKeysCollector final : public SectionCollector {
+ public:
+  SshKeysCollector();
+  explicit SshKeysCollector(AuthorizedKeysSettingsFn settings);
+  std::string_view name() const override { return "ssh_keys"; }
+  void Collect(CollectContext& ctx, Section& out) override;
+
+ private:
+  AuthorizedKeysSettingsFn settings_;
+};
+
+}  // namespace tidemark::agent
