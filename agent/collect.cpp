@@ -83,8 +83,9 @@ StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
                      : !root_name.empty()     ? root_name
                                               : LiveHostname();
 
-  CollectContext ctx(**fs, snapshot.host.hostname.empty() ? snapshot.host.id
-                                                          : snapshot.host.hostname);
+  CollectContext ctx(**fs,
+                     snapshot.host.hostname.empty() ? snapshot.host.id : snapshot.host.hostname,
+                     request.options);
   for (auto& collector : AllCollectors()) {
     std::string name(collector->name());
     if (!request.only.empty() &&
