@@ -6,7 +6,7 @@
 set -eu
 
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
-libsqlite3-dev googletest libgtest-dev"
+libsqlite3-dev googletest libgtest-dev libcrypt-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent.
 TEST_PKGS="sudo openssh-client libc-bin"
 
