@@ -382,6 +382,24 @@ TEST(AccountsTest, CompatLinesAreReportedNotEnumerated) {
   EXPECT_EQ(s.status, SectionStatus::kOk) << ErrorsText(s);
 }
 
+TEST(AccountsTest, PasswdLineRulesOfGlibc) {
+  // getent -s files passwd over exactly this file prints "spaced" and "root" only (checked on
+  // Debian 12 with the file bind-mounted over /etc/passwd in a private mount namespace).
+  TempRoot root;
+  root.Write("/etc/passwd",
+             "# comment:x:5:5::/:/bin/sh\n  spaced:x:7:7:sp:/h:/bin/sh\n\t\n"
+             "root:x:0:0::/root:/bin/sh\n");
+  root.Write("/etc/group", "# c:x:1:\n root:x:0:\n");
+  Section s = Collect(root);
+  ASSERT_EQ(s.data["users"].size(), 2u);
+  EXPECT_EQ(s.data["users"][0]["name"], "spaced");
+  EXPECT_EQ(s.data["users"][0]["source"]["line"], 2);
+  EXPECT_EQ(s.data["users"][1]["name"], "root");
+  ASSERT_EQ(s.data["groups"].size(), 1u);
+  EXPECT_EQ(s.data["groups"][0]["name"], "root");
+  EXPECT_EQ(s.status, SectionStatus::kOk) << ErrorsText(s);
+}
+
 // --- bad input ------------------------------------------------------------------------------
 
 enum class Bad { kDirectory, kFifo, kChmod000Directory, kChmod000, kGarbage, kNul, kHugeLine };
