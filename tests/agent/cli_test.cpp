@@ -1,9 +1,10 @@
 #include "agent/cli.h"
 
-#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "common/snapshot.h"
 #include "tests/support/temp_root.h"
