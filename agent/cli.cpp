@@ -68,8 +68,7 @@ void PrintUsage(std::ostream& out) {
       << "\n"
          "  --host-id ID      host identity (default: the root's /etc/hostname, else this host's "
          "name)\n"
-         "  --output FILE     write the snapshot to FILE (created mode 0600, replaced "
-         "atomically);\n"
+         "  --output FILE     write the snapshot to FILE (created mode 0600, replaced atomically);\n"
          "                    audit's default: "
       << kDefaultSnapshotDir
       << "/HOST-TIME.json\n"
@@ -153,9 +152,8 @@ std::string DefaultOutputPath(const Snapshot& snapshot) {
     if (c != '-' && c != ':') stamp += c;
   }
   std::string host;
-  for (char c : snapshot.host.id)
-    host +=
-        (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_') ? c : '_';
+  for (char c : snapshot.host.id) host += (std::isalnum(static_cast<unsigned char>(c)) ||
+                                           c == '.' || c == '-' || c == '_') ? c : '_';
   return dir + "/" + host + "-" + stamp + ".json";
 }
 
