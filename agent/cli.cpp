@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -21,6 +22,32 @@ std::string SectionList() {
   std::string all;
   for (const auto& n : SectionNames()) all += (all.empty() ? "" : ",") + n;
   return all;
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string all;
+  for (const auto& n : names) all += (all.empty() ? "" : ",") + n;
+  return all;
+}
+
+// Parses --privileged-groups: group names separated by commas; "" is the empty list.
+std::optional<std::string> ParseGroupList(std::string_view list, std::vector<std::string>& out) {
+  out.clear();
+  if (list.empty()) return std::nullopt;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = std::min(list.find(',', pos), list.size());
+    std::string_view name = list.substr(pos, comma - pos);
+    if (name.empty()) return "empty group name in --privileged-groups";
+    for (char c : name) {
+      if (c <= ' ' || c == ':' || c == 0x7f) {
+        return "invalid group name in --privileged-groups (blank, control character or ':')";
+      }
+    }
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.emplace_back(name);
+    pos = comma + 1;
+  }
+  return std::nullopt;
 }
 
 void PrintUsage(std::ostream& out) {
@@ -46,6 +73,12 @@ void PrintUsage(std::ostream& out) {
          "                    audit's default: "
       << kDefaultSnapshotDir
       << "/HOST-TIME.json\n"
+         "  --privileged-groups LIST\n"
+         "                    comma-separated groups whose members the accounts section lists\n"
+         "                    as privileged, replacing the default: "
+      << JoinNames(DefaultPrivilegedGroups())
+      << "\n"
+         "                    (an empty LIST lists none)\n"
          "  --pretty          indent the JSON\n"
          "\n"
          "Other:\n"
@@ -95,6 +128,12 @@ std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args
       auto v = value("--output");
       if (!v || v->empty()) return "--output needs a file name";
       parsed.output = *v;
+    } else if (is("--privileged-groups")) {
+      auto v = value("--privileged-groups");
+      if (!v) return "--privileged-groups needs a comma-separated group list";
+      if (auto problem = ParseGroupList(*v, parsed.request.options.privileged_groups)) {
+        return *problem;
+      }
     } else if (arg == "--pretty") {
       parsed.pretty = true;
     } else {

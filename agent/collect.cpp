@@ -84,7 +84,8 @@ StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
                                               : LiveHostname();
 
   CollectContext ctx(**fs,
-                     snapshot.host.hostname.empty() ? snapshot.host.id : snapshot.host.hostname);
+                     snapshot.host.hostname.empty() ? snapshot.host.id : snapshot.host.hostname,
+                     request.options);
   for (auto& collector : AllCollectors()) {
     std::string name(collector->name());
     if (!request.only.empty() &&

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/collector.h"
 #include "common/snapshot.h"
 #include "common/status.h"
 
@@ -15,6 +16,7 @@ struct CollectRequest {
   std::string root = "/";         // "/" audits the live host
   std::vector<std::string> only;  // section names; empty means all
   std::string host_id;            // empty: the root's /etc/hostname, else the live host name
+  CollectOptions options;         // passed to every collector (e.g. --privileged-groups)
 };
 
 // Collects the requested sections. Fails only when nothing can be collected: the root cannot be

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "agent/parsers/account_db.h"
 #include "common/fs.h"
@@ -18,12 +19,26 @@
 
 namespace tidemark::agent {
 
+// Groups whose members the accounts section lists as privileged, unless --privileged-groups says
+// otherwise: they grant root (root, sudo, wheel), read logs or secrets (adm, shadow,
+// systemd-journal), raw disks (disk) or root-equivalent daemons (docker, lxd).
+inline std::vector<std::string> DefaultPrivilegedGroups() {
+  return {"root", "sudo", "wheel", "adm", "shadow", "disk", "docker", "lxd", "systemd-journal"};
+}
+
+// Options of one collect run that change what sections report (from the command line).
+struct CollectOptions {
+  std::vector<std::string> privileged_groups = DefaultPrivilegedGroups();
+};
+
 class CollectContext {
  public:
   // `hostname` is the audited host's own name (the root's /etc/hostname, else the live one).
-  CollectContext(const Fs& fs, std::string hostname) : fs_(fs), hostname_(std::move(hostname)) {}
+  CollectContext(const Fs& fs, std::string hostname, CollectOptions options = {})
+      : fs_(fs), hostname_(std::move(hostname)), options_(std::move(options)) {}
 
   const Fs& fs() const { return fs_; }
+  const CollectOptions& options() const { return options_; }
   const std::string& hostname() const { return hostname_; }
   // Returns true when auditing the machine we run on (root "/"), false for an offline root.
   bool live() const { return fs_.root() == "/"; }
@@ -38,6 +53,7 @@ class CollectContext {
  private:
   const Fs& fs_;
   std::string hostname_;
+  CollectOptions options_;
   std::optional<AccountDb> accounts_;
 };
 

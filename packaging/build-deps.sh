@@ -5,8 +5,9 @@
 # Daemons that a test package pulls in are installed without being started (policy-rc.d).
 set -eu
 
+# libcrypt-dev: crypt_gensalt/crypt_r, the oracle of the password-hash tests.
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
-libsqlite3-dev googletest libgtest-dev"
+libsqlite3-dev googletest libgtest-dev libcrypt-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent.
 TEST_PKGS="sudo openssh-client libc-bin"
 

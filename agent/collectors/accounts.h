@@ -1,4 +1,8 @@
-// The `accounts` section: users, groups, password status (never the hash), derived facts.
+// The `accounts` section: local users (passwd), groups (group, gshadow), password status from
+// shadow by class and scheme only (never a hash), login shells (shells), the NSS sources that are
+// configured but not enumerated (nsswitch.conf), and the derived facts a policy checks (UID 0,
+// duplicates, privileged group members, empty passwords). docs/sections/accounts.md documents
+// every field.
 #pragma once
 
 #include "agent/collector.h"

@@ -12,12 +12,40 @@ bool IsCompatLine(std::string_view line) {
   return !line.empty() && (line.front() == '+' || line.front() == '-');
 }
 
+// Applies the line rules shared by passwd and group (glibc __nss_readline, plus our length
+// bound). Returns false when the line is to be ignored (blank, comment) or was reported.
+bool PrepareLine(std::string_view& line, std::string_view path, int64_t number,
+                 std::vector<SectionError>& errors) {
+  if (line.size() > kMaxAccountLineBytes) {
+    errors.push_back(
+        {std::string(path), number,
+         "line longer than " + std::to_string(kMaxAccountLineBytes) + " bytes; skipped"});
+    return false;
+  }
+  while (!line.empty() && IsAsciiSpace(line.front())) line.remove_prefix(1);
+  if (line.empty() || line.front() == '#') return false;
+  if (HasNul(line)) {
+    errors.push_back({std::string(path), number, "line contains a NUL byte; skipped"});
+    return false;
+  }
+  return true;
+}
+
 void AddLineError(std::vector<SectionError>& errors, std::string_view path, int64_t line,
                   std::string message) {
   errors.push_back({std::string(path), line, std::move(message)});
 }
 
 }  // namespace
+
+std::string CompatKind(std::string_view line) {
+  std::string sign = line.front() == '+' ? "include_" : "exclude_";
+  std::string_view rest = line.substr(
+      1, line.find(':') == std::string_view::npos ? std::string_view::npos : line.find(':') - 1);
+  if (rest.empty()) return sign + "all";
+  if (rest.front() == '@') return sign + "netgroup";
+  return sign + "name";
+}
 
 std::vector<std::string_view> SplitFields(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -47,15 +75,9 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view pat
                                      std::vector<SectionError>* compat_lines) {
   std::vector<PasswdEntry> users;
   ForEachLine(text, [&](std::string_view line, int64_t number) {
-    if (line.empty()) return true;
-    if (HasNul(line)) {
-      AddLineError(errors, path, number, "line contains a NUL byte; skipped");
-      return true;
-    }
+    if (!PrepareLine(line, path, number, errors)) return true;
     if (IsCompatLine(line)) {
-      if (compat_lines) {
-        compat_lines->push_back({std::string(path), number, "NIS compat entry"});
-      }
+      if (compat_lines) compat_lines->push_back({std::string(path), number, CompatKind(line)});
       return true;
     }
     auto f = SplitFields(line, ':');
@@ -77,6 +99,7 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view pat
     e.name = std::string(f[0]);
     e.password_shadowed = f[1] == "x";
     e.password_field_empty = f[1].empty();
+    e.passwd_field_class = ClassifyPassword(f[1]);
     e.uid = *uid;
     e.gid = *gid;
     e.gecos = std::string(f[4]);
@@ -94,15 +117,9 @@ std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
                                    std::vector<SectionError>* compat_lines) {
   std::vector<GroupEntry> groups;
   ForEachLine(text, [&](std::string_view line, int64_t number) {
-    if (line.empty()) return true;
-    if (HasNul(line)) {
-      AddLineError(errors, path, number, "line contains a NUL byte; skipped");
-      return true;
-    }
+    if (!PrepareLine(line, path, number, errors)) return true;
     if (IsCompatLine(line)) {
-      if (compat_lines) {
-        compat_lines->push_back({std::string(path), number, "NIS compat entry"});
-      }
+      if (compat_lines) compat_lines->push_back({std::string(path), number, CompatKind(line)});
       return true;
     }
     auto f = SplitFields(line, ':');

@@ -1,8 +1,10 @@
 // AccountDb: the root's local user and group databases (passwd(5), group(5)), parsed once and
 // shared by the sections that need to know users and memberships (accounts, sudo, ssh_keys).
 //
-// Lines that cannot be parsed are skipped and reported by path and line; the message never
-// quotes the line (a legacy passwd may still hold a password hash in its second field).
+// Lines are read as glibc's nss_files reads them (__nss_readline: leading blanks removed, empty
+// lines and lines starting with '#' skipped). Lines that cannot be parsed are skipped and reported
+// by path and line; the message never quotes the line (a legacy passwd may still hold a password
+// hash in its second field, which is only ever kept as a class, see shadow.h).
 // Plain value; immutable after LoadAccountDb returns.
 #pragma once
 
@@ -12,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/parsers/shadow.h"
 #include "common/fs.h"
 #include "common/snapshot.h"
 
@@ -24,6 +27,9 @@ struct PasswdEntry {
   std::string name;
   bool password_shadowed = true;  // field 2 is "x" (never keep the field itself)
   bool password_field_empty = false;
+  // Classification of field 2 (status and scheme only, never the field): what login would use
+  // when the field is not "x" (pam_unix and login(1) take the passwd field unless it is "x").
+  PasswordClass passwd_field_class;
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::string gecos;
@@ -46,7 +52,8 @@ struct AccountDb {
   Status group_status;               // how reading /etc/group went
   std::vector<SectionError> errors;  // unreadable files and malformed lines
   // NIS compat lines ("+", "-", "+name", "+@netgroup") seen, by file and line: they pull entries
-  // from other sources that a files-only read cannot enumerate.
+  // from other sources that a files-only read cannot enumerate. `message` is the kind, see
+  // CompatKind().
   std::vector<SectionError> compat_lines;
 
   // Returns the first user with this name (as the C library's getpwnam would), or nullptr.
@@ -73,6 +80,16 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view pat
 std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
                                    std::vector<SectionError>& errors,
                                    std::vector<SectionError>* compat_lines = nullptr);
+
+// Returns the kind of a NIS compat line (passwd(5)/group(5) under nsswitch "compat"):
+// "include_all" ("+"), "exclude_all" ("-"), "include_netgroup" ("+@ng"), "exclude_netgroup"
+// ("-@ng"), "include_name" ("+name"), "exclude_name" ("-name"). Never contains line content.
+std::string CompatKind(std::string_view line);
+
+// isspace(3) in the C locale.
+inline bool IsAsciiSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 
 // Splits `s` at every `sep` (keeps empty fields).
 std::vector<std::string_view> SplitFields(std::string_view s, char sep);
