@@ -1,6 +1,7 @@
 #include "agent/registry.h"
 
 #include "agent/collectors/accounts.h"
+#include "agent/collectors/sudo.h"
 
 namespace tidemark::agent {
 
@@ -8,6 +9,7 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   std::vector<std::unique_ptr<SectionCollector>> all;
   // Order matters only for reading: each collector is independent of the others' output.
   all.push_back(std::make_unique<AccountsCollector>());
+  all.push_back(std::make_unique<SudoCollector>());
   return all;
 }
 
