@@ -2,6 +2,7 @@
 
 #include "agent/collectors/accounts.h"
 #include "agent/collectors/ssh_keys.h"
+#include "agent/collectors/sudo.h"
 
 namespace tidemark::agent {
 
@@ -10,6 +11,7 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   // Order matters only for reading: each collector is independent of the others' output.
   all.push_back(std::make_unique<AccountsCollector>());
   all.push_back(std::make_unique<SshKeysCollector>());
+  all.push_back(std::make_unique<SudoCollector>());
   return all;
 }
 
