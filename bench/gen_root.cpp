@@ -4,6 +4,7 @@
 //   gen_root DIR [USERS GROUPS SUDOERS_FILES KEY_USERS]   (defaults 10000 2000 500 1000)
 #include <openssl/evp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -120,9 +121,16 @@ int main(int argc, char** argv) {
       keys += (k == 1 ? "from=\"10.0.0.0/8\",no-pty " : "") +
               Ed25519Line(rng, name + "@laptop" + std::to_string(k));
     }
-    Write(root / "home" / name / ".ssh/authorized_keys", keys, 0600);
-    ::chmod((root / "home" / name / ".ssh").c_str(), 0700);
-    ::chmod((root / "home" / name).c_str(), 0750);
+    fs::path home = root / "home" / name;
+    Write(home / ".ssh/authorized_keys", keys, 0600);
+    ::chmod((home / ".ssh").c_str(), 0700);
+    ::chmod(home.c_str(), 0750);
+    // Owned by the user, as on a real host (works when run as root; else left as is).
+    uid_t uid = static_cast<uid_t>(10000 + i);
+    gid_t gid = static_cast<gid_t>(10000 + i % groups);
+    for (const fs::path& p : {home, home / ".ssh", home / ".ssh/authorized_keys"}) {
+      if (::lchown(p.c_str(), uid, gid) != 0) break;
+    }
   }
   std::cout << "wrote " << root.string() << ": " << users << " users, " << groups << " groups, "
             << sudoers_files << " sudoers files, " << key_users << " users with keys\n";

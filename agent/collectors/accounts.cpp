@@ -237,11 +237,10 @@ class Builder {
     out.push_back({{"name", primary ? json(primary->name) : json(nullptr)},
                    {"gid", u.gid},
                    {"primary", true}});
-    for (const auto& g : db_.groups) {
-      if (!Contains(g.members, u.name)) continue;
-      if (std::find(seen.begin(), seen.end(), g.gid) != seen.end()) continue;
-      seen.push_back(g.gid);
-      out.push_back({{"name", g.name}, {"gid", g.gid}, {"primary", false}});
+    for (const GroupEntry* g : db_.GroupsListing(u.name)) {
+      if (std::find(seen.begin(), seen.end(), g->gid) != seen.end()) continue;
+      seen.push_back(g->gid);
+      out.push_back({{"name", g->name}, {"gid", g->gid}, {"primary", false}});
     }
     return out;
   }

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -114,39 +115,58 @@ class Membership {
   const AccountDb& db_;
 };
 
-bool StartsWith(const std::string& s, std::string_view p) { return s.rfind(p, 0) == 0; }
+bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-// Does binding member `m` (its positive form) match all, part or none of principal `p`?
-Cover MatchUser(const Member& m, const std::string& p, const Membership& mem) {
+// Does binding member `m`, whose positive form is the principal `b`, match all, part or none of
+// principal `p`?
+Cover MatchUser(const Member& m, std::string_view b, std::string_view p, const Membership& mem) {
   if (m.kind == MemberKind::kAll) return Cover::kFull;
-  Member pos = m;
-  pos.negated = false;
-  std::string b = UserPrincipal(pos);
   if (b == p) return Cover::kFull;
-  bool p_user = StartsWith(p, "user:");
-  if (p_user) {
-    std::string name = p.substr(5);
+  if (StartsWith(p, "user:")) {
+    std::string name(p.substr(5));
     if (StartsWith(b, "group:"))
-      return mem.UserInGroup(name, b.substr(6)) ? Cover::kFull : Cover::kNo;
-    if (StartsWith(b, "uid:")) return mem.UserHasUid(name, b.substr(4)) ? Cover::kFull : Cover::kNo;
+      return mem.UserInGroup(name, std::string(b.substr(6))) ? Cover::kFull : Cover::kNo;
+    if (StartsWith(b, "uid:")) {
+      return mem.UserHasUid(name, std::string(b.substr(4))) ? Cover::kFull : Cover::kNo;
+    }
     if (StartsWith(b, "user:")) return Cover::kNo;
     return Cover::kPartial;  // netgroups, non-Unix groups, gids: not decidable offline
   }
   if (StartsWith(p, "group:") && StartsWith(b, "user:")) {
-    return mem.UserInGroup(b.substr(5), p.substr(6)) ? Cover::kPartial : Cover::kNo;
+    return mem.UserInGroup(std::string(b.substr(5)), std::string(p.substr(6))) ? Cover::kPartial
+                                                                               : Cover::kNo;
   }
   if (StartsWith(p, "uid:") && StartsWith(b, "user:")) {
-    return mem.UserHasUid(b.substr(5), p.substr(4)) ? Cover::kFull : Cover::kNo;
+    return mem.UserHasUid(std::string(b.substr(5)), std::string(p.substr(4))) ? Cover::kFull
+                                                                             : Cover::kNo;
   }
   // A set principal (group, netgroup, ALL...) against another member: may overlap.
   return Cover::kPartial;
 }
 
+// A Defaults binding list with each member's positive principal computed once.
+struct UserBinding {
+  std::vector<Member> members;
+  std::vector<std::string> principals;  // UserPrincipal of each member without its negation
+};
+
+UserBinding MakeUserBinding(std::vector<Member> members) {
+  UserBinding b;
+  for (const Member& m : members) {
+    Member pos = m;
+    pos.negated = false;
+    b.principals.push_back(UserPrincipal(pos));
+  }
+  b.members = std::move(members);
+  return b;
+}
+
 // sudo's list matching: the last member that matches decides; a negated one denies.
-Cover CoverList(const std::vector<Member>& binding, const std::string& p, const Membership& mem) {
-  for (auto it = binding.rbegin(); it != binding.rend(); ++it) {
-    Cover c = MatchUser(*it, p, mem);
-    if (c == Cover::kFull) return it->negated ? Cover::kNo : Cover::kFull;
+Cover CoverList(const UserBinding& binding, std::string_view p, const Membership& mem) {
+  for (size_t i = binding.members.size(); i-- > 0;) {
+    const Member& m = binding.members[i];
+    Cover c = MatchUser(m, binding.principals[i], p, mem);
+    if (c == Cover::kFull) return m.negated ? Cover::kNo : Cover::kFull;
     if (c == Cover::kPartial) return Cover::kPartial;
   }
   return Cover::kNo;
@@ -173,12 +193,13 @@ class GrantBuilder {
     host_short_ = host_full_.substr(0, host_full_.find('.'));
     for (const auto& d : policy.defaults) {
       if (d.name != "authenticate") continue;
-      AuthDefault a{&d, {}};
+      AuthDefault a{&d, {}, {}};
       AliasType t = d.type == DefaultsType::kHost      ? AliasType::kHost
                     : d.type == DefaultsType::kRunas   ? AliasType::kRunas
                     : d.type == DefaultsType::kCommand ? AliasType::kCmnd
                                                        : AliasType::kUser;
       expander_.Expand(d.binding, t, a.binding, d.source);
+      if (t == AliasType::kUser || t == AliasType::kRunas) a.users = MakeUserBinding(a.binding);
       auth_.push_back(std::move(a));
     }
     // sudoers(5) Defaults: global, host, user and runas Defaults apply first, then command
@@ -249,7 +270,24 @@ class GrantBuilder {
   struct AuthDefault {
     const DefaultsEntry* def;
     std::vector<Member> binding;  // aliases expanded
+    UserBinding users;            // for user and runas Defaults
   };
+
+  // Returns how user or runas Defaults number `i` covers principal `p`. Memoized per principal:
+  // a large host has thousands of grants but far fewer distinct principals.
+  Cover PrincipalCover(size_t i, const std::string& p) {
+    auto [it, inserted] = cover_cache_.try_emplace(p);
+    if (inserted) {
+      it->second.resize(auth_.size(), Cover::kNo);
+      for (size_t k = 0; k < auth_.size(); ++k) {
+        DefaultsType t = auth_[k].def->type;
+        if (t == DefaultsType::kUser || t == DefaultsType::kRunas) {
+          it->second[k] = CoverList(auth_[k].users, p, mem_);
+        }
+      }
+    }
+    return it->second[i];
+  }
 
   static int Rank(DefaultsType t) {
     switch (t) {
@@ -311,7 +349,8 @@ class GrantBuilder {
     return Cover::kNo;
   }
 
-  Cover Applies(const AuthDefault& a, const Grant& g) const {
+  Cover Applies(size_t i, const Grant& g) {
+    const AuthDefault& a = auth_[i];
     switch (a.def->type) {
       case DefaultsType::kGlobal:
         return Cover::kFull;
@@ -319,7 +358,7 @@ class GrantBuilder {
         return HostCover(a.binding);
       case DefaultsType::kUser:
         if (g.principal.empty() || g.principal[0] == '!') return Cover::kNo;
-        return CoverList(a.binding, g.principal, mem_);
+        return PrincipalCover(i, g.principal);
       case DefaultsType::kRunas: {
         size_t full = 0;
         size_t any = 0;
@@ -327,7 +366,7 @@ class GrantBuilder {
         for (const auto& r : g.runas_users) {
           if (r[0] == '!') continue;
           ++n;
-          Cover c = CoverList(a.binding, r, mem_);
+          Cover c = PrincipalCover(i, r);
           if (c == Cover::kFull) ++full;
           if (c != Cover::kNo) ++any;
         }
@@ -373,8 +412,9 @@ class GrantBuilder {
     bool authenticate = true;
     const DefaultsEntry* decided = nullptr;
     std::vector<const DefaultsEntry*> partial;
-    for (const auto& a : auth_) {
-      Cover c = Applies(a, g);
+    for (size_t i = 0; i < auth_.size(); ++i) {
+      const AuthDefault& a = auth_[i];
+      Cover c = Applies(i, g);
       if (c == Cover::kFull) {
         authenticate = !a.def->negated;
         decided = a.def;
@@ -429,6 +469,7 @@ class GrantBuilder {
   std::string host_full_;
   std::string host_short_;
   std::vector<AuthDefault> auth_;
+  std::unordered_map<std::string, std::vector<Cover>> cover_cache_;
   std::map<std::string, int> id_count_;
   bool truncated_ = false;
 };

@@ -150,37 +150,63 @@ std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
   return groups;
 }
 
+const AccountDb::Index& AccountDb::index() const {
+  if (index_) return *index_;
+  auto index = std::make_shared<Index>();
+  // emplace keeps the first entry for a key: the C library's lookups return the first match.
+  for (size_t i = 0; i < users.size(); ++i) {
+    index->user_by_name.emplace(users[i].name, i);
+    index->user_by_uid.emplace(users[i].uid, i);
+  }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    index->group_by_name.emplace(groups[i].name, i);
+    index->group_by_gid.emplace(groups[i].gid, i);
+    for (const auto& member : groups[i].members) {
+      auto& listed = index->groups_by_member[member];
+      if (listed.empty() || listed.back() != i) listed.push_back(i);
+    }
+  }
+  index_ = std::move(index);
+  return *index_;
+}
+
 const PasswdEntry* AccountDb::FindUser(std::string_view name) const {
-  for (const auto& u : users)
-    if (u.name == name) return &u;
-  return nullptr;
+  const auto& by_name = index().user_by_name;
+  auto it = by_name.find(std::string(name));
+  return it == by_name.end() ? nullptr : &users[it->second];
 }
 
 const PasswdEntry* AccountDb::FindUserById(uint32_t uid) const {
-  for (const auto& u : users)
-    if (u.uid == uid) return &u;
-  return nullptr;
+  const auto& by_uid = index().user_by_uid;
+  auto it = by_uid.find(uid);
+  return it == by_uid.end() ? nullptr : &users[it->second];
 }
 
 const GroupEntry* AccountDb::FindGroup(std::string_view name) const {
-  for (const auto& g : groups)
-    if (g.name == name) return &g;
-  return nullptr;
+  const auto& by_name = index().group_by_name;
+  auto it = by_name.find(std::string(name));
+  return it == by_name.end() ? nullptr : &groups[it->second];
 }
 
 const GroupEntry* AccountDb::FindGroupById(uint32_t gid) const {
-  for (const auto& g : groups)
-    if (g.gid == gid) return &g;
-  return nullptr;
+  const auto& by_gid = index().group_by_gid;
+  auto it = by_gid.find(gid);
+  return it == by_gid.end() ? nullptr : &groups[it->second];
+}
+
+std::vector<const GroupEntry*> AccountDb::GroupsListing(std::string_view user_name) const {
+  std::vector<const GroupEntry*> out;
+  const auto& by_member = index().groups_by_member;
+  auto it = by_member.find(std::string(user_name));
+  if (it == by_member.end()) return out;
+  for (size_t i : it->second) out.push_back(&groups[i]);
+  return out;
 }
 
 std::vector<uint32_t> AccountDb::GroupIdsOf(const PasswdEntry& user) const {
   std::vector<uint32_t> gids = {user.gid};
-  for (const auto& g : groups) {
-    if (std::find(g.members.begin(), g.members.end(), user.name) != g.members.end() &&
-        std::find(gids.begin(), gids.end(), g.gid) == gids.end()) {
-      gids.push_back(g.gid);
-    }
+  for (const GroupEntry* g : GroupsListing(user.name)) {
+    if (std::find(gids.begin(), gids.end(), g->gid) == gids.end()) gids.push_back(g->gid);
   }
   return gids;
 }

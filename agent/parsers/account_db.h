@@ -9,9 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/parsers/shadow.h"
@@ -45,6 +47,8 @@ struct GroupEntry {
   int64_t line = 0;
 };
 
+// Lookups go through indexes built on first use, so they cost O(1) on a host with 10,000 users.
+// REQUIRES: `users` and `groups` are not modified after the first lookup.
 struct AccountDb {
   std::vector<PasswdEntry> users;    // in file order
   std::vector<GroupEntry> groups;    // in file order
@@ -67,6 +71,17 @@ struct AccountDb {
   // Returns the user's effective gids: the primary gid first, then the gids of every group that
   // lists the user as a member, in group-file order, without duplicates.
   std::vector<uint32_t> GroupIdsOf(const PasswdEntry& user) const;
+  // Returns every group that lists `user_name` as a member, in group-file order.
+  std::vector<const GroupEntry*> GroupsListing(std::string_view user_name) const;
+
+ private:
+  struct Index {
+    std::unordered_map<std::string, size_t> user_by_name, group_by_name;
+    std::unordered_map<uint32_t, size_t> user_by_uid, group_by_gid;
+    std::unordered_map<std::string, std::vector<size_t>> groups_by_member;
+  };
+  const Index& index() const;
+  mutable std::shared_ptr<const Index> index_;  // copies share it: the vectors are equal
 };
 
 // Reads /etc/passwd and /etc/group from `fs`.
