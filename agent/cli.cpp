@@ -159,6 +159,43 @@ std::string DefaultOutputPath(const Snapshot& snapshot) {
   return dir + "/" + host + "-" + stamp + ".json";
 }
 
+// Where a snapshot goes: standard output, or a file replaced atomically.
+class SnapshotOutput {
+ public:
+  explicit SnapshotOutput(std::ostream& out) : out_(out) {}
+
+  Status Open(const std::string& path) {
+    path_ = path;
+    if (ToStdout()) return Status::Ok();
+    return file_.Open(path, 0600);
+  }
+  Status Write(std::string_view data) {
+    if (!ToStdout()) return file_.Write(data);
+    out_.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out_) return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
+    return Status::Ok();
+  }
+  Status Commit() {
+    if (!ToStdout()) return file_.Commit();
+    out_.flush();
+    if (!out_) return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
+    return Status::Ok();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  bool ToStdout() const { return path_.empty() || path_ == "-"; }
+
+  std::ostream& out_;
+  AtomicFileWriter file_;
+  std::string path_;
+};
+
+int Fail(std::ostream& err, const Status& status) {
+  err << "tidemark-agent: " << status.message() << "\n";
+  return kExitFailure;
+}
+
 int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& out,
                std::ostream& err) {
   CollectArgs parsed;
@@ -167,34 +204,48 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
         << "Try 'tidemark-agent --help'.\n";
     return kExitUsage;
   }
+  SnapshotOutput output(out);
+  if (!parsed.pretty && !audit) {
+    // The plain collect streams: each section is written out and freed as soon as it is done,
+    // so a host with 10,000 users never holds its snapshot in memory twice.
+    if (Status s = output.Open(parsed.output.value_or("")); !s.ok()) return Fail(err, s);
+    SnapshotWriter writer([&output](std::string_view piece) { return output.Write(piece); });
+    SnapshotHeader header;
+    SectionSink sink;
+    sink.begin = [&](const SnapshotHeader& h) {
+      header = h;
+      return Status::Ok();
+    };
+    sink.section = [&](const std::string& name, Section&& section) {
+      return writer.AddSection(name, section);
+    };
+    Status s = CollectSections(parsed.request, sink);
+    if (s.ok()) s = writer.Finish(header.host, header.collected_at, header.agent_version);
+    if (s.ok()) s = output.Commit();
+    return s.ok() ? kExitOk : Fail(err, s);
+  }
   auto snapshot = CollectSnapshot(parsed.request);
-  if (!snapshot.ok()) {
-    err << "tidemark-agent: " << snapshot.status().message() << "\n";
-    return kExitFailure;
-  }
-  std::string text = parsed.pretty ? EncodeSnapshot(*snapshot).dump(
-                                         2, ' ', false, nlohmann::json::error_handler_t::replace)
-                                   : SerializeSnapshot(*snapshot);
-  text += '\n';
+  if (!snapshot.ok()) return Fail(err, snapshot.status());
   std::string path = parsed.output.value_or(audit ? DefaultOutputPath(*snapshot) : "");
-  if (path.empty() || path == "-") {
-    out << text;
-    out.flush();
-    if (!out) {
-      err << "tidemark-agent: cannot write the snapshot to standard output\n";
-      return kExitFailure;
-    }
+  if (Status s = output.Open(path); !s.ok()) return Fail(err, s);
+  Status s;
+  if (parsed.pretty) {
+    s = output.Write(
+        EncodeSnapshot(*snapshot).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+        "\n");
   } else {
-    Status written = WriteFileAtomic(path, text, 0600);
-    if (!written.ok()) {
-      err << "tidemark-agent: " << written.message() << "\n";
-      return kExitFailure;
+    SnapshotWriter writer([&output](std::string_view piece) { return output.Write(piece); });
+    for (const auto& [name, section] : snapshot->sections) {
+      if (s.ok()) s = writer.AddSection(name, section);
     }
+    if (s.ok()) s = writer.Finish(snapshot->host, snapshot->collected_at, snapshot->agent_version);
   }
+  if (s.ok()) s = output.Commit();
+  if (!s.ok()) return Fail(err, s);
   if (audit) {
     PrintSummary(*snapshot, out);
-    out << "\nFull snapshot: " << path << " (" << snapshot->sections.size() << " sections, "
-        << ContentHash(*snapshot) << ")\n";
+    out << "\nFull snapshot: " << (path.empty() || path == "-" ? "standard output" : path) << " ("
+        << snapshot->sections.size() << " sections, " << ContentHash(*snapshot) << ")\n";
   }
   return kExitOk;
 }

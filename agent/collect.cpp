@@ -61,7 +61,7 @@ StatusOr<std::vector<std::string>> ParseSectionList(std::string_view list) {
   return out;
 }
 
-StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
+Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
   for (const auto& name : request.only) {
     auto known = SectionNames();
     if (std::find(known.begin(), known.end(), name) == known.end()) {
@@ -72,21 +72,26 @@ StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
   if (!fs.ok()) {
     return Status(fs.status().code(), "cannot open root: " + fs.status().message());
   }
-  Snapshot snapshot;
-  snapshot.agent_version = std::string(kAgentVersion);
-  snapshot.collected_at = NowRfc3339();
-  snapshot.host.root = request.root;
+  SnapshotHeader header;
+  header.agent_version = std::string(kAgentVersion);
+  header.collected_at = NowRfc3339();
+  header.host.root = request.root;
   std::string root_name = RootHostname(**fs);
   bool live = (*fs)->root() == "/";
-  snapshot.host.hostname = !root_name.empty() ? root_name : (live ? LiveHostname() : "");
-  snapshot.host.id = !request.host_id.empty() ? request.host_id
-                     : !root_name.empty()     ? root_name
-                                              : LiveHostname();
+  header.host.hostname = !root_name.empty() ? root_name : (live ? LiveHostname() : "");
+  header.host.id = !request.host_id.empty() ? request.host_id
+                   : !root_name.empty()     ? root_name
+                                            : LiveHostname();
+  Status started = sink.begin ? sink.begin(header) : Status::Ok();
+  if (!started.ok()) return started;
 
-  CollectContext ctx(**fs,
-                     snapshot.host.hostname.empty() ? snapshot.host.id : snapshot.host.hostname,
+  CollectContext ctx(**fs, header.host.hostname.empty() ? header.host.id : header.host.hostname,
                      request.options);
-  for (auto& collector : AllCollectors()) {
+  // Name order is the canonical order, so a SnapshotWriter can stream and hash as we go.
+  auto collectors = AllCollectors();
+  std::sort(collectors.begin(), collectors.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  for (auto& collector : collectors) {
     std::string name(collector->name());
     if (!request.only.empty() &&
         std::find(request.only.begin(), request.only.end(), name) == request.only.end()) {
@@ -105,8 +110,27 @@ StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
                               std::chrono::steady_clock::now() - start)
                               .count();
     section.Finish();
-    snapshot.sections.emplace(name, std::move(section));
+    Status emitted = sink.section(name, std::move(section));
+    if (!emitted.ok()) return emitted;
   }
+  return Status::Ok();
+}
+
+StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
+  Snapshot snapshot;
+  SectionSink sink;
+  sink.begin = [&](const SnapshotHeader& header) {
+    snapshot.host = header.host;
+    snapshot.collected_at = header.collected_at;
+    snapshot.agent_version = header.agent_version;
+    return Status::Ok();
+  };
+  sink.section = [&](const std::string& name, Section&& section) {
+    snapshot.sections.emplace(name, std::move(section));
+    return Status::Ok();
+  };
+  Status s = CollectSections(request, sink);
+  if (!s.ok()) return s;
   return snapshot;
 }
 

@@ -1,6 +1,7 @@
 // Runs the section collectors over one root and assembles a Snapshot.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -19,8 +20,27 @@ struct CollectRequest {
   CollectOptions options;         // passed to every collector (e.g. --privileged-groups)
 };
 
-// Collects the requested sections. Fails only when nothing can be collected: the root cannot be
-// opened or a requested section does not exist. Section problems are inside the snapshot.
+// What is known of a snapshot before its sections: identity, time, agent version.
+struct SnapshotHeader {
+  HostIdentity host;
+  std::string collected_at;
+  std::string agent_version;
+};
+
+// Receives a collection as it happens: begin() once, then section() for each finished section
+// in name order (the canonical order), so that large sections can be written out and freed one
+// at a time. An error from either stops the collection and is returned.
+struct SectionSink {
+  std::function<Status(const SnapshotHeader&)> begin;
+  std::function<Status(const std::string& name, Section&& section)> section;
+};
+
+// Collects the requested sections into `sink`. Fails when nothing can be collected (the root
+// cannot be opened, a requested section does not exist) or the sink fails. Section problems
+// are inside the sections.
+Status CollectSections(const CollectRequest& request, const SectionSink& sink);
+
+// Collects the requested sections into memory (tests, small hosts, --pretty).
 StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request);
 
 // Parses a comma-separated section list ("accounts,sudo") against the known sections.

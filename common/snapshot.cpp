@@ -87,31 +87,43 @@ int SchemaMajor(std::string_view schema) {
   return major;
 }
 
-std::string DumpCompact(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+// Appends the compact text of `j` to `out` directly (no temporary string for large values).
+void DumpInto(const json& j, std::string& out) {
+  nlohmann::detail::serializer<json> serializer(nlohmann::detail::output_adapter<char>(out), ' ',
+                                                json::error_handler_t::replace);
+  serializer.dump(j, /*pretty_print=*/false, /*ensure_ascii=*/false, /*indent_step=*/0);
 }
 
-// Appends the compact JSON text of a section object: its data keys merged, in sorted order,
-// with the envelope keys. Equal to DumpCompact(EncodeSection(section)) minus duration_ms when
-// !with_duration, without copying the data tree.
-void AppendSectionText(const Section& section, bool with_duration, std::string& out) {
+std::string DumpCompact(const json& j) {
+  std::string out;
+  DumpInto(j, out);
+  return out;
+}
+
+// Appends the canonical text of a section object: its data keys merged, in sorted order, with
+// the envelope keys except duration_ms, without copying the data tree. Sets *duration_offset to
+// where the entry `"duration_ms":N,` belongs in that text ("duration_ms" sorts before the
+// always-present "errors", so such an entry is never last).
+void AppendCanonicalSection(const Section& section, std::string& out, size_t* duration_offset) {
   json errors = json::array();
   for (const auto& e : section.errors) errors.push_back(EncodeError(e));
   json status = SectionStatusName(section.status);
-  json duration = section.duration_ms;
-  // Sorted bytewise, as the data keys are.
-  std::vector<std::pair<std::string_view, const json*>> envelope;
-  if (with_duration) envelope.emplace_back("duration_ms", &duration);
-  envelope.emplace_back("errors", &errors);
-  envelope.emplace_back("status", &status);
+  std::vector<std::pair<std::string_view, const json*>> envelope = {{"errors", &errors},
+                                                                    {"status", &status}};
+  constexpr std::string_view kDuration = "duration_ms";
+  bool duration_placed = false;
   out += '{';
   bool first = true;
   auto emit = [&](std::string_view key, const json& value) {
     if (!first) out += ',';
     first = false;
-    out += DumpCompact(json(key));
+    if (!duration_placed && kDuration < key) {
+      *duration_offset = out.size();
+      duration_placed = true;
+    }
+    DumpInto(json(key), out);
     out += ':';
-    out += DumpCompact(value);
+    DumpInto(value, out);
   };
   size_t next = 0;
   if (section.data.is_object()) {
@@ -131,19 +143,28 @@ void AppendSectionText(const Section& section, bool with_duration, std::string& 
   out += '}';
 }
 
-json EncodeEnvelope(const Snapshot& snapshot) {
-  json j = json::object();
-  j["schema"] = kSnapshotSchema;
-  j["host"] = {
-      {"id", snapshot.host.id}, {"hostname", snapshot.host.hostname}, {"root", snapshot.host.root}};
-  j["collected_at"] = snapshot.collected_at;
-  j["agent"] = {{"version", snapshot.agent_version}};
-  j["content_hash"] = ContentHash(snapshot);
-  json names = json::array();
-  for (const auto& [name, section] : snapshot.sections) names.push_back(name);
-  j["sections"] = std::move(names);
-  return j;
-}
+// The digest state of SnapshotWriter, kept out of the header.
+struct Sha256State {
+  Sha256State() : ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+    if (ctx) EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
+  }
+  void Update(std::string_view data) {
+    if (ctx) EVP_DigestUpdate(ctx.get(), data.data(), data.size());
+  }
+  std::string HexDigest() {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    if (!ctx || EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) return {};
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned int i = 0; i < len; ++i) {
+      hex += kHex[md[i] >> 4];
+      hex += kHex[md[i] & 0xf];
+    }
+    return hex;
+  }
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx;
+};
 
 }  // namespace
 
@@ -188,41 +209,83 @@ json EncodeSection(const Section& section) {
   return j;
 }
 
+struct SnapshotWriter::State {
+  Sha256State hash;
+  std::vector<std::string> names;
+  std::string canonical_piece;  // reused buffer: one section's text at a time
+};
+
+SnapshotWriter::SnapshotWriter(Sink sink) : sink_(std::move(sink)), state_(new State) {}
+SnapshotWriter::~SnapshotWriter() = default;
+
+Status SnapshotWriter::AddSection(const std::string& name, const Section& section) {
+  if (!state_->names.empty() && !(state_->names.back() < name)) {
+    return {StatusCode::kInternal, "sections must be added in increasing name order: " + name};
+  }
+  std::string& canonical = state_->canonical_piece;
+  canonical.clear();
+  canonical += state_->names.empty() ? "{" : ",";
+  DumpInto(json(name), canonical);
+  canonical += ':';
+  size_t duration_offset = 0;
+  AppendCanonicalSection(section, canonical, &duration_offset);
+  state_->hash.Update(canonical);
+  state_->names.push_back(name);
+  // The document's piece is the same text with the duration entry spliced in.
+  std::string duration = "\"duration_ms\":" + std::to_string(section.duration_ms) + ",";
+  std::string_view text(canonical);
+  Status s = sink_(text.substr(0, duration_offset));
+  if (s.ok()) s = sink_(duration);
+  if (s.ok()) s = sink_(text.substr(duration_offset));
+  return s;
+}
+
+Status SnapshotWriter::Finish(const HostIdentity& host, const std::string& collected_at,
+                              const std::string& agent_version) {
+  state_->hash.Update(state_->names.empty() ? "{}" : "}");
+  content_hash_ = "sha256:" + state_->hash.HexDigest();
+  json envelope = json::object();
+  envelope["schema"] = kSnapshotSchema;
+  envelope["host"] = {{"id", host.id}, {"hostname", host.hostname}, {"root", host.root}};
+  envelope["collected_at"] = collected_at;
+  envelope["agent"] = {{"version", agent_version}};
+  envelope["content_hash"] = content_hash_;
+  envelope["sections"] = state_->names;
+  std::string text = DumpCompact(envelope);  // "{...}"
+  // Continue the open object: the envelope's members follow the sections.
+  text.front() = state_->names.empty() ? '{' : ',';
+  text += '\n';
+  return sink_(text);
+}
+
+namespace {
+
+// Runs a whole in-memory snapshot through a SnapshotWriter into a string.
+std::string WriteToString(const Snapshot& snapshot) {
+  std::string out;
+  SnapshotWriter writer([&out](std::string_view piece) {
+    out += piece;
+    return Status::Ok();
+  });
+  for (const auto& [name, section] : snapshot.sections) {
+    (void)writer.AddSection(name, section);  // a string sink cannot fail; names are sorted
+  }
+  (void)writer.Finish(snapshot.host, snapshot.collected_at, snapshot.agent_version);
+  return out;
+}
+
+}  // namespace
+
 std::string CanonicalSections(const Snapshot& snapshot) {
-  // Written piecewise instead of through a merged json copy: section data can be tens of MB
-  // of nodes on a large host, and the text is the same as json::dump() of the merged object.
   std::string out = "{";
   bool first = true;
   for (const auto& [name, section] : snapshot.sections) {
     if (!first) out += ',';
     first = false;
-    out += DumpCompact(json(name));
+    DumpInto(json(name), out);
     out += ':';
-    AppendSectionText(section, /*with_duration=*/false, out);
-  }
-  out += '}';
-  return out;
-}
-
-std::string SerializeSnapshot(const Snapshot& snapshot) {
-  json envelope = EncodeEnvelope(snapshot);
-  std::vector<std::pair<std::string, std::string>> parts;
-  for (auto it = envelope.begin(); it != envelope.end(); ++it) {
-    parts.emplace_back(it.key(), DumpCompact(it.value()));
-  }
-  for (const auto& [name, section] : snapshot.sections) {
-    std::string text;
-    AppendSectionText(section, /*with_duration=*/true, text);
-    parts.emplace_back(name, std::move(text));
-  }
-  std::sort(parts.begin(), parts.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::string out = "{";
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (i) out += ',';
-    out += DumpCompact(json(parts[i].first));
-    out += ':';
-    out += parts[i].second;
+    size_t unused = 0;
+    AppendCanonicalSection(section, out, &unused);
   }
   out += '}';
   return out;
@@ -232,9 +295,22 @@ std::string ContentHash(const Snapshot& snapshot) {
   return "sha256:" + Sha256Hex(CanonicalSections(snapshot));
 }
 
+std::string SerializeSnapshot(const Snapshot& snapshot) { return WriteToString(snapshot); }
+
 json EncodeSnapshot(const Snapshot& snapshot) {
-  json j = EncodeEnvelope(snapshot);
-  for (const auto& [name, section] : snapshot.sections) j[name] = EncodeSection(section);
+  json j = json::object();
+  j["schema"] = kSnapshotSchema;
+  j["host"] = {
+      {"id", snapshot.host.id}, {"hostname", snapshot.host.hostname}, {"root", snapshot.host.root}};
+  j["collected_at"] = snapshot.collected_at;
+  j["agent"] = {{"version", snapshot.agent_version}};
+  j["content_hash"] = ContentHash(snapshot);
+  json names = json::array();
+  for (const auto& [name, section] : snapshot.sections) {
+    names.push_back(name);
+    j[name] = EncodeSection(section);
+  }
+  j["sections"] = std::move(names);
   return j;
 }
 

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -70,8 +72,36 @@ struct Snapshot {
 // Returns the JSON document for `snapshot`, including its content hash.
 nlohmann::json EncodeSnapshot(const Snapshot& snapshot);
 
-// Returns the compact JSON text of the document, equal to EncodeSnapshot(snapshot).dump() but
-// written without copying the section data (large hosts have large sections).
+// Streams a snapshot document as compact JSON text, one section at a time, so that a large
+// host's snapshot is never held in memory twice (as data and as text) and the canonical form is
+// hashed as it goes. The sections come first, the envelope (with content_hash) last: readers
+// must not depend on key order. Used by one thread at a time.
+class SnapshotWriter {
+ public:
+  // Receives the text in pieces; an error stops the writer.
+  using Sink = std::function<Status(std::string_view)>;
+
+  explicit SnapshotWriter(Sink sink);
+  ~SnapshotWriter();
+  SnapshotWriter(const SnapshotWriter&) = delete;
+  SnapshotWriter& operator=(const SnapshotWriter&) = delete;
+
+  // Writes one section. REQUIRES: names strictly increasing (the canonical order).
+  Status AddSection(const std::string& name, const Section& section);
+  // Writes the envelope and closes the document (with a final newline).
+  Status Finish(const HostIdentity& host, const std::string& collected_at,
+                const std::string& agent_version);
+  // Returns "sha256:..." over the canonical form. REQUIRES: Finish() was called.
+  const std::string& content_hash() const { return content_hash_; }
+
+ private:
+  struct State;
+  Sink sink_;
+  std::unique_ptr<State> state_;
+  std::string content_hash_;
+};
+
+// Returns the document as SnapshotWriter writes it: the same JSON value as EncodeSnapshot().
 std::string SerializeSnapshot(const Snapshot& snapshot);
 
 // Parses a document produced by EncodeSnapshot. Rejects malformed JSON, a missing or unknown

@@ -3,10 +3,10 @@
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <unordered_map>
 #include <cstdio>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "agent/parsers/sudoers.h"
@@ -138,7 +138,7 @@ Cover MatchUser(const Member& m, std::string_view b, std::string_view p, const M
   }
   if (StartsWith(p, "uid:") && StartsWith(b, "user:")) {
     return mem.UserHasUid(std::string(b.substr(5)), std::string(p.substr(4))) ? Cover::kFull
-                                                                             : Cover::kNo;
+                                                                              : Cover::kNo;
   }
   // A set principal (group, netgroup, ALL...) against another member: may overlap.
   return Cover::kPartial;
@@ -273,9 +273,10 @@ class GrantBuilder {
     UserBinding users;            // for user and runas Defaults
   };
 
-  // Returns how user or runas Defaults number `i` covers principal `p`. Memoized per principal:
-  // a large host has thousands of grants but far fewer distinct principals.
-  Cover PrincipalCover(size_t i, const std::string& p) {
+  // Returns, for each Defaults in auth_, how it covers principal `p` when it is a user or runas
+  // Defaults (kNo for the others). Memoized per principal: a large host has thousands of grants
+  // but far fewer distinct principals.
+  const std::vector<Cover>& PrincipalCovers(const std::string& p) {
     auto [it, inserted] = cover_cache_.try_emplace(p);
     if (inserted) {
       it->second.resize(auth_.size(), Cover::kNo);
@@ -286,7 +287,7 @@ class GrantBuilder {
         }
       }
     }
-    return it->second[i];
+    return it->second;
   }
 
   static int Rank(DefaultsType t) {
@@ -349,7 +350,9 @@ class GrantBuilder {
     return Cover::kNo;
   }
 
-  Cover Applies(size_t i, const Grant& g) {
+  // `principal_covers` is PrincipalCovers(g.principal); `runas_covers` the same per runas user.
+  Cover Applies(size_t i, const Grant& g, const std::vector<Cover>* principal_covers,
+                const std::vector<const std::vector<Cover>*>& runas_covers) {
     const AuthDefault& a = auth_[i];
     switch (a.def->type) {
       case DefaultsType::kGlobal:
@@ -358,15 +361,14 @@ class GrantBuilder {
         return HostCover(a.binding);
       case DefaultsType::kUser:
         if (g.principal.empty() || g.principal[0] == '!') return Cover::kNo;
-        return PrincipalCover(i, g.principal);
+        return (*principal_covers)[i];
       case DefaultsType::kRunas: {
         size_t full = 0;
         size_t any = 0;
         size_t n = 0;
-        for (const auto& r : g.runas_users) {
-          if (r[0] == '!') continue;
+        for (const std::vector<Cover>* covers : runas_covers) {
           ++n;
-          Cover c = PrincipalCover(i, r);
+          Cover c = (*covers)[i];
           if (c == Cover::kFull) ++full;
           if (c != Cover::kNo) ++any;
         }
@@ -412,9 +414,17 @@ class GrantBuilder {
     bool authenticate = true;
     const DefaultsEntry* decided = nullptr;
     std::vector<const DefaultsEntry*> partial;
+    const std::vector<Cover>* principal_covers = nullptr;
+    if (!g.principal.empty() && g.principal[0] != '!') {
+      principal_covers = &PrincipalCovers(g.principal);
+    }
+    std::vector<const std::vector<Cover>*> runas_covers;
+    for (const auto& r : g.runas_users) {
+      if (r[0] != '!') runas_covers.push_back(&PrincipalCovers(r));
+    }
     for (size_t i = 0; i < auth_.size(); ++i) {
       const AuthDefault& a = auth_[i];
-      Cover c = Applies(i, g);
+      Cover c = Applies(i, g, principal_covers, runas_covers);
       if (c == Cover::kFull) {
         authenticate = !a.def->negated;
         decided = a.def;

@@ -82,8 +82,13 @@ TEST(SnapshotTest, SerializeEqualsEncodeDump) {
   s.sections["accounts"].data["files"] = json::array({1, 2});
   s.sections["accounts"].data["zzz"] = nullptr;
   s.sections["empty"] = Section{};
-  std::string expected = EncodeSnapshot(s).dump();
-  EXPECT_EQ(SerializeSnapshot(s), expected);
+  std::string text = SerializeSnapshot(s);
+  EXPECT_EQ(json::parse(text), EncodeSnapshot(s));
+  EXPECT_EQ(text.back(), '\n');
+  // Sections first, envelope last (so that a writer can stream), in sorted order each.
+  EXPECT_LT(text.find("\"accounts\""), text.find("\"empty\""));
+  EXPECT_LT(text.find("\"sudo\""), text.find("\"agent\""));
+  EXPECT_TRUE(DecodeSnapshot(text).ok());
   // And the canonical text equals the merged object without duration_ms.
   json all = json::object();
   for (const auto& [name, section] : s.sections) {
@@ -91,6 +96,37 @@ TEST(SnapshotTest, SerializeEqualsEncodeDump) {
     all[name].erase("duration_ms");
   }
   EXPECT_EQ(CanonicalSections(s), all.dump());
+}
+
+TEST(SnapshotTest, WriterStreamsHashesAndRejectsUnsortedSections) {
+  Snapshot s = Sample();
+  std::vector<std::string> pieces;
+  SnapshotWriter writer([&](std::string_view piece) {
+    pieces.emplace_back(piece);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(writer.AddSection("accounts", s.sections["accounts"]).ok());
+  ASSERT_TRUE(writer.AddSection("sudo", s.sections["sudo"]).ok());
+  EXPECT_FALSE(writer.AddSection("b_out_of_order", Section{}).ok());
+  ASSERT_TRUE(writer.Finish(s.host, s.collected_at, s.agent_version).ok());
+  EXPECT_EQ(writer.content_hash(), ContentHash(s));
+  EXPECT_GT(pieces.size(), 3u);
+  std::string text;
+  for (const auto& p : pieces) text += p;
+  EXPECT_EQ(json::parse(text), EncodeSnapshot(s));
+
+  Snapshot empty;
+  empty.host.id = "h";
+  std::string empty_text = SerializeSnapshot(empty);
+  EXPECT_EQ(json::parse(empty_text)["content_hash"], ContentHash(empty));
+  EXPECT_EQ(ContentHash(empty), "sha256:" + Sha256Hex("{}"));
+}
+
+TEST(SnapshotTest, WriterStopsOnSinkError) {
+  Snapshot s = Sample();
+  SnapshotWriter writer([](std::string_view) { return Status(StatusCode::kIoError, "disk full"); });
+  Status st = writer.AddSection("accounts", s.sections["accounts"]);
+  EXPECT_EQ(st.code(), StatusCode::kIoError);
 }
 
 TEST(SnapshotTest, Sha256KnownAnswer) {
