@@ -126,6 +126,7 @@ StatusOr<Snapshot> CollectSnapshot(const CollectRequest& request) {
     return Status::Ok();
   };
   sink.section = [&](const std::string& name, Section&& section) {
+    section.Materialize();
     snapshot.sections.emplace(name, std::move(section));
     return Status::Ok();
   };

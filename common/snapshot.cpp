@@ -100,47 +100,66 @@ std::string DumpCompact(const json& j) {
   return out;
 }
 
-// Appends the canonical text of a section object: its data keys merged, in sorted order, with
-// the envelope keys except duration_ms, without copying the data tree. Sets *duration_offset to
-// where the entry `"duration_ms":N,` belongs in that text ("duration_ms" sorts before the
-// always-present "errors", so such an entry is never last).
-void AppendCanonicalSection(const Section& section, std::string& out, size_t* duration_offset) {
+// Writes the canonical text of a section object in pieces through `chunk`: its data keys and
+// item arrays merged, in sorted order, with the envelope keys except duration_ms, without
+// copying the data. Calls `at_duration` where the entry `"duration_ms":N,` belongs ("duration_ms"
+// sorts before the always-present "errors", so that entry is never last).
+void WriteCanonicalSection(const Section& section,
+                           const std::function<void(std::string_view)>& chunk,
+                           const std::function<void()>& at_duration) {
   json errors = json::array();
   for (const auto& e : section.errors) errors.push_back(EncodeError(e));
   json status = SectionStatusName(section.status);
-  std::vector<std::pair<std::string_view, const json*>> envelope = {{"errors", &errors},
-                                                                    {"status", &status}};
-  constexpr std::string_view kDuration = "duration_ms";
-  bool duration_placed = false;
-  out += '{';
-  bool first = true;
-  auto emit = [&](std::string_view key, const json& value) {
-    if (!first) out += ',';
-    first = false;
-    if (!duration_placed && kDuration < key) {
-      *duration_offset = out.size();
-      duration_placed = true;
-    }
-    DumpInto(json(key), out);
-    out += ':';
-    DumpInto(value, out);
+  // One sorted list of every member: data values, item arrays and the envelope.
+  struct Member {
+    std::string_view key;
+    const json* value;
+    const ItemArray* items;
   };
-  size_t next = 0;
+  std::vector<Member> members = {{"errors", &errors, nullptr}, {"status", &status, nullptr}};
   if (section.data.is_object()) {
     for (auto it = section.data.begin(); it != section.data.end(); ++it) {
-      const std::string& key = it.key();
       bool reserved = false;
-      for (auto k : kEnvelopeKeys) reserved = reserved || key == k;
-      if (reserved) continue;  // the envelope wins, as in EncodeSection
-      while (next < envelope.size() && envelope[next].first < key) {
-        emit(envelope[next].first, *envelope[next].second);
-        ++next;
+      for (auto k : kEnvelopeKeys) reserved = reserved || it.key() == k;
+      if (!reserved && section.items.count(it.key()) == 0) {
+        members.push_back({it.key(), &it.value(), nullptr});
       }
-      emit(key, it.value());
     }
   }
-  for (; next < envelope.size(); ++next) emit(envelope[next].first, *envelope[next].second);
-  out += '}';
+  for (const auto& [key, items] : section.items) {
+    bool reserved = false;
+    for (auto k : kEnvelopeKeys) reserved = reserved || key == k;
+    if (!reserved) members.push_back({key, nullptr, &items});
+  }
+  std::sort(members.begin(), members.end(),
+            [](const Member& a, const Member& b) { return a.key < b.key; });
+  constexpr std::string_view kDuration = "duration_ms";
+  bool duration_placed = false;
+  std::string buf = "{";
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (i) buf += ',';
+    if (!duration_placed && kDuration < members[i].key) {
+      chunk(buf);
+      buf.clear();
+      at_duration();
+      duration_placed = true;
+    }
+    DumpInto(json(members[i].key), buf);
+    buf += ':';
+    if (members[i].items != nullptr) {
+      buf += '[';
+      chunk(buf);
+      buf.clear();
+      chunk(members[i].items->text());
+      buf += ']';
+    } else {
+      DumpInto(*members[i].value, buf);
+      chunk(buf);
+      buf.clear();
+    }
+  }
+  buf += '}';
+  chunk(buf);
 }
 
 // The digest state of SnapshotWriter, kept out of the header.
@@ -194,6 +213,22 @@ void Section::AddError(std::string path, std::optional<int64_t> line, std::strin
   errors.push_back({std::move(path), line, std::move(message)});
 }
 
+void ItemArray::push_back(const json& item) {
+  if (size_ > 0) text_ += ',';
+  DumpInto(item, text_);
+  ++size_;
+}
+
+json ItemArray::ToJson() const {
+  json parsed = json::parse("[" + text_ + "]", nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? json::array() : parsed;
+}
+
+void Section::Materialize() {
+  for (auto& [key, array] : items) data[key] = array.ToJson();
+  items.clear();
+}
+
 void Section::Finish() {
   if (status == SectionStatus::kError || status == SectionStatus::kNotApplicable) return;
   status = errors.empty() ? SectionStatus::kOk : SectionStatus::kPartial;
@@ -201,6 +236,7 @@ void Section::Finish() {
 
 json EncodeSection(const Section& section) {
   json j = section.data.is_object() ? section.data : json::object();
+  for (const auto& [key, array] : section.items) j[key] = array.ToJson();
   j["status"] = SectionStatusName(section.status);
   json errors = json::array();
   for (const auto& e : section.errors) errors.push_back(EncodeError(e));
@@ -212,32 +248,52 @@ json EncodeSection(const Section& section) {
 struct SnapshotWriter::State {
   Sha256State hash;
   std::vector<std::string> names;
-  std::string canonical_piece;  // reused buffer: one section's text at a time
+  std::string out;  // output not yet given to the sink
+  Status status;    // the first sink error
 };
+
+namespace {
+constexpr size_t kSinkChunk = 64 * 1024;
+}  // namespace
 
 SnapshotWriter::SnapshotWriter(Sink sink) : sink_(std::move(sink)), state_(new State) {}
 SnapshotWriter::~SnapshotWriter() = default;
+
+Status SnapshotWriter::Flush(bool all) {
+  if (!state_->status.ok()) return state_->status;
+  if (state_->out.size() >= kSinkChunk || (all && !state_->out.empty())) {
+    state_->status = sink_(state_->out);
+    state_->out.clear();
+  }
+  return state_->status;
+}
 
 Status SnapshotWriter::AddSection(const std::string& name, const Section& section) {
   if (!state_->names.empty() && !(state_->names.back() < name)) {
     return {StatusCode::kInternal, "sections must be added in increasing name order: " + name};
   }
-  std::string& canonical = state_->canonical_piece;
-  canonical.clear();
-  canonical += state_->names.empty() ? "{" : ",";
-  DumpInto(json(name), canonical);
-  canonical += ':';
-  size_t duration_offset = 0;
-  AppendCanonicalSection(section, canonical, &duration_offset);
-  state_->hash.Update(canonical);
+  if (!state_->status.ok()) return state_->status;
+  std::string head = state_->names.empty() ? "{" : ",";
+  DumpInto(json(name), head);
+  head += ':';
+  state_->hash.Update(head);
+  state_->out += head;
   state_->names.push_back(name);
-  // The document's piece is the same text with the duration entry spliced in.
-  std::string duration = "\"duration_ms\":" + std::to_string(section.duration_ms) + ",";
-  std::string_view text(canonical);
-  Status s = sink_(text.substr(0, duration_offset));
-  if (s.ok()) s = sink_(duration);
-  if (s.ok()) s = sink_(text.substr(duration_offset));
-  return s;
+  auto chunk = [this](std::string_view piece) {
+    state_->hash.Update(piece);
+    if (piece.size() >= kSinkChunk) {  // large item arrays go straight to the sink
+      if (Flush(true).ok()) state_->status = sink_(piece);
+      return;
+    }
+    state_->out += piece;
+    Flush(false);
+  };
+  // The document's text is the canonical text with the duration entry spliced in.
+  auto at_duration = [this, &section] {
+    state_->out += "\"duration_ms\":" + std::to_string(section.duration_ms) + ",";
+  };
+  WriteCanonicalSection(section, chunk, at_duration);
+  return Flush(false);
 }
 
 Status SnapshotWriter::Finish(const HostIdentity& host, const std::string& collected_at,
@@ -255,7 +311,8 @@ Status SnapshotWriter::Finish(const HostIdentity& host, const std::string& colle
   // Continue the open object: the envelope's members follow the sections.
   text.front() = state_->names.empty() ? '{' : ',';
   text += '\n';
-  return sink_(text);
+  state_->out += text;
+  return Flush(true);
 }
 
 namespace {
@@ -284,8 +341,8 @@ std::string CanonicalSections(const Snapshot& snapshot) {
     first = false;
     DumpInto(json(name), out);
     out += ':';
-    size_t unused = 0;
-    AppendCanonicalSection(section, out, &unused);
+    WriteCanonicalSection(
+        section, [&out](std::string_view piece) { out += piece; }, [] {});
   }
   out += '}';
   return out;

@@ -41,16 +41,39 @@ struct SectionError {
   bool operator==(const SectionError&) const = default;
 };
 
+// An array of items that grows with the host (users, grants, keys), held as canonical text:
+// each item is serialized when it is added, so a section with 10,000 users never holds a JSON
+// tree of all of them. Its text is exactly what the item would be inside a json array.
+class ItemArray {
+ public:
+  void push_back(const nlohmann::json& item);
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Returns the compact items joined by commas, without the brackets.
+  const std::string& text() const { return text_; }
+  // Returns the items as a json array (parses the text back).
+  nlohmann::json ToJson() const;
+
+ private:
+  std::string text_;
+  size_t size_ = 0;
+};
+
 // The result of one collector: its data (a JSON object whose keys are section-specific) plus the
 // common envelope.
 struct Section {
   nlohmann::json data = nlohmann::json::object();
+  // Large arrays of the data, kept as text; keys must not also be in `data`. In the document
+  // they are ordinary data keys.
+  std::map<std::string, ItemArray> items;
   SectionStatus status = SectionStatus::kOk;
   std::vector<SectionError> errors;
   int64_t duration_ms = 0;
 
   // Records an error. The caller decides the status; see Finish().
   void AddError(std::string path, std::optional<int64_t> line, std::string message);
+  // Moves `items` into `data` as json arrays, for consumers that read the data in memory.
+  void Materialize();
   // Sets status from the errors unless it was set to kError or kNotApplicable explicitly:
   // no errors -> kOk, otherwise kPartial.
   void Finish();
@@ -96,6 +119,9 @@ class SnapshotWriter {
 
  private:
   struct State;
+  // Gives buffered output to the sink when it is large, or whenever `all`.
+  Status Flush(bool all);
+
   Sink sink_;
   std::unique_ptr<State> state_;
   std::string content_hash_;

@@ -134,8 +134,8 @@ class Builder {
     ReadShells();
     ReadShadow();
     ReadGshadow();
-    out_.data["users"] = Users();
-    out_.data["groups"] = Groups();
+    out_.items["users"] = Users();
+    out_.items["groups"] = Groups();
     out_.data["shadow"] = ShadowSummary();
     out_.data["gshadow"] = GshadowSummary();
     out_.data["shells"] = ShellsSummary();
@@ -245,8 +245,8 @@ class Builder {
     return out;
   }
 
-  json Users() {
-    json users = json::array();
+  ItemArray Users() {
+    ItemArray users;
     std::map<std::string, int> seen;
     for (const auto& u : db_.users) {
       std::string_view shell = EffectiveShell(u.shell);
@@ -316,8 +316,8 @@ class Builder {
     return j;
   }
 
-  json Groups() {
-    json groups = json::array();
+  ItemArray Groups() {
+    ItemArray groups;
     std::map<std::string, int> seen;
     for (const auto& g : db_.groups) {
       groups.push_back({{"id", NumberedId("group", g.name, seen)},

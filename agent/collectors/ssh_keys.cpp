@@ -153,14 +153,14 @@ SshKeysCollector::SshKeysCollector(AuthorizedKeysSettingsFn settings)
 void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
-  json users = json::array();
-  json keys = json::array();
+  ItemArray users;
+  ItemArray keys;
   if (!db.passwd_status.ok()) {
     out.AddError(std::string(kPasswdPath), std::nullopt,
                  "cannot read the user list: " + db.passwd_status.message());
     out.status = SectionStatus::kError;
-    out.data["users"] = std::move(users);
-    out.data["keys"] = std::move(keys);
+    out.items["users"] = std::move(users);
+    out.items["keys"] = std::move(keys);
     return;
   }
   std::set<std::string> seen;
@@ -264,8 +264,8 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     ju["source"] = {{"file", kPasswdPath}, {"line", u.line}};
     users.push_back(std::move(ju));
   }
-  out.data["users"] = std::move(users);
-  out.data["keys"] = std::move(keys);
+  out.items["users"] = std::move(users);
+  out.items["keys"] = std::move(keys);
 }
 
 }  // namespace tidemark::agent

@@ -209,8 +209,8 @@ class GrantBuilder {
     });
   }
 
-  json Build() {
-    json grants = json::array();
+  ItemArray Build() {
+    ItemArray grants;
     for (const auto& us : policy_.userspecs) {
       std::vector<Member> users;
       expander_.Expand(us.users, AliasType::kUser, users, us.source);
@@ -565,7 +565,7 @@ void SudoCollector::Collect(CollectContext& ctx, Section& out) {
   policy.errors.clear();
 
   GrantBuilder builder(policy, ctx, out);
-  out.data["grants"] = builder.Build();
+  out.items["grants"] = builder.Build();
 
   json defaults = json::array();
   std::map<std::string, int> seen;

@@ -25,6 +25,7 @@ Section Collect(const TempRoot& root, CollectOptions options = {}) {
   Section out;
   AccountsCollector().Collect(ctx, out);
   out.Finish();
+  out.Materialize();  // tests read the item arrays as json
   return out;
 }
 

@@ -159,6 +159,7 @@ TEST(SshKeygenToolTest, TypeBitsFingerprintAndCommentMatchSshKeygen) {
   Section section;
   SshKeysCollector().Collect(ctx, section);
   section.Finish();
+  section.Materialize();
   EXPECT_EQ(section.status, SectionStatus::kOk)
       << (section.errors.empty() ? "" : section.errors[0].message);
   const json& keys = section.data["keys"];

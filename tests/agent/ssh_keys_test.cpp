@@ -69,6 +69,7 @@ class SshKeysTest : public ::testing::Test {
     Section s;
     collector.Collect(ctx, s);
     s.Finish();
+    s.Materialize();  // tests read the item arrays as json
     return s;
   }
   static const json& User(const Section& s, const std::string& name) {

@@ -285,6 +285,7 @@ Section CollectRoot(const std::string& root) {
   Section out;
   SudoCollector().Collect(ctx, out);
   out.Finish();
+  out.Materialize();
   return out;
 }
 

@@ -31,6 +31,7 @@ Result Collect(const TempRoot& root, const std::string& host = "web1.example.com
   Result r;
   SudoCollector().Collect(ctx, r.section);
   r.section.Finish();
+  r.section.Materialize();
   return r;
 }
 

@@ -110,7 +110,7 @@ TEST(SnapshotTest, WriterStreamsHashesAndRejectsUnsortedSections) {
   EXPECT_FALSE(writer.AddSection("b_out_of_order", Section{}).ok());
   ASSERT_TRUE(writer.Finish(s.host, s.collected_at, s.agent_version).ok());
   EXPECT_EQ(writer.content_hash(), ContentHash(s));
-  EXPECT_GT(pieces.size(), 3u);
+  EXPECT_GE(pieces.size(), 1u);
   std::string text;
   for (const auto& p : pieces) text += p;
   EXPECT_EQ(json::parse(text), EncodeSnapshot(s));
@@ -124,9 +124,45 @@ TEST(SnapshotTest, WriterStreamsHashesAndRejectsUnsortedSections) {
 
 TEST(SnapshotTest, WriterStopsOnSinkError) {
   Snapshot s = Sample();
-  SnapshotWriter writer([](std::string_view) { return Status(StatusCode::kIoError, "disk full"); });
-  Status st = writer.AddSection("accounts", s.sections["accounts"]);
-  EXPECT_EQ(st.code(), StatusCode::kIoError);
+  int calls = 0;
+  auto failing = [&calls](std::string_view) {
+    ++calls;
+    return Status(StatusCode::kIoError, "disk full");
+  };
+  SnapshotWriter small(failing);
+  EXPECT_TRUE(small.AddSection("accounts", s.sections["accounts"]).ok());  // still buffered
+  EXPECT_EQ(small.Finish(s.host, s.collected_at, s.agent_version).code(), StatusCode::kIoError);
+  // A large section reaches the sink while it is written; the error stops the writer.
+  Section big;
+  for (int i = 0; i < 20000; ++i)
+    big.items["users"].push_back({{"name", "user" + std::to_string(i)}});
+  calls = 0;
+  SnapshotWriter writer(failing);
+  EXPECT_EQ(writer.AddSection("accounts", big).code(), StatusCode::kIoError);
+  EXPECT_EQ(writer.AddSection("sudo", Section{}).code(), StatusCode::kIoError);
+  EXPECT_EQ(calls, 1);
+}
+
+TEST(SnapshotTest, ItemArraysAreEquivalentToDataArrays) {
+  Snapshot as_items = Sample();
+  Snapshot as_data = Sample();
+  json users = json::array();
+  for (int i = 0; i < 3000; ++i) {
+    json user = {{"name", "u" + std::to_string(i)}, {"uid", i}, {"z", {{"b", 1}, {"a", nullptr}}}};
+    as_items.sections["accounts"].items["users2"].push_back(user);
+    users.push_back(user);
+  }
+  as_items.sections["accounts"].items["empty"];  // declared, no items: []
+  as_data.sections["accounts"].data["users2"] = users;
+  as_data.sections["accounts"].data["empty"] = json::array();
+  EXPECT_EQ(as_items.sections["accounts"].items["users2"].size(), 3000u);
+  EXPECT_EQ(CanonicalSections(as_items), CanonicalSections(as_data));
+  EXPECT_EQ(ContentHash(as_items), ContentHash(as_data));
+  EXPECT_EQ(json::parse(SerializeSnapshot(as_items)), EncodeSnapshot(as_data));
+  EXPECT_EQ(EncodeSnapshot(as_items), EncodeSnapshot(as_data));
+  as_items.sections["accounts"].Materialize();
+  EXPECT_TRUE(as_items.sections["accounts"].items.empty());
+  EXPECT_EQ(as_items.sections["accounts"].data, as_data.sections["accounts"].data);
 }
 
 TEST(SnapshotTest, Sha256KnownAnswer) {
