@@ -16,24 +16,38 @@ bool IsCompatLine(std::string_view line) {
 // bound). Returns false when the line is to be ignored (blank, comment) or was reported.
 bool PrepareLine(std::string_view& line, std::string_view path, int64_t number,
                  std::vector<SectionError>& errors) {
-  if (line.size() > kMaxAccountLineBytes) {
-    errors.push_back(
-        {std::string(path), number,
-         "line longer than " + std::to_string(kMaxAccountLineBytes) + " bytes; skipped"});
-    return false;
-  }
+  if (!AcceptLine(line, path, number, kMaxAccountLineBytes, errors)) return false;
   while (!line.empty() && IsAsciiSpace(line.front())) line.remove_prefix(1);
-  if (line.empty() || line.front() == '#') return false;
-  if (HasNul(line)) {
-    errors.push_back({std::string(path), number, "line contains a NUL byte; skipped"});
-    return false;
-  }
-  return true;
+  return !line.empty() && line.front() != '#';
 }
 
 void AddLineError(std::vector<SectionError>& errors, std::string_view path, int64_t line,
                   std::string message) {
   errors.push_back({std::string(path), line, std::move(message)});
+}
+
+// Calls fn(fields, line_number) for each data line of a colon-separated file (passwd(5),
+// group(5)) that has exactly `expected` fields; reports other lines and records NIS compat
+// lines. fn returns true to go on.
+template <typename Fn>
+void ForEachRecord(std::string_view text, std::string_view path, size_t expected,
+                   std::vector<SectionError>& errors, std::vector<SectionError>* compat_lines,
+                   Fn&& fn) {
+  ForEachLine(text, [&](std::string_view line, int64_t number) {
+    if (!PrepareLine(line, path, number, errors)) return true;
+    if (IsCompatLine(line)) {
+      if (compat_lines) compat_lines->push_back({std::string(path), number, CompatKind(line)});
+      return true;
+    }
+    auto f = SplitFields(line, ':');
+    if (f.size() != expected) {
+      AddLineError(errors, path, number,
+                   "expected " + std::to_string(expected) + " colon-separated fields, found " +
+                       std::to_string(f.size()) + "; line skipped");
+      return true;
+    }
+    return fn(f, number);
+  });
 }
 
 }  // namespace
@@ -74,19 +88,7 @@ std::vector<PasswdEntry> ParsePasswd(std::string_view text, std::string_view pat
                                      std::vector<SectionError>& errors,
                                      std::vector<SectionError>* compat_lines) {
   std::vector<PasswdEntry> users;
-  ForEachLine(text, [&](std::string_view line, int64_t number) {
-    if (!PrepareLine(line, path, number, errors)) return true;
-    if (IsCompatLine(line)) {
-      if (compat_lines) compat_lines->push_back({std::string(path), number, CompatKind(line)});
-      return true;
-    }
-    auto f = SplitFields(line, ':');
-    if (f.size() != 7) {
-      AddLineError(errors, path, number,
-                   "expected 7 colon-separated fields, found " + std::to_string(f.size()) +
-                       "; line skipped");
-      return true;
-    }
+  ForEachRecord(text, path, 7, errors, compat_lines, [&](const auto& f, int64_t number) {
     auto uid = ParseId(f[2]);
     auto gid = ParseId(f[3]);
     if (f[0].empty() || !uid || !gid) {
@@ -116,19 +118,7 @@ std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
                                    std::vector<SectionError>& errors,
                                    std::vector<SectionError>* compat_lines) {
   std::vector<GroupEntry> groups;
-  ForEachLine(text, [&](std::string_view line, int64_t number) {
-    if (!PrepareLine(line, path, number, errors)) return true;
-    if (IsCompatLine(line)) {
-      if (compat_lines) compat_lines->push_back({std::string(path), number, CompatKind(line)});
-      return true;
-    }
-    auto f = SplitFields(line, ':');
-    if (f.size() != 4) {
-      AddLineError(errors, path, number,
-                   "expected 4 colon-separated fields, found " + std::to_string(f.size()) +
-                       "; line skipped");
-      return true;
-    }
+  ForEachRecord(text, path, 4, errors, compat_lines, [&](const auto& f, int64_t number) {
     auto gid = ParseId(f[2]);
     if (f[0].empty() || !gid) {
       AddLineError(errors, path, number,

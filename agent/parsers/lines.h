@@ -2,7 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "common/snapshot.h"
 
 namespace tidemark::agent {
 
@@ -24,5 +28,21 @@ void ForEachLine(std::string_view text, Fn&& fn) {
 
 // Returns true when `text` holds a NUL byte (binary data where text was expected).
 inline bool HasNul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
+// Returns true when `line` is fit to parse. A line longer than `max_bytes` or holding a NUL byte
+// is recorded in `errors` by path and line number, never quoted, and false is returned.
+inline bool AcceptLine(std::string_view line, std::string_view path, int64_t number,
+                       size_t max_bytes, std::vector<SectionError>& errors) {
+  if (line.size() > max_bytes) {
+    errors.push_back({std::string(path), number,
+                      "line longer than " + std::to_string(max_bytes) + " bytes; skipped"});
+    return false;
+  }
+  if (HasNul(line)) {
+    errors.push_back({std::string(path), number, "line contains a NUL byte; skipped"});
+    return false;
+  }
+  return true;
+}
 
 }  // namespace tidemark::agent

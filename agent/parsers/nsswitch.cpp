@@ -72,16 +72,7 @@ NssConfig ParseNsswitch(std::string_view text, std::string_view path,
                         std::vector<SectionError>& errors) {
   NssConfig config;
   ForEachLine(text, [&](std::string_view line, int64_t number) {
-    if (line.size() > kMaxAccountLineBytes) {
-      errors.push_back(
-          {std::string(path), number,
-           "line longer than " + std::to_string(kMaxAccountLineBytes) + " bytes; skipped"});
-      return true;
-    }
-    if (HasNul(line)) {
-      errors.push_back({std::string(path), number, "line contains a NUL byte; skipped"});
-      return true;
-    }
+    if (!AcceptLine(line, path, number, kMaxAccountLineBytes, errors)) return true;
     // glibc process_line(): skip blanks; the name runs to a blank or ':'; then blanks and
     // colons are skipped; a line without anything after the name is ignored.
     size_t i = 0;

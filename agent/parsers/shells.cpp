@@ -9,16 +9,7 @@ std::vector<ShellEntry> ParseShells(std::string_view text, std::string_view path
                                     std::vector<SectionError>& errors) {
   std::vector<ShellEntry> shells;
   ForEachLine(text, [&](std::string_view line, int64_t number) {
-    if (line.size() > kMaxAccountLineBytes) {
-      errors.push_back(
-          {std::string(path), number,
-           "line longer than " + std::to_string(kMaxAccountLineBytes) + " bytes; skipped"});
-      return true;
-    }
-    if (HasNul(line)) {
-      errors.push_back({std::string(path), number, "line contains a NUL byte; skipped"});
-      return true;
-    }
+    if (!AcceptLine(line, path, number, kMaxAccountLineBytes, errors)) return true;
     // glibc misc/getusershell.c initshells(): skip to the first '#' or '/'; '#' (or nothing)
     // means no entry; the entry runs to the next blank or '#'.
     size_t start = line.find_first_of("#/");

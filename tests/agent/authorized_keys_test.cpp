@@ -8,12 +8,17 @@
 
 #include <sstream>
 
+#include "tests/support/ssh_wire.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent::authorized_keys {
 namespace {
 
 using nlohmann::json;
+using testing::Base64;
+using testing::ShortType;
+using testing::WireString;
+using testing::WireStrings;
 
 std::string Fixture(const std::string& name) {
   return testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/ssh_keys/" + name);
@@ -37,72 +42,6 @@ std::string BlobOf(const std::string& line) {
   auto blob = DecodeBase64(line.substr(line.find(' ') + 1));
   EXPECT_TRUE(blob.has_value());
   return blob.value_or("");
-}
-
-std::string Base64(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                 (static_cast<unsigned char>(data[i + 1]) << 8) |
-                 static_cast<unsigned char>(data[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  if (i + 1 == data.size()) {
-    unsigned v = static_cast<unsigned char>(data[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == data.size()) {
-    unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                 (static_cast<unsigned char>(data[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::string WireString(std::string_view s) {
-  std::string out;
-  uint32_t n = static_cast<uint32_t>(s.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((n >> shift) & 0xff));
-  out.append(s);
-  return out;
-}
-
-// Splits a blob into its top-level wire strings (for plain keys, every field is a string).
-std::vector<std::string> WireStrings(std::string_view blob) {
-  std::vector<std::string> out;
-  while (blob.size() >= 4) {
-    uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(blob[i]);
-    out.emplace_back(blob.substr(4, n));
-    blob.remove_prefix(4 + n);
-  }
-  return out;
-}
-
-std::string ShortType(const std::string& type) {
-  std::string base = type;
-  bool cert = false;
-  if (auto at = base.find("-cert-v01@openssh.com"); at != std::string::npos) {
-    cert = true;
-    base = base.substr(0, at);
-    if (base.rfind("sk-", 0) == 0) base += "@openssh.com";
-  }
-  std::string s;
-  if (base == "ssh-rsa") s = "RSA";
-  if (base == "ssh-dss") s = "DSA";
-  if (base.rfind("ecdsa-sha2-", 0) == 0) s = "ECDSA";
-  if (base == "ssh-ed25519") s = "ED25519";
-  if (base == "sk-ecdsa-sha2-nistp256@openssh.com") s = "ECDSA-SK";
-  if (base == "sk-ssh-ed25519@openssh.com") s = "ED25519-SK";
-  return cert ? s + "-CERT" : s;
 }
 
 TEST(AuthorizedKeysTest, EveryKeyTypeMatchesRecordedSshKeygenOutput) {

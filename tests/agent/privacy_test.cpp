@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/real_hash.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -22,16 +23,7 @@ namespace {
 using nlohmann::json;
 using testing::TempRoot;
 
-std::string RealHash(const char* prefix, const char* phrase) {
-  char* setting = crypt_gensalt_ra(prefix, 0, nullptr, 0);
-  if (setting == nullptr) return "";
-  crypt_data data;
-  std::memset(&data, 0, sizeof(data));
-  char* hash = crypt_r(phrase, setting, &data);
-  std::free(setting);
-  if (hash == nullptr || hash[0] == '*') return "";
-  return hash;
-}
+using testing::RealHash;
 
 // The secret part of a hash: everything after the method prefix ("$6$", "$2b$", "_", none).
 std::string SecretPart(const std::string& hash) {

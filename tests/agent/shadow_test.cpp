@@ -3,27 +3,14 @@
 // the oracle is the library that login and PAM use, not a hand-written table.
 #include "agent/parsers/shadow.h"
 
-#include <crypt.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <cstring>
+#include "tests/support/real_hash.h"
 
 namespace tidemark::agent {
 namespace {
 
-// Returns a real hash of `phrase` for `prefix` made by libxcrypt, or "" when this libxcrypt
-// cannot make one (method disabled at build time).
-std::string RealHash(const char* prefix, const char* phrase) {
-  char* setting = crypt_gensalt_ra(prefix, 0, nullptr, 0);
-  if (setting == nullptr) return "";
-  crypt_data data;
-  std::memset(&data, 0, sizeof(data));
-  char* hash = crypt_r(phrase, setting, &data);
-  std::free(setting);
-  if (hash == nullptr || hash[0] == '*') return "";
-  return hash;
-}
+using testing::RealHash;
 
 TEST(ShadowClassifyTest, RealHashesOfEveryMethodGetTheirScheme) {
   struct Case {

@@ -8,21 +8,17 @@
 #include <sstream>
 
 #include "agent/collectors/ssh_keys.h"
+#include "tests/support/ssh_wire.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
 namespace {
 
 using nlohmann::json;
-
-std::string Base64(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
+using testing::Base64;
+using testing::ShortType;
+using testing::WireString;
+using testing::WireStrings;
 
 std::string Unbase64(const std::string& b64) {
   std::string out(b64.size(), '\0');
@@ -35,50 +31,12 @@ std::string Unbase64(const std::string& b64) {
   return out;
 }
 
-std::string WireString(std::string_view s) {
-  std::string out;
-  uint32_t n = static_cast<uint32_t>(s.size());
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((n >> shift) & 0xff));
-  out.append(s);
-  return out;
-}
-
-std::vector<std::string> WireStrings(std::string_view blob) {
-  std::vector<std::string> out;
-  while (blob.size() >= 4) {
-    uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(blob[i]);
-    out.emplace_back(blob.substr(4, n));
-    blob.remove_prefix(4 + n);
-  }
-  return out;
-}
-
 // "TYPE BASE64" of a .pub file (its comment dropped).
 std::string TypeAndBlob(const std::string& pub_path) {
   std::istringstream in(testing::ReadHostFile(pub_path));
   std::string type, blob;
   in >> type >> blob;
   return type + " " + blob;
-}
-
-std::string ShortType(const std::string& type) {
-  std::string base = type;
-  bool cert = false;
-  if (auto at = base.find("-cert-v01@openssh.com"); at != std::string::npos) {
-    cert = true;
-    base = base.substr(0, at);
-    if (base.rfind("sk-", 0) == 0) base += "@openssh.com";
-  }
-  std::string s = "?";
-  if (base == "ssh-rsa") s = "RSA";
-  if (base == "ssh-dss") s = "DSA";
-  if (base.rfind("ecdsa-sha2-", 0) == 0) s = "ECDSA";
-  if (base == "ssh-ed25519") s = "ED25519";
-  if (base == "sk-ecdsa-sha2-nistp256@openssh.com") s = "ECDSA-SK";
-  if (base == "sk-ssh-ed25519@openssh.com") s = "ED25519-SK";
-  return cert ? s + "-CERT" : s;
 }
 
 TEST(SshKeygenToolTest, TypeBitsFingerprintAndCommentMatchSshKeygen) {
