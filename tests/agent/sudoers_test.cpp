@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -518,18 +517,15 @@ TEST(SudoersBadInputTest, NulByteIsReported) {
 TEST(SudoersBadInputTest, TenMegabyteLine) {
   std::string big = "x ALL = /bin/" + std::string(10u << 20, 'a') + "\n";
   std::string bad = "y ALL = (" + std::string(10u << 20, 'b') + "\n";
-  auto start = std::chrono::steady_clock::now();
+  // Its cost is measured by bench/, not asserted here (shared, noisy machines).
   Result r = CollectText("a ALL = /bin/a\n" + big + bad + "z ALL = /bin/z\n");
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  start);
-  EXPECT_LT(ms.count(), 5000);
   ASSERT_EQ(r.grants().size(), 3u);
   EXPECT_EQ(r.grants()[1]["command"].get<std::string>().size(), 5u + (10u << 20));
   EXPECT_EQ(ErrorLines(r.section), (std::vector<int64_t>{3}));
   EXPECT_LT(r.section.errors[0].message.size(), 200u);
 }
 
-TEST(SudoersPerfTest, FiveHundredFilesWithAliasesParseFast) {
+TEST(SudoersScaleTest, FiveHundredFilesWithAliases) {
   TempRoot root;
   std::string main = "User_Alias BASE = root\n@includedir /etc/sudoers.d\n";
   root.Write("/etc/sudoers", main, 0440);
@@ -544,15 +540,11 @@ TEST(SudoersPerfTest, FiveHundredFilesWithAliasesParseFast) {
                0440);
   }
   root.Write("/etc/sudoers.d/zz", "U499 ALL = /bin/deep\n", 0440);
-  auto start = std::chrono::steady_clock::now();
   Result r = Collect(root);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                  start);
   EXPECT_TRUE(r.section.errors.empty());
   EXPECT_EQ(r.section.data["files"].size(), 502u);
   // 500 x 2 hosts x 2 commands, plus the 501 members of the deepest nested alias.
   EXPECT_EQ(r.grants().size(), 2000u + 501u);
-  EXPECT_LT(ms.count(), 1000);
 }
 
 TEST(SudoersTimeTest, TimeoutAndGentime) {

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 
 #include "tests/support/temp_root.h"
 
@@ -187,10 +186,9 @@ TEST_F(UserFilesTest, FifoAndDirectoryAreErrorsWithoutBlocking) {
   Own("/home/alice/.ssh/authorized_keys");
   root_.Mkdir("/home/alice/.ssh/authorized_keys2", 0700);
   Own("/home/alice/.ssh/authorized_keys2");
-  auto start = std::chrono::steady_clock::now();
+  // A blocking open of the FIFO would hang here (ctest's timeout ends it as a failure).
   UserFile fifo = Read("/home/alice/.ssh/authorized_keys");
   UserFile dir = Read("/home/alice/.ssh/authorized_keys2");
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
   EXPECT_EQ(fifo.state, UserFileState::kError);
   EXPECT_NE(fifo.reason.find("fifo"), std::string::npos) << fifo.reason;
   EXPECT_EQ(dir.state, UserFileState::kError);
