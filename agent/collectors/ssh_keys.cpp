@@ -206,8 +206,19 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
       out.AddError("", std::nullopt, "user " + u.name + ": " + paths.status().message());
       reasons.push_back(paths.status().message());
     } else {
+      bool home_absent = home.status.code() == StatusCode::kNotFound;
       for (const std::string& path : *paths) {
-        UserFile f = ReadAsOwner(fs, path, owner);
+        UserFile f;
+        if (home_absent && path.size() > owner.home.size() && path.rfind(owner.home, 0) == 0 &&
+            (owner.home == "/" || path[owner.home.size()] == '/')) {
+          // Under a home that does not exist: the walk would stop at the same missing
+          // component. Saves 10,000 path walks on a host with 10,000 users without homes.
+          f.path = path;
+          f.state = UserFileState::kAbsent;
+          f.reason = home.status.message();
+        } else {
+          f = ReadAsOwner(fs, path, owner);
+        }
         json jf = FileJson(f, u.name, db);
         if (f.state == UserFileState::kError) out.AddError(path, std::nullopt, f.reason);
         if (MayHideKeys(f)) reasons.push_back(path + ": " + f.reason);
