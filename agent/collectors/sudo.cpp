@@ -207,6 +207,10 @@ class GrantBuilder {
     std::stable_sort(auth_.begin(), auth_.end(), [](const AuthDefault& a, const AuthDefault& b) {
       return Rank(a.def->type) < Rank(b.def->type);
     });
+    for (size_t i = 0; i < auth_.size(); ++i) {
+      DefaultsType t = auth_[i].def->type;
+      if (t != DefaultsType::kUser && t != DefaultsType::kRunas) always_.push_back(i);
+    }
   }
 
   ItemArray Build() {
@@ -277,17 +281,49 @@ class GrantBuilder {
   // Defaults (kNo for the others). Memoized per principal: a large host has thousands of grants
   // but far fewer distinct principals.
   const std::vector<Cover>& PrincipalCovers(const std::string& p) {
+    return PrincipalEntry(p).covers;
+  }
+
+  struct PrincipalCoverage {
+    std::vector<Cover> covers;       // per auth_ index; kNo for non-user/runas Defaults
+    std::vector<size_t> user_hits;   // user Defaults that cover p at least partly
+    std::vector<size_t> runas_hits;  // runas Defaults that cover p at least partly
+  };
+
+  const PrincipalCoverage& PrincipalEntry(const std::string& p) {
     auto [it, inserted] = cover_cache_.try_emplace(p);
     if (inserted) {
-      it->second.resize(auth_.size(), Cover::kNo);
+      PrincipalCoverage& pc = it->second;
+      pc.covers.resize(auth_.size(), Cover::kNo);
       for (size_t k = 0; k < auth_.size(); ++k) {
         DefaultsType t = auth_[k].def->type;
-        if (t == DefaultsType::kUser || t == DefaultsType::kRunas) {
-          it->second[k] = CoverList(auth_[k].users, p, mem_);
+        if (t != DefaultsType::kUser && t != DefaultsType::kRunas) continue;
+        pc.covers[k] = CoverList(auth_[k].users, p, mem_);
+        if (pc.covers[k] != Cover::kNo) {
+          (t == DefaultsType::kUser ? pc.user_hits : pc.runas_hits).push_back(k);
         }
       }
     }
     return it->second;
+  }
+
+  // Returns the auth_ indices that may apply to `g`, ascending: global, host and command
+  // Defaults always; user and runas Defaults only where they cover its principal or a runas
+  // user (the others answer kNo, so skipping them changes nothing).
+  std::vector<size_t> Candidates(const Grant& g) {
+    std::vector<size_t> out = always_;
+    if (!g.principal.empty() && g.principal[0] != '!') {
+      const auto& hits = PrincipalEntry(g.principal).user_hits;
+      out.insert(out.end(), hits.begin(), hits.end());
+    }
+    for (const auto& r : g.runas_users) {
+      if (r[0] == '!') continue;
+      const auto& hits = PrincipalEntry(r).runas_hits;
+      out.insert(out.end(), hits.begin(), hits.end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
   }
 
   static int Rank(DefaultsType t) {
@@ -422,7 +458,7 @@ class GrantBuilder {
     for (const auto& r : g.runas_users) {
       if (r[0] != '!') runas_covers.push_back(&PrincipalCovers(r));
     }
-    for (size_t i = 0; i < auth_.size(); ++i) {
+    for (size_t i : Candidates(g)) {
       const AuthDefault& a = auth_[i];
       Cover c = Applies(i, g, principal_covers, runas_covers);
       if (c == Cover::kFull) {
@@ -479,7 +515,8 @@ class GrantBuilder {
   std::string host_full_;
   std::string host_short_;
   std::vector<AuthDefault> auth_;
-  std::unordered_map<std::string, std::vector<Cover>> cover_cache_;
+  std::unordered_map<std::string, PrincipalCoverage> cover_cache_;
+  std::vector<size_t> always_;  // auth_ indices of global, host and command Defaults
   std::map<std::string, int> id_count_;
   bool truncated_ = false;
 };
