@@ -192,7 +192,12 @@ class FilesRun {
       homes_.push_back(&u);
       Add(home, "home", true, &u);
       for (auto& p : ExpandGlob(fs_, JoinPath(home, ".*"))) Add(p, "home", false, &u);
-      for (auto& p : ExpandGlob(fs_, JoinPath(home, ".ssh/*"))) Add(p, "home", false, &u);
+      // .ssh is listed only when it is a real directory: a user's link is described, not
+      // entered.
+      auto ssh = fs_.Stat(JoinPath(home, ".ssh"), /*follow=*/false);
+      if (ssh.ok() && ssh->type == FileType::kDirectory) {
+        for (auto& p : ExpandGlob(fs_, JoinPath(home, ".ssh/*"))) Add(p, "home", false, &u);
+      }
       for (const char* t : kTrustNames) trust_candidates_.push_back({JoinPath(home, t), &u});
     }
     if (!db_.passwd_status.ok()) {
