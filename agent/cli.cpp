@@ -100,7 +100,8 @@ void PrintUsage(std::ostream& out) {
          "  --files-extra LIST  more paths and globs for the files section (absolute,\n"
          "                    comma-separated; stands in for an agent configuration file)\n"
          "  --sweep-roots LIST  where the sweep walks (default: /); each root stays on its device\n"
-         "  --sweep-exclude LIST  subtrees the sweep does not enter (besides /proc /sys /dev /run)\n"
+         "  --sweep-exclude LIST  subtrees the sweep does not enter (besides /proc /sys /dev "
+         "/run)\n"
          "  --pretty          indent the JSON\n"
          "\n"
          "Other:\n"
@@ -165,6 +166,7 @@ std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args
                    : name == "--sweep-roots" ? o.sweep_roots
                                              : o.sweep_excludes;
       if (auto problem = ParsePathList(name, *v, list)) return *problem;
+      if (name == "--sweep-roots" && list.empty()) return "--sweep-roots needs at least one path";
     } else if (arg == "--pretty") {
       parsed.pretty = true;
     } else {

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 #include <set>
+#include <sstream>
 
+#include "agent/cli.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -231,6 +233,28 @@ TEST_F(FilesTest, FifoIsDescribedNeverOpened) {
   Section s = Run();
   EXPECT_EQ((*FindPath(s.data["files"], "/etc/login.defs"))["type"], "fifo");
   EXPECT_EQ((*FindPath(s.data["files"], "/etc/login.defs"))["hash_state"], "not_regular");
+}
+
+TEST_F(FilesTest, CommandLineOptions) {
+  root_.Write("/opt/app.conf", "x\n");
+  root_.Write("/srv/s", "s", 04755);
+  root_.Write("/opt/o", "o", 04755);
+  std::ostringstream out, err;
+  int rc = RunAgentCli(
+      {"collect", "--root", root_.path(), "--only", "files,sweep", "--files-extra=/opt/app.conf",
+       "--sweep-roots", "/srv,/opt", "--sweep-exclude", "/opt"},
+      out, err);
+  ASSERT_EQ(rc, kExitOk) << err.str();
+  json doc = json::parse(out.str());
+  EXPECT_NE(FindPath(doc["files"]["files"], "/opt/app.conf"), nullptr);
+  EXPECT_EQ(doc["sweep"]["roots"], (json{"/srv", "/opt"}));
+  std::set<std::string> setid;
+  for (const auto& f : doc["sweep"]["setid_files"]) setid.insert(f["path"].get<std::string>());
+  EXPECT_EQ(setid, (std::set<std::string>{"/srv/s"}));  // /opt is excluded, even as a root
+  for (const char* bad : {"relative/path", "/ok,", ""}) {
+    std::ostringstream o2, e2;
+    EXPECT_EQ(RunAgentCli({"collect", "--sweep-roots", bad}, o2, e2), kExitUsage) << bad;
+  }
 }
 
 TEST(FilesRulesTest, NoHashReason) {
