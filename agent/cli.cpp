@@ -50,6 +50,24 @@ std::optional<std::string> ParseGroupList(std::string_view list, std::vector<std
   return std::nullopt;
 }
 
+// Parses --files-extra, --sweep-roots, --sweep-exclude: absolute in-root paths (globs for
+// --files-extra) separated by commas.
+std::optional<std::string> ParsePathList(std::string_view option, std::string_view list,
+                                         std::vector<std::string>& out) {
+  out.clear();
+  size_t pos = 0;
+  while (!list.empty() && pos <= list.size()) {
+    size_t comma = std::min(list.find(',', pos), list.size());
+    std::string_view path = list.substr(pos, comma - pos);
+    if (path.empty() || path.front() != '/' || path.find('\0') != std::string_view::npos) {
+      return std::string(option) + " takes absolute paths separated by commas";
+    }
+    out.emplace_back(path);
+    pos = comma + 1;
+  }
+  return std::nullopt;
+}
+
 void PrintUsage(std::ostream& out) {
   out << "Usage: tidemark-agent COMMAND [OPTIONS]\n"
          "\n"
@@ -79,6 +97,11 @@ void PrintUsage(std::ostream& out) {
       << JoinNames(DefaultPrivilegedGroups())
       << "\n"
          "                    (an empty LIST lists none)\n"
+         "  --files-extra LIST  more paths and globs for the files section (absolute,\n"
+         "                    comma-separated; stands in for an agent configuration file)\n"
+         "  --sweep-roots LIST  where the sweep walks (default: /); each root stays on its device\n"
+         "  --sweep-exclude LIST  subtrees the sweep does not enter (besides /proc /sys /dev "
+         "/run)\n"
          "  --pretty          indent the JSON\n"
          "\n"
          "Other:\n"
@@ -134,6 +157,16 @@ std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args
       if (auto problem = ParseGroupList(*v, parsed.request.options.privileged_groups)) {
         return *problem;
       }
+    } else if (is("--files-extra") || is("--sweep-roots") || is("--sweep-exclude")) {
+      std::string name = arg.substr(0, arg.find('='));
+      auto v = value(name.c_str());
+      if (!v) return name + " needs a comma-separated path list";
+      auto& o = parsed.request.options;
+      auto& list = name == "--files-extra"   ? o.files_extra
+                   : name == "--sweep-roots" ? o.sweep_roots
+                                             : o.sweep_excludes;
+      if (auto problem = ParsePathList(name, *v, list)) return *problem;
+      if (name == "--sweep-roots" && list.empty()) return "--sweep-roots needs at least one path";
     } else if (arg == "--pretty") {
       parsed.pretty = true;
     } else {

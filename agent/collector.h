@@ -29,6 +29,11 @@ inline std::vector<std::string> DefaultPrivilegedGroups() {
 // Options of one collect run that change what sections report (from the command line).
 struct CollectOptions {
   std::vector<std::string> privileged_groups = DefaultPrivilegedGroups();
+  // files: extra in-root paths and globs (--files-extra; stands in for an agent configuration
+  // file) and sweep: walk roots and excluded subtrees (--sweep-roots, --sweep-exclude).
+  std::vector<std::string> files_extra;
+  std::vector<std::string> sweep_roots = {"/"};
+  std::vector<std::string> sweep_excludes;
 };
 
 class CollectContext {

@@ -91,6 +91,23 @@ void PrintSshKeys(const json& k, std::ostream& out) {
   if (n == 0) out << "  (none)\n";
 }
 
+void PrintSweep(const json& s, std::ostream& out) {
+  out << "SUID/SGID files:\n";
+  for (const auto& f : s.value("setid_files", json::array())) {
+    std::string pkgs = "no package";
+    if (f.value("packages", json()).is_null()) pkgs = "no dpkg database";
+    for (const auto& p : f.value("packages", json::array())) {
+      pkgs = (pkgs == "no package" ? "" : pkgs + ",") + p.get<std::string>();
+    }
+    out << "  " << Str(f, "mode") << " " << Str(f, "owner") << ":" << Str(f, "group") << " "
+        << Str(f, "path") << "  (" << pkgs << ")\n";
+  }
+  json counts = s.value("counts", json::object());
+  out << "World-writable files: " << counts.value("world_writable_files", 0)
+      << ", world-writable dirs without sticky bit: " << counts.value("world_writable_dirs", 0)
+      << ", unowned files: " << counts.value("unowned_files", 0) << "\n\n";
+}
+
 }  // namespace
 
 void PrintSummary(const Snapshot& snapshot, std::ostream& out) {
@@ -100,6 +117,7 @@ void PrintSummary(const Snapshot& snapshot, std::ostream& out) {
   if (const json* a = SectionData(snapshot, "accounts")) PrintAccounts(*a, out);
   if (const json* s = SectionData(snapshot, "sudo")) PrintSudo(*s, out);
   if (const json* k = SectionData(snapshot, "ssh_keys")) PrintSshKeys(*k, out);
+  if (const json* w = SectionData(snapshot, "sweep")) PrintSweep(*w, out);
   out << "\nSections:\n";
   for (const auto& [name, section] : snapshot.sections) {
     out << "  " << name << ": " << SectionStatusName(section.status) << ", "

@@ -28,6 +28,13 @@ for s in accounts sudo ssh_keys; do
 done
 "$measure" --runs "$runs" --label "peer: getent passwd + group (this host)" -- \
   sh -c 'getent passwd; getent group'
+"$measure" --runs "$runs" --label "tidemark: this host, files" -- "$agent" collect --only files
+# sweep: one walk of / next to one find doing the same checks; warm caches: each runs once first.
+sweep_find='find / -xdev ( -perm -4000 -o -perm -2000 -o -perm -0002 -o -nouser -o -nogroup )'
+"$agent" collect --only sweep >/dev/null 2>&1 || true
+$sweep_find >/dev/null 2>&1 || true
+"$measure" --runs 5 --label "tidemark: this host, sweep" -- "$agent" collect --only sweep
+"$measure" --runs 5 --label "peer: $sweep_find" -- $sweep_find
 "$measure" --runs 5 --label "tidemark: large root, all sections" -- "$agent" collect --root "$work/large"
 for s in accounts sudo ssh_keys; do
   "$measure" --runs 5 --label "tidemark: large root, $s" -- "$agent" collect --root "$work/large" --only "$s"

@@ -193,6 +193,12 @@ class RootFs final : public Fs {
 
   const std::string& root() const override { return root_; }
 
+  StatusOr<int> OpenDirectoryFd(std::string_view path) const override {
+    auto fd = Open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
+    if (!fd.ok()) return fd.status();
+    return fd->release();
+  }
+
  private:
   StatusOr<UniqueFd> Open(std::string_view path, int flags, uint64_t resolve) const {
     if (path.empty() || path.front() != '/') {
@@ -221,6 +227,11 @@ class RootFs final : public Fs {
 };
 
 }  // namespace
+
+StatusOr<int> Fs::OpenDirectoryFd(std::string_view path) const {
+  return Status(StatusCode::kUnavailable,
+                std::string(path) + ": this Fs cannot open directories for a walk");
+}
 
 std::string_view FileTypeName(FileType type) {
   switch (type) {

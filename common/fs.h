@@ -68,6 +68,12 @@ class Fs {
 
   // Returns how this root is shown to people: "/" for the live host, else the directory.
   virtual const std::string& root() const = 0;
+
+  // Opens the directory at `path` for a walk (O_RDONLY|O_DIRECTORY, no symlink in any
+  // component) and returns its descriptor, owned by the caller. Walkers go on from it only with
+  // openat(2)/fstatat(2) on single names and O_NOFOLLOW, so they never leave the root.
+  // The default (fakes) is kUnavailable.
+  virtual StatusOr<int> OpenDirectoryFd(std::string_view path) const;
 };
 
 // Returns an Fs confined to `root_dir`, or an error when it cannot be opened as a directory.

@@ -1,0 +1,405 @@
+#include "agent/collectors/files.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "agent/parsers/shells.h"
+#include "agent/user_files.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+// Files larger than this are listed with their metadata but not hashed: the content is read
+// into memory once, and the agent's peak memory must stay small. Configuration files are far
+// smaller.
+constexpr uint64_t kMaxHashBytes = 1u << 20;
+
+// The trust files rlogin/rsh (.rhosts, .shosts: rhosts(5), hosts.equiv(5)), ftp/curl (.netrc:
+// netrc(5)) and mail delivery (.forward) honour; tidemark reports each one found.
+constexpr const char* kTrustNames[] = {".rhosts", ".shosts", ".netrc", ".forward"};
+constexpr const char* kSystemTrustFiles[] = {"/etc/hosts.equiv", "/etc/ssh/shosts.equiv"};
+
+struct Wanted {
+  std::string path;
+  std::string category;
+  bool fixed = false;  // from the default list by name: a missing one is reported absent
+  const PasswdEntry* user = nullptr;  // the home this path lies under, if any
+};
+
+std::string ModeString(uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
+  return buf;
+}
+
+bool HasWildcard(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
+
+std::vector<std::string> Split(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > pos) out.emplace_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
+bool IsUnder(std::string_view path, std::string_view dir) {
+  if (dir.empty() || dir == "/") return false;
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
+}
+
+bool EndsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern) {
+  std::string norm = NormalizePath(pattern);
+  if (!HasWildcard(norm)) return {norm};
+  std::vector<std::string> current = {"/"};
+  std::vector<std::string> parts = Split(norm);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    bool last = i + 1 == parts.size();
+    std::vector<std::string> next;
+    for (const auto& dir : current) {
+      if (!HasWildcard(part)) {
+        next.push_back(JoinPath(dir, part));
+        continue;
+      }
+      auto names = fs.ListDir(dir);
+      if (!names.ok()) continue;
+      for (const auto& name : *names) {
+        if (::fnmatch(part.c_str(), name.c_str(), 0) != 0) continue;
+        std::string path = JoinPath(dir, name);
+        if (!last) {
+          auto st = fs.Stat(path, /*follow=*/false);
+          if (!st.ok() || st->type != FileType::kDirectory) continue;
+        }
+        next.push_back(std::move(path));
+      }
+    }
+    current = std::move(next);
+    if (current.empty()) break;
+  }
+  if (HasWildcard(parts.empty() ? "" : parts.back())) {
+    std::sort(current.begin(), current.end());
+    return current;
+  }
+  // A literal last component after wildcards: keep only what exists.
+  std::vector<std::string> out;
+  for (auto& p : current) {
+    if (fs.Stat(p, false).ok()) out.push_back(std::move(p));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string_view NoHashReason(std::string_view path) {
+  std::string name = BaseName(path);
+  std::string dir = BaseName(DirName(path));
+  // SSH host private keys (sshd(8) FILES: /etc/ssh/ssh_host_*_key).
+  if (name.rfind("ssh_host_", 0) == 0 && EndsWith(name, "_key")) return "private_key";
+  bool pub = EndsWith(name, ".pub");
+  if (dir == ".ssh" && !pub) {
+    static const char* const kPublic[] = {
+        "authorized_keys", "authorized_keys2", "known_hosts", "known_hosts.old",
+        "config",          "environment",      "rc"};
+    bool known = std::any_of(std::begin(kPublic), std::end(kPublic),
+                             [&](const char* n) { return name == n; });
+    if (!known) return "private_key";  // id_rsa, id_ed25519 and any key named otherwise
+  }
+  if (!pub && (name.rfind("id_", 0) == 0 || EndsWith(name, ".key") || EndsWith(name, ".pem") ||
+               EndsWith(name, ".p12") || EndsWith(name, ".pfx") || EndsWith(name, ".jks") ||
+               EndsWith(name, ".keystore"))) {
+    return "private_key";
+  }
+  // Low-entropy secrets (passwords, typed commands): a hash would be a guessing oracle.
+  static const char* const kSecrets[] = {".netrc",
+                                         ".pgpass",
+                                         ".my.cnf",
+                                         ".git-credentials",
+                                         ".smbcredentials",
+                                         ".bash_history",
+                                         ".zsh_history",
+                                         ".sh_history",
+                                         ".history",
+                                         ".mysql_history",
+                                         ".psql_history",
+                                         ".python_history",
+                                         ".lesshst",
+                                         ".viminfo",
+                                         ".sqlite_history",
+                                         ".node_repl_history",
+                                         ".rediscli_history",
+                                         ".dbshell"};
+  for (const char* s : kSecrets) {
+    if (name == s) return "may_hold_secrets";
+  }
+  return "";
+}
+
+namespace {
+
+class FilesRun {
+ public:
+  FilesRun(CollectContext& ctx, Section& out)
+      : ctx_(ctx), fs_(ctx.fs()), db_(ctx.accounts()), out_(out) {}
+
+  void Run() {
+    AddFixed({"/etc/passwd", "/etc/passwd-", "/etc/shadow", "/etc/shadow-", "/etc/group",
+              "/etc/group-", "/etc/gshadow", "/etc/gshadow-"},
+             "account_db");
+    AddFixed({"/etc/sudoers", "/etc/sudoers.d"}, "sudo");
+    AddGlob("/etc/sudoers.d/*", "sudo");
+    AddFixed({"/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d"}, "sshd");
+    AddGlob("/etc/ssh/sshd_config.d/*", "sshd");
+    AddGlob("/etc/ssh/ssh_host_*", "ssh_host_key");
+    AddFixed({"/etc/crontab"}, "cron");
+    AddGlob("/etc/cron.*", "cron");
+    AddGlob("/etc/cron.*/*", "cron");
+    AddFixed({"/etc/pam.d"}, "pam");
+    AddGlob("/etc/pam.d/*", "pam");
+    AddFixed({"/etc/login.defs"}, "login");
+    AddFixed({"/etc/security"}, "security");
+    AddGlob("/etc/security/*", "security");
+    AddGlob("/etc/security/*/*", "security");
+    AddFixed({"/etc/audit/auditd.conf", "/etc/audit/audit.rules", "/etc/audit/rules.d"}, "audit");
+    AddGlob("/etc/audit/rules.d/*", "audit");
+    for (const char* p : kSystemTrustFiles) AddFixed({p}, "trust");
+
+    // Homes: root's and every login user's (a shell other than nologin/false, as the accounts
+    // section decides), the home itself, its dot files and its .ssh, one level each.
+    std::set<std::string> seen_users;
+    for (const PasswdEntry& u : db_.users) {
+      if (!seen_users.insert(u.name).second) continue;
+      if (u.uid != 0 && IsNoLoginShell(EffectiveShell(u.shell))) continue;
+      std::string home = NormalizePath(u.home.empty() ? "/" : u.home);
+      if (home == "/") continue;  // never "/" as a home: that would be the whole root
+      homes_.push_back(&u);
+      Add(home, "home", true, &u);
+      for (auto& p : ExpandGlob(fs_, JoinPath(home, ".*"))) Add(p, "home", false, &u);
+      // .ssh is listed only when it is a real directory: a user's link is described, not
+      // entered.
+      auto ssh = fs_.Stat(JoinPath(home, ".ssh"), /*follow=*/false);
+      if (ssh.ok() && ssh->type == FileType::kDirectory) {
+        for (auto& p : ExpandGlob(fs_, JoinPath(home, ".ssh/*"))) Add(p, "home", false, &u);
+      }
+      for (const char* t : kTrustNames) trust_candidates_.push_back({JoinPath(home, t), &u});
+    }
+    if (!db_.passwd_status.ok()) {
+      out_.AddError(std::string(kPasswdPath), std::nullopt,
+                    "cannot read the user list; home directories are not listed: " +
+                        db_.passwd_status.message());
+    }
+    for (const auto& pattern : ctx_.options().files_extra) {
+      std::string p = NormalizePath(pattern);
+      if (HasWildcard(p)) {
+        AddGlob(p, "extra");
+      } else {
+        Add(p, "extra", true, nullptr);
+      }
+    }
+
+    ItemArray files;
+    for (const Wanted& w : wanted_) {
+      json j = Describe(w);
+      if (!j.is_null()) files.push_back(j);
+    }
+    ItemArray trust;
+    for (const char* p : kSystemTrustFiles) TrustItem(p, nullptr, trust);
+    for (const auto& [path, user] : trust_candidates_) TrustItem(path, user, trust);
+
+    out_.data["extra_patterns"] = ctx_.options().files_extra;
+    out_.data["max_hash_bytes"] = kMaxHashBytes;
+    out_.data["counts"] = {{"files", files.size()}, {"trust_files", trust.size()}};
+    out_.items["files"] = std::move(files);
+    out_.items["trust_files"] = std::move(trust);
+  }
+
+ private:
+  void Add(const std::string& path, const std::string& category, bool fixed,
+           const PasswdEntry* user) {
+    if (!index_.emplace(path, wanted_.size()).second) return;
+    wanted_.push_back({path, category, fixed, user});
+  }
+  void AddFixed(std::initializer_list<const char*> paths, const std::string& category) {
+    for (const char* p : paths) Add(p, category, true, nullptr);
+  }
+  void AddGlob(const std::string& pattern, const std::string& category) {
+    for (auto& p : ExpandGlob(fs_, pattern)) Add(p, category, false, nullptr);
+  }
+
+  // The passwd user whose home `path` lies under (content there is user-controlled).
+  const PasswdEntry* HomeOwner(const std::string& path, const PasswdEntry* hint) const {
+    if (hint) return hint;
+    for (const PasswdEntry& u : db_.users) {
+      if (IsUnder(path, NormalizePath(u.home))) return &u;
+    }
+    return nullptr;
+  }
+
+  json OwnerFields(json j, const FileInfo& info) const {
+    j["type"] = FileTypeName(info.type);
+    j["mode"] = ModeString(info.mode);
+    j["uid"] = info.uid;
+    const PasswdEntry* u = db_.FindUserById(info.uid);
+    j["owner"] = u ? json(u->name) : json(nullptr);
+    j["gid"] = info.gid;
+    const GroupEntry* g = db_.FindGroupById(info.gid);
+    j["group"] = g ? json(g->name) : json(nullptr);
+    j["size"] = info.size;
+    j["mtime"] = info.mtime;
+    return j;
+  }
+
+  // Returns null for a globbed path that vanished (nothing to report).
+  json Describe(const Wanted& w) {
+    json j = {{"id", "file:" + w.path}, {"path", w.path}, {"category", w.category}};
+    const PasswdEntry* home_user = w.category == "home" ? w.user : HomeOwner(w.path, nullptr);
+    j["user"] = home_user ? json(home_user->name) : json(nullptr);
+    auto st = fs_.Stat(w.path, /*follow=*/false);
+    if (!st.ok()) {
+      bool absent = st.status().code() == StatusCode::kNotFound;
+      if (absent && !w.fixed) return nullptr;
+      j["state"] = absent ? "absent" : "error";
+      j["reason"] = absent ? json(nullptr) : json(st.status().message());
+      for (const char* k : {"type", "mode", "uid", "owner", "gid", "group", "size", "mtime",
+                            "link_target", "sha256", "hash_state"}) {
+        j[k] = nullptr;
+      }
+      if (!absent) out_.AddError(w.path, std::nullopt, st.status().message());
+      j["source"] = {{"file", w.path}, {"line", nullptr}};
+      return j;
+    }
+    j["state"] = "present";
+    j["reason"] = nullptr;
+    j = OwnerFields(std::move(j), *st);
+    j["link_target"] = nullptr;
+    if (st->type == FileType::kSymlink) {
+      auto target = fs_.ReadLink(w.path);
+      if (target.ok()) j["link_target"] = *target;
+    }
+    std::string hash_state;
+    std::optional<std::string> sha;
+    if (st->type != FileType::kRegular) {
+      hash_state = "not_regular";
+    } else if (std::string_view r = NoHashReason(w.path); !r.empty()) {
+      hash_state = std::string(r);
+    } else if (st->size > kMaxHashBytes) {
+      hash_state = "too_large";
+    } else if (home_user != nullptr) {
+      sha = HashAsOwner(w.path, *home_user, *st, hash_state);
+    } else {
+      ReadOptions options;
+      options.max_bytes = kMaxHashBytes;
+      auto content = fs_.ReadFile(w.path, options);
+      if (!content.ok()) {
+        hash_state = content.status().code() == StatusCode::kTooLarge ? "too_large" : "error";
+        if (hash_state == "error") out_.AddError(w.path, std::nullopt, content.status().message());
+      } else if (content->info.dev != st->dev || content->info.ino != st->ino) {
+        hash_state = "changed";
+      } else {
+        sha = Hash(content->data, hash_state);
+      }
+    }
+    j["sha256"] = sha ? json(*sha) : json(nullptr);
+    j["hash_state"] = sha ? "hashed" : hash_state;
+    j["source"] = {{"file", w.path}, {"line", nullptr}};
+    return j;
+  }
+
+  // Private keys slip past any name rule: drop the hash of content that is one.
+  static std::optional<std::string> Hash(const std::string& data, std::string& state) {
+    if (data.find("PRIVATE KEY-----") != std::string::npos) {
+      state = "private_key";
+      return std::nullopt;
+    }
+    return Sha256Hex(data);
+  }
+
+  // Content under a home is read only as its owner could (agent/user_files.h), from the home's
+  // physical path, and only when no symlink lies on the way: a user's link to /etc/shadow is
+  // described (lstat) but never hashed.
+  std::optional<std::string> HashAsOwner(const std::string& path, const PasswdEntry& u,
+                                         const FileInfo& lstat_info, std::string& state) {
+    FileOwner owner{u.name, u.uid, db_.GroupIdsOf(u), NormalizePath(u.home)};
+    Resolution home = ResolveAsOwner(fs_, owner.home, nullptr);
+    std::string physical = path;
+    if (home.status.ok() && IsUnder(path, owner.home)) {
+      physical = home.resolved + path.substr(owner.home.size());
+    }
+    UserFileOptions options;
+    options.max_bytes = kMaxHashBytes;
+    UserFile f = ReadAsOwner(fs_, physical, owner, options);
+    if (f.via_symlink) {
+      state = "symlink_in_path";
+      return std::nullopt;
+    }
+    switch (f.state) {
+      case UserFileState::kPresent:
+        break;
+      case UserFileState::kUnreadableByOwner:
+        state = "unreadable_by_owner";
+        return std::nullopt;
+      case UserFileState::kAbsent:
+        state = "changed";
+        return std::nullopt;
+      default:
+        state = f.error_code == StatusCode::kTooLarge ? "too_large" : "error";
+        if (state == "error") out_.AddError(path, std::nullopt, f.reason);
+        return std::nullopt;
+    }
+    if (!f.info || f.info->dev != lstat_info.dev || f.info->ino != lstat_info.ino) {
+      state = "changed";
+      return std::nullopt;
+    }
+    return Hash(f.data, state);
+  }
+
+  void TrustItem(const std::string& path, const PasswdEntry* user, ItemArray& out) {
+    auto st = fs_.Stat(path, /*follow=*/false);
+    if (!st.ok()) {
+      if (st.status().code() != StatusCode::kNotFound &&
+          st.status().code() != StatusCode::kWrongType) {
+        out_.AddError(path, std::nullopt, st.status().message());
+      }
+      return;
+    }
+    json j = {{"id", "trust_file:" + path},
+              {"path", path},
+              {"name", BaseName(path)},
+              {"user", user ? json(user->name) : json(nullptr)}};
+    j = OwnerFields(std::move(j), *st);
+    j["source"] = {{"file", path}, {"line", nullptr}};
+    out.push_back(j);
+  }
+
+  CollectContext& ctx_;
+  const Fs& fs_;
+  const AccountDb& db_;
+  Section& out_;
+  std::vector<Wanted> wanted_;
+  std::map<std::string, size_t> index_;
+  std::vector<const PasswdEntry*> homes_;
+  std::vector<std::pair<std::string, const PasswdEntry*>> trust_candidates_;
+};
+
+}  // namespace
+
+void FilesCollector::Collect(CollectContext& ctx, Section& out) { FilesRun(ctx, out).Run(); }
+
+}  // namespace tidemark::agent

@@ -1,0 +1,63 @@
+// The `sweep` section: one walk of the local filesystems (agent/walk.h) reporting SUID and SGID
+// regular files (with SHA-256 and owning Debian package), world-writable files, world-writable
+// directories without the sticky bit, and files whose uid or gid is in neither passwd nor group
+// of the audited root. docs/sections/sweep.md documents each field.
+// Package ownership reads dpkg's own database: /var/lib/dpkg/info/*.list and
+// /var/lib/dpkg/diversions (dpkg-divert(1)), with Debian's merged /usr aliases.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/collector.h"
+
+namespace tidemark::agent {
+
+class SweepCollector final : public SectionCollector {
+ public:
+  std::string_view name() const override { return "sweep"; }
+  void Collect(CollectContext& ctx, Section& out) override;
+};
+
+// Returns the top-level directories ("bin", "sbin", "lib", "lib32", "lib64", "libx32") that the
+// root has merged into /usr: /X is a symlink whose target is "usr/X" or "/usr/X".
+std::vector<std::string> MergedUsrDirs(const Fs& fs);
+
+// Returns the other name of `path` under merged /usr ("/usr/bin/su" <-> "/bin/su"), if any.
+std::optional<std::string> MergedUsrAlias(std::string_view path,
+                                          const std::vector<std::string>& merged_dirs);
+
+// One dpkg-divert(1) record of /var/lib/dpkg/diversions: the package's file `from` is installed
+// as `to`; `by` is the diverting package, ":" for a local (administrator's) diversion.
+struct Diversion {
+  std::string from;
+  std::string to;
+  std::string by;
+};
+
+struct PackageOwnership {
+  std::vector<std::string> packages;  // sorted; empty: no package owns the file
+  std::string dpkg_path;              // the name dpkg records for it
+  std::optional<Diversion> diversion;
+};
+
+struct DpkgLookup {
+  // kOk; kNotFound when the root has no dpkg database (then `owners` is empty).
+  Status status;
+  std::vector<std::string> merged_usr;
+  std::map<std::string, PackageOwnership> owners;  // by walked path
+  std::vector<SectionError> errors;                // unreadable or malformed files
+};
+
+// Finds the owning packages of `paths` (paths as the walk found them):
+// - a path that is the `to` of a diversion belongs to the packages listing `from`, except the
+//   diverting package (dpkg installed their file under the diverted name);
+// - a path that is the `from` of a diversion belongs to the diverting package only when it lists
+//   the path itself, to no package for a local diversion;
+// - any other path belongs to every package whose .list names it or its merged-/usr alias.
+DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths);
+
+}  // namespace tidemark::agent

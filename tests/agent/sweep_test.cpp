@@ -1,0 +1,391 @@
+// The sweep collector and the walker on fixture roots: SUID/SGID files and their hashes,
+// world-writable files and directories, unowned files, symlinks (never followed), FIFOs (never
+// opened), excludes, roots, depth bound, device boundaries, dpkg ownership (merged /usr,
+// diversions) and unreadable inputs.
+#include "agent/collectors/sweep.h"
+
+#include <grp.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "agent/walk.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+std::set<std::string> Paths(const json& items) {
+  std::set<std::string> out;
+  for (const auto& i : items) out.insert(i["path"].get<std::string>());
+  return out;
+}
+
+const json* FindPath(const json& items, std::string_view path) {
+  for (const auto& i : items) {
+    if (i["path"] == path) return &i;
+  }
+  return nullptr;
+}
+
+class SweepTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.Write("/etc/passwd",
+                "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n");
+    root_.Write("/etc/group", "root:x:0:\nalice:x:1000:\n");
+    gid_ = static_cast<uint32_t>(::getegid());
+    uid_ = static_cast<uint32_t>(::geteuid());
+  }
+
+  Section Run(CollectOptions options = {}) {
+    auto fs = OpenRootFs(root_.path());
+    EXPECT_TRUE(fs.ok()) << fs.status().message();
+    CollectContext ctx(**fs, "fixture", std::move(options));
+    Section section;
+    SweepCollector().Collect(ctx, section);
+    section.Finish();
+    section.Materialize();
+    return section;
+  }
+
+  // Is the running user in the fixture's passwd/group (else everything is "unowned")?
+  bool OwnedByFixture() const { return uid_ == 0 && gid_ == 0; }
+
+  testing::TempRoot root_;
+  uint32_t uid_ = 0, gid_ = 0;
+};
+
+TEST_F(SweepTest, ReportsSetIdFilesWithStreamedHashes) {
+  std::string big(3 * 65536 + 17, 'x');  // more than one read buffer
+  root_.Write("/usr/bin/suid", "suid-binary", 04755);
+  root_.Write("/usr/bin/sgid", big, 02711);
+  root_.Write("/usr/bin/both", "both", 06755);
+  root_.Write("/usr/bin/plain", "plain", 0755);
+  root_.Mkdir("/srv/sgid-dir", 02775);  // a directory is not a SUID/SGID *file*
+  Section s = Run();
+  EXPECT_EQ(s.status, SectionStatus::kOk) << s.data.dump();
+  const json& items = s.data["setid_files"];
+  EXPECT_EQ(Paths(items),
+            (std::set<std::string>{"/usr/bin/both", "/usr/bin/sgid", "/usr/bin/suid"}));
+  const json* suid = FindPath(items, "/usr/bin/suid");
+  ASSERT_NE(suid, nullptr);
+  EXPECT_EQ((*suid)["mode"], "4755");
+  EXPECT_EQ((*suid)["setuid"], true);
+  EXPECT_EQ((*suid)["setgid"], false);
+  EXPECT_EQ((*suid)["sha256"], Sha256Hex("suid-binary"));
+  EXPECT_EQ((*suid)["size"], 11);
+  EXPECT_EQ((*suid)["id"], "sweep:setid:/usr/bin/suid");
+  EXPECT_EQ((*suid)["source"], (json{{"file", "/usr/bin/suid"}, {"line", nullptr}}));
+  EXPECT_EQ((*suid)["packages"], nullptr);  // no dpkg database in this root
+  EXPECT_EQ(s.data["dpkg"]["state"], "absent");
+  EXPECT_EQ((*FindPath(items, "/usr/bin/sgid"))["sha256"], Sha256Hex(big));
+  EXPECT_EQ((*FindPath(items, "/usr/bin/both"))["setuid"], true);
+  EXPECT_EQ((*FindPath(items, "/usr/bin/both"))["setgid"], true);
+  EXPECT_EQ(s.data["counts"]["setid_files"], 3);
+}
+
+TEST_F(SweepTest, WorldWritableFilesAndDirectoriesWithoutSticky) {
+  root_.Write("/data/ww", "x", 0666);
+  root_.Write("/data/ok", "x", 0664);
+  root_.Mkdir("/data/open", 0777);
+  root_.Mkdir("/data/tmp", 01777);  // sticky: what /tmp is meant to be
+  root_.Fifo("/data/pipe");
+  root_.Chmod("/data/pipe", 0666);          // a FIFO is reported by metadata, never opened
+  root_.Symlink("/data/link", "/data/ok");  // a symlink's 0777 is not world-writable
+  Section s = Run();
+  EXPECT_EQ(Paths(s.data["world_writable_files"]),
+            (std::set<std::string>{"/data/pipe", "/data/ww"}));
+  EXPECT_EQ((*FindPath(s.data["world_writable_files"], "/data/pipe"))["type"], "fifo");
+  EXPECT_EQ((*FindPath(s.data["world_writable_files"], "/data/ww"))["mode"], "0666");
+  EXPECT_EQ(Paths(s.data["world_writable_dirs"]), (std::set<std::string>{"/data/open"}));
+  EXPECT_EQ((*FindPath(s.data["world_writable_dirs"], "/data/open"))["id"],
+            "sweep:world_writable_dir:/data/open");
+}
+
+TEST_F(SweepTest, UnownedFiles) {
+  if (!OwnedByFixture()) GTEST_SKIP() << "needs root to create files owned by unused ids";
+  root_.Write("/data/nouser", "x");
+  root_.Write("/data/nogroup", "x");
+  root_.Write("/data/alice", "x");
+  root_.Symlink("/data/lnk", "/data/alice");
+  ASSERT_TRUE(root_.Chown("/data/nouser", 4242, 0));
+  ASSERT_TRUE(root_.Chown("/data/nogroup", 1000, 4343));
+  ASSERT_TRUE(root_.Chown("/data/alice", 1000, 1000));
+  ASSERT_TRUE(root_.Chown("/data/lnk", 4242, 4242));  // lchown: the link itself
+  Section s = Run();
+  const json& items = s.data["unowned_files"];
+  EXPECT_EQ(Paths(items), (std::set<std::string>{"/data/lnk", "/data/nogroup", "/data/nouser"}));
+  const json& nouser = *FindPath(items, "/data/nouser");
+  EXPECT_EQ(nouser["no_user"], true);
+  EXPECT_EQ(nouser["no_group"], false);
+  EXPECT_EQ(nouser["uid"], 4242);
+  EXPECT_EQ(nouser["owner"], nullptr);
+  EXPECT_EQ(nouser["group"], "root");
+  const json& nogroup = *FindPath(items, "/data/nogroup");
+  EXPECT_EQ(nogroup["no_user"], false);
+  EXPECT_EQ(nogroup["no_group"], true);
+  EXPECT_EQ(nogroup["owner"], "alice");
+  EXPECT_EQ((*FindPath(items, "/data/lnk"))["type"], "symlink");
+}
+
+TEST_F(SweepTest, SymlinksAreNeverFollowed) {
+  root_.Write("/real/suid", "s", 04755);
+  root_.Mkdir("/real/open", 0777);
+  root_.Symlink("/links/to-real", "/real");
+  root_.Symlink("/links/to-root", "/");
+  root_.Symlink("/links/dotdot", "../..");
+  root_.Symlink("/links/a", "b");
+  root_.Symlink("/links/b", "a");  // a loop
+  root_.Symlink("/links/suid", "/real/suid");
+  Section s = Run();
+  EXPECT_EQ(s.status, SectionStatus::kOk) << s.data.dump();
+  EXPECT_EQ(Paths(s.data["setid_files"]), (std::set<std::string>{"/real/suid"}));
+  EXPECT_EQ(Paths(s.data["world_writable_dirs"]), (std::set<std::string>{"/real/open"}));
+}
+
+TEST_F(SweepTest, ExcludesRootsAndPseudoPaths) {
+  root_.Write("/a/suid", "s", 04755);
+  root_.Write("/b/suid", "s", 04755);
+  root_.Write("/b/inner/suid", "s", 04755);
+  root_.Write("/proc/suid", "s", 04755);  // under --root a /proc directory is still not walked
+  CollectOptions o;
+  o.sweep_excludes = {"/b/inner"};
+  Section s = Run(o);
+  EXPECT_EQ(Paths(s.data["setid_files"]), (std::set<std::string>{"/a/suid", "/b/suid"}));
+  std::set<std::string> skipped;
+  for (const auto& k : s.data["skipped"]) {
+    skipped.insert(k["path"].get<std::string>() + "=" + k["reason"].get<std::string>());
+  }
+  EXPECT_TRUE(skipped.count("/b/inner=excluded")) << s.data["skipped"].dump();
+  EXPECT_TRUE(skipped.count("/proc=pseudo_path")) << s.data["skipped"].dump();
+
+  CollectOptions roots;
+  roots.sweep_roots = {"/b", "/a", "/b/inner", "/b/"};  // nested and repeated roots: walked once
+  Section r = Run(roots);
+  EXPECT_EQ(r.data["setid_files"].size(), 3u) << r.data["setid_files"].dump();
+  EXPECT_EQ(Paths(r.data["setid_files"]),
+            (std::set<std::string>{"/a/suid", "/b/inner/suid", "/b/suid"}));
+}
+
+TEST_F(SweepTest, MissingRootIsAnError) {
+  CollectOptions o;
+  o.sweep_roots = {"/nonexistent"};
+  Section s = Run(o);
+  EXPECT_EQ(s.status, SectionStatus::kError);
+  ASSERT_FALSE(s.errors.empty());
+  EXPECT_EQ(s.errors[0].path, "/nonexistent");
+}
+
+TEST_F(SweepTest, RootThatIsASymlinkIsNotFollowed) {
+  root_.Write("/real/suid", "s", 04755);
+  root_.Symlink("/viaLink", "/real");
+  CollectOptions o;
+  o.sweep_roots = {"/viaLink"};
+  Section s = Run(o);
+  EXPECT_EQ(s.status, SectionStatus::kError);
+  EXPECT_TRUE(s.data["setid_files"].empty());
+}
+
+TEST_F(SweepTest, UnreadableDirectoryIsAnErrorEntry) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads any directory (CAP_DAC_READ_SEARCH)";
+  root_.Write("/locked/suid", "s", 04755);
+  root_.Write("/open/suid", "s", 04755);
+  root_.Chmod("/locked", 0);
+  Section s = Run();
+  root_.Chmod("/locked", 0755);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_EQ(Paths(s.data["setid_files"]), (std::set<std::string>{"/open/suid"}));
+  ASSERT_FALSE(s.errors.empty());
+  EXPECT_EQ(s.errors[0].path, "/locked");
+  EXPECT_EQ(s.data["counts"]["errors"], 1);
+}
+
+TEST_F(SweepTest, UnreadablePasswdDisablesTheUnownedCheckWithAnError) {
+  root_.Write("/etc/passwd", "", 0644);
+  std::filesystem::remove(root_.Host("/etc/passwd"));
+  root_.Mkdir("/etc/passwd");  // a directory where the file should be
+  Section s = Run();
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_EQ(s.data["unowned_checked"]["user"], false);
+  bool named = false;
+  for (const auto& e : s.errors) named = named || e.path == "/etc/passwd";
+  EXPECT_TRUE(named);
+  for (const auto& i : s.data["unowned_files"]) EXPECT_EQ(i["no_user"], false);
+}
+
+TEST(WalkTest, DepthIsBoundedAndReported) {
+  testing::TempRoot root;
+  root.Write("/a/b/c/d/e/deep-suid", "s", 04755);
+  root.Write("/a/b/shallow-suid", "s", 04755);
+  auto fs = OpenRootFs(root.path());
+  ASSERT_TRUE(fs.ok());
+  WalkOptions o;
+  o.max_depth = 3;
+  std::set<std::string> seen;
+  WalkResult r = Walk(**fs, o, [&](const WalkEntry& e) { seen.insert(e.path); });
+  EXPECT_TRUE(seen.count("/a/b/shallow-suid"));
+  EXPECT_TRUE(seen.count("/a/b/c/d"));  // seen, not entered
+  EXPECT_FALSE(seen.count("/a/b/c/d/e"));
+  EXPECT_EQ(r.depth_limited, 1u);
+  EXPECT_EQ(r.error_count, 1u);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].path, "/a/b/c/d");
+}
+
+// As root, drop to nobody in a child process: the walker must record the directory it cannot
+// open as an error entry and go on.
+TEST(WalkTest, PermissionDeniedDirectoryAsAnUnprivilegedUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged uid";
+  testing::TempRoot root;
+  root.Write("/locked/inner", "");
+  root.Write("/open/file", "");
+  root.Chmod("/locked", 0700);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(2);
+    auto fs = OpenRootFs(root.path());
+    if (!fs.ok()) _exit(3);
+    std::set<std::string> seen;
+    WalkResult r = Walk(**fs, {}, [&](const WalkEntry& e) { seen.insert(e.path); });
+    bool ok = r.error_count == 1 && r.errors.size() == 1 && r.errors[0].path == "/locked" &&
+              r.errors[0].message.find("Permission denied") != std::string::npos &&
+              seen.count("/open/file") == 1 && seen.count("/locked") == 1 &&
+              seen.count("/locked/inner") == 0;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2/3: could not drop privileges or open the root";
+}
+
+TEST(WalkTest, ErrorListIsCappedButCounted) {
+  testing::TempRoot root;
+  for (int i = 0; i < 5; ++i) root.Write("/d" + std::to_string(i) + "/x/y", "");
+  auto fs = OpenRootFs(root.path());
+  ASSERT_TRUE(fs.ok());
+  WalkOptions o;
+  o.max_depth = 1;
+  o.max_recorded = 2;
+  WalkResult r = Walk(**fs, o, [](const WalkEntry&) {});
+  EXPECT_EQ(r.error_count, 5u);
+  EXPECT_EQ(r.errors.size(), 2u);
+}
+
+TEST(WalkTest, StaysOnTheRootsDevice) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  testing::TempRoot root;
+  root.Write("/mnt/inner/x", "");
+  root.Write("/top", "");
+  if (::mount("tidemark-test", root.Host("/mnt/inner").c_str(), "tmpfs", 0, "size=64k") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here (no CAP_SYS_ADMIN in this sandbox?)";
+  }
+  { std::ofstream(root.Host("/mnt/inner/on-tmpfs")) << "x"; }
+  auto fs = OpenRootFs(root.path());
+  ASSERT_TRUE(fs.ok());
+  std::set<std::string> seen;
+  WalkResult r = Walk(**fs, {}, [&](const WalkEntry& e) { seen.insert(e.path); });
+  ::umount(root.Host("/mnt/inner").c_str());
+  EXPECT_TRUE(seen.count("/mnt/inner"));  // the mount point itself, as find -xdev
+  EXPECT_FALSE(seen.count("/mnt/inner/on-tmpfs"));
+  ASSERT_EQ(r.skipped.size(), 1u);
+  EXPECT_EQ(r.skipped[0].path, "/mnt/inner");
+  EXPECT_EQ(r.skipped[0].reason, "other_device");
+}
+
+TEST(WalkTest, ClassifiesPseudoAndNetworkFilesystems) {
+  EXPECT_EQ(ClassifyFsType(0x9fa0).kind, "pseudo");   // proc
+  EXPECT_EQ(ClassifyFsType(0x6969).kind, "network");  // nfs
+  EXPECT_EQ(ClassifyFsType(0xef53).kind, "local");    // ext4
+  EXPECT_EQ(FsKindByName("nfs4"), "network");
+  EXPECT_EQ(FsKindByName("fuse.sshfs"), "network");
+  EXPECT_EQ(FsKindByName("cgroup2"), "pseudo");
+  EXPECT_EQ(FsKindByName("xfs"), "local");
+}
+
+// dpkg's database, as Debian 12 lays it out: /bin is a symlink to usr/bin, the .list files name
+// /bin/su, the walk finds /usr/bin/su.
+class DpkgTest : public SweepTest {
+ protected:
+  void SetUp() override {
+    SweepTest::SetUp();
+    root_.Symlink("/bin", "usr/bin");
+    root_.Symlink("/sbin", "/usr/sbin");
+    root_.Mkdir("/lib64");  // not merged here: /lib64 and /usr/lib64 stay apart
+    root_.Write("/usr/bin/su", "su", 04755);
+    root_.Write("/usr/bin/passwd", "passwd", 04755);
+    root_.Write("/usr/sbin/unix_chkpwd", "chk", 02755);
+    root_.Write("/usr/bin/perf", "wrapper", 04755);       // diversion "from": the diverter's
+    root_.Write("/usr/bin/perf.distrib", "real", 04755);  // diversion "to": the lister's
+    root_.Write("/usr/bin/mine", "local", 04755);         // locally diverted
+    root_.Write("/usr/lib64/x/helper", "h", 04755);
+    root_.Write("/opt/stray", "stray", 04755);
+    root_.Write("/var/lib/dpkg/info/util-linux.list", "/.\n/bin\n/bin/su\n/usr/bin/other\n");
+    root_.Write("/var/lib/dpkg/info/passwd.list", "/usr/bin/passwd\n/usr/bin/mine\n");
+    root_.Write("/var/lib/dpkg/info/libpam-modules-bin.list", "/sbin/unix_chkpwd");  // no final \n
+    root_.Write("/var/lib/dpkg/info/perf-real.list", "/usr/bin/perf\n");
+    root_.Write("/var/lib/dpkg/info/perf-wrapper.list", "/usr/bin/perf\n");
+    root_.Write("/var/lib/dpkg/info/libx:amd64.list", "/lib64/x/helper\n");
+    root_.Write("/var/lib/dpkg/info/util-linux.md5sums", "/usr/bin/passwd\n");  // not a list
+    root_.Write("/var/lib/dpkg/diversions",
+                "/usr/bin/perf\n/usr/bin/perf.distrib\nperf-wrapper\n"
+                "/usr/bin/mine\n/usr/bin/mine.orig\n:\n");
+  }
+};
+
+TEST_F(DpkgTest, MergedUsrAndDiversions) {
+  Section s = Run();
+  EXPECT_EQ(s.status, SectionStatus::kOk) << s.data.dump();
+  EXPECT_EQ(s.data["dpkg"]["state"], "present");
+  EXPECT_EQ(s.data["dpkg"]["merged_usr"], (json{"bin", "sbin"}));
+  const json& items = s.data["setid_files"];
+  auto pkgs = [&](std::string_view path) { return (*FindPath(items, path))["packages"]; };
+  EXPECT_EQ(pkgs("/usr/bin/su"), (json{"util-linux"}));
+  EXPECT_EQ((*FindPath(items, "/usr/bin/su"))["dpkg_path"], "/bin/su");
+  EXPECT_EQ(pkgs("/usr/bin/passwd"), (json{"passwd"}));
+  EXPECT_EQ(pkgs("/usr/sbin/unix_chkpwd"), (json{"libpam-modules-bin"}));
+  EXPECT_EQ((*FindPath(items, "/usr/sbin/unix_chkpwd"))["dpkg_path"], "/sbin/unix_chkpwd");
+  EXPECT_EQ(pkgs("/usr/bin/perf"), (json{"perf-wrapper"}));
+  EXPECT_EQ(pkgs("/usr/bin/perf.distrib"), (json{"perf-real"}));
+  const json& div = (*FindPath(items, "/usr/bin/perf.distrib"))["diversion"];
+  EXPECT_EQ(div["from"], "/usr/bin/perf");
+  EXPECT_EQ(div["by"], "perf-wrapper");
+  EXPECT_EQ(div["local"], false);
+  EXPECT_EQ(pkgs("/usr/bin/mine"), json::array());  // the admin's file, not passwd's
+  EXPECT_EQ((*FindPath(items, "/usr/bin/mine"))["diversion"]["local"], true);
+  EXPECT_EQ(pkgs("/usr/lib64/x/helper"), json::array());  // /lib64 is not merged here
+  EXPECT_EQ(pkgs("/opt/stray"), json::array());
+}
+
+TEST(MergedUsrTest, Aliases) {
+  std::vector<std::string> merged = {"bin", "sbin", "lib"};
+  EXPECT_EQ(MergedUsrAlias("/usr/bin/su", merged), "/bin/su");
+  EXPECT_EQ(MergedUsrAlias("/bin/su", merged), "/usr/bin/su");
+  EXPECT_EQ(MergedUsrAlias("/usr/lib/x/y", merged), "/lib/x/y");
+  EXPECT_EQ(MergedUsrAlias("/usr/lib64/y", merged), std::nullopt);
+  EXPECT_EQ(MergedUsrAlias("/usr/binx/y", merged), std::nullopt);
+  EXPECT_EQ(MergedUsrAlias("/usr/bin", merged), std::nullopt);
+}
+
+TEST_F(DpkgTest, UnreadableListIsANamedErrorAndTheRestIsStillUsed) {
+  std::filesystem::remove(root_.Host("/var/lib/dpkg/info/passwd.list"));
+  root_.Mkdir("/var/lib/dpkg/info/passwd.list");  // a directory where a list should be
+  Section s = Run();
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  bool named = false;
+  for (const auto& e : s.errors) named = named || e.path == "/var/lib/dpkg/info/passwd.list";
+  EXPECT_TRUE(named);
+  EXPECT_EQ((*FindPath(s.data["setid_files"], "/usr/bin/su"))["packages"], (json{"util-linux"}));
+}
+
+}  // namespace
+}  // namespace tidemark::agent
