@@ -146,6 +146,8 @@ TEST_F(SshdRealTest, BothRefuseTheSameBrokenConfigurations) {
       {"bad_quotes", "AcceptEnv \"LANG\n"},
       {"extra_arguments", "PermitRootLogin no yes\n"},
       {"rdomain", "RDomain 5\n"},
+      {"cipher_pattern", "Ciphers aes*\n"},
+      {"bad_port", "Port 70000\n"},
   };
   for (const auto& [name, text] : broken) {
     testing::TempRoot root;
@@ -174,7 +176,6 @@ TEST_F(SshdRealTest, GeneratedEdgeCasesMatch) {
              "DenyUsers # only a comment\n"
              "ForceCommand echo \"hi there\" # kept\n"
              "LogLevel debug\n"
-             "Ciphers aes*\n"
              "MaxStartups 7\n"
              "Port=2022\n");
   root.Write("/etc/passwd", testing::ReadHostFile(Fixture("empty") + "/etc/passwd"));
