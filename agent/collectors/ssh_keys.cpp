@@ -150,8 +150,7 @@ SshKeysCollector::SshKeysCollector()
 SshKeysCollector::SshKeysCollector(AuthorizedKeysSettingsFn settings)
     : settings_(std::move(settings)) {}
 
-SshKeysCollector::SshKeysCollector(SshKeysSettingsFactory factory)
-    : factory_(std::move(factory)) {}
+SshKeysCollector::SshKeysCollector(SshKeysSettingsFactory factory) : factory_(std::move(factory)) {}
 
 void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();

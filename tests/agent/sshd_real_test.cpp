@@ -50,24 +50,22 @@ class SshdRealTest : public ::testing::Test {
     }
     ::mkdir("/run/sshd", 0755);  // sshd -T checks the privilege separation directory
     hostkey_ = dir_.Host("/hk");
-    ASSERT_EQ(testing::RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + hostkey_ + "'", &out),
-              0);
+    ASSERT_EQ(testing::RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + hostkey_ + "'", &out), 0);
   }
 
   // Runs the real sshd -T on `root`'s etc/ssh; returns its exit status.
   int Real(const std::string& root, const std::string& spec, std::string* out) {
-    std::string inner = "mount --bind '" + root + "/etc/ssh' /etc/ssh && cd / && LD_PRELOAD=" +
-                        kNssWrapper + " NSS_WRAPPER_PASSWD='" + root +
-                        "/etc/passwd' NSS_WRAPPER_GROUP='" + root + "/etc/group' " + kSshd +
-                        " -T -f /etc/ssh/sshd_config -h '" + hostkey_ + "'" +
-                        (spec.empty() ? "" : " -C '" + spec + "'");
+    std::string inner = "mount --bind '" + root +
+                        "/etc/ssh' /etc/ssh && cd / && LD_PRELOAD=" + kNssWrapper +
+                        " NSS_WRAPPER_PASSWD='" + root + "/etc/passwd' NSS_WRAPPER_GROUP='" + root +
+                        "/etc/group' " + kSshd + " -T -f /etc/ssh/sshd_config -h '" + hostkey_ +
+                        "'" + (spec.empty() ? "" : " -C '" + spec + "'");
     std::string err;
-    return testing::RunCommand("unshare --mount --propagation private sh -c \"" + inner + "\"",
-                               out, &err);
+    return testing::RunCommand("unshare --mount --propagation private sh -c \"" + inner + "\"", out,
+                               &err);
   }
 
-  int Ours(const std::string& root, const std::string& spec, std::string* out,
-           std::string* err) {
+  int Ours(const std::string& root, const std::string& spec, std::string* out, std::string* err) {
     return testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) + " sshd --root '" + root + "'" +
                                    (spec.empty() ? "" : " --context '" + spec + "'"),
                                out, err);
@@ -103,8 +101,7 @@ class SshdRealTest : public ::testing::Test {
     } else {
       EXPECT_EQ(our_keys, real_keys);
     }
-    ASSERT_EQ(our_lines.size(), real_lines.size()) << "real:\n" << real_out << "ours:\n"
-                                                   << our_out;
+    ASSERT_EQ(our_lines.size(), real_lines.size()) << "real:\n" << real_out << "ours:\n" << our_out;
     for (size_t i = 0; i < real_lines.size(); ++i) EXPECT_EQ(our_lines[i], real_lines[i]);
     ++compared_;
   }
