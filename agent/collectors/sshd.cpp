@@ -51,7 +51,9 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
   }
   json effective = nullptr;
   if (config.would_start()) {
-    auto lines = config.Dump({});
+    sshd::ConnectionSpec none;
+    none.lport = -1;  // no connection: Match LocalPort blocks do not apply (not an error)
+    auto lines = config.Dump(none);
     if (lines.ok()) {
       effective = json::object();
       for (const std::string& l : *lines) {
