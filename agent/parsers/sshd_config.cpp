@@ -867,6 +867,9 @@ struct SshdConfig::Impl {
   // Does any Match block set AuthorizedKeysFile/AuthorizedKeysCommand?
   std::vector<size_t> key_blocks;
   std::optional<UserKeySettings> global_keys;
+  // ForUser results by the outcome of every Match line for the user: users whose Match lines
+  // all evaluate alike get the same settings, so 10,000 users cost a few evaluations.
+  std::map<std::string, UserKeySettings> user_cache;
 
   // State of one pass.
   struct Pass {
@@ -2233,6 +2236,21 @@ UserKeySettings SshdConfig::ForUser(const std::string& user) const {
       }
       return *impl_->global_keys;
     }
+    std::string signature;
+    {
+      std::vector<ConfigIssue> saved = impl_->issues;
+      for (const MatchBlock& b : impl_->blocks) {
+        for (bool optimistic : {false, true}) {
+          Impl::Pass p{nullptr, &spec};
+          p.optimistic = optimistic;
+          signature += static_cast<char>('1' + impl_->MatchLine(p, b.criteria, b.file, b.line));
+        }
+      }
+      impl_->issues = std::move(saved);
+    }
+    if (auto it = impl_->user_cache.find(signature); it != impl_->user_cache.end()) {
+      return it->second;
+    }
     Options exact = impl_->Evaluate(spec, false);
     extract(exact, out);
     // Would a connection-dependent Match change them? Evaluate with unknown attributes
@@ -2246,6 +2264,7 @@ UserKeySettings SshdConfig::ForUser(const std::string& user) const {
         out.undecided.push_back(b.file + ":" + std::to_string(b.line));
       }
     }
+    impl_->user_cache[signature] = out;
   } catch (const Fatal&) {
     out.files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
     out.command = "none";
