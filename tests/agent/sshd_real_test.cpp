@@ -178,7 +178,16 @@ TEST_F(SshdRealTest, GeneratedEdgeCasesMatch) {
   root.Write("/etc/passwd", testing::ReadHostFile(Fixture("empty") + "/etc/passwd"));
   root.Write("/etc/group", testing::ReadHostFile(Fixture("empty") + "/etc/group"));
   Compare(root.path(), "");
-  EXPECT_EQ(compared_, 1) << "the real sshd refused the edge cases: they test nothing";
+  // A directory matched by an Include glob reads as empty; relative and ~ paths.
+  testing::TempRoot second;
+  second.Mkdir("/etc/ssh/dir.conf");
+  second.Write("/etc/ssh/sshd_config",
+               "Include /etc/ssh/*.conf\nPidFile sshd.pid\nBanner ~/banner\n"
+               "AuthorizedKeysFile ~alice/keys %h/.ssh/k\n");
+  second.Write("/etc/passwd", testing::ReadHostFile(Fixture("empty") + "/etc/passwd"));
+  second.Write("/etc/group", testing::ReadHostFile(Fixture("empty") + "/etc/group"));
+  Compare(second.path(), "");
+  EXPECT_EQ(compared_, 2) << "the real sshd refused the edge cases: they test nothing";
 }
 
 }  // namespace
