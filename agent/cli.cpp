@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "agent/collect.h"
+#include "agent/parsers/sshd_config.h"
 #include "agent/registry.h"
 #include "agent/summary.h"
 #include "common/atomic_file.h"
@@ -77,6 +78,10 @@ void PrintUsage(std::ostream& out) {
          "  collect   write one snapshot (JSON) to stdout or --output FILE\n"
          "  audit     collect, store the snapshot in a file and print a readable summary\n"
          "  summary   print the readable summary of a stored snapshot: summary FILE\n"
+         "  sshd      print the effective sshd settings as `sshd -T` would (no sshd needed):\n"
+         "            sshd [--root DIR] [--context user=U,host=H,addr=A[,laddr=L,lport=P,"
+         "rdomain=R]]\n"
+         "            exit 0 printed, 1 the configuration could not be read, 2 usage\n"
          "\n"
          "Options of collect and audit:\n"
          "  --root DIR        audit an offline root (disk image, container, backup) instead of\n"
@@ -304,6 +309,70 @@ int RunSummary(const std::vector<std::string>& args, std::ostream& out, std::ost
   return kExitOk;
 }
 
+// `sshd`: prints what `sshd -T [-C CONTEXT]` prints for the root's /etc/ssh/sshd_config.
+int RunSshd(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string root = "/";
+  std::optional<std::string> context;
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const char* name) -> std::optional<std::string> {
+      std::string prefix = std::string(name) + "=";
+      if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
+      if (a == name && i + 1 < args.size()) return args[++i];
+      return std::nullopt;
+    };
+    if (a == "--root" || a.rfind("--root=", 0) == 0) {
+      auto v = value("--root");
+      if (!v || v->empty()) {
+        err << "tidemark-agent sshd: --root needs a directory\n";
+        return kExitUsage;
+      }
+      root = *v;
+    } else if (a == "--context" || a.rfind("--context=", 0) == 0) {
+      context = value("--context");
+      if (!context) {
+        err << "tidemark-agent sshd: --context needs user=U,host=H,addr=A,...\n";
+        return kExitUsage;
+      }
+    } else {
+      err << "tidemark-agent sshd: unknown option '" << a << "'\nTry 'tidemark-agent --help'.\n";
+      return kExitUsage;
+    }
+  }
+  sshd::ConnectionSpec spec;
+  if (context) {
+    auto parsed = sshd::ParseConnectionSpec(*context);
+    if (!parsed.ok()) {
+      err << "tidemark-agent sshd: --context: " << parsed.status().message() << "\n";
+      return kExitUsage;
+    }
+    spec = *parsed;
+  }
+  auto fs = OpenRootFs(root);
+  if (!fs.ok()) return Fail(err, fs.status());
+  AccountDb db = LoadAccountDb(**fs);
+  sshd::SshdConfig config = sshd::SshdConfig::Load(**fs, &db);
+  auto lines = config.Dump(spec);
+  if (!lines.ok()) {
+    for (const auto& issue : config.issues()) {
+      if (issue.message.rfind("terminating", 0) == 0) continue;
+      err << "tidemark-agent sshd: " << issue.path;
+      if (issue.line > 0) err << " line " << issue.line;
+      err << ": " << issue.message << "\n";
+    }
+    err << "tidemark-agent sshd: " << lines.status().message() << "\n";
+    if (!config.would_start()) {
+      err << "tidemark-agent sshd: sshd would not start with this configuration\n";
+    }
+    return kExitFailure;
+  }
+  std::string text;
+  for (const auto& l : *lines) text += l + "\n";
+  out << text;
+  out.flush();
+  return out ? kExitOk : kExitFailure;
+}
+
 }  // namespace
 
 int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -329,6 +398,7 @@ int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::os
   if (command == "collect") return RunCollect(args, false, out, err);
   if (command == "audit") return RunCollect(args, true, out, err);
   if (command == "summary") return RunSummary(args, out, err);
+  if (command == "sshd") return RunSshd(args, out, err);
   err << "tidemark-agent: unknown command '" << command << "'\nTry 'tidemark-agent --help'.\n";
   return kExitUsage;
 }

@@ -4,6 +4,7 @@
 #include "agent/collectors/files.h"
 #include "agent/collectors/sweep.h"
 #include "agent/collectors/ssh_keys.h"
+#include "agent/collectors/sshd.h"
 #include "agent/collectors/sudo.h"
 
 namespace tidemark::agent {
@@ -12,7 +13,8 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   std::vector<std::unique_ptr<SectionCollector>> all;
   // Order matters only for reading: each collector is independent of the others' output.
   all.push_back(std::make_unique<AccountsCollector>());
-  all.push_back(std::make_unique<SshKeysCollector>());
+  all.push_back(std::make_unique<SshKeysCollector>(SshdAuthorizedKeysSettings()));
+  all.push_back(std::make_unique<SshdCollector>());
   all.push_back(std::make_unique<SudoCollector>());
   all.push_back(std::make_unique<FilesCollector>());
   all.push_back(std::make_unique<SweepCollector>());

@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   int key_users = argc > 5 ? std::atoi(argv[5]) : 1000;
   std::mt19937_64 rng(42);
 
-  std::string passwd = "root:x:0:0:root:/root:/bin/bash\n";
+  std::string passwd =
+      "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n";
   std::string shadow = "root:!:19000:0:99999:7:::\n";
   for (int i = 0; i < users; ++i) {
     std::string name = "user" + std::to_string(i);
@@ -109,6 +110,27 @@ int main(int argc, char** argv) {
     char name[32];
     std::snprintf(name, sizeof(name), "vendor%04d", f);
     Write(root / "etc/sudoers.d" / name, s, 0440);
+  }
+
+  // sshd: Debian 12's stock sshd_config (its settings; comments dropped) and 20 drop-ins that
+  // override each other, with Match blocks (bench/run.sh: tidemark-agent sshd vs sshd -T).
+  Write(root / "etc/ssh/sshd_config",
+        "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n"
+        "X11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\n"
+        "Subsystem\tsftp\t/usr/lib/openssh/sftp-server\n",
+        0644);
+  for (int d = 0; d < 20; ++d) {
+    std::string n = std::to_string(d);
+    std::string s = "# drop-in " + n + "\nPasswordAuthentication " + (d % 2 ? "yes" : "no") +
+                    "\nMaxAuthTries " + std::to_string(3 + d) + "\nClientAliveInterval " +
+                    std::to_string(60 * (d + 1)) + "\nAllowGroups grp" + n + " sudo\nAcceptEnv X" +
+                    n + "\nMatch Group grp" + n +
+                    ",!adm\n\tX11Forwarding no\n\tAllowTcpForwarding no\n"
+                    "Match User user" +
+                    n + " Address 10." + n + ".0.0/16\n\tPasswordAuthentication yes\n";
+    char name[32];
+    std::snprintf(name, sizeof(name), "%02d-dropin.conf", d);
+    Write(root / "etc/ssh/sshd_config.d" / name, s, 0644);
   }
 
   Write(root / "root/.ssh/authorized_keys", Ed25519Line(rng, "root@bench"), 0600);

@@ -47,3 +47,11 @@ if command -v ssh-keygen >/dev/null 2>&1; then
   "$measure" --runs 3 --label "peer: ssh-keygen -lf per authorized_keys (large root)" -- \
     sh -c "for f in $work/large/root/.ssh/authorized_keys $work/large/home/*/.ssh/authorized_keys; do ssh-keygen -lf \"\$f\"; done"
 fi
+# sshd: effective settings of the stock config + 20 drop-ins; the real sshd -T reads the same
+# files through a private mount of the root's etc/ssh over /etc/ssh (root only; never started).
+"$measure" --runs "$runs" --label "tidemark: sshd --root (stock + 20 drop-ins)" -- "$agent" sshd --root "$work/large"
+if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
+  ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" && mkdir -p /run/sshd
+  "$measure" --runs "$runs" --label "peer: sshd -T -f (same files, private mount)" -- \
+    unshare --mount --propagation private sh -c "mount --bind $work/large/etc/ssh /etc/ssh && /usr/sbin/sshd -T -f /etc/ssh/sshd_config -h $work/hostkey"
+fi

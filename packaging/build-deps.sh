@@ -9,7 +9,8 @@ set -eu
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
 libsqlite3-dev googletest libgtest-dev libcrypt-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent.
-TEST_PKGS="sudo openssh-client libc-bin"
+# openssh-server: sshd -T (never started); libnss-wrapper: fixture users for sshd -T -C.
+TEST_PKGS="sudo openssh-client libc-bin openssh-server libnss-wrapper"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

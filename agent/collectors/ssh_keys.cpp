@@ -150,9 +150,12 @@ SshKeysCollector::SshKeysCollector()
 SshKeysCollector::SshKeysCollector(AuthorizedKeysSettingsFn settings)
     : settings_(std::move(settings)) {}
 
+SshKeysCollector::SshKeysCollector(SshKeysSettingsFactory factory) : factory_(std::move(factory)) {}
+
 void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
+  const AuthorizedKeysSettingsFn settings_of = factory_.make ? factory_.make(ctx) : settings_;
   ItemArray users;
   ItemArray keys;
   if (!db.passwd_status.ok()) {
@@ -193,9 +196,9 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
       }
     }
 
-    AuthorizedKeysSettings settings = settings_(u);
+    AuthorizedKeysSettings settings = settings_of(u);
     ju["authorized_keys_file"] = settings.files;
-    std::vector<std::string> reasons;
+    std::vector<std::string> reasons = settings.incomplete_reasons;
     if (settings.command && !IsNone(*settings.command)) {
       reasons.push_back("AuthorizedKeysCommand " + *settings.command +
                         " may supply further keys at login; it is not run by the agent");

@@ -21,9 +21,17 @@ struct AuthorizedKeysSettings {
   std::vector<std::string> files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
   // AuthorizedKeysCommand; nullopt or "none" when unset.
   std::optional<std::string> command;
+  // Why the files above may not be all sshd would read for the user (e.g. a Match block that
+  // depends on the connection); each makes the user's key set incomplete.
+  std::vector<std::string> incomplete_reasons;
 };
 
 using AuthorizedKeysSettingsFn = std::function<AuthorizedKeysSettings(const PasswdEntry&)>;
+
+// Makes the per-user hook once per collection (e.g. after reading sshd_config once).
+struct SshKeysSettingsFactory {
+  std::function<AuthorizedKeysSettingsFn(CollectContext&)> make;
+};
 
 // Expands AuthorizedKeysFile patterns for `user` as sshd does (auth2-pubkey.c
 // expand_authorized_keys, sshd_config(5) TOKENS): %% -> %, %h -> home, %u -> user name,
@@ -36,11 +44,13 @@ class SshKeysCollector final : public SectionCollector {
  public:
   SshKeysCollector();
   explicit SshKeysCollector(AuthorizedKeysSettingsFn settings);
+  explicit SshKeysCollector(SshKeysSettingsFactory factory);
   std::string_view name() const override { return "ssh_keys"; }
   void Collect(CollectContext& ctx, Section& out) override;
 
  private:
   AuthorizedKeysSettingsFn settings_;
+  SshKeysSettingsFactory factory_;
 };
 
 }  // namespace tidemark::agent

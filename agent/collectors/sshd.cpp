@@ -1,0 +1,155 @@
+#include "agent/collectors/sshd.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "agent/parsers/sshd_config.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+std::string ModeString(uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
+  return buf;
+}
+
+json Source(const std::string& file, int64_t line) {
+  return {{"file", file}, {"line", line > 0 ? json(line) : json(nullptr)}};
+}
+
+}  // namespace
+
+void SshdCollector::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  const AccountDb& db = ctx.accounts();
+  sshd::BuildDetection build = sshd::DetectSshdBuild(fs);
+  out.data["config_file"] = std::string(sshd::kSshdConfigPath);
+  out.data["defaults_source"] = {
+      {"build", sshd::Debian12Build().name},
+      {"package", "openssh-server"},
+      {"package_version", build.package_version ? json(*build.package_version) : json(nullptr)},
+      {"matches_installed", build.matches},
+      {"note", build.note}};
+  sshd::SshdConfig config = sshd::SshdConfig::Load(fs, &db);
+  if (config.main_missing()) {
+    out.status = SectionStatus::kNotApplicable;
+    out.data["present"] = false;
+    out.data["would_start"] = nullptr;
+    out.data["effective"] = nullptr;
+    out.data["match_blocks"] = json::array();
+    out.data["files"] = json::array();
+    return;
+  }
+  out.data["present"] = true;
+  out.data["would_start"] = config.would_start();
+  for (const auto& issue : config.issues()) {
+    out.AddError(issue.path, issue.line > 0 ? std::optional<int64_t>(issue.line) : std::nullopt,
+                 issue.message);
+  }
+  json effective = nullptr;
+  if (config.would_start()) {
+    sshd::ConnectionSpec none;
+    none.lport = -1;  // no connection: Match LocalPort blocks do not apply (not an error)
+    auto lines = config.Dump(none);
+    if (lines.ok()) {
+      effective = json::object();
+      for (const std::string& l : *lines) {
+        size_t sp = l.find(' ');
+        std::string key = l.substr(0, sp);
+        std::string value = sp == std::string::npos ? "" : l.substr(sp + 1);
+        if (sshd::IsRepeatingKeyword(key)) {
+          if (!effective.contains(key)) effective[key] = json::array();
+          effective[key].push_back(value);
+        } else {
+          effective[key] = value;
+        }
+      }
+      for (const char* k :
+           {"port", "listenaddress", "hostkey", "hostcertificate", "allowusers", "denyusers",
+            "allowgroups", "denygroups", "acceptenv", "setenv", "subsystem"}) {
+        if (!effective.contains(k)) effective[k] = json::array();
+      }
+    } else {
+      out.AddError(std::string(sshd::kSshdConfigPath), std::nullopt,
+                   "sshd -T would stop: " + lines.status().message());
+    }
+  }
+  out.data["effective"] = std::move(effective);
+  json blocks = json::array();
+  for (const auto& b : config.match_blocks()) {
+    json settings = json::array();
+    for (const auto& s : b.settings) {
+      settings.push_back(
+          {{"keyword", s.keyword}, {"value", s.value}, {"source", Source(s.file, s.line)}});
+    }
+    blocks.push_back({{"id", "sshd_match:" + b.file + ":" + std::to_string(b.line)},
+                      {"criteria", b.criteria},
+                      {"settings", std::move(settings)},
+                      {"source", Source(b.file, b.line)}});
+  }
+  out.data["match_blocks"] = std::move(blocks);
+  json files = json::array();
+  for (const auto& f : config.files()) {
+    json j = {{"id", "sshd_file:" + f.path},
+              {"path", f.path},
+              {"included_from", f.included_from.empty()
+                                    ? json(nullptr)
+                                    : json(Source(f.included_from, f.included_from_line))},
+              {"read", f.error.empty()},
+              {"error", f.error.empty() ? json(nullptr) : json(f.error)}};
+    if (f.info) {
+      j["type"] = FileTypeName(f.info->type);
+      j["mode"] = ModeString(f.info->mode);
+      j["uid"] = f.info->uid;
+      const PasswdEntry* owner = db.FindUserById(f.info->uid);
+      j["owner"] = owner ? json(owner->name) : json(nullptr);
+      j["gid"] = f.info->gid;
+      const GroupEntry* group = db.FindGroupById(f.info->gid);
+      j["group"] = group ? json(group->name) : json(nullptr);
+    } else {
+      for (const char* k : {"type", "mode", "uid", "owner", "gid", "group"}) j[k] = nullptr;
+    }
+    j["source"] = Source(f.included_from.empty() ? f.path : f.included_from, f.included_from_line);
+    files.push_back(std::move(j));
+  }
+  out.data["files"] = std::move(files);
+  if (!config.would_start()) {
+    out.data["would_start_reason"] =
+        config.issues().empty() ? json(nullptr) : json(config.issues().back().message);
+  }
+}
+
+SshKeysSettingsFactory SshdAuthorizedKeysSettings() {
+  SshKeysSettingsFactory factory;
+  factory.make = [](CollectContext& ctx) -> AuthorizedKeysSettingsFn {
+    auto config =
+        std::make_shared<sshd::SshdConfig>(sshd::SshdConfig::Load(ctx.fs(), &ctx.accounts()));
+    if (config->main_missing()) {
+      return [](const PasswdEntry&) { return AuthorizedKeysSettings{}; };
+    }
+    return [config](const PasswdEntry& user) {
+      AuthorizedKeysSettings s;
+      if (!config->would_start()) {
+        s.incomplete_reasons.push_back(
+            "sshd would not start with its configuration; sshd_config(5) defaults assumed");
+        return s;
+      }
+      sshd::UserKeySettings k = config->ForUser(user.name);
+      s.files = k.files;
+      s.command = k.command;
+      for (const auto& where : k.undecided) {
+        s.incomplete_reasons.push_back(
+            "Match block at " + where +
+            " sets AuthorizedKeysFile/AuthorizedKeysCommand depending on the connection "
+            "(host, address, port); the files it names may apply too");
+      }
+      return s;
+    };
+  };
+  return factory;
+}
+
+}  // namespace tidemark::agent

@@ -1,0 +1,2275 @@
+#include "agent/parsers/sshd_config.h"
+
+#include <arpa/inet.h>
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <set>
+
+namespace tidemark::agent::sshd {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Keywords (servconf.c keywords[]): the table order decides the name `sshd -T` prints for an
+// opcode (the first keyword with that opcode, lookup_opcode_name()).
+
+enum class Op {
+  kBad,
+  kUsePam,
+  kPort,
+  kHostKey,
+  kLoginGraceTime,
+  kPermitRootLogin,
+  kLogFacility,
+  kLogLevel,
+  kLogVerbose,
+  kKerberosAuthentication,
+  kKerberosOrLocalPasswd,
+  kKerberosTicketCleanup,
+  kPasswordAuthentication,
+  kKbdInteractive,
+  kListenAddress,
+  kAddressFamily,
+  kPrintMotd,
+  kPrintLastLog,
+  kIgnoreRhosts,
+  kX11Forwarding,
+  kX11DisplayOffset,
+  kX11UseLocalhost,
+  kPermitTty,
+  kStrictModes,
+  kEmptyPasswd,
+  kTcpKeepAlive,
+  kPermitUserEnvironment,
+  kAllowTcpForwarding,
+  kCompression,
+  kRekeyLimit,
+  kAllowUsers,
+  kDenyUsers,
+  kAllowGroups,
+  kDenyGroups,
+  kIgnoreUserKnownHosts,
+  kCiphers,
+  kMacs,
+  kPidFile,
+  kModuliFile,
+  kGatewayPorts,
+  kPubkeyAuthentication,
+  kPubkeyAcceptedAlgorithms,
+  kXAuthLocation,
+  kSubsystem,
+  kMaxStartups,
+  kMaxAuthTries,
+  kMaxSessions,
+  kBanner,
+  kUseDns,
+  kHostbasedAuthentication,
+  kHostbasedUsesNameFromPacketOnly,
+  kHostbasedAcceptedAlgorithms,
+  kHostKeyAlgorithms,
+  kPerSourceMaxStartups,
+  kPerSourceNetBlockSize,
+  kClientAliveInterval,
+  kClientAliveCountMax,
+  kAuthorizedKeysFile,
+  kGssAuthentication,
+  kGssCleanupCreds,
+  kGssStrictAcceptor,
+  kGssKeyEx,
+  kGssKexAlgorithms,
+  kGssStoreRekey,
+  kAcceptEnv,
+  kSetEnv,
+  kPermitTunnel,
+  kMatch,
+  kPermitOpen,
+  kPermitListen,
+  kForceCommand,
+  kChrootDirectory,
+  kAllowAgentForwarding,
+  kHostCertificate,
+  kInclude,
+  kRevokedKeys,
+  kTrustedUserCaKeys,
+  kAuthorizedPrincipalsFile,
+  kAuthorizedPrincipalsCommand,
+  kAuthorizedPrincipalsCommandUser,
+  kKexAlgorithms,
+  kCaSignatureAlgorithms,
+  kIpQos,
+  kVersionAddendum,
+  kAuthorizedKeysCommand,
+  kAuthorizedKeysCommandUser,
+  kAuthenticationMethods,
+  kHostKeyAgent,
+  kPermitUserRc,
+  kStreamLocalBindMask,
+  kStreamLocalBindUnlink,
+  kAllowStreamLocalForwarding,
+  kFingerprintHash,
+  kDisableForwarding,
+  kExposeAuthInfo,
+  kRDomain,
+  kPubkeyAuthOptions,
+  kSecurityKeyProvider,
+  kRequiredRsaSize,
+  kChannelTimeout,
+  kUnusedConnectionTimeout,
+  kDebianBanner,
+  kDeprecated,
+  kIgnore,
+  kUnsupported
+};
+
+constexpr unsigned kGlobal = 1, kMatchOk = 2, kAll = 3;
+constexpr unsigned kNeverMatch = 4, kMatchOnly = 8;  // include flags
+
+struct Keyword {
+  const char* name;
+  Op op;
+  unsigned flags;
+};
+
+// Debian 12's build: USE_PAM, KRB5 without AFS, GSSAPI (Debian gssapi.patch), lastlog on,
+// DebianBanner (debian-banner.patch).
+constexpr Keyword kKeywords[] = {
+    {"usepam", Op::kUsePam, kGlobal},
+    {"pamauthenticationviakbdint", Op::kDeprecated, kGlobal},
+    {"port", Op::kPort, kGlobal},
+    {"hostkey", Op::kHostKey, kGlobal},
+    {"hostdsakey", Op::kHostKey, kGlobal},
+    {"hostkeyagent", Op::kHostKeyAgent, kGlobal},
+    {"pidfile", Op::kPidFile, kGlobal},
+    {"modulifile", Op::kModuliFile, kGlobal},
+    {"serverkeybits", Op::kDeprecated, kGlobal},
+    {"logingracetime", Op::kLoginGraceTime, kGlobal},
+    {"keyregenerationinterval", Op::kDeprecated, kGlobal},
+    {"permitrootlogin", Op::kPermitRootLogin, kAll},
+    {"syslogfacility", Op::kLogFacility, kGlobal},
+    {"loglevel", Op::kLogLevel, kAll},
+    {"logverbose", Op::kLogVerbose, kAll},
+    {"rhostsauthentication", Op::kDeprecated, kGlobal},
+    {"rhostsrsaauthentication", Op::kDeprecated, kAll},
+    {"hostbasedauthentication", Op::kHostbasedAuthentication, kAll},
+    {"hostbasedusesnamefrompacketonly", Op::kHostbasedUsesNameFromPacketOnly, kAll},
+    {"hostbasedacceptedalgorithms", Op::kHostbasedAcceptedAlgorithms, kAll},
+    {"hostbasedacceptedkeytypes", Op::kHostbasedAcceptedAlgorithms, kAll},
+    {"hostkeyalgorithms", Op::kHostKeyAlgorithms, kGlobal},
+    {"rsaauthentication", Op::kDeprecated, kAll},
+    {"pubkeyauthentication", Op::kPubkeyAuthentication, kAll},
+    {"pubkeyacceptedalgorithms", Op::kPubkeyAcceptedAlgorithms, kAll},
+    {"pubkeyacceptedkeytypes", Op::kPubkeyAcceptedAlgorithms, kAll},
+    {"pubkeyauthoptions", Op::kPubkeyAuthOptions, kAll},
+    {"dsaauthentication", Op::kPubkeyAuthentication, kGlobal},
+    {"kerberosauthentication", Op::kKerberosAuthentication, kAll},
+    {"kerberosorlocalpasswd", Op::kKerberosOrLocalPasswd, kGlobal},
+    {"kerberosticketcleanup", Op::kKerberosTicketCleanup, kGlobal},
+    {"kerberosgetafstoken", Op::kUnsupported, kGlobal},
+    {"kerberostgtpassing", Op::kUnsupported, kGlobal},
+    {"afstokenpassing", Op::kUnsupported, kGlobal},
+    {"gssapiauthentication", Op::kGssAuthentication, kAll},
+    {"gssapicleanupcredentials", Op::kGssCleanupCreds, kGlobal},
+    {"gssapicleanupcreds", Op::kGssCleanupCreds, kGlobal},
+    {"gssapistrictacceptorcheck", Op::kGssStrictAcceptor, kGlobal},
+    {"gssapikeyexchange", Op::kGssKeyEx, kGlobal},
+    {"gssapistorecredentialsonrekey", Op::kGssStoreRekey, kGlobal},
+    {"gssapikexalgorithms", Op::kGssKexAlgorithms, kGlobal},
+    {"gssusesessionccache", Op::kUnsupported, kGlobal},
+    {"gssapiusesessioncredcache", Op::kUnsupported, kGlobal},
+    {"passwordauthentication", Op::kPasswordAuthentication, kAll},
+    {"kbdinteractiveauthentication", Op::kKbdInteractive, kAll},
+    {"challengeresponseauthentication", Op::kKbdInteractive, kAll},
+    {"skeyauthentication", Op::kKbdInteractive, kAll},
+    {"checkmail", Op::kDeprecated, kGlobal},
+    {"listenaddress", Op::kListenAddress, kGlobal},
+    {"addressfamily", Op::kAddressFamily, kGlobal},
+    {"printmotd", Op::kPrintMotd, kGlobal},
+    {"printlastlog", Op::kPrintLastLog, kGlobal},
+    {"ignorerhosts", Op::kIgnoreRhosts, kAll},
+    {"ignoreuserknownhosts", Op::kIgnoreUserKnownHosts, kGlobal},
+    {"x11forwarding", Op::kX11Forwarding, kAll},
+    {"x11displayoffset", Op::kX11DisplayOffset, kAll},
+    {"x11uselocalhost", Op::kX11UseLocalhost, kAll},
+    {"xauthlocation", Op::kXAuthLocation, kGlobal},
+    {"strictmodes", Op::kStrictModes, kGlobal},
+    {"permitblacklistedkeys", Op::kDeprecated, kGlobal},
+    {"permitemptypasswords", Op::kEmptyPasswd, kAll},
+    {"permituserenvironment", Op::kPermitUserEnvironment, kGlobal},
+    {"uselogin", Op::kDeprecated, kGlobal},
+    {"compression", Op::kCompression, kGlobal},
+    {"rekeylimit", Op::kRekeyLimit, kAll},
+    {"tcpkeepalive", Op::kTcpKeepAlive, kGlobal},
+    {"keepalive", Op::kTcpKeepAlive, kGlobal},
+    {"allowtcpforwarding", Op::kAllowTcpForwarding, kAll},
+    {"allowagentforwarding", Op::kAllowAgentForwarding, kAll},
+    {"allowusers", Op::kAllowUsers, kAll},
+    {"denyusers", Op::kDenyUsers, kAll},
+    {"allowgroups", Op::kAllowGroups, kAll},
+    {"denygroups", Op::kDenyGroups, kAll},
+    {"ciphers", Op::kCiphers, kGlobal},
+    {"macs", Op::kMacs, kGlobal},
+    {"protocol", Op::kIgnore, kGlobal},
+    {"gatewayports", Op::kGatewayPorts, kAll},
+    {"subsystem", Op::kSubsystem, kGlobal},
+    {"maxstartups", Op::kMaxStartups, kGlobal},
+    {"persourcemaxstartups", Op::kPerSourceMaxStartups, kGlobal},
+    {"persourcenetblocksize", Op::kPerSourceNetBlockSize, kGlobal},
+    {"maxauthtries", Op::kMaxAuthTries, kAll},
+    {"maxsessions", Op::kMaxSessions, kAll},
+    {"banner", Op::kBanner, kAll},
+    {"usedns", Op::kUseDns, kGlobal},
+    {"verifyreversemapping", Op::kDeprecated, kGlobal},
+    {"reversemappingcheck", Op::kDeprecated, kGlobal},
+    {"clientaliveinterval", Op::kClientAliveInterval, kAll},
+    {"clientalivecountmax", Op::kClientAliveCountMax, kAll},
+    {"authorizedkeysfile", Op::kAuthorizedKeysFile, kAll},
+    {"authorizedkeysfile2", Op::kDeprecated, kAll},
+    {"useprivilegeseparation", Op::kDeprecated, kGlobal},
+    {"acceptenv", Op::kAcceptEnv, kAll},
+    {"setenv", Op::kSetEnv, kAll},
+    {"permittunnel", Op::kPermitTunnel, kAll},
+    {"permittty", Op::kPermitTty, kAll},
+    {"permituserrc", Op::kPermitUserRc, kAll},
+    {"match", Op::kMatch, kAll},
+    {"permitopen", Op::kPermitOpen, kAll},
+    {"permitlisten", Op::kPermitListen, kAll},
+    {"forcecommand", Op::kForceCommand, kAll},
+    {"chrootdirectory", Op::kChrootDirectory, kAll},
+    {"hostcertificate", Op::kHostCertificate, kGlobal},
+    {"revokedkeys", Op::kRevokedKeys, kAll},
+    {"trustedusercakeys", Op::kTrustedUserCaKeys, kAll},
+    {"authorizedprincipalsfile", Op::kAuthorizedPrincipalsFile, kAll},
+    {"kexalgorithms", Op::kKexAlgorithms, kGlobal},
+    {"include", Op::kInclude, kAll},
+    {"ipqos", Op::kIpQos, kAll},
+    {"authorizedkeyscommand", Op::kAuthorizedKeysCommand, kAll},
+    {"authorizedkeyscommanduser", Op::kAuthorizedKeysCommandUser, kAll},
+    {"authorizedprincipalscommand", Op::kAuthorizedPrincipalsCommand, kAll},
+    {"authorizedprincipalscommanduser", Op::kAuthorizedPrincipalsCommandUser, kAll},
+    {"versionaddendum", Op::kVersionAddendum, kGlobal},
+    {"authenticationmethods", Op::kAuthenticationMethods, kAll},
+    {"streamlocalbindmask", Op::kStreamLocalBindMask, kAll},
+    {"streamlocalbindunlink", Op::kStreamLocalBindUnlink, kAll},
+    {"allowstreamlocalforwarding", Op::kAllowStreamLocalForwarding, kAll},
+    {"fingerprinthash", Op::kFingerprintHash, kGlobal},
+    {"disableforwarding", Op::kDisableForwarding, kAll},
+    {"exposeauthinfo", Op::kExposeAuthInfo, kAll},
+    {"rdomain", Op::kRDomain, kAll},
+    {"casignaturealgorithms", Op::kCaSignatureAlgorithms, kAll},
+    {"securitykeyprovider", Op::kSecurityKeyProvider, kGlobal},
+    {"requiredrsasize", Op::kRequiredRsaSize, kAll},
+    {"channeltimeout", Op::kChannelTimeout, kAll},
+    {"unusedconnectiontimeout", Op::kUnusedConnectionTimeout, kAll},
+    {"debianbanner", Op::kDebianBanner, kGlobal},
+};
+
+bool EqualsNoCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const Keyword* FindKeyword(std::string_view name) {
+  for (const auto& k : kKeywords) {
+    if (EqualsNoCase(name, k.name)) return &k;
+  }
+  return nullptr;
+}
+
+const char* OpName(Op op) {
+  for (const auto& k : kKeywords) {
+    if (k.op == op) return k.name;
+  }
+  return "UNKNOWN";
+}
+
+// A keyword quoted in a message only when it looks like one (never file data).
+std::string Quotable(std::string_view token) {
+  bool ok = !token.empty() && token.size() <= 40;
+  for (char c : token) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
+  return ok ? "\"" + std::string(token) + "\"" : "(not a keyword)";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokenizing (misc.c strdelim(), argv_split()).
+
+constexpr std::string_view kWhitespace = " \t\r\n";
+
+// strdelim(): returns the next token of `s` from `*pos` (npos: no more); splits at whitespace,
+// a quote or one '='. Returns nullopt where strdelim returns NULL.
+std::optional<std::string> StrDelim(std::string& s, size_t* pos) {
+  if (*pos == std::string::npos) return std::nullopt;
+  size_t start = *pos;
+  size_t hit = s.find_first_of(" \t\r\n\"=", start);
+  if (hit == std::string::npos) {
+    *pos = std::string::npos;
+    return s.substr(start);
+  }
+  if (s[hit] == '"') {
+    s.erase(hit, 1);
+    size_t q = s.find('"', hit);
+    if (q == std::string::npos) {
+      *pos = std::string::npos;
+      return std::nullopt;
+    }
+    std::string token = s.substr(start, q - start);
+    size_t next = q + 1;
+    while (next < s.size() && kWhitespace.find(s[next]) != std::string_view::npos) ++next;
+    *pos = next;
+    return token;
+  }
+  bool equals = s[hit] == '=';
+  std::string token = s.substr(start, hit - start);
+  size_t next = hit + 1;
+  while (next < s.size() && kWhitespace.find(s[next]) != std::string_view::npos) ++next;
+  if (next < s.size() && s[next] == '=' && !equals) {
+    ++next;
+    while (next < s.size() && kWhitespace.find(s[next]) != std::string_view::npos) ++next;
+  }
+  *pos = next;
+  return token;
+}
+
+// argv_split(s, terminate_on_comment=1); false on an unterminated quote.
+bool ArgvSplit(std::string_view s, std::vector<std::string>* out) {
+  out->clear();
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == ' ' || s[i] == '\t') {
+      ++i;
+      continue;
+    }
+    if (s[i] == '#') break;
+    char quote = 0;
+    std::string arg;
+    for (; i < s.size(); ++i) {
+      char c = s[i];
+      if (c == '\\' && i + 1 < s.size() &&
+          (s[i + 1] == '\'' || s[i + 1] == '"' || s[i + 1] == '\\' ||
+           (quote == 0 && s[i + 1] == ' '))) {
+        arg += s[++i];
+      } else if (quote == 0 && (c == ' ' || c == '\t')) {
+        break;
+      } else if (quote == 0 && (c == '"' || c == '\'')) {
+        quote = c;
+      } else if (quote != 0 && c == quote) {
+        quote = 0;
+      } else {
+        arg += c;
+      }
+    }
+    if (i >= s.size() && quote != 0) return false;
+    out->push_back(std::move(arg));
+  }
+  return true;
+}
+
+// One configuration line, tokenized once.
+struct Line {
+  int64_t number = 0;
+  std::string keyword;
+  const Keyword* kw = nullptr;      // nullptr: unknown keyword
+  std::optional<std::string> rest;  // sshd's `str` after the keyword (nullopt: none)
+  std::vector<std::string> args;
+  bool quote_error = false;
+  bool too_long = false;
+};
+
+struct ConfigFileText {
+  std::string path;
+  std::vector<Line> lines;
+};
+
+constexpr size_t kMaxLineBytes = 1 << 20;
+constexpr uint64_t kMaxFileBytes = 16ull << 20;
+constexpr int kMaxDepth = 16;  // SERVCONF_MAX_DEPTH
+
+ConfigFileText Tokenize(std::string path, std::string_view text) {
+  ConfigFileText f;
+  f.path = std::move(path);
+  int64_t number = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    size_t end = nl == std::string_view::npos ? text.size() : nl;
+    std::string_view raw = text.substr(pos, end - pos);
+    ++number;
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    Line line;
+    line.number = number;
+    if (raw.size() > kMaxLineBytes) {
+      line.too_long = true;
+      f.lines.push_back(std::move(line));
+      continue;
+    }
+    // load_server_config(): leading " \t\r" removed; the C string ends at a NUL byte.
+    size_t lead = raw.find_first_not_of(" \t\r");
+    raw = lead == std::string_view::npos ? std::string_view() : raw.substr(lead);
+    if (size_t nul = raw.find('\0'); nul != std::string_view::npos) raw = raw.substr(0, nul);
+    std::string s(raw);
+    if (s.empty()) continue;
+    // Trailing whitespace and form feeds (never the first character).
+    size_t len = s.size() - 1;
+    while (len > 0 && std::string_view(" \t\r\n\f").find(s[len]) != std::string_view::npos) --len;
+    s.resize(len + 1);
+    size_t cur = 0;
+    auto keyword = StrDelim(s, &cur);
+    if (keyword && keyword->empty()) keyword = StrDelim(s, &cur);
+    if (!keyword || keyword->empty() || (*keyword)[0] == '#') continue;
+    line.keyword = *keyword;
+    line.kw = FindKeyword(*keyword);
+    if (cur != std::string::npos && cur < s.size()) line.rest = s.substr(cur);
+    if (line.rest) line.quote_error = !ArgvSplit(*line.rest, &line.args);
+    f.lines.push_back(std::move(line));
+  }
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values (misc.c convtime, a2port, strtonum; log.c; servconf.c multistate tables).
+
+std::optional<long long> StrToNum(std::string_view s, long long lo, long long hi) {
+  std::string t(s);
+  if (t.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  long long v = std::strtoll(t.c_str(), &end, 10);
+  if (end == t.c_str() || *end != '\0' || errno == ERANGE || v < lo || v > hi) return std::nullopt;
+  return v;
+}
+
+int A2Port(std::string_view s) {
+  auto v = StrToNum(s, 0, 65535);
+  if (v) return static_cast<int>(*v);
+  if (s == "ssh") return 22;  // getservbyname("ssh", "tcp") in /etc/services
+  return -1;
+}
+
+int ConvTime(std::string_view s) {
+  if (s.empty()) return -1;
+  long total = 0;
+  std::string t(s);
+  const char* p = t.c_str();
+  while (*p) {
+    errno = 0;
+    char* endp = nullptr;
+    long secs = std::strtol(p, &endp, 10);
+    if (p == endp || (errno == ERANGE && (secs == LONG_MIN || secs == LONG_MAX)) || secs < 0)
+      return -1;
+    long mult = 1;
+    switch (*endp++) {
+      case '\0':
+        endp--;
+        break;
+      case 's':
+      case 'S':
+        break;
+      case 'm':
+      case 'M':
+        mult = 60;
+        break;
+      case 'h':
+      case 'H':
+        mult = 3600;
+        break;
+      case 'd':
+      case 'D':
+        mult = 86400;
+        break;
+      case 'w':
+      case 'W':
+        mult = 604800;
+        break;
+      default:
+        return -1;
+    }
+    if (secs > INT_MAX / mult) return -1;
+    secs *= mult;
+    if (total > INT_MAX - secs) return -1;
+    total += secs;
+    p = endp;
+  }
+  return static_cast<int>(total);
+}
+
+struct Multi {
+  const char* key;
+  int value;
+};
+constexpr Multi kFlag[] = {{"yes", 1}, {"no", 0}};
+constexpr Multi kIgnoreRhosts[] = {{"yes", 1}, {"no", 0}, {"shosts-only", 2}};
+constexpr Multi kAddressFamily[] = {{"inet", 4}, {"inet6", 6}, {"any", 0}};
+constexpr Multi kPermitRoot[] = {{"without-password", 1},
+                                 {"prohibit-password", 1},
+                                 {"forced-commands-only", 2},
+                                 {"yes", 3},
+                                 {"no", 4}};
+constexpr Multi kCompression[] = {{"yes", 2}, {"delayed", 2}, {"no", 0}};
+constexpr Multi kGatewayPorts[] = {{"clientspecified", 2}, {"yes", 1}, {"no", 0}};
+constexpr Multi kTcpFwd[] = {{"yes", 3}, {"all", 3}, {"no", 0}, {"remote", 2}, {"local", 1}};
+
+template <size_t N>
+std::optional<std::string> MultiCanonical(std::string_view arg, const Multi (&table)[N]) {
+  for (const auto& m : table) {
+    if (EqualsNoCase(arg, m.key)) {
+      for (const auto& c : table) {
+        if (c.value == m.value) return std::string(c.key);  // fmt_multistate_int()
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+constexpr std::pair<const char*, int> kLogLevels[] = {
+    {"SILENT", 0},  {"QUIET", 0}, {"FATAL", 1},  {"ERROR", 2},  {"INFO", 3},
+    {"VERBOSE", 4}, {"DEBUG", 5}, {"DEBUG1", 5}, {"DEBUG2", 6}, {"DEBUG3", 7}};
+constexpr const char* kFacilities[] = {"DAEMON", "USER",   "AUTH",   "AUTHPRIV",
+                                       "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3",
+                                       "LOCAL4", "LOCAL5", "LOCAL6", "LOCAL7"};
+constexpr std::pair<const char*, int> kIpQos[] = {
+    {"none", INT_MAX},    {"af11", 0x28}, {"af12", 0x30}, {"af13", 0x38},     {"af21", 0x48},
+    {"af22", 0x50},       {"af23", 0x58}, {"af31", 0x68}, {"af32", 0x70},     {"af33", 0x78},
+    {"af41", 0x88},       {"af42", 0x90}, {"af43", 0x98}, {"cs0", 0x00},      {"cs1", 0x20},
+    {"cs2", 0x40},        {"cs3", 0x60},  {"cs4", 0x80},  {"cs5", 0xa0},      {"cs6", 0xc0},
+    {"cs7", 0xe0},        {"ef", 0xb8},   {"le", 0x04},   {"lowdelay", 0x10}, {"throughput", 0x08},
+    {"reliability", 0x04}};
+
+int ParseIpQos(std::string_view s) {
+  for (const auto& [name, v] : kIpQos) {
+    if (EqualsNoCase(s, name)) return v;
+  }
+  std::string t(s);
+  if (t.empty()) return -1;
+  char* end = nullptr;
+  long v = std::strtol(t.c_str(), &end, 0);
+  if (*end != '\0' || v < 0 || v > 255) return -1;
+  return static_cast<int>(v);
+}
+
+std::string IpQosName(int v) {
+  for (const auto& [name, value] : kIpQos) {
+    if (value == v) return name;
+  }
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "0x%02x", v & 0xff);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns (match.c match_pattern(), match_pattern_list(); addrmatch.c addr_match_list()).
+
+bool MatchPattern(const char* s, const char* p) {
+  for (;;) {
+    if (!*p) return !*s;
+    if (*p == '*') {
+      while (*p == '*') ++p;
+      if (!*p) return true;
+      if (*p != '?' && *p != '*') {
+        for (; *s; ++s)
+          if (*s == *p && MatchPattern(s + 1, p + 1)) return true;
+        return false;
+      }
+      for (; *s; ++s)
+        if (MatchPattern(s, p)) return true;
+      return false;
+    }
+    if (!*s) return false;
+    if (*p != '?' && *p != *s) return false;
+    ++s;
+    ++p;
+  }
+}
+
+// 1: positive match, -1: negated match, 0: none.
+int MatchPatternList(std::string_view str, std::string_view pattern, bool dolower) {
+  std::string s(str);
+  bool positive = false;
+  size_t i = 0;
+  while (i < pattern.size()) {
+    bool negated = pattern[i] == '!';
+    if (negated) ++i;
+    std::string sub;
+    while (i < pattern.size() && pattern[i] != ',') {
+      char c = pattern[i++];
+      sub += dolower ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
+    }
+    if (sub.size() >= 1023) return 0;
+    if (i < pattern.size() && pattern[i] == ',') ++i;
+    if (MatchPattern(s.c_str(), sub.c_str())) {
+      if (negated) return -1;
+      positive = true;
+    }
+  }
+  return positive ? 1 : 0;
+}
+
+struct Addr {
+  int af = 0;
+  unsigned char b[16] = {};
+};
+
+bool ParseAddr(std::string_view s, Addr* a) {
+  std::string t(s);
+  if (inet_pton(AF_INET, t.c_str(), a->b) == 1) {
+    a->af = AF_INET;
+    return true;
+  }
+  if (inet_pton(AF_INET6, t.c_str(), a->b) == 1) {
+    a->af = AF_INET6;
+    return true;
+  }
+  return false;
+}
+
+// addr_pton_cidr(): 0 ok, -1 not an address, -2 bad mask.
+int ParseCidr(std::string_view s, Addr* a, unsigned* masklen) {
+  if (s.size() >= 64) return -1;
+  size_t slash = s.find('/');
+  long len = -1;
+  if (slash != std::string_view::npos) {
+    std::string m(s.substr(slash + 1));
+    if (m.empty() || m[0] < '0' || m[0] > '9') return -1;
+    char* end = nullptr;
+    unsigned long v = std::strtoul(m.c_str(), &end, 10);
+    if (*end != '\0' || v > 128) return -1;
+    len = static_cast<long>(v);
+    s = s.substr(0, slash);
+  }
+  if (!ParseAddr(s, a)) return -1;
+  int bits = a->af == AF_INET ? 32 : 128;
+  if (len < 0) len = bits;
+  if (len > bits) return -2;
+  for (int i = static_cast<int>(len); i < bits; ++i) {
+    if (a->b[i / 8] & (0x80 >> (i % 8))) return -2;
+  }
+  *masklen = static_cast<unsigned>(len);
+  return 0;
+}
+
+// addr_match_list(): 1 match, 0 none, -1 negated match, -2 invalid list. `addr` null: validate.
+int AddrMatchList(const std::string* addr, std::string_view list) {
+  Addr try_addr;
+  if (addr && !ParseAddr(*addr, &try_addr)) return 0;
+  int ret = 0;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = std::min(list.find(',', pos), list.size());
+    std::string_view cp = list.substr(pos, comma - pos);
+    pos = comma + 1;
+    bool neg = !cp.empty() && cp[0] == '!';
+    if (neg) cp.remove_prefix(1);
+    if (cp.empty()) return -2;
+    Addr net;
+    unsigned masklen = 0;
+    int r = ParseCidr(cp, &net, &masklen);
+    bool found = false;
+    if (r == -2) return -2;
+    if (r == 0) {
+      if (addr && net.af == try_addr.af) {
+        found = true;
+        for (unsigned i = 0; i < masklen; ++i) {
+          unsigned char bit = 0x80 >> (i % 8);
+          if ((net.b[i / 8] & bit) != (try_addr.b[i / 8] & bit)) found = false;
+        }
+      }
+    } else if (addr) {
+      found = MatchPattern(addr->c_str(), std::string(cp).c_str());
+    }
+    if (found) {
+      if (neg) return -1;
+      ret = 1;
+    }
+  }
+  return ret;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Algorithm lists (kex.c kex_assemble_names(), match.c match_filter_allowlist()).
+
+std::vector<std::string> SplitComma(std::string_view s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t c = std::min(s.find(',', pos), s.size());
+    out.emplace_back(s.substr(pos, c - pos));
+    pos = c + 1;
+  }
+  return out;
+}
+
+std::string JoinComma(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+std::string FilterList(std::string_view proposal, std::string_view filter, bool allow) {
+  std::vector<std::string> kept;
+  for (auto& name : SplitComma(proposal)) {
+    if ((MatchPatternList(name, filter, false) == 1) == allow) kept.push_back(name);
+  }
+  return JoinComma(kept);
+}
+
+std::string NamesCat(std::string_view a, std::string_view b) {
+  if (a.empty()) return std::string(b);
+  if (b.empty()) return std::string(a);
+  std::vector<std::string> out = SplitComma(a);
+  for (auto& n : SplitComma(b)) {
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  return JoinComma(out);
+}
+
+std::optional<std::string> AssembleNames(const std::optional<std::string>& list,
+                                         const std::string& def, const std::string& all) {
+  if (!list || list->empty()) return def;
+  std::string l = *list;
+  if (l[0] == '+') {
+    l = NamesCat(def, l.substr(1));
+  } else if (l[0] == '-') {
+    return FilterList(def, l.substr(1), false);
+  } else if (l[0] == '^') {
+    l = NamesCat(l.substr(1), def);
+  }
+  std::string ret;
+  for (auto& cp : SplitComma(l)) {
+    if (!cp.empty() && cp[0] == '!') return std::nullopt;
+    ret = NamesCat(ret, FilterList(all, cp, true));
+  }
+  if (ret.empty()) return std::nullopt;
+  return ret;
+}
+
+// ciphers_valid(), mac_valid(), kex_names_valid(): every name known, no patterns.
+bool NamesValid(std::string_view names, const std::string& all, bool wildcards) {
+  if (names.empty()) return false;
+  auto known = SplitComma(all);
+  for (auto& n : SplitComma(names)) {
+    if (n.empty()) return false;
+    if (wildcards && n.find_first_of("*?") != std::string::npos) {
+      bool any = false;
+      for (auto& k : known) any = any || MatchPatternList(k, n, false) != 0;
+      if (!any) return false;
+      continue;
+    }
+    if (std::find(known.begin(), known.end(), n) == known.end()) return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options (servconf.h ServerOptions): unset values are absent.
+
+struct Listen {
+  std::optional<std::string> addr;
+  std::optional<std::string> rdomain;
+  int port = 0;
+};
+
+struct Options {
+  std::map<Op, std::string> s;               // single values, printable form
+  std::map<Op, std::vector<std::string>> a;  // lists
+  std::vector<int> ports;
+  std::vector<Listen> listens;
+  std::vector<std::string> host_keys, host_certs;
+  std::vector<std::pair<std::string, std::string>> subsystems;
+  int ms_begin = -1, ms_rate = -1, ms_max = -1;
+  std::optional<int> per_source_max;
+  std::optional<std::pair<int, int>> netblock;
+  std::optional<int> bind_mask;
+  std::optional<int> ipqos_interactive, ipqos_bulk;
+  std::optional<long long> rekey_limit;
+  std::optional<int> rekey_interval;
+  std::optional<std::string> fingerprint, log_facility;
+  std::optional<int> permit_user_env;
+  std::optional<std::string> permit_user_env_allowlist;
+  std::optional<int> pubkey_auth_options;
+
+  bool Has(Op op) const { return s.count(op) != 0; }
+  void SetFirst(Op op, std::string v) { s.emplace(op, std::move(v)); }
+};
+
+struct Fatal {
+  ConfigIssue issue;
+};
+
+}  // namespace
+
+bool IsRepeatingKeyword(std::string_view k) {
+  static const std::set<std::string, std::less<>> kRepeat = {
+      "port",        "listenaddress", "hostkey",   "hostcertificate", "allowusers", "denyusers",
+      "allowgroups", "denygroups",    "acceptenv", "setenv",          "subsystem"};
+  return kRepeat.count(k) != 0;
+}
+
+StatusOr<ConnectionSpec> ParseConnectionSpec(std::string_view spec) {
+  ConnectionSpec ci;
+  size_t pos = 0;
+  while (pos < spec.size()) {
+    size_t c = std::min(spec.find(',', pos), spec.size());
+    std::string_view p = spec.substr(pos, c - pos);
+    pos = c + 1;
+    if (p.empty()) break;
+    auto take = [&](std::string_view prefix) -> std::optional<std::string> {
+      if (p.substr(0, prefix.size()) == prefix) return std::string(p.substr(prefix.size()));
+      return std::nullopt;
+    };
+    if (auto v = take("addr=")) {
+      ci.addr = *v;
+    } else if (auto v2 = take("host=")) {
+      ci.host = *v2;
+    } else if (auto v3 = take("user=")) {
+      ci.user = *v3;
+    } else if (auto v4 = take("laddr=")) {
+      ci.laddr = *v4;
+    } else if (auto v5 = take("rdomain=")) {
+      ci.rdomain = *v5;
+    } else if (auto v6 = take("lport=")) {
+      ci.lport = A2Port(*v6);
+      if (ci.lport == -1) {
+        return Status(StatusCode::kInvalidArgument, "invalid port in context specification");
+      }
+    } else {
+      return Status(StatusCode::kInvalidArgument,
+                    "invalid context specification (expected user=, host=, addr=, laddr=, "
+                    "lport= or rdomain=)");
+    }
+  }
+  return ci;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct SshdConfig::Impl {
+  const SshdBuild* build = &Debian12Build();
+  const AccountDb* accounts = nullptr;
+  std::deque<ConfigFileText> texts;  // [0] is the main file; stable references
+  // Include cache (servconf.c include_list): selector -> file indexes (empty: no match).
+  std::vector<std::pair<std::string, std::vector<size_t>>> includes;
+  bool main_missing = false;
+  bool would_start = true;
+  std::vector<ConfigIssue> issues;
+  std::vector<ConfigFileRecord> files;
+  std::vector<MatchBlock> blocks;
+  Options first_pass;  // after the first pass, before defaults
+  // Does any Match block set AuthorizedKeysFile/AuthorizedKeysCommand?
+  std::vector<size_t> key_blocks;
+  std::optional<UserKeySettings> global_keys;
+  // ForUser results by the outcome of every Match line for the user: users whose Match lines
+  // all evaluate alike get the same settings, so 10,000 users cost a few evaluations.
+  std::map<std::string, UserKeySettings> user_cache;
+
+  // State of one pass.
+  struct Pass {
+    Options* o;
+    const ConnectionSpec* ci;  // null in the first pass
+    bool optimistic = false;   // unknown connection attributes count as matching
+    bool record = false;       // record files, Match blocks (first pass)
+    const Fs* fs = nullptr;
+    int block = -1;
+  };
+
+  [[noreturn]] void Die(const std::string& path, int64_t line, std::string message) {
+    throw Fatal{{path, line, std::move(message)}};
+  }
+
+  std::string Tilde(const std::string& path) const;
+  std::string Derelativise(const std::string& path) const;
+  int MatchLine(Pass& p, std::string criteria, const std::string& file, int64_t line);
+  bool ProcessLine(Pass& p, const ConfigFileText& f, const Line& l, bool* active, unsigned* flags,
+                   int depth);
+  void ParseFile(Pass& p, size_t index, unsigned flags, bool* active, int depth);
+  std::vector<std::string> Glob(const Fs& fs, const std::string& pattern) const;
+  size_t LoadFile(const Fs& fs, const std::string& path, const std::string& from, int64_t line);
+  Options Evaluate(const ConnectionSpec& spec, bool optimistic) const;
+  std::vector<std::string> Print(const Options& o) const;
+};
+
+std::string SshdConfig::Impl::Tilde(const std::string& path) const {
+  // tilde_expand_filename(path, getuid()): sshd runs as root.
+  if (path.empty() || path[0] != '~') return path;
+  size_t slash = path.find('/');
+  std::string name = path.substr(1, slash == std::string::npos ? std::string::npos : slash - 1);
+  std::string rest = slash == std::string::npos ? "" : path.substr(slash + 1);
+  const PasswdEntry* u = nullptr;
+  if (accounts) u = name.empty() ? accounts->FindUserById(0) : accounts->FindUser(name);
+  std::string home = u ? u->home : (name.empty() ? "/root" : "");
+  if (home.empty()) return path;
+  if (!home.empty() && home.back() == '/') home.pop_back();
+  return home + "/" + rest;
+}
+
+std::string SshdConfig::Impl::Derelativise(const std::string& path) const {
+  if (EqualsNoCase(path, "none")) return "none";
+  std::string e = Tilde(path);
+  if (!e.empty() && e[0] == '/') return e;
+  return "//" + e;  // relative to sshd's working directory, "/" under systemd
+}
+
+int SshdConfig::Impl::MatchLine(Pass& p, std::string criteria, const std::string& file,
+                                int64_t line) {
+  const ConnectionSpec* ci = p.ci;
+  int result = 1, attributes = 0;
+  size_t cur = 0;
+  auto unknown = [&]() { return p.optimistic ? 1 : 0; };
+  while (true) {
+    auto attrib = StrDelim(criteria, &cur);
+    if (!attrib || attrib->empty()) break;
+    if ((*attrib)[0] == '#') break;
+    ++attributes;
+    if (EqualsNoCase(*attrib, "all")) {
+      auto arg = StrDelim(criteria, &cur);
+      if (attributes > 1 || (arg && !arg->empty() && (*arg)[0] != '#')) {
+        issues.push_back({file, line, "'all' cannot be combined with other Match attributes"});
+        return -1;
+      }
+      return 1;
+    }
+    auto arg = StrDelim(criteria, &cur);
+    if (!arg || arg->empty() || (*arg)[0] == '#') {
+      issues.push_back({file, line, "Missing Match criteria for " + Quotable(*attrib)});
+      return -1;
+    }
+    std::string a = *attrib;
+    if (EqualsNoCase(a, "user")) {
+      if (!ci || !ci->user) {
+        if (!unknown()) result = 0;
+        continue;
+      }
+      if (MatchPatternList(*ci->user, *arg, false) != 1) result = 0;
+    } else if (EqualsNoCase(a, "group")) {
+      if (!ci || !ci->user) {
+        if (!unknown()) result = 0;
+        continue;
+      }
+      const PasswdEntry* u = accounts ? accounts->FindUser(*ci->user) : nullptr;
+      int found = 0;
+      if (u) {
+        for (uint32_t gid : accounts->GroupIdsOf(*u)) {
+          const GroupEntry* g = accounts->FindGroupById(gid);
+          if (!g) continue;
+          int m = MatchPatternList(g->name, *arg, false);
+          if (m == -1) {
+            found = 0;
+            break;
+          }
+          if (m == 1) found = 1;
+        }
+      }
+      if (!found) result = 0;
+    } else if (EqualsNoCase(a, "host")) {
+      if (!ci || !ci->host) {
+        if (!unknown()) result = 0;
+        continue;
+      }
+      if (MatchPatternList(*ci->host, *arg, true) != 1) result = 0;
+    } else if (EqualsNoCase(a, "address") || EqualsNoCase(a, "localaddress")) {
+      bool local = EqualsNoCase(a, "localaddress");
+      const std::optional<std::string>& v = ci ? (local ? ci->laddr : ci->addr) : std::nullopt;
+      if (!ci || !v) {
+        if (AddrMatchList(nullptr, *arg) != 0) {
+          Die(file, line,
+              std::string("Invalid Match ") + (local ? "localaddress" : "address") + " argument");
+        }
+        if (!unknown()) result = 0;
+        continue;
+      }
+      int r = AddrMatchList(&*v, *arg);
+      if (r == -2) return -1;
+      if (r != 1) result = 0;
+    } else if (EqualsNoCase(a, "localport")) {
+      int port = A2Port(*arg);
+      if (port == -1) {
+        issues.push_back({file, line, "Invalid LocalPort on Match line"});
+        return -1;
+      }
+      if (!ci || ci->lport == -1) {
+        if (!unknown()) result = 0;
+        continue;
+      }
+      if (ci->lport == 0) {
+        if (p.optimistic) continue;
+        Die(file, line,
+            "'Match LocalPort' in configuration but 'lport' not in connection test "
+            "specification.");
+      }
+      if (port != ci->lport) result = 0;
+    } else if (EqualsNoCase(a, "rdomain")) {
+      if (!ci || !ci->rdomain) {
+        if (!unknown()) result = 0;
+        continue;
+      }
+      if (MatchPatternList(*ci->rdomain, *arg, false) != 1) result = 0;
+    } else {
+      issues.push_back({file, line, "Unsupported Match attribute " + Quotable(a)});
+      return -1;
+    }
+  }
+  if (attributes == 0) {
+    issues.push_back({file, line, "One or more attributes required for Match"});
+    return -1;
+  }
+  return result;
+}
+
+std::vector<std::string> SshdConfig::Impl::Glob(const Fs& fs, const std::string& pattern) const {
+  // glob(3) with flags 0: '*', '?', '[' per component; a leading '.' only matched explicitly;
+  // unreadable directories match nothing; results sorted (C locale).
+  std::vector<std::string> parts;
+  size_t pos = 1;
+  while (pos <= pattern.size()) {
+    size_t slash = std::min(pattern.find('/', pos), pattern.size());
+    if (slash > pos) parts.push_back(pattern.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  std::vector<std::string> current = {"/"};
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::vector<std::string> next;
+    bool magic = parts[i].find_first_of("*?[") != std::string::npos;
+    for (const auto& dir : current) {
+      if (!magic) {
+        next.push_back(JoinPath(dir, parts[i]));
+        continue;
+      }
+      auto names = fs.ListDir(dir);
+      if (!names.ok()) continue;
+      for (const auto& n : *names) {
+        if (fnmatch(parts[i].c_str(), n.c_str(), FNM_PERIOD) == 0) next.push_back(JoinPath(dir, n));
+      }
+    }
+    current = std::move(next);
+  }
+  std::vector<std::string> out;
+  for (auto& c : current) {
+    if (fs.Stat(c, false).ok()) out.push_back(c);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+size_t SshdConfig::Impl::LoadFile(const Fs& fs, const std::string& path, const std::string& from,
+                                  int64_t line) {
+  ConfigFileRecord rec;
+  rec.path = path;
+  rec.included_from = from;
+  rec.included_from_line = line;
+  ReadOptions ro;
+  ro.max_bytes = kMaxFileBytes;
+  auto content = fs.ReadFile(path, ro);
+  std::string text;
+  if (content.ok()) {
+    rec.info = content->info;
+    text = std::move(content->data);
+  } else {
+    rec.error = content.status().message();
+    auto st = fs.Stat(path, true);
+    if (st.ok()) rec.info = *st;
+    files.push_back(rec);
+    if (content.status().code() == StatusCode::kWrongType && st.ok() &&
+        st->type == FileType::kDirectory) {
+      // fopen(3) opens a directory and getline(3) reads nothing: sshd takes it as empty.
+      issues.push_back({path, 0, "is a directory; sshd reads it as an empty file"});
+      texts.push_back({path, {}});
+      return texts.size() - 1;
+    }
+    if (from.empty()) {
+      if (content.status().code() == StatusCode::kNotFound) main_missing = true;
+      Die(path, 0, "cannot read the configuration: " + content.status().message());
+    }
+    Die(from, line, "cannot read included file " + path + ": " + content.status().message());
+  }
+  files.push_back(rec);
+  texts.push_back(Tokenize(path, text));
+  return texts.size() - 1;
+}
+
+void SshdConfig::Impl::ParseFile(Pass& p, size_t index, unsigned flags, bool* active, int depth) {
+  if (depth < 0 || depth > kMaxDepth) {
+    Die(texts[index].path, 0, "Too many recursive configuration includes");
+  }
+  int bad = 0;
+  const ConfigFileText& f = texts[index];
+  for (const Line& l : f.lines) {
+    if (!ProcessLine(p, f, l, active, &flags, depth)) ++bad;
+  }
+  if (bad > 0) {
+    Die(f.path, 0, "terminating, " + std::to_string(bad) + " bad configuration options");
+  }
+}
+
+// process_server_config_line_depth(): returns false for a bad option (counted, fatal at the
+// end of the file); throws Fatal where sshd calls fatal().
+bool SshdConfig::Impl::ProcessLine(Pass& p, const ConfigFileText& f, const Line& l, bool* active,
+                                   unsigned* inc_flags, int depth) {
+  const std::string& file = f.path;
+  const int64_t ln = l.number;
+  Options& o = *p.o;
+  auto error = [&](std::string msg) {
+    if (p.record) issues.push_back({file, ln, std::move(msg)});
+    return false;
+  };
+  auto die = [&](std::string msg) { Die(file, ln, std::move(msg)); };
+  if (l.too_long) {
+    return error("line longer than " + std::to_string(kMaxLineBytes) +
+                 " bytes (not evaluated by tidemark)");
+  }
+  const std::string kw = l.kw ? l.kw->name : l.keyword;
+  if (!l.rest || l.rest->empty()) {
+    return error("no argument after keyword " + Quotable(l.keyword));
+  }
+  if (!l.kw) {
+    if (p.record) issues.push_back({file, ln, "Bad configuration option: " + Quotable(l.keyword)});
+    return false;
+  }
+  if (l.quote_error) return error("invalid quotes");
+  const Op op = l.kw->op;
+  const unsigned kflags = l.kw->flags;
+  if (!*active && !(kflags & kMatchOk)) {
+    if (!p.ci) die("Directive " + Quotable(l.keyword) + " is not allowed within a Match block");
+    return true;
+  }
+  // Recording for match_blocks (first pass only).
+  if (p.record && p.block >= 0 && op != Op::kMatch) {
+    std::string lower;
+    for (char c : l.keyword)
+      lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    blocks[static_cast<size_t>(p.block)].settings.push_back({lower, *l.rest, file, ln});
+  }
+  size_t ai = 0;
+  const auto& av = l.args;
+  auto next = [&]() -> const std::string* { return ai < av.size() ? &av[ai++] : nullptr; };
+  const std::string& str = *l.rest;
+  bool act = *active;
+
+  auto multistate = [&](auto& table) {
+    const std::string* arg = next();
+    if (!arg || arg->empty()) die("missing argument.");
+    auto v = MultiCanonical(*arg, table);
+    if (!v) die("unsupported option for " + Quotable(l.keyword) + ".");
+    if (act) o.SetFirst(op, *v);
+  };
+  auto parse_time = [&](Op target) {
+    const std::string* arg = next();
+    if (!arg || arg->empty()) die("missing time value.");
+    int v = ConvTime(*arg);
+    if (v == -1) die("invalid time value.");
+    if (target == Op::kRekeyLimit) {
+      if (act && !o.rekey_interval) o.rekey_interval = v;
+    } else if (act) {
+      o.SetFirst(target, std::to_string(v));
+    }
+  };
+  auto parse_int = [&]() {
+    const std::string* arg = next();
+    auto v = arg ? StrToNum(*arg, 0, INT_MAX) : std::nullopt;
+    if (!v) die(kw + " integer value invalid.");
+    if (act) o.SetFirst(op, std::to_string(*v));
+  };
+  auto parse_filename = [&]() {
+    const std::string* arg = next();
+    if (!arg || arg->empty()) die("missing file name.");
+    if (act && !o.Has(op)) o.SetFirst(op, Derelativise(*arg));
+  };
+  auto parse_algos = [&](const std::string& all, bool wildcards) {
+    const std::string* arg = next();
+    if (!arg || arg->empty()) die(kw + " missing argument.");
+    std::string_view names = *arg;
+    if (names[0] != '-') {
+      if (names[0] == '+' || names[0] == '^') names.remove_prefix(1);
+      if (!NamesValid(names, all, wildcards)) die("Bad " + kw + " list.");
+    }
+    return arg;
+  };
+  auto array_append = [&](Op target) {
+    while (const std::string* arg = next()) {
+      if (act) o.a[target].push_back(*arg);
+    }
+  };
+
+  switch (op) {
+    case Op::kUsePam:
+    case Op::kIgnoreUserKnownHosts:
+    case Op::kHostbasedAuthentication:
+    case Op::kHostbasedUsesNameFromPacketOnly:
+    case Op::kPubkeyAuthentication:
+    case Op::kKerberosAuthentication:
+    case Op::kKerberosOrLocalPasswd:
+    case Op::kKerberosTicketCleanup:
+    case Op::kGssAuthentication:
+    case Op::kGssKeyEx:
+    case Op::kGssCleanupCreds:
+    case Op::kGssStrictAcceptor:
+    case Op::kGssStoreRekey:
+    case Op::kPasswordAuthentication:
+    case Op::kKbdInteractive:
+    case Op::kPrintMotd:
+    case Op::kPrintLastLog:
+    case Op::kX11Forwarding:
+    case Op::kX11UseLocalhost:
+    case Op::kPermitTty:
+    case Op::kPermitUserRc:
+    case Op::kStrictModes:
+    case Op::kTcpKeepAlive:
+    case Op::kEmptyPasswd:
+    case Op::kUseDns:
+    case Op::kAllowAgentForwarding:
+    case Op::kDisableForwarding:
+    case Op::kStreamLocalBindUnlink:
+    case Op::kExposeAuthInfo:
+    case Op::kDebianBanner:
+      multistate(kFlag);
+      break;
+    case Op::kAddressFamily:
+      multistate(kAddressFamily);
+      break;
+    case Op::kPermitRootLogin:
+      multistate(kPermitRoot);
+      break;
+    case Op::kIgnoreRhosts:
+      multistate(kIgnoreRhosts);
+      break;
+    case Op::kCompression:
+      multistate(kCompression);
+      break;
+    case Op::kGatewayPorts:
+      multistate(kGatewayPorts);
+      break;
+    case Op::kAllowTcpForwarding:
+    case Op::kAllowStreamLocalForwarding:
+      multistate(kTcpFwd);
+      break;
+    case Op::kPort: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die("missing port number.");
+      if (o.ports.size() >= 256) die("too many ports.");
+      int port = A2Port(*arg);
+      if (port <= 0) die("Badly formatted port number.");
+      o.ports.push_back(port);
+      break;
+    }
+    case Op::kLoginGraceTime:
+    case Op::kClientAliveInterval:
+      parse_time(op);
+      break;
+    case Op::kListenAddress: {
+      const std::string* argp = next();
+      if (!argp || argp->empty()) die("missing address");
+      std::string arg = *argp;
+      Listen la;
+      size_t colon = arg.find(':');
+      if (arg.find('[') == std::string::npos && colon != std::string::npos &&
+          arg.find(':', colon + 1) != std::string::npos) {
+        la.addr = arg;
+      } else {
+        // hpdelim(): [host]:port or host:port
+        std::string host, port;
+        bool has_port = false;
+        if (!arg.empty() && arg[0] == '[') {
+          size_t close = arg.find(']');
+          if (close == std::string::npos) die("bad address:port usage");
+          host = arg.substr(1, close - 1);
+          if (close + 1 < arg.size()) {
+            if (arg[close + 1] != ':' && arg[close + 1] != '/') die("bad address:port usage");
+            has_port = true;
+            port = arg.substr(close + 2);
+          }
+        } else {
+          size_t c = arg.find_first_of(":/");
+          host = arg.substr(0, c);
+          if (c != std::string::npos) {
+            has_port = true;
+            port = arg.substr(c + 1);
+          }
+        }
+        la.addr = host;
+        if (has_port) {
+          la.port = A2Port(port);
+          if (la.port <= 0) die("bad port number");
+        }
+      }
+      if (const std::string* rd = next()) {
+        (void)rd;
+        die("bad routing domain");  // valid_rdomain(): not supported on Linux builds
+      }
+      o.listens.push_back(la);
+      break;
+    }
+    case Op::kHostKey: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die("missing file name.");
+      if (act) o.host_keys.push_back(Derelativise(*arg));
+      break;
+    }
+    case Op::kHostKeyAgent: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die("missing socket name.");
+      if (act && !o.Has(op)) {
+        o.SetFirst(op, *arg == "SSH_AUTH_SOCK" ? *arg : Derelativise(*arg));
+      }
+      break;
+    }
+    case Op::kHostCertificate: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die("missing file name.");
+      if (act) o.host_certs.push_back(Derelativise(*arg));
+      break;
+    }
+    case Op::kPidFile:
+    case Op::kModuliFile:
+    case Op::kXAuthLocation:
+    case Op::kBanner:
+    case Op::kTrustedUserCaKeys:
+    case Op::kRevokedKeys:
+      parse_filename();
+      break;
+    case Op::kHostbasedAcceptedAlgorithms:
+    case Op::kHostKeyAlgorithms:
+    case Op::kCaSignatureAlgorithms:
+    case Op::kPubkeyAcceptedAlgorithms: {
+      const std::string* arg = parse_algos(build->all_keys, true);
+      if (act) o.SetFirst(op, *arg);
+      break;
+    }
+    case Op::kCiphers:
+    case Op::kMacs:
+    case Op::kKexAlgorithms: {
+      const std::string& all = op == Op::kCiphers ? build->all_ciphers
+                               : op == Op::kMacs  ? build->all_macs
+                                                  : build->all_kex;
+      const std::string* arg = parse_algos(all, false);
+      o.SetFirst(op, *arg);  // no Match check in sshd: global-only keywords
+      break;
+    }
+    case Op::kPubkeyAuthOptions: {
+      int value = 0;
+      while (const std::string* arg = next()) {
+        if (EqualsNoCase(*arg, "none")) continue;
+        if (EqualsNoCase(*arg, "touch-required")) {
+          value |= 1;
+        } else if (EqualsNoCase(*arg, "verify-required")) {
+          value |= 2;
+        } else {
+          return error("unsupported " + kw + " option");
+        }
+      }
+      if (act && !o.pubkey_auth_options) o.pubkey_auth_options = value;
+      break;
+    }
+    case Op::kGssKexAlgorithms: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die("Missing argument.");
+      for (auto& n : SplitComma(*arg)) {
+        if (n.rfind("gss-", 0) != 0 || n.empty()) die("Bad GSSAPI KexAlgorithms.");
+      }
+      if (act) o.SetFirst(op, *arg);
+      break;
+    }
+    case Op::kX11DisplayOffset:
+    case Op::kMaxAuthTries:
+    case Op::kMaxSessions:
+    case Op::kClientAliveCountMax:
+    case Op::kRequiredRsaSize:
+      parse_int();
+      break;
+    case Op::kPermitUserEnvironment: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      int value = 1;
+      std::optional<std::string> list;
+      if (*arg == "yes") {
+        value = 1;
+      } else if (*arg == "no") {
+        value = 0;
+      } else {
+        list = *arg;
+      }
+      if (act && !o.permit_user_env) {
+        o.permit_user_env = value;
+        o.permit_user_env_allowlist = list;
+      }
+      break;
+    }
+    case Op::kRekeyLimit: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      long long v = 0;
+      if (*arg != "default") {
+        // scan_scaled(): a number with an optional K/M/G/T/P/E suffix (powers of 1024).
+        std::string t = *arg;
+        char* end = nullptr;
+        errno = 0;
+        double d = std::strtod(t.c_str(), &end);
+        if (end == t.c_str() || errno == ERANGE || d < 0) die("Bad " + kw + " number.");
+        static const std::string kUnits = "BKMGTPE";
+        long double mult = 1;
+        if (*end) {
+          size_t u = kUnits.find(static_cast<char>(std::toupper(static_cast<unsigned char>(*end))));
+          if (u == std::string::npos || end[1] != '\0') die("Bad " + kw + " number.");
+          for (size_t i = 0; i < u; ++i) mult *= 1024;
+        }
+        v = static_cast<long long>(d * mult);
+        if (v != 0 && v < 16) die(kw + " too small");
+      }
+      if (act && !o.rekey_limit) o.rekey_limit = v;
+      if (ai < av.size()) {
+        if (av[ai] == "none") {
+          ++ai;
+          break;
+        }
+        parse_time(Op::kRekeyLimit);
+      }
+      break;
+    }
+    case Op::kLogFacility: {
+      const std::string* arg = next();
+      std::optional<std::string> name;
+      for (const char* n : kFacilities) {
+        if (arg && EqualsNoCase(*arg, n)) name = n;
+      }
+      if (!name) die("unsupported log facility");
+      if (!o.log_facility) o.log_facility = *name;
+      break;
+    }
+    case Op::kLogLevel: {
+      const std::string* arg = next();
+      int value = -1;
+      for (const auto& [n, v] : kLogLevels) {
+        if (arg && EqualsNoCase(*arg, n)) {
+          value = v;
+          break;
+        }
+      }
+      if (value < 0) die("unsupported log level");
+      std::string name;
+      for (const auto& [n, v] : kLogLevels) {
+        if (v == value) {
+          name = n;
+          break;
+        }
+      }
+      if (act) o.SetFirst(op, name);
+      break;
+    }
+    case Op::kLogVerbose:
+    case Op::kAuthenticationMethods:
+    case Op::kChannelTimeout: {
+      bool found = o.a[op].empty();
+      if (op == Op::kAuthenticationMethods) {
+        bool any = false, parsed = false;
+        for (const auto& arg : av) {
+          if (arg == "any") {
+            if (!o.a[op].empty()) die("\"any\" must appear alone in " + kw);
+            any = true;
+          } else if (any) {
+            die("\"any\" must appear alone in " + kw);
+          }
+          parsed = true;
+          if (found && act) o.a[op].push_back(arg);
+        }
+        if (!parsed) die("no " + kw + " specified");
+        ai = av.size();
+        break;
+      }
+      for (size_t i = 0; i < av.size(); ++i) {
+        if (av[i].empty()) return error("keyword " + kw + " empty argument");
+        if (EqualsNoCase(av[i], "none") && (i > 0 || av.size() > 1)) {
+          return error("keyword " + kw + " \"none\" argument must appear alone.");
+        }
+        if (op == Op::kChannelTimeout && !EqualsNoCase(av[i], "none")) {
+          size_t eq = av[i].find('=');
+          if (eq == std::string::npos || eq == 0 || ConvTime(av[i].substr(eq + 1)) < 0) {
+            die("invalid channel timeout");
+          }
+        }
+        if (found && act) o.a[op].push_back(av[i]);
+      }
+      ai = av.size();
+      break;
+    }
+    case Op::kAllowUsers:
+    case Op::kDenyUsers:
+    case Op::kAllowGroups:
+    case Op::kDenyGroups:
+      for (const auto& arg : av) {
+        if (arg.empty()) die("empty " + kw + " pattern");
+        if ((op == Op::kAllowUsers || op == Op::kDenyUsers)) {
+          size_t at = arg.find('@');
+          if (at != std::string::npos && AddrMatchList(nullptr, arg.substr(at + 1)) == -2) {
+            die("invalid " + kw + " pattern");
+          }
+        }
+      }
+      array_append(op);
+      break;
+    case Op::kSubsystem: {
+      const std::string* name = next();
+      if (!name || name->empty()) die(kw + " missing argument.");
+      if (!act) {
+        next();
+        break;
+      }
+      for (const auto& s : o.subsystems) {
+        if (s.first == *name) die("Subsystem already defined.");
+      }
+      const std::string* cmd = next();
+      if (!cmd || cmd->empty()) die("Missing subsystem command.");
+      std::string args = *cmd;
+      while (const std::string* a = next()) args += " " + *a;
+      o.subsystems.emplace_back(*name, args);
+      break;
+    }
+    case Op::kMaxStartups: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      int b = 0, r = 0, m = 0;
+      int n = std::sscanf(arg->c_str(), "%d:%d:%d", &b, &r, &m);
+      if (n >= 1) o.ms_begin = b;
+      if (n >= 2) o.ms_rate = r;
+      if (n >= 3) o.ms_max = m;
+      if (n == 3) {
+        if (b > m || r > 100 || r < 1) die("Invalid " + kw + " spec.");
+      } else if (n != 1) {
+        die("Invalid " + kw + " spec.");
+      } else {
+        o.ms_max = o.ms_begin;
+      }
+      if (o.ms_max <= 0 || o.ms_begin <= 0) die("Invalid " + kw + " spec.");
+      break;
+    }
+    case Op::kPerSourceNetBlockSize: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      int v1 = 0, v2 = o.netblock ? o.netblock->second : 128;
+      int n = std::sscanf(arg->c_str(), "%d:%d", &v1, &v2);
+      if (n == 2 && (v2 < 0 || v2 > 128)) n = -1;
+      if ((n == 1 || n == 2) && (v1 < 0 || v1 > 32)) n = -1;
+      if (n != 1 && n != 2) die("Invalid " + kw + " spec.");
+      if (act) o.netblock = std::make_pair(v1, v2);
+      break;
+    }
+    case Op::kPerSourceMaxStartups: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      int value = INT_MAX;
+      if (*arg != "none") {
+        auto v = StrToNum(*arg, 0, INT_MAX);
+        if (!v) die(kw + " integer value invalid.");
+        value = static_cast<int>(*v);
+      }
+      if (act) o.per_source_max = value;
+      break;
+    }
+    case Op::kAuthorizedKeysFile: {
+      bool first = o.a[op].empty();
+      for (const auto& arg : av) {
+        if (arg.empty()) return error("keyword " + kw + " empty argument");
+        if (act && first) o.a[op].push_back(Tilde(arg));
+      }
+      ai = av.size();
+      break;
+    }
+    case Op::kAuthorizedPrincipalsFile: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      if (act && !o.Has(op)) o.SetFirst(op, Tilde(*arg));
+      break;
+    }
+    case Op::kAcceptEnv:
+      for (const auto& arg : av) {
+        if (arg.empty() || arg.find('=') != std::string::npos) die("Invalid environment name.");
+      }
+      array_append(op);
+      break;
+    case Op::kSetEnv: {
+      bool first = o.a[op].empty();
+      for (const auto& arg : av) {
+        if (arg.empty() || arg.find('=') == std::string::npos) die("Invalid environment.");
+        if (!act || !first) continue;
+        std::string name = arg.substr(0, arg.find('='));
+        bool dup = false;
+        for (const auto& e : o.a[op]) dup = dup || e.substr(0, e.find('=')) == name;
+        if (!dup) o.a[op].push_back(arg);
+      }
+      ai = av.size();
+      break;
+    }
+    case Op::kPermitTunnel: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      if (*arg != "no" && *arg != "point-to-point" && *arg != "ethernet" && *arg != "yes") {
+        die("bad " + kw + " argument");
+      }
+      if (act) o.SetFirst(op, *arg);
+      break;
+    }
+    case Op::kInclude: {
+      int value = 0;
+      for (const auto& arg2 : av) {
+        if (arg2.empty()) return error("keyword " + kw + " empty argument");
+        ++value;
+        std::string sel = (arg2[0] != '/' && arg2[0] != '~') ? "/etc/ssh/" + arg2 : arg2;
+        bool oactive = *active;
+        unsigned child = (*inc_flags & kMatchOnly) ? kMatchOnly : (oactive ? 0 : kNeverMatch);
+        bool found = false;
+        for (size_t i = 0; i < includes.size(); ++i) {
+          if (includes[i].first != sel) continue;
+          found = true;
+          std::vector<size_t> idx = includes[i].second;
+          for (size_t fi : idx) {
+            int saved = p.block;
+            ParseFile(p, fi, child, active, depth + 1);
+            p.block = saved;
+            *active = oactive;
+          }
+        }
+        if (found) continue;
+        if (!p.fs) die("include not in cache");  // cannot happen: the first pass loads all
+        std::vector<std::string> paths =
+            sel[0] == '/' ? Glob(*p.fs, sel) : std::vector<std::string>{};
+        if (paths.empty()) {
+          includes.push_back({sel, {}});
+          continue;
+        }
+        for (const auto& path : paths) {
+          size_t fi = LoadFile(*p.fs, path, file, ln);
+          int saved = p.block;
+          ParseFile(p, fi, child, active, depth + 1);
+          p.block = saved;
+          *active = oactive;
+          includes.push_back({sel, {fi}});
+        }
+      }
+      if (value == 0) die(kw + " missing filename argument");
+      ai = av.size();
+      break;
+    }
+    case Op::kMatch: {
+      int value = MatchLine(p, str, file, ln);
+      if (value < 0) die("Bad Match condition");
+      *active = (*inc_flags & kNeverMatch) ? false : value == 1;
+      if (*inc_flags & kNeverMatch) *active = false;
+      *inc_flags &= ~kMatchOnly;
+      if (p.record) {
+        blocks.push_back({str, file, ln, {}});
+        p.block = static_cast<int>(blocks.size() - 1);
+      }
+      ai = av.size();
+      break;
+    }
+    case Op::kPermitOpen:
+    case Op::kPermitListen: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      bool first = o.a[op].empty();
+      if (*arg == "any" || *arg == "none") {
+        if (act && first) o.a[op] = {*arg};
+        ai = av.size();
+        if (av.size() > 1) return error("keyword " + kw + " extra arguments at end of line");
+        break;
+      }
+      for (size_t i = ai - 1; i < av.size(); ++i) {
+        const std::string& x = av[i];
+        if (x.empty()) break;
+        std::string stored = x, port;
+        if (op == Op::kPermitListen && x.find(':') == std::string::npos) {
+          stored = "*:" + x;
+          port = x;
+        } else {
+          size_t c;
+          if (x[0] == '[') {
+            size_t close = x.find(']');
+            if (close == std::string::npos || close + 1 >= x.size() || x[close + 1] != ':') {
+              die(kw + " missing host");
+            }
+            c = close + 1;
+          } else {
+            c = x.find(':');
+          }
+          if (c == std::string::npos) die(kw + " bad port number");
+          port = x.substr(c + 1);
+        }
+        if (port != "*" && A2Port(port) <= 0) die(kw + " bad port number");
+        if (act && first) o.a[op].push_back(stored);
+      }
+      ai = av.size();
+      break;
+    }
+    case Op::kForceCommand: {
+      size_t lead = str.find_first_not_of(" \t\r\n");
+      if (act && !o.Has(op)) o.SetFirst(op, lead == std::string::npos ? "" : str.substr(lead));
+      ai = av.size();
+      break;
+    }
+    case Op::kChrootDirectory:
+    case Op::kAuthorizedKeysCommandUser:
+    case Op::kAuthorizedPrincipalsCommandUser: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die("missing " + kw + " argument.");
+      if (act && !o.Has(op)) o.SetFirst(op, *arg);
+      break;
+    }
+    case Op::kSecurityKeyProvider: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      if (act && !o.Has(op)) {
+        o.SetFirst(op, EqualsNoCase(*arg, "internal") ? *arg : Derelativise(*arg));
+      }
+      break;
+    }
+    case Op::kIpQos: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      int v1 = ParseIpQos(*arg);
+      if (v1 == -1) die("Bad " + kw + " value");
+      int v2 = v1;
+      if (const std::string* b = next()) {
+        v2 = ParseIpQos(*b);
+        if (v2 == -1) die("Bad " + kw + " value");
+      }
+      if (act) {
+        o.ipqos_interactive = v1;
+        o.ipqos_bulk = v2;
+      }
+      break;
+    }
+    case Op::kVersionAddendum: {
+      size_t lead = str.find_first_not_of(" \t\r\n");
+      std::string v = lead == std::string::npos ? "" : str.substr(lead);
+      if (v.find('\r') != std::string::npos) die("Invalid " + kw + " argument");
+      // sshd cuts the line at '#', but its value was taken before: the comment stays.
+      if (act && !o.Has(op)) o.SetFirst(op, EqualsNoCase(v, "none") ? "" : v);
+      ai = av.size();
+      break;
+    }
+    case Op::kAuthorizedKeysCommand:
+    case Op::kAuthorizedPrincipalsCommand: {
+      size_t lead = str.find_first_not_of(" \t\r\n");
+      std::string v = lead == std::string::npos ? "" : str.substr(lead);
+      if ((v.empty() || v[0] != '/') && !EqualsNoCase(v, "none")) {
+        die(kw + " must be an absolute path");
+      }
+      // servconf.c tests authorized_keys_command for both keywords (first value wins for the
+      // keys command; the principals command is replaced until a keys command is set).
+      if (act && !o.Has(Op::kAuthorizedKeysCommand)) o.s[op] = v;
+      ai = av.size();
+      break;
+    }
+    case Op::kStreamLocalBindMask: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      char* end = nullptr;
+      long v = std::strtol(arg->c_str(), &end, 8);
+      if (end == arg->c_str() || v < 0 || v > 0777) die("Invalid " + kw + ".");
+      if (act) o.bind_mask = static_cast<int>(v);
+      break;
+    }
+    case Op::kFingerprintHash: {
+      const std::string* arg = next();
+      if (!arg || arg->empty()) die(kw + " missing argument.");
+      std::optional<std::string> name;
+      for (const char* n : {"MD5", "SHA1", "SHA256", "SHA384", "SHA512"}) {
+        if (EqualsNoCase(*arg, n)) name = n;
+      }
+      if (!name) die("Invalid " + kw + " algorithm.");
+      if (act) o.fingerprint = *name;
+      break;
+    }
+    case Op::kRDomain:
+      die("setting RDomain not supported on this platform.");
+      break;
+    case Op::kUnusedConnectionTimeout:
+      if (!av.empty() && EqualsNoCase(av[0], "none")) {
+        ++ai;
+        if (act) o.s[op] = "0";
+        break;
+      }
+      parse_time(op);
+      break;
+    case Op::kDeprecated:
+    case Op::kIgnore:
+    case Op::kUnsupported:
+      ai = av.size();
+      break;
+    case Op::kBad:
+      return false;
+  }
+  if (ai < av.size()) return error("keyword " + kw + " extra arguments at end of line");
+  return true;
+}
+
+SshdConfig::SshdConfig() : impl_(std::make_unique<Impl>()) {}
+SshdConfig::~SshdConfig() = default;
+SshdConfig::SshdConfig(SshdConfig&&) noexcept = default;
+SshdConfig& SshdConfig::operator=(SshdConfig&&) noexcept = default;
+
+bool SshdConfig::main_missing() const { return impl_->main_missing; }
+bool SshdConfig::would_start() const { return impl_->would_start; }
+const std::vector<ConfigIssue>& SshdConfig::issues() const { return impl_->issues; }
+const std::vector<ConfigFileRecord>& SshdConfig::files() const { return impl_->files; }
+const std::vector<MatchBlock>& SshdConfig::match_blocks() const { return impl_->blocks; }
+
+SshdConfig SshdConfig::Load(const Fs& fs, const AccountDb* accounts, std::string_view main_path,
+                            const SshdBuild& build) {
+  SshdConfig c;
+  Impl& m = *c.impl_;
+  m.build = &build;
+  m.accounts = accounts;
+  try {
+    size_t main = m.LoadFile(fs, std::string(main_path), "", 0);
+    Impl::Pass p{&m.first_pass, nullptr};
+    p.record = true;
+    p.fs = &fs;
+    bool active = true;
+    m.ParseFile(p, main, 0, &active, 0);
+    // process_queued_listen_addrs(): ListenAddress needs every Port first.
+  } catch (const Fatal& f) {
+    m.would_start = false;
+    m.issues.push_back(f.issue);
+  }
+  for (size_t i = 0; i < m.blocks.size(); ++i) {
+    for (const auto& s : m.blocks[i].settings) {
+      if (s.keyword == "authorizedkeysfile" || s.keyword == "authorizedkeyscommand" ||
+          s.keyword == "include") {
+        m.key_blocks.push_back(i);
+        break;
+      }
+    }
+  }
+  return c;
+}
+
+Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) const {
+  // fill_default_server_options() on the first pass, then parse_server_match_config():
+  // the Match pass into fresh options, copied over what it set (copy_set_server_options()).
+  Options o = first_pass;
+  const SshdBuild& b = *build;
+  auto def = [&](Op op, const char* v) { o.s.emplace(op, v); };
+  def(Op::kUsePam, "no");
+  if (o.ports.empty()) o.ports.push_back(22);
+  def(Op::kAddressFamily, "any");
+  if (o.listens.empty()) o.listens.push_back({});
+  def(Op::kPidFile, b.pid_file.c_str());
+  def(Op::kModuliFile, b.moduli_file.c_str());
+  def(Op::kLoginGraceTime, "120");
+  def(Op::kPermitRootLogin, "without-password");
+  def(Op::kIgnoreRhosts, "yes");
+  def(Op::kIgnoreUserKnownHosts, "no");
+  def(Op::kPrintMotd, "yes");
+  def(Op::kPrintLastLog, "yes");
+  def(Op::kX11Forwarding, "no");
+  def(Op::kX11DisplayOffset, "10");
+  def(Op::kX11UseLocalhost, "yes");
+  def(Op::kXAuthLocation, b.xauth_location.c_str());
+  def(Op::kPermitTty, "yes");
+  def(Op::kPermitUserRc, "yes");
+  def(Op::kStrictModes, "yes");
+  def(Op::kTcpKeepAlive, "yes");
+  if (!o.log_facility) o.log_facility = "AUTH";
+  def(Op::kLogLevel, "INFO");
+  def(Op::kHostbasedAuthentication, "no");
+  def(Op::kHostbasedUsesNameFromPacketOnly, "no");
+  def(Op::kPubkeyAuthentication, "yes");
+  if (!o.pubkey_auth_options) o.pubkey_auth_options = 0;
+  def(Op::kKerberosAuthentication, "no");
+  def(Op::kKerberosOrLocalPasswd, "yes");
+  def(Op::kKerberosTicketCleanup, "yes");
+  def(Op::kGssAuthentication, "no");
+  def(Op::kGssKeyEx, "no");
+  def(Op::kGssCleanupCreds, "yes");
+  def(Op::kGssStrictAcceptor, "yes");
+  def(Op::kGssStoreRekey, "no");
+  def(Op::kGssKexAlgorithms, b.gss_kex.c_str());
+  def(Op::kPasswordAuthentication, "yes");
+  def(Op::kKbdInteractive, "yes");
+  def(Op::kEmptyPasswd, "no");
+  if (!o.permit_user_env) o.permit_user_env = 0;
+  def(Op::kCompression, "yes");
+  if (!o.rekey_limit) o.rekey_limit = 0;
+  if (!o.rekey_interval) o.rekey_interval = 0;
+  def(Op::kAllowTcpForwarding, "yes");
+  def(Op::kAllowStreamLocalForwarding, "yes");
+  def(Op::kAllowAgentForwarding, "yes");
+  def(Op::kGatewayPorts, "no");
+  if (o.ms_max == -1) o.ms_max = 100;
+  if (o.ms_rate == -1) o.ms_rate = 30;
+  if (o.ms_begin == -1) o.ms_begin = 10;
+  if (!o.per_source_max) o.per_source_max = INT_MAX;
+  if (!o.netblock) o.netblock = std::make_pair(32, 128);
+  def(Op::kMaxAuthTries, "6");
+  def(Op::kMaxSessions, "10");
+  def(Op::kUseDns, "no");
+  def(Op::kClientAliveInterval, "0");
+  def(Op::kClientAliveCountMax, "3");
+  if (o.a[Op::kAuthorizedKeysFile].empty()) {
+    o.a[Op::kAuthorizedKeysFile] = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
+  }
+  def(Op::kPermitTunnel, "no");
+  if (!o.ipqos_interactive) o.ipqos_interactive = 0x10;
+  if (!o.ipqos_bulk) o.ipqos_bulk = 0x08;
+  def(Op::kVersionAddendum, "");
+  if (!o.bind_mask) o.bind_mask = 0177;
+  def(Op::kStreamLocalBindUnlink, "no");
+  if (!o.fingerprint) o.fingerprint = "SHA256";
+  def(Op::kDisableForwarding, "no");
+  def(Op::kExposeAuthInfo, "no");
+  def(Op::kSecurityKeyProvider, "internal");
+  def(Op::kRequiredRsaSize, "1024");
+  def(Op::kUnusedConnectionTimeout, "0");
+  def(Op::kDebianBanner, "yes");
+  auto assemble = [&](Options& x) {
+    auto one = [&](Op op, const std::string& d, const std::string& all) {
+      std::optional<std::string> cur;
+      if (x.Has(op)) cur = x.s[op];
+      auto r = AssembleNames(cur, FilterList(d, JoinComma(SplitComma(all)), true), all);
+      if (!r) throw Fatal{{"", 0, std::string("no valid algorithms in ") + OpName(op)}};
+      x.s[op] = *r;
+    };
+    one(Op::kCiphers, b.def_ciphers, b.all_ciphers);
+    one(Op::kMacs, b.def_macs, b.all_macs);
+    one(Op::kKexAlgorithms, b.def_kex, b.all_kex);
+    one(Op::kHostKeyAlgorithms, b.def_keys, b.all_keys);
+    one(Op::kHostbasedAcceptedAlgorithms, b.def_keys, b.all_keys);
+    one(Op::kPubkeyAcceptedAlgorithms, b.def_keys, b.all_keys);
+    one(Op::kCaSignatureAlgorithms, b.def_sigs, b.all_sigs);
+  };
+  assemble(o);
+  for (Op op : {Op::kPidFile, Op::kXAuthLocation, Op::kBanner, Op::kTrustedUserCaKeys,
+                Op::kRevokedKeys, Op::kSecurityKeyProvider, Op::kAuthorizedPrincipalsFile,
+                Op::kForceCommand, Op::kChrootDirectory, Op::kHostKeyAgent}) {
+    if (o.Has(op) && EqualsNoCase(o.s[op], "none")) o.s.erase(op);
+  }
+  for (Op op : {Op::kAuthenticationMethods, Op::kChannelTimeout}) {
+    auto& v = o.a[op];
+    if (v.size() == 1 && EqualsNoCase(v[0], op == Op::kChannelTimeout ? "none" : "any")) {
+      v.clear();
+    }
+  }
+  // The Match pass.
+  Options mo;
+  auto* self = const_cast<Impl*>(this);
+  Pass p{&mo, &spec};
+  p.optimistic = optimistic;
+  bool active = false;
+  std::vector<ConfigIssue> saved = self->issues;
+  self->ParseFile(p, 0, kMatchOnly, &active, 0);
+  self->issues = std::move(saved);
+  for (Op op : {Op::kPasswordAuthentication,
+                Op::kGssAuthentication,
+                Op::kPubkeyAuthentication,
+                Op::kKerberosAuthentication,
+                Op::kHostbasedAuthentication,
+                Op::kHostbasedUsesNameFromPacketOnly,
+                Op::kKbdInteractive,
+                Op::kPermitRootLogin,
+                Op::kEmptyPasswd,
+                Op::kIgnoreRhosts,
+                Op::kAllowTcpForwarding,
+                Op::kAllowStreamLocalForwarding,
+                Op::kAllowAgentForwarding,
+                Op::kDisableForwarding,
+                Op::kExposeAuthInfo,
+                Op::kPermitTunnel,
+                Op::kGatewayPorts,
+                Op::kStreamLocalBindUnlink,
+                Op::kX11DisplayOffset,
+                Op::kX11Forwarding,
+                Op::kX11UseLocalhost,
+                Op::kPermitTty,
+                Op::kPermitUserRc,
+                Op::kMaxSessions,
+                Op::kMaxAuthTries,
+                Op::kClientAliveCountMax,
+                Op::kClientAliveInterval,
+                Op::kLogLevel,
+                Op::kRequiredRsaSize,
+                Op::kUnusedConnectionTimeout,
+                Op::kBanner,
+                Op::kTrustedUserCaKeys,
+                Op::kRevokedKeys,
+                Op::kAuthorizedKeysCommand,
+                Op::kAuthorizedKeysCommandUser,
+                Op::kAuthorizedPrincipalsFile,
+                Op::kAuthorizedPrincipalsCommand,
+                Op::kAuthorizedPrincipalsCommandUser,
+                Op::kHostbasedAcceptedAlgorithms,
+                Op::kPubkeyAcceptedAlgorithms,
+                Op::kCaSignatureAlgorithms,
+                Op::kForceCommand,
+                Op::kChrootDirectory}) {
+    if (mo.Has(op)) o.s[op] = mo.s[op];
+  }
+  if (mo.pubkey_auth_options) o.pubkey_auth_options = mo.pubkey_auth_options;
+  if (mo.ipqos_interactive) o.ipqos_interactive = mo.ipqos_interactive;
+  if (mo.ipqos_bulk) o.ipqos_bulk = mo.ipqos_bulk;
+  if (mo.rekey_limit) o.rekey_limit = mo.rekey_limit;
+  if (mo.rekey_interval) o.rekey_interval = mo.rekey_interval;
+  if (mo.bind_mask) o.bind_mask = mo.bind_mask;
+  if (mo.permit_user_env_allowlist) o.permit_user_env_allowlist = mo.permit_user_env_allowlist;
+  for (Op op : {Op::kAuthorizedKeysFile, Op::kAllowUsers, Op::kDenyUsers, Op::kAllowGroups,
+                Op::kDenyGroups, Op::kAcceptEnv, Op::kSetEnv, Op::kAuthenticationMethods,
+                Op::kPermitOpen, Op::kPermitListen, Op::kChannelTimeout, Op::kLogVerbose}) {
+    if (!mo.a[op].empty()) o.a[op] = mo.a[op];
+  }
+  assemble(o);
+  for (Op op : {Op::kForceCommand, Op::kChrootDirectory}) {
+    if (o.Has(op) && EqualsNoCase(o.s[op], "none")) o.s.erase(op);
+  }
+  return o;
+}
+
+std::vector<std::string> SshdConfig::Impl::Print(const Options& o) const {
+  std::vector<std::string> out;
+  auto get = [&](Op op) -> std::string {
+    auto it = o.s.find(op);
+    return it == o.s.end() ? "none" : it->second;
+  };
+  auto line = [&](Op op) { out.push_back(std::string(OpName(op)) + " " + get(op)); };
+  for (int port : o.ports) out.push_back("port " + std::to_string(port));
+  line(Op::kAddressFamily);
+  // format_listen_addrs(): grouped by routing domain; each address in getaddrinfo order reversed.
+  std::string family = get(Op::kAddressFamily);
+  for (const auto& la : o.listens) {
+    std::vector<int> ports;
+    if (la.port > 0) {
+      ports.push_back(la.port);
+    } else {
+      ports = o.ports;
+    }
+    for (int port : ports) {
+      std::vector<std::string> addrs;
+      if (!la.addr) {
+        if (family != "inet") addrs.push_back("[::]");
+        if (family != "inet6") addrs.push_back("0.0.0.0");
+      } else {
+        Addr a;
+        std::string host = *la.addr;
+        if (host == "localhost") host = family == "inet6" ? "::1" : "127.0.0.1";
+        if (ParseAddr(host, &a) && !(family == "inet" && a.af != AF_INET) &&
+            !(family == "inet6" && a.af != AF_INET6)) {
+          char buf[INET6_ADDRSTRLEN];
+          inet_ntop(a.af, a.b, buf, sizeof(buf));
+          addrs.push_back(a.af == AF_INET6 ? "[" + std::string(buf) + "]" : buf);
+        } else {
+          addrs.push_back(host);  // a name: resolved by sshd at startup, not offline
+        }
+      }
+      for (const auto& ad : addrs)
+        out.push_back("listenaddress " + ad + ":" + std::to_string(port));
+    }
+  }
+  for (Op op : {Op::kUsePam}) line(op);
+  for (Op op : {Op::kLoginGraceTime, Op::kX11DisplayOffset, Op::kMaxAuthTries, Op::kMaxSessions,
+                Op::kClientAliveInterval, Op::kClientAliveCountMax, Op::kRequiredRsaSize}) {
+    line(op);
+  }
+  char mask[16];
+  std::snprintf(mask, sizeof(mask), "0%o", *o.bind_mask);
+  out.push_back(std::string("streamlocalbindmask ") + mask);
+  out.push_back(
+      std::string("unusedconnectiontimeout ") +
+      (get(Op::kUnusedConnectionTimeout) == "0" ? "none" : get(Op::kUnusedConnectionTimeout)));
+  for (Op op : {Op::kPermitRootLogin,
+                Op::kIgnoreRhosts,
+                Op::kIgnoreUserKnownHosts,
+                Op::kHostbasedAuthentication,
+                Op::kHostbasedUsesNameFromPacketOnly,
+                Op::kPubkeyAuthentication,
+                Op::kKerberosAuthentication,
+                Op::kKerberosOrLocalPasswd,
+                Op::kKerberosTicketCleanup,
+                Op::kGssAuthentication,
+                Op::kGssCleanupCreds,
+                Op::kGssKeyEx,
+                Op::kGssStrictAcceptor,
+                Op::kGssStoreRekey,
+                Op::kGssKexAlgorithms,
+                Op::kPasswordAuthentication,
+                Op::kKbdInteractive,
+                Op::kPrintMotd,
+                Op::kPrintLastLog,
+                Op::kX11Forwarding,
+                Op::kX11UseLocalhost,
+                Op::kPermitTty,
+                Op::kPermitUserRc,
+                Op::kStrictModes,
+                Op::kTcpKeepAlive,
+                Op::kEmptyPasswd,
+                Op::kCompression,
+                Op::kGatewayPorts,
+                Op::kUseDns,
+                Op::kAllowTcpForwarding,
+                Op::kAllowAgentForwarding,
+                Op::kDisableForwarding,
+                Op::kAllowStreamLocalForwarding,
+                Op::kStreamLocalBindUnlink}) {
+    line(op);
+  }
+  out.push_back("fingerprinthash " + *o.fingerprint);
+  line(Op::kExposeAuthInfo);
+  for (Op op : {Op::kPidFile, Op::kModuliFile, Op::kXAuthLocation, Op::kCiphers, Op::kMacs,
+                Op::kBanner, Op::kForceCommand, Op::kChrootDirectory, Op::kTrustedUserCaKeys,
+                Op::kRevokedKeys, Op::kSecurityKeyProvider, Op::kAuthorizedPrincipalsFile}) {
+    line(op);
+  }
+  std::string addendum = get(Op::kVersionAddendum);
+  out.push_back("versionaddendum " + (addendum.empty() ? std::string("none") : addendum));
+  for (Op op :
+       {Op::kAuthorizedKeysCommand, Op::kAuthorizedKeysCommandUser,
+        Op::kAuthorizedPrincipalsCommand, Op::kAuthorizedPrincipalsCommandUser, Op::kHostKeyAgent,
+        Op::kKexAlgorithms, Op::kCaSignatureAlgorithms, Op::kHostbasedAcceptedAlgorithms,
+        Op::kHostKeyAlgorithms, Op::kPubkeyAcceptedAlgorithms, Op::kLogLevel}) {
+    line(op);
+  }
+  out.push_back("syslogfacility " + *o.log_facility);
+  auto arr = [&](Op op) -> const std::vector<std::string>& {
+    static const std::vector<std::string> kEmpty;
+    auto it = o.a.find(op);
+    return it == o.a.end() ? kEmpty : it->second;
+  };
+  auto oneline = [&](Op op) {
+    const auto& v = arr(op);
+    if (v.empty() && op != Op::kAuthenticationMethods) return;
+    std::string l = OpName(op);
+    for (const auto& x : v) l += " " + x;
+    if (op == Op::kAuthenticationMethods && v.empty()) l += " any";
+    out.push_back(l);
+  };
+  auto multi = [&](Op op, const std::vector<std::string>& v) {
+    for (const auto& x : v) out.push_back(std::string(OpName(op)) + " " + x);
+  };
+  oneline(Op::kAuthorizedKeysFile);
+  std::vector<std::string> keys = o.host_keys;
+  if (keys.empty()) keys = {build->host_keys[0], build->host_keys[1], build->host_keys[2]};
+  std::vector<std::string> shown;
+  for (const auto& k : keys) shown.push_back(EqualsNoCase(k, "none") ? "none" : k);
+  multi(Op::kHostKey, shown);
+  multi(Op::kHostCertificate, o.host_certs);
+  for (Op op : {Op::kAllowUsers, Op::kDenyUsers, Op::kAllowGroups, Op::kDenyGroups, Op::kAcceptEnv,
+                Op::kSetEnv}) {
+    multi(op, arr(op));
+  }
+  oneline(Op::kAuthenticationMethods);
+  oneline(Op::kLogVerbose);
+  oneline(Op::kChannelTimeout);
+  for (const auto& [name, args] : o.subsystems) out.push_back("subsystem " + name + " " + args);
+  out.push_back("maxstartups " + std::to_string(o.ms_begin) + ":" + std::to_string(o.ms_rate) +
+                ":" + std::to_string(o.ms_max));
+  out.push_back("persourcemaxstartups " + (*o.per_source_max == INT_MAX
+                                               ? std::string("none")
+                                               : std::to_string(*o.per_source_max)));
+  out.push_back("persourcenetblocksize " + std::to_string(o.netblock->first) + ":" +
+                std::to_string(o.netblock->second));
+  line(Op::kPermitTunnel);
+  out.push_back("ipqos " + IpQosName(*o.ipqos_interactive) + " " + IpQosName(*o.ipqos_bulk));
+  out.push_back("rekeylimit " + std::to_string(static_cast<unsigned long long>(*o.rekey_limit)) +
+                " " + std::to_string(*o.rekey_interval));
+  for (Op op : {Op::kPermitOpen, Op::kPermitListen}) {
+    std::string l = OpName(op);
+    if (arr(op).empty()) l += " any";
+    for (const auto& x : arr(op)) l += " " + x;
+    out.push_back(l);
+  }
+  if (o.permit_user_env_allowlist) {
+    out.push_back("permituserenvironment " + *o.permit_user_env_allowlist);
+  } else {
+    out.push_back(std::string("permituserenvironment ") + (*o.permit_user_env ? "yes" : "no"));
+  }
+  std::string pk = "pubkeyauthoptions";
+  if (*o.pubkey_auth_options == 0) pk += " none";
+  if (*o.pubkey_auth_options & 1) pk += " touch-required";
+  if (*o.pubkey_auth_options & 2) pk += " verify-required";
+  out.push_back(pk);
+  return out;
+}
+
+StatusOr<std::vector<std::string>> SshdConfig::Dump(const ConnectionSpec& spec) const {
+  if (!impl_->would_start) {
+    const ConfigIssue& why = impl_->issues.back();
+    return Status(
+        StatusCode::kInvalidArgument,
+        why.path + (why.line ? " line " + std::to_string(why.line) : "") + ": " + why.message);
+  }
+  try {
+    return impl_->Print(impl_->Evaluate(spec, false));
+  } catch (const Fatal& f) {
+    return Status(StatusCode::kInvalidArgument,
+                  (f.issue.path.empty() ? "" : f.issue.path) +
+                      (f.issue.line ? " line " + std::to_string(f.issue.line) : "") +
+                      (f.issue.path.empty() ? "" : ": ") + f.issue.message);
+  }
+}
+
+UserKeySettings SshdConfig::ForUser(const std::string& user) const {
+  UserKeySettings out;
+  auto extract = [&](const Options& o, UserKeySettings& s) {
+    auto it = o.a.find(Op::kAuthorizedKeysFile);
+    if (it != o.a.end()) s.files = it->second;
+    auto c = o.s.find(Op::kAuthorizedKeysCommand);
+    s.command = c == o.s.end() ? "none" : c->second;
+  };
+  if (!impl_->would_start) {
+    out.files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
+    out.command = "none";
+    return out;
+  }
+  ConnectionSpec spec;
+  spec.user = user;
+  spec.lport = -1;
+  try {
+    if (impl_->key_blocks.empty()) {
+      if (!impl_->global_keys) {
+        UserKeySettings g;
+        extract(impl_->Evaluate(spec, false), g);
+        impl_->global_keys = g;
+      }
+      return *impl_->global_keys;
+    }
+    std::string signature;
+    {
+      std::vector<ConfigIssue> saved = impl_->issues;
+      for (const MatchBlock& b : impl_->blocks) {
+        for (bool optimistic : {false, true}) {
+          Impl::Pass p{nullptr, &spec};
+          p.optimistic = optimistic;
+          signature += static_cast<char>('1' + impl_->MatchLine(p, b.criteria, b.file, b.line));
+        }
+      }
+      impl_->issues = std::move(saved);
+    }
+    if (auto it = impl_->user_cache.find(signature); it != impl_->user_cache.end()) {
+      return it->second;
+    }
+    Options exact = impl_->Evaluate(spec, false);
+    extract(exact, out);
+    // Would a connection-dependent Match change them? Evaluate with unknown attributes
+    // matching: a different result means it depends on host/address/port/rdomain.
+    Options maybe = impl_->Evaluate(spec, true);
+    UserKeySettings alt;
+    extract(maybe, alt);
+    if (alt.files != out.files || alt.command != out.command) {
+      for (size_t i : impl_->key_blocks) {
+        const MatchBlock& b = impl_->blocks[i];
+        out.undecided.push_back(b.file + ":" + std::to_string(b.line));
+      }
+    }
+    impl_->user_cache[signature] = out;
+  } catch (const Fatal&) {
+    out.files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
+    out.command = "none";
+  }
+  return out;
+}
+
+}  // namespace tidemark::agent::sshd

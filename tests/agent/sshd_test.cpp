@@ -1,0 +1,263 @@
+// Hermetic tests of the sshd_config evaluator (parsers/sshd_config.h) and the `sshd` section on
+// fixture roots: semantics sshd_config(5) states, bad input, the section's JSON, and the ssh_keys
+// section fed with the effective AuthorizedKeysFile. The real sshd is the oracle in
+// sshd_real_test.cpp; here each expectation follows from a rule cited next to it.
+#include "agent/collectors/sshd.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "agent/collectors/ssh_keys.h"
+#include "agent/parsers/sshd_config.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+using sshd::ConnectionSpec;
+using sshd::SshdConfig;
+
+class SshdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.Write("/etc/passwd",
+                "root:x:0:0:root:/root:/bin/bash\n"
+                "alice:x:1000:1000::/home/alice:/bin/bash\n"
+                "bob:x:1001:1001::/home/bob:/bin/bash\n");
+    root_.Write("/etc/group", "root:x:0:\nalice:x:1000:\nbob:x:1001:\ndevelopers:x:1500:bob\n");
+  }
+  SshdConfig Load() {
+    auto fs = OpenRootFs(root_.path());
+    EXPECT_TRUE(fs.ok());
+    fs_ = std::move(*fs);
+    db_ = LoadAccountDb(*fs_);
+    return SshdConfig::Load(*fs_, &db_);
+  }
+  // Returns the value printed for `keyword` (all lines joined by '|').
+  std::string Value(const SshdConfig& c, const std::string& keyword, ConnectionSpec spec = {}) {
+    auto lines = c.Dump(spec);
+    EXPECT_TRUE(lines.ok()) << lines.status().message();
+    if (!lines.ok()) return "<error>";
+    std::string out;
+    for (const auto& l : *lines) {
+      if (l.rfind(keyword + " ", 0) == 0)
+        out += (out.empty() ? "" : "|") + l.substr(keyword.size() + 1);
+    }
+    return out;
+  }
+  bool HasIssue(const SshdConfig& c, const std::string& path, int64_t line,
+                const std::string& text) {
+    for (const auto& i : c.issues()) {
+      if (i.path == path && i.line == line && i.message.find(text) != std::string::npos)
+        return true;
+    }
+    return false;
+  }
+  Section Collect(SectionCollector& collector) {
+    auto fs = OpenRootFs(root_.path());
+    EXPECT_TRUE(fs.ok());
+    CollectContext ctx(**fs, "host");
+    Section s;
+    collector.Collect(ctx, s);
+    s.Finish();
+    s.Materialize();
+    return s;
+  }
+
+  testing::TempRoot root_;
+  std::unique_ptr<Fs> fs_;
+  AccountDb db_;
+};
+
+TEST_F(SshdTest, FirstValueWinsAcrossIncludesAndKeywordsAreCaseInsensitive) {
+  // sshd_config(5): "for each parameter, the first obtained value will be used".
+  root_.Write("/etc/ssh/sshd_config",
+              "Include /etc/ssh/sshd_config.d/*.conf\nPasswordAuthentication yes\n");
+  root_.Write("/etc/ssh/sshd_config.d/20-b.conf", "passwordauthentication yes\nMaxAuthTries 9\n");
+  root_.Write("/etc/ssh/sshd_config.d/10-a.conf", "PASSWORDAUTHENTICATION=no\n");
+  SshdConfig c = Load();
+  ASSERT_TRUE(c.would_start());
+  EXPECT_EQ(Value(c, "passwordauthentication"), "no");
+  EXPECT_EQ(Value(c, "maxauthtries"), "9");
+  ASSERT_EQ(c.files().size(), 3u);  // lexical order of the glob
+  EXPECT_EQ(c.files()[1].path, "/etc/ssh/sshd_config.d/10-a.conf");
+  EXPECT_EQ(c.files()[2].path, "/etc/ssh/sshd_config.d/20-b.conf");
+  EXPECT_EQ(c.files()[1].included_from, "/etc/ssh/sshd_config");
+}
+
+TEST_F(SshdTest, RelativeIncludeIsRelativeToEtcSsh) {
+  root_.Write("/etc/ssh/sshd_config", "Include extra.conf\n");
+  root_.Write("/etc/ssh/extra.conf", "X11Forwarding yes\n");
+  SshdConfig c = Load();
+  EXPECT_EQ(Value(c, "x11forwarding"), "yes");
+}
+
+TEST_F(SshdTest, DeprecatedNamesMapAsSshdMapsThem) {
+  root_.Write("/etc/ssh/sshd_config",
+              "ChallengeResponseAuthentication no\nPermitRootLogin prohibit-password\n"
+              "PubkeyAcceptedKeyTypes ssh-ed25519\nKeepAlive no\n");
+  SshdConfig c = Load();
+  EXPECT_EQ(Value(c, "kbdinteractiveauthentication"), "no");
+  EXPECT_EQ(Value(c, "permitrootlogin"), "without-password");
+  EXPECT_EQ(Value(c, "pubkeyacceptedalgorithms"), "ssh-ed25519");
+  EXPECT_EQ(Value(c, "tcpkeepalive"), "no");
+}
+
+TEST_F(SshdTest, MatchUserGroupAddressAndAll) {
+  root_.Write("/etc/ssh/sshd_config",
+              "Match Group developers\n  X11Forwarding yes\n"
+              "Match User alice Address 10.0.0.0/8,!10.9.0.0/16\n  PasswordAuthentication no\n"
+              "Match All\n  MaxSessions 3\n");
+  SshdConfig c = Load();
+  ConnectionSpec bob;
+  bob.user = "bob";
+  EXPECT_EQ(Value(c, "x11forwarding", bob), "yes");
+  ConnectionSpec alice;
+  alice.user = "alice";
+  EXPECT_EQ(Value(c, "x11forwarding", alice), "no");
+  alice.addr = "10.1.2.3";
+  EXPECT_EQ(Value(c, "passwordauthentication", alice), "no");
+  alice.addr = "10.9.1.1";  // negated entry wins
+  EXPECT_EQ(Value(c, "passwordauthentication", alice), "yes");
+  EXPECT_EQ(Value(c, "maxsessions"), "3");  // Match All applies without a context
+  ASSERT_EQ(c.match_blocks().size(), 3u);
+  EXPECT_EQ(c.match_blocks()[1].criteria, "User alice Address 10.0.0.0/8,!10.9.0.0/16");
+  EXPECT_EQ(c.match_blocks()[1].line, 3);
+  ASSERT_EQ(c.match_blocks()[1].settings.size(), 1u);
+  EXPECT_EQ(c.match_blocks()[1].settings[0].keyword, "passwordauthentication");
+  EXPECT_EQ(c.match_blocks()[1].settings[0].line, 4);
+}
+
+TEST_F(SshdTest, UnknownMatchCriterionNamesFileAndLine) {
+  root_.Write("/etc/ssh/sshd_config", "X11Forwarding no\nMatch Colour blue\n  X11Forwarding yes\n");
+  SshdConfig c = Load();
+  EXPECT_FALSE(c.would_start());
+  EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "Unsupported Match attribute"));
+  EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "Bad Match condition"));
+  EXPECT_FALSE(c.Dump({}).ok());
+}
+
+TEST_F(SshdTest, IncludeLoopStopsAtTheRecursionLimit) {
+  root_.Write("/etc/ssh/sshd_config", "Include /etc/ssh/a.conf\n");
+  root_.Write("/etc/ssh/a.conf", "Include /etc/ssh/b.conf\n");
+  root_.Write("/etc/ssh/b.conf", "Include /etc/ssh/a.conf\n");
+  SshdConfig c = Load();
+  EXPECT_FALSE(c.would_start());
+  ASSERT_FALSE(c.issues().empty());
+  EXPECT_NE(c.issues().back().message.find("Too many recursive"), std::string::npos);
+}
+
+TEST_F(SshdTest, UnreadableIncludeIsAnErrorNamingTheIncludingLine) {
+  root_.Write("/etc/ssh/sshd_config", "PermitRootLogin no\nInclude /etc/ssh/fifo.conf\n");
+  root_.Fifo("/etc/ssh/fifo.conf");
+  SshdConfig c = Load();
+  EXPECT_FALSE(c.would_start());
+  EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "/etc/ssh/fifo.conf"));
+}
+
+TEST_F(SshdTest, HugeLineAndBinaryGarbageAreErrorsWithoutQuotingContent) {
+  root_.Write("/etc/ssh/sshd_config", "PermitRootLogin no\nAllowUsers " +
+                                          std::string(10 << 20, 'a') +
+                                          "\n\x01\x02secret\xff\xfe value\n");
+  SshdConfig c = Load();
+  EXPECT_FALSE(c.would_start());
+  EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "longer than"));
+  EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 3, "Bad configuration option"));
+  for (const auto& i : c.issues()) EXPECT_EQ(i.message.find("secret"), std::string::npos);
+}
+
+TEST_F(SshdTest, SectionIsNotApplicableWithoutSshdConfig) {
+  SshdCollector collector;
+  Section s = Collect(collector);
+  EXPECT_EQ(s.status, SectionStatus::kNotApplicable);
+  EXPECT_EQ(s.data["present"], false);
+}
+
+TEST_F(SshdTest, SectionReportsEffectiveBlocksFilesAndDefaultsSource) {
+  root_.Write(
+      "/etc/ssh/sshd_config",
+      "Port 22\nPort 2222\nAllowUsers alice\nMatch User bob\n  PasswordAuthentication no\n");
+  root_.Write(
+      "/var/lib/dpkg/status",
+      "Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u10\n\n");
+  SshdCollector collector;
+  Section s = Collect(collector);
+  EXPECT_EQ(s.status, SectionStatus::kOk);
+  EXPECT_EQ(s.data["would_start"], true);
+  EXPECT_EQ(s.data["effective"]["port"], json({"22", "2222"}));
+  EXPECT_EQ(s.data["effective"]["allowusers"], json({"alice"}));
+  EXPECT_EQ(s.data["effective"]["denyusers"], json::array());
+  EXPECT_EQ(s.data["effective"]["passwordauthentication"], "yes");
+  EXPECT_EQ(s.data["match_blocks"][0]["id"], "sshd_match:/etc/ssh/sshd_config:4");
+  EXPECT_EQ(s.data["match_blocks"][0]["settings"][0]["source"]["line"], 5);
+  EXPECT_EQ(s.data["files"][0]["path"], "/etc/ssh/sshd_config");
+  EXPECT_EQ(s.data["files"][0]["mode"], "0644");
+  EXPECT_EQ(s.data["defaults_source"]["matches_installed"], true);
+}
+
+TEST_F(SshdTest, AnotherBuildIsReportedAsDefaultsThatMayDiffer) {
+  root_.Write("/etc/ssh/sshd_config", "");
+  root_.Write("/var/lib/dpkg/status",
+              "Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.6p1-3\n\n");
+  SshdCollector collector;
+  Section s = Collect(collector);
+  EXPECT_EQ(s.data["defaults_source"]["package_version"], "1:9.6p1-3");
+  EXPECT_EQ(s.data["defaults_source"]["matches_installed"], false);
+  EXPECT_NE(s.data["defaults_source"]["note"].get<std::string>().find("may differ"),
+            std::string::npos);
+}
+
+TEST_F(SshdTest, BrokenConfigurationIsAFindingWouldStartFalse) {
+  root_.Write("/etc/ssh/sshd_config", "PermitRootLogin perhaps\n");
+  SshdCollector collector;
+  Section s = Collect(collector);
+  EXPECT_EQ(s.data["would_start"], false);
+  EXPECT_TRUE(s.data["effective"].is_null());
+  ASSERT_FALSE(s.errors.empty());
+  EXPECT_EQ(s.errors.back().path, "/etc/ssh/sshd_config");
+  EXPECT_EQ(s.errors.back().line, 1);
+}
+
+TEST_F(SshdTest, SshKeysUsesTheEffectiveAuthorizedKeysFilePerUser) {
+  root_.Write("/etc/ssh/sshd_config",
+              "AuthorizedKeysFile .ssh/authorized_keys\n"
+              "Match Group developers\n  AuthorizedKeysFile /etc/ssh/keys/%u\n"
+              "Match User alice Host *.example.com\n  AuthorizedKeysFile .ssh/other\n");
+  SshKeysCollector collector(SshdAuthorizedKeysSettings());
+  Section s = Collect(collector);
+  std::map<std::string, json> users;
+  for (const auto& u : s.data["users"]) users[u["user"].get<std::string>()] = u;
+  ASSERT_TRUE(users.count("bob"));
+  EXPECT_EQ(users["bob"]["authorized_keys_file"], json({"/etc/ssh/keys/%u"}));
+  EXPECT_EQ(users["root"]["authorized_keys_file"], json({".ssh/authorized_keys"}));
+  // alice's files depend on the client's host name: listed as the global ones, incomplete.
+  EXPECT_EQ(users["alice"]["authorized_keys_file"], json({".ssh/authorized_keys"}));
+  EXPECT_EQ(users["alice"]["incomplete"], true);
+  EXPECT_EQ(users["root"]["incomplete"], false);
+}
+
+TEST_F(SshdTest, SshKeysKeepsDefaultsWithoutSshdConfig) {
+  SshKeysCollector collector(SshdAuthorizedKeysSettings());
+  Section s = Collect(collector);
+  for (const auto& u : s.data["users"]) {
+    EXPECT_EQ(u["authorized_keys_file"], json({".ssh/authorized_keys", ".ssh/authorized_keys2"}));
+  }
+}
+
+TEST_F(SshdTest, CommandPrintsAndUsesExitCodes) {
+  root_.Write("/etc/ssh/sshd_config", "PermitRootLogin no\n");
+  std::string out, err;
+  std::string bin = std::string(TIDEMARK_AGENT_BIN) + " sshd --root '" + root_.path() + "'";
+  EXPECT_EQ(testing::RunCommand(bin, &out, &err), 0);
+  EXPECT_NE(out.find("\npermitrootlogin no\n"), std::string::npos);
+  EXPECT_EQ(testing::RunCommand(bin + " --context bogus=1", &out, &err), 2);
+  EXPECT_EQ(testing::RunCommand(bin + " --frobnicate", &out, &err), 2);
+  root_.Write("/etc/ssh/sshd_config", "PermitRootLogin no\nMatch Nothing x\n");
+  EXPECT_EQ(testing::RunCommand(bin, &out, &err), 1);
+  EXPECT_NE(err.find("/etc/ssh/sshd_config line 2"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace tidemark::agent
