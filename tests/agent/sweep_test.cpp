@@ -194,20 +194,6 @@ TEST_F(SweepTest, RootThatIsASymlinkIsNotFollowed) {
   EXPECT_TRUE(s.data["setid_files"].empty());
 }
 
-TEST_F(SweepTest, UnreadableDirectoryIsAnErrorEntry) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads any directory (CAP_DAC_READ_SEARCH)";
-  root_.Write("/locked/suid", "s", 04755);
-  root_.Write("/open/suid", "s", 04755);
-  root_.Chmod("/locked", 0);
-  Section s = Run();
-  root_.Chmod("/locked", 0755);
-  EXPECT_EQ(s.status, SectionStatus::kPartial);
-  EXPECT_EQ(Paths(s.data["setid_files"]), (std::set<std::string>{"/open/suid"}));
-  ASSERT_FALSE(s.errors.empty());
-  EXPECT_EQ(s.errors[0].path, "/locked");
-  EXPECT_EQ(s.data["counts"]["errors"], 1);
-}
-
 TEST_F(SweepTest, UnreadablePasswdDisablesTheUnownedCheckWithAnError) {
   root_.Write("/etc/passwd", "", 0644);
   std::filesystem::remove(root_.Host("/etc/passwd"));
