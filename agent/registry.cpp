@@ -1,6 +1,7 @@
 #include "agent/registry.h"
 
 #include "agent/collectors/accounts.h"
+#include "agent/collectors/network.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/collectors/sudo.h"
 
@@ -12,6 +13,7 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   all.push_back(std::make_unique<AccountsCollector>());
   all.push_back(std::make_unique<SshKeysCollector>());
   all.push_back(std::make_unique<SudoCollector>());
+  all.push_back(std::make_unique<NetworkCollector>());
   return all;
 }
 
