@@ -2,6 +2,7 @@
 
 #include "agent/collectors/accounts.h"
 #include "agent/collectors/network.h"
+#include "agent/collectors/services.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/collectors/sudo.h"
 
@@ -14,6 +15,7 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   all.push_back(std::make_unique<SshKeysCollector>());
   all.push_back(std::make_unique<SudoCollector>());
   all.push_back(std::make_unique<NetworkCollector>());
+  all.push_back(std::make_unique<ServicesCollector>());
   return all;
 }
 
