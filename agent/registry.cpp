@@ -2,6 +2,7 @@
 
 #include "agent/collectors/accounts.h"
 #include "agent/collectors/network.h"
+#include "agent/collectors/pam.h"
 #include "agent/collectors/services.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/collectors/sudo.h"
@@ -16,6 +17,7 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   all.push_back(std::make_unique<SudoCollector>());
   all.push_back(std::make_unique<NetworkCollector>());
   all.push_back(std::make_unique<ServicesCollector>());
+  all.push_back(std::make_unique<PamCollector>());
   return all;
 }
 
