@@ -118,18 +118,9 @@ class Expander {
     std::string control = l.include_all ? "@include" : l.control;
     j["control"] = control;
     if (!control.empty() && control.front() == '[') {
-      j["control_kind"] = "bracketed";
       j["actions"] = pam::ParseControl(control, nullptr);
-    } else {
-      std::string lower = control;
-      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      j["control_kind"] = lower;
-      j["actions"] = nullptr;
     }
     j["module"] = l.module;
-    std::string base =
-        l.module.substr(l.module.rfind('/') == std::string::npos ? 0 : l.module.rfind('/') + 1);
-    j["module_name"] = base;
     j["arguments"] = l.arguments;
     json flags = json::object();
     for (const auto& [k, v] : pam::SecurityFlags(l.arguments)) {
@@ -142,8 +133,7 @@ class Expander {
     }
     j["via"] = std::move(via);
     j["substack_depth"] = substack;
-    j["valid"] = error.empty();
-    j["error"] = error.empty() ? json(nullptr) : json(error);
+    if (!error.empty()) j["error"] = error;
     j["source"] = {{"file", path}, {"line", l.line}};
     return j;
   }
@@ -221,8 +211,10 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
     expander.Expand(name, path, "", chain, 0, entries);
     std::map<std::string, int> occurrence;
     for (json& e : entries) {
-      std::string key = (e["type"].is_null() ? std::string("any") : e["type"].get<std::string>()) +
-                        ":" + e["module_name"].get<std::string>();
+      std::string module = e["module"];
+      module = module.substr(module.rfind('/') == std::string::npos ? 0 : module.rfind('/') + 1);
+      std::string key =
+          (e["type"].is_null() ? std::string("any") : e["type"].get<std::string>()) + ":" + module;
       int n = ++occurrence[key];
       e["id"] = "pam:" + name + ":" + key + "#" + std::to_string(n);
       entries_out.push_back(e);

@@ -105,25 +105,25 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
     j["state"] = st.state;
     j["state_error"] = st.error.empty() ? json(nullptr) : json(st.error);
     const UnitInfo* info = st.info;
-    j["fragment_path"] = info && !info->path.empty() ? json(info->path) : json(nullptr);
-    j["alias_of"] = st.state == "alias" && info ? json(info->name) : json(nullptr);
-    j["active_state"] = nullptr;
+    if (!st.error.empty()) j["state_error"] = st.error;
+    if (st.state == "alias" && info) j["alias_of"] = info->name;
+    // The file finally loaded (an alias's target, an instance's template) or the one that failed.
     j["source"] = Source(info && !info->path.empty() ? info->path : "", std::nullopt);
     bool detailed =
         info && info->type == UnitInfo::Type::kRegular && st.state != "alias" && st.state != "bad";
     if (detailed) {
-      j["install"] = {{"wanted_by", info->wanted_by},
-                      {"required_by", info->required_by},
-                      {"alias", info->aliases},
-                      {"also", info->also},
-                      {"default_instance",
-                       info->default_instance ? json(*info->default_instance) : json(nullptr)}};
-      j["dropins"] = info->dropins;
-      AddSettings(*info, j);
-    } else {
-      for (const char* k : {"install", "dropins", "exec_start", "user", "group", "environment",
-                            "environment_files"}) {
-        j[k] = nullptr;
+      json install = json::object();
+      if (!info->wanted_by.empty()) install["wanted_by"] = info->wanted_by;
+      if (!info->required_by.empty()) install["required_by"] = info->required_by;
+      if (!info->aliases.empty()) install["alias"] = info->aliases;
+      if (!info->also.empty()) install["also"] = info->also;
+      if (info->default_instance) install["default_instance"] = *info->default_instance;
+      j["install"] = std::move(install);
+      if (!info->dropins.empty()) j["dropins"] = info->dropins;
+      std::string type = unit_file::TypeOf(name);
+      // Units that run processes (systemd.exec(5)): service, socket, mount, swap.
+      if (type == "service" || type == "socket" || type == "mount" || type == "swap") {
+        AddSettings(*info, j);
       }
     }
     if (st.state == "bad") {
