@@ -8,8 +8,9 @@ set -eu
 # libcrypt-dev: crypt_gensalt/crypt_r, the oracle of the password-hash tests.
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
 libsqlite3-dev googletest libgtest-dev libcrypt-dev"
-# sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss.
-TEST_PKGS="sudo openssh-client libc-bin iproute2"
+# sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss;
+# systemd: systemctl --root is-enabled.
+TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"
