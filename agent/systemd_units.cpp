@@ -243,11 +243,16 @@ struct UnitLookup::Impl {
       if (rest.find('/') != std::string::npos) {
         return {Failure::kFatal, "Invalid cross-device link"};  // suspicious symlink: EXDEV
       }
-      // unit_validate_alias_symlink_or_warn(): same type; template only to template.
+      // unit_validate_alias_symlink_or_warn(): the same unit type; plain to plain, template to
+      // template, an instance to its own instance or to a template (instance propagation).
       NameKind src = ClassifyName(filename), dst = ClassifyName(rest);
+      bool kinds_ok = (src == NameKind::kPlain && dst == NameKind::kPlain) ||
+                      (src == NameKind::kTemplate && dst == NameKind::kTemplate) ||
+                      (src == NameKind::kInstance && dst == NameKind::kTemplate) ||
+                      (src == NameKind::kInstance && dst == NameKind::kInstance &&
+                       unit_file::InstanceOf(filename) == unit_file::InstanceOf(rest));
       if (dst == NameKind::kInvalid || unit_file::TypeOf(filename) != unit_file::TypeOf(rest) ||
-          (src == NameKind::kTemplate) != (dst == NameKind::kTemplate) ||
-          (src == NameKind::kPlain && dst != NameKind::kPlain)) {
+          !kinds_ok) {
         return {Failure::kFatal, "Invalid cross-device link"};
       }
       break;

@@ -148,6 +148,44 @@ TEST_F(ServicesSystemctl, EveryStateOnAFixtureRoot) {
   EXPECT_GE(CompareWithSystemctl(root_.path(), d), 40u);
 }
 
+TEST_F(ServicesSystemctl, AliasesTemplatesAndInstances) {
+  std::string L = kL, E = kE, R = kR;
+  Unit(L + "a.service", kSvc + "[Install]\nAlias=a2.service\nWantedBy=m.target\n");
+  root_.Symlink(E + "m.target.wants/a2.service", L + "a.service");  // enabled by its Alias=
+  Unit(L + "t@.service", kSvc + "[Install]\nWantedBy=m.target\nDefaultInstance=d\n");
+  root_.Symlink(E + "m.target.wants/t@d.service", L + "t@.service");
+  root_.Symlink(E + "t@x.service", L + "t@.service");  // instance -> template
+  Unit("/opt/lt@.service", kSvc + "[Install]\nWantedBy=m.target\n");
+  root_.Symlink(E + "lt@.service", "/opt/lt@.service");  // linked template
+  root_.Symlink(L + "t2@.service", "t@.service");        // template alias
+  root_.Symlink(L + "inst@y.service", "t@.service");
+  Unit(L + "rq.service", kSvc + "[Install]\nRequiredBy=m.target\n");
+  root_.Symlink(R + "m.target.requires/rq.service", L + "rq.service");
+  Unit(L + "shadowed.service", kWanted);
+  Unit(E + "shadowed.service", kSvc);  // /etc overrides /lib
+  Unit(R + "rt.service", kWanted);
+  root_.Symlink(E + "rt.service", L + "rt.service");  // dangling: systemctl fails
+  Unit(L + "mnt.mount", "[Mount]\nWhat=a\nWhere=/b\n[Install]\nWantedBy=m.target\nAlias=x.mount\n");
+  Unit(L + "tm.timer", "[Timer]\nOnCalendar=daily\n[Install]\nWantedBy=timers.target\n");
+  root_.Symlink(E + "timers.target.wants/tm.timer", L + "tm.timer");
+  Unit(L + "sp.service", kWanted);
+  root_.Symlink(E + "m.target.wants/sub/sp.service", L + "sp.service");  // not a .wants dir
+  root_.Symlink(E + "wrongname@.service", L + "a.service");
+  Unit(L + "ed.service", kSvc);
+  Unit(L + "ed.service.d/x.conf", "[Install]\nWantedBy=m.target\n");
+  Unit(L + "p.service", kSvc);
+  Unit(L + "u@.service", kSvc);
+  root_.Symlink(L + "i@a.service", "p.service");    // instance -> plain: refused
+  root_.Symlink(L + "j@a.service", "t@b.service");  // other instance: refused
+  root_.Symlink(L + "k@a.service", "t@a.service");  // same instance
+  root_.Symlink(L + "pl.service", "t@a.service");   // plain -> instance: refused
+  root_.Symlink(L + "pt.service", "t@.service");    // plain -> template: refused
+  root_.Symlink(L + "tt@.service", "u@.service");   // template -> template
+  root_.Symlink(E + "m.target.wants/tt@z.service", L + "tt@.service");
+  json d = Collect(root_.path());
+  EXPECT_GE(CompareWithSystemctl(root_.path(), d), 24u);
+}
+
 TEST_F(ServicesSystemctl, ThisMachineRoot) {
   json d = Collect("/");
   EXPECT_GT(CompareWithSystemctl("/", d), 0u);
