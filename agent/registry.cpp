@@ -3,6 +3,9 @@
 #include "agent/collectors/accounts.h"
 #include "agent/collectors/files.h"
 #include "agent/collectors/sweep.h"
+#include "agent/collectors/network.h"
+#include "agent/collectors/pam.h"
+#include "agent/collectors/services.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/collectors/sshd.h"
 #include "agent/collectors/sudo.h"
@@ -18,6 +21,9 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   all.push_back(std::make_unique<SudoCollector>());
   all.push_back(std::make_unique<FilesCollector>());
   all.push_back(std::make_unique<SweepCollector>());
+  all.push_back(std::make_unique<NetworkCollector>());
+  all.push_back(std::make_unique<ServicesCollector>());
+  all.push_back(std::make_unique<PamCollector>());
   return all;
 }
 

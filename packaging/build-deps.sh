@@ -8,9 +8,10 @@ set -eu
 # libcrypt-dev: crypt_gensalt/crypt_r, the oracle of the password-hash tests.
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
 libsqlite3-dev googletest libgtest-dev libcrypt-dev"
-# sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent.
-# openssh-server: sshd -T (never started); libnss-wrapper: fixture users for sshd -T -C.
-TEST_PKGS="sudo openssh-client libc-bin openssh-server libnss-wrapper"
+# sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss;
+# systemd: systemctl --root is-enabled; openssh-server: sshd -T (never started);
+# libnss-wrapper: fixture users for sshd -T -C.
+TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

@@ -1,0 +1,139 @@
+#include "agent/collectors/services.h"
+
+#include "agent/systemd_units.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+json Source(const std::string& file, std::optional<int64_t> line) {
+  return {{"file", file}, {"line", line ? json(*line) : json(nullptr)}};
+}
+
+// Settings of the unit from its main file and drop-ins in load order (systemd.service(5),
+// systemd.exec(5)): an empty assignment resets a list; for single values the last one wins.
+void AddSettings(const UnitInfo& info, json& j) {
+  json exec = json::array();
+  json user = nullptr, group = nullptr;
+  json env = json::array();
+  json env_files = json::array();
+  for (size_t k = 0; k < info.assignments.size(); ++k) {
+    const auto& a = info.assignments[k];
+    const std::string& file = info.assignment_files[k];
+    if (a.section != "Service" && a.section != "Socket" && a.section != "Mount" &&
+        a.section != "Swap") {
+      continue;
+    }
+    if (a.key == "ExecStart") {
+      if (a.value.empty()) {
+        exec = json::array();
+      } else {
+        exec.push_back({{"command", a.value}, {"source", Source(file, a.line)}});
+      }
+    } else if (a.key == "User") {
+      user = a.value.empty() ? json(nullptr)
+                             : json{{"value", a.value}, {"source", Source(file, a.line)}};
+    } else if (a.key == "Group") {
+      group = a.value.empty() ? json(nullptr)
+                              : json{{"value", a.value}, {"source", Source(file, a.line)}};
+    } else if (a.key == "Environment") {
+      if (a.value.empty()) {
+        env = json::array();
+        continue;
+      }
+      // Names only: "NAME=value" words; the value is never kept.
+      for (const auto& w : unit_file::SplitWords(a.value)) {
+        size_t eq = w.find('=');
+        if (eq == std::string::npos || eq == 0) continue;
+        env.push_back({{"name", w.substr(0, eq)}, {"source", Source(file, a.line)}});
+      }
+    } else if (a.key == "EnvironmentFile") {
+      if (a.value.empty()) {
+        env_files = json::array();
+        continue;
+      }
+      std::string path = a.value;
+      bool optional = !path.empty() && path.front() == '-';
+      if (optional) path.erase(0, 1);
+      env_files.push_back(
+          {{"path", path}, {"optional", optional}, {"source", Source(file, a.line)}});
+    }
+  }
+  j["exec_start"] = std::move(exec);
+  j["user"] = std::move(user);
+  j["group"] = std::move(group);
+  j["environment"] = std::move(env);
+  j["environment_files"] = std::move(env_files);
+}
+
+}  // namespace
+
+void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  UnitLookup lookup(fs);
+  ItemArray units;
+  out.data["search_path"] = lookup.search_path();
+  bool running = false;
+  if (ctx.live()) {
+    auto st = fs.Stat("/run/systemd/system", false);  // sd_booted()
+    running = st.ok() && st->type == FileType::kDirectory;
+  }
+  out.data["manager"] = {
+      {"running", running},
+      {"active_state_collected", false},
+      {"reason", running      ? "active states are not read (no D-Bus client in the agent)"
+                 : ctx.live() ? "systemd is not the running service manager"
+                              : "offline root"}};
+  if (lookup.search_path().empty()) {
+    for (auto& e : lookup.errors()) out.errors.push_back(e);
+    if (out.errors.empty()) {
+      out.status = SectionStatus::kNotApplicable;
+      out.data["reason"] = "no systemd unit directory exists in this root";
+    } else {
+      out.status = SectionStatus::kError;
+    }
+    out.items["units"] = std::move(units);
+    return;
+  }
+  for (const std::string& name : lookup.ListUnitNames()) {
+    UnitState st = lookup.LookupState(name);
+    json j;
+    j["id"] = "unit:" + name;
+    j["name"] = name;
+    j["type"] = unit_file::TypeOf(name);
+    j["state"] = st.state;
+    j["state_error"] = st.error.empty() ? json(nullptr) : json(st.error);
+    const UnitInfo* info = st.info;
+    if (!st.error.empty()) j["state_error"] = st.error;
+    if (st.state == "alias" && info) j["alias_of"] = info->name;
+    // The file finally loaded (an alias's target, an instance's template) or the one that failed.
+    j["source"] = Source(info && !info->path.empty() ? info->path : "", std::nullopt);
+    bool detailed =
+        info && info->type == UnitInfo::Type::kRegular && st.state != "alias" && st.state != "bad";
+    if (detailed) {
+      json install = json::object();
+      if (!info->wanted_by.empty()) install["wanted_by"] = info->wanted_by;
+      if (!info->required_by.empty()) install["required_by"] = info->required_by;
+      if (!info->aliases.empty()) install["alias"] = info->aliases;
+      if (!info->also.empty()) install["also"] = info->also;
+      if (info->default_instance) install["default_instance"] = *info->default_instance;
+      j["install"] = std::move(install);
+      if (!info->dropins.empty()) j["dropins"] = info->dropins;
+      std::string type = unit_file::TypeOf(name);
+      // Units that run processes (systemd.exec(5)): service, socket, mount, swap.
+      if (type == "service" || type == "socket" || type == "mount" || type == "swap") {
+        AddSettings(*info, j);
+      }
+    }
+    if (st.state == "bad") {
+      out.AddError(info && !info->path.empty() ? info->path : "", std::nullopt,
+                   "unit " + name + ": cannot determine its state: " + st.error);
+    }
+    units.push_back(j);
+  }
+  for (auto& e : lookup.errors()) out.errors.push_back(e);
+  out.items["units"] = std::move(units);
+}
+
+}  // namespace tidemark::agent

@@ -1,0 +1,65 @@
+// systemd unit files of a root and their enablement state exactly as
+// `systemctl --root=DIR is-enabled UNIT` computes it (systemd 252 src/shared/install.c:
+// unit_file_lookup_state, install_info_traverse, find_symlinks_in_scope; unit-file.c:
+// unit_file_resolve_symlink; path-lookup.c: the system unit search path). Reads only through
+// an Fs; the symlink listings of all search directories are indexed once, so a state costs no
+// further syscalls beyond loading the unit's own files.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/parsers/unit_file.h"
+#include "common/fs.h"
+#include "common/snapshot.h"
+
+namespace tidemark::agent {
+
+// The system unit search path in systemd's order (lookup_paths_init, Debian: /lib before /usr/lib).
+const std::vector<std::string>& SystemUnitSearchPath();
+
+struct UnitInfo {
+  std::string name;
+  std::string path;  // the file finally loaded (in-root)
+  enum class Type { kUnknown, kRegular, kSymlink, kMasked } type = Type::kUnknown;
+  std::string symlink_target;
+  std::vector<std::string> aliases, wanted_by, required_by, also;
+  std::optional<std::string> default_instance;
+  std::vector<std::string> dropins;                // drop-in .conf files loaded, in order
+  std::vector<unit_file::Assignment> assignments;  // main file then drop-ins (all sections)
+  std::vector<std::string> assignment_files;       // file of each assignment
+};
+
+struct UnitState {
+  std::string state;  // is-enabled word, or "bad" when systemctl would fail
+  std::string error;  // why, when "bad" (systemctl: "Failed to get unit file state ...: ERROR")
+  // The final unit file, when found. Valid until the next LookupState() call.
+  const UnitInfo* info = nullptr;
+};
+
+class UnitLookup {
+ public:
+  explicit UnitLookup(const Fs& fs);
+  ~UnitLookup();
+  UnitLookup(const UnitLookup&) = delete;
+  UnitLookup& operator=(const UnitLookup&) = delete;
+
+  // The search directories that exist, duplicates (same inode) removed.
+  const std::vector<std::string>& search_path() const;
+  // Unit names systemctl list-unit-files would list (regular files and symlinks with valid unit
+  // names in the search directories), plus instances named by .wants/.requires symlinks; sorted.
+  std::vector<std::string> ListUnitNames() const;
+  // The state of `name` as `systemctl --root is-enabled name` prints it.
+  UnitState LookupState(const std::string& name);
+  // Problems met reading directories and files (unreadable, loops, wrong types).
+  std::vector<SectionError>& errors();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tidemark::agent

@@ -1,0 +1,233 @@
+// The pam section on fixture roots: the stock Debian 12 stack, pam.d(5) syntax, include and
+// substack expansion with chains, include loops and missing includes as named errors, bad input
+// (binary, NUL, 10 MB lines, directories, FIFOs, symlink loops), pwquality and faillock files.
+#include "agent/collectors/pam.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <set>
+
+#include "agent/parsers/pam.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+class PamTest : public ::testing::Test {
+ protected:
+  json Run(Section* out = nullptr) {
+    auto fs = OpenRootFs(root_.path());
+    EXPECT_TRUE(fs.ok());
+    CollectContext ctx(**fs, "h");
+    PamCollector c;
+    Section s;
+    c.Collect(ctx, s);
+    s.Finish();
+    s.Materialize();
+    if (out) *out = s;
+    return s.data;
+  }
+  void Debian() {
+    for (const char* f :
+         {"common-auth", "common-account", "common-password", "common-session",
+          "common-session-noninteractive", "login", "su", "sudo", "passwd", "other", "chsh"}) {
+      root_.Write(std::string("/etc/pam.d/") + f,
+                  testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/pam/debian12/" + f));
+    }
+  }
+  static std::vector<json> Of(const json& d, const std::string& service,
+                              const std::string& type = "") {
+    std::vector<json> out;
+    for (const auto& e : d["entries"]) {
+      if (e["service"] == service && (type.empty() || e["type"] == type)) out.push_back(e);
+    }
+    return out;
+  }
+  static bool HasError(const Section& s, const std::string& path, int64_t line,
+                       const std::string& part) {
+    for (const auto& e : s.errors) {
+      if (e.path == path && e.line == line && e.message.find(part) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+  testing::TempRoot root_;
+};
+
+TEST_F(PamTest, StockDebianStack) {
+  Debian();
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kOk) << (s.errors.empty() ? "" : s.errors[0].message);
+  // login: "@include common-auth" brings common-auth's auth lines with the chain.
+  auto auth = Of(d, "login", "auth");
+  const json* unix_auth = nullptr;
+  for (const auto& e : auth) {
+    if (e["module"] == "pam_unix.so") unix_auth = &e;
+  }
+  ASSERT_NE(unix_auth, nullptr);
+  EXPECT_EQ((*unix_auth)["control"], "[success=1 default=ignore]");
+  EXPECT_EQ((*unix_auth)["actions"]["success"], "1");
+  EXPECT_EQ((*unix_auth)["actions"]["default"], "ignore");
+  EXPECT_EQ((*unix_auth)["flags"]["nullok"], true);
+  EXPECT_EQ((*unix_auth)["source"]["file"], "/etc/pam.d/common-auth");
+  ASSERT_EQ((*unix_auth)["via"].size(), 1u);
+  EXPECT_EQ((*unix_auth)["via"][0]["file"], "/etc/pam.d/login");
+  EXPECT_EQ((*unix_auth)["via"][0]["directive"], "@include");
+  EXPECT_EQ((*unix_auth)["id"], "pam:login:auth:pam_unix.so#1");
+  // su: pam_rootok first, then common-auth.
+  auto su = Of(d, "su", "auth");
+  ASSERT_GE(su.size(), 2u);
+  EXPECT_EQ(su[0]["module"], "pam_rootok.so");
+  EXPECT_EQ(su[0]["control"], "sufficient");
+  // common-password: yescrypt and obscure on pam_unix.
+  auto pw = Of(d, "common-password", "password");
+  ASSERT_FALSE(pw.empty());
+  EXPECT_EQ(pw[0]["flags"]["yescrypt"], true);
+  EXPECT_EQ(pw[0]["flags"]["obscure"], true);
+  // Ids are unique; every entry has a source.
+  std::set<std::string> ids;
+  for (const auto& e : d["entries"]) {
+    EXPECT_TRUE(ids.insert(e["id"]).second) << e["id"];
+    EXPECT_TRUE(e["source"]["line"].is_number());
+    EXPECT_FALSE(e.contains("error")) << e["id"];
+  }
+  EXPECT_EQ(d["services"].size(), 11u);
+}
+
+TEST(PamParse, Syntax) {
+  std::vector<SectionError> errors;
+  auto lines = pam::ParseFile(
+      "# comment\n"
+      "AUTH [success=2 default=ignore] pam_a.so x [a b\\]c] y # trailing\n"
+      "-session optional \\\n   pam_b.so arg\n"
+      "account required /lib/security/pam_c.so\n"
+      "bogus required pam_d.so\n"
+      "auth frobnicate pam_e.so\n"
+      "auth required\n"
+      "auth [success=ok nonsense=1] pam_f.so\n",
+      "/f", errors);
+  ASSERT_EQ(lines.size(), 7u);
+  EXPECT_EQ(lines[0].type, "auth");
+  EXPECT_EQ(lines[0].line, 2);
+  EXPECT_EQ(lines[0].control, "[success=2 default=ignore]");
+  EXPECT_EQ(lines[0].arguments, (std::vector<std::string>{"x", "a b]c", "y"}));
+  EXPECT_TRUE(lines[1].silent);
+  EXPECT_EQ(lines[1].type, "session");
+  EXPECT_EQ(lines[1].module, "pam_b.so");
+  EXPECT_EQ(lines[1].line, 3);
+  EXPECT_EQ(lines[2].module, "/lib/security/pam_c.so");
+  EXPECT_EQ(lines[3].error, "illegal module type");
+  EXPECT_EQ(lines[4].error, "unknown control flag");
+  EXPECT_EQ(lines[5].error, "no module name supplied");
+  EXPECT_FALSE(lines[6].error.empty());
+  auto flags = pam::SecurityFlags({"nullok", "remember=5", "rounds=65536", "foo", "sha512"});
+  EXPECT_EQ(flags.size(), 4u);
+  EXPECT_EQ(flags["remember"], "5");
+}
+
+TEST_F(PamTest, IncludeTypesSubstackLoopsAndMissing) {
+  root_.Write("/etc/pam.d/base",
+              "auth required pam_base_auth.so\naccount required pam_base_acct.so\n");
+  root_.Write("/etc/pam.d/svc",
+              "auth include base\n"          // only auth lines
+              "account substack base\n"      // only account lines, one level down
+              "auth include missing-file\n"  // missing: named error
+              "@include loop-a\n"
+              "session required pam_s.so\n");
+  root_.Write("/etc/pam.d/loop-a", "@include loop-b\n");
+  root_.Write("/etc/pam.d/loop-b", "session include loop-a\n");
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  auto e = Of(d, "svc");
+  std::vector<std::string> modules;
+  for (const auto& x : e) modules.push_back(x["module"]);
+  EXPECT_EQ(modules, (std::vector<std::string>{"pam_base_auth.so", "pam_base_acct.so",
+                                               "missing-file", "loop-a", "pam_s.so"}));
+  EXPECT_EQ(e[0]["substack_depth"], 0);
+  EXPECT_EQ(e[1]["substack_depth"], 1);
+  EXPECT_EQ(e[1]["via"][0]["directive"], "substack");
+  EXPECT_TRUE(e[2].contains("error"));
+  EXPECT_TRUE(HasError(s, "/etc/pam.d/svc", 3, "does not exist"));
+  EXPECT_TRUE(e[3].contains("error"));
+  EXPECT_EQ(e[3]["source"]["file"], "/etc/pam.d/loop-b");
+  EXPECT_TRUE(HasError(s, "/etc/pam.d/loop-b", 1, "include loop"));
+}
+
+TEST_F(PamTest, DeepIncludeChainStopsAtSixteenLevels) {
+  for (int i = 0; i < 20; ++i) {
+    root_.Write("/etc/pam.d/c" + std::to_string(i), "@include c" + std::to_string(i + 1) + "\n");
+  }
+  root_.Write("/etc/pam.d/c20", "auth required pam_deep.so\n");
+  Section s;
+  json d = Run(&s);
+  EXPECT_TRUE(HasError(s, "/etc/pam.d/c15", 1, "levels of includes"));
+  EXPECT_TRUE(Of(d, "c0").back().contains("error"));
+  EXPECT_EQ(Of(d, "c10").back()["module"], "pam_deep.so");  // 10 levels: fine
+}
+
+TEST_F(PamTest, BadInputIsNamedAndTheRestIsProduced) {
+  root_.Write("/etc/pam.d/good", "auth required pam_good.so\n");
+  root_.Write("/etc/pam.d/binary", std::string("\x7f"
+                                               "ELF\0\0\x01\x02\nauth required pam_x.so\n",
+                                               31));
+  root_.Write("/etc/pam.d/huge", "auth required pam_h.so " + std::string(10 << 20, 'a') + "\n");
+  root_.Mkdir("/etc/pam.d/adir");
+  root_.Fifo("/etc/pam.d/fifo");
+  root_.Symlink("/etc/pam.d/selfloop", "/etc/pam.d/selfloop");
+  root_.Write("/etc/pam.d/inc-dir", "@include adir\n");
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_EQ(Of(d, "good").size(), 1u);
+  EXPECT_EQ(Of(d, "binary").size(), 1u);  // the NUL line skipped, the rest parsed
+  EXPECT_TRUE(HasError(s, "/etc/pam.d/binary", 1, "NUL"));
+  std::set<std::string> errored;
+  for (const auto& svc : d["services"]) {
+    if (svc["state"] == "error") errored.insert(svc["name"]);
+  }
+  EXPECT_TRUE(errored.count("huge"));
+  EXPECT_TRUE(errored.count("adir"));
+  EXPECT_TRUE(errored.count("fifo"));
+  EXPECT_TRUE(errored.count("selfloop"));
+  EXPECT_TRUE(Of(d, "inc-dir")[0].contains("error"));
+  for (const auto& e : s.errors) EXPECT_EQ(e.message.find("aaaa"), std::string::npos);
+}
+
+TEST_F(PamTest, PwqualityDropinsFirstThenMainFile) {
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root_.Write("/etc/security/pwquality.conf.d/10-a.conf", "minlen = 12\nenforce_for_root\n");
+  root_.Write("/etc/security/pwquality.conf.d/20-b.conf", "minlen=14\n");
+  root_.Write("/etc/security/pwquality.conf.d/skip.txt", "minlen=1\n");
+  root_.Write("/etc/security/pwquality.conf", "# main\nminlen = 9\ndcredit = -1\n");
+  root_.Write(
+      "/etc/security/faillock.conf",
+      testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/pam/debian12/faillock.conf") +
+          "deny = 4\neven_deny_root\n");
+  json d = Run();
+  const json& p = d["pwquality"];
+  EXPECT_EQ(p["files_read"].size(), 3u);
+  EXPECT_EQ(p["effective"]["minlen"]["value"], "9");
+  EXPECT_EQ(p["effective"]["minlen"]["source"]["file"], "/etc/security/pwquality.conf");
+  EXPECT_EQ(p["effective"]["minlen"]["source"]["line"], 2);
+  EXPECT_EQ(p["effective"]["enforce_for_root"]["value"], true);
+  EXPECT_EQ(p["settings"].size(), 5u);
+  EXPECT_EQ(d["faillock"]["effective"]["deny"]["value"], "4");
+  EXPECT_EQ(d["faillock"]["effective"]["even_deny_root"]["value"], true);
+  EXPECT_EQ(d["faillock"]["effective"].size(), 2u);  // the stock file is all comments
+}
+
+TEST_F(PamTest, AbsentPamDirIsNotApplicable) {
+  root_.Write("/etc/hostname", "h\n");
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kNotApplicable);
+}
+
+}  // namespace
+}  // namespace tidemark::agent

@@ -1,0 +1,165 @@
+// The services section on fixture roots: unit file syntax, settings with their file:line,
+// Environment= names without values, drop-ins, and bad input (FIFOs, directories, loops, NUL
+// bytes, huge lines) giving named errors while the rest is still produced.
+#include "agent/collectors/services.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/parsers/unit_file.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+TEST(UnitFileParse, SectionsContinuationsComments) {
+  std::vector<SectionError> errors;
+  auto p = unit_file::Parse(
+      "# c\n[Service]\nExecStart=/bin/a \\\n# inside\n  b\n; semi\n  User = bob  \nnokey\n", "/f",
+      errors);
+  ASSERT_EQ(p.assignments.size(), 2u);
+  EXPECT_EQ(p.assignments[0].key, "ExecStart");
+  EXPECT_EQ(p.assignments[0].value, "/bin/a    b");
+  EXPECT_EQ(p.assignments[0].line, 3);
+  EXPECT_EQ(p.assignments[1].value, "bob");
+  EXPECT_EQ(p.assignments[1].line, 7);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line, 8);
+}
+
+TEST(UnitFileParse, NulAndHugeLines) {
+  std::vector<SectionError> errors;
+  auto p = unit_file::Parse(std::string("[Install]\nWantedBy=a\0b\nAlias=x.service\n", 37), "/f",
+                            errors);
+  ASSERT_EQ(p.assignments.size(), 1u);
+  EXPECT_EQ(errors.size(), 1u);
+  errors.clear();
+  auto q =
+      unit_file::Parse("[Service]\nExecStart=" + std::string(2 << 20, 'x') + "\n", "/f", errors);
+  EXPECT_TRUE(q.fatal);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].message.find("xxxx"), std::string::npos);
+}
+
+TEST(UnitFileNames, Kinds) {
+  using unit_file::NameKind;
+  EXPECT_EQ(unit_file::ClassifyName("a.service"), NameKind::kPlain);
+  EXPECT_EQ(unit_file::ClassifyName("a@.service"), NameKind::kTemplate);
+  EXPECT_EQ(unit_file::ClassifyName("a@b.service"), NameKind::kInstance);
+  EXPECT_EQ(unit_file::ClassifyName("a.conf"), NameKind::kInvalid);
+  EXPECT_EQ(unit_file::ClassifyName("a b.service"), NameKind::kInvalid);
+  EXPECT_EQ(unit_file::ClassifyName("@a.service"), NameKind::kInvalid);
+  EXPECT_EQ(unit_file::TemplateOf("getty@tty1.service"), "getty@.service");
+  EXPECT_EQ(unit_file::SplitWords("A=1 \"B=two words\" C='x y'"),
+            (std::vector<std::string>{"A=1", "B=two words", "C=x y"}));
+}
+
+class ServicesFixture : public ::testing::Test {
+ protected:
+  json Run(Section* out = nullptr) {
+    auto fs = OpenRootFs(root_.path());
+    EXPECT_TRUE(fs.ok());
+    CollectContext ctx(**fs, "h");
+    ServicesCollector c;
+    Section s;
+    c.Collect(ctx, s);
+    s.Finish();
+    s.Materialize();
+    text_ = s.data.dump();
+    for (const auto& e : s.errors) text_ += e.message;
+    if (out) *out = s;
+    return s.data;
+  }
+  static const json* Find(const json& d, const std::string& name) {
+    for (const auto& u : d["units"]) {
+      if (u["name"] == name) return &u;
+    }
+    return nullptr;
+  }
+  testing::TempRoot root_;
+  std::string text_;
+};
+
+TEST_F(ServicesFixture, SettingsWithSourcesAndNoEnvironmentValues) {
+  root_.Write("/lib/systemd/system/web.service",
+              "[Unit]\nDescription=w\n[Service]\nUser=www\nGroup=www\n"
+              "Environment=API_TOKEN=s3cr3t-value \"DB_PASS=hunter2 x\"\n"
+              "EnvironmentFile=-/etc/default/web\nExecStart=/usr/bin/web --a\n"
+              "[Install]\nWantedBy=multi-user.target\n");
+  root_.Write("/etc/systemd/system/web.service.d/override.conf",
+              "[Service]\nExecStart=\nExecStart=/usr/bin/web --b\nUser=web2\n");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/web.service",
+                "/lib/systemd/system/web.service");
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kOk);
+  const json* u = Find(d, "web.service");
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ((*u)["id"], "unit:web.service");
+  EXPECT_EQ((*u)["state"], "enabled");
+  EXPECT_EQ((*u)["source"]["file"], "/lib/systemd/system/web.service");
+  EXPECT_EQ((*u)["install"]["wanted_by"], json::array({"multi-user.target"}));
+  ASSERT_EQ((*u)["exec_start"].size(), 1u);  // the drop-in reset the list
+  EXPECT_EQ((*u)["exec_start"][0]["command"], "/usr/bin/web --b");
+  EXPECT_EQ((*u)["exec_start"][0]["source"]["file"],
+            "/etc/systemd/system/web.service.d/override.conf");
+  EXPECT_EQ((*u)["exec_start"][0]["source"]["line"], 3);
+  EXPECT_EQ((*u)["user"]["value"], "web2");
+  EXPECT_EQ((*u)["group"]["value"], "www");
+  EXPECT_EQ((*u)["group"]["source"]["line"], 5);
+  ASSERT_EQ((*u)["environment"].size(), 2u);
+  EXPECT_EQ((*u)["environment"][0]["name"], "API_TOKEN");
+  EXPECT_EQ((*u)["environment"][1]["name"], "DB_PASS");
+  EXPECT_EQ((*u)["environment_files"][0]["path"], "/etc/default/web");
+  EXPECT_EQ((*u)["environment_files"][0]["optional"], true);
+  EXPECT_EQ((*u)["dropins"][0], "/etc/systemd/system/web.service.d/override.conf");
+  EXPECT_EQ(text_.find("s3cr3t"), std::string::npos);
+  EXPECT_EQ(text_.find("hunter2"), std::string::npos);
+  EXPECT_EQ(d["manager"]["active_state_collected"], false);
+}
+
+TEST_F(ServicesFixture, BadInputIsNamedAndTheRestIsProduced) {
+  root_.Write("/lib/systemd/system/good.service", "[Service]\nExecStart=/bin/true\n");
+  root_.Write("/lib/systemd/system/fifo.service", "[Service]\nExecStart=/bin/true\n");
+  root_.Fifo("/etc/systemd/system/fifo.service");  // would block a naive open()
+  root_.Write("/lib/systemd/system/dir.service", "[Service]\nExecStart=/bin/true\n");
+  root_.Mkdir("/etc/systemd/system/dir.service");
+  root_.Symlink("/etc/systemd/system/loop1.service", "loop2.service");
+  root_.Symlink("/etc/systemd/system/loop2.service", "loop1.service");
+  root_.Write("/lib/systemd/system/huge.service",
+              "[Service]\nExecStart=/bin/" + std::string(10 << 20, 'a') + "\n");
+  root_.Write("/lib/systemd/system/nul.service",
+              std::string("[Service]\nExecStart=/bin/x\0y\nUser=u\n", 36));
+  root_.Symlink("/run/systemd/system", "/run/systemd/system");  // a loop as a search directory
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_EQ((*Find(d, "good.service"))["state"], "static");
+  for (const char* bad : {"fifo.service", "dir.service", "loop1.service", "huge.service"}) {
+    const json* u = Find(d, bad);
+    ASSERT_NE(u, nullptr) << bad;
+    EXPECT_EQ((*u)["state"], "bad") << bad;
+    EXPECT_TRUE((*u).contains("state_error")) << bad;
+    EXPECT_NE((*u)["source"]["file"], "") << bad;
+  }
+  const json* nul = Find(d, "nul.service");
+  EXPECT_EQ((*nul)["state"], "static");
+  EXPECT_EQ((*nul)["user"]["value"], "u");
+  bool named = false;
+  for (const auto& e : s.errors) {
+    if (e.path == "/lib/systemd/system/nul.service" && e.line == 2) named = true;
+  }
+  EXPECT_TRUE(named);
+  EXPECT_EQ(text_.find("aaaaaaaa"), std::string::npos);
+}
+
+TEST_F(ServicesFixture, NoUnitDirectoriesIsNotApplicable) {
+  root_.Write("/etc/hostname", "h\n");
+  Section s;
+  Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kNotApplicable);
+}
+
+}  // namespace
+}  // namespace tidemark::agent
