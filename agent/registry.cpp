@@ -1,8 +1,12 @@
 #include "agent/registry.h"
 
 #include "agent/collectors/accounts.h"
+#include "agent/collectors/cron.h"
+#include "agent/collectors/login.h"
+#include "agent/collectors/packages.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/collectors/sudo.h"
+#include "agent/collectors/sysctl.h"
 
 namespace tidemark::agent {
 
@@ -12,6 +16,10 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   all.push_back(std::make_unique<AccountsCollector>());
   all.push_back(std::make_unique<SshKeysCollector>());
   all.push_back(std::make_unique<SudoCollector>());
+  all.push_back(std::make_unique<SysctlCollector>());
+  all.push_back(std::make_unique<LoginCollector>());
+  all.push_back(std::make_unique<CronCollector>());
+  all.push_back(std::make_unique<PackagesCollector>());
   return all;
 }
 

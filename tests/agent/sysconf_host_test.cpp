@@ -1,0 +1,116 @@
+// Host tests (label "host"): the sysctl and packages sections of this machine, collected by the
+// built agent over the live root, against the real tools: `sysctl -n KEY` for every runtime
+// value, `systemd-sysctl --cat-config` for the order of the configuration files, and
+// `dpkg-query -W` for every package, version and state.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/support/temp_root.h"
+
+namespace tidemark {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(line);
+  return out;
+}
+
+json CollectLive(const std::string& section) {
+  std::string out, err;
+  int code = testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) + " collect --only " + section,
+                                 &out, &err);
+  EXPECT_EQ(code, 0) << err;
+  return json::parse(out)[section];
+}
+
+TEST(SysctlHost, RuntimeValuesEqualSysctlN) {
+  if (!testing::HaveProgram("sysctl")) GTEST_SKIP() << "sysctl (procps) is not installed";
+  json s = CollectLive("sysctl");
+  EXPECT_EQ(s["runtime_status"], "collected");
+  ASSERT_FALSE(s["runtime"].empty());
+  size_t present = 0;
+  for (const auto& r : s["runtime"]) {
+    std::string key = r["key"];
+    SCOPED_TRACE(key);
+    std::string out, err;
+    int code = testing::RunCommand("sysctl -n " + key + " 2>/dev/null", &out, &err);
+    if (r["state"] == "present") {
+      ++present;
+      ASSERT_EQ(code, 0);
+      if (!out.empty() && out.back() == '\n') out.pop_back();
+      EXPECT_EQ(r["value"], out);
+    } else if (r["state"] == "absent") {
+      EXPECT_NE(code, 0) << "sysctl knows a key the agent found absent";
+    } else {
+      EXPECT_NE(code, 0) << "sysctl read a key the agent could not read";
+    }
+  }
+  EXPECT_GT(present, 10u);
+}
+
+TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
+  std::string tool;
+  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
+    if (testing::RunCommand(std::string("test -x ") + p, nullptr) == 0) tool = p;
+  }
+  if (tool.empty()) GTEST_SKIP() << "systemd-sysctl is not installed";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand("SYSTEMD_COLORS=0 " + tool + " --cat-config --no-pager", &out), 0);
+  // Header lines are "# PATH"; content lines that look alike carry more words.
+  std::vector<std::string> want;
+  for (const std::string& line : Lines(out)) {
+    if (line.rfind("# /", 0) != 0 || line.find(' ', 2) != std::string::npos) continue;
+    want.push_back(line.substr(2));
+  }
+  json s = CollectLive("sysctl");
+  std::vector<std::string> got;
+  for (const auto& f : s["files"]) {
+    if (f["order"].is_null()) continue;
+    // systemd-sysctl does not read /etc/sysctl.conf on its own (procps does, last).
+    if (f["path"] == "/etc/sysctl.conf") continue;
+    got.push_back(f["path"]);
+  }
+  EXPECT_EQ(got, want);
+}
+
+TEST(PackagesHost, EqualsDpkgQuery) {
+  if (!testing::HaveProgram("dpkg-query")) GTEST_SKIP() << "dpkg-query is not installed";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(
+                "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'", &out),
+            0);
+  std::vector<std::string> want = Lines(out);
+  json p = CollectLive("packages");
+  EXPECT_EQ(p["status"], "ok") << p["errors"].dump();
+  std::vector<std::string> got;
+  for (const char* list : {"installed", "other_states"}) {
+    for (const auto& pkg : p[list]) {
+      got.push_back(pkg["package"].get<std::string>() + "\t" + pkg["version"].get<std::string>() +
+                    "\t" + pkg["status_abbrev"].get<std::string>());
+    }
+  }
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(p["count"].get<size_t>(), p["installed"].size());
+  size_t ii = std::count_if(want.begin(), want.end(), [](const std::string& l) {
+    return l.size() >= 3 && l.compare(l.size() - 3, 3, "ii ") == 0;
+  });
+  size_t hi = std::count_if(want.begin(), want.end(), [](const std::string& l) {
+    return l.size() >= 3 && l.compare(l.size() - 3, 3, "hi ") == 0;
+  });
+  EXPECT_EQ(p["count"].get<size_t>(), ii + hi);
+}
+
+}  // namespace
+}  // namespace tidemark
