@@ -167,6 +167,31 @@ std::string Unquote(std::string_view v) {
   return out;
 }
 
+// Follows the one-line root test of Debian's /etc/profile ("if [ \"$(id -u)\" -eq 0 ]; then"
+// ... "else" ... "fi") so that the PATH of the else branch is not taken for root's. Not nested.
+class RootBranch {
+ public:
+  void See(std::string_view raw) {
+    std::string_view s = TrimBlank(raw);
+    auto starts = [&](std::string_view w) {
+      return s.rfind(w, 0) == 0 && (s.size() == w.size() || !IsVarChar(s[w.size()]));
+    };
+    if (starts("if") && s.find("id -u") != std::string_view::npos &&
+        s.find("-eq 0") != std::string_view::npos) {
+      state_ = kRoot;
+    } else if (state_ == kRoot && starts("else")) {
+      state_ = kNonRoot;
+    } else if (state_ != kNone && starts("fi")) {
+      state_ = kNone;
+    }
+  }
+  bool non_root() const { return state_ == kNonRoot; }
+
+ private:
+  static bool IsVarChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+  enum { kNone, kRoot, kNonRoot } state_ = kNone;
+};
+
 }  // namespace
 
 std::vector<ShellSetting> ScanShellLine(std::string_view line,
@@ -291,6 +316,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     int64_t line;
     std::string value;
     int index;
+    bool applies_to_root = true;
   };
   std::vector<PathSource> path_sources;
   for (const Setting& s : defs_all) {
@@ -301,7 +327,8 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       if (v.compare(0, eq, "PATH") != 0) continue;
       v = v.substr(eq + 1);
     }
-    path_sources.push_back({s.key, defs.path, s.line, v, 0});
+    // login(1) and su(1) give root ENV_SUPATH; ENV_PATH is for other users.
+    path_sources.push_back({s.key, defs.path, s.line, v, 0, s.key == "ENV_SUPATH"});
   }
 
   json files = json::array();
@@ -318,14 +345,17 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     if (for_path) wanted.push_back("PATH");
     std::vector<SectionError> errs;
     LineErrorSink sink(path);
+    RootBranch branch;
     ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
       if (!AcceptLine(raw, path, number, kMaxLine, errs)) {
         sink.Take(out, errs);
         return true;
       }
+      branch.See(raw);
       for (ShellSetting& s : ScanShellLine(raw, wanted)) {
         if (s.name == "PATH") {
-          if (s.value) path_sources.push_back({"shell", path, number, *s.value, s.index});
+          if (s.value)
+            path_sources.push_back({"shell", path, number, *s.value, s.index, !branch.non_root()});
           continue;
         }
         settings.push_back({{"id", "shell_setting:" + path + ":" + std::to_string(number) + ":" +
@@ -372,13 +402,16 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     if (f.state != ConfState::kPresent) continue;
     std::vector<SectionError> errs;
     LineErrorSink sink(p);
+    RootBranch branch;
     ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
       if (!AcceptLine(raw, p, number, kMaxLine, errs)) {
         sink.Take(out, errs);
         return true;
       }
+      branch.See(raw);
       for (ShellSetting& s : ScanShellLine(raw, {"PATH"})) {
-        if (s.value) path_sources.push_back({"shell", p, number, *s.value, s.index});
+        if (s.value)
+          path_sources.push_back({"shell", p, number, *s.value, s.index, !branch.non_root()});
       }
       return true;
     });
@@ -391,6 +424,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     std::string at = ps.file + ":" + std::to_string(ps.line) + ":" + std::to_string(ps.index);
     sources.push_back({{"id", "root_path_source:" + at},
                        {"origin", ps.origin},
+                       {"applies_to_root", ps.applies_to_root},
                        {"value", ps.value},
                        {"source", SourceJson(ps.file, ps.line)}});
     size_t pos = 0;
@@ -401,6 +435,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
           ps.value.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
       json j = {{"id", "root_path:" + at + ":" + std::to_string(n)},
                 {"origin", ps.origin},
+                {"applies_to_root", ps.applies_to_root},
                 {"index", n},
                 {"directory", dir},
                 {"source", SourceJson(ps.file, ps.line)}};

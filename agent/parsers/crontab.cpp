@@ -11,8 +11,8 @@ namespace tidemark::agent::cron {
 namespace {
 
 constexpr std::string_view kMask = "***";
-constexpr std::array<std::string_view, 6> kWords = {"pass",   "pwd", "token",
-                                                    "secret", "key", "credential"};
+constexpr std::array<std::string_view, 7> kWords = {"pass", "pwd",        "token", "secret",
+                                                    "key",  "credential", "auth"};
 
 bool IsNameChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
@@ -46,8 +46,10 @@ std::string ApplySpans(std::string_view s, std::vector<std::pair<size_t, size_t>
   std::string out;
   size_t pos = 0;
   for (auto [b, e] : spans) {
-    if (b < pos) b = pos;  // overlapping spans merge
-    if (e <= b) continue;
+    if (b < pos) {  // overlapping spans merge into the one already masked
+      pos = std::max(pos, e);
+      continue;
+    }
     out.append(s.substr(pos, b - pos));
     out.append(kMask);
     pos = e;
@@ -93,6 +95,58 @@ void AssignmentSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>&
   }
 }
 
+// Rule 4: "NAME: VALUE" and "\"NAME\": \"VALUE\"" (HTTP headers such as
+// "Authorization: Bearer T", JSON bodies) where NAME holds a secret word: a double-quoted value
+// is masked to its closing quote; otherwise the value runs to the end of the enclosing quotes,
+// or of the word when unquoted.
+void ColonSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>& spans) {
+  // The quote character enclosing each position (0: none), as a shell would see it.
+  std::vector<char> quote(s.size(), 0);
+  char q = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (q == 0 && c == '\\' && i + 1 < s.size()) {
+      ++i;
+      continue;
+    }
+    if (q == 0 && (c == '\'' || c == '"')) {
+      q = c;
+    } else if (q != 0 && c == q) {
+      q = 0;
+    } else {
+      quote[i] = q;
+    }
+  }
+  for (size_t colon = s.find(':'); colon != std::string_view::npos;
+       colon = s.find(':', colon + 1)) {
+    size_t end_name = colon;
+    if (end_name > 0 && s[end_name - 1] == '"') --end_name;  // JSON: "name":
+    size_t b = end_name;
+    while (b > 0 && IsNameChar(s[b - 1])) --b;
+    if (b == end_name || !IsSecretName(s.substr(b, end_name - b))) continue;
+    size_t v = colon + 1;
+    while (v < s.size() && (s[v] == ' ' || s[v] == '\t')) ++v;
+    if (v >= s.size()) continue;
+    if (v == colon + 1 && end_name == colon && quote[colon] == 0) continue;  // "name:x" bare
+    size_t end;
+    if (s[v] == '"' && end_name != colon) {  // JSON string value
+      end = v + 1;
+      while (end < s.size() && s[end] != '"') end += s[end] == '\\' ? 2 : 1;
+      end = std::min(end, s.size());
+      if (end > v + 1) spans.push_back({v + 1, end});
+      continue;
+    }
+    char enclosing = quote[colon];
+    end = v;
+    if (enclosing != 0) {
+      while (end < s.size() && !(s[end] == enclosing && quote[end] == 0)) ++end;
+    } else {
+      end = ValueEnd(s, v, ",;&|");
+    }
+    if (end > v) spans.push_back({v, end});
+  }
+}
+
 // Rule 3: "--name VALUE" / "-name VALUE" (a separate word after an option whose name holds a
 // secret word) and "--user NAME:PASSWORD".
 void OptionSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>& spans) {
@@ -108,14 +162,15 @@ void OptionSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>& spa
   }
   for (size_t i = 0; i + 1 < words.size(); ++i) {
     std::string_view w = s.substr(words[i].first, words[i].second - words[i].first);
-    if (w.size() < 3 || w[0] != '-' || w.find('=') != std::string_view::npos) continue;
+    if (w.size() < 2 || w[0] != '-' || w.find('=') != std::string_view::npos) continue;
     std::string_view name = w.substr(w[1] == '-' ? 2 : 1);
-    if (name.size() < 2) continue;
     auto next = words[i + 1];
+    bool user_option = w == "-u" || Lower(name) == "user";
+    if (name.size() < 2 && !user_option) continue;
     if (IsSecretName(name)) {
       spans.push_back(next);
       ++i;
-    } else if (Lower(name) == "user") {
+    } else if (user_option) {
       std::string_view v = s.substr(next.first, next.second - next.first);
       size_t colon = v.find(':');
       if (colon != std::string_view::npos && colon + 1 < v.size())
@@ -139,6 +194,7 @@ std::string MaskSecrets(std::string_view text, bool* masked) {
   UrlSpans(text, spans);
   AssignmentSpans(text, spans);
   OptionSpans(text, spans);
+  ColonSpans(text, spans);
   if (masked) *masked = !spans.empty();
   if (spans.empty()) return std::string(text);
   return ApplySpans(text, std::move(spans));

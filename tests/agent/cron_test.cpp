@@ -55,9 +55,17 @@ TEST(CronMask, RuleCases) {
       {"curl --user bob:S3cr3tD https://x", "curl --user bob:*** https://x"},
       {"tool --token S3cr3tE; other", "tool --token *** other"},
       {"run --secret-file /etc/s", "run --secret-file ***"},
+      {"curl -H \"Authorization: Bearer S3cr3tF\" https://x",
+       "curl -H \"Authorization: ***\" https://x"},
+      {"curl -d '{\"user\":\"bob\",\"password\": \"S3cr3tG\"}' u",
+       "curl -d '{\"user\":\"bob\",\"password\": \"***\"}' u"},
+      {"curl -u bob:S3cr3tH https://x", "curl -u bob:*** https://x"},
+      {"wget --header='X-Api-Key: S3cr3tI' u", "wget --header='X-Api-Key: ***' u"},
+      {"x --password=S3cr3tJ https://u:S3cr3tK@h", "x --password=*** https://u:***@h"},
       // Not masked: no secret word, short options, plain URLs.
       {"run-parts --report /etc/cron.daily", "run-parts --report /etc/cron.daily"},
       {"mysql -u root -p db", "mysql -u root -p db"},
+      {"date +%H:%M >> /var/log/x", "date +%H:%M >> /var/log/x"},
       {"curl https://example.org/a@b", "curl https://example.org/a@b"},
   };
   for (const auto& c : cases) {

@@ -91,9 +91,13 @@ TEST_F(LoginTest, LoginDefsUseraddShellAndPath) {
               "ENCRYPT_METHOD \"SHA512\"\n"
               "UMASK           022\n"
               "LONELY\n"
+              "ENV_PATH PATH=/usr/local/bin\n"
               "ENV_SUPATH      PATH=/usr/local/sbin:/usr/sbin:/ww:/missing::relative\n");
   root_.Write("/etc/default/useradd", "# c\nSHELL=/bin/sh\nINACTIVE=30\n INACTIVE=1\n");
-  root_.Write("/etc/profile", "umask 022\nPATH=\"/usr/bin:$HOME/bin\"\nexport PATH\n");
+  root_.Write(
+      "/etc/profile",
+      "umask 022\nPATH=\"/usr/bin:$HOME/bin\"\nexport PATH\n"
+      "if [ \"$(id -u)\" -eq 0 ]; then\n  PATH=\"/usr/sbin\"\nelse\n  PATH=\"/usr/games\"\nfi\n");
   root_.Write("/etc/profile.d/tmout.sh", "TMOUT=900\nreadonly TMOUT\nexport TMOUT\n");
   root_.Write("/etc/profile.d/ignored.txt", "TMOUT=1\n");
   root_.Write("/etc/bash.bashrc", "[ -z \"$PS1\" ] && return\n");
@@ -152,6 +156,10 @@ TEST_F(LoginTest, LoginDefsUseraddShellAndPath) {
   EXPECT_EQ(entries["ENV_SUPATH "]["flags"], json({"empty"}));
   EXPECT_EQ(entries["ENV_SUPATH relative"]["flags"], json({"relative"}));
   EXPECT_EQ(entries["shell $HOME/bin"]["flags"], json({"variable"}));
+  EXPECT_EQ(entries["shell /usr/sbin"]["applies_to_root"], true);
+  EXPECT_EQ(entries["shell /usr/games"]["applies_to_root"], false);
+  EXPECT_EQ(entries["ENV_SUPATH /usr/sbin"]["applies_to_root"], true);
+  EXPECT_EQ(entries["ENV_PATH /usr/local/bin"]["applies_to_root"], false);
   EXPECT_EQ(entries["shell /opt/tools"]["flags"], json({"missing"}));
   EXPECT_EQ(entries["shell /opt/tools"]["source"], json({{"file", "/root/.bashrc"}, {"line", 1}}));
 }
