@@ -1,5 +1,8 @@
 #include "agent/collectors/packages.h"
 
+#include <algorithm>
+#include <map>
+
 #include "agent/parsers/conf_files.h"
 #include "agent/parsers/dpkg_status.h"
 
@@ -9,6 +12,7 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kStatusFile = "/var/lib/dpkg/status";
+constexpr std::string_view kUpdatesDir = "/var/lib/dpkg/updates";
 // A large server's status file is a few MB; this bounds memory on a hostile one.
 constexpr uint64_t kMaxStatusBytes = 64ull << 20;
 
@@ -40,47 +44,90 @@ void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
     out.items["other_states"] = std::move(other);
     return;
   }
+  // dpkg's journal: /var/lib/dpkg/updates/NNNN files hold stanzas not yet merged into status;
+  // dpkg and dpkg-query apply them over it (in name order, all-digit names only).
+  std::map<std::string, std::pair<dpkg::Package, std::string>> updates;
+  std::vector<std::string> update_order;
+  auto key_of = [](const dpkg::Package& p) { return p.name + ":" + p.architecture; };
+  StatusOr<std::vector<std::string>> journal = fs.ListDir(kUpdatesDir);
+  if (!journal.ok() && journal.status().code() != StatusCode::kNotFound) {
+    out.AddError(std::string(kUpdatesDir), std::nullopt,
+                 "cannot list dpkg's journal: " + journal.status().message());
+  }
+  if (journal.ok()) {
+    for (const std::string& name : *journal) {
+      if (name.empty() ||
+          !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      std::string path = JoinPath(kUpdatesDir, name);
+      ConfFile u = ReadConf(fs, path, out, kMaxStatusBytes);
+      if (u.state != ConfState::kPresent) continue;
+      std::vector<SectionError> uerrs;
+      dpkg::ParseStatus(
+          u.data, path,
+          [&](dpkg::Package&& p) {
+            std::string k = key_of(p);
+            if (!updates.count(k)) update_order.push_back(k);
+            updates[k] = {std::move(p), path};
+          },
+          uerrs);
+      LineErrorSink usink{path};
+      usink.Take(out, uerrs);
+      usink.Flush(out);
+    }
+  }
+
   int64_t not_installed = 0;
+  auto emit = [&](const dpkg::Package& p, const std::string& file) {
+    if (p.status == "not-installed") {
+      ++not_installed;
+      return;
+    }
+    std::string arch = p.architecture.empty() ? "" : ":" + p.architecture;
+    // Compact items (a host has hundreds to thousands): Source fields only when the stanza
+    // has them; want/eflag/status spelled out only outside the installed list.
+    json j = {{"id", "package:" + p.name + arch},
+              {"package", p.name},
+              {"version", p.version},
+              {"architecture", p.architecture},
+              {"status_abbrev", dpkg::StatusAbbrev(p)},
+              {"source", SourceJson(file, p.line)}};
+    if (p.source) j["source_package"] = *p.source;
+    if (p.source_version) j["source_version"] = *p.source_version;
+    bool is_installed = p.status == "installed" && p.eflag == "ok";
+    if (!is_installed) {
+      j["want"] = p.want;
+      j["eflag"] = p.eflag;
+      j["status"] = p.status;
+      other.push_back(j);
+      return;
+    }
+    if (p.version.empty()) {
+      out.AddError(file, p.line, "installed package " + p.name + " has no Version");
+    }
+    installed.push_back(j);
+  };
   std::vector<SectionError> errs;
   LineErrorSink sink{std::string(kStatusFile)};
   dpkg::ParseStatus(
       f.data, kStatusFile,
       [&](dpkg::Package&& p) {
         sink.Take(out, errs);
-        if (p.status == "not-installed") {
-          ++not_installed;
+        auto u = updates.find(key_of(p));
+        if (u != updates.end()) {
+          emit(u->second.first, u->second.second);
+          updates.erase(u);
           return;
         }
-        std::string arch = p.architecture.empty() ? "" : ":" + p.architecture;
-        // Compact items (a host has hundreds to thousands): Source fields only when the stanza
-        // has them; want/eflag/status spelled out only outside the installed list.
-        json j = {{"id", "package:" + p.name + arch},
-                  {"package", p.name},
-                  {"version", p.version},
-                  {"architecture", p.architecture},
-                  {"status_abbrev", dpkg::StatusAbbrev(p)},
-                  {"source", SourceJson(kStatusFile, p.line)}};
-        if (p.source) j["source_package"] = *p.source;
-        if (p.source_version) j["source_version"] = *p.source_version;
-        bool is_installed = p.status == "installed" && p.eflag == "ok";
-        if (!is_installed) {
-          j["want"] = p.want;
-          j["eflag"] = p.eflag;
-          j["status"] = p.status;
-        }
-        if (is_installed) {
-          if (p.version.empty()) {
-            out.AddError(std::string(kStatusFile), p.line,
-                         "installed package " + p.name + " has no Version");
-          }
-          installed.push_back(j);
-        } else {
-          other.push_back(j);
-        }
+        emit(p, std::string(kStatusFile));
       },
       errs);
   sink.Take(out, errs);
   sink.Flush(out);
+  for (const std::string& k : update_order) {
+    auto u = updates.find(k);
+    if (u != updates.end()) emit(u->second.first, u->second.second);
+  }
   out.data["count"] = installed.size();
   out.data["other_count"] = other.size();
   out.data["not_installed_count"] = not_installed;

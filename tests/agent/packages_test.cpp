@@ -129,6 +129,28 @@ TEST(PackagesCollect, StatesSourcesAndMalformedStanzas) {
   EXPECT_TRUE(HasError(j, "/var/lib/dpkg/status", 39));  // not "Field: value"
 }
 
+TEST(PackagesCollect, JournalUpdatesOverrideStatus) {
+  // dpkg applies /var/lib/dpkg/updates/NNNN over the status file; "tmp.i" is not a journal entry.
+  testing::TempRoot root;
+  root.Write("/var/lib/dpkg/status",
+             "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n"
+             "Package: b\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n");
+  root.Write("/var/lib/dpkg/updates/0000",
+             "Package: a\nStatus: install ok unpacked\nArchitecture: amd64\nVersion: 2\n");
+  root.Write("/var/lib/dpkg/updates/0001",
+             "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2\n\n"
+             "Package: c\nStatus: install ok installed\nArchitecture: all\nVersion: 3\n");
+  root.Write("/var/lib/dpkg/updates/tmp.i",
+             "Package: b\nStatus: purge ok not-installed\nArchitecture: amd64\n");
+  json j = Collect(root);
+  EXPECT_EQ(j["status"], "ok") << j["errors"].dump();
+  ASSERT_EQ(j["installed"].size(), 3u);
+  EXPECT_EQ(j["installed"][0]["version"], "2");
+  EXPECT_EQ(j["installed"][0]["source"]["file"], "/var/lib/dpkg/updates/0001");
+  EXPECT_EQ(j["installed"][1]["package"], "b");
+  EXPECT_EQ(j["installed"][2]["id"], "package:c:all");
+}
+
 TEST(PackagesCollect, NulAndLongLinesAndBinary) {
   testing::TempRoot root;
   root.Write("/var/lib/dpkg/status",
