@@ -15,6 +15,11 @@ constexpr std::string_view kLoginDefs = "/etc/login.defs";
 constexpr std::string_view kUseradd = "/etc/default/useradd";
 constexpr uint64_t kMaxConfBytes = 4ull << 20;
 constexpr size_t kMaxLine = 64 << 10;
+// Bounds for hostile files (real ones hold tens of lines).
+constexpr size_t kMaxSettingsPerFile = 10000;
+constexpr size_t kMaxShellSettings = 10000;
+constexpr size_t kMaxPathSources = 1000;
+constexpr size_t kMaxPathEntries = 256;
 
 struct Setting {
   std::string key;
@@ -25,16 +30,17 @@ struct Setting {
 // Folds settings in file order: the last one of a key wins; earlier ones are "overridden".
 json FoldSettings(const std::vector<Setting>& all, const std::string& file,
                   const std::string& id_prefix) {
-  std::map<std::string, size_t> last;
-  for (size_t i = 0; i < all.size(); ++i) last[all[i].key] = i;
+  std::map<std::string, std::vector<size_t>> by_key;
+  for (size_t i = 0; i < all.size(); ++i) by_key[all[i].key].push_back(i);
   json out = json::array();
   for (size_t i = 0; i < all.size(); ++i) {
     const Setting& s = all[i];
-    if (last[s.key] != i) continue;
+    const std::vector<size_t>& lines = by_key[s.key];
+    if (lines.back() != i) continue;
     json over = json::array();
-    for (size_t k = 0; k < i; ++k) {
-      if (all[k].key == s.key)
-        over.push_back({{"value", all[k].value}, {"source", SourceJson(file, all[k].line)}});
+    for (size_t k = 0; k + 1 < lines.size(); ++k) {
+      const Setting& o = all[lines[k]];
+      over.push_back({{"value", o.value}, {"source", SourceJson(file, o.line)}});
     }
     out.push_back({{"id", id_prefix + s.key},
                    {"key", s.key},
@@ -43,6 +49,18 @@ json FoldSettings(const std::vector<Setting>& all, const std::string& file,
                    {"source", SourceJson(file, s.line)}});
   }
   return out;
+}
+
+// Appends a setting unless the file already gave kMaxSettingsPerFile; then records one error.
+bool AddSetting(std::vector<Setting>& all, Setting s, const std::string& path, Section& out) {
+  if (all.size() >= kMaxSettingsPerFile) {
+    out.AddError(path, s.line,
+                 "more than " + std::to_string(kMaxSettingsPerFile) +
+                     " settings; the rest of the file is not read");
+    return false;
+  }
+  all.push_back(std::move(s));
+  return true;
 }
 
 json FileState(const ConfFile& f) {
@@ -75,8 +93,7 @@ std::vector<Setting> ParseLoginDefs(const ConfFile& f, Section& out) {
            (value.front() == ' ' || value.front() == '"' || value.front() == '\t'))
       value.remove_prefix(1);
     value = value.substr(0, value.find('"'));
-    all.push_back({std::string(name), std::string(value), number});
-    return true;
+    return AddSetting(all, {std::string(name), std::string(value), number}, f.path, out);
   });
   sink.Flush(out);
   return all;
@@ -95,8 +112,9 @@ std::vector<Setting> ParseUseradd(const ConfFile& f, Section& out) {
     if (raw.empty() || raw.front() == '#') return true;
     size_t eq = raw.find('=');
     if (eq == std::string_view::npos || eq == 0) return true;
-    all.push_back({std::string(raw.substr(0, eq)), std::string(raw.substr(eq + 1)), number});
-    return true;
+    return AddSetting(all,
+                      {std::string(raw.substr(0, eq)), std::string(raw.substr(eq + 1)), number},
+                      f.path, out);
   });
   sink.Flush(out);
   return all;
@@ -319,6 +337,18 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     bool applies_to_root = true;
   };
   std::vector<PathSource> path_sources;
+  bool sources_full = false;
+  auto add_source = [&](PathSource ps) {
+    if (path_sources.size() >= kMaxPathSources) {
+      if (!sources_full)
+        out.AddError(ps.file, ps.line,
+                     "more than " + std::to_string(kMaxPathSources) +
+                         " PATH assignments; the rest are not listed");
+      sources_full = true;
+      return;
+    }
+    path_sources.push_back(std::move(ps));
+  };
   for (const Setting& s : defs_all) {
     if (s.key != "ENV_SUPATH" && s.key != "ENV_PATH") continue;
     std::string v = s.value;
@@ -328,11 +358,12 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       v = v.substr(eq + 1);
     }
     // login(1) and su(1) give root ENV_SUPATH; ENV_PATH is for other users.
-    path_sources.push_back({s.key, defs.path, s.line, v, 0, s.key == "ENV_SUPATH"});
+    add_source({s.key, defs.path, s.line, v, 0, s.key == "ENV_SUPATH"});
   }
 
   json files = json::array();
   json settings = json::array();
+  bool settings_full = false;
   auto scan = [&](const std::string& path, bool for_tmout, bool for_path) {
     ConfFile f = ReadConf(fs, path, out, kMaxConfBytes);
     files.push_back(FileState(f));
@@ -354,8 +385,15 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       branch.See(raw);
       for (ShellSetting& s : ScanShellLine(raw, wanted)) {
         if (s.name == "PATH") {
-          if (s.value)
-            path_sources.push_back({"shell", path, number, *s.value, s.index, !branch.non_root()});
+          if (s.value) add_source({"shell", path, number, *s.value, s.index, !branch.non_root()});
+          continue;
+        }
+        if (settings.size() >= kMaxShellSettings) {
+          if (!settings_full)
+            out.AddError(path, number,
+                         "more than " + std::to_string(kMaxShellSettings) +
+                             " TMOUT/umask settings; the rest are not listed");
+          settings_full = true;
           continue;
         }
         settings.push_back({{"id", "shell_setting:" + path + ":" + std::to_string(number) + ":" +
@@ -389,7 +427,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
         std::string_view s = TrimBlank(raw);
         if (s.rfind("export ", 0) == 0) s = TrimBlank(s.substr(7));
         if (s.rfind("PATH=", 0) == 0)
-          path_sources.push_back({"environment", env.path, number, Unquote(s.substr(5)), 0});
+          add_source({"environment", env.path, number, Unquote(s.substr(5)), 0});
         return true;
       });
       sink.Flush(out);
@@ -410,8 +448,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       }
       branch.See(raw);
       for (ShellSetting& s : ScanShellLine(raw, {"PATH"})) {
-        if (s.value)
-          path_sources.push_back({"shell", p, number, *s.value, s.index, !branch.non_root()});
+        if (s.value) add_source({"shell", p, number, *s.value, s.index, !branch.non_root()});
       }
       return true;
     });
@@ -430,6 +467,12 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     size_t pos = 0;
     int n = 0;
     while (true) {
+      if (n >= static_cast<int>(kMaxPathEntries)) {
+        out.AddError(ps.file, ps.line,
+                     "PATH with more than " + std::to_string(kMaxPathEntries) +
+                         " entries; the rest are not checked");
+        break;
+      }
       size_t colon = ps.value.find(':', pos);
       std::string dir =
           ps.value.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);

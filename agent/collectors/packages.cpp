@@ -12,6 +12,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kStatusFile = "/var/lib/dpkg/status";
+// Far above any real host; bounds the items of a hostile database.
+constexpr size_t kMaxPackages = 100000;
 constexpr std::string_view kUpdatesDir = "/var/lib/dpkg/updates";
 // A large server's status file is a few MB; this bounds memory on a hostile one.
 constexpr uint64_t kMaxStatusBytes = 64ull << 20;
@@ -67,7 +69,10 @@ void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
           u.data, path,
           [&](dpkg::Package&& p) {
             std::string k = key_of(p);
-            if (!updates.count(k)) update_order.push_back(k);
+            if (!updates.count(k)) {
+              if (updates.size() >= kMaxPackages) return;
+              update_order.push_back(k);
+            }
             updates[k] = {std::move(p), path};
           },
           uerrs);
@@ -78,9 +83,18 @@ void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
   }
 
   int64_t not_installed = 0;
+  bool full = false;
   auto emit = [&](const dpkg::Package& p, const std::string& file) {
     if (p.status == "not-installed") {
       ++not_installed;
+      return;
+    }
+    if (installed.size() + other.size() >= kMaxPackages) {
+      if (!full)
+        out.AddError(
+            file, p.line,
+            "more than " + std::to_string(kMaxPackages) + " packages; the rest are not listed");
+      full = true;
       return;
     }
     std::string arch = p.architecture.empty() ? "" : ":" + p.architecture;

@@ -106,7 +106,7 @@ inline nlohmann::json SourceJson(std::string_view file, std::optional<int64_t> l
 class LineErrorSink {
  public:
   LineErrorSink(std::string path, size_t limit = 20) : path_(std::move(path)), limit_(limit) {}
-  void Add(Section& out, int64_t line, std::string message) {
+  void Add(Section& out, std::optional<int64_t> line, std::string message) {
     if (count_++ < limit_) out.AddError(path_, line, std::move(message));
   }
   void Flush(Section& out) {
@@ -114,9 +114,16 @@ class LineErrorSink {
       out.AddError(path_, std::nullopt,
                    std::to_string(count_ - limit_) + " more line errors not listed");
   }
-  // Moves errors collected by AcceptLine into `out`, counting them against the limit.
+  // Moves errors collected by a parser into `out`, counting the line errors against the limit;
+  // errors without a line (a parser's ErrorCap summary) always pass.
   void Take(Section& out, std::vector<SectionError>& errors) {
-    for (auto& e : errors) Add(out, e.line.value_or(0), std::move(e.message));
+    for (auto& e : errors) {
+      if (!e.line) {
+        out.AddError(path_, std::nullopt, std::move(e.message));  // file-level or a summary
+      } else {
+        Add(out, e.line, std::move(e.message));
+      }
+    }
     errors.clear();
   }
 
@@ -124,6 +131,34 @@ class LineErrorSink {
   std::string path_;
   size_t limit_;
   size_t count_ = 0;
+};
+
+// Bounds the errors a parser keeps for one file: call Trim() after each line; errors past `cap`
+// (counted from the size at construction) are dropped and counted, and Finish() adds one
+// summary error. Keeps a hostile file of millions of bad lines from using memory per line.
+class ErrorCap {
+ public:
+  ErrorCap(std::vector<SectionError>& errors, std::string path, size_t cap = 20)
+      : errors_(errors), path_(std::move(path)), base_(errors.size()), cap_(cap) {}
+  void Trim() {
+    while (errors_.size() > base_ + cap_) {
+      errors_.pop_back();
+      ++dropped_;
+    }
+  }
+  void Finish() {
+    Trim();
+    if (dropped_)
+      errors_.push_back(
+          {path_, std::nullopt, std::to_string(dropped_) + " more line errors not listed"});
+  }
+
+ private:
+  std::vector<SectionError>& errors_;
+  std::string path_;
+  size_t base_;
+  size_t cap_;
+  size_t dropped_ = 0;
 };
 
 }  // namespace tidemark::agent

@@ -11,6 +11,7 @@ namespace tidemark::agent::cron {
 namespace {
 
 constexpr std::string_view kMask = "***";
+constexpr size_t kMaxEntriesPerFile = 10000;
 constexpr std::array<std::string_view, 7> kWords = {"pass", "pwd",        "token", "secret",
                                                     "key",  "credential", "auth"};
 
@@ -203,7 +204,15 @@ std::string MaskSecrets(std::string_view text, bool* masked) {
 std::vector<CronEntry> ParseCrontab(std::string_view text, std::string_view path, bool system,
                                     std::vector<SectionError>& errors, size_t max_line) {
   std::vector<CronEntry> out;
+  ErrorCap cap(errors, std::string(path));
   ForEachLine(text, [&](std::string_view raw, int64_t number) {
+    cap.Trim();
+    if (out.size() >= kMaxEntriesPerFile) {
+      errors.push_back({std::string(path), number,
+                        "more than " + std::to_string(kMaxEntriesPerFile) +
+                            " entries and variables; the rest of the file is not read"});
+      return false;
+    }
     if (!AcceptLine(raw, path, number, max_line, errors)) return true;
     std::string_view p = raw;
     while (!p.empty() && IsBlank(p.front())) p.remove_prefix(1);
@@ -301,6 +310,7 @@ std::vector<CronEntry> ParseCrontab(std::string_view text, std::string_view path
     out.push_back(std::move(e));
     return true;
   });
+  cap.Finish();
   return out;
 }
 

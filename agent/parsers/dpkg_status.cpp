@@ -98,7 +98,9 @@ void ParseStatus(std::string_view text, std::string_view path,
     st = Stanza();
     have_field = false;
   };
+  ErrorCap cap(errors, std::string(path));
   ForEachLine(text, [&](std::string_view raw, int64_t number) {
+    cap.Trim();
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
     if (TrimBlank(raw).empty()) {
       finish();
@@ -156,6 +158,7 @@ void ParseStatus(std::string_view text, std::string_view path,
     return true;
   });
   finish();
+  cap.Finish();
 }
 
 }  // namespace tidemark::agent::dpkg

@@ -49,10 +49,22 @@ std::string DisplayKey(std::string_view normalized) {
 
 bool IsGlob(std::string_view key) { return key.find_first_of("*?[") != std::string_view::npos; }
 
+namespace {
+constexpr size_t kMaxAssignmentsPerFile = 10000;
+}  // namespace
+
 std::vector<Assignment> ParseSysctlConf(std::string_view text, std::string_view path,
                                         std::vector<SectionError>& errors, size_t max_line) {
   std::vector<Assignment> out;
+  ErrorCap cap(errors, std::string(path));
   ForEachLine(text, [&](std::string_view raw, int64_t number) {
+    cap.Trim();
+    if (out.size() >= kMaxAssignmentsPerFile) {
+      errors.push_back({std::string(path), number,
+                        "more than " + std::to_string(kMaxAssignmentsPerFile) +
+                            " assignments; the rest of the file is not read"});
+      return false;
+    }
     if (!AcceptLine(raw, path, number, max_line, errors)) return true;
     // systemd strstrip(): whitespace is the C locale's isspace set.
     std::string_view p = TrimBlank(raw);
@@ -84,6 +96,7 @@ std::vector<Assignment> ParseSysctlConf(std::string_view text, std::string_view 
     out.push_back(std::move(a));
     return true;
   });
+  cap.Finish();
   return out;
 }
 

@@ -246,6 +246,15 @@ TEST_F(CronCollectTest, BadInputIsNamedAndTheRestIsRead) {
   }
 }
 
+TEST_F(CronCollectTest, ManyBadLinesStayBounded) {
+  std::string bad;
+  for (int i = 0; i < 200000; ++i) bad += "x y\n";
+  root_.Write("/etc/cron.d/bad", bad);
+  json j = Collect(root_);
+  EXPECT_LE(j["errors"].size(), 21u);
+  EXPECT_EQ(j["errors"].back()["message"], "199980 more line errors not listed");
+}
+
 TEST_F(CronCollectTest, NothingInstalledIsAbsentNotError) {
   json j = Collect(root_);
   EXPECT_EQ(j["status"], "ok");

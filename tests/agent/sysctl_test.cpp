@@ -266,6 +266,31 @@ TEST(SysctlCollect, BadInputIsNamedAndTheRestIsRead) {
   }
 }
 
+TEST(SysctlCollect, ManyBadLinesAndAssignmentsStayBounded) {
+  testing::TempRoot root;
+  std::string bad, many;
+  for (int i = 0; i < 200000; ++i) bad += "x\n";
+  for (int i = 0; i < 20000; ++i) many += "kernel.k" + std::to_string(i) + " = 1\n";
+  root.Write("/etc/sysctl.d/10-bad.conf", bad);
+  root.Write("/etc/sysctl.d/20-many.conf", many);
+  json j = Collect(root);
+  size_t bad_errors = 0;
+  bool summary = false, truncated = false;
+  for (const auto& e : j["errors"]) {
+    std::string msg = e["message"];
+    if (e["path"] == "/etc/sysctl.d/10-bad.conf") {
+      ++bad_errors;
+      if (msg.find("more line errors") != std::string::npos) summary = true;
+    }
+    if (e["path"] == "/etc/sysctl.d/20-many.conf" && msg.find("assignments") != std::string::npos)
+      truncated = true;
+  }
+  EXPECT_LE(bad_errors, 21u);
+  EXPECT_TRUE(summary);
+  EXPECT_TRUE(truncated);
+  EXPECT_EQ(j["assignments"].size(), 10000u);
+}
+
 TEST(SysctlCollect, UnreadableFileIsAnErrorNotEmpty) {
   if (::geteuid() == 0) GTEST_SKIP() << "root reads mode-000 files";
   testing::TempRoot root;
