@@ -24,7 +24,8 @@ constexpr uint64_t kMaxConfBytes = 4ull << 20;
 struct ConfEntry {
   std::string name;
   std::string path;
-  std::string state;  // "read", "masked", "overridden", "skipped", "error"
+  // "read", "masks", "dangling", "skipped", "error" (claims its name); "overridden", "masked".
+  std::string state;
   std::string reason;
   std::string winner;  // the path that overrides or masks this one
   std::optional<std::string> link_target;
@@ -141,13 +142,13 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
 
-  // 1. Which files systemd-sysctl reads (conf_files_list_strv with CONF_FILES_REGULAR |
-  //    CONF_FILES_FILTER_MASKED): per name, the first directory in precedence order whose entry
-  //    stats; /dev/null or an empty file masks the name; a non-regular entry is skipped.
+  // 1. Which files systemd-sysctl reads. systemd 252 lists them with conf_files_list_strv(...,
+  //    flags 0): per name (hidden names skipped), the entry in the first directory in
+  //    precedence order claims it, whatever it is; it is never stat()ed first. So a directory,
+  //    FIFO or dangling link in /etc hides the vendor file of that name just as /dev/null does.
   json dirs = json::array();
   std::set<std::pair<uint64_t, uint64_t>> seen_dirs;
-  std::map<std::string, std::string> claimed;  // name -> winning path (read or masked)
-  std::map<std::string, std::string> masked;   // name -> masking path
+  std::map<std::string, size_t> claimed;  // name -> index in entries of the claiming entry
   std::vector<ConfEntry> entries;
   for (std::string_view dir : kDirs) {
     json jd = {{"path", std::string(dir)}, {"state", "absent"}, {"reason", nullptr}};
@@ -178,67 +179,50 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
       e.path = JoinPath(dir, name);
       auto c = claimed.find(name);
       if (c != claimed.end()) {
-        e.state = masked.count(name) ? "masked" : "overridden";
-        e.winner = c->second;
+        const ConfEntry& winner = entries[c->second];
+        e.state = winner.state == "read" ? "overridden" : "masked";
+        e.winner = winner.path;
         entries.push_back(std::move(e));
         continue;
       }
+      claimed[name] = entries.size();
       StatusOr<FileInfo> lst = fs.Stat(e.path, false);
       if (lst.ok() && lst->type == FileType::kSymlink) {
         StatusOr<std::string> target = fs.ReadLink(e.path);
         if (target.ok()) e.link_target = *target;
       }
       StatusOr<FileInfo> fst = fs.Stat(e.path, true);
-      // A link to /dev/null masks even in an offline root without /dev (systemd
-      // null_or_empty_path_with_root() compares the target with /dev/null).
-      if (e.link_target && !e.link_target->empty() &&
-          NormalizePath(e.link_target->front() == '/'
-                            ? *e.link_target
-                            : JoinPath(dir, *e.link_target)) == "/dev/null") {
-        e.state = "masks";
-        claimed[name] = e.path;
-        masked[name] = e.path;
-        entries.push_back(std::move(e));
-        continue;
-      }
-      if (!fst.ok()) {
+      if (fst.ok()) e.info = *fst;
+      // A link to /dev/null masks even in an offline root without /dev.
+      bool to_dev_null = e.link_target && !e.link_target->empty() &&
+                         NormalizePath(e.link_target->front() == '/'
+                                           ? *e.link_target
+                                           : JoinPath(dir, *e.link_target)) == "/dev/null";
+      if (to_dev_null || (fst.ok() && ((fst->type == FileType::kRegular && fst->size == 0) ||
+                                       fst->type == FileType::kCharDevice))) {
+        e.state = "masks";  // read by systemd-sysctl, yields nothing
+      } else if (!fst.ok() && fst.status().code() == StatusCode::kNotFound) {
+        e.state = "dangling";  // systemd-sysctl ignores ENOENT silently
+        e.reason = "dangling symlink";
+      } else if (!fst.ok()) {
         e.state = "error";
         e.reason = fst.status().message();
-        out.AddError(e.path, std::nullopt,
-                     "cannot stat: " + e.reason + " (systemd-sysctl skips it)");
-        entries.push_back(std::move(e));
-        continue;
-      }
-      e.info = *fst;
-      bool null_or_empty =
-          (fst->type == FileType::kRegular && fst->size == 0) || fst->type == FileType::kCharDevice;
-      if (null_or_empty) {
-        e.state = "masks";
-        claimed[name] = e.path;
-        masked[name] = e.path;
-        entries.push_back(std::move(e));
-        continue;
-      }
-      if (fst->type != FileType::kRegular) {
+        out.AddError(e.path, std::nullopt, "cannot stat: " + e.reason);
+      } else if (fst->type != FileType::kRegular) {
         e.state = "skipped";
         e.reason = std::string("a ") + std::string(FileTypeName(fst->type)) +
-                   ", not a regular file; systemd-sysctl ignores it";
+                   ", not a regular file: systemd-sysctl fails on it (a FIFO blocks it), and "
+                   "files of this name in later directories are not read";
         out.AddError(e.path, std::nullopt, e.reason);
-        entries.push_back(std::move(e));
-        continue;
+      } else {
+        e.state = "read";
       }
-      e.state = "read";
-      claimed[name] = e.path;
       entries.push_back(std::move(e));
     }
   }
+  // The claiming entries in name order: the order systemd-sysctl (and --cat-config) goes.
   std::vector<const ConfEntry*> to_read;
-  for (const auto& [name, path] : claimed) {
-    if (masked.count(name)) continue;
-    for (const ConfEntry& e : entries) {
-      if (e.path == path) to_read.push_back(&e);
-    }
-  }
+  for (const auto& [name, index] : claimed) to_read.push_back(&entries[index]);
 
   // /etc/sysctl.conf: procps `sysctl --system` reads it last; systemd-sysctl reads it only
   // through Debian's /etc/sysctl.d/99-sysctl.conf link.
@@ -274,6 +258,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
   std::map<std::string, size_t> by_path;
   std::map<std::string, std::string> read_state;  // path -> "read" or "error"
   for (const ConfEntry* e : to_read) {
+    if (e->state != "read") continue;
     ConfFile f = ReadConf(fs, e->path, out, kMaxConfBytes, /*required=*/true);
     if (f.state != ConfState::kPresent) {
       read_state[e->path] = "error";

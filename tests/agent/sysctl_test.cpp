@@ -134,9 +134,11 @@ TEST(SysctlCollect, PrecedenceMaskingAndLexicalOrder) {
   for (const auto& f : j["files"]) {
     if (!f["order"].is_null()) order.push_back(f["path"]);
   }
+  // As systemd-sysctl --cat-config lists them: every claiming entry, masks included.
   EXPECT_EQ(order, (std::vector<std::string>{
                        "/usr/lib/sysctl.d/10-vendor.conf", "/etc/sysctl.d/20-admin.conf",
-                       "/run/sysctl.d/30-run.conf", "/etc/sysctl.d/40-shadowed.conf"}));
+                       "/run/sysctl.d/30-run.conf", "/etc/sysctl.d/40-shadowed.conf",
+                       "/etc/sysctl.d/50-masked.conf", "/etc/sysctl.d/60-empty.conf"}));
   std::map<std::string, std::string> states;
   for (const auto& f : j["files"]) states[f["path"]] = f["state"];
   EXPECT_EQ(states["/usr/lib/sysctl.d/40-shadowed.conf"], "overridden");
@@ -165,6 +167,29 @@ TEST(SysctlCollect, PrecedenceMaskingAndLexicalOrder) {
     EXPECT_TRUE(a["id"].get<std::string>().rfind("sysctl_assignment:", 0) == 0);
     EXPECT_TRUE(a["source"]["line"].is_number());
   }
+}
+
+TEST(SysctlCollect, AnyEntryInAHigherDirectoryHidesTheName) {
+  // systemd 252 claims a name with the first directory's entry without stat()ing it (checked
+  // against systemd-sysctl --cat-config and its debug log): a directory or a dangling link in
+  // /etc hides the vendor file of that name.
+  testing::TempRoot root;
+  root.Write("/usr/lib/sysctl.d/10-a.conf", "kernel.sysrq = 1\n");
+  root.Mkdir("/etc/sysctl.d/10-a.conf");
+  root.Write("/usr/lib/sysctl.d/20-b.conf", "kernel.kptr_restrict = 1\n");
+  root.Symlink("/etc/sysctl.d/20-b.conf", "/nonexistent");
+  json j = Collect(root);
+  EXPECT_EQ(Setting(j, "kernel.sysrq"), nullptr);
+  EXPECT_EQ(Setting(j, "kernel.kptr_restrict"), nullptr);
+  std::map<std::string, json> files;
+  for (const auto& f : j["files"]) files[f["path"]] = f;
+  EXPECT_EQ(files["/etc/sysctl.d/10-a.conf"]["state"], "skipped");
+  EXPECT_EQ(files["/usr/lib/sysctl.d/10-a.conf"]["state"], "masked");
+  EXPECT_EQ(files["/usr/lib/sysctl.d/10-a.conf"]["overridden_by"], "/etc/sysctl.d/10-a.conf");
+  EXPECT_EQ(files["/etc/sysctl.d/20-b.conf"]["state"], "dangling");
+  EXPECT_EQ(files["/usr/lib/sysctl.d/20-b.conf"]["state"], "masked");
+  EXPECT_TRUE(HasError(j, "/etc/sysctl.d/10-a.conf"));
+  EXPECT_FALSE(HasError(j, "/etc/sysctl.d/20-b.conf"));  // systemd-sysctl is silent too
 }
 
 TEST(SysctlCollect, SameValueKeepsTheEarlierSource) {
