@@ -3,8 +3,10 @@
 // value, `systemd-sysctl --cat-config` for the order of the configuration files, and
 // `dpkg-query -W` for every package, version and state.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -81,6 +83,43 @@ TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
     got.push_back(f["path"]);
   }
   EXPECT_EQ(got, want);
+}
+
+// systemd-sysctl run on this machine's own configuration in a private mount namespace where
+// /proc/sys is read-only (its writes fail there, nothing changes): every "Setting 'P' to 'V'" it
+// logs is a winner of the section, and every non-glob winner is set.
+TEST(SysctlHost, WinnersEqualSystemdSysctlOnThisMachine) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private mount namespace";
+  std::string tool;
+  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
+    if (::access(p, X_OK) == 0) tool = p;
+  }
+  if (tool.empty()) GTEST_SKIP() << "systemd-sysctl is not installed";
+  std::string probe;
+  if (testing::RunCommand("unshare -m true 2>&1", &probe) != 0)
+    GTEST_SKIP() << "cannot create a mount namespace here: " << probe;
+  std::string log;
+  testing::RunCommand(
+      "unshare -m sh -c 'set -e; mount --bind /proc/sys /proc/sys; "
+      "mount -o remount,bind,ro /proc/sys; SYSTEMD_LOG_LEVEL=debug " +
+          tool + "' 2>&1",
+      &log);
+  ASSERT_NE(log.find("Parsing "), std::string::npos) << log;
+  std::map<std::string, std::string> want;
+  for (const std::string& line : Lines(log)) {
+    if (line.rfind("Setting '/proc/sys/", 0) != 0) continue;
+    size_t q1 = line.find('\'', 9);
+    size_t v0 = line.find(" to '", q1);
+    want[line.substr(9, q1 - 9)] = line.substr(v0 + 5, line.size() - v0 - 6);
+  }
+  json s = CollectLive("sysctl");
+  ASSERT_NE(s["sysctl_conf"], "appended") << "systemd-sysctl would not read /etc/sysctl.conf";
+  std::map<std::string, std::string> got;
+  for (const auto& st : s["settings"]) {
+    if (st["value"].is_null() || st["glob"].get<bool>()) continue;
+    got[st["path"]] = st["value"];
+  }
+  EXPECT_EQ(got, want) << log;
 }
 
 TEST(PackagesHost, EqualsDpkgQuery) {
