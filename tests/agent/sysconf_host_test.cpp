@@ -122,6 +122,29 @@ TEST(SysctlHost, WinnersEqualSystemdSysctlOnThisMachine) {
   EXPECT_EQ(got, want) << log;
 }
 
+// useradd -D prints its defaults after reading /etc/default/useradd: every key the section
+// found there that useradd prints must have the value useradd prints.
+TEST(LoginHost, UseraddDefaultsEqualUseraddD) {
+  if (!testing::HaveProgram("useradd")) GTEST_SKIP() << "useradd (passwd) is not installed";
+  std::string out;
+  ASSERT_EQ(testing::RunCommand("useradd -D", &out), 0);
+  std::map<std::string, std::string> want;
+  for (const std::string& line : Lines(out)) {
+    size_t eq = line.find('=');
+    if (eq != std::string::npos) want[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  json l = CollectLive("login");
+  if (l["useradd"]["state"] != "present") GTEST_SKIP() << "no /etc/default/useradd here";
+  size_t compared = 0;
+  for (const auto& st : l["useradd"]["settings"]) {
+    auto it = want.find(st["key"]);
+    if (it == want.end()) continue;
+    EXPECT_EQ(st["value"], it->second) << st["key"];
+    ++compared;
+  }
+  EXPECT_GT(compared, 0u);
+}
+
 TEST(PackagesHost, EqualsDpkgQuery) {
   if (!testing::HaveProgram("dpkg-query")) GTEST_SKIP() << "dpkg-query is not installed";
   std::string out;
