@@ -1,14 +1,18 @@
 #include "agent/registry.h"
 
 #include "agent/collectors/accounts.h"
+#include "agent/collectors/cron.h"
 #include "agent/collectors/files.h"
-#include "agent/collectors/sweep.h"
+#include "agent/collectors/login.h"
 #include "agent/collectors/network.h"
+#include "agent/collectors/packages.h"
 #include "agent/collectors/pam.h"
 #include "agent/collectors/services.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/collectors/sshd.h"
 #include "agent/collectors/sudo.h"
+#include "agent/collectors/sweep.h"
+#include "agent/collectors/sysctl.h"
 
 namespace tidemark::agent {
 
@@ -24,6 +28,10 @@ std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
   all.push_back(std::make_unique<NetworkCollector>());
   all.push_back(std::make_unique<ServicesCollector>());
   all.push_back(std::make_unique<PamCollector>());
+  all.push_back(std::make_unique<SysctlCollector>());
+  all.push_back(std::make_unique<LoginCollector>());
+  all.push_back(std::make_unique<CronCollector>());
+  all.push_back(std::make_unique<PackagesCollector>());
   return all;
 }
 

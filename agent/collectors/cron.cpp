@@ -1,0 +1,227 @@
+#include "agent/collectors/cron.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "agent/parsers/conf_files.h"
+#include "agent/parsers/crontab.h"
+#include "agent/parsers/lines.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kCrontab = "/etc/crontab";
+constexpr std::string_view kCronDDir = "/etc/cron.d";
+constexpr std::string_view kSpool = "/var/spool/cron/crontabs";
+constexpr uint64_t kMaxCrontabBytes = 4ull << 20;
+
+// run-parts(8) without --lsbsysinit, and Debian cron for /etc/cron.d: names made only of
+// ASCII letters, digits, underscores and hyphens.
+bool RunPartsName(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+  });
+}
+
+enum class Kind { kSystem, kCronD, kUser };
+
+std::string_view KindName(Kind k) {
+  switch (k) {
+    case Kind::kSystem:
+      return "system";
+    case Kind::kCronD:
+      return "cron_d";
+    case Kind::kUser:
+      return "user";
+  }
+  return "system";
+}
+
+struct Ctx {
+  const Fs& fs;
+  const AccountDb& db;
+  Section& out;
+  ItemArray files;
+  ItemArray entries;
+  ItemArray variables;
+};
+
+// Reads and parses one crontab; `user` is the owner for user crontabs.
+void ReadCrontab(Ctx& c, const std::string& path, Kind kind, const std::string& user) {
+  json jf = {{"id", "cron_file:" + path},
+             {"path", path},
+             {"kind", KindName(kind)},
+             {"user", kind == Kind::kUser ? json(user) : json(nullptr)},
+             {"source", SourceJson(path, std::nullopt)}};
+  StatusOr<FileInfo> lst = c.fs.Stat(path, false);
+  jf["symlink"] = lst.ok() && lst->type == FileType::kSymlink;
+  ConfFile f = ReadConf(c.fs, path, c.out, kMaxCrontabBytes);
+  jf["state"] = ConfStateName(f.state);
+  jf["reason"] = f.reason.empty() ? json(nullptr) : json(f.reason);
+  std::optional<FileInfo> info = f.info;
+  if (!info) {
+    StatusOr<FileInfo> st = c.fs.Stat(path, true);
+    if (st.ok()) info = *st;
+  }
+  AddFileMeta(jf, info, c.db);
+  // Debian cron's checks before it loads a file (database.c), best effort: names for
+  // /etc/cron.d, ownership, mode and link count.
+  json problems = json::array();
+  if (kind == Kind::kCronD && !RunPartsName(BaseName(path))) problems.push_back("bad_name");
+  if (info) {
+    if (info->type != FileType::kRegular) problems.push_back("not_regular");
+    if (kind == Kind::kUser) {
+      const PasswdEntry* pw = c.db.FindUser(user);
+      if (!pw) {
+        problems.push_back("unknown_user");
+      } else if (info->uid != pw->uid) {
+        problems.push_back("not_owned_by_user");
+      }
+      if ((info->mode & 07777) != 0600) problems.push_back("bad_mode");
+    } else {
+      if (info->uid != 0) problems.push_back("not_owned_by_root");
+      if (info->mode & 022) problems.push_back("group_or_world_writable");
+    }
+    if (info->type == FileType::kRegular && info->nlink > 1) problems.push_back("hard_links");
+  }
+  jf["problems"] = problems;
+  jf["would_load"] = f.state == ConfState::kPresent && problems.empty();
+  c.files.push_back(jf);
+  if (f.state != ConfState::kPresent) return;
+
+  std::vector<SectionError> errs;
+  std::vector<cron::CronEntry> parsed = cron::ParseCrontab(f.data, path, kind != Kind::kUser, errs);
+  LineErrorSink sink(path);
+  sink.Take(c.out, errs);
+  sink.Flush(c.out);
+  for (const cron::CronEntry& e : parsed) {
+    std::string id = path + ":" + std::to_string(e.line);
+    if (e.is_variable) {
+      c.variables.push_back({{"id", "cron_var:" + id},
+                             {"name", e.name},
+                             {"value", e.value},
+                             {"masked", e.masked},
+                             {"kind", KindName(kind)},
+                             {"source", SourceJson(path, e.line)}});
+    } else {
+      c.entries.push_back({{"id", "cron:" + id},
+                           {"kind", KindName(kind)},
+                           {"schedule", e.schedule},
+                           {"user", kind == Kind::kUser ? user : e.user},
+                           {"command", e.command},
+                           {"masked", e.masked},
+                           {"source", SourceJson(path, e.line)}});
+    }
+  }
+}
+
+json AccessFile(const Fs& fs, const AccountDb& db, Section& out, std::string_view path) {
+  json j = {{"id", "cron_access:" + std::string(path)},
+            {"path", std::string(path)},
+            {"source", SourceJson(path, std::nullopt)}};
+  ConfFile f = ReadConf(fs, path, out, 1ull << 20);
+  j["state"] = ConfStateName(f.state);
+  j["reason"] = f.reason.empty() || f.state == ConfState::kAbsent ? json(nullptr) : json(f.reason);
+  AddFileMeta(j, f.info, db);
+  json names = json::array();
+  if (f.state == ConfState::kPresent) {
+    std::vector<SectionError> errs;
+    LineErrorSink sink{std::string(path)};
+    ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
+      if (!AcceptLine(raw, path, number, 256, errs)) {
+        sink.Take(out, errs);
+        return true;
+      }
+      std::string_view name = TrimBlank(raw);
+      if (name.empty() || name.front() == '#') return true;
+      names.push_back({{"name", std::string(name)}, {"line", number}});
+      return true;
+    });
+    sink.Flush(out);
+  }
+  j["names"] = f.state == ConfState::kPresent ? names : json(nullptr);
+  return j;
+}
+
+}  // namespace
+
+void CronCollector::Collect(CollectContext& ctx, Section& out) {
+  Ctx c{ctx.fs(), ctx.accounts(), out, {}, {}, {}};
+  ItemArray periodic;
+
+  ReadCrontab(c, std::string(kCrontab), Kind::kSystem, "");
+
+  json dirs = json::object();
+  auto list = [&](std::string_view dir) -> std::vector<std::string> {
+    StatusOr<std::vector<std::string>> names = c.fs.ListDir(dir);
+    if (names.ok()) {
+      dirs[std::string(dir)] = {{"state", "present"}, {"reason", nullptr}};
+      return *names;
+    }
+    bool absent = names.status().code() == StatusCode::kNotFound;
+    dirs[std::string(dir)] = {{"state", absent ? "absent" : "error"},
+                              {"reason", names.status().message()}};
+    if (!absent)
+      out.AddError(std::string(dir), std::nullopt, "cannot list: " + names.status().message());
+    return {};
+  };
+
+  for (const std::string& name : list(kCronDDir)) {
+    if (name.front() == '.') continue;  // Debian cron skips hidden files
+    ReadCrontab(c, JoinPath(kCronDDir, name), Kind::kCronD, "");
+  }
+  for (const std::string& name : list(kSpool)) {
+    if (name.front() == '.') continue;
+    ReadCrontab(c, JoinPath(kSpool, name), Kind::kUser, name);
+  }
+
+  for (std::string_view dir :
+       {"/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly"}) {
+    for (const std::string& name : list(dir)) {
+      std::string path = JoinPath(dir, name);
+      json j = {{"id", "cron_periodic:" + path},
+                {"directory", std::string(dir)},
+                {"name", name},
+                {"path", path},
+                {"source", SourceJson(path, std::nullopt)}};
+      StatusOr<FileInfo> st = c.fs.Stat(path, true);
+      std::optional<FileInfo> info;
+      if (st.ok()) info = *st;
+      AddFileMeta(j, info, c.db);
+      json problems = json::array();
+      if (!RunPartsName(name)) problems.push_back("bad_name");
+      if (!st.ok()) {
+        problems.push_back("unreadable");
+        j["reason"] = st.status().message();
+        if (st.status().code() != StatusCode::kNotFound)
+          out.AddError(path, std::nullopt, "cannot stat: " + st.status().message());
+      } else {
+        j["reason"] = nullptr;
+        if (st->type != FileType::kRegular) problems.push_back("not_regular");
+        if ((st->mode & 0111) == 0) problems.push_back("not_executable");
+      }
+      j["problems"] = problems;
+      j["would_run"] = problems.empty();
+      periodic.push_back(j);
+    }
+  }
+
+  json access = json::array();
+  for (std::string_view path :
+       {"/etc/cron.allow", "/etc/cron.deny", "/etc/at.allow", "/etc/at.deny"}) {
+    access.push_back(AccessFile(c.fs, c.db, out, path));
+  }
+
+  out.data["directories"] = std::move(dirs);
+  out.data["access"] = std::move(access);
+  out.items["files"] = std::move(c.files);
+  out.items["entries"] = std::move(c.entries);
+  out.items["variables"] = std::move(c.variables);
+  out.items["periodic"] = std::move(periodic);
+}
+
+}  // namespace tidemark::agent

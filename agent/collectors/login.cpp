@@ -1,0 +1,527 @@
+#include "agent/collectors/login.h"
+
+#include <algorithm>
+#include <map>
+
+#include "agent/parsers/conf_files.h"
+#include "agent/parsers/lines.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kLoginDefs = "/etc/login.defs";
+constexpr std::string_view kUseradd = "/etc/default/useradd";
+constexpr uint64_t kMaxConfBytes = 4ull << 20;
+constexpr size_t kMaxLine = 64 << 10;
+// Bounds for hostile files (real ones hold tens of lines).
+constexpr size_t kMaxSettingsPerFile = 10000;
+constexpr size_t kMaxShellSettings = 10000;
+constexpr size_t kMaxPathSources = 1000;
+constexpr size_t kMaxPathEntries = 256;
+
+struct Setting {
+  std::string key;
+  std::string value;
+  int64_t line;
+};
+
+// Folds settings in file order: the last one of a key wins; earlier ones are "overridden".
+json FoldSettings(const std::vector<Setting>& all, const std::string& file,
+                  const std::string& id_prefix) {
+  std::map<std::string, std::vector<size_t>> by_key;
+  for (size_t i = 0; i < all.size(); ++i) by_key[all[i].key].push_back(i);
+  json out = json::array();
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Setting& s = all[i];
+    const std::vector<size_t>& lines = by_key[s.key];
+    if (lines.back() != i) continue;
+    json over = json::array();
+    for (size_t k = 0; k + 1 < lines.size(); ++k) {
+      const Setting& o = all[lines[k]];
+      over.push_back({{"value", o.value}, {"source", SourceJson(file, o.line)}});
+    }
+    out.push_back({{"id", id_prefix + s.key},
+                   {"key", s.key},
+                   {"value", s.value},
+                   {"overridden", std::move(over)},
+                   {"source", SourceJson(file, s.line)}});
+  }
+  return out;
+}
+
+// Appends a setting unless the file already gave kMaxSettingsPerFile; then records one error.
+bool AddSetting(std::vector<Setting>& all, Setting s, const std::string& path, Section& out) {
+  if (all.size() >= kMaxSettingsPerFile) {
+    out.AddError(path, s.line,
+                 "more than " + std::to_string(kMaxSettingsPerFile) +
+                     " settings; the rest of the file is not read");
+    return false;
+  }
+  all.push_back(std::move(s));
+  return true;
+}
+
+json FileState(const ConfFile& f) {
+  return {{"path", f.path},
+          {"state", ConfStateName(f.state)},
+          {"reason", f.state == ConfState::kError ? json(f.reason) : json(nullptr)}};
+}
+
+// shadow getdef.c def_load(): trailing whitespace trimmed; leading blanks skipped; "#" and empty
+// lines ignored; the name runs to the first blank; a line with a name only is ignored; the value
+// starts after blanks and double quotes and ends at the next double quote.
+std::vector<Setting> ParseLoginDefs(const ConfFile& f, Section& out) {
+  std::vector<Setting> all;
+  std::vector<SectionError> errs;
+  LineErrorSink sink(f.path);
+  ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
+    if (!AcceptLine(raw, f.path, number, kMaxLine, errs)) {
+      sink.Take(out, errs);
+      return true;
+    }
+    std::string_view s = raw;
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    if (s.empty() || s.front() == '#') return true;
+    size_t end = s.find_first_of(" \t");
+    if (end == std::string_view::npos) return true;
+    std::string_view name = s.substr(0, end);
+    std::string_view value = s.substr(end + 1);
+    while (!value.empty() &&
+           (value.front() == ' ' || value.front() == '"' || value.front() == '\t'))
+      value.remove_prefix(1);
+    value = value.substr(0, value.find('"'));
+    return AddSetting(all, {std::string(name), std::string(value), number}, f.path, out);
+  });
+  sink.Flush(out);
+  return all;
+}
+
+// useradd.c get_defaults(): lines "NAME=value", the value verbatim after the first "=".
+std::vector<Setting> ParseUseradd(const ConfFile& f, Section& out) {
+  std::vector<Setting> all;
+  std::vector<SectionError> errs;
+  LineErrorSink sink(f.path);
+  ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
+    if (!AcceptLine(raw, f.path, number, kMaxLine, errs)) {
+      sink.Take(out, errs);
+      return true;
+    }
+    if (raw.empty() || raw.front() == '#') return true;
+    size_t eq = raw.find('=');
+    if (eq == std::string_view::npos || eq == 0) return true;
+    return AddSetting(all,
+                      {std::string(raw.substr(0, eq)), std::string(raw.substr(eq + 1)), number},
+                      f.path, out);
+  });
+  sink.Flush(out);
+  return all;
+}
+
+bool IsVarName(std::string_view s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+  });
+}
+
+// Splits a command line into words (quotes kept, unquoted "#" after a blank ends the line) and
+// separators ";", "&&", "||", "|", "&" as words of their own.
+std::vector<std::string> Words(std::string_view line) {
+  std::vector<std::string> words;
+  std::string cur;
+  bool in_word = false;
+  auto flush = [&]() {
+    if (in_word) words.push_back(cur);
+    cur.clear();
+    in_word = false;
+  };
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '\'' || c == '"') {
+      size_t close = line.find(c, i + 1);
+      if (close == std::string_view::npos) close = line.size() - 1;
+      cur.append(line.substr(i, close - i + 1));
+      in_word = true;
+      i = close;
+    } else if (c == '\\' && i + 1 < line.size()) {
+      cur.append(line.substr(i, 2));
+      in_word = true;
+      ++i;
+    } else if (c == ' ' || c == '\t') {
+      flush();
+    } else if (c == '#' && !in_word) {
+      break;
+    } else if (c == ';' || c == '&' || c == '|') {
+      flush();
+      if (i + 1 < line.size() && line[i + 1] == c && c != ';') ++i;
+      words.emplace_back(1, ';');
+    } else {
+      cur += c;
+      in_word = true;
+    }
+  }
+  flush();
+  return words;
+}
+
+std::string Unquote(std::string_view v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
+    if (c == '\'' || c == '"') {
+      size_t close = v.find(c, i + 1);
+      if (close == std::string_view::npos) close = v.size();
+      out.append(v.substr(i + 1, close - i - 1));
+      i = close;
+    } else if (c == '\\' && i + 1 < v.size()) {
+      out += v[++i];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Follows the one-line root test of Debian's /etc/profile ("if [ \"$(id -u)\" -eq 0 ]; then"
+// ... "else" ... "fi") so that the PATH of the else branch is not taken for root's. Not nested.
+class RootBranch {
+ public:
+  void See(std::string_view raw) {
+    std::string_view s = TrimBlank(raw);
+    auto starts = [&](std::string_view w) {
+      return s.rfind(w, 0) == 0 && (s.size() == w.size() || !IsVarChar(s[w.size()]));
+    };
+    if (starts("if") && s.find("id -u") != std::string_view::npos &&
+        s.find("-eq 0") != std::string_view::npos) {
+      state_ = kRoot;
+    } else if (state_ == kRoot && starts("else")) {
+      state_ = kNonRoot;
+    } else if (state_ != kNone && starts("fi")) {
+      state_ = kNone;
+    }
+  }
+  bool non_root() const { return state_ == kNonRoot; }
+
+ private:
+  static bool IsVarChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+  enum { kNone, kRoot, kNonRoot } state_ = kNone;
+};
+
+}  // namespace
+
+std::vector<ShellSetting> ScanShellLine(std::string_view line,
+                                        const std::vector<std::string_view>& names) {
+  std::vector<ShellSetting> out;
+  auto wanted = [&](std::string_view n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  std::vector<std::string> words = Words(line);
+  size_t i = 0;
+  int index = 0;
+  static const std::vector<std::string_view> kReserved = {"then", "else", "do", "{",     "(",
+                                                          "!",    "elif", "if", "while", "until"};
+  while (i < words.size()) {
+    // One simple command: skip reserved words, then assignments, then the command word.
+    while (i < words.size() && (words[i] == ";" || std::find(kReserved.begin(), kReserved.end(),
+                                                             words[i]) != kReserved.end()))
+      ++i;
+    bool command_seen = false;
+    std::string statement = "assignment";
+    bool readonly = false, exported = false;
+    for (; i < words.size() && words[i] != ";"; ++i) {
+      const std::string& w = words[i];
+      if (!command_seen) {
+        size_t eq = w.find('=');
+        if (eq != std::string::npos && IsVarName(std::string_view(w).substr(0, eq))) {
+          std::string name = w.substr(0, eq);
+          if (wanted(name))
+            out.push_back({name, statement, Unquote(std::string_view(w).substr(eq + 1)), false,
+                           false, index++});
+          continue;
+        }
+        command_seen = true;
+        if (w == "readonly" || w == "export" || w == "declare" || w == "typeset" || w == "local") {
+          statement = w;
+          readonly = w == "readonly";
+          exported = w == "export";
+          continue;
+        }
+        if (w == "umask") {
+          std::optional<std::string> value;
+          for (++i; i < words.size() && words[i] != ";"; ++i) {
+            if (words[i].size() > 1 && words[i][0] == '-') continue;  // -S, -p
+            value = Unquote(words[i]);
+            ++i;
+            break;
+          }
+          while (i < words.size() && words[i] != ";") ++i;
+          if (wanted("umask")) out.push_back({"umask", "umask", value, false, false, index++});
+          break;
+        }
+        // Another command: its arguments are not assignments.
+        while (i < words.size() && words[i] != ";") ++i;
+        break;
+      }
+      // Arguments of readonly/export/declare/typeset/local.
+      if (statement == "assignment") break;
+      if (w.size() > 1 && w[0] == '-') {
+        if (w.find('r') != std::string::npos) readonly = true;
+        if (w.find('x') != std::string::npos) exported = true;
+        continue;
+      }
+      size_t eq = w.find('=');
+      std::string name = w.substr(0, eq);
+      if (!IsVarName(name) || !wanted(name)) continue;
+      std::optional<std::string> value;
+      if (eq != std::string::npos) value = Unquote(std::string_view(w).substr(eq + 1));
+      out.push_back({name, statement, value, readonly, exported, index++});
+    }
+  }
+  return out;
+}
+
+void LoginCollector::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  const AccountDb& db = ctx.accounts();
+
+  // login.defs and useradd defaults.
+  ConfFile defs = ReadConf(fs, kLoginDefs, out, kMaxConfBytes);
+  std::vector<Setting> defs_all;
+  if (defs.state == ConfState::kPresent) defs_all = ParseLoginDefs(defs, out);
+  json jdefs = FileState(defs);
+  jdefs["settings"] = defs.state == ConfState::kPresent
+                          ? FoldSettings(defs_all, defs.path, "login_defs:")
+                          : json(nullptr);
+  out.data["login_defs"] = std::move(jdefs);
+
+  ConfFile useradd = ReadConf(fs, kUseradd, out, kMaxConfBytes);
+  json juseradd = FileState(useradd);
+  juseradd["settings"] = useradd.state == ConfState::kPresent
+                             ? FoldSettings(ParseUseradd(useradd, out), useradd.path, "useradd:")
+                             : json(nullptr);
+  out.data["useradd"] = std::move(juseradd);
+
+  // TMOUT and umask in the startup files: /etc/profile, what it sources from /etc/profile.d
+  // (*.sh), and /etc/bash.bashrc.
+  std::vector<std::string> shell_files = {"/etc/profile"};
+  json profile_d = {{"path", "/etc/profile.d"}, {"state", "present"}, {"reason", nullptr}};
+  StatusOr<std::vector<std::string>> names = fs.ListDir("/etc/profile.d");
+  if (names.ok()) {
+    for (const std::string& n : *names) {
+      if (n.size() > 3 && n.compare(n.size() - 3, 3, ".sh") == 0 && n.front() != '.')
+        shell_files.push_back(JoinPath("/etc/profile.d", n));
+    }
+  } else {
+    bool absent = names.status().code() == StatusCode::kNotFound;
+    profile_d["state"] = absent ? "absent" : "error";
+    profile_d["reason"] = absent ? json(nullptr) : json(names.status().message());
+    if (!absent)
+      out.AddError("/etc/profile.d", std::nullopt, "cannot list: " + names.status().message());
+  }
+  shell_files.push_back("/etc/bash.bashrc");
+
+  // Root's PATH: login.defs ENV_SUPATH/ENV_PATH, /etc/environment, and PATH assignments in
+  // /etc/profile, ~root/.profile, ~root/.bash_profile, ~root/.bashrc.
+  const PasswdEntry* root = db.FindUser("root");
+  std::string root_home =
+      root && !root->home.empty() && root->home.front() == '/' ? root->home : "/root";
+  struct PathSource {
+    std::string origin;
+    std::string file;
+    int64_t line;
+    std::string value;
+    int index;
+    bool applies_to_root = true;
+  };
+  std::vector<PathSource> path_sources;
+  bool sources_full = false;
+  auto add_source = [&](PathSource ps) {
+    if (path_sources.size() >= kMaxPathSources) {
+      if (!sources_full)
+        out.AddError(ps.file, ps.line,
+                     "more than " + std::to_string(kMaxPathSources) +
+                         " PATH assignments; the rest are not listed");
+      sources_full = true;
+      return;
+    }
+    path_sources.push_back(std::move(ps));
+  };
+  for (const Setting& s : defs_all) {
+    if (s.key != "ENV_SUPATH" && s.key != "ENV_PATH") continue;
+    std::string v = s.value;
+    // login(1): a value with "=" is NAME=value; without, it is the PATH itself.
+    if (size_t eq = v.find('='); eq != std::string::npos) {
+      if (v.compare(0, eq, "PATH") != 0) continue;
+      v = v.substr(eq + 1);
+    }
+    // login(1) and su(1) give root ENV_SUPATH; ENV_PATH is for other users.
+    add_source({s.key, defs.path, s.line, v, 0, s.key == "ENV_SUPATH"});
+  }
+
+  json files = json::array();
+  json settings = json::array();
+  bool settings_full = false;
+  auto scan = [&](const std::string& path, bool for_tmout, bool for_path) {
+    ConfFile f = ReadConf(fs, path, out, kMaxConfBytes);
+    files.push_back(FileState(f));
+    if (f.state != ConfState::kPresent) return;
+    std::vector<std::string_view> wanted;
+    if (for_tmout) {
+      wanted.push_back("TMOUT");
+      wanted.push_back("umask");
+    }
+    if (for_path) wanted.push_back("PATH");
+    std::vector<SectionError> errs;
+    LineErrorSink sink(path);
+    RootBranch branch;
+    ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
+      if (!AcceptLine(raw, path, number, kMaxLine, errs)) {
+        sink.Take(out, errs);
+        return true;
+      }
+      branch.See(raw);
+      for (ShellSetting& s : ScanShellLine(raw, wanted)) {
+        if (s.name == "PATH") {
+          if (s.value) add_source({"shell", path, number, *s.value, s.index, !branch.non_root()});
+          continue;
+        }
+        if (settings.size() >= kMaxShellSettings) {
+          if (!settings_full)
+            out.AddError(path, number,
+                         "more than " + std::to_string(kMaxShellSettings) +
+                             " TMOUT/umask settings; the rest are not listed");
+          settings_full = true;
+          continue;
+        }
+        settings.push_back({{"id", "shell_setting:" + path + ":" + std::to_string(number) + ":" +
+                                       std::to_string(s.index)},
+                            {"name", s.name},
+                            {"statement", s.statement},
+                            {"value", s.value ? json(*s.value) : json(nullptr)},
+                            {"readonly", s.readonly},
+                            {"exported", s.exported},
+                            {"source", SourceJson(path, number)}});
+      }
+      return true;
+    });
+    sink.Flush(out);
+  };
+  for (const std::string& p : shell_files) scan(p, true, p == "/etc/profile");
+
+  // /etc/environment (pam_env): "[export ]PATH=value" lines.
+  json path_files = json::array();
+  {
+    ConfFile env = ReadConf(fs, "/etc/environment", out, kMaxConfBytes);
+    path_files.push_back(FileState(env));
+    if (env.state == ConfState::kPresent) {
+      std::vector<SectionError> errs;
+      LineErrorSink sink(env.path);
+      ForEachLine(env.data, [&](std::string_view raw, int64_t number) {
+        if (!AcceptLine(raw, env.path, number, kMaxLine, errs)) {
+          sink.Take(out, errs);
+          return true;
+        }
+        std::string_view s = TrimBlank(raw);
+        if (s.rfind("export ", 0) == 0) s = TrimBlank(s.substr(7));
+        if (s.rfind("PATH=", 0) == 0)
+          add_source({"environment", env.path, number, Unquote(s.substr(5)), 0});
+        return true;
+      });
+      sink.Flush(out);
+    }
+  }
+  for (const char* name : {".profile", ".bash_profile", ".bashrc"}) {
+    std::string p = JoinPath(root_home, name);
+    ConfFile f = ReadConf(fs, p, out, kMaxConfBytes);
+    path_files.push_back(FileState(f));
+    if (f.state != ConfState::kPresent) continue;
+    std::vector<SectionError> errs;
+    LineErrorSink sink(p);
+    RootBranch branch;
+    ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
+      if (!AcceptLine(raw, p, number, kMaxLine, errs)) {
+        sink.Take(out, errs);
+        return true;
+      }
+      branch.See(raw);
+      for (ShellSetting& s : ScanShellLine(raw, {"PATH"})) {
+        if (s.value) add_source({"shell", p, number, *s.value, s.index, !branch.non_root()});
+      }
+      return true;
+    });
+    sink.Flush(out);
+  }
+
+  json sources = json::array();
+  json entries = json::array();
+  for (const PathSource& ps : path_sources) {
+    std::string at = ps.file + ":" + std::to_string(ps.line) + ":" + std::to_string(ps.index);
+    sources.push_back({{"id", "root_path_source:" + at},
+                       {"origin", ps.origin},
+                       {"applies_to_root", ps.applies_to_root},
+                       {"value", ps.value},
+                       {"source", SourceJson(ps.file, ps.line)}});
+    size_t pos = 0;
+    int n = 0;
+    while (true) {
+      if (n >= static_cast<int>(kMaxPathEntries)) {
+        out.AddError(ps.file, ps.line,
+                     "PATH with more than " + std::to_string(kMaxPathEntries) +
+                         " entries; the rest are not checked");
+        break;
+      }
+      size_t colon = ps.value.find(':', pos);
+      std::string dir =
+          ps.value.substr(pos, colon == std::string::npos ? std::string::npos : colon - pos);
+      json j = {{"id", "root_path:" + at + ":" + std::to_string(n)},
+                {"origin", ps.origin},
+                {"applies_to_root", ps.applies_to_root},
+                {"index", n},
+                {"directory", dir},
+                {"source", SourceJson(ps.file, ps.line)}};
+      json flags = json::array();
+      std::optional<FileInfo> info;
+      if (dir.empty()) {
+        flags.push_back("empty");
+      } else if (dir.find('$') != std::string::npos || dir.front() == '~' ||
+                 dir.find('`') != std::string::npos) {
+        flags.push_back("variable");
+      } else if (dir.front() != '/') {
+        flags.push_back("relative");
+      } else {
+        StatusOr<FileInfo> st = fs.Stat(dir, true);
+        if (st.ok()) {
+          info = *st;
+          if (st->type != FileType::kDirectory) flags.push_back("not_directory");
+          if (st->uid != 0) flags.push_back("not_root_owned");
+          if (st->mode & 020) flags.push_back("group_writable");
+          if (st->mode & 002) flags.push_back("world_writable");
+        } else if (st.status().code() == StatusCode::kNotFound) {
+          flags.push_back("missing");
+        } else {
+          flags.push_back("unreadable");
+          out.AddError(dir, std::nullopt, "cannot stat PATH directory: " + st.status().message());
+        }
+      }
+      AddFileMeta(j, info, db);
+      j["flags"] = std::move(flags);
+      entries.push_back(std::move(j));
+      ++n;
+      if (colon == std::string::npos) break;
+      pos = colon + 1;
+    }
+  }
+
+  out.data["shell_files"] = std::move(files);
+  out.data["profile_d"] = std::move(profile_d);
+  out.data["shell_settings"] = std::move(settings);
+  out.data["root_path"] = {{"home", root_home},
+                           {"files", std::move(path_files)},
+                           {"sources", std::move(sources)},
+                           {"entries", std::move(entries)}};
+}
+
+}  // namespace tidemark::agent

@@ -1,0 +1,152 @@
+#include "agent/collectors/packages.h"
+
+#include <algorithm>
+#include <map>
+
+#include "agent/parsers/conf_files.h"
+#include "agent/parsers/dpkg_status.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kStatusFile = "/var/lib/dpkg/status";
+// Far above any real host; bounds the items of a hostile database.
+constexpr size_t kMaxPackages = 100000;
+constexpr std::string_view kUpdatesDir = "/var/lib/dpkg/updates";
+// A large server's status file is a few MB; this bounds memory on a hostile one.
+constexpr uint64_t kMaxStatusBytes = 64ull << 20;
+
+}  // namespace
+
+void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  ItemArray installed;
+  ItemArray other;
+  out.data["database"] = std::string(kStatusFile);
+  ConfFile f = ReadConf(fs, kStatusFile, out, kMaxStatusBytes);
+  if (f.state != ConfState::kPresent) {
+    if (f.state == ConfState::kAbsent) {
+      StatusOr<FileInfo> dir = fs.Stat("/var/lib/dpkg", true);
+      if (!dir.ok() && dir.status().code() == StatusCode::kNotFound) {
+        out.status = SectionStatus::kNotApplicable;  // not a dpkg-based system
+      } else {
+        out.AddError(std::string(kStatusFile), std::nullopt,
+                     "dpkg database directory exists but its status file is missing");
+        out.status = SectionStatus::kError;
+      }
+    } else {
+      out.status = SectionStatus::kError;
+    }
+    out.data["count"] = nullptr;
+    out.data["other_count"] = nullptr;
+    out.data["not_installed_count"] = nullptr;
+    out.items["installed"] = std::move(installed);
+    out.items["other_states"] = std::move(other);
+    return;
+  }
+  // dpkg's journal: /var/lib/dpkg/updates/NNNN files hold stanzas not yet merged into status;
+  // dpkg and dpkg-query apply them over it (in name order, all-digit names only).
+  std::map<std::string, std::pair<dpkg::Package, std::string>> updates;
+  std::vector<std::string> update_order;
+  auto key_of = [](const dpkg::Package& p) { return p.name + ":" + p.architecture; };
+  StatusOr<std::vector<std::string>> journal = fs.ListDir(kUpdatesDir);
+  if (!journal.ok() && journal.status().code() != StatusCode::kNotFound) {
+    out.AddError(std::string(kUpdatesDir), std::nullopt,
+                 "cannot list dpkg's journal: " + journal.status().message());
+  }
+  if (journal.ok()) {
+    for (const std::string& name : *journal) {
+      if (name.empty() ||
+          !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      std::string path = JoinPath(kUpdatesDir, name);
+      ConfFile u = ReadConf(fs, path, out, kMaxStatusBytes);
+      if (u.state != ConfState::kPresent) continue;
+      std::vector<SectionError> uerrs;
+      dpkg::ParseStatus(
+          u.data, path,
+          [&](dpkg::Package&& p) {
+            std::string k = key_of(p);
+            if (!updates.count(k)) {
+              if (updates.size() >= kMaxPackages) return;
+              update_order.push_back(k);
+            }
+            updates[k] = {std::move(p), path};
+          },
+          uerrs);
+      LineErrorSink usink{path};
+      usink.Take(out, uerrs);
+      usink.Flush(out);
+    }
+  }
+
+  int64_t not_installed = 0;
+  bool full = false;
+  auto emit = [&](const dpkg::Package& p, const std::string& file) {
+    if (p.status == "not-installed") {
+      ++not_installed;
+      return;
+    }
+    if (installed.size() + other.size() >= kMaxPackages) {
+      if (!full)
+        out.AddError(
+            file, p.line,
+            "more than " + std::to_string(kMaxPackages) + " packages; the rest are not listed");
+      full = true;
+      return;
+    }
+    std::string arch = p.architecture.empty() ? "" : ":" + p.architecture;
+    // Compact items (a host has hundreds to thousands): Source fields only when the stanza
+    // has them; want/eflag/status spelled out only outside the installed list.
+    json j = {{"id", "package:" + p.name + arch},
+              {"package", p.name},
+              {"version", p.version},
+              {"architecture", p.architecture},
+              {"status_abbrev", dpkg::StatusAbbrev(p)},
+              {"source", SourceJson(file, p.line)}};
+    if (p.source) j["source_package"] = *p.source;
+    if (p.source_version) j["source_version"] = *p.source_version;
+    bool is_installed = p.status == "installed" && p.eflag == "ok";
+    if (!is_installed) {
+      j["want"] = p.want;
+      j["eflag"] = p.eflag;
+      j["status"] = p.status;
+      other.push_back(j);
+      return;
+    }
+    if (p.version.empty()) {
+      out.AddError(file, p.line, "installed package " + p.name + " has no Version");
+    }
+    installed.push_back(j);
+  };
+  std::vector<SectionError> errs;
+  LineErrorSink sink{std::string(kStatusFile)};
+  dpkg::ParseStatus(
+      f.data, kStatusFile,
+      [&](dpkg::Package&& p) {
+        sink.Take(out, errs);
+        auto u = updates.find(key_of(p));
+        if (u != updates.end()) {
+          emit(u->second.first, u->second.second);
+          updates.erase(u);
+          return;
+        }
+        emit(p, std::string(kStatusFile));
+      },
+      errs);
+  sink.Take(out, errs);
+  sink.Flush(out);
+  for (const std::string& k : update_order) {
+    auto u = updates.find(k);
+    if (u != updates.end()) emit(u->second.first, u->second.second);
+  }
+  out.data["count"] = installed.size();
+  out.data["other_count"] = other.size();
+  out.data["not_installed_count"] = not_installed;
+  out.items["installed"] = std::move(installed);
+  out.items["other_states"] = std::move(other);
+}
+
+}  // namespace tidemark::agent

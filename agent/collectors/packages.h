@@ -1,0 +1,17 @@
+// The `packages` section: the Debian packages dpkg records in /var/lib/dpkg/status, with
+// version, architecture, source package and state. Installed packages and packages in any other
+// recorded state (config-files, half-installed, ...) are listed apart; purged ones are counted.
+// docs/sections/packages.md documents each field.
+#pragma once
+
+#include "agent/collector.h"
+
+namespace tidemark::agent {
+
+class PackagesCollector final : public SectionCollector {
+ public:
+  std::string_view name() const override { return "packages"; }
+  void Collect(CollectContext& ctx, Section& out) override;
+};
+
+}  // namespace tidemark::agent

@@ -1,0 +1,405 @@
+#include "agent/collectors/sysctl.h"
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "agent/parsers/conf_files.h"
+#include "agent/parsers/sysctl_conf.h"
+
+namespace tidemark::agent {
+namespace {
+
+using nlohmann::json;
+using sysctl::Assignment;
+
+// sysctl.d(5), systemd 252 CONF_PATHS("sysctl.d"), highest precedence first. /lib/sysctl.d is
+// read by split-/usr builds; on a merged-/usr root it is the same directory as /usr/lib/sysctl.d
+// and is then skipped.
+constexpr std::string_view kDirs[] = {"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d",
+                                      "/usr/lib/sysctl.d", "/lib/sysctl.d"};
+constexpr std::string_view kSysctlConf = "/etc/sysctl.conf";
+constexpr uint64_t kMaxConfBytes = 4ull << 20;
+
+struct ConfEntry {
+  std::string name;
+  std::string path;
+  // "read", "masks", "dangling", "skipped", "error" (claims its name); "overridden", "masked".
+  std::string state;
+  std::string reason;
+  std::string winner;  // the path that overrides or masks this one
+  std::optional<std::string> link_target;
+  std::optional<FileInfo> info;
+};
+
+struct Ref {
+  std::string file;
+  int64_t line;
+  std::optional<std::string> value;
+};
+
+struct Option {
+  Assignment a;
+  std::string file;
+  bool removed = false;
+  std::vector<Ref> overridden;
+};
+
+json RefJson(const Ref& r) {
+  return {{"value", r.value ? json(*r.value) : json(nullptr)},
+          {"source", SourceJson(r.file, r.line)}};
+}
+
+json AssignmentJson(const Assignment& a, const std::string& file) {
+  return {{"id", "sysctl_assignment:" + file + ":" + std::to_string(a.line)},
+          {"key", a.key},
+          {"path", "/proc/sys/" + a.path},
+          {"value", a.value ? json(*a.value) : json(nullptr)},
+          {"kind", a.value ? "assignment" : "exclusion"},
+          {"glob", a.glob},
+          {"ignore_failure", a.ignore_failure},
+          {"source", SourceJson(file, a.line)}};
+}
+
+std::string CollapseBlanks(std::string_view s) {
+  std::string out;
+  bool blank = false;
+  for (char c : s) {
+    if (IsBlank(c) || c == '\n') {
+      blank = true;
+      continue;
+    }
+    if (blank && !out.empty()) out += ' ';
+    blank = false;
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& SysctlKeys() {
+  static const std::vector<std::string_view> keys = {
+      // Routing and forwarding.
+      "net.ipv4.ip_forward",
+      "net.ipv4.conf.all.forwarding",
+      "net.ipv4.conf.default.forwarding",
+      "net.ipv6.conf.all.forwarding",
+      "net.ipv6.conf.default.forwarding",
+      // Redirects, source routing, reverse-path filtering, martians.
+      "net.ipv4.conf.all.send_redirects",
+      "net.ipv4.conf.default.send_redirects",
+      "net.ipv4.conf.all.accept_redirects",
+      "net.ipv4.conf.default.accept_redirects",
+      "net.ipv6.conf.all.accept_redirects",
+      "net.ipv6.conf.default.accept_redirects",
+      "net.ipv4.conf.all.secure_redirects",
+      "net.ipv4.conf.default.secure_redirects",
+      "net.ipv4.conf.all.accept_source_route",
+      "net.ipv4.conf.default.accept_source_route",
+      "net.ipv6.conf.all.accept_source_route",
+      "net.ipv6.conf.default.accept_source_route",
+      "net.ipv4.conf.all.rp_filter",
+      "net.ipv4.conf.default.rp_filter",
+      "net.ipv4.conf.all.log_martians",
+      "net.ipv4.conf.default.log_martians",
+      // TCP and ICMP.
+      "net.ipv4.tcp_syncookies",
+      "net.ipv4.icmp_echo_ignore_broadcasts",
+      "net.ipv4.icmp_ignore_bogus_error_responses",
+      // IPv6 router advertisements.
+      "net.ipv6.conf.all.accept_ra",
+      "net.ipv6.conf.default.accept_ra",
+      "net.ipv6.conf.all.disable_ipv6",
+      "net.ipv6.conf.default.disable_ipv6",
+      // Kernel hardening.
+      "kernel.randomize_va_space",
+      "kernel.yama.ptrace_scope",
+      "kernel.kptr_restrict",
+      "kernel.dmesg_restrict",
+      "kernel.unprivileged_bpf_disabled",
+      "net.core.bpf_jit_harden",
+      "kernel.perf_event_paranoid",
+      "kernel.sysrq",
+      "kernel.kexec_load_disabled",
+      "kernel.modules_disabled",
+      "kernel.core_uses_pid",
+      "kernel.unprivileged_userns_clone",
+      "user.max_user_namespaces",
+      "vm.unprivileged_userfaultfd",
+      "dev.tty.ldisc_autoload",
+      // Filesystem protections.
+      "fs.suid_dumpable",
+      "fs.protected_hardlinks",
+      "fs.protected_symlinks",
+      "fs.protected_fifos",
+      "fs.protected_regular",
+  };
+  return keys;
+}
+
+void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  const AccountDb& db = ctx.accounts();
+
+  // 1. Which files systemd-sysctl reads. systemd 252 lists them with conf_files_list_strv(...,
+  //    flags 0): per name (hidden names skipped), the entry in the first directory in
+  //    precedence order claims it, whatever it is; it is never stat()ed first. So a directory,
+  //    FIFO or dangling link in /etc hides the vendor file of that name just as /dev/null does.
+  json dirs = json::array();
+  std::set<std::pair<uint64_t, uint64_t>> seen_dirs;
+  std::map<std::string, size_t> claimed;  // name -> index in entries of the claiming entry
+  std::vector<ConfEntry> entries;
+  for (std::string_view dir : kDirs) {
+    json jd = {{"path", std::string(dir)}, {"state", "absent"}, {"reason", nullptr}};
+    StatusOr<FileInfo> st = fs.Stat(dir, true);
+    if (st.ok() && st->type == FileType::kDirectory &&
+        !seen_dirs.insert({st->dev, st->ino}).second) {
+      jd["state"] = "same_as_earlier";  // e.g. /lib/sysctl.d -> usr/lib/sysctl.d
+      dirs.push_back(std::move(jd));
+      continue;
+    }
+    StatusOr<std::vector<std::string>> names = fs.ListDir(dir);
+    if (!names.ok()) {
+      if (names.status().code() != StatusCode::kNotFound) {
+        jd["state"] = "error";
+        jd["reason"] = names.status().message();
+        out.AddError(std::string(dir), std::nullopt, "cannot list: " + names.status().message());
+      }
+      dirs.push_back(std::move(jd));
+      continue;
+    }
+    jd["state"] = "present";
+    dirs.push_back(std::move(jd));
+    for (const std::string& name : *names) {
+      if (name.empty() || name.front() == '.') continue;  // hidden_or_backup_file()
+      if (name.size() < 5 || name.compare(name.size() - 5, 5, ".conf") != 0) continue;
+      ConfEntry e;
+      e.name = name;
+      e.path = JoinPath(dir, name);
+      auto c = claimed.find(name);
+      if (c != claimed.end()) {
+        const ConfEntry& winner = entries[c->second];
+        e.state = winner.state == "read" ? "overridden" : "masked";
+        e.winner = winner.path;
+        entries.push_back(std::move(e));
+        continue;
+      }
+      claimed[name] = entries.size();
+      StatusOr<FileInfo> lst = fs.Stat(e.path, false);
+      if (lst.ok() && lst->type == FileType::kSymlink) {
+        StatusOr<std::string> target = fs.ReadLink(e.path);
+        if (target.ok()) e.link_target = *target;
+      }
+      StatusOr<FileInfo> fst = fs.Stat(e.path, true);
+      if (fst.ok()) e.info = *fst;
+      // A link to /dev/null masks even in an offline root without /dev.
+      bool to_dev_null = e.link_target && !e.link_target->empty() &&
+                         NormalizePath(e.link_target->front() == '/'
+                                           ? *e.link_target
+                                           : JoinPath(dir, *e.link_target)) == "/dev/null";
+      if (to_dev_null || (fst.ok() && ((fst->type == FileType::kRegular && fst->size == 0) ||
+                                       fst->type == FileType::kCharDevice))) {
+        e.state = "masks";  // read by systemd-sysctl, yields nothing
+      } else if (!fst.ok() && fst.status().code() == StatusCode::kNotFound) {
+        e.state = "dangling";  // systemd-sysctl ignores ENOENT silently
+        e.reason = "dangling symlink";
+      } else if (!fst.ok()) {
+        e.state = "error";
+        e.reason = fst.status().message();
+        out.AddError(e.path, std::nullopt, "cannot stat: " + e.reason);
+      } else if (fst->type != FileType::kRegular) {
+        e.state = "skipped";
+        e.reason = std::string("a ") + std::string(FileTypeName(fst->type)) +
+                   ", not a regular file: systemd-sysctl fails on it (a FIFO blocks it), and "
+                   "files of this name in later directories are not read";
+        out.AddError(e.path, std::nullopt, e.reason);
+      } else {
+        e.state = "read";
+      }
+      entries.push_back(std::move(e));
+    }
+  }
+  // The claiming entries in name order: the order systemd-sysctl (and --cat-config) goes.
+  std::vector<const ConfEntry*> to_read;
+  for (const auto& [name, index] : claimed) to_read.push_back(&entries[index]);
+
+  // /etc/sysctl.conf: procps `sysctl --system` reads it last; systemd-sysctl reads it only
+  // through Debian's /etc/sysctl.d/99-sysctl.conf link.
+  std::string conf_mode = "absent";
+  ConfEntry sysctl_conf;
+  {
+    StatusOr<FileInfo> st = fs.Stat(kSysctlConf, true);
+    if (st.ok()) {
+      bool linked = false;
+      for (const ConfEntry* e : to_read) {
+        if (e->info && e->info->dev == st->dev && e->info->ino == st->ino) linked = true;
+      }
+      if (linked) {
+        conf_mode = "linked";
+      } else {
+        conf_mode = "appended";
+        sysctl_conf.name = "sysctl.conf";
+        sysctl_conf.path = std::string(kSysctlConf);
+        sysctl_conf.state = "read";
+        sysctl_conf.info = *st;
+        to_read.push_back(&sysctl_conf);
+      }
+    } else if (st.status().code() != StatusCode::kNotFound) {
+      conf_mode = "error";
+      out.AddError(std::string(kSysctlConf), std::nullopt, "cannot stat: " + st.status().message());
+    }
+  }
+
+  // 2. Parse in order; systemd-sysctl keeps one option per key in an ordered map: a repeated
+  //    equal value keeps the earlier option, a different value replaces it (moved to the end).
+  ItemArray assignments;
+  std::vector<Option> options;
+  std::map<std::string, size_t> by_path;
+  std::map<std::string, std::string> read_state;  // path -> "read" or "error"
+  for (const ConfEntry* e : to_read) {
+    if (e->state != "read") continue;
+    ConfFile f = ReadConf(fs, e->path, out, kMaxConfBytes, /*required=*/true);
+    if (f.state != ConfState::kPresent) {
+      read_state[e->path] = "error";
+      continue;
+    }
+    read_state[e->path] = "read";
+    std::vector<SectionError> errs;
+    std::vector<Assignment> parsed = sysctl::ParseSysctlConf(f.data, e->path, errs);
+    LineErrorSink sink(e->path);
+    sink.Take(out, errs);
+    sink.Flush(out);
+    for (Assignment& a : parsed) {
+      auto it = by_path.find(a.path);
+      if (it != by_path.end()) {
+        Option& old = options[it->second];
+        if (old.a.value == a.value) {
+          old.a.ignore_failure = old.a.ignore_failure || a.ignore_failure;
+          old.overridden.push_back({e->path, a.line, a.value});  // same value: earlier one kept
+          assignments.push_back(AssignmentJson(a, e->path));
+          continue;
+        }
+        old.removed = true;
+        Option next{a, e->path, false, std::move(old.overridden)};
+        next.overridden.push_back({old.file, old.a.line, old.a.value});
+        by_path[a.path] = options.size();
+        options.push_back(std::move(next));
+      } else {
+        by_path[a.path] = options.size();
+        options.push_back({a, e->path, false, {}});
+      }
+      assignments.push_back(AssignmentJson(a, e->path));
+    }
+  }
+
+  json files = json::array();
+  auto file_json = [&](const ConfEntry& e) {
+    std::string state = e.state;
+    auto rs = read_state.find(e.path);
+    if (state == "read" && rs != read_state.end()) state = rs->second;
+    json j = {{"id", "sysctl_file:" + e.path},
+              {"path", e.path},
+              {"name", e.name},
+              {"state", state},
+              {"reason", e.reason.empty() ? json(nullptr) : json(e.reason)},
+              {"overridden_by", e.winner.empty() ? json(nullptr) : json(e.winner)},
+              {"link_target", e.link_target ? json(*e.link_target) : json(nullptr)},
+              {"source", SourceJson(e.path, std::nullopt)}};
+    AddFileMeta(j, e.info, db);
+    return j;
+  };
+  // Files in the order systemd-sysctl reads them, then the ones it does not read.
+  std::set<std::string> listed;
+  int order = 0;
+  for (const ConfEntry* e : to_read) {
+    json j = file_json(*e);
+    j["order"] = order++;
+    files.push_back(std::move(j));
+    listed.insert(e->path);
+  }
+  for (const ConfEntry& e : entries) {
+    if (listed.count(e.path)) continue;
+    json j = file_json(e);
+    j["order"] = nullptr;
+    files.push_back(std::move(j));
+  }
+
+  // 3. The winner per key, in the order systemd-sysctl applies them.
+  ItemArray settings;
+  std::vector<const Option*> live_options;
+  std::vector<Assignment> applied;
+  for (const Option& o : options) {
+    if (o.removed) continue;
+    live_options.push_back(&o);
+    applied.push_back(o.a);
+    json over = json::array();
+    for (const Ref& r : o.overridden) over.push_back(RefJson(r));
+    settings.push_back({{"id", "sysctl:" + o.a.key},
+                        {"key", o.a.key},
+                        {"path", "/proc/sys/" + o.a.path},
+                        {"value", o.a.value ? json(*o.a.value) : json(nullptr)},
+                        {"kind", o.a.value ? "assignment" : "exclusion"},
+                        {"glob", o.a.glob},
+                        {"ignore_failure", o.a.ignore_failure},
+                        {"overridden", std::move(over)},
+                        {"source", SourceJson(o.file, o.a.line)}});
+  }
+
+  // 4. Runtime values (live host only).
+  json runtime = json::array();
+  if (ctx.live()) {
+    for (std::string_view key : SysctlKeys()) {
+      std::string norm = sysctl::NormalizeKey(key);
+      std::string path = "/proc/sys/" + norm;
+      json j = {{"id", "sysctl_runtime:" + std::string(key)},
+                {"key", std::string(key)},
+                {"path", path},
+                {"source", SourceJson(path, std::nullopt)}};
+      ReadOptions ro;
+      ro.max_bytes = 64 << 10;
+      StatusOr<FileContent> r = fs.ReadFile(path, ro);
+      std::optional<std::string> value;
+      if (r.ok()) {
+        std::string v = std::move(r->data);
+        if (!v.empty() && v.back() == '\n') v.pop_back();
+        j["state"] = "present";
+        j["reason"] = nullptr;
+        value = v;
+      } else if (r.status().code() == StatusCode::kNotFound) {
+        j["state"] = "absent";
+        j["reason"] = "not provided by this kernel";
+      } else {
+        j["state"] = "error";
+        j["reason"] = r.status().message();
+        out.AddError(path, std::nullopt, "cannot read: " + r.status().message());
+      }
+      j["value"] = value ? json(*value) : json(nullptr);
+      // The configured value: an explicit option wins over any glob (an exclusion blocks
+      // globs); among globs the last applied one wins.
+      const Option* conf = nullptr;
+      if (std::optional<size_t> k = sysctl::FindConfigured(applied, norm)) conf = live_options[*k];
+      if (conf && conf->a.value) {
+        j["configured_value"] = *conf->a.value;
+        j["configured_source"] = SourceJson(conf->file, conf->a.line);
+        j["matches_configured"] =
+            value ? json(CollapseBlanks(*value) == CollapseBlanks(*conf->a.value)) : json(nullptr);
+      } else {
+        j["configured_value"] = nullptr;
+        j["configured_source"] = conf ? SourceJson(conf->file, conf->a.line) : json(nullptr);
+        j["matches_configured"] = nullptr;
+      }
+      runtime.push_back(std::move(j));
+    }
+  }
+
+  out.data["runtime_status"] = ctx.live() ? "collected" : "not_applicable";
+  out.data["runtime"] = std::move(runtime);
+  out.data["directories"] = std::move(dirs);
+  out.data["sysctl_conf"] = conf_mode;
+  out.data["files"] = std::move(files);
+  out.items["assignments"] = std::move(assignments);
+  out.items["settings"] = std::move(settings);
+}
+
+}  // namespace tidemark::agent
