@@ -1,5 +1,6 @@
 #include "tests/support/temp_root.h"
 
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,6 +97,19 @@ int RunCommand(const std::string& command, std::string* out, std::string* err) {
     ::unlink(err_file.c_str());
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool RunUnprivileged(const std::function<bool()>& body) {
+  if (::geteuid() != 0) return body();
+  pid_t pid = ::fork();
+  if (pid < 0) return false;
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) _exit(2);
+    _exit(body() ? 0 : 1);
+  }
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return false;
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 bool HaveProgram(const std::string& program) {

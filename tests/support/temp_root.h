@@ -2,6 +2,7 @@
 // and removed on destruction. Collectors read it through OpenRootFs like any offline root.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,11 @@ std::string ReadHostFile(const std::string& path);
 
 // Runs `command` through /bin/sh; returns its exit status and fills stdout/stderr.
 int RunCommand(const std::string& command, std::string* out, std::string* err = nullptr);
+
+// Runs `body` where mode-000 files and directories are really unreadable: directly when not
+// root, else in a forked child that drops to uid/gid 65534 (root reads everything). Returns
+// body's result (false if the child could not drop privileges or crashed).
+bool RunUnprivileged(const std::function<bool()>& body);
 
 // Returns true when `program` is on PATH.
 bool HaveProgram(const std::string& program);
