@@ -1,5 +1,6 @@
 #include "agent/collectors/services.h"
 
+#include "agent/parsers/crontab.h"
 #include "agent/systemd_units.h"
 
 namespace tidemark::agent {
@@ -29,7 +30,11 @@ void AddSettings(const UnitInfo& info, json& j) {
       if (a.value.empty()) {
         exec = json::array();
       } else {
-        exec.push_back({{"command", a.value}, {"source", Source(file, a.line)}});
+        // Command lines can carry passwords and tokens: masked by the rule of the cron section.
+        bool masked = false;
+        std::string command = cron::MaskSecrets(a.value, &masked);
+        exec.push_back(
+            {{"command", command}, {"masked", masked}, {"source", Source(file, a.line)}});
       }
     } else if (a.key == "User") {
       user = a.value.empty() ? json(nullptr)

@@ -119,6 +119,21 @@ TEST_F(ServicesFixture, SettingsWithSourcesAndNoEnvironmentValues) {
   EXPECT_EQ(d["manager"]["active_state_collected"], false);
 }
 
+TEST_F(ServicesFixture, SecretsInExecStartAreMasked) {
+  root_.Write("/lib/systemd/system/backup.service",
+              "[Service]\nExecStart=/usr/bin/dump --password=Zq9-hunter --host db\n"
+              "ExecStart=/usr/bin/curl https://svc:Pw0rd-42@example.invalid/x\n");
+  json d = Run();
+  const json* u = Find(d, "backup.service");
+  ASSERT_NE(u, nullptr);
+  ASSERT_EQ((*u)["exec_start"].size(), 2u);
+  EXPECT_EQ((*u)["exec_start"][0]["command"], "/usr/bin/dump --password=*** --host db");
+  EXPECT_EQ((*u)["exec_start"][0]["masked"], true);
+  EXPECT_EQ((*u)["exec_start"][1]["masked"], true);
+  EXPECT_EQ(text_.find("Zq9-hunter"), std::string::npos);
+  EXPECT_EQ(text_.find("Pw0rd-42"), std::string::npos);
+}
+
 TEST_F(ServicesFixture, BadInputIsNamedAndTheRestIsProduced) {
   root_.Write("/lib/systemd/system/good.service", "[Service]\nExecStart=/bin/true\n");
   root_.Write("/lib/systemd/system/fifo.service", "[Service]\nExecStart=/bin/true\n");
