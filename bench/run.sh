@@ -23,12 +23,16 @@ echo "| what | median | min | peak RSS | exit | command |"
 echo "| --- | --- | --- | --- | --- | --- |"
 runs=${RUNS:-10}
 "$measure" --runs "$runs" --label "tidemark: this host, all sections" -- "$agent" collect
-for s in accounts sudo ssh_keys; do
+"$measure" --runs "$runs" --label "tidemark: this host, accounts + sudo + ssh_keys" -- \
+  "$agent" collect --only accounts,sudo,ssh_keys
+no_sweep=accounts,cron,files,login,network,packages,pam,services,ssh_keys,sshd,sudo,sysctl
+"$measure" --runs "$runs" --label "tidemark: this host, all sections but sweep" -- \
+  "$agent" collect --only "$no_sweep"
+for s in $(echo "$no_sweep" | tr , ' '); do
   "$measure" --runs "$runs" --label "tidemark: this host, $s" -- "$agent" collect --only "$s"
 done
 "$measure" --runs "$runs" --label "peer: getent passwd + group (this host)" -- \
   sh -c 'getent passwd; getent group'
-"$measure" --runs "$runs" --label "tidemark: this host, files" -- "$agent" collect --only files
 # sweep: one walk of / next to one find doing the same checks; warm caches: each runs once first.
 sweep_find='find / -xdev ( -perm -4000 -o -perm -2000 -o -perm -0002 -o -nouser -o -nogroup )'
 "$agent" collect --only sweep >/dev/null 2>&1 || true
@@ -55,3 +59,6 @@ if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 
   "$measure" --runs "$runs" --label "peer: sshd -T -f (same files, private mount)" -- \
     unshare --mount --propagation private sh -c "mount --bind $work/large/etc/ssh /etc/ssh && /usr/sbin/sshd -T -f /etc/ssh/sshd_config -h $work/hostkey"
 fi
+echo
+echo "Snapshot size on this host: $("$agent" collect | wc -c) bytes (all sections)," \
+  "$("$agent" collect --only "$no_sweep" | wc -c) bytes without the sweep"
