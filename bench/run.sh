@@ -54,6 +54,7 @@ fi
 # sshd: effective settings of the stock config + 20 drop-ins; the real sshd -T reads the same
 # files through a private mount of the root's etc/ssh over /etc/ssh (root only; never started).
 "$measure" --runs "$runs" --label "tidemark: sshd --root (stock + 20 drop-ins)" -- "$agent" sshd --root "$work/large"
+"$build/bench/tidemark_bench_sshd_eval" "$work/large" 200
 if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1; then
   ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey" && mkdir -p /run/sshd
   "$measure" --runs "$runs" --label "peer: sshd -T -f (same files, private mount)" -- \
