@@ -11,6 +11,11 @@ gen=$build/bench/tidemark_bench_gen_root
 for b in "$agent" "$measure" "$gen"; do
   [ -x "$b" ] || { echo "bench: $b is missing; build first (cmake --build $build)" >&2; exit 1; }
 done
+no_sweep=accounts,cron,files,login,network,packages,pam,services,ssh_keys,sshd,sudo,sysctl
+# Sizes first: the generated root below (files of uids this host does not know) would be
+# swept too while it exists.
+size_all=$("$agent" collect | wc -c)
+size_no_sweep=$("$agent" collect --only "$no_sweep" | wc -c)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$gen" "$work/large" 10000 2000 500 1000 >&2
@@ -25,7 +30,6 @@ runs=${RUNS:-10}
 "$measure" --runs "$runs" --label "tidemark: this host, all sections" -- "$agent" collect
 "$measure" --runs "$runs" --label "tidemark: this host, accounts + sudo + ssh_keys" -- \
   "$agent" collect --only accounts,sudo,ssh_keys
-no_sweep=accounts,cron,files,login,network,packages,pam,services,ssh_keys,sshd,sudo,sysctl
 "$measure" --runs "$runs" --label "tidemark: this host, all sections but sweep" -- \
   "$agent" collect --only "$no_sweep"
 for s in $(echo "$no_sweep" | tr , ' '); do
@@ -61,5 +65,4 @@ if [ -x /usr/sbin/sshd ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null 
     unshare --mount --propagation private sh -c "mount --bind $work/large/etc/ssh /etc/ssh && /usr/sbin/sshd -T -f /etc/ssh/sshd_config -h $work/hostkey"
 fi
 echo
-echo "Snapshot size on this host: $("$agent" collect | wc -c) bytes (all sections)," \
-  "$("$agent" collect --only "$no_sweep" | wc -c) bytes without the sweep"
+echo "Snapshot size on this host: $size_all bytes (all sections), $size_no_sweep bytes without the sweep"
