@@ -44,6 +44,8 @@ $sweep_find >/dev/null 2>&1 || true
 "$measure" --runs 5 --label "tidemark: this host, sweep" -- "$agent" collect --only sweep
 "$measure" --runs 5 --label "peer: $sweep_find" -- $sweep_find
 "$measure" --runs 5 --label "tidemark: large root, all sections" -- "$agent" collect --root "$work/large"
+"$measure" --runs 5 --label "tidemark: large root, accounts + sudo + ssh_keys" -- \
+  "$agent" collect --root "$work/large" --only accounts,sudo,ssh_keys
 for s in accounts sudo ssh_keys; do
   "$measure" --runs 5 --label "tidemark: large root, $s" -- "$agent" collect --root "$work/large" --only "$s"
 done
