@@ -108,6 +108,44 @@ void PrintSweep(const json& s, std::ostream& out) {
       << ", unowned files: " << counts.value("unowned_files", 0) << "\n\n";
 }
 
+// The sshd settings that migrations most often relax, as the effective configuration has them.
+void PrintSshd(const json& s, std::ostream& out) {
+  out << "sshd:";
+  if (!s.value("present", false)) {
+    out << " no /etc/ssh/sshd_config\n";
+    return;
+  }
+  if (s.contains("would_start") && s["would_start"].is_boolean() && !s["would_start"]) {
+    out << " sshd would NOT start with this configuration\n";
+    return;
+  }
+  const json& e = s.value("effective", json::object());
+  if (!e.is_object()) {
+    out << " (not evaluated)\n";
+    return;
+  }
+  for (const char* key : {"permitrootlogin", "passwordauthentication", "permitemptypasswords",
+                          "kbdinteractiveauthentication", "allowtcpforwarding", "x11forwarding"}) {
+    out << " " << key << "=" << Str(e, key);
+  }
+  out << "\n";
+}
+
+void PrintListeners(const json& n, std::ostream& out) {
+  out << "Listening sockets:\n";
+  size_t count = 0;
+  for (const auto& l : n.value("listeners", json::array())) {
+    ++count;
+    std::string who;
+    for (const auto& p : l.value("processes", json::array())) {
+      who += (who.empty() ? "" : ",") + Str(p, "name") + "[" + Str(p, "pid") + "]";
+    }
+    out << "  " << Str(l, "proto") << " " << Str(l, "endpoint") << "  "
+        << (who.empty() ? "(process unknown)" : who) << "\n";
+  }
+  if (count == 0) out << "  (none)\n";
+}
+
 }  // namespace
 
 void PrintSummary(const Snapshot& snapshot, std::ostream& out) {
@@ -117,6 +155,8 @@ void PrintSummary(const Snapshot& snapshot, std::ostream& out) {
   if (const json* a = SectionData(snapshot, "accounts")) PrintAccounts(*a, out);
   if (const json* s = SectionData(snapshot, "sudo")) PrintSudo(*s, out);
   if (const json* k = SectionData(snapshot, "ssh_keys")) PrintSshKeys(*k, out);
+  if (const json* d = SectionData(snapshot, "sshd")) PrintSshd(*d, out);
+  if (const json* n = SectionData(snapshot, "network")) PrintListeners(*n, out);
   if (const json* w = SectionData(snapshot, "sweep")) PrintSweep(*w, out);
   out << "\nSections:\n";
   for (const auto& [name, section] : snapshot.sections) {

@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "agent/summary.h"
 #include "common/snapshot.h"
 #include "tests/support/temp_root.h"
 
@@ -118,6 +119,36 @@ TEST(AgentCliTest, SummaryOfBrokenFileFails) {
   auto r = Agent({"summary", dir.Host("bad.json")});
   EXPECT_EQ(r.code, kExitFailure);
   EXPECT_NE(r.err.find("unsupported snapshot schema"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tidemark::agent
+
+namespace tidemark::agent {
+namespace {
+
+TEST(SummaryTest, ShowsRelaxedSshdSettingsAndListeners) {
+  Snapshot s;
+  s.host.id = "h";
+  s.host.root = "/";
+  s.sections["sshd"].data = {
+      {"present", true},
+      {"would_start", true},
+      {"effective", {{"permitrootlogin", "yes"}, {"passwordauthentication", "yes"}}}};
+  s.sections["network"].data["listeners"] = nlohmann::json::array(
+      {{{"proto", "tcp"},
+        {"endpoint", "0.0.0.0:22"},
+        {"processes", nlohmann::json::array({{{"name", "sshd"}, {"pid", 42}}})}}});
+  std::ostringstream out;
+  PrintSummary(s, out);
+  EXPECT_NE(out.str().find("permitrootlogin=yes passwordauthentication=yes"), std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("tcp 0.0.0.0:22  sshd[42]"), std::string::npos) << out.str();
+
+  s.sections["sshd"].data["would_start"] = false;
+  std::ostringstream refused;
+  PrintSummary(s, refused);
+  EXPECT_NE(refused.str().find("sshd would NOT start"), std::string::npos);
 }
 
 }  // namespace
