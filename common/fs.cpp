@@ -33,19 +33,10 @@ class UniqueFd {
   int fd_;
 };
 
-FileType TypeOf(mode_t mode) {
-  if (S_ISDIR(mode)) return FileType::kDirectory;
-  if (S_ISLNK(mode)) return FileType::kSymlink;
-  if (S_ISFIFO(mode)) return FileType::kFifo;
-  if (S_ISSOCK(mode)) return FileType::kSocket;
-  if (S_ISCHR(mode)) return FileType::kCharDevice;
-  if (S_ISBLK(mode)) return FileType::kBlockDevice;
-  return FileType::kRegular;
-}
 
 FileInfo InfoOf(const struct stat& st) {
   FileInfo info;
-  info.type = TypeOf(st.st_mode);
+  info.type = FileTypeFromMode(st.st_mode);
   info.mode = st.st_mode & 07777;
   info.uid = st.st_uid;
   info.gid = st.st_gid;
@@ -231,6 +222,16 @@ class RootFs final : public Fs {
 StatusOr<int> Fs::OpenDirectoryFd(std::string_view path) const {
   return Status(StatusCode::kUnavailable,
                 std::string(path) + ": this Fs cannot open directories for a walk");
+}
+
+FileType FileTypeFromMode(uint32_t mode) {
+  if (S_ISDIR(mode)) return FileType::kDirectory;
+  if (S_ISLNK(mode)) return FileType::kSymlink;
+  if (S_ISFIFO(mode)) return FileType::kFifo;
+  if (S_ISSOCK(mode)) return FileType::kSocket;
+  if (S_ISCHR(mode)) return FileType::kCharDevice;
+  if (S_ISBLK(mode)) return FileType::kBlockDevice;
+  return FileType::kRegular;
 }
 
 std::string_view FileTypeName(FileType type) {

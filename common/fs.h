@@ -20,6 +20,9 @@ namespace tidemark {
 
 enum class FileType { kRegular, kDirectory, kSymlink, kFifo, kSocket, kCharDevice, kBlockDevice };
 
+// Returns the type encoded in a stat(2) st_mode.
+FileType FileTypeFromMode(uint32_t st_mode);
+
 // Returns "regular", "directory", "symlink", "fifo", "socket", "char_device", "block_device".
 std::string_view FileTypeName(FileType type);
 

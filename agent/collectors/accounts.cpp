@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "agent/file_meta.h"
 #include "agent/parsers/nsswitch.h"
 #include "agent/parsers/shadow.h"
 #include "agent/parsers/shells.h"
@@ -73,12 +74,6 @@ OptionalFile ReadOptional(const Fs& fs, std::string_view path, ErrorSink& errors
 json Source(std::string_view file, int64_t line) { return {{"file", file}, {"line", line}}; }
 
 json OptNum(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
-
-std::string ModeString(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
-  return buf;
-}
 
 // Returns "user:NAME", with "#N" for the N-th (N > 1) entry of a repeated name.
 std::string NumberedId(std::string_view kind, const std::string& name,
@@ -347,7 +342,7 @@ class Builder {
     j["group"] = nullptr;
     j["world_readable"] = nullptr;
     if (file.info) {
-      j["mode"] = ModeString(file.info->mode);
+      j["mode"] = ModeOctal(file.info->mode);
       j["uid"] = file.info->uid;
       j["gid"] = file.info->gid;
       j["world_readable"] = (file.info->mode & 04) != 0;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/file_meta.h"
 #include "agent/parsers/shells.h"
 #include "agent/user_files.h"
 
@@ -32,12 +33,6 @@ struct Wanted {
   bool fixed = false;  // from the default list by name: a missing one is reported absent
   const PasswdEntry* user = nullptr;  // the home this path lies under, if any
 };
-
-std::string ModeString(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
-  return buf;
-}
 
 bool HasWildcard(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
@@ -254,7 +249,7 @@ class FilesRun {
 
   json OwnerFields(json j, const FileInfo& info) const {
     j["type"] = FileTypeName(info.type);
-    j["mode"] = ModeString(info.mode);
+    j["mode"] = ModeOctal(info.mode);
     j["uid"] = info.uid;
     const PasswdEntry* u = db_.FindUserById(info.uid);
     j["owner"] = u ? json(u->name) : json(nullptr);

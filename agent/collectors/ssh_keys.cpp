@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "agent/file_meta.h"
 #include "agent/parsers/authorized_keys.h"
 #include "agent/user_files.h"
 
@@ -14,12 +15,6 @@ using nlohmann::json;
 
 // Per file, at most this many line errors are recorded; the rest are counted.
 constexpr size_t kMaxLineErrorsPerFile = 20;
-
-std::string ModeString(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
-  return buf;
-}
 
 bool IsNone(std::string_view s) {
   if (s.size() != 4) return false;
@@ -51,19 +46,8 @@ json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
   j["via_symlink"] = f.via_symlink;
   j["state"] = UserFileStateName(f.state);
   j["reason"] = f.state == UserFileState::kPresent ? json(nullptr) : json(f.reason);
-  if (f.info) {
-    j["type"] = FileTypeName(f.info->type);
-    j["mode"] = ModeString(f.info->mode);
-    j["uid"] = f.info->uid;
-    const PasswdEntry* owner = db.FindUserById(f.info->uid);
-    j["owner"] = owner ? json(owner->name) : json(nullptr);
-    j["gid"] = f.info->gid;
-    const GroupEntry* group = db.FindGroupById(f.info->gid);
-    j["group"] = group ? json(group->name) : json(nullptr);
-    j["size"] = f.info->size;
-  } else {
-    for (const char* k : {"type", "mode", "uid", "owner", "gid", "group", "size"}) j[k] = nullptr;
-  }
+  AddFileMeta(j, f.info, db);
+  j["size"] = f.info ? json(f.info->size) : json(nullptr);
   j["key_count"] = nullptr;
   std::set<std::string> flags;
   if (f.via_symlink) flags.insert("symlink");

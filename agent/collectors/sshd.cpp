@@ -3,18 +3,13 @@
 #include <cstdio>
 #include <memory>
 
+#include "agent/file_meta.h"
 #include "agent/parsers/sshd_config.h"
 
 namespace tidemark::agent {
 namespace {
 
 using nlohmann::json;
-
-std::string ModeString(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
-  return buf;
-}
 
 json Source(const std::string& file, int64_t line) {
   return {{"file", file}, {"line", line > 0 ? json(line) : json(nullptr)}};
@@ -100,18 +95,7 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
                                     : json(Source(f.included_from, f.included_from_line))},
               {"read", f.error.empty()},
               {"error", f.error.empty() ? json(nullptr) : json(f.error)}};
-    if (f.info) {
-      j["type"] = FileTypeName(f.info->type);
-      j["mode"] = ModeString(f.info->mode);
-      j["uid"] = f.info->uid;
-      const PasswdEntry* owner = db.FindUserById(f.info->uid);
-      j["owner"] = owner ? json(owner->name) : json(nullptr);
-      j["gid"] = f.info->gid;
-      const GroupEntry* group = db.FindGroupById(f.info->gid);
-      j["group"] = group ? json(group->name) : json(nullptr);
-    } else {
-      for (const char* k : {"type", "mode", "uid", "owner", "gid", "group"}) j[k] = nullptr;
-    }
+    AddFileMeta(j, f.info, db);
     j["source"] = Source(f.included_from.empty() ? f.path : f.included_from, f.included_from_line);
     files.push_back(std::move(j));
   }

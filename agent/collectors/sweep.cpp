@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "agent/file_meta.h"
 #include "agent/walk.h"
 
 namespace tidemark::agent {
@@ -24,22 +25,6 @@ using nlohmann::json;
 constexpr std::string_view kDpkgInfoDir = "/var/lib/dpkg/info";
 constexpr std::string_view kDiversionsPath = "/var/lib/dpkg/diversions";
 constexpr size_t kMaxDpkgErrors = 20;
-
-std::string ModeString(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
-  return buf;
-}
-
-FileType TypeOf(mode_t mode) {
-  if (S_ISDIR(mode)) return FileType::kDirectory;
-  if (S_ISLNK(mode)) return FileType::kSymlink;
-  if (S_ISFIFO(mode)) return FileType::kFifo;
-  if (S_ISSOCK(mode)) return FileType::kSocket;
-  if (S_ISCHR(mode)) return FileType::kCharDevice;
-  if (S_ISBLK(mode)) return FileType::kBlockDevice;
-  return FileType::kRegular;
-}
 
 // Streams the SHA-256 of the regular file `name` in `parent_fd`, which must still be the object
 // `expected` describes. Never opens anything but a regular file: O_NOFOLLOW|O_NONBLOCK, then
@@ -403,8 +388,8 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
                                             : "sweep:world_writable_file:") +
                              e.path},
                   {"path", e.path},
-                  {"type", FileTypeName(TypeOf(mode))},
-                  {"mode", ModeString(mode)}};
+                  {"type", FileTypeName(FileTypeFromMode(mode))},
+                  {"mode", ModeOctal(mode)}};
         j = OwnerFields(std::move(j), st, names);
         j["source"] = Source(e.path);
         (is_dir ? ww_dirs : ww_files).push_back(j);
@@ -415,8 +400,8 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
     if (no_user || no_group) {
       json j = {{"id", "sweep:unowned:" + e.path},
                 {"path", e.path},
-                {"type", FileTypeName(TypeOf(mode))},
-                {"mode", ModeString(mode)}};
+                {"type", FileTypeName(FileTypeFromMode(mode))},
+                {"mode", ModeOctal(mode)}};
       j = OwnerFields(std::move(j), st, names);
       j["no_user"] = no_user;
       j["no_group"] = no_group;
@@ -455,7 +440,7 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
   for (const auto& f : setid) {
     json j = {{"id", "sweep:setid:" + f.path},
               {"path", f.path},
-              {"mode", ModeString(f.st.st_mode)},
+              {"mode", ModeOctal(f.st.st_mode)},
               {"setuid", (f.st.st_mode & S_ISUID) != 0},
               {"setgid", (f.st.st_mode & S_ISGID) != 0}};
     j = OwnerFields(std::move(j), f.st, names);

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "agent/file_meta.h"
 #include "agent/parsers/account_db.h"
 #include "common/fs.h"
 #include "common/snapshot.h"
@@ -63,30 +64,6 @@ inline ConfFile ReadConf(const Fs& fs, std::string_view path, Section& out,
   f.state = ConfState::kError;
   out.AddError(f.path, std::nullopt, "cannot read: " + f.reason);
   return f;
-}
-
-inline std::string ModeOctal(uint32_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777);
-  return buf;
-}
-
-// Adds type, mode, uid, owner, gid, group (names from `db`, null when unknown) to `j`; nulls when
-// `info` is empty.
-inline void AddFileMeta(nlohmann::json& j, const std::optional<FileInfo>& info,
-                        const AccountDb& db) {
-  if (!info) {
-    for (const char* k : {"type", "mode", "uid", "owner", "gid", "group"}) j[k] = nullptr;
-    return;
-  }
-  j["type"] = FileTypeName(info->type);
-  j["mode"] = ModeOctal(info->mode);
-  j["uid"] = info->uid;
-  const PasswdEntry* u = db.FindUserById(info->uid);
-  j["owner"] = u ? nlohmann::json(u->name) : nlohmann::json(nullptr);
-  j["gid"] = info->gid;
-  const GroupEntry* g = db.FindGroupById(info->gid);
-  j["group"] = g ? nlohmann::json(g->name) : nlohmann::json(nullptr);
 }
 
 inline bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
