@@ -68,9 +68,9 @@ CREATE INDEX seen_by_received ON seen (received_at);
 )sql";
 
 constexpr int kZstdLevel = 3;
-// A stored body larger than this is refused when read back (a corrupted size field must not
-// make us allocate without bound).
-constexpr int64_t kMaxBodyBytes = int64_t{1} << 32;
+// The largest snapshot body stored (under SQLite's default 1e9-byte blob limit), and read back
+// (a corrupted size field must not make us allocate without bound).
+constexpr int64_t kMaxBodyBytes = 512 * 1024 * 1024;
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -158,8 +158,13 @@ struct SqliteStore::Impl {
   }
 
   Status Error(std::string_view what) const {
+    if (!db) return {StatusCode::kIoError, path + ": " + std::string(what) + ": no connection"};
+    int code = sqlite3_errcode(db) & 0xff;
+    std::string hint = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+                           ? " (the database file is corrupted; restore it from a backup)"
+                           : "";
     return {StatusCode::kIoError,
-            path + ": " + std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no connection")};
+            path + ": " + std::string(what) + ": " + sqlite3_errmsg(db) + hint};
   }
 
   Status Exec(const char* sql) {
@@ -308,6 +313,10 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   int fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0) {
     int e = errno;
+    if (e == ENOENT && options.create) {
+      return Status(StatusCode::kNotFound,
+                    path + ": cannot create the database (does its directory exist?)");
+    }
     if (e == ENOENT) return Status(StatusCode::kNotFound, path + ": no such database");
     if (e == EACCES || e == EPERM) {
       return Status(StatusCode::kPermissionDenied, path + ": " + std::strerror(e));
@@ -404,8 +413,14 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
       auto v = impl->Prepare("SELECT version FROM schema_version");
       if (!v.ok()) return v.status();
       Stmt s(*v);
-      if (s.Step() != SQLITE_ROW) {
+      int rc = s.Step();
+      if (rc == SQLITE_DONE) {
         return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
+      }
+      if (rc != SQLITE_ROW) {
+        return Status(
+            StatusCode::kInvalidArgument,
+            path + ": not a tidemark database, or corrupted (" + sqlite3_errmsg(impl->db) + ")");
       }
       int64_t version = s.Int(0);
       if (version != kStoreSchemaVersion) {
@@ -466,6 +481,11 @@ StatusOr<bool> SqliteStore::UpsertHost(const std::string& host, const std::strin
 StatusOr<PutResult> SqliteStore::PutSnapshot(const SnapshotInput& in) {
   if (in.host.empty() || in.snapshot_id.empty() || in.content_hash.empty()) {
     return Status(StatusCode::kInvalidArgument, "snapshot needs a host, an id and a content hash");
+  }
+  if (static_cast<int64_t>(in.body.size()) > kMaxBodyBytes) {
+    return Status(StatusCode::kTooLarge, "snapshot " + in.snapshot_id + " of host " + in.host +
+                                             " is larger than " + std::to_string(kMaxBodyBytes) +
+                                             " bytes");
   }
   Impl& d = *impl_;
   return d.InTransaction<PutResult>([&]() -> StatusOr<PutResult> {

@@ -139,6 +139,25 @@ TEST_F(CtlStoreTest, ImportThenHostsShowHistory) {
   EXPECT_EQ(later.code, 0) << later.err;
 }
 
+TEST_F(CtlStoreTest, ImportUnderSudoNamesTheCaller) {
+  std::string me = getpwuid(geteuid())->pw_name;
+  const char* saved = std::getenv("SUDO_USER");
+  std::string saved_value = saved ? saved : "";
+  setenv("SUDO_USER", "tm-test-admin", 1);
+  CtlRun imp = Ctl({"--db", db_, "import", snap_, "--as", "web1", "--format", "json"});
+  if (saved) {
+    setenv("SUDO_USER", saved_value.c_str(), 1);
+  } else {
+    unsetenv("SUDO_USER");
+  }
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  EXPECT_EQ(nlohmann::json::parse(imp.out)["imported_by"],
+            "tm-test-admin (as " + me + " via sudo)");
+  CtlRun hist = Ctl({"--db", db_, "history", "web1"});
+  EXPECT_NE(hist.out.find("\ttm-test-admin (as " + me + " via sudo)\n"), std::string::npos)
+      << hist.out;
+}
+
 TEST_F(CtlStoreTest, ErrorsAreClearWithExitCodes) {
   ASSERT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "web1"}).code, 0);
   CtlRun nohost = Ctl({"--db", db_, "show", "nope"});
@@ -185,6 +204,10 @@ TEST_F(CtlStoreTest, ErrorsAreClearWithExitCodes) {
   EXPECT_EQ(Ctl({"--db", db_, "show"}).code, 2);
   EXPECT_EQ(Ctl({"--db"}).code, 2);
   EXPECT_EQ(Ctl({"--bogus", "hosts"}).code, 2);
+  // import into a directory that does not exist.
+  CtlRun nodir = Ctl({"--db", dir_.Host("/no/such/dir/t.db"), "import", snap_, "--as", "web1"});
+  EXPECT_EQ(nodir.code, 1);
+  EXPECT_NE(nodir.err.find("cannot create the database"), std::string::npos) << nodir.err;
   CtlRun help = Ctl({"--help"});
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("import FILE --as HOST"), std::string::npos);

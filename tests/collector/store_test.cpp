@@ -279,6 +279,32 @@ TEST(StoreFileTest, CorruptedOrForeignDatabaseGivesAClearError) {
       << f.status().message();
 }
 
+TEST(StoreFileTest, DamagedPagesGiveAClearError) {
+  testing::TempRoot dir;
+  std::string path = dir.Host("/t.db");
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok());
+    Doc a = MakeDoc("a");
+    ASSERT_TRUE((*s)->PutSnapshot(MakeSnapshotInput("h1", "i", a.snapshot, a.text, 1)).ok());
+  }  // the last connection checkpoints the WAL into the file
+  std::string bytes = testing::ReadHostFile(path);
+  ASSERT_GT(bytes.size(), 4096u);
+  // Keep the header page (sqlite_master), overwrite every table page.
+  dir.Write("/t.db", bytes.substr(0, 4096) + std::string(bytes.size() - 4096, 'x'), 0600);
+  std::string message;
+  auto s = SqliteStore::Open(path);
+  if (!s.ok()) {
+    message = s.status().message();
+  } else {
+    auto h = (*s)->History("h1");
+    ASSERT_FALSE(h.ok());
+    message = h.status().message();
+  }
+  EXPECT_NE(message.find("corrupted"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.db"), std::string::npos) << message;
+}
+
 // The sqlite3 CLI is the oracle for the on-disk format: WAL, the documented tables, zstd bodies.
 TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
   if (!testing::HaveProgram("sqlite3")) GTEST_SKIP() << "sqlite3 CLI not installed";
