@@ -478,7 +478,8 @@ StatusOr<bool> SqliteStore::UpsertHost(const std::string& host, const std::strin
   });
 }
 
-StatusOr<PutResult> SqliteStore::PutSnapshot(const SnapshotInput& in) {
+namespace {
+Status CheckInput(const SnapshotInput& in) {
   if (in.host.empty() || in.snapshot_id.empty() || in.content_hash.empty()) {
     return Status(StatusCode::kInvalidArgument, "snapshot needs a host, an id and a content hash");
   }
@@ -487,53 +488,86 @@ StatusOr<PutResult> SqliteStore::PutSnapshot(const SnapshotInput& in) {
                                              " is larger than " + std::to_string(kMaxBodyBytes) +
                                              " bytes");
   }
+  return Status::Ok();
+}
+}  // namespace
+
+StatusOr<PutResult> SqliteStore::PutInTransaction(const SnapshotInput& in) {
   Impl& d = *impl_;
-  return d.InTransaction<PutResult>([&]() -> StatusOr<PutResult> {
-    auto known = d.IdKnown(in.snapshot_id);
-    if (!known.ok()) return known.status();
-    if (*known) return PutResult::kDuplicate;
-    if (Status st = d.TouchHost(in.host, in.agent_version, in.received_at); !st.ok()) return st;
-    auto latest = d.LatestHash(in.host);
-    if (!latest.ok()) return latest.status();
-    auto seq = d.NextSeq();
-    if (!seq.ok()) return seq.status();
-    if (*latest && (*latest)->second == in.content_hash) {
-      if (Status st = d.InsertSeen(*seq, in.snapshot_id, in.host, (*latest)->first, in.received_at,
-                                   in.collected_at, in.content_hash, in.imported_by);
-          !st.ok()) {
-        return st;
-      }
-      return PutResult::kSeen;
+  auto known = d.IdKnown(in.snapshot_id);
+  if (!known.ok()) return known.status();
+  if (*known) return PutResult::kDuplicate;
+  if (Status st = d.TouchHost(in.host, in.agent_version, in.received_at); !st.ok()) return st;
+  auto latest = d.LatestHash(in.host);
+  if (!latest.ok()) return latest.status();
+  auto seq = d.NextSeq();
+  if (!seq.ok()) return seq.status();
+  if (*latest && (*latest)->second == in.content_hash) {
+    if (Status st = d.InsertSeen(*seq, in.snapshot_id, in.host, (*latest)->first, in.received_at,
+                                 in.collected_at, in.content_hash, in.imported_by);
+        !st.ok()) {
+      return st;
     }
-    std::string packed(ZSTD_compressBound(in.body.size()), '\0');
-    size_t n =
-        ZSTD_compress(packed.data(), packed.size(), in.body.data(), in.body.size(), kZstdLevel);
-    if (ZSTD_isError(n)) {
-      return Status(StatusCode::kInternal,
-                    std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-    }
-    packed.resize(n);
-    auto p = d.Prepare(
-        "INSERT INTO snapshots (seq, id, host, received_at, received_at_text, collected_at, "
-        "collected_at_s, agent_version, content_hash, imported_by, body_encoding, body_size, "
-        "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'zstd', ?11, ?12)");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    s.Bind(1, *seq);
-    s.Bind(2, std::string_view(in.snapshot_id));
-    s.Bind(3, std::string_view(in.host));
-    s.Bind(4, in.received_at);
-    s.Bind(5, std::string_view(FormatRfc3339(in.received_at)));
-    s.Bind(6, std::string_view(in.collected_at));
-    s.Bind(7, ParseOptionalTime(in.collected_at));
-    s.Bind(8, std::string_view(in.agent_version));
-    s.Bind(9, std::string_view(in.content_hash));
-    s.Bind(10, in.imported_by);
-    s.Bind(11, static_cast<int64_t>(in.body.size()));
-    s.BindBlob(12, packed);
-    if (s.Step() != SQLITE_DONE) return d.Error("store snapshot");
-    return PutResult::kStored;
-  });
+    return PutResult::kSeen;
+  }
+  std::string packed(ZSTD_compressBound(in.body.size()), '\0');
+  size_t n =
+      ZSTD_compress(packed.data(), packed.size(), in.body.data(), in.body.size(), kZstdLevel);
+  if (ZSTD_isError(n)) {
+    return Status(StatusCode::kInternal,
+                  std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  }
+  packed.resize(n);
+  auto p = d.Prepare(
+      "INSERT INTO snapshots (seq, id, host, received_at, received_at_text, collected_at, "
+      "collected_at_s, agent_version, content_hash, imported_by, body_encoding, body_size, "
+      "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'zstd', ?11, ?12)");
+  if (!p.ok()) return p.status();
+  Stmt s(*p);
+  s.Bind(1, *seq);
+  s.Bind(2, std::string_view(in.snapshot_id));
+  s.Bind(3, std::string_view(in.host));
+  s.Bind(4, in.received_at);
+  s.Bind(5, std::string_view(FormatRfc3339(in.received_at)));
+  s.Bind(6, std::string_view(in.collected_at));
+  s.Bind(7, ParseOptionalTime(in.collected_at));
+  s.Bind(8, std::string_view(in.agent_version));
+  s.Bind(9, std::string_view(in.content_hash));
+  s.Bind(10, in.imported_by);
+  s.Bind(11, static_cast<int64_t>(in.body.size()));
+  s.BindBlob(12, packed);
+  if (s.Step() != SQLITE_DONE) return d.Error("store snapshot");
+  return PutResult::kStored;
+}
+
+StatusOr<PutResult> SqliteStore::PutSnapshot(const SnapshotInput& in) {
+  if (Status st = CheckInput(in); !st.ok()) return st;
+  return impl_->InTransaction<PutResult>([&] { return PutInTransaction(in); });
+}
+
+StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::PutBatch(
+    const std::vector<SnapshotInput>& inputs) {
+  Impl& d = *impl_;
+  return d.InTransaction<std::vector<StatusOr<PutResult>>>(
+      [&]() -> StatusOr<std::vector<StatusOr<PutResult>>> {
+        std::vector<StatusOr<PutResult>> results;
+        results.reserve(inputs.size());
+        for (const SnapshotInput& in : inputs) {
+          if (Status st = CheckInput(in); !st.ok()) {
+            results.emplace_back(st);
+            continue;
+          }
+          // A savepoint per snapshot: one that fails leaves the others in the batch.
+          if (Status st = d.Exec("SAVEPOINT put"); !st.ok()) return st;
+          StatusOr<PutResult> r = PutInTransaction(in);
+          if (!r.ok()) {
+            if (Status st = d.Exec("ROLLBACK TO put"); !st.ok()) return st;
+          }
+          if (Status st = d.Exec("RELEASE put"); !st.ok()) return st;
+          results.push_back(std::move(r));
+        }
+        return results;
+      });
 }
 
 StatusOr<PutResult> SqliteStore::RecordSeen(const std::string& host, const std::string& snapshot_id,

@@ -34,6 +34,8 @@ class SqliteStore : public SnapshotStore {
   StatusOr<bool> UpsertHost(const std::string& host, const std::string& agent_version,
                             const std::string& cert_fingerprint, int64_t seen_at) override;
   StatusOr<PutResult> PutSnapshot(const SnapshotInput& input) override;
+  StatusOr<std::vector<StatusOr<PutResult>>> PutBatch(
+      const std::vector<SnapshotInput>& inputs) override;
   StatusOr<PutResult> RecordSeen(const std::string& host, const std::string& snapshot_id,
                                  const std::string& content_hash, const std::string& collected_at,
                                  int64_t received_at) override;
@@ -46,6 +48,8 @@ class SqliteStore : public SnapshotStore {
  private:
   struct Impl;
   explicit SqliteStore(std::unique_ptr<Impl> impl);
+  // PutSnapshot's work; REQUIRES: inside a write transaction.
+  StatusOr<PutResult> PutInTransaction(const SnapshotInput& input);
   std::unique_ptr<Impl> impl_;
 };
 

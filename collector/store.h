@@ -95,6 +95,13 @@ class SnapshotStore {
   // the host if needed and moves its last-seen time forward.
   virtual StatusOr<PutResult> PutSnapshot(const SnapshotInput& input) = 0;
 
+  // Group commit: stores several snapshots (from several connections) in one durable
+  // transaction, one fsync for all. Each gets its own result, as PutSnapshot would give it (a
+  // failing one does not undo the others); the whole call fails only when the commit fails,
+  // and then nothing of the batch is stored.
+  virtual StatusOr<std::vector<StatusOr<PutResult>>> PutBatch(
+      const std::vector<SnapshotInput>& inputs) = 0;
+
   // The unchanged-state path: the sender offers only the content hash. When it equals the
   // host's latest snapshot, records "seen" (kSeen) or, for a known id, kDuplicate. Otherwise
   // kNotFound: the sender must send the body.

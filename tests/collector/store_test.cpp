@@ -113,6 +113,27 @@ TEST_F(StoreTest, UnchangedHashIsASeenRecordWithoutBody) {
   EXPECT_EQ(*Put("id8", a, 100, "h2"), PutResult::kStored);
 }
 
+TEST_F(StoreTest, BatchGivesEachSnapshotItsOwnResultInOneCommit) {
+  Doc a = MakeDoc("a"), b = MakeDoc("b");
+  std::vector<SnapshotInput> batch = {
+      MakeSnapshotInput("h1", "id1", a.snapshot, a.text, 100),
+      MakeSnapshotInput("h1", "id1", a.snapshot, a.text, 100),  // re-sent within the batch
+      MakeSnapshotInput("h1", "id2", a.snapshot, a.text, 101),
+      MakeSnapshotInput("", "id3", a.snapshot, a.text, 101),  // invalid: no host
+      MakeSnapshotInput("h2", "id4", b.snapshot, b.text, 102),
+  };
+  auto results = store_->PutBatch(batch);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 5u);
+  EXPECT_EQ(*(*results)[0], PutResult::kStored);
+  EXPECT_EQ(*(*results)[1], PutResult::kDuplicate);
+  EXPECT_EQ(*(*results)[2], PutResult::kSeen);
+  EXPECT_EQ((*results)[3].status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(*(*results)[4], PutResult::kStored);
+  EXPECT_EQ(HistoryLine("h1"), (std::vector<std::string>{"snapshot id1", "seen id2"}));
+  EXPECT_EQ(HistoryLine("h2"), (std::vector<std::string>{"snapshot id4"}));
+}
+
 TEST_F(StoreTest, LatestAtOrBeforeUsesReceiveTimeNotAgentClock) {
   // The agent clock says b was collected before a; the receive time decides.
   Doc a = MakeDoc("a", "2030-01-01T00:00:00Z"), b = MakeDoc("b", "2001-01-01T00:00:00Z");
