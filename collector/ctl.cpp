@@ -149,6 +149,7 @@ int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostr
     nlohmann::json j = {{"id", snap->id},
                         {"host", snap->host},
                         {"received_at", FormatRfc3339(snap->received_at)},
+                        {"last_confirmed_at", FormatRfc3339(snap->last_confirmed_at)},
                         {"collected_at", snap->collected_at},
                         {"content_hash", snap->content_hash},
                         {"agent_version", snap->agent_version},
@@ -158,7 +159,8 @@ int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostr
     return 0;
   }
   out << "# snapshot " << snap->id << "\n# host " << snap->host << "\n# received "
-      << FormatRfc3339(snap->received_at) << "\n# collected " << snap->collected_at
+      << FormatRfc3339(snap->received_at) << "\n# last_confirmed "
+      << FormatRfc3339(snap->last_confirmed_at) << "\n# collected " << snap->collected_at
       << "\n# content_hash " << snap->content_hash << "\n";
   if (snap->imported_by) out << "# imported_by " << *snap->imported_by << "\n";
   out << snap->body;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -65,6 +66,7 @@ CREATE TABLE seen (
 );
 CREATE INDEX seen_by_host ON seen (host, seq);
 CREATE INDEX seen_by_received ON seen (received_at);
+CREATE INDEX seen_by_snapshot ON seen (snapshot_seq, received_at);
 )sql";
 
 constexpr int kZstdLevel = 3;
@@ -630,7 +632,9 @@ StatusOr<StoredSnapshot> SqliteStore::Latest(const std::string& host,
   {
     auto p = d.Prepare(
         "SELECT id, received_at, collected_at, content_hash, agent_version, imported_by, "
-        "body_encoding, body_size, body FROM snapshots WHERE host = ?1 AND received_at <= ?2 "
+        "body_encoding, body_size, body, "
+        "(SELECT max(n.received_at) FROM seen n WHERE n.snapshot_seq = s.seq AND "
+        "n.received_at <= ?2) FROM snapshots s WHERE host = ?1 AND received_at <= ?2 "
         "ORDER BY received_at DESC, seq DESC LIMIT 1");
     if (!p.ok()) return p.status();
     Stmt s(*p);
@@ -646,6 +650,7 @@ StatusOr<StoredSnapshot> SqliteStore::Latest(const std::string& host,
       out.content_hash = s.Text(3);
       out.agent_version = s.Text(4);
       out.imported_by = s.OptText(5);
+      out.last_confirmed_at = std::max(out.received_at, s.Int(9));
       std::string encoding = s.Text(6);
       int64_t size = s.Int(7);
       std::string_view packed = s.Blob(8);

@@ -66,6 +66,9 @@ struct StoredSnapshot {
   std::string content_hash;
   std::string agent_version;
   std::optional<std::string> imported_by;
+  // The latest receive time (up to the asked time) at which this state was reported: its own
+  // receive time, or its latest "seen" record's.
+  int64_t last_confirmed_at = 0;
   std::string body;  // the document as received (decompressed)
 };
 

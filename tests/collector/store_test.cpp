@@ -87,6 +87,12 @@ TEST_F(StoreTest, UnchangedHashIsASeenRecordWithoutBody) {
   ASSERT_EQ(ContentHash(a.snapshot), ContentHash(a_later.snapshot));
   EXPECT_EQ(*Put("id1", a, 100), PutResult::kStored);
   EXPECT_EQ(*Put("id2", a_later, 100), PutResult::kSeen);
+  {
+    auto latest = store_->Latest("h1", std::nullopt);
+    ASSERT_TRUE(latest.ok());
+    EXPECT_EQ(latest->id, "id1");  // the seen record does not replace the stored state
+    EXPECT_EQ(latest->body, a.text);
+  }
   EXPECT_EQ(*Put("id3", b, 100), PutResult::kStored);
   // Back to state a: differs from the latest (b), so it is a new stored snapshot.
   EXPECT_EQ(*Put("id4", a, 100), PutResult::kStored);
@@ -168,6 +174,16 @@ TEST_F(StoreTest, ThinningDropsOldSeenRecordsAndKeepsEveryState) {
   ASSERT_EQ(*Put("s2", b, 2 * kDay), PutResult::kStored);
   ASSERT_EQ(*Put("seen-mid", b, 50 * kDay), PutResult::kSeen);
   ASSERT_EQ(*Put("seen-new", b, 95 * kDay), PutResult::kSeen);
+  {
+    auto b_state = store_->Latest("h1", 60 * kDay);
+    ASSERT_TRUE(b_state.ok());
+    EXPECT_EQ(b_state->id, "s2");
+    EXPECT_EQ(b_state->received_at, 2 * kDay);
+    EXPECT_EQ(b_state->last_confirmed_at, 50 * kDay);  // seen-new is after the asked time
+    auto a_state = store_->Latest("h1", 1 * kDay);
+    ASSERT_TRUE(a_state.ok());
+    EXPECT_EQ(a_state->last_confirmed_at, 1 * kDay);
+  }
   auto thinned = store_->Thin(30, 100 * kDay);
   ASSERT_TRUE(thinned.ok()) << thinned.status().ToString();
   EXPECT_EQ(*thinned, 2);
