@@ -1,22 +1,52 @@
 #include "collector/ctl.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 
+#include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 
 namespace tidemark::ctl {
 namespace {
 
+constexpr const char* kDefaultDb = "/var/lib/tidemark/tidemark.db";
+
 void PrintUsage(std::ostream& out) {
-  out << "Usage: tidemarkctl COMMAND [ARGS]\n"
+  out << "Usage: tidemarkctl [--db FILE] COMMAND [ARGS] [--format text|json]\n"
          "\n"
-         "Commands:\n"
-         "  verify FILE...   decode each snapshot, check its schema version and content hash;\n"
-         "                   prints 'FILE: ok HOST HASH' or 'FILE: ERROR'\n"
-         "  canonical FILE   print the canonical form of a snapshot's sections (what is hashed)\n"
+         "Snapshot files:\n"
+         "  verify FILE...          decode each snapshot, check its schema version and content "
+         "hash;\n"
+         "                          prints 'FILE: ok HOST HASH' or 'FILE: ERROR'\n"
+         "  canonical FILE          print the canonical form of a snapshot's sections (what is "
+         "hashed)\n"
          "\n"
-         "Exit codes: 0 all good, 1 a snapshot was rejected, 2 usage error.\n";
+         "The collector's store (--db FILE, default "
+      << kDefaultDb
+      << "):\n"
+         "  hosts                   list hosts: last seen, snapshot and seen counts, agent "
+         "version\n"
+         "  show HOST [--at TIME]   print the latest snapshot of HOST received at or before TIME\n"
+         "                          (RFC 3339, e.g. 2026-11-28T19:00:00Z; default: now)\n"
+         "  history HOST            one line per stored snapshot (id, received, collected, "
+         "content\n"
+         "                          hash) and per 'seen' record, in receive order\n"
+         "  import FILE --as HOST   store a snapshot collected offline (tidemark-agent collect\n"
+         "                          --root), marked as imported by the invoking user\n"
+         "\n"
+         "--format text|json       output format of hosts, show, history and import (default "
+         "text)\n"
+         "\n"
+         "Exit codes: 0 all good, 1 failure (a rejected snapshot, an unknown host, a store "
+         "error),\n"
+         "2 usage error.\n";
 }
 
 bool ReadWhole(const std::string& path, std::string& text) {
@@ -28,6 +58,192 @@ bool ReadWhole(const std::string& path, std::string& text) {
   return true;
 }
 
+// Host ids as the collector accepts them (certificate CN rules): host-name characters only.
+bool ValidHostId(const std::string& host) {
+  if (host.empty() || host.size() > 253 || host[0] == '-' || host[0] == '.') return false;
+  for (char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Who runs this import: the effective user, and the sudo caller when there is one. A hint for
+// the audit trail (SUDO_USER is set by sudo; a user could set it, but only for their own run).
+std::string InvokingUser() {
+  std::string name;
+  if (const passwd* pw = getpwuid(geteuid()); pw && pw->pw_name) {
+    name = pw->pw_name;
+  } else {
+    name = "uid " + std::to_string(geteuid());
+  }
+  const char* sudo_user = std::getenv("SUDO_USER");
+  if (sudo_user && *sudo_user && name != sudo_user) {
+    return std::string(sudo_user) + " (as " + name + " via sudo)";
+  }
+  return name;
+}
+
+nlohmann::json OptionalJson(const std::optional<std::string>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+struct Options {
+  std::string db = kDefaultDb;
+  std::string format = "text";
+  std::optional<std::string> at;
+  std::optional<std::string> as;
+  std::vector<std::string> positional;
+};
+
+int Fail(std::ostream& err, const Status& status) {
+  err << "tidemarkctl: " << status.message() << "\n";
+  return 1;
+}
+
+int Usage(std::ostream& err, const std::string& message) {
+  err << "tidemarkctl: " << message << "\nTry 'tidemarkctl --help'.\n";
+  return 2;
+}
+
+int CmdHosts(SnapshotStore& store, const Options& o, std::ostream& out, std::ostream& err) {
+  auto hosts = store.ListHosts();
+  if (!hosts.ok()) return Fail(err, hosts.status());
+  if (o.format == "json") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const HostInfo& h : *hosts) {
+      list.push_back({{"id", h.id},
+                      {"first_seen", FormatRfc3339(h.first_seen)},
+                      {"last_seen", FormatRfc3339(h.last_seen)},
+                      {"agent_version", h.agent_version},
+                      {"cert_fingerprint", h.cert_fingerprint},
+                      {"snapshots", h.snapshot_count},
+                      {"seen", h.seen_count}});
+    }
+    out << nlohmann::json{{"hosts", list}}.dump(2) << "\n";
+    return 0;
+  }
+  out << "HOST\tLAST_SEEN\tSNAPSHOTS\tSEEN\tAGENT\n";
+  for (const HostInfo& h : *hosts) {
+    out << h.id << "\t" << FormatRfc3339(h.last_seen) << "\t" << h.snapshot_count << "\t"
+        << h.seen_count << "\t" << (h.agent_version.empty() ? "-" : h.agent_version) << "\n";
+  }
+  return 0;
+}
+
+int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostream& err) {
+  std::optional<int64_t> at;
+  if (o.at) {
+    auto t = ParseRfc3339(*o.at);
+    if (!t.ok()) return Usage(err, "--at: " + t.status().message());
+    at = *t;
+  }
+  auto snap = store.Latest(o.positional[1], at);
+  if (!snap.ok()) return Fail(err, snap.status());
+  if (o.format == "json") {
+    nlohmann::json body = nlohmann::json::parse(snap->body, nullptr, false);
+    if (body.is_discarded()) {
+      return Fail(err, Status(StatusCode::kIoError, "snapshot " + snap->id + " is not JSON"));
+    }
+    nlohmann::json j = {{"id", snap->id},
+                        {"host", snap->host},
+                        {"received_at", FormatRfc3339(snap->received_at)},
+                        {"last_confirmed_at", FormatRfc3339(snap->last_confirmed_at)},
+                        {"collected_at", snap->collected_at},
+                        {"content_hash", snap->content_hash},
+                        {"agent_version", snap->agent_version},
+                        {"imported_by", OptionalJson(snap->imported_by)},
+                        {"snapshot", std::move(body)}};
+    out << j.dump(2) << "\n";
+    return 0;
+  }
+  out << "# snapshot " << snap->id << "\n# host " << snap->host << "\n# received "
+      << FormatRfc3339(snap->received_at) << "\n# last_confirmed "
+      << FormatRfc3339(snap->last_confirmed_at) << "\n# collected " << snap->collected_at
+      << "\n# content_hash " << snap->content_hash << "\n";
+  if (snap->imported_by) out << "# imported_by " << *snap->imported_by << "\n";
+  out << snap->body;
+  if (snap->body.empty() || snap->body.back() != '\n') out << "\n";
+  return 0;
+}
+
+int CmdHistory(SnapshotStore& store, const Options& o, std::ostream& out, std::ostream& err) {
+  auto history = store.History(o.positional[1]);
+  if (!history.ok()) return Fail(err, history.status());
+  auto kind = [](const HistoryEntry& e) {
+    return e.kind == HistoryEntry::Kind::kSnapshot ? "snapshot" : "seen";
+  };
+  if (o.format == "json") {
+    nlohmann::json list = nlohmann::json::array();
+    for (const HistoryEntry& e : *history) {
+      list.push_back({{"kind", kind(e)},
+                      {"id", e.id},
+                      {"received_at", FormatRfc3339(e.received_at)},
+                      {"collected_at", e.collected_at},
+                      {"content_hash", e.content_hash},
+                      {"imported_by", OptionalJson(e.imported_by)}});
+    }
+    out << nlohmann::json{{"host", o.positional[1]}, {"history", list}}.dump(2) << "\n";
+    return 0;
+  }
+  out << "KIND\tID\tRECEIVED\tCOLLECTED\tCONTENT_HASH\tIMPORTED_BY\n";
+  for (const HistoryEntry& e : *history) {
+    out << kind(e) << "\t" << e.id << "\t" << FormatRfc3339(e.received_at) << "\t" << e.collected_at
+        << "\t" << e.content_hash << "\t" << e.imported_by.value_or("-") << "\n";
+  }
+  return 0;
+}
+
+int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
+  const std::string& file = o.positional[1];
+  const std::string& host = *o.as;
+  if (!ValidHostId(host)) {
+    return Usage(err, "--as: '" + host.substr(0, 64) +
+                          "' is not a host id (letters, digits, '.', '-', '_'; at most 253)");
+  }
+  std::string text;
+  if (!ReadWhole(file, text)) {
+    return Fail(err, Status(StatusCode::kNotFound, file + ": cannot open"));
+  }
+  auto snapshot = DecodeSnapshot(text);
+  if (!snapshot.ok()) {
+    return Fail(err, Status(snapshot.status().code(), file + ": " + snapshot.status().message()));
+  }
+  auto store = SqliteStore::Open(o.db);
+  if (!store.ok()) return Fail(err, store.status());
+  SnapshotInput in = MakeSnapshotInput(host, ImportSnapshotId(host, *snapshot), *snapshot, text,
+                                       static_cast<int64_t>(std::time(nullptr)));
+  in.imported_by = InvokingUser();
+  auto result = (*store)->PutSnapshot(in);
+  if (!result.ok()) return Fail(err, result.status());
+  if (o.format == "json") {
+    out << nlohmann::json{{"result", PutResultName(*result)},
+                          {"host", host},
+                          {"id", in.snapshot_id},
+                          {"content_hash", in.content_hash},
+                          {"imported_by", *in.imported_by}}
+               .dump(2)
+        << "\n";
+  } else {
+    out << PutResultName(*result) << " " << host << " " << in.snapshot_id << " " << in.content_hash
+        << "\n";
+  }
+  return 0;
+}
+
+int RunStoreCommand(const Options& o, std::ostream& out, std::ostream& err) {
+  const std::string& command = o.positional[0];
+  if (command == "import") return CmdImport(o, out, err);
+  SqliteStore::Options open_options;
+  open_options.create = false;  // reading: never create an empty store by mistake
+  auto store = SqliteStore::Open(o.db, open_options);
+  if (!store.ok()) return Fail(err, store.status());
+  if (command == "hosts") return CmdHosts(**store, o, out, err);
+  if (command == "show") return CmdShow(**store, o, out, err);
+  return CmdHistory(**store, o, out, err);
+}
+
 }  // namespace
 
 int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -35,30 +251,73 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
     PrintUsage(err);
     return 2;
   }
-  const std::string& command = args[0];
-  if (command == "-h" || command == "--help" || command == "help") {
-    PrintUsage(out);
-    return 0;
+  Options o;
+  static const std::map<std::string, std::optional<std::string> Options::*> kOptional = {
+      {"--at", &Options::at}, {"--as", &Options::as}};
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help" || (a == "help" && o.positional.empty())) {
+      PrintUsage(out);
+      return 0;
+    }
+    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
+      std::string name = a, value;
+      bool has_value = false;
+      if (size_t eq = a.find('='); eq != std::string::npos) {
+        name = a.substr(0, eq);
+        value = a.substr(eq + 1);
+        has_value = true;
+      }
+      if (name != "--db" && name != "--format" && !kOptional.count(name)) {
+        return Usage(err, "unknown option '" + name + "'");
+      }
+      if (!has_value) {
+        if (i + 1 >= args.size()) return Usage(err, name + " needs a value");
+        value = args[++i];
+      }
+      if (name == "--db") {
+        o.db = value;
+      } else if (name == "--format") {
+        if (value != "text" && value != "json") return Usage(err, "--format: text or json");
+        o.format = value;
+      } else {
+        o.*(kOptional.at(name)) = value;
+      }
+      continue;
+    }
+    o.positional.push_back(a);
   }
-  if ((command == "verify" && args.size() >= 2) || (command == "canonical" && args.size() == 2)) {
+  if (o.positional.empty()) return Usage(err, "no command");
+  const std::string& command = o.positional[0];
+  const size_t n = o.positional.size();
+  if (o.at && command != "show") return Usage(err, "--at belongs to 'show'");
+  if (o.as && command != "import") return Usage(err, "--as belongs to 'import'");
+  if (command == "hosts" && n == 1) return RunStoreCommand(o, out, err);
+  if ((command == "show" || command == "history") && n == 2) return RunStoreCommand(o, out, err);
+  if (command == "import" && n == 2) {
+    if (!o.as) return Usage(err, "import needs --as HOST");
+    return RunStoreCommand(o, out, err);
+  }
+  if ((command == "verify" && n >= 2) || (command == "canonical" && n == 2)) {
     int rc = 0;
-    for (size_t i = 1; i < args.size(); ++i) {
+    for (size_t i = 1; i < n; ++i) {
+      const std::string& file = o.positional[i];
       std::string text;
-      if (!ReadWhole(args[i], text)) {
-        err << args[i] << ": cannot open\n";
+      if (!ReadWhole(file, text)) {
+        err << file << ": cannot open\n";
         rc = 1;
         continue;
       }
       auto snapshot = DecodeSnapshot(text);
       if (!snapshot.ok()) {
-        err << args[i] << ": " << snapshot.status().message() << "\n";
+        err << file << ": " << snapshot.status().message() << "\n";
         rc = 1;
         continue;
       }
       if (command == "canonical") {
         out << CanonicalSections(*snapshot) << "\n";
       } else {
-        out << args[i] << ": ok " << snapshot->host.id << " " << ContentHash(*snapshot) << "\n";
+        out << file << ": ok " << snapshot->host.id << " " << ContentHash(*snapshot) << "\n";
       }
     }
     return rc;

@@ -6,12 +6,13 @@
 set -eu
 
 # libcrypt-dev: crypt_gensalt/crypt_r, the oracle of the password-hash tests.
+# libzstd-dev: compresses snapshot bodies in the collector's store.
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
-libsqlite3-dev googletest libgtest-dev libcrypt-dev"
+libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss;
 # systemd: systemctl --root is-enabled; openssh-server: sshd -T (never started);
-# libnss-wrapper: fixture users for sshd -T -C.
-TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper"
+# libnss-wrapper: fixture users for sshd -T -C; sqlite3: checks the store's file is WAL.
+TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper sqlite3"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

@@ -1,6 +1,9 @@
 #include "collector/ctl.h"
 
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sstream>
 
@@ -28,6 +31,186 @@ TEST(CtlTest, VerifyAcceptsGoodAndRejectsTampered) {
   EXPECT_NE(err2.str().find("content_hash does not match"), std::string::npos);
   std::ostringstream out3, err3;
   EXPECT_EQ(RunCtl({"nope"}, out3, err3), 2);
+}
+
+struct CtlRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CtlRun Ctl(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  int code = RunCtl(args, out, err);
+  return {code, out.str(), err.str()};
+}
+
+// A snapshot made by the real agent from a small fixture root.
+class CtlStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.Write("/etc/hostname", "fixture-host\n");
+    root_.Write("/etc/passwd",
+                "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n");
+    root_.Write("/etc/group", "root:x:0:\nalice:x:1000:\nsudo:x:27:alice\n");
+    std::string out, err;
+    int code =
+        testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) + " collect --only accounts --root '" +
+                                root_.path() + "' --output '" + dir_.Host("/snap.json") + "'",
+                            &out, &err);
+    ASSERT_EQ(code, 0) << err;
+    snap_ = dir_.Host("/snap.json");
+    db_ = dir_.Host("/store.db");
+  }
+
+  testing::TempRoot root_;
+  testing::TempRoot dir_;
+  std::string snap_;
+  std::string db_;
+};
+
+TEST_F(CtlStoreTest, ImportThenHostsShowHistory) {
+  CtlRun verify = Ctl({"verify", snap_});
+  ASSERT_EQ(verify.code, 0) << verify.err;
+  std::string hash = verify.out.substr(verify.out.find("sha256:"));
+  hash.pop_back();  // newline
+
+  CtlRun imp = Ctl({"--db", db_, "import", snap_, "--as", "web1"});
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  EXPECT_EQ(imp.out.rfind("stored web1 import-", 0), 0u) << imp.out;
+  struct stat st {};
+  ASSERT_EQ(stat(db_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  // Importing the same file again stores nothing new.
+  CtlRun again = Ctl({"import", snap_, "--as", "web1", "--db", db_, "--format", "json"});
+  ASSERT_EQ(again.code, 0) << again.err;
+  nlohmann::json aj = nlohmann::json::parse(again.out);
+  EXPECT_EQ(aj["result"], "duplicate");
+  EXPECT_EQ(aj["content_hash"], hash);
+
+  CtlRun hosts = Ctl({"--db=" + db_, "hosts", "--format", "json"});
+  ASSERT_EQ(hosts.code, 0) << hosts.err;
+  nlohmann::json hj = nlohmann::json::parse(hosts.out);
+  ASSERT_EQ(hj["hosts"].size(), 1u);
+  EXPECT_EQ(hj["hosts"][0]["id"], "web1");
+  EXPECT_EQ(hj["hosts"][0]["snapshots"], 1);
+  EXPECT_EQ(hj["hosts"][0]["seen"], 0);
+  CtlRun hosts_text = Ctl({"--db", db_, "hosts"});
+  ASSERT_EQ(hosts_text.code, 0);
+  EXPECT_NE(hosts_text.out.find("\nweb1\t"), std::string::npos) << hosts_text.out;
+
+  CtlRun show = Ctl({"--db", db_, "show", "web1", "--format", "json"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  nlohmann::json sj = nlohmann::json::parse(show.out);
+  EXPECT_EQ(sj["content_hash"], hash);
+  EXPECT_EQ(sj["snapshot"]["content_hash"], hash);
+  EXPECT_EQ(sj["snapshot"]["host"]["id"], "fixture-host");
+  std::string me = getpwuid(geteuid())->pw_name;
+  const char* sudo_user = std::getenv("SUDO_USER");
+  if (!sudo_user || !*sudo_user) {
+    EXPECT_EQ(sj["imported_by"], me);
+  }
+  // The stored body is byte for byte the file that was imported.
+  CtlRun show_text = Ctl({"--db", db_, "show", "web1"});
+  ASSERT_EQ(show_text.code, 0);
+  std::string body = show_text.out.substr(show_text.out.find("\n{") + 1);
+  EXPECT_EQ(body, testing::ReadHostFile(snap_));
+  EXPECT_NE(show_text.out.find("# imported_by "), std::string::npos);
+
+  CtlRun hist = Ctl({"--db", db_, "history", "web1", "--format", "json"});
+  ASSERT_EQ(hist.code, 0) << hist.err;
+  nlohmann::json histj = nlohmann::json::parse(hist.out);
+  ASSERT_EQ(histj["history"].size(), 1u);
+  EXPECT_EQ(histj["history"][0]["kind"], "snapshot");
+  EXPECT_EQ(histj["history"][0]["id"], aj["id"]);
+  CtlRun hist_text = Ctl({"--db", db_, "history", "web1"});
+  ASSERT_EQ(hist_text.code, 0);
+  EXPECT_NE(hist_text.out.find("snapshot\t" + aj["id"].get<std::string>() + "\t"),
+            std::string::npos)
+      << hist_text.out;
+
+  // --at before anything was received.
+  CtlRun early = Ctl({"--db", db_, "show", "web1", "--at", "2000-01-01T00:00:00Z"});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_NE(early.err.find("no snapshot received at or before 2000-01-01T00:00:00Z"),
+            std::string::npos)
+      << early.err;
+  CtlRun later = Ctl({"--db", db_, "show", "web1", "--at", "2999-01-01T00:00:00+02:00"});
+  EXPECT_EQ(later.code, 0) << later.err;
+}
+
+TEST_F(CtlStoreTest, ImportUnderSudoNamesTheCaller) {
+  std::string me = getpwuid(geteuid())->pw_name;
+  const char* saved = std::getenv("SUDO_USER");
+  std::string saved_value = saved ? saved : "";
+  setenv("SUDO_USER", "tm-test-admin", 1);
+  CtlRun imp = Ctl({"--db", db_, "import", snap_, "--as", "web1", "--format", "json"});
+  if (saved) {
+    setenv("SUDO_USER", saved_value.c_str(), 1);
+  } else {
+    unsetenv("SUDO_USER");
+  }
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  EXPECT_EQ(nlohmann::json::parse(imp.out)["imported_by"],
+            "tm-test-admin (as " + me + " via sudo)");
+  CtlRun hist = Ctl({"--db", db_, "history", "web1"});
+  EXPECT_NE(hist.out.find("\ttm-test-admin (as " + me + " via sudo)\n"), std::string::npos)
+      << hist.out;
+}
+
+TEST_F(CtlStoreTest, ErrorsAreClearWithExitCodes) {
+  ASSERT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "web1"}).code, 0);
+  CtlRun nohost = Ctl({"--db", db_, "show", "nope"});
+  EXPECT_EQ(nohost.code, 1);
+  EXPECT_EQ(nohost.err, "tidemarkctl: no such host: nope\n");
+  EXPECT_EQ(Ctl({"--db", db_, "history", "nope"}).code, 1);
+
+  // Reading commands never create a store.
+  std::string missing = dir_.Host("/missing.db");
+  CtlRun nodb = Ctl({"--db", missing, "hosts"});
+  EXPECT_EQ(nodb.code, 1);
+  EXPECT_NE(nodb.err.find("missing.db: no such database"), std::string::npos) << nodb.err;
+  struct stat st {};
+  EXPECT_NE(stat(missing.c_str(), &st), 0);
+
+  // A world-readable store is refused.
+  ASSERT_EQ(chmod(db_.c_str(), 0644), 0);
+  CtlRun readable = Ctl({"--db", db_, "hosts"});
+  EXPECT_EQ(readable.code, 1);
+  EXPECT_NE(readable.err.find("mode 0644"), std::string::npos) << readable.err;
+  ASSERT_EQ(chmod(db_.c_str(), 0600), 0);
+
+  // A tampered snapshot is not imported.
+  std::string text = testing::ReadHostFile(snap_);
+  text.replace(text.find("alice"), 5, "mallo");
+  dir_.Write("/tampered.json", text);
+  CtlRun tampered = Ctl({"--db", db_, "import", dir_.Host("/tampered.json"), "--as", "web2"});
+  EXPECT_EQ(tampered.code, 1);
+  EXPECT_NE(tampered.err.find("content_hash does not match"), std::string::npos) << tampered.err;
+
+  // A corrupted database file.
+  dir_.Write("/corrupt.db", std::string(4096, 'x'), 0600);
+  CtlRun corrupt = Ctl({"--db", dir_.Host("/corrupt.db"), "hosts"});
+  EXPECT_EQ(corrupt.code, 1);
+  EXPECT_NE(corrupt.err.find("not a tidemark database, or corrupted"), std::string::npos)
+      << corrupt.err;
+
+  // Usage errors: exit 2.
+  EXPECT_EQ(Ctl({"--db", db_, "import", snap_}).code, 2);                      // no --as
+  EXPECT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "a/b"}).code, 2);       // bad host id
+  EXPECT_EQ(Ctl({"--db", db_, "show", "web1", "--at", "yesterday"}).code, 2);  // bad time
+  EXPECT_EQ(Ctl({"--db", db_, "hosts", "--format", "xml"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "hosts", "--at", "2026-01-01T00:00:00Z"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "show"}).code, 2);
+  EXPECT_EQ(Ctl({"--db"}).code, 2);
+  EXPECT_EQ(Ctl({"--bogus", "hosts"}).code, 2);
+  // import into a directory that does not exist.
+  CtlRun nodir = Ctl({"--db", dir_.Host("/no/such/dir/t.db"), "import", snap_, "--as", "web1"});
+  EXPECT_EQ(nodir.code, 1);
+  EXPECT_NE(nodir.err.find("cannot create the database"), std::string::npos) << nodir.err;
+  CtlRun help = Ctl({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("import FILE --as HOST"), std::string::npos);
 }
 
 }  // namespace

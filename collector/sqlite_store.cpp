@@ -1,0 +1,824 @@
+#include "collector/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <map>
+
+namespace tidemark {
+namespace {
+
+// The schema (docs/store.md documents every column). Times are stored twice: integer seconds
+// since the epoch (for ordering and comparison) and RFC 3339 UTC text (for people and tools).
+constexpr const char* kSchemaSql = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE hosts (
+  id               TEXT PRIMARY KEY,
+  first_seen       INTEGER NOT NULL,
+  first_seen_text  TEXT NOT NULL,
+  last_seen        INTEGER NOT NULL,
+  last_seen_text   TEXT NOT NULL,
+  agent_version    TEXT NOT NULL DEFAULT '',
+  cert_fingerprint TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE fingerprint_changes (
+  host             TEXT NOT NULL REFERENCES hosts(id),
+  old_fingerprint  TEXT NOT NULL,
+  new_fingerprint  TEXT NOT NULL,
+  changed_at       INTEGER NOT NULL,
+  changed_at_text  TEXT NOT NULL
+);
+CREATE TABLE snapshots (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  host             TEXT NOT NULL REFERENCES hosts(id),
+  received_at      INTEGER NOT NULL,
+  received_at_text TEXT NOT NULL,
+  collected_at     TEXT NOT NULL,
+  collected_at_s   INTEGER,
+  agent_version    TEXT NOT NULL DEFAULT '',
+  content_hash     TEXT NOT NULL,
+  imported_by      TEXT,
+  body_encoding    TEXT NOT NULL CHECK (body_encoding IN ('zstd')),
+  body_size        INTEGER NOT NULL,
+  body             BLOB NOT NULL
+);
+CREATE INDEX snapshots_by_host ON snapshots (host, received_at, seq);
+CREATE TABLE seen (
+  seq              INTEGER PRIMARY KEY,
+  id               TEXT NOT NULL UNIQUE,
+  host             TEXT NOT NULL REFERENCES hosts(id),
+  snapshot_seq     INTEGER NOT NULL REFERENCES snapshots(seq),
+  received_at      INTEGER NOT NULL,
+  received_at_text TEXT NOT NULL,
+  collected_at     TEXT NOT NULL,
+  collected_at_s   INTEGER,
+  content_hash     TEXT NOT NULL,
+  imported_by      TEXT
+);
+CREATE INDEX seen_by_host ON seen (host, seq);
+CREATE INDEX seen_by_received ON seen (received_at);
+CREATE INDEX seen_by_snapshot ON seen (snapshot_seq, received_at);
+)sql";
+
+constexpr int kZstdLevel = 3;
+// The largest snapshot body stored (under SQLite's default 1e9-byte blob limit), and read back
+// (a corrupted size field must not make us allocate without bound).
+constexpr int64_t kMaxBodyBytes = 512 * 1024 * 1024;
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+// A cached prepared statement, reset and unbound when the holder goes out of scope.
+class Stmt {
+ public:
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  ~Stmt() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  void Bind(int i, std::string_view v) {
+    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
+  void BindBlob(int i, std::string_view v) {
+    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  void BindNull(int i) { sqlite3_bind_null(s_, i); }
+  void Bind(int i, const std::optional<std::string>& v) {
+    if (v) {
+      Bind(i, std::string_view(*v));
+    } else {
+      BindNull(i);
+    }
+  }
+  void Bind(int i, std::optional<int64_t> v) {
+    if (v) {
+      Bind(i, *v);
+    } else {
+      BindNull(i);
+    }
+  }
+  int Step() { return sqlite3_step(s_); }
+  std::string Text(int i) {
+    const unsigned char* t = sqlite3_column_text(s_, i);
+    return t ? std::string(reinterpret_cast<const char*>(t),
+                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
+             : std::string();
+  }
+  std::optional<std::string> OptText(int i) {
+    if (sqlite3_column_type(s_, i) == SQLITE_NULL) return std::nullopt;
+    return Text(i);
+  }
+  int64_t Int(int i) { return sqlite3_column_int64(s_, i); }
+  std::string_view Blob(int i) {
+    const void* b = sqlite3_column_blob(s_, i);
+    return b ? std::string_view(static_cast<const char*>(b),
+                                static_cast<size_t>(sqlite3_column_bytes(s_, i)))
+             : std::string_view();
+  }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+std::optional<int64_t> ParseOptionalTime(const std::string& text) {
+  auto t = ParseRfc3339(text);
+  if (!t.ok()) return std::nullopt;
+  return *t;
+}
+
+}  // namespace
+
+struct SqliteStore::Impl {
+  std::string path;
+  sqlite3* db = nullptr;
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements;
+
+  ~Impl() {
+    for (auto& [sql, s] : statements) sqlite3_finalize(s);
+    if (db) sqlite3_close_v2(db);
+  }
+
+  Status Error(std::string_view what) const {
+    if (!db) return {StatusCode::kIoError, path + ": " + std::string(what) + ": no connection"};
+    int code = sqlite3_errcode(db) & 0xff;
+    std::string hint = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
+                           ? " (the database file is corrupted; restore it from a backup)"
+                           : "";
+    return {StatusCode::kIoError,
+            path + ": " + std::string(what) + ": " + sqlite3_errmsg(db) + hint};
+  }
+
+  Status Exec(const char* sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string m = msg ? msg : "unknown error";
+      sqlite3_free(msg);
+      return {StatusCode::kIoError, path + ": " + m};
+    }
+    return Status::Ok();
+  }
+
+  // Returns the cached statement for `sql`, preparing it once.
+  StatusOr<sqlite3_stmt*> Prepare(std::string_view sql) {
+    auto it = statements.find(sql);
+    if (it != statements.end()) return it->second;
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &s, nullptr) != SQLITE_OK) {
+      return Error("prepare");
+    }
+    statements.emplace(std::string(sql), s);
+    return s;
+  }
+
+  // Is the id already stored, as a snapshot or as a seen record?
+  StatusOr<bool> IdKnown(const std::string& id) {
+    auto p =
+        Prepare("SELECT 1 FROM snapshots WHERE id = ?1 UNION ALL SELECT 1 FROM seen WHERE id = ?1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(id));
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Error("look up snapshot id");
+  }
+
+  // Creates the host or moves its last-seen time forward.
+  Status TouchHost(const std::string& host, const std::string& agent_version, int64_t at) {
+    auto p = Prepare(
+        "INSERT INTO hosts (id, first_seen, first_seen_text, last_seen, last_seen_text, "
+        "agent_version) VALUES (?1, ?2, ?3, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET "
+        "last_seen = max(last_seen, excluded.last_seen), "
+        "last_seen_text = CASE WHEN excluded.last_seen > last_seen THEN excluded.last_seen_text "
+        "ELSE last_seen_text END, "
+        "agent_version = CASE WHEN excluded.agent_version <> '' THEN excluded.agent_version "
+        "ELSE agent_version END");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    s.Bind(2, at);
+    s.Bind(3, std::string_view(FormatRfc3339(at)));
+    s.Bind(4, std::string_view(agent_version));
+    if (s.Step() != SQLITE_DONE) return Error("record host");
+    return Status::Ok();
+  }
+
+  // Returns the seq and content hash of the host's most recently received snapshot.
+  StatusOr<std::optional<std::pair<int64_t, std::string>>> LatestHash(const std::string& host) {
+    auto p = Prepare(
+        "SELECT seq, content_hash FROM snapshots WHERE host = ?1 ORDER BY seq DESC "
+        "LIMIT 1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+      return std::optional<std::pair<int64_t, std::string>>(std::pair(s.Int(0), s.Text(1)));
+    }
+    if (rc == SQLITE_DONE) return std::optional<std::pair<int64_t, std::string>>();
+    return Error("read latest snapshot");
+  }
+
+  StatusOr<bool> HostExists(const std::string& host) {
+    auto p = Prepare("SELECT 1 FROM hosts WHERE id = ?1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return Error("read host");
+  }
+
+  // The receive sequence shared by snapshots and seen records (history order).
+  StatusOr<int64_t> NextSeq() {
+    auto p = Prepare(
+        "SELECT max(coalesce((SELECT max(seq) FROM snapshots), 0), "
+        "coalesce((SELECT max(seq) FROM seen), 0)) + 1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    if (s.Step() != SQLITE_ROW) return Error("next sequence");
+    return s.Int(0);
+  }
+
+  Status InsertSeen(int64_t seq, const std::string& id, const std::string& host,
+                    int64_t snapshot_seq, int64_t received_at, const std::string& collected_at,
+                    const std::string& content_hash,
+                    const std::optional<std::string>& imported_by) {
+    auto p = Prepare(
+        "INSERT INTO seen (seq, id, host, snapshot_seq, received_at, received_at_text, "
+        "collected_at, collected_at_s, content_hash, imported_by) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, seq);
+    s.Bind(2, std::string_view(id));
+    s.Bind(3, std::string_view(host));
+    s.Bind(4, snapshot_seq);
+    s.Bind(5, received_at);
+    s.Bind(6, std::string_view(FormatRfc3339(received_at)));
+    s.Bind(7, std::string_view(collected_at));
+    s.Bind(8, ParseOptionalTime(collected_at));
+    s.Bind(9, std::string_view(content_hash));
+    s.Bind(10, imported_by);
+    if (s.Step() != SQLITE_DONE) return Error("record seen");
+    return Status::Ok();
+  }
+
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
+  template <typename T, typename F>
+  StatusOr<T> InTransaction(F body) {
+    if (Status st = Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
+    StatusOr<T> result = body();
+    if (!result.ok()) {
+      Exec("ROLLBACK");
+      return result;
+    }
+    if (Status st = Exec("COMMIT"); !st.ok()) {
+      Exec("ROLLBACK");
+      return st;
+    }
+    return result;
+  }
+};
+
+SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SqliteStore::~SqliteStore() = default;
+
+StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Options options) {
+  if (path.empty()) return Status(StatusCode::kInvalidArgument, "empty database path");
+  // Create the file ourselves so it is born 0600 (never world-readable, even for a moment),
+  // and check an existing file: snapshots describe a fleet's weak points.
+  int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (options.create ? O_CREAT : 0);
+  int fd = ::open(path.c_str(), flags, 0600);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT && options.create) {
+      return Status(StatusCode::kNotFound,
+                    path + ": cannot create the database (does its directory exist?)");
+    }
+    if (e == ENOENT) return Status(StatusCode::kNotFound, path + ": no such database");
+    if (e == EACCES || e == EPERM) {
+      return Status(StatusCode::kPermissionDenied, path + ": " + std::strerror(e));
+    }
+    if (e == ELOOP) return Status(StatusCode::kLoop, path + ": is a symbolic link; refused");
+    if (e == EISDIR) return Status(StatusCode::kWrongType, path + ": is a directory");
+    return Status(StatusCode::kIoError, path + ": " + std::strerror(e));
+  }
+  struct stat file_stat {};
+  int frc = fstat(fd, &file_stat);
+  ::close(fd);
+  if (frc != 0) return Status(StatusCode::kIoError, path + ": cannot stat");
+  if (!S_ISREG(file_stat.st_mode))
+    return Status(StatusCode::kWrongType, path + ": not a regular file");
+  if ((file_stat.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof(mode), "%04o", static_cast<unsigned>(file_stat.st_mode & 07777));
+    return Status(StatusCode::kPermissionDenied,
+                  path + ": mode " + mode +
+                      " lets other users read or write the database; refused (chmod 600 it)");
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  if (sqlite3_open_v2(path.c_str(), &impl->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    return impl->Error("cannot open");
+  }
+  sqlite3_extended_result_codes(impl->db, 1);
+  sqlite3_busy_timeout(impl->db, 5000);
+
+  // WAL: readers (tidemarkctl) never block the collector's writes and a commit is one append.
+  // A garbage or corrupted file fails here, on the first read of the header.
+  {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(impl->db, "PRAGMA journal_mode=WAL", -1, &s, nullptr);
+    std::string mode;
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(s);
+      if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    }
+    std::string msg = sqlite3_errmsg(impl->db);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW) {
+      return Status(StatusCode::kInvalidArgument,
+                    path + ": not a tidemark database, or corrupted (" + msg + ")");
+    }
+    if (mode != "wal") {
+      return Status(StatusCode::kIoError, path + ": cannot switch to WAL mode (" + mode + ")");
+    }
+  }
+  // synchronous=FULL: the collector acks a snapshot only after its commit returns, and the
+  // agent then drops it from its spool; so a committed snapshot must survive power loss, which
+  // in WAL mode needs the WAL to be fsync'd at every commit (NORMAL would only protect against
+  // corruption, not against losing the last commits).
+  if (Status s = impl->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !s.ok()) {
+    return s;
+  }
+
+  // Schema: create on an empty database, accept only our own version otherwise.
+  {
+    auto p = impl->Prepare(
+        "SELECT (SELECT count(*) FROM sqlite_master), "
+        "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')");
+    if (!p.ok()) {
+      return Status(
+          StatusCode::kInvalidArgument,
+          path + ": not a tidemark database, or corrupted (" + p.status().message() + ")");
+    }
+    int64_t objects = 0, has_version = 0;
+    {
+      Stmt s(*p);
+      if (s.Step() != SQLITE_ROW) return impl->Error("read schema");
+      objects = s.Int(0);
+      has_version = s.Int(1);
+    }
+    if (objects == 0) {
+      if (!options.create) {
+        return Status(StatusCode::kNotFound, path + ": empty database (no tidemark schema)");
+      }
+      auto created = impl->InTransaction<bool>([&]() -> StatusOr<bool> {
+        if (Status st = impl->Exec(kSchemaSql); !st.ok()) return st;
+        std::string v =
+            "INSERT INTO schema_version VALUES (" + std::to_string(kStoreSchemaVersion) + ")";
+        if (Status st = impl->Exec(v.c_str()); !st.ok()) return st;
+        return true;
+      });
+      if (!created.ok()) return created.status();
+    } else if (has_version == 0) {
+      return Status(StatusCode::kInvalidArgument,
+                    path + ": a SQLite database but not a tidemark store (no schema_version)");
+    } else {
+      auto v = impl->Prepare("SELECT version FROM schema_version");
+      if (!v.ok()) return v.status();
+      Stmt s(*v);
+      int rc = s.Step();
+      if (rc == SQLITE_DONE) {
+        return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
+      }
+      if (rc != SQLITE_ROW) {
+        return Status(
+            StatusCode::kInvalidArgument,
+            path + ": not a tidemark database, or corrupted (" + sqlite3_errmsg(impl->db) + ")");
+      }
+      int64_t version = s.Int(0);
+      if (version != kStoreSchemaVersion) {
+        return Status(StatusCode::kInvalidArgument,
+                      path + ": store schema version " + std::to_string(version) +
+                          ", this build reads version " + std::to_string(kStoreSchemaVersion));
+      }
+    }
+  }
+  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
+}
+
+StatusOr<bool> SqliteStore::UpsertHost(const std::string& host, const std::string& agent_version,
+                                       const std::string& cert_fingerprint, int64_t seen_at) {
+  if (host.empty()) return Status(StatusCode::kInvalidArgument, "empty host id");
+  Impl& d = *impl_;
+  return d.InTransaction<bool>([&]() -> StatusOr<bool> {
+    std::optional<std::string> old;
+    {
+      auto p = d.Prepare("SELECT cert_fingerprint FROM hosts WHERE id = ?1");
+      if (!p.ok()) return p.status();
+      Stmt s(*p);
+      s.Bind(1, std::string_view(host));
+      int rc = s.Step();
+      if (rc == SQLITE_ROW) {
+        old = s.Text(0);
+      } else if (rc != SQLITE_DONE) {
+        return d.Error("read host");
+      }
+    }
+    if (Status st = d.TouchHost(host, agent_version, seen_at); !st.ok()) return st;
+    bool changed = old && !old->empty() && !cert_fingerprint.empty() && *old != cert_fingerprint;
+    if (changed) {
+      auto p = d.Prepare(
+          "INSERT INTO fingerprint_changes (host, old_fingerprint, new_fingerprint, changed_at, "
+          "changed_at_text) VALUES (?1, ?2, ?3, ?4, ?5)");
+      if (!p.ok()) return p.status();
+      Stmt s(*p);
+      s.Bind(1, std::string_view(host));
+      s.Bind(2, std::string_view(*old));
+      s.Bind(3, std::string_view(cert_fingerprint));
+      s.Bind(4, seen_at);
+      s.Bind(5, std::string_view(FormatRfc3339(seen_at)));
+      if (s.Step() != SQLITE_DONE) return d.Error("record fingerprint change");
+    }
+    if (!cert_fingerprint.empty()) {
+      auto p = d.Prepare("UPDATE hosts SET cert_fingerprint = ?2 WHERE id = ?1");
+      if (!p.ok()) return p.status();
+      Stmt s(*p);
+      s.Bind(1, std::string_view(host));
+      s.Bind(2, std::string_view(cert_fingerprint));
+      if (s.Step() != SQLITE_DONE) return d.Error("record fingerprint");
+    }
+    return changed;
+  });
+}
+
+namespace {
+Status CheckInput(const SnapshotInput& in) {
+  if (in.host.empty() || in.snapshot_id.empty() || in.content_hash.empty()) {
+    return Status(StatusCode::kInvalidArgument, "snapshot needs a host, an id and a content hash");
+  }
+  if (static_cast<int64_t>(in.body.size()) > kMaxBodyBytes) {
+    return Status(StatusCode::kTooLarge, "snapshot " + in.snapshot_id + " of host " + in.host +
+                                             " is larger than " + std::to_string(kMaxBodyBytes) +
+                                             " bytes");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
+StatusOr<PutResult> SqliteStore::PutInTransaction(const SnapshotInput& in) {
+  Impl& d = *impl_;
+  auto known = d.IdKnown(in.snapshot_id);
+  if (!known.ok()) return known.status();
+  if (*known) return PutResult::kDuplicate;
+  if (Status st = d.TouchHost(in.host, in.agent_version, in.received_at); !st.ok()) return st;
+  auto latest = d.LatestHash(in.host);
+  if (!latest.ok()) return latest.status();
+  auto seq = d.NextSeq();
+  if (!seq.ok()) return seq.status();
+  if (*latest && (*latest)->second == in.content_hash) {
+    if (Status st = d.InsertSeen(*seq, in.snapshot_id, in.host, (*latest)->first, in.received_at,
+                                 in.collected_at, in.content_hash, in.imported_by);
+        !st.ok()) {
+      return st;
+    }
+    return PutResult::kSeen;
+  }
+  std::string packed(ZSTD_compressBound(in.body.size()), '\0');
+  size_t n =
+      ZSTD_compress(packed.data(), packed.size(), in.body.data(), in.body.size(), kZstdLevel);
+  if (ZSTD_isError(n)) {
+    return Status(StatusCode::kInternal,
+                  std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  }
+  packed.resize(n);
+  auto p = d.Prepare(
+      "INSERT INTO snapshots (seq, id, host, received_at, received_at_text, collected_at, "
+      "collected_at_s, agent_version, content_hash, imported_by, body_encoding, body_size, "
+      "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'zstd', ?11, ?12)");
+  if (!p.ok()) return p.status();
+  Stmt s(*p);
+  s.Bind(1, *seq);
+  s.Bind(2, std::string_view(in.snapshot_id));
+  s.Bind(3, std::string_view(in.host));
+  s.Bind(4, in.received_at);
+  s.Bind(5, std::string_view(FormatRfc3339(in.received_at)));
+  s.Bind(6, std::string_view(in.collected_at));
+  s.Bind(7, ParseOptionalTime(in.collected_at));
+  s.Bind(8, std::string_view(in.agent_version));
+  s.Bind(9, std::string_view(in.content_hash));
+  s.Bind(10, in.imported_by);
+  s.Bind(11, static_cast<int64_t>(in.body.size()));
+  s.BindBlob(12, packed);
+  if (s.Step() != SQLITE_DONE) return d.Error("store snapshot");
+  return PutResult::kStored;
+}
+
+StatusOr<PutResult> SqliteStore::PutSnapshot(const SnapshotInput& in) {
+  if (Status st = CheckInput(in); !st.ok()) return st;
+  return impl_->InTransaction<PutResult>([&] { return PutInTransaction(in); });
+}
+
+StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::PutBatch(
+    const std::vector<SnapshotInput>& inputs) {
+  Impl& d = *impl_;
+  return d.InTransaction<std::vector<StatusOr<PutResult>>>(
+      [&]() -> StatusOr<std::vector<StatusOr<PutResult>>> {
+        std::vector<StatusOr<PutResult>> results;
+        results.reserve(inputs.size());
+        for (const SnapshotInput& in : inputs) {
+          if (Status st = CheckInput(in); !st.ok()) {
+            results.emplace_back(st);
+            continue;
+          }
+          // A savepoint per snapshot: one that fails leaves the others in the batch.
+          if (Status st = d.Exec("SAVEPOINT put"); !st.ok()) return st;
+          StatusOr<PutResult> r = PutInTransaction(in);
+          if (!r.ok()) {
+            if (Status st = d.Exec("ROLLBACK TO put"); !st.ok()) return st;
+          }
+          if (Status st = d.Exec("RELEASE put"); !st.ok()) return st;
+          results.push_back(std::move(r));
+        }
+        return results;
+      });
+}
+
+StatusOr<PutResult> SqliteStore::RecordSeen(const std::string& host, const std::string& snapshot_id,
+                                            const std::string& content_hash,
+                                            const std::string& collected_at, int64_t received_at) {
+  if (host.empty() || snapshot_id.empty() || content_hash.empty()) {
+    return Status(StatusCode::kInvalidArgument, "seen needs a host, an id and a content hash");
+  }
+  Impl& d = *impl_;
+  return d.InTransaction<PutResult>([&]() -> StatusOr<PutResult> {
+    auto known = d.IdKnown(snapshot_id);
+    if (!known.ok()) return known.status();
+    if (*known) return PutResult::kDuplicate;
+    auto latest = d.LatestHash(host);
+    if (!latest.ok()) return latest.status();
+    if (!*latest || (*latest)->second != content_hash) {
+      return Status(StatusCode::kNotFound,
+                    "host " + host + ": that content hash is not its latest state; send the body");
+    }
+    if (Status st = d.TouchHost(host, "", received_at); !st.ok()) return st;
+    auto seq = d.NextSeq();
+    if (!seq.ok()) return seq.status();
+    if (Status st = d.InsertSeen(*seq, snapshot_id, host, (*latest)->first, received_at,
+                                 collected_at, content_hash, std::nullopt);
+        !st.ok()) {
+      return st;
+    }
+    return PutResult::kSeen;
+  });
+}
+
+StatusOr<std::vector<HostInfo>> SqliteStore::ListHosts() {
+  Impl& d = *impl_;
+  auto p = d.Prepare(
+      "SELECT h.id, h.first_seen, h.last_seen, h.agent_version, h.cert_fingerprint, "
+      "(SELECT count(*) FROM snapshots s WHERE s.host = h.id), "
+      "(SELECT count(*) FROM seen n WHERE n.host = h.id) FROM hosts h ORDER BY h.id");
+  if (!p.ok()) return p.status();
+  Stmt s(*p);
+  std::vector<HostInfo> hosts;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    HostInfo h;
+    h.id = s.Text(0);
+    h.first_seen = s.Int(1);
+    h.last_seen = s.Int(2);
+    h.agent_version = s.Text(3);
+    h.cert_fingerprint = s.Text(4);
+    h.snapshot_count = s.Int(5);
+    h.seen_count = s.Int(6);
+    hosts.push_back(std::move(h));
+  }
+  if (rc != SQLITE_DONE) return d.Error("list hosts");
+  return hosts;
+}
+
+StatusOr<StoredSnapshot> SqliteStore::Latest(const std::string& host,
+                                             std::optional<int64_t> at_or_before) {
+  Impl& d = *impl_;
+  {
+    auto p = d.Prepare(
+        "SELECT id, received_at, collected_at, content_hash, agent_version, imported_by, "
+        "body_encoding, body_size, body, "
+        "(SELECT max(n.received_at) FROM seen n WHERE n.snapshot_seq = s.seq AND "
+        "n.received_at <= ?2) FROM snapshots s WHERE host = ?1 AND received_at <= ?2 "
+        "ORDER BY received_at DESC, seq DESC LIMIT 1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    s.Bind(2, at_or_before.value_or(std::numeric_limits<int64_t>::max()));
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+      StoredSnapshot out;
+      out.id = s.Text(0);
+      out.host = host;
+      out.received_at = s.Int(1);
+      out.collected_at = s.Text(2);
+      out.content_hash = s.Text(3);
+      out.agent_version = s.Text(4);
+      out.imported_by = s.OptText(5);
+      out.last_confirmed_at = std::max(out.received_at, s.Int(9));
+      std::string encoding = s.Text(6);
+      int64_t size = s.Int(7);
+      std::string_view packed = s.Blob(8);
+      if (encoding != "zstd" || size < 0 || size > kMaxBodyBytes ||
+          ZSTD_getFrameContentSize(packed.data(), packed.size()) !=
+              static_cast<unsigned long long>(size)) {
+        return Status(StatusCode::kIoError,
+                      d.path + ": snapshot " + out.id + " has a corrupted body (encoding or size)");
+      }
+      out.body.resize(static_cast<size_t>(size));
+      size_t n = ZSTD_decompress(out.body.data(), out.body.size(), packed.data(), packed.size());
+      if (ZSTD_isError(n) || n != out.body.size()) {
+        return Status(StatusCode::kIoError,
+                      d.path + ": snapshot " + out.id + " has a corrupted body (zstd)");
+      }
+      return out;
+    }
+    if (rc != SQLITE_DONE) return d.Error("read snapshot");
+  }
+  auto exists = d.HostExists(host);
+  if (!exists.ok()) return exists.status();
+  if (!*exists) return Status(StatusCode::kNotFound, "no such host: " + host);
+  if (at_or_before) {
+    return Status(
+        StatusCode::kNotFound,
+        "host " + host + " has no snapshot received at or before " + FormatRfc3339(*at_or_before));
+  }
+  return Status(StatusCode::kNotFound, "host " + host + " has no stored snapshot");
+}
+
+StatusOr<std::vector<HistoryEntry>> SqliteStore::History(const std::string& host) {
+  Impl& d = *impl_;
+  std::vector<HistoryEntry> out;
+  {
+    auto p = d.Prepare(
+        "SELECT 0, seq, id, received_at, collected_at, content_hash, imported_by "
+        "FROM snapshots WHERE host = ?1 UNION ALL "
+        "SELECT 1, seq, id, received_at, collected_at, content_hash, imported_by "
+        "FROM seen WHERE host = ?1 ORDER BY 2");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      HistoryEntry e;
+      e.kind = s.Int(0) == 0 ? HistoryEntry::Kind::kSnapshot : HistoryEntry::Kind::kSeen;
+      e.id = s.Text(2);
+      e.received_at = s.Int(3);
+      e.collected_at = s.Text(4);
+      e.content_hash = s.Text(5);
+      e.imported_by = s.OptText(6);
+      out.push_back(std::move(e));
+    }
+    if (rc != SQLITE_DONE) return d.Error("read history");
+  }
+  if (out.empty()) {
+    auto exists = d.HostExists(host);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) return Status(StatusCode::kNotFound, "no such host: " + host);
+  }
+  return out;
+}
+
+StatusOr<int64_t> SqliteStore::Thin(int retention_days, int64_t now) {
+  if (retention_days < 0) return Status(StatusCode::kInvalidArgument, "negative retention");
+  Impl& d = *impl_;
+  return d.InTransaction<int64_t>([&]() -> StatusOr<int64_t> {
+    auto p = d.Prepare("DELETE FROM seen WHERE received_at < ?1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, now - int64_t{retention_days} * 86400);
+    if (s.Step() != SQLITE_DONE) return d.Error("thin seen records");
+    return static_cast<int64_t>(sqlite3_changes64(d.db));
+  });
+}
+
+// ---- store.h helpers -----------------------------------------------------------------------
+
+SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snapshot_id,
+                                const Snapshot& snapshot, std::string_view text,
+                                int64_t received_at) {
+  SnapshotInput in;
+  in.host = host;
+  in.snapshot_id = snapshot_id;
+  in.content_hash = ContentHash(snapshot);
+  in.collected_at = snapshot.collected_at;
+  in.agent_version = snapshot.agent_version;
+  in.body = text;
+  in.received_at = received_at;
+  return in;
+}
+
+std::string ImportSnapshotId(const std::string& host, const Snapshot& snapshot) {
+  std::string key = host + '\n' + ContentHash(snapshot) + '\n' + snapshot.collected_at;
+  return "import-" + Sha256Hex(key).substr(0, 32);
+}
+
+std::string_view PutResultName(PutResult result) {
+  switch (result) {
+    case PutResult::kStored:
+      return "stored";
+    case PutResult::kDuplicate:
+      return "duplicate";
+    case PutResult::kSeen:
+      return "seen";
+  }
+  return "unknown";
+}
+
+std::string FormatRfc3339(int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+StatusOr<int64_t> ParseRfc3339(std::string_view text) {
+  auto bad = [&] {
+    return Status(StatusCode::kInvalidArgument, "not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ): '" +
+                                                    std::string(text.substr(0, 40)) + "'");
+  };
+  auto digits = [&](size_t pos, size_t n, int& out) {
+    if (pos + n > text.size()) return false;
+    out = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      out = out * 10 + (text[i] - '0');
+    }
+    return true;
+  };
+  int y, mo, d, h, mi, s;
+  if (!digits(0, 4, y) || text.size() < 20 || text[4] != '-' || !digits(5, 2, mo) ||
+      text[7] != '-' || !digits(8, 2, d) || (text[10] != 'T' && text[10] != 't') ||
+      !digits(11, 2, h) || text[13] != ':' || !digits(14, 2, mi) || text[16] != ':' ||
+      !digits(17, 2, s)) {
+    return bad();
+  }
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && IsLeap(y) ? 1 : 0) || h > 23 ||
+      mi > 59 || s > 60) {
+    return bad();
+  }
+  size_t pos = 19;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    if (pos == start) return bad();
+  }
+  int64_t offset = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int oh, om;
+    if (!digits(pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
+        !digits(pos + 4, 2, om) || oh > 23 || om > 59) {
+      return bad();
+    }
+    offset = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return bad();
+  }
+  if (pos != text.size()) return bad();
+  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  return days * 86400 + h * 3600 + mi * 60 + s - offset;
+}
+
+}  // namespace tidemark

@@ -1,0 +1,56 @@
+// SqliteStore: the embedded SnapshotStore, one SQLite file (WAL, synchronous=FULL, mode 0600).
+//
+// The schema, durability setting and retention are documented in docs/store.md. Bodies are
+// compressed with zstd. Open() refuses a file that others may read or write, and a file that is
+// not a tidemark database. One connection; used by one thread at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "collector/store.h"
+
+struct sqlite3;
+
+namespace tidemark {
+
+inline constexpr int kStoreSchemaVersion = 1;
+
+class SqliteStore : public SnapshotStore {
+ public:
+  struct Options {
+    bool create = true;  // create the file (mode 0600) and the schema when missing
+  };
+
+  // Opens (or creates) the database at `path`.
+  static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path, Options options);
+  static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path) {
+    return Open(path, Options{});
+  }
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  StatusOr<bool> UpsertHost(const std::string& host, const std::string& agent_version,
+                            const std::string& cert_fingerprint, int64_t seen_at) override;
+  StatusOr<PutResult> PutSnapshot(const SnapshotInput& input) override;
+  StatusOr<std::vector<StatusOr<PutResult>>> PutBatch(
+      const std::vector<SnapshotInput>& inputs) override;
+  StatusOr<PutResult> RecordSeen(const std::string& host, const std::string& snapshot_id,
+                                 const std::string& content_hash, const std::string& collected_at,
+                                 int64_t received_at) override;
+  StatusOr<std::vector<HostInfo>> ListHosts() override;
+  StatusOr<StoredSnapshot> Latest(const std::string& host,
+                                  std::optional<int64_t> at_or_before) override;
+  StatusOr<std::vector<HistoryEntry>> History(const std::string& host) override;
+  StatusOr<int64_t> Thin(int retention_days, int64_t now) override;
+
+ private:
+  struct Impl;
+  explicit SqliteStore(std::unique_ptr<Impl> impl);
+  // PutSnapshot's work; REQUIRES: inside a write transaction.
+  StatusOr<PutResult> PutInTransaction(const SnapshotInput& input);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tidemark

@@ -1,0 +1,137 @@
+// SnapshotStore: where the collector keeps what agents send — hosts, every distinct snapshot
+// (body included) and "seen" records for snapshots whose state was already stored.
+//
+// The receive time (given by the caller, the collector's clock) is authoritative for ordering;
+// the agent's collected_at is recorded beside it and never used to order. A put is idempotent
+// by snapshot id. Implementations: SqliteStore (collector/sqlite_store.h, the embedded default);
+// docs/store.md describes the contract for another backend (PostgreSQL). An instance is used by
+// one thread at a time; callers serialize access.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/snapshot.h"
+#include "common/status.h"
+
+namespace tidemark {
+
+// A snapshot to store. `body` is the document as received (EncodeSnapshot/SnapshotWriter text);
+// the other fields are taken from its decoded form by the caller (see MakeSnapshotInput).
+struct SnapshotInput {
+  std::string host;          // the authenticated host id (certificate CN, or `import --as`)
+  std::string snapshot_id;   // chosen by the sender; the same id is stored once
+  std::string content_hash;  // "sha256:..." of the canonical sections
+  std::string collected_at;  // the agent's clock, RFC 3339; recorded, never trusted
+  std::string agent_version;
+  std::string_view body;    // the whole snapshot document
+  int64_t received_at = 0;  // the collector's clock, seconds since the epoch (authoritative)
+  std::optional<std::string> imported_by;  // set for `tidemarkctl import`: who imported it
+};
+
+// Fills a SnapshotInput from a decoded snapshot and its text (body points into `text`).
+SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snapshot_id,
+                                const Snapshot& snapshot, std::string_view text,
+                                int64_t received_at);
+
+// Returns the deterministic id of an imported snapshot: "import-" + 32 hex digits of
+// SHA-256(host, content hash, collected_at), so importing the same file twice stores it once.
+std::string ImportSnapshotId(const std::string& host, const Snapshot& snapshot);
+
+enum class PutResult {
+  kStored,     // a new state: the body was stored
+  kDuplicate,  // this snapshot id was already stored (or recorded as seen): nothing changed
+  kSeen,       // same content hash as the host's latest snapshot: a "seen" record, no body
+};
+std::string_view PutResultName(PutResult result);
+
+struct HostInfo {
+  std::string id;
+  int64_t first_seen = 0;
+  int64_t last_seen = 0;
+  std::string agent_version;     // empty when unknown
+  std::string cert_fingerprint;  // empty when unknown (imported only)
+  int64_t snapshot_count = 0;
+  int64_t seen_count = 0;
+};
+
+struct StoredSnapshot {
+  std::string id;
+  std::string host;
+  int64_t received_at = 0;
+  std::string collected_at;
+  std::string content_hash;
+  std::string agent_version;
+  std::optional<std::string> imported_by;
+  // The latest receive time (up to the asked time) at which this state was reported: its own
+  // receive time, or its latest "seen" record's.
+  int64_t last_confirmed_at = 0;
+  std::string body;  // the document as received (decompressed)
+};
+
+struct HistoryEntry {
+  enum class Kind { kSnapshot, kSeen };
+  Kind kind = Kind::kSnapshot;
+  std::string id;
+  int64_t received_at = 0;
+  std::string collected_at;
+  std::string content_hash;
+  std::optional<std::string> imported_by;
+};
+
+class SnapshotStore {
+ public:
+  virtual ~SnapshotStore() = default;
+
+  // Records that `host` spoke at `seen_at` with this agent version and certificate fingerprint.
+  // Creates the host on first contact. Returns true when the host already had a different
+  // fingerprint (the change is recorded in the fingerprint history; the caller logs it).
+  virtual StatusOr<bool> UpsertHost(const std::string& host, const std::string& agent_version,
+                                    const std::string& cert_fingerprint, int64_t seen_at) = 0;
+
+  // Stores a snapshot durably (committed before it returns: only then may the caller ack).
+  // A known snapshot id -> kDuplicate. A content hash equal to the host's latest snapshot ->
+  // a "seen" record without the body (kSeen). Otherwise the body is stored (kStored). Creates
+  // the host if needed and moves its last-seen time forward.
+  virtual StatusOr<PutResult> PutSnapshot(const SnapshotInput& input) = 0;
+
+  // Group commit: stores several snapshots (from several connections) in one durable
+  // transaction, one fsync for all. Each gets its own result, as PutSnapshot would give it (a
+  // failing one does not undo the others); the whole call fails only when the commit fails,
+  // and then nothing of the batch is stored.
+  virtual StatusOr<std::vector<StatusOr<PutResult>>> PutBatch(
+      const std::vector<SnapshotInput>& inputs) = 0;
+
+  // The unchanged-state path: the sender offers only the content hash. When it equals the
+  // host's latest snapshot, records "seen" (kSeen) or, for a known id, kDuplicate. Otherwise
+  // kNotFound: the sender must send the body.
+  virtual StatusOr<PutResult> RecordSeen(const std::string& host, const std::string& snapshot_id,
+                                         const std::string& content_hash,
+                                         const std::string& collected_at, int64_t received_at) = 0;
+
+  // Returns all hosts, ordered by id.
+  virtual StatusOr<std::vector<HostInfo>> ListHosts() = 0;
+
+  // Returns the latest snapshot of `host` received at or before `at_or_before` (any time when
+  // absent). kNotFound names the host when it is unknown or has nothing that early.
+  virtual StatusOr<StoredSnapshot> Latest(const std::string& host,
+                                          std::optional<int64_t> at_or_before) = 0;
+
+  // Returns the host's snapshots and seen records in receive order. kNotFound: unknown host.
+  virtual StatusOr<std::vector<HistoryEntry>> History(const std::string& host) = 0;
+
+  // Retention: deletes "seen" records received before now - retention_days; every stored
+  // snapshot (every distinct state) is kept. Returns how many records were deleted.
+  virtual StatusOr<int64_t> Thin(int retention_days, int64_t now) = 0;
+};
+
+// Times: RFC 3339 UTC text with seconds ("2026-11-28T19:00:00Z").
+std::string FormatRfc3339(int64_t seconds);
+// Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (also lowercase t/z); fractions are
+// dropped. kInvalidArgument names the text otherwise.
+StatusOr<int64_t> ParseRfc3339(std::string_view text);
+
+}  // namespace tidemark
