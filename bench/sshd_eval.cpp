@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
     us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
   }
   std::sort(us.begin(), us.end());
-  std::printf("| tidemark in process: read + evaluate + print sshd config (%zu lines) | %.0f us | %.0f us | | | %d runs |\n",
-              lines, us[us.size() / 2], us.front(), iterations);
+  std::printf(
+      "| tidemark in process: read + evaluate + print sshd config (%zu lines) | %.0f us | %.0f us "
+      "| | | %d runs |\n",
+      lines, us[us.size() / 2], us.front(), iterations);
   return 0;
 }

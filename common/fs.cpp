@@ -33,7 +33,6 @@ class UniqueFd {
   int fd_;
 };
 
-
 FileInfo InfoOf(const struct stat& st) {
   FileInfo info;
   info.type = FileTypeFromMode(st.st_mode);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/parsers/crontab.h"
+#include "tests/support/collect_section.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -16,22 +17,10 @@ using nlohmann::json;
 using namespace std::string_literals;
 
 json Collect(const testing::TempRoot& root) {
-  auto fs = OpenRootFs(root.path());
-  EXPECT_TRUE(fs.ok());
-  CollectContext ctx(**fs, "test");
-  Section s;
-  CronCollector().Collect(ctx, s);
-  s.Finish();
-  s.Materialize();
-  return EncodeSection(s);
+  return testing::CollectSectionJson<CronCollector>(root);
 }
 
-bool HasError(const json& j, const std::string& path, std::optional<int64_t> line = {}) {
-  for (const auto& e : j["errors"]) {
-    if (e["path"] == path && (!line || e["line"] == *line)) return true;
-  }
-  return false;
-}
+using testing::HasError;
 
 struct MaskCase {
   std::string in;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "tests/support/collect_section.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -15,22 +16,10 @@ using nlohmann::json;
 using namespace std::string_literals;
 
 json Collect(const testing::TempRoot& root) {
-  auto fs = OpenRootFs(root.path());
-  EXPECT_TRUE(fs.ok());
-  CollectContext ctx(**fs, "test");
-  Section s;
-  LoginCollector().Collect(ctx, s);
-  s.Finish();
-  s.Materialize();
-  return EncodeSection(s);
+  return testing::CollectSectionJson<LoginCollector>(root);
 }
 
-bool HasError(const json& j, const std::string& path, std::optional<int64_t> line = {}) {
-  for (const auto& e : j["errors"]) {
-    if (e["path"] == path && (!line || e["line"] == *line)) return true;
-  }
-  return false;
-}
+using testing::HasError;
 
 const json* Find(const json& list, const std::string& key) {
   for (const auto& s : list) {

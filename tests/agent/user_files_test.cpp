@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
