@@ -31,13 +31,7 @@ std::vector<std::string> Split(const std::string& s, char sep) {
   return out;
 }
 
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
+using testing::Lines;
 
 class AccountsHostTest : public ::testing::Test {
  protected:

@@ -26,17 +26,7 @@ json Collect(const std::string& root) {
   return s.data;
 }
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
 
 // Compares every collected unit with systemctl; returns the number of units compared.
 size_t CompareWithSystemctl(const std::string& root, const json& data) {

@@ -32,7 +32,7 @@ std::string FixtureDir(const std::string& name) {
   return std::string(TIDEMARK_FIXTURES_DIR) + "/sudoers/" + name;
 }
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
 
 // Copies a fixture tree into `dest`; when `rebase` is set, absolute include paths are rewritten
 // to point into `dest` (cvtsudoers follows includes on the real filesystem).

@@ -16,17 +16,7 @@ namespace {
 using nlohmann::json;
 using testing::RunCommand;
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
+std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
 
 // Runs find and returns the in-root paths it prints (-print0), `root` stripped.
 std::set<std::string> Find(const std::string& root, const std::string& expr) {

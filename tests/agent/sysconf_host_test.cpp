@@ -19,13 +19,7 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(line);
-  return out;
-}
+using testing::Lines;
 
 json CollectLive(const std::string& section) {
   std::string out, err;

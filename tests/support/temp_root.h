@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tidemark::testing {
 
@@ -43,6 +44,12 @@ int RunCommand(const std::string& command, std::string* out, std::string* err = 
 // root, else in a forked child that drops to uid/gid 65534 (root reads everything). Returns
 // body's result (false if the child could not drop privileges or crashed).
 bool RunUnprivileged(const std::function<bool()>& body);
+
+// Returns `s` quoted for /bin/sh (single quotes; embedded ones escaped).
+std::string ShellQuote(const std::string& s);
+
+// Splits command output into lines (without the newlines).
+std::vector<std::string> Lines(const std::string& s);
 
 // Returns true when `program` is on PATH.
 bool HaveProgram(const std::string& program);
