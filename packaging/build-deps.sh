@@ -12,7 +12,7 @@ libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss;
 # systemd: systemctl --root is-enabled; openssh-server: sshd -T (never started);
 # libnss-wrapper: fixture users for sshd -T -C; sqlite3: checks the store's file is WAL.
-TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper sqlite3"
+TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper sqlite3 openssl"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

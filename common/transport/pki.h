@@ -1,0 +1,60 @@
+// A small PKI on the OpenSSL 3 API: a CA, server and agent (client) certificates with the right
+// extended key usages, CRLs, fingerprints and the identity (CN) of a certificate; and the check
+// that a private key file is not readable by others. Used by `tidemarkctl pki` (the throwaway
+// CA of the README's main command) and by the test fixtures. Keys are ECDSA P-256.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tidemark::pki {
+
+// A private key and its certificate, both PEM.
+struct KeyPair {
+  std::string key_pem;
+  std::string cert_pem;
+};
+
+enum class Role {
+  kCa,      // basicConstraints CA:TRUE, keyUsage keyCertSign + cRLSign
+  kServer,  // EKU serverAuth; SANs from dns_names / ip_addresses
+  kClient,  // EKU clientAuth (an agent: CN = host id)
+};
+
+struct CertRequest {
+  std::string common_name;
+  Role role = Role::kClient;
+  std::vector<std::string> dns_names;     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses;  // subjectAltName IP entries ("127.0.0.1", "::1")
+  // Validity in seconds since the epoch; 0 = now - 5 minutes / not_before + `days`.
+  int64_t not_before = 0;
+  int64_t not_after = 0;
+  int days = 397;
+  bool omit_eku = false;  // for tests: a leaf without any extended key usage
+};
+
+// Makes a self-signed CA.
+StatusOr<KeyPair> MakeCa(std::string_view common_name, int days);
+// Issues a certificate signed by `ca` (a fresh key; random 128-bit serial).
+StatusOr<KeyPair> Issue(const KeyPair& ca, const CertRequest& request);
+// A CRL signed by `ca` revoking the given certificates, valid for `days`.
+StatusOr<std::string> MakeCrl(const KeyPair& ca, const std::vector<std::string>& revoked_cert_pems,
+                              int days);
+
+// "sha256:" + lowercase hex of SHA-256 over the certificate's DER encoding.
+StatusOr<std::string> Fingerprint(std::string_view cert_pem);
+// The subject's commonName; kInvalidArgument when there is none or more than one.
+StatusOr<std::string> CommonName(std::string_view cert_pem);
+
+// Refuses a private key file that is not a regular file (symlinks are not followed) or that
+// group or others may read or write: kPermissionDenied naming the path and its mode.
+Status CheckPrivateKeyFile(const std::string& path);
+
+// Writes PEM text atomically with `mode` (0600 for keys, 0644 for certificates and CRLs).
+Status WritePem(const std::string& path, std::string_view pem, unsigned mode);
+
+}  // namespace tidemark::pki

@@ -1,0 +1,126 @@
+// The PKI (common/transport/pki.h) checked by the real `openssl` command line: chains verify
+// for the right purpose only, SANs and CN are as asked, a CRL revokes, key files are private.
+#include "common/transport/pki.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <ctime>
+
+#include "tests/support/temp_root.h"
+#include "tests/support/test_pki.h"
+
+namespace tidemark {
+namespace {
+
+using testing::HaveProgram;
+using testing::RunCommand;
+using testing::ShellQuote;
+
+class PkiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!HaveProgram("openssl")) GTEST_SKIP() << "openssl (package openssl) is not installed";
+  }
+  // `openssl verify` exit status for `cert` against the test CA with a purpose.
+  int Verify(const std::string& cert, const std::string& purpose, const std::string& extra = "",
+             std::string* out = nullptr) {
+    std::string o, e;
+    int rc = RunCommand("openssl verify -CAfile " + ShellQuote(pki_.ca_file()) + " -purpose " +
+                            purpose + " " + extra + " " + ShellQuote(cert),
+                        &o, &e);
+    if (out) *out = o + e;
+    return rc;
+  }
+  testing::TestPki pki_;
+};
+
+TEST_F(PkiTest, AgentCertificateVerifiesAsClientOnly) {
+  auto agent = pki_.Agent("web-01");
+  EXPECT_EQ(Verify(agent.cert, "sslclient"), 0);
+  EXPECT_NE(Verify(agent.cert, "sslserver"), 0);
+  EXPECT_EQ(Verify(pki_.server().cert, "sslserver"), 0);
+  EXPECT_NE(Verify(pki_.server().cert, "sslclient"), 0);
+  auto cn = pki::CommonName(agent.pair.cert_pem);
+  ASSERT_TRUE(cn.ok());
+  EXPECT_EQ(*cn, "web-01");
+}
+
+TEST_F(PkiTest, ServerCertificateCarriesTheSansAndOpensslAgreesOnTheFingerprint) {
+  std::string text;
+  ASSERT_EQ(RunCommand("openssl x509 -noout -text -in " + ShellQuote(pki_.server().cert), &text),
+            0);
+  EXPECT_NE(text.find("DNS:localhost"), std::string::npos) << text;
+  EXPECT_NE(text.find("IP Address:127.0.0.1"), std::string::npos);
+  EXPECT_NE(text.find("TLS Web Server Authentication"), std::string::npos);
+  std::string fp;
+  ASSERT_EQ(
+      RunCommand("openssl x509 -noout -fingerprint -sha256 -in " + ShellQuote(pki_.server().cert),
+                 &fp),
+      0);
+  // "sha256 Fingerprint=AB:CD:..." -> "sha256:abcd..."
+  std::string hex;
+  for (char c : fp.substr(fp.find('=') + 1)) {
+    if (std::isxdigit(static_cast<unsigned char>(c))) {
+      hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  auto ours = pki::Fingerprint(pki_.server().pair.cert_pem);
+  ASSERT_TRUE(ours.ok());
+  EXPECT_EQ(*ours, "sha256:" + hex);
+}
+
+TEST_F(PkiTest, ExpiredForeignAndRevokedCertificatesFailVerification) {
+  pki::CertRequest expired;
+  expired.common_name = "old";
+  expired.not_before = static_cast<int64_t>(std::time(nullptr)) - 10 * 86400;
+  expired.not_after = static_cast<int64_t>(std::time(nullptr)) - 86400;
+  std::string out;
+  EXPECT_NE(Verify(pki_.Issue("old", expired).cert, "sslclient", "", &out), 0);
+  EXPECT_NE(out.find("expired"), std::string::npos) << out;
+
+  EXPECT_NE(Verify(pki_.ForeignAgent("web-01").cert, "sslclient"), 0);
+
+  auto revoked = pki_.Agent("web-02");
+  auto kept = pki_.Agent("web-03");
+  std::string crl = pki_.WriteCrl({&revoked});
+  EXPECT_NE(Verify(revoked.cert, "sslclient", "-crl_check -CRLfile " + ShellQuote(crl), &out), 0);
+  EXPECT_NE(out.find("revoked"), std::string::npos) << out;
+  EXPECT_EQ(Verify(kept.cert, "sslclient", "-crl_check -CRLfile " + ShellQuote(crl)), 0);
+}
+
+TEST_F(PkiTest, CertificateWithoutEkuHasNoExtendedKeyUsage) {
+  pki::CertRequest req;
+  req.common_name = "no-eku";
+  req.omit_eku = true;
+  std::string text;
+  ASSERT_EQ(RunCommand("openssl x509 -noout -ext extendedKeyUsage -in " +
+                           ShellQuote(pki_.Issue("no-eku", req).cert),
+                       &text),
+            0);
+  EXPECT_EQ(text.find("TLS Web"), std::string::npos) << text;
+}
+
+TEST_F(PkiTest, KeyFilesAreWrittenPrivateAndReadableOnesRefused) {
+  auto agent = pki_.Agent("web-01");
+  struct stat st {};
+  ASSERT_EQ(stat(agent.key.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_TRUE(pki::CheckPrivateKeyFile(agent.key).ok());
+  ASSERT_EQ(chmod(agent.key.c_str(), 0640), 0);
+  Status s = pki::CheckPrivateKeyFile(agent.key);
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(s.message().find("0640"), std::string::npos) << s.message();
+  std::string link = pki_.dir() + "/link.key";
+  ASSERT_EQ(symlink(agent.key.c_str(), link.c_str()), 0);
+  EXPECT_EQ(pki::CheckPrivateKeyFile(link).code(), StatusCode::kWrongType);
+  EXPECT_EQ(pki::CheckPrivateKeyFile(pki_.dir() + "/missing.key").code(), StatusCode::kNotFound);
+}
+
+TEST(PkiCommonNameTest, RejectsNonCertificates) {
+  EXPECT_FALSE(pki::CommonName("not a certificate").ok());
+  EXPECT_FALSE(pki::Fingerprint("").ok());
+}
+
+}  // namespace
+}  // namespace tidemark

@@ -1,0 +1,127 @@
+// tidemark/1 framing (docs/protocol.md): header layout, limits, malformed input, messages.
+#include "common/transport/protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace tidemark::protocol {
+namespace {
+
+std::array<uint8_t, kHeaderSize> HeaderOf(std::string_view frame) {
+  std::array<uint8_t, kHeaderSize> h{};
+  for (size_t i = 0; i < kHeaderSize; ++i) h[i] = static_cast<uint8_t>(frame[i]);
+  return h;
+}
+
+TEST(ProtocolTest, HeaderIsMagicVersionTypeAndBigEndianLength) {
+  std::string frame = EncodeFrame(FrameType::kAck, std::string(0x010203, 'x'));
+  ASSERT_EQ(frame.size(), kHeaderSize + 0x010203);
+  EXPECT_EQ(frame.substr(0, 4), std::string("TM\x01\x05", 4));
+  EXPECT_EQ(static_cast<uint8_t>(frame[4]), 0x00);
+  EXPECT_EQ(static_cast<uint8_t>(frame[5]), 0x01);
+  EXPECT_EQ(static_cast<uint8_t>(frame[6]), 0x02);
+  EXPECT_EQ(static_cast<uint8_t>(frame[7]), 0x03);
+  auto h = DecodeHeader(HeaderOf(frame), kDefaultMaxFrameBytes);
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->type, FrameType::kAck);
+  EXPECT_EQ(h->length, 0x010203u);
+}
+
+TEST(ProtocolTest, RejectsGarbageOtherVersionsUnknownTypesAndOversizedFrames) {
+  auto garbage = DecodeHeader(HeaderOf("GET / HT"), kDefaultMaxFrameBytes);
+  EXPECT_EQ(garbage.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(garbage.status().message().find("magic"), std::string::npos);
+  std::string v2 = EncodeFrame(FrameType::kHello, "{}");
+  v2[2] = 2;
+  EXPECT_NE(DecodeHeader(HeaderOf(v2), kDefaultMaxFrameBytes).status().message().find("version 2"),
+            std::string::npos);
+  for (uint8_t type : {0, 8, 255}) {
+    std::string f = EncodeFrame(FrameType::kHello, "{}");
+    f[3] = static_cast<char>(type);
+    EXPECT_NE(DecodeHeader(HeaderOf(f), kDefaultMaxFrameBytes).status().message().find("type"),
+              std::string::npos);
+  }
+  auto big = EncodeHeader(FrameType::kSnapshot, 1001);
+  EXPECT_EQ(DecodeHeader(big, 1000).status().code(), StatusCode::kTooLarge);
+  EXPECT_TRUE(DecodeHeader(big, 1001).ok());
+}
+
+TEST(ProtocolTest, SnapshotPayloadRoundTripsAndRejectsBadMeta) {
+  std::string frame = EncodeSnapshotFrame("web-01-20261128T190000Z-0011223344556677", "sha256:ab",
+                                          "{\"schema\":1}");
+  auto p = ParseSnapshotPayload(std::string_view(frame).substr(kHeaderSize));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->snapshot_id, "web-01-20261128T190000Z-0011223344556677");
+  EXPECT_EQ(p->content_hash, "sha256:ab");
+  EXPECT_EQ(p->body, "{\"schema\":1}");
+
+  EXPECT_FALSE(ParseSnapshotPayload("").ok());
+  EXPECT_FALSE(ParseSnapshotPayload(std::string("\x00\x00\x10\x00{}", 6)).ok());  // meta too long
+  EXPECT_FALSE(ParseSnapshotPayload(std::string("\x00\x00\x00\x02{}", 6)).ok());  // no fields
+  std::string bad_id = EncodeSnapshotFrame("../../etc", "sha256:ab", "{}");
+  EXPECT_FALSE(ParseSnapshotPayload(std::string_view(bad_id).substr(kHeaderSize)).ok());
+  std::string no_body = EncodeSnapshotFrame("a", "sha256:ab", "");
+  EXPECT_FALSE(ParseSnapshotPayload(std::string_view(no_body).substr(kHeaderSize)).ok());
+}
+
+TEST(ProtocolTest, JsonPayloadsMustBeOneObject) {
+  EXPECT_TRUE(ParseJsonPayload("{\"a\":1}").ok());
+  EXPECT_FALSE(ParseJsonPayload("[1]").ok());
+  EXPECT_FALSE(ParseJsonPayload("{\"a\":1} {}").ok());
+  EXPECT_FALSE(ParseJsonPayload(std::string("\xff\xfe", 2)).ok());
+  EXPECT_FALSE(ParseJsonPayload("").ok());
+}
+
+TEST(ProtocolTest, MessagesRoundTripAndNameMissingFields) {
+  Hello hello{"0.1.0", 1, {"offer"}, 3, 1};
+  auto h = HelloFromJson(ToJson(hello));
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->spool_dropped, 3);
+  EXPECT_EQ(h->spool_rejected, 1);
+  EXPECT_EQ(h->capabilities, std::vector<std::string>{"offer"});
+
+  auto ack = AckFromJson(ToJson(Ack{"id1", "seen", "2026-11-28T19:00:00Z"}));
+  ASSERT_TRUE(ack.ok());
+  EXPECT_EQ(ack->result, "seen");
+  EXPECT_FALSE(AckFromJson({{"snapshot_id", "x"}, {"result", "maybe"}, {"received_at", ""}}).ok());
+
+  auto missing = OfferFromJson({{"snapshot_id", "x"}, {"content_hash", "sha256:1"}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("collected_at"), std::string::npos);
+
+  auto err = ErrorFromJson(ToJson(Error{std::string(kErrIdentityMismatch), "no", "id9", true}));
+  ASSERT_TRUE(err.ok());
+  EXPECT_TRUE(err->permanent);
+  EXPECT_EQ(err->snapshot_id.value_or(""), "id9");
+
+  auto welcome = WelcomeFromJson(ToJson(Welcome{"0.1.0", 1, "web-01", 1024, {}}));
+  ASSERT_TRUE(welcome.ok());
+  EXPECT_EQ(welcome->host, "web-01");
+  EXPECT_EQ(welcome->max_frame_bytes, 1024u);
+  EXPECT_FALSE(
+      WelcomeFromJson(
+          {{"collector_version", "1"}, {"protocol", 1}, {"host", "h"}, {"max_frame_bytes", -1}})
+          .ok());
+}
+
+TEST(ProtocolTest, HostAndSnapshotIdRules) {
+  EXPECT_TRUE(IsValidHostId("web-01.example.org"));
+  EXPECT_TRUE(IsValidHostId("db_2"));
+  EXPECT_FALSE(IsValidHostId(""));
+  EXPECT_FALSE(IsValidHostId("-x"));
+  EXPECT_FALSE(IsValidHostId(".x"));
+  EXPECT_FALSE(IsValidHostId("a..b"));
+  EXPECT_FALSE(IsValidHostId("a b"));
+  EXPECT_FALSE(IsValidHostId("a/b"));
+  EXPECT_FALSE(IsValidHostId(std::string("a\0b", 3)));
+  EXPECT_FALSE(IsValidHostId(std::string(254, 'a')));
+  std::string id = NewSnapshotId("web-01", 1795892400);  // 2026-11-28T19:00:00Z
+  EXPECT_TRUE(IsValidSnapshotId(id));
+  EXPECT_EQ(id.substr(0, 24), "web-01-20261128T190000Z-");
+  EXPECT_EQ(id.size(), 24u + 16u);
+  EXPECT_NE(id, NewSnapshotId("web-01", 1795892400));
+  EXPECT_FALSE(IsValidSnapshotId("a/b"));
+  EXPECT_FALSE(IsValidSnapshotId(std::string(129, 'a')));
+}
+
+}  // namespace
+}  // namespace tidemark::protocol
