@@ -1,0 +1,57 @@
+// key = value config files and flags (common/config_file.h).
+#include "common/config_file.h"
+
+#include <gtest/gtest.h>
+
+namespace tidemark {
+namespace {
+
+TEST(ConfigFileTest, ParsesKeysValuesCommentsAndNamesBadLines) {
+  auto c = ParseConfigText("# collector\n\n listen = 127.0.0.1:7411 \ndb=/var/lib/x.db\n", "f");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->at("listen").value, "127.0.0.1:7411");
+  EXPECT_EQ(c->at("db").origin, "f:4");
+  EXPECT_NE(ParseConfigText("a = 1\nnonsense\n", "f").status().message().find("f:2"),
+            std::string::npos);
+  EXPECT_NE(ParseConfigText("a = 1\na = 2\n", "f").status().message().find("already set at f:1"),
+            std::string::npos);
+  EXPECT_FALSE(ParseConfigText("Bad-Key = 1\n", "f").ok());
+  EXPECT_FALSE(ParseConfigText(std::string("a = 1\0\n", 7), "f").ok());
+  EXPECT_EQ(ReadConfigFile("/nonexistent/tidemark.conf").status().code(), StatusCode::kNotFound);
+}
+
+TEST(ConfigFileTest, FlagsOverrideTheFileAndUnknownKeysAreNamed) {
+  auto c = ParseConfigText("max_connections = 10\n", "f");
+  ASSERT_TRUE(c.ok());
+  std::vector<std::string> pos;
+  std::vector<std::string> known = {"max_connections", "db", "tls12"};
+  ASSERT_TRUE(ApplyFlags({"--max-connections", "20", "--db=/x", "--tls12", "extra"}, known,
+                         {"tls12"}, &*c, &pos)
+                  .ok());
+  EXPECT_EQ(c->at("max_connections").value, "20");
+  EXPECT_EQ(c->at("db").value, "/x");
+  EXPECT_EQ(c->at("tls12").value, "true");
+  EXPECT_EQ(pos, std::vector<std::string>{"extra"});
+  EXPECT_NE(ApplyFlags({"--bogus", "1"}, known, {}, &*c, &pos).message().find("--bogus"),
+            std::string::npos);
+  EXPECT_NE(ApplyFlags({"--db"}, known, {}, &*c, &pos).message().find("needs a value"),
+            std::string::npos);
+  auto bad = ParseConfigText("colour = red\n", "g");
+  EXPECT_NE(CheckKnownKeys(*bad, known).message().find("g:1"), std::string::npos);
+}
+
+TEST(ConfigFileTest, TypedGettersCheckRangeAndSyntax) {
+  auto c = ParseConfigText("n = 12\nbig = 99\nword = x\nyes = yes\n", "f");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*GetInt(*c, "n", 0, 1, 100), 12);
+  EXPECT_EQ(*GetInt(*c, "absent", 7, 1, 100), 7);
+  EXPECT_NE(GetInt(*c, "big", 0, 1, 50).status().message().find("between 1 and 50"),
+            std::string::npos);
+  EXPECT_FALSE(GetInt(*c, "word", 0, 0, 1).ok());
+  EXPECT_TRUE(*GetBool(*c, "yes", false));
+  EXPECT_FALSE(GetBool(*c, "word", false).ok());
+  EXPECT_EQ(GetString(*c, "word", ""), "x");
+}
+
+}  // namespace
+}  // namespace tidemark
