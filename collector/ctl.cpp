@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "collector/ctl_pki.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 
@@ -40,6 +41,9 @@ void PrintUsage(std::ostream& out) {
          "                          hash) and per 'seen' record, in receive order\n"
          "  import FILE --as HOST   store a snapshot collected offline (tidemark-agent collect\n"
          "                          --root), marked as imported by the invoking user\n"
+         "\n"
+         "Certificates (tidemarkctl pki --help):\n"
+         "  pki init|issue|revoke   a file-based CA for the collector and its agents\n"
          "\n"
          "--format text|json       output format of hosts, show, history and import (default "
          "text)\n"
@@ -251,6 +255,7 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
     PrintUsage(err);
     return 2;
   }
+  if (args[0] == "pki") return RunPki({args.begin() + 1, args.end()}, out, err);
   Options o;
   static const std::map<std::string, std::optional<std::string> Options::*> kOptional = {
       {"--at", &Options::at}, {"--as", &Options::as}};
