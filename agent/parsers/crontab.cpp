@@ -180,6 +180,104 @@ void OptionSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>& spa
   }
 }
 
+// Rule 5: short password options of well-known programs, which rule 3 cannot see because the
+// option name holds no secret word. The program is the basename of a word; its options apply to
+// the following words up to a shell separator (; & |). Forms, from each program's manual:
+//   attached "-pSECRET": mysql, mysqldump, mysqladmin, mysqlcheck, mysqlimport, mysqlshow,
+//     mysqlpump, mariadb, mariadb-dump, mariadb-admin, mariadb-check (mysql(1): "-p[password]",
+//     the value must follow without a space; "-p" alone prompts)
+//   "-p SECRET" or "-pSECRET": sshpass, mongo, mongosh, mongodump, mongorestore, mongoexport,
+//     mongoimport
+//   "-a SECRET" or "-aSECRET": redis-cli (redis-cli(1) -a <password>)
+//   "-w SECRET" or "-wSECRET": ldapsearch, ldapadd, ldapmodify, ldapdelete, ldapmodrdn,
+//     ldappasswd, ldapwhoami, ldapcompare (ldap(1) -w passwd)
+//   "-U user%SECRET": smbclient, rpcclient, smbcacls, smbget (after the '%')
+//   "-u user,SECRET": lftp (after the first ',')
+struct ShortRule {
+  char option;
+  bool separate;  // the value may also be the next word
+  char after;     // 0: the whole value; else only what follows this character
+};
+
+const ShortRule* FindShortRule(std::string_view program, char option) {
+  static const ShortRule kMysql = {'p', false, 0};
+  static const ShortRule kSeparateP = {'p', true, 0};
+  static const ShortRule kRedis = {'a', true, 0};
+  static const ShortRule kLdap = {'w', true, 0};
+  static const ShortRule kSmb = {'U', true, '%'};
+  static const ShortRule kLftp = {'u', true, ','};
+  static const std::array<std::pair<std::string_view, const ShortRule*>, 30> kPrograms = {{
+      {"mysql", &kMysql},           {"mysqldump", &kMysql},
+      {"mysqladmin", &kMysql},      {"mysqlcheck", &kMysql},
+      {"mysqlimport", &kMysql},     {"mysqlshow", &kMysql},
+      {"mysqlpump", &kMysql},       {"mariadb", &kMysql},
+      {"mariadb-dump", &kMysql},    {"mariadb-admin", &kMysql},
+      {"mariadb-check", &kMysql},   {"sshpass", &kSeparateP},
+      {"mongo", &kSeparateP},       {"mongosh", &kSeparateP},
+      {"mongodump", &kSeparateP},   {"mongorestore", &kSeparateP},
+      {"mongoexport", &kSeparateP}, {"mongoimport", &kSeparateP},
+      {"redis-cli", &kRedis},       {"ldapsearch", &kLdap},
+      {"ldapadd", &kLdap},          {"ldapmodify", &kLdap},
+      {"ldapdelete", &kLdap},       {"ldapmodrdn", &kLdap},
+      {"ldappasswd", &kLdap},       {"ldapwhoami", &kLdap},
+      {"ldapcompare", &kLdap},      {"smbclient", &kSmb},
+      {"rpcclient", &kSmb},         {"lftp", &kLftp},
+  }};
+  for (const auto& [name, rule] : kPrograms) {
+    if (name == program && rule->option == option) return rule;
+  }
+  if ((program == "smbcacls" || program == "smbget") && option == 'U') return &kSmb;
+  return nullptr;
+}
+
+void ShortOptionSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>& spans) {
+  std::string_view program;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    while (pos < s.size() && IsSpace(s[pos])) ++pos;
+    if (pos >= s.size()) break;
+    if (s[pos] == ';' || s[pos] == '&' || s[pos] == '|') {  // a separator ends the command
+      program = {};
+      ++pos;
+      continue;
+    }
+    size_t end = ValueEnd(s, pos, ";&|");
+    if (end == pos) end = pos + 1;
+    std::string_view w = s.substr(pos, end - pos);
+    pos = end;
+    if (w.size() >= 2 && w[0] == '-' && w[1] != '-' && !program.empty()) {
+      const ShortRule* rule = FindShortRule(program, w[1]);
+      if (rule == nullptr) continue;
+      size_t vb = static_cast<size_t>(w.data() - s.data()) + 2, ve = pos;
+      if (w.size() == 2) {  // "-p VALUE" (mysql: "-p" alone prompts, the next word is not it)
+        if (!rule->separate) continue;
+        size_t next = pos;
+        while (next < s.size() && IsSpace(s[next])) ++next;
+        if (next >= s.size() || s[next] == ';' || s[next] == '&' || s[next] == '|') continue;
+        vb = next;
+        ve = ValueEnd(s, next, ";&|");
+        pos = ve;
+      }
+      if (rule->after != 0) {
+        size_t sep = s.substr(vb, ve - vb).find(rule->after);
+        if (sep == std::string_view::npos) continue;
+        vb += sep + 1;
+      }
+      if (ve > vb) spans.push_back({vb, ve});
+      continue;
+    }
+    if (w[0] != '-' && w.find('=') == std::string_view::npos) {
+      size_t slash = w.rfind('/');
+      std::string_view base = slash == std::string_view::npos ? w : w.substr(slash + 1);
+      // Only a known program replaces the current one: "mysql -u root -p$(cat f) db" keeps
+      // "mysql" while its arguments are read.
+      bool known = false;
+      for (char o : {'p', 'a', 'w', 'U', 'u'}) known = known || FindShortRule(base, o) != nullptr;
+      if (known || program.empty()) program = known ? base : std::string_view{};
+    }
+  }
+}
+
 }  // namespace
 
 bool IsSecretName(std::string_view name) {
@@ -196,6 +294,7 @@ std::string MaskSecrets(std::string_view text, bool* masked) {
   AssignmentSpans(text, spans);
   OptionSpans(text, spans);
   ColonSpans(text, spans);
+  ShortOptionSpans(text, spans);
   if (masked) *masked = !spans.empty();
   if (spans.empty()) return std::string(text);
   return ApplySpans(text, std::move(spans));

@@ -51,9 +51,23 @@ TEST(CronMask, RuleCases) {
       {"curl -u bob:S3cr3tH https://x", "curl -u bob:*** https://x"},
       {"wget --header='X-Api-Key: S3cr3tI' u", "wget --header='X-Api-Key: ***' u"},
       {"x --password=S3cr3tJ https://u:S3cr3tK@h", "x --password=*** https://u:***@h"},
-      // Not masked: no secret word, short options, plain URLs.
+      // Short password options of well-known programs (rule 5).
+      {"mysqldump -u root -pS3cr3tL app > /b", "mysqldump -u root -p*** app > /b"},
+      {"/usr/bin/mysql -h db -p'S3 cr3tM' -e 'x'", "/usr/bin/mysql -h db -p*** -e 'x'"},
+      {"cd /x && sshpass -p S3cr3tN ssh host", "cd /x && sshpass -p *** ssh host"},
+      {"redis-cli -a S3cr3tO ping", "redis-cli -a *** ping"},
+      {"ldapsearch -x -D cn=admin -wS3cr3tP -b dc=x", "ldapsearch -x -D cn=admin -w*** -b dc=x"},
+      {"smbclient //srv/share -U backup%S3cr3tQ -c ls",
+       "smbclient //srv/share -U backup%*** -c ls"},
+      {"lftp -u bob,S3cr3tR sftp://h", "lftp -u bob,*** sftp://h"},
+      {"mongodump -u admin -p S3cr3tS --out /b", "mongodump -u admin -p *** --out /b"},
+      // Not masked: no secret word, other programs' short options, mysql's prompting "-p",
+      // plain URLs.
       {"run-parts --report /etc/cron.daily", "run-parts --report /etc/cron.daily"},
       {"mysql -u root -p db", "mysql -u root -p db"},
+      {"mysql -u root -p; tar -pcf x y", "mysql -u root -p; tar -pcf x y"},
+      {"rsync -a /x /y; ssh -p 2222 h", "rsync -a /x /y; ssh -p 2222 h"},
+      {"smbclient //srv/share -U guest -N", "smbclient //srv/share -U guest -N"},
       {"date +%H:%M >> /var/log/x", "date +%H:%M >> /var/log/x"},
       {"curl https://example.org/a@b", "curl https://example.org/a@b"},
   };
