@@ -3,6 +3,7 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -41,12 +42,16 @@ void PrintUsage(std::ostream& out) {
          "                          hash) and per 'seen' record, in receive order\n"
          "  import FILE --as HOST   store a snapshot collected offline (tidemark-agent collect\n"
          "                          --root), marked as imported by the invoking user\n"
+         "  thin --days N           retention: delete 'seen' records older than N days; every\n"
+         "                          distinct snapshot is kept (the collector does this daily\n"
+         "                          with its retention_days setting)\n"
          "\n"
          "Certificates (tidemarkctl pki --help):\n"
          "  pki init|issue|revoke   a file-based CA for the collector and its agents\n"
          "\n"
-         "--format text|json       output format of hosts, show, history and import (default "
-         "text)\n"
+         "--format text|json       output format of hosts, show, history, import and thin "
+         "(default\n"
+         "                          text); show --format snapshot prints the document alone\n"
          "\n"
          "Exit codes: 0 all good, 1 failure (a rejected snapshot, an unknown host, a store "
          "error),\n"
@@ -98,6 +103,7 @@ struct Options {
   std::string format = "text";
   std::optional<std::string> at;
   std::optional<std::string> as;
+  std::optional<std::string> days;
   std::vector<std::string> positional;
 };
 
@@ -145,6 +151,10 @@ int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostr
   }
   auto snap = store.Latest(o.positional[1], at);
   if (!snap.ok()) return Fail(err, snap.status());
+  if (o.format == "snapshot") {  // the document alone, as received: for summary, verify, diff
+    out << snap->body;
+    return 0;
+  }
   if (o.format == "json") {
     nlohmann::json body = nlohmann::json::parse(snap->body, nullptr, false);
     if (body.is_discarded()) {
@@ -236,6 +246,27 @@ int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+int CmdThin(const Options& o, std::ostream& out, std::ostream& err) {
+  int64_t days = 0;
+  auto [p, ec] = std::from_chars(o.days->data(), o.days->data() + o.days->size(), days);
+  if (ec != std::errc() || p != o.days->data() + o.days->size() || days < 0 || days > 36500) {
+    return Usage(err, "--days: a whole number of days from 0 to 36500");
+  }
+  SqliteStore::Options open_options;
+  open_options.create = false;
+  auto store = SqliteStore::Open(o.db, open_options);
+  if (!store.ok()) return Fail(err, store.status());
+  auto n = (*store)->Thin(static_cast<int>(days), static_cast<int64_t>(std::time(nullptr)));
+  if (!n.ok()) return Fail(err, n.status());
+  if (o.format == "json") {
+    out << nlohmann::json{{"deleted_seen_records", *n}, {"retention_days", days}}.dump() << "\n";
+  } else {
+    out << "deleted " << *n << " seen record(s) older than " << days
+        << " day(s); every distinct snapshot is kept\n";
+  }
+  return 0;
+}
+
 int RunStoreCommand(const Options& o, std::ostream& out, std::ostream& err) {
   const std::string& command = o.positional[0];
   if (command == "import") return CmdImport(o, out, err);
@@ -258,7 +289,7 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
   if (args[0] == "pki") return RunPki({args.begin() + 1, args.end()}, out, err);
   Options o;
   static const std::map<std::string, std::optional<std::string> Options::*> kOptional = {
-      {"--at", &Options::at}, {"--as", &Options::as}};
+      {"--at", &Options::at}, {"--as", &Options::as}, {"--days", &Options::days}};
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help" || (a == "help" && o.positional.empty())) {
@@ -283,7 +314,9 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
       if (name == "--db") {
         o.db = value;
       } else if (name == "--format") {
-        if (value != "text" && value != "json") return Usage(err, "--format: text or json");
+        if (value != "text" && value != "json" && value != "snapshot") {
+          return Usage(err, "--format: text or json (show also: snapshot)");
+        }
         o.format = value;
       } else {
         o.*(kOptional.at(name)) = value;
@@ -297,6 +330,14 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
   const size_t n = o.positional.size();
   if (o.at && command != "show") return Usage(err, "--at belongs to 'show'");
   if (o.as && command != "import") return Usage(err, "--as belongs to 'import'");
+  if (o.days && command != "thin") return Usage(err, "--days belongs to 'thin'");
+  if (o.format == "snapshot" && command != "show") {
+    return Usage(err, "--format snapshot belongs to 'show'");
+  }
+  if (command == "thin" && n == 1) {
+    if (!o.days) return Usage(err, "thin needs --days N");
+    return CmdThin(o, out, err);
+  }
   if (command == "hosts" && n == 1) return RunStoreCommand(o, out, err);
   if ((command == "show" || command == "history") && n == 2) return RunStoreCommand(o, out, err);
   if (command == "import" && n == 2) {

@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 #include "tests/support/temp_root.h"
 
@@ -156,6 +157,43 @@ TEST_F(CtlStoreTest, ImportUnderSudoNamesTheCaller) {
   CtlRun hist = Ctl({"--db", db_, "history", "web1"});
   EXPECT_NE(hist.out.find("\ttm-test-admin (as " + me + " via sudo)\n"), std::string::npos)
       << hist.out;
+}
+
+TEST_F(CtlStoreTest, ShowSnapshotPrintsTheDocumentAsReceived) {
+  ASSERT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "web1"}).code, 0);
+  CtlRun show = Ctl({"--db", db_, "show", "web1", "--format", "snapshot"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_EQ(show.out, testing::ReadHostFile(snap_));
+  EXPECT_EQ(Ctl({"--db", db_, "hosts", "--format", "snapshot"}).code, 2);
+}
+
+TEST_F(CtlStoreTest, ThinDeletesOldSeenRecordsAndKeepsSnapshots) {
+  ASSERT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "web1"}).code, 0);
+  {
+    auto store = SqliteStore::Open(db_, {});
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    auto latest = (*store)->Latest("web1", std::nullopt);
+    ASSERT_TRUE(latest.ok());
+    int64_t now = static_cast<int64_t>(std::time(nullptr));
+    for (int age_days : {40, 20, 1}) {
+      auto r =
+          (*store)->RecordSeen("web1", "seen-" + std::to_string(age_days), latest->content_hash,
+                               latest->collected_at, now - int64_t{age_days} * 86400);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(*r, PutResult::kSeen);
+    }
+  }
+  CtlRun thin = Ctl({"--db", db_, "thin", "--days", "10", "--format", "json"});
+  ASSERT_EQ(thin.code, 0) << thin.err;
+  EXPECT_EQ(nlohmann::json::parse(thin.out)["deleted_seen_records"], 2);
+  CtlRun hist = Ctl({"--db", db_, "history", "web1", "--format", "json"});
+  auto h = nlohmann::json::parse(hist.out)["history"];
+  ASSERT_EQ(h.size(), 2u) << hist.out;  // the snapshot and the 1-day-old seen record
+  EXPECT_EQ(h[0]["kind"], "snapshot");
+  EXPECT_EQ(h[1]["id"], "seen-1");
+  EXPECT_EQ(Ctl({"--db", db_, "thin"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "thin", "--days", "-1"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "show", "web1", "--days", "3"}).code, 2);
 }
 
 TEST_F(CtlStoreTest, ErrorsAreClearWithExitCodes) {
