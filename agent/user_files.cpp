@@ -7,15 +7,8 @@ namespace tidemark::agent {
 namespace {
 
 std::deque<std::string> SplitComponents(std::string_view path) {
-  std::deque<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > pos) out.emplace_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
+  std::vector<std::string> parts = PathComponents(path);
+  return {std::make_move_iterator(parts.begin()), std::make_move_iterator(parts.end())};
 }
 
 std::string JoinComponents(const std::vector<std::string>& parts) {

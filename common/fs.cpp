@@ -285,6 +285,18 @@ std::string BaseName(std::string_view path) {
   return slash == std::string::npos ? norm : norm.substr(slash + 1);
 }
 
+std::vector<std::string> PathComponents(std::string_view path) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > pos) out.emplace_back(path.substr(pos, slash - pos));
+    pos = slash + 1;
+  }
+  return out;
+}
+
 std::string NormalizePath(std::string_view path) {
   std::vector<std::string_view> parts;
   size_t pos = 0;

@@ -92,5 +92,8 @@ std::string BaseName(std::string_view path);
 // Returns `path` with "." and empty components removed and ".." applied lexically, never above
 // "/". Relative input is taken relative to "/".
 std::string NormalizePath(std::string_view path);
+// Splits a path into its non-empty components ("/a//b/" -> {"a", "b"}); "." and ".." are
+// kept as they are.
+std::vector<std::string> PathComponents(std::string_view path);
 
 }  // namespace tidemark

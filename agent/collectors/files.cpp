@@ -36,18 +36,6 @@ struct Wanted {
 
 bool HasWildcard(std::string_view s) { return s.find_first_of("*?[") != std::string_view::npos; }
 
-std::vector<std::string> Split(std::string_view path) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= path.size()) {
-    size_t slash = path.find('/', pos);
-    if (slash == std::string_view::npos) slash = path.size();
-    if (slash > pos) out.emplace_back(path.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-  return out;
-}
-
 bool IsUnder(std::string_view path, std::string_view dir) {
   if (dir.empty() || dir == "/") return false;
   return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
@@ -65,7 +53,7 @@ std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern) {
   std::string norm = NormalizePath(pattern);
   if (!HasWildcard(norm)) return {norm};
   std::vector<std::string> current = {"/"};
-  std::vector<std::string> parts = Split(norm);
+  std::vector<std::string> parts = PathComponents(norm);
   for (size_t i = 0; i < parts.size(); ++i) {
     const std::string& part = parts[i];
     bool last = i + 1 == parts.size();

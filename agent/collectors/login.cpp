@@ -364,9 +364,11 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
   json files = json::array();
   json settings = json::array();
   bool settings_full = false;
-  auto scan = [&](const std::string& path, bool for_tmout, bool for_path) {
+  // Scans a shell file for TMOUT/umask settings (for_tmout) and PATH assignments (for_path),
+  // recording the file's state in `file_list`.
+  auto scan = [&](const std::string& path, bool for_tmout, bool for_path, json& file_list) {
     ConfFile f = ReadConf(fs, path, out, kMaxConfBytes);
-    files.push_back(FileState(f));
+    file_list.push_back(FileState(f));
     if (f.state != ConfState::kPresent) return;
     std::vector<std::string_view> wanted;
     if (for_tmout) {
@@ -409,7 +411,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     });
     sink.Flush(out);
   };
-  for (const std::string& p : shell_files) scan(p, true, p == "/etc/profile");
+  for (const std::string& p : shell_files) scan(p, true, p == "/etc/profile", files);
 
   // /etc/environment (pam_env): "[export ]PATH=value" lines.
   json path_files = json::array();
@@ -434,25 +436,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     }
   }
   for (const char* name : {".profile", ".bash_profile", ".bashrc"}) {
-    std::string p = JoinPath(root_home, name);
-    ConfFile f = ReadConf(fs, p, out, kMaxConfBytes);
-    path_files.push_back(FileState(f));
-    if (f.state != ConfState::kPresent) continue;
-    std::vector<SectionError> errs;
-    LineErrorSink sink(p);
-    RootBranch branch;
-    ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
-      if (!AcceptLine(raw, p, number, kMaxLine, errs)) {
-        sink.Take(out, errs);
-        return true;
-      }
-      branch.See(raw);
-      for (ShellSetting& s : ScanShellLine(raw, {"PATH"})) {
-        if (s.value) add_source({"shell", p, number, *s.value, s.index, !branch.non_root()});
-      }
-      return true;
-    });
-    sink.Flush(out);
+    scan(JoinPath(root_home, name), false, true, path_files);
   }
 
   json sources = json::array();

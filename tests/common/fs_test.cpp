@@ -165,6 +165,9 @@ TEST(PathTest, Helpers) {
   EXPECT_EQ(NormalizePath("/a/./b/../../../c//d"), "/c/d");
   EXPECT_EQ(NormalizePath("rel/x"), "/rel/x");
   EXPECT_EQ(NormalizePath(""), "/");
+  EXPECT_EQ(PathComponents("/a//b/"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(PathComponents("x/../y"), (std::vector<std::string>{"x", "..", "y"}));
+  EXPECT_TRUE(PathComponents("/").empty());
 }
 
 }  // namespace
