@@ -28,9 +28,14 @@ struct UnitInfo {
   std::string symlink_target;
   std::vector<std::string> aliases, wanted_by, required_by, also;
   std::optional<std::string> default_instance;
-  std::vector<std::string> dropins;                // drop-in .conf files loaded, in order
-  std::vector<unit_file::Assignment> assignments;  // main file then drop-ins (all sections)
-  std::vector<std::string> assignment_files;       // file of each assignment
+  std::vector<std::string> dropins;  // drop-in .conf files loaded, in order
+  // Every assignment of the main file then the drop-ins (all sections), with its file. They
+  // point into files parsed once per UnitLookup.
+  struct Setting {
+    const unit_file::Assignment* assignment;
+    const std::string* file;
+  };
+  std::vector<Setting> settings;
 };
 
 struct UnitState {

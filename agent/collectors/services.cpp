@@ -19,9 +19,9 @@ void AddSettings(const UnitInfo& info, json& j) {
   json user = nullptr, group = nullptr;
   json env = json::array();
   json env_files = json::array();
-  for (size_t k = 0; k < info.assignments.size(); ++k) {
-    const auto& a = info.assignments[k];
-    const std::string& file = info.assignment_files[k];
+  for (const auto& setting : info.settings) {
+    const auto& a = *setting.assignment;
+    const std::string& file = *setting.file;
     if (a.section != "Service" && a.section != "Socket" && a.section != "Mount" &&
         a.section != "Swap") {
       continue;
