@@ -12,8 +12,16 @@ json Source(const std::string& file, std::optional<int64_t> line) {
   return {{"file", file}, {"line", line ? json(*line) : json(nullptr)}};
 }
 
+// The source of a setting: `file` is left out when it is the unit's own file (the documented
+// default), so only drop-ins name theirs.
+json SettingSource(const std::string& file, int64_t line, const std::string& unit_file) {
+  if (file == unit_file) return {{"line", line}};
+  return {{"file", file}, {"line", line}};
+}
+
 // Settings of the unit from its main file and drop-ins in load order (systemd.service(5),
 // systemd.exec(5)): an empty assignment resets a list; for single values the last one wins.
+// Keys whose value is the default (empty list, unset, false) are left out of `j`.
 void AddSettings(const UnitInfo& info, json& j) {
   json exec = json::array();
   json user = nullptr, group = nullptr;
@@ -33,15 +41,18 @@ void AddSettings(const UnitInfo& info, json& j) {
         // Command lines can carry passwords and tokens: masked by the rule of the cron section.
         bool masked = false;
         std::string command = cron::MaskSecrets(a.value, &masked);
-        exec.push_back(
-            {{"command", command}, {"masked", masked}, {"source", Source(file, a.line)}});
+        json e = {{"command", command}, {"source", SettingSource(file, a.line, info.path)}};
+        if (masked) e["masked"] = true;
+        exec.push_back(std::move(e));
       }
     } else if (a.key == "User") {
-      user = a.value.empty() ? json(nullptr)
-                             : json{{"value", a.value}, {"source", Source(file, a.line)}};
+      user = a.value.empty()
+                 ? json(nullptr)
+                 : json{{"value", a.value}, {"source", SettingSource(file, a.line, info.path)}};
     } else if (a.key == "Group") {
-      group = a.value.empty() ? json(nullptr)
-                              : json{{"value", a.value}, {"source", Source(file, a.line)}};
+      group = a.value.empty()
+                  ? json(nullptr)
+                  : json{{"value", a.value}, {"source", SettingSource(file, a.line, info.path)}};
     } else if (a.key == "Environment") {
       if (a.value.empty()) {
         env = json::array();
@@ -51,7 +62,8 @@ void AddSettings(const UnitInfo& info, json& j) {
       for (const auto& w : unit_file::SplitWords(a.value)) {
         size_t eq = w.find('=');
         if (eq == std::string::npos || eq == 0) continue;
-        env.push_back({{"name", w.substr(0, eq)}, {"source", Source(file, a.line)}});
+        env.push_back(
+            {{"name", w.substr(0, eq)}, {"source", SettingSource(file, a.line, info.path)}});
       }
     } else if (a.key == "EnvironmentFile") {
       if (a.value.empty()) {
@@ -61,15 +73,16 @@ void AddSettings(const UnitInfo& info, json& j) {
       std::string path = a.value;
       bool optional = !path.empty() && path.front() == '-';
       if (optional) path.erase(0, 1);
-      env_files.push_back(
-          {{"path", path}, {"optional", optional}, {"source", Source(file, a.line)}});
+      json e = {{"path", path}, {"source", SettingSource(file, a.line, info.path)}};
+      if (optional) e["optional"] = true;
+      env_files.push_back(std::move(e));
     }
   }
-  j["exec_start"] = std::move(exec);
-  j["user"] = std::move(user);
-  j["group"] = std::move(group);
-  j["environment"] = std::move(env);
-  j["environment_files"] = std::move(env_files);
+  if (!exec.empty()) j["exec_start"] = std::move(exec);
+  if (!user.is_null()) j["user"] = std::move(user);
+  if (!group.is_null()) j["group"] = std::move(group);
+  if (!env.empty()) j["environment"] = std::move(env);
+  if (!env_files.empty()) j["environment_files"] = std::move(env_files);
 }
 
 }  // namespace
@@ -108,7 +121,6 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
     j["name"] = name;
     j["type"] = unit_file::TypeOf(name);
     j["state"] = st.state;
-    j["state_error"] = st.error.empty() ? json(nullptr) : json(st.error);
     const UnitInfo* info = st.info;
     if (!st.error.empty()) j["state_error"] = st.error;
     if (st.state == "alias" && info) j["alias_of"] = info->name;
@@ -123,7 +135,7 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
       if (!info->aliases.empty()) install["alias"] = info->aliases;
       if (!info->also.empty()) install["also"] = info->also;
       if (info->default_instance) install["default_instance"] = *info->default_instance;
-      j["install"] = std::move(install);
+      if (!install.empty()) j["install"] = std::move(install);
       if (!info->dropins.empty()) j["dropins"] = info->dropins;
       std::string type = unit_file::TypeOf(name);
       // Units that run processes (systemd.exec(5)): service, socket, mount, swap.

@@ -114,9 +114,38 @@ TEST_F(ServicesFixture, SettingsWithSourcesAndNoEnvironmentValues) {
   EXPECT_EQ((*u)["environment_files"][0]["path"], "/etc/default/web");
   EXPECT_EQ((*u)["environment_files"][0]["optional"], true);
   EXPECT_EQ((*u)["dropins"][0], "/etc/systemd/system/web.service.d/override.conf");
+  // Defaults are left out: a setting from the unit's own file does not repeat the file name,
+  // `masked` and `optional` only appear when true, `state_error` only for "bad".
+  EXPECT_FALSE((*u)["group"]["source"].contains("file"));
+  EXPECT_EQ((*u)["user"]["source"]["file"], "/etc/systemd/system/web.service.d/override.conf");
+  EXPECT_FALSE((*u)["exec_start"][0].contains("masked"));
+  EXPECT_FALSE((*u).contains("state_error"));
   EXPECT_EQ(text_.find("s3cr3t"), std::string::npos);
   EXPECT_EQ(text_.find("hunter2"), std::string::npos);
   EXPECT_EQ(d["manager"]["active_state_collected"], false);
+}
+
+TEST_F(ServicesFixture, DefaultValuedKeysAreLeftOut) {
+  root_.Write("/lib/systemd/system/bare.service", "[Service]\nType=oneshot\n");
+  root_.Write("/lib/systemd/system/env.service",
+              "[Service]\nEnvironmentFile=/etc/default/env\nUser=\n");
+  root_.Write("/lib/systemd/system/bare.target", "[Unit]\nDescription=t\n");
+  json d = Run();
+  const json* bare = Find(d, "bare.service");
+  ASSERT_NE(bare, nullptr);
+  for (const char* key : {"exec_start", "user", "group", "environment", "environment_files",
+                          "install", "dropins", "state_error", "alias_of"}) {
+    EXPECT_FALSE(bare->contains(key)) << key;
+  }
+  EXPECT_EQ((*bare)["id"], "unit:bare.service");
+  EXPECT_EQ((*bare)["source"]["file"], "/lib/systemd/system/bare.service");
+  EXPECT_TRUE((*bare)["source"].contains("line"));
+  const json* env = Find(d, "env.service");
+  ASSERT_NE(env, nullptr);
+  EXPECT_FALSE(env->contains("user"));  // an empty User= resets to the default
+  EXPECT_FALSE((*env)["environment_files"][0].contains("optional"));
+  EXPECT_EQ((*env)["environment_files"][0]["source"], json({{"line", 2}}));
+  EXPECT_FALSE(Find(d, "bare.target")->contains("exec_start"));
 }
 
 TEST_F(ServicesFixture, SecretsInExecStartAreMasked) {
