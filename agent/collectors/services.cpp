@@ -22,7 +22,14 @@ json SettingSource(const std::string& file, int64_t line, const std::string& uni
 // Settings of the unit from its main file and drop-ins in load order (systemd.service(5),
 // systemd.exec(5)): an empty assignment resets a list; for single values the last one wins.
 // Keys whose value is the default (empty list, unset, false) are left out of `j`.
-void AddSettings(const UnitInfo& info, json& j) {
+// Name specifiers (%n %N %p %P %i %I %%) in ExecStart, User, Group and EnvironmentFile are
+// expanded for `name` as systemd does when it loads the unit; a template itself is never
+// loaded, so its settings stay as written.
+void AddSettings(const std::string& name, const UnitInfo& info, json& j) {
+  bool expand = unit_file::ClassifyName(name) != unit_file::NameKind::kTemplate;
+  auto value_of = [&](const std::string& v) {
+    return expand ? unit_file::ExpandSpecifiers(v, name) : v;
+  };
   json exec = json::array();
   json user = nullptr, group = nullptr;
   json env = json::array();
@@ -40,19 +47,19 @@ void AddSettings(const UnitInfo& info, json& j) {
       } else {
         // Command lines can carry passwords and tokens: masked by the rule of the cron section.
         bool masked = false;
-        std::string command = cron::MaskSecrets(a.value, &masked);
+        std::string command = cron::MaskSecrets(value_of(a.value), &masked);
         json e = {{"command", command}, {"source", SettingSource(file, a.line, info.path)}};
         if (masked) e["masked"] = true;
         exec.push_back(std::move(e));
       }
     } else if (a.key == "User") {
-      user = a.value.empty()
-                 ? json(nullptr)
-                 : json{{"value", a.value}, {"source", SettingSource(file, a.line, info.path)}};
+      user = a.value.empty() ? json(nullptr)
+                             : json{{"value", value_of(a.value)},
+                                    {"source", SettingSource(file, a.line, info.path)}};
     } else if (a.key == "Group") {
-      group = a.value.empty()
-                  ? json(nullptr)
-                  : json{{"value", a.value}, {"source", SettingSource(file, a.line, info.path)}};
+      group = a.value.empty() ? json(nullptr)
+                              : json{{"value", value_of(a.value)},
+                                     {"source", SettingSource(file, a.line, info.path)}};
     } else if (a.key == "Environment") {
       if (a.value.empty()) {
         env = json::array();
@@ -70,7 +77,7 @@ void AddSettings(const UnitInfo& info, json& j) {
         env_files = json::array();
         continue;
       }
-      std::string path = a.value;
+      std::string path = value_of(a.value);
       bool optional = !path.empty() && path.front() == '-';
       if (optional) path.erase(0, 1);
       json e = {{"path", path}, {"source", SettingSource(file, a.line, info.path)}};
@@ -140,7 +147,7 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
       std::string type = unit_file::TypeOf(name);
       // Units that run processes (systemd.exec(5)): service, socket, mount, swap.
       if (type == "service" || type == "socket" || type == "mount" || type == "swap") {
-        AddSettings(*info, j);
+        AddSettings(name, *info, j);
       }
     }
     if (st.state == "bad") {

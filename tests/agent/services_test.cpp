@@ -55,6 +55,31 @@ TEST(UnitFileNames, Kinds) {
             (std::vector<std::string>{"A=1", "B=two words", "C=x y"}));
 }
 
+TEST(UnitFileSpecifiers, NameSpecifiersOfSystemdUnit5) {
+  // systemd.unit(5) "Specifiers"; the unescaping is checked against systemd-escape below.
+  const std::string v = "%n|%N|%p|%P|%i|%I|100%%|%h|%u|%";
+  EXPECT_EQ(unit_file::ExpandSpecifiers(v, "web@a-b\\x2dc.service"),
+            "web@a-b\\x2dc.service|web@a-b\\x2dc|web|web|a-b\\x2dc|a/b-c|100%|%h|%u|%");
+  EXPECT_EQ(unit_file::ExpandSpecifiers(v, "my-db.service"),
+            "my-db.service|my-db|my-db|my/db|||100%|%h|%u|%");
+  EXPECT_EQ(unit_file::ExpandSpecifiers("%%i", "a@b.service"), "%i");
+  bool expanded = true;
+  EXPECT_EQ(unit_file::ExpandSpecifiers("/bin/true", "a@b.service", &expanded), "/bin/true");
+  EXPECT_FALSE(expanded);
+  EXPECT_EQ(unit_file::Unescape("x\\x2"), std::nullopt);
+  EXPECT_EQ(unit_file::Unescape("x\\y41"), std::nullopt);
+  if (!testing::HaveProgram("systemd-escape")) GTEST_SKIP() << "systemd-escape is not installed";
+  for (const char* escaped : {"a-b\\x2dc", "dev-disk-by\\x2duuid-1234", "x\\x20y\\x5c", "-"}) {
+    std::string out, err;
+    ASSERT_EQ(testing::RunCommand("systemd-escape --unescape -- " + testing::ShellQuote(escaped),
+                                  &out, &err),
+              0)
+        << err;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    EXPECT_EQ(unit_file::Unescape(escaped), out) << escaped;
+  }
+}
+
 class ServicesFixture : public ::testing::Test {
  protected:
   json Run(Section* out = nullptr) {
@@ -146,6 +171,27 @@ TEST_F(ServicesFixture, DefaultValuedKeysAreLeftOut) {
   EXPECT_FALSE((*env)["environment_files"][0].contains("optional"));
   EXPECT_EQ((*env)["environment_files"][0]["source"], json({{"line", 2}}));
   EXPECT_FALSE(Find(d, "bare.target")->contains("exec_start"));
+}
+
+TEST_F(ServicesFixture, InstancesExpandNameSpecifiers) {
+  root_.Write("/lib/systemd/system/pg@.service",
+              "[Service]\nUser=%i\nGroup=grp-%p\nEnvironmentFile=-/etc/pg/%I.env\n"
+              "ExecStart=/usr/bin/pg --cluster %I --unit %n --home %h --pct 5%%\n"
+              "[Install]\nWantedBy=multi-user.target\n");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/pg@main\\x2d15.service",
+                "/lib/systemd/system/pg@.service");
+  json d = Run();
+  const json* inst = Find(d, "pg@main\\x2d15.service");
+  ASSERT_NE(inst, nullptr);
+  EXPECT_EQ((*inst)["exec_start"][0]["command"],
+            "/usr/bin/pg --cluster main-15 --unit pg@main\\x2d15.service --home %h --pct 5%");
+  EXPECT_EQ((*inst)["user"]["value"], "main\\x2d15");
+  EXPECT_EQ((*inst)["group"]["value"], "grp-pg");
+  EXPECT_EQ((*inst)["environment_files"][0]["path"], "/etc/pg/main-15.env");
+  // The template itself is never loaded by systemd: kept as written.
+  const json* tmpl = Find(d, "pg@.service");
+  ASSERT_NE(tmpl, nullptr);
+  EXPECT_EQ((*tmpl)["user"]["value"], "%i");
 }
 
 TEST_F(ServicesFixture, SecretsInExecStartAreMasked) {
