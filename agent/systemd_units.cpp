@@ -2,12 +2,18 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 #include <unordered_map>
@@ -859,5 +865,166 @@ std::vector<std::string> UnitLookup::ListUnitNames() const {
 UnitState UnitLookup::LookupState(const std::string& name) { return impl_->Lookup(name); }
 
 std::vector<SectionError>& UnitLookup::errors() { return impl_->errors; }
+
+namespace {
+
+int64_t MonotonicMs() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Output of a finished child: its stdout, the start of its stderr, how it ended.
+struct ChildResult {
+  std::string out, err;
+  int status = 0;
+};
+
+// Runs argv[0] (an absolute path) with `env`, reading both pipes until EOF within the bounds.
+StatusOr<ChildResult> RunBounded(const std::vector<std::string>& argv,
+                                 const std::vector<std::string>& env, size_t max_out,
+                                 int timeout_ms) {
+  int out_pipe[2], err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return ErrnoError(errno, argv[0], "pipe");
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    int e = errno;
+    ::close(out_pipe[0]);
+    ::close(out_pipe[1]);
+    return ErrnoError(e, argv[0], "pipe");
+  }
+  posix_spawn_file_actions_t actions;
+  ::posix_spawn_file_actions_init(&actions);
+  ::posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  ::posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  ::posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  posix_spawnattr_t attr;
+  ::posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  ::posix_spawnattr_setsigmask(&attr, &none);
+  ::posix_spawnattr_setsigdefault(&attr, &all);
+  ::posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args, envp;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, &attr, args.data(), envp.data());
+  ::posix_spawn_file_actions_destroy(&actions);
+  ::posix_spawnattr_destroy(&attr);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  if (rc != 0) {
+    ::close(out_pipe[0]);
+    ::close(err_pipe[0]);
+    return ErrnoError(rc, argv[0], "posix_spawn");
+  }
+  ChildResult r;
+  std::string failure;
+  struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_fds = 2;
+  const int64_t deadline = MonotonicMs() + timeout_ms;
+  char buf[65536];
+  while (open_fds > 0 && failure.empty()) {
+    int64_t left = deadline - MonotonicMs();
+    if (left <= 0) {
+      failure = "no answer within " + std::to_string(timeout_ms) + " ms";
+      break;
+    }
+    int n = ::poll(fds, 2, static_cast<int>(left));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      failure = std::string("poll: ") + std::strerror(errno);
+      break;
+    }
+    for (int k = 0; k < 2; ++k) {
+      if (fds[k].fd < 0 || fds[k].revents == 0) continue;
+      ssize_t got = ::read(fds[k].fd, buf, sizeof(buf));
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) {
+        ::close(fds[k].fd);
+        fds[k].fd = -1;
+        --open_fds;
+        continue;
+      }
+      std::string& dst = k == 0 ? r.out : r.err;
+      size_t cap = k == 0 ? max_out : 4096;
+      if (dst.size() + static_cast<size_t>(got) > cap) {
+        if (k == 0) {
+          failure = "output larger than " + std::to_string(max_out) + " bytes";
+          break;
+        }
+        dst.append(buf, cap - dst.size());  // the start of stderr is enough to say why
+        continue;
+      }
+      dst.append(buf, static_cast<size_t>(got));
+    }
+  }
+  for (auto& f : fds) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+  if (!failure.empty()) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!failure.empty()) return Status(StatusCode::kIoError, argv[0] + ": " + failure);
+  r.status = status;
+  return r;
+}
+
+std::string FirstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (line.size() > 200) line = line.substr(0, 200) + "...";
+  return line;
+}
+
+}  // namespace
+
+StatusOr<std::map<std::string, ManagerUnit>> QueryManagerUnits(int timeout_ms) {
+  std::string tool;
+  for (const char* candidate : {"/usr/bin/systemctl", "/bin/systemctl"}) {
+    if (::access(candidate, X_OK) == 0) {
+      tool = candidate;
+      break;
+    }
+  }
+  if (tool.empty()) {
+    return Status(StatusCode::kNotFound, "systemctl: not found in /usr/bin or /bin");
+  }
+  auto run = RunBounded({tool, "list-units", "--all", "--full", "--plain", "--no-legend",
+                         "--no-pager", "--output=json"},
+                        {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "SYSTEMD_COLORS=0",
+                         "SYSTEMD_LOG_LEVEL=err"},
+                        16u << 20, timeout_ms);
+  if (!run.ok()) return run.status();
+  if (!WIFEXITED(run->status) || WEXITSTATUS(run->status) != 0) {
+    std::string how = WIFEXITED(run->status)
+                          ? "exited with status " + std::to_string(WEXITSTATUS(run->status))
+                          : "was killed by signal " + std::to_string(WTERMSIG(run->status));
+    std::string why = FirstLine(run->err);
+    return Status(StatusCode::kIoError,
+                  tool + " list-units " + how + (why.empty() ? "" : ": " + why));
+  }
+  nlohmann::json j = nlohmann::json::parse(run->out, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_array()) {
+    return Status(StatusCode::kIoError, tool + " list-units: output is not a JSON array");
+  }
+  std::map<std::string, ManagerUnit> units;
+  for (const auto& u : j) {
+    auto str = [&](const char* key) -> std::optional<std::string> {
+      if (!u.is_object() || !u.contains(key) || !u[key].is_string()) return std::nullopt;
+      return u[key].get<std::string>();
+    };
+    auto name = str("unit"), load = str("load"), active = str("active"), sub = str("sub");
+    if (!name || !load || !active || !sub) {
+      return Status(StatusCode::kIoError,
+                    tool + " list-units: an entry lacks unit, load, active or sub");
+    }
+    units[*name] = {*load, *active, *sub};
+  }
+  return units;
+}
 
 }  // namespace tidemark::agent

@@ -67,4 +67,18 @@ class UnitLookup {
   std::unique_ptr<Impl> impl_;
 };
 
+// A unit as the running service manager has it loaded (systemctl list-units).
+struct ManagerUnit {
+  std::string load;    // "loaded", "not-found", "masked", "bad-setting", "error", ...
+  std::string active;  // "active", "inactive", "failed", "activating", ...
+  std::string sub;     // "running", "exited", "dead", ...
+};
+
+// Asks the live host's running systemd for every unit it has loaded, with the host's own tool:
+// `systemctl list-units --all --full --plain --no-legend --no-pager --output=json`, started
+// with posix_spawn (fixed path, fixed environment, stdin /dev/null), its output read with a
+// bound (16 MiB) and a deadline (`timeout_ms`; the child is then killed). Only for the live host
+// (the tool answers for the running system, not for a --root). An error says why, never empty.
+StatusOr<std::map<std::string, ManagerUnit>> QueryManagerUnits(int timeout_ms = 10000);
+
 }  // namespace tidemark::agent

@@ -101,15 +101,25 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
   out.data["search_path"] = lookup.search_path();
   bool running = false;
   if (ctx.live()) {
-    auto st = fs.Stat("/run/systemd/system", false);  // sd_booted()
+    const auto& st = fs.Stat("/run/systemd/system", false);  // sd_booted()
     running = st.ok() && st->type == FileType::kDirectory;
   }
-  out.data["manager"] = {
-      {"running", running},
-      {"active_state_collected", false},
-      {"reason", running      ? "active states are not read (no D-Bus client in the agent)"
-                 : ctx.live() ? "systemd is not the running service manager"
-                              : "offline root"}};
+  // Active states: only from the live host's running systemd, by its own systemctl.
+  std::optional<std::map<std::string, ManagerUnit>> manager_units;
+  json manager = {{"running", running}, {"active_state_collected", false}};
+  if (running) {
+    auto q = QueryManagerUnits();
+    if (q.ok()) {
+      manager_units = std::move(*q);
+      manager["active_state_collected"] = true;
+    } else {
+      manager["error"] = q.status().message();
+      out.AddError("systemctl", std::nullopt,
+                   "cannot read the active states: " + q.status().message());
+    }
+  } else {
+    manager["reason"] = ctx.live() ? "systemd is not the running service manager" : "offline root";
+  }
   if (lookup.search_path().empty()) {
     for (auto& e : lookup.errors()) out.errors.push_back(e);
     if (out.errors.empty()) {
@@ -118,9 +128,11 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
     } else {
       out.status = SectionStatus::kError;
     }
+    out.data["manager"] = std::move(manager);
     out.items["units"] = std::move(units);
     return;
   }
+  size_t with_file = 0;
   for (const std::string& name : lookup.ListUnitNames()) {
     UnitState st = lookup.LookupState(name);
     json j;
@@ -150,12 +162,28 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
         AddSettings(name, *info, j);
       }
     }
+    if (manager_units) {
+      // Units the manager has not loaded are inactive: their keys are left out.
+      auto m = manager_units->find(name);
+      if (m != manager_units->end()) {
+        ++with_file;
+        j["active_state"] = m->second.active;
+        j["sub_state"] = m->second.sub;
+        if (m->second.load != "loaded") j["load_state"] = m->second.load;
+      }
+    }
     if (st.state == "bad") {
       out.AddError(info && !info->path.empty() ? info->path : "", std::nullopt,
                    "unit " + name + ": cannot determine its state: " + st.error);
     }
     units.push_back(j);
   }
+  if (manager_units) {
+    manager["loaded_units"] = manager_units->size();
+    // Scopes, slices, devices, mounts from the mount table...: loaded but not in `units`.
+    manager["loaded_without_unit_file"] = manager_units->size() - with_file;
+  }
+  out.data["manager"] = std::move(manager);
   for (auto& e : lookup.errors()) out.errors.push_back(e);
   out.items["units"] = std::move(units);
 }
