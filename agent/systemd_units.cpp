@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -28,7 +29,8 @@ using unit_file::NameKind;
 
 constexpr size_t kMaxUnitFile = 4u << 20;
 constexpr size_t kMaxDirEntries = 1u << 16;
-constexpr int kFollowMax = 64;  // UNIT_FILE_FOLLOW_SYMLINK_MAX
+constexpr size_t kMaxMemoBytes = 4u << 20;  // unit text kept parsed for the whole collection
+constexpr int kFollowMax = 64;              // UNIT_FILE_FOLLOW_SYMLINK_MAX
 
 bool StartsWithDir(std::string_view path, std::string_view dir) {
   if (dir == "/") return true;
@@ -132,6 +134,8 @@ struct UnitLookup::Impl {
   std::unordered_map<std::string, StatusOr<std::string>> link_memo;
   std::unordered_map<std::string, StatusOr<std::vector<std::string>>> list_memo;
   std::unordered_map<std::string, LoadedFile> file_memo;
+  size_t memo_bytes = 0;
+  std::deque<LoadedFile> lookup_files;  // parsed for the current lookup only
   // Search and .wants directories opened once (Fs::OpenDirectoryFd, then only single names with
   // O_NOFOLLOW): listing them with d_type and reading their links and files by name costs one
   // system call each instead of an in-root path resolution per probe.
@@ -380,6 +384,14 @@ struct UnitLookup::Impl {
     } else {
       f.parsed = unit_file::Parse(*content, path, errors);
     }
+    // Memory stays bounded: beyond kMaxMemoBytes of unit text in total, files are kept only for
+    // the current lookup (read again when another unit needs them).
+    size_t bytes = content.ok() ? content->size() : 0;
+    if (memo_bytes + bytes > kMaxMemoBytes) {
+      lookup_files.push_back(std::move(f));
+      return lookup_files.back();
+    }
+    memo_bytes += bytes;
     return file_memo.emplace(path, std::move(f)).first->second;
   }
 
@@ -793,6 +805,7 @@ struct UnitLookup::Impl {
 
   UnitState Lookup(const std::string& name) {
     ctx.clear();
+    lookup_files.clear();
     UnitState out;
     if (ClassifyName(name) == NameKind::kInvalid) {
       out.state = "bad";

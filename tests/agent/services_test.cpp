@@ -194,6 +194,25 @@ TEST_F(ServicesFixture, InstancesExpandNameSpecifiers) {
   EXPECT_EQ((*tmpl)["user"]["value"], "%i");
 }
 
+TEST_F(ServicesFixture, LargeUnitFilesBeyondTheMemoAreReadAgain) {
+  // More unit text than the parsed-file memo keeps (4 MiB): files beyond it are parsed per
+  // lookup, with the same result.
+  std::string pad;
+  for (int i = 0; i < 30000; ++i)
+    pad += "# padding line of a large unit file..........................................\n";
+  root_.Write("/lib/systemd/system/a.service", "[Service]\n" + pad + "ExecStart=/bin/a\n");
+  root_.Write("/lib/systemd/system/big@.service", "[Service]\n" + pad + "ExecStart=/bin/b %i\n");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/big@x.service",
+                "/lib/systemd/system/big@.service");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/big@y.service",
+                "/lib/systemd/system/big@.service");
+  json d = Run();
+  EXPECT_EQ((*Find(d, "a.service"))["exec_start"][0]["command"], "/bin/a");
+  EXPECT_EQ((*Find(d, "big@x.service"))["exec_start"][0]["command"], "/bin/b x");
+  EXPECT_EQ((*Find(d, "big@y.service"))["exec_start"][0]["command"], "/bin/b y");
+  EXPECT_EQ((*Find(d, "big@.service"))["exec_start"][0]["command"], "/bin/b %i");
+}
+
 TEST_F(ServicesFixture, SecretsInExecStartAreMasked) {
   root_.Write("/lib/systemd/system/backup.service",
               "[Service]\nExecStart=/usr/bin/dump --password=Zq9-hunter --host db\n"
