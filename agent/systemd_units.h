@@ -28,9 +28,14 @@ struct UnitInfo {
   std::string symlink_target;
   std::vector<std::string> aliases, wanted_by, required_by, also;
   std::optional<std::string> default_instance;
-  std::vector<std::string> dropins;                // drop-in .conf files loaded, in order
-  std::vector<unit_file::Assignment> assignments;  // main file then drop-ins (all sections)
-  std::vector<std::string> assignment_files;       // file of each assignment
+  std::vector<std::string> dropins;  // drop-in .conf files loaded, in order
+  // Every assignment of the main file then the drop-ins (all sections), with its file. They
+  // point into files parsed once per UnitLookup.
+  struct Setting {
+    const unit_file::Assignment* assignment;
+    const std::string* file;
+  };
+  std::vector<Setting> settings;
 };
 
 struct UnitState {
@@ -61,5 +66,19 @@ class UnitLookup {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// A unit as the running service manager has it loaded (systemctl list-units).
+struct ManagerUnit {
+  std::string load;    // "loaded", "not-found", "masked", "bad-setting", "error", ...
+  std::string active;  // "active", "inactive", "failed", "activating", ...
+  std::string sub;     // "running", "exited", "dead", ...
+};
+
+// Asks the live host's running systemd for every unit it has loaded, with the host's own tool:
+// `systemctl list-units --all --full --plain --no-legend --no-pager --output=json`, started
+// with posix_spawn (fixed path, fixed environment, stdin /dev/null), its output read with a
+// bound (16 MiB) and a deadline (`timeout_ms`; the child is then killed). Only for the live host
+// (the tool answers for the running system, not for a --root). An error says why, never empty.
+StatusOr<std::map<std::string, ManagerUnit>> QueryManagerUnits(int timeout_ms = 10000);
 
 }  // namespace tidemark::agent

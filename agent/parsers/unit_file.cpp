@@ -137,6 +137,87 @@ std::string ReplaceInstance(std::string_view name, std::string_view instance) {
          std::string(name.substr(dot));
 }
 
+std::optional<std::string> Unescape(std::string_view escaped) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(escaped.size());
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    char c = escaped[i];
+    if (c == '-') {
+      out += '/';
+    } else if (c == '\\') {
+      if (i + 3 >= escaped.size()) return std::nullopt;  // "\\xNN" needs three more bytes
+      if (escaped[i + 1] != 'x') return std::nullopt;
+      int a = hex(escaped[i + 2]), b = hex(escaped[i + 3]);
+      if (a < 0 || b < 0) return std::nullopt;
+      out += static_cast<char>((a << 4) | b);
+      i += 3;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string ExpandSpecifiers(std::string_view value, std::string_view unit_name, bool* expanded) {
+  if (expanded) *expanded = false;
+  if (value.find('%') == std::string_view::npos) return std::string(value);
+  size_t dot = unit_name.rfind('.');
+  std::string_view full_prefix = unit_name.substr(0, dot);  // %N
+  size_t at = full_prefix.find('@');
+  std::string_view prefix = full_prefix.substr(0, at);  // %p
+  std::string_view instance =
+      at == std::string_view::npos ? std::string_view() : full_prefix.substr(at + 1);  // %i
+  std::string out;
+  out.reserve(value.size());
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '%' || i + 1 == value.size()) {
+      out += value[i];
+      continue;
+    }
+    char spec = value[i + 1];
+    std::optional<std::string> rep;
+    switch (spec) {
+      case '%':
+        rep = "%";
+        break;
+      case 'n':
+        rep = std::string(unit_name);
+        break;
+      case 'N':
+        rep = std::string(full_prefix);
+        break;
+      case 'p':
+        rep = std::string(prefix);
+        break;
+      case 'i':
+        rep = std::string(instance);
+        break;
+      case 'P':
+        rep = Unescape(prefix);
+        break;
+      case 'I':
+        rep = Unescape(instance);
+        break;
+      default:
+        break;
+    }
+    if (!rep) {  // not one of ours (or an escape systemd rejects): kept as written
+      out += value[i];
+      continue;
+    }
+    out += *rep;
+    ++i;
+    if (expanded) *expanded = true;
+  }
+  return out;
+}
+
 std::vector<std::string> SplitWords(std::string_view value) {
   std::vector<std::string> words;
   std::string cur;

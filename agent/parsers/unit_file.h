@@ -46,6 +46,17 @@ std::string InstanceOf(std::string_view instance);
 // "a@.service" + "b" -> "a@b.service".
 std::string ReplaceInstance(std::string_view name, std::string_view instance);
 
+// unit_name_unescape(): "-" is "/", "\xNN" is the byte NN; nullopt for a malformed escape.
+std::optional<std::string> Unescape(std::string_view escaped);
+
+// Expands the unit specifiers of systemd.unit(5) "Specifiers" that depend only on the unit's
+// name: %n (full name), %N (name without the type suffix), %p (prefix: before "@", or %N), %P
+// (%p unescaped), %i (instance, "" for a plain unit), %I (%i unescaped), %% ("%"). Any other
+// specifier (%h, %u, %H, %t, ... which depend on the host or the manager) is kept as written.
+// `*expanded` tells whether anything was replaced.
+std::string ExpandSpecifiers(std::string_view value, std::string_view unit_name,
+                             bool* expanded = nullptr);
+
 // Splits a value into words as extract_first_word(EXTRACT_UNQUOTE) does: whitespace separates,
 // single and double quotes group, backslash escapes the next character.
 std::vector<std::string> SplitWords(std::string_view value);

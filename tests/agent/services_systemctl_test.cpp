@@ -2,11 +2,18 @@
 // (and broken inputs), and for this machine's own root, each unit's state must be exactly what
 // `systemctl --root=DIR is-enabled UNIT` prints; where systemctl fails, the unit must be "bad".
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <map>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "agent/collectors/services.h"
+#include "agent/parsers/unit_file.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -179,6 +186,120 @@ TEST_F(ServicesSystemctl, AliasesTemplatesAndInstances) {
 TEST_F(ServicesSystemctl, ThisMachineRoot) {
   json d = Collect("/");
   EXPECT_GT(CompareWithSystemctl("/", d), 0u);
+}
+
+// Active states against a real, private systemd: tests/support/private_systemd.sh boots
+// /lib/systemd/system as PID 1 of new namespaces with the units below as the only unit files;
+// the agent runs inside those namespaces (a live host whose systemd answers) and each unit's
+// active/sub state must equal what `systemctl show` says; ExecStart must equal the argv systemd
+// built (which checks the specifier expansion too). Every process started is killed at the end.
+class ServicesLiveManager : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "booting a private systemd needs root";
+    for (const char* tool : {"systemctl", "unshare", "nsenter"}) {
+      if (!testing::HaveProgram(tool)) GTEST_SKIP() << tool << " not installed";
+    }
+    if (::access("/lib/systemd/systemd", X_OK) != 0) GTEST_SKIP() << "no /lib/systemd/systemd";
+    const std::string lib = "/lib/", unit = "[Unit]\nDefaultDependencies=no\n";
+    root_.Write(lib + "tidemark-test.target", "[Unit]\nDescription=t\n");
+    root_.Write(lib + "run-me.service", unit +
+                                            "[Service]\nExecStart=/bin/sleep 600\n"
+                                            "[Install]\nWantedBy=tidemark-test.target\n");
+    root_.Write(lib + "fail-me.service", unit + "[Service]\nType=oneshot\nExecStart=/bin/false\n");
+    root_.Write(lib + "done.service", unit +
+                                          "[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+                                          "ExecStart=/bin/true\n");
+    root_.Write(lib + "idle.service", unit + "[Service]\nExecStart=/bin/sleep 700\n");
+    root_.Write(lib + "sl@.service", unit + "[Service]\nExecStart=/bin/sleep %i\n");
+    for (const char* wanted : {"run-me.service", "fail-me.service", "done.service"}) {
+      root_.Symlink(std::string("/etc/tidemark-test.target.wants/") + wanted,
+                    std::string("/usr/lib/systemd/system/") + wanted);
+    }
+    root_.Symlink("/etc/tidemark-test.target.wants/sl@601.service",
+                  "/usr/lib/systemd/system/sl@.service");
+    script_ = std::string(TIDEMARK_FIXTURES_DIR) + "/../support/private_systemd.sh";
+    std::string out, err;
+    if (testing::RunCommand("timeout 60 " + Quote(script_) + " start " + Quote(root_.path()), &out,
+                            &err) != 0) {
+      GTEST_SKIP() << "cannot boot a private systemd here: " << err;
+    }
+    pid_ = std::stoi(out);
+  }
+  void TearDown() override {
+    if (pid_ <= 0) return;
+    std::string out, err;
+    EXPECT_EQ(testing::RunCommand("timeout 60 " + Quote(script_) + " stop " + Quote(root_.path()),
+                                  &out, &err),
+              0)
+        << err;
+    // The manager and everything it started are gone (bounded wait).
+    for (int i = 0; i < 100 && ::kill(pid_, 0) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_NE(::kill(pid_, 0), 0) << "the private systemd is still running";
+  }
+  // Runs a command inside the private systemd's mount and PID namespaces.
+  int Inside(const std::string& command, std::string* out) {
+    std::string err;
+    return testing::RunCommand("nsenter -t " + std::to_string(pid_) + " -m -p -- " + command, out,
+                               &err);
+  }
+  testing::TempRoot root_;
+  std::string script_;
+  int pid_ = 0;
+};
+
+TEST_F(ServicesLiveManager, ActiveStatesAndExecStartEqualSystemctl) {
+  std::string text;
+  ASSERT_EQ(Inside(Quote(TIDEMARK_AGENT_BIN) + " collect --only services", &text), 0);
+  json d = json::parse(text)["services"];
+  EXPECT_EQ(d["manager"]["running"], true);
+  ASSERT_EQ(d["manager"]["active_state_collected"], true) << d["manager"].dump();
+  std::map<std::string, json> by_name;
+  for (const auto& u : d["units"]) by_name[u["name"]] = u;
+  for (const char* name : {"run-me.service", "fail-me.service", "done.service", "idle.service",
+                           "sl@601.service", "tidemark-test.target"}) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+  }
+  const std::set<std::string> ours = {"run-me.service", "fail-me.service", "done.service",
+                                      "idle.service",   "sl@601.service",  "sl@.service"};
+  size_t compared = 0;
+  for (const auto& [name, u] : by_name) {
+    if (unit_file::ClassifyName(name) == unit_file::NameKind::kTemplate) {
+      EXPECT_FALSE(u.contains("active_state")) << name;  // a template is never loaded
+      continue;
+    }
+    std::string out;
+    ASSERT_EQ(
+        Inside("systemctl show -p ActiveState -p SubState -p ExecStart -- " + Quote(name), &out), 0)
+        << name << ": " << out;
+    std::map<std::string, std::string> prop;
+    for (const auto& line : testing::Lines(out)) {
+      size_t eq = line.find('=');
+      if (eq != std::string::npos) prop[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+    SCOPED_TRACE(name + ": " + out);
+    // A unit the manager has not loaded is inactive/dead; the agent then leaves the keys out.
+    EXPECT_EQ(u.value("active_state", "inactive"), prop["ActiveState"]);
+    EXPECT_EQ(u.value("sub_state", "dead"), prop["SubState"]);
+    // ExecStart={ path=... ; argv[]=ARGS ; ... }: the argv systemd built from the unit file.
+    const std::string& exec = prop["ExecStart"];
+    size_t a = exec.find("argv[]=");
+    if (ours.count(name) && a != std::string::npos && u.contains("exec_start")) {
+      size_t e = exec.find(" ;", a);
+      EXPECT_EQ(u["exec_start"][0]["command"], exec.substr(a + 7, e - a - 7));
+    }
+    ++compared;
+  }
+  EXPECT_GE(compared, 6u);
+  EXPECT_EQ(by_name["run-me.service"]["active_state"], "active");
+  EXPECT_EQ(by_name["run-me.service"]["sub_state"], "running");
+  EXPECT_EQ(by_name["fail-me.service"]["active_state"], "failed");
+  EXPECT_EQ(by_name["done.service"]["sub_state"], "exited");
+  EXPECT_FALSE(by_name["idle.service"].contains("active_state"));
+  EXPECT_EQ(by_name["sl@601.service"]["exec_start"][0]["command"], "/bin/sleep 601");
+  EXPECT_GT(d["manager"]["loaded_without_unit_file"], 0);  // -.slice, init.scope, ...
 }
 
 }  // namespace

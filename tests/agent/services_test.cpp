@@ -55,6 +55,31 @@ TEST(UnitFileNames, Kinds) {
             (std::vector<std::string>{"A=1", "B=two words", "C=x y"}));
 }
 
+TEST(UnitFileSpecifiers, NameSpecifiersOfSystemdUnit5) {
+  // systemd.unit(5) "Specifiers"; the unescaping is checked against systemd-escape below.
+  const std::string v = "%n|%N|%p|%P|%i|%I|100%%|%h|%u|%";
+  EXPECT_EQ(unit_file::ExpandSpecifiers(v, "web@a-b\\x2dc.service"),
+            "web@a-b\\x2dc.service|web@a-b\\x2dc|web|web|a-b\\x2dc|a/b-c|100%|%h|%u|%");
+  EXPECT_EQ(unit_file::ExpandSpecifiers(v, "my-db.service"),
+            "my-db.service|my-db|my-db|my/db|||100%|%h|%u|%");
+  EXPECT_EQ(unit_file::ExpandSpecifiers("%%i", "a@b.service"), "%i");
+  bool expanded = true;
+  EXPECT_EQ(unit_file::ExpandSpecifiers("/bin/true", "a@b.service", &expanded), "/bin/true");
+  EXPECT_FALSE(expanded);
+  EXPECT_EQ(unit_file::Unescape("x\\x2"), std::nullopt);
+  EXPECT_EQ(unit_file::Unescape("x\\y41"), std::nullopt);
+  if (!testing::HaveProgram("systemd-escape")) GTEST_SKIP() << "systemd-escape is not installed";
+  for (const char* escaped : {"a-b\\x2dc", "dev-disk-by\\x2duuid-1234", "x\\x20y\\x5c", "-"}) {
+    std::string out, err;
+    ASSERT_EQ(testing::RunCommand("systemd-escape --unescape -- " + testing::ShellQuote(escaped),
+                                  &out, &err),
+              0)
+        << err;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    EXPECT_EQ(unit_file::Unescape(escaped), out) << escaped;
+  }
+}
+
 class ServicesFixture : public ::testing::Test {
  protected:
   json Run(Section* out = nullptr) {
@@ -114,9 +139,78 @@ TEST_F(ServicesFixture, SettingsWithSourcesAndNoEnvironmentValues) {
   EXPECT_EQ((*u)["environment_files"][0]["path"], "/etc/default/web");
   EXPECT_EQ((*u)["environment_files"][0]["optional"], true);
   EXPECT_EQ((*u)["dropins"][0], "/etc/systemd/system/web.service.d/override.conf");
+  // Defaults are left out: a setting from the unit's own file does not repeat the file name,
+  // `masked` and `optional` only appear when true, `state_error` only for "bad".
+  EXPECT_FALSE((*u)["group"]["source"].contains("file"));
+  EXPECT_EQ((*u)["user"]["source"]["file"], "/etc/systemd/system/web.service.d/override.conf");
+  EXPECT_FALSE((*u)["exec_start"][0].contains("masked"));
+  EXPECT_FALSE((*u).contains("state_error"));
   EXPECT_EQ(text_.find("s3cr3t"), std::string::npos);
   EXPECT_EQ(text_.find("hunter2"), std::string::npos);
   EXPECT_EQ(d["manager"]["active_state_collected"], false);
+}
+
+TEST_F(ServicesFixture, DefaultValuedKeysAreLeftOut) {
+  root_.Write("/lib/systemd/system/bare.service", "[Service]\nType=oneshot\n");
+  root_.Write("/lib/systemd/system/env.service",
+              "[Service]\nEnvironmentFile=/etc/default/env\nUser=\n");
+  root_.Write("/lib/systemd/system/bare.target", "[Unit]\nDescription=t\n");
+  json d = Run();
+  const json* bare = Find(d, "bare.service");
+  ASSERT_NE(bare, nullptr);
+  for (const char* key : {"exec_start", "user", "group", "environment", "environment_files",
+                          "install", "dropins", "state_error", "alias_of"}) {
+    EXPECT_FALSE(bare->contains(key)) << key;
+  }
+  EXPECT_EQ((*bare)["id"], "unit:bare.service");
+  EXPECT_EQ((*bare)["source"]["file"], "/lib/systemd/system/bare.service");
+  EXPECT_TRUE((*bare)["source"].contains("line"));
+  const json* env = Find(d, "env.service");
+  ASSERT_NE(env, nullptr);
+  EXPECT_FALSE(env->contains("user"));  // an empty User= resets to the default
+  EXPECT_FALSE((*env)["environment_files"][0].contains("optional"));
+  EXPECT_EQ((*env)["environment_files"][0]["source"], json({{"line", 2}}));
+  EXPECT_FALSE(Find(d, "bare.target")->contains("exec_start"));
+}
+
+TEST_F(ServicesFixture, InstancesExpandNameSpecifiers) {
+  root_.Write("/lib/systemd/system/pg@.service",
+              "[Service]\nUser=%i\nGroup=grp-%p\nEnvironmentFile=-/etc/pg/%I.env\n"
+              "ExecStart=/usr/bin/pg --cluster %I --unit %n --home %h --pct 5%%\n"
+              "[Install]\nWantedBy=multi-user.target\n");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/pg@main\\x2d15.service",
+                "/lib/systemd/system/pg@.service");
+  json d = Run();
+  const json* inst = Find(d, "pg@main\\x2d15.service");
+  ASSERT_NE(inst, nullptr);
+  EXPECT_EQ((*inst)["exec_start"][0]["command"],
+            "/usr/bin/pg --cluster main-15 --unit pg@main\\x2d15.service --home %h --pct 5%");
+  EXPECT_EQ((*inst)["user"]["value"], "main\\x2d15");
+  EXPECT_EQ((*inst)["group"]["value"], "grp-pg");
+  EXPECT_EQ((*inst)["environment_files"][0]["path"], "/etc/pg/main-15.env");
+  // The template itself is never loaded by systemd: kept as written.
+  const json* tmpl = Find(d, "pg@.service");
+  ASSERT_NE(tmpl, nullptr);
+  EXPECT_EQ((*tmpl)["user"]["value"], "%i");
+}
+
+TEST_F(ServicesFixture, LargeUnitFilesBeyondTheMemoAreReadAgain) {
+  // More unit text than the parsed-file memo keeps (4 MiB): files beyond it are parsed per
+  // lookup, with the same result.
+  std::string pad;
+  for (int i = 0; i < 30000; ++i)
+    pad += "# padding line of a large unit file..........................................\n";
+  root_.Write("/lib/systemd/system/a.service", "[Service]\n" + pad + "ExecStart=/bin/a\n");
+  root_.Write("/lib/systemd/system/big@.service", "[Service]\n" + pad + "ExecStart=/bin/b %i\n");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/big@x.service",
+                "/lib/systemd/system/big@.service");
+  root_.Symlink("/etc/systemd/system/multi-user.target.wants/big@y.service",
+                "/lib/systemd/system/big@.service");
+  json d = Run();
+  EXPECT_EQ((*Find(d, "a.service"))["exec_start"][0]["command"], "/bin/a");
+  EXPECT_EQ((*Find(d, "big@x.service"))["exec_start"][0]["command"], "/bin/b x");
+  EXPECT_EQ((*Find(d, "big@y.service"))["exec_start"][0]["command"], "/bin/b y");
+  EXPECT_EQ((*Find(d, "big@.service"))["exec_start"][0]["command"], "/bin/b %i");
 }
 
 TEST_F(ServicesFixture, SecretsInExecStartAreMasked) {
