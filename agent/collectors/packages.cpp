@@ -109,8 +109,8 @@ void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
     }
     std::string abbrev = dpkg::StatusAbbrev(p);
     if (abbrev != "ii ") j["status_abbrev"] = abbrev;
-    if (p.source) j["source_package"] = *p.source;
-    if (p.source_version) j["source_version"] = *p.source_version;
+    if (p.source) j["src"] = *p.source;  // short keys: most packages have one
+    if (p.source_version) j["src_version"] = *p.source_version;
     bool is_installed = p.status == "installed" && p.eflag == "ok";
     if (!is_installed) {
       j["want"] = p.want;

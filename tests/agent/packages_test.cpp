@@ -111,12 +111,12 @@ TEST(PackagesCollect, StatesSourcesAndMalformedStanzas) {
       json({{"id", "package:bash:amd64"}, {"version", "5.2.15-2+b2"}, {"source", {{"line", 1}}}}));
   const json& ssl = j["installed"][1];
   EXPECT_EQ(ssl["status_abbrev"], "hi ");
-  EXPECT_EQ(ssl["source_package"], "openssl");
-  EXPECT_EQ(ssl["source_version"], "3.0.15-1~deb12u1");
+  EXPECT_EQ(ssl["src"], "openssl");
+  EXPECT_EQ(ssl["src_version"], "3.0.15-1~deb12u1");
   std::vector<std::string> other;
   for (const auto& p : j["other_states"]) other.push_back(p["status_abbrev"]);
   EXPECT_EQ(other, (std::vector<std::string>{"rc ", "iHR", "iU "}));
-  EXPECT_EQ(j["other_states"][0]["source_package"], "inetutils");
+  EXPECT_EQ(j["other_states"][0]["src"], "inetutils");
   EXPECT_EQ(j["other_states"][0]["want"], "deinstall");
   EXPECT_EQ(j["other_states"][0]["status"], "config-files");
   EXPECT_EQ(j["other_states"][1]["eflag"], "reinstreq");
