@@ -35,11 +35,13 @@ struct Hop {
 struct Entry {
   json item;
   std::string type;
+  std::string module;  // for the id
 };
 
 class Expander {
  public:
-  Expander(const Fs& fs, Section& out, ItemArray& chains) : fs_(fs), out_(out), chains_(chains) {}
+  Expander(const Fs& fs, Section& out, ItemArray& chains, ItemArray& lines)
+      : fs_(fs), out_(out), chains_(chains), lines_(lines) {}
 
   const ParsedFile& Load(const std::string& path) {
     auto& slot = cache_[path];
@@ -160,34 +162,53 @@ class Expander {
     return key;
   }
 
-  // The compact entry (docs/sections/pam.md): keys holding their default are omitted.
+  // The compact entry (docs/sections/pam.md): keys holding their default are omitted. A line
+  // reached through an include is the same in every service that includes it: its content is
+  // written once to `lines` (id "pam_line:FILE:LINE") and the entry keeps its identity, type,
+  // chain and line.
   Entry MakeEntry(const std::string& service, const std::string& path, const pam::Line& l,
                   const std::vector<Hop>& chain, int substack, const std::string& error) {
-    json j;
-    j["service"] = service;
-    if (!l.include_all) j["type"] = l.type;
-    if (l.silent) j["silent"] = true;
+    json content;
+    if (!l.include_all) content["type"] = l.type;
+    if (l.silent) content["silent"] = true;
     std::string control = l.include_all ? "@include" : l.control;
-    j["control"] = control;
+    content["control"] = control;
     if (!control.empty() && control.front() == '[') {
-      j["actions"] = pam::ParseControl(control, nullptr);
+      content["actions"] = pam::ParseControl(control, nullptr);
     }
-    j["module"] = l.module;
-    if (!l.arguments.empty()) j["arguments"] = l.arguments;
+    content["module"] = l.module;
+    if (!l.arguments.empty()) content["arguments"] = l.arguments;
     json flags = json::object();
     for (const auto& [k, v] : pam::SecurityFlags(l.arguments)) {
       flags[k] = v == "true" ? json(true) : json(v);
     }
-    if (!flags.empty()) j["flags"] = std::move(flags);
+    if (!flags.empty()) content["flags"] = std::move(flags);
+    json j;
+    j["service"] = service;
+    if (!chain.empty() && error.empty()) {
+      std::string id = "pam_line:" + path + ":" + std::to_string(l.line);
+      if (lines_written_.insert(id).second) {
+        json line = std::move(content);
+        line["id"] = id;
+        line["source"] = {{"file", path}, {"line", l.line}};
+        lines_.push_back(line);
+      }
+      if (!l.include_all) j["type"] = l.type;
+    } else {
+      j.update(content);
+    }
     if (!chain.empty()) j["chain"] = ChainKey(service, path, chain, substack);
     if (!error.empty()) j["error"] = error;
     j["source"] = {{"line", l.line}};
-    return {std::move(j), l.include_all ? std::string() : l.type};
+    std::string module = l.module;
+    return {std::move(j), l.include_all ? std::string() : l.type, module};
   }
 
   const Fs& fs_;
   Section& out_;
   ItemArray& chains_;
+  ItemArray& lines_;
+  std::set<std::string> lines_written_;
   std::map<std::string, std::unique_ptr<ParsedFile>> cache_;
   std::set<std::string> seen_;
   std::set<std::string> written_;
@@ -228,7 +249,7 @@ void WriteService(const std::string& name, const std::string& file, const std::s
   std::set<std::string> types;
   bool all_types = false;
   for (Entry& e : entries) {
-    std::string module = e.item["module"];
+    std::string module = e.module;
     module = module.substr(module.rfind('/') == std::string::npos ? 0 : module.rfind('/') + 1);
     std::string key = (e.type.empty() ? std::string("any") : e.type) + ":" + module;
     int n = ++occurrence[key];
@@ -260,12 +281,14 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
   ItemArray services;
   ItemArray entries_out;
   ItemArray chains;
+  ItemArray lines;
   auto finish = [&]() {
     out.items["services"] = std::move(services);
     out.items["entries"] = std::move(entries_out);
     out.items["chains"] = std::move(chains);
+    out.items["lines"] = std::move(lines);
   };
-  Expander expander(fs, out, chains);
+  Expander expander(fs, out, chains, lines);
   // pam_handlers.c _pam_init_handlers: when /etc/pam.d or /usr/lib/pam.d is a directory (stat,
   // following links) /etc/pam.conf is ignored; else only /etc/pam.conf is read.
   auto no_dir = [](const Status& st) {
@@ -361,10 +384,10 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
     }
     for (auto& e : errors) expander.Error(e.path, e.line, e.message);
     other["state"] = by_service.count(kOther) ? "present" : "absent";
-    for (const auto& [name, lines] : by_service) {
+    for (const auto& [name, service_lines] : by_service) {
       std::vector<Entry> entries;
       std::vector<Hop> chain;
-      expander.ExpandLines(name, kPamConf, lines, "", chain, 0, entries);
+      expander.ExpandLines(name, kPamConf, service_lines, "", chain, 0, entries);
       WriteService(name, kPamConf, "", entries, services, entries_out);
     }
   }
