@@ -153,7 +153,6 @@ class Expander {
       }
       json c = {{"id", "pam_chain:" + service + ":" + key},
                 {"service", service},
-                {"key", key},
                 {"file", path},
                 {"via", std::move(via)}};
       if (substack > 0) c["substack_depth"] = substack;
@@ -193,7 +192,6 @@ class Expander {
         line["source"] = {{"file", path}, {"line", l.line}};
         lines_.push_back(line);
       }
-      if (!l.include_all) j["type"] = l.type;
     } else {
       j.update(content);
     }

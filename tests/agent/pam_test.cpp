@@ -42,9 +42,10 @@ class PamTest : public ::testing::Test {
                               const std::string& type = "") {
     std::vector<json> out;
     for (const auto& e : d["entries"]) {
-      if (e["service"] == service &&
-          (type.empty() || (e.contains("type") && e["type"].get<std::string>() == type))) {
-        out.push_back(Full(d, e));
+      if (e["service"] != service) continue;
+      json full = Full(d, e);  // an included line's type is in `lines`
+      if (type.empty() || (full.contains("type") && full["type"].get<std::string>() == type)) {
+        out.push_back(full);
       }
     }
     return out;
