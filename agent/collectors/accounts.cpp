@@ -244,7 +244,7 @@ class Builder {
     for (const GroupEntry* g : db_.GroupsListing(u.name)) {
       if (std::find(seen.begin(), seen.end(), g->gid) != seen.end()) continue;
       seen.push_back(g->gid);
-      out.push_back({{"name", g->name}, {"gid", g->gid}, {"primary", false}});
+      out.push_back({{"name", g->name}, {"gid", g->gid}});  // compact: "primary" false omitted
     }
     return out;
   }

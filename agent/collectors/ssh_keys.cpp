@@ -262,7 +262,12 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
     ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(reason);
     ju["source"] = {{"line", u.line}};  // the section's default file: /etc/passwd
-    static const json kUserDefaults = {{"home_state", "present"}, {"incomplete", false}};
+    // sshd's compiled-in AuthorizedKeysFile (sshd_config(5)) is the default of
+    // authorized_keys_file.
+    static const json kUserDefaults = {
+        {"home_state", "present"},
+        {"incomplete", false},
+        {"authorized_keys_file", {".ssh/authorized_keys", ".ssh/authorized_keys2"}}};
     OmitDefaults(ju, kUserDefaults);
     users.push_back(std::move(ju));
   }

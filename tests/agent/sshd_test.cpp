@@ -242,7 +242,8 @@ TEST_F(SshdTest, SshKeysKeepsDefaultsWithoutSshdConfig) {
   SshKeysCollector collector(SshdAuthorizedKeysSettings());
   Section s = Collect(collector);
   for (const auto& u : s.data["users"]) {
-    EXPECT_EQ(u["authorized_keys_file"], json({".ssh/authorized_keys", ".ssh/authorized_keys2"}));
+    // The compact form omits sshd's default; readers restore it.
+    EXPECT_FALSE(u.contains("authorized_keys_file"));
   }
 }
 
