@@ -213,6 +213,18 @@ void Section::AddError(std::string path, std::optional<int64_t> line, std::strin
   errors.push_back({std::move(path), line, std::move(message)});
 }
 
+void OmitDefaults(json& item, const json& defaults) {
+  if (!item.is_object()) return;
+  for (auto it = item.begin(); it != item.end();) {
+    auto d = defaults.find(it.key());
+    if (it->is_null() || (d != defaults.end() && *d == *it)) {
+      it = item.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void ItemArray::push_back(const json& item) {
   if (size_ > 0) text_ += ',';
   DumpInto(item, text_);

@@ -72,6 +72,10 @@ OptionalFile ReadOptional(const Fs& fs, std::string_view path, ErrorSink& errors
 }
 
 json Source(std::string_view file, int64_t line) { return {{"file", file}, {"line", line}}; }
+// Compact sources (docs/sections/accounts.md): the file is the array's default file.
+json LineOnly(int64_t line) { return {{"line", line}}; }
+// A password's default file is /etc/shadow; one from /etc/passwd names its file.
+json ShadowSource(int64_t line) { return LineOnly(line); }
 
 json OptNum(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
@@ -189,14 +193,17 @@ class Builder {
       // pam_unix and login(1) use the passwd field itself unless it is "x".
       set_class(u.passwd_field_class);
       p["source"] = Source(kPasswdPath, u.line);
+      OmitDefaults(p);
       return p;
     }
     if (!shadow_file_.present) {
       p["status"] = "no_shadow_entry";
+      OmitDefaults(p);
       return p;
     }
     if (!shadow_file_.readable) {
       p["status"] = "unknown";
+      OmitDefaults(p);
       return p;
     }
     auto it = shadow_idx_.first.find(u.name);
@@ -204,10 +211,11 @@ class Builder {
       auto skipped = shadow_idx_.skipped.find(u.name);
       if (skipped != shadow_idx_.skipped.end()) {
         p["status"] = "unknown";  // only a malformed line names this user
-        p["source"] = Source(kShadowPath, skipped->second);
+        p["source"] = ShadowSource(skipped->second);
       } else {
         p["status"] = "no_shadow_entry";
       }
+      OmitDefaults(p);
       return p;
     }
     const ShadowEntry& e = shadow_.entries[it->second];
@@ -218,7 +226,8 @@ class Builder {
     p["warn"] = OptNum(e.warn_days);
     p["inactive"] = OptNum(e.inactive_days);
     p["expire"] = OptNum(e.expire);
-    p["source"] = Source(kShadowPath, e.line);
+    p["source"] = ShadowSource(e.line);
+    OmitDefaults(p);
     return p;
   }
 
@@ -235,7 +244,7 @@ class Builder {
     for (const GroupEntry* g : db_.GroupsListing(u.name)) {
       if (std::find(seen.begin(), seen.end(), g->gid) != seen.end()) continue;
       seen.push_back(g->gid);
-      out.push_back({{"name", g->name}, {"gid", g->gid}, {"primary", false}});
+      out.push_back({{"name", g->name}, {"gid", g->gid}});  // compact: "primary" false omitted
     }
     return out;
   }
@@ -270,8 +279,9 @@ class Builder {
                    {"password_field", field},
                    {"password", Password(u)},
                    {"groups", EffectiveGroups(u)},
-                   {"source", Source(kPasswdPath, u.line)}};
+                   {"source", LineOnly(u.line)}};  // the default file: /etc/passwd
       if (user["password"]["status"] == "empty") empty_passwords_.push_back(u.name);
+      OmitDefaults(user);
       users.push_back(std::move(user));
     }
     return users;
@@ -285,10 +295,12 @@ class Builder {
               {"source", nullptr}};
     if (!gshadow_file_.present) {
       j["status"] = "no_gshadow_file";
+      OmitDefaults(j);
       return j;
     }
     if (!gshadow_file_.readable) {
       j["status"] = "unknown";
+      OmitDefaults(j);
       return j;
     }
     auto it = gshadow_idx_.first.find(g.name);
@@ -296,10 +308,11 @@ class Builder {
       auto skipped = gshadow_idx_.skipped.find(g.name);
       if (skipped != gshadow_idx_.skipped.end()) {
         j["status"] = "unknown";
-        j["source"] = Source(kGshadowPath, skipped->second);
+        j["source"] = LineOnly(skipped->second);  // the default file: /etc/gshadow
       } else {
         j["status"] = "no_entry";
       }
+      OmitDefaults(j);
       return j;
     }
     const GshadowEntry& e = gshadow_.entries[it->second];
@@ -307,7 +320,11 @@ class Builder {
     j["password"] = GroupPasswordClassName(e.password);
     j["administrators"] = e.administrators;
     j["members"] = e.members;
-    j["source"] = Source(kGshadowPath, e.line);
+    j["source"] = LineOnly(e.line);  // the default file: /etc/gshadow
+    // Compact: with status "present", empty administrators/members are omitted.
+    static const json kPresentDefaults = {{"administrators", json::array()},
+                                          {"members", json::array()}};
+    OmitDefaults(j, kPresentDefaults);
     return j;
   }
 
@@ -315,12 +332,15 @@ class Builder {
     ItemArray groups;
     std::map<std::string, int> seen;
     for (const auto& g : db_.groups) {
-      groups.push_back({{"id", NumberedId("group", g.name, seen)},
-                        {"name", g.name},
-                        {"gid", g.gid},
-                        {"members", g.members},
-                        {"gshadow", Gshadow(g)},
-                        {"source", Source(kGroupPath, g.line)}});
+      json j = {{"id", NumberedId("group", g.name, seen)},
+                {"name", g.name},
+                {"gid", g.gid},
+                {"members", g.members},
+                {"gshadow", Gshadow(g)},
+                {"source", LineOnly(g.line)}};  // the default file: /etc/group
+      static const json kGroupDefaults = {{"members", json::array()}};
+      OmitDefaults(j, kGroupDefaults);
+      groups.push_back(std::move(j));
     }
     return groups;
   }

@@ -120,9 +120,8 @@ void ReadCrontab(Ctx& c, const std::string& path, Kind kind, const std::string& 
 }
 
 json AccessFile(const Fs& fs, const AccountDb& db, Section& out, std::string_view path) {
-  json j = {{"id", "cron_access:" + std::string(path)},
-            {"path", std::string(path)},
-            {"source", SourceJson(path, std::nullopt)}};
+  // Compact (docs/sections/cron.md): the item is its own source ({file: path}); nulls omitted.
+  json j = {{"id", "cron_access:" + std::string(path)}, {"path", std::string(path)}};
   ConfFile f = ReadConf(fs, path, out, 1ull << 20);
   j["state"] = ConfStateName(f.state);
   j["reason"] = f.reason.empty() || f.state == ConfState::kAbsent ? json(nullptr) : json(f.reason);
@@ -144,6 +143,7 @@ json AccessFile(const Fs& fs, const AccountDb& db, Section& out, std::string_vie
     sink.Flush(out);
   }
   j["names"] = f.state == ConfState::kPresent ? names : json(nullptr);
+  OmitDefaults(j);
   return j;
 }
 

@@ -259,19 +259,14 @@ class FilesRun {
       bool absent = st.status().code() == StatusCode::kNotFound;
       if (absent && !w.fixed) return nullptr;
       j["state"] = absent ? "absent" : "error";
-      j["reason"] = absent ? json(nullptr) : json(st.status().message());
-      for (const char* k : {"type", "mode", "uid", "owner", "gid", "group", "size", "mtime",
-                            "link_target", "sha256", "hash_state"}) {
-        j[k] = nullptr;
-      }
+      if (!absent) j["reason"] = st.status().message();
       if (!absent) out_.AddError(w.path, std::nullopt, st.status().message());
-      j["source"] = {{"file", w.path}, {"line", nullptr}};
+      // Compact: null metadata omitted; the item is its own source ({file: path}).
+      OmitDefaults(j);
       return j;
     }
     j["state"] = "present";
-    j["reason"] = nullptr;
     j = OwnerFields(std::move(j), *st);
-    j["link_target"] = nullptr;
     if (st->type == FileType::kSymlink) {
       auto target = fs_.ReadLink(w.path);
       if (target.ok()) j["link_target"] = *target;
@@ -299,9 +294,12 @@ class FilesRun {
         sha = Hash(content->data, hash_state);
       }
     }
-    j["sha256"] = sha ? json(*sha) : json(nullptr);
+    if (sha) j["sha256"] = *sha;
     j["hash_state"] = sha ? "hashed" : hash_state;
-    j["source"] = {{"file", w.path}, {"line", nullptr}};
+    // Compact (docs/sections/files.md): nulls, state "present" and hash_state "hashed" omitted;
+    // the item is its own source ({file: path}).
+    static const json kItemDefaults = {{"state", "present"}, {"hash_state", "hashed"}};
+    OmitDefaults(j, kItemDefaults);
     return j;
   }
 
@@ -367,7 +365,7 @@ class FilesRun {
               {"name", BaseName(path)},
               {"user", user ? json(user->name) : json(nullptr)}};
     j = OwnerFields(std::move(j), *st);
-    j["source"] = {{"file", path}, {"line", nullptr}};
+    OmitDefaults(j);  // the item is its own source ({file: path})
     out.push_back(j);
   }
 

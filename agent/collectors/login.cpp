@@ -28,8 +28,7 @@ struct Setting {
 };
 
 // Folds settings in file order: the last one of a key wins; earlier ones are "overridden".
-json FoldSettings(const std::vector<Setting>& all, const std::string& file,
-                  const std::string& id_prefix) {
+json FoldSettings(const std::vector<Setting>& all, const std::string& id_prefix) {
   std::map<std::string, std::vector<size_t>> by_key;
   for (size_t i = 0; i < all.size(); ++i) by_key[all[i].key].push_back(i);
   json out = json::array();
@@ -40,13 +39,13 @@ json FoldSettings(const std::vector<Setting>& all, const std::string& file,
     json over = json::array();
     for (size_t k = 0; k + 1 < lines.size(); ++k) {
       const Setting& o = all[lines[k]];
-      over.push_back({{"value", o.value}, {"source", SourceJson(file, o.line)}});
+      over.push_back({{"value", o.value}, {"source", {{"line", o.line}}}});
     }
-    out.push_back({{"id", id_prefix + s.key},
-                   {"key", s.key},
-                   {"value", s.value},
-                   {"overridden", std::move(over)},
-                   {"source", SourceJson(file, s.line)}});
+    // Compact (docs/sections/login.md): the file is the object's `path`; no overrides: omitted.
+    json j = {{"id", id_prefix + s.key}, {"key", s.key}, {"value", s.value}};
+    if (!over.empty()) j["overridden"] = std::move(over);
+    j["source"] = {{"line", s.line}};
+    out.push_back(std::move(j));
   }
   return out;
 }
@@ -292,15 +291,14 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
   std::vector<Setting> defs_all;
   if (defs.state == ConfState::kPresent) defs_all = ParseLoginDefs(defs, out);
   json jdefs = FileState(defs);
-  jdefs["settings"] = defs.state == ConfState::kPresent
-                          ? FoldSettings(defs_all, defs.path, "login_defs:")
-                          : json(nullptr);
+  jdefs["settings"] =
+      defs.state == ConfState::kPresent ? FoldSettings(defs_all, "login_defs:") : json(nullptr);
   out.data["login_defs"] = std::move(jdefs);
 
   ConfFile useradd = ReadConf(fs, kUseradd, out, kMaxConfBytes);
   json juseradd = FileState(useradd);
   juseradd["settings"] = useradd.state == ConfState::kPresent
-                             ? FoldSettings(ParseUseradd(useradd, out), useradd.path, "useradd:")
+                             ? FoldSettings(ParseUseradd(useradd, out), "useradd:")
                              : json(nullptr);
   out.data["useradd"] = std::move(juseradd);
 
@@ -492,6 +490,9 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       }
       AddFileMeta(j, info, db);
       j["flags"] = std::move(flags);
+      // Compact (docs/sections/login.md): nulls and no flags omitted.
+      static const json kEntryDefaults = {{"flags", json::array()}};
+      OmitDefaults(j, kEntryDefaults);
       entries.push_back(std::move(j));
       ++n;
       if (colon == std::string::npos) break;

@@ -98,16 +98,19 @@ void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
       return;
     }
     std::string arch = p.architecture.empty() ? "" : ":" + p.architecture;
-    // Compact items (a host has hundreds to thousands): Source fields only when the stanza
-    // has them; want/eflag/status spelled out only outside the installed list.
-    json j = {{"id", "package:" + p.name + arch},
-              {"package", p.name},
-              {"version", p.version},
-              {"architecture", p.architecture},
-              {"status_abbrev", dpkg::StatusAbbrev(p)},
-              {"source", SourceJson(file, p.line)}};
-    if (p.source) j["source_package"] = *p.source;
-    if (p.source_version) j["source_version"] = *p.source_version;
+    // Compact items (a host has hundreds to thousands; docs/sections/packages.md): the id carries
+    // the package and architecture, `source` names the file only when it is not the status file,
+    // and `status_abbrev` is omitted when it is the default "ii ".
+    json j = {{"id", "package:" + p.name + arch}, {"version", p.version}};
+    if (file == kStatusFile) {
+      j["source"] = {{"line", p.line}};
+    } else {
+      j["source"] = SourceJson(file, p.line);
+    }
+    std::string abbrev = dpkg::StatusAbbrev(p);
+    if (abbrev != "ii ") j["status_abbrev"] = abbrev;
+    if (p.source) j["src"] = *p.source;  // short keys: most packages have one
+    if (p.source_version) j["src_version"] = *p.source_version;
     bool is_installed = p.status == "installed" && p.eflag == "ok";
     if (!is_installed) {
       j["want"] = p.want;

@@ -12,7 +12,10 @@ namespace {
 using nlohmann::json;
 
 constexpr const char* kPamDir = "/etc/pam.d";
-constexpr int kMaxIncludeLevel = 16;  // Linux-PAM PAM_SUBSTACK_MAX_LEVEL
+constexpr const char* kVendorDir = "/usr/lib/pam.d";  // Linux-PAM PAM_CONFIG_DIST_D
+constexpr const char* kPamConf = "/etc/pam.conf";
+constexpr const char* kOther = "other";  // Linux-PAM PAM_DEFAULT_SERVICE
+constexpr int kMaxIncludeLevel = 16;     // Linux-PAM PAM_SUBSTACK_MAX_LEVEL
 constexpr size_t kMaxFile = 1u << 20;
 constexpr size_t kMaxEntriesPerService = 10000;
 
@@ -27,9 +30,18 @@ struct Hop {
   std::string directive;  // "@include", "include", "substack"
 };
 
+// One expanded entry before it is written out, with the type it covers for the `other`
+// fallback ("" = a failed "@include": all types).
+struct Entry {
+  json item;
+  std::string type;
+  std::string module;  // for the id
+};
+
 class Expander {
  public:
-  Expander(const Fs& fs, Section& out) : fs_(fs), out_(out) {}
+  Expander(const Fs& fs, Section& out, ItemArray& chains, ItemArray& lines)
+      : fs_(fs), out_(out), chains_(chains), lines_(lines) {}
 
   const ParsedFile& Load(const std::string& path) {
     auto& slot = cache_[path];
@@ -50,10 +62,17 @@ class Expander {
 
   // Appends the entries of `path` for `type` ("" = all types) to `entries`.
   void Expand(const std::string& service, const std::string& path, const std::string& type,
-              std::vector<Hop>& chain, int substack, std::vector<json>& entries) {
+              std::vector<Hop>& chain, int substack, std::vector<Entry>& entries) {
     const ParsedFile& file = Load(path);
     if (!file.status.ok()) return;  // reported by the caller
-    for (const pam::Line& l : file.lines) {
+    ExpandLines(service, path, file.lines, type, chain, substack, entries);
+  }
+
+  // The same for lines already parsed (a service's lines of /etc/pam.conf).
+  void ExpandLines(const std::string& service, const std::string& path,
+                   const std::vector<pam::Line>& lines, const std::string& type,
+                   std::vector<Hop>& chain, int substack, std::vector<Entry>& entries) {
+    for (const pam::Line& l : lines) {
       if (entries.size() >= kMaxEntriesPerService) {
         Error(path, l.line,
               "more than " + std::to_string(kMaxEntriesPerService) + " entries for service " +
@@ -63,17 +82,17 @@ class Expander {
       if (!l.include_all && !type.empty() && l.type != type && l.error.empty()) continue;
       if (!l.error.empty()) {
         Error(path, l.line, l.error);
-        entries.push_back(Entry(service, path, l, chain, substack, l.error));
+        entries.push_back(MakeEntry(service, path, l, chain, substack, l.error));
         continue;
       }
       std::string control = l.control;
       for (char& c : control) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       bool include = l.include_all || control == "include" || control == "substack";
       if (!include) {
-        entries.push_back(Entry(service, path, l, chain, substack, ""));
+        entries.push_back(MakeEntry(service, path, l, chain, substack, ""));
         continue;
       }
-      std::string target = pam::IncludePath(l.module);
+      std::string target = Resolve(l.module);
       std::string directive = l.include_all ? "@include" : control;
       std::string problem;
       for (const Hop& h : chain) {
@@ -93,7 +112,7 @@ class Expander {
       }
       if (!problem.empty()) {
         Error(path, l.line, problem);
-        entries.push_back(Entry(service, path, l, chain, substack, problem));
+        entries.push_back(MakeEntry(service, path, l, chain, substack, problem));
         continue;
       }
       chain.push_back({path, l.line, directive});
@@ -103,45 +122,94 @@ class Expander {
     }
   }
 
+  // pam_handlers.c _pam_open_config_file: an absolute name as given; else /etc/pam.d/NAME,
+  // and /usr/lib/pam.d/NAME when that does not exist.
+  std::string Resolve(const std::string& name) {
+    std::string path = pam::IncludePath(name);
+    if (!name.empty() && name.front() == '/') return path;
+    if (Load(path).status.code() != StatusCode::kNotFound) return path;
+    std::string vendor = JoinPath(kVendorDir, name);
+    return Load(vendor).status.ok() ? vendor : path;
+  }
+
   void Error(const std::string& path, std::optional<int64_t> line, const std::string& msg) {
     auto key = path + "\n" + (line ? std::to_string(*line) : "") + "\n" + msg;
     if (seen_.insert(key).second) out_.AddError(path, line, msg);
   }
 
  private:
-  json Entry(const std::string& service, const std::string& path, const pam::Line& l,
-             const std::vector<Hop>& chain, int substack, const std::string& error) {
-    json j;
-    j["service"] = service;
-    j["type"] = l.include_all ? json(nullptr) : json(l.type);
-    j["silent"] = l.silent;
-    std::string control = l.include_all ? "@include" : l.control;
-    j["control"] = control;
-    if (!control.empty() && control.front() == '[') {
-      j["actions"] = pam::ParseControl(control, nullptr);
+  // The key of an include chain within its service: the line numbers of its hops joined with
+  // '.' ("3" = included by line 3 of the service's file, "3.7" = then by line 7 of that file).
+  // Each distinct (service, chain) is written once to `chains`, with id
+  // "pam_chain:SERVICE:KEY".
+  std::string ChainKey(const std::string& service, const std::string& path,
+                       const std::vector<Hop>& chain, int substack) {
+    std::string key;
+    for (const Hop& h : chain) key += (key.empty() ? "" : ".") + std::to_string(h.line);
+    if (written_.insert(service + "\n" + key).second) {
+      json via = json::array();
+      for (const Hop& h : chain) {
+        via.push_back({{"file", h.file}, {"line", h.line}, {"directive", h.directive}});
+      }
+      json c = {{"id", "pam_chain:" + service + ":" + key},
+                {"service", service},
+                {"file", path},
+                {"via", std::move(via)}};
+      if (substack > 0) c["substack_depth"] = substack;
+      chains_.push_back(c);
     }
-    j["module"] = l.module;
-    j["arguments"] = l.arguments;
+    return key;
+  }
+
+  // The compact entry (docs/sections/pam.md): keys holding their default are omitted. A line
+  // reached through an include is the same in every service that includes it: its content is
+  // written once to `lines` (id "pam_line:FILE:LINE") and the entry keeps its identity, type,
+  // chain and line.
+  Entry MakeEntry(const std::string& service, const std::string& path, const pam::Line& l,
+                  const std::vector<Hop>& chain, int substack, const std::string& error) {
+    json content;
+    if (!l.include_all) content["type"] = l.type;
+    if (l.silent) content["silent"] = true;
+    std::string control = l.include_all ? "@include" : l.control;
+    content["control"] = control;
+    if (!control.empty() && control.front() == '[') {
+      content["actions"] = pam::ParseControl(control, nullptr);
+    }
+    content["module"] = l.module;
+    if (!l.arguments.empty()) content["arguments"] = l.arguments;
     json flags = json::object();
     for (const auto& [k, v] : pam::SecurityFlags(l.arguments)) {
       flags[k] = v == "true" ? json(true) : json(v);
     }
-    j["flags"] = std::move(flags);
-    json via = json::array();
-    for (const Hop& h : chain) {
-      via.push_back({{"file", h.file}, {"line", h.line}, {"directive", h.directive}});
+    if (!flags.empty()) content["flags"] = std::move(flags);
+    json j;
+    j["service"] = service;
+    if (!chain.empty() && error.empty()) {
+      std::string id = "pam_line:" + path + ":" + std::to_string(l.line);
+      if (lines_written_.insert(id).second) {
+        json line = std::move(content);
+        line["id"] = id;
+        line["source"] = {{"file", path}, {"line", l.line}};
+        lines_.push_back(line);
+      }
+    } else {
+      j.update(content);
     }
-    j["via"] = std::move(via);
-    j["substack_depth"] = substack;
+    if (!chain.empty()) j["chain"] = ChainKey(service, path, chain, substack);
     if (!error.empty()) j["error"] = error;
-    j["source"] = {{"file", path}, {"line", l.line}};
-    return j;
+    j["source"] = {{"line", l.line}};
+    std::string module = l.module;
+    return {std::move(j), l.include_all ? std::string() : l.type, module};
   }
 
   const Fs& fs_;
   Section& out_;
+  ItemArray& chains_;
+  ItemArray& lines_;
+  std::set<std::string> lines_written_;
   std::map<std::string, std::unique_ptr<ParsedFile>> cache_;
   std::set<std::string> seen_;
+  std::set<std::string> written_;
 };
 
 json KeyValueFiles(const Fs& fs, const std::vector<std::string>& files, Section& out) {
@@ -171,61 +239,159 @@ json KeyValueFiles(const Fs& fs, const std::vector<std::string>& files, Section&
   return {{"files_read", read}, {"settings", settings}, {"effective", effective}};
 }
 
+// Writes one service's expanded stack: entry ids, the service item with the module types that
+// fall back to `other` (pam_dispatch.c: a type without handlers uses other's).
+void WriteService(const std::string& name, const std::string& file, const std::string& overrides,
+                  std::vector<Entry>& entries, ItemArray& services, ItemArray& entries_out) {
+  std::map<std::string, int> occurrence;
+  std::set<std::string> types;
+  bool all_types = false;
+  for (Entry& e : entries) {
+    std::string module = e.module;
+    module = module.substr(module.rfind('/') == std::string::npos ? 0 : module.rfind('/') + 1);
+    std::string key = (e.type.empty() ? std::string("any") : e.type) + ":" + module;
+    int n = ++occurrence[key];
+    e.item["id"] = "pam:" + name + ":" + key + "#" + std::to_string(n);
+    if (e.type.empty()) all_types = true;
+    types.insert(e.type);
+    entries_out.push_back(e.item);
+  }
+  json svc = {{"id", "pam_service:" + name},
+              {"name", name},
+              {"state", "present"},
+              {"entries", entries.size()},
+              {"source", {{"file", file}}}};
+  json fallback = json::array();
+  if (name != kOther && !all_types) {
+    for (const char* t : {"auth", "account", "password", "session"}) {
+      if (!types.count(t)) fallback.push_back(t);
+    }
+  }
+  if (!fallback.empty()) svc["other_fallback"] = std::move(fallback);
+  if (!overrides.empty()) svc["overrides"] = overrides;
+  services.push_back(svc);
+}
+
 }  // namespace
 
 void PamCollector::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   ItemArray services;
   ItemArray entries_out;
-  auto names = fs.ListDir(kPamDir);
-  if (!names.ok()) {
-    if (names.status().code() == StatusCode::kNotFound) {
-      out.status = SectionStatus::kNotApplicable;
-      out.data["reason"] = "no /etc/pam.d in this root";
-    } else {
-      out.AddError(kPamDir, std::nullopt, "cannot list: " + names.status().message());
-      out.status = SectionStatus::kError;
-    }
+  ItemArray chains;
+  ItemArray lines;
+  auto finish = [&]() {
     out.items["services"] = std::move(services);
     out.items["entries"] = std::move(entries_out);
+    out.items["chains"] = std::move(chains);
+    out.items["lines"] = std::move(lines);
+  };
+  Expander expander(fs, out, chains, lines);
+  // pam_handlers.c _pam_init_handlers: when /etc/pam.d or /usr/lib/pam.d is a directory (stat,
+  // following links) /etc/pam.conf is ignored; else only /etc/pam.conf is read.
+  auto no_dir = [](const Status& st) {
+    return st.code() == StatusCode::kNotFound || st.code() == StatusCode::kWrongType;
+  };
+  auto names = fs.ListDir(kPamDir);
+  auto vendor = fs.ListDir(kVendorDir);
+  if (!names.ok() && !no_dir(names.status())) {
+    out.AddError(kPamDir, std::nullopt, "cannot list: " + names.status().message());
+    out.status = SectionStatus::kError;
+    out.data["config"] = json::array({kPamDir});
+    finish();
     return;
   }
-  Expander expander(fs, out);
-  for (const std::string& name : *names) {
-    std::string path = JoinPath(kPamDir, name);
-    json svc;
-    svc["id"] = "pam_service:" + name;
-    svc["name"] = name;
-    svc["source"] = {{"file", path}, {"line", nullptr}};
-    const auto& file = expander.Load(path);
-    if (!file.status.ok()) {
-      svc["state"] = "error";
-      svc["entries"] = nullptr;
-      svc["reason"] = file.status.message();
-      out.AddError(path, std::nullopt, "cannot read: " + file.status.message());
-      services.push_back(svc);
-      continue;
-    }
-    std::vector<json> entries;
-    std::vector<Hop> chain;
-    expander.Expand(name, path, "", chain, 0, entries);
-    std::map<std::string, int> occurrence;
-    for (json& e : entries) {
-      std::string module = e["module"];
-      module = module.substr(module.rfind('/') == std::string::npos ? 0 : module.rfind('/') + 1);
-      std::string key =
-          (e["type"].is_null() ? std::string("any") : e["type"].get<std::string>()) + ":" + module;
-      int n = ++occurrence[key];
-      e["id"] = "pam:" + name + ":" + key + "#" + std::to_string(n);
-      entries_out.push_back(e);
-    }
-    svc["state"] = "present";
-    svc["entries"] = entries.size();
-    svc["reason"] = nullptr;
-    services.push_back(svc);
+  if (!vendor.ok() && !no_dir(vendor.status())) {
+    out.AddError(kVendorDir, std::nullopt, "cannot list: " + vendor.status().message());
   }
-  out.items["services"] = std::move(services);
-  out.items["entries"] = std::move(entries_out);
+  bool pam_d = names.ok() || vendor.ok();
+  json pam_conf = {{"path", kPamConf}, {"in_effect", !pam_d}};
+  auto conf_stat = fs.Stat(kPamConf, true);
+  if (conf_stat.ok()) {
+    pam_conf["state"] = "present";
+  } else if (conf_stat.status().code() == StatusCode::kNotFound) {
+    pam_conf["state"] = "absent";
+  } else {
+    pam_conf["state"] = "error";
+    pam_conf["reason"] = conf_stat.status().message();
+    out.AddError(kPamConf, std::nullopt, "cannot stat: " + conf_stat.status().message());
+  }
+  json config = json::array();
+  if (names.ok()) config.push_back(kPamDir);
+  if (vendor.ok()) config.push_back(kVendorDir);
+  if (!pam_d) config.push_back(kPamConf);
+  out.data["config"] = config;
+  json other = {{"service", kOther}, {"state", "absent"}};
+  if (pam_d) {
+    // A service is a file in either directory; /etc/pam.d/NAME wins over /usr/lib/pam.d/NAME
+    // unless it does not exist (a dangling link): _pam_open_config_file.
+    std::set<std::string> etc_names;
+    std::set<std::string> vendor_names;
+    if (names.ok()) etc_names.insert(names->begin(), names->end());
+    if (vendor.ok()) vendor_names.insert(vendor->begin(), vendor->end());
+    std::set<std::string> all = etc_names;
+    all.insert(vendor_names.begin(), vendor_names.end());
+    for (const std::string& name : all) {
+      std::string path = JoinPath(kPamDir, name);
+      std::string vendor_path = JoinPath(kVendorDir, name);
+      bool has_vendor = vendor_names.count(name) > 0;
+      bool overrides = false;
+      if (!etc_names.count(name) ||
+          (has_vendor && expander.Load(path).status.code() == StatusCode::kNotFound)) {
+        path = vendor_path;
+      } else {
+        overrides = has_vendor;
+      }
+      const auto& file = expander.Load(path);
+      if (name == kOther) other["state"] = file.status.ok() ? "present" : "error";
+      if (!file.status.ok()) {
+        services.push_back({{"id", "pam_service:" + name},
+                            {"name", name},
+                            {"state", "error"},
+                            {"entries", nullptr},
+                            {"reason", file.status.message()},
+                            {"source", {{"file", path}}}});
+        out.AddError(path, std::nullopt, "cannot read: " + file.status.message());
+        continue;
+      }
+      std::vector<Entry> entries;
+      std::vector<Hop> chain;
+      expander.Expand(name, path, "", chain, 0, entries);
+      WriteService(name, path, overrides ? vendor_path : "", entries, services, entries_out);
+    }
+  } else {
+    ReadOptions opts;
+    opts.max_bytes = kMaxFile;
+    auto content = fs.ReadFile(kPamConf, opts);
+    if (!content.ok()) {
+      if (content.status().code() == StatusCode::kNotFound) {
+        out.status = SectionStatus::kNotApplicable;
+        out.data["reason"] = "no /etc/pam.d or /etc/pam.conf in this root";
+      } else {
+        out.AddError(kPamConf, std::nullopt, "cannot read: " + content.status().message());
+        out.status = SectionStatus::kError;
+      }
+      out.data["pam_conf"] = pam_conf;
+      finish();
+      return;
+    }
+    std::vector<SectionError> errors;
+    std::map<std::string, std::vector<pam::Line>> by_service;
+    for (pam::Line& l : pam::ParseFile(content->data, kPamConf, errors, true)) {
+      by_service[l.service].push_back(std::move(l));
+    }
+    for (auto& e : errors) expander.Error(e.path, e.line, e.message);
+    other["state"] = by_service.count(kOther) ? "present" : "absent";
+    for (const auto& [name, service_lines] : by_service) {
+      std::vector<Entry> entries;
+      std::vector<Hop> chain;
+      expander.ExpandLines(name, kPamConf, service_lines, "", chain, 0, entries);
+      WriteService(name, kPamConf, "", entries, services, entries_out);
+    }
+  }
+  out.data["pam_conf"] = pam_conf;
+  out.data["other"] = other;
+  finish();
 
   std::vector<std::string> pwq;
   auto dropins = fs.ListDir("/etc/security/pwquality.conf.d");

@@ -1,7 +1,9 @@
-// The `pam` section: every service file in /etc/pam.d expanded into its effective stack of
-// (service, type, control, module, arguments) entries, following "@include" and the include /
-// substack controls (parsers/pam.h), each with file:line and the chain it came through; plus
-// pwquality.conf(.d) and faillock.conf settings. docs/sections/pam.md documents the fields.
+// The `pam` section: every service of /etc/pam.d and /usr/lib/pam.d (or, without them,
+// /etc/pam.conf) expanded into its effective stack of (service, type, control, module,
+// arguments) entries, following "@include" and the include / substack controls (parsers/pam.h),
+// each with file:line and the chain it came through; whether pam.conf is in effect, the `other`
+// fallback; plus pwquality.conf(.d) and faillock.conf settings. docs/sections/pam.md documents
+// the fields.
 #pragma once
 
 #include "agent/collector.h"

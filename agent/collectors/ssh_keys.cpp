@@ -66,8 +66,7 @@ json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
     j["strict_modes"] = nullptr;
   }
   j["flags"] = flags;
-  j["source"] = {{"file", f.path}, {"line", nullptr}};
-  return j;
+  return j;  // compacted by the caller once complete; its own source ({file: path})
 }
 
 json CertificateJson(const authorized_keys::CertificateInfo& c) {
@@ -251,6 +250,9 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
             jf["flags"] = flags;
           }
         }
+        // Compact (docs/sections/ssh_keys.md): nulls, no flags, via_symlink false omitted.
+        static const json kFileDefaults = {{"flags", json::array()}, {"via_symlink", false}};
+        OmitDefaults(jf, kFileDefaults);
         files.push_back(std::move(jf));
       }
     }
@@ -259,7 +261,14 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     std::string reason;
     for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
     ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(reason);
-    ju["source"] = {{"file", kPasswdPath}, {"line", u.line}};
+    ju["source"] = {{"line", u.line}};  // the section's default file: /etc/passwd
+    // sshd's compiled-in AuthorizedKeysFile (sshd_config(5)) is the default of
+    // authorized_keys_file.
+    static const json kUserDefaults = {
+        {"home_state", "present"},
+        {"incomplete", false},
+        {"authorized_keys_file", {".ssh/authorized_keys", ".ssh/authorized_keys2"}}};
+    OmitDefaults(ju, kUserDefaults);
     users.push_back(std::move(ju));
   }
   out.items["users"] = std::move(users);

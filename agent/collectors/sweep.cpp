@@ -106,8 +106,6 @@ json OwnerFields(json j, const struct stat& st, const Names& names) {
   return j;
 }
 
-json Source(const std::string& path) { return {{"file", path}, {"line", nullptr}}; }
-
 // Heterogeneous lookup of string_view keys.
 struct ViewHash {
   using is_transparent = void;
@@ -391,7 +389,6 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
                   {"type", FileTypeName(FileTypeFromMode(mode))},
                   {"mode", ModeOctal(mode)}};
         j = OwnerFields(std::move(j), st, names);
-        j["source"] = Source(e.path);
         (is_dir ? ww_dirs : ww_files).push_back(j);
       }
     }
@@ -405,7 +402,6 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
       j = OwnerFields(std::move(j), st, names);
       j["no_user"] = no_user;
       j["no_group"] = no_group;
-      j["source"] = Source(e.path);
       unowned.push_back(j);
     }
   };
@@ -466,7 +462,6 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
       j["dpkg_path"] = nullptr;
       j["diversion"] = nullptr;
     }
-    j["source"] = Source(f.path);
     setid_items.push_back(j);
   }
 
@@ -475,8 +470,7 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
     skipped.push_back({{"id", "sweep_skip:" + s.path},
                        {"path", s.path},
                        {"reason", s.reason},
-                       {"fs_type", s.fs_type.empty() ? json(nullptr) : json(s.fs_type)},
-                       {"source", Source(s.path)}});
+                       {"fs_type", s.fs_type.empty() ? json(nullptr) : json(s.fs_type)}});
   }
   std::vector<std::string> roots, excludes;
   for (const auto& r : wo.roots) roots.push_back(NormalizePath(r));

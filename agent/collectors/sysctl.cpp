@@ -352,10 +352,10 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     for (std::string_view key : SysctlKeys()) {
       std::string norm = sysctl::NormalizeKey(key);
       std::string path = "/proc/sys/" + norm;
-      json j = {{"id", "sysctl_runtime:" + std::string(key)},
-                {"key", std::string(key)},
-                {"path", path},
-                {"source", SourceJson(path, std::nullopt)}};
+      // Compact (docs/sections/sysctl.md): null keys omitted; the item is its own source
+      // ({file: path}).
+      json j = {
+          {"id", "sysctl_runtime:" + std::string(key)}, {"key", std::string(key)}, {"path", path}};
       ReadOptions ro;
       ro.max_bytes = 64 << 10;
       StatusOr<FileContent> r = fs.ReadFile(path, ro);
@@ -389,6 +389,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
         j["configured_source"] = conf ? SourceJson(conf->file, conf->a.line) : json(nullptr);
         j["matches_configured"] = nullptr;
       }
+      OmitDefaults(j);
       runtime.push_back(std::move(j));
     }
   }

@@ -61,7 +61,7 @@ std::string Unbracket(const std::string& arg) {
 }  // namespace
 
 std::vector<Line> ParseFile(std::string_view text, std::string_view path,
-                            std::vector<SectionError>& errors) {
+                            std::vector<SectionError>& errors, bool service_field) {
   std::vector<Line> out;
   std::string logical;
   int64_t first = 0;
@@ -73,6 +73,16 @@ std::vector<Line> ParseFile(std::string_view text, std::string_view path,
     if (tok.empty()) return;
     Line l;
     l.line = first;
+    if (service_field) {
+      // pam.conf(5): the first field names the service (compared case-insensitively).
+      l.service = Lower(tok[0]);
+      tok.erase(tok.begin());
+      if (tok.empty()) {
+        l.error = "empty module type";
+        out.push_back(std::move(l));
+        return;
+      }
+    }
     if (Lower(tok[0]) == "@include") {
       l.include_all = true;
       if (tok.size() < 2) {

@@ -20,6 +20,7 @@ namespace tidemark::agent::pam {
 // One logical line of a pam.d file, tokenized.
 struct Line {
   int64_t line = 0;                    // first physical line
+  std::string service;                 // pam.conf only: the first field, lowercased
   bool include_all = false;            // "@include FILE"
   std::string type;                    // "auth", "account", "password", "session" (lowercased)
   bool silent = false;                 // "-type": no log if the module is missing
@@ -29,9 +30,10 @@ struct Line {
   std::string error;                   // non-empty: the line is invalid (libpam fails the stack)
 };
 
-// Splits a pam.d file into lines (pam_handlers.c _pam_assemble_line/_pam_StrTokenizer).
+// Splits a pam.d file into lines (pam_handlers.c _pam_assemble_line/_pam_StrTokenizer). With
+// `service_field` the file is /etc/pam.conf, whose lines start with the service name.
 std::vector<Line> ParseFile(std::string_view text, std::string_view path,
-                            std::vector<SectionError>& errors);
+                            std::vector<SectionError>& errors, bool service_field = false);
 
 // Parses a bracketed control into value -> action ("success" -> "1"); unknown words are
 // reported in `error`.

@@ -131,7 +131,7 @@ TEST(AccountsTest, UsersShellsAndPasswords) {
   EXPECT_EQ(alice["id"], "user:alice");
   EXPECT_EQ(alice["uid"], 1000);
   EXPECT_EQ(alice["gecos"], "Alice,,,");
-  EXPECT_EQ(alice["source"], (json{{"file", "/etc/passwd"}, {"line", 3}}));
+  EXPECT_EQ(alice["source"], (json{{"line", 3}}));  // compact: the default file, /etc/passwd
   EXPECT_EQ(alice["login_shell"], true);
   EXPECT_EQ(alice["shell_listed"], true);
   EXPECT_EQ(alice["password_shadowed"], true);
@@ -141,8 +141,8 @@ TEST(AccountsTest, UsersShellsAndPasswords) {
   EXPECT_EQ(pw["scheme"], "yescrypt");
   EXPECT_EQ(pw["last_change"], 19500);
   EXPECT_EQ(pw["max"], 99999);
-  EXPECT_TRUE(pw["inactive"].is_null());
-  EXPECT_EQ(pw["source"], (json{{"file", "/etc/shadow"}, {"line", 3}}));
+  EXPECT_FALSE(pw.contains("inactive"));         // null: omitted
+  EXPECT_EQ(pw["source"], (json{{"line", 3}}));  // compact: the default file, /etc/shadow
   // The second passwd "alice" gets its own id; getspnam finds the first shadow entry for both.
   EXPECT_EQ(s.data["users"][10]["id"], "user:alice#2");
   EXPECT_EQ(s.data["users"][10]["password"]["scheme"], "yescrypt");
@@ -159,14 +159,14 @@ TEST(AccountsTest, UsersShellsAndPasswords) {
   EXPECT_EQ(carol["shell_listed"], true);
   EXPECT_EQ(carol["login_shell"], true);
   EXPECT_EQ(carol["password"]["status"], "empty");
-  EXPECT_TRUE(carol["password"]["scheme"].is_null());
+  EXPECT_FALSE(carol["password"].contains("scheme"));  // null: omitted
 
   const json& dave = UserNamed(s, "dave");  // /bin/false is listed but never a login
   EXPECT_EQ(dave["shell_listed"], true);
   EXPECT_EQ(dave["login_shell"], false);
   EXPECT_EQ(dave["password"]["status"], "locked");
-  EXPECT_TRUE(dave["password"]["scheme"].is_null());
-  EXPECT_TRUE(dave["password"]["min"].is_null());
+  EXPECT_FALSE(dave["password"].contains("scheme"));  // null: omitted
+  EXPECT_FALSE(dave["password"].contains("min"));     // null: omitted
 
   EXPECT_EQ(UserNamed(s, "daemon")["login_shell"], false);
   EXPECT_EQ(UserNamed(s, "root")["password"]["status"], "no_login");
@@ -222,6 +222,9 @@ TEST(AccountsTest, ShadowAndGshadowSummaries) {
   EXPECT_EQ(GroupNamed(s, "alice")["gshadow"]["password"], "set");
   EXPECT_EQ(GroupNamed(s, "bob")["gshadow"]["password"], "none");
   EXPECT_EQ(GroupNamed(s, "daemon")["gshadow"]["status"], "no_entry");
+  // Compact: the default files (/etc/group, /etc/gshadow) and empty lists are omitted.
+  EXPECT_EQ(sudo["source"], (json{{"line", 3}}));
+  EXPECT_FALSE(GroupNamed(s, "bob")["gshadow"].contains("members"));
   EXPECT_EQ(GroupNamed(s, "alice2")["id"], "group:alice2");
 }
 
@@ -232,8 +235,8 @@ TEST(AccountsTest, GroupsAndDerivedFacts) {
   const json& alice = UserNamed(s, "alice");
   // primary 1000 (first group with that gid), then sudo and docker; alice2 shares gid 1000.
   EXPECT_EQ(alice["groups"], (json{{{"name", "alice"}, {"gid", 1000}, {"primary", true}},
-                                   {{"name", "sudo"}, {"gid", 27}, {"primary", false}},
-                                   {{"name", "docker"}, {"gid", 999}, {"primary", false}}}));
+                                   {{"name", "sudo"}, {"gid", 27}},  // primary: false omitted
+                                   {{"name", "docker"}, {"gid", 999}}}));
   const json& lonely = UserNamed(s, "lonely");
   EXPECT_TRUE(lonely["groups"][0]["name"].is_null());
   EXPECT_EQ(lonely["groups"][0]["gid"], 4242);
@@ -300,7 +303,7 @@ TEST(AccountsTest, PrivilegedViaBothAndConfiguredList) {
   EXPECT_EQ(s.data["shadow_group_members"], json::array());
   EXPECT_EQ(s.data["empty_passwords"], json::array());
   // Missing /etc/shells: nothing is "listed" or not; only nologin shells refuse login.
-  EXPECT_TRUE(UserNamed(s, "ops")["shell_listed"].is_null());
+  EXPECT_FALSE(UserNamed(s, "ops").contains("shell_listed"));  // null: omitted
   EXPECT_EQ(UserNamed(s, "ops")["login_shell"], true);
   EXPECT_EQ(s.data["shells"]["present"], false);
   EXPECT_TRUE(s.data["shells"]["entries"].is_null());
@@ -542,7 +545,7 @@ TEST_P(AccountsBadInputTest, EachInputFileYieldsAnErrorNamingIt) {
       EXPECT_TRUE(s.data["privileged_members"].is_null());
     }
     if (path == "/etc/group" && unreadable) {
-      EXPECT_TRUE(UserNamed(s, "alice")["groups"].is_null());
+      EXPECT_FALSE(UserNamed(s, "alice").contains("groups"));  // null: omitted
       EXPECT_TRUE(s.data["missing_primary_groups"].is_null());
       EXPECT_TRUE(s.data["privileged_members"].is_null());
       EXPECT_TRUE(s.data["duplicates"]["gids"].is_null());
@@ -552,7 +555,7 @@ TEST_P(AccountsBadInputTest, EachInputFileYieldsAnErrorNamingIt) {
       EXPECT_TRUE(s.data["gshadow"]["entries"].is_null());
     }
     if (path == "/etc/shells" && unreadable) {
-      EXPECT_TRUE(UserNamed(s, "alice")["shell_listed"].is_null());
+      EXPECT_FALSE(UserNamed(s, "alice").contains("shell_listed"));  // null: omitted
       EXPECT_TRUE(s.data["shells"]["entries"].is_null());
     }
     if (path == "/etc/nsswitch.conf" && unreadable) {

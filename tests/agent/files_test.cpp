@@ -29,6 +29,16 @@ constexpr std::string_view kPrivateKey =
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE "
     "KEY-----\n";
 
+// Reads a key of a compact item (docs/sections/files.md): a missing key is null, `state`
+// defaults to "present" and `hash_state` to "hashed" when there is a sha256.
+json Get(const json* item, const std::string& key) {
+  if (item == nullptr) return json("(no item)");
+  if (item->contains(key)) return (*item)[key];
+  if (key == "state") return "present";
+  if (key == "hash_state" && item->contains("sha256")) return "hashed";
+  return nullptr;
+}
+
 class FilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,33 +94,37 @@ TEST_F(FilesTest, DefaultPathsWithMetadataAndHashes) {
   const json& files = s.data["files"];
   const json* shadow = FindPath(files, "/etc/shadow");
   ASSERT_NE(shadow, nullptr);
-  EXPECT_EQ((*shadow)["state"], "present");
-  EXPECT_EQ((*shadow)["type"], "regular");
-  EXPECT_EQ((*shadow)["mode"], "0640");
-  EXPECT_EQ((*shadow)["category"], "account_db");
-  EXPECT_EQ((*shadow)["sha256"], Sha256Hex("root:*:19000:0:99999:7:::\n"));
-  EXPECT_EQ((*shadow)["hash_state"], "hashed");
-  EXPECT_EQ((*shadow)["id"], "file:/etc/shadow");
-  EXPECT_EQ((*shadow)["source"], (json{{"file", "/etc/shadow"}, {"line", nullptr}}));
+  EXPECT_EQ(Get(shadow, "state"), "present");
+  EXPECT_EQ(Get(shadow, "type"), "regular");
+  EXPECT_EQ(Get(shadow, "mode"), "0640");
+  EXPECT_EQ(Get(shadow, "category"), "account_db");
+  EXPECT_EQ(Get(shadow, "sha256"), Sha256Hex("root:*:19000:0:99999:7:::\n"));
+  EXPECT_EQ(Get(shadow, "hash_state"), "hashed");
+  EXPECT_EQ(Get(shadow, "id"), "file:/etc/shadow");
+  // Compact: the item is its own source; state "present" and hash_state "hashed" are defaults.
+  EXPECT_FALSE(shadow->contains("source"));
+  EXPECT_FALSE(shadow->contains("state"));
+  EXPECT_FALSE(shadow->contains("hash_state"));
+  EXPECT_FALSE(shadow->contains("link_target"));
   for (const char* p : {"/etc/sudoers.d/admins", "/etc/cron.daily/logrotate", "/etc/pam.d/sshd",
                         "/etc/security/limits.d/x.conf", "/root/.bashrc"}) {
     const json* f = FindPath(files, p);
     ASSERT_NE(f, nullptr) << p;
-    EXPECT_EQ((*f)["hash_state"], "hashed") << p;
+    EXPECT_EQ(Get(f, "hash_state"), "hashed") << p;
   }
   const json* dir = FindPath(files, "/etc/cron.daily");
   ASSERT_NE(dir, nullptr);
-  EXPECT_EQ((*dir)["type"], "directory");
-  EXPECT_EQ((*dir)["sha256"], nullptr);
-  EXPECT_EQ((*dir)["hash_state"], "not_regular");
+  EXPECT_EQ(Get(dir, "type"), "directory");
+  EXPECT_EQ(Get(dir, "sha256"), nullptr);
+  EXPECT_EQ(Get(dir, "hash_state"), "not_regular");
 }
 
 TEST_F(FilesTest, MissingDefaultPathIsAbsentNotAnError) {
   Section s = Run();
   const json* g = FindPath(s.data["files"], "/etc/gshadow");
   ASSERT_NE(g, nullptr);
-  EXPECT_EQ((*g)["state"], "absent");
-  EXPECT_EQ((*g)["mode"], nullptr);
+  EXPECT_EQ(Get(g, "state"), "absent");
+  EXPECT_EQ(Get(g, "mode"), nullptr);
   for (const auto& e : s.errors) EXPECT_NE(e.path, "/etc/gshadow");
 }
 
@@ -121,7 +135,7 @@ TEST_F(FilesTest, UnreachablePathIsAnErrorNotAbsent) {
   EXPECT_EQ(s.status, SectionStatus::kPartial);
   const json* f = FindPath(s.data["files"], "/etc/ssh/sshd_config");
   ASSERT_NE(f, nullptr);
-  EXPECT_EQ((*f)["state"], "error");
+  EXPECT_EQ(Get(f, "state"), "error");
   bool named = false;
   for (const auto& e : s.errors) named = named || e.path == "/etc/ssh/sshd_config";
   EXPECT_TRUE(named);
@@ -132,20 +146,20 @@ TEST_F(FilesTest, PrivateKeysAndSecretsAreNeverHashed) {
   const json& files = s.data["files"];
   const json* host = FindPath(files, "/etc/ssh/ssh_host_ed25519_key");
   ASSERT_NE(host, nullptr);
-  EXPECT_EQ((*host)["sha256"], nullptr);
-  EXPECT_EQ((*host)["hash_state"], "private_key");
-  EXPECT_EQ((*host)["mode"], "0600");
-  EXPECT_EQ((*FindPath(files, "/etc/ssh/ssh_host_ed25519_key.pub"))["hash_state"], "hashed");
-  EXPECT_EQ((*FindPath(files, "/home/alice/.ssh/id_ed25519"))["hash_state"], "private_key");
-  EXPECT_EQ((*FindPath(files, "/home/alice/.ssh/id_ed25519.pub"))["hash_state"], "hashed");
-  EXPECT_EQ((*FindPath(files, "/home/alice/.netrc"))["hash_state"], "may_hold_secrets");
-  EXPECT_EQ((*FindPath(files, "/home/alice/.ssh/authorized_keys"))["sha256"],
+  EXPECT_EQ(Get(host, "sha256"), nullptr);
+  EXPECT_EQ(Get(host, "hash_state"), "private_key");
+  EXPECT_EQ(Get(host, "mode"), "0600");
+  EXPECT_EQ(Get(FindPath(files, "/etc/ssh/ssh_host_ed25519_key.pub"), "hash_state"), "hashed");
+  EXPECT_EQ(Get(FindPath(files, "/home/alice/.ssh/id_ed25519"), "hash_state"), "private_key");
+  EXPECT_EQ(Get(FindPath(files, "/home/alice/.ssh/id_ed25519.pub"), "hash_state"), "hashed");
+  EXPECT_EQ(Get(FindPath(files, "/home/alice/.netrc"), "hash_state"), "may_hold_secrets");
+  EXPECT_EQ(Get(FindPath(files, "/home/alice/.ssh/authorized_keys"), "sha256"),
             Sha256Hex("ssh-ed25519 AAAA alice\n"));
   // A key under an innocent name is recognised by its content.
   root_.Write("/etc/pam.d/innocent", kPrivateKey);
   Section t = Run();
-  EXPECT_EQ((*FindPath(t.data["files"], "/etc/pam.d/innocent"))["hash_state"], "private_key");
-  EXPECT_EQ((*FindPath(t.data["files"], "/etc/pam.d/innocent"))["sha256"], nullptr);
+  EXPECT_EQ(Get(FindPath(t.data["files"], "/etc/pam.d/innocent"), "hash_state"), "private_key");
+  EXPECT_EQ(Get(FindPath(t.data["files"], "/etc/pam.d/innocent"), "sha256"), nullptr);
 }
 
 TEST_F(FilesTest, HomesOfLoginUsersOneLevelOnly) {
@@ -153,7 +167,7 @@ TEST_F(FilesTest, HomesOfLoginUsersOneLevelOnly) {
   const json& files = s.data["files"];
   const json* home = FindPath(files, "/home/alice");
   ASSERT_NE(home, nullptr);
-  EXPECT_EQ((*home)["user"], "alice");
+  EXPECT_EQ(Get(home, "user"), "alice");
   EXPECT_NE(FindPath(files, "/home/alice/.profile"), nullptr);
   EXPECT_NE(FindPath(files, "/home/alice/.ssh"), nullptr);
   EXPECT_EQ(FindPath(files, "/home/alice/notes"), nullptr);  // not a dot file
@@ -170,10 +184,10 @@ TEST_F(FilesTest, TrustFilesAreReported) {
   EXPECT_EQ(paths, (std::set<std::string>{"/etc/hosts.equiv", "/home/alice/.netrc",
                                           "/home/alice/.rhosts"}));
   const json* rhosts = FindPath(s.data["trust_files"], "/home/alice/.rhosts");
-  EXPECT_EQ((*rhosts)["user"], "alice");
-  EXPECT_EQ((*rhosts)["name"], ".rhosts");
-  EXPECT_EQ((*rhosts)["id"], "trust_file:/home/alice/.rhosts");
-  EXPECT_EQ((*rhosts)["mode"], "0600");
+  EXPECT_EQ(Get(rhosts, "user"), "alice");
+  EXPECT_EQ(Get(rhosts, "name"), ".rhosts");
+  EXPECT_EQ(Get(rhosts, "id"), "trust_file:/home/alice/.rhosts");
+  EXPECT_EQ(Get(rhosts, "mode"), "0600");
 }
 
 TEST_F(FilesTest, UsersSymlinksNeverMakeTheAgentHashSystemFiles) {
@@ -186,16 +200,16 @@ TEST_F(FilesTest, UsersSymlinksNeverMakeTheAgentHashSystemFiles) {
   const json& files = s.data["files"];
   const json* link = FindPath(files, "/home/alice/.profile");
   ASSERT_NE(link, nullptr);
-  EXPECT_EQ((*link)["type"], "symlink");
-  EXPECT_EQ((*link)["link_target"], "/etc/shadow");
-  EXPECT_EQ((*link)["sha256"], nullptr);
+  EXPECT_EQ(Get(link, "type"), "symlink");
+  EXPECT_EQ(Get(link, "link_target"), "/etc/shadow");
+  EXPECT_EQ(Get(link, "sha256"), nullptr);
   const json* via = FindPath(files, "/home/alice/conf/shadow");
-  ASSERT_NE(via, nullptr);               // described (lstat through the user's link) ...
-  EXPECT_EQ((*via)["sha256"], nullptr);  // ... but never read
-  EXPECT_NE((*via)["hash_state"], "hashed");
+  ASSERT_NE(via, nullptr);                 // described (lstat through the user's link) ...
+  EXPECT_EQ(Get(via, "sha256"), nullptr);  // ... but never read
+  EXPECT_NE(Get(via, "hash_state"), "hashed");
   for (const auto& f : files) {
     if (f["path"].get<std::string>().rfind("/home/", 0) == 0) {
-      EXPECT_NE(f["sha256"], Sha256Hex("root:*:19000:0:99999:7:::\n")) << f["path"];
+      EXPECT_NE(f.value("sha256", json()), Sha256Hex("root:*:19000:0:99999:7:::\n")) << f["path"];
     }
   }
 }
@@ -206,7 +220,7 @@ TEST_F(FilesTest, SymlinkedSshDirectoryIsNotListed) {
   Section s = Run();
   const json* ssh = FindPath(s.data["files"], "/home/alice/.ssh");
   ASSERT_NE(ssh, nullptr);
-  EXPECT_EQ((*ssh)["type"], "symlink");
+  EXPECT_EQ(Get(ssh, "type"), "symlink");
   EXPECT_EQ(FindPath(s.data["files"], "/home/alice/.ssh/shadow"), nullptr);
 }
 
@@ -218,11 +232,11 @@ TEST_F(FilesTest, ExtraPathsAndGlobs) {
   o.files_extra = {"/opt/app/*.conf", "/opt/missing.conf", "/opt/none/*"};
   Section s = Run(o);
   const json& files = s.data["files"];
-  EXPECT_EQ((*FindPath(files, "/opt/app/app.conf"))["sha256"], Sha256Hex("x=1\n"));
-  EXPECT_EQ((*FindPath(files, "/opt/app/app.conf"))["category"], "extra");
+  EXPECT_EQ(Get(FindPath(files, "/opt/app/app.conf"), "sha256"), Sha256Hex("x=1\n"));
+  EXPECT_EQ(Get(FindPath(files, "/opt/app/app.conf"), "category"), "extra");
   EXPECT_NE(FindPath(files, "/opt/app/other.conf"), nullptr);
   EXPECT_EQ(FindPath(files, "/opt/app/readme"), nullptr);
-  EXPECT_EQ((*FindPath(files, "/opt/missing.conf"))["state"], "absent");
+  EXPECT_EQ(Get(FindPath(files, "/opt/missing.conf"), "state"), "absent");
   EXPECT_EQ(s.data["extra_patterns"].size(), 3u);
 }
 
@@ -231,8 +245,8 @@ TEST_F(FilesTest, FifoIsDescribedNeverOpened) {
   root_.Fifo("/etc/pam.d/sshd");
   root_.Fifo("/etc/login.defs");
   Section s = Run();
-  EXPECT_EQ((*FindPath(s.data["files"], "/etc/login.defs"))["type"], "fifo");
-  EXPECT_EQ((*FindPath(s.data["files"], "/etc/login.defs"))["hash_state"], "not_regular");
+  EXPECT_EQ(Get(FindPath(s.data["files"], "/etc/login.defs"), "type"), "fifo");
+  EXPECT_EQ(Get(FindPath(s.data["files"], "/etc/login.defs"), "hash_state"), "not_regular");
 }
 
 TEST_F(FilesTest, CommandLineOptions) {

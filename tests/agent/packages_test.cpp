@@ -20,6 +20,13 @@ json Collect(const testing::TempRoot& root) {
 
 using testing::HasError;
 
+// The package name of an item: ids are "package:NAME[:ARCH]" (docs/sections/packages.md).
+std::string Name(const json& item) {
+  std::string id = item["id"];
+  size_t end = id.find(':', 8);
+  return id.substr(8, end == std::string::npos ? std::string::npos : end - 8);
+}
+
 constexpr const char* kStatus =
     "Package: bash\n"                                            // 1
     "Essential: yes\n"                                           // 2
@@ -95,21 +102,21 @@ TEST(PackagesCollect, StatesSourcesAndMalformedStanzas) {
   ASSERT_EQ(j["installed"].size(), 2u);
   const json& bash = j["installed"][0];
   EXPECT_EQ(bash["id"], "package:bash:amd64");
-  EXPECT_EQ(bash["package"], "bash");
+  EXPECT_EQ(Name(bash), "bash");
   EXPECT_EQ(bash["version"], "5.2.15-2+b2");
-  EXPECT_EQ(bash["architecture"], "amd64");
-  EXPECT_EQ(bash["status_abbrev"], "ii ");
-  EXPECT_FALSE(bash.contains("source_package"));
-  EXPECT_FALSE(bash.contains("want"));
-  EXPECT_EQ(bash["source"], json({{"file", "/var/lib/dpkg/status"}, {"line", 1}}));
+  // The compact form: the id carries name and architecture, "ii " is the default
+  // status_abbrev, and the status file is the default source file.
+  EXPECT_EQ(
+      bash,
+      json({{"id", "package:bash:amd64"}, {"version", "5.2.15-2+b2"}, {"source", {{"line", 1}}}}));
   const json& ssl = j["installed"][1];
   EXPECT_EQ(ssl["status_abbrev"], "hi ");
-  EXPECT_EQ(ssl["source_package"], "openssl");
-  EXPECT_EQ(ssl["source_version"], "3.0.15-1~deb12u1");
+  EXPECT_EQ(ssl["src"], "openssl");
+  EXPECT_EQ(ssl["src_version"], "3.0.15-1~deb12u1");
   std::vector<std::string> other;
   for (const auto& p : j["other_states"]) other.push_back(p["status_abbrev"]);
   EXPECT_EQ(other, (std::vector<std::string>{"rc ", "iHR", "iU "}));
-  EXPECT_EQ(j["other_states"][0]["source_package"], "inetutils");
+  EXPECT_EQ(j["other_states"][0]["src"], "inetutils");
   EXPECT_EQ(j["other_states"][0]["want"], "deinstall");
   EXPECT_EQ(j["other_states"][0]["status"], "config-files");
   EXPECT_EQ(j["other_states"][1]["eflag"], "reinstreq");
@@ -136,7 +143,8 @@ TEST(PackagesCollect, JournalUpdatesOverrideStatus) {
   ASSERT_EQ(j["installed"].size(), 3u);
   EXPECT_EQ(j["installed"][0]["version"], "2");
   EXPECT_EQ(j["installed"][0]["source"]["file"], "/var/lib/dpkg/updates/0001");
-  EXPECT_EQ(j["installed"][1]["package"], "b");
+  EXPECT_EQ(Name(j["installed"][1]), "b");
+  EXPECT_EQ(j["installed"][1]["source"], json({{"line", 6}}));
   EXPECT_EQ(j["installed"][2]["id"], "package:c:all");
 }
 
@@ -152,7 +160,7 @@ TEST(PackagesCollect, NulAndLongLinesAndBinary) {
   json j = Collect(root);
   EXPECT_EQ(j["status"], "partial");
   std::vector<std::string> names;
-  for (const auto& p : j["installed"]) names.push_back(p["package"]);
+  for (const auto& p : j["installed"]) names.push_back(Name(p));
   EXPECT_EQ(names, (std::vector<std::string>{"c"}));
   EXPECT_TRUE(HasError(j, "/var/lib/dpkg/status", 4));
   EXPECT_TRUE(HasError(j, "/var/lib/dpkg/status", 9));

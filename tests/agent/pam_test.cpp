@@ -42,9 +42,59 @@ class PamTest : public ::testing::Test {
                               const std::string& type = "") {
     std::vector<json> out;
     for (const auto& e : d["entries"]) {
-      if (e["service"] == service && (type.empty() || e["type"] == type)) out.push_back(e);
+      if (e["service"] != service) continue;
+      json full = Full(d, e);  // an included line's type is in `lines`
+      if (type.empty() || (full.contains("type") && full["type"].get<std::string>() == type)) {
+        out.push_back(full);
+      }
     }
     return out;
+  }
+  // An entry with the content of its line: an entry reached through an include (with `chain`,
+  // without `error`) finds it in `lines` as "pam_line:FILE:LINE", FILE being the chain's file.
+  static json Full(const json& d, const json& e) {
+    if (!e.contains("chain") || e.contains("error")) return e;
+    std::string id =
+        "pam_line:" + File(d, e) + ":" + std::to_string(e["source"]["line"].get<int>());
+    for (const auto& l : d["lines"]) {
+      if (l["id"] != id) continue;
+      json full = e;
+      for (const auto& [k, v] : l.items()) {
+        if (k != "id" && k != "source") full[k] = v;
+      }
+      return full;
+    }
+    ADD_FAILURE() << "no line " << id;
+    return e;
+  }
+  // The chain item an entry refers to (null when the entry is in its service's own file).
+  static const json* Chain(const json& d, const json& e) {
+    if (!e.contains("chain")) return nullptr;
+    std::string id =
+        "pam_chain:" + e["service"].get<std::string>() + ":" + e["chain"].get<std::string>();
+    for (const auto& c : d["chains"]) {
+      if (c["id"] == id) return &c;
+    }
+    ADD_FAILURE() << "no chain " << id;
+    return nullptr;
+  }
+  // The file an entry was written in: its chain's file, else its service's file.
+  static std::string File(const json& d, const json& e) {
+    if (const json* c = Chain(d, e)) return (*c)["file"];
+    for (const auto& svc : d["services"]) {
+      if (svc["name"] == e["service"]) return svc["source"]["file"];
+    }
+    return "";
+  }
+  static json Via(const json& d, const json& e) {
+    const json* c = Chain(d, e);
+    return c ? (*c)["via"] : json::array();
+  }
+  static int Depth(const json& d, const json& e) {
+    const json* c = Chain(d, e);
+    if (c == nullptr) return 0;
+    auto it = c->find("substack_depth");
+    return it == c->end() ? 0 : it->get<int>();
   }
   static bool HasError(const Section& s, const std::string& path, int64_t line,
                        const std::string& part) {
@@ -74,10 +124,12 @@ TEST_F(PamTest, StockDebianStack) {
   EXPECT_EQ((*unix_auth)["actions"]["success"], "1");
   EXPECT_EQ((*unix_auth)["actions"]["default"], "ignore");
   EXPECT_EQ((*unix_auth)["flags"]["nullok"], true);
-  EXPECT_EQ((*unix_auth)["source"]["file"], "/etc/pam.d/common-auth");
-  ASSERT_EQ((*unix_auth)["via"].size(), 1u);
-  EXPECT_EQ((*unix_auth)["via"][0]["file"], "/etc/pam.d/login");
-  EXPECT_EQ((*unix_auth)["via"][0]["directive"], "@include");
+  EXPECT_EQ(File(d, *unix_auth), "/etc/pam.d/common-auth");
+  json via = Via(d, *unix_auth);
+  ASSERT_EQ(via.size(), 1u);
+  EXPECT_EQ(via[0]["file"], "/etc/pam.d/login");
+  EXPECT_EQ(via[0]["directive"], "@include");
+  EXPECT_EQ((*unix_auth)["source"], json({{"line", 17}}));
   EXPECT_EQ((*unix_auth)["id"], "pam:login:auth:pam_unix.so#1");
   // su: pam_rootok first, then common-auth.
   auto su = Of(d, "su", "auth");
@@ -97,6 +149,30 @@ TEST_F(PamTest, StockDebianStack) {
     EXPECT_FALSE(e.contains("error")) << e["id"];
   }
   EXPECT_EQ(d["services"].size(), 11u);
+  // Compact entries: defaults omitted, each include chain written once per service.
+  EXPECT_EQ(su[0], json({{"id", "pam:su:auth:pam_rootok.so#1"},
+                         {"service", "su"},
+                         {"type", "auth"},
+                         {"control", "sufficient"},
+                         {"module", "pam_rootok.so"},
+                         {"source", {{"line", 6}}}}));
+  // An included line's content is written once, whichever services include it.
+  size_t unix_lines = 0;
+  for (const auto& l : d["lines"]) {
+    if (l["id"] == "pam_line:/etc/pam.d/common-auth:17") {
+      ++unix_lines;
+      EXPECT_EQ(l["module"], "pam_unix.so");
+      EXPECT_EQ(l["source"], json({{"file", "/etc/pam.d/common-auth"}, {"line", 17}}));
+    }
+  }
+  EXPECT_EQ(unix_lines, 1u);
+  EXPECT_GE(Of(d, "su", "auth").size(), 2u);
+  EXPECT_FALSE(d["entries"][0].contains("chain") && d["entries"][0].contains("module"));
+  std::set<std::string> chain_ids;
+  for (const auto& c : d["chains"]) EXPECT_TRUE(chain_ids.insert(c["id"]).second) << c["id"];
+  EXPECT_EQ(d["config"], json({"/etc/pam.d"}));
+  EXPECT_EQ(d["other"], json({{"service", "other"}, {"state", "present"}}));
+  EXPECT_EQ(d["pam_conf"]["state"], "absent");
 }
 
 TEST(PamParse, Syntax) {
@@ -149,13 +225,14 @@ TEST_F(PamTest, IncludeTypesSubstackLoopsAndMissing) {
   for (const auto& x : e) modules.push_back(x["module"]);
   EXPECT_EQ(modules, (std::vector<std::string>{"pam_base_auth.so", "pam_base_acct.so",
                                                "missing-file", "loop-a", "pam_s.so"}));
-  EXPECT_EQ(e[0]["substack_depth"], 0);
-  EXPECT_EQ(e[1]["substack_depth"], 1);
-  EXPECT_EQ(e[1]["via"][0]["directive"], "substack");
+  EXPECT_EQ(Depth(d, e[0]), 0);
+  EXPECT_EQ(Depth(d, e[1]), 1);
+  EXPECT_EQ(Via(d, e[1])[0]["directive"], "substack");
   EXPECT_TRUE(e[2].contains("error"));
   EXPECT_TRUE(HasError(s, "/etc/pam.d/svc", 3, "does not exist"));
   EXPECT_TRUE(e[3].contains("error"));
-  EXPECT_EQ(e[3]["source"]["file"], "/etc/pam.d/loop-b");
+  EXPECT_EQ(File(d, e[3]), "/etc/pam.d/loop-b");
+  EXPECT_EQ(e[3]["chain"], "4.1");  // svc line 4 -> loop-a line 1 -> loop-b
   EXPECT_TRUE(HasError(s, "/etc/pam.d/loop-b", 1, "include loop"));
 }
 
@@ -222,11 +299,159 @@ TEST_F(PamTest, PwqualityDropinsFirstThenMainFile) {
   EXPECT_EQ(d["faillock"]["effective"].size(), 2u);  // the stock file is all comments
 }
 
-TEST_F(PamTest, AbsentPamDirIsNotApplicable) {
+TEST_F(PamTest, AbsentPamDirAndPamConfIsNotApplicable) {
   root_.Write("/etc/hostname", "h\n");
   Section s;
   json d = Run(&s);
   EXPECT_EQ(s.status, SectionStatus::kNotApplicable);
+}
+
+TEST_F(PamTest, OtherIsTheFallbackPerType) {
+  // pam_dispatch.c: a module type without entries in the service's stack uses other's.
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\naccount required pam_deny.so\n");
+  root_.Write("/etc/pam.d/authonly", "auth required pam_unix.so\n");
+  root_.Write("/etc/pam.d/full",
+              "auth required pam_unix.so\naccount required pam_unix.so\n"
+              "password required pam_unix.so\nsession required pam_unix.so\n");
+  json d = Run();
+  std::map<std::string, json> svc;
+  for (const auto& x : d["services"]) svc[x["name"]] = x;
+  EXPECT_EQ(svc["authonly"]["other_fallback"], json({"account", "password", "session"}));
+  EXPECT_FALSE(svc["full"].contains("other_fallback"));
+  EXPECT_FALSE(svc["other"].contains("other_fallback"));  // it is the fallback itself
+  EXPECT_EQ(Of(d, "other").size(), 2u);
+  EXPECT_EQ(d["other"]["state"], "present");
+}
+
+TEST_F(PamTest, MissingOtherIsReported) {
+  root_.Write("/etc/pam.d/login", "auth required pam_unix.so\n");
+  json d = Run();
+  EXPECT_EQ(d["other"], json({{"service", "other"}, {"state", "absent"}}));
+}
+
+TEST_F(PamTest, LeftoverPamConfIsIgnoredWhenPamDExists) {
+  // pam_handlers.c _pam_init_handlers: /etc/pam.d is a directory, so /etc/pam.conf is not read.
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root_.Write("/etc/pam.conf", "login auth sufficient pam_permit.so\n");
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kOk);
+  EXPECT_EQ(d["config"], json({"/etc/pam.d"}));
+  EXPECT_EQ(d["pam_conf"],
+            json({{"path", "/etc/pam.conf"}, {"state", "present"}, {"in_effect", false}}));
+  EXPECT_TRUE(Of(d, "login").empty());
+  for (const auto& e : d["entries"]) EXPECT_EQ(e.dump().find("pam_permit"), std::string::npos);
+}
+
+TEST_F(PamTest, PamConfOnlySystem) {
+  // pam.conf(5): "service type control module-path args"; services compared case-insensitively;
+  // an include target is a pam.d-format file (no service field).
+  root_.Write("/etc/pam.conf",
+              "# system-wide\n"                                      // 1
+              "LOGIN auth requisite pam_nologin.so\n"                // 2
+              "other auth required pam_deny.so\n"                    // 3
+              "login auth include /etc/pam-common\n"                 // 4
+              "sshd account [success=ok default=bad] pam_unix.so\n"  // 5
+              "login\n"                                              // 6
+              "login session required pam_limits.so conf=/x\n");     // 7
+  root_.Write("/etc/pam-common", "auth required pam_unix.so nullok\nsession optional x.so\n");
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);  // line 6: no module type
+  EXPECT_TRUE(HasError(s, "/etc/pam.conf", 6, "empty module type"));
+  EXPECT_EQ(d["config"], json({"/etc/pam.conf"}));
+  EXPECT_EQ(d["pam_conf"]["in_effect"], true);
+  EXPECT_EQ(d["other"]["state"], "present");
+  std::vector<std::string> names;
+  for (const auto& x : d["services"]) {
+    names.push_back(x["name"]);
+    EXPECT_EQ(x["source"]["file"], "/etc/pam.conf");
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"login", "other", "sshd"}));
+  auto login = Of(d, "login");
+  ASSERT_EQ(login.size(), 4u);
+  EXPECT_EQ(login[0]["module"], "pam_nologin.so");
+  EXPECT_EQ(login[0]["source"], json({{"line", 2}}));
+  EXPECT_EQ(File(d, login[0]), "/etc/pam.conf");
+  EXPECT_EQ(login[1]["module"], "pam_unix.so");  // auth lines of the include only
+  EXPECT_EQ(File(d, login[1]), "/etc/pam-common");
+  EXPECT_EQ(login[1]["flags"]["nullok"], true);
+  EXPECT_EQ(Via(d, login[1])[0],
+            json({{"file", "/etc/pam.conf"}, {"line", 4}, {"directive", "include"}}));
+  EXPECT_TRUE(login[2].contains("error"));
+  EXPECT_EQ(login[3]["module"], "pam_limits.so");
+  EXPECT_EQ(login[3]["source"]["line"], 7);
+  auto sshd = Of(d, "sshd");
+  ASSERT_EQ(sshd.size(), 1u);
+  EXPECT_EQ(sshd[0]["actions"]["default"], "bad");
+  std::map<std::string, json> svc;
+  for (const auto& x : d["services"]) svc[x["name"]] = x;
+  EXPECT_EQ(svc["sshd"]["other_fallback"], json({"auth", "password", "session"}));
+}
+
+TEST_F(PamTest, PamDThatIsAFileMeansPamConf) {
+  root_.Write("/etc/pam.d", "not a directory\n");
+  root_.Write("/etc/pam.conf", "other auth required pam_deny.so\n");
+  json d = Run();
+  EXPECT_EQ(d["config"], json({"/etc/pam.conf"}));
+  EXPECT_EQ(Of(d, "other").size(), 1u);
+}
+
+TEST_F(PamTest, VendorDirIsTheLowerLayer) {
+  // pam_handlers.c _pam_open_config_file: /etc/pam.d/NAME, else /usr/lib/pam.d/NAME (Debian
+  // 12's libpam 1.5.2 reads both); services and relative includes alike.
+  root_.Write("/usr/lib/pam.d/polkit-1", "@include common-auth\nsession required pam_env.so\n");
+  root_.Write("/usr/lib/pam.d/common-auth", "auth required pam_vendor.so\n");
+  root_.Write("/usr/lib/pam.d/login", "auth required pam_vendor_login.so\n");
+  root_.Write("/etc/pam.d/login", "auth required pam_etc_login.so\n");
+  root_.Write("/etc/pam.conf", "login auth sufficient pam_permit.so\n");
+  json d = Run();
+  EXPECT_EQ(d["config"], json({"/etc/pam.d", "/usr/lib/pam.d"}));
+  EXPECT_EQ(d["pam_conf"]["in_effect"], false);
+  std::map<std::string, json> svc;
+  for (const auto& x : d["services"]) svc[x["name"]] = x;
+  EXPECT_EQ(svc["polkit-1"]["source"]["file"], "/usr/lib/pam.d/polkit-1");
+  EXPECT_EQ(svc["login"]["source"]["file"], "/etc/pam.d/login");
+  EXPECT_EQ(svc["login"]["overrides"], "/usr/lib/pam.d/login");
+  auto login = Of(d, "login");
+  ASSERT_EQ(login.size(), 1u);
+  EXPECT_EQ(login[0]["module"], "pam_etc_login.so");
+  auto polkit = Of(d, "polkit-1");
+  ASSERT_EQ(polkit.size(), 2u);
+  EXPECT_EQ(polkit[0]["module"], "pam_vendor.so");
+  EXPECT_EQ(File(d, polkit[0]), "/usr/lib/pam.d/common-auth");
+  // Only the vendor directory: still pam.d mode, pam.conf ignored.
+  ASSERT_EQ(unlink((root_.path() + "/etc/pam.d/login").c_str()), 0);
+  ASSERT_EQ(rmdir((root_.path() + "/etc/pam.d").c_str()), 0);
+  d = Run();
+  EXPECT_EQ(d["config"], json({"/usr/lib/pam.d"}));
+  EXPECT_EQ(d["pam_conf"]["in_effect"], false);
+  EXPECT_EQ(Of(d, "login")[0]["module"], "pam_vendor_login.so");
+}
+
+TEST_F(PamTest, UnreadablePamConfIsAnError) {
+  root_.Mkdir("/etc/pam.conf");  // a directory where the file should be
+  Section s;
+  json d = Run(&s);
+  EXPECT_EQ(s.status, SectionStatus::kError);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_EQ(s.errors[0].path, "/etc/pam.conf");
+  EXPECT_FALSE(s.errors[0].line.has_value());
+  EXPECT_EQ(d["pam_conf"]["in_effect"], true);
+}
+
+TEST(PamParse, PamConfServiceField) {
+  std::vector<SectionError> errors;
+  auto lines =
+      pam::ParseFile("SU -auth [default=die] pam_x.so a\nsshd\n", "/etc/pam.conf", errors, true);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].service, "su");
+  EXPECT_EQ(lines[0].type, "auth");
+  EXPECT_TRUE(lines[0].silent);
+  EXPECT_EQ(lines[0].module, "pam_x.so");
+  EXPECT_EQ(lines[0].arguments, (std::vector<std::string>{"a"}));
+  EXPECT_EQ(lines[1].service, "sshd");
+  EXPECT_EQ(lines[1].error, "empty module type");
 }
 
 }  // namespace

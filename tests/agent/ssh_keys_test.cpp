@@ -115,18 +115,20 @@ TEST_F(SshKeysTest, KeysUsersAndFiles) {
   EXPECT_NE(k2["id"], k0["id"]);
 
   const json& alice = User(s, "alice");
-  EXPECT_EQ(alice["home_state"], "present");
-  EXPECT_EQ(alice["incomplete"], false);
+  EXPECT_EQ(alice.value("home_state", std::string("present")), "present");
+  EXPECT_EQ(alice.value("incomplete", false), false);
   EXPECT_EQ(alice["uid"], uid_);
-  EXPECT_EQ(alice["source"], json({{"file", "/etc/passwd"}, {"line", 2}}));
+  EXPECT_EQ(alice["source"], json({{"line", 2}}));  // the default file: /etc/passwd
+  EXPECT_FALSE(alice.contains("home_state"));       // compact: "present" is the default
+  EXPECT_FALSE(alice["files"][0].contains("source"));
   ASSERT_EQ(alice["files"].size(), 2u);
   const json& f0 = alice["files"][0];
   EXPECT_EQ(f0["state"], "present");
   EXPECT_EQ(f0["mode"], "0600");
   EXPECT_EQ(f0["uid"], uid_);
-  EXPECT_EQ(f0["key_count"], 2);
+  EXPECT_EQ(f0.value("key_count", json()), 2);
   EXPECT_EQ(f0["strict_modes"]["ok"], true);
-  EXPECT_EQ(f0["flags"], json::array());
+  EXPECT_EQ(f0.value("flags", json::array()), json::array());
   EXPECT_EQ(alice["files"][1]["mode"], "0640");
   if (as_root_) {
     EXPECT_EQ(f0["owner"], "alice");
@@ -135,12 +137,12 @@ TEST_F(SshKeysTest, KeysUsersAndFiles) {
   // bob: both files absent, not an error; ghost: no home at all.
   const json& bob = User(s, "bob");
   EXPECT_EQ(bob["files"][0]["state"], "absent");
-  EXPECT_EQ(bob["files"][0]["key_count"], nullptr);
+  EXPECT_EQ(bob["files"][0].value("key_count", json()), nullptr);
   EXPECT_EQ(bob["files"][1]["path"], "/home/bob/.ssh/authorized_keys2");
   const json& ghost = User(s, "ghost");
-  EXPECT_EQ(ghost["home_state"], "absent");
+  EXPECT_EQ(ghost.value("home_state", std::string("present")), "absent");
   EXPECT_EQ(ghost["files"][0]["state"], "absent");
-  EXPECT_EQ(ghost["incomplete"], false);
+  EXPECT_EQ(ghost.value("incomplete", false), false);
 }
 
 TEST_F(SshKeysTest, SymlinkToShadowIsNotRead) {
@@ -153,8 +155,8 @@ TEST_F(SshKeysTest, SymlinkToShadowIsNotRead) {
   const json& f = User(s, "alice")["files"][0];
   EXPECT_EQ(f["state"], "unreadable_by_owner");
   EXPECT_EQ(f["resolved_path"], "/etc/shadow");
-  EXPECT_EQ(f["via_symlink"], true);
-  EXPECT_EQ(f["key_count"], nullptr);
+  EXPECT_EQ(f.value("via_symlink", false), true);
+  EXPECT_EQ(f.value("key_count", json()), nullptr);
   EXPECT_EQ(s.status, SectionStatus::kOk);  // sshd could not read it either: a fact, not an error
 }
 
@@ -173,8 +175,8 @@ TEST_F(SshKeysTest, PrivateKeyPastedIntoAuthorizedKeys) {
   EXPECT_EQ(s.errors[0].path, "/home/alice/.ssh/authorized_keys");
   EXPECT_EQ(s.errors[0].line, 2);
   const json& f = User(s, "alice")["files"][0];
-  EXPECT_EQ(f["key_count"], 1);
-  EXPECT_TRUE(f["flags"].get<std::set<std::string>>().count("private_key"));
+  EXPECT_EQ(f.value("key_count", json()), 1);
+  EXPECT_TRUE(f.value("flags", json::array()).get<std::set<std::string>>().count("private_key"));
 }
 
 TEST_F(SshKeysTest, HugeLineAndNulBytesAndGarbage) {
@@ -185,9 +187,9 @@ TEST_F(SshKeysTest, HugeLineAndNulBytesAndGarbage) {
   EXPECT_EQ(s.status, SectionStatus::kPartial);
   const json& alice = User(s, "alice");
   EXPECT_EQ(alice["files"][0]["state"], "error");
-  EXPECT_EQ(alice["incomplete"], true);  // sshd would read a 10 MB file; we did not
+  EXPECT_EQ(alice.value("incomplete", false), true);  // sshd would read a 10 MB file; we did not
   EXPECT_EQ(alice["files"][1]["state"], "present");
-  EXPECT_EQ(alice["files"][1]["key_count"], 1);
+  EXPECT_EQ(alice["files"][1].value("key_count", json()), 1);
   bool nul_reported = false;
   for (const auto& e : s.errors) {
     if (e.path == "/home/alice/.ssh/authorized_keys2" && e.line == 1 &&
@@ -208,7 +210,7 @@ TEST_F(SshKeysTest, FifoAndDirectoryInPlaceOfTheFile) {
   EXPECT_EQ(alice["files"][0]["state"], "error");
   EXPECT_EQ(alice["files"][0]["type"], "fifo");
   EXPECT_EQ(alice["files"][1]["state"], "error");
-  EXPECT_EQ(alice["incomplete"], false);  // sshd refuses non-regular files too
+  EXPECT_EQ(alice.value("incomplete", false), false);  // sshd refuses non-regular files too
   ASSERT_EQ(s.errors.size(), 2u);
   EXPECT_EQ(s.errors[0].path, "/home/alice/.ssh/authorized_keys");
 }
@@ -223,11 +225,11 @@ TEST_F(SshKeysTest, WritableAndForeignFilesAreFlagged) {
   const json& f = User(s, "alice")["files"][0];
   EXPECT_EQ(f["state"], "present");
   EXPECT_EQ(f["strict_modes"]["ok"], false);
-  EXPECT_EQ(f["flags"], json({"dir_world_writable", "group_writable"}));
+  EXPECT_EQ(f.value("flags", json::array()), json({"dir_world_writable", "group_writable"}));
   if (as_root_) {
     const json& g = User(s, "alice")["files"][1];
-    EXPECT_EQ(g["flags"], json({"dir_world_writable", "foreign_owner"}));
-    EXPECT_EQ(g["owner"], nullptr);  // uid 3000 is in no passwd entry
+    EXPECT_EQ(g.value("flags", json::array()), json({"dir_world_writable", "foreign_owner"}));
+    EXPECT_EQ(g.value("owner", json()), nullptr);  // uid 3000 is in no passwd entry
   }
 }
 
@@ -243,13 +245,13 @@ TEST_F(SshKeysTest, AuthorizedKeysCommandMakesTheUserIncomplete) {
   Section s = Collect(std::move(collector));
   EXPECT_EQ(s.status, SectionStatus::kOk);
   const json& alice = User(s, "alice");
-  EXPECT_EQ(alice["incomplete"], true);
+  EXPECT_EQ(alice.value("incomplete", false), true);
   EXPECT_NE(alice["incomplete_reason"].get<std::string>().find("AuthorizedKeysCommand"),
             std::string::npos);
   ASSERT_EQ(alice["files"].size(), 1u);
   EXPECT_EQ(alice["files"][0]["path"], "/etc/ssh/authorized_keys/alice");
-  EXPECT_EQ(alice["files"][0]["key_count"], 1);
-  EXPECT_EQ(User(s, "bob")["incomplete"], false);
+  EXPECT_EQ(alice["files"][0].value("key_count", json()), 1);
+  EXPECT_EQ(User(s, "bob").value("incomplete", false), false);
 }
 
 TEST_F(SshKeysTest, UnreadablePasswdIsASectionError) {

@@ -234,15 +234,16 @@ TEST_F(SshdTest, SshKeysUsesTheEffectiveAuthorizedKeysFilePerUser) {
   EXPECT_EQ(users["root"]["authorized_keys_file"], json({".ssh/authorized_keys"}));
   // alice's files depend on the client's host name: listed as the global ones, incomplete.
   EXPECT_EQ(users["alice"]["authorized_keys_file"], json({".ssh/authorized_keys"}));
-  EXPECT_EQ(users["alice"]["incomplete"], true);
-  EXPECT_EQ(users["root"]["incomplete"], false);
+  EXPECT_EQ(users["alice"].value("incomplete", false), true);
+  EXPECT_EQ(users["root"].value("incomplete", false), false);
 }
 
 TEST_F(SshdTest, SshKeysKeepsDefaultsWithoutSshdConfig) {
   SshKeysCollector collector(SshdAuthorizedKeysSettings());
   Section s = Collect(collector);
   for (const auto& u : s.data["users"]) {
-    EXPECT_EQ(u["authorized_keys_file"], json({".ssh/authorized_keys", ".ssh/authorized_keys2"}));
+    // The compact form omits sshd's default; readers restore it.
+    EXPECT_FALSE(u.contains("authorized_keys_file"));
   }
 }
 

@@ -151,8 +151,11 @@ TEST(PackagesHost, EqualsDpkgQuery) {
   std::vector<std::string> got;
   for (const char* list : {"installed", "other_states"}) {
     for (const auto& pkg : p[list]) {
-      got.push_back(pkg["package"].get<std::string>() + "\t" + pkg["version"].get<std::string>() +
-                    "\t" + pkg["status_abbrev"].get<std::string>());
+      // Compact items: the name is the id's second field; "ii " is the default status.
+      std::string id = pkg["id"];
+      std::string name = id.substr(8, id.find(':', 8) - 8);
+      got.push_back(name + "\t" + pkg["version"].get<std::string>() + "\t" +
+                    pkg.value("status_abbrev", std::string("ii ")));
     }
   }
   std::sort(want.begin(), want.end());
