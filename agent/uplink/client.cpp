@@ -139,7 +139,7 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
     return Config("--ca, --cert and --key are required");
   }
   if (Status s = pki::CheckPrivateKeyFile(files.key_file); !s.ok()) {
-    return Config(s.message() + "; refusing to use it (chmod 600 it)");
+    return Config(s.message() + "; refusing to use it");
   }
   auto cert_pem = ReadSmallFile(files.cert_file);
   if (!cert_pem.ok()) return cert_pem.status();
