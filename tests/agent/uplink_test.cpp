@@ -38,6 +38,27 @@ struct Result {
   std::string err;
 };
 
+// Kills a child process that a failed assertion left running.
+struct ChildGuard {
+  pid_t pid;
+  ~ChildGuard() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// Polls `cond` every 100 ms for at most 45 s (a bound, not a timing assertion).
+bool WaitFor(const std::function<bool()>& cond) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(45);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
 class UplinkTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -202,6 +223,62 @@ TEST_F(UplinkTest, DroppedSnapshotsAreReportedInTheHello) {
   EXPECT_TRUE(Spooled().empty());
 }
 
+TEST_F(UplinkTest, RefusalThatClosesTheConnectionDoesNotBlockTheRest) {
+  ClosedPort closed;
+  std::string down = "127.0.0.1:" + std::to_string(closed.port());
+  ASSERT_EQ(Send(down).code, kExitQueued);
+  auto first = Spooled();
+  ASSERT_EQ(first.size(), 1u);
+  SetUsers(2);
+  ResponderScript script;
+  script.refuse_ids = {IdOf(first[0])};
+  script.refuse_code = "frame_too_large";
+  script.close_after_refusal = true;
+  TestResponder responder(pki_, script);
+  auto r = Send(responder.address());
+  EXPECT_EQ(r.code, kExitRefused) << r.err;
+  EXPECT_EQ(Rejected(), first);
+  EXPECT_TRUE(Spooled().empty());
+  ASSERT_EQ(responder.stored().size(), 1u);  // the second, over a new connection
+  EXPECT_EQ(responder.connections(), 2);
+  EXPECT_EQ(responder.hellos().back().spool_rejected, 1);
+}
+
+TEST_F(UplinkTest, OverTheCollectorsFrameLimitIsRejectedWithoutSending) {
+  ResponderScript script;
+  script.max_frame_bytes = 1000;  // smaller than any snapshot
+  TestResponder responder(pki_, script);
+  auto r = Send(responder.address());
+  EXPECT_EQ(r.code, kExitRefused) << r.err;
+  EXPECT_NE(r.err.find("over the collector's max_frame_bytes 1000"), std::string::npos) << r.err;
+  EXPECT_TRUE(responder.snapshot_frames().empty());
+  EXPECT_EQ(Rejected().size(), 1u);
+}
+
+// SIGTERM interrupts a send waiting for an ack: exit 75 at once, the snapshot stays spooled.
+TEST_F(UplinkTest, SigtermDuringASendKeepsTheSnapshot) {
+  ResponderScript script;
+  script.stall_at_snapshot = 1;
+  TestResponder responder(pki_, script);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd = "exec " + std::string(TIDEMARK_AGENT_BIN) + " send" +
+                      Flags(responder.address(), agent_) + " 2>/dev/null";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ChildGuard guard{pid};
+  ASSERT_TRUE(WaitFor([&] { return responder.snapshot_frames().size() == 1; }));
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  guard.pid = -1;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), kExitQueued);
+  EXPECT_EQ(Spooled().size(), 1u);
+}
+
 TEST_F(UplinkTest, TransientErrorsKeepTheSnapshotSpooled) {
   {
     ResponderScript script;
@@ -343,28 +420,12 @@ TEST_F(UplinkTest, RunSpoolsWhileDownAndDeliversWhenBack) {
             config.c_str(), "--io-timeout", "10", static_cast<char*>(nullptr));
     _exit(127);
   }
-  struct Killer {
-    pid_t pid;
-    ~Killer() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } killer{pid};
-  auto wait_for = [](const std::function<bool()>& cond) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(45);
-    while (!cond()) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return true;
-  };
-  ASSERT_TRUE(wait_for([&] { return Spooled().size() >= 2; }));
+  ChildGuard killer{pid};
+  ASSERT_TRUE(WaitFor([&] { return Spooled().size() >= 2; }));
   closed.Release();
   SetUsers(7);  // a later state, so that it is sent as a body again
   TestResponder responder(pki_, {}, nullptr, port);
-  ASSERT_TRUE(wait_for([&] { return responder.stored().size() >= 2 && Spooled().empty(); }))
+  ASSERT_TRUE(WaitFor([&] { return responder.stored().size() >= 2 && Spooled().empty(); }))
       << testing::ReadHostFile(log);
   ::kill(pid, SIGTERM);
   int status = 0;

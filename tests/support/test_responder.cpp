@@ -202,9 +202,14 @@ void TestResponder::HandleConnection(int fd) {
           snapshot_frames_.push_back(p->snapshot_id);
         }
         if (snapshots_seen_ == script_.hang_up_at_snapshot) break;
+        if (snapshots_seen_ == script_.stall_at_snapshot) {
+          pollfd stop{stop_pipe_[0], POLLIN, 0};
+          ::poll(&stop, 1, 60'000);
+          break;
+        }
         if (script_.refuse_all || script_.refuse_ids.count(p->snapshot_id) != 0) {
-          WriteAll(ssl, ErrorFrame(std::string(proto::kErrBadSnapshot), "scripted refusal",
-                                   p->snapshot_id, true));
+          WriteAll(ssl, ErrorFrame(script_.refuse_code, "scripted refusal", p->snapshot_id, true));
+          if (script_.close_after_refusal) break;
           continue;
         }
         if (script_.store_failed) {
