@@ -337,7 +337,18 @@ Status Connection::Write(std::string_view bytes) {
     int chunk = static_cast<int>(std::min<size_t>(bytes.size() - done, 1 << 20));
     auto n = Drive([&] { return SSL_write(ssl_, bytes.data() + done, chunk); }, timeouts_.io_ms,
                    Phase::kIo, "a write");
-    if (!n.ok()) return n.status();
+    if (!n.ok()) {
+      // A collector that refuses our certificate (TLS 1.3: after the handshake) sends an alert
+      // and closes; our next write may meet the reset before we read the alert. Read it.
+      if (n.status().message().find("connection lost") != std::string::npos) {
+        char byte = 0;
+        auto alert = Drive([&] { return SSL_read(ssl_, &byte, 1); }, 1000, Phase::kIo, "a read");
+        if (!alert.ok() && alert.status().code() == StatusCode::kPermissionDenied) {
+          return alert.status();
+        }
+      }
+      return n.status();
+    }
     done += static_cast<size_t>(*n);
   }
   return Status::Ok();
