@@ -324,6 +324,9 @@ StatusOr<SpoolEntry> Spool::Add(
     return WriteAll(fd, piece, what);
   });
   if (!meta.ok()) return fail(meta.status());
+  if (!protocol::IsValidSnapshotId(meta->snapshot_id)) {
+    return fail({StatusCode::kInternal, "spool: invalid snapshot id"});
+  }
   if (body_bytes == 0) return fail({StatusCode::kInternal, "spool: empty snapshot document"});
   auto header = EncodeSpoolHeader(*meta);
   if (!header.ok()) return fail(header.status());

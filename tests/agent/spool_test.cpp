@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/transport/protocol.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent::uplink {
@@ -207,6 +208,18 @@ TEST(SpoolTest, OneProcessAtATime) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+}
+
+TEST(SpoolTest, TheLongestHostIdsGiveValidSnapshotIds) {
+  std::string host(253, 'h');
+  std::string id = protocol::NewSnapshotId(host, 1'800'000'000);
+  EXPECT_TRUE(protocol::IsValidSnapshotId(id)) << id.size();
+  TempRoot root;
+  Logged log;
+  auto spool = MustOpen(root.Host("/s"), log);
+  ASSERT_TRUE(spool->AddDocument(Meta(id), "{}\n").ok());
+  EXPECT_EQ(Ids(*spool), std::vector<std::string>{id});
+  EXPECT_FALSE(spool->AddDocument(Meta("bad id"), "{}\n").ok());
 }
 
 TEST(SpoolTest, HeaderRoundTripAndRefusals) {
