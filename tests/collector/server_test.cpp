@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tests/collector/collector_fixture.h"
 
@@ -89,6 +90,46 @@ TEST_F(CollectorServerTest, StoresDuplicateSeenOfferAndShow) {
   EXPECT_TRUE(proc_.HasLogLine({"info hello", "host=web1", "agent_version=0.1.0-test"}))
       << proc_.Log();
   EXPECT_TRUE(proc_.HasLogLine({"info ack", "host=web1", "result=stored"})) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, ConcurrentAgentsAreAllStoredOnce) {
+  // Several connections at once: their snapshots share commits on the store thread (group
+  // commit); each gets its own ack, and every snapshot is stored exactly once.
+  StartCollector();
+  constexpr int kAgents = 6;
+  constexpr int kEach = 5;
+  std::vector<CertFiles> certs;
+  for (int i = 0; i < kAgents; ++i) certs.push_back(pki_.Agent("par" + std::to_string(i)));
+  std::vector<int> acked(kAgents, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAgents; ++i) {
+    threads.emplace_back([&, i] {
+      std::string error;
+      auto c = TlsTestClient::Connect(proc_.port(), Options(&certs[i]), &error);
+      if (c == nullptr) return;
+      auto w = c->Hello();
+      if (!w || w->type != FrameType::kWelcome) return;
+      std::string host = "par" + std::to_string(i);
+      for (int k = 0; k < kEach; ++k) {
+        auto s = MakeTestSnapshot(host, std::to_string(k), host + "-" + std::to_string(k));
+        if (!c->SendRaw(SnapshotFrame(s))) return;
+        auto f = c->ReadFrame();
+        if (f && f->type == FrameType::kAck && f->json.value("result", "") == "stored") {
+          ++acked[i];
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kAgents; ++i) EXPECT_EQ(acked[i], kEach) << i << "\n" << proc_.Log();
+  std::string out;
+  ASSERT_EQ(Ctl("hosts --format json", &out), 0) << out;
+  auto hosts = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(hosts.contains("hosts") && hosts["hosts"].is_array()) << out;
+  EXPECT_EQ(hosts["hosts"].size(), static_cast<size_t>(kAgents)) << out;
+  int total = 0;
+  for (const auto& h : hosts["hosts"]) total += h.value("snapshots", 0);
+  EXPECT_EQ(total, kAgents * kEach) << out;
 }
 
 TEST_F(CollectorServerTest, RefusesBadCertificatesWithALogLineEach) {
