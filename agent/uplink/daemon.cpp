@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -231,20 +232,55 @@ int RunSend(const Settings& settings, const TlsIdentity& identity, const LogFn& 
   return code;
 }
 
-int RunDaemon(const Settings& settings, const TlsIdentity& identity, const LogFn& log) {
+// What identifies the certificate, key and CA files on disk: a renewal replaces one of them.
+std::string FilesStamp(const TlsFiles& files) {
+  std::string stamp;
+  for (const std::string* path : {&files.ca_file, &files.cert_file, &files.key_file}) {
+    struct stat st {};
+    if (::stat(path->c_str(), &st) != 0) {
+      stamp += "-;";
+      continue;
+    }
+    stamp += std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ";";
+  }
+  return stamp;
+}
+
+int RunDaemon(const Settings& settings, std::unique_ptr<TlsIdentity> loaded, const LogFn& log) {
+  std::unique_ptr<TlsIdentity> identity_holder = std::move(loaded);
+  const TlsIdentity* identity_ptr = identity_holder.get();
   auto spool = Spool::Open(settings.spool_dir, settings.limits, log);
   if (!spool.ok()) {
     log("run: " + spool.status().message());
     return kExitLocal;
   }
   CollectRequest request = settings.request;
-  request.host_id = identity.host_id();
+  request.host_id = identity_ptr->host_id();
   SendOptions options;
   options.endpoint = settings.endpoint;
   options.server_name = settings.server_name;
   options.timeouts = settings.timeouts;
   options.always_offer = settings.always_offer;
   options.agent_version = std::string(kAgentVersion);
+  // A renewed certificate (or CA) is picked up before the next collection or send, without a
+  // restart; one that does not load is logged and the previous one kept.
+  std::string stamp = FilesStamp(settings.tls);
+  auto reload_if_changed = [&] {
+    std::string now_stamp = FilesStamp(settings.tls);
+    if (now_stamp == stamp) return;
+    stamp = now_stamp;
+    auto fresh = TlsIdentity::Load(settings.tls);
+    if (!fresh.ok()) {
+      log("run: the certificate files changed but do not load (" + fresh.status().message() +
+          "); keeping the previous certificate");
+      return;
+    }
+    identity_holder = std::move(*fresh);
+    identity_ptr = identity_holder.get();
+    request.host_id = identity_ptr->host_id();
+    log("run: reloaded the certificate files; host id " + identity_ptr->host_id());
+  };
 
   std::mt19937_64 rng(std::random_device{}());
   auto uniform = [&](int64_t lo, int64_t hi) {
@@ -255,11 +291,12 @@ int RunDaemon(const Settings& settings, const TlsIdentity& identity, const LogFn
   auto next_collect = Clock::now();
   auto next_send = never;
   int64_t backoff_ms = 0;
-  log("run: host " + identity.host_id() + ", collector " + options.endpoint.host + ":" +
+  log("run: host " + identity_ptr->host_id() + ", collector " + options.endpoint.host + ":" +
       options.endpoint.port + ", every " + std::to_string(settings.interval_s) + " s (jitter " +
       std::to_string(settings.jitter_s) + " s), spool " + (*spool)->dir());
   while (!StopRequested()) {
     auto now = Clock::now();
+    if (now >= next_collect || now >= next_send) reload_if_changed();
     if (now >= next_collect) {
       auto added = CollectIntoSpool(**spool, request);
       if (added.ok()) {
@@ -275,7 +312,7 @@ int RunDaemon(const Settings& settings, const TlsIdentity& identity, const LogFn
       continue;  // a stop request during the collection is seen before sending
     }
     if (now >= next_send) {
-      SendReport report = SendSpool(**spool, identity, options, log, g_signal_pipe[0]);
+      SendReport report = SendSpool(**spool, *identity_ptr, options, log, g_signal_pipe[0]);
       if (report.last_error.ok() && report.remaining == 0) {
         backoff_ms = 0;
         next_send = never;
@@ -332,7 +369,7 @@ int RunUplinkCommand(const std::vector<std::string>& args, std::ostream& out, st
     return kExitLocal;
   }
   if (command == "send") return RunSend(*settings, **identity, log, out);
-  return RunDaemon(*settings, **identity, log);
+  return RunDaemon(*settings, std::move(*identity), log);
 }
 
 }  // namespace tidemark::agent::uplink

@@ -443,5 +443,39 @@ TEST_F(UplinkTest, RunSpoolsWhileDownAndDeliversWhenBack) {
   EXPECT_NE(logged.find("stopping on a signal"), std::string::npos) << logged;
 }
 
+// A certificate renewed on disk is used from the next round on, without a restart.
+TEST_F(UplinkTest, RunPicksUpARenewedCertificate) {
+  TestResponder responder(pki_, {});
+  std::string log = work_.Host("/run.log");
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::string cmd =
+        "exec " + std::string(TIDEMARK_AGENT_BIN) + " run" + Flags(responder.address(), agent_) +
+        " --interval 1 --jitter 0 --backoff-min 1 --backoff-max 1 2>" + testing::ShellQuote(log);
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ChildGuard guard{pid};
+  ASSERT_TRUE(WaitFor([&] { return !responder.stored().empty(); })) << testing::ReadHostFile(log);
+  CertFiles renewed = pki_.Agent("web2");
+  ASSERT_TRUE(pki::WritePem(agent_.key, renewed.pair.key_pem, 0600).ok());
+  ASSERT_TRUE(pki::WritePem(agent_.cert, renewed.pair.cert_pem, 0644).ok());
+  SetUsers(3);
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& s : responder.stored()) {
+      if (s.host_id == "web2" && s.peer_cn == "web2") return true;
+    }
+    return false;
+  })) << testing::ReadHostFile(log);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  guard.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_NE(testing::ReadHostFile(log).find("reloaded the certificate files; host id web2"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace tidemark::agent::uplink
