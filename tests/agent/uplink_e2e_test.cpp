@@ -105,6 +105,27 @@ TEST_F(UplinkE2eTest, SendThenShow) {
   EXPECT_NE(history.find("\nseen\t"), std::string::npos) << history;
 }
 
+// The real collector's refusals of the agent's certificate are refusals (exit 1), not
+// "try again later" (75), and nothing is stored.
+TEST_F(UplinkE2eTest, CertificatesTheCollectorRefusesExitOne) {
+  StartCollector();
+  pki::CertRequest expired;
+  expired.common_name = "web1";
+  expired.role = pki::Role::kClient;
+  expired.not_before = 1'600'000'000;
+  expired.not_after = 1'600'086'400;
+  for (const CertFiles& cert : {pki_.ForeignAgent("web1"), pki_.Issue("expired", expired)}) {
+    agent_ = cert;
+    std::string out, err;
+    int code = RunCommand(
+        "timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" + AgentFlags(proc_.port()), &out,
+        &err);
+    EXPECT_EQ(code, agent::uplink::kExitRefused) << err << proc_.Log();
+    EXPECT_NE(err.find("refused the TLS session"), std::string::npos) << err;
+  }
+  EXPECT_TRUE(History().empty());
+}
+
 TEST_F(UplinkE2eTest, CollectorRestartWhileTheDaemonRunsLosesNothingStoresOnce) {
   ClosedPort reserved;
   uint16_t port = static_cast<uint16_t>(reserved.port());
