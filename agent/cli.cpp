@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "agent/parsers/sshd_config.h"
 #include "agent/registry.h"
 #include "agent/summary.h"
+#include "agent/uplink/daemon.h"
 #include "common/atomic_file.h"
 
 namespace tidemark::agent {
@@ -108,7 +110,9 @@ void PrintUsage(std::ostream& out) {
          "  --sweep-exclude LIST  subtrees the sweep does not enter (besides /proc /sys /dev "
          "/run)\n"
          "  --pretty          indent the JSON\n"
-         "\n"
+         "\n";
+  uplink::PrintUplinkUsage(out);
+  out << "\n"
          "Other:\n"
          "  -h, --help        this help\n"
          "  --version         print the agent version\n"
@@ -373,6 +377,35 @@ int RunSshd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   return out ? kExitOk : kExitFailure;
 }
 
+// `send` and `run` are carried out by tidemark-uplink (beside this program, else in the
+// libexec directory), which holds the TLS client: `collect` never loads libssl.
+int ExecUplink(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::vector<std::string> candidates;
+  std::array<char, 4096> self{};
+  ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  if (n > 0) {
+    std::string dir(self.data(), static_cast<size_t>(n));
+    dir.resize(dir.rfind('/') + 1);
+    candidates.push_back(dir + "tidemark-uplink");
+  }
+  candidates.emplace_back(TIDEMARK_UPLINK_LIBEXEC);
+  std::vector<std::string> argv_storage;
+  argv_storage.emplace_back("tidemark-uplink");
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  out.flush();
+  err.flush();
+  for (const auto& path : candidates) {
+    if (::access(path.c_str(), X_OK) == 0) ::execv(path.c_str(), argv.data());
+  }
+  err << "tidemark-agent " << args[0] << ": cannot run tidemark-uplink (looked for";
+  for (const auto& path : candidates) err << " " << path;
+  err << ")\n";
+  return uplink::kExitLocal;
+}
+
 }  // namespace
 
 int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
@@ -399,6 +432,7 @@ int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::os
   if (command == "audit") return RunCollect(args, true, out, err);
   if (command == "summary") return RunSummary(args, out, err);
   if (command == "sshd") return RunSshd(args, out, err);
+  if (command == "send" || command == "run") return ExecUplink(args, out, err);
   err << "tidemark-agent: unknown command '" << command << "'\nTry 'tidemark-agent --help'.\n";
   return kExitUsage;
 }

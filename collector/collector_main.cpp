@@ -1,20 +1,37 @@
-// tidemark-collector: receives snapshots from agents over mutual TLS and stores them.
-// The network server and the store arrive with the transport work; until then this program only
-// answers --help and --version, and says plainly that it cannot serve yet.
+// tidemark-collector: receives snapshots from agents over mutual TLS and stores them
+// (docs/collector.md). Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot
+// start, 2 usage errors.
+#include <csignal>
 #include <iostream>
 #include <string>
+#include <vector>
+
+#include "collector/config.h"
+#include "collector/log.h"
+#include "collector/server.h"
 
 int main(int argc, char** argv) {
-  std::string arg = argc > 1 ? argv[1] : "";
-  if (arg == "--version") {
-    std::cout << "tidemark-collector 0.1.0\n";
+  using namespace tidemark::collector;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto parsed = ParseCollectorArgs(args);
+  if (!parsed.ok()) {
+    std::cerr << "tidemark-collector: " << parsed.status().message() << "\n"
+              << "Try 'tidemark-collector --help'.\n";
+    return 2;
+  }
+  if (parsed->help) {
+    std::cout << CollectorHelp();
     return 0;
   }
-  std::ostream& out = (arg == "-h" || arg == "--help") ? std::cout : std::cerr;
-  out << "Usage: tidemark-collector --config FILE\n"
-         "\n"
-         "Receives snapshots from tidemark-agent over mutual TLS and stores them.\n"
-         "This build has no server yet: agents write snapshots with `tidemark-agent collect`,\n"
-         "and `tidemarkctl verify FILE` checks them.\n";
-  return (arg == "-h" || arg == "--help") ? 0 : 2;
+  if (parsed->version) {
+    std::cout << "tidemark-collector " << kCollectorVersion << "\n";
+    return 0;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  auto server = Server::Create(*parsed);
+  if (!server.ok()) {
+    Log::Error("startup_failed", {{"error", server.status().message()}});
+    return 1;
+  }
+  return (*server)->Run(/*handle_signals=*/true);
 }

@@ -313,7 +313,8 @@ std::string NewSnapshotId(std::string_view host, int64_t collected_at_seconds) {
     std::memcpy(rnd, &ts.tv_nsec, sizeof ts.tv_nsec < sizeof rnd ? sizeof ts.tv_nsec : sizeof rnd);
   }
   static const char kHex[] = "0123456789abcdef";
-  std::string out(host.substr(0, 100));
+  // 94 + "-" + 16 + "-" + 16 = 128, the longest valid snapshot id (a host id may have 253).
+  std::string out(host.substr(0, 94));
   out += '-';
   out += when;
   out += '-';

@@ -1,0 +1,109 @@
+// The agent's side of a tidemark/1 connection (docs/protocol.md): mutual TLS 1.3 on plain
+// OpenSSL over a non-blocking socket, every wait bounded by a deadline and interruptible through
+// a cancel file descriptor (the daemon's SIGTERM pipe). It verifies the collector's certificate
+// against --ca, the server name against its DNS/IP subjectAltName and EKU serverAuth; it
+// presents the agent's certificate, whose commonName is the host's identity.
+#pragma once
+
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "common/transport/protocol.h"
+
+namespace tidemark::agent::uplink {
+
+// How a failure should be treated. Statuses from this file use these codes:
+//   kUnavailable       transient: unreachable, timeout, reset, busy -> keep it spooled, retry
+//   kPermissionDenied  refused for good: a certificate was not accepted (either side) or the
+//                      collector refused us permanently -> exit 1, retrying will not help
+//   kInvalidArgument   local configuration (unreadable files, a key others can read, a CN that
+//                      is not a host id) -> exit 2
+//   kCancelled-like    the cancel fd became readable: kUnavailable with "interrupted"
+
+// "HOST:PORT", "[V6]:PORT"; the port is required.
+struct Endpoint {
+  std::string host;
+  std::string port;
+};
+StatusOr<Endpoint> ParseEndpoint(std::string_view text);
+
+struct TlsFiles {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+};
+
+// The agent's TLS context and identity, loaded once.
+class TlsIdentity {
+ public:
+  // Refuses a key file others can read (pki::CheckPrivateKeyFile), a certificate whose CN is
+  // not a valid host id, a key that does not match the certificate, an unreadable CA file.
+  static StatusOr<std::unique_ptr<TlsIdentity>> Load(const TlsFiles& files);
+  ~TlsIdentity();
+  TlsIdentity(const TlsIdentity&) = delete;
+  TlsIdentity& operator=(const TlsIdentity&) = delete;
+
+  // The certificate's subject CN: the host id every snapshot carries.
+  const std::string& host_id() const { return host_id_; }
+  SSL_CTX* ctx() const { return ctx_; }
+
+ private:
+  TlsIdentity() = default;
+  SSL_CTX* ctx_ = nullptr;
+  std::string host_id_;
+};
+
+struct Timeouts {
+  int connect_ms = 10'000;    // TCP connect (each address)
+  int handshake_ms = 10'000;  // TLS handshake
+  int io_ms = 60'000;         // each frame read or write (an ack waits for the store's commit)
+};
+
+// One frame received.
+struct Frame {
+  protocol::FrameType type = protocol::FrameType::kError;
+  std::string payload;
+};
+
+class Connection {
+ public:
+  // Connects to `endpoint`, completes the handshake and checks the collector's certificate
+  // (`server_name` against DNS or IP subjectAltName, EKU serverAuth). `cancel_fd` (-1: none)
+  // interrupts any wait when it becomes readable.
+  static StatusOr<std::unique_ptr<Connection>> Open(const TlsIdentity& identity,
+                                                    const Endpoint& endpoint,
+                                                    const std::string& server_name,
+                                                    const Timeouts& timeouts, int cancel_fd);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Status Write(std::string_view bytes);
+  // Reads one frame whose payload is at most `max_frame_bytes`.
+  StatusOr<Frame> ReadFrame(uint32_t max_frame_bytes);
+  // Sends close_notify (best effort) and closes.
+  void Close();
+
+  const std::string& peer() const { return peer_; }
+
+ private:
+  Connection() = default;
+  enum class Phase { kHandshake, kIo };
+  // Runs `op` (an SSL call) until it completes, waiting on the socket as OpenSSL asks.
+  template <typename Op>
+  StatusOr<int> Drive(Op op, int timeout_ms, Phase phase, const char* what);
+  Status ReadExact(char* out, size_t n);
+
+  SSL* ssl_ = nullptr;
+  int fd_ = -1;
+  int cancel_fd_ = -1;
+  Timeouts timeouts_;
+  std::string peer_;
+};
+
+}  // namespace tidemark::agent::uplink

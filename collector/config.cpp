@@ -1,0 +1,219 @@
+// config.h: the collector's keys, defaults and parsing.
+#include "collector/config.h"
+
+#include <sys/stat.h>
+
+#include <sstream>
+
+#include "common/config_file.h"
+
+namespace tidemark::collector {
+namespace {
+
+const std::vector<std::string>& KnownKeys() {
+  static const std::vector<std::string> keys = {"config",
+                                                "listen",
+                                                "ca",
+                                                "cert",
+                                                "key",
+                                                "crl",
+                                                "db",
+                                                "max_frame_bytes",
+                                                "max_connections",
+                                                "max_inflight_bytes",
+                                                "handshake_timeout",
+                                                "idle_timeout",
+                                                "shutdown_timeout",
+                                                "tls12",
+                                                "retention_days",
+                                                "threads",
+                                                "help",
+                                                "version"};
+  return keys;
+}
+
+Status ParseListen(const ConfigValue& v, CollectorConfig* c) {
+  const std::string& s = v.value;
+  std::string host;
+  std::string port;
+  if (!s.empty() && s[0] == '[') {  // [::1]:7411
+    size_t close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return {StatusCode::kInvalidArgument,
+              "listen (" + v.origin + "): expected ADDR:PORT or [IPV6]:PORT, got '" + s + "'"};
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    size_t colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      return {StatusCode::kInvalidArgument,
+              "listen (" + v.origin + "): expected ADDR:PORT, got '" + s + "'"};
+    }
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return {StatusCode::kInvalidArgument,
+            "listen (" + v.origin + "): bad port '" + port + "' (0-65535; 0 = any free port)"};
+  }
+  c->listen_host = host;
+  c->listen_port = static_cast<uint16_t>(std::stoi(port));
+  return Status::Ok();
+}
+
+Status FromMap(const ConfigMap& m, CollectorConfig* c) {
+  if (auto it = m.find("listen"); it != m.end()) {
+    Status s = ParseListen(it->second, c);
+    if (!s.ok()) return s;
+  }
+  c->ca = GetString(m, "ca", c->ca);
+  c->cert = GetString(m, "cert", c->cert);
+  c->key = GetString(m, "key", c->key);
+  c->db = GetString(m, "db", c->db);
+  if (auto it = m.find("crl"); it != m.end()) {
+    c->crl = it->second.value;
+  } else {
+    struct stat st {};
+    if (::stat(kDefaultCrl, &st) == 0) c->crl = kDefaultCrl;
+  }
+  for (const auto* k : {"ca", "cert", "key", "db"}) {
+    if (m.count(k) && m.at(k).value.empty()) {
+      return {StatusCode::kInvalidArgument,
+              std::string(k) + " (" + m.at(k).origin + "): must not be empty"};
+    }
+  }
+  auto frame = GetInt(m, "max_frame_bytes", c->max_frame_bytes, 4096, 1ll << 30);
+  if (!frame.ok()) return frame.status();
+  c->max_frame_bytes = static_cast<uint32_t>(*frame);
+  auto conns = GetInt(m, "max_connections", c->max_connections, 1, 1000000);
+  if (!conns.ok()) return conns.status();
+  c->max_connections = *conns;
+  auto inflight = GetInt(m, "max_inflight_bytes", c->max_inflight_bytes, 4096, 1ll << 40);
+  if (!inflight.ok()) return inflight.status();
+  c->max_inflight_bytes = *inflight;
+  auto hs = GetInt(m, "handshake_timeout", c->handshake_timeout_s, 1, 3600);
+  if (!hs.ok()) return hs.status();
+  c->handshake_timeout_s = *hs;
+  auto idle = GetInt(m, "idle_timeout", c->idle_timeout_s, 1, 7 * 86400);
+  if (!idle.ok()) return idle.status();
+  c->idle_timeout_s = *idle;
+  auto shut = GetInt(m, "shutdown_timeout", c->shutdown_timeout_s, 0, 3600);
+  if (!shut.ok()) return shut.status();
+  c->shutdown_timeout_s = *shut;
+  auto tls12 = GetBool(m, "tls12", c->tls12);
+  if (!tls12.ok()) return tls12.status();
+  c->tls12 = *tls12;
+  auto ret = GetInt(m, "retention_days", c->retention_days, 1, 100000);
+  if (!ret.ok()) return ret.status();
+  c->retention_days = *ret;
+  auto threads = GetInt(m, "threads", c->threads, 0, 256);
+  if (!threads.ok()) return threads.status();
+  c->threads = *threads;
+  return Status::Ok();
+}
+
+StatusOr<CollectorConfig> Build(const std::vector<std::string>& flags, ParsedArgs* parsed) {
+  // First pass: flags only, to find --config (and --help/--version).
+  ConfigMap from_flags;
+  std::vector<std::string> positional;
+  Status s = ApplyFlags(flags, KnownKeys(), {"help", "version", "tls12"}, &from_flags, &positional);
+  if (!s.ok()) return s;
+  if (!positional.empty()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "unexpected argument '" + positional[0] + "' (see --help)");
+  }
+  if (parsed != nullptr) {
+    parsed->help = from_flags.count("help") > 0;
+    parsed->version = from_flags.count("version") > 0;
+  }
+  ConfigMap merged;
+  std::string config_file = GetString(from_flags, "config", "");
+  if (!config_file.empty()) {
+    auto file = ReadConfigFile(config_file);
+    if (!file.ok()) return file.status();
+    if (file->count("config")) {
+      return Status(StatusCode::kInvalidArgument,
+                    "config (" + file->at("config").origin + "): not allowed inside a config file");
+    }
+    Status known = CheckKnownKeys(*file, KnownKeys());
+    if (!known.ok()) return known;
+    merged = std::move(*file);
+  }
+  s = ApplyFlags(flags, KnownKeys(), {"help", "version", "tls12"}, &merged, &positional);
+  if (!s.ok()) return s;
+  CollectorConfig c;
+  c.config_file = config_file;
+  s = FromMap(merged, &c);
+  if (!s.ok()) return s;
+  return c;
+}
+
+}  // namespace
+
+StatusOr<ParsedArgs> ParseCollectorArgs(const std::vector<std::string>& args) {
+  ParsedArgs parsed;
+  parsed.flags = args;
+  auto c = Build(args, &parsed);
+  if (!c.ok()) {
+    if (parsed.help || parsed.version) return parsed;  // --help wins over a bad config
+    return c.status();
+  }
+  parsed.config = std::move(*c);
+  return parsed;
+}
+
+StatusOr<CollectorConfig> ReloadConfig(const ParsedArgs& original) {
+  return Build(original.flags, nullptr);
+}
+
+std::string CollectorHelp() {
+  CollectorConfig d;
+  std::ostringstream o;
+  o << "Usage: tidemark-collector [--config FILE] [--KEY VALUE ...]\n"
+       "\n"
+       "Receives snapshots from tidemark-agent over mutual TLS (docs/protocol.md) and stores\n"
+       "them durably (docs/store.md). Every key of the config file (key = value) is also a\n"
+       "flag: --max-connections 100 is max_connections = 100; a flag wins over the file.\n"
+       "\n"
+       "  --config FILE             the key = value file (none by default)\n"
+       "  --listen ADDR:PORT        address to listen on (default "
+    << d.listen_host << ":" << d.listen_port
+    << "; [::]:7411 for IPv6; port 0 = any free port)\n"
+       "  --ca FILE                 CA certificate(s) agents' certificates must chain to\n"
+       "                            (default "
+    << d.ca << ")\n"
+    << "  --cert FILE               the collector's certificate (default " << d.cert << ")\n"
+    << "  --key FILE                its private key, mode 0600 or stricter (default " << d.key
+    << ")\n"
+    << "  --crl FILE                a CRL of the CA, checked on every handshake (default "
+    << kDefaultCrl << " when it exists)\n"
+    << "  --db FILE                 the SQLite store (default " << d.db << ")\n"
+    << "  --max-frame-bytes N       largest frame accepted (default " << d.max_frame_bytes << ")\n"
+    << "  --max-connections N       concurrent agent connections (default " << d.max_connections
+    << ")\n"
+    << "  --max-inflight-bytes N    frame bytes being received or stored across all\n"
+       "                            connections (default "
+    << d.max_inflight_bytes << ")\n"
+    << "  --handshake-timeout S     seconds to complete TCP+TLS handshake (default "
+    << d.handshake_timeout_s << ")\n"
+    << "  --idle-timeout S          seconds without a complete frame before closing (default "
+    << d.idle_timeout_s << ")\n"
+    << "  --shutdown-timeout S      on SIGTERM, seconds to let in-flight snapshots finish (default "
+    << d.shutdown_timeout_s << ")\n"
+    << "  --tls12                   also accept TLS 1.2 (ECDHE with AES-GCM/ChaCha20 only);\n"
+       "                            default: TLS 1.3 only\n"
+    << "  --retention-days N        thin 'seen' records older than N days, at start and daily\n"
+       "                            (default "
+    << d.retention_days << ")\n"
+    << "  --threads N               I/O threads (default 0 = one per core)\n"
+       "\n"
+       "Signals: SIGTERM/SIGINT stop accepting, let in-flight snapshots finish, exit 0;\n"
+       "SIGHUP re-reads the config file: CRL, certificates and limits.\n"
+       "Logs: one line per event on stderr (journald-friendly). Exit: 0 after a clean stop,\n"
+       "1 when it cannot start (certificates, key permissions, store, address), 2 usage.\n";
+  return o.str();
+}
+
+}  // namespace tidemark::collector

@@ -1,0 +1,54 @@
+// The collector's configuration (docs/collector.md): a key = value file (--config FILE) whose
+// every key is also a flag (`--max-connections 100`), with documented defaults under
+// /etc/tidemark and /var/lib/tidemark. Parsing only; the server reads the result.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tidemark::collector {
+
+struct CollectorConfig {
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 7411;
+  std::string ca = "/etc/tidemark/ca.crt";
+  std::string cert = "/etc/tidemark/collector.crt";
+  std::string key = "/etc/tidemark/collector.key";
+  std::string crl;  // empty: no CRL (an absent default file is not an error)
+  std::string db = "/var/lib/tidemark/tidemark.db";
+  uint32_t max_frame_bytes = 64u << 20;
+  int64_t max_connections = 10000;
+  int64_t max_inflight_bytes = 512ll << 20;
+  int64_t handshake_timeout_s = 10;
+  int64_t idle_timeout_s = 600;
+  int64_t shutdown_timeout_s = 10;
+  bool tls12 = false;
+  int64_t retention_days = 400;
+  int64_t threads = 0;      // 0: one per core
+  std::string config_file;  // the --config file, for SIGHUP
+};
+
+// The default CRL path: used when it exists and `crl` is not set.
+inline constexpr const char* kDefaultCrl = "/etc/tidemark/crl.pem";
+
+struct ParsedArgs {
+  CollectorConfig config;
+  bool help = false;
+  bool version = false;
+  std::vector<std::string> flags;  // the command line (for SIGHUP: file + the same flags)
+};
+
+// Parses the command line (argv after the program name) and the --config file. kInvalidArgument
+// names the key or flag and its origin (FILE:LINE or --flag).
+StatusOr<ParsedArgs> ParseCollectorArgs(const std::vector<std::string>& args);
+
+// Re-reads the config file and re-applies the flags (SIGHUP).
+StatusOr<CollectorConfig> ReloadConfig(const ParsedArgs& original);
+
+// The --help text (keys, defaults, signals).
+std::string CollectorHelp();
+
+}  // namespace tidemark::collector

@@ -1,0 +1,140 @@
+// tls_context.h: the collector's OpenSSL server context and agent certificate checks.
+#include "collector/tls_context.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <cstdio>
+
+#include "common/transport/pki.h"
+#include "common/transport/protocol.h"
+
+namespace tidemark::collector {
+namespace {
+
+std::string OpenSslError() {
+  unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return "unknown OpenSSL error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  return buf;
+}
+
+Status LoadCrl(X509_STORE* store, const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) {
+    ERR_clear_error();
+    return {StatusCode::kNotFound, "crl " + path + ": cannot open"};
+  }
+  int count = 0;
+  for (;;) {
+    X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr);
+    if (crl == nullptr) break;
+    int ok = X509_STORE_add_crl(store, crl);
+    X509_CRL_free(crl);
+    if (ok != 1) {
+      BIO_free(bio);
+      return {StatusCode::kInvalidArgument, "crl " + path + ": " + OpenSslError()};
+    }
+    ++count;
+  }
+  ERR_clear_error();  // the end of the file
+  BIO_free(bio);
+  if (count == 0) return {StatusCode::kInvalidArgument, "crl " + path + ": no PEM CRL in it"};
+  X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
+    const CollectorConfig& config) {
+  namespace ssl = boost::asio::ssl;
+  Status key_ok = pki::CheckPrivateKeyFile(config.key);
+  if (!key_ok.ok()) return key_ok;
+  auto ctx = std::make_shared<ssl::context>(config.tls12 ? ssl::context::tls_server
+                                                         : ssl::context::tlsv13_server);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, config.tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
+  SSL_CTX_set_options(
+      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (config.tls12 &&
+      SSL_CTX_set_cipher_list(native,
+                              "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                              "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                              "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305") != 1) {
+    return Status(StatusCode::kInternal, "TLS 1.2 cipher list: " + OpenSslError());
+  }
+  if (SSL_CTX_use_certificate_chain_file(native, config.cert.c_str()) != 1) {
+    return Status(StatusCode::kInvalidArgument, "cert " + config.cert + ": " + OpenSslError());
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, config.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return Status(StatusCode::kInvalidArgument, "key " + config.key + ": " + OpenSslError());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return Status(StatusCode::kInvalidArgument,
+                  "key " + config.key + " does not match cert " + config.cert);
+  }
+  if (SSL_CTX_load_verify_locations(native, config.ca.c_str(), nullptr) != 1) {
+    return Status(StatusCode::kInvalidArgument, "ca " + config.ca + ": " + OpenSslError());
+  }
+  if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(config.ca.c_str())) {
+    SSL_CTX_set_client_CA_list(native, names);
+  }
+  ERR_clear_error();
+  if (!config.crl.empty()) {
+    Status crl = LoadCrl(SSL_CTX_get_cert_store(native), config.crl);
+    if (!crl.ok()) return crl;
+  }
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+  SSL_CTX_set_verify_depth(native, 4);
+  static const unsigned char kSessionContext[] = "tidemark-collector";
+  SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
+  return ctx;
+}
+
+StatusOr<std::string> CheckAgentCertificate(X509* cert) {
+  if (cert == nullptr) return Status(StatusCode::kPermissionDenied, "no client certificate");
+  uint32_t flags = X509_get_extension_flags(cert);
+  if ((flags & EXFLAG_XKUSAGE) == 0) {
+    return Status(StatusCode::kPermissionDenied, "no extended key usage (clientAuth required)");
+  }
+  if ((X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT) == 0) {
+    return Status(StatusCode::kPermissionDenied, "no clientAuth EKU");
+  }
+  X509_NAME* subject = X509_get_subject_name(cert);
+  int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index < 0) return Status(StatusCode::kPermissionDenied, "no commonName in subject");
+  if (X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) {
+    return Status(StatusCode::kPermissionDenied, "several commonNames in subject");
+  }
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, data);
+  if (len < 0) return Status(StatusCode::kPermissionDenied, "unreadable commonName");
+  std::string cn(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
+  OPENSSL_free(utf8);
+  if (!protocol::IsValidHostId(cn)) {
+    return Status(StatusCode::kPermissionDenied,
+                  "commonName is not a valid host id (A-Z a-z 0-9 . - _, 1-253 chars)");
+  }
+  return cn;
+}
+
+std::string CertFingerprint(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return "";
+  static const char* kHex = "0123456789abcdef";
+  std::string out = "sha256:";
+  for (unsigned i = 0; i < n; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace tidemark::collector

@@ -1,0 +1,34 @@
+// The collector's TLS side (docs/protocol.md, "Transport and identity"): the server context
+// (TLS 1.3 only unless tls12; client certificate required, chained to the CA, CRL when
+// configured) and the agent-certificate rules OpenSSL does not enforce by itself: the extended
+// key usage extension must be present and include clientAuth, and the subject must have exactly
+// one commonName that is a valid host id.
+#pragma once
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/ssl.hpp>
+#include <memory>
+#include <string>
+
+#include "collector/config.h"
+#include "common/status.h"
+
+namespace tidemark::collector {
+
+// Builds the server context: certificate chain and key (the key file must not be readable by
+// group or others: pki::CheckPrivateKeyFile), the CA for client certificates, the CRL (when
+// config.crl is set; X509_V_FLAG_CRL_CHECK on the leaf), protocol versions and ciphers.
+StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
+    const CollectorConfig& config);
+
+// Checks an agent's leaf certificate beyond chain validation: EKU present with clientAuth, and
+// exactly one subject CN satisfying protocol::IsValidHostId. Returns the identity (the CN), or
+// kPermissionDenied with a short reason ("no clientAuth EKU", "invalid host id in CN", ...).
+StatusOr<std::string> CheckAgentCertificate(X509* cert);
+
+// "sha256:" + hex SHA-256 of the certificate's DER (as pki::Fingerprint).
+std::string CertFingerprint(X509* cert);
+
+}  // namespace tidemark::collector

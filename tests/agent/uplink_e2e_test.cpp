@@ -1,0 +1,208 @@
+// End to end: the real agent (`send`, `run`) against the real tidemark-collector on 127.0.0.1,
+// read back with tidemarkctl: agent -> collector -> `tidemarkctl show`; and the collector stopped
+// while the daemon runs -> snapshots spool -> collector restarted -> every snapshot stored once.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "agent/uplink/daemon.h"
+#include "tests/collector/collector_fixture.h"
+#include "tests/support/test_responder.h"
+
+namespace tidemark::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool WaitFor(const std::function<bool()>& cond, int seconds = 60) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+class UplinkE2eTest : public CollectorFixture {
+ protected:
+  void SetUp() override {
+    agent_ = pki_.Agent("web1");
+    SetUsers(1);
+  }
+  void SetUsers(int n) {
+    std::string passwd = "root:x:0:0:root:/root:/bin/bash\n";
+    for (int i = 0; i < n; ++i) {
+      passwd +=
+          "user" + std::to_string(i) + ":x:" + std::to_string(1000 + i) + ":100::/h:/bin/sh\n";
+    }
+    root_.Write("/etc/passwd", passwd);
+    root_.Write("/etc/group", "root:x:0:\nusers:x:100:\n");
+  }
+  std::string spool() const { return dir_.Host("/spool"); }
+  std::vector<std::string> SpooledIds() const {
+    std::vector<std::string> ids;
+    if (!fs::exists(spool())) return ids;
+    for (const auto& e : fs::directory_iterator(spool())) {
+      std::string n = e.path().filename();
+      if (n.size() > 26 && n.substr(n.size() - 5) == ".snap") {
+        ids.push_back(n.substr(21, n.size() - 26));
+      }
+    }
+    return ids;
+  }
+  // id -> number of entries in `tidemarkctl history web1`.
+  std::map<std::string, int> History() {
+    std::string out;
+    std::map<std::string, int> ids;
+    if (Ctl("history web1 --format json", &out) != 0) return ids;
+    auto j = nlohmann::json::parse(out, nullptr, false);
+    if (j.is_discarded()) return ids;
+    for (const auto& e : j["history"]) ++ids[e["id"].get<std::string>()];
+    return ids;
+  }
+  std::string AgentFlags(uint16_t port) const {
+    return " --collector 127.0.0.1:" + std::to_string(port) + " --ca " +
+           ShellQuote(pki_.ca_file()) + " --cert " + ShellQuote(agent_.cert) + " --key " +
+           ShellQuote(agent_.key) + " --spool " + ShellQuote(spool()) + " --only accounts --root " +
+           ShellQuote(root_.path());
+  }
+
+  CertFiles agent_;
+  TempRoot root_;
+};
+
+TEST_F(UplinkE2eTest, SendThenShow) {
+  StartCollector();
+  std::string out, err;
+  int code = RunCommand(
+      "timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" + AgentFlags(proc_.port()), &out,
+      &err);
+  ASSERT_EQ(code, agent::uplink::kExitSent) << err << proc_.Log();
+  EXPECT_TRUE(SpooledIds().empty());
+  std::string shown;
+  ASSERT_EQ(Ctl("show web1", &shown), 0) << shown;
+  auto doc = DecodeSnapshot(shown.substr(shown.find('{')));
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString() << "\n" << shown.substr(0, 400);
+  EXPECT_EQ(doc->host.id, "web1");
+  EXPECT_EQ(doc->sections.count("accounts"), 1u);
+  // The same state again: offered, recorded as seen, no second body.
+  code = RunCommand(
+      "timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" + AgentFlags(proc_.port()), &out,
+      &err);
+  ASSERT_EQ(code, agent::uplink::kExitSent) << err;
+  EXPECT_NE(err.find("acknowledged (seen"), std::string::npos) << err;
+  std::string history;
+  ASSERT_EQ(Ctl("history web1", &history), 0);
+  EXPECT_NE(history.find("\nsnapshot\t"), std::string::npos) << history;
+  EXPECT_NE(history.find("\nseen\t"), std::string::npos) << history;
+}
+
+// The real collector's refusals of the agent's certificate are refusals (exit 1), not
+// "try again later" (75), and nothing is stored.
+TEST_F(UplinkE2eTest, CertificatesTheCollectorRefusesExitOne) {
+  StartCollector();
+  pki::CertRequest expired;
+  expired.common_name = "web1";
+  expired.role = pki::Role::kClient;
+  expired.not_before = 1'600'000'000;
+  expired.not_after = 1'600'086'400;
+  for (const CertFiles& cert : {pki_.ForeignAgent("web1"), pki_.Issue("expired", expired)}) {
+    agent_ = cert;
+    std::string out, err;
+    int code = RunCommand(
+        "timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" + AgentFlags(proc_.port()), &out,
+        &err);
+    EXPECT_EQ(code, agent::uplink::kExitRefused) << err << proc_.Log();
+    EXPECT_NE(err.find("refused the TLS session"), std::string::npos) << err;
+  }
+  EXPECT_TRUE(History().empty());
+}
+
+TEST_F(UplinkE2eTest, CollectorRestartWhileTheDaemonRunsLosesNothingStoresOnce) {
+  ClosedPort reserved;
+  uint16_t port = static_cast<uint16_t>(reserved.port());
+  reserved.Release();
+  StartCollector({"--listen", "127.0.0.1:" + std::to_string(port)});
+  std::string agent_log = dir_.Host("/agent.log");
+  std::string cmd = "exec " + std::string(TIDEMARK_AGENT_BIN) + " run" + AgentFlags(port) +
+                    " --interval 1 --jitter 0 --backoff-min 1 --backoff-max 2 --io-timeout 20"
+                    " 2>" +
+                    ShellQuote(agent_log);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  struct Guard {
+    pid_t pid;
+    ~Guard() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } guard{pid};
+  ASSERT_TRUE(WaitFor([&] { return !History().empty(); })) << ReadHostFile(agent_log);
+
+  proc_.Signal(SIGTERM);
+  ASSERT_EQ(proc_.Wait(30), 0) << proc_.Log();
+  // Down: new states pile up in the spool.
+  SetUsers(2);
+  ASSERT_TRUE(WaitFor([&] { return SpooledIds().size() >= 2; })) << ReadHostFile(agent_log);
+  SetUsers(3);
+  ASSERT_TRUE(WaitFor([&] { return SpooledIds().size() >= 3; })) << ReadHostFile(agent_log);
+  auto spooled_while_down = SpooledIds();
+
+  CollectorProcess again(dir_.Host("/collector2.log"));
+  auto args = BaseArgs();
+  args.insert(args.end(), {"--listen", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(again.Start(args)) << again.Log();
+  ASSERT_TRUE(WaitFor([&] {
+    auto h = History();
+    for (const auto& id : spooled_while_down) {
+      if (h.count(id) == 0) return false;
+    }
+    return true;
+  })) << ReadHostFile(agent_log);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  guard.pid = -1;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  again.Signal(SIGTERM);
+  EXPECT_EQ(again.Wait(30), 0) << again.Log();
+
+  // Every snapshot the agent collected is in the store exactly once, or still spooled.
+  std::vector<std::string> collected;
+  for (const auto& line : Lines(ReadHostFile(agent_log))) {
+    const std::string marker = "collected snapshot ";
+    if (auto at = line.find(marker); at != std::string::npos) {
+      std::string rest = line.substr(at + marker.size());
+      collected.push_back(rest.substr(0, rest.find(' ')));
+    }
+  }
+  auto history = History();
+  auto still = SpooledIds();
+  ASSERT_GE(collected.size(), 4u);
+  for (const auto& id : collected) {
+    bool spooled = std::find(still.begin(), still.end(), id) != still.end();
+    int stored = history.count(id) != 0 ? history.at(id) : 0;
+    EXPECT_EQ(stored + (spooled ? 1 : 0), 1) << id;
+  }
+  for (const auto& [id, n] : history) {
+    EXPECT_NE(std::find(collected.begin(), collected.end(), id), collected.end()) << id;
+  }
+}
+
+}  // namespace
+}  // namespace tidemark::testing

@@ -1,0 +1,104 @@
+// The collector's configuration: defaults, file + flags, usage errors naming the key
+// (collector/config.h), and the binary's exit codes for them.
+#include <gtest/gtest.h>
+
+#include "collector/config.h"
+#include "collector/log.h"
+#include "collector/tls_context.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::collector {
+namespace {
+
+using tidemark::testing::RunCommand;
+using tidemark::testing::ShellQuote;
+using tidemark::testing::TempRoot;
+
+TEST(CollectorConfigTest, Defaults) {
+  auto p = ParseCollectorArgs({});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->config.listen_host, "0.0.0.0");
+  EXPECT_EQ(p->config.listen_port, 7411);
+  EXPECT_EQ(p->config.ca, "/etc/tidemark/ca.crt");
+  EXPECT_EQ(p->config.cert, "/etc/tidemark/collector.crt");
+  EXPECT_EQ(p->config.key, "/etc/tidemark/collector.key");
+  EXPECT_EQ(p->config.db, "/var/lib/tidemark/tidemark.db");
+  EXPECT_EQ(p->config.max_frame_bytes, 64u << 20);
+  EXPECT_FALSE(p->config.tls12);
+}
+
+TEST(CollectorConfigTest, FileAndFlagsFlagWins) {
+  TempRoot dir;
+  dir.Write("/c.conf",
+            "listen = 127.0.0.1:9000\nmax_connections = 5\nidle_timeout = 30\ntls12 = true\n"
+            "crl = /x/crl.pem\n");
+  auto p = ParseCollectorArgs(
+      {"--config", dir.Host("/c.conf"), "--max-connections", "7", "--listen=[::1]:7000"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->config.listen_host, "::1");
+  EXPECT_EQ(p->config.listen_port, 7000);
+  EXPECT_EQ(p->config.max_connections, 7);
+  EXPECT_EQ(p->config.idle_timeout_s, 30);
+  EXPECT_TRUE(p->config.tls12);
+  EXPECT_EQ(p->config.crl, "/x/crl.pem");
+  auto flag_only = ParseCollectorArgs({"--tls12", "--handshake-timeout", "3"});
+  ASSERT_TRUE(flag_only.ok()) << flag_only.status().ToString();
+  EXPECT_TRUE(flag_only->config.tls12);
+  EXPECT_EQ(flag_only->config.handshake_timeout_s, 3);
+}
+
+TEST(CollectorConfigTest, ErrorsNameTheKey) {
+  TempRoot dir;
+  dir.Write("/bad.conf", "max_frame_bytes = lots\n");
+  auto p = ParseCollectorArgs({"--config", dir.Host("/bad.conf")});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("max_frame_bytes"), std::string::npos)
+      << p.status().message();
+  EXPECT_NE(p.status().message().find("bad.conf:1"), std::string::npos) << p.status().message();
+  dir.Write("/unknown.conf", "colour = blue\n");
+  p = ParseCollectorArgs({"--config", dir.Host("/unknown.conf")});
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("colour"), std::string::npos) << p.status().message();
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--listen", "7411"},
+                                                                {"--listen", "1.2.3.4:99999"},
+                                                                {"--max-connections", "0"},
+                                                                {"--bogus", "1"},
+                                                                {"--db", ""},
+                                                                {"extra"}}) {
+    auto r = ParseCollectorArgs(args);
+    EXPECT_FALSE(r.ok()) << args[0];
+  }
+  auto r = ParseCollectorArgs({"--listen", "7411"});
+  EXPECT_NE(r.status().message().find("listen"), std::string::npos) << r.status().message();
+}
+
+TEST(CollectorConfigTest, BinaryExitCodes) {
+  std::string out, err;
+  EXPECT_EQ(RunCommand(std::string(TIDEMARK_COLLECTOR_BIN) + " --help", &out, &err), 0);
+  EXPECT_NE(out.find("--max-inflight-bytes"), std::string::npos) << out;
+  EXPECT_NE(out.find("7411"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(std::string(TIDEMARK_COLLECTOR_BIN) + " --max-connections many", &out, &err),
+            2);
+  EXPECT_NE(err.find("max_connections"), std::string::npos) << err;
+  EXPECT_EQ(RunCommand(std::string(TIDEMARK_COLLECTOR_BIN) + " --no-such-flag", &out, &err), 2);
+  EXPECT_NE(err.find("no-such-flag"), std::string::npos) << err;
+  TempRoot dir;
+  // Missing certificate files: cannot start, exit 1, the file named.
+  EXPECT_EQ(
+      RunCommand(std::string(TIDEMARK_COLLECTOR_BIN) + " --listen 127.0.0.1:0 --key " +
+                     ShellQuote(dir.Host("/none.key")) + " --db " + ShellQuote(dir.Host("/db")),
+                 &out, &err),
+      1);
+  EXPECT_NE(err.find("none.key"), std::string::npos) << err;
+}
+
+TEST(CollectorLogTest, OneLineKeyValueQuoted) {
+  EXPECT_EQ(Log::Format(LogLevel::kWarning, "handshake_refused",
+                        {{"peer", "127.0.0.1:5"}, {"reason", "certificate has expired"}}),
+            "warning handshake_refused peer=127.0.0.1:5 reason=\"certificate has expired\"");
+  EXPECT_EQ(Log::Format(LogLevel::kInfo, "x", {{"v", "a\nb\"c"}, {"e", ""}}),
+            "info x v=\"a\\x0ab\\\"c\" e=\"\"");
+}
+
+}  // namespace
+}  // namespace tidemark::collector

@@ -1,0 +1,464 @@
+// tidemark-collector as a process on 127.0.0.1: the protocol conversation, refused
+// certificates, identity mismatch, malformed input beside a served agent, limits, key file
+// permissions, SIGTERM and SIGHUP (docs/protocol.md, docs/collector.md).
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "tests/collector/collector_fixture.h"
+
+namespace tidemark::testing {
+namespace {
+
+using protocol::FrameType;
+
+void ExpectAck(const std::optional<ReceivedFrame>& f, const std::string& id,
+               const std::string& result) {
+  ASSERT_TRUE(f.has_value());
+  ASSERT_EQ(f->type, FrameType::kAck) << f->payload;
+  EXPECT_EQ(f->json.value("snapshot_id", ""), id);
+  EXPECT_EQ(f->json.value("result", ""), result);
+  EXPECT_FALSE(f->json.value("received_at", "").empty());
+}
+
+void ExpectError(const std::optional<ReceivedFrame>& f, const std::string& code) {
+  ASSERT_TRUE(f.has_value());
+  ASSERT_EQ(f->type, FrameType::kError) << f->payload;
+  EXPECT_EQ(f->json.value("code", ""), code) << f->payload;
+}
+
+using CollectorServerTest = CollectorFixture;
+
+TEST_F(CollectorServerTest, StoresDuplicateSeenOfferAndShow) {
+  // Keys from a config file, the rest as flags.
+  dir_.Write("/collector.conf", "# test\nca = " + pki_.ca_file() +
+                                    "\ncert = " + pki_.server().cert +
+                                    "\nkey = " + pki_.server().key + "\nmax_connections = 50\n");
+  ASSERT_TRUE(proc_.Start(
+      {"--config", dir_.Host("/collector.conf"), "--listen", "127.0.0.1:0", "--db", db_}))
+      << proc_.Log();
+  auto agent = pki_.Agent("web1");
+  auto c = Connect(&agent);
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->Version(), "TLSv1.3");
+  auto w = c->Hello();
+  ASSERT_TRUE(w.has_value()) << proc_.Log();
+  ASSERT_EQ(w->type, FrameType::kWelcome) << w->payload;
+  EXPECT_EQ(w->json.value("host", ""), "web1");
+  EXPECT_EQ(w->json.value("protocol", 0), 1);
+  EXPECT_EQ(w->json.value("max_frame_bytes", 0u), protocol::kDefaultMaxFrameBytes);
+
+  auto a = MakeTestSnapshot("web1", "A", "web1-20261128T190000Z-0000000000000001");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(a)));
+  ExpectAck(c->ReadFrame(), a.id, "stored");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(a)));  // a re-send after a lost ack
+  ExpectAck(c->ReadFrame(), a.id, "duplicate");
+  auto a2 = a;
+  a2.id = "web1-20261128T190100Z-0000000000000002";
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(a2)));  // same state, new id
+  ExpectAck(c->ReadFrame(), a2.id, "seen");
+
+  // The unchanged path: offer the hash only.
+  protocol::Offer offer{"web1-20261128T190200Z-0000000000000003", a.hash, "2026-11-28T19:02:00Z"};
+  ASSERT_TRUE(c->SendJson(FrameType::kOffer, protocol::ToJson(offer)));
+  ExpectAck(c->ReadFrame(), offer.snapshot_id, "seen");
+  auto b = MakeTestSnapshot("web1", "B", "web1-20261128T190300Z-0000000000000004");
+  protocol::Offer offer_b{b.id, b.hash, "2026-11-28T19:03:00Z"};
+  ASSERT_TRUE(c->SendJson(FrameType::kOffer, protocol::ToJson(offer_b)));
+  auto sb = c->ReadFrame();
+  ASSERT_TRUE(sb.has_value());
+  ASSERT_EQ(sb->type, FrameType::kSendBody) << sb->payload;
+  EXPECT_EQ(sb->json.value("snapshot_id", ""), b.id);
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(b)));
+  ExpectAck(c->ReadFrame(), b.id, "stored");
+  c.reset();
+
+  std::string out;
+  ASSERT_EQ(Ctl("show web1 --format json", &out), 0) << out;
+  auto shown = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(shown.is_discarded()) << out;
+  EXPECT_EQ(shown["snapshot"]["sysctl"].value("value", ""), "B") << out;
+  EXPECT_NE(out.find(b.hash), std::string::npos) << out;
+  ASSERT_EQ(Ctl("history web1", &out), 0) << out;
+  for (const auto* id : {a.id.c_str(), a2.id.c_str(), offer.snapshot_id.c_str(), b.id.c_str()}) {
+    EXPECT_NE(out.find(id), std::string::npos) << id << "\n" << out;
+  }
+  ASSERT_EQ(Ctl("hosts --format json", &out), 0) << out;
+  EXPECT_NE(out.find("web1"), std::string::npos) << out;
+  EXPECT_TRUE(proc_.HasLogLine({"info hello", "host=web1", "agent_version=0.1.0-test"}))
+      << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"info ack", "host=web1", "result=stored"})) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, ConcurrentAgentsAreAllStoredOnce) {
+  // Several connections at once: their snapshots share commits on the store thread (group
+  // commit); each gets its own ack, and every snapshot is stored exactly once.
+  StartCollector();
+  constexpr int kAgents = 6;
+  constexpr int kEach = 5;
+  std::vector<CertFiles> certs;
+  for (int i = 0; i < kAgents; ++i) certs.push_back(pki_.Agent("par" + std::to_string(i)));
+  std::vector<int> acked(kAgents, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kAgents; ++i) {
+    threads.emplace_back([&, i] {
+      std::string error;
+      auto c = TlsTestClient::Connect(proc_.port(), Options(&certs[i]), &error);
+      if (c == nullptr) return;
+      auto w = c->Hello();
+      if (!w || w->type != FrameType::kWelcome) return;
+      std::string host = "par" + std::to_string(i);
+      for (int k = 0; k < kEach; ++k) {
+        auto s = MakeTestSnapshot(host, std::to_string(k), host + "-" + std::to_string(k));
+        if (!c->SendRaw(SnapshotFrame(s))) return;
+        auto f = c->ReadFrame();
+        if (f && f->type == FrameType::kAck && f->json.value("result", "") == "stored") {
+          ++acked[i];
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kAgents; ++i) EXPECT_EQ(acked[i], kEach) << i << "\n" << proc_.Log();
+  std::string out;
+  ASSERT_EQ(Ctl("hosts --format json", &out), 0) << out;
+  auto hosts = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_TRUE(hosts.contains("hosts") && hosts["hosts"].is_array()) << out;
+  EXPECT_EQ(hosts["hosts"].size(), static_cast<size_t>(kAgents)) << out;
+  int total = 0;
+  for (const auto& h : hosts["hosts"]) total += h.value("snapshots", 0);
+  EXPECT_EQ(total, kAgents * kEach) << out;
+}
+
+TEST_F(CollectorServerTest, RefusesBadCertificatesWithALogLineEach) {
+  auto good = pki_.Agent("good1");
+  auto revoked = pki_.Agent("revoked1");
+  std::string crl = pki_.WriteCrl({&revoked});
+  // A long shutdown timeout: a refused connection that lingered (a leak) would hold the exit.
+  StartCollector({"--crl", crl, "--shutdown-timeout", "120"});
+
+  pki::CertRequest expired_req;
+  expired_req.common_name = "old1";
+  expired_req.not_before = std::time(nullptr) - 10 * 86400;
+  expired_req.not_after = std::time(nullptr) - 86400;
+  auto expired = pki_.Issue("expired", expired_req);
+  pki::CertRequest future_req;
+  future_req.common_name = "future1";
+  future_req.not_before = std::time(nullptr) + 86400;
+  future_req.not_after = std::time(nullptr) + 10 * 86400;
+  auto future = pki_.Issue("future", future_req);
+  pki::CertRequest no_eku_req;
+  no_eku_req.common_name = "noeku1";
+  no_eku_req.omit_eku = true;
+  auto no_eku = pki_.Issue("noeku", no_eku_req);
+  pki::CertRequest server_req;
+  server_req.common_name = "srv1";
+  server_req.role = pki::Role::kServer;
+  server_req.dns_names = {"srv1"};
+  auto server_cert = pki_.Issue("server-as-client", server_req);
+  auto bad_cn = pki_.Agent("web1/../x", "badcn");
+  auto foreign = pki_.ForeignAgent("web1");
+
+  struct Case {
+    const char* name;
+    const CertFiles* cert;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"no client certificate", nullptr, "reason=\"no client certificate\""},
+      {"foreign CA", &foreign, "unable to get local issuer certificate"},
+      {"expired", &expired, "certificate has expired"},
+      {"not yet valid", &future, "certificate is not yet valid"},
+      {"revoked", &revoked, "certificate revoked"},
+      {"no EKU", &no_eku, "no extended key usage"},
+      {"server certificate", &server_cert, "unsuitable certificate purpose"},
+      {"bad CN", &bad_cn, "commonName is not a valid host id"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_TRUE(Refused(c.cert));
+    EXPECT_TRUE(proc_.WaitLog({"warning handshake_refused", "peer=127.0.0.1:", c.reason}))
+        << proc_.Log();
+  }
+  // The good agent is still served, and nothing was stored for the refused ones.
+  auto ok = ConnectAgent(good);
+  ASSERT_NE(ok, nullptr);
+  std::string out;
+  EXPECT_EQ(Ctl("hosts", &out), 0) << out;
+  EXPECT_NE(out.find("good1"), std::string::npos) << out;
+  for (const auto* h : {"revoked1", "old1", "future1", "noeku1", "srv1"}) {
+    EXPECT_EQ(out.find(h), std::string::npos) << h << "\n" << out;
+  }
+  ok.reset();
+  proc_.Signal(SIGTERM);
+  EXPECT_EQ(proc_.Wait(60), 0) << proc_.Log();
+  EXPECT_FALSE(proc_.HasLogLine({"shutdown_timeout"})) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, CertificateAWithSnapshotOfBIsRefusedAndNothingStored) {
+  StartCollector();
+  auto agent = pki_.Agent("hosta");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto forged = MakeTestSnapshot("hostb", "A", "hostb-20261128T190000Z-00000000000000aa");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(forged)));
+  auto e = c->ReadFrame();
+  ExpectError(e, "identity_mismatch");
+  EXPECT_TRUE(e->json.value("permanent", false));
+  EXPECT_EQ(e->json.value("snapshot_id", ""), forged.id);
+  EXPECT_TRUE(proc_.WaitLog(
+      {"warning snapshot_refused", "host=hosta", "code=identity_mismatch", forged.id}))
+      << proc_.Log();
+  // An offer for B's state is no shortcut either: B is unknown, the body is asked for.
+  // The connection stays usable: its own snapshot is stored.
+  auto own = MakeTestSnapshot("hosta", "A", "hosta-20261128T190000Z-00000000000000ab");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(own)));
+  ExpectAck(c->ReadFrame(), own.id, "stored");
+  c.reset();
+  std::string out;
+  EXPECT_NE(Ctl("show hostb", &out), 0) << out;
+  ASSERT_EQ(Ctl("history hosta", &out), 0) << out;
+  EXPECT_EQ(out.find(forged.id), std::string::npos) << out;
+  EXPECT_NE(out.find(own.id), std::string::npos) << out;
+}
+
+TEST_F(CollectorServerTest, BadSnapshotsAreRefusedPermanentlyConnectionStays) {
+  StartCollector();
+  auto agent = pki_.Agent("web2");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto s = MakeTestSnapshot("web2", "A", "web2-1");
+  // A hash in the frame that is not the document's.
+  auto wrong = s;
+  wrong.hash = "sha256:" + std::string(64, '0');
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(wrong)));
+  ExpectError(c->ReadFrame(), "bad_snapshot");
+  // A document that does not decode.
+  ASSERT_TRUE(c->SendRaw(protocol::EncodeSnapshotFrame("web2-2", s.hash, "{\"not\":1}")));
+  ExpectError(c->ReadFrame(), "bad_snapshot");
+  // A bad snapshot id.
+  ASSERT_TRUE(c->SendRaw(protocol::EncodeSnapshotFrame("bad id/..", s.hash, s.text)));
+  ExpectError(c->ReadFrame(), "bad_snapshot");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(s)));
+  ExpectAck(c->ReadFrame(), s.id, "stored");
+}
+
+TEST_F(CollectorServerTest, ProtocolErrorsCloseTheConnection) {
+  StartCollector();
+  auto agent = pki_.Agent("web3");
+  {  // a snapshot before hello
+    auto c = Connect(&agent);
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->SendRaw(SnapshotFrame(MakeTestSnapshot("web3", "A", "web3-1"))));
+    ExpectError(c->ReadFrame(), "protocol");
+    EXPECT_TRUE(c->WaitClosed());
+  }
+  {  // hello that is not JSON
+    auto c = Connect(&agent);
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->SendFrame(FrameType::kHello, "{not json"));
+    ExpectError(c->ReadFrame(), "malformed_frame");
+    EXPECT_TRUE(c->WaitClosed());
+  }
+  {  // an ack from an agent
+    auto c = ConnectAgent(agent);
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->SendFrame(FrameType::kAck, "{}"));
+    ExpectError(c->ReadFrame(), "protocol");
+    EXPECT_TRUE(c->WaitClosed());
+  }
+  EXPECT_TRUE(proc_.HasLogLine({"frame_rejected", "code=protocol", "snapshot before hello"}))
+      << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, MalformedPeersAreClosedWhileAnotherAgentIsServed) {
+  StartCollector({"--max-frame-bytes", "65536", "--handshake-timeout", "1"});
+  auto agent = pki_.Agent("steady");
+  auto good = ConnectAgent(agent);
+  ASSERT_NE(good, nullptr);
+
+  auto bad_agent = pki_.Agent("noisy");
+  // A peer that never starts TLS: closed at the handshake timeout.
+  auto silent = RawTcpClient::Connect(proc_.port());
+  ASSERT_NE(silent, nullptr);
+  // A peer that speaks something else than TLS.
+  auto http = RawTcpClient::Connect(proc_.port());
+  ASSERT_NE(http, nullptr);
+  ASSERT_TRUE(http->Send("GET / HTTP/1.0\r\n\r\n"));
+  // Garbage inside TLS.
+  auto garbage = ConnectAgent(bad_agent);
+  ASSERT_NE(garbage, nullptr);
+  ASSERT_TRUE(garbage->SendRaw("GET / HTTP/1.0\r\n\r\n"));
+  // A frame over the limit.
+  auto big = ConnectAgent(bad_agent);
+  ASSERT_NE(big, nullptr);
+  auto header = protocol::EncodeHeader(FrameType::kSnapshot, 1u << 20);
+  ASSERT_TRUE(big->SendRaw(std::string(header.begin(), header.end())));
+  // A truncated frame, then the peer closes.
+  {
+    auto truncated = ConnectAgent(bad_agent);
+    ASSERT_NE(truncated, nullptr);
+    auto h = protocol::EncodeHeader(FrameType::kSnapshot, 1000);
+    ASSERT_TRUE(truncated->SendRaw(std::string(h.begin(), h.end()) + "0123456789"));
+  }
+
+  // Meanwhile the steady agent is served.
+  auto s = MakeTestSnapshot("steady", "A", "steady-1");
+  ASSERT_TRUE(good->SendRaw(SnapshotFrame(s)));
+  ExpectAck(good->ReadFrame(), s.id, "stored");
+
+  EXPECT_TRUE(garbage->WaitClosed());
+  ASSERT_FALSE(garbage->last_frames.empty());
+  EXPECT_EQ(garbage->last_frames[0].json.value("code", ""), "malformed_frame");
+  EXPECT_TRUE(big->WaitClosed());
+  ASSERT_FALSE(big->last_frames.empty());
+  EXPECT_EQ(big->last_frames[0].json.value("code", ""), "frame_too_large");
+  EXPECT_TRUE(big->last_frames[0].json.value("permanent", false));
+  EXPECT_TRUE(silent->WaitClosed(20));
+  EXPECT_TRUE(http->WaitClosed(20));
+
+  EXPECT_TRUE(proc_.WaitLog({"warning frame_rejected", "host=noisy", "code=malformed_frame"}))
+      << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog({"warning frame_rejected", "host=noisy", "code=frame_too_large"}))
+      << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog({"warning frame_truncated", "host=noisy", "expected=1000"}))
+      << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog({"warning handshake_timeout", "peer=127.0.0.1:"})) << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog({"warning handshake_refused", "peer=127.0.0.1:"})) << proc_.Log();
+
+  // Still served afterwards.
+  auto s2 = MakeTestSnapshot("steady", "B", "steady-2");
+  ASSERT_TRUE(good->SendRaw(SnapshotFrame(s2)));
+  ExpectAck(good->ReadFrame(), s2.id, "stored");
+}
+
+TEST_F(CollectorServerTest, IdleConnectionIsClosed) {
+  StartCollector({"--idle-timeout", "1"});
+  auto agent = pki_.Agent("idle1");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->WaitClosed(20));
+  EXPECT_TRUE(proc_.WaitLog({"warning idle_timeout", "host=idle1"})) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, OverMaxConnectionsGetsBusy) {
+  StartCollector({"--max-connections", "1"});
+  auto agent = pki_.Agent("first");
+  auto first = ConnectAgent(agent);
+  ASSERT_NE(first, nullptr);
+  auto second_cert = pki_.Agent("second");
+  auto second = Connect(&second_cert);
+  ASSERT_NE(second, nullptr);
+  EXPECT_TRUE(second->WaitClosed());
+  ASSERT_FALSE(second->last_frames.empty()) << proc_.Log();
+  EXPECT_EQ(second->last_frames[0].json.value("code", ""), "busy");
+  EXPECT_FALSE(second->last_frames[0].json.value("permanent", true));
+  EXPECT_TRUE(proc_.WaitLog({"connection_refused", "reason=max_connections"})) << proc_.Log();
+  // The first connection is unaffected; once it is gone, a new one is accepted.
+  auto s = MakeTestSnapshot("first", "A", "first-1");
+  ASSERT_TRUE(first->SendRaw(SnapshotFrame(s)));
+  ExpectAck(first->ReadFrame(), s.id, "stored");
+  first.reset();
+  ASSERT_TRUE(proc_.WaitLog({"connection_closed", "host=first"})) << proc_.Log();
+  EXPECT_NE(ConnectAgent(second_cert), nullptr);
+}
+
+TEST_F(CollectorServerTest, RefusesAKeyReadableByOthers) {
+  std::string key = dir_.Host("/loose.key");
+  dir_.Write("/loose.key", ReadHostFile(pki_.server().key), 0644);
+  auto args = BaseArgs();
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == "--key") args[i + 1] = key;
+  }
+  EXPECT_FALSE(proc_.Start(args));
+  EXPECT_EQ(proc_.exit_code(), 1);
+  EXPECT_TRUE(proc_.HasLogLine({"error startup_failed", "loose.key"})) << proc_.Log();
+  EXPECT_NE(proc_.Log().find("644"), std::string::npos) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, SigtermStopsCleanly) {
+  StartCollector();
+  auto agent = pki_.Agent("term1");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto s = MakeTestSnapshot("term1", "A", "term1-1");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(s)));
+  ExpectAck(c->ReadFrame(), s.id, "stored");
+  proc_.Signal(SIGTERM);
+  EXPECT_EQ(proc_.Wait(30), 0) << proc_.Log();
+  EXPECT_TRUE(c->WaitClosed(5));
+  EXPECT_TRUE(proc_.HasLogLine({"info stopping", "reason=SIGTERM"})) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"info stopped"})) << proc_.Log();
+  std::string out;
+  EXPECT_EQ(Ctl("show term1", &out), 0) << out;
+}
+
+TEST_F(CollectorServerTest, SighupReloadsTheCrl) {
+  auto agent = pki_.Agent("later-revoked");
+  std::string crl = pki_.WriteCrl({});
+  StartCollector({"--crl", crl});
+  ASSERT_NE(ConnectAgent(agent), nullptr);
+  pki_.WriteCrl({&agent});
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"info reloaded", "crl="})) << proc_.Log();
+  EXPECT_TRUE(Refused(&agent));
+  EXPECT_TRUE(proc_.WaitLog({"handshake_refused", "certificate revoked"})) << proc_.Log();
+  // A broken CRL on reload keeps the previous configuration.
+  dir_.Write("/broken.pem", "not a crl");
+  ::rename(dir_.Host("/broken.pem").c_str(), crl.c_str());
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"error reload_failed", "crl"})) << proc_.Log();
+  auto other = pki_.Agent("still-fine");
+  EXPECT_NE(ConnectAgent(other), nullptr);
+  EXPECT_TRUE(Refused(&agent));
+}
+
+TEST_F(CollectorServerTest, SpoolCountersFromHelloAreLogged) {
+  StartCollector();
+  auto agent = pki_.Agent("lossy");
+  auto c = Connect(&agent);
+  ASSERT_NE(c, nullptr);
+  auto w = c->Hello(3, 1);
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->type, FrameType::kWelcome);
+  EXPECT_TRUE(proc_.WaitLog({"warning agent_spool_loss", "host=lossy", "dropped=3", "rejected=1"}))
+      << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, CertificateChangeIsLogged) {
+  StartCollector();
+  auto first = pki_.Agent("rekeyed", "rekeyed-1");
+  ASSERT_NE(ConnectAgent(first), nullptr);
+  auto second = pki_.Agent("rekeyed", "rekeyed-2");
+  ASSERT_NE(ConnectAgent(second), nullptr);
+  EXPECT_TRUE(proc_.WaitLog({"warning certificate_changed", "host=rekeyed", "fingerprint=sha256:"}))
+      << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, Tls12OnlyWhenEnabled) {
+  auto agent = pki_.Agent("old-tls");
+  auto opts = Options(&agent);
+  opts.tls12_only = true;
+  {
+    StartCollector();
+    std::string error;
+    auto c = TlsTestClient::Connect(proc_.port(), opts, &error);
+    EXPECT_EQ(c, nullptr);
+    EXPECT_TRUE(proc_.WaitLog({"handshake_refused", "unsupported protocol"})) << proc_.Log();
+    proc_.Signal(SIGTERM);
+    ASSERT_EQ(proc_.Wait(30), 0);
+  }
+  StartCollector({"--tls12"});
+  std::string error;
+  auto c = TlsTestClient::Connect(proc_.port(), opts, &error);
+  ASSERT_NE(c, nullptr) << error << proc_.Log();
+  EXPECT_EQ(c->Version(), "TLSv1.2");
+  auto w = c->Hello();
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->type, FrameType::kWelcome);
+}
+
+}  // namespace
+}  // namespace tidemark::testing
