@@ -211,7 +211,6 @@ TEST_F(CollectorServerTest, CertificateAWithSnapshotOfBIsRefusedAndNothingStored
   EXPECT_TRUE(proc_.WaitLog(
       {"warning snapshot_refused", "host=hosta", "code=identity_mismatch", forged.id}))
       << proc_.Log();
-  // An offer for B's state is no shortcut either: B is unknown, the body is asked for.
   // The connection stays usable: its own snapshot is stored.
   auto own = MakeTestSnapshot("hosta", "A", "hosta-20261128T190000Z-00000000000000ab");
   ASSERT_TRUE(c->SendRaw(SnapshotFrame(own)));
