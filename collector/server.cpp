@@ -712,6 +712,9 @@ struct Server::Impl {
   asio::steady_timer drain_timer{io};
   asio::steady_timer accept_retry_timer{io};
   std::atomic<bool> stopping{false};
+  // Reloadable settings read outside the sessions (`config` itself is not changed after start).
+  std::atomic<int64_t> retention_days{0};
+  std::atomic<int64_t> shutdown_timeout_s{0};
   std::chrono::steady_clock::time_point drain_deadline;
 
   void Accept() {
@@ -753,7 +756,7 @@ struct Server::Impl {
   }
 
   void ScheduleRetention() {
-    int days = static_cast<int>(config.retention_days);
+    int days = static_cast<int>(retention_days.load());
     shared.store->Run([days](SnapshotStore& store) {
       auto n = store.Thin(days, Now());
       if (n.ok()) {
@@ -790,7 +793,7 @@ struct Server::Impl {
       asio::post(s->executor(), [s] { s->Drain(); });
     }
     drain_deadline =
-        std::chrono::steady_clock::now() + std::chrono::seconds(config.shutdown_timeout_s);
+        std::chrono::steady_clock::now() + std::chrono::seconds(shutdown_timeout_s.load());
     PollDrain();
   }
 
@@ -827,9 +830,8 @@ struct Server::Impl {
         c->db != config.db || c->threads != config.threads) {
       Log::Warn("reload_partial", {{"reason", "listen, db and threads change only on restart"}});
     }
-    config.crl = c->crl;
-    config.retention_days = c->retention_days;
-    config.shutdown_timeout_s = c->shutdown_timeout_s;
+    retention_days = c->retention_days;
+    shutdown_timeout_s = c->shutdown_timeout_s;
     Log::Info("reloaded", {{"crl", c->crl.empty() ? "none" : c->crl},
                            {"tls", c->tls12 ? "1.2+1.3" : "1.3"},
                            {"max_connections", std::to_string(c->max_connections)},
@@ -854,6 +856,8 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
   if (!ctx.ok()) return ctx.status();
   impl->shared.ctx = *ctx;
   impl->shared.limits.Set(c);
+  impl->retention_days = c.retention_days;
+  impl->shutdown_timeout_s = c.shutdown_timeout_s;
   auto store = SqliteStore::Open(c.db);
   if (!store.ok()) return store.status();
   impl->shared.store = std::make_unique<StoreWorker>(std::move(*store));

@@ -54,7 +54,7 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
     const CollectorConfig& config) {
   namespace ssl = boost::asio::ssl;
   Status key_ok = pki::CheckPrivateKeyFile(config.key);
-  if (!key_ok.ok()) return key_ok;
+  if (!key_ok.ok()) return Status(key_ok.code(), "key: " + key_ok.message());
   auto ctx = std::make_shared<ssl::context>(config.tls12 ? ssl::context::tls_server
                                                          : ssl::context::tlsv13_server);
   SSL_CTX* native = ctx->native_handle();

@@ -211,7 +211,6 @@ TEST_F(CollectorServerTest, CertificateAWithSnapshotOfBIsRefusedAndNothingStored
   EXPECT_TRUE(proc_.WaitLog(
       {"warning snapshot_refused", "host=hosta", "code=identity_mismatch", forged.id}))
       << proc_.Log();
-  // An offer for B's state is no shortcut either: B is unknown, the body is asked for.
   // The connection stays usable: its own snapshot is stored.
   auto own = MakeTestSnapshot("hosta", "A", "hosta-20261128T190000Z-00000000000000ab");
   ASSERT_TRUE(c->SendRaw(SnapshotFrame(own)));
@@ -363,6 +362,51 @@ TEST_F(CollectorServerTest, OverMaxConnectionsGetsBusy) {
   first.reset();
   ASSERT_TRUE(proc_.WaitLog({"connection_closed", "host=first"})) << proc_.Log();
   EXPECT_NE(ConnectAgent(second_cert), nullptr);
+}
+
+TEST_F(CollectorServerTest, OverMaxInflightBytesGetsBusy) {
+  StartCollector({"--max-inflight-bytes", "4096"});
+  auto agent = pki_.Agent("heavy");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto header = protocol::EncodeHeader(FrameType::kSnapshot, 5000);  // under max_frame_bytes
+  ASSERT_TRUE(c->SendRaw(std::string(header.begin(), header.end())));
+  EXPECT_TRUE(c->WaitClosed());
+  ASSERT_FALSE(c->last_frames.empty()) << proc_.Log();
+  EXPECT_EQ(c->last_frames[0].json.value("code", ""), "busy");
+  EXPECT_TRUE(proc_.WaitLog({"frame_rejected", "host=heavy", "code=busy", "max_inflight_bytes"}))
+      << proc_.Log();
+  // The reservation was given back: a small snapshot still fits.
+  auto again = ConnectAgent(agent);
+  ASSERT_NE(again, nullptr);
+  auto s = MakeTestSnapshot("heavy", "A", "heavy-1");
+  ASSERT_LT(SnapshotFrame(s).size(), 4096u);
+  ASSERT_TRUE(again->SendRaw(SnapshotFrame(s)));
+  ExpectAck(again->ReadFrame(), s.id, "stored");
+}
+
+TEST_F(CollectorServerTest, SighupReloadsLimitsFromTheConfigFile) {
+  std::string conf = dir_.Host("/limits.conf");
+  dir_.Write("/limits.conf", "max_frame_bytes = 1048576\n");
+  StartCollector({"--config", conf});
+  auto agent = pki_.Agent("limited");
+  auto c = Connect(&agent);
+  ASSERT_NE(c, nullptr);
+  auto w = c->Hello();
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->json.value("max_frame_bytes", 0u), 1048576u);
+  dir_.Write("/limits.conf", "max_frame_bytes = 65536\n");
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"info reloaded", "max_frame_bytes=65536"})) << proc_.Log();
+  auto c2 = Connect(&agent);
+  ASSERT_NE(c2, nullptr);
+  w = c2->Hello();
+  ASSERT_TRUE(w.has_value());
+  EXPECT_EQ(w->json.value("max_frame_bytes", 0u), 65536u);
+  // A bad value on reload is refused with the key named; the running limits stay.
+  dir_.Write("/limits.conf", "max_frame_bytes = huge\n");
+  proc_.Signal(SIGHUP);
+  EXPECT_TRUE(proc_.WaitLog({"error reload_failed", "max_frame_bytes"})) << proc_.Log();
 }
 
 TEST_F(CollectorServerTest, RefusesAKeyReadableByOthers) {
