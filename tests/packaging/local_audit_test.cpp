@@ -1,0 +1,51 @@
+// The README's main job (packaging/local-audit.sh) end to end on this machine: throwaway PKI,
+// collector on loopback, agent send over mutual TLS, the stored snapshot summarised. Run twice
+// on the same state folder: the CA is kept and the second snapshot is stored beside the first.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/temp_root.h"
+
+namespace tidemark {
+namespace {
+
+using testing::ReadHostFile;
+using testing::RunCommand;
+using testing::ShellQuote;
+
+TEST(LocalAuditTest, MainJobRunsAgentToCollectorAndCanBeRunAgain) {
+  testing::TempRoot tmp;
+  std::string state = tmp.path() + "/state";
+  std::string cmd = "TIDEMARK_PORT=0 TIDEMARK_STATE=" + ShellQuote(state) + " " +
+                    ShellQuote(std::string(TIDEMARK_SOURCE_DIR) + "/packaging/local-audit.sh") +
+                    " " + ShellQuote(TIDEMARK_BUILD_DIR);
+  std::string out, err;
+  ASSERT_EQ(RunCommand(cmd, &out, &err), 0) << out << err;
+  EXPECT_NE(err.find("acknowledged (stored"), std::string::npos) << err;
+  EXPECT_NE(out.find("tidemark audit of "), std::string::npos) << out;
+  EXPECT_NE(out.find("Sudo grants:"), std::string::npos) << out;
+  std::string ca = ReadHostFile(state + "/pki/ca.crt");
+  ASSERT_FALSE(ca.empty());
+  struct stat st {};
+  ASSERT_EQ(stat((state + "/pki/ca.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 077, 0u);
+
+  ASSERT_EQ(RunCommand(cmd, &out, &err), 0) << out << err;
+  EXPECT_EQ(ReadHostFile(state + "/pki/ca.crt"), ca);  // kept, not remade
+
+  std::string hist;
+  ASSERT_EQ(RunCommand(std::string(TIDEMARK_BUILD_DIR) + "/collector/tidemarkctl --db " +
+                           ShellQuote(state + "/tidemark.db") + " hosts --format json",
+                       &hist),
+            0);
+  auto hosts = nlohmann::json::parse(hist)["hosts"];
+  ASSERT_EQ(hosts.size(), 1u) << hist;
+  // Two runs: two snapshots, or one and a "seen" record when nothing changed in between.
+  EXPECT_EQ(hosts[0]["snapshots"].get<int>() + hosts[0]["seen"].get<int>(), 2) << hist;
+  EXPECT_EQ(ReadHostFile(state + "/latest.json").empty(), false);
+}
+
+}  // namespace
+}  // namespace tidemark
