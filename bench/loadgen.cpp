@@ -375,7 +375,8 @@ class LoadGen {
         o_.time_limit);
     Report("store one snapshot each (warm-up)", counters_.ok, 0, std::nullopt, std::nullopt);
     for (bool resume : {false, true}) {
-      run_tag_ = resume ? "r" : "f";
+      run_tag_ =
+          (resume ? "r" : "f") + std::to_string(static_cast<int64_t>(Now() * 1000) % 100000000);
       double t0 = Now();
       auto cpu0 = ServerCpuMs(o_.server_pid);
       ok = Pass(
@@ -440,7 +441,7 @@ class LoadGen {
   std::vector<Agent> agents_;
   Counters counters_;
   int active_ = 0;
-  std::string run_tag_ = "0";
+  std::string run_tag_ = std::to_string(static_cast<int64_t>(Now() * 1000) % 100000000);
 
  public:
   std::string server_name_;

@@ -47,6 +47,10 @@ class StoreWorker {
     std::shared_ptr<std::string> payload;  // owns the text input.body points into
     std::function<void(StatusOr<PutResult>)> done;
   };
+  struct SeenJob {
+    SeenInput input;
+    std::function<void(StatusOr<PutResult>)> done;
+  };
   using Task = std::function<void(SnapshotStore&)>;
 
   explicit StoreWorker(std::unique_ptr<SnapshotStore> store) : store_(std::move(store)) {
@@ -58,6 +62,14 @@ class StoreWorker {
     {
       std::lock_guard<std::mutex> lock(mu_);
       puts_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+  // Offers queued from all connections are recorded together (RecordSeenBatch: one fsync).
+  void Seen(SeenJob job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      seens_.push_back(std::move(job));
     }
     cv_.notify_one();
   }
@@ -83,14 +95,30 @@ class StoreWorker {
     for (;;) {
       std::deque<Task> tasks;
       std::vector<PutJob> puts;
+      std::vector<SeenJob> seens;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_ || !tasks_.empty() || !puts_.empty(); });
-        if (tasks_.empty() && puts_.empty()) return;  // stop_ and nothing left
+        cv_.wait(lock,
+                 [this] { return stop_ || !tasks_.empty() || !puts_.empty() || !seens_.empty(); });
+        if (tasks_.empty() && puts_.empty() && seens_.empty()) return;  // stop_, nothing left
         tasks.swap(tasks_);
         puts.swap(puts_);
+        seens.swap(seens_);
       }
       for (auto& t : tasks) t(*store_);
+      if (!seens.empty()) {
+        std::vector<SeenInput> inputs;
+        inputs.reserve(seens.size());
+        for (const auto& j : seens) inputs.push_back(j.input);
+        auto results = store_->RecordSeenBatch(inputs);
+        if (!results.ok()) {
+          Log::Error("store_commit_failed", {{"seen_records", std::to_string(seens.size())},
+                                             {"error", results.status().ToString()}});
+        }
+        for (size_t i = 0; i < seens.size(); ++i) {
+          seens[i].done(results.ok() ? (*results)[i] : StatusOr<PutResult>(results.status()));
+        }
+      }
       if (puts.empty()) continue;
       std::vector<SnapshotInput> inputs;
       inputs.reserve(puts.size());
@@ -117,6 +145,7 @@ class StoreWorker {
   std::condition_variable cv_;
   std::deque<Task> tasks_;
   std::vector<PutJob> puts_;
+  std::vector<SeenJob> seens_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -528,10 +557,12 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string host = host_;
     int64_t now = Now();
     protocol::Offer o = *offer;
-    shared_.store->Run([self, executor, host, o, now](SnapshotStore& store) {
-      auto r = store.RecordSeen(host, o.snapshot_id, o.content_hash, o.collected_at, now);
-      asio::post(executor, [self, r, o, now] { self->OnOfferDone(r, o, now); });
-    });
+    StoreWorker::SeenJob job;
+    job.input = SeenInput{host, o.snapshot_id, o.content_hash, o.collected_at, now};
+    job.done = [self, executor, o, now](StatusOr<PutResult> r) {
+      asio::post(executor, [self, r = std::move(r), o, now] { self->OnOfferDone(r, o, now); });
+    };
+    shared_.store->Seen(std::move(job));
   }
 
   void OnOfferDone(const StatusOr<PutResult>& r, const protocol::Offer& o, int64_t received_at) {

@@ -572,33 +572,67 @@ StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::PutBatch(
       });
 }
 
+StatusOr<PutResult> SqliteStore::SeenInTransaction(const SeenInput& in) {
+  Impl& d = *impl_;
+  auto known = d.IdKnown(in.snapshot_id);
+  if (!known.ok()) return known.status();
+  if (*known) return PutResult::kDuplicate;
+  auto latest = d.LatestHash(in.host);
+  if (!latest.ok()) return latest.status();
+  if (!*latest || (*latest)->second != in.content_hash) {
+    return Status(StatusCode::kNotFound,
+                  "host " + in.host + ": that content hash is not its latest state; send the body");
+  }
+  if (Status st = d.TouchHost(in.host, "", in.received_at); !st.ok()) return st;
+  auto seq = d.NextSeq();
+  if (!seq.ok()) return seq.status();
+  if (Status st = d.InsertSeen(*seq, in.snapshot_id, in.host, (*latest)->first, in.received_at,
+                               in.collected_at, in.content_hash, std::nullopt);
+      !st.ok()) {
+    return st;
+  }
+  return PutResult::kSeen;
+}
+
+namespace {
+Status CheckSeen(const SeenInput& in) {
+  if (in.host.empty() || in.snapshot_id.empty() || in.content_hash.empty()) {
+    return Status(StatusCode::kInvalidArgument, "seen needs a host, an id and a content hash");
+  }
+  return Status::Ok();
+}
+}  // namespace
+
 StatusOr<PutResult> SqliteStore::RecordSeen(const std::string& host, const std::string& snapshot_id,
                                             const std::string& content_hash,
                                             const std::string& collected_at, int64_t received_at) {
-  if (host.empty() || snapshot_id.empty() || content_hash.empty()) {
-    return Status(StatusCode::kInvalidArgument, "seen needs a host, an id and a content hash");
-  }
+  SeenInput in{host, snapshot_id, content_hash, collected_at, received_at};
+  if (Status st = CheckSeen(in); !st.ok()) return st;
+  return impl_->InTransaction<PutResult>([&]() { return SeenInTransaction(in); });
+}
+
+StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::RecordSeenBatch(
+    const std::vector<SeenInput>& inputs) {
   Impl& d = *impl_;
-  return d.InTransaction<PutResult>([&]() -> StatusOr<PutResult> {
-    auto known = d.IdKnown(snapshot_id);
-    if (!known.ok()) return known.status();
-    if (*known) return PutResult::kDuplicate;
-    auto latest = d.LatestHash(host);
-    if (!latest.ok()) return latest.status();
-    if (!*latest || (*latest)->second != content_hash) {
-      return Status(StatusCode::kNotFound,
-                    "host " + host + ": that content hash is not its latest state; send the body");
-    }
-    if (Status st = d.TouchHost(host, "", received_at); !st.ok()) return st;
-    auto seq = d.NextSeq();
-    if (!seq.ok()) return seq.status();
-    if (Status st = d.InsertSeen(*seq, snapshot_id, host, (*latest)->first, received_at,
-                                 collected_at, content_hash, std::nullopt);
-        !st.ok()) {
-      return st;
-    }
-    return PutResult::kSeen;
-  });
+  return d.InTransaction<std::vector<StatusOr<PutResult>>>(
+      [&]() -> StatusOr<std::vector<StatusOr<PutResult>>> {
+        std::vector<StatusOr<PutResult>> results;
+        results.reserve(inputs.size());
+        for (const SeenInput& in : inputs) {
+          if (Status st = CheckSeen(in); !st.ok()) {
+            results.emplace_back(st);
+            continue;
+          }
+          if (Status st = d.Exec("SAVEPOINT seen"); !st.ok()) return st;
+          StatusOr<PutResult> r = SeenInTransaction(in);
+          if (!r.ok()) {
+            if (Status st = d.Exec("ROLLBACK TO seen"); !st.ok()) return st;
+          }
+          if (Status st = d.Exec("RELEASE seen"); !st.ok()) return st;
+          results.push_back(std::move(r));
+        }
+        return results;
+      });
 }
 
 StatusOr<std::vector<HostInfo>> SqliteStore::ListHosts() {

@@ -39,6 +39,8 @@ class SqliteStore : public SnapshotStore {
   StatusOr<PutResult> RecordSeen(const std::string& host, const std::string& snapshot_id,
                                  const std::string& content_hash, const std::string& collected_at,
                                  int64_t received_at) override;
+  StatusOr<std::vector<StatusOr<PutResult>>> RecordSeenBatch(
+      const std::vector<SeenInput>& inputs) override;
   StatusOr<std::vector<HostInfo>> ListHosts() override;
   StatusOr<StoredSnapshot> Latest(const std::string& host,
                                   std::optional<int64_t> at_or_before) override;
@@ -50,6 +52,7 @@ class SqliteStore : public SnapshotStore {
   explicit SqliteStore(std::unique_ptr<Impl> impl);
   // PutSnapshot's work; REQUIRES: inside a write transaction.
   StatusOr<PutResult> PutInTransaction(const SnapshotInput& input);
+  StatusOr<PutResult> SeenInTransaction(const SeenInput& input);
   std::unique_ptr<Impl> impl_;
 };
 

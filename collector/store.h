@@ -41,6 +41,15 @@ SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snap
 // SHA-256(host, content hash, collected_at), so importing the same file twice stores it once.
 std::string ImportSnapshotId(const std::string& host, const Snapshot& snapshot);
 
+// An offered content hash (the unchanged-state path), for RecordSeenBatch.
+struct SeenInput {
+  std::string host;
+  std::string snapshot_id;
+  std::string content_hash;
+  std::string collected_at;
+  int64_t received_at = 0;
+};
+
 enum class PutResult {
   kStored,     // a new state: the body was stored
   kDuplicate,  // this snapshot id was already stored (or recorded as seen): nothing changed
@@ -111,6 +120,12 @@ class SnapshotStore {
   virtual StatusOr<PutResult> RecordSeen(const std::string& host, const std::string& snapshot_id,
                                          const std::string& content_hash,
                                          const std::string& collected_at, int64_t received_at) = 0;
+
+  // Group commit of offers: RecordSeen for each input in one durable transaction (one fsync);
+  // each gets its own result as RecordSeen would give it (kNotFound: send the body). The whole
+  // call fails only when the commit fails, and then nothing of the batch is stored.
+  virtual StatusOr<std::vector<StatusOr<PutResult>>> RecordSeenBatch(
+      const std::vector<SeenInput>& inputs) = 0;
 
   // Returns all hosts, ordered by id.
   virtual StatusOr<std::vector<HostInfo>> ListHosts() = 0;

@@ -140,6 +140,31 @@ TEST_F(StoreTest, BatchGivesEachSnapshotItsOwnResultInOneCommit) {
   EXPECT_EQ(HistoryLine("h2"), (std::vector<std::string>{"snapshot id4"}));
 }
 
+TEST_F(StoreTest, SeenBatchGivesEachOfferItsOwnResultInOneCommit) {
+  Doc a = MakeDoc("a"), b = MakeDoc("b");
+  ASSERT_EQ(*Put("id1", a, 100), PutResult::kStored);
+  std::string ha = ContentHash(a.snapshot), hb = ContentHash(b.snapshot);
+  std::vector<SeenInput> batch = {
+      {"h1", "o1", ha, "2026-11-28T01:00:00Z", 101},
+      {"h1", "o1", ha, "2026-11-28T01:00:00Z", 101},  // re-sent within the batch
+      {"h1", "o2", hb, "2026-11-28T01:00:00Z", 102},  // not the latest state: send the body
+      {"h9", "o3", ha, "2026-11-28T01:00:00Z", 102},  // unknown host
+      {"", "o4", ha, "x", 102},                       // invalid
+      {"h1", "o5", ha, "2026-11-28T02:00:00Z", 103},
+  };
+  auto results = store_->RecordSeenBatch(batch);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 6u);
+  EXPECT_EQ(*(*results)[0], PutResult::kSeen);
+  EXPECT_EQ(*(*results)[1], PutResult::kDuplicate);
+  EXPECT_EQ((*results)[2].status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*results)[3].status().code(), StatusCode::kNotFound);
+  EXPECT_EQ((*results)[4].status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(*(*results)[5], PutResult::kSeen);
+  EXPECT_EQ(HistoryLine("h1"), (std::vector<std::string>{"snapshot id1", "seen o1", "seen o5"}));
+  EXPECT_EQ(store_->History("h9").status().code(), StatusCode::kNotFound);
+}
+
 TEST_F(StoreTest, LatestAtOrBeforeUsesReceiveTimeNotAgentClock) {
   // The agent clock says b was collected before a; the receive time decides.
   Doc a = MakeDoc("a", "2030-01-01T00:00:00Z"), b = MakeDoc("b", "2001-01-01T00:00:00Z");
