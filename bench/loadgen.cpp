@@ -312,6 +312,9 @@ class LoadGen {
   }
 
   asio::awaitable<void> Close(Agent& a) {
+    // The exchange is complete: tell OpenSSL so, or freeing the SSL marks its session
+    // not resumable (ssl_clear_bad_session) and the next connection cannot resume it.
+    SSL_set_shutdown(a.stream->native_handle(), SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     boost::system::error_code ec;
     a.stream->lowest_layer().close(ec);
     a.stream.reset();
