@@ -19,6 +19,7 @@
 //     MODE handshake --count TLS handshakes (TCP connect, mutual TLS, close), no protocol:
 //                    for comparison with `openssl s_server`
 //   Options: --server-name NAME (default: host of --collector), --concurrency N (default 500),
+//            --pipeline D (offer: D offers sent before their acks are read; default 1),
 //            --time-limit S (default 60), --server-pid PID (reports the server's CPU time)
 // Prints one JSON line per measured pass.
 #include <openssl/err.h>
@@ -93,6 +94,7 @@ struct Options {
   std::string agents_file;
   int count = 10;
   int per_agent = 20;
+  int pipeline = 1;
   int concurrency = 500;
   size_t bytes = 20000;
   double time_limit = 60;
@@ -193,6 +195,11 @@ class LoadGen {
   // Sends one frame and waits for the ack (an `error` or `send_body` counts as a failure).
   asio::awaitable<std::string> Exchange(Agent& a, const std::string& frame) {
     co_await asio::async_write(*a.stream, asio::buffer(frame), asio::use_awaitable);
+    co_return co_await ReadAck(a);
+  }
+
+  // Reads the next frame, which must be an ack; returns its result.
+  asio::awaitable<std::string> ReadAck(Agent& a) {
     auto [type, payload] = co_await ReadFrame(*a.stream);
     if (type == protocol::FrameType::kAck) {
       auto j = protocol::ParseJsonPayload(payload);
@@ -350,9 +357,16 @@ class LoadGen {
              o_.concurrency,
              [&](Agent& a) -> asio::awaitable<void> {
                if (!a.stream) throw std::runtime_error("not connected");
-               for (int k = 0; k < o_.per_agent; ++k) {
-                 std::string r = co_await Exchange(a, OfferFrame(a, k));
-                 if (r == "seen") ++seen;
+               // --pipeline D: D offers on the wire before their acks are read (the
+               // protocol answers in order), as an agent sending a backlog would.
+               for (int k = 0; k < o_.per_agent; k += o_.pipeline) {
+                 int d = std::min(o_.pipeline, o_.per_agent - k);
+                 std::string frames;
+                 for (int i = 0; i < d; ++i) frames += OfferFrame(a, k + i);
+                 co_await asio::async_write(*a.stream, asio::buffer(frames), asio::use_awaitable);
+                 for (int i = 0; i < d; ++i) {
+                   if (co_await ReadAck(a) == "seen") ++seen;
+                 }
                }
                co_await Close(a);
              },
@@ -501,6 +515,8 @@ int main(int argc, char** argv) {
       o.count = std::stoi(v);
     } else if (k == "--per-agent") {
       o.per_agent = std::stoi(v);
+    } else if (k == "--pipeline") {
+      o.pipeline = std::max(1, std::stoi(v));
     } else if (k == "--concurrency") {
       o.concurrency = std::stoi(v);
     } else if (k == "--bytes") {
