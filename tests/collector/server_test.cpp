@@ -333,6 +333,52 @@ TEST_F(CollectorServerTest, MalformedPeersAreClosedWhileAnotherAgentIsServed) {
   ExpectAck(good->ReadFrame(), s2.id, "stored");
 }
 
+TEST_F(CollectorServerTest, FullDiskIsAStoreFailureNothingAckedAndTheCollectorStays) {
+  // The store's files may not grow past 256 KiB (RLIMIT_FSIZE): a large snapshot meets
+  // "disk full" on commit. It must get a transient store_failed (the agent keeps it spooled),
+  // never an ack; the collector keeps serving.
+  proc_.set_max_file_bytes(256 * 1024);
+  StartCollector();
+  auto agent = pki_.Agent("web1");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto small = MakeTestSnapshot("web1", "small", "web1-20261128T190000Z-00000000000000a1");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(small)));
+  ExpectAck(c->ReadFrame(), small.id, "stored");
+
+  // 1 MiB of random hex: about 512 KiB after zstd, twice what the file may hold.
+  std::string noise;
+  unsigned char buf[4096];
+  std::FILE* urandom = std::fopen("/dev/urandom", "rb");
+  ASSERT_NE(urandom, nullptr);
+  static const char kHex[] = "0123456789abcdef";
+  while (noise.size() < (1u << 20)) {
+    ASSERT_EQ(std::fread(buf, 1, sizeof buf, urandom), sizeof buf);
+    for (unsigned char b : buf) noise += kHex[b & 15];
+  }
+  std::fclose(urandom);
+  auto big = MakeTestSnapshot("web1", noise, "web1-20261128T190100Z-00000000000000a2");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(big)));
+  auto reply = c->ReadFrame();
+  ASSERT_TRUE(reply.has_value()) << proc_.Log();
+  ASSERT_EQ(reply->type, FrameType::kError) << reply->payload;
+  EXPECT_EQ(reply->json.value("code", ""), "store_failed") << reply->payload;
+  EXPECT_FALSE(reply->json.value("permanent", true));
+  EXPECT_TRUE(proc_.WaitLog({"store_commit_failed"})) << proc_.Log();
+
+  // Still serving, on the same connection and on a new one; the big one was not stored.
+  auto small2 = MakeTestSnapshot("web1", "small2", "web1-20261128T190200Z-00000000000000a3");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(small2)));
+  ExpectAck(c->ReadFrame(), small2.id, "stored");
+  auto c2 = ConnectAgent(agent);
+  ASSERT_NE(c2, nullptr);
+  std::string out;
+  ASSERT_EQ(Ctl("history web1", &out), 0) << out;
+  EXPECT_NE(out.find(small.id), std::string::npos) << out;
+  EXPECT_NE(out.find(small2.id), std::string::npos) << out;
+  EXPECT_EQ(out.find(big.id), std::string::npos) << out;
+}
+
 TEST_F(CollectorServerTest, IdleConnectionIsClosed) {
   StartCollector({"--idle-timeout", "1"});
   auto agent = pki_.Agent("idle1");

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,6 +41,11 @@ bool CollectorProcess::Start(const std::vector<std::string>& args) {
     if (devnull >= 0) {
       ::dup2(devnull, STDIN_FILENO);
       ::dup2(devnull, STDOUT_FILENO);
+    }
+    if (max_file_bytes_ > 0) {
+      ::signal(SIGXFSZ, SIG_IGN);  // stays ignored across exec: writes fail with EFBIG
+      rlimit rl{max_file_bytes_, max_file_bytes_};
+      ::setrlimit(RLIMIT_FSIZE, &rl);
     }
     ::execv(argv[0], argv.data());
     ::_exit(127);

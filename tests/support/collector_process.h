@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ class CollectorProcess {
   // when it exited or did not listen in time; exit_code() then tells (or -1).
   bool Start(const std::vector<std::string>& args);
   uint16_t port() const { return port_; }
+  // Before Start(): the largest file the collector may write (RLIMIT_FSIZE, SIGXFSZ ignored),
+  // so that its store meets a "disk full" (EFBIG) as a test wants it to.
+  void set_max_file_bytes(uint64_t bytes) { max_file_bytes_ = bytes; }
   pid_t pid() const { return pid_; }
 
   // The log so far.
@@ -42,6 +46,7 @@ class CollectorProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   int exit_code_ = -1;
+  uint64_t max_file_bytes_ = 0;
 };
 
 }  // namespace tidemark::testing
