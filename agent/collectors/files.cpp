@@ -251,7 +251,8 @@ class FilesRun {
 
   // Returns null for a globbed path that vanished (nothing to report).
   json Describe(const Wanted& w) {
-    json j = {{"id", "file:" + w.path}, {"path", w.path}, {"category", w.category}};
+    // `path` is not repeated: the id is "file:PATH" (compact form, rule 5).
+    json j = {{"id", "file:" + w.path}, {"category", w.category}};
     const PasswdEntry* home_user = w.category == "home" ? w.user : HomeOwner(w.path, nullptr);
     j["user"] = home_user ? json(home_user->name) : json(nullptr);
     auto st = fs_.Stat(w.path, /*follow=*/false);

@@ -8,8 +8,15 @@ namespace {
 
 using nlohmann::json;
 
-json Source(const std::string& file, std::optional<int64_t> line) {
-  return {{"file", file}, {"line", line ? json(*line) : json(nullptr)}};
+// The package unit directory (docs/sections/services.md `unit_dir`): /lib/systemd/system, else
+// /usr/lib/systemd/system, when it is in the search path; "" when neither is.
+std::string UnitDir(const std::vector<std::string>& search_path) {
+  for (const char* dir : {"/lib/systemd/system", "/usr/lib/systemd/system"}) {
+    for (const auto& d : search_path) {
+      if (d == dir) return d;
+    }
+  }
+  return "";
 }
 
 // The source of a setting: `file` is left out when it is the unit's own file (the documented
@@ -99,6 +106,9 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
   UnitLookup lookup(fs);
   ItemArray units;
   out.data["search_path"] = lookup.search_path();
+  // Units whose file is UNIT_DIR/NAME (most of them) leave `source` out (compact form, rule 2).
+  const std::string unit_dir = UnitDir(lookup.search_path());
+  if (!unit_dir.empty()) out.data["unit_dir"] = unit_dir;
   bool running = false;
   if (ctx.live()) {
     const auto& st = fs.Stat("/run/systemd/system", false);  // sd_booted()
@@ -136,15 +146,16 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
   for (const std::string& name : lookup.ListUnitNames()) {
     UnitState st = lookup.LookupState(name);
     json j;
+    // `name` and `type` are not repeated: the id is "unit:NAME", the type NAME's suffix.
     j["id"] = "unit:" + name;
-    j["name"] = name;
-    j["type"] = unit_file::TypeOf(name);
     j["state"] = st.state;
     const UnitInfo* info = st.info;
     if (!st.error.empty()) j["state_error"] = st.error;
     if (st.state == "alias" && info) j["alias_of"] = info->name;
-    // The file finally loaded (an alias's target, an instance's template) or the one that failed.
-    j["source"] = Source(info && !info->path.empty() ? info->path : "", std::nullopt);
+    // The file finally loaded (an alias's target, an instance's template) or the one that failed;
+    // left out when it is UNIT_DIR/NAME. A unit is its file: no line.
+    std::string file = info && !info->path.empty() ? info->path : "";
+    if (unit_dir.empty() || file != unit_dir + "/" + name) j["source"] = {{"file", file}};
     bool detailed =
         info && info->type == UnitInfo::Type::kRegular && st.state != "alias" && st.state != "bad";
     if (detailed) {

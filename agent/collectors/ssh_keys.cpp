@@ -40,8 +40,8 @@ bool MayHideKeys(const UserFile& f) {
 
 json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
   json j;
+  // `path` is not repeated: the id is "ssh_key_file:USER:PATH" (a user name has no ':').
   j["id"] = "ssh_key_file:" + user + ":" + f.path;
-  j["path"] = f.path;
   j["resolved_path"] = f.resolved_path.empty() ? json(nullptr) : json(f.resolved_path);
   j["via_symlink"] = f.via_symlink;
   j["state"] = UserFileStateName(f.state);

@@ -50,15 +50,25 @@ json RefJson(const Ref& r) {
           {"source", SourceJson(r.file, r.line)}};
 }
 
+// The fields an assignment and a setting share, compact (docs/sections/sysctl.md): `value` null,
+// `kind` "assignment", `glob` and `ignore_failure` false are left out.
+void AddAssignmentFields(const Assignment& a, const std::string& file, json& j) {
+  if (a.value) {
+    j["value"] = *a.value;
+  } else {
+    j["kind"] = "exclusion";
+  }
+  if (a.glob) j["glob"] = true;
+  if (a.ignore_failure) j["ignore_failure"] = true;
+  j["source"] = SourceJson(file, a.line);
+}
+
 json AssignmentJson(const Assignment& a, const std::string& file) {
-  return {{"id", "sysctl_assignment:" + file + ":" + std::to_string(a.line)},
-          {"key", a.key},
-          {"path", "/proc/sys/" + a.path},
-          {"value", a.value ? json(*a.value) : json(nullptr)},
-          {"kind", a.value ? "assignment" : "exclusion"},
-          {"glob", a.glob},
-          {"ignore_failure", a.ignore_failure},
-          {"source", SourceJson(file, a.line)}};
+  json j = {{"id", "sysctl_assignment:" + file + ":" + std::to_string(a.line)},
+            {"key", a.key},
+            {"path", "/proc/sys/" + a.path}};
+  AddAssignmentFields(a, file, j);
+  return j;
 }
 
 std::string CollapseBlanks(std::string_view s) {
@@ -298,15 +308,14 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     std::string state = e.state;
     auto rs = read_state.find(e.path);
     if (state == "read" && rs != read_state.end()) state = rs->second;
-    json j = {{"id", "sysctl_file:" + e.path},
-              {"path", e.path},
-              {"name", e.name},
-              {"state", state},
-              {"reason", e.reason.empty() ? json(nullptr) : json(e.reason)},
-              {"overridden_by", e.winner.empty() ? json(nullptr) : json(e.winner)},
-              {"link_target", e.link_target ? json(*e.link_target) : json(nullptr)},
-              {"source", SourceJson(e.path, std::nullopt)}};
+    // Compact: null keys are left out; the entry is its own source (no `source`).
+    json j = {
+        {"id", "sysctl_file:" + e.path}, {"path", e.path}, {"name", e.name}, {"state", state}};
+    if (!e.reason.empty()) j["reason"] = e.reason;
+    if (!e.winner.empty()) j["overridden_by"] = e.winner;
+    if (e.link_target) j["link_target"] = *e.link_target;
     AddFileMeta(j, e.info, db);
+    OmitDefaults(j);
     return j;
   };
   // Files in the order systemd-sysctl reads them, then the ones it does not read.
@@ -320,8 +329,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
   }
   for (const ConfEntry& e : entries) {
     if (listed.count(e.path)) continue;
-    json j = file_json(e);
-    j["order"] = nullptr;
+    json j = file_json(e);  // not read: `order` null, left out
     files.push_back(std::move(j));
   }
 
@@ -335,15 +343,11 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     applied.push_back(o.a);
     json over = json::array();
     for (const Ref& r : o.overridden) over.push_back(RefJson(r));
-    settings.push_back({{"id", "sysctl:" + o.a.key},
-                        {"key", o.a.key},
-                        {"path", "/proc/sys/" + o.a.path},
-                        {"value", o.a.value ? json(*o.a.value) : json(nullptr)},
-                        {"kind", o.a.value ? "assignment" : "exclusion"},
-                        {"glob", o.a.glob},
-                        {"ignore_failure", o.a.ignore_failure},
-                        {"overridden", std::move(over)},
-                        {"source", SourceJson(o.file, o.a.line)}});
+    // `key` and `path` are not repeated: the id is "sysctl:KEY", the path follows from KEY.
+    json j = {{"id", "sysctl:" + o.a.key}};
+    AddAssignmentFields(o.a, o.file, j);
+    if (!over.empty()) j["overridden"] = std::move(over);
+    settings.push_back(j);
   }
 
   // 4. Runtime values (live host only).
@@ -352,10 +356,9 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     for (std::string_view key : SysctlKeys()) {
       std::string norm = sysctl::NormalizeKey(key);
       std::string path = "/proc/sys/" + norm;
-      // Compact (docs/sections/sysctl.md): null keys omitted; the item is its own source
-      // ({file: path}).
-      json j = {
-          {"id", "sysctl_runtime:" + std::string(key)}, {"key", std::string(key)}, {"path", path}};
+      // Compact (docs/sections/sysctl.md): null keys and `state` "present" omitted; `key` and
+      // `path` follow from the id; the item is its own source ({file: path}).
+      json j = {{"id", "sysctl_runtime:" + std::string(key)}};
       ReadOptions ro;
       ro.max_bytes = 64 << 10;
       StatusOr<FileContent> r = fs.ReadFile(path, ro);
@@ -363,8 +366,6 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
       if (r.ok()) {
         std::string v = std::move(r->data);
         if (!v.empty() && v.back() == '\n') v.pop_back();
-        j["state"] = "present";
-        j["reason"] = nullptr;
         value = v;
       } else if (r.status().code() == StatusCode::kNotFound) {
         j["state"] = "absent";

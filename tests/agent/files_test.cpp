@@ -20,7 +20,8 @@ using nlohmann::json;
 
 const json* FindPath(const json& items, std::string_view path) {
   for (const auto& i : items) {
-    if (i["path"] == path) return &i;
+    // Files items hold the path in the id only ("file:PATH"); trust files also have `path`.
+    if (i["id"] == "file:" + std::string(path) || i.value("path", "") == path) return &i;
   }
   return nullptr;
 }
@@ -208,8 +209,9 @@ TEST_F(FilesTest, UsersSymlinksNeverMakeTheAgentHashSystemFiles) {
   EXPECT_EQ(Get(via, "sha256"), nullptr);  // ... but never read
   EXPECT_NE(Get(via, "hash_state"), "hashed");
   for (const auto& f : files) {
-    if (f["path"].get<std::string>().rfind("/home/", 0) == 0) {
-      EXPECT_NE(f.value("sha256", json()), Sha256Hex("root:*:19000:0:99999:7:::\n")) << f["path"];
+    EXPECT_FALSE(f.contains("path"));  // in the id
+    if (f["id"].get<std::string>().rfind("file:/home/", 0) == 0) {
+      EXPECT_NE(f.value("sha256", json()), Sha256Hex("root:*:19000:0:99999:7:::\n")) << f["id"];
     }
   }
 }

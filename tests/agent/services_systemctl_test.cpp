@@ -39,7 +39,7 @@ std::string Quote(const std::string& s) { return testing::ShellQuote(s); }
 size_t CompareWithSystemctl(const std::string& root, const json& data) {
   size_t n = 0;
   for (const auto& u : data["units"]) {
-    std::string name = u["name"];
+    std::string name = u["id"].get<std::string>().substr(5);  // "unit:NAME"
     std::string out, err;
     int rc = testing::RunCommand(
         "systemctl --root=" + Quote(root) + " is-enabled -- " + Quote(name), &out, &err);
@@ -257,7 +257,7 @@ TEST_F(ServicesLiveManager, ActiveStatesAndExecStartEqualSystemctl) {
   EXPECT_EQ(d["manager"]["running"], true);
   ASSERT_EQ(d["manager"]["active_state_collected"], true) << d["manager"].dump();
   std::map<std::string, json> by_name;
-  for (const auto& u : d["units"]) by_name[u["name"]] = u;
+  for (const auto& u : d["units"]) by_name[u["id"].get<std::string>().substr(5)] = u;
   for (const char* name : {"run-me.service", "fail-me.service", "done.service", "idle.service",
                            "sl@601.service", "tidemark-test.target"}) {
     ASSERT_TRUE(by_name.count(name)) << name;

@@ -98,9 +98,14 @@ class ServicesFixture : public ::testing::Test {
   }
   static const json* Find(const json& d, const std::string& name) {
     for (const auto& u : d["units"]) {
-      if (u["name"] == name) return &u;
+      if (u["id"] == "unit:" + name) return &u;
     }
     return nullptr;
+  }
+  // The unit's file, expanded by the compact rule: no `source` means UNIT_DIR/NAME.
+  static std::string SourceFile(const json& d, const json& u) {
+    if (u.contains("source")) return u["source"]["file"];
+    return d["unit_dir"].get<std::string>() + "/" + u["id"].get<std::string>().substr(5);
   }
   testing::TempRoot root_;
   std::string text_;
@@ -123,7 +128,7 @@ TEST_F(ServicesFixture, SettingsWithSourcesAndNoEnvironmentValues) {
   ASSERT_NE(u, nullptr);
   EXPECT_EQ((*u)["id"], "unit:web.service");
   EXPECT_EQ((*u)["state"], "enabled");
-  EXPECT_EQ((*u)["source"]["file"], "/lib/systemd/system/web.service");
+  EXPECT_EQ(SourceFile(d, *u), "/lib/systemd/system/web.service");
   EXPECT_EQ((*u)["install"]["wanted_by"], json::array({"multi-user.target"}));
   ASSERT_EQ((*u)["exec_start"].size(), 1u);  // the drop-in reset the list
   EXPECT_EQ((*u)["exec_start"][0]["command"], "/usr/bin/web --b");
@@ -163,14 +168,31 @@ TEST_F(ServicesFixture, DefaultValuedKeysAreLeftOut) {
     EXPECT_FALSE(bare->contains(key)) << key;
   }
   EXPECT_EQ((*bare)["id"], "unit:bare.service");
-  EXPECT_EQ((*bare)["source"]["file"], "/lib/systemd/system/bare.service");
-  EXPECT_TRUE((*bare)["source"].contains("line"));
+  // The id holds the name (and so the type); the file UNIT_DIR/NAME is the default source.
+  EXPECT_EQ(d["unit_dir"], "/lib/systemd/system");
+  for (const char* key : {"name", "type", "source"}) EXPECT_FALSE(bare->contains(key)) << key;
+  EXPECT_EQ(SourceFile(d, *bare), "/lib/systemd/system/bare.service");
   const json* env = Find(d, "env.service");
   ASSERT_NE(env, nullptr);
   EXPECT_FALSE(env->contains("user"));  // an empty User= resets to the default
   EXPECT_FALSE((*env)["environment_files"][0].contains("optional"));
   EXPECT_EQ((*env)["environment_files"][0]["source"], json({{"line", 2}}));
   EXPECT_FALSE(Find(d, "bare.target")->contains("exec_start"));
+}
+
+TEST_F(ServicesFixture, SourceNamedOnlyWhenNotUnitDirSlashName) {
+  root_.Write("/lib/systemd/system/real.service", "[Service]\nExecStart=/bin/real\n");
+  root_.Symlink("/lib/systemd/system/other.service", "real.service");  // an alias
+  root_.Write("/etc/systemd/system/local.service", "[Service]\nExecStart=/bin/local\n");
+  json d = Run();
+  EXPECT_EQ(d["unit_dir"], "/lib/systemd/system");
+  EXPECT_FALSE(Find(d, "real.service")->contains("source"));
+  // An alias names its target's file, a unit elsewhere its own; a unit is its file: no line.
+  EXPECT_EQ((*Find(d, "other.service"))["state"], "alias");
+  EXPECT_EQ((*Find(d, "other.service"))["source"],
+            json({{"file", "/lib/systemd/system/real.service"}}));
+  EXPECT_EQ((*Find(d, "local.service"))["source"],
+            json({{"file", "/etc/systemd/system/local.service"}}));
 }
 
 TEST_F(ServicesFixture, InstancesExpandNameSpecifiers) {
@@ -250,7 +272,7 @@ TEST_F(ServicesFixture, BadInputIsNamedAndTheRestIsProduced) {
     ASSERT_NE(u, nullptr) << bad;
     EXPECT_EQ((*u)["state"], "bad") << bad;
     EXPECT_TRUE((*u).contains("state_error")) << bad;
-    EXPECT_NE((*u)["source"]["file"], "") << bad;
+    EXPECT_NE(SourceFile(d, *u), "") << bad;
   }
   const json* nul = Find(d, "nul.service");
   EXPECT_EQ((*nul)["state"], "static");

@@ -138,7 +138,8 @@ TEST_F(SshKeysTest, KeysUsersAndFiles) {
   const json& bob = User(s, "bob");
   EXPECT_EQ(bob["files"][0]["state"], "absent");
   EXPECT_EQ(bob["files"][0].value("key_count", json()), nullptr);
-  EXPECT_EQ(bob["files"][1]["path"], "/home/bob/.ssh/authorized_keys2");
+  EXPECT_EQ(bob["files"][1]["id"], "ssh_key_file:bob:/home/bob/.ssh/authorized_keys2");
+  EXPECT_FALSE(bob["files"][1].contains("path"));  // in the id
   const json& ghost = User(s, "ghost");
   EXPECT_EQ(ghost.value("home_state", std::string("present")), "absent");
   EXPECT_EQ(ghost["files"][0]["state"], "absent");
@@ -249,7 +250,7 @@ TEST_F(SshKeysTest, AuthorizedKeysCommandMakesTheUserIncomplete) {
   EXPECT_NE(alice["incomplete_reason"].get<std::string>().find("AuthorizedKeysCommand"),
             std::string::npos);
   ASSERT_EQ(alice["files"].size(), 1u);
-  EXPECT_EQ(alice["files"][0]["path"], "/etc/ssh/authorized_keys/alice");
+  EXPECT_EQ(alice["files"][0]["id"], "ssh_key_file:alice:/etc/ssh/authorized_keys/alice");
   EXPECT_EQ(alice["files"][0].value("key_count", json()), 1);
   EXPECT_EQ(User(s, "bob").value("incomplete", false), false);
 }

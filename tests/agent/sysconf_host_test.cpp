@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/parsers/sysctl_conf.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -36,16 +37,17 @@ TEST(SysctlHost, RuntimeValuesEqualSysctlN) {
   ASSERT_FALSE(s["runtime"].empty());
   size_t present = 0;
   for (const auto& r : s["runtime"]) {
-    std::string key = r["key"];
+    std::string key = r["id"].get<std::string>().substr(15);  // "sysctl_runtime:KEY"
     SCOPED_TRACE(key);
     std::string out, err;
     int code = testing::RunCommand("sysctl -n " + key + " 2>/dev/null", &out, &err);
-    if (r["state"] == "present") {
+    std::string state = r.value("state", "present");  // compact: "present" is left out
+    if (state == "present") {
       ++present;
       ASSERT_EQ(code, 0);
       if (!out.empty() && out.back() == '\n') out.pop_back();
       EXPECT_EQ(r["value"], out);
-    } else if (r["state"] == "absent") {
+    } else if (state == "absent") {
       EXPECT_NE(code, 0) << "sysctl knows a key the agent found absent";
     } else {
       EXPECT_NE(code, 0) << "sysctl read a key the agent could not read";
@@ -71,7 +73,7 @@ TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
   json s = CollectLive("sysctl");
   std::vector<std::string> got;
   for (const auto& f : s["files"]) {
-    if (f["order"].is_null()) continue;
+    if (!f.contains("order")) continue;  // not read (null: left out)
     // systemd-sysctl does not read /etc/sysctl.conf on its own (procps does, last).
     if (f["path"] == "/etc/sysctl.conf") continue;
     got.push_back(f["path"]);
@@ -110,8 +112,10 @@ TEST(SysctlHost, WinnersEqualSystemdSysctlOnThisMachine) {
   ASSERT_NE(s["sysctl_conf"], "appended") << "systemd-sysctl would not read /etc/sysctl.conf";
   std::map<std::string, std::string> got;
   for (const auto& st : s["settings"]) {
-    if (st["value"].is_null() || st["glob"].get<bool>()) continue;
-    got[st["path"]] = st["value"];
+    if (!st.contains("value") || st.value("glob", false)) continue;
+    // The path follows from the key in the id ("sysctl:KEY").
+    got["/proc/sys/" + agent::sysctl::NormalizeKey(st["id"].get<std::string>().substr(7))] =
+        st["value"];
   }
   EXPECT_EQ(got, want) << log;
 }

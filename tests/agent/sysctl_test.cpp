@@ -31,7 +31,7 @@ json Collect(const testing::TempRoot& root, Section* section_out = nullptr) {
 
 const json* Setting(const json& j, const std::string& key) {
   for (const auto& s : j["settings"]) {
-    if (s["key"] == key) return &s;
+    if (s["id"] == "sysctl:" + key) return &s;
   }
   return nullptr;
 }
@@ -108,6 +108,36 @@ TEST(SysctlFindConfigured, ExplicitBeatsGlobExclusionBlocksGlob) {
   EXPECT_EQ(sysctl::FindConfigured(opts, "kernel/sysrq"), std::nullopt);
 }
 
+TEST(SysctlCollect, CompactItems) {
+  testing::TempRoot root;
+  root.Write("/etc/sysctl.d/10-a.conf",
+             "kernel.sysrq = 1\n-net.ipv4.conf.*.rp_filter = 2\n-net.ipv4.conf.eth0.rp_filter\n");
+  root.Write("/usr/lib/sysctl.d/10-a.conf", "kernel.sysrq = 0\n");
+  json j = Collect(root);
+  // A setting: no key/path (from the id), defaults (glob, ignore_failure false, kind
+  // "assignment", overridden []) left out.
+  const json* sysrq = Setting(j, "kernel.sysrq");
+  ASSERT_NE(sysrq, nullptr);
+  for (const char* k : {"key", "path", "glob", "ignore_failure", "kind", "overridden"}) {
+    EXPECT_FALSE(sysrq->contains(k)) << k;
+  }
+  const json* glob = Setting(j, "net.ipv4.conf.*.rp_filter");
+  ASSERT_NE(glob, nullptr);
+  EXPECT_EQ((*glob)["glob"], true);
+  EXPECT_EQ((*glob)["ignore_failure"], true);
+  const json* excl = Setting(j, "net.ipv4.conf.eth0.rp_filter");
+  ASSERT_NE(excl, nullptr);
+  EXPECT_EQ((*excl)["kind"], "exclusion");
+  EXPECT_FALSE(excl->contains("value"));  // null: left out
+  // An assignment keeps key and path; a file entry is its own source and has no null keys.
+  EXPECT_EQ(j["assignments"][0]["key"], "kernel.sysrq");
+  EXPECT_EQ(j["assignments"][0]["path"], "/proc/sys/kernel/sysrq");
+  for (const auto& f : j["files"]) {
+    EXPECT_FALSE(f.contains("source"));
+    for (const auto& [k, v] : f.items()) EXPECT_FALSE(v.is_null()) << k;
+  }
+}
+
 TEST(SysctlCollect, PrecedenceMaskingAndLexicalOrder) {
   testing::TempRoot root;
   root.Write("/usr/lib/sysctl.d/10-vendor.conf", "net.ipv4.ip_forward = 0\nkernel.sysrq = 16\n");
@@ -132,7 +162,7 @@ TEST(SysctlCollect, PrecedenceMaskingAndLexicalOrder) {
 
   std::vector<std::string> order;
   for (const auto& f : j["files"]) {
-    if (!f["order"].is_null()) order.push_back(f["path"]);
+    if (f.contains("order")) order.push_back(f["path"]);
   }
   // As systemd-sysctl --cat-config lists them: every claiming entry, masks included.
   EXPECT_EQ(order, (std::vector<std::string>{
