@@ -33,14 +33,19 @@ TestPki::TestPki() {
   server_ = Issue("collector", server);
 }
 
-CertFiles TestPki::Issue(const std::string& name, const pki::CertRequest& request) {
+CertFiles TestPki::IssueBy(const pki::KeyPair& ca, const std::string& name,
+                           const pki::CertRequest& request) {
   CertFiles f;
-  f.pair = Must(pki::Issue(ca_, request), "issue");
+  f.pair = Must(pki::Issue(ca, request), "issue");
   f.cert = dir_.Host("/" + name + ".crt");
   f.key = dir_.Host("/" + name + ".key");
   MustWrite(f.cert, f.pair.cert_pem, 0644);
   MustWrite(f.key, f.pair.key_pem, 0600);
   return f;
+}
+
+CertFiles TestPki::Issue(const std::string& name, const pki::CertRequest& request) {
+  return IssueBy(ca_, name, request);
 }
 
 CertFiles TestPki::Agent(const std::string& host, const std::string& name) {
@@ -54,13 +59,7 @@ CertFiles TestPki::ForeignAgent(const std::string& host) {
   pki::KeyPair other = Must(pki::MakeCa("tidemark test CA", 30), "foreign CA");
   pki::CertRequest req;
   req.common_name = host;
-  CertFiles f;
-  f.pair = Must(pki::Issue(other, req), "foreign issue");
-  f.cert = dir_.Host("/foreign-" + host + ".crt");
-  f.key = dir_.Host("/foreign-" + host + ".key");
-  MustWrite(f.cert, f.pair.cert_pem, 0644);
-  MustWrite(f.key, f.pair.key_pem, 0600);
-  return f;
+  return IssueBy(other, "foreign-" + host, req);
 }
 
 std::string TestPki::WriteCrl(const std::vector<const CertFiles*>& revoked) {

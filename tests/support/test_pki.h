@@ -37,6 +37,9 @@ class TestPki {
   std::string WriteCrl(const std::vector<const CertFiles*>& revoked);
 
  private:
+  CertFiles IssueBy(const pki::KeyPair& ca, const std::string& name,
+                    const pki::CertRequest& request);
+
   TempRoot dir_;
   pki::KeyPair ca_;
   std::string ca_file_;
