@@ -52,6 +52,7 @@ CREATE TABLE snapshots (
   body             BLOB NOT NULL
 );
 CREATE INDEX snapshots_by_host ON snapshots (host, received_at, seq);
+CREATE INDEX snapshots_by_host_seq ON snapshots (host, seq);
 CREATE TABLE seen (
   seq              INTEGER PRIMARY KEY,
   id               TEXT NOT NULL UNIQUE,
@@ -429,6 +430,18 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
         return Status(StatusCode::kInvalidArgument,
                       path + ": store schema version " + std::to_string(version) +
                           ", this build reads version " + std::to_string(kStoreSchemaVersion));
+      }
+      // Stores made before the (host, seq) index existed get it once: without it, finding a
+      // host's latest state sorts all its snapshots on every offer.
+      auto idx = impl->Prepare(
+          "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'snapshots_by_host_seq'");
+      if (!idx.ok()) return idx.status();
+      Stmt has_index(*idx);
+      if (has_index.Step() == SQLITE_DONE) {
+        if (Status st = impl->Exec("CREATE INDEX snapshots_by_host_seq ON snapshots (host, seq)");
+            !st.ok()) {
+          return st;
+        }
       }
     }
   }

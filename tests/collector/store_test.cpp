@@ -401,6 +401,16 @@ TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
               std::to_string(text.size()) + ", length(body) < body_size FROM snapshots"),
             "2025-11-28T00:00:00Z|1795824000|zstd|1|1\n");
   EXPECT_EQ(q("PRAGMA integrity_check"), "ok\n");
+  // The unchanged-state path looks up a host's latest snapshot on every offer: through an
+  // index, never by sorting all of the host's snapshots.
+  std::string plan = q("EXPLAIN QUERY PLAN SELECT seq, content_hash FROM snapshots WHERE host = "
+                       "'h1' ORDER BY seq DESC LIMIT 1");
+  EXPECT_NE(plan.find("snapshots_by_host_seq"), std::string::npos) << plan;
+  EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
+  // A store made without that index gets it when it is opened.
+  q("DROP INDEX snapshots_by_host_seq");
+  ASSERT_TRUE(SqliteStore::Open(path).ok());
+  EXPECT_EQ(q("SELECT count(*) FROM sqlite_master WHERE name = 'snapshots_by_host_seq'"), "1\n");
 }
 
 TEST(Rfc3339Test, ParsesOffsetsAndRejectsJunk) {
