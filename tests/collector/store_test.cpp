@@ -403,8 +403,9 @@ TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
   EXPECT_EQ(q("PRAGMA integrity_check"), "ok\n");
   // The unchanged-state path looks up a host's latest snapshot on every offer: through an
   // index, never by sorting all of the host's snapshots.
-  std::string plan = q("EXPLAIN QUERY PLAN SELECT seq, content_hash FROM snapshots WHERE host = "
-                       "'h1' ORDER BY seq DESC LIMIT 1");
+  std::string plan =
+      q("EXPLAIN QUERY PLAN SELECT seq, content_hash FROM snapshots WHERE host = "
+        "'h1' ORDER BY seq DESC LIMIT 1");
   EXPECT_NE(plan.find("snapshots_by_host_seq"), std::string::npos) << plan;
   EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;
   // A store made without that index gets it when it is opened.
