@@ -128,19 +128,13 @@ json AccessFile(const Fs& fs, const AccountDb& db, Section& out, std::string_vie
   AddFileMeta(j, f.info, db);
   json names = json::array();
   if (f.state == ConfState::kPresent) {
-    std::vector<SectionError> errs;
-    LineErrorSink sink{std::string(path)};
-    ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
-      if (!AcceptLine(raw, path, number, 256, errs)) {
-        sink.Take(out, errs);
-        return true;
-      }
-      std::string_view name = TrimBlank(raw);
-      if (name.empty() || name.front() == '#') return true;
-      names.push_back({{"name", std::string(name)}, {"line", number}});
-      return true;
-    });
-    sink.Flush(out);
+    ForEachAcceptedLine(f.data, std::string(path), 256, out,
+                        [&](std::string_view raw, int64_t number) {
+                          std::string_view name = TrimBlank(raw);
+                          if (name.empty() || name.front() == '#') return true;
+                          names.push_back({{"name", std::string(name)}, {"line", number}});
+                          return true;
+                        });
   }
   j["names"] = f.state == ConfState::kPresent ? names : json(nullptr);
   OmitDefaults(j);

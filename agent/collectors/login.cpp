@@ -73,13 +73,7 @@ json FileState(const ConfFile& f) {
 // starts after blanks and double quotes and ends at the next double quote.
 std::vector<Setting> ParseLoginDefs(const ConfFile& f, Section& out) {
   std::vector<Setting> all;
-  std::vector<SectionError> errs;
-  LineErrorSink sink(f.path);
-  ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
-    if (!AcceptLine(raw, f.path, number, kMaxLine, errs)) {
-      sink.Take(out, errs);
-      return true;
-    }
+  ForEachAcceptedLine(f.data, f.path, kMaxLine, out, [&](std::string_view raw, int64_t number) {
     std::string_view s = raw;
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -94,20 +88,13 @@ std::vector<Setting> ParseLoginDefs(const ConfFile& f, Section& out) {
     value = value.substr(0, value.find('"'));
     return AddSetting(all, {std::string(name), std::string(value), number}, f.path, out);
   });
-  sink.Flush(out);
   return all;
 }
 
 // useradd.c get_defaults(): lines "NAME=value", the value verbatim after the first "=".
 std::vector<Setting> ParseUseradd(const ConfFile& f, Section& out) {
   std::vector<Setting> all;
-  std::vector<SectionError> errs;
-  LineErrorSink sink(f.path);
-  ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
-    if (!AcceptLine(raw, f.path, number, kMaxLine, errs)) {
-      sink.Take(out, errs);
-      return true;
-    }
+  ForEachAcceptedLine(f.data, f.path, kMaxLine, out, [&](std::string_view raw, int64_t number) {
     if (raw.empty() || raw.front() == '#') return true;
     size_t eq = raw.find('=');
     if (eq == std::string_view::npos || eq == 0) return true;
@@ -115,7 +102,6 @@ std::vector<Setting> ParseUseradd(const ConfFile& f, Section& out) {
                       {std::string(raw.substr(0, eq)), std::string(raw.substr(eq + 1)), number},
                       f.path, out);
   });
-  sink.Flush(out);
   return all;
 }
 
@@ -374,14 +360,8 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       wanted.push_back("umask");
     }
     if (for_path) wanted.push_back("PATH");
-    std::vector<SectionError> errs;
-    LineErrorSink sink(path);
     RootBranch branch;
-    ForEachLine(f.data, [&](std::string_view raw, int64_t number) {
-      if (!AcceptLine(raw, path, number, kMaxLine, errs)) {
-        sink.Take(out, errs);
-        return true;
-      }
+    ForEachAcceptedLine(f.data, path, kMaxLine, out, [&](std::string_view raw, int64_t number) {
       branch.See(raw);
       for (ShellSetting& s : ScanShellLine(raw, wanted)) {
         if (s.name == "PATH") {
@@ -407,7 +387,6 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       }
       return true;
     });
-    sink.Flush(out);
   };
   for (const std::string& p : shell_files) scan(p, true, p == "/etc/profile", files);
 
@@ -417,20 +396,14 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     ConfFile env = ReadConf(fs, "/etc/environment", out, kMaxConfBytes);
     path_files.push_back(FileState(env));
     if (env.state == ConfState::kPresent) {
-      std::vector<SectionError> errs;
-      LineErrorSink sink(env.path);
-      ForEachLine(env.data, [&](std::string_view raw, int64_t number) {
-        if (!AcceptLine(raw, env.path, number, kMaxLine, errs)) {
-          sink.Take(out, errs);
-          return true;
-        }
-        std::string_view s = TrimBlank(raw);
-        if (s.rfind("export ", 0) == 0) s = TrimBlank(s.substr(7));
-        if (s.rfind("PATH=", 0) == 0)
-          add_source({"environment", env.path, number, Unquote(s.substr(5)), 0});
-        return true;
-      });
-      sink.Flush(out);
+      ForEachAcceptedLine(
+          env.data, env.path, kMaxLine, out, [&](std::string_view raw, int64_t number) {
+            std::string_view s = TrimBlank(raw);
+            if (s.rfind("export ", 0) == 0) s = TrimBlank(s.substr(7));
+            if (s.rfind("PATH=", 0) == 0)
+              add_source({"environment", env.path, number, Unquote(s.substr(5)), 0});
+            return true;
+          });
     }
   }
   for (const char* name : {".profile", ".bash_profile", ".bashrc"}) {

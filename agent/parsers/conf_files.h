@@ -12,6 +12,7 @@
 
 #include "agent/file_meta.h"
 #include "agent/parsers/account_db.h"
+#include "agent/parsers/lines.h"
 #include "common/fs.h"
 #include "common/snapshot.h"
 
@@ -109,6 +110,24 @@ class LineErrorSink {
   size_t limit_;
   size_t count_ = 0;
 };
+
+// Calls fn(line, number) for each line of `text` that AcceptLine lets through (at most
+// `max_bytes`, no NUL); the others become line errors of `path` in `out`, bounded as by
+// LineErrorSink. Stops early when fn returns false.
+template <typename Fn>
+void ForEachAcceptedLine(std::string_view text, const std::string& path, size_t max_bytes,
+                         Section& out, Fn&& fn) {
+  std::vector<SectionError> errs;
+  LineErrorSink sink(path);
+  ForEachLine(text, [&](std::string_view raw, int64_t number) {
+    if (!AcceptLine(raw, path, number, max_bytes, errs)) {
+      sink.Take(out, errs);
+      return true;
+    }
+    return fn(raw, number);
+  });
+  sink.Flush(out);
+}
 
 // Bounds the errors a parser keeps for one file: call Trim() after each line; errors past `cap`
 // (counted from the size at construction) are dropped and counted, and Finish() adds one
