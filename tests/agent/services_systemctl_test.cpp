@@ -14,6 +14,7 @@
 
 #include "agent/collectors/services.h"
 #include "agent/parsers/unit_file.h"
+#include "tests/support/collect_section.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -22,15 +23,7 @@ namespace {
 using nlohmann::json;
 
 json Collect(const std::string& root) {
-  auto fs = OpenRootFs(root);
-  EXPECT_TRUE(fs.ok());
-  CollectContext ctx(**fs, "h");
-  ServicesCollector c;
-  Section s;
-  c.Collect(ctx, s);
-  s.Finish();
-  s.Materialize();
-  return s.data;
+  return tidemark::testing::CollectSectionJsonAt<ServicesCollector>(root);
 }
 
 std::string Quote(const std::string& s) { return testing::ShellQuote(s); }

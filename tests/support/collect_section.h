@@ -13,9 +13,10 @@
 
 namespace tidemark::testing {
 
+// `root`: a directory on the real filesystem ("/" for this host).
 template <typename Collector>
-nlohmann::json CollectSectionJson(const TempRoot& root, Section* section_out = nullptr) {
-  auto fs = OpenRootFs(root.path());
+nlohmann::json CollectSectionJsonAt(const std::string& root, Section* section_out = nullptr) {
+  auto fs = OpenRootFs(root);
   if (!fs.ok()) return nlohmann::json();
   agent::CollectContext ctx(**fs, "test");
   Section s;
@@ -24,6 +25,11 @@ nlohmann::json CollectSectionJson(const TempRoot& root, Section* section_out = n
   s.Materialize();
   if (section_out != nullptr) *section_out = s;
   return EncodeSection(s);
+}
+
+template <typename Collector>
+nlohmann::json CollectSectionJson(const TempRoot& root, Section* section_out = nullptr) {
+  return CollectSectionJsonAt<Collector>(root.path(), section_out);
 }
 
 // Returns true when the section JSON `j` has an error about `path` (and `line`, when given).
