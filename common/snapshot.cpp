@@ -213,6 +213,14 @@ void Section::AddError(std::string path, std::optional<int64_t> line, std::strin
   errors.push_back({std::move(path), line, std::move(message)});
 }
 
+void Section::NoteTruncated(const std::string& list, size_t limit, size_t total) {
+  if (!data.is_object()) data = json::object();
+  data["truncated"][list] = {{"limit", limit}, {"total", total}};
+  AddError("", std::nullopt,
+           "list '" + list + "' truncated: " + std::to_string(limit) + " of " +
+               std::to_string(total) + " items kept");
+}
+
 void OmitDefaults(json& item, const json& defaults) {
   if (!item.is_object()) return;
   for (auto it = item.begin(); it != item.end();) {

@@ -78,6 +78,11 @@ struct Section {
 
   // Records an error. The caller decides the status; see Finish().
   void AddError(std::string path, std::optional<int64_t> line, std::string message);
+  // Records that the list `list` of this section (a data or items key a local user can grow)
+  // was cut at `limit` items although the host has `total`: data["truncated"][list] =
+  // {"limit": limit, "total": total} and an error naming the list, so the section is `partial`
+  // (docs/snapshot.md, "Bounded lists"). `total` may be a lower bound when counting stopped.
+  void NoteTruncated(const std::string& list, size_t limit, size_t total);
   // Moves `items` into `data` as json arrays, for consumers that read the data in memory.
   void Materialize();
   // Sets status from the errors unless it was set to kError or kNotApplicable explicitly:

@@ -224,3 +224,21 @@ TEST(SnapshotTest, FinishDerivesStatus) {
 
 }  // namespace
 }  // namespace tidemark
+
+namespace tidemark {
+namespace {
+
+TEST(SnapshotTest, NoteTruncatedRecordsLimitTotalAndMakesThePartial) {
+  Section s;
+  s.data["world_writable"] = nlohmann::json::array();
+  s.NoteTruncated("world_writable", 10000, 100000);
+  s.Finish();
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_EQ(s.data["truncated"]["world_writable"]["limit"], 10000);
+  EXPECT_EQ(s.data["truncated"]["world_writable"]["total"], 100000);
+  ASSERT_EQ(s.errors.size(), 1u);
+  EXPECT_NE(s.errors[0].message.find("world_writable"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tidemark

@@ -1,0 +1,29 @@
+// Text that came from a host or an agent, made safe to show to a person: a terminal, a log
+// line, a `--format text` table. Host data (file names, key comments, versions, error texts) may
+// hold escape sequences, carriage returns, newlines or invalid UTF-8 that would erase, replace or
+// forge lines on the auditor's screen or in a log. Pure functions, no state.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace tidemark {
+
+// Returns `text` with every byte or character that could move the cursor, change the terminal's
+// state or forge a line escaped, and everything else unchanged:
+//   - C0 controls (U+0000..U+001F, incl. \n, \r, \t, ESC) and DEL as "\xNN";
+//   - C1 controls (U+0080..U+009F, encoded in UTF-8) as "\u0080".."\u009f";
+//   - U+2028/U+2029 (line/paragraph separators) and the bidi overrides U+202A..U+202E,
+//     U+2066..U+2069 as "\uXXXX";
+//   - bytes that are not valid UTF-8 as "\xNN";
+//   - a backslash as "\\", so the escaped form is unambiguous.
+// Valid printable UTF-8 (names in other scripts) passes through.
+std::string EscapeControl(std::string_view text);
+
+// Returns EscapeControl(text), cut to at most `max_bytes` bytes of the escaped form (never
+// inside an escape or a UTF-8 sequence) with "…(N bytes)" appended when cut, N being the
+// length of the original text. For fields whose length a host controls (versions, comments).
+std::string EscapeControlBounded(std::string_view text, size_t max_bytes);
+
+}  // namespace tidemark

@@ -1,0 +1,37 @@
+#include "common/text.h"
+
+#include <gtest/gtest.h>
+
+namespace tidemark {
+namespace {
+
+TEST(EscapeControl, EscapesC0DelAndBackslash) {
+  EXPECT_EQ(EscapeControl("a\r\x1b[2Kb\nc\td\x7f"), "a\\x0d\\x1b[2Kb\\x0ac\\x09d\\x7f");
+  EXPECT_EQ(EscapeControl("C:\\x0a"), "C:\\\\x0a");  // a literal backslash cannot forge an escape
+  EXPECT_EQ(EscapeControl(std::string("a\0b", 3)), "a\\x00b");
+}
+
+TEST(EscapeControl, EscapesC1AndLineSeparatorsButKeepsPrintableUtf8) {
+  EXPECT_EQ(EscapeControl("x\xc2\x9b" "31my"), "x\\u009b31my");  // U+009B CSI
+  EXPECT_EQ(EscapeControl("a\xe2\x80\xa8" "b"), "a\\u2028b");
+  EXPECT_EQ(EscapeControl("\xe2\x80\xae" "evil"), "\\u202eevil");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(EscapeControl("Jürgen Łukasz 日本"), "Jürgen Łukasz 日本");
+}
+
+TEST(EscapeControl, EscapesInvalidUtf8ByteByByte) {
+  EXPECT_EQ(EscapeControl("a\xff" "b"), "a\\xffb");
+  EXPECT_EQ(EscapeControl("\xc0\xaf"), "\\xc0\\xaf");        // overlong '/'
+  EXPECT_EQ(EscapeControl("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(EscapeControl("\xe2\x80"), "\\xe2\\x80");         // cut short
+}
+
+TEST(EscapeControlBounded, CutsOnAUnitBoundaryAndSaysHowLong) {
+  std::string big(10 * 1024 * 1024, 'v');
+  std::string out = EscapeControlBounded(big, 64);
+  EXPECT_EQ(out, std::string(64, 'v') + "…(10485760 bytes)");
+  EXPECT_EQ(EscapeControlBounded("ab\ncd", 4), "ab…(5 bytes)");  // "\x0a" would not fit
+  EXPECT_EQ(EscapeControlBounded("short", 64), "short");
+}
+
+}  // namespace
+}  // namespace tidemark
