@@ -176,9 +176,8 @@ TEST(AgentCliTest, AuditOfAnEmptyRootSaysWhatCouldNotBeRead) {
   auto r = Agent({"audit", "--root", root.path(), "--host-id", "empty", "--only",
                   "accounts,sudo,ssh_keys", "--output", "-"});
   EXPECT_EQ(r.code, kExitIncomplete) << r.err;
-  size_t users = r.out.find("Users with a login shell:\n");
-  ASSERT_NE(users, std::string::npos) << r.out;
-  EXPECT_EQ(r.out.compare(users + 27, 22, "  (COULD NOT BE READ: "), 0) << r.out.substr(users);
+  EXPECT_NE(r.out.find("Users with a login shell:\n  (COULD NOT BE READ: "), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("/etc/passwd"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("Users with a login shell:\n  (none)"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("Sudo grants:\n  (none)"), std::string::npos) << r.out;
