@@ -240,14 +240,15 @@ class SnapshotOutput {
 };
 
 int Fail(std::ostream& err, const Status& status) {
-  err << "tidemark-agent: " << status.message() << "\n";
+  err << "tidemark-agent: " << EscapeControlBounded(status.message(), 2048) << "\n";
   return kExitFailure;
 }
 
 // A collection that could not start: kInvalidArgument is the caller's to fix (exit 2).
 int FailCollect(std::ostream& err, const Status& status) {
   if (status.code() != StatusCode::kInvalidArgument) return Fail(err, status);
-  err << "tidemark-agent: " << status.message() << "\nTry 'tidemark-agent --help'.\n";
+  err << "tidemark-agent: " << EscapeControlBounded(status.message(), 2048)
+      << "\nTry 'tidemark-agent --help'.\n";
   return kExitUsage;
 }
 
@@ -388,11 +389,12 @@ int RunSshd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (!lines.ok()) {
     for (const auto& issue : config.issues()) {
       if (issue.message.rfind("terminating", 0) == 0) continue;
-      err << "tidemark-agent sshd: " << issue.path;
+      // Paths and messages quote host files (Include globs): escaped for the terminal.
+      err << "tidemark-agent sshd: " << EscapeControlBounded(issue.path, 512);
       if (issue.line > 0) err << " line " << issue.line;
-      err << ": " << issue.message << "\n";
+      err << ": " << EscapeControlBounded(issue.message, 1024) << "\n";
     }
-    err << "tidemark-agent sshd: " << lines.status().message() << "\n";
+    err << "tidemark-agent sshd: " << EscapeControlBounded(lines.status().message(), 1024) << "\n";
     if (!config.would_start()) {
       err << "tidemark-agent sshd: sshd would not start with this configuration\n";
     }

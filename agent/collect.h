@@ -19,7 +19,7 @@ inline constexpr std::string_view kInvalidHostIdMessage =
 struct CollectRequest {
   std::string root = "/";         // "/" audits the live host
   std::vector<std::string> only;  // section names; empty means all
-  std::string host_id;  // empty: the root's /etc/hostname, else (live host only) its name
+  std::string host_id;            // empty: the root's /etc/hostname, else (live host only) its name
   CollectOptions options;         // passed to every collector (e.g. --privileged-groups)
 };
 

@@ -221,7 +221,8 @@ void PrintSshd(const Section& section, std::ostream& out) {
     out << " " << key << "=" << Str(*e, key);
   }
   out << "\n";
-  if (section.status == SectionStatus::kPartial) out << "  (INCOMPLETE: " << Reasons(section) << ")\n";
+  if (section.status == SectionStatus::kPartial)
+    out << "  (INCOMPLETE: " << Reasons(section) << ")\n";
 }
 
 void PrintListeners(const Section& section, std::ostream& out) {

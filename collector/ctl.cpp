@@ -121,7 +121,8 @@ void PrintUsage(std::ostream& out) {
          "\n"
          "Host and agent text (ids, versions, times, file names, errors) is shown with control\n"
          "characters escaped (\\xNN, \\uXXXX) and long fields cut.\n"
-         "tidemarkctl COMMAND --help shows the help of COMMAND; tidemarkctl --version the version.\n"
+         "tidemarkctl COMMAND --help shows the help of COMMAND; tidemarkctl --version the "
+         "version.\n"
          "\n"
          "Exit codes: 0 all good, 1 failure (a rejected snapshot, an unknown host, a store "
          "error,\n"
@@ -245,7 +246,8 @@ int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostr
       << FormatRfc3339(snap->received_at) << "\n# last_confirmed "
       << FormatRfc3339(snap->last_confirmed_at) << "\n# collected " << Safe(snap->collected_at)
       << "\n# content_hash " << Safe(snap->content_hash) << "\n";
-  if (snap->agent_version.size() > 0) out << "# agent_version " << Safe(snap->agent_version) << "\n";
+  if (snap->agent_version.size() > 0)
+    out << "# agent_version " << Safe(snap->agent_version) << "\n";
   if (snap->imported_by) out << "# imported_by " << Safe(*snap->imported_by) << "\n";
   out << snap->body;
   if (snap->body.empty() || snap->body.back() != '\n') out << "\n";
@@ -368,9 +370,9 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
     const std::string& a = args[i];
     if (a == "-h" || a == "--help" || (a == "help" && o.positional.empty())) {
       // `tidemarkctl COMMAND --help` and `tidemarkctl help COMMAND`: that command's help.
-      std::string topic = !o.positional.empty() ? o.positional[0]
+      std::string topic = !o.positional.empty()                  ? o.positional[0]
                           : (a == "help" && i + 1 < args.size()) ? args[i + 1]
-                                                                  : "";
+                                                                 : "";
       if (topic == "pki") return RunPki({"--help"}, out, err);
       auto help = CommandHelp().find(topic);
       if (help != CommandHelp().end()) {

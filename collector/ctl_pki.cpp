@@ -5,11 +5,10 @@
 // Every command can be run again: what exists is kept, and reported as kept.
 #include "collector/ctl_pki.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <arpa/inet.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>

@@ -26,8 +26,8 @@ int main(int argc, char** argv) {
     }
     return up::RunUplinkCommand(args, std::cout, std::cerr);
   } catch (const std::exception& e) {
-    std::cerr << "tidemark-agent: internal error: " << tidemark::EscapeControlBounded(e.what(), 1024)
-              << "\n";
+    std::cerr << "tidemark-agent: internal error: "
+              << tidemark::EscapeControlBounded(e.what(), 1024) << "\n";
   } catch (...) {
     std::cerr << "tidemark-agent: internal error: unknown exception\n";
   }

@@ -169,8 +169,8 @@ StatusOr<X509Ptr> Build(const CertRequest& req, EVP_PKEY* key, X509* issuer_cert
       std::string san;
       for (const auto& d : req.dns_names) {
         if (!IsValidDnsName(d)) {
-          return Status(StatusCode::kInvalidArgument, "'" + d.substr(0, 64) +
-                                                          "' is not a valid DNS name (RFC 1123)");
+          return Status(StatusCode::kInvalidArgument,
+                        "'" + d.substr(0, 64) + "' is not a valid DNS name (RFC 1123)");
         }
         san += (san.empty() ? "DNS:" : ",DNS:") + d;
       }
@@ -310,8 +310,8 @@ StatusOr<CertInfo> Inspect(std::string_view cert_pem) {
     info.client_auth = (xku & XKU_SSL_CLIENT) != 0;
     info.server_auth = (xku & XKU_SSL_SERVER) != 0;
   }
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
   if (names != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
       const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
@@ -355,8 +355,8 @@ bool IsValidDnsName(std::string_view name) {
       if (label == 0 || prev == '-') return false;
       label = 0;
     } else {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-';
+      bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
       if (!ok || (label == 0 && c == '-') || ++label > 63) return false;
     }
     prev = c;

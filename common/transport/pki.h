@@ -53,12 +53,12 @@ StatusOr<std::string> CommonName(std::string_view cert_pem);
 
 // What a certificate says about itself, for checks before it is used.
 struct CertInfo {
-  std::string common_name;               // "" when there is none
-  std::vector<std::string> dns_names;    // subjectAltName DNS entries
-  std::vector<std::string> ip_addresses; // subjectAltName IP entries, in inet_ntop form
-  bool has_eku = false;                  // an extendedKeyUsage extension is present
-  bool client_auth = false;              // EKU clientAuth
-  bool server_auth = false;              // EKU serverAuth
+  std::string common_name;                // "" when there is none
+  std::vector<std::string> dns_names;     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses;  // subjectAltName IP entries, in inet_ntop form
+  bool has_eku = false;                   // an extendedKeyUsage extension is present
+  bool client_auth = false;               // EKU clientAuth
+  bool server_auth = false;               // EKU serverAuth
 };
 // Parses `cert_pem`; kInvalidArgument when it is not a PEM certificate.
 StatusOr<CertInfo> Inspect(std::string_view cert_pem);

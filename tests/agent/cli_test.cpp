@@ -148,9 +148,9 @@ TEST(AgentCliTest, HostIdIsCheckedWithTheRulesOfCertificates) {
     EXPECT_NE(r.err.find("not a valid host id"), std::string::npos) << r.err;
     EXPECT_TRUE(r.out.empty());
   }
-  EXPECT_EQ(Agent({"collect", "--root", root.path(), "--only", "accounts", "--host-id", "db_7.x"})
-                .code,
-            kExitOk);
+  EXPECT_EQ(
+      Agent({"collect", "--root", root.path(), "--only", "accounts", "--host-id", "db_7.x"}).code,
+      kExitOk);
 }
 
 // An offline root without /etc/hostname is never labelled with the auditing machine's name.
@@ -204,13 +204,13 @@ TEST(AgentCliTest, SendWithoutTheUplinkHasItsOwnExitCode) {
   testing::TempRoot dir;
   std::string agent = dir.Host("/tidemark-agent");
   std::string out, err;
-  ASSERT_EQ(testing::RunCommand("cp " + testing::ShellQuote(TIDEMARK_AGENT_BIN) + " " +
-                                    testing::ShellQuote(agent),
-                                &out, &err),
+  ASSERT_EQ(testing::RunCommand(
+                "cp " + testing::ShellQuote(TIDEMARK_AGENT_BIN) + " " + testing::ShellQuote(agent),
+                &out, &err),
             0)
       << err;
-  int code = testing::RunCommand(testing::ShellQuote(agent) + " send --collector 127.0.0.1:1",
-                                 &out, &err);
+  int code =
+      testing::RunCommand(testing::ShellQuote(agent) + " send --collector 127.0.0.1:1", &out, &err);
   EXPECT_EQ(code, kExitNoUplink) << err;
   EXPECT_NE(err.find("tidemark-uplink"), std::string::npos) << err;
   EXPECT_NE(err.find("not installed"), std::string::npos) << err;

@@ -172,8 +172,8 @@ TEST(SpoolTest, RejectedFilesCountAgainstTheCountBoundOldestFirst) {
   EXPECT_EQ(Names(dir + "/rejected"), (std::vector<std::string>{(*entries)[1].name}));
   EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"s-1", "s-2"}));
   EXPECT_EQ(spool->counters().dropped, 1);
-  EXPECT_TRUE(log.Has("dropped the oldest rejected file " + dir + "/rejected/" +
-                      (*entries)[0].name));
+  EXPECT_TRUE(
+      log.Has("dropped the oldest rejected file " + dir + "/rejected/" + (*entries)[0].name));
   ASSERT_TRUE(spool->AddDocument(Meta("s-3"), "{}\n").ok());
   EXPECT_TRUE(Names(dir + "/rejected").empty());
   EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"s-1", "s-2", "s-3"}));

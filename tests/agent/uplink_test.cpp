@@ -86,17 +86,17 @@ class UplinkTest : public ::testing::Test {
     return " --collector " + collector + " --ca " + testing::ShellQuote(pki_.ca_file()) +
            " --cert " + testing::ShellQuote(cert.cert) + " --key " + testing::ShellQuote(cert.key) +
            " --spool " + testing::ShellQuote(spool()) + " --only accounts --root " +
-           testing::ShellQuote(root_.path()) +
-           " --connect-timeout 5 --io-timeout " + std::to_string(io_timeout_s);
+           testing::ShellQuote(root_.path()) + " --connect-timeout 5 --io-timeout " +
+           std::to_string(io_timeout_s);
   }
 
   Result Send(const std::string& collector, const std::string& extra = "",
               const CertFiles* cert = nullptr, int io_timeout_s = 10) {
     Result r;
-    r.code = testing::RunCommand("timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" +
-                                     Flags(collector, cert ? *cert : agent_, io_timeout_s) + " " +
-                                     extra,
-                                 &r.out, &r.err);
+    r.code =
+        testing::RunCommand("timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" +
+                                Flags(collector, cert ? *cert : agent_, io_timeout_s) + " " + extra,
+                            &r.out, &r.err);
     return r;
   }
 

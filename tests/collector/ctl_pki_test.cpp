@@ -108,9 +108,9 @@ TEST(CtlPkiTest, ServerNamesAreValidatedAndAKeptCertificateMustCarryThem) {
       << err;
   std::string cert = ReadHostFile(dir + "/collector.crt");
   // Asking again for the same names, or a subset, keeps it.
-  EXPECT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", "COLLECTOR.test,127.0.0.1"}, &out,
-                &err),
-            0)
+  EXPECT_EQ(
+      Ctl({"pki", "init", "--dir", dir, "--server-name", "COLLECTOR.test,127.0.0.1"}, &out, &err),
+      0)
       << err;
   EXPECT_NE(out.find("kept collector certificate"), std::string::npos) << out;
   // Another name: refused loudly, the certificate unchanged.

@@ -310,7 +310,8 @@ TEST_F(CtlStoreTest, AtTakesADateMeaningItsStartInUtc) {
 }
 
 TEST(CtlTest, CommandHelpAndVersion) {
-  for (const char* command : {"verify", "canonical", "hosts", "show", "history", "import", "thin"}) {
+  for (const char* command :
+       {"verify", "canonical", "hosts", "show", "history", "import", "thin"}) {
     CtlRun help = Ctl({command, "--help"});
     EXPECT_EQ(help.code, 0) << command;
     EXPECT_EQ(help.out.rfind(std::string("Usage: tidemarkctl "), 0), 0u) << help.out;

@@ -126,8 +126,8 @@ TEST(PkiNamesTest, DnsNamesFollowRfc1123AndIssueRefusesOthers) {
   for (const char* good : {"localhost", "collector.example.com", "a-b.c0", "x", "1.example"}) {
     EXPECT_TRUE(pki::IsValidDnsName(good)) << good;
   }
-  for (const char* bad : {"", "bad name!", "a..b", ".a", "a.", "-a", "a-", "a_b", "*.example",
-                          "a,DNS:b", "a\nb"}) {
+  for (const char* bad :
+       {"", "bad name!", "a..b", ".a", "a.", "-a", "a-", "a_b", "*.example", "a,DNS:b", "a\nb"}) {
     EXPECT_FALSE(pki::IsValidDnsName(bad)) << bad;
   }
   EXPECT_FALSE(pki::IsValidDnsName(std::string(64, 'a')));
