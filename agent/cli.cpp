@@ -15,6 +15,8 @@
 #include "agent/summary.h"
 #include "agent/uplink/daemon.h"
 #include "common/atomic_file.h"
+#include "common/text.h"
+#include "common/transport/protocol.h"
 
 namespace tidemark::agent {
 namespace {
@@ -91,8 +93,8 @@ void PrintUsage(std::ostream& out) {
          "  --only LIST       comma-separated sections (default: all): "
       << SectionList()
       << "\n"
-         "  --host-id ID      host identity (default: the root's /etc/hostname, else this host's "
-         "name)\n"
+         "  --host-id ID      host identity (default: the root's /etc/hostname; for the live\n"
+         "                    host, else its name; an offline root without one needs --host-id)\n"
          "  --output FILE     write the snapshot to FILE (created mode 0600, replaced "
          "atomically);\n"
          "                    audit's default: "
@@ -118,7 +120,10 @@ void PrintUsage(std::ostream& out) {
          "  --version         print the agent version\n"
          "\n"
          "Exit codes: 0 snapshot written (section errors are recorded inside it),\n"
-         "            1 nothing could be written, 2 usage error.\n"
+         "            1 nothing could be written, 2 usage error,\n"
+         "            3 (audit only) snapshot written and summarized, but at least one section\n"
+         "              could not be read at all (status error; the summary says which and why),\n"
+         "            69 (send, run) tidemark-uplink is not installed.\n"
          "The snapshot format is documented in docs/snapshot.md.\n";
 }
 
@@ -155,6 +160,7 @@ std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args
     } else if (is("--host-id")) {
       auto v = value("--host-id");
       if (!v || v->empty()) return "--host-id needs a value";
+      if (!protocol::IsValidHostId(*v)) return std::string(kInvalidHostIdMessage);
       parsed.request.host_id = *v;
     } else if (is("--output")) {
       auto v = value("--output");
@@ -234,8 +240,16 @@ class SnapshotOutput {
 };
 
 int Fail(std::ostream& err, const Status& status) {
-  err << "tidemark-agent: " << status.message() << "\n";
+  err << "tidemark-agent: " << EscapeControlBounded(status.message(), 2048) << "\n";
   return kExitFailure;
+}
+
+// A collection that could not start: kInvalidArgument is the caller's to fix (exit 2).
+int FailCollect(std::ostream& err, const Status& status) {
+  if (status.code() != StatusCode::kInvalidArgument) return Fail(err, status);
+  err << "tidemark-agent: " << EscapeControlBounded(status.message(), 2048)
+      << "\nTry 'tidemark-agent --help'.\n";
+  return kExitUsage;
 }
 
 int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& out,
@@ -262,12 +276,13 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
       return writer.AddSection(name, section);
     };
     Status s = CollectSections(parsed.request, sink);
-    if (s.ok()) s = writer.Finish(header.host, header.collected_at, header.agent_version);
+    if (!s.ok()) return FailCollect(err, s);
+    s = writer.Finish(header.host, header.collected_at, header.agent_version);
     if (s.ok()) s = output.Commit();
     return s.ok() ? kExitOk : Fail(err, s);
   }
   auto snapshot = CollectSnapshot(parsed.request);
-  if (!snapshot.ok()) return Fail(err, snapshot.status());
+  if (!snapshot.ok()) return FailCollect(err, snapshot.status());
   std::string path = parsed.output.value_or(audit ? DefaultOutputPath(*snapshot) : "");
   if (Status s = output.Open(path); !s.ok()) return Fail(err, s);
   Status s;
@@ -286,8 +301,14 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
   if (!s.ok()) return Fail(err, s);
   if (audit) {
     PrintSummary(*snapshot, out);
-    out << "\nFull snapshot: " << (path.empty() || path == "-" ? "standard output" : path) << " ("
+    out << "\nFull snapshot: "
+        << (path.empty() || path == "-" ? "standard output" : EscapeControl(path)) << " ("
         << snapshot->sections.size() << " sections, " << ContentHash(*snapshot) << ")\n";
+    if (size_t broken = SectionsInError(*snapshot); broken > 0) {
+      err << "tidemark-agent audit: " << broken
+          << " section(s) could not be read at all (status error); the audit is incomplete\n";
+      return kExitIncomplete;
+    }
   }
   return kExitOk;
 }
@@ -304,9 +325,17 @@ int RunSummary(const std::vector<std::string>& args, std::ostream& out, std::ost
   }
   std::stringstream buf;
   buf << in.rdbuf();
-  auto snapshot = DecodeSnapshot(buf.str());
+  // Decoding is an edge: whatever the file holds, a clear error, never an abort.
+  StatusOr<Snapshot> snapshot = Status(StatusCode::kInternal, "not decoded");
+  try {
+    snapshot = DecodeSnapshot(buf.str());
+  } catch (const std::exception& e) {
+    snapshot = Status(StatusCode::kInvalidArgument,
+                      std::string("not a valid snapshot: ") + EscapeControlBounded(e.what(), 512));
+  }
   if (!snapshot.ok()) {
-    err << "tidemark-agent summary: " << args[1] << ": " << snapshot.status().message() << "\n";
+    err << "tidemark-agent summary: " << EscapeControl(args[1]) << ": "
+        << EscapeControlBounded(snapshot.status().message(), 1024) << "\n";
     return kExitFailure;
   }
   PrintSummary(*snapshot, out);
@@ -360,11 +389,12 @@ int RunSshd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
   if (!lines.ok()) {
     for (const auto& issue : config.issues()) {
       if (issue.message.rfind("terminating", 0) == 0) continue;
-      err << "tidemark-agent sshd: " << issue.path;
+      // Paths and messages quote host files (Include globs): escaped for the terminal.
+      err << "tidemark-agent sshd: " << EscapeControlBounded(issue.path, 512);
       if (issue.line > 0) err << " line " << issue.line;
-      err << ": " << issue.message << "\n";
+      err << ": " << EscapeControlBounded(issue.message, 1024) << "\n";
     }
-    err << "tidemark-agent sshd: " << lines.status().message() << "\n";
+    err << "tidemark-agent sshd: " << EscapeControlBounded(lines.status().message(), 1024) << "\n";
     if (!config.would_start()) {
       err << "tidemark-agent sshd: sshd would not start with this configuration\n";
     }
@@ -400,15 +430,14 @@ int ExecUplink(const std::vector<std::string>& args, std::ostream& out, std::ost
   for (const auto& path : candidates) {
     if (::access(path.c_str(), X_OK) == 0) ::execv(path.c_str(), argv.data());
   }
-  err << "tidemark-agent " << args[0] << ": cannot run tidemark-uplink (looked for";
+  err << "tidemark-agent " << args[0]
+      << ": tidemark-uplink, which carries out send and run, is not installed (looked for";
   for (const auto& path : candidates) err << " " << path;
-  err << ")\n";
-  return uplink::kExitLocal;
+  err << "); nothing was collected or sent\n";
+  return kExitNoUplink;
 }
 
-}  // namespace
-
-int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
     PrintUsage(err);
     return kExitUsage;
@@ -435,6 +464,21 @@ int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::os
   if (command == "send" || command == "run") return ExecUplink(args, out, err);
   err << "tidemark-agent: unknown command '" << command << "'\nTry 'tidemark-agent --help'.\n";
   return kExitUsage;
+}
+
+}  // namespace
+
+int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  // The named edge of every command: a bug or an exception from a library ends in a clear
+  // error and exit 1, never in an abort.
+  try {
+    return RunCommand(args, out, err);
+  } catch (const std::exception& e) {
+    err << "tidemark-agent: internal error: " << EscapeControlBounded(e.what(), 1024) << "\n";
+  } catch (...) {
+    err << "tidemark-agent: internal error: unknown exception\n";
+  }
+  return kExitFailure;
 }
 
 }  // namespace tidemark::agent

@@ -12,8 +12,14 @@ namespace tidemark::agent {
 inline constexpr int kExitOk = 0;       // snapshot written (section errors are inside it)
 inline constexpr int kExitFailure = 1;  // nothing could be written
 inline constexpr int kExitUsage = 2;    // usage error
+// audit: the snapshot was written and summarized, but a section could not be read at all
+// (status error), so the audit is incomplete (the summary names the section and why).
+inline constexpr int kExitIncomplete = 3;
+// send, run: tidemark-uplink (which carries them out) is not installed (EX_UNAVAILABLE).
+inline constexpr int kExitNoUplink = 69;
 
-// Runs `tidemark-agent ARGS...` (args exclude the program name).
+// Runs `tidemark-agent ARGS...` (args exclude the program name). Never throws: an exception is
+// reported as an internal error, exit 1.
 int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tidemark::agent

@@ -7,6 +7,7 @@
 
 #include "agent/registry.h"
 #include "common/fs.h"
+#include "common/transport/protocol.h"
 
 namespace tidemark::agent {
 namespace {
@@ -23,10 +24,9 @@ std::string RootHostname(const Fs& fs) {
     text.remove_suffix(1);
   }
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  // A host name is printable ASCII without spaces; anything else is not used as an identity.
-  for (char c : text) {
-    if (c <= ' ' || c > '~') return {};
-  }
+  // Only a valid host id (the rules of certificate CNs and `import --as`) is used as an
+  // identity; anything else is not.
+  if (!protocol::IsValidHostId(text)) return {};
   return std::string(text);
 }
 
@@ -79,9 +79,22 @@ Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
   std::string root_name = RootHostname(**fs);
   bool live = (*fs)->root() == "/";
   header.host.hostname = !root_name.empty() ? root_name : (live ? LiveHostname() : "");
-  header.host.id = !request.host_id.empty() ? request.host_id
-                   : !root_name.empty()     ? root_name
-                                            : LiveHostname();
+  if (!request.host_id.empty()) {
+    if (!protocol::IsValidHostId(request.host_id)) {
+      return Status(StatusCode::kInvalidArgument, std::string(kInvalidHostIdMessage));
+    }
+    header.host.id = request.host_id;
+  } else if (!root_name.empty()) {
+    header.host.id = root_name;
+  } else if (live) {
+    header.host.id = LiveHostname();
+  } else {
+    // An offline root is never labelled with the name of the machine that audits it.
+    return Status(StatusCode::kInvalidArgument,
+                  "the root " + request.root +
+                      " has no usable /etc/hostname (missing, unreadable or not a valid host "
+                      "id); give its identity with --host-id ID");
+  }
   Status started = sink.begin ? sink.begin(header) : Status::Ok();
   if (!started.ok()) return started;
 

@@ -12,11 +12,14 @@
 namespace tidemark::agent {
 
 inline constexpr std::string_view kAgentVersion = "0.1.0";
+inline constexpr std::string_view kInvalidHostIdMessage =
+    "--host-id: not a valid host id (1 to 253 of A-Z a-z 0-9 . - _, not starting with . or -, "
+    "no ..)";
 
 struct CollectRequest {
   std::string root = "/";         // "/" audits the live host
   std::vector<std::string> only;  // section names; empty means all
-  std::string host_id;            // empty: the root's /etc/hostname, else the live host name
+  std::string host_id;            // empty: the root's /etc/hostname, else (live host only) its name
   CollectOptions options;         // passed to every collector (e.g. --privileged-groups)
 };
 
@@ -36,7 +39,9 @@ struct SectionSink {
 };
 
 // Collects the requested sections into `sink`. Fails when nothing can be collected (the root
-// cannot be opened, a requested section does not exist) or the sink fails. Section problems
+// cannot be opened, a requested section does not exist, `host_id` is not a valid host id, an
+// offline root has no usable /etc/hostname and no host_id was given: kInvalidArgument) or the
+// sink fails. Section problems
 // are inside the sections.
 Status CollectSections(const CollectRequest& request, const SectionSink& sink);
 

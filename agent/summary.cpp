@@ -2,25 +2,54 @@
 
 #include <string>
 
+#include "common/text.h"
+
 namespace tidemark::agent {
 namespace {
 
 using nlohmann::json;
 
 constexpr size_t kMaxErrorsShown = 10;
+// Bounds of one field on the auditor's screen: a host controls file names, key comments and
+// error texts, and a 10 MB key comment must not fill the terminal.
+constexpr size_t kMaxFieldBytes = 256;
+constexpr size_t kMaxMessageBytes = 512;
 
-const json* SectionData(const Snapshot& snapshot, const std::string& name) {
-  auto it = snapshot.sections.find(name);
-  return it == snapshot.sections.end() ? nullptr : &it->second.data;
+// Host text made safe for a terminal (common/text.h): no escape sequences, no forged lines.
+std::string Safe(std::string_view text, size_t max_bytes = kMaxFieldBytes) {
+  return EscapeControlBounded(text, max_bytes);
 }
 
+const Section* FindSection(const Snapshot& snapshot, const std::string& name) {
+  auto it = snapshot.sections.find(name);
+  return it == snapshot.sections.end() ? nullptr : &it->second;
+}
+
+// Returns the value of `key` as text (escaped, bounded); "" when absent or null.
 std::string Str(const json& j, const char* key) {
+  if (!j.is_object()) return "";
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
+  return Safe(it->is_string() ? it->get<std::string>()
+                              : it->dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+// Returns j[key] when it is an array, else an empty array.
+const json& ArrayAt(const json& j, const char* key) {
+  static const json kEmpty = json::array();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  return it != j.end() && it->is_array() ? *it : kEmpty;
+}
+
+bool BoolAt(const json& j, const char* key) {
+  if (!j.is_object()) return false;
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
 }
 
 std::string Source(const json& item) {
+  if (!item.is_object()) return "";
   auto it = item.find("source");
   if (it == item.end() || !it->is_object()) return "";
   std::string s = Str(*it, "file");
@@ -33,16 +62,55 @@ std::string JoinStrings(const json& list) {
   if (!list.is_array()) return out;
   for (const auto& v : list) {
     if (!out.empty()) out += ",";
-    out += v.is_string() ? v.get<std::string>() : v.dump();
+    out += Safe(v.is_string() ? v.get<std::string>()
+                              : v.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   return out;
 }
 
-void PrintAccounts(const json& a, std::ostream& out) {
+// One error as "path:line: message", escaped and bounded.
+std::string DescribeError(const SectionError& e) {
+  std::string where = Safe(e.path);
+  if (e.line) where += ":" + std::to_string(*e.line);
+  return (where.empty() ? "" : where + ": ") + Safe(e.message, kMaxMessageBytes);
+}
+
+// Why a section is not complete: its first errors, then how many more.
+std::string Reasons(const Section& section) {
+  if (section.errors.empty()) return "no error recorded";
+  std::string out = DescribeError(section.errors.front());
+  if (section.errors.size() > 1) {
+    out += " (and " + std::to_string(section.errors.size() - 1) + " more error(s), listed below)";
+  }
+  return out;
+}
+
+// Ends a block of `shown` items: says when the section's source could not be read (status
+// error) or was read only in part (partial), so that "could not read" never looks like "none".
+void EndBlock(const Section& section, size_t shown, std::ostream& out) {
+  switch (section.status) {
+    case SectionStatus::kError:
+      out << "  (COULD NOT BE READ: " << Reasons(section) << ")\n";
+      return;
+    case SectionStatus::kPartial:
+      out << "  (" << (shown == 0 ? "none found, but " : "") << "INCOMPLETE: " << Reasons(section)
+          << ")\n";
+      return;
+    case SectionStatus::kNotApplicable:
+      if (shown == 0) out << "  (not applicable on this host)\n";
+      return;
+    case SectionStatus::kOk:
+      if (shown == 0) out << "  (none)\n";
+      return;
+  }
+}
+
+void PrintAccounts(const Section& section, std::ostream& out) {
+  const json& a = section.data;
   out << "Users with a login shell:\n";
   size_t n = 0;
-  for (const auto& u : a.value("users", json::array())) {
-    if (!u.value("login_shell", false)) continue;
+  for (const auto& u : ArrayAt(a, "users")) {
+    if (!BoolAt(u, "login_shell")) continue;
     ++n;
     std::string pw;
     if (u.contains("password") && u["password"].is_object()) {
@@ -53,65 +121,89 @@ void PrintAccounts(const json& a, std::ostream& out) {
     out << "  " << Str(u, "name") << " (uid " << Str(u, "uid") << ") " << Str(u, "shell")
         << (pw.empty() ? "" : "  password: " + pw) << "\n";
   }
-  if (n == 0) out << "  (none)\n";
-  out << "UID 0 accounts: " << (a.contains("uid0") ? JoinStrings(a["uid0"]) : "") << "\n";
+  EndBlock(section, n, out);
+  out << "UID 0 accounts: ";
+  if (section.status == SectionStatus::kError && ArrayAt(a, "uid0").empty()) {
+    out << "(could not be read)\n";
+  } else {
+    out << JoinStrings(ArrayAt(a, "uid0")) << "\n";
+  }
   out << "Privileged group members:\n";
   n = 0;
-  for (const auto& m : a.value("privileged_members", json::array())) {
+  for (const auto& m : ArrayAt(a, "privileged_members")) {
     ++n;
     out << "  " << Str(m, "group") << ": " << Str(m, "user") << " (" << Str(m, "via") << ")\n";
   }
-  if (n == 0) out << "  (none)\n";
+  EndBlock(section, n, out);
 }
 
-void PrintSudo(const json& s, std::ostream& out) {
+void PrintSudo(const Section& section, std::ostream& out) {
+  const json& s = section.data;
   out << "Sudo grants:\n";
   size_t n = 0;
-  for (const auto& g : s.value("grants", json::array())) {
+  for (const auto& g : ArrayAt(s, "grants")) {
     ++n;
     out << "  " << Str(g, "principal") << " " << Str(g, "host") << " = ("
-        << JoinStrings(g.value("runas_users", json::array()));
-    if (!g.value("runas_groups", json::array()).empty()) {
-      out << " : " << JoinStrings(g["runas_groups"]);
-    }
-    out << ") " << (g.value("nopasswd", false) ? "NOPASSWD " : "") << Str(g, "command") << "  ["
+        << JoinStrings(ArrayAt(g, "runas_users"));
+    if (!ArrayAt(g, "runas_groups").empty()) out << " : " << JoinStrings(g["runas_groups"]);
+    out << ") " << (BoolAt(g, "nopasswd") ? "NOPASSWD " : "") << Str(g, "command") << "  ["
         << Source(g) << "]\n";
   }
-  if (n == 0) out << "  (none)\n";
+  EndBlock(section, n, out);
 }
 
-void PrintSshKeys(const json& k, std::ostream& out) {
+void PrintSshKeys(const Section& section, std::ostream& out) {
   out << "SSH authorized keys:\n";
   size_t n = 0;
-  for (const auto& key : k.value("keys", json::array())) {
+  for (const auto& key : ArrayAt(section.data, "keys")) {
     ++n;
     out << "  " << Str(key, "user") << " " << Str(key, "type") << " " << Str(key, "bits") << " "
         << Str(key, "fingerprint") << " " << Str(key, "comment") << "  [" << Source(key) << "]\n";
   }
-  if (n == 0) out << "  (none)\n";
+  EndBlock(section, n, out);
 }
 
-void PrintSweep(const json& s, std::ostream& out) {
+int64_t CountAt(const json& counts, const char* key) {
+  auto it = counts.find(key);
+  return it != counts.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+}
+
+void PrintSweep(const Section& section, std::ostream& out) {
+  const json& s = section.data;
   out << "SUID/SGID files:\n";
-  for (const auto& f : s.value("setid_files", json::array())) {
+  size_t n = 0;
+  for (const auto& f : ArrayAt(s, "setid_files")) {
+    ++n;
     std::string pkgs = "no package";
-    if (f.value("packages", json()).is_null()) pkgs = "no dpkg database";
-    for (const auto& p : f.value("packages", json::array())) {
-      pkgs = (pkgs == "no package" ? "" : pkgs + ",") + p.get<std::string>();
+    if (f.is_object() && f.contains("packages") && f["packages"].is_null()) {
+      pkgs = "no dpkg database";
+    }
+    for (const auto& p : ArrayAt(f, "packages")) {
+      std::string name =
+          Safe(p.is_string() ? p.get<std::string>()
+                             : p.dump(-1, ' ', false, json::error_handler_t::replace));
+      pkgs = (pkgs == "no package" ? "" : pkgs + ",") + name;
     }
     out << "  " << Str(f, "mode") << " " << Str(f, "owner") << ":" << Str(f, "group") << " "
         << Str(f, "path") << "  (" << pkgs << ")\n";
   }
-  json counts = s.value("counts", json::object());
-  out << "World-writable files: " << counts.value("world_writable_files", 0)
-      << ", world-writable dirs without sticky bit: " << counts.value("world_writable_dirs", 0)
-      << ", unowned files: " << counts.value("unowned_files", 0) << "\n\n";
+  EndBlock(section, n, out);
+  json counts = s.is_object() && s.contains("counts") && s["counts"].is_object() ? s["counts"]
+                                                                                 : json::object();
+  out << "World-writable files: " << CountAt(counts, "world_writable_files")
+      << ", world-writable dirs without sticky bit: " << CountAt(counts, "world_writable_dirs")
+      << ", unowned files: " << CountAt(counts, "unowned_files") << "\n\n";
 }
 
 // The sshd settings that migrations most often relax, as the effective configuration has them.
-void PrintSshd(const json& s, std::ostream& out) {
+void PrintSshd(const Section& section, std::ostream& out) {
+  const json& s = section.data;
   out << "sshd:";
-  if (!s.value("present", false)) {
+  if (section.status == SectionStatus::kError) {
+    out << " COULD NOT BE READ: " << Reasons(section) << "\n";
+    return;
+  }
+  if (!BoolAt(s, "present")) {
     out << " no /etc/ssh/sshd_config\n";
     return;
   }
@@ -119,48 +211,50 @@ void PrintSshd(const json& s, std::ostream& out) {
     out << " sshd would NOT start with this configuration\n";
     return;
   }
-  const json& e = s.value("effective", json::object());
-  if (!e.is_object()) {
+  auto e = s.find("effective");
+  if (e == s.end() || !e->is_object()) {
     out << " (not evaluated)\n";
     return;
   }
   for (const char* key : {"permitrootlogin", "passwordauthentication", "permitemptypasswords",
                           "kbdinteractiveauthentication", "allowtcpforwarding", "x11forwarding"}) {
-    out << " " << key << "=" << Str(e, key);
+    out << " " << key << "=" << Str(*e, key);
   }
   out << "\n";
+  if (section.status == SectionStatus::kPartial)
+    out << "  (INCOMPLETE: " << Reasons(section) << ")\n";
 }
 
-void PrintListeners(const json& n, std::ostream& out) {
+void PrintListeners(const Section& section, std::ostream& out) {
   out << "Listening sockets:\n";
   size_t count = 0;
-  for (const auto& l : n.value("listeners", json::array())) {
+  for (const auto& l : ArrayAt(section.data, "listeners")) {
     ++count;
     std::string who;
-    for (const auto& p : l.value("processes", json::array())) {
+    for (const auto& p : ArrayAt(l, "processes")) {
       who += (who.empty() ? "" : ",") + Str(p, "name") + "[" + Str(p, "pid") + "]";
     }
     out << "  " << Str(l, "proto") << " " << Str(l, "endpoint") << "  "
         << (who.empty() ? "(process unknown)" : who) << "\n";
   }
-  if (count == 0) out << "  (none)\n";
+  EndBlock(section, count, out);
 }
 
 }  // namespace
 
 void PrintSummary(const Snapshot& snapshot, std::ostream& out) {
-  out << "tidemark audit of " << snapshot.host.id
-      << (snapshot.host.root == "/" ? "" : " (root " + snapshot.host.root + ")") << " at "
-      << snapshot.collected_at << "\n\n";
-  if (const json* a = SectionData(snapshot, "accounts")) PrintAccounts(*a, out);
-  if (const json* s = SectionData(snapshot, "sudo")) PrintSudo(*s, out);
-  if (const json* k = SectionData(snapshot, "ssh_keys")) PrintSshKeys(*k, out);
-  if (const json* d = SectionData(snapshot, "sshd")) PrintSshd(*d, out);
-  if (const json* n = SectionData(snapshot, "network")) PrintListeners(*n, out);
-  if (const json* w = SectionData(snapshot, "sweep")) PrintSweep(*w, out);
+  out << "tidemark audit of " << Safe(snapshot.host.id)
+      << (snapshot.host.root == "/" ? "" : " (root " + Safe(snapshot.host.root) + ")") << " at "
+      << Safe(snapshot.collected_at) << "\n\n";
+  if (const Section* a = FindSection(snapshot, "accounts")) PrintAccounts(*a, out);
+  if (const Section* s = FindSection(snapshot, "sudo")) PrintSudo(*s, out);
+  if (const Section* k = FindSection(snapshot, "ssh_keys")) PrintSshKeys(*k, out);
+  if (const Section* d = FindSection(snapshot, "sshd")) PrintSshd(*d, out);
+  if (const Section* n = FindSection(snapshot, "network")) PrintListeners(*n, out);
+  if (const Section* w = FindSection(snapshot, "sweep")) PrintSweep(*w, out);
   out << "\nSections:\n";
   for (const auto& [name, section] : snapshot.sections) {
-    out << "  " << name << ": " << SectionStatusName(section.status) << ", "
+    out << "  " << Safe(name) << ": " << SectionStatusName(section.status) << ", "
         << section.errors.size() << " error(s), " << section.duration_ms << " ms\n";
     size_t shown = 0;
     for (const auto& e : section.errors) {
@@ -168,11 +262,17 @@ void PrintSummary(const Snapshot& snapshot, std::ostream& out) {
         out << "    ... " << (section.errors.size() - kMaxErrorsShown) << " more\n";
         break;
       }
-      out << "    " << (e.path.empty() ? "" : e.path)
-          << (e.line ? ":" + std::to_string(*e.line) : "") << (e.path.empty() ? "" : ": ")
-          << e.message << "\n";
+      out << "    " << DescribeError(e) << "\n";
     }
   }
+}
+
+size_t SectionsInError(const Snapshot& snapshot) {
+  size_t n = 0;
+  for (const auto& [name, section] : snapshot.sections) {
+    if (section.status == SectionStatus::kError) ++n;
+  }
+  return n;
 }
 
 }  // namespace tidemark::agent

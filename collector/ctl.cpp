@@ -12,13 +12,78 @@
 #include <sstream>
 
 #include "collector/ctl_pki.h"
+#include "collector/server.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "common/text.h"
+#include "common/transport/protocol.h"
 
 namespace tidemark::ctl {
 namespace {
 
 constexpr const char* kDefaultDb = "/var/lib/tidemark/tidemark.db";
+// Bounds of agent-controlled fields in text output: ids and versions are short by rule, but a
+// stored value is shown whatever it is (escaped, cut).
+constexpr size_t kMaxFieldBytes = 256;
+constexpr size_t kMaxMessageBytes = 1024;
+
+// Text that came from an agent or a file, made safe for a terminal and for a tab-separated row
+// (common/text.h escapes tabs and newlines too).
+std::string Safe(std::string_view text, size_t max_bytes = kMaxFieldBytes) {
+  return EscapeControlBounded(text, max_bytes);
+}
+
+// The help of each command: `tidemarkctl COMMAND --help`.
+const std::map<std::string, std::string>& CommandHelp() {
+  static const std::map<std::string, std::string> kHelp = {
+      {"verify",
+       "Usage: tidemarkctl verify FILE...\n"
+       "Decodes each snapshot file, checks its schema version and content hash; prints\n"
+       "'FILE: ok HOST HASH' per good file and 'FILE: ERROR' on standard error per bad one.\n"
+       "Exit codes: 0 all good, 1 at least one file is not a valid snapshot, 2 usage.\n"},
+      {"canonical",
+       "Usage: tidemarkctl canonical FILE\n"
+       "Prints the canonical form of a snapshot's sections (what its content hash covers).\n"
+       "Exit codes: 0 printed, 1 not a valid snapshot, 2 usage.\n"},
+      {"hosts",
+       "Usage: tidemarkctl [--db FILE] hosts [--format text|json]\n"
+       "Lists the hosts of the store: last seen, snapshot and seen counts, agent version.\n"
+       "Exit codes: 0 listed, 1 store error, 2 usage.\n"},
+      {"show",
+       "Usage: tidemarkctl [--db FILE] show HOST [--at TIME] [--format text|json|snapshot]\n"
+       "Prints the latest snapshot of HOST received at or before TIME (default: now).\n"
+       "TIME is RFC 3339 (2026-11-28T19:00:00Z, 2026-11-28T20:00:00+01:00) or a date\n"
+       "(2026-12-03, meaning 2026-12-03T00:00:00Z, the start of that day in UTC).\n"
+       "--format snapshot prints the document alone, as received.\n"
+       "Exit codes: 0 printed, 1 unknown host or store error, 2 usage.\n"},
+      {"history",
+       "Usage: tidemarkctl [--db FILE] history HOST [--format text|json]\n"
+       "One line per stored snapshot (id, received, collected, content hash) and per 'seen'\n"
+       "record, in receive order.\n"
+       "Exit codes: 0 printed, 1 unknown host or store error, 2 usage.\n"},
+      {"import",
+       "Usage: tidemarkctl [--db FILE] import FILE --as HOST [--format text|json]\n"
+       "Stores a snapshot collected offline (tidemark-agent collect --root) for HOST (a host\n"
+       "id: 1 to 253 of A-Z a-z 0-9 . - _), marked as imported by the invoking user.\n"
+       "Exit codes: 0 stored (or already there), 1 not a valid snapshot or store error,\n"
+       "2 usage.\n"},
+      {"thin",
+       "Usage: tidemarkctl [--db FILE] thin --days N [--format text|json]\n"
+       "Retention: deletes 'seen' records older than N days (0 to 36500); every distinct\n"
+       "snapshot is kept.\n"
+       "Exit codes: 0 done, 1 store error, 2 usage.\n"},
+  };
+  return kHelp;
+}
+
+// Parses --at: RFC 3339, or a date YYYY-MM-DD meaning the start of that day in UTC.
+StatusOr<int64_t> ParseAt(const std::string& text) {
+  bool date = text.size() == 10 && text[4] == '-' && text[7] == '-';
+  for (size_t i = 0; date && i < text.size(); ++i) {
+    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) date = false;
+  }
+  return ParseRfc3339(date ? text + "T00:00:00Z" : text);
+}
 
 void PrintUsage(std::ostream& out) {
   out << "Usage: tidemarkctl [--db FILE] COMMAND [ARGS] [--format text|json]\n"
@@ -36,7 +101,8 @@ void PrintUsage(std::ostream& out) {
          "  hosts                   list hosts: last seen, snapshot and seen counts, agent "
          "version\n"
          "  show HOST [--at TIME]   print the latest snapshot of HOST received at or before TIME\n"
-         "                          (RFC 3339, e.g. 2026-11-28T19:00:00Z; default: now)\n"
+         "                          (RFC 3339, e.g. 2026-11-28T19:00:00Z, or a date 2026-12-03\n"
+         "                          meaning its start in UTC; default: now)\n"
          "  history HOST            one line per stored snapshot (id, received, collected, "
          "content\n"
          "                          hash) and per 'seen' record, in receive order\n"
@@ -53,9 +119,14 @@ void PrintUsage(std::ostream& out) {
          "(default\n"
          "                          text); show --format snapshot prints the document alone\n"
          "\n"
+         "Host and agent text (ids, versions, times, file names, errors) is shown with control\n"
+         "characters escaped (\\xNN, \\uXXXX) and long fields cut.\n"
+         "tidemarkctl COMMAND --help shows the help of COMMAND; tidemarkctl --version the "
+         "version.\n"
+         "\n"
          "Exit codes: 0 all good, 1 failure (a rejected snapshot, an unknown host, a store "
-         "error),\n"
-         "2 usage error.\n";
+         "error,\n"
+         "an internal error), 2 usage error.\n";
 }
 
 bool ReadWhole(const std::string& path, std::string& text) {
@@ -67,15 +138,14 @@ bool ReadWhole(const std::string& path, std::string& text) {
   return true;
 }
 
-// Host ids as the collector accepts them (certificate CN rules): host-name characters only.
-bool ValidHostId(const std::string& host) {
-  if (host.empty() || host.size() > 253 || host[0] == '-' || host[0] == '.') return false;
-  for (char c : host) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_';
-    if (!ok) return false;
+// Decodes a snapshot file: the named edge of decoding, so that whatever a file holds ends in a
+// clear error, never in an abort.
+StatusOr<Snapshot> Decode(std::string_view text) {
+  try {
+    return DecodeSnapshot(text);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInvalidArgument, std::string("not a valid snapshot: ") + e.what());
   }
-  return true;
 }
 
 // Who runs this import: the effective user, and the sudo caller when there is one. A hint for
@@ -108,12 +178,12 @@ struct Options {
 };
 
 int Fail(std::ostream& err, const Status& status) {
-  err << "tidemarkctl: " << status.message() << "\n";
+  err << "tidemarkctl: " << Safe(status.message(), kMaxMessageBytes) << "\n";
   return 1;
 }
 
 int Usage(std::ostream& err, const std::string& message) {
-  err << "tidemarkctl: " << message << "\nTry 'tidemarkctl --help'.\n";
+  err << "tidemarkctl: " << Safe(message, kMaxMessageBytes) << "\nTry 'tidemarkctl --help'.\n";
   return 2;
 }
 
@@ -136,8 +206,8 @@ int CmdHosts(SnapshotStore& store, const Options& o, std::ostream& out, std::ost
   }
   out << "HOST\tLAST_SEEN\tSNAPSHOTS\tSEEN\tAGENT\n";
   for (const HostInfo& h : *hosts) {
-    out << h.id << "\t" << FormatRfc3339(h.last_seen) << "\t" << h.snapshot_count << "\t"
-        << h.seen_count << "\t" << (h.agent_version.empty() ? "-" : h.agent_version) << "\n";
+    out << Safe(h.id) << "\t" << FormatRfc3339(h.last_seen) << "\t" << h.snapshot_count << "\t"
+        << h.seen_count << "\t" << (h.agent_version.empty() ? "-" : Safe(h.agent_version)) << "\n";
   }
   return 0;
 }
@@ -145,7 +215,7 @@ int CmdHosts(SnapshotStore& store, const Options& o, std::ostream& out, std::ost
 int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostream& err) {
   std::optional<int64_t> at;
   if (o.at) {
-    auto t = ParseRfc3339(*o.at);
+    auto t = ParseAt(*o.at);
     if (!t.ok()) return Usage(err, "--at: " + t.status().message());
     at = *t;
   }
@@ -158,7 +228,7 @@ int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostr
   if (o.format == "json") {
     nlohmann::json body = nlohmann::json::parse(snap->body, nullptr, false);
     if (body.is_discarded()) {
-      return Fail(err, Status(StatusCode::kIoError, "snapshot " + snap->id + " is not JSON"));
+      return Fail(err, Status(StatusCode::kIoError, "snapshot " + Safe(snap->id) + " is not JSON"));
     }
     nlohmann::json j = {{"id", snap->id},
                         {"host", snap->host},
@@ -172,11 +242,13 @@ int CmdShow(SnapshotStore& store, const Options& o, std::ostream& out, std::ostr
     out << j.dump(2) << "\n";
     return 0;
   }
-  out << "# snapshot " << snap->id << "\n# host " << snap->host << "\n# received "
+  out << "# snapshot " << Safe(snap->id) << "\n# host " << Safe(snap->host) << "\n# received "
       << FormatRfc3339(snap->received_at) << "\n# last_confirmed "
-      << FormatRfc3339(snap->last_confirmed_at) << "\n# collected " << snap->collected_at
-      << "\n# content_hash " << snap->content_hash << "\n";
-  if (snap->imported_by) out << "# imported_by " << *snap->imported_by << "\n";
+      << FormatRfc3339(snap->last_confirmed_at) << "\n# collected " << Safe(snap->collected_at)
+      << "\n# content_hash " << Safe(snap->content_hash) << "\n";
+  if (snap->agent_version.size() > 0)
+    out << "# agent_version " << Safe(snap->agent_version) << "\n";
+  if (snap->imported_by) out << "# imported_by " << Safe(*snap->imported_by) << "\n";
   out << snap->body;
   if (snap->body.empty() || snap->body.back() != '\n') out << "\n";
   return 0;
@@ -203,8 +275,9 @@ int CmdHistory(SnapshotStore& store, const Options& o, std::ostream& out, std::o
   }
   out << "KIND\tID\tRECEIVED\tCOLLECTED\tCONTENT_HASH\tIMPORTED_BY\n";
   for (const HistoryEntry& e : *history) {
-    out << kind(e) << "\t" << e.id << "\t" << FormatRfc3339(e.received_at) << "\t" << e.collected_at
-        << "\t" << e.content_hash << "\t" << e.imported_by.value_or("-") << "\n";
+    out << kind(e) << "\t" << Safe(e.id) << "\t" << FormatRfc3339(e.received_at) << "\t"
+        << Safe(e.collected_at) << "\t" << Safe(e.content_hash) << "\t"
+        << (e.imported_by ? Safe(*e.imported_by) : "-") << "\n";
   }
   return 0;
 }
@@ -212,15 +285,16 @@ int CmdHistory(SnapshotStore& store, const Options& o, std::ostream& out, std::o
 int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
   const std::string& file = o.positional[1];
   const std::string& host = *o.as;
-  if (!ValidHostId(host)) {
+  if (!protocol::IsValidHostId(host)) {
     return Usage(err, "--as: '" + host.substr(0, 64) +
-                          "' is not a host id (letters, digits, '.', '-', '_'; at most 253)");
+                          "' is not a host id (letters, digits, '.', '-', '_'; at most 253; not "
+                          "starting with '.' or '-'; no '..')");
   }
   std::string text;
   if (!ReadWhole(file, text)) {
     return Fail(err, Status(StatusCode::kNotFound, file + ": cannot open"));
   }
-  auto snapshot = DecodeSnapshot(text);
+  auto snapshot = Decode(text);
   if (!snapshot.ok()) {
     return Fail(err, Status(snapshot.status().code(), file + ": " + snapshot.status().message()));
   }
@@ -240,8 +314,8 @@ int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
                .dump(2)
         << "\n";
   } else {
-    out << PutResultName(*result) << " " << host << " " << in.snapshot_id << " " << in.content_hash
-        << "\n";
+    out << PutResultName(*result) << " " << host << " " << Safe(in.snapshot_id) << " "
+        << Safe(in.content_hash) << "\n";
   }
   return 0;
 }
@@ -279,21 +353,37 @@ int RunStoreCommand(const Options& o, std::ostream& out, std::ostream& err) {
   return CmdHistory(**store, o, out, err);
 }
 
-}  // namespace
-
-int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty()) {
     PrintUsage(err);
     return 2;
   }
   if (args[0] == "pki") return RunPki({args.begin() + 1, args.end()}, out, err);
+  if (args[0] == "--version" || args[0] == "version") {
+    out << "tidemarkctl " << collector::kCollectorVersion << "\n";
+    return 0;
+  }
   Options o;
   static const std::map<std::string, std::optional<std::string> Options::*> kOptional = {
       {"--at", &Options::at}, {"--as", &Options::as}, {"--days", &Options::days}};
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "-h" || a == "--help" || (a == "help" && o.positional.empty())) {
-      PrintUsage(out);
+      // `tidemarkctl COMMAND --help` and `tidemarkctl help COMMAND`: that command's help.
+      std::string topic = !o.positional.empty()                  ? o.positional[0]
+                          : (a == "help" && i + 1 < args.size()) ? args[i + 1]
+                                                                 : "";
+      if (topic == "pki") return RunPki({"--help"}, out, err);
+      auto help = CommandHelp().find(topic);
+      if (help != CommandHelp().end()) {
+        out << help->second;
+      } else {
+        PrintUsage(out);
+      }
+      return 0;
+    }
+    if (a == "--version") {
+      out << "tidemarkctl " << collector::kCollectorVersion << "\n";
       return 0;
     }
     if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
@@ -350,27 +440,43 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
       const std::string& file = o.positional[i];
       std::string text;
       if (!ReadWhole(file, text)) {
-        err << file << ": cannot open\n";
+        err << Safe(file, kMaxMessageBytes) << ": cannot open\n";
         rc = 1;
         continue;
       }
-      auto snapshot = DecodeSnapshot(text);
+      auto snapshot = Decode(text);
       if (!snapshot.ok()) {
-        err << file << ": " << snapshot.status().message() << "\n";
+        err << Safe(file, kMaxMessageBytes) << ": "
+            << Safe(snapshot.status().message(), kMaxMessageBytes) << "\n";
         rc = 1;
         continue;
       }
       if (command == "canonical") {
         out << CanonicalSections(*snapshot) << "\n";
       } else {
-        out << file << ": ok " << snapshot->host.id << " " << ContentHash(*snapshot) << "\n";
+        out << Safe(file, kMaxMessageBytes) << ": ok " << Safe(snapshot->host.id) << " "
+            << ContentHash(*snapshot) << "\n";
       }
     }
     return rc;
   }
-  err << "tidemarkctl: unknown command or wrong arguments: '" << command
+  err << "tidemarkctl: unknown command or wrong arguments: '" << Safe(command)
       << "'\nTry 'tidemarkctl --help'.\n";
   return 2;
+}
+
+}  // namespace
+
+int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  // The named edge of every command: an exception (a bug, a library) is a clear error, exit 1.
+  try {
+    return RunCommand(args, out, err);
+  } catch (const std::exception& e) {
+    err << "tidemarkctl: internal error: " << Safe(e.what(), kMaxMessageBytes) << "\n";
+  } catch (...) {
+    err << "tidemarkctl: internal error: unknown exception\n";
+  }
+  return 1;
 }
 
 }  // namespace tidemark::ctl

@@ -150,6 +150,28 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
                   ": its commonName is not a valid host id (1 to 253 of "
                   "A-Z a-z 0-9 . - _, not starting with . or -, no ..)");
   }
+  // The collector requires the extended key usage clientAuth (docs/protocol.md): a certificate
+  // without it would be refused after a whole collection, so it is refused before one.
+  auto info = pki::Inspect(*cert_pem);
+  if (!info.ok()) return Config(files.cert_file + ": " + info.status().message());
+  if (!info->client_auth) {
+    return Config(files.cert_file +
+                  ": the certificate does not carry the extended key usage clientAuth, which "
+                  "the collector requires of an agent (tidemarkctl pki issue makes one)");
+  }
+  // Whether the key belongs to the certificate, said as such (OpenSSL would only say that the
+  // key cannot be loaded).
+  auto key_pem = ReadSmallFile(files.key_file);
+  if (!key_pem.ok()) return key_pem.status();
+  auto matches = pki::KeyMatchesCertificate(*key_pem, *cert_pem);
+  if (!matches.ok()) {
+    return Config("cannot load the private key " + files.key_file + ": " +
+                  matches.status().message());
+  }
+  if (!*matches) {
+    return Config("the private key " + files.key_file + " does not belong to the certificate " +
+                  files.cert_file + " (they are not a pair)");
+  }
   std::unique_ptr<TlsIdentity> id(new TlsIdentity());
   id->host_id_ = *cn;
   ERR_clear_error();
@@ -240,7 +262,9 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
   c->ssl_ = SSL_new(identity.ctx());
   if (c->ssl_ == nullptr) return Status{StatusCode::kInternal, "SSL_new: " + SslErrors()};
   SSL_set_fd(c->ssl_, c->fd_);
-  SSL_set_hostflags(c->ssl_, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  // RFC 6125: the name is matched against the subjectAltName only, never the subject's CN.
+  SSL_set_hostflags(c->ssl_,
+                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   in6_addr v6{};
   in_addr v4{};
   bool is_ip = ::inet_pton(AF_INET, server_name.c_str(), &v4) == 1 ||
@@ -255,7 +279,8 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
       return Config("invalid server name " + server_name);
     }
   }
-  auto done = c->Drive([&] { return SSL_connect(c->ssl_); }, timeouts.handshake_ms,
+  auto done = c->Drive([&] { return SSL_connect(c->ssl_); },
+                       Clock::now() + std::chrono::milliseconds(timeouts.handshake_ms),
                        Phase::kHandshake, "the TLS handshake");
   if (!done.ok()) return done.status();
   X509* peer = SSL_get0_peer_certificate(c->ssl_);
@@ -287,9 +312,8 @@ void Connection::Close() {
 }
 
 template <typename Op>
-StatusOr<int> Connection::Drive(Op op, int timeout_ms, Phase phase, const char* what) {
+StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, const char* what) {
   if (ssl_ == nullptr) return Transient(peer_ + ": connection closed");
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     ERR_clear_error();
     errno = 0;
@@ -331,18 +355,25 @@ StatusOr<int> Connection::Drive(Op op, int timeout_ms, Phase phase, const char* 
   }
 }
 
-Status Connection::Write(std::string_view bytes) {
+Connection::Clock::time_point Connection::IoDeadline() const {
+  return Clock::now() + std::chrono::milliseconds(timeouts_.io_ms);
+}
+
+Status Connection::Write(std::string_view bytes) { return Write(bytes, IoDeadline()); }
+
+Status Connection::Write(std::string_view bytes, Clock::time_point deadline) {
   size_t done = 0;
   while (done < bytes.size()) {
     int chunk = static_cast<int>(std::min<size_t>(bytes.size() - done, 1 << 20));
-    auto n = Drive([&] { return SSL_write(ssl_, bytes.data() + done, chunk); }, timeouts_.io_ms,
+    auto n = Drive([&] { return SSL_write(ssl_, bytes.data() + done, chunk); }, deadline,
                    Phase::kIo, "a write");
     if (!n.ok()) {
       // A collector that refuses our certificate (TLS 1.3: after the handshake) sends an alert
       // and closes; our next write may meet the reset before we read the alert. Read it.
       if (n.status().message().find("connection lost") != std::string::npos) {
         char byte = 0;
-        auto alert = Drive([&] { return SSL_read(ssl_, &byte, 1); }, 1000, Phase::kIo, "a read");
+        auto alert = Drive([&] { return SSL_read(ssl_, &byte, 1); },
+                           Clock::now() + std::chrono::seconds(1), Phase::kIo, "a read");
         if (!alert.ok() && alert.status().code() == StatusCode::kPermissionDenied) {
           return alert.status();
         }
@@ -354,12 +385,12 @@ Status Connection::Write(std::string_view bytes) {
   return Status::Ok();
 }
 
-Status Connection::ReadExact(char* out, size_t n) {
+Status Connection::ReadExact(char* out, size_t n, Clock::time_point deadline) {
   size_t done = 0;
   while (done < n) {
     int chunk = static_cast<int>(std::min<size_t>(n - done, 1 << 20));
-    auto got = Drive([&] { return SSL_read(ssl_, out + done, chunk); }, timeouts_.io_ms, Phase::kIo,
-                     "a read");
+    auto got = Drive([&] { return SSL_read(ssl_, out + done, chunk); }, deadline, Phase::kIo,
+                     "a frame read");
     if (!got.ok()) return got.status();
     done += static_cast<size_t>(*got);
   }
@@ -367,8 +398,12 @@ Status Connection::ReadExact(char* out, size_t n) {
 }
 
 StatusOr<Frame> Connection::ReadFrame(uint32_t max_frame_bytes) {
+  // One deadline for the whole frame: a collector trickling a byte at a time cannot hold the
+  // agent longer than the I/O timeout.
+  const Clock::time_point deadline = IoDeadline();
   std::array<uint8_t, protocol::kHeaderSize> header{};
-  if (Status s = ReadExact(reinterpret_cast<char*>(header.data()), header.size()); !s.ok()) {
+  if (Status s = ReadExact(reinterpret_cast<char*>(header.data()), header.size(), deadline);
+      !s.ok()) {
     return s;
   }
   auto decoded = protocol::DecodeHeader(header, max_frame_bytes);
@@ -379,7 +414,9 @@ StatusOr<Frame> Connection::ReadFrame(uint32_t max_frame_bytes) {
   Frame frame;
   frame.type = decoded->type;
   frame.payload.resize(decoded->length);
-  if (Status s = ReadExact(frame.payload.data(), frame.payload.size()); !s.ok()) return s;
+  if (Status s = ReadExact(frame.payload.data(), frame.payload.size(), deadline); !s.ok()) {
+    return s;
+  }
   return frame;
 }
 

@@ -7,6 +7,7 @@
 
 #include <openssl/ssl.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,7 +62,9 @@ class TlsIdentity {
 struct Timeouts {
   int connect_ms = 10'000;    // TCP connect (each address)
   int handshake_ms = 10'000;  // TLS handshake
-  int io_ms = 60'000;         // each frame read or write (an ack waits for the store's commit)
+  // Each frame read or written, as a whole (not each read): a peer trickling bytes cannot hold
+  // the agent longer. An ack waits for the store's commit.
+  int io_ms = 60'000;
 };
 
 // One frame received.
@@ -83,8 +86,14 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  using Clock = std::chrono::steady_clock;
+  // Returns now + the I/O timeout: the deadline of one frame.
+  Clock::time_point IoDeadline() const;
+  // Writes `bytes` (one whole frame) within the I/O timeout.
   Status Write(std::string_view bytes);
-  // Reads one frame whose payload is at most `max_frame_bytes`.
+  // Writes `bytes` (a part of a frame) before `deadline` (from IoDeadline() at the frame's start).
+  Status Write(std::string_view bytes, Clock::time_point deadline);
+  // Reads one frame whose payload is at most `max_frame_bytes`, within the I/O timeout.
   StatusOr<Frame> ReadFrame(uint32_t max_frame_bytes);
   // Sends close_notify (best effort) and closes.
   void Close();
@@ -96,8 +105,8 @@ class Connection {
   enum class Phase { kHandshake, kIo };
   // Runs `op` (an SSL call) until it completes, waiting on the socket as OpenSSL asks.
   template <typename Op>
-  StatusOr<int> Drive(Op op, int timeout_ms, Phase phase, const char* what);
-  Status ReadExact(char* out, size_t n);
+  StatusOr<int> Drive(Op op, Clock::time_point deadline, Phase phase, const char* what);
+  Status ReadExact(char* out, size_t n, Clock::time_point deadline);
 
   SSL* ssl_ = nullptr;
   int fd_ = -1;

@@ -18,11 +18,15 @@
 #include "agent/uplink/spool.h"
 #include "common/config_file.h"
 #include "common/snapshot.h"
+#include "common/text.h"
 
 namespace tidemark::agent::uplink {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The longest log line (escaped); longer ones are cut with their length noted.
+constexpr size_t kMaxLogLineBytes = 2048;
 
 const std::vector<std::string> kKeys = {"config",
                                         "collector",
@@ -349,17 +353,22 @@ int RunUplinkCommand(const std::vector<std::string>& args, std::ostream& out, st
   const std::string command = args.empty() ? "" : args[0];
   auto settings = LoadSettings(args);
   if (!settings.ok()) {
-    err << "tidemark-agent " << command << ": " << settings.status().message()
+    err << "tidemark-agent " << command << ": "
+        << EscapeControlBounded(settings.status().message(), kMaxLogLineBytes)
         << "\nTry 'tidemark-agent --help'.\n";
     return kExitUsage;
   }
+  // Every log line is escaped (common/text.h) and bounded: lines quote the collector's error
+  // texts and acks, file names and configuration values, none of which may forge a line or
+  // drive the terminal or journal reader.
   LogFn log = [&err](const std::string& line) {
-    err << "tidemark-agent: " << line << "\n";
+    err << "tidemark-agent: " << EscapeControlBounded(line, kMaxLogLineBytes) << "\n";
     err.flush();
   };
   auto identity = TlsIdentity::Load(settings->tls);
   if (!identity.ok()) {
-    err << "tidemark-agent " << command << ": " << identity.status().message() << "\n";
+    err << "tidemark-agent " << command << ": "
+        << EscapeControlBounded(identity.status().message(), kMaxLogLineBytes) << "\n";
     return kExitUsage;
   }
   // A collector that closes the connection must not kill the agent with SIGPIPE.

@@ -70,14 +70,16 @@ Status SendSnapshot(Connection& conn, const Spool& spool, const SpoolEntry& e) {
   auto n = static_cast<uint32_t>(meta.size());
   for (int shift : {24, 16, 8, 0}) first.push_back(static_cast<char>((n >> shift) & 0xff));
   first += meta;
-  if (Status s = conn.Write(first); !s.ok()) return s;
+  // The frame as a whole has one I/O deadline.
+  const auto deadline = conn.IoDeadline();
+  if (Status s = conn.Write(first, deadline); !s.ok()) return s;
   for (uint64_t off = 0; off < e.body_bytes; off += kBodyChunk) {
     auto chunk = spool.ReadBody(
         e, off, static_cast<size_t>(std::min<uint64_t>(kBodyChunk, e.body_bytes - off)));
     // A spool file that cannot be read half-way: the frame cannot be completed, so the
     // connection is dropped (the collector sees a truncated frame) and the file stays queued.
     if (!chunk.ok()) return Status{StatusCode::kUnavailable, chunk.status().message()};
-    if (Status s = conn.Write(*chunk); !s.ok()) return s;
+    if (Status s = conn.Write(*chunk, deadline); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -87,6 +89,8 @@ bool ClosesConnection(const std::string& code) {
          code == proto::kErrProtocol;
 }
 
+// The collector's error as text for a log line, bounded; the log sink (daemon.cpp) escapes
+// control characters in every line, so a collector cannot forge lines or drive a terminal.
 std::string Describe(const proto::Error& e) {
   return e.code.substr(0, 64) + ": " + e.message.substr(0, 512);
 }

@@ -357,13 +357,60 @@ StatusOr<SpoolEntry> Spool::AddDocument(const SpoolMeta& meta, std::string_view 
   });
 }
 
+std::vector<Spool::RejectedFile> Spool::ListRejected() const {
+  std::vector<RejectedFile> files;
+  DIR* d = ::opendir(rejected_dir().c_str());
+  if (d == nullptr) return files;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    RejectedFile f;
+    f.path = rejected_dir() + "/" + name;
+    struct stat st {};
+    if (::lstat(f.path.c_str(), &st) != 0) continue;
+    f.bytes = S_ISREG(st.st_mode) ? static_cast<int64_t>(st.st_size) : 0;
+    f.mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    f.name = std::move(name);
+    files.push_back(std::move(f));
+  }
+  ::closedir(d);
+  // Oldest first: spool file names begin with their sequence number, so the name orders files
+  // of the same moment; the time of the move (mtime is kept by rename) orders the rest.
+  std::sort(files.begin(), files.end(), [](const RejectedFile& a, const RejectedFile& b) {
+    return a.mtime_ns != b.mtime_ns ? a.mtime_ns < b.mtime_ns : a.name < b.name;
+  });
+  return files;
+}
+
 Status Spool::EnforceBounds(const std::string& keep) {
   auto entries = List();
   if (!entries.ok()) return entries.status();
-  int64_t count = static_cast<int64_t>(entries->size());
+  // rejected/ counts against the bounds too: snapshots refused for good (kept for an
+  // administrator to look at) must not grow the spool without limit. They go first.
+  std::vector<RejectedFile> rejected = ListRejected();
+  int64_t count = static_cast<int64_t>(entries->size() + rejected.size());
   int64_t bytes = 0;
   for (const auto& e : *entries) bytes += static_cast<int64_t>(e.body_bytes + kSpoolHeaderSize);
+  for (const auto& r : rejected) bytes += r.bytes;
   bool changed = false;
+  for (const auto& r : rejected) {
+    if (count <= limits_.max_files && bytes <= limits_.max_bytes) break;
+    if (::unlink(r.path.c_str()) != 0) {
+      log_("spool: cannot drop " + r.path + ": " + std::strerror(errno));
+      continue;
+    }
+    --count;
+    bytes -= r.bytes;
+    ++state_.counters.dropped;
+    changed = true;
+    log_("spool: full (max_files " + std::to_string(limits_.max_files) + ", max_bytes " +
+         std::to_string(limits_.max_bytes) + ", rejected/ included): dropped the oldest rejected " +
+         "file " + r.path + " (dropped " + std::to_string(state_.counters.dropped) +
+         " since the last report)");
+  }
+  if (changed) {
+    if (Status s = FsyncDir(rejected_dir()); !s.ok()) return s;
+  }
   for (const auto& e : *entries) {
     if (count <= limits_.max_files && bytes <= limits_.max_bytes) break;
     if (e.name == keep) continue;

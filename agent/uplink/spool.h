@@ -1,7 +1,8 @@
 // The agent's spool (docs/agent.md): a directory of complete snapshot files waiting for the
-// collector's ack, oldest first by name, bounded by count and bytes (the oldest are dropped, with
-// a log line and a persistent `dropped` counter), with rejected/ for snapshots the collector
-// refused for good (a `rejected` counter). Files are written to a temporary file, fsync'd, renamed
+// collector's ack, oldest first by name, with rejected/ for snapshots the collector refused for
+// good (a `rejected` counter); both together are bounded by count and bytes (the oldest rejected
+// files, then the oldest queued ones are dropped, with a log line and a persistent `dropped`
+// counter). Files are written to a temporary file, fsync'd, renamed
 // and the directory fsync'd, so a crash leaves either nothing or a complete file. One process
 // uses a spool at a time (an exclusive lock on DIR/.lock).
 #pragma once
@@ -111,7 +112,17 @@ class Spool {
   Status LoadState();
   Status SaveState();
   void CleanTemporaries();
+  // Drops files until the spool, rejected/ included, is within its bounds: the oldest rejected
+  // files first, then the oldest queued ones (never `keep`); each counts as dropped.
   Status EnforceBounds(const std::string& keep);
+  struct RejectedFile {
+    std::string name;
+    std::string path;
+    int64_t bytes = 0;
+    int64_t mtime_ns = 0;
+  };
+  // The files in rejected/, oldest first.
+  std::vector<RejectedFile> ListRejected() const;
   // Moves a file that is not a valid spool file to rejected/.
   void Quarantine(const std::string& name, const std::string& reason);
   std::string NextName(const std::string& snapshot_id);

@@ -2,6 +2,7 @@
 // is owned by a unique_ptr with its free function so no error path leaks.
 #include "common/transport/pki.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -163,9 +164,23 @@ StatusOr<X509Ptr> Build(const CertRequest& req, EVP_PKEY* key, X509* issuer_cert
         PKI_RETURN_IF_ERROR(AddExt(cert.get(), issuer, NID_ext_key_usage,
                                    req.role == Role::kServer ? "serverAuth" : "clientAuth"));
       }
+      // Checked here so that no certificate ever carries a name a client cannot match (and no
+      // text can inject another entry into the extension's configuration string).
       std::string san;
-      for (const auto& d : req.dns_names) san += (san.empty() ? "DNS:" : ",DNS:") + d;
-      for (const auto& ip : req.ip_addresses) san += (san.empty() ? "IP:" : ",IP:") + ip;
+      for (const auto& d : req.dns_names) {
+        if (!IsValidDnsName(d)) {
+          return Status(StatusCode::kInvalidArgument,
+                        "'" + d.substr(0, 64) + "' is not a valid DNS name (RFC 1123)");
+        }
+        san += (san.empty() ? "DNS:" : ",DNS:") + d;
+      }
+      for (const auto& ip : req.ip_addresses) {
+        if (!IsIpAddress(ip)) {
+          return Status(StatusCode::kInvalidArgument,
+                        "'" + ip.substr(0, 64) + "' is not an IPv4 or IPv6 address");
+        }
+        san += (san.empty() ? "IP:" : ",IP:") + ip;
+      }
       if (!san.empty()) {
         PKI_RETURN_IF_ERROR(AddExt(cert.get(), issuer, NID_subject_alt_name, san));
       }
@@ -279,6 +294,80 @@ StatusOr<std::string> CommonName(std::string_view cert_pem) {
     return Status(StatusCode::kInvalidArgument, "the commonName holds a NUL byte");
   }
   return cn;
+}
+
+StatusOr<CertInfo> Inspect(std::string_view cert_pem) {
+  auto cert = ParseCert(cert_pem);
+  if (!cert.ok()) return cert.status();
+  CertInfo info;
+  auto cn = CommonName(cert_pem);
+  if (cn.ok()) info.common_name = *cn;
+  X509* x = cert->get();
+  uint32_t flags = X509_get_extension_flags(x);
+  info.has_eku = (flags & EXFLAG_XKUSAGE) != 0;
+  if (info.has_eku) {
+    uint32_t xku = X509_get_extended_key_usage(x);
+    info.client_auth = (xku & XKU_SSL_CLIENT) != 0;
+    info.server_auth = (xku & XKU_SSL_SERVER) != 0;
+  }
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(x, NID_subject_alt_name, nullptr, nullptr));
+  if (names != nullptr) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(names); ++i) {
+      const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+      if (n->type == GEN_DNS) {
+        const ASN1_IA5STRING* d = n->d.dNSName;
+        info.dns_names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(d)),
+                                    static_cast<size_t>(ASN1_STRING_length(d)));
+      } else if (n->type == GEN_IPADD) {
+        const ASN1_OCTET_STRING* ip = n->d.iPAddress;
+        char text[INET6_ADDRSTRLEN] = {};
+        int len = ASN1_STRING_length(ip);
+        int family = len == 4 ? AF_INET : len == 16 ? AF_INET6 : -1;
+        if (family != -1 && inet_ntop(family, ASN1_STRING_get0_data(ip), text, sizeof text)) {
+          info.ip_addresses.emplace_back(text);
+        }
+      }
+    }
+    GENERAL_NAMES_free(names);
+  }
+  ERR_clear_error();
+  return info;
+}
+
+StatusOr<bool> KeyMatchesCertificate(std::string_view key_pem, std::string_view cert_pem) {
+  auto cert = ParseCert(cert_pem);
+  if (!cert.ok()) return cert.status();
+  auto key = ParseKey(key_pem);
+  if (!key.ok()) return key.status();
+  EVP_PKEY* pub = X509_get0_pubkey(cert->get());
+  bool match = pub != nullptr && EVP_PKEY_eq(pub, key->get()) == 1;
+  ERR_clear_error();
+  return match;
+}
+
+bool IsValidDnsName(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label = 0;
+  char prev = '.';
+  for (char c : name) {
+    if (c == '.') {
+      if (label == 0 || prev == '-') return false;
+      label = 0;
+    } else {
+      bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok || (label == 0 && c == '-') || ++label > 63) return false;
+    }
+    prev = c;
+  }
+  return label > 0 && prev != '-';
+}
+
+bool IsIpAddress(std::string_view name) {
+  std::string text(name);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 Status CheckPrivateKeyFile(const std::string& path) {

@@ -21,7 +21,8 @@ struct KeyPair {
 
 enum class Role {
   kCa,      // basicConstraints CA:TRUE, keyUsage keyCertSign + cRLSign
-  kServer,  // EKU serverAuth; SANs from dns_names / ip_addresses
+  kServer,  // EKU serverAuth; SANs from dns_names / ip_addresses (each checked: Issue refuses
+            // a DNS name that is not IsValidDnsName and an IP that is not IsIpAddress)
   kClient,  // EKU clientAuth (an agent: CN = host id)
 };
 
@@ -49,6 +50,29 @@ StatusOr<std::string> MakeCrl(const KeyPair& ca, const std::vector<std::string>&
 StatusOr<std::string> Fingerprint(std::string_view cert_pem);
 // The subject's commonName; kInvalidArgument when there is none or more than one.
 StatusOr<std::string> CommonName(std::string_view cert_pem);
+
+// What a certificate says about itself, for checks before it is used.
+struct CertInfo {
+  std::string common_name;                // "" when there is none
+  std::vector<std::string> dns_names;     // subjectAltName DNS entries
+  std::vector<std::string> ip_addresses;  // subjectAltName IP entries, in inet_ntop form
+  bool has_eku = false;                   // an extendedKeyUsage extension is present
+  bool client_auth = false;               // EKU clientAuth
+  bool server_auth = false;               // EKU serverAuth
+};
+// Parses `cert_pem`; kInvalidArgument when it is not a PEM certificate.
+StatusOr<CertInfo> Inspect(std::string_view cert_pem);
+
+// Returns whether `key_pem` is the private key of `cert_pem`; kInvalidArgument when the key is
+// not a PEM private key or the certificate not a PEM certificate (never quoting either).
+StatusOr<bool> KeyMatchesCertificate(std::string_view key_pem, std::string_view cert_pem);
+
+// Returns whether `name` is a DNS name a certificate may carry (RFC 1123 host name: labels of
+// 1 to 63 letters, digits and '-', not starting or ending with '-', at most 253 in all; a
+// leading "*." wildcard is not accepted).
+bool IsValidDnsName(std::string_view name);
+// Returns whether `name` is an IPv4 or IPv6 address (inet_pton).
+bool IsIpAddress(std::string_view name);
 
 // Refuses a private key file that is not a regular file (symlinks are not followed) or that
 // group or others may read or write: kPermissionDenied naming the path and its mode.

@@ -588,16 +588,19 @@ TEST(AccountsCliTest, PrivilegedGroupsOption) {
   TempRoot root;
   WriteGoodAccounts(root);
   std::ostringstream out, err;
-  int code = RunAgentCli(
-      {"collect", "--root", root.path(), "--only", "accounts", "--privileged-groups", "alice,sudo"},
-      out, err);
+  int code = RunAgentCli({"collect", "--root", root.path(), "--host-id", "fixture", "--only",
+                          "accounts", "--privileged-groups", "alice,sudo"},
+                         out, err);
   ASSERT_EQ(code, 0) << err.str();
   json snap = json::parse(out.str());
   EXPECT_EQ(snap["accounts"]["privileged_groups"], (json{"alice", "sudo"}));
   EXPECT_EQ(snap["accounts"]["privileged_members"].size(), 2u);
 
   std::ostringstream out2, err2;
-  ASSERT_EQ(RunAgentCli({"collect", "--root", root.path(), "--privileged-groups="}, out2, err2), 0);
+  ASSERT_EQ(RunAgentCli(
+                {"collect", "--root", root.path(), "--host-id", "fixture", "--privileged-groups="},
+                out2, err2),
+            0);
   EXPECT_EQ(json::parse(out2.str())["accounts"]["privileged_members"], json::array());
 
   std::ostringstream out3, err3;

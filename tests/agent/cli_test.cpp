@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
 #include <sstream>
 
 #include "agent/summary.h"
@@ -121,6 +122,100 @@ TEST(AgentCliTest, SummaryOfBrokenFileFails) {
   EXPECT_NE(r.err.find("unsupported snapshot schema"), std::string::npos);
 }
 
+// A snapshot whose host.hostname is a number (issue 9, defect 1): a clear error, never an abort.
+TEST(AgentCliTest, SummaryOfASnapshotWithANumericHostnameFailsCleanly) {
+  Snapshot s;
+  s.host.id = "h1";
+  s.host.hostname = "h1";
+  s.host.root = "/";
+  s.collected_at = "2026-11-28T00:00:00Z";
+  s.sections["accounts"].data["users"] = nlohmann::json::array();
+  nlohmann::json j = EncodeSnapshot(s);
+  j["host"]["hostname"] = 5;
+  testing::TempRoot dir;
+  dir.Write("host5.json", j.dump());
+  auto r = Agent({"summary", dir.Host("host5.json")});
+  EXPECT_EQ(r.code, kExitFailure) << r.out;
+  EXPECT_NE(r.err.find(dir.Host("host5.json")), std::string::npos) << r.err;
+}
+
+TEST(AgentCliTest, HostIdIsCheckedWithTheRulesOfCertificates) {
+  testing::TempRoot root;
+  MinimalRoot(root);
+  for (const char* bad : {"bad host", "-x", "a..b", "tab\there", "x/y"}) {
+    auto r = Agent({"collect", "--root", root.path(), "--only", "accounts", "--host-id", bad});
+    EXPECT_EQ(r.code, kExitUsage) << bad;
+    EXPECT_NE(r.err.find("not a valid host id"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty());
+  }
+  EXPECT_EQ(
+      Agent({"collect", "--root", root.path(), "--only", "accounts", "--host-id", "db_7.x"}).code,
+      kExitOk);
+}
+
+// An offline root without /etc/hostname is never labelled with the auditing machine's name.
+TEST(AgentCliTest, OfflineRootWithoutHostnameNeedsHostId) {
+  testing::TempRoot root;
+  root.Write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+  root.Write("/etc/group", "root:x:0:\n");
+  auto r = Agent({"collect", "--root", root.path(), "--only", "accounts"});
+  EXPECT_EQ(r.code, kExitUsage);
+  EXPECT_NE(r.err.find("--host-id"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty());
+  root.Write("/etc/hostname", "bad name!\n");  // not a host id: not used either
+  EXPECT_EQ(Agent({"collect", "--root", root.path(), "--only", "accounts"}).code, kExitUsage);
+  auto ok = Agent({"collect", "--root", root.path(), "--only", "accounts", "--host-id", "img-1"});
+  ASSERT_EQ(ok.code, kExitOk) << ok.err;
+  EXPECT_EQ(DecodeSnapshot(ok.out)->host.id, "img-1");
+}
+
+// issue 9, defect 9: an empty root is "could not be read", never "(none)"; audit exits 3.
+TEST(AgentCliTest, AuditOfAnEmptyRootSaysWhatCouldNotBeRead) {
+  testing::TempRoot root;
+  root.Mkdir("/etc");
+  auto r = Agent({"audit", "--root", root.path(), "--host-id", "empty", "--only",
+                  "accounts,sudo,ssh_keys", "--output", "-"});
+  EXPECT_EQ(r.code, kExitIncomplete) << r.err;
+  EXPECT_NE(r.out.find("Users with a login shell:\n  (COULD NOT BE READ: "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("/etc/passwd"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Users with a login shell:\n  (none)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Sudo grants:\n  (none)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("could not be read"), std::string::npos) << r.err;
+}
+
+TEST(AgentCliTest, AuditWithUnreadableSudoersSaysSo) {
+  testing::TempRoot root;
+  MinimalRoot(root);
+  root.Write("/etc/sudoers", "root ALL=(ALL:ALL) ALL\n", 0000);
+  EXPECT_TRUE(testing::RunUnprivileged([&] {
+    auto r = Agent({"audit", "--root", root.path(), "--only", "accounts,sudo", "--output", "-"});
+    bool ok = r.code == kExitIncomplete &&
+              r.out.find("Sudo grants:\n  (COULD NOT BE READ: /etc/sudoers") != std::string::npos &&
+              r.out.find("Sudo grants:\n  (none)") == std::string::npos;
+    if (!ok) std::fprintf(stderr, "exit %d\n%s\n%s\n", r.code, r.out.c_str(), r.err.c_str());
+    return ok;
+  }));
+  root.Chmod("/etc/sudoers", 0440);
+}
+
+TEST(AgentCliTest, SendWithoutTheUplinkHasItsOwnExitCode) {
+  // A copy of the agent in a directory without tidemark-uplink beside it.
+  testing::TempRoot dir;
+  std::string agent = dir.Host("/tidemark-agent");
+  std::string out, err;
+  ASSERT_EQ(testing::RunCommand(
+                "cp " + testing::ShellQuote(TIDEMARK_AGENT_BIN) + " " + testing::ShellQuote(agent),
+                &out, &err),
+            0)
+      << err;
+  int code =
+      testing::RunCommand(testing::ShellQuote(agent) + " send --collector 127.0.0.1:1", &out, &err);
+  EXPECT_EQ(code, kExitNoUplink) << err;
+  EXPECT_NE(err.find("tidemark-uplink"), std::string::npos) << err;
+  EXPECT_NE(err.find("not installed"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace tidemark::agent
 
@@ -149,6 +244,58 @@ TEST(SummaryTest, ShowsRelaxedSshdSettingsAndListeners) {
   std::ostringstream refused;
   PrintSummary(s, refused);
   EXPECT_NE(refused.str().find("sshd would NOT start"), std::string::npos);
+}
+
+// issue 9, defect 8: host text cannot drive the auditor's terminal or forge lines.
+TEST(SummaryTest, EscapesHostTextAndBoundsLongFields) {
+  Snapshot s;
+  s.host.id = "h";
+  s.host.root = "/";
+  s.collected_at = "2026-11-28T00:00:00Z\nforged line";
+  s.sections["ssh_keys"].data["keys"] = nlohmann::json::array(
+      {{{"user", "alice"},
+        {"type", "ssh-ed25519"},
+        {"fingerprint", "SHA256:x"},
+        {"comment", "\r\033[2Kroot has no keys"},
+        {"source", {{"file", "/home/alice/.ssh/authorized_keys\n  mallory"}, {"line", 1}}}},
+       {{"user", "bob"}, {"comment", std::string(100000, 'c')}}});
+  s.sections["sudo"].data["grants"] = nlohmann::json::array(
+      {{{"principal", "\033]0;title\007eve"}, {"host", "ALL"}, {"command", "ALL\u009b2J"}}});
+  s.sections["sudo"].AddError("/etc/sudoers.d/\033[31mx", 3, "syntax error\rforged");
+  s.sections["sudo"].Finish();
+  std::ostringstream out;
+  PrintSummary(s, out);
+  std::string text = out.str();
+  EXPECT_EQ(text.find('\033'), std::string::npos) << text;
+  EXPECT_EQ(text.find('\r'), std::string::npos) << text;
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\n  mallory"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\nforged line"), std::string::npos) << text;
+  EXPECT_NE(text.find("\\x0d\\x1b[2Kroot has no keys"), std::string::npos) << text;
+  EXPECT_NE(text.find("authorized_keys\\x0a  mallory"), std::string::npos) << text;
+  EXPECT_LT(text.size(), 10000u);  // the 100 KB comment is cut
+  EXPECT_NE(text.find("(100000 bytes)"), std::string::npos);
+}
+
+// A block whose section is partial or not applicable says so, never a bare "(none)".
+TEST(SummaryTest, PartialAndNotApplicableBlocksSaySo) {
+  Snapshot s;
+  s.host.id = "h";
+  s.host.root = "/";
+  s.sections["ssh_keys"].data["keys"] = nlohmann::json::array();
+  s.sections["ssh_keys"].AddError("/home/bob/.ssh/authorized_keys", std::nullopt,
+                                  "permission denied");
+  s.sections["ssh_keys"].Finish();
+  s.sections["sudo"].status = SectionStatus::kNotApplicable;
+  std::ostringstream out;
+  PrintSummary(s, out);
+  EXPECT_NE(out.str().find("SSH authorized keys:\n  (none found, but INCOMPLETE: "
+                           "/home/bob/.ssh/authorized_keys: permission denied)"),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("Sudo grants:\n  (not applicable on this host)"), std::string::npos)
+      << out.str();
+  EXPECT_EQ(SectionsInError(s), 0u);
 }
 
 }  // namespace

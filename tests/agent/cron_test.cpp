@@ -201,9 +201,9 @@ TEST_F(CronCollectTest, SecretsNeverReachTheOutput) {
                                      "0 0 * * bad$ root " +
                                      secrets[0] + "\n");
   std::string out, err;
-  ASSERT_EQ(testing::RunCommand(
-                std::string(TIDEMARK_AGENT_BIN) + " collect --only cron --root " + root_.path(),
-                &out, &err),
+  ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
+                                    " collect --only cron --host-id fixture --root " + root_.path(),
+                                &out, &err),
             0)
       << err;
   for (const auto& s : secrets) {

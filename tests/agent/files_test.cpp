@@ -257,8 +257,8 @@ TEST_F(FilesTest, CommandLineOptions) {
   root_.Write("/opt/o", "o", 04755);
   std::ostringstream out, err;
   int rc = RunAgentCli(
-      {"collect", "--root", root_.path(), "--only", "files,sweep", "--files-extra=/opt/app.conf",
-       "--sweep-roots", "/srv,/opt", "--sweep-exclude", "/opt"},
+      {"collect", "--root", root_.path(), "--host-id", "fixture", "--only", "files,sweep",
+       "--files-extra=/opt/app.conf", "--sweep-roots", "/srv,/opt", "--sweep-exclude", "/opt"},
       out, err);
   ASSERT_EQ(rc, kExitOk) << err.str();
   json doc = json::parse(out.str());

@@ -153,6 +153,54 @@ TEST(SpoolTest, RejectMovesToRejectedWithALogLine) {
   EXPECT_TRUE(log.Has("r-1 refused for good (frame_too_large: 70 MB)"));
 }
 
+// rejected/ counts against the spool's bounds: its oldest files go first, counted as dropped
+// (issue 9, defect 6: 627 MB of rejected snapshots after 5 runs).
+TEST(SpoolTest, RejectedFilesCountAgainstTheCountBoundOldestFirst) {
+  TempRoot root;
+  std::string dir = root.Host("/s");
+  Logged log;
+  auto spool = MustOpen(dir, log, {.max_files = 3, .max_bytes = 1 << 20});
+  for (const char* id : {"r-1", "r-2"}) ASSERT_TRUE(spool->AddDocument(Meta(id), "{}\n").ok());
+  auto entries = spool->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 2u);
+  for (const auto& e : *entries) ASSERT_TRUE(spool->Reject(e, "bad_snapshot").ok());
+  ASSERT_TRUE(spool->AddDocument(Meta("s-1"), "{}\n").ok());  // 3 in all: within the bound
+  EXPECT_EQ(Names(dir + "/rejected").size(), 2u);
+  EXPECT_EQ(spool->counters().dropped, 0);
+  ASSERT_TRUE(spool->AddDocument(Meta("s-2"), "{}\n").ok());  // 4: the oldest rejected goes
+  EXPECT_EQ(Names(dir + "/rejected"), (std::vector<std::string>{(*entries)[1].name}));
+  EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"s-1", "s-2"}));
+  EXPECT_EQ(spool->counters().dropped, 1);
+  EXPECT_TRUE(
+      log.Has("dropped the oldest rejected file " + dir + "/rejected/" + (*entries)[0].name));
+  ASSERT_TRUE(spool->AddDocument(Meta("s-3"), "{}\n").ok());
+  EXPECT_TRUE(Names(dir + "/rejected").empty());
+  EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"s-1", "s-2", "s-3"}));
+  ASSERT_TRUE(spool->AddDocument(Meta("s-4"), "{}\n").ok());  // then queued ones, oldest first
+  EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"s-2", "s-3", "s-4"}));
+  EXPECT_EQ(spool->counters().dropped, 3);
+}
+
+TEST(SpoolTest, RejectedFilesCountAgainstTheByteBound) {
+  TempRoot root;
+  std::string dir = root.Host("/s");
+  Logged log;
+  std::string big = "\"" + std::string(5000, 'x') + "\"\n";
+  int64_t one = static_cast<int64_t>(big.size() + kSpoolHeaderSize);
+  auto spool = MustOpen(dir, log, {.max_files = 100, .max_bytes = 2 * one + 100});
+  ASSERT_TRUE(spool->AddDocument(Meta("r-1"), big).ok());
+  auto entries = spool->List();
+  ASSERT_TRUE(entries.ok());
+  ASSERT_TRUE(spool->Reject((*entries)[0], "frame_too_large").ok());
+  ASSERT_TRUE(spool->AddDocument(Meta("s-1"), big).ok());
+  EXPECT_EQ(Names(dir + "/rejected").size(), 1u);
+  ASSERT_TRUE(spool->AddDocument(Meta("s-2"), big).ok());  // 3 x one > the bound
+  EXPECT_TRUE(Names(dir + "/rejected").empty());
+  EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"s-1", "s-2"}));
+  EXPECT_EQ(spool->counters().dropped, 1);
+}
+
 TEST(SpoolTest, CrashLeftoversAreRemovedAtOpen) {
   TempRoot root;
   root.Write("/s/.tmp-Ab12Cd", std::string(600, ' '), 0600);

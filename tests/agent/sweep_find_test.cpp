@@ -91,7 +91,7 @@ TEST(SweepFindTest, FixtureTreeMatchesFind) {
     root.Chmod("/data/suid-nouser", 04755);
   }
   const std::string& r = root.path();
-  json sweep = Sweep("--root " + Quote(r));
+  json sweep = Sweep("--root " + Quote(r) + " --host-id fixture");
   EXPECT_EQ(sweep["status"], "ok") << sweep["errors"].dump();
   EXPECT_EQ(Paths(sweep["setid_files"]), Find(r, "\\( -perm -4000 -o -perm -2000 \\) -type f"));
   EXPECT_EQ(Paths(sweep["world_writable_files"]), Find(r, "-perm -0002 ! -type d ! -type l"));

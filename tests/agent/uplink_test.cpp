@@ -17,6 +17,7 @@
 
 #include "agent/uplink/daemon.h"
 #include "agent/uplink/spool.h"
+#include "common/snapshot.h"
 #include "tests/support/temp_root.h"
 #include "tests/support/test_pki.h"
 #include "tests/support/test_responder.h"
@@ -80,19 +81,22 @@ class UplinkTest : public ::testing::Test {
 
   std::string spool() const { return work_.Host("/spool"); }
 
-  std::string Flags(const std::string& collector, const CertFiles& cert) const {
+  std::string Flags(const std::string& collector, const CertFiles& cert,
+                    int io_timeout_s = 10) const {
     return " --collector " + collector + " --ca " + testing::ShellQuote(pki_.ca_file()) +
            " --cert " + testing::ShellQuote(cert.cert) + " --key " + testing::ShellQuote(cert.key) +
            " --spool " + testing::ShellQuote(spool()) + " --only accounts --root " +
-           testing::ShellQuote(root_.path()) + " --connect-timeout 5 --io-timeout 10";
+           testing::ShellQuote(root_.path()) + " --connect-timeout 5 --io-timeout " +
+           std::to_string(io_timeout_s);
   }
 
   Result Send(const std::string& collector, const std::string& extra = "",
-              const CertFiles* cert = nullptr) {
+              const CertFiles* cert = nullptr, int io_timeout_s = 10) {
     Result r;
-    r.code = testing::RunCommand("timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" +
-                                     Flags(collector, cert ? *cert : agent_) + " " + extra,
-                                 &r.out, &r.err);
+    r.code =
+        testing::RunCommand("timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send" +
+                                Flags(collector, cert ? *cert : agent_, io_timeout_s) + " " + extra,
+                            &r.out, &r.err);
     return r;
   }
 
@@ -203,6 +207,120 @@ TEST_F(UplinkTest, PermanentErrorMovesToRejectedAndIsReportedOnce) {
   ASSERT_EQ(hellos.size(), 2u);
   EXPECT_EQ(hellos[0].spool_rejected, 1);  // reported on the next hello ...
   EXPECT_EQ(hellos[1].spool_rejected, 0);  // ... and reset after the welcome
+}
+
+// A snapshot the collector cannot decode (host.hostname a number: issue 9, defect 1) is refused
+// permanently: the agent moves it to rejected/, counts it and goes on with the next one, instead
+// of sending it again on every run.
+TEST_F(UplinkTest, UndecodableSnapshotIsRejectedAndTheNextOneIsSent) {
+  Snapshot s;
+  s.host.id = "web1";
+  s.host.hostname = "web1";
+  s.host.root = "/";
+  s.collected_at = "2026-11-28T19:00:00Z";
+  s.agent_version = "0.1.0";
+  s.sections["accounts"].data["users"] = nlohmann::json::array();
+  std::string doc = SerializeSnapshot(s);
+  std::string good = "\"hostname\":\"web1\"";
+  ASSERT_NE(doc.find(good), std::string::npos) << doc;
+  doc.replace(doc.find(good), good.size(), "\"hostname\":5");
+  {
+    auto hostile = Spool::Open(spool(), {}, [](const std::string&) {});
+    ASSERT_TRUE(hostile.ok()) << hostile.status().ToString();
+    SpoolMeta meta{"web1-20261128T190000Z-hostile", ContentHash(s), s.collected_at};
+    ASSERT_TRUE((*hostile)->AddDocument(meta, doc).ok());
+  }
+  ASSERT_EQ(Spooled().size(), 1u);
+  TestResponder responder(pki_, {});
+  auto r = Send(responder.address());
+  EXPECT_EQ(r.code, kExitRefused) << r.err;  // a snapshot was refused for good: see rejected/
+  EXPECT_NE(r.err.find("refused for good"), std::string::npos) << r.err;
+  EXPECT_EQ(Rejected().size(), 1u);
+  EXPECT_TRUE(Spooled().empty());
+  ASSERT_EQ(responder.stored().size(), 1u);  // this run's snapshot, after the refused one
+  EXPECT_EQ(responder.snapshot_frames().size(), 2u);
+  // The next run does not send the refused snapshot again, and reports it once.
+  SetUsers(2);
+  auto again = Send(responder.address());
+  EXPECT_EQ(again.code, kExitSent) << again.err;
+  EXPECT_EQ(responder.snapshot_frames().size(), 3u);
+  EXPECT_EQ(responder.hellos().back().spool_rejected, 1);
+}
+
+// The collector's error text is shown escaped: it cannot erase or forge the agent's lines.
+TEST_F(UplinkTest, CollectorErrorTextIsEscaped) {
+  ResponderScript script;
+  script.refuse_all = true;
+  script.refuse_message = "\r\033[2Kall snapshots acknowledged\nsend: forged line";
+  TestResponder responder(pki_, script);
+  auto r = Send(responder.address());
+  EXPECT_EQ(r.code, kExitRefused) << r.err;
+  EXPECT_EQ(r.err.find('\033'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("\nsend: forged line"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\\x0d\\x1b[2Kall snapshots acknowledged\\x0asend: forged line"),
+            std::string::npos)
+      << r.err;
+}
+
+// The I/O timeout bounds each frame as a whole: a collector trickling its welcome one byte at a
+// time (each read succeeding well within the timeout) cannot hold the agent longer.
+TEST_F(UplinkTest, TricklingCollectorIsCutOffAtTheIoTimeout) {
+  ResponderScript script;
+  script.trickle_ms = 200;  // a welcome of ~100 bytes would take ~20 s
+  TestResponder responder(pki_, script);
+  auto start = std::chrono::steady_clock::now();
+  auto r = Send(responder.address(), "", nullptr, /*io_timeout_s=*/1);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.code, kExitQueued) << r.err;
+  EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
+  // Collection, connect and handshake take well under a second here; 1 s of I/O timeout plus
+  // that must end far below the ~20 s of the whole trickle.
+  EXPECT_LT(took, std::chrono::seconds(8)) << r.err;
+  EXPECT_EQ(Spooled().size(), 1u);
+}
+
+// RFC 6125: the collector's name must be in its subjectAltName; a CN alone is not accepted.
+TEST_F(UplinkTest, CollectorCertificateWithTheNameOnlyInItsCnIsRefused) {
+  pki::CertRequest req;
+  req.common_name = "localhost";
+  req.role = pki::Role::kServer;  // serverAuth, no subjectAltName at all
+  CertFiles cn_only = pki_.Issue("cn-only-server", req);
+  TestResponder responder(pki_, {}, &cn_only);
+  auto r = Send(responder.address(), "--server-name localhost");
+  EXPECT_EQ(r.code, kExitRefused) << r.err;
+  EXPECT_NE(r.err.find("certificate is not accepted"), std::string::npos) << r.err;
+  EXPECT_EQ(responder.frames(), 0);
+}
+
+// An agent certificate the collector would refuse is refused before collecting anything, so no
+// snapshot is spooled that would then block later sends.
+TEST_F(UplinkTest, AgentCertificateWithoutClientAuthIsRefusedBeforeCollecting) {
+  TestResponder responder(pki_, {});
+  pki::CertRequest req;
+  req.common_name = "web1";
+  req.role = pki::Role::kServer;  // serverAuth only
+  CertFiles server_only = pki_.Issue("web1-server-only", req);
+  auto r = Send(responder.address(), "", &server_only);
+  EXPECT_EQ(r.code, kExitUsage) << r.err;
+  EXPECT_NE(r.err.find("clientAuth"), std::string::npos) << r.err;
+  req.role = pki::Role::kClient;
+  req.omit_eku = true;
+  CertFiles no_eku = pki_.Issue("web1-no-eku", req);
+  r = Send(responder.address(), "", &no_eku);
+  EXPECT_EQ(r.code, kExitUsage) << r.err;
+  EXPECT_NE(r.err.find("clientAuth"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(spool()));  // nothing collected
+  EXPECT_EQ(responder.connections(), 0);
+}
+
+TEST_F(UplinkTest, KeyOfAnotherCertificateSaysSo) {
+  CertFiles other = pki_.Agent("web2");
+  CertFiles mixed{agent_.cert, other.key, {}};
+  auto r = Send("127.0.0.1:1", "", &mixed);
+  EXPECT_EQ(r.code, kExitUsage) << r.err;
+  EXPECT_NE(r.err.find("does not belong to the certificate"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(spool()));
 }
 
 TEST_F(UplinkTest, DroppedSnapshotsAreReportedInTheHello) {

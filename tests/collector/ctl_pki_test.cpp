@@ -92,5 +92,59 @@ TEST(CtlPkiTest, UsageErrorsAndUnreadableCa) {
   EXPECT_NE(err.find("group or others"), std::string::npos) << err;
 }
 
+// issue 9, defect 13: names are checked, a kept certificate without a requested name is an
+// error, usage errors exit 2.
+TEST(CtlPkiTest, ServerNamesAreValidatedAndAKeptCertificateMustCarryThem) {
+  testing::TempRoot tmp;
+  std::string dir = tmp.path() + "/pki";
+  std::string out, err;
+  for (const char* bad : {"bad name!", "a..b", "-x.example", "x_y.example", "*.example.com",
+                          "DNS:evil.example", std::string(64, 'a').c_str()}) {
+    EXPECT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", bad}, &out, &err), 2) << bad;
+    EXPECT_NE(err.find("--server-name"), std::string::npos) << err;
+  }
+  EXPECT_NE(ModeOf(dir), 0700u);  // nothing was made
+  ASSERT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", "collector.test"}, &out, &err), 0)
+      << err;
+  std::string cert = ReadHostFile(dir + "/collector.crt");
+  // Asking again for the same names, or a subset, keeps it.
+  EXPECT_EQ(
+      Ctl({"pki", "init", "--dir", dir, "--server-name", "COLLECTOR.test,127.0.0.1"}, &out, &err),
+      0)
+      << err;
+  EXPECT_NE(out.find("kept collector certificate"), std::string::npos) << out;
+  // Another name: refused loudly, the certificate unchanged.
+  EXPECT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", "other.test,10.0.0.9"}, &out, &err),
+            1);
+  EXPECT_NE(err.find("does not carry the requested name(s) other.test, 10.0.0.9"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("--renew"), std::string::npos) << err;
+  EXPECT_EQ(ReadHostFile(dir + "/collector.crt"), cert);
+  // --renew issues one that carries them.
+  ASSERT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", "other.test,10.0.0.9", "--renew"},
+                &out, &err),
+            0)
+      << err;
+  EXPECT_NE(ReadHostFile(dir + "/collector.crt"), cert);
+  EXPECT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", "other.test,10.0.0.9"}, &out, &err),
+            0)
+      << err;
+}
+
+TEST(CtlPkiTest, BadDaysIsAUsageError) {
+  testing::TempRoot tmp;
+  std::string dir = tmp.path() + "/pki";
+  ASSERT_EQ(Ctl({"pki", "init", "--dir", dir}), 0);
+  std::string err;
+  for (const char* days : {"0", "abc", "-1", "3651", "1.5"}) {
+    EXPECT_EQ(Ctl({"pki", "issue", "web-01", "--dir", dir, "--days", days}, nullptr, &err), 2)
+        << days;
+    EXPECT_NE(err.find("days"), std::string::npos) << err;
+    EXPECT_EQ(Ctl({"pki", "init", "--dir", dir, "--days", days}, nullptr, &err), 2) << days;
+  }
+  EXPECT_EQ(Ctl({"pki", "issue", "web-01", "--dir", dir, "--days", "30"}), 0);
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -251,5 +251,83 @@ TEST_F(CtlStoreTest, ErrorsAreClearWithExitCodes) {
   EXPECT_NE(help.out.find("import FILE --as HOST"), std::string::npos);
 }
 
+// issue 9, defect 1: a snapshot whose host.hostname is a number is an error, never an abort.
+TEST(CtlTest, VerifyAndImportOfANumericHostnameFailCleanly) {
+  Snapshot s;
+  s.host.id = "h1";
+  s.host.hostname = "h1";
+  s.collected_at = "2026-11-28T00:00:00Z";
+  s.sections["accounts"].data["users"] = nlohmann::json::array();
+  nlohmann::json j = EncodeSnapshot(s);
+  j["host"]["hostname"] = 5;
+  testing::TempRoot dir;
+  dir.Write("host5.json", j.dump());
+  CtlRun verify = Ctl({"verify", dir.Host("host5.json")});
+  EXPECT_EQ(verify.code, 1);
+  EXPECT_NE(verify.err.find(dir.Host("host5.json") + ": "), std::string::npos) << verify.err;
+  EXPECT_TRUE(verify.out.empty());
+  CtlRun canonical = Ctl({"canonical", dir.Host("host5.json")});
+  EXPECT_EQ(canonical.code, 1);
+  CtlRun imp = Ctl({"--db", dir.Host("s.db"), "import", dir.Host("host5.json"), "--as", "h1"});
+  EXPECT_EQ(imp.code, 1);
+}
+
+// issue 9, defect 8: newlines and escape sequences in stored agent text cannot forge rows.
+TEST_F(CtlStoreTest, TextOutputEscapesAgentText) {
+  nlohmann::json j = nlohmann::json::parse(testing::ReadHostFile(snap_));
+  j["agent"]["version"] = "0.1.0\nevil\t2026-01-01T00:00:00Z\t1\t0\t\033[2K";
+  j["collected_at"] = "2026-11-28T00:00:00Z\nsnapshot\tforged";
+  dir_.Write("/evil.json", j.dump());
+  CtlRun imp = Ctl({"--db", db_, "import", dir_.Host("/evil.json"), "--as", "web1"});
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  CtlRun hosts = Ctl({"--db", db_, "hosts"});
+  ASSERT_EQ(hosts.code, 0) << hosts.err;
+  EXPECT_EQ(testing::Lines(hosts.out).size(), 2u) << hosts.out;  // header + one host
+  EXPECT_EQ(hosts.out.find('\033'), std::string::npos) << hosts.out;
+  EXPECT_NE(hosts.out.find("0.1.0\\x0aevil\\x092026"), std::string::npos) << hosts.out;
+  CtlRun hist = Ctl({"--db", db_, "history", "web1"});
+  ASSERT_EQ(hist.code, 0) << hist.err;
+  EXPECT_EQ(testing::Lines(hist.out).size(), 2u) << hist.out;
+  EXPECT_NE(hist.out.find("2026-11-28T00:00:00Z\\x0asnapshot\\x09forged"), std::string::npos)
+      << hist.out;
+  CtlRun show = Ctl({"--db", db_, "show", "web1"});
+  ASSERT_EQ(show.code, 0) << show.err;
+  EXPECT_NE(show.out.find("# collected 2026-11-28T00:00:00Z\\x0asnapshot"), std::string::npos)
+      << show.out;
+  EXPECT_EQ(show.out.find("\nsnapshot\tforged"), std::string::npos) << show.out;
+}
+
+TEST_F(CtlStoreTest, AtTakesADateMeaningItsStartInUtc) {
+  ASSERT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "web1"}).code, 0);
+  CtlRun early = Ctl({"--db", db_, "show", "web1", "--at", "2000-01-01"});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_NE(early.err.find("no snapshot received at or before 2000-01-01T00:00:00Z"),
+            std::string::npos)
+      << early.err;
+  EXPECT_EQ(Ctl({"--db", db_, "show", "web1", "--at", "2999-12-03"}).code, 0);
+  EXPECT_EQ(Ctl({"--db", db_, "show", "web1", "--at", "2026-13-03"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "show", "web1", "--at", "2026-1-03"}).code, 2);
+}
+
+TEST(CtlTest, CommandHelpAndVersion) {
+  for (const char* command :
+       {"verify", "canonical", "hosts", "show", "history", "import", "thin"}) {
+    CtlRun help = Ctl({command, "--help"});
+    EXPECT_EQ(help.code, 0) << command;
+    EXPECT_EQ(help.out.rfind(std::string("Usage: tidemarkctl "), 0), 0u) << help.out;
+    EXPECT_NE(help.out.find(std::string(command)), std::string::npos) << help.out;
+    EXPECT_EQ(help.out.find("Certificates (tidemarkctl pki --help)"), std::string::npos)
+        << command << ": the general help instead of the command's";
+  }
+  CtlRun show_help = Ctl({"--db", "x.db", "show", "web1", "--help"});
+  EXPECT_NE(show_help.out.find("2026-12-03"), std::string::npos) << show_help.out;
+  CtlRun pki_help = Ctl({"pki", "issue", "--help"});
+  EXPECT_EQ(pki_help.code, 0);
+  EXPECT_NE(pki_help.out.find("tidemarkctl pki COMMAND"), std::string::npos);
+  CtlRun version = Ctl({"--version"});
+  EXPECT_EQ(version.code, 0);
+  EXPECT_EQ(version.out.rfind("tidemarkctl ", 0), 0u) << version.out;
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

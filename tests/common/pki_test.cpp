@@ -122,5 +122,59 @@ TEST(PkiCommonNameTest, RejectsNonCertificates) {
   EXPECT_FALSE(pki::Fingerprint("").ok());
 }
 
+TEST(PkiNamesTest, DnsNamesFollowRfc1123AndIssueRefusesOthers) {
+  for (const char* good : {"localhost", "collector.example.com", "a-b.c0", "x", "1.example"}) {
+    EXPECT_TRUE(pki::IsValidDnsName(good)) << good;
+  }
+  for (const char* bad :
+       {"", "bad name!", "a..b", ".a", "a.", "-a", "a-", "a_b", "*.example", "a,DNS:b", "a\nb"}) {
+    EXPECT_FALSE(pki::IsValidDnsName(bad)) << bad;
+  }
+  EXPECT_FALSE(pki::IsValidDnsName(std::string(64, 'a')));
+  EXPECT_TRUE(pki::IsValidDnsName(std::string(63, 'a')));
+  EXPECT_TRUE(pki::IsIpAddress("192.0.2.7"));
+  EXPECT_TRUE(pki::IsIpAddress("::1"));
+  EXPECT_FALSE(pki::IsIpAddress("192.0.2"));
+  EXPECT_FALSE(pki::IsIpAddress("example"));
+
+  auto ca = pki::MakeCa("test CA", 1);
+  ASSERT_TRUE(ca.ok());
+  pki::CertRequest req;
+  req.common_name = "c";
+  req.role = pki::Role::kServer;
+  req.dns_names = {"bad name!"};
+  auto bad = pki::Issue(*ca, req);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not a valid DNS name"), std::string::npos);
+  req.dns_names = {"ok.example"};
+  req.ip_addresses = {"10.0.0.1,DNS:evil"};
+  EXPECT_FALSE(pki::Issue(*ca, req).ok());
+}
+
+TEST(PkiInspectTest, NamesUsagesAndKeyPairs) {
+  testing::TestPki pki;
+  auto server = pki::Inspect(pki.server().pair.cert_pem);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_EQ(server->dns_names, (std::vector<std::string>{"localhost"}));
+  EXPECT_EQ(server->ip_addresses, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  EXPECT_TRUE(server->server_auth);
+  EXPECT_FALSE(server->client_auth);
+  auto agent = pki.Agent("web-01");
+  auto info = pki::Inspect(agent.pair.cert_pem);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->common_name, "web-01");
+  EXPECT_TRUE(info->client_auth);
+  EXPECT_TRUE(info->dns_names.empty());
+  EXPECT_FALSE(pki::Inspect("not a certificate").ok());
+
+  auto match = pki::KeyMatchesCertificate(agent.pair.key_pem, agent.pair.cert_pem);
+  ASSERT_TRUE(match.ok());
+  EXPECT_TRUE(*match);
+  auto other = pki::KeyMatchesCertificate(pki.server().pair.key_pem, agent.pair.cert_pem);
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(*other);
+  EXPECT_FALSE(pki::KeyMatchesCertificate("garbage", agent.pair.cert_pem).ok());
+}
+
 }  // namespace
 }  // namespace tidemark

@@ -172,7 +172,20 @@ void TestResponder::HandleConnection(int fd) {
         w.host = script_.welcome_host.empty() ? cn : script_.welcome_host;
         w.max_frame_bytes = script_.max_frame_bytes;
         if (script_.offer_capability) w.capabilities = {"offer"};
-        if (!WriteAll(ssl, proto::EncodeJsonFrame(proto::FrameType::kWelcome, ToJson(w)))) break;
+        std::string welcome = proto::EncodeJsonFrame(proto::FrameType::kWelcome, ToJson(w));
+        if (script_.trickle_ms > 0) {
+          bool sent = true;
+          for (char c : welcome) {
+            pollfd stop{stop_pipe_[0], POLLIN, 0};
+            if (::poll(&stop, 1, script_.trickle_ms) != 0 || !WriteAll(ssl, std::string(1, c))) {
+              sent = false;
+              break;
+            }
+          }
+          if (!sent) break;
+          continue;
+        }
+        if (!WriteAll(ssl, welcome)) break;
       } else if (h->type == proto::FrameType::kOffer) {
         auto j = proto::ParseJsonPayload(payload);
         auto offer = j.ok() ? proto::OfferFromJson(*j) : StatusOr<proto::Offer>(j.status());
@@ -208,7 +221,8 @@ void TestResponder::HandleConnection(int fd) {
           break;
         }
         if (script_.refuse_all || script_.refuse_ids.count(p->snapshot_id) != 0) {
-          WriteAll(ssl, ErrorFrame(script_.refuse_code, "scripted refusal", p->snapshot_id, true));
+          WriteAll(ssl,
+                   ErrorFrame(script_.refuse_code, script_.refuse_message, p->snapshot_id, true));
           if (script_.close_after_refusal) break;
           continue;
         }
@@ -217,7 +231,14 @@ void TestResponder::HandleConnection(int fd) {
                                    false));
           continue;
         }
-        auto doc = DecodeSnapshot(p->body);
+        // Like the collector, a body that does not decode is refused for good; the decoder's
+        // exceptions (a non-string host.hostname, before it was fixed) are caught here.
+        StatusOr<Snapshot> doc = Status(StatusCode::kInternal, "not decoded");
+        try {
+          doc = DecodeSnapshot(p->body);
+        } catch (const std::exception& e) {
+          doc = Status(StatusCode::kInvalidArgument, e.what());
+        }
         if (!doc.ok() || ContentHash(*doc) != p->content_hash) {
           WriteAll(ssl, ErrorFrame(std::string(proto::kErrBadSnapshot),
                                    doc.ok() ? "hash mismatch" : doc.status().message(),

@@ -23,8 +23,9 @@ struct ResponderScript {
   // Snapshots answered with a permanent bad_snapshot error ("*" = all).
   std::set<std::string> refuse_ids;
   bool refuse_all = false;
-  std::string refuse_code = "bad_snapshot";  // the error code of those refusals
-  bool close_after_refusal = false;          // hang up after sending it (as for frame_too_large)
+  std::string refuse_code = "bad_snapshot";         // the error code of those refusals
+  std::string refuse_message = "scripted refusal";  // and their message
+  bool close_after_refusal = false;    // hang up after sending it (as for frame_too_large)
   int stall_at_snapshot = -1;          // never answer the Nth snapshot (until the responder stops)
   bool store_failed = false;           // answer every snapshot with a transient store_failed
   int hang_up_at_snapshot = -1;        // close without an ack on the Nth snapshot (1-based)
@@ -32,6 +33,9 @@ struct ResponderScript {
   bool hello_error_permanent = false;  // ... permanent or not
   std::string welcome_host;            // override the host in the welcome
   uint32_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
+  // > 0: send the welcome one byte per TLS record, one every `trickle_ms` (a collector that
+  // trickles, to test the agent's I/O deadline per frame).
+  int trickle_ms = 0;
 };
 
 struct ReceivedSnapshot {
