@@ -14,6 +14,7 @@
 #include "collector/ctl_pki.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "common/text.h"
 
 namespace tidemark::ctl {
 namespace {
@@ -42,6 +43,9 @@ void PrintUsage(std::ostream& out) {
          "                          hash) and per 'seen' record, in receive order\n"
          "  import FILE --as HOST   store a snapshot collected offline (tidemark-agent collect\n"
          "                          --root), marked as imported by the invoking user\n"
+         "  check                   the store's integrity (SQLite integrity_check): exit 0 "
+         "ok,\n"
+         "                          1 corrupt (with SQLite's messages)\n"
          "  thin --days N           retention: delete 'seen' records older than N days; every\n"
          "                          distinct snapshot is kept (the collector does this daily\n"
          "                          with its retention_days setting)\n"
@@ -267,6 +271,31 @@ int CmdThin(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// `check`: the store's integrity (PRAGMA integrity_check). Exit 0 "ok", 1 "corrupt" with
+// SQLite's messages (or when the file cannot even be opened as a store).
+int CmdCheck(const Options& o, std::ostream& out, std::ostream& err) {
+  SqliteStore::Options open_options;
+  open_options.create = false;
+  auto store = SqliteStore::Open(o.db, open_options);
+  if (!store.ok()) {
+    out << o.db << ": corrupt or unreadable: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto problems = (*store)->IntegrityCheck(/*quick=*/false);
+  if (!problems.ok()) {
+    out << o.db << ": corrupt: " << problems.status().message() << "\n";
+    return 1;
+  }
+  if (problems->empty()) {
+    out << o.db << ": ok\n";
+    return 0;
+  }
+  out << o.db << ": corrupt (" << problems->size() << " problem(s); restore from a backup)\n";
+  for (const std::string& p : *problems) out << "  " << EscapeControl(p) << "\n";
+  (void)err;
+  return 1;
+}
+
 int RunStoreCommand(const Options& o, std::ostream& out, std::ostream& err) {
   const std::string& command = o.positional[0];
   if (command == "import") return CmdImport(o, out, err);
@@ -339,6 +368,7 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
     return CmdThin(o, out, err);
   }
   if (command == "hosts" && n == 1) return RunStoreCommand(o, out, err);
+  if (command == "check" && n == 1) return CmdCheck(o, out, err);
   if ((command == "show" || command == "history") && n == 2) return RunStoreCommand(o, out, err);
   if (command == "import" && n == 2) {
     if (!o.as) return Usage(err, "import needs --as HOST");

@@ -100,5 +100,23 @@ TEST(CollectorLogTest, OneLineKeyValueQuoted) {
             "info x v=\"a\\x0ab\\\"c\" e=\"\"");
 }
 
+TEST(CollectorLogTest, EscapesEverythingThatCouldForgeALineAndBoundsValues) {
+  // C1 (CSI), U+2028, a bidi override, invalid UTF-8, ESC and CR: all escaped.
+  std::string v = "a\x1b[2K\r\xc2\x9b\xe2\x80\xa8\xe2\x80\xae\xff\xfe z";
+  EXPECT_EQ(Log::Format(LogLevel::kError, "e", {{"v", v}}),
+            "error e v=\"a\\x1b[2K\\x0d\\u009b\\u2028\\u202e\\xff\\xfe z\"");
+  EXPECT_EQ(Log::Format(LogLevel::kCritical, "store_corrupt", {{"db", "/x.db"}}),
+            "critical store_corrupt db=/x.db");
+  // Every value is bounded; Clip bounds agent text tighter, never inside a UTF-8 sequence.
+  std::string huge(10 << 20, 'v');
+  EXPECT_LT(Log::Format(LogLevel::kInfo, "hello", {{"agent_version", huge}}).size(),
+            kMaxLogValueBytes + 64);
+  std::string clipped = Clip(huge, kMaxAgentVersionBytes);
+  EXPECT_EQ(clipped.substr(0, kMaxAgentVersionBytes), std::string(kMaxAgentVersionBytes, 'v'));
+  EXPECT_EQ(clipped.substr(kMaxAgentVersionBytes), "\xe2\x80\xa6(10485760 bytes)");
+  EXPECT_EQ(Clip(std::string(3, 'a') + "\xc3\xa9", 4), "aaa\xe2\x80\xa6(5 bytes)");
+  EXPECT_EQ(Clip("short", 128), "short");
+}
+
 }  // namespace
 }  // namespace tidemark::collector

@@ -6,6 +6,7 @@
 
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "tests/collector/store_damage.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -463,32 +464,6 @@ TEST(StoreFileTest, VersionOneStoreIsMigratedToIdsPerHost) {
   sqlite3_close(db);
 }
 
-// Overwrites the root page of `table_or_index` in the (checkpointed) database file at `path`.
-void SmashRootPage(const std::string& path, const std::string& table_or_index) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  std::string sql =
-      "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master "
-      "WHERE name = '" +
-      table_or_index + "'";
-  ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW) << table_or_index;
-  int64_t root = sqlite3_column_int64(st, 0);
-  int64_t page_size = sqlite3_column_int64(st, 1);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  ASSERT_GT(root, 1);
-  FILE* f = std::fopen(path.c_str(), "r+b");
-  ASSERT_NE(f, nullptr);
-  ASSERT_EQ(std::fseek(f, static_cast<long>((root - 1) * page_size), SEEK_SET), 0);
-  std::string junk(static_cast<size_t>(page_size), '\xa5');
-  ASSERT_EQ(std::fwrite(junk.data(), 1, junk.size(), f), junk.size());
-  std::fclose(f);
-}
-
 TEST(StoreFileTest, CorruptionIsStickyAndIntegrityCheckNamesIt) {
   testing::TempRoot dir;
   std::string path = dir.Host("/c.db");
@@ -499,7 +474,7 @@ TEST(StoreFileTest, CorruptionIsStickyAndIntegrityCheckNamesIt) {
     ASSERT_TRUE((*s)->PutSnapshot(MakeSnapshotInput("h1", "i1", a.snapshot, a.text, 1)).ok());
     EXPECT_FALSE((*s)->Corrupt());
   }
-  SmashRootPage(path, "sqlite_autoindex_snapshots_1");
+  testing::SmashRootPage(path, "sqlite_autoindex_snapshots_1");
   auto s = SqliteStore::Open(path);
   ASSERT_TRUE(s.ok()) << s.status().ToString();  // the header and schema are intact
   EXPECT_FALSE((*s)->Corrupt());
