@@ -101,11 +101,11 @@ std::string TlsTestClient::Version() const { return ssl_ ? SSL_get_version(ssl_)
 SSL_SESSION* TlsTestClient::Session() const {
   if (ssl_ == nullptr) return nullptr;
   SSL_SESSION* s = SSL_get1_session(ssl_);
-  if (s != nullptr && SSL_SESSION_is_resumable(s) != 1) {
-    SSL_SESSION_free(s);
-    return nullptr;
-  }
-  return s;
+  if (s == nullptr) return nullptr;
+  // A copy: SSL_free without a close_notify marks the connection's own session not resumable.
+  SSL_SESSION* copy = SSL_SESSION_is_resumable(s) == 1 ? SSL_SESSION_dup(s) : nullptr;
+  SSL_SESSION_free(s);
+  return copy;
 }
 
 bool TlsTestClient::Resumed() const { return ssl_ != nullptr && SSL_session_reused(ssl_) == 1; }
