@@ -734,7 +734,7 @@ TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
   pki::CertRequest req;
   req.common_name = "shortlived";
   req.not_before = std::time(nullptr) - 60;
-  req.not_after = std::time(nullptr) + 4;
+  req.not_after = std::time(nullptr) + 6;
   auto cert = pki_.Issue("shortlived", req);
   SSL_SESSION* session = nullptr;
   {
@@ -743,7 +743,9 @@ TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
     session = c->Session();
   }
   ASSERT_NE(session, nullptr) << "no session ticket";
-  EXPECT_LE(SSL_SESSION_get_ticket_lifetime_hint(session), 5u);
+  EXPECT_LE(SSL_SESSION_get_ticket_lifetime_hint(session), 7u);
+  auto live = ConnectAgent(cert);
+  ASSERT_NE(live, nullptr) << proc_.Log();
   {  // While the certificate is valid, the session resumes (and is verified again).
     auto opts = Options(&cert);
     opts.resume = session;
@@ -762,6 +764,14 @@ TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_GT(std::time(nullptr), req.not_after + 1);
+  // A connection opened while the certificate was valid is closed at its next frame.
+  auto late = MakeTestSnapshot("shortlived", "A", "shortlived-1");
+  ASSERT_TRUE(live->SendRaw(SnapshotFrame(late)));
+  EXPECT_TRUE(live->WaitClosed(10));
+  for (const auto& f : live->last_frames) EXPECT_NE(f.type, FrameType::kAck) << f.payload;
+  EXPECT_TRUE(proc_.WaitLog(
+      {"warning certificate_refused", "host=shortlived", "when=frame", "certificate has expired"}))
+      << proc_.Log();
   auto opts = Options(&cert);
   opts.resume = session;
   std::string error;
