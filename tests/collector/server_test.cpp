@@ -865,5 +865,19 @@ TEST_F(CollectorServerTest, CorruptStoreStopsAcknowledgingAndExitsCritical) {
   EXPECT_NE(out.find("corrupt"), std::string::npos) << out;
 }
 
+TEST_F(CollectorServerTest, CorruptionFoundByRetentionStopsTheCollector) {
+  // The daily retention run logged `retention_failed ... malformed` and the collector went on.
+  StartCollector();
+  proc_.Signal(SIGTERM);
+  ASSERT_EQ(proc_.Wait(30), 0) << proc_.Log();
+  SmashRootPage(db_, "seen_by_received");
+  proc_.Start(BaseArgs());  // it may already be gone when Start looks
+  EXPECT_EQ(proc_.Wait(30), 3) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"error retention_failed"})) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"critical store_corrupt"})) << proc_.Log();
+  std::string out;
+  EXPECT_EQ(Ctl("check", &out), 1) << out;
+}
+
 }  // namespace
 }  // namespace tidemark::testing
