@@ -1,6 +1,6 @@
 // tidemark-collector: receives snapshots from agents over mutual TLS and stores them
 // (docs/collector.md). Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot
-// start, 2 usage errors.
+// start, 2 usage errors, 3 the store is corrupted, 4 an internal error (server.h).
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -28,10 +28,18 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);
-  auto server = Server::Create(*parsed);
-  if (!server.ok()) {
-    Log::Error("startup_failed", {{"error", server.status().message()}});
-    return 1;
+  // main's named edge: an exception here is a clear line and an exit code, not an abort.
+  try {
+    auto server = Server::Create(*parsed);
+    if (!server.ok()) {
+      Log::Error("startup_failed", {{"error", server.status().message()}});
+      return 1;
+    }
+    return (*server)->Run(/*handle_signals=*/true);
+  } catch (const std::exception& e) {
+    Log::Error("internal_error", {{"event", "main"}, {"error", Clip(e.what(), 1024)}});
+  } catch (...) {
+    Log::Error("internal_error", {{"event", "main"}, {"error", "unknown exception"}});
   }
-  return (*server)->Run(/*handle_signals=*/true);
+  return kExitInternal;
 }

@@ -21,6 +21,9 @@ const std::vector<std::string>& KnownKeys() {
                                                 "max_frame_bytes",
                                                 "max_connections",
                                                 "max_inflight_bytes",
+                                                "max_host_inflight_bytes",
+                                                "frame_timeout",
+                                                "min_frame_rate",
                                                 "handshake_timeout",
                                                 "idle_timeout",
                                                 "shutdown_timeout",
@@ -93,6 +96,16 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   auto inflight = GetInt(m, "max_inflight_bytes", c->max_inflight_bytes, 4096, 1ll << 40);
   if (!inflight.ok()) return inflight.status();
   c->max_inflight_bytes = *inflight;
+  auto host_inflight =
+      GetInt(m, "max_host_inflight_bytes", c->max_host_inflight_bytes, 4096, 1ll << 40);
+  if (!host_inflight.ok()) return host_inflight.status();
+  c->max_host_inflight_bytes = *host_inflight;
+  auto frame_timeout = GetInt(m, "frame_timeout", c->frame_timeout_s, 1, 3600);
+  if (!frame_timeout.ok()) return frame_timeout.status();
+  c->frame_timeout_s = *frame_timeout;
+  auto rate = GetInt(m, "min_frame_rate", c->min_frame_rate, 0, 1ll << 30);
+  if (!rate.ok()) return rate.status();
+  c->min_frame_rate = *rate;
   auto hs = GetInt(m, "handshake_timeout", c->handshake_timeout_s, 1, 3600);
   if (!hs.ok()) return hs.status();
   c->handshake_timeout_s = *hs;
@@ -200,6 +213,15 @@ std::string CollectorHelp() {
     << "  --max-inflight-bytes N    frame bytes being received or stored across all\n"
        "                            connections (default "
     << d.max_inflight_bytes << ")\n"
+    << "  --max-host-inflight-bytes N  frame bytes the connections of one host may hold\n"
+       "                            together (default "
+    << d.max_host_inflight_bytes << ")\n"
+    << "  --frame-timeout S         close a frame whose payload gets no byte for S seconds\n"
+       "                            (default "
+    << d.frame_timeout_s << ")\n"
+    << "  --min-frame-rate N        and one slower than N bytes/s on average, after\n"
+       "                            frame_timeout of grace (default "
+    << d.min_frame_rate << "; 0 = off)\n"
     << "  --handshake-timeout S     seconds for the TLS handshake after accept (default "
     << d.handshake_timeout_s << ")\n"
     << "  --idle-timeout S          seconds without a complete frame before closing\n"
@@ -218,7 +240,9 @@ std::string CollectorHelp() {
        "Signals: SIGTERM/SIGINT stop accepting, let in-flight snapshots finish, exit 0;\n"
        "SIGHUP re-reads the config file: CRL, certificates and limits.\n"
        "Logs: one line per event on stderr (journald-friendly). Exit: 0 after a clean stop,\n"
-       "1 when it cannot start (certificates, key permissions, store, address), 2 usage.\n";
+       "1 when it cannot start (certificates, key permissions, store, address), 2 usage,\n"
+       "3 the store is corrupted (logged at critical level; nothing more is acknowledged),\n"
+       "4 an internal error outside any connection.\n";
   return o.str();
 }
 

@@ -22,6 +22,14 @@ struct CollectorConfig {
   uint32_t max_frame_bytes = 64u << 20;
   int64_t max_connections = 10000;
   int64_t max_inflight_bytes = 512ll << 20;
+  // What the connections of one host (one certificate CN) may hold in flight together: one
+  // host cannot take the whole budget (docs/collector.md "Limits").
+  int64_t max_host_inflight_bytes = 128ll << 20;
+  // A frame whose payload gets no byte for this long is closed ("frame_stalled").
+  int64_t frame_timeout_s = 30;
+  // And one slower on average than this many bytes per second (after frame_timeout of grace)
+  // is closed ("frame_too_slow"); 0 = no minimum rate.
+  int64_t min_frame_rate = 16384;
   int64_t handshake_timeout_s = 10;
   int64_t idle_timeout_s = 600;
   int64_t shutdown_timeout_s = 10;

@@ -67,6 +67,11 @@ const std::map<std::string, std::string>& CommandHelp() {
        "id: 1 to 253 of A-Z a-z 0-9 . - _), marked as imported by the invoking user.\n"
        "Exit codes: 0 stored (or already there), 1 not a valid snapshot or store error,\n"
        "2 usage.\n"},
+      {"check",
+       "Usage: tidemarkctl [--db FILE] check\n"
+       "Checks the store's integrity (SQLite PRAGMA integrity_check) and prints 'ok' or\n"
+       "the problems SQLite found.\n"
+       "Exit codes: 0 ok, 1 corrupt or not readable, 2 usage.\n"},
       {"thin",
        "Usage: tidemarkctl [--db FILE] thin --days N [--format text|json]\n"
        "Retention: deletes 'seen' records older than N days (0 to 36500); every distinct\n"
@@ -108,6 +113,9 @@ void PrintUsage(std::ostream& out) {
          "                          hash) and per 'seen' record, in receive order\n"
          "  import FILE --as HOST   store a snapshot collected offline (tidemark-agent collect\n"
          "                          --root), marked as imported by the invoking user\n"
+         "  check                   the store's integrity (SQLite integrity_check): exit 0 "
+         "ok,\n"
+         "                          1 corrupt (with SQLite's messages)\n"
          "  thin --days N           retention: delete 'seen' records older than N days; every\n"
          "                          distinct snapshot is kept (the collector does this daily\n"
          "                          with its retention_days setting)\n"
@@ -341,6 +349,31 @@ int CmdThin(const Options& o, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// `check`: the store's integrity (PRAGMA integrity_check). Exit 0 "ok", 1 "corrupt" with
+// SQLite's messages (or when the file cannot even be opened as a store).
+int CmdCheck(const Options& o, std::ostream& out, std::ostream& err) {
+  SqliteStore::Options open_options;
+  open_options.create = false;
+  auto store = SqliteStore::Open(o.db, open_options);
+  if (!store.ok()) {
+    out << o.db << ": corrupt or unreadable: " << store.status().message() << "\n";
+    return 1;
+  }
+  auto problems = (*store)->IntegrityCheck(/*quick=*/false);
+  if (!problems.ok()) {
+    out << o.db << ": corrupt: " << problems.status().message() << "\n";
+    return 1;
+  }
+  if (problems->empty()) {
+    out << o.db << ": ok\n";
+    return 0;
+  }
+  out << o.db << ": corrupt (" << problems->size() << " problem(s); restore from a backup)\n";
+  for (const std::string& p : *problems) out << "  " << EscapeControl(p) << "\n";
+  (void)err;
+  return 1;
+}
+
 int RunStoreCommand(const Options& o, std::ostream& out, std::ostream& err) {
   const std::string& command = o.positional[0];
   if (command == "import") return CmdImport(o, out, err);
@@ -429,6 +462,7 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
     return CmdThin(o, out, err);
   }
   if (command == "hosts" && n == 1) return RunStoreCommand(o, out, err);
+  if (command == "check" && n == 1) return CmdCheck(o, out, err);
   if ((command == "show" || command == "history") && n == 2) return RunStoreCommand(o, out, err);
   if (command == "import" && n == 2) {
     if (!o.as) return Usage(err, "import needs --as HOST");

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "common/text.h"
+
 namespace tidemark::collector {
 namespace {
 
@@ -20,6 +22,8 @@ std::function<void(const std::string&)>& Sink() {
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
+    case LogLevel::kCritical:
+      return "critical";
     case LogLevel::kError:
       return "error";
     case LogLevel::kWarning:
@@ -30,38 +34,37 @@ std::string_view LevelName(LogLevel level) {
   return "info";
 }
 
+// Writes `v` escaped (EscapeControl, then '"' as \"), quoted unless it is a plain word.
 void AppendValue(std::string& out, std::string_view v) {
-  bool plain = !v.empty();
-  for (char c : v) {
-    if (c == ' ' || c == '"' || c == '\\' || c == '=' || static_cast<unsigned char>(c) < 0x20 ||
-        c == 0x7f) {
+  std::string escaped = EscapeControlBounded(v, kMaxLogValueBytes);
+  bool plain = !escaped.empty();
+  for (char c : escaped) {
+    if (c == ' ' || c == '"' || c == '\\' || c == '=') {
       plain = false;
       break;
     }
   }
   if (plain) {
-    out.append(v);
+    out.append(escaped);
     return;
   }
   out.push_back('"');
-  for (char c : v) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char* kHex = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(kHex[u >> 4]);
-      out.push_back(kHex[u & 15]);
-    } else {
-      out.push_back(c);
-    }
+  for (char c : escaped) {
+    if (c == '"') out.push_back('\\');
+    out.push_back(c);
   }
   out.push_back('"');
 }
 
 }  // namespace
+
+std::string Clip(std::string_view text, size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  size_t cut = max_bytes;
+  // Back off over UTF-8 continuation bytes so a character is not split.
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + "\u2026(" + std::to_string(text.size()) + " bytes)";
+}
 
 std::string Log::Format(LogLevel level, std::string_view event,
                         std::initializer_list<LogField> fields) {
@@ -86,7 +89,8 @@ void Log::Write(LogLevel level, std::string_view event, std::initializer_list<Lo
   }
   static const bool journald = std::getenv("JOURNAL_STREAM") != nullptr;
   if (journald) {
-    const char* prio = level == LogLevel::kError     ? "<3>"
+    const char* prio = level == LogLevel::kCritical  ? "<2>"
+                       : level == LogLevel::kError   ? "<3>"
                        : level == LogLevel::kWarning ? "<4>"
                                                      : "<6>";
     line.insert(0, prio);

@@ -13,6 +13,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -40,20 +41,29 @@ constexpr int64_t kMaxOverflowSessions = 32;
 // ---------------------------------------------------------------------------------------------
 // The store thread: SqliteStore is used by this thread only. Snapshot puts queued from all
 // connections are committed together (PutBatch: one fsync); other work runs in order.
+//
+// Named edge: nothing thrown while storing (std::bad_alloc, a library exception) leaves this
+// thread; every job queued then is answered with an error. Once the store reports corruption,
+// nothing is acknowledged any more: every result becomes an error, on_corrupt runs once.
 class StoreWorker {
  public:
+  using Done = std::function<void(StatusOr<PutResult>)>;
   struct PutJob {
     SnapshotInput input;
     std::shared_ptr<std::string> payload;  // owns the text input.body points into
-    std::function<void(StatusOr<PutResult>)> done;
+    Done done;
   };
   struct SeenJob {
     SeenInput input;
-    std::function<void(StatusOr<PutResult>)> done;
+    Done done;
   };
   using Task = std::function<void(SnapshotStore&)>;
+  // Called (on the store thread) when a task cannot run or threw: it must answer its caller.
+  using TaskFailed = std::function<void(const Status&)>;
 
-  explicit StoreWorker(std::unique_ptr<SnapshotStore> store) : store_(std::move(store)) {
+  StoreWorker(std::unique_ptr<SnapshotStore> store, std::string db,
+              std::function<void(const Status&)> on_corrupt)
+      : store_(std::move(store)), db_(std::move(db)), on_corrupt_(std::move(on_corrupt)) {
     thread_ = std::thread([this] { Loop(); });
   }
   ~StoreWorker() { Stop(); }
@@ -73,10 +83,10 @@ class StoreWorker {
     }
     cv_.notify_one();
   }
-  void Run(Task task) {
+  void Run(Task task, TaskFailed failed = {}) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      tasks_.push_back(std::move(task));
+      tasks_.push_back({std::move(task), std::move(failed)});
     }
     cv_.notify_one();
   }
@@ -91,9 +101,44 @@ class StoreWorker {
   }
 
  private:
+  struct QueuedTask {
+    Task task;
+    TaskFailed failed;
+  };
+
+  // Calls `done` once with `r`; an exception from it is logged, never propagated.
+  template <typename F, typename R>
+  static void Answer(F& done, R r) {
+    if (!done) return;
+    auto f = std::move(done);
+    done = nullptr;
+    try {
+      f(std::move(r));
+    } catch (const std::exception& e) {
+      Log::Error("store_exception", {{"event", "answer"}, {"error", Clip(e.what(), 256)}});
+    } catch (...) {
+      Log::Error("store_exception", {{"event", "answer"}, {"error", "unknown exception"}});
+    }
+  }
+
+  Status CorruptStatus() const {
+    return Status(StatusCode::kIoError, db_ + ": the store is corrupted; nothing is acknowledged");
+  }
+
+  // After each store call: the first time the store reports corruption, say so at critical
+  // level and tell the server (which stops).
+  bool CheckCorrupt(const std::string& error) {
+    if (corrupt_) return true;
+    if (!store_->Corrupt()) return false;
+    corrupt_ = true;
+    Log::Critical("store_corrupt", {{"db", db_}, {"error", Clip(error, 1024)}});
+    if (on_corrupt_) on_corrupt_(CorruptStatus());
+    return true;
+  }
+
   void Loop() {
     for (;;) {
-      std::deque<Task> tasks;
+      std::deque<QueuedTask> tasks;
       std::vector<PutJob> puts;
       std::vector<SeenJob> seens;
       {
@@ -105,45 +150,103 @@ class StoreWorker {
         puts.swap(puts_);
         seens.swap(seens_);
       }
-      for (auto& t : tasks) t(*store_);
-      if (!seens.empty()) {
-        std::vector<SeenInput> inputs;
-        inputs.reserve(seens.size());
-        for (const auto& j : seens) inputs.push_back(j.input);
-        auto results = store_->RecordSeenBatch(inputs);
-        if (!results.ok()) {
-          Log::Error("store_commit_failed", {{"seen_records", std::to_string(seens.size())},
-                                             {"error", results.status().ToString()}});
-        }
-        for (size_t i = 0; i < seens.size(); ++i) {
-          seens[i].done(results.ok() ? (*results)[i] : StatusOr<PutResult>(results.status()));
-        }
+      for (auto& t : tasks) RunTask(t);
+      try {
+        ProcessSeens(seens);
+        ProcessPuts(puts);
+      } catch (const std::exception& e) {
+        Log::Error("store_exception", {{"event", "commit"}, {"error", Clip(e.what(), 256)}});
+      } catch (...) {
+        Log::Error("store_exception", {{"event", "commit"}, {"error", "unknown exception"}});
       }
-      if (puts.empty()) continue;
-      std::vector<SnapshotInput> inputs;
-      inputs.reserve(puts.size());
-      for (const auto& p : puts) inputs.push_back(p.input);
-      auto results = store_->PutBatch(inputs);
-      if (!results.ok()) {
-        Log::Error("store_commit_failed", {{"snapshots", std::to_string(puts.size())},
-                                           {"error", results.status().ToString()}});
-      } else if (puts.size() > 1) {
-        // Group commit across connections: worth a line only at debug level; kept quiet.
+      // Whatever an exception left unanswered gets a (transient) error: never an ack.
+      Status failed(StatusCode::kInternal, "the store thread failed on this batch");
+      for (auto& j : seens) Answer(j.done, StatusOr<PutResult>(failed));
+      for (auto& j : puts) Answer(j.done, StatusOr<PutResult>(failed));
+    }
+  }
+
+  void RunTask(QueuedTask& t) {
+    if (corrupt_) {
+      Answer(t.failed, CorruptStatus());
+      return;
+    }
+    try {
+      t.task(*store_);
+      t.failed = nullptr;  // the task answered its caller itself
+    } catch (const std::exception& e) {
+      Log::Error("store_exception", {{"event", "task"}, {"error", Clip(e.what(), 256)}});
+      Answer(t.failed, Status(StatusCode::kInternal, "the store thread failed"));
+    } catch (...) {
+      Log::Error("store_exception", {{"event", "task"}, {"error", "unknown exception"}});
+      Answer(t.failed, Status(StatusCode::kInternal, "the store thread failed"));
+    }
+    CheckCorrupt("a store call reported corruption");
+  }
+
+  void ProcessSeens(std::vector<SeenJob>& seens) {
+    if (seens.empty()) return;
+    if (corrupt_) {
+      for (auto& j : seens) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
+      return;
+    }
+    std::vector<SeenInput> inputs;
+    inputs.reserve(seens.size());
+    for (const auto& j : seens) inputs.push_back(j.input);
+    auto results = store_->RecordSeenBatch(inputs);
+    if (!results.ok()) {
+      Log::Error("store_commit_failed", {{"seen_records", std::to_string(seens.size())},
+                                         {"error", results.status().ToString()}});
+    }
+    if (CheckCorrupt(results.ok() ? "" : results.status().ToString())) {
+      for (auto& j : seens) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
+      return;
+    }
+    for (size_t i = 0; i < seens.size(); ++i) {
+      Answer(seens[i].done, results.ok() ? (*results)[i] : StatusOr<PutResult>(results.status()));
+    }
+  }
+
+  void ProcessPuts(std::vector<PutJob>& puts) {
+    if (puts.empty()) return;
+    if (corrupt_) {
+      for (auto& j : puts) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
+      return;
+    }
+    std::vector<SnapshotInput> inputs;
+    inputs.reserve(puts.size());
+    for (const auto& p : puts) inputs.push_back(p.input);
+    auto results = store_->PutBatch(inputs);
+    if (!results.ok()) {
+      Log::Error("store_commit_failed", {{"snapshots", std::to_string(puts.size())},
+                                         {"error", results.status().ToString()}});
+    }
+    std::string first_error;
+    if (results.ok()) {
+      for (const auto& r : *results) {
+        if (!r.ok() && first_error.empty()) first_error = r.status().ToString();
       }
-      for (size_t i = 0; i < puts.size(); ++i) {
-        if (results.ok()) {
-          puts[i].done((*results)[i]);
-        } else {
-          puts[i].done(results.status());
-        }
-      }
+    } else {
+      first_error = results.status().ToString();
+    }
+    // A batch in which the store met corruption is not acknowledged, not even the snapshots
+    // that were committed: the agents keep them and send them again (then `duplicate`).
+    if (CheckCorrupt(first_error)) {
+      for (auto& j : puts) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
+      return;
+    }
+    for (size_t i = 0; i < puts.size(); ++i) {
+      Answer(puts[i].done, results.ok() ? (*results)[i] : StatusOr<PutResult>(results.status()));
     }
   }
 
   std::unique_ptr<SnapshotStore> store_;
+  std::string db_;
+  std::function<void(const Status&)> on_corrupt_;
+  bool corrupt_ = false;  // store thread only
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Task> tasks_;
+  std::deque<QueuedTask> tasks_;
   std::vector<PutJob> puts_;
   std::vector<SeenJob> seens_;
   bool stop_ = false;
@@ -155,17 +258,28 @@ struct Limits {
   std::atomic<uint32_t> max_frame_bytes{protocol::kDefaultMaxFrameBytes};
   std::atomic<int64_t> max_connections{0};
   std::atomic<int64_t> max_inflight_bytes{0};
+  std::atomic<int64_t> max_host_inflight_bytes{0};
   std::atomic<int64_t> handshake_timeout_s{10};
   std::atomic<int64_t> idle_timeout_s{600};
+  std::atomic<int64_t> frame_timeout_s{30};
+  std::atomic<int64_t> min_frame_rate{0};
 
   void Set(const CollectorConfig& c) {
     max_frame_bytes = c.max_frame_bytes;
     max_connections = c.max_connections;
     max_inflight_bytes = c.max_inflight_bytes;
+    max_host_inflight_bytes = c.max_host_inflight_bytes;
     handshake_timeout_s = c.handshake_timeout_s;
     idle_timeout_s = c.idle_timeout_s;
+    frame_timeout_s = c.frame_timeout_s;
+    min_frame_rate = c.min_frame_rate;
   }
 };
+
+// A frame's payload is read in chunks of at most this many bytes, each reserved against the
+// in-flight budget just before it is read: a connection holds budget only for bytes it sent
+// (plus at most one chunk), never for a length it merely announced in a header.
+constexpr int64_t kReadChunk = 64 * 1024;
 
 class Session;
 
@@ -174,13 +288,16 @@ struct Shared {
   Limits limits;
   std::atomic<int64_t> connections{0};  // counted sessions (not overflow)
   std::atomic<int64_t> overflow{0};
-  std::atomic<int64_t> inflight_bytes{0};
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<StoreWorker> store;
 
   std::mutex mu;  // guards ctx and sessions
   std::shared_ptr<ssl::context> ctx;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+
+  std::mutex budget_mu;  // guards inflight_bytes and host_inflight
+  int64_t inflight_bytes = 0;
+  std::unordered_map<std::string, int64_t> host_inflight;
 
   std::shared_ptr<ssl::context> Context() {
     std::lock_guard<std::mutex> lock(mu);
@@ -191,16 +308,28 @@ struct Shared {
     return sessions.size();
   }
 
-  // Reserves payload bytes against max_inflight_bytes; false when over it.
-  bool Reserve(int64_t n) {
-    int64_t now = inflight_bytes.fetch_add(n) + n;
-    if (now > limits.max_inflight_bytes.load()) {
-      inflight_bytes.fetch_sub(n);
-      return false;
+  // Reserves n payload bytes for `host` against max_inflight_bytes (all connections) and
+  // max_host_inflight_bytes (that host's connections). Returns "" or the limit that was hit.
+  std::string Reserve(const std::string& host, int64_t n) {
+    std::lock_guard<std::mutex> lock(budget_mu);
+    if (inflight_bytes + n > limits.max_inflight_bytes.load()) return "max_inflight_bytes";
+    int64_t& mine = host_inflight[host];
+    if (mine + n > limits.max_host_inflight_bytes.load()) {
+      if (mine == 0) host_inflight.erase(host);
+      return "max_host_inflight_bytes";
     }
-    return true;
+    mine += n;
+    inflight_bytes += n;
+    return "";
   }
-  void Release(int64_t n) { inflight_bytes.fetch_sub(n); }
+  void Release(const std::string& host, int64_t n) {
+    std::lock_guard<std::mutex> lock(budget_mu);
+    inflight_bytes -= n;
+    auto it = host_inflight.find(host);
+    if (it == host_inflight.end()) return;
+    it->second -= n;
+    if (it->second <= 0) host_inflight.erase(it);
+  }
 };
 
 std::string EndpointText(const tcp::endpoint& ep) {
@@ -246,7 +375,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
-    if (reserved_ > 0) shared_.Release(reserved_);
+    if (reserved_ > 0) shared_.Release(host_, reserved_);
     ReleaseSlot();
     std::lock_guard<std::mutex> lock(shared_.mu);
     shared_.sessions.erase(this);
@@ -264,7 +393,9 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.set_verify_callback(
         [this](bool preverified, ssl::verify_context& vctx) { return Verify(preverified, vctx); });
     stream_.async_handshake(ssl::stream_base::server,
-                            [this, self](const boost::system::error_code& ec) { OnHandshake(ec); });
+                            [this, self](const boost::system::error_code& ec) {
+                              Guard("handshake", [&] { OnHandshake(ec); });
+                            });
   }
 
   asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -272,15 +403,57 @@ class Session : public std::enable_shared_from_this<Session> {
   // On shutdown: a connection waiting for its next frame (or handshaking) is closed now; one
   // with a frame in progress finishes it (its ack is sent) and is closed then.
   void Drain() {
-    draining_ = true;
-    if (state_ == State::kHandshake || state_ == State::kIdle) {
-      Log::Info("connection_closed", {{"peer", peer_}, {"host", host_}, {"reason", "shutdown"}});
+    Guard("drain", [&] {
+      draining_ = true;
+      if (state_ == State::kHandshake || state_ == State::kIdle) {
+        Log::Info("connection_closed", {{"peer", peer_}, {"host", host_}, {"reason", "shutdown"}});
+        CloseNow();
+      }
+    });
+  }
+
+  // After a reload (SIGHUP): checks the peer's certificate again against the new context (its
+  // CRL, validity dates, chain) and closes the connection when it no longer passes. A
+  // connection still handshaking is checked in OnHandshake against the current context.
+  void Recheck(const std::shared_ptr<ssl::context>& ctx) {
+    Guard("recheck", [&] {
+      if (state_ == State::kHandshake || state_ == State::kClosed) return;
+      Status st = VerifyPeerCertificate(stream_.native_handle(), ctx->native_handle());
+      if (st.ok()) return;
+      Log::Warn("certificate_refused",
+                {{"peer", peer_}, {"host", host_}, {"when", "reload"}, {"reason", st.message()}});
+      Log::Info("connection_closed", {{"peer", peer_}, {"host", host_}, {"reason", st.message()}});
       CloseNow();
-    }
+    });
   }
 
  private:
   enum class State { kHandshake, kIdle, kPayload, kBusy, kClosed };
+
+  // The named edge of every completion handler: an exception (nlohmann, Asio, std::bad_alloc)
+  // is logged with the event it came from and closes this connection; it never reaches
+  // io_context::run().
+  template <typename F>
+  void Guard(const char* event, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      OnException(event, e.what());
+    } catch (...) {
+      OnException(event, "unknown exception");
+    }
+  }
+  void OnException(const char* event, const std::string& what) noexcept {
+    try {
+      Log::Error("session_exception",
+                 {{"peer", peer_}, {"host", host_}, {"event", event}, {"error", Clip(what, 256)}});
+    } catch (...) {
+    }
+    try {
+      CloseNow();
+    } catch (...) {
+    }
+  }
 
   bool Verify(bool preverified, ssl::verify_context& vctx) {
     X509_STORE_CTX* x = vctx.native_handle();
@@ -306,8 +479,18 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.expires_after(std::chrono::seconds(seconds));
     timer_.async_wait([this, self, event](const boost::system::error_code& ec) {
       if (ec || state_ == State::kClosed) return;
-      Log::Warn(event, {{"peer", peer_}, {"host", host_}});
-      CloseNow();
+      Guard(event, [&] {
+        if (state_ == State::kPayload) {
+          Log::Warn(event, {{"peer", peer_},
+                            {"host", host_},
+                            {"type", std::string(protocol::FrameTypeName(type_))},
+                            {"expected", std::to_string(frame_length_)},
+                            {"received", std::to_string(received_)}});
+        } else {
+          Log::Warn(event, {{"peer", peer_}, {"host", host_}});
+        }
+        CloseNow();
+      });
     });
   }
 
@@ -350,6 +533,17 @@ class Session : public std::enable_shared_from_this<Session> {
       CloseNow();
       return;
     }
+    // A resumed session (TLS 1.3 ticket) skips chain, validity and CRL checks: run them now,
+    // against the current context (a reload may have brought a new CRL since accept).
+    auto current = shared_.Context();
+    Status valid = VerifyPeerCertificate(ssl_handle, current->native_handle());
+    if (!valid.ok()) {
+      Log::Warn("handshake_refused", {{"peer", peer_},
+                                      {"reason", valid.message()},
+                                      {"resumed", SSL_session_reused(ssl_handle) ? "yes" : "no"}});
+      CloseNow();
+      return;
+    }
     host_ = *id;
     fingerprint_ = CertFingerprint(cert);
     Log::Info("connection_accepted", {{"peer", peer_},
@@ -376,7 +570,23 @@ class Session : public std::enable_shared_from_this<Session> {
     ArmTimer(shared_.limits.idle_timeout_s.load(), "idle_timeout");
     auto self = shared_from_this();
     asio::async_read(stream_, asio::buffer(header_),
-                     [this, self](const boost::system::error_code& ec, size_t) { OnHeader(ec); });
+                     [this, self](const boost::system::error_code& ec, size_t) {
+                       Guard("header", [&] { OnHeader(ec); });
+                     });
+  }
+
+  // True while the peer's certificate is within its validity dates; a live connection whose
+  // certificate expired is closed at its next frame.
+  bool CertificateStillValid() {
+    X509* cert = SSL_get0_peer_certificate(stream_.native_handle());
+    if (cert == nullptr) return false;
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) >= 0) return true;
+    Log::Warn("certificate_refused", {{"peer", peer_},
+                                      {"host", host_},
+                                      {"when", "frame"},
+                                      {"reason", "certificate has expired"}});
+    CloseNow();
+    return false;
   }
 
   void OnHeader(const boost::system::error_code& ec) {
@@ -389,6 +599,7 @@ class Session : public std::enable_shared_from_this<Session> {
       CloseNow();
       return;
     }
+    if (!CertificateStillValid()) return;
     auto header = protocol::DecodeHeader(header_, shared_.limits.max_frame_bytes.load());
     if (!header.ok()) {
       bool too_large = header.status().code() == StatusCode::kTooLarge;
@@ -402,47 +613,92 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     type_ = header->type;
-    int64_t length = header->length;
-    if (!shared_.Reserve(length)) {
-      Log::Warn("frame_rejected", {{"peer", peer_},
-                                   {"host", host_},
-                                   {"code", std::string(protocol::kErrBusy)},
-                                   {"reason", "max_inflight_bytes reached"},
-                                   {"bytes", std::to_string(length)}});
-      SendError(protocol::kErrBusy, "too many bytes in flight; try again later", std::nullopt,
-                false, true);
-      return;
-    }
-    reserved_ = length;
+    frame_length_ = header->length;
+    received_ = 0;
+    snapshot_id_.reset();
     state_ = State::kPayload;
     payload_ = std::make_shared<std::string>();
-    payload_->resize(static_cast<size_t>(length));
+    frame_started_ = std::chrono::steady_clock::now();
+    ReadPayload();
+  }
+
+  // Reads the payload chunk by chunk: the budget grows with the bytes that arrive, and a frame
+  // that stops progressing (frame_timeout) or is too slow (min_frame_rate) is closed.
+  void ReadPayload() {
+    if (received_ == frame_length_) {
+      timer_.cancel();
+      state_ = State::kBusy;
+      return SafeDispatch();
+    }
+    if (received_ == reserved_) {
+      int64_t chunk = std::min(kReadChunk, frame_length_ - received_);
+      std::string limit = shared_.Reserve(host_, chunk);
+      if (!limit.empty()) {
+        Log::Warn("frame_rejected", {{"peer", peer_},
+                                     {"host", host_},
+                                     {"code", std::string(protocol::kErrBusy)},
+                                     {"reason", limit + " reached"},
+                                     {"bytes", std::to_string(frame_length_)}});
+        ReleasePayload();
+        SendError(protocol::kErrBusy, "too many bytes in flight; try again later", std::nullopt,
+                  false, true);
+        return;
+      }
+      reserved_ += chunk;
+      // Capacity grows geometrically up to the frame's length (no copy per chunk).
+      size_t want = static_cast<size_t>(reserved_);
+      if (want > payload_->capacity()) {
+        payload_->reserve(
+            std::min(static_cast<size_t>(frame_length_), std::max(want, payload_->capacity() * 2)));
+      }
+      payload_->resize(want);
+    }
+    ArmTimer(shared_.limits.frame_timeout_s.load(), "frame_stalled");
     auto self = shared_from_this();
-    asio::async_read(
-        stream_, asio::buffer(payload_->data(), payload_->size()),
-        [this, self](const boost::system::error_code& rec, size_t n) { OnPayload(rec, n); });
+    stream_.async_read_some(
+        asio::buffer(payload_->data() + received_, static_cast<size_t>(reserved_ - received_)),
+        [this, self](const boost::system::error_code& ec, size_t n) {
+          Guard("payload", [&] { OnPayload(ec, n); });
+        });
   }
 
   void OnPayload(const boost::system::error_code& ec, size_t n) {
     if (state_ == State::kClosed) return;
-    timer_.cancel();
+    received_ += static_cast<int64_t>(n);
     if (ec) {
+      timer_.cancel();
       Log::Warn("frame_truncated", {{"peer", peer_},
                                     {"host", host_},
                                     {"type", std::string(protocol::FrameTypeName(type_))},
-                                    {"expected", std::to_string(payload_->size())},
-                                    {"received", std::to_string(n)},
+                                    {"expected", std::to_string(frame_length_)},
+                                    {"received", std::to_string(received_)},
                                     {"reason", ec.message()}});
       CloseNow();
       return;
     }
-    state_ = State::kBusy;
-    Dispatch();
+    int64_t rate = shared_.limits.min_frame_rate.load();
+    if (rate > 0) {
+      auto elapsed = std::chrono::steady_clock::now() - frame_started_;
+      auto allowed =
+          std::chrono::seconds(shared_.limits.frame_timeout_s.load() + frame_length_ / rate);
+      if (elapsed > allowed) {
+        timer_.cancel();
+        Log::Warn("frame_too_slow", {{"peer", peer_},
+                                     {"host", host_},
+                                     {"type", std::string(protocol::FrameTypeName(type_))},
+                                     {"expected", std::to_string(frame_length_)},
+                                     {"received", std::to_string(received_)},
+                                     {"min_frame_rate", std::to_string(rate)}});
+        CloseNow();
+        return;
+      }
+    }
+    ReadPayload();
   }
 
   void ReleasePayload() {
     payload_.reset();
-    if (reserved_ > 0) shared_.Release(reserved_);
+    if (reserved_ > 0) shared_.Release(host_, reserved_);
     reserved_ = 0;
   }
 
@@ -451,7 +707,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                  {"host", host_},
                                  {"code", std::string(protocol::kErrMalformedFrame)},
                                  {"type", std::string(protocol::FrameTypeName(type_))},
-                                 {"reason", reason}});
+                                 {"reason", Clip(reason, kMaxAgentTextBytes)}});
     SendError(protocol::kErrMalformedFrame, reason, std::nullopt, false, true);
   }
   void OutOfTurn(const std::string& reason) {
@@ -459,8 +715,46 @@ class Session : public std::enable_shared_from_this<Session> {
                                  {"host", host_},
                                  {"code", std::string(protocol::kErrProtocol)},
                                  {"type", std::string(protocol::FrameTypeName(type_))},
-                                 {"reason", reason}});
+                                 {"reason", Clip(reason, kMaxAgentTextBytes)}});
     SendError(protocol::kErrProtocol, reason, std::nullopt, false, true);
+  }
+
+  // The named edge of frame handling: whatever one frame throws (a decoder's type error,
+  // std::bad_alloc) refuses that frame, never the collector. A snapshot is refused for good
+  // (permanent bad_snapshot: the agent moves it to rejected/ rather than resending it forever);
+  // any other frame is malformed and closes the connection.
+  void SafeDispatch() {
+    std::string what;
+    try {
+      Dispatch();
+      return;
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+      what = "unknown exception";
+    }
+    try {
+      Log::Error("frame_exception", {{"peer", peer_},
+                                     {"host", host_},
+                                     {"type", std::string(protocol::FrameTypeName(type_))},
+                                     {"snapshot_id", snapshot_id_.value_or("")},
+                                     {"error", Clip(what, kMaxAgentTextBytes)}});
+      if (payload_ != nullptr) ReleasePayload();
+      if (state_ == State::kClosed || writing_ || store_pending_) {
+        CloseNow();  // an answer is already on its way: nothing more to say on this connection
+        return;
+      }
+      if (type_ == FrameType::kSnapshot) {
+        RefuseSnapshot(protocol::kErrBadSnapshot, "the collector cannot decode this snapshot",
+                       snapshot_id_);
+      } else {
+        Malformed(std::string(protocol::FrameTypeName(type_)) + " could not be handled");
+      }
+    } catch (const std::exception& e) {
+      OnException("frame", e.what());
+    } catch (...) {
+      OnException("frame", "unknown exception");
+    }
   }
 
   void Dispatch() {
@@ -479,7 +773,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (j.ok() && j->contains("code") && (*j)["code"].is_string()) {
           code = (*j)["code"].get<std::string>();
         }
-        Log::Warn("agent_error", {{"peer", peer_}, {"host", host_}, {"code", code}});
+        Log::Warn("agent_error",
+                  {{"peer", peer_}, {"host", host_}, {"code", Clip(code, kMaxAgentTextBytes)}});
         ReleasePayload();
         CloseNow();
         return;
@@ -499,7 +794,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (hello->protocol != protocol::kVersion) {
       return OutOfTurn("hello: protocol " + std::to_string(hello->protocol) + " not supported");
     }
-    agent_version_ = hello->agent_version;
+    // The agent chooses this text: bounded before it is logged or stored.
+    agent_version_ = Clip(hello->agent_version, kMaxAgentVersionBytes);
     Log::Info("hello", {{"peer", peer_},
                         {"host", host_},
                         {"agent_version", agent_version_},
@@ -514,30 +810,38 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string host = host_, version = agent_version_, fp = fingerprint_;
     int64_t now = Now();
     auto executor = stream_.get_executor();
-    shared_.store->Run([self, executor, host, version, fp, now](SnapshotStore& store) {
-      auto changed = store.UpsertHost(host, version, fp, now);
-      asio::post(executor, [self, changed] { self->OnHostRecorded(changed); });
-    });
+    store_pending_ = true;
+    shared_.store->Run(
+        [self, executor, host, version, fp, now](SnapshotStore& store) {
+          auto changed = store.UpsertHost(host, version, fp, now);
+          asio::post(executor, [self, changed] { self->OnHostRecorded(changed); });
+        },
+        [self, executor](const Status& st) {
+          asio::post(executor, [self, st] { self->OnHostRecorded(StatusOr<bool>(st)); });
+        });
   }
 
   void OnHostRecorded(const StatusOr<bool>& changed) {
-    if (state_ == State::kClosed) return;
-    if (!changed.ok()) {
-      Log::Error("store_failed", {{"host", host_}, {"error", changed.status().ToString()}});
-      SendError(protocol::kErrStoreFailed, "the collector's store failed; try again later",
-                std::nullopt, false, true);
-      return;
-    }
-    if (*changed) {
-      Log::Warn("certificate_changed", {{"host", host_}, {"fingerprint", fingerprint_}});
-    }
-    hello_done_ = true;
-    protocol::Welcome w;
-    w.collector_version = kCollectorVersion;
-    w.host = host_;
-    w.max_frame_bytes = shared_.limits.max_frame_bytes.load();
-    w.capabilities = {"offer"};
-    Send(protocol::EncodeJsonFrame(FrameType::kWelcome, protocol::ToJson(w)), false);
+    store_pending_ = false;
+    Guard("host_recorded", [&] {
+      if (state_ == State::kClosed) return;
+      if (!changed.ok()) {
+        Log::Error("store_failed", {{"host", host_}, {"error", changed.status().ToString()}});
+        SendError(protocol::kErrStoreFailed, "the collector's store failed; try again later",
+                  std::nullopt, false, true);
+        return;
+      }
+      if (*changed) {
+        Log::Warn("certificate_changed", {{"host", host_}, {"fingerprint", fingerprint_}});
+      }
+      hello_done_ = true;
+      protocol::Welcome w;
+      w.collector_version = kCollectorVersion;
+      w.host = host_;
+      w.max_frame_bytes = shared_.limits.max_frame_bytes.load();
+      w.capabilities = {"offer"};
+      Send(protocol::EncodeJsonFrame(FrameType::kWelcome, protocol::ToJson(w)), false);
+    });
   }
 
   void OnOffer() {
@@ -562,25 +866,29 @@ class Session : public std::enable_shared_from_this<Session> {
     job.done = [self, executor, o, now](StatusOr<PutResult> r) {
       asio::post(executor, [self, r = std::move(r), o, now] { self->OnOfferDone(r, o, now); });
     };
+    store_pending_ = true;
     shared_.store->Seen(std::move(job));
   }
 
   void OnOfferDone(const StatusOr<PutResult>& r, const protocol::Offer& o, int64_t received_at) {
-    if (state_ == State::kClosed) return;
-    if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
-      Log::Info("offer",
-                {{"host", host_}, {"snapshot_id", o.snapshot_id}, {"result", "send_body"}});
-      protocol::SendBody sb{o.snapshot_id};
-      return Send(protocol::EncodeJsonFrame(FrameType::kSendBody, protocol::ToJson(sb)), false);
-    }
-    if (!r.ok()) {
-      Log::Error(
-          "store_failed",
-          {{"host", host_}, {"snapshot_id", o.snapshot_id}, {"error", r.status().ToString()}});
-      return SendError(protocol::kErrStoreFailed, "the collector's store failed; try again later",
-                       o.snapshot_id, false, false);
-    }
-    Ack(o.snapshot_id, *r, received_at, "offer");
+    store_pending_ = false;
+    Guard("offer_done", [&] {
+      if (state_ == State::kClosed) return;
+      if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
+        Log::Info("offer",
+                  {{"host", host_}, {"snapshot_id", o.snapshot_id}, {"result", "send_body"}});
+        protocol::SendBody sb{o.snapshot_id};
+        return Send(protocol::EncodeJsonFrame(FrameType::kSendBody, protocol::ToJson(sb)), false);
+      }
+      if (!r.ok()) {
+        Log::Error(
+            "store_failed",
+            {{"host", host_}, {"snapshot_id", o.snapshot_id}, {"error", r.status().ToString()}});
+        return SendError(protocol::kErrStoreFailed, "the collector's store failed; try again later",
+                         o.snapshot_id, false, false);
+      }
+      Ack(o.snapshot_id, *r, received_at, "offer");
+    });
   }
 
   void Ack(const std::string& id, PutResult result, int64_t received_at, const char* via) {
@@ -601,7 +909,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                    {"host", host_},
                                    {"snapshot_id", id.value_or("")},
                                    {"code", std::string(code)},
-                                   {"reason", reason}});
+                                   {"reason", Clip(reason, kMaxAgentTextBytes)}});
     SendError(code, reason, std::move(id), true, false);
   }
 
@@ -622,6 +930,7 @@ class Session : public std::enable_shared_from_this<Session> {
       ReleasePayload();
       return RefuseSnapshot(protocol::kErrBadSnapshot, "invalid snapshot_id", std::nullopt);
     }
+    snapshot_id_ = id;  // for a refusal if decoding throws
     auto snapshot = DecodeSnapshot(parsed->body);
     if (!snapshot.ok()) {
       ReleasePayload();
@@ -650,19 +959,23 @@ class Session : public std::enable_shared_from_this<Session> {
     job.done = [self, executor, id, now](StatusOr<PutResult> r) {
       asio::post(executor, [self, r, id, now] { self->OnStored(r, id, now); });
     };
+    store_pending_ = true;
     shared_.store->Put(std::move(job));
   }
 
   void OnStored(const StatusOr<PutResult>& r, const std::string& id, int64_t received_at) {
-    ReleasePayload();
-    if (state_ == State::kClosed) return;
-    if (!r.ok()) {
-      Log::Error("store_failed",
-                 {{"host", host_}, {"snapshot_id", id}, {"error", r.status().ToString()}});
-      return SendError(protocol::kErrStoreFailed, "the collector's store failed; try again later",
-                       id, false, false);
-    }
-    Ack(id, *r, received_at, "snapshot");
+    store_pending_ = false;
+    Guard("stored", [&] {
+      ReleasePayload();
+      if (state_ == State::kClosed) return;
+      if (!r.ok()) {
+        Log::Error("store_failed",
+                   {{"host", host_}, {"snapshot_id", id}, {"error", r.status().ToString()}});
+        return SendError(protocol::kErrStoreFailed, "the collector's store failed; try again later",
+                         id, false, false);
+      }
+      Ack(id, *r, received_at, "snapshot");
+    });
   }
 
   void SendError(std::string_view code, const std::string& message, std::optional<std::string> id,
@@ -681,18 +994,22 @@ class Session : public std::enable_shared_from_this<Session> {
     out_ = std::move(frame);
     ArmTimer(shared_.limits.idle_timeout_s.load(), "write_timeout");
     auto self = shared_from_this();
+    writing_ = true;
     asio::async_write(stream_, asio::buffer(out_),
                       [this, self, close_after](const boost::system::error_code& ec, size_t) {
-                        if (state_ == State::kClosed) return;
-                        timer_.cancel();
-                        if (ec) {
-                          Log::Info("connection_closed",
-                                    {{"peer", peer_}, {"host", host_}, {"reason", ec.message()}});
-                          CloseNow();
-                          return;
-                        }
-                        if (close_after) return Shutdown();
-                        ReadHeader();
+                        writing_ = false;
+                        Guard("write", [&] {
+                          if (state_ == State::kClosed) return;
+                          timer_.cancel();
+                          if (ec) {
+                            Log::Info("connection_closed",
+                                      {{"peer", peer_}, {"host", host_}, {"reason", ec.message()}});
+                            CloseNow();
+                            return;
+                          }
+                          if (close_after) return Shutdown();
+                          ReadHeader();
+                        });
                       });
   }
 
@@ -702,9 +1019,10 @@ class Session : public std::enable_shared_from_this<Session> {
     auto self = shared_from_this();
     timer_.expires_after(std::chrono::seconds(2));
     timer_.async_wait([this, self](const boost::system::error_code& ec) {
-      if (!ec) CloseNow();
+      if (!ec) Guard("shutdown", [&] { CloseNow(); });
     });
-    stream_.async_shutdown([this, self](const boost::system::error_code&) { CloseNow(); });
+    stream_.async_shutdown(
+        [this, self](const boost::system::error_code&) { Guard("shutdown", [&] { CloseNow(); }); });
   }
 
   Shared& shared_;
@@ -716,6 +1034,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool draining_ = false;
   bool slot_released_ = false;
   bool hello_done_ = false;
+  bool writing_ = false;        // an async_write is in progress (out_ must stay)
+  bool store_pending_ = false;  // a store job will answer this frame
   std::string peer_;
   std::string host_;
   std::string fingerprint_;
@@ -723,8 +1043,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string verify_reason_;
   std::array<uint8_t, protocol::kHeaderSize> header_{};
   FrameType type_ = FrameType::kHello;
+  int64_t frame_length_ = 0;
+  int64_t received_ = 0;
+  std::chrono::steady_clock::time_point frame_started_;
+  std::optional<std::string> snapshot_id_;  // of the snapshot frame being handled
   std::shared_ptr<std::string> payload_;
-  int64_t reserved_ = 0;
+  int64_t reserved_ = 0;  // budget held: received_ <= reserved_ <= received_ + kReadChunk
   std::string out_;
 };
 
@@ -743,6 +1067,8 @@ struct Server::Impl {
   asio::steady_timer drain_timer{io};
   asio::steady_timer accept_retry_timer{io};
   std::atomic<bool> stopping{false};
+  // What Run() returns: 0, or kExitStoreCorrupt / kExitInternal.
+  std::atomic<int> exit_code{0};
   // Reloadable settings read outside the sessions (`config` itself is not changed after start).
   std::atomic<int64_t> retention_days{0};
   std::atomic<int64_t> shutdown_timeout_s{0};
@@ -803,6 +1129,31 @@ struct Server::Impl {
     });
   }
 
+  std::vector<std::shared_ptr<Session>> LiveSessions() {
+    std::vector<std::shared_ptr<Session>> live;
+    std::lock_guard<std::mutex> lock(shared.mu);
+    for (auto& [ptr, weak] : shared.sessions) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    return live;
+  }
+
+  // The store is corrupted (logged at critical level by the store thread): stop with
+  // kExitStoreCorrupt. Connections waiting for the store get store_failed, never an ack.
+  void OnStoreCorrupt() {
+    exit_code = kExitStoreCorrupt;
+    BeginStop("store_corrupt");
+  }
+
+  // An exception escaped a handler outside any session: there is no connection to blame, so
+  // the collector stops (kExitInternal) rather than go on in an unknown state.
+  void OnFatal(const std::string& what) {
+    Log::Error("internal_error", {{"event", "io_run"}, {"error", Clip(what, 1024)}});
+    int expected = 0;
+    exit_code.compare_exchange_strong(expected, kExitInternal);
+    io.stop();
+  }
+
   void BeginStop(const char* why) {
     if (stopping.exchange(true)) return;
     Log::Info("stopping",
@@ -812,14 +1163,7 @@ struct Server::Impl {
     acceptor.close(ignored);
     retention_timer.cancel();
     accept_retry_timer.cancel();
-    std::vector<std::shared_ptr<Session>> live;
-    {
-      std::lock_guard<std::mutex> lock(shared.mu);
-      for (auto& [ptr, weak] : shared.sessions) {
-        if (auto s = weak.lock()) live.push_back(std::move(s));
-      }
-    }
-    for (auto& s : live) {
+    for (auto& s : LiveSessions()) {
       // Drain runs on the session's strand (the socket's executor).
       asio::post(s->executor(), [s] { s->Drain(); });
     }
@@ -857,6 +1201,12 @@ struct Server::Impl {
       shared.ctx = *ctx;
     }
     shared.limits.Set(*c);
+    // Revocation and expiry reach live connections: each one's certificate is checked again
+    // against the new context (CRL, validity dates), on its own strand.
+    std::shared_ptr<ssl::context> fresh = *ctx;
+    for (auto& s : LiveSessions()) {
+      asio::post(s->executor(), [s, fresh] { s->Recheck(fresh); });
+    }
     if (c->listen_host != config.listen_host || c->listen_port != config.listen_port ||
         c->db != config.db || c->threads != config.threads) {
       Log::Warn("reload_partial", {{"reason", "listen, db and threads change only on restart"}});
@@ -868,6 +1218,9 @@ struct Server::Impl {
                            {"max_connections", std::to_string(c->max_connections)},
                            {"max_frame_bytes", std::to_string(c->max_frame_bytes)},
                            {"max_inflight_bytes", std::to_string(c->max_inflight_bytes)},
+                           {"max_host_inflight_bytes", std::to_string(c->max_host_inflight_bytes)},
+                           {"frame_timeout", std::to_string(c->frame_timeout_s)},
+                           {"min_frame_rate", std::to_string(c->min_frame_rate)},
                            {"handshake_timeout", std::to_string(c->handshake_timeout_s)},
                            {"idle_timeout", std::to_string(c->idle_timeout_s)}});
   }
@@ -891,7 +1244,10 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
   impl->shutdown_timeout_s = c.shutdown_timeout_s;
   auto store = SqliteStore::Open(c.db);
   if (!store.ok()) return store.status();
-  impl->shared.store = std::make_unique<StoreWorker>(std::move(*store));
+  Impl* raw = impl.get();
+  impl->shared.store = std::make_unique<StoreWorker>(std::move(*store), c.db, [raw](const Status&) {
+    asio::post(raw->io, [raw] { raw->OnStoreCorrupt(); });
+  });
 
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(c.listen_host, ec);
@@ -952,13 +1308,31 @@ int Server::Run(bool handle_signals) {
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
   m.ScheduleRetention();
   m.Accept();
+  // The last named edge: whatever escapes a handler (all session handlers catch their own)
+  // stops the collector with a clear line instead of std::terminate.
+  auto run = [&m] {
+    try {
+      m.io.run();
+    } catch (const std::exception& e) {
+      m.OnFatal(e.what());
+    } catch (...) {
+      m.OnFatal("unknown exception");
+    }
+  };
   std::vector<std::thread> pool;
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&m] { m.io.run(); });
-  m.io.run();
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(run);
+  run();
   for (auto& t : pool) t.join();
   m.shared.store->Stop();
-  Log::Info("stopped", {});
-  return 0;
+  int code = m.exit_code.load();
+  if (code == 0) {
+    Log::Info("stopped", {});
+  } else {
+    Log::Error("stopped",
+               {{"exit_code", std::to_string(code)},
+                {"reason", code == kExitStoreCorrupt ? "store corrupted" : "internal error"}});
+  }
+  return code;
 }
 
 void Server::Stop() {

@@ -16,6 +16,10 @@ namespace tidemark::collector {
 
 inline constexpr const char* kCollectorVersion = "0.1.0";
 
+// Exit codes of Run() besides 0 (clean stop); main adds 1 (cannot start) and 2 (usage).
+inline constexpr int kExitStoreCorrupt = 3;  // the store reported corruption (critical)
+inline constexpr int kExitInternal = 4;      // an exception outside any connection
+
 class Server {
  public:
   // Loads the TLS context (refusing a key readable by others), opens the store, binds the
@@ -29,14 +33,18 @@ class Server {
   uint16_t port() const;
 
   // Serves until Stop() (or SIGTERM/SIGINT when handle_signals; SIGHUP then reloads). Returns
-  // the process exit code (0 after a clean stop).
+  // the process exit code: 0 after a clean stop, kExitStoreCorrupt when the store reported
+  // corruption (nothing is acknowledged after that), kExitInternal after an exception outside
+  // any connection.
   int Run(bool handle_signals);
 
   // Thread-safe: stop accepting, let in-flight snapshots finish (bounded by shutdown_timeout),
   // then make Run() return.
   void Stop();
   // Thread-safe: re-read the config file and flags; new TLS context (CRL, certificates) and
-  // limits for new connections and frames. The listen address and db are not changed.
+  // limits for new connections and frames; every open connection's certificate is checked
+  // again (CRL, validity) and the connection closed when it fails. The listen address and db
+  // are not changed.
   void Reload();
 
  private:

@@ -18,7 +18,8 @@ namespace {
 
 // The schema (docs/store.md documents every column). Times are stored twice: integer seconds
 // since the epoch (for ordering and comparison) and RFC 3339 UTC text (for people and tools).
-constexpr const char* kSchemaSql = R"sql(
+// Version 2: snapshot ids are unique per host ((host, id)), not across the store.
+constexpr const char* kHostsSql = R"sql(
 CREATE TABLE schema_version (version INTEGER NOT NULL);
 CREATE TABLE hosts (
   id               TEXT PRIMARY KEY,
@@ -36,9 +37,14 @@ CREATE TABLE fingerprint_changes (
   changed_at       INTEGER NOT NULL,
   changed_at_text  TEXT NOT NULL
 );
-CREATE TABLE snapshots (
+)sql";
+
+// The snapshots and seen tables under a given name (the v1 -> v2 migration builds them beside
+// the old ones, then renames them).
+std::string SnapshotsTableSql(const std::string& name) {
+  return "CREATE TABLE " + name + R"sql( (
   seq              INTEGER PRIMARY KEY,
-  id               TEXT NOT NULL UNIQUE,
+  id               TEXT NOT NULL,
   host             TEXT NOT NULL REFERENCES hosts(id),
   received_at      INTEGER NOT NULL,
   received_at_text TEXT NOT NULL,
@@ -49,13 +55,16 @@ CREATE TABLE snapshots (
   imported_by      TEXT,
   body_encoding    TEXT NOT NULL CHECK (body_encoding IN ('zstd')),
   body_size        INTEGER NOT NULL,
-  body             BLOB NOT NULL
+  body             BLOB NOT NULL,
+  UNIQUE (host, id)
 );
-CREATE INDEX snapshots_by_host ON snapshots (host, received_at, seq);
-CREATE INDEX snapshots_by_host_seq ON snapshots (host, seq);
-CREATE TABLE seen (
+)sql";
+}
+
+std::string SeenTableSql(const std::string& name) {
+  return "CREATE TABLE " + name + R"sql( (
   seq              INTEGER PRIMARY KEY,
-  id               TEXT NOT NULL UNIQUE,
+  id               TEXT NOT NULL,
   host             TEXT NOT NULL REFERENCES hosts(id),
   snapshot_seq     INTEGER NOT NULL REFERENCES snapshots(seq),
   received_at      INTEGER NOT NULL,
@@ -63,12 +72,43 @@ CREATE TABLE seen (
   collected_at     TEXT NOT NULL,
   collected_at_s   INTEGER,
   content_hash     TEXT NOT NULL,
-  imported_by      TEXT
+  imported_by      TEXT,
+  UNIQUE (host, id)
 );
+)sql";
+}
+
+constexpr const char* kIndexesSql = R"sql(
+CREATE INDEX snapshots_by_host ON snapshots (host, received_at, seq);
+CREATE INDEX snapshots_by_host_seq ON snapshots (host, seq);
 CREATE INDEX seen_by_host ON seen (host, seq);
 CREATE INDEX seen_by_received ON seen (received_at);
 CREATE INDEX seen_by_snapshot ON seen (snapshot_seq, received_at);
 )sql";
+
+std::string SchemaSql() {
+  return std::string(kHostsSql) + SnapshotsTableSql("snapshots") + SeenTableSql("seen") +
+         kIndexesSql;
+}
+
+// Version 1 -> 2: snapshot ids were unique across all hosts, so a host reusing another host's
+// id was acked `duplicate` and its snapshot lost. SQLite cannot drop a UNIQUE constraint: the
+// two tables are rebuilt (sqlite.org/lang_altertable.html, "other kinds of table schema
+// changes"), with foreign keys off around the transaction.
+std::string MigrateV1Sql() {
+  return SnapshotsTableSql("snapshots_v2") +
+         "INSERT INTO snapshots_v2 SELECT seq, id, host, received_at, received_at_text, "
+         "collected_at, collected_at_s, agent_version, content_hash, imported_by, body_encoding, "
+         "body_size, body FROM snapshots;\n" +
+         SeenTableSql("seen_v2") +
+         "INSERT INTO seen_v2 SELECT seq, id, host, snapshot_seq, received_at, received_at_text, "
+         "collected_at, collected_at_s, content_hash, imported_by FROM seen;\n"
+         "DROP TABLE seen;\n"
+         "DROP TABLE snapshots;\n"
+         "ALTER TABLE snapshots_v2 RENAME TO snapshots;\n"
+         "ALTER TABLE seen_v2 RENAME TO seen;\n" +
+         kIndexesSql + "UPDATE schema_version SET version = 2;\n";
+}
 
 constexpr int kZstdLevel = 3;
 // The largest snapshot body stored (under SQLite's default 1e9-byte blob limit), and read back
@@ -154,15 +194,24 @@ struct SqliteStore::Impl {
   std::string path;
   sqlite3* db = nullptr;
   std::map<std::string, sqlite3_stmt*, std::less<>> statements;
+  // Set (and never cleared) when SQLite reported SQLITE_CORRUPT or SQLITE_NOTADB.
+  bool corrupt = false;
 
   ~Impl() {
     for (auto& [sql, s] : statements) sqlite3_finalize(s);
     if (db) sqlite3_close_v2(db);
   }
 
-  Status Error(std::string_view what) const {
+  // Records a corruption code (sticky: see SnapshotStore::Corrupt()).
+  void NoteCode(int code) {
+    code &= 0xff;
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) corrupt = true;
+  }
+
+  Status Error(std::string_view what) {
     if (!db) return {StatusCode::kIoError, path + ": " + std::string(what) + ": no connection"};
     int code = sqlite3_errcode(db) & 0xff;
+    NoteCode(code);
     std::string hint = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
                            ? " (the database file is corrupted; restore it from a backup)"
                            : "";
@@ -172,7 +221,9 @@ struct SqliteStore::Impl {
 
   Status Exec(const char* sql) {
     char* msg = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg); rc != SQLITE_OK) {
+      NoteCode(rc);
+      NoteCode(sqlite3_errcode(db));
       std::string m = msg ? msg : "unknown error";
       sqlite3_free(msg);
       return {StatusCode::kIoError, path + ": " + m};
@@ -193,13 +244,16 @@ struct SqliteStore::Impl {
     return s;
   }
 
-  // Is the id already stored, as a snapshot or as a seen record?
-  StatusOr<bool> IdKnown(const std::string& id) {
-    auto p =
-        Prepare("SELECT 1 FROM snapshots WHERE id = ?1 UNION ALL SELECT 1 FROM seen WHERE id = ?1");
+  // Is the host's id already stored, as a snapshot or as a seen record? Ids are scoped per host:
+  // another host may use the same id.
+  StatusOr<bool> IdKnown(const std::string& host, const std::string& id) {
+    auto p = Prepare(
+        "SELECT 1 FROM snapshots WHERE host = ?1 AND id = ?2 UNION ALL "
+        "SELECT 1 FROM seen WHERE host = ?1 AND id = ?2");
     if (!p.ok()) return p.status();
     Stmt s(*p);
-    s.Bind(1, std::string_view(id));
+    s.Bind(1, std::string_view(host));
+    s.Bind(2, std::string_view(id));
     int rc = s.Step();
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -288,11 +342,55 @@ struct SqliteStore::Impl {
     return Status::Ok();
   }
 
+  // Rebuilds the snapshots and seen tables of a version 1 store as version 2 (ids unique per
+  // host). Foreign keys are off around the transaction, as SQLite's procedure requires, and
+  // checked before the commit. Another process may have migrated first: the version is read
+  // again inside the transaction.
+  Status MigrateFromV1() {
+    if (Status st = Exec("PRAGMA foreign_keys=OFF"); !st.ok()) return st;
+    auto done = InTransaction<bool>([&]() -> StatusOr<bool> {
+      int64_t version = 0;
+      {
+        auto p = Prepare("SELECT version FROM schema_version");
+        if (!p.ok()) return p.status();
+        Stmt s(*p);
+        if (s.Step() != SQLITE_ROW) return Error("read schema version");
+        version = s.Int(0);
+      }
+      if (version != 1) return false;
+      if (Status st = Exec(MigrateV1Sql().c_str()); !st.ok()) return st;
+      sqlite3_stmt* check = nullptr;
+      if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &check, nullptr) != SQLITE_OK) {
+        return Error("migrate to schema version 2");
+      }
+      int rc = sqlite3_step(check);
+      sqlite3_finalize(check);
+      if (rc == SQLITE_ROW) {
+        return Status(StatusCode::kIoError,
+                      path + ": migrate to schema version 2: a foreign key does not hold");
+      }
+      if (rc != SQLITE_DONE) return Error("migrate to schema version 2");
+      return true;
+    });
+    Status on = Exec("PRAGMA foreign_keys=ON");
+    if (!done.ok()) return done.status();
+    return on;
+  }
+
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
   template <typename T, typename F>
   StatusOr<T> InTransaction(F body) {
     if (Status st = Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
-    StatusOr<T> result = body();
+    std::optional<StatusOr<T>> holder;
+    try {
+      holder.emplace(body());
+    } catch (...) {
+      // std::bad_alloc (a large body) or a library exception: never leave the transaction
+      // open for the next caller.
+      Exec("ROLLBACK");
+      throw;
+    }
+    StatusOr<T> result = std::move(*holder);
     if (!result.ok()) {
       Exec("ROLLBACK");
       return result;
@@ -402,7 +500,7 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
         return Status(StatusCode::kNotFound, path + ": empty database (no tidemark schema)");
       }
       auto created = impl->InTransaction<bool>([&]() -> StatusOr<bool> {
-        if (Status st = impl->Exec(kSchemaSql); !st.ok()) return st;
+        if (Status st = impl->Exec(SchemaSql().c_str()); !st.ok()) return st;
         std::string v =
             "INSERT INTO schema_version VALUES (" + std::to_string(kStoreSchemaVersion) + ")";
         if (Status st = impl->Exec(v.c_str()); !st.ok()) return st;
@@ -413,19 +511,27 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
       return Status(StatusCode::kInvalidArgument,
                     path + ": a SQLite database but not a tidemark store (no schema_version)");
     } else {
-      auto v = impl->Prepare("SELECT version FROM schema_version");
-      if (!v.ok()) return v.status();
-      Stmt s(*v);
-      int rc = s.Step();
-      if (rc == SQLITE_DONE) {
-        return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
+      int64_t version = 0;
+      {
+        auto v = impl->Prepare("SELECT version FROM schema_version");
+        if (!v.ok()) return v.status();
+        Stmt s(*v);
+        int rc = s.Step();
+        if (rc == SQLITE_DONE) {
+          return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
+        }
+        if (rc != SQLITE_ROW) {
+          return Status(StatusCode::kInvalidArgument, path +
+                                                          ": not a tidemark database, or "
+                                                          "corrupted (" +
+                                                          sqlite3_errmsg(impl->db) + ")");
+        }
+        version = s.Int(0);
+      }  // reset: the migration reads the version again in its transaction
+      if (version == 1) {
+        if (Status st = impl->MigrateFromV1(); !st.ok()) return st;
+        version = kStoreSchemaVersion;
       }
-      if (rc != SQLITE_ROW) {
-        return Status(
-            StatusCode::kInvalidArgument,
-            path + ": not a tidemark database, or corrupted (" + sqlite3_errmsg(impl->db) + ")");
-      }
-      int64_t version = s.Int(0);
       if (version != kStoreSchemaVersion) {
         return Status(StatusCode::kInvalidArgument,
                       path + ": store schema version " + std::to_string(version) +
@@ -509,7 +615,7 @@ Status CheckInput(const SnapshotInput& in) {
 
 StatusOr<PutResult> SqliteStore::PutInTransaction(const SnapshotInput& in) {
   Impl& d = *impl_;
-  auto known = d.IdKnown(in.snapshot_id);
+  auto known = d.IdKnown(in.host, in.snapshot_id);
   if (!known.ok()) return known.status();
   if (*known) return PutResult::kDuplicate;
   if (Status st = d.TouchHost(in.host, in.agent_version, in.received_at); !st.ok()) return st;
@@ -587,7 +693,7 @@ StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::PutBatch(
 
 StatusOr<PutResult> SqliteStore::SeenInTransaction(const SeenInput& in) {
   Impl& d = *impl_;
-  auto known = d.IdKnown(in.snapshot_id);
+  auto known = d.IdKnown(in.host, in.snapshot_id);
   if (!known.ok()) return known.status();
   if (*known) return PutResult::kDuplicate;
   auto latest = d.LatestHash(in.host);
@@ -772,6 +878,29 @@ StatusOr<int64_t> SqliteStore::Thin(int retention_days, int64_t now) {
     if (s.Step() != SQLITE_DONE) return d.Error("thin seen records");
     return static_cast<int64_t>(sqlite3_changes64(d.db));
   });
+}
+
+bool SqliteStore::Corrupt() const { return impl_->corrupt; }
+
+StatusOr<std::vector<std::string>> SqliteStore::IntegrityCheck(bool quick) {
+  Impl& d = *impl_;
+  sqlite3_stmt* s = nullptr;
+  const char* sql = quick ? "PRAGMA quick_check(100)" : "PRAGMA integrity_check(100)";
+  if (sqlite3_prepare_v2(d.db, sql, -1, &s, nullptr) != SQLITE_OK) return d.Error("check");
+  std::vector<std::string> problems;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    const unsigned char* t = sqlite3_column_text(s, 0);
+    std::string line = t ? reinterpret_cast<const char*>(t) : "";
+    if (line != "ok") problems.push_back(std::move(line));
+  }
+  Status error = rc == SQLITE_DONE ? Status::Ok() : d.Error("check");
+  sqlite3_finalize(s);
+  // A page too damaged for the check to go on is itself its finding.
+  if (!error.ok() && !d.corrupt) return error;
+  if (!error.ok()) problems.push_back(error.message());
+  if (!problems.empty()) d.corrupt = true;
+  return problems;
 }
 
 // ---- store.h helpers -----------------------------------------------------------------------

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "collector/store.h"
 
@@ -14,7 +15,7 @@ struct sqlite3;
 
 namespace tidemark {
 
-inline constexpr int kStoreSchemaVersion = 1;
+inline constexpr int kStoreSchemaVersion = 2;
 
 class SqliteStore : public SnapshotStore {
  public:
@@ -46,6 +47,13 @@ class SqliteStore : public SnapshotStore {
                                   std::optional<int64_t> at_or_before) override;
   StatusOr<std::vector<HistoryEntry>> History(const std::string& host) override;
   StatusOr<int64_t> Thin(int retention_days, int64_t now) override;
+  bool Corrupt() const override;
+
+  // Runs PRAGMA integrity_check (quick: PRAGMA quick_check, which skips index contents).
+  // Returns SQLite's messages: empty when the database is intact. An error only when the
+  // check could not run at all (a database too damaged to start it is reported as an error
+  // whose message says it is corrupted).
+  StatusOr<std::vector<std::string>> IntegrityCheck(bool quick);
 
  private:
   struct Impl;

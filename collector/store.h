@@ -3,9 +3,10 @@
 //
 // The receive time (given by the caller, the collector's clock) is authoritative for ordering;
 // the agent's collected_at is recorded beside it and never used to order. A put is idempotent
-// by snapshot id. Implementations: SqliteStore (collector/sqlite_store.h, the embedded default);
-// docs/store.md describes the contract for another backend (PostgreSQL). An instance is used by
-// one thread at a time; callers serialize access.
+// by (host, snapshot id): ids are scoped per host. Implementations: SqliteStore
+// (collector/sqlite_store.h, the embedded default); docs/store.md describes the contract for
+// another backend (PostgreSQL). An instance is used by one thread at a time; callers serialize
+// access.
 #pragma once
 
 #include <cstdint>
@@ -102,9 +103,9 @@ class SnapshotStore {
                                     const std::string& cert_fingerprint, int64_t seen_at) = 0;
 
   // Stores a snapshot durably (committed before it returns: only then may the caller ack).
-  // A known snapshot id -> kDuplicate. A content hash equal to the host's latest snapshot ->
-  // a "seen" record without the body (kSeen). Otherwise the body is stored (kStored). Creates
-  // the host if needed and moves its last-seen time forward.
+  // A snapshot id the host already used -> kDuplicate. A content hash equal to the host's latest
+  // snapshot -> a "seen" record without the body (kSeen). Otherwise the body is stored (kStored).
+  // Creates the host if needed and moves its last-seen time forward.
   virtual StatusOr<PutResult> PutSnapshot(const SnapshotInput& input) = 0;
 
   // Group commit: stores several snapshots (from several connections) in one durable
@@ -141,6 +142,10 @@ class SnapshotStore {
   // Retention: deletes "seen" records received before now - retention_days; every stored
   // snapshot (every distinct state) is kept. Returns how many records were deleted.
   virtual StatusOr<int64_t> Thin(int retention_days, int64_t now) = 0;
+
+  // Returns true once any call met a corrupted database (SQLite: SQLITE_CORRUPT or
+  // SQLITE_NOTADB). Sticky: the collector stops acknowledging and exits when it sees it.
+  virtual bool Corrupt() const { return false; }
 };
 
 // Times: RFC 3339 UTC text with seconds ("2026-11-28T19:00:00Z").

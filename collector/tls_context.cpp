@@ -6,7 +6,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 
 #include "common/transport/pki.h"
 #include "common/transport/protocol.h"
@@ -48,7 +50,40 @@ Status LoadCrl(X509_STORE* store, const std::string& path) {
   return Status::Ok();
 }
 
+// Bounds each new session ticket by the client certificate's remaining lifetime: a resumed
+// session must not outlive the certificate it was made with (OpenSSL calls this just before it
+// encrypts the session into the ticket).
+int BoundTicketLifetime(SSL* ssl, void* /*arg*/) {
+  SSL_SESSION* session = SSL_get_session(ssl);
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (session == nullptr || cert == nullptr) return 1;
+  int days = 0, seconds = 0;
+  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert)) != 1) return 1;
+  long left = static_cast<long>(days) * 86400 + seconds;
+  long lifetime = std::min(SSL_SESSION_get_timeout(session), kSessionTicketLifetime);
+  SSL_SESSION_set_timeout(session, std::max(1L, std::min(lifetime, left)));
+  return 1;
+}
+
 }  // namespace
+
+Status VerifyPeerCertificate(SSL* ssl, SSL_CTX* ctx) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return Status(StatusCode::kPermissionDenied, "no client certificate");
+  std::unique_ptr<X509_STORE_CTX, decltype(&X509_STORE_CTX_free)> x(X509_STORE_CTX_new(),
+                                                                    &X509_STORE_CTX_free);
+  if (x == nullptr || X509_STORE_CTX_init(x.get(), SSL_CTX_get_cert_store(ctx), cert,
+                                          SSL_get_peer_cert_chain(ssl)) != 1) {
+    return Status(StatusCode::kInternal, "certificate check: " + OpenSslError());
+  }
+  X509_STORE_CTX_set_default(x.get(), "ssl_client");
+  X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(x.get()), 4);
+  int ok = X509_verify_cert(x.get());
+  ERR_clear_error();
+  if (ok == 1) return Status::Ok();
+  return Status(StatusCode::kPermissionDenied,
+                X509_verify_cert_error_string(X509_STORE_CTX_get_error(x.get())));
+}
 
 StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
     const CollectorConfig& config) {
@@ -93,6 +128,10 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
   SSL_CTX_set_verify_depth(native, 4);
   static const unsigned char kSessionContext[] = "tidemark-collector";
   SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
+  SSL_CTX_set_timeout(native, kSessionTicketLifetime);
+  if (SSL_CTX_set_session_ticket_cb(native, BoundTicketLifetime, nullptr, nullptr) != 1) {
+    return Status(StatusCode::kInternal, "session ticket callback: " + OpenSslError());
+  }
   return ctx;
 }
 

@@ -28,6 +28,17 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
 // kPermissionDenied with a short reason ("no clientAuth EKU", "invalid host id in CN", ...).
 StatusOr<std::string> CheckAgentCertificate(X509* cert);
 
+// Verifies the peer certificate of an established connection again against `ctx`'s trust
+// store: chain to the CA, validity dates (now), the CRL when the context has one, and the
+// clientAuth purpose. For TLS 1.3 resumption (which skips verification) and for live
+// connections after a reload. Returns kPermissionDenied with OpenSSL's reason ("certificate
+// revoked", "certificate has expired").
+Status VerifyPeerCertificate(SSL* ssl, SSL_CTX* ctx);
+
+// The longest a TLS session ticket is valid, in seconds; a ticket is never valid beyond the
+// client certificate's notAfter either.
+inline constexpr long kSessionTicketLifetime = 3600;
+
 // "sha256:" + hex SHA-256 of the certificate's DER (as pki::Fingerprint).
 std::string CertFingerprint(X509* cert);
 

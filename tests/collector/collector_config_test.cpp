@@ -27,6 +27,28 @@ TEST(CollectorConfigTest, Defaults) {
   EXPECT_FALSE(p->config.tls12);
 }
 
+TEST(CollectorConfigTest, InflightAndFrameProgressLimits) {
+  auto d = ParseCollectorArgs({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->config.max_host_inflight_bytes, 128ll << 20);
+  EXPECT_EQ(d->config.frame_timeout_s, 30);
+  EXPECT_EQ(d->config.min_frame_rate, 16384);
+  auto p = ParseCollectorArgs(
+      {"--max-host-inflight-bytes", "65536", "--frame-timeout", "5", "--min-frame-rate", "0"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->config.max_host_inflight_bytes, 65536);
+  EXPECT_EQ(p->config.frame_timeout_s, 5);
+  EXPECT_EQ(p->config.min_frame_rate, 0);
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--frame-timeout", "0"},
+                                                                {"--max-host-inflight-bytes", "10"},
+                                                                {"--min-frame-rate", "-1"}}) {
+    auto r = ParseCollectorArgs(args);
+    ASSERT_FALSE(r.ok()) << args[0];
+    EXPECT_NE(r.status().message().find(args[0].substr(2, 5)), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(CollectorConfigTest, FileAndFlagsFlagWins) {
   TempRoot dir;
   dir.Write("/c.conf",
@@ -98,6 +120,24 @@ TEST(CollectorLogTest, OneLineKeyValueQuoted) {
             "warning handshake_refused peer=127.0.0.1:5 reason=\"certificate has expired\"");
   EXPECT_EQ(Log::Format(LogLevel::kInfo, "x", {{"v", "a\nb\"c"}, {"e", ""}}),
             "info x v=\"a\\x0ab\\\"c\" e=\"\"");
+}
+
+TEST(CollectorLogTest, EscapesEverythingThatCouldForgeALineAndBoundsValues) {
+  // C1 (CSI), U+2028, a bidi override, invalid UTF-8, ESC and CR: all escaped.
+  std::string v = "a\x1b[2K\r\xc2\x9b\xe2\x80\xa8\xe2\x80\xae\xff\xfe z";
+  EXPECT_EQ(Log::Format(LogLevel::kError, "e", {{"v", v}}),
+            "error e v=\"a\\x1b[2K\\x0d\\u009b\\u2028\\u202e\\xff\\xfe z\"");
+  EXPECT_EQ(Log::Format(LogLevel::kCritical, "store_corrupt", {{"db", "/x.db"}}),
+            "critical store_corrupt db=/x.db");
+  // Every value is bounded; Clip bounds agent text tighter, never inside a UTF-8 sequence.
+  std::string huge(10 << 20, 'v');
+  EXPECT_LT(Log::Format(LogLevel::kInfo, "hello", {{"agent_version", huge}}).size(),
+            kMaxLogValueBytes + 64);
+  std::string clipped = Clip(huge, kMaxAgentVersionBytes);
+  EXPECT_EQ(clipped.substr(0, kMaxAgentVersionBytes), std::string(kMaxAgentVersionBytes, 'v'));
+  EXPECT_EQ(clipped.substr(kMaxAgentVersionBytes), "\xe2\x80\xa6(10485760 bytes)");
+  EXPECT_EQ(Clip(std::string(3, 'a') + "\xc3\xa9", 4), "aaa\xe2\x80\xa6(5 bytes)");
+  EXPECT_EQ(Clip("short", 128), "short");
 }
 
 }  // namespace

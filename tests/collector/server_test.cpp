@@ -1,13 +1,18 @@
 // tidemark-collector as a process on 127.0.0.1: the protocol conversation, refused
 // certificates, identity mismatch, malformed input beside a served agent, limits, key file
 // permissions, SIGTERM and SIGHUP (docs/protocol.md, docs/collector.md).
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/collector/collector_fixture.h"
+#include "tests/collector/store_damage.h"
 
 namespace tidemark::testing {
 namespace {
@@ -548,6 +553,330 @@ TEST_F(CollectorServerTest, Tls12OnlyWhenEnabled) {
   auto w = c->Hello();
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->type, FrameType::kWelcome);
+}
+
+TEST_F(CollectorServerTest, UndecodableSnapshotIsRefusedPermanentlyAndTheCollectorLives) {
+  // "hostname": 5 made DecodeSnapshot throw a JSON type error that nothing caught: the
+  // collector aborted, and the agent's resend crashed it again. Whatever one frame throws is
+  // a permanent refusal of that snapshot (or malformed_frame for another frame), never a crash.
+  StartCollector();
+  auto agent = pki_.Agent("web9");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto good = MakeTestSnapshot("web9", "A", "web9-20261128T190000Z-0000000000000001");
+  auto doc = nlohmann::json::parse(good.text);
+  doc["host"]["hostname"] = 5;
+  std::string bad_id = "web9-20261128T190000Z-0000000000000002";
+  ASSERT_TRUE(c->SendRaw(protocol::EncodeSnapshotFrame(bad_id, good.hash, doc.dump())));
+  auto e = c->ReadFrame();
+  ExpectError(e, "bad_snapshot");
+  ASSERT_TRUE(e.has_value()) << proc_.Log();
+  EXPECT_TRUE(e->json.value("permanent", false)) << e->payload;
+  EXPECT_EQ(e->json.value("snapshot_id", ""), bad_id) << e->payload;
+  EXPECT_TRUE(proc_.WaitLog({"snapshot_refused", "host=web9", "code=bad_snapshot", bad_id}))
+      << proc_.Log();
+  // The same connection goes on, and so does the collector.
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(good)));
+  ExpectAck(c->ReadFrame(), good.id, "stored");
+  // A hello whose fields have the wrong types: malformed (or protocol), never a crash.
+  for (const char* hello : {R"({"protocol":"1","agent_version":5,"capabilities":7})",
+                            R"({"protocol":1,"agent_version":["x"],"spool_dropped":"many"})",
+                            R"([1,2,3])", R"("hello")"}) {
+    SCOPED_TRACE(hello);
+    auto h = Connect(&agent);
+    ASSERT_NE(h, nullptr);
+    ASSERT_TRUE(h->SendFrame(FrameType::kHello, hello));
+    auto r = h->ReadFrame();
+    ASSERT_TRUE(r.has_value()) << proc_.Log();
+    if (r->type == FrameType::kError) {
+      std::string code = r->json.value("code", "");
+      EXPECT_TRUE(code == "malformed_frame" || code == "protocol") << r->payload;
+    }
+  }
+  auto again = ConnectAgent(agent);
+  ASSERT_NE(again, nullptr) << proc_.Log();
+  EXPECT_FALSE(proc_.HasLogLine({"session_exception"})) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, HeadersOfHugeFramesDoNotBlockOtherAgents) {
+  // Eight connections that each sent only the header of a 64 MiB frame reserved the whole
+  // default budget (512 MiB): every other agent got `busy`, even for its hello. Bytes are now
+  // budgeted as they arrive, so the others are served at once.
+  StartCollector({"--frame-timeout", "30"});
+  auto greedy = pki_.Agent("greedy");
+  std::vector<std::unique_ptr<TlsTestClient>> hogs;
+  auto header = protocol::EncodeHeader(FrameType::kSnapshot, 64u << 20);
+  for (int i = 0; i < 9; ++i) {
+    auto h = ConnectAgent(greedy);
+    ASSERT_NE(h, nullptr);
+    ASSERT_TRUE(h->SendRaw(std::string(header.begin(), header.end())));
+    hogs.push_back(std::move(h));
+  }
+  ASSERT_TRUE(proc_.WaitLog({"info hello", "host=greedy"}));
+  auto agent = pki_.Agent("modest");
+  auto start = std::chrono::steady_clock::now();
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr) << proc_.Log();
+  auto s = MakeTestSnapshot("modest", "A", "modest-1");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(s)));
+  ExpectAck(c->ReadFrame(5), s.id, "stored");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_FALSE(proc_.HasLogLine({"code=busy"})) << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, StalledOrTricklingFramesAreClosed) {
+  StartCollector({"--frame-timeout", "1", "--min-frame-rate", "1000000"});
+  auto agent = pki_.Agent("slow");
+  {  // A payload that stops: closed after frame_timeout (before: only at the idle timeout).
+    auto c = ConnectAgent(agent);
+    ASSERT_NE(c, nullptr);
+    auto h = protocol::EncodeHeader(FrameType::kSnapshot, 100000);
+    ASSERT_TRUE(c->SendRaw(std::string(h.begin(), h.end()) + std::string(100, 'x')));
+    EXPECT_TRUE(c->WaitClosed(10));
+    EXPECT_TRUE(proc_.WaitLog({"warning frame_stalled", "host=slow", "received=100"}))
+        << proc_.Log();
+  }
+  {  // A payload that trickles: closed once it falls behind frame_timeout + length / rate.
+    auto c = ConnectAgent(agent);
+    ASSERT_NE(c, nullptr);
+    auto h = protocol::EncodeHeader(FrameType::kSnapshot, 2000000);  // 1 s + 2 s allowed
+    ASSERT_TRUE(c->SendRaw(std::string(h.begin(), h.end())));
+    for (int i = 0; i < 60 && !proc_.HasLogLine({"frame_too_slow"}); ++i) {
+      if (!c->SendRaw(std::string(10, 'y'))) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the trickle itself
+    }
+    EXPECT_TRUE(c->WaitClosed(10));
+    EXPECT_TRUE(proc_.WaitLog({"warning frame_too_slow", "host=slow", "expected=2000000"}))
+        << proc_.Log();
+  }
+  auto ok = ConnectAgent(agent);
+  ASSERT_NE(ok, nullptr);
+  auto s = MakeTestSnapshot("slow", "A", "slow-1");
+  ASSERT_TRUE(ok->SendRaw(SnapshotFrame(s)));
+  ExpectAck(ok->ReadFrame(), s.id, "stored");
+}
+
+TEST_F(CollectorServerTest, OneHostCannotHoldMoreThanItsShare) {
+  StartCollector({"--max-host-inflight-bytes", "100000"});
+  auto agent = pki_.Agent("bulky");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto big = MakeTestSnapshot("bulky", std::string(200000, 'z'), "bulky-1");
+  // The collector refuses at the second chunk, while this is still being sent: the write may
+  // fail and the busy frame may be lost to the reset, so the log is the witness.
+  c->SendRaw(SnapshotFrame(big));
+  EXPECT_TRUE(proc_.WaitLog({"frame_rejected", "host=bulky", "max_host_inflight_bytes"}))
+      << proc_.Log();
+  // Its budget was given back: a small snapshot is stored.
+  auto again = ConnectAgent(agent);
+  ASSERT_NE(again, nullptr);
+  auto s = MakeTestSnapshot("bulky", "A", "bulky-2");
+  ASSERT_TRUE(again->SendRaw(SnapshotFrame(s)));
+  ExpectAck(again->ReadFrame(), s.id, "stored");
+}
+
+TEST_F(CollectorServerTest, SameSnapshotIdFromTwoHostsIsStoredForBoth) {
+  StartCollector();
+  auto a_cert = pki_.Agent("twin-a");
+  auto b_cert = pki_.Agent("twin-b");
+  auto a = ConnectAgent(a_cert);
+  auto b = ConnectAgent(b_cert);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const std::string id = "shared-20261128T190000Z-0000000000000001";
+  auto sa = MakeTestSnapshot("twin-a", "A", id);
+  auto sb = MakeTestSnapshot("twin-b", "B", id);
+  ASSERT_TRUE(a->SendRaw(SnapshotFrame(sa)));
+  ExpectAck(a->ReadFrame(), id, "stored");
+  ASSERT_TRUE(b->SendRaw(SnapshotFrame(sb)));
+  ExpectAck(b->ReadFrame(), id, "stored");
+}
+
+TEST_F(CollectorServerTest, RevokedCertificateClosesItsLiveConnectionOnReload) {
+  auto agent = pki_.Agent("turncoat");
+  auto bystander_cert = pki_.Agent("bystander");
+  std::string crl = pki_.WriteCrl({});
+  StartCollector({"--crl", crl});
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto bystander = ConnectAgent(bystander_cert);
+  ASSERT_NE(bystander, nullptr);
+  auto first = MakeTestSnapshot("turncoat", "A", "turncoat-1");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(first)));
+  ExpectAck(c->ReadFrame(), first.id, "stored");
+
+  pki_.WriteCrl({&agent});
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"info reloaded"})) << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog(
+      {"warning certificate_refused", "host=turncoat", "when=reload", "certificate revoked"}))
+      << proc_.Log();
+  EXPECT_TRUE(c->WaitClosed(10));
+  auto second = MakeTestSnapshot("turncoat", "B", "turncoat-2");
+  if (c->SendRaw(SnapshotFrame(second))) {
+    EXPECT_FALSE(c->ReadFrame(2).has_value());
+  }
+  // The other agent's connection stays and is served.
+  auto s = MakeTestSnapshot("bystander", "A", "bystander-1");
+  ASSERT_TRUE(bystander->SendRaw(SnapshotFrame(s)));
+  ExpectAck(bystander->ReadFrame(), s.id, "stored");
+  std::string out;
+  ASSERT_EQ(Ctl("history turncoat", &out), 0) << out;
+  EXPECT_NE(out.find(first.id), std::string::npos) << out;
+  EXPECT_EQ(out.find(second.id), std::string::npos) << out;
+}
+
+TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
+  // An expired certificate kept working through TLS 1.3 resumption (the ticket outlived it,
+  // and a resumed handshake skips verification). Tickets are now bounded by the certificate's
+  // notAfter, and a resumed session is verified again.
+  StartCollector();
+  pki::CertRequest req;
+  req.common_name = "shortlived";
+  req.not_before = std::time(nullptr) - 60;
+  req.not_after = std::time(nullptr) + 6;
+  auto cert = pki_.Issue("shortlived", req);
+  SSL_SESSION* session = nullptr;
+  {
+    auto c = ConnectAgent(cert);
+    ASSERT_NE(c, nullptr) << proc_.Log();
+    session = c->Session();
+  }
+  ASSERT_NE(session, nullptr) << "no session ticket";
+  EXPECT_LE(SSL_SESSION_get_ticket_lifetime_hint(session), 7u);
+  auto live = ConnectAgent(cert);
+  ASSERT_NE(live, nullptr) << proc_.Log();
+  {  // While the certificate is valid, the session resumes (and is verified again).
+    auto opts = Options(&cert);
+    opts.resume = session;
+    std::string error;
+    auto c = TlsTestClient::Connect(proc_.port(), opts, &error);
+    ASSERT_NE(c, nullptr) << error;
+    auto w = c->Hello();
+    ASSERT_TRUE(w.has_value()) << proc_.Log();
+    EXPECT_EQ(w->type, FrameType::kWelcome);
+    EXPECT_TRUE(c->Resumed());
+    EXPECT_TRUE(proc_.WaitLog({"info connection_accepted", "host=shortlived", "resumed=yes"}))
+        << proc_.Log();
+  }
+  // Wait (bounded) until the certificate has expired.
+  for (int i = 0; i < 100 && std::time(nullptr) <= req.not_after + 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_GT(std::time(nullptr), req.not_after + 1);
+  // A connection opened while the certificate was valid is closed at its next frame.
+  auto late = MakeTestSnapshot("shortlived", "A", "shortlived-1");
+  ASSERT_TRUE(live->SendRaw(SnapshotFrame(late)));
+  EXPECT_TRUE(live->WaitClosed(10));
+  for (const auto& f : live->last_frames) EXPECT_NE(f.type, FrameType::kAck) << f.payload;
+  EXPECT_TRUE(proc_.WaitLog(
+      {"warning certificate_refused", "host=shortlived", "when=frame", "certificate has expired"}))
+      << proc_.Log();
+  auto opts = Options(&cert);
+  opts.resume = session;
+  std::string error;
+  auto c = TlsTestClient::Connect(proc_.port(), opts, &error);
+  bool refused = c == nullptr || !c->Hello().has_value();
+  SSL_SESSION_free(session);
+  EXPECT_TRUE(refused) << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog({"warning handshake_refused", "certificate has expired"}))
+      << proc_.Log();
+}
+
+TEST_F(CollectorServerTest, AgentTextInLogsIsEscapedAndBounded) {
+  StartCollector();
+  auto agent = pki_.Agent("chatty");
+  {
+    auto c = Connect(&agent);
+    ASSERT_NE(c, nullptr);
+    protocol::Hello h;
+    h.agent_version = std::string(10 << 20, 'v');
+    ASSERT_TRUE(c->SendJson(FrameType::kHello, protocol::ToJson(h)));
+    ASSERT_TRUE(c->ReadFrame(30).has_value()) << proc_.Log();
+  }
+  {
+    auto c = Connect(&agent);
+    ASSERT_NE(c, nullptr);
+    protocol::Hello h;
+    h.agent_version = "1.0\ninfo ack host=forged result=stored\x1b[2K\r\xc2\x9b\xe2\x80\xa8";
+    ASSERT_TRUE(c->SendJson(FrameType::kHello, protocol::ToJson(h)));
+    ASSERT_TRUE(c->ReadFrame().has_value()) << proc_.Log();
+  }
+  ASSERT_TRUE(proc_.WaitLog({"info hello", "host=chatty", "forged"}))
+      << proc_.Log().substr(0, 4096);
+  std::istringstream lines(proc_.Log());
+  std::string line;
+  int hellos = 0;
+  while (std::getline(lines, line)) {
+    SCOPED_TRACE(line.substr(0, 200));
+    EXPECT_LT(line.size(), 2048u);
+    EXPECT_TRUE(line.rfind("info ", 0) == 0 || line.rfind("warning ", 0) == 0 ||
+                line.rfind("error ", 0) == 0 || line.rfind("critical ", 0) == 0);
+    EXPECT_NE(line.rfind("info ack host=forged", 0), 0u);  // no forged line
+    for (char ch : line) {
+      auto u = static_cast<unsigned char>(ch);
+      EXPECT_FALSE(u < 0x20 || u == 0x7f || u == 0xff) << static_cast<int>(u);
+    }
+    EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos);
+    EXPECT_EQ(line.find("\xe2\x80\xa8"), std::string::npos);
+    if (line.rfind("info hello ", 0) == 0 && line.find("host=chatty") != std::string::npos) {
+      ++hellos;
+      EXPECT_LT(line.size(), 512u);
+    }
+  }
+  EXPECT_EQ(hellos, 2);
+  EXPECT_TRUE(proc_.HasLogLine({"info hello", "agent_version=\"1.0\\x0ainfo ack host=forged",
+                                "\\x1b[2K\\x0d\\u009b\\u2028\""}))
+      << proc_.Log().substr(0, 4096);
+}
+
+TEST_F(CollectorServerTest, CorruptStoreStopsAcknowledgingAndExitsCritical) {
+  // The collector went on acknowledging on a store it knew was corrupt. Now: no ack, a
+  // critical line, exit 3; `tidemarkctl check` says corrupt.
+  auto agent = pki_.Agent("victim");
+  StartCollector();
+  {
+    auto c = ConnectAgent(agent);
+    ASSERT_NE(c, nullptr);
+    auto a = MakeTestSnapshot("victim", "A", "victim-1");
+    ASSERT_TRUE(c->SendRaw(SnapshotFrame(a)));
+    ExpectAck(c->ReadFrame(), a.id, "stored");
+  }
+  proc_.Signal(SIGTERM);
+  ASSERT_EQ(proc_.Wait(30), 0) << proc_.Log();
+  std::string out;
+  ASSERT_EQ(Ctl("check", &out), 0) << out;
+  EXPECT_NE(out.find(": ok"), std::string::npos) << out;
+  SmashRootPage(db_, "sqlite_autoindex_snapshots_1");
+
+  StartCollector();
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr) << proc_.Log();
+  auto b = MakeTestSnapshot("victim", "B", "victim-2");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(b)));
+  auto e = c->ReadFrame();
+  ExpectError(e, "store_failed");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_FALSE(e->json.value("permanent", true));
+  EXPECT_EQ(proc_.Wait(30), 3) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"critical store_corrupt", "collector.db"})) << proc_.Log();
+  EXPECT_FALSE(proc_.HasLogLine({"info ack"})) << proc_.Log();
+  EXPECT_EQ(Ctl("check", &out), 1) << out;
+  EXPECT_NE(out.find("corrupt"), std::string::npos) << out;
+}
+
+TEST_F(CollectorServerTest, CorruptionFoundByRetentionStopsTheCollector) {
+  // The daily retention run logged `retention_failed ... malformed` and the collector went on.
+  StartCollector();
+  proc_.Signal(SIGTERM);
+  ASSERT_EQ(proc_.Wait(30), 0) << proc_.Log();
+  SmashRootPage(db_, "seen_by_received");
+  proc_.Start(BaseArgs());  // it may already be gone when Start looks
+  EXPECT_EQ(proc_.Wait(30), 3) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"error retention_failed"})) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"critical store_corrupt"})) << proc_.Log();
+  std::string out;
+  EXPECT_EQ(Ctl("check", &out), 1) << out;
 }
 
 }  // namespace

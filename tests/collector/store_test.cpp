@@ -6,6 +6,7 @@
 
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "tests/collector/store_damage.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -79,6 +80,27 @@ TEST_F(StoreTest, RePutOfTheSameIdIsStoredOnce) {
   ASSERT_TRUE(latest.ok());
   EXPECT_EQ(latest->body, a.text);
   EXPECT_EQ(latest->received_at, 100);
+}
+
+TEST_F(StoreTest, SnapshotIdsAreScopedPerHost) {
+  // Another host using the same id is its own snapshot (before: acked `duplicate`, lost).
+  Doc a = MakeDoc("a"), b = MakeDoc("b");
+  EXPECT_EQ(*Put("same-id", a, 100, "h1"), PutResult::kStored);
+  auto other = Put("same-id", b, 101, "h2");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_EQ(*other, PutResult::kStored);
+  EXPECT_EQ(*Put("same-id", b, 102, "h2"), PutResult::kDuplicate);
+  // The offer path too.
+  auto seen = store_->RecordSeen("h1", "seen-id", ContentHash(a.snapshot), "x", 103);
+  ASSERT_TRUE(seen.ok()) << seen.status().ToString();
+  auto seen2 = store_->RecordSeen("h2", "seen-id", ContentHash(b.snapshot), "x", 104);
+  ASSERT_TRUE(seen2.ok()) << seen2.status().ToString();
+  EXPECT_EQ(*seen2, PutResult::kSeen);
+  EXPECT_EQ(HistoryLine("h1"), (std::vector<std::string>{"snapshot same-id", "seen seen-id"}));
+  EXPECT_EQ(HistoryLine("h2"), (std::vector<std::string>{"snapshot same-id", "seen seen-id"}));
+  auto latest = store_->Latest("h2", std::nullopt);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(latest->body, b.text);
 }
 
 TEST_F(StoreTest, UnchangedHashIsASeenRecordWithoutBody) {
@@ -367,6 +389,104 @@ TEST(StoreFileTest, DamagedPagesGiveAClearError) {
   EXPECT_NE(message.find("t.db"), std::string::npos) << message;
 }
 
+// The version 1 schema (ids unique across the store), as stores made before (host, id) have it.
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES (1);
+CREATE TABLE hosts (id TEXT PRIMARY KEY, first_seen INTEGER NOT NULL,
+  first_seen_text TEXT NOT NULL, last_seen INTEGER NOT NULL, last_seen_text TEXT NOT NULL,
+  agent_version TEXT NOT NULL DEFAULT '', cert_fingerprint TEXT NOT NULL DEFAULT '');
+CREATE TABLE fingerprint_changes (host TEXT NOT NULL REFERENCES hosts(id),
+  old_fingerprint TEXT NOT NULL, new_fingerprint TEXT NOT NULL, changed_at INTEGER NOT NULL,
+  changed_at_text TEXT NOT NULL);
+CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  host TEXT NOT NULL REFERENCES hosts(id), received_at INTEGER NOT NULL,
+  received_at_text TEXT NOT NULL, collected_at TEXT NOT NULL, collected_at_s INTEGER,
+  agent_version TEXT NOT NULL DEFAULT '', content_hash TEXT NOT NULL, imported_by TEXT,
+  body_encoding TEXT NOT NULL CHECK (body_encoding IN ('zstd')), body_size INTEGER NOT NULL,
+  body BLOB NOT NULL);
+CREATE INDEX snapshots_by_host ON snapshots (host, received_at, seq);
+CREATE TABLE seen (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
+  host TEXT NOT NULL REFERENCES hosts(id), snapshot_seq INTEGER NOT NULL REFERENCES snapshots(seq),
+  received_at INTEGER NOT NULL, received_at_text TEXT NOT NULL, collected_at TEXT NOT NULL,
+  collected_at_s INTEGER, content_hash TEXT NOT NULL, imported_by TEXT);
+CREATE INDEX seen_by_host ON seen (host, seq);
+CREATE INDEX seen_by_received ON seen (received_at);
+CREATE INDEX seen_by_snapshot ON seen (snapshot_seq, received_at);
+INSERT INTO hosts VALUES ('h1', 1, 'a', 1, 'a', '', '');
+INSERT INTO snapshots VALUES (1, 'shared', 'h1', 1, 'a', 'c', NULL, '', 'sha256:1', NULL, 'zstd',
+  1, x'00');
+INSERT INTO seen VALUES (2, 'shared-seen', 'h1', 1, 2, 'b', 'c', NULL, 'sha256:1', NULL);
+)sql";
+
+TEST(StoreFileTest, VersionOneStoreIsMigratedToIdsPerHost) {
+  testing::TempRoot dir;
+  std::string path = dir.Host("/v1.db");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    char* msg = nullptr;
+    ASSERT_EQ(sqlite3_exec(db, kSchemaV1, nullptr, nullptr, &msg), SQLITE_OK) << msg;
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  auto s = SqliteStore::Open(path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  // What was stored is kept, in order.
+  auto h = (*s)->History("h1");
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  ASSERT_EQ(h->size(), 2u);
+  EXPECT_EQ((*h)[0].id, "shared");
+  EXPECT_EQ((*h)[1].id, "shared-seen");
+  // Another host may now use the same ids.
+  Doc a = MakeDoc("a");
+  auto r = (*s)->PutSnapshot(MakeSnapshotInput("h2", "shared", a.snapshot, a.text, 5));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, PutResult::kStored);
+  auto dup = (*s)->PutSnapshot(MakeSnapshotInput("h1", "shared", a.snapshot, a.text, 6));
+  ASSERT_TRUE(dup.ok());
+  EXPECT_EQ(*dup, PutResult::kDuplicate);
+  auto problems = (*s)->IntegrityCheck(false);
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  EXPECT_TRUE(problems->empty());
+  s->reset();
+  // Opening again finds version 2 and changes nothing.
+  auto again = SqliteStore::Open(path);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 2);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST(StoreFileTest, CorruptionIsStickyAndIntegrityCheckNamesIt) {
+  testing::TempRoot dir;
+  std::string path = dir.Host("/c.db");
+  Doc a = MakeDoc("a"), b = MakeDoc("b");
+  {
+    auto s = SqliteStore::Open(path);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->PutSnapshot(MakeSnapshotInput("h1", "i1", a.snapshot, a.text, 1)).ok());
+    EXPECT_FALSE((*s)->Corrupt());
+  }
+  testing::SmashRootPage(path, "sqlite_autoindex_snapshots_1");
+  auto s = SqliteStore::Open(path);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();  // the header and schema are intact
+  EXPECT_FALSE((*s)->Corrupt());
+  auto r = (*s)->PutSnapshot(MakeSnapshotInput("h1", "i2", b.snapshot, b.text, 2));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("corrupted"), std::string::npos) << r.status().message();
+  EXPECT_TRUE((*s)->Corrupt());
+  auto problems = (*s)->IntegrityCheck(false);
+  ASSERT_TRUE(problems.ok()) << problems.status().ToString();
+  EXPECT_FALSE(problems->empty());
+}
+
 // The sqlite3 CLI is the oracle for the on-disk format: WAL, the documented tables, zstd bodies.
 TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
   if (!testing::HaveProgram("sqlite3")) GTEST_SKIP() << "sqlite3 CLI not installed";
@@ -393,7 +513,7 @@ TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
   EXPECT_EQ(q("PRAGMA journal_mode"), "wal\n");
   EXPECT_EQ(q("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
             "fingerprint_changes\nhosts\nschema_version\nseen\nsnapshots\n");
-  EXPECT_EQ(q("SELECT version FROM schema_version"), "1\n");
+  EXPECT_EQ(q("SELECT version FROM schema_version"), "2\n");
   EXPECT_EQ(q("SELECT group_concat(name, ',') FROM pragma_table_info('snapshots')"),
             "seq,id,host,received_at,received_at_text,collected_at,collected_at_s,agent_version,"
             "content_hash,imported_by,body_encoding,body_size,body\n");

@@ -82,6 +82,7 @@ std::unique_ptr<TlsTestClient> TlsTestClient::Connect(uint16_t port,
   c->ssl_ = SSL_new(c->ctx_);
   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_), "127.0.0.1");
   SSL_set_fd(c->ssl_, c->fd_);
+  if (options.resume != nullptr) SSL_set_session(c->ssl_, options.resume);
   if (SSL_connect(c->ssl_) != 1) {
     *error = "handshake: " + SslErrors();
     return nullptr;
@@ -96,6 +97,18 @@ TlsTestClient::~TlsTestClient() {
 }
 
 std::string TlsTestClient::Version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+
+SSL_SESSION* TlsTestClient::Session() const {
+  if (ssl_ == nullptr) return nullptr;
+  SSL_SESSION* s = SSL_get1_session(ssl_);
+  if (s == nullptr) return nullptr;
+  // A copy: SSL_free without a close_notify marks the connection's own session not resumable.
+  SSL_SESSION* copy = SSL_SESSION_is_resumable(s) == 1 ? SSL_SESSION_dup(s) : nullptr;
+  SSL_SESSION_free(s);
+  return copy;
+}
+
+bool TlsTestClient::Resumed() const { return ssl_ != nullptr && SSL_session_reused(ssl_) == 1; }
 
 bool TlsTestClient::SendRaw(std::string_view bytes) {
   size_t off = 0;

@@ -15,6 +15,7 @@
 
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_session_st SSL_SESSION;
 
 namespace tidemark::testing {
 
@@ -23,6 +24,9 @@ struct TlsClientOptions {
   std::string cert;  // empty: no client certificate
   std::string key;
   bool tls12_only = false;  // offer TLS 1.2 only
+  // A session (ticket) from an earlier connection to resume (TlsTestClient::Session()); not
+  // owned, may be nullptr.
+  SSL_SESSION* resume = nullptr;
 };
 
 struct ReceivedFrame {
@@ -53,6 +57,11 @@ class TlsTestClient {
   // reading and discarding any frames it sent (they are kept in `last_frames`).
   bool WaitClosed(int timeout_s = 15);
   std::string Version() const;  // negotiated protocol, e.g. "TLSv1.3"
+  // The session to resume later (TLS 1.3: set once a ticket was read, e.g. after Hello());
+  // owned by the caller (SSL_SESSION_free), nullptr when there is none.
+  SSL_SESSION* Session() const;
+  // True when this connection resumed the session given in TlsClientOptions::resume.
+  bool Resumed() const;
   std::vector<ReceivedFrame> last_frames;
 
  private:
