@@ -83,7 +83,7 @@ void ReadCrontab(Ctx& c, const std::string& path, Kind kind, const std::string& 
   jf["symlink"] = lst.ok() && lst->type == FileType::kSymlink;
   ConfFile f = ReadConf(c.fs, path, c.out, kMaxCrontabBytes);
   jf["state"] = ConfStateName(f.state);
-  jf["reason"] = f.reason.empty() ? json(nullptr) : json(f.reason);
+  jf["reason"] = f.reason.empty() ? json(nullptr) : json(HostName(f.reason));
   std::optional<FileInfo> info = f.info;
   if (!info) {
     StatusOr<FileInfo> st = c.fs.Stat(path, true);
@@ -162,7 +162,8 @@ json AccessFile(const Fs& fs, const AccountDb& db, Section& out, std::string_vie
   size_t listed = 0, total = 0;
   ConfFile f = ReadConf(fs, path, out, 1ull << 20);
   j["state"] = ConfStateName(f.state);
-  j["reason"] = f.reason.empty() || f.state == ConfState::kAbsent ? json(nullptr) : json(f.reason);
+  j["reason"] =
+      f.reason.empty() || f.state == ConfState::kAbsent ? json(nullptr) : json(HostName(f.reason));
   AddFileMeta(j, f.info, db);
   json names = json::array();
   if (f.state == ConfState::kPresent) {
@@ -240,7 +241,7 @@ void CronCollector::Collect(CollectContext& ctx, Section& out) {
       if (!RunPartsName(name)) problems.push_back("bad_name");
       if (!st.ok()) {
         problems.push_back("unreadable");
-        j["reason"] = st.status().message();
+        j["reason"] = HostName(st.status().message());
         if (st.status().code() != StatusCode::kNotFound)
           out.AddError(path, std::nullopt, "cannot stat: " + st.status().message());
       } else {

@@ -315,7 +315,7 @@ class FilesRun {
       bool absent = st.status().code() == StatusCode::kNotFound;
       if (absent && !w.fixed) return nullptr;
       j["state"] = absent ? "absent" : "error";
-      if (!absent) j["reason"] = st.status().message();
+      if (!absent) j["reason"] = HostName(st.status().message());
       if (!absent) out_.AddError(w.path, std::nullopt, st.status().message());
       // Compact: null metadata omitted; the item is its own source ({file: path}).
       OmitDefaults(j);

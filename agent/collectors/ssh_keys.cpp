@@ -57,7 +57,7 @@ json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
   }
   j["via_symlink"] = f.via_symlink;
   j["state"] = UserFileStateName(f.state);
-  j["reason"] = f.state == UserFileState::kPresent ? json(nullptr) : json(f.reason);
+  j["reason"] = f.state == UserFileState::kPresent ? json(nullptr) : json(HostName(f.reason));
   AddFileMeta(j, f.info, db);
   j["size"] = f.info ? json(f.info->size) : json(nullptr);
   j["key_count"] = nullptr;
@@ -184,10 +184,10 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     } else {
       bool absent = home.status.code() == StatusCode::kNotFound;
       ju["home_state"] = absent ? "absent" : "error";
-      ju["home_reason"] = home.status.ok()
-                              ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) +
-                                    ", not a directory"
-                              : home.status.message();
+      ju["home_reason"] = HostName(
+          home.status.ok() ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) +
+                                 ", not a directory"
+                           : home.status.message());
       StatusCode c = home.status.code();
       if (!home.status.ok() && c != StatusCode::kNotFound && c != StatusCode::kWrongType &&
           c != StatusCode::kLoop) {
@@ -288,7 +288,7 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     ju["incomplete"] = !reasons.empty();
     std::string reason;
     for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
-    ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(reason);
+    ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(HostName(reason));
     ju["source"] = {{"line", u.line}};  // the section's default file: /etc/passwd
     // sshd's compiled-in AuthorizedKeysFile (sshd_config(5)) is the default of
     // authorized_keys_file.

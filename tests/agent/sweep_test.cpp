@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -210,16 +211,16 @@ TEST_F(SweepTest, UnreadablePasswdDisablesTheUnownedCheckWithAnError) {
   for (const auto& i : s.data["unowned_files"]) EXPECT_EQ(i["no_user"], false);
 }
 
-// Creates `n` empty files named PREFIX0..PREFIX(n-1) with `mode` in the host directory `dir`.
+// Creates `n` empty files named PREFIX0..PREFIX(n-1) with exactly `mode` in the host directory
+// `dir`, one mknod(2) each.
 void CreateFiles(const std::string& dir, const std::string& prefix, size_t n, mode_t mode) {
   std::filesystem::create_directories(dir);
+  mode_t old = ::umask(0);
   for (size_t i = 0; i < n; ++i) {
     std::string p = dir + "/" + prefix + std::to_string(i);
-    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    ASSERT_GE(fd, 0) << p;
-    ::fchmod(fd, mode);
-    ::close(fd);
+    ASSERT_EQ(::mknod(p.c_str(), S_IFREG | mode, 0), 0) << p;
   }
+  ::umask(old);
 }
 
 // Any user may set the SUID bit on a file of their own: a 64 GiB sparse one must not be read.
