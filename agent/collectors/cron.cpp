@@ -23,13 +23,13 @@ constexpr uint64_t kMaxCrontabBytes = 4ull << 20;
 // the snapshot stays deliverable. System files come first in the walk order.
 constexpr size_t kMaxEntriesPerFile = 1000;
 constexpr size_t kMaxEntries = 20000;
-constexpr size_t kMaxEntriesBytes = 4u << 20;
+constexpr size_t kMaxEntriesBytes = 2u << 20;
 constexpr size_t kMaxVariables = 5000;
-constexpr size_t kMaxVariablesBytes = 1u << 20;
+constexpr size_t kMaxVariablesBytes = 512u << 10;
 constexpr size_t kMaxFiles = 5000;
-constexpr size_t kMaxFilesBytes = 2u << 20;
+constexpr size_t kMaxFilesBytes = 1u << 20;
 constexpr size_t kMaxPeriodic = 5000;
-constexpr size_t kMaxPeriodicBytes = 1u << 20;
+constexpr size_t kMaxPeriodicBytes = 512u << 10;
 constexpr size_t kMaxAccessNames = 10000;
 
 // run-parts(8) without --lsbsysinit, and Debian cron for /etc/cron.d: names made only of

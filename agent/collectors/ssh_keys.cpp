@@ -21,7 +21,7 @@ constexpr size_t kMaxLineErrorsPerFile = 20;
 // in total, so that the snapshot stays deliverable.
 constexpr size_t kMaxKeysPerUser = 1000;
 constexpr size_t kMaxKeys = 20000;
-constexpr size_t kMaxKeysBytes = 8u << 20;
+constexpr size_t kMaxKeysBytes = 4u << 20;
 
 bool IsNone(std::string_view s) {
   if (s.size() != 4) return false;
