@@ -79,6 +79,7 @@ class Walker {
     for (const auto& p : AlwaysSkippedPaths()) excluded_.push_back({p, "pseudo_path"});
     for (const auto& e : options_.excludes) excluded_.push_back({NormalizePath(e), "excluded"});
     for (const auto& root : roots) {
+      if (result_.stopped) break;
       std::vector<Excluded> saved = excluded_;
       // A root below another root is walked as its own root (once), not twice.
       for (const auto& other : roots) {
@@ -175,6 +176,7 @@ class Walker {
     const bool check_excluded = AnyExcludedBelow(path);
     const size_t base = path.size();
     for (;;) {
+      if (OutOfTime(path)) break;
       errno = 0;
       struct dirent* entry = ::readdir(dir);
       if (entry == nullptr) {
@@ -207,6 +209,15 @@ class Walker {
     ::closedir(dir);
   }
 
+  // Returns true (and records where) once the deadline has passed.
+  bool OutOfTime(const std::string& path) {
+    if (result_.stopped) return true;
+    if (!options_.deadline || std::chrono::steady_clock::now() < *options_.deadline) return false;
+    result_.stopped = true;
+    result_.stopped_at = path;
+    return true;
+  }
+
   void Descend(DIR* parent, const char* name, const struct stat& st, std::string& path, int depth) {
     if (st.st_dev != root_dev_) {
       Skip(path, "other_device", MountType(st.st_dev));
@@ -215,6 +226,12 @@ class Walker {
     if (depth > options_.max_depth) {
       ++result_.depth_limited;
       Error(path, "not walked: deeper than " + std::to_string(options_.max_depth) + " levels");
+      return;
+    }
+    if (path.size() > options_.max_path_bytes) {
+      ++result_.path_limited;
+      Error(path,
+            "not walked: path longer than " + std::to_string(options_.max_path_bytes) + " bytes");
       return;
     }
     int fd = ::openat(::dirfd(parent), name,

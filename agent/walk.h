@@ -6,13 +6,18 @@
 // fdopendir(3)/readdir(3) and fstatat(2) with AT_SYMLINK_NOFOLLOW: no path is ever resolved
 // again, no symlink is followed, ".." is never looked up, so the walk cannot leave the root.
 // A subdirectory whose st_dev differs from its root's is not entered (find -xdev); neither are
-// the excluded paths nor directories deeper than max_depth. Memory: one open DIR per level.
+// the excluded paths nor directories deeper than max_depth or with paths longer than
+// max_path_bytes. Memory: one open DIR per level. A deadline bounds the walk's time: when it
+// passes, the walk stops and says where (a host's users can create files faster than any walk
+// reads them).
 #pragma once
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +39,11 @@ struct WalkOptions {
   // Live host: read /proc/self/mountinfo to name the filesystem type of skipped mounts.
   bool use_mount_table = false;
   size_t max_recorded = 100;  // skipped mounts and errors kept in the lists; all are counted
+  // Directories whose path is longer are not entered (so every reported path is at most this
+  // plus one name of 255 bytes): PATH_MAX.
+  size_t max_path_bytes = 4096;
+  // When set and passed, the walk stops (WalkResult::stopped_at).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
 };
 
 // One object met by the walk (every entry below a root; not the root directories themselves).
@@ -62,6 +72,9 @@ struct WalkResult {
   uint64_t skipped_count = 0;
   uint64_t error_count = 0;
   uint64_t depth_limited = 0;  // directories not entered because of max_depth
+  uint64_t path_limited = 0;   // directories not entered because of max_path_bytes
+  bool stopped = false;        // the deadline passed: entries after stopped_at were not seen
+  std::string stopped_at;      // the last path examined before stopping
   std::vector<WalkSkip> skipped;
   std::vector<WalkProblem> errors;
 };

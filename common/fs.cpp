@@ -319,4 +319,151 @@ std::string NormalizePath(std::string_view path) {
   return out.empty() ? "/" : out;
 }
 
+namespace {
+
+// Returns the length (1..4) of the valid, shortest-form UTF-8 sequence of a scalar value at
+// text[i], or 0.
+size_t Utf8SequenceLength(std::string_view text, size_t i) {
+  auto b0 = static_cast<unsigned char>(text[i]);
+  size_t len = 0;
+  uint32_t cp = 0, min = 0;
+  if (b0 < 0x80) return 1;
+  if ((b0 & 0xe0) == 0xc0) {
+    len = 2, cp = b0 & 0x1f, min = 0x80;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3, cp = b0 & 0x0f, min = 0x800;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > text.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    auto b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+constexpr char kBase64Alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceLength(text, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string EscapeHostName(std::string_view name) {
+  if (name.find('\\') == std::string_view::npos && IsValidUtf8(name)) return std::string(name);
+  std::string out;
+  out.reserve(name.size() + 8);
+  for (size_t i = 0; i < name.size();) {
+    if (name[i] == '\\') {
+      out += "\\\\";
+      ++i;
+      continue;
+    }
+    size_t len = Utf8SequenceLength(name, i);
+    if (len == 0) {
+      auto b = static_cast<unsigned char>(name[i]);
+      out += "\\x";
+      out += kHexDigits[b >> 4];
+      out += kHexDigits[b & 15];
+      ++i;
+      continue;
+    }
+    out.append(name.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+std::optional<std::string> UnescapeHostName(std::string_view escaped) {
+  if (!IsValidUtf8(escaped)) return std::nullopt;
+  if (escaped.find('\\') == std::string_view::npos) return std::string(escaped);
+  std::string out;
+  for (size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] != '\\') {
+      out += escaped[i];
+      continue;
+    }
+    if (i + 1 < escaped.size() && escaped[i + 1] == '\\') {
+      out += '\\';
+      ++i;
+    } else if (i + 3 < escaped.size() && escaped[i + 1] == 'x' && HexValue(escaped[i + 2]) >= 0 &&
+               HexValue(escaped[i + 3]) >= 0) {
+      out += static_cast<char>(HexValue(escaped[i + 2]) * 16 + HexValue(escaped[i + 3]));
+      i += 3;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::string Base64Encode(std::string_view data) {
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    uint32_t v = (static_cast<unsigned char>(data[i]) << 16) |
+                 (static_cast<unsigned char>(data[i + 1]) << 8) |
+                 static_cast<unsigned char>(data[i + 2]);
+    for (int shift = 18; shift >= 0; shift -= 6) out += kBase64Alphabet[(v >> shift) & 63];
+  }
+  size_t rest = data.size() - i;
+  if (rest > 0) {
+    uint32_t v = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (rest == 2) v |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    out += kBase64Alphabet[(v >> 18) & 63];
+    out += kBase64Alphabet[(v >> 12) & 63];
+    out += rest == 2 ? kBase64Alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::optional<std::string> Base64Decode(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  auto value = [](char c) -> int {
+    const char* p = std::strchr(kBase64Alphabet, c);
+    return c != '\0' && p != nullptr ? static_cast<int>(p - kBase64Alphabet) : -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 4) {
+    int pad = 0;
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) {
+      char c = text[i + k];
+      if (c == '=' && i + 4 == text.size() && k >= 2) {
+        ++pad;
+        v <<= 6;
+        continue;
+      }
+      int d = value(c);
+      if (d < 0 || pad > 0) return std::nullopt;
+      v = (v << 6) | static_cast<uint32_t>(d);
+    }
+    out += static_cast<char>((v >> 16) & 0xff);
+    if (pad < 2) out += static_cast<char>((v >> 8) & 0xff);
+    if (pad < 1) out += static_cast<char>(v & 0xff);
+  }
+  return out;
+}
+
 }  // namespace tidemark

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,5 +96,21 @@ std::string NormalizePath(std::string_view path);
 // Splits a path into its non-empty components ("/a//b/" -> {"a", "b"}); "." and ".." are
 // kept as they are.
 std::vector<std::string> PathComponents(std::string_view path);
+
+// Host names (paths, user names) as snapshots carry them (docs/snapshot.md, "Names that are not
+// UTF-8"): JSON strings must be UTF-8, host names are bytes. The escaped form is valid UTF-8,
+// lossless and injective: a name that is valid UTF-8 and holds no backslash is itself; any other
+// name has each backslash doubled and each byte that is not part of a valid UTF-8 sequence
+// written as "\xNN" (lowercase hex). So "a\xff" (4 bytes) and the byte string a,0xff differ.
+// Returns true when `text` is valid UTF-8 (shortest form, no surrogates, at most U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+// Returns the escaped form of the host name `name` (see above).
+std::string EscapeHostName(std::string_view name);
+// Returns the raw bytes of an escaped form, or nullopt when `escaped` is not one.
+std::optional<std::string> UnescapeHostName(std::string_view escaped);
+// Returns `data` in base64 (RFC 4648, with padding).
+std::string Base64Encode(std::string_view data);
+// Returns the bytes of RFC 4648 base64 text (padding required), or nullopt when malformed.
+std::optional<std::string> Base64Decode(std::string_view text);
 
 }  // namespace tidemark

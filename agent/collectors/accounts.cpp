@@ -88,6 +88,15 @@ std::string NumberedId(std::string_view kind, const std::string& name,
   return id;
 }
 
+// User and group names, homes and shells in their lossless escaped form (docs/snapshot.md,
+// "Names that are not UTF-8"); `name_b64` carries the bytes of a name that is not UTF-8.
+std::vector<std::string> HostNames(const std::vector<std::string>& names) {
+  std::vector<std::string> out;
+  out.reserve(names.size());
+  for (const auto& n : names) out.push_back(HostName(n));
+  return out;
+}
+
 bool Contains(const std::vector<std::string>& list, std::string_view v) {
   return std::find(list.begin(), list.end(), v) != list.end();
 }
@@ -238,13 +247,14 @@ class Builder {
     json out = json::array();
     std::vector<uint32_t> seen = {u.gid};
     const GroupEntry* primary = db_.FindGroupById(u.gid);
-    out.push_back({{"name", primary ? json(primary->name) : json(nullptr)},
+    out.push_back({{"name", primary ? json(HostName(primary->name)) : json(nullptr)},
                    {"gid", u.gid},
                    {"primary", true}});
     for (const GroupEntry* g : db_.GroupsListing(u.name)) {
       if (std::find(seen.begin(), seen.end(), g->gid) != seen.end()) continue;
       seen.push_back(g->gid);
-      out.push_back({{"name", g->name}, {"gid", g->gid}});  // compact: "primary" false omitted
+      out.push_back(
+          {{"name", HostName(g->name)}, {"gid", g->gid}});  // compact: "primary" false omitted
     }
     return out;
   }
@@ -266,13 +276,13 @@ class Builder {
       std::string field = u.password_shadowed      ? "shadowed"
                           : u.password_field_empty ? "empty"
                                                    : "hash_in_passwd";
-      json user = {{"id", NumberedId("user", u.name, seen)},
-                   {"name", u.name},
+      json user = {{"id", NumberedId("user", HostName(u.name), seen)},
+                   {"name", HostName(u.name)},
                    {"uid", u.uid},
                    {"gid", u.gid},
-                   {"gecos", u.gecos},
-                   {"home", u.home},
-                   {"shell", u.shell},
+                   {"gecos", HostName(u.gecos)},
+                   {"home", HostName(u.home)},
+                   {"shell", HostName(u.shell)},
                    {"login_shell", login},
                    {"shell_listed", listed},
                    {"password_shadowed", u.password_shadowed},
@@ -280,7 +290,9 @@ class Builder {
                    {"password", Password(u)},
                    {"groups", EffectiveGroups(u)},
                    {"source", LineOnly(u.line)}};  // the default file: /etc/passwd
-      if (user["password"]["status"] == "empty") empty_passwords_.push_back(u.name);
+      if (!IsValidUtf8(u.name)) user["name_b64"] = Base64Encode(u.name);
+      if (!IsValidUtf8(u.home)) user["home_b64"] = Base64Encode(u.home);
+      if (user["password"]["status"] == "empty") empty_passwords_.push_back(HostName(u.name));
       OmitDefaults(user);
       users.push_back(std::move(user));
     }
@@ -318,8 +330,8 @@ class Builder {
     const GshadowEntry& e = gshadow_.entries[it->second];
     j["status"] = "present";
     j["password"] = GroupPasswordClassName(e.password);
-    j["administrators"] = e.administrators;
-    j["members"] = e.members;
+    j["administrators"] = HostNames(e.administrators);
+    j["members"] = HostNames(e.members);
     j["source"] = LineOnly(e.line);  // the default file: /etc/gshadow
     // Compact: with status "present", empty administrators/members are omitted.
     static const json kPresentDefaults = {{"administrators", json::array()},
@@ -332,12 +344,13 @@ class Builder {
     ItemArray groups;
     std::map<std::string, int> seen;
     for (const auto& g : db_.groups) {
-      json j = {{"id", NumberedId("group", g.name, seen)},
-                {"name", g.name},
+      json j = {{"id", NumberedId("group", HostName(g.name), seen)},
+                {"name", HostName(g.name)},
                 {"gid", g.gid},
-                {"members", g.members},
+                {"members", HostNames(g.members)},
                 {"gshadow", Gshadow(g)},
                 {"source", LineOnly(g.line)}};  // the default file: /etc/group
+      if (!IsValidUtf8(g.name)) j["name_b64"] = Base64Encode(g.name);
       static const json kGroupDefaults = {{"members", json::array()}};
       OmitDefaults(j, kGroupDefaults);
       groups.push_back(std::move(j));
@@ -439,17 +452,19 @@ class Builder {
     std::map<std::string, int> user_names;
     std::vector<std::string> dup_users;
     for (const auto& u : db_.users) {
-      if (u.uid == 0 && !Contains(uid0, u.name)) uid0.push_back(u.name);
-      if (u.gid == 0 && !Contains(gid0, u.name)) gid0.push_back(u.name);
-      by_uid[u.uid].push_back(u.name);
-      if (++user_names[u.name] == 2) dup_users.push_back(u.name);
+      const std::string name = HostName(u.name);
+      if (u.uid == 0 && !Contains(uid0, name)) uid0.push_back(name);
+      if (u.gid == 0 && !Contains(gid0, name)) gid0.push_back(name);
+      by_uid[u.uid].push_back(name);
+      if (++user_names[name] == 2) dup_users.push_back(name);
     }
     std::map<uint32_t, std::vector<std::string>> by_gid;
     std::map<std::string, int> group_names;
     std::vector<std::string> dup_groups;
     for (const auto& g : db_.groups) {
-      by_gid[g.gid].push_back(g.name);
-      if (++group_names[g.name] == 2) dup_groups.push_back(g.name);
+      const std::string name = HostName(g.name);
+      by_gid[g.gid].push_back(name);
+      if (++group_names[name] == 2) dup_groups.push_back(name);
     }
     json dup_uids = json::array();
     for (const auto& [uid, names] : by_uid) {
@@ -471,8 +486,9 @@ class Builder {
       missing = json::array();
       for (const auto& u : db_.users) {
         if (db_.FindGroupById(u.gid) == nullptr) {
-          missing.push_back(
-              {{"id", "missing_primary_group:" + u.name}, {"user", u.name}, {"gid", u.gid}});
+          missing.push_back({{"id", "missing_primary_group:" + HostName(u.name)},
+                             {"user", HostName(u.name)},
+                             {"gid", u.gid}});
         }
       }
     }
@@ -503,10 +519,10 @@ class Builder {
           }
         }
         for (const auto& [user, via] : found) {
-          members.push_back({{"id", "privileged:" + g->name + ":" + user},
-                             {"group", g->name},
+          members.push_back({{"id", "privileged:" + HostName(g->name) + ":" + HostName(user)},
+                             {"group", HostName(g->name)},
                              {"gid", g->gid},
-                             {"user", user},
+                             {"user", HostName(user)},
                              {"via", via},
                              {"user_known", db_.FindUser(user) != nullptr}});
         }
@@ -523,7 +539,7 @@ class Builder {
       shadow_members = json::array();
     } else if (shadow_file_.info && passwd_ok_ && group_ok_) {
       shadow_members = (shadow_file_.info->mode & 040) != 0
-                           ? json(MembersOfGid(shadow_file_.info->gid))
+                           ? json(HostNames(MembersOfGid(shadow_file_.info->gid)))
                            : json::array();
     }
     out_.data["shadow_group_members"] = std::move(shadow_members);
@@ -610,8 +626,11 @@ class Builder {
 }  // namespace
 
 void AccountsCollector::Collect(CollectContext& ctx, Section& out) {
-  Builder builder(ctx, out);
-  builder.Run();
+  {
+    Builder builder(ctx, out);
+    builder.Run();
+  }  // the builder's error sink adds its counts when it goes
+  EscapeErrorNames(out);
 }
 
 }  // namespace tidemark::agent

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "agent/bounded_items.h"
 #include "agent/file_meta.h"
 #include "agent/parsers/shells.h"
 #include "agent/user_files.h"
@@ -21,6 +22,14 @@ using nlohmann::json;
 // into memory once, and the agent's peak memory must stay small. Configuration files are far
 // smaller.
 constexpr uint64_t kMaxHashBytes = 1u << 20;
+
+// Bounds of the lists (docs/sections/files.md): a user may create any number of dot files in
+// their home; the fixed system paths come first in `files`, so a flood never pushes them out.
+constexpr size_t kMaxFiles = 20000;
+constexpr size_t kMaxFilesBytes = 4u << 20;
+constexpr size_t kMaxEntriesPerHome = 500;  // dot files and .ssh/* of one home
+constexpr size_t kMaxTrustFiles = 5000;
+constexpr size_t kMaxTrustBytes = 1u << 20;
 
 // The trust files rlogin/rsh (.rhosts, .shosts: rhosts(5), hosts.equiv(5)), ftp/curl (.netrc:
 // netrc(5)) and mail delivery (.forward) honour; tidemark reports each one found.
@@ -49,7 +58,8 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
-std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern) {
+std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern,
+                                    std::vector<SectionError>* errors) {
   std::string norm = NormalizePath(pattern);
   if (!HasWildcard(norm)) return {norm};
   std::vector<std::string> current = {"/"};
@@ -64,7 +74,17 @@ std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern) {
         continue;
       }
       auto names = fs.ListDir(dir);
-      if (!names.ok()) continue;
+      if (!names.ok()) {
+        // Missing or not a directory: nothing matches. Anything else is "could not look".
+        StatusCode c = names.status().code();
+        if (errors != nullptr && c != StatusCode::kNotFound && c != StatusCode::kWrongType &&
+            c != StatusCode::kLoop) {
+          errors->push_back(
+              {dir, std::nullopt,
+               "cannot list for " + std::string(pattern) + ": " + names.status().message()});
+        }
+        continue;
+      }
       for (const auto& name : *names) {
         if (::fnmatch(part.c_str(), name.c_str(), 0) != 0) continue;
         std::string path = JoinPath(dir, name);
@@ -174,13 +194,26 @@ class FilesRun {
       if (home == "/") continue;  // never "/" as a home: that would be the whole root
       homes_.push_back(&u);
       Add(home, "home", true, &u);
-      for (auto& p : ExpandGlob(fs_, JoinPath(home, ".*"))) Add(p, "home", false, &u);
-      // .ssh is listed only when it is a real directory: a user's link is described, not
-      // entered.
+      // .ssh first (a flood of dot files must not push it out), listed only when it is a real
+      // directory: a user's link is described, not entered.
+      std::vector<std::string> entries;
       auto ssh = fs_.Stat(JoinPath(home, ".ssh"), /*follow=*/false);
       if (ssh.ok() && ssh->type == FileType::kDirectory) {
-        for (auto& p : ExpandGlob(fs_, JoinPath(home, ".ssh/*"))) Add(p, "home", false, &u);
+        entries = ExpandGlob(fs_, JoinPath(home, ".ssh/*"), &glob_errors_);
       }
+      for (auto& p : ExpandGlob(fs_, JoinPath(home, ".*"), &glob_errors_)) {
+        entries.push_back(std::move(p));
+      }
+      home_entries_total_ += entries.size();
+      if (entries.size() > kMaxEntriesPerHome) {
+        out_.AddError(home, std::nullopt,
+                      std::to_string(entries.size()) +
+                          " dot files and .ssh entries in this home; only the first " +
+                          std::to_string(kMaxEntriesPerHome) + " are listed");
+        home_entries_cut_ = true;
+        entries.resize(kMaxEntriesPerHome);
+      }
+      for (auto& p : entries) Add(p, "home", false, &u);
       for (const char* t : kTrustNames) trust_candidates_.push_back({JoinPath(home, t), &u});
     }
     if (!db_.passwd_status.ok()) {
@@ -197,20 +230,41 @@ class FilesRun {
       }
     }
 
-    ItemArray files;
+    for (const auto& e : glob_errors_) out_.AddError(e.path, e.line, e.message);
+
+    BoundedItems files(kMaxFiles, kMaxFilesBytes);
     for (const Wanted& w : wanted_) {
+      if (files.total() >= kMaxFiles) {  // not even looked at: counted
+        files.CountMore(1);
+        continue;
+      }
       json j = Describe(w);
-      if (!j.is_null()) files.push_back(j);
+      if (!j.is_null()) files.Add(std::move(j));
     }
-    ItemArray trust;
+    BoundedItems trust(kMaxTrustFiles, kMaxTrustBytes);
     for (const char* p : kSystemTrustFiles) TrustItem(p, nullptr, trust);
     for (const auto& [path, user] : trust_candidates_) TrustItem(path, user, trust);
 
-    out_.data["extra_patterns"] = ctx_.options().files_extra;
+    std::vector<std::string> extra;
+    for (const auto& p : ctx_.options().files_extra) extra.push_back(HostName(p));
+    out_.data["extra_patterns"] = extra;
     out_.data["max_hash_bytes"] = kMaxHashBytes;
-    out_.data["counts"] = {{"files", files.size()}, {"trust_files", trust.size()}};
-    out_.items["files"] = std::move(files);
-    out_.items["trust_files"] = std::move(trust);
+    out_.data["limits"] = {{"max_files", kMaxFiles},
+                           {"max_files_bytes", kMaxFilesBytes},
+                           {"max_entries_per_home", kMaxEntriesPerHome},
+                           {"max_trust_files", kMaxTrustFiles},
+                           {"max_trust_bytes", kMaxTrustBytes}};
+    ItemArray file_items = files.Take();
+    ItemArray trust_items = trust.Take();
+    out_.data["counts"] = {{"files", files.total()}, {"trust_files", trust.total()}};
+    files.Report(out_, "files");
+    trust.Report(out_, "trust_files");
+    if (home_entries_cut_) {
+      out_.NoteTruncated("home_entries", kMaxEntriesPerHome, home_entries_total_);
+    }
+    out_.items["files"] = std::move(file_items);
+    out_.items["trust_files"] = std::move(trust_items);
+    EscapeErrorNames(out_);
   }
 
  private:
@@ -223,7 +277,7 @@ class FilesRun {
     for (const char* p : paths) Add(p, category, true, nullptr);
   }
   void AddGlob(const std::string& pattern, const std::string& category) {
-    for (auto& p : ExpandGlob(fs_, pattern)) Add(p, category, false, nullptr);
+    for (auto& p : ExpandGlob(fs_, pattern, &glob_errors_)) Add(p, category, false, nullptr);
   }
 
   // The passwd user whose home `path` lies under (content there is user-controlled).
@@ -239,11 +293,10 @@ class FilesRun {
     j["type"] = FileTypeName(info.type);
     j["mode"] = ModeOctal(info.mode);
     j["uid"] = info.uid;
-    const PasswdEntry* u = db_.FindUserById(info.uid);
-    j["owner"] = u ? json(u->name) : json(nullptr);
+    j["owner"] = UserNameJson(db_.FindUserById(info.uid));
     j["gid"] = info.gid;
     const GroupEntry* g = db_.FindGroupById(info.gid);
-    j["group"] = g ? json(g->name) : json(nullptr);
+    j["group"] = g ? json(HostName(g->name)) : json(nullptr);
     j["size"] = info.size;
     j["mtime"] = info.mtime;
     return j;
@@ -252,15 +305,17 @@ class FilesRun {
   // Returns null for a globbed path that vanished (nothing to report).
   json Describe(const Wanted& w) {
     // `path` is not repeated: the id is "file:PATH" (compact form, rule 5).
-    json j = {{"id", "file:" + w.path}, {"category", w.category}};
+    // A name that is not UTF-8 also has `path_b64` (docs/snapshot.md).
+    json j = {{"id", "file:" + HostName(w.path)}, {"category", w.category}};
+    if (!IsValidUtf8(w.path)) j["path_b64"] = Base64Encode(w.path);
     const PasswdEntry* home_user = w.category == "home" ? w.user : HomeOwner(w.path, nullptr);
-    j["user"] = home_user ? json(home_user->name) : json(nullptr);
+    j["user"] = UserNameJson(home_user);
     auto st = fs_.Stat(w.path, /*follow=*/false);
     if (!st.ok()) {
       bool absent = st.status().code() == StatusCode::kNotFound;
       if (absent && !w.fixed) return nullptr;
       j["state"] = absent ? "absent" : "error";
-      if (!absent) j["reason"] = st.status().message();
+      if (!absent) j["reason"] = HostName(st.status().message());
       if (!absent) out_.AddError(w.path, std::nullopt, st.status().message());
       // Compact: null metadata omitted; the item is its own source ({file: path}).
       OmitDefaults(j);
@@ -270,7 +325,7 @@ class FilesRun {
     j = OwnerFields(std::move(j), *st);
     if (st->type == FileType::kSymlink) {
       auto target = fs_.ReadLink(w.path);
-      if (target.ok()) j["link_target"] = *target;
+      if (target.ok()) SetHostName(j, "link_target", *target);
     }
     std::string hash_state;
     std::optional<std::string> sha;
@@ -352,7 +407,7 @@ class FilesRun {
     return Hash(f.data, state);
   }
 
-  void TrustItem(const std::string& path, const PasswdEntry* user, ItemArray& out) {
+  void TrustItem(const std::string& path, const PasswdEntry* user, BoundedItems& out) {
     auto st = fs_.Stat(path, /*follow=*/false);
     if (!st.ok()) {
       if (st.status().code() != StatusCode::kNotFound &&
@@ -361,13 +416,13 @@ class FilesRun {
       }
       return;
     }
-    json j = {{"id", "trust_file:" + path},
-              {"path", path},
-              {"name", BaseName(path)},
-              {"user", user ? json(user->name) : json(nullptr)}};
+    json j = {{"id", "trust_file:" + HostName(path)}};
+    SetHostName(j, "path", path);
+    j["name"] = BaseName(path);
+    j["user"] = UserNameJson(user);
     j = OwnerFields(std::move(j), *st);
     OmitDefaults(j);  // the item is its own source ({file: path})
-    out.push_back(j);
+    out.Add(std::move(j));
   }
 
   CollectContext& ctx_;
@@ -378,6 +433,9 @@ class FilesRun {
   std::map<std::string, size_t> index_;
   std::vector<const PasswdEntry*> homes_;
   std::vector<std::pair<std::string, const PasswdEntry*>> trust_candidates_;
+  std::vector<SectionError> glob_errors_;
+  size_t home_entries_total_ = 0;
+  bool home_entries_cut_ = false;
 };
 
 }  // namespace

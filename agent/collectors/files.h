@@ -22,8 +22,11 @@ class FilesCollector final : public SectionCollector {
 
 // Expands an in-root glob (fnmatch(3) per component, no FNM_PERIOD: "*" matches dot files
 // too; "." and ".." never). Wildcard components only descend into real directories, never
-// through symlinks. A pattern without wildcards is returned as is. Results are sorted.
-std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern);
+// through symlinks. A pattern without wildcards is returned as is. Results are sorted. A
+// directory that exists but cannot be listed (permissions, over Fs's entry limit) is added to
+// `errors` when given.
+std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern,
+                                    std::vector<SectionError>* errors = nullptr);
 
 // Returns why a file's content is never hashed ("private_key", "may_hold_secrets"), or "" when
 // its name allows hashing. See docs/sections/files.md.

@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "agent/bounded_items.h"
 #include "agent/file_meta.h"
 #include "agent/parsers/authorized_keys.h"
 #include "agent/user_files.h"
@@ -15,6 +16,12 @@ using nlohmann::json;
 
 // Per file, at most this many line errors are recorded; the rest are counted.
 constexpr size_t kMaxLineErrorsPerFile = 20;
+// Bounds of the key list (docs/sections/ssh_keys.md): a user writes their own authorized_keys
+// (up to 1 MiB each, ~13,000 keys). Per user, so that one user cannot crowd out the others;
+// in total, so that the snapshot stays deliverable.
+constexpr size_t kMaxKeysPerUser = 1000;
+constexpr size_t kMaxKeys = 20000;
+constexpr size_t kMaxKeysBytes = 4u << 20;
 
 bool IsNone(std::string_view s) {
   if (s.size() != 4) return false;
@@ -41,11 +48,16 @@ bool MayHideKeys(const UserFile& f) {
 json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
   json j;
   // `path` is not repeated: the id is "ssh_key_file:USER:PATH" (a user name has no ':').
-  j["id"] = "ssh_key_file:" + user + ":" + f.path;
-  j["resolved_path"] = f.resolved_path.empty() ? json(nullptr) : json(f.resolved_path);
+  j["id"] = "ssh_key_file:" + HostName(user) + ":" + HostName(f.path);
+  if (!IsValidUtf8(f.path)) j["path_b64"] = Base64Encode(f.path);
+  if (f.resolved_path.empty()) {
+    j["resolved_path"] = nullptr;
+  } else {
+    SetHostName(j, "resolved_path", f.resolved_path);
+  }
   j["via_symlink"] = f.via_symlink;
   j["state"] = UserFileStateName(f.state);
-  j["reason"] = f.state == UserFileState::kPresent ? json(nullptr) : json(f.reason);
+  j["reason"] = f.state == UserFileState::kPresent ? json(nullptr) : json(HostName(f.reason));
   AddFileMeta(j, f.info, db);
   j["size"] = f.info ? json(f.info->size) : json(nullptr);
   j["key_count"] = nullptr;
@@ -54,7 +66,9 @@ json FileJson(const UserFile& f, const std::string& user, const AccountDb& db) {
   if (f.info) {
     json problems = json::array();
     for (const auto& p : f.strict_modes) {
-      problems.push_back({{"path", p.path}, {"problem", p.problem}});
+      json jp = {{"problem", p.problem}};
+      SetHostName(jp, "path", p.path);
+      problems.push_back(std::move(jp));
       bool on_file = p.path == f.resolved_path;
       if (p.problem == "group_writable" || p.problem == "world_writable" ||
           p.problem == "foreign_owner") {
@@ -140,13 +154,15 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
   const AccountDb& db = ctx.accounts();
   const AuthorizedKeysSettingsFn settings_of = factory_.make ? factory_.make(ctx) : settings_;
   ItemArray users;
-  ItemArray keys;
+  BoundedItems keys(kMaxKeys, kMaxKeysBytes);
+  size_t users_cut = 0, keys_of_cut_users = 0;
   if (!db.passwd_status.ok()) {
     out.AddError(std::string(kPasswdPath), std::nullopt,
                  "cannot read the user list: " + db.passwd_status.message());
     out.status = SectionStatus::kError;
     out.items["users"] = std::move(users);
-    out.items["keys"] = std::move(keys);
+    out.items["keys"] = keys.Take();
+    EscapeErrorNames(out);
     return;
   }
   std::set<std::string> seen;
@@ -156,10 +172,11 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     if (owner.home.empty() || owner.home.front() != '/') owner.home = "/" + owner.home;
 
     json ju;
-    ju["id"] = "ssh_keys_user:" + u.name;
-    ju["user"] = u.name;
+    ju["id"] = "ssh_keys_user:" + HostName(u.name);
+    SetHostName(ju, "user", u.name);
     ju["uid"] = u.uid;
-    ju["home"] = u.home;
+    SetHostName(ju, "home", u.home);
+    size_t user_keys = 0;
     Resolution home = ResolveAsOwner(fs, owner.home, nullptr);
     if (home.status.ok() && home.info->type == FileType::kDirectory) {
       ju["home_state"] = "present";
@@ -167,10 +184,10 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     } else {
       bool absent = home.status.code() == StatusCode::kNotFound;
       ju["home_state"] = absent ? "absent" : "error";
-      ju["home_reason"] = home.status.ok()
-                              ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) +
-                                    ", not a directory"
-                              : home.status.message();
+      ju["home_reason"] = HostName(
+          home.status.ok() ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) +
+                                 ", not a directory"
+                           : home.status.message());
       StatusCode c = home.status.code();
       if (!home.status.ok() && c != StatusCode::kNotFound && c != StatusCode::kWrongType &&
           c != StatusCode::kLoop) {
@@ -217,18 +234,21 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
                              (k.key.certificate ? "/cert" : "") + ":" + path;
             int n = ++occurrences[id];
             if (n > 1) id += "#" + std::to_string(n);
-            json jk = {{"id", id},
-                       {"user", u.name},
-                       {"file", path},
-                       {"line", k.line},
-                       {"type", k.key.type},
-                       {"bits", k.key.bits},
-                       {"fingerprint", k.key.fingerprint},
-                       {"comment", k.comment},
-                       {"options", k.options},
-                       {"source", {{"file", path}, {"line", k.line}}}};
+            if (++user_keys > kMaxKeysPerUser) {
+              keys.CountMore(1);
+              continue;
+            }
+            json jk = {{"id", HostName(id)}, {"line", k.line}};
+            SetHostName(jk, "user", u.name);
+            SetHostName(jk, "file", path);
+            jk.update(json{{"type", k.key.type},
+                           {"bits", k.key.bits},
+                           {"fingerprint", k.key.fingerprint},
+                           {"comment", k.comment},
+                           {"options", k.options},
+                           {"source", {{"file", HostName(path)}, {"line", k.line}}}});
             if (k.key.certificate) jk["certificate"] = CertificateJson(*k.key.certificate);
-            keys.push_back(std::move(jk));
+            keys.Add(std::move(jk));
           }
           size_t recorded = 0;
           bool hidden = false;
@@ -257,10 +277,18 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
       }
     }
     ju["files"] = std::move(files);
+    if (user_keys > kMaxKeysPerUser) {
+      ++users_cut;
+      keys_of_cut_users += user_keys;
+      out.AddError(owner.home, std::nullopt,
+                   "user " + u.name + " has " + std::to_string(user_keys) +
+                       " authorized keys; only the first " + std::to_string(kMaxKeysPerUser) +
+                       " are listed");
+    }
     ju["incomplete"] = !reasons.empty();
     std::string reason;
     for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
-    ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(reason);
+    ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(HostName(reason));
     ju["source"] = {{"line", u.line}};  // the section's default file: /etc/passwd
     // sshd's compiled-in AuthorizedKeysFile (sshd_config(5)) is the default of
     // authorized_keys_file.
@@ -271,8 +299,16 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     OmitDefaults(ju, kUserDefaults);
     users.push_back(std::move(ju));
   }
+  ItemArray key_items = keys.Take();
+  out.data["limits"] = {{"max_keys_per_user", kMaxKeysPerUser},
+                        {"max_keys", kMaxKeys},
+                        {"max_keys_bytes", kMaxKeysBytes}};
+  out.data["counts"] = {{"users", users.size()}, {"keys", keys.total()}};
+  keys.Report(out, "keys");
+  if (users_cut > 0) out.NoteTruncated("keys_per_user", kMaxKeysPerUser, keys_of_cut_users);
   out.items["users"] = std::move(users);
-  out.items["keys"] = std::move(keys);
+  out.items["keys"] = std::move(key_items);
+  EscapeErrorNames(out);
 }
 
 }  // namespace tidemark::agent

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -14,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "agent/bounded_items.h"
 #include "agent/file_meta.h"
 #include "agent/walk.h"
 
@@ -25,11 +27,15 @@ using nlohmann::json;
 constexpr std::string_view kDpkgInfoDir = "/var/lib/dpkg/info";
 constexpr std::string_view kDiversionsPath = "/var/lib/dpkg/diversions";
 constexpr size_t kMaxDpkgErrors = 20;
+// Errors about single SUID/SGID files that could not be hashed; the rest are counted.
+constexpr size_t kMaxHashErrors = 100;
 
 // Streams the SHA-256 of the regular file `name` in `parent_fd`, which must still be the object
 // `expected` describes. Never opens anything but a regular file: O_NOFOLLOW|O_NONBLOCK, then
 // fstat checks type, device and inode before one byte is read.
-StatusOr<std::string> HashAt(int parent_fd, const char* name, const struct stat& expected) {
+// Reads at most `max_bytes` (a file that grew past it is not hashed) and stops at `deadline`.
+StatusOr<std::string> HashAt(int parent_fd, const char* name, const struct stat& expected,
+                             uint64_t max_bytes, std::chrono::steady_clock::time_point deadline) {
   int fd = ::openat(parent_fd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
@@ -51,13 +57,22 @@ StatusOr<std::string> HashAt(int parent_fd, const char* name, const struct stat&
     return Status(StatusCode::kInternal, "SHA-256 unavailable");
   }
   static thread_local std::vector<char> buf(1 << 16);
+  uint64_t total = 0;
   for (;;) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return Status(StatusCode::kUnavailable, "not hashed: the sweep's time budget ran out");
+    }
     ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return Status(StatusCode::kIoError, std::string("read: ") + std::strerror(errno));
     }
     if (n == 0) break;
+    total += static_cast<uint64_t>(n);
+    if (total > max_bytes) {
+      return Status(StatusCode::kTooLarge,
+                    "not hashed: grew over " + std::to_string(max_bytes) + " bytes while read");
+    }
     EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
   }
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -79,19 +94,17 @@ struct SetIdFile {
   std::string path;
   struct stat st;
   std::optional<std::string> sha256;
-  std::string hash_error;
+  std::string hash_error;  // why not hashed ("not hashed: ...")
+  bool io_error = false;   // the reason is a failure (an error of the section), not a bound
 };
 
 class Names {
  public:
   explicit Names(const AccountDb& db) : db_(db) {}
-  json User(uint32_t uid) const {
-    const PasswdEntry* u = db_.FindUserById(uid);
-    return u ? json(u->name) : json(nullptr);
-  }
+  json User(uint32_t uid) const { return UserNameJson(db_.FindUserById(uid)); }
   json Group(uint32_t gid) const {
     const GroupEntry* g = db_.FindGroupById(gid);
-    return g ? json(g->name) : json(nullptr);
+    return g ? json(HostName(g->name)) : json(nullptr);
   }
 
  private:
@@ -359,50 +372,58 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
                      db.group_status.message());
   }
 
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + limits_.time_budget;
   WalkOptions wo;
   wo.roots = opts.sweep_roots;
   wo.excludes = opts.sweep_excludes;
   wo.use_mount_table = ctx.live();
+  wo.deadline = deadline;
 
-  std::vector<SetIdFile> setid;
-  ItemArray ww_files, ww_dirs, unowned;
+  // Every list is bounded (agent/bounded_items.h); what only root can create (uid 0) is kept
+  // before what any user can, so a user's flood cannot hide root's SUID or world-writable files.
+  struct SetIdBucket {
+    std::vector<SetIdFile> files;
+  } setid_root, setid_other;
+  uint64_t setid_total = 0;
+  BoundedItems ww_files(limits_.max_items, limits_.max_list_bytes);
+  BoundedItems ww_dirs(limits_.max_items, limits_.max_list_bytes);
+  BoundedItems unowned(limits_.max_items, limits_.max_list_bytes);
   WalkVisitor visit = [&](const WalkEntry& e) {
     const struct stat& st = e.st;
     const mode_t mode = st.st_mode;
+    const bool by_root = st.st_uid == 0;
     if (S_ISREG(mode) && (mode & (S_ISUID | S_ISGID)) != 0) {
-      SetIdFile f{e.path, st, std::nullopt, ""};
-      auto hash = HashAt(e.parent_fd, e.name, st);
-      if (hash.ok()) {
-        f.sha256 = std::move(*hash);
-      } else {
-        f.hash_error = hash.status().message();
-      }
-      setid.push_back(std::move(f));
+      ++setid_total;
+      SetIdBucket& b = by_root ? setid_root : setid_other;
+      if (b.files.size() < limits_.max_items)
+        b.files.push_back({e.path, st, std::nullopt, "", false});
     }
     if (!S_ISLNK(mode) && (mode & S_IWOTH) != 0) {
       bool is_dir = S_ISDIR(mode);
       if (!is_dir || (mode & S_ISVTX) == 0) {
+        const std::string path = HostName(e.path);
         json j = {{"id", std::string(is_dir ? "sweep:world_writable_dir:"
                                             : "sweep:world_writable_file:") +
-                             e.path},
-                  {"path", e.path},
-                  {"type", FileTypeName(FileTypeFromMode(mode))},
-                  {"mode", ModeOctal(mode)}};
+                             path}};
+        SetHostName(j, "path", e.path);
+        j["type"] = FileTypeName(FileTypeFromMode(mode));
+        j["mode"] = ModeOctal(mode);
         j = OwnerFields(std::move(j), st, names);
-        (is_dir ? ww_dirs : ww_files).push_back(j);
+        (is_dir ? ww_dirs : ww_files).Add(std::move(j), by_root);
       }
     }
     bool no_user = check_users && uids.count(st.st_uid) == 0;
     bool no_group = check_groups && gids.count(st.st_gid) == 0;
     if (no_user || no_group) {
-      json j = {{"id", "sweep:unowned:" + e.path},
-                {"path", e.path},
-                {"type", FileTypeName(FileTypeFromMode(mode))},
-                {"mode", ModeOctal(mode)}};
+      json j = {{"id", "sweep:unowned:" + HostName(e.path)}};
+      SetHostName(j, "path", e.path);
+      j["type"] = FileTypeName(FileTypeFromMode(mode));
+      j["mode"] = ModeOctal(mode);
       j = OwnerFields(std::move(j), st, names);
       j["no_user"] = no_user;
       j["no_group"] = no_group;
-      unowned.push_back(j);
+      unowned.Add(std::move(j));
     }
   };
   WalkResult walk = Walk(fs, wo, visit);
@@ -412,6 +433,66 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
     out.AddError(
         "", std::nullopt,
         std::to_string(walk.error_count - walk.errors.size()) + " more walk errors not listed");
+  }
+  if (walk.stopped) {
+    out.AddError(walk.stopped_at, std::nullopt,
+                 "sweep stopped: its time budget of " +
+                     std::to_string(limits_.time_budget.count()) +
+                     " ms ran out while reading this directory; what follows it in the walk was "
+                     "not examined");
+  }
+
+  // The SUID/SGID files kept (root's first), hashed within the per-file cap and the budgets.
+  std::vector<SetIdFile> setid = std::move(setid_root.files);
+  for (auto& f : setid_other.files) {
+    if (setid.size() >= limits_.max_items) break;
+    setid.push_back(std::move(f));
+  }
+  uint64_t hash_budget = limits_.hash_budget_bytes;
+  size_t budget_skipped = 0;
+  for (SetIdFile& f : setid) {
+    const auto size = static_cast<uint64_t>(f.st.st_size);
+    if (size > limits_.max_hash_bytes) {
+      f.hash_error = "not hashed: larger than " + std::to_string(limits_.max_hash_bytes) + " bytes";
+      continue;
+    }
+    if (size > hash_budget) {
+      f.hash_error = "not hashed: the sweep's hashing budget of " +
+                     std::to_string(limits_.hash_budget_bytes) + " bytes is used up";
+      ++budget_skipped;
+      continue;
+    }
+    if (Clock::now() >= deadline) {
+      f.hash_error = "not hashed: the sweep's time budget ran out";
+      ++budget_skipped;
+      continue;
+    }
+    hash_budget -= size;
+    // Opened again from its directory (no symlink in the way) and checked by device and inode.
+    auto dir_fd = fs.OpenDirectoryFd(DirName(f.path));
+    if (!dir_fd.ok()) {
+      f.hash_error = "not hashed: cannot open its directory: " + dir_fd.status().message();
+      f.io_error = true;
+      continue;
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } dir_closer{*dir_fd};
+    auto hash = HashAt(*dir_fd, BaseName(f.path).c_str(), f.st, limits_.max_hash_bytes, deadline);
+    if (hash.ok()) {
+      f.sha256 = std::move(*hash);
+    } else {
+      f.hash_error = hash.status().message();
+      f.io_error = hash.status().code() != StatusCode::kUnavailable &&
+                   hash.status().code() != StatusCode::kTooLarge;
+      if (!f.io_error) ++budget_skipped;
+    }
+  }
+  if (budget_skipped > 0) {
+    out.AddError("", std::nullopt,
+                 std::to_string(budget_skipped) +
+                     " SUID/SGID files not hashed: the sweep's hashing or time budget ran out");
   }
 
   // Packages of the SUID/SGID files: one pass over dpkg's lists, for these paths only.
@@ -432,28 +513,33 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
   }
   for (const auto& e : dpkg.errors) out.AddError(e.path, e.line, e.message);
 
-  ItemArray setid_items;
+  BoundedItems setid_list(limits_.max_items, limits_.max_list_bytes);
+  setid_list.CountMore(setid_total - setid.size());
+  size_t hash_errors = 0;
   for (const auto& f : setid) {
-    json j = {{"id", "sweep:setid:" + f.path},
-              {"path", f.path},
-              {"mode", ModeOctal(f.st.st_mode)},
-              {"setuid", (f.st.st_mode & S_ISUID) != 0},
-              {"setgid", (f.st.st_mode & S_ISGID) != 0}};
+    json j = {{"id", "sweep:setid:" + HostName(f.path)}};
+    SetHostName(j, "path", f.path);
+    j["mode"] = ModeOctal(f.st.st_mode);
+    j["setuid"] = (f.st.st_mode & S_ISUID) != 0;
+    j["setgid"] = (f.st.st_mode & S_ISGID) != 0;
     j = OwnerFields(std::move(j), f.st, names);
     j["size"] = static_cast<uint64_t>(f.st.st_size);
     j["mtime"] = static_cast<int64_t>(f.st.st_mtim.tv_sec);
     j["sha256"] = f.sha256 ? json(*f.sha256) : json(nullptr);
-    if (!f.sha256) out.AddError(f.path, std::nullopt, f.hash_error);
+    j["not_hashed"] = f.sha256 ? json(nullptr) : json(f.hash_error);
+    if (f.io_error && ++hash_errors <= kMaxHashErrors) {
+      out.AddError(f.path, std::nullopt, f.hash_error);
+    }
     auto it = dpkg.owners.find(f.path);
     if (dpkg_ok && it != dpkg.owners.end()) {
       j["packages"] = it->second.packages;
-      j["dpkg_path"] = it->second.dpkg_path;
+      SetHostName(j, "dpkg_path", it->second.dpkg_path);
       if (it->second.diversion) {
         const Diversion& d = *it->second.diversion;
-        j["diversion"] = {{"from", d.from},
-                          {"to", d.to},
-                          {"by", d.by == ":" ? json(nullptr) : json(d.by)},
-                          {"local", d.by == ":"}};
+        json div = {{"by", d.by == ":" ? json(nullptr) : json(d.by)}, {"local", d.by == ":"}};
+        SetHostName(div, "from", d.from);
+        SetHostName(div, "to", d.to);
+        j["diversion"] = std::move(div);
       } else {
         j["diversion"] = nullptr;
       }
@@ -462,42 +548,68 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
       j["dpkg_path"] = nullptr;
       j["diversion"] = nullptr;
     }
-    setid_items.push_back(j);
+    setid_list.Add(std::move(j));
+  }
+  if (hash_errors > kMaxHashErrors) {
+    out.AddError("", std::nullopt,
+                 std::to_string(hash_errors - kMaxHashErrors) + " more hashing errors not listed");
   }
 
   json skipped = json::array();
   for (const auto& s : walk.skipped) {
-    skipped.push_back({{"id", "sweep_skip:" + s.path},
-                       {"path", s.path},
-                       {"reason", s.reason},
-                       {"fs_type", s.fs_type.empty() ? json(nullptr) : json(s.fs_type)}});
+    json j = {{"id", "sweep_skip:" + HostName(s.path)}};
+    SetHostName(j, "path", s.path);
+    j["reason"] = s.reason;
+    j["fs_type"] = s.fs_type.empty() ? json(nullptr) : json(HostName(s.fs_type));
+    skipped.push_back(std::move(j));
   }
   std::vector<std::string> roots, excludes;
-  for (const auto& r : wo.roots) roots.push_back(NormalizePath(r));
-  for (const auto& x : wo.excludes) excludes.push_back(NormalizePath(x));
+  for (const auto& r : wo.roots) roots.push_back(HostName(NormalizePath(r)));
+  for (const auto& x : wo.excludes) excludes.push_back(HostName(NormalizePath(x)));
   out.data["roots"] = roots;
   out.data["excludes"] = excludes;
   out.data["always_skipped"] = AlwaysSkippedPaths();
   out.data["max_depth"] = wo.max_depth;
+  out.data["max_path_bytes"] = wo.max_path_bytes;
   out.data["mount_table"] = wo.use_mount_table;
   out.data["unowned_checked"] = {{"user", check_users}, {"group", check_groups}};
   out.data["dpkg"] = {{"state", dpkg_ok                                       ? "present"
                                 : dpkg.status.code() == StatusCode::kNotFound ? "absent"
                                                                               : "error"},
                       {"merged_usr", dpkg.merged_usr}};
-  out.data["counts"] = {
-      {"directories", walk.directories},         {"files", walk.files},
-      {"skipped", walk.skipped_count},           {"errors", walk.error_count},
-      {"depth_limited", walk.depth_limited},     {"setid_files", setid_items.size()},
-      {"world_writable_files", ww_files.size()}, {"world_writable_dirs", ww_dirs.size()},
-      {"unowned_files", unowned.size()}};
+  out.data["limits"] = {{"max_hash_bytes", limits_.max_hash_bytes},
+                        {"hash_budget_bytes", limits_.hash_budget_bytes},
+                        {"time_budget_ms", limits_.time_budget.count()},
+                        {"max_items", limits_.max_items},
+                        {"max_list_bytes", limits_.max_list_bytes}};
+  out.data["stopped_at"] = walk.stopped ? json(HostName(walk.stopped_at)) : json(nullptr);
+
+  ItemArray setid_items = setid_list.Take();
+  ItemArray ww_file_items = ww_files.Take();
+  ItemArray ww_dir_items = ww_dirs.Take();
+  ItemArray unowned_items = unowned.Take();
+  out.data["counts"] = {{"directories", walk.directories},
+                        {"files", walk.files},
+                        {"skipped", walk.skipped_count},
+                        {"errors", walk.error_count},
+                        {"depth_limited", walk.depth_limited},
+                        {"path_limited", walk.path_limited},
+                        {"setid_files", setid_total},
+                        {"world_writable_files", ww_files.total()},
+                        {"world_writable_dirs", ww_dirs.total()},
+                        {"unowned_files", unowned.total()}};
   out.data["skipped"] = std::move(skipped);
   out.data["skipped_truncated"] = walk.skipped_count > walk.skipped.size();
+  setid_list.Report(out, "setid_files");
+  ww_files.Report(out, "world_writable_files");
+  ww_dirs.Report(out, "world_writable_dirs");
+  unowned.Report(out, "unowned_files");
   if (walk.directories == 0 && walk.error_count > 0) out.status = SectionStatus::kError;
   out.items["setid_files"] = std::move(setid_items);
-  out.items["world_writable_files"] = std::move(ww_files);
-  out.items["world_writable_dirs"] = std::move(ww_dirs);
-  out.items["unowned_files"] = std::move(unowned);
+  out.items["world_writable_files"] = std::move(ww_file_items);
+  out.items["world_writable_dirs"] = std::move(ww_dir_items);
+  out.items["unowned_files"] = std::move(unowned_items);
+  EscapeErrorNames(out);
 }
 
 }  // namespace tidemark::agent

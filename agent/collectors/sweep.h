@@ -2,10 +2,15 @@
 // regular files (with SHA-256 and owning Debian package), world-writable files, world-writable
 // directories without the sticky bit, and files whose uid or gid is in neither passwd nor group
 // of the audited root. docs/sections/sweep.md documents each field.
+// Bounded whatever a local user does (SweepLimits): a size cap per hashed file, a byte budget for
+// all hashing, a time budget for walk and hashing, and caps on every list.
 // Package ownership reads dpkg's own database: /var/lib/dpkg/info/*.list and
 // /var/lib/dpkg/diversions (dpkg-divert(1)), with Debian's merged /usr aliases.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,10 +21,24 @@
 
 namespace tidemark::agent {
 
+// The bounds of one sweep; docs/sections/sweep.md gives the reasons for the defaults.
+struct SweepLimits {
+  uint64_t max_hash_bytes = 16ull << 20;           // larger SUID/SGID files are not hashed
+  uint64_t hash_budget_bytes = 256ull << 20;       // all hashing together
+  std::chrono::milliseconds time_budget{300'000};  // walk and hashing together
+  size_t max_items = 5000;           // per list (setid, world-writable files and dirs, unowned)
+  size_t max_list_bytes = 1u << 20;  // per list, compact JSON text
+};
+
 class SweepCollector final : public SectionCollector {
  public:
+  SweepCollector() = default;
+  explicit SweepCollector(SweepLimits limits) : limits_(limits) {}
   std::string_view name() const override { return "sweep"; }
   void Collect(CollectContext& ctx, Section& out) override;
+
+ private:
+  SweepLimits limits_;
 };
 
 // Returns the top-level directories ("bin", "sbin", "lib", "lib32", "lib64", "libx32") that the

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "agent/parsers/crontab.h"
 #include "tests/support/collect_section.h"
 #include "tests/support/temp_root.h"
@@ -274,6 +276,46 @@ TEST_F(CronCollectTest, UnreadableSpoolIsAnError) {
            j["directories"]["/var/spool/cron/crontabs"]["state"] == "error";
   }));
   root_.Chmod("/var/spool/cron/crontabs", 0755);
+}
+
+// crontab(1) lets a user write 4 MiB of entries: at most 1,000 per file are listed, with the true
+// count, and the system crontab's entries are all kept.
+TEST(CronBounds, EntriesPerFileAreCappedWithTheTrueCount) {
+  testing::TempRoot root;
+  root.Write("/etc/passwd", "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/a:/bin/sh\n");
+  root.Write("/etc/crontab", "0 * * * * root /usr/bin/system-job\n");
+  std::string many;
+  for (int i = 0; i < 5000; ++i) many += "* * * * * /bin/true " + std::to_string(i) + "\n";
+  root.Write("/var/spool/cron/crontabs/alice", many, 0600);
+  json j = Collect(root);
+  EXPECT_EQ(j["status"], "partial");
+  size_t user = 0, system = 0;
+  for (const auto& e : j["entries"]) (e["kind"] == "user" ? user : system) += 1;
+  EXPECT_EQ(user, 1000u);
+  EXPECT_EQ(system, 1u);
+  EXPECT_EQ(j["truncated"]["entries_per_file"]["total"], 5000);
+  EXPECT_EQ(j["truncated"]["entries"]["total"], 5001);
+  EXPECT_TRUE(HasError(j, "/var/spool/cron/crontabs/alice"));
+}
+
+TEST(CronBounds, UserCrontabNamesThatAreNotUtf8) {
+  testing::TempRoot root;
+  root.Write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+  root.Write("/var/spool/cron/crontabs/al\xffice", "* * * * * /bin/true\n", 0600);
+  root.Write("/var/spool/cron/crontabs/al\xfeice", "* * * * * /bin/true\n", 0600);
+  json j = Collect(root);
+  std::set<std::string> ids, users;
+  for (const auto& e : j["entries"]) {
+    ids.insert(e["id"].get<std::string>());
+    users.insert(e["user"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 2u);
+  EXPECT_EQ(users, (std::set<std::string>{"al\\xffice", "al\\xfeice"}));
+  for (const auto& f : j["files"]) {
+    if (f["kind"] != "user") continue;
+    EXPECT_EQ(UnescapeHostName(f["path"].get<std::string>()),
+              Base64Decode(f["path_b64"].get<std::string>()));
+  }
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "agent/collectors/files.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -240,6 +241,44 @@ TEST_F(FilesTest, ExtraPathsAndGlobs) {
   EXPECT_EQ(FindPath(files, "/opt/app/readme"), nullptr);
   EXPECT_EQ(Get(FindPath(files, "/opt/missing.conf"), "state"), "absent");
   EXPECT_EQ(s.data["extra_patterns"].size(), 3u);
+}
+
+// A user's flood of dot files is cut at 500 per home, .ssh first, with the true count; the
+// system files are all still listed.
+TEST_F(FilesTest, DotFileFloodIsCappedPerHome) {
+  std::string home = root_.Host("/home/alice");
+  mode_t old = ::umask(0);
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_EQ(::mknod((home + "/.f" + std::to_string(i)).c_str(), S_IFREG | 0644, 0), 0);
+  }
+  ::umask(old);
+  Section s = Run();
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_EQ(s.data["truncated"]["home_entries"]["limit"], 500);
+  EXPECT_GE(s.data["truncated"]["home_entries"]["total"], 3000);
+  EXPECT_NE(FindPath(s.data["files"], "/home/alice/.ssh/authorized_keys"), nullptr);
+  EXPECT_NE(FindPath(s.data["files"], "/etc/sudoers"), nullptr);
+  EXPECT_LT(s.data["files"].size(), 600u);
+  bool named = false;
+  for (const auto& e : s.errors) named = named || e.path == "/home/alice";
+  EXPECT_TRUE(named);
+}
+
+// A name that is not UTF-8 keeps its bytes (path_b64) and a unique id.
+TEST_F(FilesTest, NamesThatAreNotUtf8) {
+  root_.Write("/home/alice/.a\xff", "x");
+  root_.Write("/home/alice/.a\xfe", "y");
+  Section s = Run();
+  std::set<std::string> raw;
+  for (const auto& f : s.data["files"]) {
+    if (!f.contains("path_b64")) continue;
+    std::string id = f["id"].get<std::string>();
+    auto bytes = Base64Decode(f["path_b64"].get<std::string>());
+    ASSERT_TRUE(bytes.has_value());
+    EXPECT_EQ(UnescapeHostName(id.substr(5)), *bytes);
+    raw.insert(*bytes);
+  }
+  EXPECT_EQ(raw, (std::set<std::string>{"/home/alice/.a\xff", "/home/alice/.a\xfe"}));
 }
 
 TEST_F(FilesTest, FifoIsDescribedNeverOpened) {

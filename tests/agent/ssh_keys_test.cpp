@@ -262,6 +262,41 @@ TEST_F(SshKeysTest, UnreadablePasswdIsASectionError) {
   EXPECT_EQ(s.data["users"], json::array());
 }
 
+// A user may write thousands of keys into their own file: at most 1,000 per user are listed,
+// with the true count, and the other users' keys are all there.
+TEST_F(SshKeysTest, KeysPerUserAreCappedWithTheTrueCount) {
+  std::string key = FixtureKey("ssh-ed25519");
+  std::string many;
+  for (int i = 0; i < 1500; ++i) many += key + " k" + std::to_string(i) + "\n";
+  WriteKeys("/home/alice/.ssh/authorized_keys", many, uid_);
+  WriteKeys("/home/bob/.ssh/authorized_keys", key + " bob\n", uid_ + 1);
+  Section s = Collect();
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  size_t alice = 0, bob = 0;
+  for (const auto& k : s.data["keys"]) {
+    if (k["user"] == "alice") ++alice;
+    if (k["user"] == "bob") ++bob;
+  }
+  EXPECT_EQ(alice, 1000u);
+  EXPECT_EQ(bob, 1u);
+  EXPECT_EQ(s.data["truncated"]["keys_per_user"]["total"], 1500);
+  EXPECT_EQ(s.data["truncated"]["keys"]["total"], 1501);
+  EXPECT_EQ(s.data["counts"]["keys"], 1501);
+}
+
+// A user name that is not UTF-8 is carried losslessly (escaped form plus user_b64).
+TEST_F(SshKeysTest, UserNamesThatAreNotUtf8) {
+  root_.Write("/etc/passwd", "al\xffice:x:" + std::to_string(uid_) + ":" + std::to_string(gid_) +
+                                 "::/home/alice:/bin/bash\n");
+  WriteKeys("/home/alice/.ssh/authorized_keys", FixtureKey("ssh-ed25519") + " c\n", uid_);
+  Section s = Collect();
+  ASSERT_EQ(s.data["keys"].size(), 1u);
+  const json& k = s.data["keys"][0];
+  EXPECT_EQ(k["user"], "al\\xffice");
+  EXPECT_EQ(Base64Decode(k["user_b64"].get<std::string>()), "al\xffice");
+  EXPECT_EQ(k["id"].get<std::string>().rfind("ssh_key:al\\xffice:", 0), 0u);
+}
+
 TEST(ExpandAuthorizedKeysFilesTest, TokensRelativePathsAndNone) {
   PasswdEntry u;
   u.name = "alice";

@@ -4,17 +4,21 @@
 // diversions) and unreadable inputs.
 #include "agent/collectors/sweep.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include "agent/walk.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -45,12 +49,12 @@ class SweepTest : public ::testing::Test {
     uid_ = static_cast<uint32_t>(::geteuid());
   }
 
-  Section Run(CollectOptions options = {}) {
+  Section Run(CollectOptions options = {}, SweepLimits limits = {}) {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok()) << fs.status().message();
     CollectContext ctx(**fs, "fixture", std::move(options));
     Section section;
-    SweepCollector().Collect(ctx, section);
+    SweepCollector(limits).Collect(ctx, section);
     section.Finish();
     section.Materialize();
     return section;
@@ -205,6 +209,161 @@ TEST_F(SweepTest, UnreadablePasswdDisablesTheUnownedCheckWithAnError) {
   for (const auto& e : s.errors) named = named || e.path == "/etc/passwd";
   EXPECT_TRUE(named);
   for (const auto& i : s.data["unowned_files"]) EXPECT_EQ(i["no_user"], false);
+}
+
+// Creates `n` empty files named PREFIX0..PREFIX(n-1) with exactly `mode` in the host directory
+// `dir`, one mknod(2) each.
+void CreateFiles(const std::string& dir, const std::string& prefix, size_t n, mode_t mode) {
+  std::filesystem::create_directories(dir);
+  mode_t old = ::umask(0);
+  for (size_t i = 0; i < n; ++i) {
+    std::string p = dir + "/" + prefix + std::to_string(i);
+    ASSERT_EQ(::mknod(p.c_str(), S_IFREG | mode, 0), 0) << p;
+  }
+  ::umask(old);
+}
+
+// Any user may set the SUID bit on a file of their own: a 64 GiB sparse one must not be read.
+TEST_F(SweepTest, HugeSparseSetIdFileIsNotHashed) {
+  root_.Write("/home/alice/big", "", 04755);
+  ASSERT_EQ(::truncate(root_.Host("/home/alice/big").c_str(), 64ll << 30), 0);
+  root_.Write("/usr/bin/su", "su-binary", 04755);
+  auto start = std::chrono::steady_clock::now();
+  Section s = Run();
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::seconds(5));
+  const json* big = FindPath(s.data["setid_files"], "/home/alice/big");
+  ASSERT_NE(big, nullptr);
+  EXPECT_TRUE((*big)["sha256"].is_null());
+  EXPECT_EQ((*big)["not_hashed"], "not hashed: larger than 16777216 bytes");
+  EXPECT_EQ((*big)["size"], 64ull << 30);
+  EXPECT_EQ((*FindPath(s.data["setid_files"], "/usr/bin/su"))["sha256"], Sha256Hex("su-binary"));
+}
+
+TEST_F(SweepTest, HashingBudgetIsSharedAndRootsFilesComeFirst) {
+  std::string mib(1u << 20, 'x');
+  root_.Write("/usr/bin/a", mib, 04755);
+  root_.Write("/usr/bin/b", mib, 04755);
+  root_.Write("/usr/bin/c", mib, 04755);
+  SweepLimits limits;
+  limits.hash_budget_bytes = (2u << 20) + 100;  // two of the three
+  Section s = Run({}, limits);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  int hashed = 0, over_budget = 0;
+  for (const auto& i : s.data["setid_files"]) {
+    if (i["sha256"].is_string()) ++hashed;
+    if (i["not_hashed"].is_string() &&
+        i["not_hashed"].get<std::string>().find("hashing budget") != std::string::npos) {
+      ++over_budget;
+    }
+  }
+  EXPECT_EQ(hashed, 2);
+  EXPECT_EQ(over_budget, 1);
+}
+
+TEST_F(SweepTest, TimeBudgetStopsTheWalkAndSaysWhere) {
+  CreateFiles(root_.Host("/srv/many"), "f", 100, 0666);
+  SweepLimits limits;
+  limits.time_budget = std::chrono::milliseconds(0);
+  Section s = Run({}, limits);
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  ASSERT_TRUE(s.data["stopped_at"].is_string()) << s.data.dump();
+  bool said = false;
+  for (const auto& e : s.errors) {
+    said = said || e.message.find("time budget of 0 ms ran out") != std::string::npos;
+  }
+  EXPECT_TRUE(said);
+  EXPECT_LT(s.data["world_writable_files"].size(), 100u);
+}
+
+// 100,000 world-writable files (2.8 s to create as any user) must not make the snapshot
+// undeliverable: the list is cut at its cap, with the true count.
+TEST_F(SweepTest, WorldWritableFloodIsCappedWithTheTrueCount) {
+  CreateFiles(root_.Host("/tmp/flood"), "f", 100000, 0666);
+  Section s = Run();
+  SweepLimits limits;
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  EXPECT_LE(s.data["world_writable_files"].size(), limits.max_items);
+  EXPECT_GT(s.data["world_writable_files"].size(), 0u);
+  EXPECT_EQ(s.data["truncated"]["world_writable_files"]["total"], 100000);
+  EXPECT_EQ(s.data["truncated"]["world_writable_files"]["limit"], limits.max_items);
+  EXPECT_EQ(s.data["counts"]["world_writable_files"], 100000);
+  EXPECT_LT(EncodeSection(s).dump().size(), 2u << 20);
+}
+
+TEST_F(SweepTest, RootsWorldWritableFilesAreKeptBeforeAUsersFlood) {
+  TIDEMARK_REQUIRE(::geteuid() == 0, "chown to another user needs root");
+  CreateFiles(root_.Host("/tmp/flood"), "f", 50, 0666);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(root_.Chown("/tmp/flood/f" + std::to_string(i), 1000, 1000));
+  }
+  root_.Write("/etc/root-ww", "", 0666);
+  SweepLimits limits;
+  limits.max_items = 10;
+  Section s = Run({}, limits);
+  EXPECT_EQ(s.data["world_writable_files"].size(), 10u);
+  EXPECT_NE(FindPath(s.data["world_writable_files"], "/etc/root-ww"), nullptr);
+  EXPECT_EQ(s.data["truncated"]["world_writable_files"]["total"], 51);
+}
+
+// Two names that differ only in an invalid byte stay two items with two ids, and the bytes come
+// back from path_b64; a valid name that looks like an escape is a third, different item.
+TEST_F(SweepTest, NamesThatAreNotUtf8AreLosslessAndUnique) {
+  root_.Write(std::string("/tmp/a\xff"), "", 0666);
+  root_.Write(std::string("/tmp/a\xfe"), "", 0666);
+  root_.Write("/tmp/a\\xff", "", 0666);  // valid UTF-8 with a backslash
+  Section s = Run();
+  const json& items = s.data["world_writable_files"];
+  ASSERT_EQ(items.size(), 3u) << items.dump();
+  std::set<std::string> ids, raw;
+  for (const auto& i : items) {
+    ids.insert(i["id"].get<std::string>());
+    std::string path = i["path"].get<std::string>();
+    EXPECT_TRUE(IsValidUtf8(path));
+    auto bytes = UnescapeHostName(path);
+    ASSERT_TRUE(bytes.has_value()) << path;
+    if (i.contains("path_b64")) {
+      EXPECT_EQ(Base64Decode(i["path_b64"].get<std::string>()), *bytes);
+    } else {
+      EXPECT_TRUE(IsValidUtf8(*bytes));
+    }
+    raw.insert(*bytes);
+  }
+  EXPECT_EQ(ids.size(), 3u);
+  EXPECT_EQ(raw, (std::set<std::string>{"/tmp/a\xff", "/tmp/a\xfe", "/tmp/a\\xff"}));
+  EXPECT_NE(FindPath(items, "/tmp/a\\xff"), nullptr);
+  EXPECT_NE(FindPath(items, "/tmp/a\\\\xff"), nullptr);
+  // The section's text is valid UTF-8: nothing was replaced by U+FFFD.
+  EXPECT_EQ(EncodeSection(s).dump().find("\xef\xbf\xbd"), std::string::npos);
+}
+
+TEST(HostNameTest, EscapedFormRoundTripsAndIsInjective) {
+  const std::vector<std::string> names = {"plain",
+                                          "a\xff",
+                                          "a\xfe",
+                                          "a\\xff",
+                                          "a\\\\xff",
+                                          "caf\xc3\xa9",
+                                          "\xc3",
+                                          "\xed\xa0\x80",
+                                          "new\nline",
+                                          "\\",
+                                          std::string("n\0ul", 4)};
+  std::set<std::string> escaped;
+  for (const auto& n : names) {
+    std::string e = EscapeHostName(n);
+    EXPECT_TRUE(IsValidUtf8(e)) << e;
+    EXPECT_EQ(UnescapeHostName(e), n) << e;
+    escaped.insert(e);
+    EXPECT_EQ(Base64Decode(Base64Encode(n)), n);
+  }
+  EXPECT_EQ(escaped.size(), names.size());
+  EXPECT_EQ(EscapeHostName("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(EscapeHostName("a\xff"), "a\\xff");
+  EXPECT_EQ(EscapeHostName("a\\b"), "a\\\\b");
+  EXPECT_EQ(Base64Encode("a\xff"), "Yf8=");
+  EXPECT_EQ(Base64Decode("Yf8"), std::nullopt);
+  EXPECT_EQ(UnescapeHostName("a\\q"), std::nullopt);
 }
 
 TEST(WalkTest, DepthIsBoundedAndReported) {
