@@ -14,6 +14,7 @@
 #include "collector/ctl_pki.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "common/snapshot_verify.h"
 
 namespace tidemark::ctl {
 namespace {
@@ -220,7 +221,7 @@ int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
   if (!ReadWhole(file, text)) {
     return Fail(err, Status(StatusCode::kNotFound, file + ": cannot open"));
   }
-  auto snapshot = DecodeSnapshot(text);
+  auto snapshot = VerifySnapshotText(text);  // streaming: no tree of the document
   if (!snapshot.ok()) {
     return Fail(err, Status(snapshot.status().code(), file + ": " + snapshot.status().message()));
   }
