@@ -31,8 +31,17 @@ Status Malformed(const std::string& what) {
 // Host text quoted in an error message: escaped and short.
 std::string Quote(std::string_view text) { return "'" + EscapeControlBounded(text, 80) + "'"; }
 
-// Keys of a section that are not part of the canonical form.
-bool IsExcludedSectionKey(std::string_view key) { return key == "duration_ms"; }
+// Keys of a section that are not part of the canonical form (docs/snapshot.md, "Section
+// envelope"): duration_ms (an integer) and volatile (an object).
+bool IsExcludedSectionKey(std::string_view key) {
+  return key == "duration_ms" || key == "volatile";
+}
+
+// The refusal of a wrong type for an excluded key.
+std::string ExcludedTypeError(std::string_view key) {
+  return key == "duration_ms" ? "section duration_ms is not an integer"
+                              : "section volatile is not an object";
+}
 
 constexpr std::array<std::string_view, 6> kTopKeys = {"schema", "host",         "collected_at",
                                                       "agent",  "content_hash", "sections"};
@@ -260,7 +269,9 @@ bool Verifier::OnScalar(Scalar type, std::string_view text) {
       if (f.key == "status") return Fail("section status is not a string");
       if (f.key == "errors") return Fail("section errors is not an array");
       if (IsExcludedSectionKey(f.key)) {
-        if (type != Scalar::kInteger) return Fail("section duration_ms is not an integer");
+        if (f.key != "duration_ms" || type != Scalar::kInteger) {
+          return Fail(ExcludedTypeError(f.key));
+        }
         return true;  // not part of the canonical form
       }
       Emit(text);
@@ -342,7 +353,7 @@ bool Verifier::OnString(std::string& v) {
       } else if (f.key == "errors") {
         return Fail("section errors is not an array");
       } else if (IsExcludedSectionKey(f.key)) {
-        return Fail("section duration_ms is not an integer");
+        return Fail(ExcludedTypeError(f.key));
       }
       AppendEscaped(v, out_);
       if (out_.size() >= kChunk) Flush();
@@ -415,7 +426,11 @@ bool Verifier::OnOpen(bool is_object) {
       return Fail("a section name is not a string");
     case Kind::kSection:
       if (f.key == "status") return Fail("section status is not a string");
-      if (IsExcludedSectionKey(f.key)) return Fail("section duration_ms is not an integer");
+      if (IsExcludedSectionKey(f.key)) {
+        if (f.key != "volatile" || !is_object) return Fail(ExcludedTypeError(f.key));
+        child.hashed = false;  // checked like data, not part of the canonical form
+        break;
+      }
       if (f.key == "errors") {
         if (is_object) return Fail("section errors is not an array");
         child.kind = Kind::kErrors;
@@ -480,7 +495,7 @@ bool Verifier::OnKey(std::string& k) {
       if (k == "version") return once(1, " in agent");
       return Fail("unknown key " + Quote(k) + " in agent");
     case Kind::kSection:
-      if (IsExcludedSectionKey(k)) return once(4, " in a section");
+      if (IsExcludedSectionKey(k)) return once(k == "duration_ms" ? 4 : 8, " in a section");
       if (!ordered(" in a section")) return false;
       if (!f.first) Emit(",");
       f.first = false;
