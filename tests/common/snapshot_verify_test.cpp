@@ -342,6 +342,30 @@ TEST(SnapshotVerifyTest, BoundsEveryIdentifyingField) {
   EXPECT_LT(huge.message().size(), 300u);
 }
 
+TEST(SnapshotVerifyTest, VolatileIsCheckedButNotHashed) {
+  Snapshot s = Sample();
+  s.sections["sudo"].volatile_data["scan"] = {{"seen", 5}, {"pids", json::array({1, 2})}};
+  std::string text = SerializeSnapshot(s);
+  ASSERT_TRUE(DecodeBothWays(text).ok());
+  EXPECT_EQ(VerifySnapshotText(text)->content_hash, ContentHash(Sample()));
+  // Anywhere in its section, once, an object, its keys in order like the rest.
+  std::string moved = text;
+  size_t at = moved.find(",\"volatile\":");
+  size_t end = moved.find("}}", at) + 2;
+  std::string entry = moved.substr(at, end - at);
+  moved.erase(at, end - at);
+  size_t sudo = moved.find("\"sudo\":{");
+  ASSERT_NE(sudo, std::string::npos);
+  moved.insert(sudo + 8, entry.substr(1) + ",");  // first in its section
+  EXPECT_TRUE(DecodeBothWays(moved).ok()) << moved;
+  ExpectRefused(Edited("\"duration_ms\":3,", "\"duration_ms\":3,\"volatile\":5,"),
+                "volatile is not an object");
+  ExpectRefused(Edited("\"duration_ms\":3,", "\"duration_ms\":3,\"volatile\":{},\"volatile\":{},"),
+                "duplicate key 'volatile'");
+  ExpectRefused(Edited("\"duration_ms\":3,", "\"duration_ms\":3,\"volatile\":{\"b\":1,\"a\":1},"),
+                "out of canonical order");
+}
+
 TEST(SnapshotVerifyTest, ForeignMajorVersionIsNamedEvenWhenTheStructureDiffers) {
   json j = EncodeSnapshot(Sample());
   j["schema"] = "tidemark.snapshot/2";
