@@ -15,6 +15,7 @@
 #include "collector/server.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "common/snapshot_verify.h"
 #include "common/text.h"
 #include "common/transport/protocol.h"
 
@@ -302,7 +303,7 @@ int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
   if (!ReadWhole(file, text)) {
     return Fail(err, Status(StatusCode::kNotFound, file + ": cannot open"));
   }
-  auto snapshot = Decode(text);
+  auto snapshot = VerifySnapshotText(text);  // streaming: no tree of the document
   if (!snapshot.ok()) {
     return Fail(err, Status(snapshot.status().code(), file + ": " + snapshot.status().message()));
   }

@@ -22,6 +22,7 @@
 #include "collector/sqlite_store.h"
 #include "collector/tls_context.h"
 #include "common/snapshot.h"
+#include "common/snapshot_verify.h"
 #include "common/transport/protocol.h"
 
 namespace tidemark::collector {
@@ -931,7 +932,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return RefuseSnapshot(protocol::kErrBadSnapshot, "invalid snapshot_id", std::nullopt);
     }
     snapshot_id_ = id;  // for a refusal if decoding throws
-    auto snapshot = DecodeSnapshot(parsed->body);
+    // One streaming pass: structure, limits, envelope and content hash, no tree and no copy of
+    // the body (docs/collector.md, "Memory per snapshot").
+    auto snapshot = VerifySnapshotText(parsed->body);
     if (!snapshot.ok()) {
       ReleasePayload();
       return RefuseSnapshot(protocol::kErrBadSnapshot, snapshot.status().message(), id);

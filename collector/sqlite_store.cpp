@@ -919,9 +919,34 @@ SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snap
   return in;
 }
 
-std::string ImportSnapshotId(const std::string& host, const Snapshot& snapshot) {
-  std::string key = host + '\n' + ContentHash(snapshot) + '\n' + snapshot.collected_at;
+SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snapshot_id,
+                                const VerifiedSnapshot& snapshot, std::string_view text,
+                                int64_t received_at) {
+  SnapshotInput in;
+  in.host = host;
+  in.snapshot_id = snapshot_id;
+  in.content_hash = snapshot.content_hash;
+  in.collected_at = snapshot.collected_at;
+  in.agent_version = snapshot.agent_version;
+  in.body = text;
+  in.received_at = received_at;
+  return in;
+}
+
+namespace {
+std::string ImportId(const std::string& host, const std::string& content_hash,
+                     const std::string& collected_at) {
+  std::string key = host + '\n' + content_hash + '\n' + collected_at;
   return "import-" + Sha256Hex(key).substr(0, 32);
+}
+}  // namespace
+
+std::string ImportSnapshotId(const std::string& host, const Snapshot& snapshot) {
+  return ImportId(host, ContentHash(snapshot), snapshot.collected_at);
+}
+
+std::string ImportSnapshotId(const std::string& host, const VerifiedSnapshot& snapshot) {
+  return ImportId(host, snapshot.content_hash, snapshot.collected_at);
 }
 
 std::string_view PutResultName(PutResult result) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/snapshot.h"
+#include "common/snapshot_verify.h"
 #include "common/status.h"
 
 namespace tidemark {
@@ -38,9 +39,16 @@ SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snap
                                 const Snapshot& snapshot, std::string_view text,
                                 int64_t received_at);
 
+// Fills a SnapshotInput from a document verified by VerifySnapshotText and its text: the
+// content hash computed while verifying, without decoding or hashing the body again.
+SnapshotInput MakeSnapshotInput(const std::string& host, const std::string& snapshot_id,
+                                const VerifiedSnapshot& snapshot, std::string_view text,
+                                int64_t received_at);
+
 // Returns the deterministic id of an imported snapshot: "import-" + 32 hex digits of
 // SHA-256(host, content hash, collected_at), so importing the same file twice stores it once.
 std::string ImportSnapshotId(const std::string& host, const Snapshot& snapshot);
+std::string ImportSnapshotId(const std::string& host, const VerifiedSnapshot& snapshot);
 
 // An offered content hash (the unchanged-state path), for RecordSeenBatch.
 struct SeenInput {

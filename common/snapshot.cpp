@@ -7,6 +7,11 @@
 #include <charconv>
 #include <ctime>
 #include <memory>
+#include <new>
+
+#include "common/json_bounded.h"
+#include "common/snapshot_verify.h"
+#include "common/text.h"
 
 namespace tidemark {
 namespace {
@@ -16,15 +21,6 @@ using nlohmann::json;
 // Keys of a section object that belong to the envelope, not to the section's data.
 constexpr std::array<std::string_view, 4> kEnvelopeKeys = {"status", "errors", "duration_ms",
                                                            "volatile"};
-// Top-level keys that are not sections.
-constexpr std::array<std::string_view, 6> kTopKeys = {"schema", "host",         "collected_at",
-                                                      "agent",  "content_hash", "sections"};
-
-bool IsTopKey(std::string_view key) {
-  for (auto k : kTopKeys)
-    if (k == key) return true;
-  return false;
-}
 
 json EncodeError(const SectionError& e) {
   json j = {{"path", e.path}, {"message", e.message}};
@@ -36,31 +32,35 @@ Status Malformed(const std::string& what) {
   return {StatusCode::kInvalidArgument, "malformed snapshot: " + what};
 }
 
-StatusOr<Section> DecodeSection(const std::string& name, const json& j) {
+// Builds a section from its object, moving the data out of `j`. The structure was checked by
+// VerifySnapshotText; the access is checked again here, so that a gap between the two can
+// only refuse, never throw.
+StatusOr<Section> DecodeSection(const std::string& name, json& j) {
   if (!j.is_object()) return Malformed("section '" + name + "' is not an object");
   Section s;
   auto status = j.find("status");
   if (status == j.end() || !status->is_string()) {
     return Malformed("section '" + name + "' has no status");
   }
-  auto parsed = ParseSectionStatus(status->get<std::string>());
-  if (!parsed) {
-    return Malformed("section '" + name + "' has unknown status '" + status->get<std::string>() +
-                     "'");
-  }
+  auto parsed = ParseSectionStatus(status->get_ref<const std::string&>());
+  if (!parsed) return Malformed("section '" + name + "' has an unknown status");
   s.status = *parsed;
   auto errors = j.find("errors");
   if (errors == j.end() || !errors->is_array()) {
     return Malformed("section '" + name + "' has no errors array");
   }
-  for (const auto& e : *errors) {
-    if (!e.is_object() || !e.contains("message") || !e["message"].is_string()) {
-      return Malformed("section '" + name + "' has an error without a message");
+  for (auto& e : *errors) {
+    auto message = e.is_object() ? e.find("message") : e.end();
+    auto path = e.is_object() ? e.find("path") : e.end();
+    auto line = e.is_object() ? e.find("line") : e.end();
+    if (!e.is_object() || message == e.end() || !message->is_string() || path == e.end() ||
+        !path->is_string() || line == e.end() || !(line->is_null() || line->is_number_integer())) {
+      return Malformed("section '" + name + "' has a malformed error");
     }
     SectionError err;
-    err.message = e["message"].get<std::string>();
-    if (e.contains("path") && e["path"].is_string()) err.path = e["path"].get<std::string>();
-    if (e.contains("line") && e["line"].is_number_integer()) err.line = e["line"].get<int64_t>();
+    err.message = std::move(message->get_ref<std::string&>());
+    err.path = std::move(path->get_ref<std::string&>());
+    if (line->is_number_integer()) err.line = line->get<int64_t>();
     s.errors.push_back(std::move(err));
   }
   auto duration = j.find("duration_ms");
@@ -71,26 +71,14 @@ StatusOr<Section> DecodeSection(const std::string& name, const json& j) {
   auto observed = j.find("volatile");
   if (observed != j.end()) {
     if (!observed->is_object()) return Malformed("section '" + name + "' volatile");
-    s.volatile_data = *observed;
+    s.volatile_data = std::move(*observed);
   }
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool envelope = false;
     for (auto k : kEnvelopeKeys) envelope = envelope || it.key() == k;
-    if (!envelope) s.data[it.key()] = it.value();
+    if (!envelope) s.data[it.key()] = std::move(it.value());
   }
   return s;
-}
-
-// Parses "tidemark.snapshot/MAJOR[.MINOR]" and returns MAJOR, or -1.
-int SchemaMajor(std::string_view schema) {
-  constexpr std::string_view kPrefix = "tidemark.snapshot/";
-  if (schema.substr(0, kPrefix.size()) != kPrefix) return -1;
-  std::string_view version = schema.substr(kPrefix.size());
-  int major = -1;
-  auto [ptr, ec] = std::from_chars(version.data(), version.data() + version.size(), major);
-  if (ec != std::errc() || ptr == version.data()) return -1;
-  if (ptr != version.data() + version.size() && *ptr != '.') return -1;
-  return major;
 }
 
 // Appends the compact text of `j` to `out` directly (no temporary string for large values).
@@ -416,50 +404,32 @@ json EncodeSnapshot(const Snapshot& snapshot) {
 }
 
 StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
-  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Malformed("not valid JSON");
-  if (!j.is_object()) return Malformed("the document is not a JSON object");
-  if (!j.contains("schema") || !j["schema"].is_string()) return Malformed("no \"schema\" string");
-  std::string schema = j["schema"].get<std::string>();
-  int major = SchemaMajor(schema);
-  if (major < 0) return Malformed("unknown schema '" + schema + "'");
-  if (major != kSnapshotMajorVersion) {
-    return Status(StatusCode::kInvalidArgument, "unsupported snapshot schema '" + schema +
-                                                    "': this build reads major version " +
-                                                    std::to_string(kSnapshotMajorVersion));
-  }
-  Snapshot s;
-  const json& host = j.value("host", json());
-  if (!host.is_object() || !host.contains("id") || !host["id"].is_string()) {
-    return Malformed("no host.id");
-  }
-  s.host.id = host["id"].get<std::string>();
-  s.host.hostname = host.value("hostname", "");
-  s.host.root = host.value("root", "/");
-  if (!j.contains("collected_at") || !j["collected_at"].is_string()) {
-    return Malformed("no collected_at");
-  }
-  s.collected_at = j["collected_at"].get<std::string>();
-  if (j.contains("agent") && j["agent"].is_object())
-    s.agent_version = j["agent"].value("version", "");
-  if (!j.contains("sections") || !j["sections"].is_array()) return Malformed("no sections list");
-  for (const auto& name : j["sections"]) {
-    if (!name.is_string()) return Malformed("a section name is not a string");
-    std::string n = name.get<std::string>();
-    if (IsTopKey(n)) return Malformed("section name '" + n + "' is reserved");
-    if (!j.contains(n)) return Malformed("listed section '" + n + "' is missing");
-    auto section = DecodeSection(n, j[n]);
-    if (!section.ok()) return section.status();
-    s.sections.emplace(n, std::move(section).value());
-  }
-  if (j.contains("content_hash")) {
-    if (!j["content_hash"].is_string()) return Malformed("content_hash is not a string");
-    std::string expected = ContentHash(s);
-    if (j["content_hash"].get<std::string>() != expected) {
-      return Malformed("content_hash does not match the sections (expected " + expected + ")");
+  try {
+    // Every rule, limit and the content hash first, in one streaming pass: what it accepts is
+    // exactly what the collector accepts, and the tree below is built only for a document
+    // known to be bounded (no recursive step can meet more than 64 levels).
+    auto verified = VerifySnapshotText(text);
+    if (!verified.ok()) return verified.status();
+    auto parsed = ParseJsonBounded(text, kSnapshotJsonLimits);
+    if (!parsed.ok()) return Malformed(parsed.status().message());
+    json& j = *parsed;
+    Snapshot s;
+    s.host = std::move(verified->host);
+    s.collected_at = std::move(verified->collected_at);
+    s.agent_version = std::move(verified->agent_version);
+    for (const std::string& name : verified->sections) {
+      auto it = j.find(name);
+      if (it == j.end()) return Malformed("listed section '" + name + "' is missing");
+      auto section = DecodeSection(name, *it);
+      if (!section.ok()) return section.status();
+      s.sections.emplace(name, std::move(section).value());
     }
+    return s;
+  } catch (const std::bad_alloc&) {
+    return Status(StatusCode::kTooLarge, "malformed snapshot: out of memory while decoding");
+  } catch (const std::exception& ex) {
+    return Malformed(std::string("cannot be decoded: ") + EscapeControlBounded(ex.what(), 200));
   }
-  return s;
 }
 
 std::string Sha256Hex(std::string_view data) {

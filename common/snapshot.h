@@ -145,8 +145,11 @@ class SnapshotWriter {
 // Returns the document as SnapshotWriter writes it: the same JSON value as EncodeSnapshot().
 std::string SerializeSnapshot(const Snapshot& snapshot);
 
-// Parses a document produced by EncodeSnapshot. Rejects malformed JSON, a missing or unknown
-// schema, another major version, missing envelope fields and a content hash that does not match.
+// Parses a document produced by EncodeSnapshot or SnapshotWriter. Refuses, naming the first
+// problem, everything VerifySnapshotText refuses (common/snapshot_verify.h; docs/snapshot.md
+// "Decoding errors" and "Decoding limits"): malformed JSON, a limit crossed, duplicate or unknown
+// keys, a field of the wrong type, an unknown schema or major version, keys out of canonical
+// order, a content hash that does not match. Never throws.
 StatusOr<Snapshot> DecodeSnapshot(std::string_view text);
 
 // Returns the JSON object of a section with its envelope (status, errors, duration_ms).

@@ -5,6 +5,11 @@
 
 #include <cstring>
 #include <ctime>
+#include <exception>
+#include <limits>
+
+#include "common/identity.h"
+#include "common/json_bounded.h"
 
 namespace tidemark::protocol {
 namespace {
@@ -76,6 +81,17 @@ Status RequireObject(const nlohmann::json& j, std::string_view what) {
     if (!s_.ok()) return s_;     \
   } while (false)
 
+// The edge of every decoder: the field readers above are checked, and this is the second line,
+// so that nothing a peer sends (nor an allocation failure) can throw past a decoder.
+template <typename T, typename F>
+StatusOr<T> NoThrow(std::string_view what, F&& decode) {
+  try {
+    return decode();
+  } catch (const std::exception& ex) {
+    return Invalid(std::string(what) + ": cannot be decoded (" + ex.what() + ")");
+  }
+}
+
 }  // namespace
 
 std::string_view FrameTypeName(FrameType type) {
@@ -144,10 +160,9 @@ std::string EncodeJsonFrame(FrameType type, const nlohmann::json& payload) {
 }
 
 StatusOr<nlohmann::json> ParseJsonPayload(std::string_view payload) {
-  auto j =
-      nlohmann::json::parse(payload.begin(), payload.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Invalid("payload is not valid JSON");
-  if (!j.is_object()) return Invalid("payload is not a JSON object");
+  auto j = ParseJsonBounded(payload, kPayloadJsonLimits);
+  if (!j.ok()) return Invalid("payload " + j.status().message());
+  if (!j->is_object()) return Invalid("payload is not a JSON object");
   return j;
 }
 
@@ -168,19 +183,21 @@ std::string EncodeSnapshotFrame(std::string_view snapshot_id, std::string_view c
 }
 
 StatusOr<SnapshotPayload> ParseSnapshotPayload(std::string_view payload) {
-  if (payload.size() < 4) return Invalid("snapshot payload shorter than its meta length");
-  auto b = [&](size_t i) { return uint32_t{static_cast<uint8_t>(payload[i])}; };
-  uint32_t n = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
-  if (n > payload.size() - 4) return Invalid("snapshot meta length exceeds the payload");
-  auto meta = ParseJsonPayload(payload.substr(4, n));
-  if (!meta.ok()) return Invalid("snapshot meta: " + meta.status().message());
-  SnapshotPayload out;
-  TM_RETURN_IF_ERROR(GetString(*meta, "snapshot_id", &out.snapshot_id));
-  TM_RETURN_IF_ERROR(GetString(*meta, "content_hash", &out.content_hash));
-  if (!IsValidSnapshotId(out.snapshot_id)) return Invalid("invalid snapshot_id");
-  out.body = payload.substr(4 + n);
-  if (out.body.empty()) return Invalid("snapshot payload has no document");
-  return out;
+  return NoThrow<SnapshotPayload>("snapshot payload", [&]() -> StatusOr<SnapshotPayload> {
+    if (payload.size() < 4) return Invalid("snapshot payload shorter than its meta length");
+    auto b = [&](size_t i) { return uint32_t{static_cast<uint8_t>(payload[i])}; };
+    uint32_t n = (b(0) << 24) | (b(1) << 16) | (b(2) << 8) | b(3);
+    if (n > payload.size() - 4) return Invalid("snapshot meta length exceeds the payload");
+    auto meta = ParseJsonPayload(payload.substr(4, n));
+    if (!meta.ok()) return Invalid("snapshot meta: " + meta.status().message());
+    SnapshotPayload out;
+    TM_RETURN_IF_ERROR(GetString(*meta, "snapshot_id", &out.snapshot_id));
+    TM_RETURN_IF_ERROR(GetString(*meta, "content_hash", &out.content_hash));
+    if (!IsValidSnapshotId(out.snapshot_id)) return Invalid("invalid snapshot_id");
+    out.body = payload.substr(4 + n);
+    if (out.body.empty()) return Invalid("snapshot payload has no document");
+    return out;
+  });
 }
 
 nlohmann::json ToJson(const Hello& m) {
@@ -212,82 +229,89 @@ nlohmann::json ToJson(const Error& m) {
 }
 
 StatusOr<Hello> HelloFromJson(const nlohmann::json& j) {
-  TM_RETURN_IF_ERROR(RequireObject(j, "hello"));
-  Hello m;
-  TM_RETURN_IF_ERROR(GetString(j, "agent_version", &m.agent_version));
-  TM_RETURN_IF_ERROR(GetInt(j, "protocol", &m.protocol, true));
-  TM_RETURN_IF_ERROR(GetStrings(j, "capabilities", &m.capabilities));
-  if (auto it = j.find("spool"); it != j.end()) {
-    if (!it->is_object()) return Invalid("field \"spool\" is not an object");
-    TM_RETURN_IF_ERROR(GetInt(*it, "dropped", &m.spool_dropped, false));
-    TM_RETURN_IF_ERROR(GetInt(*it, "rejected", &m.spool_rejected, false));
-    if (m.spool_dropped < 0 || m.spool_rejected < 0) return Invalid("negative spool counter");
-  }
-  return m;
+  return NoThrow<Hello>("hello", [&]() -> StatusOr<Hello> {
+    TM_RETURN_IF_ERROR(RequireObject(j, "hello"));
+    Hello m;
+    TM_RETURN_IF_ERROR(GetString(j, "agent_version", &m.agent_version));
+    TM_RETURN_IF_ERROR(GetInt(j, "protocol", &m.protocol, true));
+    TM_RETURN_IF_ERROR(GetStrings(j, "capabilities", &m.capabilities));
+    if (auto it = j.find("spool"); it != j.end()) {
+      if (!it->is_object()) return Invalid("field \"spool\" is not an object");
+      TM_RETURN_IF_ERROR(GetInt(*it, "dropped", &m.spool_dropped, false));
+      TM_RETURN_IF_ERROR(GetInt(*it, "rejected", &m.spool_rejected, false));
+      if (m.spool_dropped < 0 || m.spool_rejected < 0) return Invalid("negative spool counter");
+    }
+    return m;
+  });
 }
 StatusOr<Welcome> WelcomeFromJson(const nlohmann::json& j) {
-  TM_RETURN_IF_ERROR(RequireObject(j, "welcome"));
-  Welcome m;
-  TM_RETURN_IF_ERROR(GetString(j, "collector_version", &m.collector_version));
-  TM_RETURN_IF_ERROR(GetInt(j, "protocol", &m.protocol, true));
-  TM_RETURN_IF_ERROR(GetString(j, "host", &m.host));
-  TM_RETURN_IF_ERROR(GetInt(j, "max_frame_bytes", &m.max_frame_bytes, true));
-  TM_RETURN_IF_ERROR(GetStrings(j, "capabilities", &m.capabilities));
-  return m;
+  return NoThrow<Welcome>("welcome", [&]() -> StatusOr<Welcome> {
+    TM_RETURN_IF_ERROR(RequireObject(j, "welcome"));
+    Welcome m;
+    TM_RETURN_IF_ERROR(GetString(j, "collector_version", &m.collector_version));
+    TM_RETURN_IF_ERROR(GetInt(j, "protocol", &m.protocol, true));
+    TM_RETURN_IF_ERROR(GetString(j, "host", &m.host));
+    TM_RETURN_IF_ERROR(GetInt(j, "max_frame_bytes", &m.max_frame_bytes, true));
+    TM_RETURN_IF_ERROR(GetStrings(j, "capabilities", &m.capabilities));
+    return m;
+  });
 }
 StatusOr<Offer> OfferFromJson(const nlohmann::json& j) {
-  TM_RETURN_IF_ERROR(RequireObject(j, "offer"));
-  Offer m;
-  TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
-  TM_RETURN_IF_ERROR(GetString(j, "content_hash", &m.content_hash));
-  TM_RETURN_IF_ERROR(GetString(j, "collected_at", &m.collected_at));
-  if (!IsValidSnapshotId(m.snapshot_id)) return Invalid("invalid snapshot_id");
-  return m;
+  return NoThrow<Offer>("offer", [&]() -> StatusOr<Offer> {
+    TM_RETURN_IF_ERROR(RequireObject(j, "offer"));
+    Offer m;
+    TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
+    TM_RETURN_IF_ERROR(GetString(j, "content_hash", &m.content_hash));
+    TM_RETURN_IF_ERROR(GetString(j, "collected_at", &m.collected_at));
+    if (!IsValidSnapshotId(m.snapshot_id)) return Invalid("invalid snapshot_id");
+    // collected_at is recorded with a "seen" record and shown by `tidemarkctl history`.
+    if (!IsRfc3339Timestamp(m.collected_at)) {
+      return Invalid("field \"collected_at\" is not an RFC 3339 time of at most " +
+                     std::to_string(kMaxTimestampBytes) + " bytes");
+    }
+    return m;
+  });
 }
 StatusOr<Ack> AckFromJson(const nlohmann::json& j) {
-  TM_RETURN_IF_ERROR(RequireObject(j, "ack"));
-  Ack m;
-  TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
-  TM_RETURN_IF_ERROR(GetString(j, "result", &m.result));
-  TM_RETURN_IF_ERROR(GetString(j, "received_at", &m.received_at));
-  if (m.result != "stored" && m.result != "seen" && m.result != "duplicate") {
-    return Invalid("unknown ack result \"" + m.result.substr(0, 32) + "\"");
-  }
-  return m;
+  return NoThrow<Ack>("ack", [&]() -> StatusOr<Ack> {
+    TM_RETURN_IF_ERROR(RequireObject(j, "ack"));
+    Ack m;
+    TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
+    TM_RETURN_IF_ERROR(GetString(j, "result", &m.result));
+    TM_RETURN_IF_ERROR(GetString(j, "received_at", &m.received_at));
+    if (m.result != "stored" && m.result != "seen" && m.result != "duplicate") {
+      return Invalid("unknown ack result \"" + m.result.substr(0, 32) + "\"");
+    }
+    return m;
+  });
 }
 StatusOr<SendBody> SendBodyFromJson(const nlohmann::json& j) {
-  TM_RETURN_IF_ERROR(RequireObject(j, "send_body"));
-  SendBody m;
-  TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
-  return m;
+  return NoThrow<SendBody>("send_body", [&]() -> StatusOr<SendBody> {
+    TM_RETURN_IF_ERROR(RequireObject(j, "send_body"));
+    SendBody m;
+    TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
+    return m;
+  });
 }
 StatusOr<Error> ErrorFromJson(const nlohmann::json& j) {
-  TM_RETURN_IF_ERROR(RequireObject(j, "error"));
-  Error m;
-  TM_RETURN_IF_ERROR(GetString(j, "code", &m.code));
-  TM_RETURN_IF_ERROR(GetString(j, "message", &m.message));
-  if (auto it = j.find("snapshot_id"); it != j.end()) {
-    if (!it->is_string()) return Invalid("field \"snapshot_id\" is not a string");
-    m.snapshot_id = it->get<std::string>();
-  }
-  if (auto it = j.find("permanent"); it != j.end()) {
-    if (!it->is_boolean()) return Invalid("field \"permanent\" is not a boolean");
-    m.permanent = it->get<bool>();
-  }
-  return m;
+  return NoThrow<Error>("error", [&]() -> StatusOr<Error> {
+    TM_RETURN_IF_ERROR(RequireObject(j, "error"));
+    Error m;
+    TM_RETURN_IF_ERROR(GetString(j, "code", &m.code));
+    TM_RETURN_IF_ERROR(GetString(j, "message", &m.message));
+    if (auto it = j.find("snapshot_id"); it != j.end()) {
+      if (!it->is_string()) return Invalid("field \"snapshot_id\" is not a string");
+      m.snapshot_id = it->get<std::string>();
+    }
+    if (auto it = j.find("permanent"); it != j.end()) {
+      if (!it->is_boolean()) return Invalid("field \"permanent\" is not a boolean");
+      m.permanent = it->get<bool>();
+    }
+    return m;
+  });
 }
 
-bool IsValidHostId(std::string_view id) {
-  if (id.empty() || id.size() > 253 || id[0] == '.' || id[0] == '-') return false;
-  char prev = 0;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '-' || c == '_';
-    if (!ok || (c == '.' && prev == '.')) return false;
-    prev = c;
-  }
-  return true;
-}
+bool IsValidHostId(std::string_view id) { return tidemark::IsValidHostId(id); }
 
 bool IsValidSnapshotId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 namespace tidemark::protocol {
 namespace {
 
@@ -121,6 +123,108 @@ TEST(ProtocolTest, HostAndSnapshotIdRules) {
   EXPECT_NE(id, NewSnapshotId("web-01", 1795892400));
   EXPECT_FALSE(IsValidSnapshotId("a/b"));
   EXPECT_FALSE(IsValidSnapshotId(std::string(129, 'a')));
+}
+
+// Every value type, for the tables below: the decoders must answer each with a Status.
+std::vector<nlohmann::json> AllTypes() {
+  return {nullptr,
+          true,
+          -1,
+          uint64_t{18446744073709551615u},
+          1.5,
+          "",
+          "x",
+          std::string(300, 'a'),
+          nlohmann::json::array(),
+          nlohmann::json::array({1, "a", nullptr}),
+          nlohmann::json::object(),
+          {{"a", {{"b", 1}}}}};
+}
+
+// Replaces the value at each position of `good` (top level and one level down) with each type,
+// and removes it, and checks that `decode` returns a Status for each: no throw, and a wrong type
+// where a known field was is refused.
+void ForEachMistypedField(const nlohmann::json& good,
+                          const std::function<Status(const nlohmann::json&)>& decode) {
+  ASSERT_TRUE(decode(good).ok()) << good.dump();
+  for (const auto& value : AllTypes()) {
+    EXPECT_NO_THROW(decode(value)) << value.dump();
+    EXPECT_FALSE(good == value || decode(value).ok()) << value.dump();
+  }
+  for (auto it = good.begin(); it != good.end(); ++it) {
+    for (const auto& value : AllTypes()) {
+      nlohmann::json j = good;
+      j[it.key()] = value;
+      Status s;
+      EXPECT_NO_THROW(s = decode(j)) << j.dump();
+      if (it.value().type() != value.type() && !(it.value().is_number() && value.is_number())) {
+        EXPECT_FALSE(s.ok()) << j.dump();
+      }
+      if (it.value().is_object()) {
+        for (auto in = it.value().begin(); in != it.value().end(); ++in) {
+          nlohmann::json k = good;
+          k[it.key()][in.key()] = value;
+          EXPECT_NO_THROW((void)decode(k)) << k.dump();
+        }
+      }
+    }
+    nlohmann::json without = good;
+    without.erase(it.key());
+    EXPECT_NO_THROW((void)decode(without)) << without.dump();
+  }
+}
+
+TEST(ProtocolTest, DecodersAnswerEveryMistypedFieldWithAStatus) {
+  auto status = [](const auto& r) { return r.status(); };
+  ForEachMistypedField(ToJson(Hello{"0.1.0", 1, {"offer"}, 3, 1}),
+                       [&](const nlohmann::json& j) { return status(HelloFromJson(j)); });
+  ForEachMistypedField(ToJson(Welcome{"0.1.0", 1, "web-01", 1024, {"offer"}}),
+                       [&](const nlohmann::json& j) { return status(WelcomeFromJson(j)); });
+  ForEachMistypedField(ToJson(Offer{"id1", "sha256:ab", "2026-11-28T19:00:00Z"}),
+                       [&](const nlohmann::json& j) { return status(OfferFromJson(j)); });
+  ForEachMistypedField(ToJson(Ack{"id1", "stored", "2026-11-28T19:00:00Z"}),
+                       [&](const nlohmann::json& j) { return status(AckFromJson(j)); });
+  ForEachMistypedField(ToJson(SendBody{"id1"}),
+                       [&](const nlohmann::json& j) { return status(SendBodyFromJson(j)); });
+  ForEachMistypedField(ToJson(Error{"busy", "later", "id1", true}),
+                       [&](const nlohmann::json& j) { return status(ErrorFromJson(j)); });
+  // The snapshot frame's meta, through the payload parser.
+  auto meta_payload = [](const nlohmann::json& meta) {
+    std::string text = meta.dump();
+    std::string payload(4, '\0');
+    for (int i = 0; i < 4; ++i) payload[i] = static_cast<char>(text.size() >> (24 - 8 * i));
+    return payload + text + "{}";
+  };
+  ForEachMistypedField(
+      {{"snapshot_id", "id1"}, {"content_hash", "sha256:ab"}},
+      [&](const nlohmann::json& j) { return ParseSnapshotPayload(meta_payload(j)).status(); });
+}
+
+TEST(ProtocolTest, OfferTimesAreBoundedRfc3339) {
+  EXPECT_TRUE(OfferFromJson(ToJson(Offer{"id1", "sha256:ab", "2026-11-28T19:00:00.5+01:00"})).ok());
+  for (const std::string& bad : std::vector<std::string>{
+           "", "yesterday", "2026-11-28T19:00:00Z\n2026-11-28 forged", "2026-13-28T19:00:00Z",
+           "2026-11-28T19:00:00Z" + std::string(60, ' '),
+           "2026-11-28T19:00:00." + std::string(60, '0') + "Z"}) {
+    auto offer = OfferFromJson(ToJson(Offer{"id1", "sha256:ab", bad}));
+    ASSERT_FALSE(offer.ok()) << bad;
+    EXPECT_NE(offer.status().message().find("collected_at"), std::string::npos);
+  }
+}
+
+TEST(ProtocolTest, JsonPayloadsAreBoundedWhileParsing) {
+  // Nesting that would overflow a recursive copy is refused by the parser itself.
+  std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  auto j = ParseJsonPayload(deep);
+  ASSERT_FALSE(j.ok());
+  EXPECT_NE(j.status().message().find("nested deeper"), std::string::npos);
+  std::string deep_meta = std::string(4, '\0') + deep + "{}";
+  for (int i = 0; i < 4; ++i) deep_meta[i] = static_cast<char>(deep.size() >> (24 - 8 * i));
+  auto p = ParseSnapshotPayload(deep_meta);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("nested deeper"), std::string::npos);
+  EXPECT_FALSE(ParseJsonPayload(R"({"code":"a","code":"b","message":"m"})").ok());
+  EXPECT_FALSE(ParseJsonPayload("{\"m\":\"" + std::string(100000, 'a') + "\"}").ok());
 }
 
 }  // namespace
