@@ -46,9 +46,11 @@ struct Run {
   std::string err;
 };
 
-// Returns VmHWM (peak RSS of the process's current image, kB) from /proc/PID/status, or 0.
+// Returns VmHWM (peak RSS of the process's current image, kB) from /proc/PID/status, or 0
+// before the child has exec'd the agent (the forked copy of this process is not measured).
 long VmHwmKb(pid_t pid) {
   std::string status = testing::ReadHostFile("/proc/" + std::to_string(pid) + "/status");
+  if (status.rfind("Name:\ttidemark-agent", 0) != 0) return 0;
   size_t at = status.find("VmHWM:");
   if (at == std::string::npos) return 0;
   return std::strtol(status.c_str() + at + 6, nullptr, 10);
