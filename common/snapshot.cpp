@@ -14,7 +14,8 @@ namespace {
 using nlohmann::json;
 
 // Keys of a section object that belong to the envelope, not to the section's data.
-constexpr std::array<std::string_view, 3> kEnvelopeKeys = {"status", "errors", "duration_ms"};
+constexpr std::array<std::string_view, 4> kEnvelopeKeys = {"status", "errors", "duration_ms",
+                                                           "volatile"};
 // Top-level keys that are not sections.
 constexpr std::array<std::string_view, 6> kTopKeys = {"schema", "host",         "collected_at",
                                                       "agent",  "content_hash", "sections"};
@@ -67,6 +68,11 @@ StatusOr<Section> DecodeSection(const std::string& name, const json& j) {
     if (!duration->is_number_integer()) return Malformed("section '" + name + "' duration_ms");
     s.duration_ms = duration->get<int64_t>();
   }
+  auto observed = j.find("volatile");
+  if (observed != j.end()) {
+    if (!observed->is_object()) return Malformed("section '" + name + "' volatile");
+    s.volatile_data = *observed;
+  }
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool envelope = false;
     for (auto k : kEnvelopeKeys) envelope = envelope || it.key() == k;
@@ -101,12 +107,14 @@ std::string DumpCompact(const json& j) {
 }
 
 // Writes the canonical text of a section object in pieces through `chunk`: its data keys and
-// item arrays merged, in sorted order, with the envelope keys except duration_ms, without
-// copying the data. Calls `at_duration` where the entry `"duration_ms":N,` belongs ("duration_ms"
-// sorts before the always-present "errors", so that entry is never last).
+// item arrays merged, in sorted order, with the envelope keys except the volatile ones, without
+// copying the data. When `doc_only` is given, the volatile entries of the document are written
+// through it at their sorted places: `"duration_ms":N,` before the first member that sorts after
+// it ("errors" always does, so that entry is never last) and `,"volatile":{...}` after the last
+// member that sorts before it ("errors" always does, so that entry is never first).
 void WriteCanonicalSection(const Section& section,
                            const std::function<void(std::string_view)>& chunk,
-                           const std::function<void()>& at_duration) {
+                           const std::function<void(std::string_view)>* doc_only) {
   json errors = json::array();
   for (const auto& e : section.errors) errors.push_back(EncodeError(e));
   json status = SectionStatusName(section.status);
@@ -134,14 +142,26 @@ void WriteCanonicalSection(const Section& section,
   std::sort(members.begin(), members.end(),
             [](const Member& a, const Member& b) { return a.key < b.key; });
   constexpr std::string_view kDuration = "duration_ms";
-  bool duration_placed = false;
+  constexpr std::string_view kVolatile = "volatile";
+  bool duration_placed = doc_only == nullptr;
+  bool volatile_placed =
+      doc_only == nullptr || !section.volatile_data.is_object() || section.volatile_data.empty();
   std::string buf = "{";
+  auto place_volatile = [&] {
+    chunk(buf);
+    buf.clear();
+    std::string text = ",\"volatile\":";
+    DumpInto(section.volatile_data, text);
+    (*doc_only)(text);
+    volatile_placed = true;
+  };
   for (size_t i = 0; i < members.size(); ++i) {
+    if (!volatile_placed && kVolatile < members[i].key) place_volatile();
     if (i) buf += ',';
     if (!duration_placed && kDuration < members[i].key) {
       chunk(buf);
       buf.clear();
-      at_duration();
+      (*doc_only)("\"duration_ms\":" + std::to_string(section.duration_ms) + ",");
       duration_placed = true;
     }
     DumpInto(json(members[i].key), buf);
@@ -158,6 +178,7 @@ void WriteCanonicalSection(const Section& section,
       buf.clear();
     }
   }
+  if (!volatile_placed) place_volatile();
   buf += '}';
   chunk(buf);
 }
@@ -262,6 +283,9 @@ json EncodeSection(const Section& section) {
   for (const auto& e : section.errors) errors.push_back(EncodeError(e));
   j["errors"] = std::move(errors);
   j["duration_ms"] = section.duration_ms;
+  if (section.volatile_data.is_object() && !section.volatile_data.empty()) {
+    j["volatile"] = section.volatile_data;
+  }
   return j;
 }
 
@@ -308,11 +332,11 @@ Status SnapshotWriter::AddSection(const std::string& name, const Section& sectio
     state_->out += piece;
     Flush(false);
   };
-  // The document's text is the canonical text with the duration entry spliced in.
-  auto at_duration = [this, &section] {
-    state_->out += "\"duration_ms\":" + std::to_string(section.duration_ms) + ",";
+  // The document's text is the canonical text with the volatile entries spliced in.
+  std::function<void(std::string_view)> doc_only = [this](std::string_view text) {
+    state_->out += text;
   };
-  WriteCanonicalSection(section, chunk, at_duration);
+  WriteCanonicalSection(section, chunk, &doc_only);
   return Flush(false);
 }
 
@@ -362,7 +386,7 @@ std::string CanonicalSections(const Snapshot& snapshot) {
     DumpInto(json(name), out);
     out += ':';
     WriteCanonicalSection(
-        section, [&out](std::string_view piece) { out += piece; }, [] {});
+        section, [&out](std::string_view piece) { out += piece; }, nullptr);
   }
   out += '}';
   return out;

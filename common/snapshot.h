@@ -75,6 +75,10 @@ struct Section {
   SectionStatus status = SectionStatus::kOk;
   std::vector<SectionError> errors;
   int64_t duration_ms = 0;
+  // What the collector observed that changes while the host's configuration does not (process
+  // ids, counters of a scan): written as the section's "volatile" object, and like duration_ms
+  // not part of the canonical form, so it never changes the content hash. Empty: not written.
+  nlohmann::json volatile_data = nlohmann::json::object();
 
   // Records an error. The caller decides the status; see Finish().
   void AddError(std::string path, std::optional<int64_t> line, std::string message);
@@ -149,7 +153,7 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text);
 nlohmann::json EncodeSection(const Section& section);
 
 // Returns the canonical text of the sections: a JSON object section name -> section object
-// without duration_ms, keys sorted, no whitespace, UTF-8.
+// without duration_ms and volatile, keys sorted, no whitespace, UTF-8.
 std::string CanonicalSections(const Snapshot& snapshot);
 
 // Returns "sha256:" + the lowercase hex SHA-256 of CanonicalSections(snapshot).

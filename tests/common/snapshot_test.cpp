@@ -242,3 +242,46 @@ TEST(SnapshotTest, NoteTruncatedRecordsLimitTotalAndMakesThePartial) {
 
 }  // namespace
 }  // namespace tidemark
+
+namespace tidemark {
+namespace {
+
+// The volatile object of a section: in the document, never in the hash, wherever it sorts.
+TEST(SnapshotTest, VolatileDataIsWrittenButNotHashed) {
+  for (const char* neighbour : {"aaa", "zzz", "warnings"}) {  // "volatile" first-ish, last, middle
+    Snapshot a;
+    a.host = {"h", "h", "/"};
+    a.collected_at = "2026-12-03T00:00:00Z";
+    Section net;
+    net.data[neighbour] = nlohmann::json::array({1, 2});
+    net.data["listeners"] = nlohmann::json::array({{{"port", 22}}});
+    net.volatile_data["process_scan"] = {{"processes_seen", 123}};
+    a.sections["network"] = net;
+    Snapshot b = a;
+    b.sections["network"].volatile_data["process_scan"]["processes_seen"] = 456;
+    EXPECT_EQ(ContentHash(a), ContentHash(b)) << neighbour;
+    EXPECT_EQ(CanonicalSections(a).find("volatile"), std::string::npos);
+
+    std::string text = SerializeSnapshot(b);
+    EXPECT_EQ(nlohmann::json::parse(text), EncodeSnapshot(b)) << text;
+    auto decoded = DecodeSnapshot(text);
+    ASSERT_TRUE(decoded.ok()) << decoded.status().ToString() << "\n" << text;
+    EXPECT_EQ(decoded->sections["network"].volatile_data["process_scan"]["processes_seen"], 456);
+    EXPECT_FALSE(decoded->sections["network"].data.contains("volatile"));
+    EXPECT_EQ(ContentHash(*decoded), ContentHash(a));
+
+    Snapshot c = a;  // a change outside `volatile` still changes the hash
+    c.sections["network"].data["listeners"][0]["port"] = 2222;
+    EXPECT_NE(ContentHash(a), ContentHash(c));
+  }
+}
+
+TEST(SnapshotTest, VolatileMustBeAnObject) {
+  Snapshot a = Sample();
+  nlohmann::json j = EncodeSnapshot(a);
+  j["accounts"]["volatile"] = 5;
+  EXPECT_FALSE(DecodeSnapshot(j.dump()).ok());
+}
+
+}  // namespace
+}  // namespace tidemark
