@@ -138,7 +138,9 @@ void PrintListeners(const json& n, std::ostream& out) {
     ++count;
     std::string who;
     for (const auto& p : l.value("processes", json::array())) {
-      who += (who.empty() ? "" : ",") + Str(p, "name") + "[" + Str(p, "pid") + "]";
+      // Snapshots since the volatile split list owners without pids (network.md).
+      who += (who.empty() ? "" : ",") + Str(p, "name") +
+             (p.contains("pid") ? "[" + Str(p, "pid") + "]" : "");
     }
     out << "  " << Str(l, "proto") << " " << Str(l, "endpoint") << "  "
         << (who.empty() ? "(process unknown)" : who) << "\n";
