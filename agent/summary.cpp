@@ -232,7 +232,9 @@ void PrintListeners(const Section& section, std::ostream& out) {
     ++count;
     std::string who;
     for (const auto& p : ArrayAt(l, "processes")) {
-      who += (who.empty() ? "" : ",") + Str(p, "name") + "[" + Str(p, "pid") + "]";
+      // Snapshots since the volatile split list owners without pids (network.md).
+      who += (who.empty() ? "" : ",") + Str(p, "name") +
+             (p.is_object() && p.contains("pid") ? "[" + Str(p, "pid") + "]" : "");
     }
     out << "  " << Str(l, "proto") << " " << Str(l, "endpoint") << "  "
         << (who.empty() ? "(process unknown)" : who) << "\n";

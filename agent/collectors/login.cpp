@@ -20,6 +20,8 @@ constexpr size_t kMaxSettingsPerFile = 10000;
 constexpr size_t kMaxShellSettings = 10000;
 constexpr size_t kMaxPathSources = 1000;
 constexpr size_t kMaxPathEntries = 256;
+constexpr size_t kMaxPathEntriesTotal = 10000;  // root_path.entries over all sources
+constexpr size_t kMaxProfileD = 1000;           // /etc/profile.d/*.sh files read
 
 struct Setting {
   std::string key;
@@ -293,10 +295,15 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
   std::vector<std::string> shell_files = {"/etc/profile"};
   json profile_d = {{"path", "/etc/profile.d"}, {"state", "present"}, {"reason", nullptr}};
   StatusOr<std::vector<std::string>> names = fs.ListDir("/etc/profile.d");
+  size_t profile_d_total = 0;
   if (names.ok()) {
     for (const std::string& n : *names) {
-      if (n.size() > 3 && n.compare(n.size() - 3, 3, ".sh") == 0 && n.front() != '.')
+      if (n.size() > 3 && n.compare(n.size() - 3, 3, ".sh") == 0 && n.front() != '.' &&
+          ++profile_d_total <= kMaxProfileD)
         shell_files.push_back(JoinPath("/etc/profile.d", n));
+    }
+    if (profile_d_total > kMaxProfileD) {
+      out.NoteTruncated("shell_files", kMaxProfileD + 2, profile_d_total + 2);
     }
   } else {
     bool absent = names.status().code() == StatusCode::kNotFound;
@@ -321,16 +328,9 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     bool applies_to_root = true;
   };
   std::vector<PathSource> path_sources;
-  bool sources_full = false;
+  size_t sources_total = 0;
   auto add_source = [&](PathSource ps) {
-    if (path_sources.size() >= kMaxPathSources) {
-      if (!sources_full)
-        out.AddError(ps.file, ps.line,
-                     "more than " + std::to_string(kMaxPathSources) +
-                         " PATH assignments; the rest are not listed");
-      sources_full = true;
-      return;
-    }
+    if (++sources_total > kMaxPathSources) return;
     path_sources.push_back(std::move(ps));
   };
   for (const Setting& s : defs_all) {
@@ -347,7 +347,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
 
   json files = json::array();
   json settings = json::array();
-  bool settings_full = false;
+  size_t settings_total = 0;
   // Scans a shell file for TMOUT/umask settings (for_tmout) and PATH assignments (for_path),
   // recording the file's state in `file_list`.
   auto scan = [&](const std::string& path, bool for_tmout, bool for_path, json& file_list) {
@@ -368,14 +368,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
           if (s.value) add_source({"shell", path, number, *s.value, s.index, !branch.non_root()});
           continue;
         }
-        if (settings.size() >= kMaxShellSettings) {
-          if (!settings_full)
-            out.AddError(path, number,
-                         "more than " + std::to_string(kMaxShellSettings) +
-                             " TMOUT/umask settings; the rest are not listed");
-          settings_full = true;
-          continue;
-        }
+        if (++settings_total > kMaxShellSettings) continue;
         settings.push_back({{"id", "shell_setting:" + path + ":" + std::to_string(number) + ":" +
                                        std::to_string(s.index)},
                             {"name", s.name},
@@ -410,8 +403,15 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     scan(JoinPath(root_home, name), false, true, path_files);
   }
 
+  if (settings_total > kMaxShellSettings) {
+    out.NoteTruncated("shell_settings", kMaxShellSettings, settings_total);
+  }
+  if (sources_total > kMaxPathSources) {
+    out.NoteTruncated("root_path.sources", kMaxPathSources, sources_total);
+  }
   json sources = json::array();
   json entries = json::array();
+  bool entries_full = false;
   for (const PathSource& ps : path_sources) {
     std::string at = ps.file + ":" + std::to_string(ps.line) + ":" + std::to_string(ps.index);
     sources.push_back({{"id", "root_path_source:" + at},
@@ -422,6 +422,10 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     size_t pos = 0;
     int n = 0;
     while (true) {
+      if (entries.size() >= kMaxPathEntriesTotal) {
+        entries_full = true;
+        break;
+      }
       if (n >= static_cast<int>(kMaxPathEntries)) {
         out.AddError(ps.file, ps.line,
                      "PATH with more than " + std::to_string(kMaxPathEntries) +
@@ -473,6 +477,10 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
     }
   }
 
+  if (entries_full) {
+    // Counting the rest would mean splitting every PATH: the total is a lower bound.
+    out.NoteTruncated("root_path.entries", kMaxPathEntriesTotal, kMaxPathEntriesTotal + 1);
+  }
   out.data["shell_files"] = std::move(files);
   out.data["profile_d"] = std::move(profile_d);
   out.data["shell_settings"] = std::move(settings);

@@ -12,6 +12,15 @@ namespace {
 
 using nlohmann::json;
 
+// Caps (docs/sections/network.md, "Bounds"): any user can open listeners (on 16M loopback
+// addresses x 64,511 ports) and fork processes that share them.
+constexpr size_t kMaxListeners = 10000;
+constexpr size_t kMaxOwnersPerListener = 64;  // distinct (name, uid, unit) listed per endpoint
+constexpr size_t kMaxPidsPerListener = 64;    // in the volatile part
+// Endpoints with a socket of a system account (uid below this, Debian's FIRST_UID) are kept
+// first when listeners are cut, so that a user's flood cannot push them out of the list.
+constexpr uint32_t kFirstUserUid = 1000;
+
 // The endpoint as ss(8) prints it: "0.0.0.0:22", "[::1]:631", "127.0.0.53%lo:53"; an IPv6
 // wildcard that also accepts IPv4 (not v6only) is "*" in ss, kept here as "[::]" with v6only.
 std::string InterfaceName(uint32_t ifindex) {
@@ -72,14 +81,28 @@ void NetworkCollector::Collect(CollectContext& ctx, Section& out) {
   // Order: protocol, family, port, address (a reader scans by port).
   std::vector<const std::pair<const Key, Group>*> ordered;
   for (const auto& kv : groups) ordered.push_back(&kv);
-  std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) {
+  auto by_port = [](auto* a, auto* b) {
     const Key& x = a->first;
     const Key& y = b->first;
     return std::tie(std::get<0>(x), std::get<1>(x), std::get<3>(x), std::get<2>(x),
                     std::get<4>(x)) <
            std::tie(std::get<0>(y), std::get<1>(y), std::get<3>(y), std::get<2>(y), std::get<4>(y));
-  });
+  };
+  std::sort(ordered.begin(), ordered.end(), by_port);
+  if (ordered.size() > kMaxListeners) {
+    std::stable_partition(ordered.begin(), ordered.end(), [](auto* kv) {
+      for (const DiagSocket* s : kv->second.sockets) {
+        if (s->uid < kFirstUserUid) return true;
+      }
+      return false;
+    });
+    ordered.resize(kMaxListeners);
+    std::sort(ordered.begin(), ordered.end(), by_port);
+    out.NoteTruncated("listeners", kMaxListeners, groups.size());
+  }
   size_t without_owner = 0;
+  size_t owners_cut_total = 0;  // the most owners of one endpoint that was cut
+  json volatile_pids = json::object();
   for (const auto* kv : ordered) {
     const Group& g = kv->second;
     const DiagSocket& first = *g.sockets.front();
@@ -99,20 +122,30 @@ void NetworkCollector::Collect(CollectContext& ctx, Section& out) {
     j["scope"] = loopback ? "loopback" : wildcard ? "any" : "address";
     j["sockets"] = g.sockets.size();
     std::set<uint32_t> uids;
-    std::map<int64_t, json> procs;
+    // Canonical: who holds the endpoint (program, user, unit), not which pid - a restart or
+    // a pre-forked worker changes pids and fds, not the host's configuration.
+    using Owner = std::tuple<std::string, int64_t, std::string, bool>;  // name, uid, unit
+    std::map<Owner, json> owners;
+    std::map<int64_t, json> pids;  // volatile: pid -> {pid, name, fds}
     for (const DiagSocket* s : g.sockets) {
       uids.insert(s->uid);
       auto it = scan.by_inode.find(s->inode);
       if (it == scan.by_inode.end()) continue;
       for (const ProcessInfo& p : it->second) {
-        json& jp = procs[p.pid];
+        Owner key{p.comm, p.uid ? static_cast<int64_t>(*p.uid) : -1, p.unit.value_or(""),
+                  p.unit.has_value()};
+        json& jo = owners[key];
+        if (jo.is_null()) {
+          jo["name"] = p.comm;
+          jo["uid"] = p.uid ? json(*p.uid) : json(nullptr);
+          const PasswdEntry* u = p.uid ? db.FindUserById(*p.uid) : nullptr;
+          jo["user"] = u ? json(u->name) : json(nullptr);
+          jo["unit"] = p.unit ? json(*p.unit) : json(nullptr);
+        }
+        json& jp = pids[p.pid];
         if (jp.is_null()) {
           jp["pid"] = p.pid;
           jp["name"] = p.comm;
-          jp["uid"] = p.uid ? json(*p.uid) : json(nullptr);
-          const PasswdEntry* u = p.uid ? db.FindUserById(*p.uid) : nullptr;
-          jp["user"] = u ? json(u->name) : json(nullptr);
-          jp["unit"] = p.unit ? json(*p.unit) : json(nullptr);
           jp["fds"] = json::array();
         }
         for (int fd : p.fds) jp["fds"].push_back(fd);
@@ -126,10 +159,19 @@ void NetworkCollector::Collect(CollectContext& ctx, Section& out) {
     j["socket_owners"] = std::move(socket_users);
     json plist = json::array();
     std::set<std::string> units;
-    for (auto& [pid, jp] : procs) {
-      if (!jp["unit"].is_null()) units.insert(jp["unit"].get<std::string>());
-      plist.push_back(std::move(jp));
+    for (auto& [key, jo] : owners) {
+      if (!jo["unit"].is_null()) units.insert(jo["unit"].get<std::string>());
+      if (plist.size() < kMaxOwnersPerListener) plist.push_back(std::move(jo));
     }
+    if (owners.size() > kMaxOwnersPerListener) {
+      owners_cut_total = std::max(owners_cut_total, owners.size());
+    }
+    json vp = json::array();
+    for (auto& [pid, jp] : pids) {
+      if (vp.size() >= kMaxPidsPerListener) break;
+      vp.push_back(std::move(jp));
+    }
+    if (!vp.empty()) volatile_pids[j["id"].get<std::string>()] = std::move(vp);
     if (plist.empty()) ++without_owner;
     bool complete = scan.processes_unreadable == 0 && !scan.truncated;
     j["owner_state"] = !plist.empty() ? "found" : complete ? "none" : "unknown";
@@ -140,11 +182,16 @@ void NetworkCollector::Collect(CollectContext& ctx, Section& out) {
     items.push_back(j);
   }
   out.items["listeners"] = std::move(items);
-  out.data["process_scan"] = {{"processes_seen", scan.processes_seen},
-                              {"processes_unreadable", scan.processes_unreadable},
-                              {"fd_links_unreadable", scan.fd_links_unreadable},
-                              {"truncated", scan.truncated},
-                              {"listeners_without_process", without_owner}};
+  if (owners_cut_total > 0) {
+    out.NoteTruncated("listeners.processes", kMaxOwnersPerListener, owners_cut_total);
+  }
+  // Volatile (outside the content hash): what changes while the configuration does not.
+  out.volatile_data["process_scan"] = {{"processes_seen", scan.processes_seen},
+                                       {"processes_unreadable", scan.processes_unreadable},
+                                       {"fd_links_unreadable", scan.fd_links_unreadable},
+                                       {"truncated", scan.truncated},
+                                       {"listeners_without_process", without_owner}};
+  out.volatile_data["listener_pids"] = std::move(volatile_pids);
   if (scan.truncated) {
     out.AddError("/proc", std::nullopt,
                  "process scan incomplete (/proc unreadable or limits reached); some owners "

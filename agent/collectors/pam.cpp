@@ -1,5 +1,6 @@
 #include "agent/collectors/pam.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,6 +19,12 @@ constexpr const char* kOther = "other";  // Linux-PAM PAM_DEFAULT_SERVICE
 constexpr int kMaxIncludeLevel = 16;     // Linux-PAM PAM_SUBSTACK_MAX_LEVEL
 constexpr size_t kMaxFile = 1u << 20;
 constexpr size_t kMaxEntriesPerService = 10000;
+// Bounds for the whole section (docs/sections/pam.md, "Bounds"): a Debian host has ~40 PAM
+// files and ~600 entries; a hostile root must not make the agent read or list without end.
+constexpr size_t kMaxFiles = 2000;              // PAM files read (services and includes)
+constexpr uint64_t kMaxTotalBytes = 16u << 20;  // of PAM text in all
+constexpr size_t kMaxEntries = 50000;           // entries listed over all services
+constexpr size_t kMaxErrors = 1000;
 
 struct ParsedFile {
   Status status;
@@ -47,13 +54,21 @@ class Expander {
     auto& slot = cache_[path];
     if (slot) return *slot;
     slot = std::make_unique<ParsedFile>();
+    if (files_read_ >= kMaxFiles || bytes_read_ >= kMaxTotalBytes) {
+      slot->status = Status(StatusCode::kTooLarge,
+                            "not read: over " + std::to_string(kMaxFiles) + " PAM files or " +
+                                std::to_string(kMaxTotalBytes >> 20) + " MiB in all");
+      return *slot;
+    }
     ReadOptions opts;
-    opts.max_bytes = kMaxFile;
+    opts.max_bytes = std::min<uint64_t>(kMaxFile, kMaxTotalBytes - bytes_read_);
     auto content = fs_.ReadFile(path, opts);
     if (!content.ok()) {
       slot->status = content.status();
       return *slot;
     }
+    ++files_read_;
+    bytes_read_ += content->data.size();
     std::vector<SectionError> errors;
     slot->lines = pam::ParseFile(content->data, path, errors);
     for (auto& e : errors) Error(e.path, e.line, e.message);
@@ -73,6 +88,10 @@ class Expander {
                    const std::vector<pam::Line>& lines, const std::string& type,
                    std::vector<Hop>& chain, int substack, std::vector<Entry>& entries) {
     for (const pam::Line& l : lines) {
+      if (listed_ + entries.size() >= kMaxEntries) {
+        full_ = true;
+        return;
+      }
       if (entries.size() >= kMaxEntriesPerService) {
         Error(path, l.line,
               "more than " + std::to_string(kMaxEntriesPerService) + " entries for service " +
@@ -133,11 +152,26 @@ class Expander {
   }
 
   void Error(const std::string& path, std::optional<int64_t> line, const std::string& msg) {
+    if (seen_.size() > kMaxErrors) return;
     auto key = path + "\n" + (line ? std::to_string(*line) : "") + "\n" + msg;
-    if (seen_.insert(key).second) out_.AddError(path, line, msg);
+    if (!seen_.insert(key).second) return;
+    if (seen_.size() > kMaxErrors) {
+      out_.AddError("", std::nullopt,
+                    "more than " + std::to_string(kMaxErrors) + " PAM errors; the rest not listed");
+      return;
+    }
+    out_.AddError(path, line, msg);
   }
 
+  // Counts entries written; true once the section's cap was reached while expanding.
+  void Listed(size_t n) { listed_ += n; }
+  bool full() const { return full_; }
+
  private:
+  size_t files_read_ = 0;
+  uint64_t bytes_read_ = 0;
+  size_t listed_ = 0;
+  bool full_ = false;
   // The key of an include chain within its service: the line numbers of its hops joined with
   // '.' ("3" = included by line 3 of the service's file, "3.7" = then by line 7 of that file).
   // Each distinct (service, chain) is written once to `chains`, with id
@@ -331,7 +365,13 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
     if (vendor.ok()) vendor_names.insert(vendor->begin(), vendor->end());
     std::set<std::string> all = etc_names;
     all.insert(vendor_names.begin(), vendor_names.end());
+    size_t done = 0;
     for (const std::string& name : all) {
+      if (expander.full()) {
+        out.NoteTruncated("services", done, all.size());
+        break;
+      }
+      ++done;
       std::string path = JoinPath(kPamDir, name);
       std::string vendor_path = JoinPath(kVendorDir, name);
       bool has_vendor = vendor_names.count(name) > 0;
@@ -357,6 +397,7 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
       std::vector<Entry> entries;
       std::vector<Hop> chain;
       expander.Expand(name, path, "", chain, 0, entries);
+      expander.Listed(entries.size());
       WriteService(name, path, overrides ? vendor_path : "", entries, services, entries_out);
     }
   } else {
@@ -383,14 +424,20 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
     for (auto& e : errors) expander.Error(e.path, e.line, e.message);
     other["state"] = by_service.count(kOther) ? "present" : "absent";
     for (const auto& [name, service_lines] : by_service) {
+      if (expander.full()) break;
       std::vector<Entry> entries;
       std::vector<Hop> chain;
       expander.ExpandLines(name, kPamConf, service_lines, "", chain, 0, entries);
+      expander.Listed(entries.size());
       WriteService(name, kPamConf, "", entries, services, entries_out);
     }
   }
   out.data["pam_conf"] = pam_conf;
   out.data["other"] = other;
+  if (expander.full()) {
+    // Counting the rest would mean expanding it: the total is a lower bound.
+    out.NoteTruncated("entries", kMaxEntries, entries_out.size() + 1);
+  }
   finish();
 
   std::vector<std::string> pwq;

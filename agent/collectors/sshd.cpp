@@ -11,6 +11,12 @@ namespace {
 
 using nlohmann::json;
 
+// Caps on the lists a hostile configuration tree could grow (docs/sections/sshd.md, "Bounds");
+// the parser bounds the work (files, bytes, lines) behind them.
+constexpr size_t kMaxIssues = 1000;
+constexpr size_t kMaxMatchBlocks = 1000;
+constexpr size_t kMaxMatchSettings = 10000;  // in all blocks
+
 json Source(const std::string& file, int64_t line) {
   return {{"file", file}, {"line", line > 0 ? json(line) : json(nullptr)}};
 }
@@ -40,7 +46,18 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
   }
   out.data["present"] = true;
   out.data["would_start"] = config.would_start();
-  for (const auto& issue : config.issues()) {
+  const auto& issues = config.issues();
+  for (size_t i = 0; i < issues.size(); ++i) {
+    // The last issue is the fatal one when sshd would not start: always kept.
+    if (i >= kMaxIssues && i + 1 < issues.size()) {
+      if (i == kMaxIssues) {
+        out.AddError("", std::nullopt,
+                     std::to_string(issues.size() - kMaxIssues - 1) +
+                         " more configuration problems not listed");
+      }
+      continue;
+    }
+    const auto& issue = issues[i];
     out.AddError(issue.path, issue.line > 0 ? std::optional<int64_t>(issue.line) : std::nullopt,
                  issue.message);
   }
@@ -74,7 +91,14 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
   }
   out.data["effective"] = std::move(effective);
   json blocks = json::array();
+  size_t settings_total = 0;
   for (const auto& b : config.match_blocks()) {
+    if (blocks.size() >= kMaxMatchBlocks ||
+        settings_total + b.settings.size() > kMaxMatchSettings) {
+      out.NoteTruncated("match_blocks", blocks.size(), config.match_blocks().size());
+      break;
+    }
+    settings_total += b.settings.size();
     json settings = json::array();
     for (const auto& s : b.settings) {
       settings.push_back(

@@ -26,9 +26,14 @@ using sudoers::Policy;
 using sudoers::SourceRef;
 using sudoers::TagState;
 
-// Grants beyond this many are not emitted (an error says so): users x hosts x commands of a
-// hostile sudoers could otherwise exhaust memory.
-constexpr size_t kMaxGrants = 200000;
+// Caps on what the section lists (docs/sections/sudo.md, "Bounds"): users x hosts x commands
+// of a hostile sudoers would otherwise outgrow any snapshot. The work behind them is bounded by
+// sudoers::kExpansionBudget. A cut list is recorded with Section::NoteTruncated.
+constexpr size_t kMaxGrants = 20000;
+constexpr size_t kMaxGrantBytes = 16u << 20;  // of grant JSON text
+constexpr size_t kMaxDefaults = 10000;
+constexpr size_t kMaxAliases = 10000;
+constexpr size_t kMaxListBytes = 4u << 20;  // of Defaults, and of aliases (approximate)
 
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -213,9 +218,14 @@ class GrantBuilder {
     }
   }
 
+  // Returns the grants, at most kMaxGrants and kMaxGrantBytes of them; records a cut with
+  // NoteTruncated (the total is exact unless the expansion budget ran out).
   ItemArray Build() {
     ItemArray grants;
+    size_t total = 0;
+    bool full = false;
     for (const auto& us : policy_.userspecs) {
+      if (expander_.exhausted()) break;
       std::vector<Member> users;
       expander_.Expand(us.users, AliasType::kUser, users, us.source);
       for (const auto& priv : us.privileges) {
@@ -243,27 +253,28 @@ class GrantBuilder {
           }
           std::vector<Member> cmnds;
           expander_.Expand({cs.command}, AliasType::kCmnd, cmnds, g.source);
-          for (const auto& u : users) {
-            g.principal = UserPrincipal(u);
-            for (const auto& h : hosts) {
-              g.host = HostString(h);
-              for (const auto& c : cmnds) {
-                if (grants.size() >= kMaxGrants) {
-                  if (!truncated_) {
-                    truncated_ = true;
-                    out_.AddError(us.source.file, us.source.line,
-                                  "more than " + std::to_string(kMaxGrants) +
-                                      " grants after alias expansion; the rest are not listed");
-                  }
-                  return grants;
+          // Each factor is at most sudoers::kMaxExpandedMembers: no overflow.
+          total += users.size() * hosts.size() * cmnds.size();
+          for (size_t ui = 0; ui < users.size() && !full; ++ui) {
+            g.principal = UserPrincipal(users[ui]);
+            for (size_t hi = 0; hi < hosts.size() && !full; ++hi) {
+              g.host = HostString(hosts[hi]);
+              for (size_t ci = 0; ci < cmnds.size() && !full; ++ci) {
+                if (grants.size() >= kMaxGrants || grants.text().size() >= kMaxGrantBytes ||
+                    !expander_.Spend(1 + g.runas_users.size() + g.runas_groups.size(), g.source)) {
+                  full = true;
+                  break;
                 }
-                g.command = &c;
+                g.command = &cmnds[ci];
                 grants.push_back(ToJson(g));
               }
             }
           }
         }
       }
+    }
+    if (grants.size() < total) {
+      out_.NoteTruncated("grants", grants.size() >= kMaxGrants ? kMaxGrants : grants.size(), total);
     }
     return grants;
   }
@@ -298,6 +309,7 @@ class GrantBuilder {
       for (size_t k = 0; k < auth_.size(); ++k) {
         DefaultsType t = auth_[k].def->type;
         if (t != DefaultsType::kUser && t != DefaultsType::kRunas) continue;
+        if (!expander_.Spend(1 + auth_[k].users.members.size(), auth_[k].def->source)) break;
         pc.covers[k] = CoverList(auth_[k].users, p, mem_);
         if (pc.covers[k] != Cover::kNo) {
           (t == DefaultsType::kUser ? pc.user_hits : pc.runas_hits).push_back(k);
@@ -390,6 +402,9 @@ class GrantBuilder {
   Cover Applies(size_t i, const Grant& g, const std::vector<Cover>* principal_covers,
                 const std::vector<const std::vector<Cover>*>& runas_covers) {
     const AuthDefault& a = auth_[i];
+    if (a.def->type == DefaultsType::kHost || a.def->type == DefaultsType::kCommand) {
+      expander_.Spend(1 + a.binding.size(), a.def->source);
+    }
     switch (a.def->type) {
       case DefaultsType::kGlobal:
         return Cover::kFull;
@@ -518,7 +533,6 @@ class GrantBuilder {
   std::unordered_map<std::string, PrincipalCoverage> cover_cache_;
   std::vector<size_t> always_;  // auth_ indices of global, host and command Defaults
   std::map<std::string, int> id_count_;
-  bool truncated_ = false;
 };
 
 std::string MemberString(const Member& m, AliasType type) {
@@ -593,7 +607,7 @@ void SudoCollector::Collect(CollectContext& ctx, Section& out) {
     }
     out.data["configured"] = true;
     out.AddError(std::string(sudoers::kSudoersPath), std::nullopt,
-                 "cannot read: " + std::string(StatusCodeName(main_status.code())));
+                 "cannot read: " + main_status.message());
     out.status = SectionStatus::kError;
     return;
   }
@@ -606,7 +620,13 @@ void SudoCollector::Collect(CollectContext& ctx, Section& out) {
 
   json defaults = json::array();
   std::map<std::string, int> seen;
+  size_t defaults_bytes = 0;
   for (const auto& d : policy.defaults) {
+    if (defaults.size() >= kMaxDefaults || defaults_bytes >= kMaxListBytes ||
+        builder.expander().exhausted()) {
+      out.NoteTruncated("defaults", defaults.size(), policy.defaults.size());
+      break;
+    }
     std::vector<Member> binding;
     builder.expander().Expand(d.binding, BindingType(d.type), binding, d.source);
     json b = json::array();
@@ -618,6 +638,7 @@ void SudoCollector::Collect(CollectContext& ctx, Section& out) {
     std::string id = "sudo-defaults:" + std::string(sudoers::DefaultsTypeName(d.type)) +
                      (bs.empty() ? "" : "[" + bs + "]") + ":" + d.name;
     if (int n = ++seen[id]; n > 1) id += "#" + std::to_string(n);
+    defaults_bytes += 2 * id.size() + d.name.size() + (d.value ? d.value->size() : 0) + 200;
     defaults.push_back({{"id", id},
                         {"type", sudoers::DefaultsTypeName(d.type)},
                         {"binding", std::move(b)},
@@ -630,9 +651,18 @@ void SudoCollector::Collect(CollectContext& ctx, Section& out) {
   out.data["defaults"] = std::move(defaults);
 
   json aliases = json::array();
+  size_t alias_bytes = 0;
   for (const auto& [key, a] : policy.aliases) {
+    if (aliases.size() >= kMaxAliases || alias_bytes >= kMaxListBytes) {
+      out.NoteTruncated("aliases", aliases.size(), policy.aliases.size());
+      break;
+    }
     json members = json::array();
-    for (const auto& m : a.members) members.push_back(MemberString(m, a.type));
+    for (const auto& m : a.members) {
+      members.push_back(MemberString(m, a.type));
+      alias_bytes += members.back().get_ref<const std::string&>().size() + 4;
+    }
+    alias_bytes += 2 * a.name.size() + 100;
     aliases.push_back(
         {{"id", "sudo-alias:" + std::string(sudoers::AliasTypeName(a.type)) + ":" + a.name},
          {"type", sudoers::AliasTypeName(a.type)},
@@ -653,6 +683,9 @@ void SudoCollector::Collect(CollectContext& ctx, Section& out) {
                     {"included_from", Source(d.included_from)}});
   }
   out.data["includedirs"] = std::move(dirs);
+  if (policy.skipped_total > policy.skipped_listed) {
+    out.NoteTruncated("includedirs.skipped", sudoers::kMaxFiles, policy.skipped_total);
+  }
 }
 
 }  // namespace tidemark::agent

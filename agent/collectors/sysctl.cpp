@@ -1,5 +1,6 @@
 #include "agent/collectors/sysctl.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -20,6 +21,11 @@ constexpr std::string_view kDirs[] = {"/etc/sysctl.d", "/run/sysctl.d", "/usr/lo
                                       "/usr/lib/sysctl.d", "/lib/sysctl.d"};
 constexpr std::string_view kSysctlConf = "/etc/sysctl.conf";
 constexpr uint64_t kMaxConfBytes = 4ull << 20;
+// Caps on what a hostile root can make the section read and list (docs/sections/sysctl.md,
+// "Bounds"); a Debian host has ~10 files and ~30 assignments.
+constexpr size_t kMaxFiles = 10000;             // .conf names listed over the directories
+constexpr uint64_t kMaxTotalBytes = 32u << 20;  // of configuration text read in all
+constexpr size_t kMaxAssignments = 50000;       // assignments listed (settings follow from them)
 
 struct ConfEntry {
   std::string name;
@@ -160,6 +166,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
   std::set<std::pair<uint64_t, uint64_t>> seen_dirs;
   std::map<std::string, size_t> claimed;  // name -> index in entries of the claiming entry
   std::vector<ConfEntry> entries;
+  size_t names_total = 0;  // .conf names seen, listed or not
   for (std::string_view dir : kDirs) {
     json jd = {{"path", std::string(dir)}, {"state", "absent"}, {"reason", nullptr}};
     StatusOr<FileInfo> st = fs.Stat(dir, true);
@@ -184,6 +191,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     for (const std::string& name : *names) {
       if (name.empty() || name.front() == '.') continue;  // hidden_or_backup_file()
       if (name.size() < 5 || name.compare(name.size() - 5, 5, ".conf") != 0) continue;
+      if (++names_total > kMaxFiles) continue;
       ConfEntry e;
       e.name = name;
       e.path = JoinPath(dir, name);
@@ -230,6 +238,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
       entries.push_back(std::move(e));
     }
   }
+  if (names_total > kMaxFiles) out.NoteTruncated("files", kMaxFiles, names_total);
   // The claiming entries in name order: the order systemd-sysctl (and --cat-config) goes.
   std::vector<const ConfEntry*> to_read;
   for (const auto& [name, index] : claimed) to_read.push_back(&entries[index]);
@@ -267,20 +276,34 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
   std::vector<Option> options;
   std::map<std::string, size_t> by_path;
   std::map<std::string, std::string> read_state;  // path -> "read" or "error"
+  uint64_t bytes_read = 0;
+  size_t assignments_total = 0;
   for (const ConfEntry* e : to_read) {
     if (e->state != "read") continue;
-    ConfFile f = ReadConf(fs, e->path, out, kMaxConfBytes, /*required=*/true);
+    if (bytes_read >= kMaxTotalBytes) {
+      read_state[e->path] = "error";
+      out.AddError(e->path, std::nullopt,
+                   "not read: the sysctl files before it hold over " +
+                       std::to_string(kMaxTotalBytes >> 20) + " MiB");
+      continue;
+    }
+    ConfFile f =
+        ReadConf(fs, e->path, out, std::min<uint64_t>(kMaxConfBytes, kMaxTotalBytes - bytes_read),
+                 /*required=*/true);
     if (f.state != ConfState::kPresent) {
       read_state[e->path] = "error";
       continue;
     }
     read_state[e->path] = "read";
+    bytes_read += f.data.size();
     std::vector<SectionError> errs;
     std::vector<Assignment> parsed = sysctl::ParseSysctlConf(f.data, e->path, errs);
     LineErrorSink sink(e->path);
     sink.Take(out, errs);
     sink.Flush(out);
     for (Assignment& a : parsed) {
+      // Past the cap nothing is listed or applied: the settings would be wrong otherwise.
+      if (++assignments_total > kMaxAssignments) continue;
       auto it = by_path.find(a.path);
       if (it != by_path.end()) {
         Option& old = options[it->second];
@@ -303,6 +326,9 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     }
   }
 
+  if (assignments_total > kMaxAssignments) {
+    out.NoteTruncated("assignments", kMaxAssignments, assignments_total);
+  }
   json files = json::array();
   auto file_json = [&](const ConfEntry& e) {
     std::string state = e.state;

@@ -394,8 +394,17 @@ struct ConfigFileText {
 constexpr size_t kMaxLineBytes = 1 << 20;
 constexpr uint64_t kMaxFileBytes = 16ull << 20;
 constexpr int kMaxDepth = 16;  // SERVCONF_MAX_DEPTH
+// tidemark's own bounds against a hostile tree (docs/sections/sshd.md, "Bounds"); sshd has
+// none beyond the depth, and its own `sshd -T` would take as long. Exceeding one is fatal
+// for the evaluation (would_start false, with the bound named in the issue).
+constexpr size_t kMaxFiles = 1000;                    // files read, includes included
+constexpr uint64_t kMaxTotalBytes = 16ull << 20;      // text of all files read
+constexpr uint64_t kMaxTokenizedBytes = 64ull << 20;  // tokenized lines held, estimated
+constexpr uint64_t kMaxLineVisits = 200000;           // lines processed by one pass
 
-ConfigFileText Tokenize(std::string path, std::string_view text) {
+// Tokenizes `text`; charges the memory of each line kept against `*budget` and stops (setting
+// `*cut`) when it runs out.
+ConfigFileText Tokenize(std::string path, std::string_view text, uint64_t* budget, bool* cut) {
   ConfigFileText f;
   f.path = std::move(path);
   int64_t number = 0;
@@ -431,6 +440,13 @@ ConfigFileText Tokenize(std::string path, std::string_view text) {
     line.kw = FindKeyword(*keyword);
     if (cur != std::string::npos && cur < s.size()) line.rest = s.substr(cur);
     if (line.rest) line.quote_error = !ArgvSplit(*line.rest, &line.args);
+    uint64_t cost = sizeof(Line) + 2 * s.size() + line.args.size() * sizeof(std::string);
+    if (cost > *budget) {
+      *budget = 0;
+      *cut = true;
+      return f;
+    }
+    *budget -= cost;
     f.lines.push_back(std::move(line));
   }
   return f;
@@ -870,6 +886,8 @@ struct SshdConfig::Impl {
   // ForUser results by the outcome of every Match line for the user: users whose Match lines
   // all evaluate alike get the same settings, so 10,000 users cost a few evaluations.
   std::map<std::string, UserKeySettings> user_cache;
+  uint64_t bytes_read = 0;                     // against kMaxTotalBytes
+  uint64_t token_budget = kMaxTokenizedBytes;  // left for tokenized lines
 
   // State of one pass.
   struct Pass {
@@ -879,6 +897,7 @@ struct SshdConfig::Impl {
     bool record = false;       // record files, Match blocks (first pass)
     const Fs* fs = nullptr;
     int block = -1;
+    uint64_t lines_left = kMaxLineVisits;
   };
 
   [[noreturn]] void Die(const std::string& path, int64_t line, std::string message) {
@@ -1065,9 +1084,19 @@ size_t SshdConfig::Impl::LoadFile(const Fs& fs, const std::string& path, const s
   rec.path = path;
   rec.included_from = from;
   rec.included_from_line = line;
+  if (files.size() >= kMaxFiles) {
+    Die(from.empty() ? path : from, line,
+        "cannot read " + path + ": more than " + std::to_string(kMaxFiles) +
+            " configuration files (tidemark's limit; not evaluated)");
+  }
   ReadOptions ro;
-  ro.max_bytes = kMaxFileBytes;
+  ro.max_bytes = std::min(kMaxFileBytes, kMaxTotalBytes - bytes_read);
   auto content = fs.ReadFile(path, ro);
+  if (!content.ok() && content.status().code() == StatusCode::kTooLarge) {
+    Die(from.empty() ? path : from, line,
+        "cannot read " + path + ": the configuration files are larger than " +
+            std::to_string(kMaxTotalBytes >> 20) + " MiB in all (tidemark's limit; not evaluated)");
+  }
   std::string text;
   if (content.ok()) {
     rec.info = content->info;
@@ -1091,7 +1120,14 @@ size_t SshdConfig::Impl::LoadFile(const Fs& fs, const std::string& path, const s
     Die(from, line, "cannot read included file " + path + ": " + content.status().message());
   }
   files.push_back(rec);
-  texts.push_back(Tokenize(path, text));
+  bytes_read += text.size();
+  bool cut = false;
+  texts.push_back(Tokenize(path, text, &token_budget, &cut));
+  if (cut) {
+    Die(path, texts.back().lines.empty() ? 0 : texts.back().lines.back().number,
+        "too many configuration lines: more than " + std::to_string(kMaxTokenizedBytes >> 20) +
+            " MiB once parsed (tidemark's limit; not evaluated)");
+  }
   return texts.size() - 1;
 }
 
@@ -1102,6 +1138,13 @@ void SshdConfig::Impl::ParseFile(Pass& p, size_t index, unsigned flags, bool* ac
   int bad = 0;
   const ConfigFileText& f = texts[index];
   for (const Line& l : f.lines) {
+    if (p.lines_left == 0) {
+      Die(f.path, l.number,
+          "more than " + std::to_string(kMaxLineVisits) +
+              " configuration lines to process through Include (tidemark's limit; not "
+              "evaluated)");
+    }
+    --p.lines_left;
     if (!ProcessLine(p, f, l, active, &flags, depth)) ++bad;
   }
   if (bad > 0) {

@@ -15,6 +15,8 @@ namespace {
 
 // At most this many errors are reported per file (binary garbage would yield one per line).
 constexpr int kMaxErrorsPerFile = 50;
+// Entries of one include directory that are looked at (stat, read); the rest are reported.
+constexpr size_t kMaxDirEntries = 10000;
 // sudoers(5) "Regular expressions": "limited to 1024 characters".
 constexpr size_t kMaxRegexLen = 1024;
 
@@ -26,6 +28,23 @@ bool IsSpaceClass(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 bool In(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
+
+// What a parsed member costs against kMaxParsedBytes.
+uint64_t MemberCost(const Member& m) {
+  uint64_t cost = sizeof(Member) + m.name.size() + m.args.size();
+  for (const auto& d : m.digests) cost += sizeof(Digest) + d.algorithm.size() + d.value.size();
+  return cost;
+}
+
+uint64_t ListCost(const std::optional<std::vector<Member>>& list) {
+  uint64_t cost = 0;
+  if (list) {
+    for (const auto& m : *list) cost += MemberCost(m);
+  }
+  return cost;
+}
+
+uint64_t StringCost(const std::optional<std::string>& s) { return s ? s->size() : 0; }
 
 int HexVal(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -128,7 +147,7 @@ class Parser {
     if (nul != std::string_view::npos) {
       Error(LineAt(nul), "NUL byte in sudoers file (binary data?)");
     }
-    while (true) {
+    while (!policy_.parse_stopped) {
       SkipSpace();
       if (pos_ >= t_.size()) break;
       if (!ParseEntry()) RecoverToEol();
@@ -145,11 +164,26 @@ class Parser {
   void Error(int64_t line, std::string message) {
     ++errors_;
     if (errors_ < kMaxErrorsPerFile) {
-      policy_.errors.push_back({std::string(path_), line, std::move(message)});
+      AddBoundedError(policy_.errors, {std::string(path_), line, std::move(message)});
     } else if (errors_ == kMaxErrorsPerFile) {
-      policy_.errors.push_back(
+      AddBoundedError(
+          policy_.errors,
           {std::string(path_), line, "too many errors in this file; further errors not reported"});
     }
+  }
+
+  // Charges `bytes` of parsed structure against kMaxParsedBytes; once it is exceeded, parsing
+  // stops (this file and every later one) with one error here.
+  bool Charge(uint64_t bytes) {
+    if (policy_.parse_stopped) return false;
+    policy_.parsed_bytes += bytes;
+    if (policy_.parsed_bytes <= kMaxParsedBytes) return true;
+    policy_.parse_stopped = true;
+    AddBoundedError(policy_.errors, {std::string(path_), line_,
+                                     "sudoers too large: its parsed entries exceed " +
+                                         std::to_string(kMaxParsedBytes >> 20) +
+                                         " MiB; this entry and everything after it are not read"});
+    return false;
   }
 
   bool SyntaxError(const Tok& tok) {
@@ -647,6 +681,7 @@ class Parser {
     while (true) {
       Member m;
       if (!ParseMember(kind, m)) return false;
+      if (!Charge(MemberCost(m))) return false;
       out.push_back(std::move(m));
       if (!IsChar(Peek(), ',')) return true;
       Lex();
@@ -865,6 +900,7 @@ class Parser {
     while (true) {
       Member m;
       if (!ParseCmnd(m, true)) return false;
+      if (!Charge(MemberCost(m))) return false;
       out.push_back(std::move(m));
       if (!IsChar(Peek(), ',')) return true;
       Lex();
@@ -1047,6 +1083,12 @@ class Parser {
         CmndSpec cs;
         if (!ParseCmndSpec(cs)) return false;
         if (!priv.cmnds.empty()) CarryOver(priv.cmnds.back(), cs);
+        // What the spec holds, inherited parts included (they are copies).
+        if (!Charge(sizeof(CmndSpec) + MemberCost(cs.command) + ListCost(cs.runas_users) +
+                    ListCost(cs.runas_groups) + StringCost(cs.cwd) + StringCost(cs.chroot) +
+                    StringCost(cs.role) + StringCost(cs.type))) {
+          return false;
+        }
         priv.cmnds.push_back(std::move(cs));
         if (!IsChar(Peek(), ',')) break;
         Lex();
@@ -1116,6 +1158,7 @@ class Parser {
                          m);
       }
       if (!ok) return false;
+      if (!Charge(MemberCost(m))) return false;
       out.push_back(std::move(m));
       size_t j = pos_;
       while (j < t_.size() && IsBlank(t_[j])) ++j;
@@ -1205,6 +1248,7 @@ class Parser {
           pos_ += n;
         }
       }
+      if (!Charge(sizeof(DefaultsEntry) + e.name.size() + StringCost(e.value))) return false;
       entries.push_back(std::move(e));
       SkipSpace();
       if (pos_ < t_.size() && t_[pos_] == ',') {
@@ -1332,21 +1376,40 @@ class Loader {
   // Reads and parses one file. `from` is absent for the main file.
   Status LoadFile(const std::string& path, const std::optional<SourceRef>& from,
                   std::string_view via, int depth) {
-    auto content = fs_.ReadFile(path);
+    if (policy_.parse_stopped) return Status(StatusCode::kTooLarge, "sudoers too large");
+    if (policy_.files_read >= kMaxFiles) {
+      if (!files_cut_) {
+        files_cut_ = true;
+        AddBoundedError(
+            policy_.errors,
+            {from ? from->file : path, from ? std::optional<int64_t>(from->line) : std::nullopt,
+             path + " not read: more than " + std::to_string(kMaxFiles) +
+                 " sudoers files (includes); this and later includes are not read"});
+      }
+      return Status(StatusCode::kTooLarge, "too many sudoers files");
+    }
+    ReadOptions options;
+    options.max_bytes = kMaxTotalBytes - policy_.bytes_read;
+    auto content = fs_.ReadFile(path, options);
     if (!content.ok()) {
       if (from) {
-        policy_.errors.push_back({from->file, from->line,
-                                  "cannot read included file " + path + ": " +
-                                      std::string(StatusCodeName(content.status().code()))});
+        std::string why = content.status().code() == StatusCode::kTooLarge
+                              ? "larger than the " + std::to_string(kMaxTotalBytes >> 20) +
+                                    " MiB left for all sudoers files"
+                              : std::string(StatusCodeName(content.status().code()));
+        AddBoundedError(policy_.errors,
+                        {from->file, from->line, "cannot read included file " + path + ": " + why});
       }
       return content.status();
     }
+    ++policy_.files_read;
+    policy_.bytes_read += content->data.size();
     const FileInfo& info = content->info;
     auto id = std::make_pair(info.dev, info.ino);
     if (std::find(stack_.begin(), stack_.end(), id) != stack_.end()) {
-      policy_.errors.push_back({from ? from->file : path,
-                                from ? std::optional<int64_t>(from->line) : std::nullopt,
-                                "include loop: " + path + " is already being read"});
+      AddBoundedError(policy_.errors, {from ? from->file : path,
+                                       from ? std::optional<int64_t>(from->line) : std::nullopt,
+                                       "include loop: " + path + " is already being read"});
       return Status(StatusCode::kLoop, "include loop");
     }
     policy_.files.push_back({path, info, from, std::string(via)});
@@ -1361,7 +1424,12 @@ class Loader {
   void Include(const std::string& from_path, const IncludeRequest& req, int depth) {
     SourceRef from{from_path, req.line};
     if (depth >= kMaxIncludeDepth) {
-      policy_.errors.push_back({from_path, req.line, req.path + ": too many levels of includes"});
+      AddBoundedError(policy_.errors,
+                      {from_path, req.line, req.path + ": too many levels of includes"});
+      return;
+    }
+    if (policy_.parse_stopped || policy_.files_read >= kMaxFiles) {
+      LoadFile(req.path, from, req.is_dir ? "includedir" : "include", depth + 1);  // reports
       return;
     }
     if (!req.is_dir) {
@@ -1378,9 +1446,9 @@ class Loader {
         rec.status = "missing";
       } else {
         rec.status = "error";
-        policy_.errors.push_back({from_path, req.line,
-                                  "cannot read include directory " + req.path + ": " +
-                                      std::string(StatusCodeName(names.status().code()))});
+        AddBoundedError(policy_.errors, {from_path, req.line,
+                                         "cannot read include directory " + req.path + ": " +
+                                             std::string(StatusCodeName(names.status().code()))});
       }
       policy_.includedirs.push_back(std::move(rec));
       return;
@@ -1390,15 +1458,28 @@ class Loader {
     policy_.includedirs.push_back(rec);
     // toke.l read_dir_files(): skip names ending in '~' or containing '.', and anything that is
     // not a regular file (stat(2), so symlinks are followed); the rest in strcmp order.
+    ++policy_.files_read;  // a directory read counts as a file against kMaxFiles
+    size_t considered = 0;
     for (const auto& name : *names) {
+      if (policy_.parse_stopped || policy_.files_read >= kMaxFiles) {
+        LoadFile(JoinPath(req.path, name), from, "includedir", depth + 1);  // reports the cut
+        break;
+      }
+      if (++considered > kMaxDirEntries) {
+        AddBoundedError(policy_.errors,
+                        {from_path, req.line,
+                         "include directory " + req.path + " has more than " +
+                             std::to_string(kMaxDirEntries) + " entries; the rest are not read"});
+        break;
+      }
       std::string path = JoinPath(req.path, name);
       if (name.empty() || name.back() == '~' || name.find('.') != std::string::npos) {
-        policy_.includedirs[index].skipped.push_back(name);
+        Skip(index, name);
         continue;
       }
       auto st = fs_.Stat(path, true);
       if (!st.ok() || st->type != FileType::kRegular) {
-        policy_.includedirs[index].skipped.push_back(name);
+        Skip(index, name);
         continue;
       }
       policy_.includedirs[index].files.push_back(path);
@@ -1406,10 +1487,20 @@ class Loader {
     }
   }
 
+  // Records a name an include directory skipped: at most kMaxFiles in all are listed.
+  void Skip(size_t index, const std::string& name) {
+    if (policy_.skipped_listed < kMaxFiles) {
+      policy_.includedirs[index].skipped.push_back(name);
+      ++policy_.skipped_listed;
+    }
+    ++policy_.skipped_total;
+  }
+
   const Fs& fs_;
   std::string short_host_;
   Policy& policy_;
   std::vector<std::pair<uint64_t, uint64_t>> stack_;
+  bool files_cut_ = false;
 };
 
 int DaysFromCivil(int y, int m, int d) {
@@ -1468,34 +1559,77 @@ Policy LoadSudoers(const Fs& fs, std::string_view main_path, std::string_view sh
   return policy;
 }
 
-void AliasExpander::Expand(const std::vector<Member>& list, AliasType type,
-                           std::vector<Member>& out, const SourceRef& where) {
-  for (const auto& m : list) {
-    if (m.kind != MemberKind::kAlias) {
-      out.push_back(m);
-      continue;
-    }
-    bool tainted = false;
-    const std::vector<Member>* members = ExpandAlias(type, m.name, where, tainted);
-    if (members == nullptr) continue;
-    for (const auto& e : *members) {
-      out.push_back(e);
-      if (m.negated) out.back().negated = !e.negated;
-    }
+void AddBoundedError(std::vector<SectionError>& errors, SectionError error) {
+  if (errors.size() + 1 < kMaxErrors) {
+    errors.push_back(std::move(error));
+  } else if (errors.size() + 1 == kMaxErrors) {
+    error.message = "more than " + std::to_string(kMaxErrors) +
+                    " errors in the sudoers files; further errors not reported";
+    errors.push_back(std::move(error));
   }
 }
 
+bool AliasExpander::Spend(uint64_t units, const SourceRef& where) {
+  if (exhausted_) return false;
+  if (units <= budget_) {
+    budget_ -= units;
+    return true;
+  }
+  budget_ = 0;
+  exhausted_ = true;
+  AddBoundedError(errors_, {where.file, where.line,
+                            "sudoers too complex: alias expansion stopped after " +
+                                std::to_string(kExpansionBudget) +
+                                " steps; grants and Defaults from here on are incomplete"});
+  return false;
+}
+
+bool AliasExpander::Append(std::vector<Member>& out, const Member& m, bool negate,
+                           const SourceRef& where) {
+  if (out.size() >= kMaxExpandedMembers) return false;
+  if (!Spend(1 + (m.name.size() + m.args.size()) / 32, where)) return false;
+  out.push_back(m);
+  if (negate) out.back().negated = !m.negated;
+  return true;
+}
+
+void AliasExpander::Expand(const std::vector<Member>& list, AliasType type,
+                           std::vector<Member>& out, const SourceRef& where) {
+  std::vector<Member> mine;  // this list's expansion, bounded on its own
+  for (const auto& m : list) {
+    if (exhausted_) break;
+    if (m.kind != MemberKind::kAlias) {
+      if (!Append(mine, m, false, where)) break;
+      continue;
+    }
+    bool tainted = false;
+    const std::vector<Member>* members = ExpandAlias(type, m.name, where, tainted, 1);
+    if (members == nullptr) continue;
+    for (const auto& e : *members) {
+      if (!Append(mine, e, m.negated, where)) break;
+    }
+    if (mine.size() >= kMaxExpandedMembers) break;
+  }
+  if (mine.size() >= kMaxExpandedMembers && !exhausted_) {
+    AddBoundedError(errors_, {where.file, where.line,
+                              "list expands to more than " + std::to_string(kMaxExpandedMembers) +
+                                  " members; the rest are left out"});
+  }
+  out.insert(out.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
+}
+
 const std::vector<Member>* AliasExpander::ExpandAlias(AliasType type, const std::string& name,
-                                                      const SourceRef& where, bool& tainted) {
+                                                      const SourceRef& where, bool& tainted,
+                                                      int depth) {
   auto key = std::make_pair(type, name);
   if (auto it = memo_.find(key); it != memo_.end()) return &it->second;
   auto alias = policy_.aliases.find(key);
   if (alias == policy_.aliases.end()) {
     if (!reported_[key]) {
       reported_[key] = true;
-      errors_.push_back(
-          {where.file, where.line,
-           std::string(AliasTypeName(type)) + " \"" + name + "\" referenced but not defined"});
+      AddBoundedError(errors_, {where.file, where.line,
+                                std::string(AliasTypeName(type)) + " \"" + name +
+                                    "\" referenced but not defined"});
     }
     memo_[key];  // expands to nothing
     return nullptr;
@@ -1503,31 +1637,49 @@ const std::vector<Member>* AliasExpander::ExpandAlias(AliasType type, const std:
   if (visiting_[key]) {
     if (!reported_[key]) {
       reported_[key] = true;
-      errors_.push_back({alias->second.source.file, alias->second.source.line,
-                         "cycle in " + std::string(AliasTypeName(type)) + " \"" + name + "\""});
+      AddBoundedError(errors_,
+                      {alias->second.source.file, alias->second.source.line,
+                       "cycle in " + std::string(AliasTypeName(type)) + " \"" + name + "\""});
     }
+    tainted = true;
+    return nullptr;
+  }
+  if (depth > kMaxAliasDepth) {
+    // Not memoized: a shallower reference to the same alias may still expand it.
+    AddBoundedError(errors_,
+                    {alias->second.source.file, alias->second.source.line,
+                     std::string(AliasTypeName(type)) + " \"" + name + "\" nested more than " +
+                         std::to_string(kMaxAliasDepth) + " aliases deep; left out"});
     tainted = true;
     return nullptr;
   }
   visiting_[key] = true;
   std::vector<Member> result;
   bool my_taint = false;
+  const SourceRef& here = alias->second.source;
   for (const auto& m : alias->second.members) {
+    if (exhausted_ || result.size() >= kMaxExpandedMembers) break;
     if (m.kind != MemberKind::kAlias) {
-      result.push_back(m);
+      Append(result, m, false, here);
       continue;
     }
-    const std::vector<Member>* sub = ExpandAlias(type, m.name, alias->second.source, my_taint);
+    const std::vector<Member>* sub = ExpandAlias(type, m.name, here, my_taint, depth + 1);
     if (sub == nullptr) continue;
     for (const auto& e : *sub) {
-      result.push_back(e);
-      if (m.negated) result.back().negated = !e.negated;
+      if (!Append(result, e, m.negated, here)) break;
     }
   }
   visiting_[key] = false;
-  if (my_taint) {
-    // Part of a cycle: the result depends on where the walk entered it, so it is not memoized
-    // (cvtsudoers -e stops at the alias already being expanded, as this walk does).
+  if (result.size() >= kMaxExpandedMembers && !exhausted_) {
+    AddBoundedError(errors_,
+                    {here.file, here.line,
+                     std::string(AliasTypeName(type)) + " \"" + name + "\" expands to more than " +
+                         std::to_string(kMaxExpandedMembers) + " members; the rest are left out"});
+  }
+  if (my_taint || exhausted_) {
+    // Part of a cycle (the result depends on where the walk entered it), too deep, or cut by
+    // the budget: not memoized (cvtsudoers -e stops at the alias already being expanded, as
+    // this walk does).
     tainted = true;
     scratch_.push_back(std::move(result));
     return &scratch_.back();

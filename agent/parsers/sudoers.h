@@ -30,6 +30,27 @@ inline constexpr std::string_view kSudoersPath = "/etc/sudoers";
 // (verified with visudo -c on a chain of includes). A file at this depth may not include more.
 inline constexpr int kMaxIncludeDepth = 144;
 
+// Bounds on the work and memory a hostile sudoers tree can cause (docs/sections/sudo.md,
+// "Bounds"). sudo itself never expands aliases, so these are ours; each is far above what a
+// real configuration uses, and what is cut is reported as an error naming the file and line.
+// Files read, re-reads included (an include tree where each file includes the next twice is
+// 2^depth reads).
+inline constexpr size_t kMaxFiles = 1000;
+// Bytes of sudoers text read in all, and per file.
+inline constexpr uint64_t kMaxTotalBytes = 32ull << 20;
+// Parsed structure, in bytes (members, Cmnd_Specs, values, and what a Cmnd_Spec inherits from
+// the one before it, which a list of N commands after a Runas_Spec of M users copies N times).
+inline constexpr uint64_t kMaxParsedBytes = 64ull << 20;
+// Errors reported for the whole tree.
+inline constexpr size_t kMaxErrors = 1000;
+// Alias references followed inside one another.
+inline constexpr int kMaxAliasDepth = 1000;
+// Members of one expanded list (an alias, a User_List, ...): the rest are left out.
+inline constexpr size_t kMaxExpandedMembers = 10000;
+// Work units for alias expansion and everything built on it (a unit is one member copied, per
+// 32 bytes of its text, or one membership test): bounds time and memory of the whole section.
+inline constexpr uint64_t kExpansionBudget = 4000000;
+
 // What a list member is (gram.y's member types).
 enum class MemberKind {
   kWord,         // user name, #uid, host name, group name in a runas group list
@@ -143,7 +164,16 @@ struct Policy {
   std::vector<FileRecord> files;
   std::vector<IncludeDirRecord> includedirs;
   std::vector<SectionError> errors;
+  uint64_t parsed_bytes = 0;   // charged against kMaxParsedBytes
+  bool parse_stopped = false;  // kMaxParsedBytes reached: later text was not parsed
+  size_t files_read = 0;       // charged against kMaxFiles
+  uint64_t bytes_read = 0;     // charged against kMaxTotalBytes
+  size_t skipped_listed = 0;   // names in includedirs[].skipped (at most kMaxFiles)
+  size_t skipped_total = 0;    // names include directories skipped
 };
+
+// Appends `error` to `errors` unless kMaxErrors are already there (the last one kept says so).
+void AddBoundedError(std::vector<SectionError>& errors, SectionError error);
 
 // How the parser asks its caller to follow an include directive (already resolved to an
 // absolute in-root path: relative paths against the including file's folder, %h expanded).
@@ -167,20 +197,33 @@ Policy LoadSudoers(const Fs& fs, std::string_view main_path, std::string_view sh
 // Expands aliases (memoized) into flat member lists. A negated alias reference negates each of
 // its members (cvtsudoers -e semantics: "!A" with A = x, !y gives !x, y). Undefined aliases and
 // alias cycles are reported once each into `errors` and expand to nothing.
+// Bounded: an expanded list keeps at most kMaxExpandedMembers, alias references nest at most
+// kMaxAliasDepth deep, and all work (Spend) shares kExpansionBudget; each cut is reported.
 class AliasExpander {
  public:
   AliasExpander(const Policy& policy, std::vector<SectionError>& errors)
       : policy_(policy), errors_(errors) {}
-  // Appends the expansion of `list` (whose aliases are of `type`) to `out`.
+  // Appends the expansion of `list` (whose aliases are of `type`) to `out`, at most
+  // kMaxExpandedMembers of it. Appends nothing once the budget is exhausted.
   void Expand(const std::vector<Member>& list, AliasType type, std::vector<Member>& out,
               const SourceRef& where);
+  // Charges `units` of work; returns false (and reports it once, at `where`) when the budget
+  // is exhausted.
+  bool Spend(uint64_t units, const SourceRef& where);
+  // Returns true once the budget is exhausted: later results are incomplete.
+  bool exhausted() const { return exhausted_; }
 
  private:
   const std::vector<Member>* ExpandAlias(AliasType type, const std::string& name,
-                                         const SourceRef& where, bool& tainted);
+                                         const SourceRef& where, bool& tainted, int depth);
+  // Appends `m` (negated when `negate`) to `out` unless `out` is full or the budget is gone;
+  // returns false when it was not appended.
+  bool Append(std::vector<Member>& out, const Member& m, bool negate, const SourceRef& where);
 
   const Policy& policy_;
   std::vector<SectionError>& errors_;
+  uint64_t budget_ = kExpansionBudget;
+  bool exhausted_ = false;
   std::map<std::pair<AliasType, std::string>, std::vector<Member>> memo_;
   std::map<std::pair<AliasType, std::string>, bool> visiting_;
   std::map<std::pair<AliasType, std::string>, bool> reported_;

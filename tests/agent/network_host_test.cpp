@@ -5,7 +5,9 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -13,6 +15,7 @@
 #include <sstream>
 
 #include "agent/collectors/network.h"
+#include "common/snapshot.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -58,12 +61,13 @@ Listener Open(int family, int type) {
   return l;
 }
 
-json Collect() {
+json Collect(Section* section_out = nullptr) {
   auto fs = OpenRootFs("/");
   EXPECT_TRUE(fs.ok());
   CollectContext ctx(**fs, "h");
   NetworkCollector c;
-  Section s;
+  Section local;
+  Section& s = section_out ? *section_out : local;
   c.Collect(ctx, s);
   s.Finish();
   s.Materialize();
@@ -109,7 +113,8 @@ TEST(NetworkHost, OwnListenersMatchSs) {
                                 Open(AF_INET6, SOCK_STREAM), Open(AF_INET6, SOCK_DGRAM)};
   ASSERT_GE(mine[0].fd, 0);
   ASSERT_GE(mine[1].fd, 0);
-  json d = Collect();
+  Section section;
+  json d = Collect(&section);
   std::vector<SsLine> ss = RunSs();
   std::string comm = testing::ReadHostFile("/proc/self/comm");
   if (!comm.empty() && comm.back() == '\n') comm.pop_back();
@@ -126,10 +131,12 @@ TEST(NetworkHost, OwnListenersMatchSs) {
     EXPECT_EQ((*item)["scope"], "loopback");
     ASSERT_EQ((*item)["processes"].size(), 1u);
     const json& p = (*item)["processes"][0];
-    EXPECT_EQ(p["pid"], ::getpid());
     EXPECT_EQ(p["name"], comm);
     EXPECT_EQ(p["uid"], ::geteuid());
-    EXPECT_EQ(p["fds"], json::array({l.fd}));
+    const json& v = section.volatile_data["listener_pids"][(*item)["id"].get<std::string>()];
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0]["pid"], ::getpid());
+    EXPECT_EQ(v[0]["fds"], json::array({l.fd}));
     // ss agrees: same endpoint, same pid and fd.
     const SsLine* s = nullptr;
     for (const auto& x : ss) {
@@ -168,6 +175,100 @@ TEST(NetworkHost, AllListenersMatchSs) {
   }
   EXPECT_TRUE(theirs.count("tcp " + own.endpoint));
   ::close(own.fd);
+}
+
+// ---- the content hash on an unchanged host (issue 9, defect 7) ------------------------------
+
+// A child process that holds a TCP listener on 127.0.0.1:`port` (0: any) until killed; writes
+// the bound port to `ready`.
+struct ListenerChild {
+  pid_t pid = -1;
+  uint16_t port = 0;
+};
+
+ListenerChild StartListenerChild(uint16_t port) {
+  int fds[2];
+  ListenerChild c;
+  if (::pipe(fds) != 0) return c;
+  c.pid = ::fork();
+  if (c.pid == 0) {
+    ::close(fds[0]);
+    int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    socklen_t len = sizeof(a);
+    uint16_t bound = 0;
+    if (::bind(s, reinterpret_cast<sockaddr*>(&a), len) == 0 && ::listen(s, 4) == 0 &&
+        ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
+      bound = ntohs(a.sin_port);
+    }
+    if (::write(fds[1], &bound, sizeof(bound)) != sizeof(bound)) _exit(1);
+    ::pause();  // until killed
+    _exit(0);
+  }
+  ::close(fds[1]);
+  if (c.pid > 0 && ::read(fds[0], &c.port, sizeof(c.port)) != sizeof(c.port)) c.port = 0;
+  ::close(fds[0]);
+  return c;
+}
+
+void StopChild(pid_t pid) {
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// Collects the network section of this host, restricted to the sockets on `port` (so that
+// other programs' listeners coming and going on a shared machine do not count), and returns
+// the content hash of a snapshot holding it.
+std::string HashOfNetworkSection(uint16_t port) {
+  auto fs = OpenRootFs("/");
+  EXPECT_TRUE(fs.ok());
+  CollectContext ctx(**fs, "h");
+  NetworkCollector c(
+      [port]() -> StatusOr<std::vector<DiagSocket>> {
+        auto all = DumpListeningSockets();
+        if (!all.ok()) return all.status();
+        std::vector<DiagSocket> mine;
+        for (auto& s : *all) {
+          if (s.port == port && s.proto == "tcp") mine.push_back(std::move(s));
+        }
+        return mine;
+      },
+      /*require_live=*/true);
+  Snapshot snap;
+  snap.host = {"h", "h", "/"};
+  Section& s = snap.sections["network"];
+  c.Collect(ctx, s);
+  s.Finish();
+  EXPECT_EQ(s.items["listeners"].size(), 1u) << s.items["listeners"].text();
+  return ContentHash(snap);
+}
+
+TEST(NetworkHost, ContentHashIsStableWhileProcessesComeAndGo) {
+  ListenerChild first = StartListenerChild(0);
+  ASSERT_GT(first.pid, 0);
+  ASSERT_NE(first.port, 0);
+  std::string before = HashOfNetworkSection(first.port);
+  // Processes start and stop in between (the /proc scan sees other counts)...
+  for (int i = 0; i < 5; ++i) {
+    pid_t p = ::fork();
+    if (p == 0) _exit(0);
+    ASSERT_GT(p, 0);
+    ::waitpid(p, nullptr, 0);
+  }
+  // ... and the listener is restarted: same program, same port, new pid.
+  StopChild(first.pid);
+  ListenerChild second = StartListenerChild(first.port);
+  ASSERT_GT(second.pid, 0);
+  ASSERT_EQ(second.port, first.port);
+  ASSERT_NE(second.pid, first.pid);
+  std::string after = HashOfNetworkSection(first.port);
+  StopChild(second.pid);
+  EXPECT_EQ(before, after);
 }
 
 }  // namespace

@@ -103,14 +103,14 @@ TEST_F(NetworkFixture, MapsSocketsToProcessesUsersAndUnits) {
   EXPECT_EQ(l[2]["id"], "listen:udp:127.0.0.1:53");
   EXPECT_EQ(l[0]["scope"], "any");
   EXPECT_EQ(l[2]["scope"], "loopback");
-  ASSERT_EQ(l[0]["processes"].size(), 2u);
-  EXPECT_EQ(l[0]["processes"][0]["pid"], 100);
-  EXPECT_EQ(l[0]["processes"][0]["name"], "nginx");
-  EXPECT_EQ(l[0]["processes"][0]["user"], "www");
-  EXPECT_EQ(l[0]["processes"][0]["uid"], 33);
-  EXPECT_EQ(l[0]["processes"][0]["unit"], "nginx.service");
-  EXPECT_EQ(l[0]["processes"][0]["fds"], json::array({3, 7}));
-  EXPECT_EQ(l[0]["processes"][1]["pid"], 101);
+  // Two nginx processes are one owner; their pids and fds are volatile.
+  ASSERT_EQ(l[0]["processes"].size(), 1u);
+  EXPECT_EQ(l[0]["processes"][0],
+            json({{"name", "nginx"}, {"uid", 33}, {"user", "www"}, {"unit", "nginx.service"}}));
+  const json& pids = s.volatile_data["listener_pids"]["listen:tcp:0.0.0.0:80"];
+  ASSERT_EQ(pids.size(), 2u);
+  EXPECT_EQ(pids[0], json({{"pid", 100}, {"name", "nginx"}, {"fds", {3, 7}}}));
+  EXPECT_EQ(pids[1]["pid"], 101);
   EXPECT_EQ(l[0]["units"], json::array({"nginx.service"}));
   EXPECT_EQ(l[0]["socket_owners"][0]["user"], "www");
   EXPECT_EQ(l[1]["processes"][0]["unit"], "ssh.service");
@@ -118,7 +118,8 @@ TEST_F(NetworkFixture, MapsSocketsToProcessesUsersAndUnits) {
   EXPECT_EQ(l[2]["processes"].size(), 0u);
   EXPECT_EQ(l[2]["owner_state"], "none");
   EXPECT_EQ(l[0]["owner_state"], "found");
-  EXPECT_EQ(d["process_scan"]["processes_seen"], 3);
+  EXPECT_FALSE(d.contains("process_scan"));
+  EXPECT_EQ(s.volatile_data["process_scan"]["processes_seen"], 3);
   for (const auto& item : l) {
     EXPECT_TRUE(item["source"].contains("file"));
     EXPECT_TRUE(item["source"].contains("line"));
@@ -132,17 +133,43 @@ TEST_F(NetworkFixture, SharedEndpointIsOneItemWithSocketCount) {
   });
   ASSERT_EQ(d["listeners"].size(), 1u);
   EXPECT_EQ(d["listeners"][0]["sockets"], 2);
-  EXPECT_EQ(d["listeners"][0]["processes"].size(), 3u);
+  EXPECT_EQ(d["listeners"][0]["processes"].size(), 2u);  // nginx (pids 100, 101) and sshd
+}
+
+// A user's flood of listeners is cut at 10,000 endpoints with the true count; a system
+// account's listener on a high port is kept (docs/sections/network.md "Bounds").
+TEST_F(NetworkFixture, ListenerFloodIsCutButKeepsSystemListeners) {
+  Section s;
+  json d = Run(
+      [] {
+        std::vector<DiagSocket> v;
+        for (int i = 0; i < 10050; ++i) {
+          v.push_back(Sock("tcp", 4, "127.0.0." + std::to_string(1 + i / 5000),
+                           static_cast<uint16_t>(1024 + i % 5000), 0, 1000));
+        }
+        v.push_back(Sock("tcp", 4, "0.0.0.0", 65000, 777, 0));
+        return StatusOr<std::vector<DiagSocket>>(std::move(v));
+      },
+      &s);
+  EXPECT_EQ(d["listeners"].size(), 10000u);
+  EXPECT_EQ(d["truncated"]["listeners"], json({{"limit", 10000}, {"total", 10051}}));
+  EXPECT_EQ(s.status, SectionStatus::kPartial);
+  bool kept = false;
+  for (const auto& l : d["listeners"]) kept = kept || l["id"] == "listen:tcp:0.0.0.0:65000";
+  EXPECT_TRUE(kept);
 }
 
 TEST_F(NetworkFixture, UnreadableFdDirectoryMakesOwnersUnknown) {
   root_.Mkdir("/proc/300");
   root_.Write("/proc/300/fd", "a file where a directory should be");
-  json d = Run([] {
-    return StatusOr<std::vector<DiagSocket>>(
-        std::vector<DiagSocket>{Sock("udp", 4, "0.0.0.0", 5353, 4242)});
-  });
-  EXPECT_EQ(d["process_scan"]["processes_unreadable"], 1);
+  Section s;
+  json d = Run(
+      [] {
+        return StatusOr<std::vector<DiagSocket>>(
+            std::vector<DiagSocket>{Sock("udp", 4, "0.0.0.0", 5353, 4242)});
+      },
+      &s);
+  EXPECT_EQ(s.volatile_data["process_scan"]["processes_unreadable"], 1);
   EXPECT_EQ(d["listeners"][0]["owner_state"], "unknown");
 }
 
