@@ -580,7 +580,7 @@ TEST_F(FaultTest, AgentKilledWhileSpoolingNeverLeavesOrSendsAPartialSnapshot) {
   ASSERT_TRUE(collector.Start(CollectorArgs(port))) << collector.Log();
 
   // Large enough that collecting, writing and sending take a while (a ~1 MB document).
-  const int users = 4000, padding = 150;
+  const int users = 3000, padding = 150;
   for (auto& a : agents_) a.SetUsers(users, padding);
   // Calibration: how long one whole `send` takes here; kills fall in [0, 1.3 x that].
   auto t0 = Clock::now();
