@@ -657,7 +657,7 @@ TEST_F(FaultTest, AgentKilledWhileSpoolingNeverLeavesOrSendsAPartialSnapshot) {
   for (const auto& [id, s] : spooled) {
     known.insert(id);
     auto it = bodies.find(id);
-    if (it == bodies.end()) continue;  // offered and recorded as seen (no body), or in `rows`
+    if (it == bodies.end()) continue;  // an unchanged state, offered and recorded as seen
     EXPECT_EQ(it->second.content_hash, s.content_hash) << id;
     EXPECT_EQ(it->second.body_bytes, s.body_bytes) << id << ": stored body differs in size";
   }
