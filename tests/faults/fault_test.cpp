@@ -359,6 +359,60 @@ struct Agent {
   std::string Log() const { return ReadHostFile(log); }
 };
 
+// One `send` of `agent`, watched: `spooled_ms` is when its new spool file appeared (-1 if none
+// did), the result its exit code (128 + SIGKILL when killed). kill_at: never (< 0), at a time
+// after the start (phase 0), or at a time after the new spool file appeared (phase 1).
+struct WatchedSend {
+  int code = -1;
+  int spooled_ms = -1;
+  int total_ms = 0;
+};
+
+WatchedSend RunWatched(const std::vector<std::string>& args, const std::string& log,
+                       const std::string& spool, int phase, int kill_after_ms) {
+  WatchedSend out;
+  std::set<std::string> before;
+  for (const auto& [id, path] : ListSpool(spool).files) before.insert(id);
+  auto t0 = Clock::now();
+  auto ms = [&] {
+    return static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
+  };
+  pid_t pid = Spawn(args, log);
+  if (pid < 0) {
+    out.code = -3;
+    return out;
+  }
+  auto exited = [&] {
+    siginfo_t info{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           info.si_pid == pid;
+  };
+  auto spooled = [&] {
+    for (const auto& [id, path] : ListSpool(spool).files) {
+      if (before.count(id) == 0) return true;
+    }
+    return false;
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  bool killed = false;
+  while (Clock::now() < deadline) {
+    if (out.spooled_ms < 0 && spooled()) out.spooled_ms = ms();
+    if (exited()) break;
+    if (kill_after_ms >= 0 && !killed) {
+      int since = phase == 0 ? ms() : (out.spooled_ms < 0 ? -1 : ms() - out.spooled_ms);
+      if (since >= kill_after_ms) {
+        ::kill(pid, SIGKILL);
+        killed = true;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  }
+  out.code = WaitChild(pid, 60'000);
+  out.total_ms = ms();
+  return out;
+}
+
 class FaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -466,9 +520,9 @@ TEST_F(FaultTest, CollectorKilledAtRandomMomentsLosesNothingAndStoresOnce) {
         << "round " << round << ": collector did not start (exit " << collector.exit_code()
         << "):\n"
         << collector.Log();
-    // A random moment: after 0..2N acks on this run, plus 0..40 ms (mid-frame, mid-commit,
+    // A random moment: after 0..N acks on this run, plus 0..40 ms (mid-frame, mid-commit,
     // between commit and ack, mid-handshake ...).
-    const int acks_wanted = Uniform(0, 2 * static_cast<int>(agents_.size()));
+    const int acks_wanted = Uniform(0, static_cast<int>(agents_.size()));
     auto acks = [&] {
       int n = 0;
       for (const auto& line : Lines(collector.Log())) n += line.rfind("info ack ", 0) == 0;
@@ -579,15 +633,29 @@ TEST_F(FaultTest, AgentKilledWhileSpoolingNeverLeavesOrSendsAPartialSnapshot) {
   ASSERT_NE(port, 0);
   ASSERT_TRUE(collector.Start(CollectorArgs(port))) << collector.Log();
 
-  // Large enough that collecting, writing and sending take a while (a ~1 MB document).
-  const int users = 3000, padding = 150;
+  // Large enough that collecting, writing and sending take a while (a ~300 KB document).
+  const int users = 1000, padding = 100;
   for (auto& a : agents_) a.SetUsers(users, padding);
-  // Calibration: how long one whole `send` takes here; kills fall in [0, 1.3 x that].
-  auto t0 = Clock::now();
-  ASSERT_EQ(SendOnce(agents_[0], port), 0) << agents_[0].Log() << collector.Log();
-  int full_ms = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
-  full_ms = std::max(full_ms, 20);
+  // Calibration, with all agents sending at once as in the rounds: how long until the new
+  // spool file appears, and how long the rest (connect, send, ack) takes.
+  int spool_ms = 1, send_ms = 1;
+  {
+    std::vector<WatchedSend> first(agents_.size());
+    std::vector<std::thread> runs;
+    for (size_t i = 0; i < agents_.size(); ++i) {
+      runs.emplace_back([&, i] {
+        first[i] = RunWatched(agents_[i].SendArgs(pki_.ca_file(), port), agents_[i].log,
+                              agents_[i].spool, 0, -1);
+      });
+    }
+    for (auto& t : runs) t.join();
+    for (size_t i = 0; i < agents_.size(); ++i) {
+      ASSERT_EQ(first[i].code, 0) << agents_[i].Log() << collector.Log();
+      spool_ms = std::max(spool_ms, first[i].spooled_ms);
+      send_ms = std::max(send_ms, first[i].total_ms - first[i].spooled_ms);
+    }
+  }
+  const int full_ms = spool_ms + send_ms;
 
   std::map<std::string, SpooledSnapshot> spooled;  // every complete spool file seen
   int killed_before_spooled = 0, killed_after_spooled = 0, finished = 0, temporaries_left = 0;
@@ -599,16 +667,14 @@ TEST_F(FaultTest, AgentKilledWhileSpoolingNeverLeavesOrSendsAPartialSnapshot) {
     for (size_t i = 0; i < agents_.size(); ++i) {
       agents_[i].SetUsers(users + round * 7 + static_cast<int>(i), padding);
       collected_before[i] = IdsLogged(agents_[i].Log(), "collected snapshot ").size();
-      int delay = Uniform(0, full_ms * 13 / 10);
-      runs.emplace_back([&, i, delay] {
-        pid_t pid = Spawn(agents_[i].SendArgs(pki_.ca_file(), port), agents_[i].log);
-        if (pid < 0) {
-          codes[i] = -3;
-          return;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-        ::kill(pid, SIGKILL);
-        codes[i] = WaitChild(pid, 60'000);
+      // Alternately: at a random moment of collecting and writing the spool file, or at a
+      // random moment after its rename (connect, frame, waiting for the ack).
+      int phase = (round + static_cast<int>(i)) % 2;
+      int delay = phase == 0 ? Uniform(0, spool_ms * 13 / 10) : Uniform(0, send_ms * 13 / 10);
+      runs.emplace_back([&, i, phase, delay] {
+        codes[i] = RunWatched(agents_[i].SendArgs(pki_.ca_file(), port), agents_[i].log,
+                              agents_[i].spool, phase, delay)
+                       .code;
       });
     }
     for (auto& t : runs) t.join();
@@ -667,8 +733,9 @@ TEST_F(FaultTest, AgentKilledWhileSpoolingNeverLeavesOrSendsAPartialSnapshot) {
   for (const auto& [id, hosts] : rows) {
     EXPECT_EQ(known.count(id), 1u) << id << " stored but never spooled by an agent";
   }
-  std::cout << "agent kills: " << rounds << " rounds x " << agents_.size() << " agents, one send "
-            << full_ms << " ms; killed before the snapshot was spooled " << killed_before_spooled
+  std::cout << "agent kills: " << rounds << " rounds x " << agents_.size() << " agents, a send "
+            << full_ms << " ms (spooled after " << spool_ms
+            << " ms); killed before the snapshot was spooled " << killed_before_spooled
             << ", after " << killed_after_spooled << ", finished " << finished
             << "; partial spool writes left behind " << temporaries_left << "; " << spooled.size()
             << " complete spool files checked, " << bodies.size() << " stored bodies checked\n";
