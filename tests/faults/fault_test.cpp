@@ -13,8 +13,8 @@
 // is exactly the one that was spooled.
 //
 // Rounds: a few by default (CI); TIDEMARK_FAULT_ROUNDS=N for the long run
-// (tests/faults/long_run.sh runs 100). TIDEMARK_FAULT_SEED=S repeats a run's random moments (the
-// seed is printed).
+// (tests/faults/long_run.sh runs 100). TIDEMARK_FAULT_SEED=S repeats a run's random choices (the
+// seed is printed; the machine's timing still varies).
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
