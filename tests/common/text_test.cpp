@@ -12,17 +12,25 @@ TEST(EscapeControl, EscapesC0DelAndBackslash) {
 }
 
 TEST(EscapeControl, EscapesC1AndLineSeparatorsButKeepsPrintableUtf8) {
-  EXPECT_EQ(EscapeControl("x\xc2\x9b" "31my"), "x\\u009b31my");  // U+009B CSI
-  EXPECT_EQ(EscapeControl("a\xe2\x80\xa8" "b"), "a\\u2028b");
-  EXPECT_EQ(EscapeControl("\xe2\x80\xae" "evil"), "\\u202eevil");  // RIGHT-TO-LEFT OVERRIDE
+  EXPECT_EQ(EscapeControl("x\xc2\x9b"
+                          "31my"),
+            "x\\u009b31my");  // U+009B CSI
+  EXPECT_EQ(EscapeControl("a\xe2\x80\xa8"
+                          "b"),
+            "a\\u2028b");
+  EXPECT_EQ(EscapeControl("\xe2\x80\xae"
+                          "evil"),
+            "\\u202eevil");  // RIGHT-TO-LEFT OVERRIDE
   EXPECT_EQ(EscapeControl("Jürgen Łukasz 日本"), "Jürgen Łukasz 日本");
 }
 
 TEST(EscapeControl, EscapesInvalidUtf8ByteByByte) {
-  EXPECT_EQ(EscapeControl("a\xff" "b"), "a\\xffb");
-  EXPECT_EQ(EscapeControl("\xc0\xaf"), "\\xc0\\xaf");        // overlong '/'
+  EXPECT_EQ(EscapeControl("a\xff"
+                          "b"),
+            "a\\xffb");
+  EXPECT_EQ(EscapeControl("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
   EXPECT_EQ(EscapeControl("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
-  EXPECT_EQ(EscapeControl("\xe2\x80"), "\\xe2\\x80");         // cut short
+  EXPECT_EQ(EscapeControl("\xe2\x80"), "\\xe2\\x80");           // cut short
 }
 
 TEST(EscapeControlBounded, CutsOnAUnitBoundaryAndSaysHowLong) {
