@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "agent/parsers/authorized_keys.h"
-#include "fuzz/section_check.h"
+#include "fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tidemark::agent::authorized_keys;

@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <string>
@@ -16,6 +18,14 @@
 #include "common/status.h"
 
 namespace tidemark::fuzz {
+
+// Aborts (a crash for libFuzzer) when an invariant of the code under test does not hold.
+inline void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "fuzz invariant violated: %s\n", what);
+    std::abort();
+  }
+}
 
 // Separates the files of one multi-file input ("main file\n--FILE--\nsecond file..."). The
 // seed corpora use it (fuzz/make_seeds.sh) and the dictionaries name it.

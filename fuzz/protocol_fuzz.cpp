@@ -10,7 +10,7 @@
 
 #include "common/snapshot.h"
 #include "common/transport/protocol.h"
-#include "fuzz/section_check.h"
+#include "fuzz/fuzz_support.h"
 
 namespace tidemark::fuzz {
 namespace {

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "agent/collector.h"
@@ -13,13 +12,6 @@
 #include "fuzz/fuzz_support.h"
 
 namespace tidemark::fuzz {
-
-inline void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "fuzz invariant violated: %s\n", what);
-    std::abort();
-  }
-}
 
 // Collects `collector` over `fs` and round-trips the section through a snapshot document.
 inline void CollectAndRoundTrip(agent::SectionCollector& collector, const Fs& fs) {

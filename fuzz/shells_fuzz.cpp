@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "agent/parsers/shells.h"
-#include "fuzz/section_check.h"
+#include "fuzz/fuzz_support.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tidemark;
