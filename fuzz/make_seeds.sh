@@ -16,35 +16,43 @@ done
 sep='
 --FILE--
 '
-n=0
-seed() {  # seed TARGET FILE... : one seed, the files joined by the separator
-  t=$1; shift
-  n=$((n + 1))
+seed() {  # seed TARGET NAME FILE... : one seed, the files joined by the separator
+  t=$1 name=$2
+  shift 2
   first=1
   for f in "$@"; do
     [ $first = 1 ] || printf '%s' "$sep"
     first=0
-    [ -f "$f" ] && cat "$f"
-  done >"$out/$t/fixture-$n"
+    if [ -f "$f" ]; then cat "$f"; fi
+  done >"$out/$t/$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '_')"
+}
+# Calls `seed TARGET PATH PATH` for each file under the given directories (names may hold blanks).
+each_file() {
+  t=$1
+  shift
+  find "$@" -type f ! -name README ! -name .gitkeep | sort | while IFS= read -r f; do
+    seed "$t" "${f#"$fx"/}" "$f"
+  done
 }
 
 # sudoers: each fixture file alone, and each root's main file with up to three of its includes.
-for f in $(find "$fx/sudoers" "$fx/sudoers_errors" -type f | sort); do seed sudoers "$f"; done
+each_file sudoers "$fx/sudoers" "$fx/sudoers_errors"
 for d in "$fx"/sudoers/*/; do
   # shellcheck disable=SC2046
-  seed sudoers "$d/etc/sudoers" $(find "$d/etc" -type f ! -name sudoers | sort | head -n 3)
+  set -- $(find "$d/etc" -type f ! -name sudoers ! -name '* *' | sort | head -n 3)
+  seed sudoers "all-$(basename "$d")" "$d/etc/sudoers" "$@"
 done
 # sshd_config: main file plus up to two drop-ins/included files; passwd+group for accounts.
 for d in "$fx"/sshd/*/; do
   # shellcheck disable=SC2046
-  seed sshd_config "$d/etc/ssh/sshd_config" \
-    $(find "$d/etc/ssh" -type f ! -name sshd_config ! -name README ! -name .gitkeep | sort | head -n 2)
-  seed accounts "$d/etc/passwd" "$d/etc/group"
+  set -- $(find "$d/etc/ssh" -type f ! -name sshd_config ! -name README ! -name .gitkeep | sort | head -n 2)
+  seed sshd_config "$(basename "$d")" "$d/etc/ssh/sshd_config" "$@"
+  seed accounts "$(basename "$d")" "$d/etc/passwd" "$d/etc/group"
 done
-for f in $(find "$fx/ssh_keys" -type f | sort); do seed authorized_keys "$f"; done
-for f in $(find "$fx/pam" -type f ! -name README | sort); do seed pam "$f"; done
-seed pam "$fx/pam/debian12/common-auth" "$fx/pam/debian12/sudo" "$fx/pam/debian12/login" \
-  "$fx/pam/debian12/faillock.conf"
+each_file authorized_keys "$fx/ssh_keys"
+each_file pam "$fx/pam"
+seed pam all-debian12 "$fx/pam/debian12/common-auth" "$fx/pam/debian12/sudo" \
+  "$fx/pam/debian12/login" "$fx/pam/debian12/faillock.conf"
 # Targets without fixtures under tests/fixtures: the text seeds of fuzz/seeds/.
 for d in "$src"/fuzz/seeds/*/; do
   t=$(basename "$d")
