@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what tidemark needs from Debian 12 packages, and nothing else.
 #   packaging/build-deps.sh          build dependencies
-#   packaging/build-deps.sh --test   plus the real tools the tests compare against
+#   packaging/build-deps.sh --test   plus the real tools the tests compare against, and what CI
+#                                    (.ci/run) needs: clang 14 for the fuzz targets, clang-format
+#                                    and clang-tidy for the style checks
 # Daemons that a test package pulls in are installed without being started (policy-rc.d).
 set -eu
 
@@ -14,6 +16,9 @@ libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev"
 # libnss-wrapper: fixture users for sshd -T -C; sqlite3: checks the store's file is WAL;
 # openssl: verify/x509/s_client/s_server check the PKI and the collector's TLS.
 TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper sqlite3 openssl"
+# clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (fuzz/run.sh);
+# clang-format-14 / clang-tidy-14: the house style checks of .ci/run.
+TEST_PKGS="$TEST_PKGS clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14"
 
 pkgs="$BUILD_PKGS"
 [ "${1:-}" = "--test" ] && pkgs="$pkgs $TEST_PKGS"

@@ -9,11 +9,13 @@
 # Safe to run again: each run adds one snapshot, or a "seen" record when nothing changed.
 #   packaging/local-audit.sh [BUILD_DIR]
 #   environment: TIDEMARK_STATE (default ./tidemark-state), TIDEMARK_PORT (default 7411; 0 picks
-#   a free port)
+#   a free port), TIDEMARK_ONLY (a section list for `send --only`; default: every section, the
+#   whole machine. Tests set it to bound their work: the sweep walks all of /.)
 set -eu
 build=${1:-build}
 state=${TIDEMARK_STATE:-$PWD/tidemark-state}
 port=${TIDEMARK_PORT:-7411}
+only=${TIDEMARK_ONLY:-}
 ctl=$build/collector/tidemarkctl
 collector=$build/collector/tidemark-collector
 agent=$build/agent/tidemark-agent
@@ -59,7 +61,8 @@ echo "collector: listening on 127.0.0.1:$port (pid $pid, log $log)"
 
 rc=0
 "$agent" send --collector "127.0.0.1:$port" --ca "$pki/ca.crt" \
-  --cert "$pki/agents/$host.crt" --key "$pki/agents/$host.key" --spool "$state/spool" || rc=$?
+  --cert "$pki/agents/$host.crt" --key "$pki/agents/$host.key" --spool "$state/spool" \
+  ${only:+--only "$only"} || rc=$?
 if [ $rc -ne 0 ]; then
   echo "local-audit: tidemark-agent send exited $rc; collector log:" >&2
   cat "$log" >&2

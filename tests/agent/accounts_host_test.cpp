@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -36,7 +37,7 @@ using testing::Lines;
 class AccountsHostTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::HaveProgram("getent")) GTEST_SKIP() << "getent (libc-bin) is not installed";
+    TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
     std::string out, err;
     int code = testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) + " collect --only accounts",
                                    &out, &err);
@@ -90,7 +91,7 @@ TEST_F(AccountsHostTest, GroupsEqualGetentFilesGroup) {
 TEST_F(AccountsHostTest, EffectiveGroupsEqualId) {
   // `id -G NAME` asks initgroups(3) over all configured sources; compare for users that exist
   // only in the files source and for which `getent -s files initgroups` is not needed.
-  if (!testing::HaveProgram("id")) GTEST_SKIP() << "id (coreutils) is not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("id"), "id (coreutils) is not installed");
   size_t compared = 0;
   for (const auto& u : accounts_["users"]) {
     std::string name = u["name"];

@@ -16,6 +16,7 @@
 
 #include "agent/collectors/network.h"
 #include "common/snapshot.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -108,7 +109,7 @@ std::vector<SsLine> RunSs() {
 }
 
 TEST(NetworkHost, OwnListenersMatchSs) {
-  if (!testing::HaveProgram("ss")) GTEST_SKIP() << "ss (iproute2) not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("ss"), "ss (iproute2) not installed");
   std::vector<Listener> mine = {Open(AF_INET, SOCK_STREAM), Open(AF_INET, SOCK_DGRAM),
                                 Open(AF_INET6, SOCK_STREAM), Open(AF_INET6, SOCK_DGRAM)};
   ASSERT_GE(mine[0].fd, 0);
@@ -153,7 +154,7 @@ TEST(NetworkHost, OwnListenersMatchSs) {
 }
 
 TEST(NetworkHost, AllListenersMatchSs) {
-  if (!testing::HaveProgram("ss")) GTEST_SKIP() << "ss (iproute2) not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("ss"), "ss (iproute2) not installed");
   Listener own = Open(AF_INET, SOCK_STREAM);
   ASSERT_GE(own.fd, 0);
   std::set<std::string> ours, theirs, again;

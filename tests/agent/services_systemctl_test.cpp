@@ -15,6 +15,7 @@
 #include "agent/collectors/services.h"
 #include "agent/parsers/unit_file.h"
 #include "tests/support/collect_section.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -52,7 +53,7 @@ size_t CompareWithSystemctl(const std::string& root, const json& data) {
 class ServicesSystemctl : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::HaveProgram("systemctl")) GTEST_SKIP() << "systemctl (systemd) not installed";
+    TIDEMARK_REQUIRE(testing::HaveProgram("systemctl"), "systemctl (systemd) not installed");
   }
   void Unit(const std::string& path, const std::string& text) { root_.Write(path, text); }
   testing::TempRoot root_;
@@ -189,11 +190,11 @@ TEST_F(ServicesSystemctl, ThisMachineRoot) {
 class ServicesLiveManager : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "booting a private systemd needs root";
+    TIDEMARK_REQUIRE(::geteuid() == 0, "booting a private systemd needs root");
     for (const char* tool : {"systemctl", "unshare", "nsenter"}) {
-      if (!testing::HaveProgram(tool)) GTEST_SKIP() << tool << " not installed";
+      TIDEMARK_REQUIRE(testing::HaveProgram(tool), tool << " not installed");
     }
-    if (::access("/lib/systemd/systemd", X_OK) != 0) GTEST_SKIP() << "no /lib/systemd/systemd";
+    TIDEMARK_REQUIRE(::access("/lib/systemd/systemd", X_OK) == 0, "no /lib/systemd/systemd");
     const std::string lib = "/lib/", unit = "[Unit]\nDefaultDependencies=no\n";
     root_.Write(lib + "tidemark-test.target", "[Unit]\nDescription=t\n");
     root_.Write(lib + "run-me.service", unit +
@@ -215,7 +216,7 @@ class ServicesLiveManager : public ::testing::Test {
     std::string out, err;
     if (testing::RunCommand("timeout 60 " + Quote(script_) + " start " + Quote(root_.path()), &out,
                             &err) != 0) {
-      GTEST_SKIP() << "cannot boot a private systemd here: " << err;
+      TIDEMARK_REQUIRE(false, "cannot boot a private systemd here: " << err);
     }
     pid_ = std::stoi(out);
   }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/parsers/unit_file.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -68,7 +69,7 @@ TEST(UnitFileSpecifiers, NameSpecifiersOfSystemdUnit5) {
   EXPECT_FALSE(expanded);
   EXPECT_EQ(unit_file::Unescape("x\\x2"), std::nullopt);
   EXPECT_EQ(unit_file::Unescape("x\\y41"), std::nullopt);
-  if (!testing::HaveProgram("systemd-escape")) GTEST_SKIP() << "systemd-escape is not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("systemd-escape"), "systemd-escape is not installed");
   for (const char* escaped : {"a-b\\x2dc", "dev-disk-by\\x2duuid-1234", "x\\x20y\\x5c", "-"}) {
     std::string out, err;
     ASSERT_EQ(testing::RunCommand("systemd-escape --unescape -- " + testing::ShellQuote(escaped),

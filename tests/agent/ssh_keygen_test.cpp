@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "agent/collectors/ssh_keys.h"
+#include "tests/support/require.h"
 #include "tests/support/ssh_wire.h"
 #include "tests/support/temp_root.h"
 
@@ -40,9 +41,8 @@ std::string TypeAndBlob(const std::string& pub_path) {
 }
 
 TEST(SshKeygenToolTest, TypeBitsFingerprintAndCommentMatchSshKeygen) {
-  if (!testing::HaveProgram("ssh-keygen")) {
-    GTEST_SKIP() << "ssh-keygen is not installed (Debian package openssh-client)";
-  }
+  TIDEMARK_REQUIRE(testing::HaveProgram("ssh-keygen"),
+                   "ssh-keygen is not installed (Debian package openssh-client)");
   testing::TempRoot scratch;
   auto gen = [&](const std::string& name, const std::string& args) {
     std::string out, err;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -36,17 +37,15 @@ std::string Fixture(const std::string& name) {
 class SshdRealTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "sshd -T and the private mount need root";
-    if (::access(kSshd, X_OK) != 0) {
-      GTEST_SKIP() << "openssh-server is not installed (packaging/build-deps.sh --test)";
-    }
-    if (::access(kNssWrapper, R_OK) != 0) {
-      GTEST_SKIP() << "libnss-wrapper is not installed (packaging/build-deps.sh --test)";
-    }
-    if (!testing::HaveProgram("unshare")) GTEST_SKIP() << "unshare(1) is missing";
+    TIDEMARK_REQUIRE(::geteuid() == 0, "sshd -T and the private mount need root");
+    TIDEMARK_REQUIRE(::access(kSshd, X_OK) == 0,
+                     "openssh-server is not installed (packaging/build-deps.sh --test)");
+    TIDEMARK_REQUIRE(::access(kNssWrapper, R_OK) == 0,
+                     "libnss-wrapper is not installed (packaging/build-deps.sh --test)");
+    TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare(1) is missing");
     std::string out;
     if (testing::RunCommand("unshare --mount --propagation private true", &out) != 0) {
-      GTEST_SKIP() << "cannot create a private mount namespace here";
+      TIDEMARK_REQUIRE(false, "cannot create a private mount namespace here");
     }
     ::mkdir("/run/sshd", 0755);  // sshd -T checks the privilege separation directory
     hostkey_ = dir_.Host("/hk");

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/collectors/sudo.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -305,7 +306,7 @@ class FixtureTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(FixtureTest, GrantsAndDefaultsMatchCvtsudoers) {
   if (!HaveProgram("cvtsudoers") || !HaveProgram("visudo")) {
-    GTEST_SKIP() << "cvtsudoers/visudo not installed (Debian package sudo)";
+    TIDEMARK_REQUIRE(false, "cvtsudoers/visudo not installed (Debian package sudo)");
   }
   TempRoot root;
   CopyFixture(FixtureDir(GetParam()), root.path(), false);
@@ -336,7 +337,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, ::testing::ValuesIn(kFixtures),
 
 // The parse-error fixtures: visudo rejects them, at the same lines tidemark reports.
 TEST(SudoCvtsudoersTest, ParseErrorsAtTheLinesVisudoReports) {
-  if (!HaveProgram("visudo")) GTEST_SKIP() << "visudo not installed (Debian package sudo)";
+  TIDEMARK_REQUIRE(HaveProgram("visudo"), "visudo not installed (Debian package sudo)");
   std::string dir = std::string(TIDEMARK_FIXTURES_DIR) + "/sudoers_errors";
   size_t n = 0;
   for (const auto& e : stdfs::directory_iterator(dir)) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -54,7 +55,7 @@ std::set<std::string> Paths(const json& items) {
 }
 
 TEST(SweepFindTest, FixtureTreeMatchesFind) {
-  if (!testing::HaveProgram("find")) GTEST_SKIP() << "find is not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("find"), "find is not installed");
   testing::TempRoot root;
   // The root's passwd/group are this machine's, so find's -nouser (NSS) sees the same users.
   root.Write("/etc/passwd", testing::ReadHostFile("/etc/passwd"));
@@ -114,7 +115,7 @@ TEST(SweepFindTest, FixtureTreeMatchesFind) {
 // This machine's "/": the SUID/SGID set against find. /tmp and /var/tmp are left out on both
 // sides: other tests create and remove SUID fixtures there while this one runs.
 TEST(SweepFindTest, ThisMachineSetIdFilesMatchFind) {
-  if (::geteuid() != 0) GTEST_SKIP() << "walking all of / needs root to see every directory";
+  TIDEMARK_REQUIRE(::geteuid() == 0, "walking all of / needs root to see every directory");
   json sweep = Sweep("--sweep-exclude /tmp,/var/tmp");
   std::set<std::string> ours = Paths(sweep["setid_files"]);
   std::set<std::string> theirs =
@@ -131,8 +132,8 @@ TEST(SweepFindTest, ThisMachineSetIdFilesMatchFind) {
 // The owning package of every SUID/SGID file on this machine against `dpkg -S`, which knows the
 // merged-/usr name only under the name dpkg recorded (/bin/su for /usr/bin/su).
 TEST(SweepDpkgTest, PackagesMatchDpkgS) {
-  if (::geteuid() != 0) GTEST_SKIP() << "walking all of / needs root";
-  if (!testing::HaveProgram("dpkg")) GTEST_SKIP() << "dpkg is not installed";
+  TIDEMARK_REQUIRE(::geteuid() == 0, "walking all of / needs root");
+  TIDEMARK_REQUIRE(testing::HaveProgram("dpkg"), "dpkg is not installed");
   json sweep = Sweep("--sweep-exclude /tmp,/var/tmp");
   ASSERT_EQ(sweep["dpkg"]["state"], "present");
   size_t compared = 0;

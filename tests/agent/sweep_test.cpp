@@ -115,7 +115,7 @@ TEST_F(SweepTest, WorldWritableFilesAndDirectoriesWithoutSticky) {
 }
 
 TEST_F(SweepTest, UnownedFiles) {
-  if (!OwnedByFixture()) GTEST_SKIP() << "needs root to create files owned by unused ids";
+  TIDEMARK_REQUIRE(OwnedByFixture(), "needs root to create files owned by unused ids");
   root_.Write("/data/nouser", "x");
   root_.Write("/data/nogroup", "x");
   root_.Write("/data/alice", "x");
@@ -388,7 +388,7 @@ TEST(WalkTest, DepthIsBoundedAndReported) {
 // As root, drop to nobody in a child process: the walker must record the directory it cannot
 // open as an error entry and go on.
 TEST(WalkTest, PermissionDeniedDirectoryAsAnUnprivilegedUser) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged uid";
+  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root to switch to an unprivileged uid");
   testing::TempRoot root;
   root.Write("/locked/inner", "");
   root.Write("/open/file", "");
@@ -427,12 +427,12 @@ TEST(WalkTest, ErrorListIsCappedButCounted) {
 }
 
 TEST(WalkTest, StaysOnTheRootsDevice) {
-  if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+  TIDEMARK_REQUIRE(::geteuid() == 0, "mounting a tmpfs needs root");
   testing::TempRoot root;
   root.Write("/mnt/inner/x", "");
   root.Write("/top", "");
   if (::mount("tidemark-test", root.Host("/mnt/inner").c_str(), "tmpfs", 0, "size=64k") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (no CAP_SYS_ADMIN in this sandbox?)";
+    TIDEMARK_REQUIRE(false, "cannot mount a tmpfs here (no CAP_SYS_ADMIN in this sandbox?)");
   }
   { std::ofstream(root.Host("/mnt/inner/on-tmpfs")) << "x"; }
   auto fs = OpenRootFs(root.path());

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/parsers/sysctl_conf.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -31,7 +32,7 @@ json CollectLive(const std::string& section) {
 }
 
 TEST(SysctlHost, RuntimeValuesEqualSysctlN) {
-  if (!testing::HaveProgram("sysctl")) GTEST_SKIP() << "sysctl (procps) is not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("sysctl"), "sysctl (procps) is not installed");
   json s = CollectLive("sysctl");
   EXPECT_EQ(s["runtime_status"], "collected");
   ASSERT_FALSE(s["runtime"].empty());
@@ -61,7 +62,7 @@ TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
   for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
     if (testing::RunCommand(std::string("test -x ") + p, nullptr) == 0) tool = p;
   }
-  if (tool.empty()) GTEST_SKIP() << "systemd-sysctl is not installed";
+  TIDEMARK_REQUIRE(!tool.empty(), "systemd-sysctl is not installed");
   std::string out;
   ASSERT_EQ(testing::RunCommand("SYSTEMD_COLORS=0 " + tool + " --cat-config --no-pager", &out), 0);
   // Header lines are "# PATH"; content lines that look alike carry more words.
@@ -85,15 +86,15 @@ TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
 // /proc/sys is read-only (its writes fail there, nothing changes): every "Setting 'P' to 'V'" it
 // logs is a winner of the section, and every non-glob winner is set.
 TEST(SysctlHost, WinnersEqualSystemdSysctlOnThisMachine) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private mount namespace";
+  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
   std::string tool;
   for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
     if (::access(p, X_OK) == 0) tool = p;
   }
-  if (tool.empty()) GTEST_SKIP() << "systemd-sysctl is not installed";
+  TIDEMARK_REQUIRE(!tool.empty(), "systemd-sysctl is not installed");
   std::string probe;
   if (testing::RunCommand("unshare -m true 2>&1", &probe) != 0)
-    GTEST_SKIP() << "cannot create a mount namespace here: " << probe;
+    TIDEMARK_REQUIRE(false, "cannot create a mount namespace here: " << probe);
   std::string log;
   testing::RunCommand(
       "unshare -m sh -c 'set -e; mount --bind /proc/sys /proc/sys; "
@@ -123,7 +124,7 @@ TEST(SysctlHost, WinnersEqualSystemdSysctlOnThisMachine) {
 // useradd -D prints its defaults after reading /etc/default/useradd: every key the section
 // found there that useradd prints must have the value useradd prints.
 TEST(LoginHost, UseraddDefaultsEqualUseraddD) {
-  if (!testing::HaveProgram("useradd")) GTEST_SKIP() << "useradd (passwd) is not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("useradd"), "useradd (passwd) is not installed");
   std::string out;
   ASSERT_EQ(testing::RunCommand("useradd -D", &out), 0);
   std::map<std::string, std::string> want;
@@ -132,6 +133,7 @@ TEST(LoginHost, UseraddDefaultsEqualUseraddD) {
     if (eq != std::string::npos) want[line.substr(0, eq)] = line.substr(eq + 1);
   }
   json l = CollectLive("login");
+  // Correct on every machine: without the file there is nothing to compare (not a missing tool).
   if (l["useradd"]["state"] != "present") GTEST_SKIP() << "no /etc/default/useradd here";
   size_t compared = 0;
   for (const auto& st : l["useradd"]["settings"]) {
@@ -144,7 +146,7 @@ TEST(LoginHost, UseraddDefaultsEqualUseraddD) {
 }
 
 TEST(PackagesHost, EqualsDpkgQuery) {
-  if (!testing::HaveProgram("dpkg-query")) GTEST_SKIP() << "dpkg-query is not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("dpkg-query"), "dpkg-query is not installed");
   std::string out;
   ASSERT_EQ(testing::RunCommand(
                 "dpkg-query -W -f='${Package}\\t${Version}\\t${db:Status-Abbrev}\\n'", &out),

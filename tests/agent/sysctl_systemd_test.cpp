@@ -14,6 +14,7 @@
 
 #include "agent/collectors/sysctl.h"
 #include "agent/parsers/sysctl_conf.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -56,13 +57,13 @@ int RunInNamespace(const testing::TempRoot& root, const std::string& command, st
 }
 
 TEST(SysctlSystemd, PrecedenceAndWinnersEqualSystemdSysctl) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private mount namespace";
+  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
   std::string tool = SystemdSysctl();
-  if (tool.empty()) GTEST_SKIP() << "systemd-sysctl is not installed";
-  if (!testing::HaveProgram("unshare")) GTEST_SKIP() << "unshare (util-linux) is not installed";
+  TIDEMARK_REQUIRE(!tool.empty(), "systemd-sysctl is not installed");
+  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
   std::string probe;
   if (testing::RunCommand("unshare -m true 2>&1", &probe) != 0)
-    GTEST_SKIP() << "cannot create a mount namespace here: " << probe;
+    TIDEMARK_REQUIRE(false, "cannot create a mount namespace here: " << probe);
 
   testing::TempRoot root;
   root.Mkdir("/etc/sysctl.d");

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -147,7 +148,7 @@ TEST_F(UserFilesTest, WalkStopsAtHomeElseGoesToTheRoot) {
 }
 
 TEST_F(UserFilesTest, ForeignOwnerIsFlaggedAndSymlinkToItNotFollowed) {
-  if (!ids_.as_root) GTEST_SKIP() << "needs root to chown a fixture file to another uid";
+  TIDEMARK_REQUIRE(ids_.as_root, "needs root to chown a fixture file to another uid");
   root_.Write("/home/alice/.ssh/authorized_keys", "k\n", 0644);
   ASSERT_TRUE(root_.Chown("/home/alice/.ssh/authorized_keys", 2000, 2000));
   UserFile f = Read("/home/alice/.ssh/authorized_keys");
@@ -172,7 +173,7 @@ TEST_F(UserFilesTest, UnsearchableDirectoryMeansUnreadable) {
 }
 
 TEST_F(UserFilesTest, GroupMembershipGrantsAccess) {
-  if (!ids_.as_root) GTEST_SKIP() << "needs root to chown a fixture file to another uid";
+  TIDEMARK_REQUIRE(ids_.as_root, "needs root to chown a fixture file to another uid");
   root_.Write("/home/alice/.ssh/authorized_keys", "k\n", 0640);
   ASSERT_TRUE(root_.Chown("/home/alice/.ssh/authorized_keys", 0, 4242));
   EXPECT_EQ(Read("/home/alice/.ssh/authorized_keys").state, UserFileState::kUnreadableByOwner);
@@ -209,7 +210,7 @@ TEST_F(UserFilesTest, SymlinkLoopsAndNotADirectory) {
 }
 
 TEST_F(UserFilesTest, ProtectedSymlinksInStickyDirectories) {
-  if (!ids_.as_root) GTEST_SKIP() << "needs root to chown a fixture symlink to another uid";
+  TIDEMARK_REQUIRE(ids_.as_root, "needs root to chown a fixture symlink to another uid");
   root_.Mkdir("/tmp", 01777);
   WriteOwned("/home/alice/real", "k\n");
   root_.Symlink("/tmp/link", "/home/alice/real");

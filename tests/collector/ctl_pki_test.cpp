@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "collector/ctl.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -30,7 +31,7 @@ unsigned ModeOf(const std::string& path) {
 }
 
 TEST(CtlPkiTest, InitIssueRevokeAgreeWithOpensslAndCanBeRunAgain) {
-  if (!HaveProgram("openssl")) GTEST_SKIP() << "openssl (package openssl) is not installed";
+  TIDEMARK_REQUIRE(HaveProgram("openssl"), "openssl (package openssl) is not installed");
   testing::TempRoot tmp;
   std::string dir = tmp.path() + "/pki";
   std::string out;

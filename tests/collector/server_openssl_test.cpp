@@ -4,15 +4,14 @@
 #include <signal.h>
 
 #include "tests/collector/collector_fixture.h"
+#include "tests/support/require.h"
 
 namespace tidemark::testing {
 namespace {
 
 class CollectorOpensslTest : public CollectorFixture {
  protected:
-  void SetUp() override {
-    if (!HaveProgram("openssl")) GTEST_SKIP() << "openssl not installed";
-  }
+  void SetUp() override { TIDEMARK_REQUIRE(HaveProgram("openssl"), "openssl not installed"); }
   // Runs s_client with the agent certificate; returns its exit code and output.
   int SClient(const CertFiles& agent, const std::string& version, std::string* out) {
     return RunCommand(

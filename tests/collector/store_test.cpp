@@ -7,6 +7,7 @@
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 #include "tests/collector/store_damage.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -489,7 +490,7 @@ TEST(StoreFileTest, CorruptionIsStickyAndIntegrityCheckNamesIt) {
 
 // The sqlite3 CLI is the oracle for the on-disk format: WAL, the documented tables, zstd bodies.
 TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
-  if (!testing::HaveProgram("sqlite3")) GTEST_SKIP() << "sqlite3 CLI not installed";
+  TIDEMARK_REQUIRE(testing::HaveProgram("sqlite3"), "sqlite3 CLI not installed");
   testing::TempRoot dir;
   std::string path = dir.Host("/t.db");
   Snapshot big;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -58,7 +59,7 @@ TEST(AtomicFileTest, FullDiskLeavesOldFileAndNoTemporary) {
   testing::TempRoot dir;
   dir.Mkdir("/small");
   if (::mount("tmpfs", dir.Host("/small").c_str(), "tmpfs", 0, "size=64k") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here (needs root): " << std::strerror(errno);
+    TIDEMARK_REQUIRE(false, "cannot mount a tmpfs here (needs root): " << std::strerror(errno));
   }
   std::string path = dir.Host("/small/out.json");
   ASSERT_TRUE(WriteFileAtomic(path, "old").ok());

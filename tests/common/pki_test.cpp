@@ -7,6 +7,7 @@
 
 #include <ctime>
 
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 #include "tests/support/test_pki.h"
 
@@ -20,7 +21,7 @@ using testing::ShellQuote;
 class PkiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HaveProgram("openssl")) GTEST_SKIP() << "openssl (package openssl) is not installed";
+    TIDEMARK_REQUIRE(HaveProgram("openssl"), "openssl (package openssl) is not installed");
   }
   // `openssl verify` exit status for `cert` against the test CA with a purpose.
   int Verify(const std::string& cert, const std::string& purpose, const std::string& extra = "",

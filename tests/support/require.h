@@ -19,13 +19,13 @@ inline bool InCi() {
 
 }  // namespace tidemark::testing
 
-#define TIDEMARK_REQUIRE(condition, reason)                                      \
-  do {                                                                           \
-    if (!(condition)) {                                                          \
-      if (::tidemark::testing::InCi()) {                                         \
-        FAIL() << "required under CI=true: " << reason;                          \
-      } else {                                                                   \
-        GTEST_SKIP() << reason;                                                  \
-      }                                                                          \
-    }                                                                            \
+#define TIDEMARK_REQUIRE(condition, reason)             \
+  do {                                                  \
+    if (!(condition)) {                                 \
+      if (::tidemark::testing::InCi()) {                \
+        FAIL() << "required under CI=true: " << reason; \
+      } else {                                          \
+        GTEST_SKIP() << reason;                         \
+      }                                                 \
+    }                                                   \
   } while (0)

@@ -1,0 +1,64 @@
+#!/bin/sh
+# Builds the libFuzzer targets (clang 14, ASan+UBSan) into build-fuzz/ and runs each for a given
+# time; exits non-zero when any target crashed, leaked, timed out or ran out of memory.
+#   fuzz/run.sh [SECONDS_PER_TARGET [TARGET...]]     default: 60 s each, every target
+# Corpora grow in build-fuzz/corpus/TARGET (kept between runs; seeds are rebuilt from
+# tests/fixtures each run); crash inputs land in build-fuzz/artifacts/. Each run appends one
+# line per target to build-fuzz/fuzz-stats.log: date, target, seconds, executions, result.
+# A crash input that was fixed goes to fuzz/regressions/TARGET/ (replayed by
+# `ctest --test-dir build-fuzz`) together with a unit test.
+# Environment: TIDEMARK_FUZZ_BUILD (build dir), TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
+# TIDEMARK_FUZZ_RSS_MB (default 2048).
+set -eu
+src=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-60}
+[ $# -gt 0 ] && shift
+build=${TIDEMARK_FUZZ_BUILD:-$src/build-fuzz}
+timeout=${TIDEMARK_FUZZ_TIMEOUT:-25}
+rss=${TIDEMARK_FUZZ_RSS_MB:-2048}
+all="protocol snapshot sudoers sshd_config accounts authorized_keys crontab pam unit_file
+dpkg_status sysctl login_defs nsswitch shells"
+targets=${*:-$all}
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$src" -B "$build" -DTIDEMARK_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 \
+    -DTIDEMARK_BUILD_TESTS=OFF -DTIDEMARK_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)" --target fuzz_all
+rm -rf "$build/seeds"
+"$src/fuzz/make_seeds.sh" "$build" "$build/seeds" >/dev/null
+
+failed=""
+for t in $targets; do
+  bin=$build/fuzz/${t}_fuzz
+  [ -x "$bin" ] || { echo "fuzz: no target $t" >&2; exit 2; }
+  mkdir -p "$build/corpus/$t" "$build/artifacts" "$build/logs"
+  dict=""
+  case $t in
+    protocol | snapshot) dict=$src/fuzz/dicts/json.dict ;;
+    sudoers | sshd_config | pam) dict=$src/fuzz/dicts/$t.dict ;;
+  esac
+  log=$build/logs/$t.log
+  rc=0
+  "$bin" -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -print_final_stats=1 \
+    -artifact_prefix="$build/artifacts/$t-" ${dict:+-dict="$dict"} \
+    "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  result=ok
+  if [ $rc -ne 0 ]; then
+    result="FAILED (exit $rc)"
+    failed="$failed $t"
+  fi
+  line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $t ${secs}s ${execs:-?} executions $result"
+  echo "$line"
+  echo "$line" >>"$build/fuzz-stats.log"
+  if [ $rc -ne 0 ]; then
+    grep -E '^==[0-9]+==ERROR|SUMMARY|^artifact_prefix|Test unit written|fuzz invariant' "$log" >&2 || true
+    echo "fuzz: full log $log" >&2
+  fi
+done
+if [ -n "$failed" ]; then
+  echo "fuzz: failed:$failed" >&2
+  exit 1
+fi
