@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/fs.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark {
@@ -32,9 +33,9 @@ constexpr const char* kSections = "sweep,files,ssh_keys,accounts,cron,services,p
 // Bounds for every fixture (the measured figures are printed; docs/security.md states them).
 // The work is bounded by CPU time (a loaded CI machine stretches the wall time many times over);
 // the wall-time bound only catches a hang (a FIFO opened for reading, a symlink loop).
-constexpr double kMaxCpuSeconds = 10;
+constexpr double kMaxCpuSeconds = 10 * testing::kSanitizerFactor;
 constexpr auto kMaxWall = std::chrono::seconds(100);
-constexpr long kMaxRssKib = 256 * 1024;
+constexpr long kMaxRssKib = 256L * 1024 * testing::kSanitizerFactor;
 
 struct AgentRun {
   int exit_code = -1;

@@ -99,8 +99,10 @@ TEST(CtlPkiTest, ServerNamesAreValidatedAndAKeptCertificateMustCarryThem) {
   testing::TempRoot tmp;
   std::string dir = tmp.path() + "/pki";
   std::string out, err;
-  for (const char* bad : {"bad name!", "a..b", "-x.example", "x_y.example", "*.example.com",
-                          "DNS:evil.example", std::string(64, 'a').c_str()}) {
+  const std::vector<std::string> bad_names = {
+      "bad name!",         "a..b", "-x.example", "x_y.example", "*.example.com", "DNS:evil.example",
+      std::string(64, 'a')};
+  for (const std::string& bad : bad_names) {
     EXPECT_EQ(Ctl({"pki", "init", "--dir", dir, "--server-name", bad}, &out, &err), 2) << bad;
     EXPECT_NE(err.find("--server-name"), std::string::npos) << err;
   }

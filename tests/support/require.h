@@ -17,6 +17,17 @@ inline bool InCi() {
   return ci != nullptr && std::strcmp(ci, "true") == 0;
 }
 
+// Builds with a sanitizer (CI's asan stage) run the agent several times slower and with several
+// times the memory (shadow memory, redzones); bounds of work measured on a plain build are
+// multiplied by this factor there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr int kSanitizerFactor = 4;
+inline constexpr bool kSanitized = true;
+#else
+inline constexpr int kSanitizerFactor = 1;
+inline constexpr bool kSanitized = false;
+#endif
+
 }  // namespace tidemark::testing
 
 #define TIDEMARK_REQUIRE(condition, reason)             \
