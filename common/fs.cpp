@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/text.h"
+
 namespace tidemark {
 namespace {
 
@@ -320,32 +322,6 @@ std::string NormalizePath(std::string_view path) {
 }
 
 namespace {
-
-// Returns the length (1..4) of the valid, shortest-form UTF-8 sequence of a scalar value at
-// text[i], or 0.
-size_t Utf8SequenceLength(std::string_view text, size_t i) {
-  auto b0 = static_cast<unsigned char>(text[i]);
-  size_t len = 0;
-  uint32_t cp = 0, min = 0;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xe0) == 0xc0) {
-    len = 2, cp = b0 & 0x1f, min = 0x80;
-  } else if ((b0 & 0xf0) == 0xe0) {
-    len = 3, cp = b0 & 0x0f, min = 0x800;
-  } else if ((b0 & 0xf8) == 0xf0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    auto b = static_cast<unsigned char>(text[i + k]);
-    if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
-}
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 constexpr char kBase64Alphabet[] =

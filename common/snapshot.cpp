@@ -171,29 +171,6 @@ void WriteCanonicalSection(const Section& section,
   chunk(buf);
 }
 
-// The digest state of SnapshotWriter, kept out of the header.
-struct Sha256State {
-  Sha256State() : ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    if (ctx) EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  }
-  void Update(std::string_view data) {
-    if (ctx) EVP_DigestUpdate(ctx.get(), data.data(), data.size());
-  }
-  std::string HexDigest() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    if (!ctx || EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1) return {};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) {
-      hex += kHex[md[i] >> 4];
-      hex += kHex[md[i] & 0xf];
-    }
-    return hex;
-  }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx;
-};
-
 }  // namespace
 
 std::string_view SectionStatusName(SectionStatus status) {
@@ -278,7 +255,7 @@ json EncodeSection(const Section& section) {
 }
 
 struct SnapshotWriter::State {
-  Sha256State hash;
+  Sha256Stream hash;
   std::vector<std::string> names;
   std::string out;  // output not yet given to the sink
   Status status;    // the first sink error
@@ -430,6 +407,31 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
   } catch (const std::exception& ex) {
     return Malformed(std::string("cannot be decoded: ") + EscapeControlBounded(ex.what(), 200));
   }
+}
+
+struct Sha256Stream::Context {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md{EVP_MD_CTX_new(), EVP_MD_CTX_free};
+  bool ok = md && EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) == 1;
+};
+
+Sha256Stream::Sha256Stream() : ctx_(std::make_unique<Context>()) {}
+Sha256Stream::~Sha256Stream() = default;
+
+void Sha256Stream::Update(std::string_view data) {
+  ctx_->ok = ctx_->ok && EVP_DigestUpdate(ctx_->md.get(), data.data(), data.size()) == 1;
+}
+
+std::string Sha256Stream::HexDigest() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  unsigned int len = 0;
+  if (!ctx_->ok || EVP_DigestFinal_ex(ctx_->md.get(), md.data(), &len) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < len; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 0xf];
+  }
+  return hex;
 }
 
 std::string Sha256Hex(std::string_view data) {

@@ -7,8 +7,6 @@
 // object is out of order, or a duplicate.
 #include "common/snapshot_verify.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <charconv>
 #include <memory>
@@ -107,33 +105,6 @@ void AppendEscaped(std::string_view s, std::string& out) {
   out += '"';
 }
 
-class Sha256 {
- public:
-  Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-    ok_ = ctx_ && EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) == 1;
-  }
-  void Update(std::string_view data) {
-    ok_ = ok_ && EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1;
-  }
-  // Returns the lowercase hex digest, or "" when OpenSSL failed.
-  std::string HexDigest() {
-    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-    unsigned int len = 0;
-    if (!ok_ || EVP_DigestFinal_ex(ctx_.get(), md.data(), &len) != 1) return {};
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < len; ++i) {
-      hex += kHex[md[i] >> 4];
-      hex += kHex[md[i] & 0xf];
-    }
-    return hex;
-  }
-
- private:
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
-  bool ok_ = false;
-};
-
 class Verifier {
  public:
   Verifier() : guard_(kSnapshotJsonLimits) { out_.reserve(kChunk + 1024); }
@@ -228,7 +199,7 @@ class Verifier {
 
   JsonLimitGuard guard_;
   std::vector<Frame> stack_;
-  Sha256 hash_;
+  Sha256Stream hash_;
   std::string out_;  // canonical text not yet given to the digest
 
   std::optional<std::string> schema_, collected_at_, content_hash_;

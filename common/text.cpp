@@ -19,34 +19,6 @@ void AppendCodepointEscape(std::string& out, uint32_t cp) {
   for (int shift = 12; shift >= 0; shift -= 4) out.push_back(kHex[(cp >> shift) & 15]);
 }
 
-// Decodes one UTF-8 sequence at text[i]; returns its length (1..4) and sets `cp`, or 0 when
-// the bytes there are not a valid, shortest-form sequence of a scalar value.
-size_t DecodeUtf8(std::string_view text, size_t i, uint32_t& cp) {
-  auto b0 = static_cast<unsigned char>(text[i]);
-  size_t len = 0;
-  uint32_t min = 0;
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  } else if ((b0 & 0xe0) == 0xc0) {
-    len = 2, cp = b0 & 0x1f, min = 0x80;
-  } else if ((b0 & 0xf0) == 0xe0) {
-    len = 3, cp = b0 & 0x0f, min = 0x800;
-  } else if ((b0 & 0xf8) == 0xf0) {
-    len = 4, cp = b0 & 0x07, min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > text.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    auto b = static_cast<unsigned char>(text[i + k]);
-    if ((b & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3f);
-  }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-  return len;
-}
-
 bool IsUnsafeCodepoint(uint32_t cp) {
   return (cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 ||
          (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
@@ -68,7 +40,7 @@ size_t AppendEscapedUnit(std::string& out, std::string_view text, size_t i) {
     return 1;
   }
   uint32_t cp = 0;
-  size_t len = DecodeUtf8(text, i, cp);
+  size_t len = Utf8SequenceLength(text, i, &cp);
   if (len == 0) {
     AppendByteEscape(out, b);
     return 1;
@@ -82,6 +54,32 @@ size_t AppendEscapedUnit(std::string& out, std::string_view text, size_t i) {
 }
 
 }  // namespace
+
+size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp_out) {
+  auto b0 = static_cast<unsigned char>(text[i]);
+  size_t len = 0;
+  uint32_t cp = 0, min = 0;
+  if (b0 < 0x80) {
+    len = 1, cp = b0;
+  } else if ((b0 & 0xe0) == 0xc0) {
+    len = 2, cp = b0 & 0x1f, min = 0x80;
+  } else if ((b0 & 0xf0) == 0xe0) {
+    len = 3, cp = b0 & 0x0f, min = 0x800;
+  } else if ((b0 & 0xf8) == 0xf0) {
+    len = 4, cp = b0 & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > text.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    auto b = static_cast<unsigned char>(text[i + k]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  if (cp_out != nullptr) *cp_out = cp;
+  return len;
+}
 
 std::string EscapeControl(std::string_view text) {
   std::string out;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,10 @@ namespace tidemark {
 //   - a backslash as "\\", so the escaped form is unambiguous.
 // Valid printable UTF-8 (names in other scripts) passes through.
 std::string EscapeControl(std::string_view text);
+
+// Returns the length (1..4) of the valid, shortest-form UTF-8 sequence of a Unicode scalar value
+// at text[i] and sets `*cp` (when given) to it, or 0 when the bytes there are not one.
+size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp = nullptr);
 
 // Returns EscapeControl(text), cut to at most `max_bytes` bytes of the escaped form (never
 // inside an escape or a UTF-8 sequence) with "…(N bytes)" appended when cut, N being the
