@@ -79,38 +79,51 @@ Status DumpOne(int family, int protocol, uint32_t states, size_t max_sockets,
       return Errno("netlink recv(sock_diag)");
     }
     if (n == 0) return Status(StatusCode::kIoError, "netlink: sock_diag dump ended early");
-    int len = static_cast<int>(n);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, len);
-         h = NLMSG_NEXT(h, len)) {
-      if (h->nlmsg_type == NLMSG_DONE) return Status::Ok();
-      if (h->nlmsg_type == NLMSG_ERROR) {
-        auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        errno = -err->error;
+    // The messages and their attributes are copied out with memcpy at the offsets the netlink
+    // macros would compute: no cast of the byte buffer to a more aligned type.
+    const size_t total = static_cast<size_t>(n);
+    for (size_t off = 0; off < total && total - off >= sizeof(nlmsghdr);) {
+      nlmsghdr h;
+      std::memcpy(&h, buf.data() + off, sizeof(h));
+      if (h.nlmsg_len < sizeof(nlmsghdr) || h.nlmsg_len > total - off) break;  // as NLMSG_OK
+      const char* payload = buf.data() + off + NLMSG_HDRLEN;
+      const size_t payload_len = h.nlmsg_len - NLMSG_HDRLEN;
+      off += NLMSG_ALIGN(h.nlmsg_len);
+      if (h.nlmsg_type == NLMSG_DONE) return Status::Ok();
+      if (h.nlmsg_type == NLMSG_ERROR) {
+        int error = 0;
+        if (payload_len >= sizeof(error)) std::memcpy(&error, payload, sizeof(error));
+        errno = -error;
         return Errno(std::string("sock_diag dump of ") + proto + (family == AF_INET6 ? "6" : "4"));
       }
-      if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
-      if (h->nlmsg_len < NLMSG_LENGTH(sizeof(inet_diag_msg))) continue;
-      auto* m = static_cast<inet_diag_msg*>(NLMSG_DATA(h));
+      if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY) continue;
+      if (payload_len < sizeof(inet_diag_msg)) continue;
+      inet_diag_msg m;
+      std::memcpy(&m, payload, sizeof(m));
       if (out.size() >= max_sockets) {
         return Status(StatusCode::kTooLarge,
                       "more than " + std::to_string(max_sockets) + " listening sockets");
       }
       DiagSocket s;
       s.proto = proto;
-      s.family = m->idiag_family == AF_INET6 ? 6 : 4;
+      s.family = m.idiag_family == AF_INET6 ? 6 : 4;
       char addr[INET6_ADDRSTRLEN] = {};
-      ::inet_ntop(m->idiag_family, m->id.idiag_src, addr, sizeof(addr));
+      ::inet_ntop(m.idiag_family, m.id.idiag_src, addr, sizeof(addr));
       s.address = addr;
-      s.port = ntohs(m->id.idiag_sport);
-      s.ifindex = m->id.idiag_if;
-      s.uid = m->idiag_uid;
-      s.inode = m->idiag_inode;
-      // Attributes follow the message (inet_diag_msg_attrs_fill).
-      int alen = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
-      for (auto* a = reinterpret_cast<rtattr*>(m + 1); RTA_OK(a, alen); a = RTA_NEXT(a, alen)) {
-        if (a->rta_type == INET_DIAG_SKV6ONLY && RTA_PAYLOAD(a) >= 1) {
-          s.v6only = *static_cast<uint8_t*>(RTA_DATA(a)) != 0;
+      s.port = ntohs(m.id.idiag_sport);
+      s.ifindex = m.id.idiag_if;
+      s.uid = m.idiag_uid;
+      s.inode = m.idiag_inode;
+      // Attributes follow the message (inet_diag_msg_attrs_fill), each RTA_ALIGNed.
+      const size_t attrs_at = NLMSG_ALIGN(sizeof(inet_diag_msg));
+      for (size_t a = attrs_at; a < payload_len && payload_len - a >= sizeof(rtattr);) {
+        rtattr attr;
+        std::memcpy(&attr, payload + a, sizeof(attr));
+        if (attr.rta_len < sizeof(rtattr) || attr.rta_len > payload_len - a) break;  // as RTA_OK
+        if (attr.rta_type == INET_DIAG_SKV6ONLY && attr.rta_len >= RTA_LENGTH(1)) {
+          s.v6only = payload[a + RTA_LENGTH(0)] != 0;
         }
+        a += RTA_ALIGN(attr.rta_len);
       }
       out.push_back(std::move(s));
     }

@@ -7,14 +7,19 @@
 # line per target to build-fuzz/fuzz-stats.log: date, target, seconds, executions, result.
 # A crash input that was fixed goes to fuzz/regressions/TARGET/ (replayed by
 # `ctest --test-dir build-fuzz`) together with a unit test.
-# Environment: TIDEMARK_FUZZ_BUILD (build dir), TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
-# TIDEMARK_FUZZ_RSS_MB (default 2048).
+# Environment: TIDEMARK_FUZZ_RUNS (stop a target after this many executions, as well as after
+# SECONDS: `TIDEMARK_FUZZ_RUNS=10000000 fuzz/run.sh 7200 sudoers`), TIDEMARK_FUZZ_BUILD (build dir), TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
+# TIDEMARK_FUZZ_RSS_MB (default 2048), ASAN_OPTIONS (default malloc_context_size=0: no stack
+# recorded per allocation, which was a tenth of the time per input; replay a crash input with
+# ASAN_OPTIONS= to see where the memory it touched was allocated and freed).
 set -eu
+export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0}
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 build=${TIDEMARK_FUZZ_BUILD:-$src/build-fuzz}
 timeout=${TIDEMARK_FUZZ_TIMEOUT:-25}
+runs=${TIDEMARK_FUZZ_RUNS:-}
 rss=${TIDEMARK_FUZZ_RSS_MB:-2048}
 all="protocol snapshot sudoers sshd_config accounts authorized_keys crontab pam unit_file
 dpkg_status sysctl login_defs nsswitch shells"
@@ -42,7 +47,7 @@ for t in $targets; do
   log=$build/logs/$t.log
   rc=0
   "$bin" -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -print_final_stats=1 \
-    -artifact_prefix="$build/artifacts/$t-" ${dict:+-dict="$dict"} \
+    ${runs:+-runs="$runs"} -artifact_prefix="$build/artifacts/$t-" ${dict:+-dict="$dict"} \
     "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   result=ok
