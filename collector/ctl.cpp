@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "collector/ctl_pki.h"
+#include "collector/ctl_policy.h"
 #include "collector/server.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
@@ -82,15 +83,6 @@ const std::map<std::string, std::string>& CommandHelp() {
   return kHelp;
 }
 
-// Parses --at: RFC 3339, or a date YYYY-MM-DD meaning the start of that day in UTC.
-StatusOr<int64_t> ParseAt(const std::string& text) {
-  bool date = text.size() == 10 && text[4] == '-' && text[7] == '-';
-  for (size_t i = 0; date && i < text.size(); ++i) {
-    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) date = false;
-  }
-  return ParseRfc3339(date ? text + "T00:00:00Z" : text);
-}
-
 void PrintUsage(std::ostream& out) {
   out << "Usage: tidemarkctl [--db FILE] COMMAND [ARGS] [--format text|json]\n"
          "\n"
@@ -120,6 +112,13 @@ void PrintUsage(std::ostream& out) {
          "  thin --days N           retention: delete 'seen' records older than N days; every\n"
          "                          distinct snapshot is kept (the collector does this daily\n"
          "                          with its retention_days setting)\n"
+         "\n"
+         "Fact tables (docs/tables.md):\n"
+         "  tables                  list the fact tables and their columns (--format\n"
+         "                          text|json|markdown)\n"
+         "  query SQL               one read-only SELECT over the fact tables of every host's\n"
+         "                          latest state (--host GLOB, --at TIME), or of snapshot files\n"
+         "                          (--snapshot FILE...); --format text|json|csv\n"
          "\n"
          "Certificates (tidemarkctl pki --help):\n"
          "  pki init|issue|revoke   a file-based CA for the collector and its agents\n"
@@ -393,6 +392,7 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
     return 2;
   }
   if (args[0] == "pki") return RunPki({args.begin() + 1, args.end()}, out, err);
+  if (IsPolicyCommand(args)) return RunPolicyCommand(args, kDefaultDb, out, err);
   if (args[0] == "--version" || args[0] == "version") {
     out << "tidemarkctl " << collector::kCollectorVersion << "\n";
     return 0;
@@ -408,6 +408,10 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
                           : (a == "help" && i + 1 < args.size()) ? args[i + 1]
                                                                  : "";
       if (topic == "pki") return RunPki({"--help"}, out, err);
+      if (const char* policy_help = PolicyCommandHelp(topic)) {
+        out << policy_help;
+        return 0;
+      }
       auto help = CommandHelp().find(topic);
       if (help != CommandHelp().end()) {
         out << help->second;
@@ -501,6 +505,14 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
 }
 
 }  // namespace
+
+StatusOr<int64_t> ParseAt(const std::string& text) {
+  bool date = text.size() == 10 && text[4] == '-' && text[7] == '-';
+  for (size_t i = 0; date && i < text.size(); ++i) {
+    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) date = false;
+  }
+  return ParseRfc3339(date ? text + "T00:00:00Z" : text);
+}
 
 int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   // The named edge of every command: an exception (a bug, a library) is a clear error, exit 1.

@@ -1,0 +1,432 @@
+#include "common/policy/fact_db.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "common/policy/tables.h"
+
+namespace tidemark::policy {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct StmtDeleter {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
+std::string Quote(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Collects a table's rows before any is inserted, so that a section of the wrong shape leaves
+// every one of its tables empty.
+class RowCollector final : public ItemSink {
+ public:
+  explicit RowCollector(const Table& table) : table_(table) {}
+  void Add(const json& item) override {
+    if (!item.is_object()) {
+      ++shape_errors_;
+      return;
+    }
+    std::vector<json> row;
+    row.reserve(3 + table_.columns.size());
+    auto id = item.find("id");
+    row.push_back(id != item.end() && id->is_string() ? *id : json());
+    json file = nullptr;
+    json line = nullptr;
+    if (auto src = item.find("source"); src != item.end() && src->is_object()) {
+      auto f = src->find("file");
+      if (f != src->end() && f->is_string())
+        file = *f;
+      else if (!table_.default_source_file.empty())
+        file = table_.default_source_file;
+      auto l = src->find("line");
+      if (l != src->end() && l->is_number_integer()) line = *l;
+    }
+    row.push_back(std::move(file));
+    row.push_back(std::move(line));
+    for (const Column& c : table_.columns) row.push_back(ColumnValue(c, item, &shape_errors_));
+    rows_.push_back(std::move(row));
+  }
+  size_t shape_errors() const { return shape_errors_; }
+  const std::vector<std::vector<json>>& rows() const { return rows_; }
+
+ private:
+  const Table& table_;
+  size_t shape_errors_ = 0;
+  std::vector<std::vector<json>> rows_;
+};
+
+Status Bind(sqlite3_stmt* stmt, int index, const json& v) {
+  int rc = SQLITE_OK;
+  if (v.is_null()) {
+    rc = sqlite3_bind_null(stmt, index);
+  } else if (v.is_boolean()) {
+    rc = sqlite3_bind_int(stmt, index, v.get<bool>() ? 1 : 0);
+  } else if (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) {
+    rc = sqlite3_bind_double(stmt, index, v.get<double>());
+  } else if (v.is_number_integer()) {
+    rc = sqlite3_bind_int64(stmt, index, v.get<int64_t>());
+  } else if (v.is_number()) {
+    rc = sqlite3_bind_double(stmt, index, v.get<double>());
+  } else if (v.is_string()) {
+    const std::string& s = v.get_ref<const std::string&>();
+    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  } else {
+    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+  if (rc != SQLITE_OK) return {StatusCode::kInternal, "sqlite bind failed"};
+  return Status::Ok();
+}
+
+// The authorizer's view of one Query call.
+struct QueryContext {
+  std::set<std::string> tables_read;
+  std::string refused;            // what the authorizer refused, for the error message
+  bool refused_internal = false;  // ... on SQLite's own schema table
+  uint64_t steps = 0;
+  uint64_t max_steps = 0;
+  std::chrono::steady_clock::time_point deadline;
+  bool stopped_by_steps = false;
+  bool stopped_by_time = false;
+};
+
+constexpr int kProgressEvery = 1000;
+
+int Authorize(void* user, int action, const char* a1, const char* a2, const char* /*db*/,
+              const char* /*trigger*/) {
+  auto* ctx = static_cast<QueryContext*>(user);
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    case SQLITE_READ:
+      if (a1 != nullptr) ctx->tables_read.insert(a1);
+      return SQLITE_OK;
+    case SQLITE_FUNCTION:
+      // Extensions cannot be loaded (disabled on the connection); refuse the function anyway.
+      if (a2 != nullptr && std::strcmp(a2, "load_extension") == 0) break;
+      return SQLITE_OK;
+    default:
+      break;
+  }
+  static const char* const kNames[] = {"copy",
+                                       "create index",
+                                       "create table",
+                                       "create temp index",
+                                       "create temp table",
+                                       "create temp trigger",
+                                       "create temp view",
+                                       "create trigger",
+                                       "create view",
+                                       "delete",
+                                       "drop index",
+                                       "drop table",
+                                       "drop temp index",
+                                       "drop temp table",
+                                       "drop temp trigger",
+                                       "drop temp view",
+                                       "drop trigger",
+                                       "drop view",
+                                       "insert",
+                                       "pragma",
+                                       "read",
+                                       "select",
+                                       "transaction",
+                                       "update",
+                                       "attach",
+                                       "detach",
+                                       "alter table",
+                                       "reindex",
+                                       "analyze",
+                                       "create vtable",
+                                       "drop vtable",
+                                       "function",
+                                       "savepoint",
+                                       "select",
+                                       "recursive"};
+  std::string what = action >= 0 && action < static_cast<int>(std::size(kNames))
+                         ? kNames[action]
+                         : "action " + std::to_string(action);
+  if (action == SQLITE_FUNCTION && a2 != nullptr) what += std::string(" ") + a2;
+  if (action == SQLITE_PRAGMA && a1 != nullptr) what += std::string(" ") + a1;
+  // DROP TABLE first deletes from sqlite_master: name the statement's own action, not that.
+  bool internal = a1 != nullptr && std::strncmp(a1, "sqlite_", 7) == 0;
+  if (ctx->refused.empty() || (ctx->refused_internal && !internal)) {
+    ctx->refused = what;
+    ctx->refused_internal = internal;
+  }
+  return SQLITE_DENY;
+}
+
+int Progress(void* user) {
+  auto* ctx = static_cast<QueryContext*>(user);
+  ctx->steps += kProgressEvery;
+  if (ctx->steps > ctx->max_steps) {
+    ctx->stopped_by_steps = true;
+    return 1;
+  }
+  if ((ctx->steps / kProgressEvery) % 64 == 0 && std::chrono::steady_clock::now() > ctx->deadline) {
+    ctx->stopped_by_time = true;
+    return 1;
+  }
+  return 0;
+}
+
+// Returns true when `text` holds only blanks and SQL comments.
+bool OnlyCommentsAndBlanks(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == ';') {
+      ++i;
+    } else if (text.substr(i, 2) == "--") {
+      size_t nl = text.find('\n', i);
+      i = nl == std::string_view::npos ? text.size() : nl + 1;
+    } else if (text.substr(i, 2) == "/*") {
+      size_t end = text.find("*/", i + 2);
+      i = end == std::string_view::npos ? text.size() : end + 2;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SectionComplete(std::string_view status) {
+  return status == "ok" || status == "not_applicable";
+}
+
+FactDb::FactDb(sqlite3* db) : db_(db) {}
+
+FactDb::~FactDb() { sqlite3_close_v2(db_); }
+
+Status FactDb::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err != nullptr ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    return {StatusCode::kInternal, "fact database: " + message};
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  std::unique_ptr<FactDb> db(new FactDb(raw));  // closes `raw` also when opening failed
+  if (rc != SQLITE_OK) return Status{StatusCode::kInternal, "cannot open the fact database"};
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(raw, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
+  std::string ddl =
+      "CREATE TABLE sections(name TEXT, status TEXT, error_count INTEGER);"
+      "CREATE TABLE host(id TEXT, hostname TEXT, root TEXT, collected_at TEXT, "
+      "agent_version TEXT, content_hash TEXT);";
+  for (const Table& t : FactTables()) {
+    ddl += "CREATE TABLE " + Quote(t.name) + "(id TEXT, source_file TEXT, source_line INTEGER";
+    for (const Column& c : t.columns)
+      ddl += ", " + Quote(c.name) + " " + std::string(SqlType(c.type));
+    ddl += ");";
+  }
+  if (Status s = db->Exec(ddl); !s.ok()) return s;
+  // The first use of an eponymous virtual table (json_each, json_tree) on a connection touches
+  // the schema, which the query authorizer would refuse: use them once here.
+  if (Status s = db->Exec("SELECT * FROM json_each('[]'), json_tree('[]')"); !s.ok()) return s;
+  return db;
+}
+
+Status FactDb::Load(const Snapshot& snapshot) {
+  section_status_.clear();
+  if (Status s = Exec("BEGIN"); !s.ok()) return s;
+  std::string clear = "DELETE FROM sections; DELETE FROM host;";
+  for (const Table& t : FactTables()) clear += "DELETE FROM " + Quote(t.name) + ";";
+  Status status = Exec(clear);
+
+  std::map<std::string, Stmt> prepared;  // one INSERT per table
+  auto insert = [&](const std::string& table, const std::vector<json>& row) -> Status {
+    Stmt& stmt = prepared[table];
+    if (!stmt) {
+      std::string sql = "INSERT INTO " + Quote(table) + " VALUES (";
+      for (size_t i = 0; i < row.size(); ++i) sql += i == 0 ? "?" : ",?";
+      sql += ")";
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
+        return {StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
+      }
+      stmt.reset(raw);
+    }
+    sqlite3_stmt* raw = stmt.get();
+    sqlite3_reset(raw);
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (Status s = Bind(raw, static_cast<int>(i + 1), row[i]); !s.ok()) return s;
+    }
+    if (sqlite3_step(raw) != SQLITE_DONE) {
+      return {StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
+    }
+    return Status::Ok();
+  };
+
+  if (status.ok()) {
+    status = insert("host", {snapshot.host.id, snapshot.host.hostname, snapshot.host.root,
+                             snapshot.collected_at, snapshot.agent_version, ContentHash(snapshot)});
+  }
+  for (const auto& [name, section] : snapshot.sections) {
+    if (!status.ok()) break;
+    std::string section_status(SectionStatusName(section.status));
+    std::vector<std::pair<const Table*, RowCollector>> tables;
+    bool shape_ok = true;
+    for (const Table& t : FactTables()) {
+      if (t.section != name) continue;
+      RowCollector rows(t);
+      if (t.rows) {
+        if (!t.rows(section.data, rows).ok()) shape_ok = false;
+      } else {
+        const json* items = nullptr;
+        std::string key = t.items.substr(1);
+        if (section.data.is_object() && section.data.contains(key)) items = &section.data[key];
+        if (items != nullptr && items->is_array()) {
+          for (const json& item : *items) rows.Add(item);
+        } else if (items != nullptr && !items->is_null()) {
+          shape_ok = false;
+        }
+      }
+      if (rows.shape_errors() > 0) shape_ok = false;
+      tables.emplace_back(&t, std::move(rows));
+    }
+    if (!shape_ok) section_status = "unknown_shape";
+    section_status_[name] = section_status;
+    status =
+        insert("sections", {name, section_status, static_cast<int64_t>(section.errors.size())});
+    if (!shape_ok) continue;
+    for (const auto& [table, rows] : tables) {
+      for (const auto& row : rows.rows()) {
+        status = insert(table->name, row);
+        if (!status.ok()) break;
+      }
+      if (!status.ok()) break;
+    }
+  }
+  if (!status.ok()) {
+    Exec("ROLLBACK");
+    section_status_.clear();
+    return status;
+  }
+  return Exec("COMMIT");
+}
+
+StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryLimits& limits) const {
+  QueryContext ctx;
+  ctx.max_steps = limits.max_steps;
+  ctx.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.max_millis);
+  sqlite3_set_authorizer(db_, Authorize, &ctx);
+  struct Reset {
+    sqlite3* db;
+    ~Reset() {
+      sqlite3_set_authorizer(db, nullptr, nullptr);
+      sqlite3_progress_handler(db, 0, nullptr, nullptr);
+    }
+  } reset{db_};
+
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &raw, &tail);
+  Stmt stmt(raw);
+  if (rc != SQLITE_OK) {
+    if (!ctx.refused.empty()) {
+      // DROP and CREATE are refused at their first write to SQLite's schema table: name the
+      // statement by its first word then.
+      std::string what = ctx.refused;
+      if (ctx.refused_internal) {
+        size_t b = sql.find_first_not_of(" \t\r\n");
+        size_t e = b == std::string_view::npos ? b : sql.find_first_of(" \t\r\n(;", b);
+        what = b == std::string_view::npos
+                   ? what
+                   : "a " + std::string(sql.substr(b, e - b)) + " statement";
+      }
+      return Status{StatusCode::kInvalidArgument, "not allowed in a query: " + what +
+                                                      " (only a single SELECT over the "
+                                                      "fact tables is)"};
+    }
+    return Status{StatusCode::kInvalidArgument, std::string("SQL error: ") + sqlite3_errmsg(db_)};
+  }
+  if (raw == nullptr) return Status{StatusCode::kInvalidArgument, "the query holds no statement"};
+  size_t used = static_cast<size_t>(tail - sql.data());
+  if (!OnlyCommentsAndBlanks(sql.substr(used))) {
+    return Status{StatusCode::kInvalidArgument,
+                  "the query holds more than one statement (only a single SELECT is allowed)"};
+  }
+  if (!sqlite3_stmt_readonly(raw)) {
+    return Status{StatusCode::kInvalidArgument, "the query is not read-only"};
+  }
+
+  QueryResult result;
+  int ncol = sqlite3_column_count(raw);
+  for (int i = 0; i < ncol; ++i) {
+    const char* n = sqlite3_column_name(raw, i);
+    result.columns.emplace_back(n != nullptr ? n : "");
+  }
+  sqlite3_progress_handler(db_, kProgressEvery, Progress, &ctx);
+  for (;;) {
+    rc = sqlite3_step(raw);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      if (ctx.stopped_by_steps) {
+        return Status{StatusCode::kTooLarge,
+                      "query stopped: more than " + std::to_string(limits.max_steps) + " steps"};
+      }
+      if (ctx.stopped_by_time) {
+        return Status{StatusCode::kTooLarge, "query stopped: ran longer than " +
+                                                 std::to_string(limits.max_millis) + " ms"};
+      }
+      return Status{StatusCode::kInvalidArgument, std::string("SQL error: ") + sqlite3_errmsg(db_)};
+    }
+    if (result.rows.size() >= limits.max_rows) {
+      return Status{StatusCode::kTooLarge,
+                    "query stopped: more than " + std::to_string(limits.max_rows) + " rows"};
+    }
+    std::vector<json> row;
+    row.reserve(static_cast<size_t>(ncol));
+    for (int i = 0; i < ncol; ++i) {
+      switch (sqlite3_column_type(raw, i)) {
+        case SQLITE_INTEGER:
+          row.emplace_back(static_cast<int64_t>(sqlite3_column_int64(raw, i)));
+          break;
+        case SQLITE_FLOAT:
+          row.emplace_back(sqlite3_column_double(raw, i));
+          break;
+        case SQLITE_NULL:
+          row.emplace_back(nullptr);
+          break;
+        default: {
+          const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, i));
+          int len = sqlite3_column_bytes(raw, i);
+          row.emplace_back(std::string(text != nullptr ? text : "", static_cast<size_t>(len)));
+        }
+      }
+    }
+    result.rows.push_back(std::move(row));
+  }
+  for (const std::string& t : ctx.tables_read) {
+    if (FindTable(t) != nullptr || t == kSectionsTable || t == kHostTable) {
+      result.tables_read.insert(t);
+    }
+  }
+  return result;
+}
+
+}  // namespace tidemark::policy

@@ -1,0 +1,71 @@
+// FactDb: one snapshot's fact tables (tables.h) in an in-memory SQLite database, and the only
+// way to query them: one read-only SELECT at a time, bounded in work, with the tables it read
+// reported back (so that an empty answer from a table whose section could not be read is
+// `unknown`, never `pass`). One thread at a time per FactDb.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/snapshot.h"
+#include "common/status.h"
+
+struct sqlite3;
+
+namespace tidemark::policy {
+
+// What a query may cost before it is stopped (QueryResult is then an error naming the limit).
+struct QueryLimits {
+  uint64_t max_steps = 50'000'000;  // SQLite VM instructions, counted in steps of 1000
+  size_t max_rows = 100'000;        // result rows
+  int64_t max_millis = 10'000;      // wall time
+};
+
+struct QueryResult {
+  std::vector<std::string> columns;
+  std::vector<std::vector<nlohmann::json>> rows;  // null, integer, real or string per cell
+  std::set<std::string> tables_read;              // fact tables the statement reads
+};
+
+class FactDb {
+ public:
+  // Opens an empty in-memory database with every fact table created.
+  static StatusOr<std::unique_ptr<FactDb>> Open();
+  ~FactDb();
+  FactDb(const FactDb&) = delete;
+  FactDb& operator=(const FactDb&) = delete;
+
+  // Loads `snapshot` (replacing what was loaded before). A section whose data does not have the
+  // documented shape leaves its tables empty and is `unknown_shape` in `sections`; that is not
+  // an error of Load.
+  Status Load(const Snapshot& snapshot);
+
+  // Runs `sql`, which must be exactly one SELECT (or WITH ... SELECT) over the fact tables:
+  // anything that writes, ATTACH, PRAGMA, a transaction or a function outside SQLite's built-in
+  // scalar, aggregate, date and JSON functions is refused with kInvalidArgument naming it; an
+  // unknown table or column likewise. kTooLarge when a limit stops it.
+  StatusOr<QueryResult> Query(std::string_view sql, const QueryLimits& limits = {}) const;
+
+  // Returns the status of each section loaded ("ok", "partial", "error", "not_applicable",
+  // "unknown_shape"); a section the snapshot lacks is not listed.
+  const std::map<std::string, std::string>& section_status() const { return section_status_; }
+
+ private:
+  explicit FactDb(sqlite3* db);
+  Status Exec(const std::string& sql);
+
+  sqlite3* db_;
+  std::map<std::string, std::string> section_status_;
+};
+
+// Returns true when `status` of a section means its tables are complete ("ok" or
+// "not_applicable").
+bool SectionComplete(std::string_view status);
+
+}  // namespace tidemark::policy

@@ -1,0 +1,177 @@
+#include "common/policy/tables.h"
+
+#include <algorithm>
+
+namespace tidemark::policy {
+
+std::string_view SqlType(ColumnType type) {
+  switch (type) {
+    case ColumnType::kInteger:
+    case ColumnType::kBoolean:
+      return "INTEGER";
+    case ColumnType::kText:
+    case ColumnType::kJson:
+      return "TEXT";
+  }
+  return "TEXT";
+}
+
+std::string_view ColumnTypeName(ColumnType type) {
+  switch (type) {
+    case ColumnType::kText:
+      return "text";
+    case ColumnType::kInteger:
+      return "integer";
+    case ColumnType::kBoolean:
+      return "boolean (0/1)";
+    case ColumnType::kJson:
+      return "JSON (text)";
+  }
+  return "text";
+}
+
+namespace {
+
+std::string PathOf(const Column& column) {
+  return column.path.empty() ? "/" + column.name : column.path;
+}
+
+// Follows a JSON pointer of plain keys ("/password/status"; the definitions use no escapes).
+// Returns nullptr when a key is missing or a step is not an object.
+const nlohmann::json* Find(const nlohmann::json& item, std::string_view path) {
+  const nlohmann::json* at = &item;
+  while (!path.empty()) {
+    path.remove_prefix(1);  // '/'
+    size_t end = path.find('/');
+    std::string_view key = path.substr(0, end);
+    path = end == std::string_view::npos ? std::string_view() : path.substr(end);
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(key);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+bool HasType(ColumnType type, const nlohmann::json& v) {
+  switch (type) {
+    case ColumnType::kText:
+      return v.is_string();
+    case ColumnType::kInteger:
+      return v.is_number_integer();
+    case ColumnType::kBoolean:
+      return v.is_boolean();
+    case ColumnType::kJson:
+      return v.is_array() || v.is_object();
+  }
+  return false;
+}
+
+std::string Cell(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '|')
+      out += "\\|";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::vector<Table> BuildTables() {
+  std::vector<Table> all;
+  AddAccountsTables(all);
+  AddSudoTables(all);
+  AddSshTables(all);
+  AddSysctlTables(all);
+  AddNetworkTables(all);
+  AddPamTables(all);
+  AddLoginTables(all);
+  AddFilesTables(all);
+  AddServicesTables(all);
+  AddPackagesTables(all);
+  AddCronTables(all);
+  std::sort(all.begin(), all.end(), [](const Table& a, const Table& b) { return a.name < b.name; });
+  return all;
+}
+
+}  // namespace
+
+nlohmann::json ColumnValue(const Column& column, const nlohmann::json& item, size_t* type_errors) {
+  const nlohmann::json* v = Find(item, PathOf(column));
+  if (v == nullptr) return column.compact_default;
+  if (v->is_null()) return nullptr;
+  if (!HasType(column.type, *v)) {
+    if (type_errors != nullptr) ++*type_errors;
+    return nullptr;
+  }
+  return *v;
+}
+
+nlohmann::json CompactDefaults(const Table& table) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Column& c : table.columns) {
+    std::string path = PathOf(c);
+    if (c.compact_default.is_null() || path.find('/', 1) != std::string::npos) continue;
+    out[path.substr(1)] = c.compact_default;
+  }
+  return out;
+}
+
+const std::vector<Table>& FactTables() {
+  static const std::vector<Table> tables = BuildTables();
+  return tables;
+}
+
+const Table* FindTable(std::string_view name) {
+  for (const Table& t : FactTables()) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+std::string TablesMarkdown() {
+  std::string md =
+      "# Fact tables\n\n"
+      "<!-- Generated from common/policy/tables/*.cpp by `tidemarkctl tables --format markdown`;\n"
+      "     tests/common/policy/tables_test.cpp fails when this file differs. -->\n\n"
+      "Every section of a snapshot becomes rows of the tables below, one row per item, with\n"
+      "the defaults of the compact form restored. Rules (docs/policies.md) and `tidemarkctl "
+      "query`\nread them with SQLite's SQL. Every table starts with `id` (the item's stable id "
+      "in the\nsnapshot), `source_file` and `source_line` (where the item was read, when "
+      "known).\nBooleans are 0/1; JSON columns hold arrays or objects as text (`json_each()` "
+      "works on\nthem). `group` is an SQL keyword: write it `\"group\"`. A column marked "
+      "*changes by itself*\nchanges while the configuration does not and is ignored when two "
+      "states are compared.\n\n"
+      "Two tables describe the snapshot itself:\n\n"
+      "- `sections(name, status, error_count)`: every section the snapshot holds, with its\n"
+      "  status (`ok`, `partial`, `error`, `not_applicable`, or `unknown_shape` when its data\n"
+      "  does not have the documented shape: its tables are then empty) and the number of\n"
+      "  errors it reported. A rule that reads a table of a missing section, or of one whose\n"
+      "  status is not `ok` or `not_applicable`, and finds nothing is `unknown`, never `pass`.\n"
+      "- `host(id, hostname, root, collected_at, agent_version, content_hash)`: one row.\n\n";
+  for (const Table& t : FactTables()) {
+    md += "## `" + t.name + "`\n\n";
+    md += "Section `" + t.section + "`";
+    if (!t.items.empty()) md += ", one row per element of `" + t.items.substr(1) + "`";
+    md += ". " + t.meaning + "\n\n";
+    md += "| column | type | meaning | from | compact default |\n| --- | --- | --- | --- | --- |\n";
+    md += "| `id` | text | the item's stable id | `id` | |\n";
+    md += "| `source_file` | text | the file the item was read from | `source.file`";
+    md += t.default_source_file.empty() ? " | |\n" : " | `" + t.default_source_file + "` |\n";
+    md += "| `source_line` | integer | its line | `source.line` | |\n";
+    for (const Column& c : t.columns) {
+      std::string path = PathOf(c).substr(1);
+      std::replace(path.begin(), path.end(), '/', '.');
+      md += "| `" + c.name + "` | " + std::string(ColumnTypeName(c.type)) + " | " + Cell(c.meaning);
+      if (c.changes_by_itself) md += " *Changes by itself.*";
+      md += " | `" + Cell(path) + "` | ";
+      if (!c.compact_default.is_null()) md += "`" + Cell(c.compact_default.dump()) + "`";
+      md += " |\n";
+    }
+    md += "\n";
+  }
+  return md;
+}
+
+}  // namespace tidemark::policy

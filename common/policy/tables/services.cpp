@@ -1,0 +1,8 @@
+// Tables of the `services` section(s) (docs/sections/). Not defined yet (issue 10).
+#include "common/policy/tables.h"
+
+namespace tidemark::policy {
+
+void AddServicesTables(std::vector<Table>& out) { (void)out; }
+
+}  // namespace tidemark::policy

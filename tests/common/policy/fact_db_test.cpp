@@ -1,0 +1,227 @@
+// The fact tables over snapshots that the agent really collects from fixture roots, and the
+// refusals of the query gate (read-only, one SELECT, bounded).
+#include "common/policy/fact_db.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/collect.h"
+#include "common/policy/tables.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::policy {
+namespace {
+
+using json = nlohmann::json;
+using testing::TempRoot;
+
+Snapshot Collect(const TempRoot& root, const std::string& only) {
+  agent::CollectRequest request;
+  request.root = root.path();
+  request.host_id = "testhost";
+  request.only = {only};
+  StatusOr<Snapshot> s = agent::CollectSnapshot(request);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? *s : Snapshot{};
+}
+
+std::unique_ptr<FactDb> Loaded(const Snapshot& snapshot) {
+  StatusOr<std::unique_ptr<FactDb>> db = FactDb::Open();
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  Status s = (*db)->Load(snapshot);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::move(*db);
+}
+
+// Returns the rows of `sql` as compact JSON text, one string per row.
+std::vector<std::string> Rows(const FactDb& db, const std::string& sql) {
+  StatusOr<QueryResult> r = db.Query(sql);
+  EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+  std::vector<std::string> out;
+  if (!r.ok()) return out;
+  for (const auto& row : r->rows) out.push_back(json(row).dump());
+  return out;
+}
+
+void WriteAccounts(TempRoot& root) {
+  root.Write("/etc/passwd",
+             "root:x:0:0:root:/root:/bin/bash\n"
+             "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+             "vendor_ops:x:1001:1001::/home/vendor_ops:/bin/sh\n"
+             "svc:x:999:999::/nonexistent:/usr/sbin/nologin\n");
+  root.Write("/etc/group",
+             "root:x:0:\nsudo:x:27:alice,vendor_ops\nalice:x:1000:\nvendor_ops:x:1001:\n"
+             "svc:x:999:\n");
+  root.Write("/etc/shadow",
+             "root:!:19000:0:99999:7:::\n"
+             "alice:$y$j9T$abc$def:19500:0:99999:7:::\n"
+             "vendor_ops::19600:0:99999:7:::\n"
+             "svc:*:19000:0:99999:7:::\n",
+             0640);
+  root.Write("/etc/shells", "/bin/sh\n/bin/bash\n");
+}
+
+TEST(FactDbTest, UsersGroupsAndEffectiveMembershipFromACollectedRoot) {
+  TempRoot root;
+  WriteAccounts(root);
+  auto db = Loaded(Collect(root, "accounts"));
+
+  EXPECT_EQ(Rows(*db,
+                 "SELECT name, uid, password_status, login_shell, source_file, source_line "
+                 "FROM users ORDER BY uid"),
+            (std::vector<std::string>{R"(["root",0,"locked",1,"/etc/passwd",1])",
+                                      R"(["svc",999,"no_login",0,"/etc/passwd",4])",
+                                      R"(["alice",1000,"hashed",1,"/etc/passwd",2])",
+                                      R"(["vendor_ops",1001,"empty",1,"/etc/passwd",3])"}));
+  EXPECT_EQ(Rows(*db, "SELECT id FROM users WHERE name = 'alice'"),
+            (std::vector<std::string>{R"(["user:alice"])"}));
+  // Primary groups are members too; the compact default of `primary` (false) is restored.
+  EXPECT_EQ(Rows(*db,
+                 "SELECT \"group\", \"primary\" FROM group_members WHERE user = 'alice' "
+                 "ORDER BY \"group\""),
+            (std::vector<std::string>{R"(["alice",1])", R"(["sudo",0])"}));
+  // A group without members: the omitted `members` reads as [] (compact default), not NULL.
+  EXPECT_EQ(Rows(*db, "SELECT members FROM groups WHERE name = 'root'"),
+            (std::vector<std::string>{R"(["[]"])"}));
+  EXPECT_EQ(Rows(*db,
+                 "SELECT m.value FROM groups, json_each(groups.members) AS m "
+                 "WHERE groups.name = 'sudo'"),
+            (std::vector<std::string>{R"(["alice"])", R"(["vendor_ops"])"}));
+  EXPECT_EQ(Rows(*db,
+                 "SELECT user, via FROM privileged_members WHERE \"group\" = 'sudo' "
+                 "ORDER BY user"),
+            (std::vector<std::string>{R"(["alice","member"])", R"(["vendor_ops","member"])"}));
+  EXPECT_EQ(Rows(*db, "SELECT name, status, error_count FROM sections"),
+            (std::vector<std::string>{R"(["accounts","ok",0])"}));
+  EXPECT_EQ(Rows(*db, "SELECT id, root FROM host"),
+            (std::vector<std::string>{"[\"testhost\"," + json(root.path()).dump() + "]"}));
+}
+
+TEST(FactDbTest, SudoGrantsAreExpandedAndListColumnsAreJson) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/sudoers",
+             "User_Alias ADMINS = alice, vendor_ops\n"
+             "ADMINS ALL=(root) NOPASSWD: /usr/bin/apt\n"
+             "%sudo ALL=(ALL:ALL) ALL\n",
+             0440);
+  auto db = Loaded(Collect(root, "sudo"));
+  EXPECT_EQ(Rows(*db,
+                 "SELECT principal, command, nopasswd, source_file, source_line "
+                 "FROM sudo_grants WHERE nopasswd ORDER BY principal"),
+            (std::vector<std::string>{R"(["user:alice","/usr/bin/apt",1,"/etc/sudoers",2])",
+                                      R"(["user:vendor_ops","/usr/bin/apt",1,"/etc/sudoers",2])"}));
+  EXPECT_EQ(Rows(*db,
+                 "SELECT DISTINCT r.value FROM sudo_grants, json_each(runas_users) AS r "
+                 "WHERE principal = 'group:sudo'"),
+            (std::vector<std::string>{R"(["ALL"])"}));
+}
+
+TEST(FactDbTest, OnlyASingleReadOnlySelectIsAllowed) {
+  TempRoot root;
+  WriteAccounts(root);
+  auto db = Loaded(Collect(root, "accounts"));
+  struct Case {
+    std::string sql;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"DELETE FROM users", "not allowed in a query: delete"},
+           {"INSERT INTO users(name) VALUES ('x')", "not allowed in a query: insert"},
+           {"UPDATE users SET uid = 0", "not allowed in a query: update"},
+           {"DROP TABLE users", "not allowed in a query: a DROP statement"},
+           {"create table x(a)", "not allowed in a query: a create statement"},
+           {"PRAGMA table_info(users)", "not allowed in a query: pragma"},
+           {"ATTACH DATABASE '/tmp/x.db' AS x", "not allowed in a query: attach"},
+           {"SELECT load_extension('/tmp/x.so')",
+            "not allowed in a query: function load_extension"},
+           {"SELECT 1; DELETE FROM users", "more than one statement"},
+           {"SELECT * FROM no_such_table", "no such table: no_such_table"},
+           {"SELECT no_such_column FROM users", "no such column: no_such_column"},
+           {"", "no statement"},
+           {"-- only a comment", "no statement"},
+       }) {
+    StatusOr<QueryResult> r = db->Query(c.sql);
+    ASSERT_FALSE(r.ok()) << c.sql;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.sql;
+    EXPECT_NE(r.status().message().find(c.says), std::string::npos)
+        << c.sql << ": " << r.status().message();
+  }
+  // Nothing was changed by the refused statements.
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM users"), (std::vector<std::string>{"[4]"}));
+  // A trailing semicolon and comments are one statement.
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM users; -- four\n"), (std::vector<std::string>{"[4]"}));
+}
+
+TEST(FactDbTest, RunawayQueriesAreStoppedByTheirLimits) {
+  StatusOr<std::unique_ptr<FactDb>> opened = FactDb::Open();
+  ASSERT_TRUE(opened.ok());
+  std::unique_ptr<FactDb> db = std::move(*opened);
+  StatusOr<QueryResult> r = db->Query(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(r.status().message().find("steps"), std::string::npos) << r.status().message();
+
+  QueryLimits few_rows;
+  few_rows.max_rows = 10;
+  r = db->Query(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n LIMIT 11) "
+      "SELECT i FROM n",
+      few_rows);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("more than 10 rows"), std::string::npos);
+}
+
+TEST(FactDbTest, ReportsTheFactTablesAQueryReads) {
+  TempRoot root;
+  WriteAccounts(root);
+  auto db = Loaded(Collect(root, "accounts"));
+  StatusOr<QueryResult> r = db->Query("SELECT count(*) FROM users");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tables_read, (std::set<std::string>{"users"}));
+  r = db->Query(
+      "SELECT u.name FROM users u JOIN group_members m ON m.user = u.name "
+      "WHERE m.\"group\" IN (SELECT name FROM groups WHERE gid = 27)");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->tables_read, (std::set<std::string>{"group_members", "groups", "users"}));
+}
+
+TEST(FactDbTest, ASectionOfUnknownShapeLeavesItsTablesEmpty) {
+  Snapshot s;
+  s.host = {"h", "h", "/"};
+  s.collected_at = "2026-12-03T00:00:00Z";
+  s.agent_version = "test";
+  Section accounts;
+  accounts.data = {{"users", "not a list"},
+                   {"groups", json::array({{{"id", "group:root"}, {"name", "root"}, {"gid", 0}}})}};
+  s.sections["accounts"] = accounts;
+  Section sudo;
+  sudo.data = {{"grants", json::array({{{"id", "g1"}, {"principal", 5}}})}};  // wrong type
+  sudo.AddError("/etc/sudoers.d/x", 3, "syntax error");
+  sudo.Finish();
+  s.sections["sudo"] = sudo;
+  auto db = Loaded(s);
+  EXPECT_EQ(Rows(*db, "SELECT name, status, error_count FROM sections ORDER BY name"),
+            (std::vector<std::string>{R"(["accounts","unknown_shape",0])",
+                                      R"(["sudo","unknown_shape",1])"}));
+  // Even the well-formed `groups` of the same section is empty: half a section is not loaded.
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM groups"), (std::vector<std::string>{"[0]"}));
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM sudo_grants"), (std::vector<std::string>{"[0]"}));
+  EXPECT_EQ(db->section_status().at("sudo"), "unknown_shape");
+}
+
+TEST(FactDbTest, LoadReplacesThePreviousSnapshot) {
+  TempRoot root;
+  WriteAccounts(root);
+  Snapshot first = Collect(root, "accounts");
+  auto db = Loaded(first);
+  Snapshot empty;
+  empty.host = {"other", "other", "/"};
+  ASSERT_TRUE(db->Load(empty).ok());
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM users"), (std::vector<std::string>{"[0]"}));
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM sections"), (std::vector<std::string>{"[0]"}));
+  EXPECT_EQ(Rows(*db, "SELECT id FROM host"), (std::vector<std::string>{R"(["other"])"}));
+}
+
+}  // namespace
+}  // namespace tidemark::policy
