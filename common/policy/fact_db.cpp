@@ -13,11 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-struct StmtDeleter {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
-
 std::string Quote(std::string_view identifier) {
   std::string out = "\"";
   for (char c : identifier) {
@@ -209,6 +204,8 @@ bool SectionComplete(std::string_view status) {
   return status == "ok" || status == "not_applicable";
 }
 
+void FactDb::StmtDeleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+
 FactDb::FactDb(sqlite3* db) : db_(db) {}
 
 FactDb::~FactDb() { sqlite3_close_v2(db_); }
@@ -257,9 +254,9 @@ Status FactDb::Load(const Snapshot& snapshot) {
   for (const Table& t : FactTables()) clear += "DELETE FROM " + Quote(t.name) + ";";
   Status status = Exec(clear);
 
-  std::map<std::string, Stmt> prepared;  // one INSERT per table
+  std::map<std::string, PreparedStmt> prepared;  // one INSERT per table
   auto insert = [&](const std::string& table, const std::vector<json>& row) -> Status {
-    Stmt& stmt = prepared[table];
+    PreparedStmt& stmt = prepared[table];
     if (!stmt) {
       std::string sql = "INSERT INTO " + Quote(table) + " VALUES (";
       for (size_t i = 0; i < row.size(); ++i) sql += i == 0 ? "?" : ",?";
@@ -329,23 +326,16 @@ Status FactDb::Load(const Snapshot& snapshot) {
   return Exec("COMMIT");
 }
 
-StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryLimits& limits) const {
-  QueryContext ctx;
-  ctx.max_steps = limits.max_steps;
-  ctx.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.max_millis);
+// Prepares `sql` under the authorizer in `ctx` (which must stay installed while it runs):
+// exactly one read-only statement, or kInvalidArgument naming what is wrong.
+StatusOr<FactDb::PreparedStmt> FactDb::PrepareChecked(std::string_view sql,
+                                                      void* authorizer_context) const {
+  auto& ctx = *static_cast<QueryContext*>(authorizer_context);
   sqlite3_set_authorizer(db_, Authorize, &ctx);
-  struct Reset {
-    sqlite3* db;
-    ~Reset() {
-      sqlite3_set_authorizer(db, nullptr, nullptr);
-      sqlite3_progress_handler(db, 0, nullptr, nullptr);
-    }
-  } reset{db_};
-
   sqlite3_stmt* raw = nullptr;
   const char* tail = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), 0, &raw, &tail);
-  Stmt stmt(raw);
+  PreparedStmt stmt(raw);
   if (rc != SQLITE_OK) {
     if (!ctx.refused.empty()) {
       // DROP and CREATE are refused at their first write to SQLite's schema table: name the
@@ -373,6 +363,79 @@ StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryLimits& lim
   if (!sqlite3_stmt_readonly(raw)) {
     return Status{StatusCode::kInvalidArgument, "the query is not read-only"};
   }
+  return stmt;
+}
+
+std::optional<std::pair<std::string, std::optional<int64_t>>> FactDb::SourceOf(
+    const std::set<std::string>& tables, const std::string& id) const {
+  for (const std::string& t : tables) {
+    if (FindTable(t) == nullptr) continue;  // only fact tables have sources
+    std::string sql = "SELECT source_file, source_line FROM " + Quote(t) +
+                      " WHERE id = ? AND source_file IS NOT NULL LIMIT 1";
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) continue;
+    PreparedStmt stmt(raw);
+    if (!Bind(raw, 1, id).ok() || sqlite3_step(raw) != SQLITE_ROW) continue;
+    std::string file(reinterpret_cast<const char*>(sqlite3_column_text(raw, 0)),
+                     static_cast<size_t>(sqlite3_column_bytes(raw, 0)));
+    std::optional<int64_t> line;
+    if (sqlite3_column_type(raw, 1) == SQLITE_INTEGER) line = sqlite3_column_int64(raw, 1);
+    return std::make_pair(file, line);
+  }
+  return std::nullopt;
+}
+
+StatusOr<std::vector<std::string>> FactDb::CheckQuery(std::string_view sql) const {
+  QueryContext ctx;
+  struct Reset {
+    sqlite3* db;
+    ~Reset() { sqlite3_set_authorizer(db, nullptr, nullptr); }
+  } reset{db_};
+  StatusOr<PreparedStmt> stmt = PrepareChecked(sql, &ctx);
+  if (!stmt.ok()) return stmt.status();
+  std::vector<std::string> params;
+  int n = sqlite3_bind_parameter_count(stmt->get());
+  for (int i = 1; i <= n; ++i) {
+    const char* name = sqlite3_bind_parameter_name(stmt->get(), i);
+    if (name == nullptr || name[0] != ':') {
+      return Status{StatusCode::kInvalidArgument,
+                    "parameters must be named :name (rule variables), not ? or $name"};
+    }
+    params.emplace_back(name + 1);
+  }
+  return params;
+}
+
+StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryLimits& limits) const {
+  return Query(sql, {}, limits);
+}
+
+StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryParams& params,
+                                    const QueryLimits& limits) const {
+  QueryContext ctx;
+  ctx.max_steps = limits.max_steps;
+  ctx.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.max_millis);
+  struct Reset {
+    sqlite3* db;
+    ~Reset() {
+      sqlite3_set_authorizer(db, nullptr, nullptr);
+      sqlite3_progress_handler(db, 0, nullptr, nullptr);
+    }
+  } reset{db_};
+  StatusOr<PreparedStmt> stmt = PrepareChecked(sql, &ctx);
+  if (!stmt.ok()) return stmt.status();
+  sqlite3_stmt* raw = stmt->get();
+  int nparams = sqlite3_bind_parameter_count(raw);
+  for (int i = 1; i <= nparams; ++i) {
+    const char* name = sqlite3_bind_parameter_name(raw, i);
+    auto it = name != nullptr && name[0] == ':' ? params.find(name + 1) : params.end();
+    if (it == params.end()) {
+      return Status{StatusCode::kInvalidArgument,
+                    std::string("no value for the parameter ") + (name != nullptr ? name : "?")};
+    }
+    if (Status s = Bind(raw, i, it->second); !s.ok()) return s;
+  }
+  int rc = SQLITE_OK;
 
   QueryResult result;
   int ncol = sqlite3_column_count(raw);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -17,6 +18,7 @@
 #include "common/status.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace tidemark::policy {
 
@@ -51,14 +53,34 @@ class FactDb {
   // scalar, aggregate, date and JSON functions is refused with kInvalidArgument naming it; an
   // unknown table or column likewise. kTooLarge when a limit stops it.
   StatusOr<QueryResult> Query(std::string_view sql, const QueryLimits& limits = {}) const;
+  // The same with named parameters (`:name` in the SQL; values null, boolean, integer, string,
+  // or an array/object bound as JSON text). A parameter without a value is kInvalidArgument.
+  using QueryParams = std::map<std::string, nlohmann::json>;
+  StatusOr<QueryResult> Query(std::string_view sql, const QueryParams& params,
+                              const QueryLimits& limits = {}) const;
+
+  // Checks `sql` as Query would, without running it (unknown tables and columns included);
+  // returns the names of its parameters (without the colon).
+  StatusOr<std::vector<std::string>> CheckQuery(std::string_view sql) const;
+
+  // Returns the source (file, line) of the row with `id` in the first of `tables` that has one
+  // with a known file.
+  std::optional<std::pair<std::string, std::optional<int64_t>>> SourceOf(
+      const std::set<std::string>& tables, const std::string& id) const;
 
   // Returns the status of each section loaded ("ok", "partial", "error", "not_applicable",
   // "unknown_shape"); a section the snapshot lacks is not listed.
   const std::map<std::string, std::string>& section_status() const { return section_status_; }
 
  private:
+  struct StmtDeleter {
+    void operator()(sqlite3_stmt* s) const;
+  };
+  using PreparedStmt = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
+
   explicit FactDb(sqlite3* db);
   Status Exec(const std::string& sql);
+  StatusOr<PreparedStmt> PrepareChecked(std::string_view sql, void* authorizer_context) const;
 
   sqlite3* db_;
   std::map<std::string, std::string> section_status_;

@@ -1,0 +1,61 @@
+// The engine: evaluates the rules that apply to a host (rules.h) against the fact tables of one
+// snapshot (fact_db.h). Per rule the result is pass, fail (with the violating items), unknown (no
+// violating row, but a table the query reads comes from a section that is missing or was not
+// collected fully: never pass), or error (the query failed or was stopped). Used by tidemarkctl,
+// the collector and the agent's audit. One thread at a time per FactDb.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/policy/fact_db.h"
+#include "common/policy/rules.h"
+#include "common/snapshot.h"
+
+namespace tidemark::policy {
+
+enum class Outcome { kPass, kFail, kUnknown, kError };
+
+std::string_view OutcomeName(Outcome outcome);
+
+// One violating item, as the rule's query returned it.
+struct FindingItem {
+  std::string id;      // the query's `id` column: the item's id, or what is missing
+  std::string detail;  // the query's `detail` column, when it has one
+  std::optional<std::string> source_file;  // from the query, else from the row with that id
+  std::optional<int64_t> source_line;
+};
+
+struct RuleResult {
+  std::string rule_id;
+  std::string title;
+  Severity severity = Severity::kMedium;
+  Outcome outcome = Outcome::kPass;
+  std::vector<FindingItem> items;  // kFail: at least one
+  std::string message;             // kUnknown: which sections; kError: what failed
+};
+
+struct Evaluation {
+  std::string host;
+  std::string collected_at;
+  std::string content_hash;
+  std::vector<RuleResult> results;  // in rule id order
+};
+
+// Evaluates `rules` against the snapshot loaded in `db`. `snapshot` gives the host, time and
+// hash reported with the results.
+Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
+                          const std::vector<SelectedRule>& rules, const QueryLimits& limits = {});
+
+// Loads `snapshot` into a fresh FactDb and evaluates the rules of `set` that apply to its host.
+StatusOr<Evaluation> Evaluate(const Snapshot& snapshot, const PolicySet& set,
+                              const QueryLimits& limits = {});
+
+// The exit code of evaluate and findings (docs/policies.md): 3 when a result at or above
+// `fail_on` failed; else 1 when one is an error; else 4 when one is unknown; else 0.
+int ExitCodeFor(const std::vector<RuleResult>& results, Severity fail_on);
+
+}  // namespace tidemark::policy
