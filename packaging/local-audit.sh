@@ -5,11 +5,13 @@
 #   2. tidemark-collector on loopback with the SQLite store in the state folder;
 #   3. tidemark-agent send: collect this host, send the snapshot over mutual TLS, wait for the
 #      ack (given only after the snapshot is committed);
-#   4. what the collector stored: the host's history and the summary of its latest snapshot.
+#   4. what the collector stored: the host's history and the summary of its latest snapshot;
+#   5. the judgement: that snapshot evaluated against the shipped baseline (policies/;
+#      tidemarkctl evaluate). The collector does not yet evaluate on arrival (issue 10).
 # Safe to run again: each run adds one snapshot, or a "seen" record when nothing changed.
 #   packaging/local-audit.sh [BUILD_DIR]
 #   environment: TIDEMARK_STATE (default ./tidemark-state), TIDEMARK_PORT (default 7411; 0 picks
-#   a free port), TIDEMARK_ONLY (a section list for `send --only`; default: every section, the
+#   a free port), TIDEMARK_POLICIES (default: policies/ of this checkout), TIDEMARK_ONLY (a section list for `send --only`; default: every section, the
 #   whole machine. Tests set it to bound their work: the sweep walks all of /.)
 set -eu
 build=${1:-build}
@@ -75,3 +77,13 @@ echo "stored by the collector (tidemarkctl --db $state/tidemark.db history $host
 "$ctl" --db "$state/tidemark.db" show "$host" --format snapshot >"$state/latest.json"
 echo
 "$agent" summary "$state/latest.json"
+policies=${TIDEMARK_POLICIES:-$(cd "$(dirname "$0")/.." && pwd)/policies}
+echo
+echo "judged against $policies (tidemarkctl evaluate --snapshot $state/latest.json):"
+erc=0
+"$ctl" evaluate --snapshot "$state/latest.json" --policies "$policies" || erc=$?
+# 3 (failures) and 4 (unknown results) are findings, not a failure of the audit itself.
+case $erc in
+  0 | 3 | 4) ;;
+  *) echo "local-audit: tidemarkctl evaluate exited $erc" >&2; exit 1 ;;
+esac

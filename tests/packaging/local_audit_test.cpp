@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "tests/support/temp_root.h"
 
@@ -34,6 +35,10 @@ TEST(LocalAuditTest, MainJobRunsAgentToCollectorAndCanBeRunAgain) {
   EXPECT_NE(err.find("acknowledged (stored"), std::string::npos) << err;
   EXPECT_NE(out.find("tidemark audit of "), std::string::npos) << out;
   EXPECT_NE(out.find("Sudo grants:"), std::string::npos) << out;
+  // The judgement against the shipped baseline follows, with its summary line; no rule errs.
+  EXPECT_NE(out.find("judged against "), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex(R"(: \d+ fail, \d+ unknown, 0 error, \d+ pass)")))
+      << out;
   std::string ca = ReadHostFile(state + "/pki/ca.crt");
   ASSERT_FALSE(ca.empty());
   struct stat st {};
