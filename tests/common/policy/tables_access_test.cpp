@@ -1,10 +1,249 @@
-// Fact tables over sections the real agent collects from fixture roots (issue 10). Filled in by
-// the tables' definitions (common/policy/tables/).
+// Fact tables over sections the real agent collects from fixture roots (issue 10): ssh_keys,
+// sshd_settings, sshd_match_blocks, sysctl, listeners, pam_entries, login_settings. Sections
+// that exist only on a live host (network, sysctl's runtime values) are built by the collector
+// with fixture inputs, or as the collector writes them, and collected once from this machine
+// with only robust facts asserted.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <sstream>
+
+#include "agent/collect.h"
+#include "agent/collectors/network.h"
+#include "agent/sock_diag.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
+#include "tests/support/temp_root.h"
 
 namespace tidemark::policy {
-namespace {}  // namespace
+namespace {
+
+using json = nlohmann::json;
+using testing::TempRoot;
+using Rows = std::vector<std::string>;
+
+Snapshot Collect(const std::string& root, const std::string& only) {
+  agent::CollectRequest request;
+  request.root = root;
+  request.host_id = "testhost";
+  request.only = {only};
+  StatusOr<Snapshot> s = agent::CollectSnapshot(request);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? *s : Snapshot{};
+}
+
+Snapshot Collect(const TempRoot& root, const std::string& only) {
+  return Collect(root.path(), only);
+}
+
+std::unique_ptr<FactDb> Loaded(const Snapshot& snapshot) {
+  StatusOr<std::unique_ptr<FactDb>> db = FactDb::Open();
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  Status s = (*db)->Load(snapshot);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::move(*db);
+}
+
+// Returns the rows of `sql` as compact JSON text, one string per row.
+Rows Query(const FactDb& db, const std::string& sql) {
+  StatusOr<QueryResult> r = db.Query(sql);
+  EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+  Rows out;
+  if (!r.ok()) return out;
+  for (const auto& row : r->rows) out.push_back(json(row).dump());
+  return out;
+}
+
+std::string SectionStatus(const FactDb& db, const std::string& name) {
+  auto it = db.section_status().find(name);
+  return it == db.section_status().end() ? "<missing>" : it->second;
+}
+
+void WriteAccounts(TempRoot& root) {
+  root.Write("/etc/passwd",
+             "root:x:0:0:root:/root:/bin/bash\n"
+             "alice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+             "bob:x:1001:1001::/home/bob:/bin/sh\n");
+  root.Write("/etc/group", "root:x:0:\nalice:x:1000:\nbob:x:1001:\nadmins:x:2000:bob\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// sshd
+
+TEST(TablesAccessTest, SshdSettingsAreTheLinesSshdTPrints) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/ssh/sshd_config",
+             "Port 22\nPort 2222\nPermitRootLogin no\nAcceptEnv LANG LC_*\n"
+             "Match User alice\n  PasswordAuthentication no\n");
+  auto db = Loaded(Collect(root, "sshd"));
+  EXPECT_EQ(SectionStatus(*db, "sshd"), "ok");
+  // A repeating keyword: one row per printed line, in order.
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, value, position, repeating FROM sshd_settings "
+                  "WHERE keyword = 'port' ORDER BY position"),
+            (Rows{R"(["sshd_setting:port#1","22",1,1])", R"(["sshd_setting:port#2","2222",2,1])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT value FROM sshd_settings WHERE keyword = 'acceptenv' "
+                  "ORDER BY position"),
+            (Rows{R"(["LANG"])", R"(["LC_*"])"}));
+  // A single value; sshd -T names no line, so neither does the row.
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, source_file, source_line, value, position, repeating "
+                  "FROM sshd_settings WHERE keyword = 'permitrootlogin'"),
+            (Rows{R"(["sshd_setting:permitrootlogin",null,null,"no",1,0])"}));
+  // A default (not written in the file) and a Match block that does not apply globally.
+  EXPECT_EQ(Query(*db, "SELECT value FROM sshd_settings WHERE keyword = 'passwordauthentication'"),
+            (Rows{R"(["yes"])"}));
+  // An empty repeating keyword prints nothing.
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM sshd_settings WHERE keyword = 'allowusers'"),
+            (Rows{"[0]"}));
+  // Every keyword sshd -T prints once has exactly one row.
+  EXPECT_EQ(Query(*db,
+                  "SELECT count(*) FROM (SELECT keyword FROM sshd_settings WHERE NOT repeating "
+                  "GROUP BY keyword HAVING count(*) > 1)"),
+            (Rows{"[0]"}));
+}
+
+TEST(TablesAccessTest, SshdMatchBlocksHaveARowPerSettingAndParsedCriteria) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/ssh/sshd_config",
+             "PermitRootLogin no\n"
+             "Match User alice,!bob Address 10.0.0.0/8\n"
+             "  X11Forwarding yes\n"
+             "  PermitTTY no\n"
+             "Match Group admins\n"
+             "  Include /etc/ssh/admins.conf\n"
+             "Match All\n");
+  root.Write("/etc/ssh/admins.conf", "# admins\nPermitRootLogin prohibit-password\n");
+  auto db = Loaded(Collect(root, "sshd"));
+  EXPECT_EQ(SectionStatus(*db, "sshd"), "ok");
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, source_file, source_line, block_id, criteria, keyword, value, "
+                  "position, block_file, block_line FROM sshd_match_blocks "
+                  "ORDER BY block_line, position"),
+            (Rows{
+                R"(["sshd_match:/etc/ssh/sshd_config:2#1","/etc/ssh/sshd_config",3,)"
+                R"("sshd_match:/etc/ssh/sshd_config:2","User alice,!bob Address 10.0.0.0/8",)"
+                R"("x11forwarding","yes",1,"/etc/ssh/sshd_config",2])",
+                R"(["sshd_match:/etc/ssh/sshd_config:2#2","/etc/ssh/sshd_config",4,)"
+                R"("sshd_match:/etc/ssh/sshd_config:2","User alice,!bob Address 10.0.0.0/8",)"
+                R"("permittty","no",2,"/etc/ssh/sshd_config",2])",
+                // The Include line is a line of the block, and so is each line of the file
+                // it includes, with its own file and line.
+                R"(["sshd_match:/etc/ssh/sshd_config:5#1","/etc/ssh/sshd_config",6,)"
+                R"("sshd_match:/etc/ssh/sshd_config:5","Group admins",)"
+                R"("include","/etc/ssh/admins.conf",1,"/etc/ssh/sshd_config",5])",
+                R"(["sshd_match:/etc/ssh/sshd_config:5#2","/etc/ssh/admins.conf",2,)"
+                R"("sshd_match:/etc/ssh/sshd_config:5","Group admins",)"
+                R"("permitrootlogin","prohibit-password",2,"/etc/ssh/sshd_config",5])",
+                // A block that sets nothing is still listed, at its Match line.
+                R"(["sshd_match:/etc/ssh/sshd_config:7","/etc/ssh/sshd_config",7,)"
+                R"("sshd_match:/etc/ssh/sshd_config:7","All",null,null,null,)"
+                R"("/etc/ssh/sshd_config",7])",
+            }));
+  // The criteria as JSON: which blocks name alice as a user pattern.
+  EXPECT_EQ(Query(*db,
+                  "SELECT DISTINCT b.block_id, json_extract(c.value, '$.criterion'), p.value "
+                  "FROM sshd_match_blocks b, json_each(b.conditions) c, "
+                  "json_each(json_extract(c.value, '$.patterns')) p ORDER BY 1, 2, 3"),
+            (Rows{R"(["sshd_match:/etc/ssh/sshd_config:2","address","10.0.0.0/8"])",
+                  R"(["sshd_match:/etc/ssh/sshd_config:2","user","!bob"])",
+                  R"(["sshd_match:/etc/ssh/sshd_config:2","user","alice"])",
+                  R"(["sshd_match:/etc/ssh/sshd_config:5","group","admins"])"}));
+  EXPECT_EQ(Query(*db, "SELECT DISTINCT conditions FROM sshd_match_blocks WHERE criteria = 'All'"),
+            (Rows{R"(["[{\"criterion\":\"all\",\"patterns\":null}]"])"}));
+}
+
+TEST(TablesAccessTest, SshdTablesAreEmptyWhenSshdWouldNotStart) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/ssh/sshd_config",
+             "Match User alice\n  PermitTTY no\nMatch All\n  PermitRootLogin perhaps\n");
+  auto db = Loaded(Collect(root, "sshd"));
+  // `effective` is null: no settings rows, the section says why; the blocks are still read.
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM sshd_settings"), (Rows{"[0]"}));
+  EXPECT_EQ(Query(*db, "SELECT name, status FROM sections"), (Rows{R"(["sshd","partial"])"}));
+  EXPECT_EQ(Query(*db, "SELECT keyword, value FROM sshd_match_blocks ORDER BY source_line"),
+            (Rows{R"(["permittty","no"])", R"(["permitrootlogin","perhaps"])"}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ssh_keys
+
+// Returns line `n` (from 1) of the authorized_keys fixture.
+std::string FixtureLine(int n) {
+  std::istringstream in(
+      testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/ssh_keys/authorized_keys"));
+  std::string line;
+  for (int i = 0; i < n && std::getline(in, line); ++i) {
+  }
+  return line;
+}
+
+TEST(TablesAccessTest, SshKeysListEveryKeyWithItsFingerprintOptionsAndSource) {
+  TempRoot root;
+  bool as_root = ::geteuid() == 0;
+  unsigned uid = as_root ? 1000 : ::geteuid();
+  unsigned gid = as_root ? 1000 : ::getegid();
+  root.Write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nalice:x:" + std::to_string(uid) +
+                                ":" + std::to_string(gid) + "::/home/alice:/bin/bash\n");
+  root.Write("/etc/group", "root:x:0:\nalice:x:" + std::to_string(gid) + ":\n");
+  root.Mkdir("/root", 0700);
+  root.Mkdir("/home/alice/.ssh", 0700);
+  std::string ed25519 = FixtureLine(6);
+  ed25519 = ed25519.substr(0, ed25519.rfind(' '));  // without its comment
+  root.Write("/home/alice/.ssh/authorized_keys",
+             "# alice's keys\n"
+             "from=\"10.0.0.0/8\",no-pty " +
+                 ed25519 + "\n" + FixtureLine(7) + "\n" + FixtureLine(2) + "\n",
+             0600);
+  if (as_root) {
+    ASSERT_TRUE(root.Chown("/home/alice", uid, gid));
+    ASSERT_TRUE(root.Chown("/home/alice/.ssh", uid, gid));
+    ASSERT_TRUE(root.Chown("/home/alice/.ssh/authorized_keys", uid, gid));
+  }
+  auto db = Loaded(Collect(root, "ssh_keys"));
+  EXPECT_EQ(SectionStatus(*db, "ssh_keys"), "ok");
+  const std::string file = "/home/alice/.ssh/authorized_keys";
+  // Fingerprints and sizes as `ssh-keygen -lf` prints them (tests/fixtures/ssh_keys/
+  // authorized_keys.ssh-keygen-lf); a certificate shares its key's fingerprint.
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT user, file, type, bits, fingerprint, comment, options, source_file, "
+            "source_line, certificate IS NULL FROM ssh_keys ORDER BY source_line"),
+      (Rows{
+          R"(["alice",")" + file +
+              R"(","ssh-ed25519",256,)"
+              R"("SHA256:L5VedI3POdNu9d4r4Xu2AyhTQT3EK0peiC3R0QhIyFs","",)"
+              R"("{\"from\":\"10.0.0.0/8\",\"no-pty\":true}",")" +
+              file + R"(",2,1])",
+          R"(["alice",")" + file +
+              R"(","ssh-rsa",2048,)"
+              R"("SHA256:QOEvRqRmZH5GvUuoMWMNjyww5g6eAsHLMXkfvAxWULA","fixture-rsa-2048@tidemark",)"
+              R"("{}",")" +
+              file + R"(",3,1])",
+          R"(["alice",")" + file +
+              R"(","ecdsa-sha2-nistp256-cert-v01@openssh.com",256,)"
+              R"("SHA256:781NoXk/7rqeiksnbvoOkaQRgqItndojT6PPoZMpS+8","fixture-ecdsa-256@tidemark",)"
+              R"("{}",")" +
+              file + R"(",4,0])",
+      }));
+  EXPECT_EQ(Query(*db, "SELECT id FROM ssh_keys WHERE type = 'ssh-rsa'"),
+            (Rows{R"(["ssh_key:alice:SHA256:QOEvRqRmZH5GvUuoMWMNjyww5g6eAsHLMXkfvAxWULA:)" + file +
+                  R"("])"}));
+  // JSON columns work with SQLite's JSON functions.
+  EXPECT_EQ(Query(*db,
+                  "SELECT o.key, o.value FROM ssh_keys, json_each(ssh_keys.options) AS o "
+                  "ORDER BY o.key"),
+            (Rows{R"(["from","10.0.0.0/8"])", R"(["no-pty",1])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT json_extract(certificate, '$.cert_type'), "
+                  "json_extract(certificate, '$.key_id') FROM ssh_keys "
+                  "WHERE certificate IS NOT NULL"),
+            (Rows{R"(["user","fixture cert"])"}));
+}
+
+}  // namespace
 }  // namespace tidemark::policy
