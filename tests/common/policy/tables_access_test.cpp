@@ -245,5 +245,125 @@ TEST(TablesAccessTest, SshKeysListEveryKeyWithItsFingerprintOptionsAndSource) {
             (Rows{R"(["user","fixture cert"])"}));
 }
 
+// ---------------------------------------------------------------------------------------------
+// sysctl
+
+void WriteSysctl(TempRoot& root) {
+  root.Write("/etc/sysctl.d/10-a.conf",
+             "net.ipv4.ip_forward = 1\n-net.ipv4.conf.all.rp_filter\n"
+             "net.ipv4.conf.*.rp_filter = 2\n");
+  root.Write("/etc/sysctl.d/20-b.conf", "net.ipv4.ip_forward = 0\n-kernel.sysrq = 0\n");
+  root.Write("/usr/lib/sysctl.d/50-x.conf", "kernel/kptr_restrict=1\n");
+}
+
+TEST(TablesAccessTest, SysctlOfflineListsTheConfiguredValuesWithoutRuntime) {
+  TempRoot root;
+  WriteSysctl(root);
+  auto db = Loaded(Collect(root, "sysctl"));
+  EXPECT_EQ(SectionStatus(*db, "sysctl"), "ok");
+  // Offline: runtime NULL; the winner per key with where it is set. The later different value
+  // of ip_forward wins; the exclusion keeps globs off rp_filter of `all`; a glob is a row of its
+  // own; slashes are normalized to the dotted key; compact defaults (kind, glob,
+  // ignore_failure) restored.
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, key, runtime, runtime_state, configured, glob, kind, "
+                  "ignore_failure, source_file, source_line FROM sysctl ORDER BY key"),
+            (Rows{
+                R"(["sysctl:kernel.kptr_restrict","kernel.kptr_restrict",null,null,"1",0,)"
+                R"("assignment",0,"/usr/lib/sysctl.d/50-x.conf",1])",
+                R"(["sysctl:kernel.sysrq","kernel.sysrq",null,null,"0",0,"assignment",1,)"
+                R"("/etc/sysctl.d/20-b.conf",2])",
+                R"(["sysctl:net.ipv4.conf.*.rp_filter","net.ipv4.conf.*.rp_filter",null,null,)"
+                R"("2",1,"assignment",0,"/etc/sysctl.d/10-a.conf",3])",
+                R"(["sysctl:net.ipv4.conf.all.rp_filter","net.ipv4.conf.all.rp_filter",null,)"
+                R"(null,null,0,"exclusion",0,"/etc/sysctl.d/10-a.conf",2])",
+                R"(["sysctl:net.ipv4.ip_forward","net.ipv4.ip_forward",null,null,"0",0,)"
+                R"("assignment",0,"/etc/sysctl.d/20-b.conf",1])",
+            }));
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT json_extract(o.value, '$.value'), json_extract(o.value, '$.source.file'), "
+            "json_extract(o.value, '$.source.line') FROM sysctl, json_each(sysctl.overridden) o "
+            "WHERE sysctl.key = 'net.ipv4.ip_forward'"),
+      (Rows{R"(["1","/etc/sysctl.d/10-a.conf",1])"}));
+  EXPECT_EQ(Query(*db, "SELECT overridden FROM sysctl WHERE key = 'kernel.sysrq'"),
+            (Rows{R"(["[]"])"}));
+}
+
+// The section of a live host as the collector writes it (docs/sections/sysctl.md): compact
+// runtime items (state "present" and null keys omitted; the key is the id's) next to the
+// settings of WriteSysctl's files.
+TEST(TablesAccessTest, SysctlLiveJoinsRuntimeValuesWithTheDecidingSetting) {
+  TempRoot root;
+  WriteSysctl(root);
+  Snapshot snapshot = Collect(root, "sysctl");
+  Section& s = snapshot.sections["sysctl"];
+  s.data["runtime_status"] = "collected";
+  s.data["runtime"] = json::parse(R"([
+    {"id": "sysctl_runtime:net.ipv4.ip_forward", "value": "1", "configured_value": "0",
+     "configured_source": {"file": "/etc/sysctl.d/20-b.conf", "line": 1},
+     "matches_configured": false},
+    {"id": "sysctl_runtime:net.ipv4.conf.all.rp_filter", "value": "0",
+     "configured_source": {"file": "/etc/sysctl.d/10-a.conf", "line": 2}},
+    {"id": "sysctl_runtime:net.ipv4.conf.default.rp_filter", "value": "2",
+     "configured_value": "2",
+     "configured_source": {"file": "/etc/sysctl.d/10-a.conf", "line": 3},
+     "matches_configured": true},
+    {"id": "sysctl_runtime:kernel.randomize_va_space", "value": "2"},
+    {"id": "sysctl_runtime:kernel.unprivileged_userns_clone", "state": "absent",
+     "reason": "not provided by this kernel"}
+  ])");
+  auto db = Loaded(snapshot);
+  EXPECT_EQ(SectionStatus(*db, "sysctl"), "ok");
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT id, key, runtime, runtime_state, configured, matches_configured, "
+            "configured_pattern, glob, kind, source_file, source_line FROM sysctl ORDER BY key"),
+      (Rows{
+          // Not configured: no source.
+          R"(["sysctl:kernel.kptr_restrict","kernel.kptr_restrict",null,null,"1",null,null,0,)"
+          R"("assignment","/usr/lib/sysctl.d/50-x.conf",1])",
+          R"(["sysctl:kernel.randomize_va_space","kernel.randomize_va_space","2","present",)"
+          R"(null,null,null,0,null,null,null])",
+          R"(["sysctl:kernel.sysrq","kernel.sysrq",null,null,"0",null,null,0,"assignment",)"
+          R"("/etc/sysctl.d/20-b.conf",2])",
+          R"(["sysctl:kernel.unprivileged_userns_clone","kernel.unprivileged_userns_clone",)"
+          R"(null,"absent",null,null,null,0,null,null,null])",
+          R"(["sysctl:net.ipv4.conf.*.rp_filter","net.ipv4.conf.*.rp_filter",null,null,"2",)"
+          R"(null,null,1,"assignment","/etc/sysctl.d/10-a.conf",3])",
+          // The exclusion decides `all`: no configured value, its line is the source.
+          R"(["sysctl:net.ipv4.conf.all.rp_filter","net.ipv4.conf.all.rp_filter","0",)"
+          R"("present",null,null,null,0,"exclusion","/etc/sysctl.d/10-a.conf",2])",
+          // Configured through the glob.
+          R"(["sysctl:net.ipv4.conf.default.rp_filter","net.ipv4.conf.default.rp_filter","2",)"
+          R"("present","2",1,"net.ipv4.conf.*.rp_filter",0,"assignment",)"
+          R"("/etc/sysctl.d/10-a.conf",3])",
+          // One row per key: the runtime row carries the explicit setting's overrides.
+          R"(["sysctl:net.ipv4.ip_forward","net.ipv4.ip_forward","1","present","0",0,null,0,)"
+          R"("assignment","/etc/sysctl.d/20-b.conf",1])",
+      }));
+  EXPECT_EQ(Query(*db,
+                  "SELECT json_array_length(overridden) FROM sysctl "
+                  "WHERE key = 'net.ipv4.ip_forward'"),
+            (Rows{"[1]"}));
+}
+
+TEST(TablesAccessTest, SysctlOfThisMachineLoadsWithItsRuntimeValues) {
+  auto db = Loaded(Collect("/", "sysctl"));
+  ASSERT_NE(SectionStatus(*db, "sysctl"), "unknown_shape");
+  EXPECT_EQ(Query(*db,
+                  "SELECT count(*) > 40 FROM sysctl WHERE runtime_state IN "
+                  "('present', 'absent', 'error')"),
+            (Rows{"[1]"}));
+  std::string aslr = testing::ReadHostFile("/proc/sys/kernel/randomize_va_space");
+  if (!aslr.empty()) {
+    if (aslr.back() == '\n') aslr.pop_back();
+    EXPECT_EQ(Query(*db,
+                    "SELECT runtime, runtime_state FROM sysctl "
+                    "WHERE key = 'kernel.randomize_va_space'"),
+              (Rows{"[" + json(aslr).dump() + ",\"present\"]"}));
+  }
+}
+
 }  // namespace
 }  // namespace tidemark::policy

@@ -31,6 +31,7 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"ssh_keys", {"user", "file", "type", "bits", "fingerprint", "comment", "options"}},
       {"sshd_settings", {"keyword", "value"}},
       {"sshd_match_blocks", {"criteria", "keyword", "value"}},
+      {"sysctl", {"key", "runtime", "configured"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
