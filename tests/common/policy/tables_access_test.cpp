@@ -365,5 +365,126 @@ TEST(TablesAccessTest, SysctlOfThisMachineLoadsWithItsRuntimeValues) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// network
+
+// A snapshot holding one section as a collector left it.
+Snapshot WithSection(const std::string& name, Section section) {
+  Snapshot s;
+  s.host = {"testhost", "testhost", "/"};
+  s.collected_at = "2026-12-03T00:00:00Z";
+  s.agent_version = "test";
+  section.Finish();
+  section.Materialize();
+  s.sections[name] = std::move(section);
+  return s;
+}
+
+class ListenersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_.Write("/etc/passwd", "root:x:0:0::/root:/bin/sh\nwww:x:33:33::/var/www:/bin/sh\n");
+    root_.Write("/etc/group", "root:x:0:\n");
+    // Socket 555 is held by nginx (two workers: one owner) and by a helper of another unit.
+    Proc(100, "nginx", 33, "0::/system.slice/nginx.service\n");
+    root_.Symlink("/proc/100/fd/3", "socket:[555]");
+    Proc(101, "nginx", 33, "0::/system.slice/nginx.service\n");
+    root_.Symlink("/proc/101/fd/4", "socket:[555]");
+    Proc(102, "certbot", 0, "0::/system.slice/certbot.service\n");
+    root_.Symlink("/proc/102/fd/9", "socket:[555]");
+    Proc(200, "sshd", 0, "0::/system.slice/ssh.service\n");
+    root_.Symlink("/proc/200/fd/3", "socket:[777]");
+  }
+  void Proc(int pid, const std::string& comm, int uid, const std::string& cgroup) {
+    std::string base = "/proc/" + std::to_string(pid);
+    root_.Mkdir(base + "/fd");
+    root_.Write(base + "/comm", comm + "\n");
+    std::string u = std::to_string(uid);
+    root_.Write(base + "/status",
+                "Name:\t" + comm + "\nUid:\t" + u + "\t" + u + "\t" + u + "\t" + u + "\n");
+    root_.Write(base + "/cgroup", cgroup);
+  }
+  static agent::DiagSocket Sock(std::string proto, int family, std::string addr, uint16_t port,
+                                uint64_t inode, uint32_t uid) {
+    agent::DiagSocket s;
+    s.proto = std::move(proto);
+    s.family = family;
+    s.address = std::move(addr);
+    s.port = port;
+    s.inode = inode;
+    s.uid = uid;
+    if (family == 6) s.v6only = false;
+    return s;
+  }
+  // The section the network collector writes for these sockets, with the fixture's /proc.
+  Section NetworkSection(std::vector<agent::DiagSocket> sockets) {
+    auto fs = OpenRootFs(root_.path());
+    EXPECT_TRUE(fs.ok());
+    agent::CollectContext ctx(**fs, "testhost");
+    agent::NetworkCollector c(
+        [sockets] { return StatusOr<std::vector<agent::DiagSocket>>(sockets); },
+        /*require_live=*/false);
+    Section s;
+    c.Collect(ctx, s);
+    return s;
+  }
+  TempRoot root_;
+};
+
+TEST_F(ListenersTest, OneRowPerEndpointAndOwningProgram) {
+  auto db =
+      Loaded(WithSection("network", NetworkSection({Sock("tcp", 4, "0.0.0.0", 443, 555, 33),
+                                                    Sock("tcp", 6, "::", 22, 777, 0),
+                                                    Sock("udp", 4, "127.0.0.1", 53, 888, 101)})));
+  EXPECT_EQ(SectionStatus(*db, "network"), "ok");
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT id, proto, family, address, port, endpoint, scope, v6only, process, uid, "
+            "user, unit, owner_state, sockets, source_file, source_line FROM listeners "
+            "ORDER BY proto, port, process"),
+      (Rows{
+          R"(["listen:tcp:[::]:22","tcp","ipv6","::",22,"[::]:22","any",0,"sshd",0,"root",)"
+          R"("ssh.service","found",1,"sock_diag:tcp6",null])",
+          // Two programs hold :443 (the two nginx workers are one owner): two rows.
+          R"(["listen:tcp:0.0.0.0:443#1","tcp","ipv4","0.0.0.0",443,"0.0.0.0:443","any",null,)"
+          R"("certbot",0,"root","certbot.service","found",1,"sock_diag:tcp4",null])",
+          R"(["listen:tcp:0.0.0.0:443#2","tcp","ipv4","0.0.0.0",443,"0.0.0.0:443","any",null,)"
+          R"("nginx",33,"www","nginx.service","found",1,"sock_diag:tcp4",null])",
+          // Nobody found holding it: one row, the owner columns NULL.
+          R"(["listen:udp:127.0.0.1:53","udp","ipv4","127.0.0.1",53,"127.0.0.1:53",)"
+          R"("loopback",null,null,null,null,null,"none",1,"sock_diag:udp4",null])",
+      }));
+  EXPECT_EQ(Query(*db,
+                  "SELECT DISTINCT u.value FROM listeners, json_each(listeners.units) u "
+                  "WHERE port = 443 ORDER BY 1"),
+            (Rows{R"(["certbot.service"])", R"(["nginx.service"])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT json_extract(o.value, '$.uid'), json_extract(o.value, '$.user') "
+                  "FROM listeners, json_each(listeners.socket_owners) o WHERE port = 53"),
+            (Rows{"[101,null]"}));
+}
+
+TEST_F(ListenersTest, AnOfflineRootHasNoListeners) {
+  auto db = Loaded(Collect(root_, "network"));
+  EXPECT_EQ(Query(*db, "SELECT name, status FROM sections"),
+            (Rows{R"(["network","not_applicable"])"}));
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM listeners"), (Rows{"[0]"}));
+}
+
+TEST(TablesAccessTest, ListenersOfThisMachineHaveWellFormedEndpoints) {
+  auto db = Loaded(Collect("/", "network"));
+  std::string status = SectionStatus(*db, "network");
+  ASSERT_NE(status, "unknown_shape");
+  ASSERT_NE(status, "<missing>");
+  // Whatever listens here: every row has a protocol, a port in range and a matching endpoint.
+  EXPECT_EQ(Query(*db,
+                  "SELECT count(*) FROM listeners WHERE proto NOT IN ('tcp', 'udp') "
+                  "OR typeof(port) != 'integer' OR port NOT BETWEEN 1 AND 65535 "
+                  "OR endpoint NOT LIKE '%:' || port OR id NOT LIKE 'listen:' || proto || ':%' "
+                  "OR source_file NOT LIKE 'sock_diag:%' "
+                  "OR (process IS NULL) != (owner_state != 'found')"),
+            (Rows{"[0]"}));
+}
+
 }  // namespace
 }  // namespace tidemark::policy

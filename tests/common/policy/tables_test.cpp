@@ -32,6 +32,7 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"sshd_settings", {"keyword", "value"}},
       {"sshd_match_blocks", {"criteria", "keyword", "value"}},
       {"sysctl", {"key", "runtime", "configured"}},
+      {"listeners", {"proto", "address", "port", "process", "user", "unit"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
