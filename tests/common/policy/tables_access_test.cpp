@@ -486,5 +486,81 @@ TEST(TablesAccessTest, ListenersOfThisMachineHaveWellFormedEndpoints) {
             (Rows{"[0]"}));
 }
 
+// ---------------------------------------------------------------------------------------------
+// pam
+
+TEST(TablesAccessTest, PamEntriesAreTheExpandedStacksWithTheirLines) {
+  TempRoot root;
+  for (const char* f : {"common-auth", "common-account", "common-password", "common-session",
+                        "login", "su", "other"}) {
+    root.Write(std::string("/etc/pam.d/") + f,
+               testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/pam/debian12/" + f));
+  }
+  auto db = Loaded(Collect(root, "pam"));
+  EXPECT_EQ(SectionStatus(*db, "pam"), "ok");
+  // login's auth stack: its own lines, then common-auth's through `@include common-auth` at
+  // line 57 (the compact entries get their content from `lines` and their file from `chains`).
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, position, type, control, module, arguments, chain, source_file, "
+                  "source_line FROM pam_entries WHERE service = 'login' AND type = 'auth' "
+                  "ORDER BY position"),
+            (Rows{
+                R"(["pam:login:auth:pam_faildelay.so#1",1,"auth","optional","pam_faildelay.so",)"
+                R"("[\"delay=3000000\"]",null,"/etc/pam.d/login",9])",
+                R"(["pam:login:auth:pam_nologin.so#1",2,"auth","requisite","pam_nologin.so",)"
+                R"("[]",null,"/etc/pam.d/login",17])",
+                R"(["pam:login:auth:pam_unix.so#1",10,"auth","[success=1 default=ignore]",)"
+                R"("pam_unix.so","[\"nullok\"]","57","/etc/pam.d/common-auth",17])",
+                R"(["pam:login:auth:pam_deny.so#1",11,"auth","requisite","pam_deny.so","[]",)"
+                R"("57","/etc/pam.d/common-auth",19])",
+                R"(["pam:login:auth:pam_permit.so#1",12,"auth","required","pam_permit.so",)"
+                R"("[]","57","/etc/pam.d/common-auth",23])",
+                R"(["pam:login:auth:pam_cap.so#1",13,"auth","optional","pam_cap.so","[]","57",)"
+                R"("/etc/pam.d/common-auth",25])",
+                R"(["pam:login:auth:pam_group.so#1",14,"auth","optional","pam_group.so","[]",)"
+                R"(null,"/etc/pam.d/login",63])",
+            }));
+  // JSON columns: arguments, flags, actions and the include chain.
+  EXPECT_EQ(Query(*db,
+                  "SELECT a.value, json_extract(flags, '$.nullok'), "
+                  "json_extract(actions, '$.success'), json_extract(via, '$[0].directive'), "
+                  "json_extract(via, '$[0].line'), silent, substack_depth, error "
+                  "FROM pam_entries, json_each(pam_entries.arguments) a "
+                  "WHERE service = 'login' AND module = 'pam_unix.so' "
+                  "AND pam_entries.type = 'auth'"),
+            (Rows{R"(["nullok",1,"1","@include",57,0,0,null])"}));
+  // An entry of the service's own file has no chain; defaults restored.
+  EXPECT_EQ(Query(*db,
+                  "SELECT flags, actions, via, silent, substack_depth FROM pam_entries "
+                  "WHERE id = 'pam:login:auth:pam_nologin.so#1'"),
+            (Rows{R"(["{}",null,null,0,0])"}));
+  // The same common-auth line is an entry of every service that includes it (and of
+  // common-auth itself: every file in /etc/pam.d is a service to libpam).
+  EXPECT_EQ(Query(*db,
+                  "SELECT service FROM pam_entries WHERE module = 'pam_unix.so' "
+                  "AND type = 'auth' ORDER BY service"),
+            (Rows{R"(["common-auth"])", R"(["login"])", R"(["other"])", R"(["su"])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT count(*) FROM pam_entries WHERE type IS NULL OR control IS NULL "
+                  "OR module IS NULL OR source_file IS NULL OR source_line IS NULL"),
+            (Rows{"[0]"}));
+}
+
+TEST(TablesAccessTest, PamFailedIncludeIsAnEntryWithItsError) {
+  TempRoot root;
+  root.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root.Write("/etc/pam.d/svc",
+             "auth required pam_env.so\n@include missing-file\n"
+             "-session optional pam_systemd.so\n");
+  auto db = Loaded(Collect(root, "pam"));
+  EXPECT_EQ(Query(*db,
+                  "SELECT position, type, control, module, silent, error, source_file, "
+                  "source_line FROM pam_entries WHERE service = 'svc' ORDER BY position"),
+            (Rows{R"([1,"auth","required","pam_env.so",0,null,"/etc/pam.d/svc",1])",
+                  R"([2,null,"@include","missing-file",0,)"
+                  R"("included file /etc/pam.d/missing-file does not exist","/etc/pam.d/svc",2])",
+                  R"([3,"session","optional","pam_systemd.so",1,null,"/etc/pam.d/svc",3])"}));
+}
+
 }  // namespace
 }  // namespace tidemark::policy

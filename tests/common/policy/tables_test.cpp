@@ -33,6 +33,7 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"sshd_match_blocks", {"criteria", "keyword", "value"}},
       {"sysctl", {"key", "runtime", "configured"}},
       {"listeners", {"proto", "address", "port", "process", "user", "unit"}},
+      {"pam_entries", {"service", "type", "control", "module", "arguments"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
