@@ -562,5 +562,59 @@ TEST(TablesAccessTest, PamFailedIncludeIsAnEntryWithItsError) {
                   R"([3,"session","optional","pam_systemd.so",1,null,"/etc/pam.d/svc",3])"}));
 }
 
+// ---------------------------------------------------------------------------------------------
+// login
+
+TEST(TablesAccessTest, LoginSettingsHoldLoginDefsUseraddAndShellTimeouts) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/login.defs",
+             "# shadow\nPASS_MAX_DAYS\t99999\nPASS_MIN_DAYS 0\nPASS_MAX_DAYS\t90\n"
+             "ENCRYPT_METHOD \"YESCRYPT\"\nUMASK\t\t022\n");
+  root.Write("/etc/default/useradd", "SHELL=/bin/sh\nINACTIVE=30\n");
+  root.Write("/etc/profile", "TMOUT=900\nreadonly TMOUT\nexport TMOUT\n");
+  root.Write("/etc/bash.bashrc", "umask 027\n");
+  auto db = Loaded(Collect(root, "login"));
+  EXPECT_EQ(SectionStatus(*db, "login"), "ok");
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, origin, key, value, source_file, source_line FROM login_settings "
+                  "WHERE origin != 'shell' ORDER BY origin, key"),
+            (Rows{
+                R"(["login_defs:ENCRYPT_METHOD","login.defs","ENCRYPT_METHOD","YESCRYPT",)"
+                R"("/etc/login.defs",5])",
+                R"(["login_defs:PASS_MAX_DAYS","login.defs","PASS_MAX_DAYS","90",)"
+                R"("/etc/login.defs",4])",
+                R"(["login_defs:PASS_MIN_DAYS","login.defs","PASS_MIN_DAYS","0",)"
+                R"("/etc/login.defs",3])",
+                R"(["login_defs:UMASK","login.defs","UMASK","022","/etc/login.defs",6])",
+                R"(["useradd:INACTIVE","useradd","INACTIVE","30","/etc/default/useradd",2])",
+                R"(["useradd:SHELL","useradd","SHELL","/bin/sh","/etc/default/useradd",1])",
+            }));
+  // The overridden earlier line of a key; the compact default [] restored where there is none.
+  EXPECT_EQ(Query(*db,
+                  "SELECT json_extract(o.value, '$.value'), json_extract(o.value, '$.source.line') "
+                  "FROM login_settings, json_each(login_settings.overridden) o "
+                  "WHERE login_settings.key = 'PASS_MAX_DAYS'"),
+            (Rows{R"(["99999",2])"}));
+  EXPECT_EQ(Query(*db, "SELECT overridden FROM login_settings WHERE key = 'UMASK'"),
+            (Rows{R"(["[]"])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT key, value, statement, readonly, exported, overridden, source_file, "
+                  "source_line FROM login_settings WHERE origin = 'shell' "
+                  "ORDER BY source_file, source_line"),
+            (Rows{R"(["umask","027","umask",0,0,null,"/etc/bash.bashrc",1])",
+                  R"(["TMOUT","900","assignment",0,0,null,"/etc/profile",1])",
+                  R"(["TMOUT",null,"readonly",1,0,null,"/etc/profile",2])",
+                  R"(["TMOUT",null,"export",0,1,null,"/etc/profile",3])"}));
+}
+
+TEST(TablesAccessTest, LoginSettingsOfAbsentFilesAreEmpty) {
+  TempRoot root;
+  WriteAccounts(root);
+  auto db = Loaded(Collect(root, "login"));
+  EXPECT_EQ(Query(*db, "SELECT name, status FROM sections"), (Rows{R"(["login","ok"])"}));
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM login_settings"), (Rows{"[0]"}));
+}
+
 }  // namespace
 }  // namespace tidemark::policy

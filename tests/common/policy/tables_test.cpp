@@ -34,6 +34,7 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"sysctl", {"key", "runtime", "configured"}},
       {"listeners", {"proto", "address", "port", "process", "user", "unit"}},
       {"pam_entries", {"service", "type", "control", "module", "arguments"}},
+      {"login_settings", {"key", "value"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
