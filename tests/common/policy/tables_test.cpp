@@ -28,6 +28,13 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"privileged_members", {"group", "user"}},
       {"sudo_grants", {"principal", "host", "runas_users", "runas_groups", "command", "nopasswd"}},
       {"sudo_defaults", {}},
+      {"ssh_keys", {"user", "file", "type", "bits", "fingerprint", "comment", "options"}},
+      {"sshd_settings", {"keyword", "value"}},
+      {"sshd_match_blocks", {"criteria", "keyword", "value"}},
+      {"sysctl", {"key", "runtime", "configured"}},
+      {"listeners", {"proto", "address", "port", "process", "user", "unit"}},
+      {"pam_entries", {"service", "type", "control", "module", "arguments"}},
+      {"login_settings", {"key", "value"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
