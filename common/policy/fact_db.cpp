@@ -282,8 +282,16 @@ Status FactDb::Load(const Snapshot& snapshot) {
     status = insert("host", {snapshot.host.id, snapshot.host.hostname, snapshot.host.root,
                              snapshot.collected_at, snapshot.agent_version, ContentHash(snapshot)});
   }
-  for (const auto& [name, section] : snapshot.sections) {
+  for (const auto& [name, collected] : snapshot.sections) {
     if (!status.ok()) break;
+    // A section straight from the collectors keeps its large arrays as text (Section::items);
+    // a decoded one has them in `data`. Read both the same way.
+    std::optional<Section> materialized;
+    if (!collected.items.empty()) {
+      materialized = collected;
+      materialized->Materialize();
+    }
+    const Section& section = materialized ? *materialized : collected;
     std::string section_status(SectionStatusName(section.status));
     std::vector<std::pair<const Table*, RowCollector>> tables;
     bool shape_ok = true;

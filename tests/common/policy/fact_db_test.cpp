@@ -225,3 +225,21 @@ TEST(FactDbTest, LoadReplacesThePreviousSnapshot) {
 
 }  // namespace
 }  // namespace tidemark::policy
+
+namespace tidemark::policy {
+namespace {
+
+TEST(FactDbTest, ReadsSectionsStraightFromTheCollectorsItemsAsData) {
+  Snapshot s;
+  s.host = {"h", "h", "/"};
+  Section accounts;
+  accounts.items["users"].push_back(
+      {{"id", "user:alice"}, {"name", "alice"}, {"uid", 1000}, {"source", {{"line", 2}}}});
+  s.sections["accounts"] = accounts;  // not materialized: the array is text in `items`
+  auto db = Loaded(s);
+  EXPECT_EQ(Rows(*db, "SELECT id, uid, source_file, source_line FROM users"),
+            (std::vector<std::string>{R"(["user:alice",1000,"/etc/passwd",2])"}));
+}
+
+}  // namespace
+}  // namespace tidemark::policy
