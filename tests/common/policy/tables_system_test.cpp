@@ -1,10 +1,200 @@
-// Fact tables over sections the real agent collects from fixture roots (issue 10). Filled in by
-// the tables' definitions (common/policy/tables/).
+// Fact tables over sections the real agent collects from fixture roots (issue 10): files and
+// trust_files (files), suid_files, world_writable and unowned_files (sweep), services, packages,
+// and the cron tables: exact rows, ids and sources, compact defaults restored, modes as integers,
+// list columns usable with json_each, and a section of the wrong shape leaving its tables empty.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include "agent/collect.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
+#include "tests/support/require.h"
+#include "tests/support/temp_root.h"
 
 namespace tidemark::policy {
-namespace {}  // namespace
+namespace {
+
+using json = nlohmann::json;
+using testing::TempRoot;
+using Rows = std::vector<std::string>;
+
+Snapshot Collect(const TempRoot& root, const std::string& only) {
+  agent::CollectRequest request;
+  request.root = root.path();
+  request.host_id = "testhost";
+  request.only = {only};
+  StatusOr<Snapshot> s = agent::CollectSnapshot(request);
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? *s : Snapshot{};
+}
+
+std::unique_ptr<FactDb> Loaded(const Snapshot& snapshot) {
+  StatusOr<std::unique_ptr<FactDb>> db = FactDb::Open();
+  EXPECT_TRUE(db.ok()) << db.status().ToString();
+  Status s = (*db)->Load(snapshot);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::move(*db);
+}
+
+// Returns the rows of `sql` as compact JSON text, one string per row.
+Rows Query(const FactDb& db, const std::string& sql) {
+  StatusOr<QueryResult> r = db.Query(sql);
+  EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
+  Rows out;
+  if (!r.ok()) return out;
+  for (const auto& row : r->rows) out.push_back(json(row).dump());
+  return out;
+}
+
+// The fixture's users: root, alice (1000) and, when the tests do not run as root, the running
+// user as "tester", so that the files the test creates have a known owner and group.
+void WriteAccounts(TempRoot& root) {
+  std::string passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+  std::string group = "root:x:0:\nalice:x:1000:\n";
+  if (::geteuid() != 0) {
+    passwd += "tester:x:" + std::to_string(::geteuid()) + ":" + std::to_string(::getegid()) +
+              "::/nonexistent:/usr/sbin/nologin\n";
+  }
+  if (::getegid() != 0) group += "tester:x:" + std::to_string(::getegid()) + ":\n";
+  root.Write("/etc/passwd", passwd);
+  root.Write("/etc/group", group);
+}
+
+std::string Me() { return ::geteuid() == 0 ? "root" : "tester"; }
+std::string MyGroup() { return ::getegid() == 0 ? "root" : "tester"; }
+
+std::string SectionStatus(const FactDb& db, const std::string& section) {
+  Rows r = Query(db, "SELECT status FROM sections WHERE name = '" + section + "'");
+  return r.size() == 1 ? json::parse(r[0])[0].get<std::string>() : "(no such section)";
+}
+
+const Column* FindColumn(const std::string& table, const std::string& column) {
+  const Table* t = FindTable(table);
+  if (t == nullptr) return nullptr;
+  for (const Column& c : t->columns) {
+    if (c.name == column) return &c;
+  }
+  return nullptr;
+}
+
+TEST(TablesSystemTest, FilesAndTrustFilesFromACollectedRoot) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/shadow", "root:!:19000:0:99999:7:::\n", 0640);
+  root.Write("/etc/sudoers", "root ALL=(ALL:ALL) ALL\n", 0440);
+  root.Write("/etc/pam.d/common-auth", "auth required pam_unix.so\n", 0666);
+  root.Symlink("/etc/pam.d/other", "common-auth");
+  root.Write("/etc/hosts.equiv", "+\n", 0644);
+  auto db = Loaded(Collect(root, "files"));
+  EXPECT_EQ(SectionStatus(*db, "files"), "ok");
+
+  // The path is the id without "file:"; the item is its own source (no line); the omitted
+  // `state` ("present") and `hash_state` ("hashed") are restored; the mode is an integer.
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, path, category, state, type, mode, owner, \"group\", hash_state, "
+                  "sha256, source_file, source_line FROM files WHERE path = '/etc/shadow'"),
+            (Rows{json::array({"file:/etc/shadow", "/etc/shadow", "account_db", "present",
+                               "regular", 0640, Me(), MyGroup(), "hashed",
+                               Sha256Hex("root:!:19000:0:99999:7:::\n"), "/etc/shadow", nullptr})
+                      .dump()}));
+  // A listed path that does not exist: state written, no metadata, no hash state.
+  EXPECT_EQ(Query(*db,
+                  "SELECT state, type, mode, hash_state, source_file FROM files "
+                  "WHERE path = '/etc/gshadow'"),
+            (Rows{R"(["absent",null,null,null,"/etc/gshadow"])"}));
+  EXPECT_EQ(Query(*db, "SELECT path FROM files WHERE type = 'regular' AND mode & 2"),
+            (Rows{R"(["/etc/pam.d/common-auth"])"}));
+  EXPECT_EQ(
+      Query(*db, "SELECT type, link_target, hash_state FROM files WHERE path = '/etc/pam.d/other'"),
+      (Rows{R"(["symlink","common-auth","not_regular"])"}));
+  EXPECT_EQ(Query(*db, "SELECT mode FROM files WHERE path = '/etc/sudoers'"), (Rows{"[288]"}));
+
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, path, name, user, type, mode, source_file, source_line "
+                  "FROM trust_files"),
+            (Rows{R"(["trust_file:/etc/hosts.equiv","/etc/hosts.equiv","hosts.equiv",null,)"
+                  R"("regular",420,"/etc/hosts.equiv",null])"}));
+
+  const Column* mtime = FindColumn("files", "mtime");
+  ASSERT_NE(mtime, nullptr);
+  EXPECT_TRUE(mtime->changes_by_itself);
+}
+
+// dpkg's database as Debian 12 lays it out: /bin is a symlink to usr/bin, the lists name /bin.
+void WriteSweepRoot(TempRoot& root) {
+  WriteAccounts(root);
+  root.Symlink("/bin", "usr/bin");
+  root.Write("/usr/bin/su", "su-binary", 04755);
+  root.Write("/usr/bin/wall", "wall-binary", 02755);
+  root.Write("/usr/bin/plain", "plain", 0755);
+  root.Mkdir("/tmp", 01777);  // sticky: not reported
+  root.Mkdir("/srv/open", 0777);
+  root.Write("/srv/ww", "x", 0666);
+  root.Write("/var/lib/dpkg/status", "");
+  root.Write("/var/lib/dpkg/info/util-linux.list", "/.\n/bin\n/bin/su\n");
+  root.Write("/var/lib/dpkg/info/bsdutils.list", "/usr/bin/su\n");
+}
+
+TEST(TablesSystemTest, SuidWorldWritableAndUnownedFilesFromASweep) {
+  TempRoot root;
+  WriteSweepRoot(root);
+  bool as_root = ::geteuid() == 0;
+  if (as_root) {
+    root.Write("/data/nouser", "x", 0644);
+    ASSERT_TRUE(root.Chown("/data/nouser", 4242, 0));
+  }
+  auto db = Loaded(Collect(root, "sweep"));
+  EXPECT_EQ(SectionStatus(*db, "sweep"), "ok");
+
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, path, mode, setuid, setgid, owner, package, source_file, "
+                  "source_line FROM suid_files ORDER BY path"),
+            (Rows{json::array({"sweep:setid:/usr/bin/su", "/usr/bin/su", 04755, 1, 0, Me(),
+                               "bsdutils, util-linux", "/usr/bin/su", nullptr})
+                      .dump(),
+                  json::array({"sweep:setid:/usr/bin/wall", "/usr/bin/wall", 02755, 0, 1, Me(),
+                               nullptr, "/usr/bin/wall", nullptr})
+                      .dump()}));
+  EXPECT_EQ(Query(*db, "SELECT path FROM suid_files WHERE mode & 2048"),
+            (Rows{R"(["/usr/bin/su"])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT p.value FROM suid_files, json_each(suid_files.packages) AS p "
+                  "WHERE suid_files.path = '/usr/bin/su'"),
+            (Rows{R"(["bsdutils"])", R"(["util-linux"])"}));
+  // No package owns /usr/bin/wall: `[]`, not NULL (which would mean no dpkg database).
+  EXPECT_EQ(Query(*db, "SELECT packages, dpkg_path, sha256 FROM suid_files WHERE setgid"),
+            (Rows{json::array({"[]", "/usr/bin/wall", Sha256Hex("wall-binary")}).dump()}));
+
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, path, type, mode, source_file, source_line FROM world_writable "
+                  "ORDER BY path"),
+            (Rows{R"(["sweep:world_writable_dir:/srv/open","/srv/open","directory",511,)"
+                  R"("/srv/open",null])",
+                  R"(["sweep:world_writable_file:/srv/ww","/srv/ww","regular",438,"/srv/ww",)"
+                  R"(null])"}));
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM world_writable WHERE mode & 2 AND NOT mode & 512"),
+            (Rows{"[2]"}));
+
+  TIDEMARK_REQUIRE(as_root, "needs root to create a file owned by an unused uid");
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, path, type, mode, uid, owner, \"group\", no_user, no_group, "
+                  "source_file, source_line FROM unowned_files"),
+            (Rows{R"(["sweep:unowned:/data/nouser","/data/nouser","regular",420,4242,null,)"
+                  R"("root",1,0,"/data/nouser",null])"}));
+}
+
+TEST(TablesSystemTest, ASweepItemOfTheWrongShapeLeavesTheSectionsTablesEmpty) {
+  TempRoot root;
+  WriteSweepRoot(root);
+  Snapshot snapshot = Collect(root, "sweep");
+  json& data = snapshot.sections["sweep"].data;
+  ASSERT_TRUE(data["setid_files"].is_array() && !data["setid_files"].empty());
+  data["setid_files"][0]["mode"] = "rwsr-xr-x";  // not octal
+  auto db = Loaded(snapshot);
+  EXPECT_EQ(SectionStatus(*db, "sweep"), "unknown_shape");
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM suid_files"), (Rows{"[0]"}));
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM world_writable"), (Rows{"[0]"}));
+}
+
+}  // namespace
 }  // namespace tidemark::policy

@@ -28,6 +28,10 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"privileged_members", {"group", "user"}},
       {"sudo_grants", {"principal", "host", "runas_users", "runas_groups", "command", "nopasswd"}},
       {"sudo_defaults", {}},
+      {"files", {"path", "type", "mode", "owner", "group", "sha256", "uid", "gid", "mtime"}},
+      {"suid_files", {"path", "mode", "owner", "group", "package"}},
+      {"world_writable", {"path", "type"}},
+      {"unowned_files", {"path"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
