@@ -196,5 +196,79 @@ TEST(TablesSystemTest, ASweepItemOfTheWrongShapeLeavesTheSectionsTablesEmpty) {
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM world_writable"), (Rows{"[0]"}));
 }
 
+TEST(TablesSystemTest, ServicesFromUnitFilesOfAnOfflineRoot) {
+  TempRoot root;
+  root.Write("/lib/systemd/system/ssh.service",
+             "[Unit]\nDescription=OpenBSD Secure Shell server\n"
+             "[Service]\nExecStart=/usr/sbin/sshd -D $SSHD_OPTS\n"
+             "EnvironmentFile=-/etc/default/ssh\n"
+             "[Install]\nWantedBy=multi-user.target\n");
+  root.Symlink("/etc/systemd/system/multi-user.target.wants/ssh.service",
+               "/lib/systemd/system/ssh.service");
+  root.Write("/lib/systemd/system/apt-daily.timer", "[Timer]\nOnCalendar=daily\n");
+  root.Write("/etc/systemd/system/app.service",
+             "[Service]\n"                                  // 1
+             "User=app\n"                                   // 2
+             "Group=app\n"                                  // 3
+             "Environment=MODE=prod \"DB_HOST=db 1\"\n"     // 4
+             "ExecStartPre=/bin/true\n"                     // 5
+             "ExecStart=/opt/app/run --password hunter2\n"  // 6
+             "[Install]\nWantedBy=multi-user.target\n");
+  root.Write("/etc/systemd/system/app.service.d/limits.conf", "[Service]\nLimitNOFILE=1024\n");
+  Snapshot snapshot = Collect(root, "services");
+  auto db = Loaded(snapshot);
+  EXPECT_EQ(SectionStatus(*db, "services"), "ok");
+
+  // Name and type from the id; the file of a unit in the package unit directory restored from
+  // the section's `unit_dir`; active states unknown (NULL) on an offline root.
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, unit, type, state, enabled, active, active_state, user, source_file, "
+                  "source_line FROM services ORDER BY unit"),
+            (Rows{R"(["unit:app.service","app.service","service","disabled",0,null,null,"app",)"
+                  R"("/etc/systemd/system/app.service",null])",
+                  R"(["unit:apt-daily.timer","apt-daily.timer","timer","static",0,null,null,null,)"
+                  R"("/lib/systemd/system/apt-daily.timer",null])",
+                  R"(["unit:ssh.service","ssh.service","service","enabled",1,null,null,null,)"
+                  R"("/lib/systemd/system/ssh.service",null])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT e.value FROM services, json_each(services.exec_start) AS e "
+                  "WHERE unit = 'app.service'"),
+            (Rows{R"(["/opt/app/run --password ***"])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT \"group\", exec_start_masked, environment, dropins FROM services "
+                  "WHERE unit = 'app.service'"),
+            (Rows{R"(["app",1,"[\"MODE\",\"DB_HOST\"]",)"
+                  R"("[\"/etc/systemd/system/app.service.d/limits.conf\"]"])"}));
+  // Compact defaults: no [Install] is {}, no drop-in is [], no ExecStart is [].
+  EXPECT_EQ(Query(*db,
+                  "SELECT install, dropins, exec_start, exec_start_masked, environment_files "
+                  "FROM services WHERE unit = 'apt-daily.timer'"),
+            (Rows{R"(["{}","[]","[]",0,"[]"])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT exec_start, environment_files, json_extract(install, '$.wanted_by') "
+                  "FROM services WHERE unit = 'ssh.service'"),
+            (Rows{R"(["[\"/usr/sbin/sshd -D $SSHD_OPTS\"]",)"
+                  R"("[{\"optional\":true,\"path\":\"/etc/default/ssh\"}]",)"
+                  R"("[\"multi-user.target\"]"])"}));
+
+  // With the running manager's states (a live host; set here as the collector writes them): a
+  // unit the manager has not loaded carries no keys and is inactive/dead.
+  json& data = snapshot.sections["services"].data;
+  data["manager"]["active_state_collected"] = true;
+  for (json& unit : data["units"]) {
+    if (unit["id"] == "unit:ssh.service") {
+      unit["active_state"] = "active";
+      unit["sub_state"] = "running";
+    }
+  }
+  db = Loaded(snapshot);
+  EXPECT_EQ(Query(*db,
+                  "SELECT unit, active, active_state, sub_state, load_state FROM services "
+                  "ORDER BY unit"),
+            (Rows{R"(["app.service",0,"inactive","dead",null])",
+                  R"(["apt-daily.timer",0,"inactive","dead",null])",
+                  R"(["ssh.service",1,"active","running","loaded"])"}));
+}
+
 }  // namespace
 }  // namespace tidemark::policy

@@ -32,6 +32,7 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"suid_files", {"path", "mode", "owner", "group", "package"}},
       {"world_writable", {"path", "type"}},
       {"unowned_files", {"path"}},
+      {"services", {"unit", "enabled", "active", "user", "exec_start"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
