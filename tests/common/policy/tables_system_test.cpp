@@ -270,5 +270,38 @@ TEST(TablesSystemTest, ServicesFromUnitFilesOfAnOfflineRoot) {
                   R"(["ssh.service",1,"active","running","loaded"])"}));
 }
 
+TEST(TablesSystemTest, PackagesFromTheDpkgStatusFile) {
+  TempRoot root;
+  root.Write("/var/lib/dpkg/status",
+             "Package: bash\n"                       // 1
+             "Status: install ok installed\n"        // 2
+             "Architecture: amd64\n"                 // 3
+             "Version: 5.2.15-2+b2\n"                // 4
+             "\n"                                    // 5
+             "Package: libssl3\n"                    // 6
+             "Status: hold ok installed\n"           // 7
+             "Architecture: amd64\n"                 // 8
+             "Source: openssl (3.0.15-1~deb12u1)\n"  // 9
+             "Version: 3.0.15-1~deb12u1+b1\n"        // 10
+             "\n"                                    // 11
+             "Package: telnetd\n"                    // 12
+             "Status: deinstall ok config-files\n"   // 13
+             "Architecture: amd64\n"                 // 14
+             "Source: inetutils\n"                   // 15
+             "Version: 2.4-2\n");                    // 16
+  auto db = Loaded(Collect(root, "packages"));
+  EXPECT_EQ(SectionStatus(*db, "packages"), "ok");
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT id, name, arch, version, installed, status_abbrev, want, eflag, status, "
+            "source_package, source_version, source_file, source_line FROM packages"),
+      (Rows{R"(["package:bash:amd64","bash","amd64","5.2.15-2+b2",1,"ii ","install","ok",)"
+            R"("installed","bash","5.2.15-2+b2","/var/lib/dpkg/status",1])",
+            R"(["package:libssl3:amd64","libssl3","amd64","3.0.15-1~deb12u1+b1",1,"hi ",)"
+            R"("hold","ok","installed","openssl","3.0.15-1~deb12u1","/var/lib/dpkg/status",6])",
+            R"(["package:telnetd:amd64","telnetd","amd64","2.4-2",0,"rc ","deinstall","ok",)"
+            R"("config-files","inetutils","2.4-2","/var/lib/dpkg/status",12])"}));
+}
+
 }  // namespace
 }  // namespace tidemark::policy

@@ -33,6 +33,7 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"world_writable", {"path", "type"}},
       {"unowned_files", {"path"}},
       {"services", {"unit", "enabled", "active", "user", "exec_start"}},
+      {"packages", {"name", "arch", "version"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
