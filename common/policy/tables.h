@@ -39,6 +39,7 @@ void AddLoginTables(std::vector<Table>& out);     // login_settings
 void AddFilesTables(std::vector<Table>& out);
 void AddServicesTables(std::vector<Table>& out);  // services
 void AddPackagesTables(std::vector<Table>& out);  // packages
-void AddCronTables(std::vector<Table>& out);      // cron_jobs
+// cron_jobs, cron_variables, cron_files, cron_periodic, cron_access
+void AddCronTables(std::vector<Table>& out);
 
 }  // namespace tidemark::policy

@@ -303,5 +303,76 @@ TEST(TablesSystemTest, PackagesFromTheDpkgStatusFile) {
             R"("config-files","inetutils","2.4-2","/var/lib/dpkg/status",12])"}));
 }
 
+TEST(TablesSystemTest, CronJobsFilesAndAllowDenyLists) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/crontab",
+             "SHELL=/bin/sh\n"                                         // 1
+             "17 * * * * root cd / && run-parts /etc/cron.hourly\n");  // 2
+  root.Write("/etc/cron.d/backup",
+             "DB_PASSWORD=hunter2\n@daily root /usr/bin/backup --password x\n", 0664);
+  root.Write("/var/spool/cron/crontabs/alice", "*/10 * * * * ~/bin/poll\n", 0600);
+  root.Write("/etc/cron.daily/logrotate", "#!/bin/sh\n", 0755);
+  root.Write("/etc/cron.daily/old.dpkg-old", "#!/bin/sh\n", 0755);
+  root.Write("/etc/cron.allow", "root\n# comment\n alice \n", 0640);
+  root.Write("/etc/at.deny", "nobody\n", 0640);
+  auto db = Loaded(Collect(root, "cron"));
+  EXPECT_EQ(SectionStatus(*db, "cron"), "ok");
+
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT id, user, schedule, command, masked, kind, source_file, source_line "
+            "FROM cron_jobs ORDER BY id"),
+      (Rows{R"(["cron:/etc/cron.d/backup:2","root","@daily","/usr/bin/backup --password ***",)"
+            R"(1,"cron_d","/etc/cron.d/backup",2])",
+            R"(["cron:/etc/crontab:2","root","17 * * * *",)"
+            R"("cd / && run-parts /etc/cron.hourly",0,"system","/etc/crontab",2])",
+            R"(["cron:/var/spool/cron/crontabs/alice:1","alice","*/10 * * * *",)"
+            R"("~/bin/poll",0,"user","/var/spool/cron/crontabs/alice",1])"}));
+  EXPECT_EQ(Query(*db, "SELECT name, value, masked, source_line FROM cron_variables ORDER BY id"),
+            (Rows{R"(["DB_PASSWORD","***",1,1])", R"(["SHELL","/bin/sh",0,1])"}));
+
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, path, kind, user, mode, source_file, source_line FROM cron_files "
+                  "ORDER BY path"),
+            (Rows{R"(["cron_file:/etc/cron.d/backup","/etc/cron.d/backup","cron_d",null,436,)"
+                  R"("/etc/cron.d/backup",null])",
+                  R"(["cron_file:/etc/crontab","/etc/crontab","system",null,420,"/etc/crontab",)"
+                  R"(null])",
+                  R"(["cron_file:/var/spool/cron/crontabs/alice","/var/spool/cron/crontabs/alice",)"
+                  R"("user","alice",384,"/var/spool/cron/crontabs/alice",null])"}));
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT cron_files.path, p.value FROM cron_files, json_each(cron_files.problems) AS p "
+            "WHERE mode & 18"),
+      (Rows{R"(["/etc/cron.d/backup","group_or_world_writable"])"}));
+
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, directory, name, mode, would_run, problems, source_file "
+                  "FROM cron_periodic ORDER BY name"),
+            (Rows{R"(["cron_periodic:/etc/cron.daily/logrotate","/etc/cron.daily","logrotate",)"
+                  R"(493,1,"[]","/etc/cron.daily/logrotate"])",
+                  R"(["cron_periodic:/etc/cron.daily/old.dpkg-old","/etc/cron.daily",)"
+                  R"("old.dpkg-old",493,0,"[\"bad_name\"]","/etc/cron.daily/old.dpkg-old"])"}));
+
+  // One row per list file, present or not; an absent one has no metadata and no names.
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, service, list, state, mode, names IS NULL, source_file, source_line "
+                  "FROM cron_access ORDER BY path"),
+            (Rows{R"(["cron_access:/etc/at.allow","at","allow","absent",null,1,"/etc/at.allow",)"
+                  R"(null])",
+                  R"(["cron_access:/etc/at.deny","at","deny","present",416,0,"/etc/at.deny",)"
+                  R"(null])",
+                  R"(["cron_access:/etc/cron.allow","cron","allow","present",416,0,)"
+                  R"("/etc/cron.allow",null])",
+                  R"(["cron_access:/etc/cron.deny","cron","deny","absent",null,1,)"
+                  R"("/etc/cron.deny",null])"}));
+  EXPECT_EQ(Query(*db,
+                  "SELECT json_extract(n.value, '$.name'), json_extract(n.value, '$.line') "
+                  "FROM cron_access, json_each(cron_access.names) AS n "
+                  "WHERE service = 'cron' AND list = 'allow'"),
+            (Rows{R"(["root",1])", R"(["alice",3])"}));
+}
+
 }  // namespace
 }  // namespace tidemark::policy

@@ -34,6 +34,8 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"unowned_files", {"path"}},
       {"services", {"unit", "enabled", "active", "user", "exec_start"}},
       {"packages", {"name", "arch", "version"}},
+      {"cron_jobs", {"user", "schedule", "command"}},
+      {"cron_access", {"path", "names"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
