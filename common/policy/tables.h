@@ -35,9 +35,11 @@ void AddSysctlTables(std::vector<Table>& out);    // sysctl
 void AddNetworkTables(std::vector<Table>& out);   // listeners
 void AddPamTables(std::vector<Table>& out);       // pam_entries
 void AddLoginTables(std::vector<Table>& out);     // login_settings
-void AddFilesTables(std::vector<Table>& out);  // files, suid_files, world_writable, unowned_files
+// files, trust_files, suid_files, world_writable, unowned_files
+void AddFilesTables(std::vector<Table>& out);
 void AddServicesTables(std::vector<Table>& out);  // services
 void AddPackagesTables(std::vector<Table>& out);  // packages
-void AddCronTables(std::vector<Table>& out);      // cron_jobs
+// cron_jobs, cron_variables, cron_files, cron_periodic, cron_access
+void AddCronTables(std::vector<Table>& out);
 
 }  // namespace tidemark::policy

@@ -35,6 +35,14 @@ TEST(TablesTest, TheIssuesPublicTablesExistWithTheirColumns) {
       {"listeners", {"proto", "address", "port", "process", "user", "unit"}},
       {"pam_entries", {"service", "type", "control", "module", "arguments"}},
       {"login_settings", {"key", "value"}},
+      {"files", {"path", "type", "mode", "owner", "group", "sha256", "uid", "gid", "mtime"}},
+      {"suid_files", {"path", "mode", "owner", "group", "package"}},
+      {"world_writable", {"path", "type"}},
+      {"unowned_files", {"path"}},
+      {"services", {"unit", "enabled", "active", "user", "exec_start"}},
+      {"packages", {"name", "arch", "version"}},
+      {"cron_jobs", {"user", "schedule", "command"}},
+      {"cron_access", {"path", "names"}},
   };
   for (const auto& [name, columns] : expected) {
     const Table* t = FindTable(name);
