@@ -1,0 +1,10 @@
+// The fixtures of the rules over the files, sweep, services, packages, cron and network tables.
+#include "tests/policies/cases.h"
+
+namespace tidemark::policy::cases {
+
+Root SystemBase() { return {}; }
+
+std::vector<Case> SystemCases() { return {}; }
+
+}  // namespace tidemark::policy::cases
