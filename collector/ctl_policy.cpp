@@ -92,6 +92,21 @@ std::string CommandOf(const std::vector<std::string>& args) {
   return "";
 }
 
+// Returns `args` without --db FILE / --db=FILE (commands that read no store accept and ignore
+// the global option); the command stays first.
+std::vector<std::string> WithoutDb(const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--db") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("--db=", 0) == 0) continue;
+    rest.push_back(args[i]);
+  }
+  return rest;
+}
+
 int RunTables(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string format = "text";
   for (size_t i = 1; i < args.size(); ++i) {
@@ -496,36 +511,8 @@ bool IsPolicyCommand(const std::vector<std::string>& args) {
 int RunPolicyCommand(const std::vector<std::string>& args, const std::string& default_db,
                      std::ostream& out, std::ostream& err) {
   std::string command = CommandOf(args);
-  if (command == "tables") {
-    std::vector<std::string> rest;
-    bool skipped = false;
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (!skipped && args[i] == "tables") {
-        skipped = true;
-        rest.push_back(args[i]);
-        continue;
-      }
-      if (!skipped && (args[i] == "--db")) {
-        ++i;
-        continue;
-      }
-      if (!skipped && args[i].rfind("--db=", 0) == 0) continue;
-      rest.push_back(args[i]);
-    }
-    return RunTables(rest, out, err);
-  }
-  if (command == "evaluate") {
-    std::vector<std::string> rest;
-    for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "--db") {
-        ++i;  // evaluate reads no store
-        continue;
-      }
-      if (args[i].rfind("--db=", 0) == 0) continue;
-      rest.push_back(args[i]);
-    }
-    return RunEvaluate(rest, out, err);
-  }
+  if (command == "tables") return RunTables(WithoutDb(args), out, err);
+  if (command == "evaluate") return RunEvaluate(WithoutDb(args), out, err);  // reads no store
   return RunQuery(args, default_db, out, err);
 }
 

@@ -6,6 +6,7 @@
 
 #include "agent/collect.h"
 #include "common/policy/tables.h"
+#include "tests/common/policy/fact_db_support.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::policy {
@@ -15,31 +16,12 @@ using json = nlohmann::json;
 using testing::TempRoot;
 
 Snapshot Collect(const TempRoot& root, const std::string& only) {
-  agent::CollectRequest request;
-  request.root = root.path();
-  request.host_id = "testhost";
-  request.only = {only};
-  StatusOr<Snapshot> s = agent::CollectSnapshot(request);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? *s : Snapshot{};
+  return policy::fixtures::Collect(root.path(), {only});
 }
+using policy::fixtures::Loaded;
 
-std::unique_ptr<FactDb> Loaded(const Snapshot& snapshot) {
-  StatusOr<std::unique_ptr<FactDb>> db = FactDb::Open();
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  Status s = (*db)->Load(snapshot);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return std::move(*db);
-}
-
-// Returns the rows of `sql` as compact JSON text, one string per row.
 std::vector<std::string> Rows(const FactDb& db, const std::string& sql) {
-  StatusOr<QueryResult> r = db.Query(sql);
-  EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
-  std::vector<std::string> out;
-  if (!r.ok()) return out;
-  for (const auto& row : r->rows) out.push_back(json(row).dump());
-  return out;
+  return policy::fixtures::Query(db, sql);
 }
 
 void WriteAccounts(TempRoot& root) {

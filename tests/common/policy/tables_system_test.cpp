@@ -8,6 +8,7 @@
 #include "agent/collect.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
+#include "tests/common/policy/fact_db_support.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
@@ -15,36 +16,14 @@ namespace tidemark::policy {
 namespace {
 
 using json = nlohmann::json;
+using policy::fixtures::Rows;
 using testing::TempRoot;
-using Rows = std::vector<std::string>;
 
 Snapshot Collect(const TempRoot& root, const std::string& only) {
-  agent::CollectRequest request;
-  request.root = root.path();
-  request.host_id = "testhost";
-  request.only = {only};
-  StatusOr<Snapshot> s = agent::CollectSnapshot(request);
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return s.ok() ? *s : Snapshot{};
+  return policy::fixtures::Collect(root.path(), {only});
 }
-
-std::unique_ptr<FactDb> Loaded(const Snapshot& snapshot) {
-  StatusOr<std::unique_ptr<FactDb>> db = FactDb::Open();
-  EXPECT_TRUE(db.ok()) << db.status().ToString();
-  Status s = (*db)->Load(snapshot);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return std::move(*db);
-}
-
-// Returns the rows of `sql` as compact JSON text, one string per row.
-Rows Query(const FactDb& db, const std::string& sql) {
-  StatusOr<QueryResult> r = db.Query(sql);
-  EXPECT_TRUE(r.ok()) << sql << ": " << r.status().ToString();
-  Rows out;
-  if (!r.ok()) return out;
-  for (const auto& row : r->rows) out.push_back(json(row).dump());
-  return out;
-}
+using policy::fixtures::Loaded;
+using policy::fixtures::Query;
 
 // The fixture's users: root, alice (1000) and, when the tests do not run as root, the running
 // user as "tester", so that the files the test creates have a known owner and group.
