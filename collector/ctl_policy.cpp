@@ -92,6 +92,22 @@ std::string CommandOf(const std::vector<std::string>& args) {
   return "";
 }
 
+// Splits the option at args[i], "--name=value" or "--name" followed by its value (then i moves
+// to the value); returns false when the value is missing.
+bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
+                 std::string& value) {
+  const std::string& a = args[i];
+  if (size_t eq = a.find('='); eq != std::string::npos) {
+    name = a.substr(0, eq);
+    value = a.substr(eq + 1);
+    return true;
+  }
+  name = a;
+  if (i + 1 >= args.size()) return false;
+  value = args[++i];
+  return true;
+}
+
 // Returns `args` without --db FILE / --db=FILE (commands that read no store accept and ignore
 // the global option); the command stays first.
 std::vector<std::string> WithoutDb(const std::vector<std::string>& args) {
@@ -284,15 +300,9 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
       return 0;
     }
     if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-      std::string name = a;
+      std::string name;
       std::string value;
-      if (size_t eq = a.find('='); eq != std::string::npos) {
-        name = a.substr(0, eq);
-        value = a.substr(eq + 1);
-      } else {
-        if (i + 1 >= args.size()) return Usage(err, a + " needs a value");
-        value = args[++i];
-      }
+      if (!OptionValue(args, i, name, value)) return Usage(err, a + " needs a value");
       if (name == "--db") {
         o.db = value;
       } else if (name == "--format") {
@@ -462,15 +472,9 @@ int RunEvaluate(const std::vector<std::string>& args, std::ostream& out, std::os
     if (a.size() <= 2 || a.compare(0, 2, "--") != 0) {
       return Usage(err, "evaluate: unexpected argument '" + a + "' (--snapshot FILE)");
     }
-    std::string name = a;
+    std::string name;
     std::string value;
-    if (size_t eq = a.find('='); eq != std::string::npos) {
-      name = a.substr(0, eq);
-      value = a.substr(eq + 1);
-    } else {
-      if (i + 1 >= args.size()) return Usage(err, a + " needs a value");
-      value = args[++i];
-    }
+    if (!OptionValue(args, i, name, value)) return Usage(err, a + " needs a value");
     if (name == "--snapshot") {
       snapshot_file = value;
     } else if (name == "--policies") {
