@@ -142,6 +142,10 @@ std::vector<Case> SshSysctlCases() {
                  const std::string& keyword) {
     return ReplaceCase(rule, kSshdConfig, from, to, {"sshd_setting:" + keyword});
   };
+  auto sysctl = [](const std::string& rule, const std::string& from, const std::string& to,
+                   std::vector<std::string> ids) {
+    return ReplaceCase(rule, kSysctl, from, to, std::move(ids));
+  };
   return {
       // sshd
       sshd("sshd-permit-root-login-disabled", "PermitRootLogin no", "PermitRootLogin yes",
@@ -184,6 +188,39 @@ std::vector<Case> SshSysctlCases() {
                            "    PasswordAuthentication yes\n"
                            "    PermitRootLogin prohibit-password\n")}},
        {"sshd_match:/etc/ssh/sshd_config:29#1", "sshd_match:/etc/ssh/sshd_config:29#2"}},
+      // sysctl (an offline root: the configured values are judged)
+      sysctl("sysctl-ip-forwarding-disabled", "net.ipv4.ip_forward = 0", "net.ipv4.ip_forward = 1",
+             {"sysctl:net.ipv4.ip_forward"}),
+      sysctl("sysctl-send-redirects-disabled", "net.ipv4.conf.default.send_redirects = 0\n", "",
+             {"sysctl:net.ipv4.conf.default.send_redirects"}),
+      sysctl("sysctl-icmp-ignore-bogus-errors", "icmp_ignore_bogus_error_responses = 1",
+             "icmp_ignore_bogus_error_responses = 0",
+             {"sysctl:net.ipv4.icmp_ignore_bogus_error_responses"}),
+      sysctl("sysctl-icmp-echo-ignore-broadcasts", "icmp_echo_ignore_broadcasts = 1",
+             "icmp_echo_ignore_broadcasts = 0", {"sysctl:net.ipv4.icmp_echo_ignore_broadcasts"}),
+      sysctl("sysctl-accept-redirects-disabled", "net.ipv6.conf.all.accept_redirects = 0",
+             "net.ipv6.conf.all.accept_redirects = 1",
+             {"sysctl:net.ipv6.conf.all.accept_redirects"}),
+      sysctl("sysctl-secure-redirects-disabled", "net.ipv4.conf.all.secure_redirects = 0",
+             "net.ipv4.conf.all.secure_redirects = 1",
+             {"sysctl:net.ipv4.conf.all.secure_redirects"}),
+      sysctl("sysctl-rp-filter", "net.ipv4.conf.all.rp_filter = 1",
+             "net.ipv4.conf.all.rp_filter = 2", {"sysctl:net.ipv4.conf.all.rp_filter"}),
+      sysctl("sysctl-source-route-disabled", "net.ipv4.conf.default.accept_source_route = 0",
+             "net.ipv4.conf.default.accept_source_route = 1",
+             {"sysctl:net.ipv4.conf.default.accept_source_route"}),
+      sysctl("sysctl-log-martians", "net.ipv4.conf.all.log_martians = 1",
+             "net.ipv4.conf.all.log_martians = 0", {"sysctl:net.ipv4.conf.all.log_martians"}),
+      sysctl("sysctl-tcp-syncookies", "net.ipv4.tcp_syncookies = 1", "net.ipv4.tcp_syncookies = 0",
+             {"sysctl:net.ipv4.tcp_syncookies"}),
+      sysctl("sysctl-ipv6-accept-ra-disabled", "net.ipv6.conf.default.accept_ra = 0",
+             "net.ipv6.conf.default.accept_ra = 1", {"sysctl:net.ipv6.conf.default.accept_ra"}),
+      sysctl("sysctl-aslr-enabled", "kernel.randomize_va_space = 2",
+             "kernel.randomize_va_space = 1", {"sysctl:kernel.randomize_va_space"}),
+      sysctl("sysctl-ptrace-restricted", "kernel.yama.ptrace_scope = 1",
+             "kernel.yama.ptrace_scope = 0", {"sysctl:kernel.yama.ptrace_scope"}),
+      sysctl("sysctl-suid-dumpable-disabled", "fs.suid_dumpable = 0", "fs.suid_dumpable = 2",
+             {"sysctl:fs.suid_dumpable"}),
   };
 }
 
