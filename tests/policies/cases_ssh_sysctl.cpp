@@ -146,6 +146,10 @@ std::vector<Case> SshSysctlCases() {
                    std::vector<std::string> ids) {
     return ReplaceCase(rule, kSysctl, from, to, std::move(ids));
   };
+  auto login = [](const std::string& rule, const std::string& from, const std::string& to,
+                  const std::string& key) {
+    return ReplaceCase(rule, kLoginDefs, from, to, {"login_defs:" + key});
+  };
   return {
       // sshd
       sshd("sshd-permit-root-login-disabled", "PermitRootLogin no", "PermitRootLogin yes",
@@ -221,6 +225,24 @@ std::vector<Case> SshSysctlCases() {
              "kernel.yama.ptrace_scope = 0", {"sysctl:kernel.yama.ptrace_scope"}),
       sysctl("sysctl-suid-dumpable-disabled", "fs.suid_dumpable = 0", "fs.suid_dumpable = 2",
              {"sysctl:fs.suid_dumpable"}),
+      // PAM
+      ReplaceCase("pam-unix-no-nullok", kCommonAuth, "pam_unix.so\n", "pam_unix.so nullok\n",
+                  {"pam_line:/etc/pam.d/common-auth:2"}),
+      ReplaceCase("pam-faillock-enabled", kCommonAuth, "auth\trequisite\tpam_faillock.so preauth\n",
+                  "", {"pam_service:sshd"}),
+      ReplaceCase("pam-pwquality-enabled", kCommonPassword,
+                  "password\trequisite\tpam_pwquality.so retry=3\n", "",
+                  {"pam_service:passwd", "pam_service:sshd"}),
+      ReplaceCase("pam-unix-strong-hash", kCommonPassword, " yescrypt\n", " md5\n",
+                  {"pam_line:/etc/pam.d/common-password:2"}),
+      // login.defs and useradd
+      login("login-pass-max-days", "PASS_MAX_DAYS\t365", "PASS_MAX_DAYS\t99999", "PASS_MAX_DAYS"),
+      login("login-pass-min-days", "PASS_MIN_DAYS\t1", "PASS_MIN_DAYS\t0", "PASS_MIN_DAYS"),
+      login("login-pass-warn-age", "PASS_WARN_AGE\t7\n", "", "PASS_WARN_AGE"),
+      login("login-encrypt-method", "ENCRYPT_METHOD YESCRYPT", "ENCRYPT_METHOD MD5",
+            "ENCRYPT_METHOD"),
+      ReplaceCase("login-useradd-inactive", "/etc/default/useradd", "INACTIVE=45", "INACTIVE=-1",
+                  {"useradd:INACTIVE"}),
   };
 }
 
