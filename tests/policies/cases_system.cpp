@@ -5,6 +5,8 @@ namespace tidemark::policy::cases {
 
 Root SystemBase() { return {}; }
 
+std::string BaseListeners() { return "[]"; }
+
 std::vector<Case> SystemCases() { return {}; }
 
 }  // namespace tidemark::policy::cases
