@@ -18,6 +18,8 @@ struct RootFile {
   unsigned mode = 0644;
   unsigned uid = 0;  // applied when the test runs as root (the case then asserts owners)
   unsigned gid = 0;
+  bool directory = false;  // a directory with `mode` (content unused)
+  std::string symlink;     // when set, a symlink to this target (mode and owners unused)
 };
 
 using Root = std::map<std::string, RootFile>;  // in-root path -> file
@@ -28,6 +30,9 @@ struct Case {
   std::map<std::string, std::optional<RootFile>> changes;
   std::vector<std::string> ids;  // the failing items, in the order the query returns them
   bool needs_root = false;       // the change needs chown (skipped, with a reason, otherwise)
+  // The network section's listeners (a JSON array as agent/collectors/network.cpp writes
+  // them) in place of BaseListeners(); std::nullopt keeps the base's.
+  std::optional<std::string> listeners;
 };
 
 // The base root: the union of every group's files (a path given twice is a test error).
@@ -40,6 +45,11 @@ RootFile Replace(const std::string& path, const std::string& from, const std::st
 // The base file at `path` with another mode / owner.
 RootFile WithMode(const std::string& path, unsigned mode);
 RootFile WithOwner(const std::string& path, unsigned uid, unsigned gid);
+
+// The network section exists only on a live host (under a root it is not_applicable): the
+// test adds one to every snapshot of a fixture root, with these listeners (a JSON array as
+// agent/collectors/network.cpp writes them) unless a case gives its own.
+std::string BaseListeners();
 
 // The sections the base root is collected with (every rule's tables must come from them).
 std::vector<std::string> CollectedSections();

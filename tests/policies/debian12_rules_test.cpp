@@ -10,6 +10,7 @@
 #include "agent/collect.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/rules.h"
+#include "common/snapshot.h"
 #include "tests/policies/cases.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
@@ -45,10 +46,19 @@ Evaluation EvaluateRoot(const PolicySet& set, const Case* change) {
     }
   }
   testing::TempRoot root;
-  for (const auto& [path, file] : files) {
-    root.Write(path, file.content, file.mode);
+  for (const auto& [path, file] : files) {  // path order: a directory before its files
+    if (!file.symlink.empty()) {
+      root.Symlink(path, file.symlink);
+      continue;
+    }
+    if (file.directory) {
+      root.Mkdir(path, file.mode);
+    } else {
+      root.Write(path, file.content, file.mode);
+    }
     if (IsRoot()) {
       EXPECT_TRUE(root.Chown(path, file.uid, file.gid)) << path;
+      root.Chmod(path, file.mode);  // chown(2) clears the setuid and setgid bits
     }
   }
   agent::CollectRequest request;
@@ -57,6 +67,12 @@ Evaluation EvaluateRoot(const PolicySet& set, const Case* change) {
   StatusOr<Snapshot> snapshot = agent::CollectSnapshot(request);
   EXPECT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   if (!snapshot.ok()) return {};
+  // A fixture root has no sockets: the network section is made as a live host's would be.
+  Section network;
+  network.data["listeners"] = nlohmann::json::parse(
+      change != nullptr && change->listeners ? *change->listeners : cases::BaseListeners());
+  network.Finish();
+  snapshot->sections["network"] = std::move(network);
   StatusOr<Evaluation> e = Evaluate(*snapshot, set);
   EXPECT_TRUE(e.ok()) << e.status().ToString();
   return e.ok() ? *e : Evaluation{};
