@@ -1,10 +1,12 @@
 #include "agent/cli.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -112,6 +114,10 @@ void PrintUsage(std::ostream& out) {
          "  --sweep-exclude LIST  subtrees the sweep does not enter (besides /proc /sys /dev "
          "/run)\n"
          "  --pretty          indent the JSON\n"
+         "  --policies P      (audit) judge the snapshot with the rules and baselines of P, a\n"
+         "                    YAML file or directory (default " TIDEMARK_POLICIES_DIR
+         "),\n"
+         "                    by running tidemark-judge; the verdicts follow the summary\n"
          "\n";
   uplink::PrintUplinkUsage(out);
   out << "\n"
@@ -131,6 +137,7 @@ struct CollectArgs {
   CollectRequest request;
   std::optional<std::string> output;
   bool pretty = false;
+  std::optional<std::string> policies;  // audit only
 };
 
 // Parses collect/audit options. Returns an error message on a usage error.
@@ -182,6 +189,11 @@ std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args
                                              : o.sweep_excludes;
       if (auto problem = ParsePathList(name, *v, list)) return *problem;
       if (name == "--sweep-roots" && list.empty()) return "--sweep-roots needs at least one path";
+    } else if (is("--policies")) {
+      auto v = value("--policies");
+      if (!v || v->empty()) return "--policies needs a file or directory";
+      if (args[0] != "audit") return "--policies belongs to audit";
+      parsed.policies = *v;
     } else if (arg == "--pretty") {
       parsed.pretty = true;
     } else {
@@ -252,6 +264,87 @@ int FailCollect(std::ostream& err, const Status& status) {
   return kExitUsage;
 }
 
+// Returns the path of a helper program: beside this program, else `libexec`; "" when neither
+// is executable. Fills `looked` with the places tried.
+std::string FindHelper(const std::string& name, const std::string& libexec,
+                       std::vector<std::string>& looked) {
+  std::array<char, 4096> self{};
+  ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
+  if (n > 0) {
+    std::string dir(self.data(), static_cast<size_t>(n));
+    dir.resize(dir.rfind('/') + 1);
+    looked.push_back(dir + name);
+  }
+  looked.push_back(libexec);
+  for (const auto& path : looked) {
+    if (::access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
+// audit's verdicts: runs tidemark-judge on the snapshot just written and copies what it prints
+// (at most 16 MiB) to `out`. The audit's exit code does not change: the verdicts are its
+// report, and `tidemark-judge --fail-on` is there for scripts that want a verdict's exit code.
+void PrintVerdicts(const std::string& snapshot_path, const std::optional<std::string>& policies,
+                   std::ostream& out, std::ostream& err) {
+  std::string dir = policies.value_or(TIDEMARK_POLICIES_DIR);
+  if (!policies && ::access(dir.c_str(), R_OK) != 0) {
+    out << "\nVerdicts: no policies at " << dir << " (--policies DIR|FILE names others)\n";
+    return;
+  }
+  std::vector<std::string> looked;
+  std::string judge = FindHelper("tidemark-judge", TIDEMARK_JUDGE_LIBEXEC, looked);
+  if (judge.empty()) {
+    out << "\nVerdicts: tidemark-judge is not installed (looked for";
+    for (const auto& path : looked) out << " " << path;
+    out << ")\n";
+    return;
+  }
+  out << "\nVerdicts (" << EscapeControl(dir) << "):\n";
+  out.flush();
+  int fds[2];
+  if (::pipe(fds) != 0) {
+    err << "tidemark-agent audit: cannot run tidemark-judge: pipe failed\n";
+    return;
+  }
+  std::vector<std::string> argv_storage = {"tidemark-judge", "--snapshot", snapshot_path,
+                                           "--policies", dir};
+  std::vector<char*> argv;
+  for (auto& a : argv_storage) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    ::execv(judge.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    err << "tidemark-agent audit: cannot run tidemark-judge: fork failed\n";
+    return;
+  }
+  std::string text;
+  std::array<char, 65536> buf{};
+  for (;;) {
+    ssize_t got = ::read(fds[0], buf.data(), buf.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    if (text.size() < (16u << 20)) text.append(buf.data(), static_cast<size_t>(got));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  out << text;
+  int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  if (rc != 0 && rc != 3 && rc != 4) {
+    err << "tidemark-agent audit: tidemark-judge exited " << rc << "; no verdicts\n";
+  }
+}
+
 int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& out,
                std::ostream& err) {
   CollectArgs parsed;
@@ -304,6 +397,7 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
     out << "\nFull snapshot: "
         << (path.empty() || path == "-" ? "standard output" : EscapeControl(path)) << " ("
         << snapshot->sections.size() << " sections, " << ContentHash(*snapshot) << ")\n";
+    if (!path.empty() && path != "-") PrintVerdicts(path, parsed.policies, out, err);
     if (size_t broken = SectionsInError(*snapshot); broken > 0) {
       err << "tidemark-agent audit: " << broken
           << " section(s) could not be read at all (status error); the audit is incomplete\n";
@@ -410,29 +504,22 @@ int RunSshd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 // `send` and `run` are carried out by tidemark-uplink (beside this program, else in the
 // libexec directory), which holds the TLS client: `collect` never loads libssl.
 int ExecUplink(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::vector<std::string> candidates;
-  std::array<char, 4096> self{};
-  ssize_t n = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
-  if (n > 0) {
-    std::string dir(self.data(), static_cast<size_t>(n));
-    dir.resize(dir.rfind('/') + 1);
-    candidates.push_back(dir + "tidemark-uplink");
-  }
-  candidates.emplace_back(TIDEMARK_UPLINK_LIBEXEC);
-  std::vector<std::string> argv_storage;
-  argv_storage.emplace_back("tidemark-uplink");
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_storage) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  out.flush();
-  err.flush();
-  for (const auto& path : candidates) {
-    if (::access(path.c_str(), X_OK) == 0) ::execv(path.c_str(), argv.data());
+  std::vector<std::string> looked;
+  std::string uplink = FindHelper("tidemark-uplink", TIDEMARK_UPLINK_LIBEXEC, looked);
+  if (!uplink.empty()) {
+    std::vector<std::string> argv_storage;
+    argv_storage.emplace_back("tidemark-uplink");
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    out.flush();
+    err.flush();
+    ::execv(uplink.c_str(), argv.data());
   }
   err << "tidemark-agent " << args[0]
       << ": tidemark-uplink, which carries out send and run, is not installed (looked for";
-  for (const auto& path : candidates) err << " " << path;
+  for (const auto& path : looked) err << " " << path;
   err << "); nothing was collected or sent\n";
   return kExitNoUplink;
 }

@@ -11,7 +11,7 @@
 
 #include "collector/ctl.h"
 #include "collector/sqlite_store.h"
-#include "common/policy/evaluate.h"
+#include "common/policy/evaluate_command.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/rules.h"
 #include "common/policy/tables.h"
@@ -43,21 +43,6 @@ constexpr const char* kQueryHelp =
     "repeatable) limits the hosts. TIME is RFC 3339 or a date (its start in UTC).\n"
     "Text and CSV show cells as text; JSON is an array of objects.\n"
     "Exit codes: 0 done, 1 an SQL error, a snapshot or store that cannot be read, 2 usage.\n";
-
-constexpr const char* kDefaultPolicies = "/usr/share/tidemark/policies";
-
-constexpr const char* kEvaluateHelp =
-    "Usage: tidemarkctl evaluate --snapshot FILE [--policies DIR|FILE] [--fail-on LEVEL]\n"
-    "                            [--format text|json]\n"
-    "Evaluates a snapshot file against the rules and baselines of --policies (a YAML file or\n"
-    "a directory of them; default /usr/share/tidemark/policies), offline: no collector or\n"
-    "store is needed. Per rule: pass, fail (with the violating items and where they were\n"
-    "read), unknown (nothing found, but a section the rule reads is missing or incomplete)\n"
-    "or error. Text shows what is not pass; JSON every result. docs/policies.md.\n"
-    "Exit codes: 0 no result at or above --fail-on LEVEL (critical, high, medium, low,\n"
-    "info; default high) failed; 3 one failed; 1 none failed but one is an error (or the\n"
-    "snapshot or policies cannot be read); 4 only unknown results at or above LEVEL;\n"
-    "2 usage.\n";
 
 struct QueryOptions {
   std::string db;
@@ -388,123 +373,6 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
   return rc;
 }
 
-std::string Where(const policy::FindingItem& item) {
-  if (!item.source_file) return "";
-  std::string at = *item.source_file;
-  if (item.source_line) at += ":" + std::to_string(*item.source_line);
-  return at;
-}
-
-void PrintEvaluation(const policy::Evaluation& e, const policy::PolicySet& set,
-                     const std::string& format, std::ostream& out) {
-  std::map<policy::Outcome, int> counts;
-  for (const policy::RuleResult& r : e.results) ++counts[r.outcome];
-  if (format == "json") {
-    json results = json::array();
-    for (const policy::RuleResult& r : e.results) {
-      json items = json::array();
-      for (const policy::FindingItem& i : r.items) {
-        items.push_back({{"id", i.id},
-                         {"detail", i.detail},
-                         {"source_file", i.source_file ? json(*i.source_file) : json()},
-                         {"source_line", i.source_line ? json(*i.source_line) : json()}});
-      }
-      const policy::Rule* rule = set.FindRule(r.rule_id);
-      results.push_back({{"rule", r.rule_id},
-                         {"title", r.title},
-                         {"severity", policy::SeverityName(r.severity)},
-                         {"result", policy::OutcomeName(r.outcome)},
-                         {"items", std::move(items)},
-                         {"message", r.message},
-                         {"references", rule != nullptr ? json(rule->references) : json()}});
-    }
-    json doc = {{"host", e.host},
-                {"collected_at", e.collected_at},
-                {"content_hash", e.content_hash},
-                {"summary",
-                 {{"pass", counts[policy::Outcome::kPass]},
-                  {"fail", counts[policy::Outcome::kFail]},
-                  {"unknown", counts[policy::Outcome::kUnknown]},
-                  {"error", counts[policy::Outcome::kError]}}},
-                {"results", std::move(results)}};
-    out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-    return;
-  }
-  out << EscapeControl(e.host) << " (collected " << EscapeControl(e.collected_at) << ", "
-      << e.content_hash << "): " << counts[policy::Outcome::kFail] << " fail, "
-      << counts[policy::Outcome::kUnknown] << " unknown, " << counts[policy::Outcome::kError]
-      << " error, " << counts[policy::Outcome::kPass] << " pass\n";
-  // Failures first, the most severe first; then unknown and error results.
-  std::vector<const policy::RuleResult*> shown;
-  for (const policy::RuleResult& r : e.results) {
-    if (r.outcome != policy::Outcome::kPass) shown.push_back(&r);
-  }
-  std::stable_sort(shown.begin(), shown.end(), [](const auto* a, const auto* b) {
-    if (a->outcome != b->outcome) return a->outcome == policy::Outcome::kFail;
-    return a->severity > b->severity;
-  });
-  for (const policy::RuleResult* r : shown) {
-    std::string outcome(policy::OutcomeName(r->outcome));
-    for (char& c : outcome) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    out << outcome << "\t" << policy::SeverityName(r->severity) << "\t" << r->rule_id << "\t"
-        << r->title << "\n";
-    for (const policy::FindingItem& i : r->items) {
-      out << "\t" << EscapeControlBounded(i.id, 512);
-      if (std::string at = Where(i); !at.empty()) out << "\t" << EscapeControlBounded(at, 512);
-      if (!i.detail.empty()) out << "\t" << EscapeControlBounded(i.detail, 512);
-      out << "\n";
-    }
-    if (!r->message.empty()) out << "\t" << EscapeControlBounded(r->message, 1024) << "\n";
-  }
-}
-
-int RunEvaluate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string format = "text";
-  std::string policies = kDefaultPolicies;
-  std::optional<std::string> snapshot_file;
-  policy::Severity fail_on = policy::Severity::kHigh;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kEvaluateHelp;
-      return 0;
-    }
-    if (a.size() <= 2 || a.compare(0, 2, "--") != 0) {
-      return Usage(err, "evaluate: unexpected argument '" + a + "' (--snapshot FILE)");
-    }
-    std::string name;
-    std::string value;
-    if (!OptionValue(args, i, name, value)) return Usage(err, a + " needs a value");
-    if (name == "--snapshot") {
-      snapshot_file = value;
-    } else if (name == "--policies") {
-      policies = value;
-    } else if (name == "--format") {
-      if (value != "text" && value != "json") return Usage(err, "--format: text or json");
-      format = value;
-    } else if (name == "--fail-on") {
-      std::optional<policy::Severity> level = policy::ParseSeverity(value);
-      if (!level) return Usage(err, "--fail-on: critical, high, medium, low or info");
-      fail_on = *level;
-    } else {
-      return Usage(err, "evaluate: unknown option '" + name + "'");
-    }
-  }
-  if (!snapshot_file) return Usage(err, "evaluate needs --snapshot FILE");
-  StatusOr<policy::PolicySet> set = policy::LoadPolicies(policies);
-  if (!set.ok()) return Fail(err, set.status().message());
-  std::ifstream in(*snapshot_file, std::ios::binary);
-  if (!in) return Fail(err, *snapshot_file + ": cannot open");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::optional<Snapshot> snapshot = DecodeOrSay(*snapshot_file, buf.str(), err);
-  if (!snapshot) return 1;
-  StatusOr<policy::Evaluation> e = policy::Evaluate(*snapshot, *set);
-  if (!e.ok()) return Fail(err, e.status().message());
-  PrintEvaluation(*e, *set, format, out);
-  return policy::ExitCodeFor(e->results, fail_on);
-}
-
 }  // namespace
 
 bool IsPolicyCommand(const std::vector<std::string>& args) {
@@ -516,14 +384,18 @@ int RunPolicyCommand(const std::vector<std::string>& args, const std::string& de
                      std::ostream& out, std::ostream& err) {
   std::string command = CommandOf(args);
   if (command == "tables") return RunTables(WithoutDb(args), out, err);
-  if (command == "evaluate") return RunEvaluate(WithoutDb(args), out, err);  // reads no store
+  if (command == "evaluate") {
+    std::vector<std::string> rest = WithoutDb(args);  // evaluate reads no store
+    return policy::RunEvaluateCommand({rest.begin() + 1, rest.end()}, "tidemarkctl evaluate", out,
+                                      err);
+  }
   return RunQuery(args, default_db, out, err);
 }
 
 const char* PolicyCommandHelp(const std::string& command) {
   if (command == "tables") return kTablesHelp;
   if (command == "query") return kQueryHelp;
-  if (command == "evaluate") return kEvaluateHelp;
+  if (command == "evaluate") return policy::kEvaluateHelp;
   return nullptr;
 }
 

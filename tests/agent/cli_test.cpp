@@ -216,6 +216,40 @@ TEST(AgentCliTest, SendWithoutTheUplinkHasItsOwnExitCode) {
   EXPECT_NE(err.find("not installed"), std::string::npos) << err;
 }
 
+TEST(AgentCliTest, AuditPrintsTheVerdictsOfTidemarkJudge) {
+  testing::TempRoot root;
+  root.Write("/etc/hostname", "h1\n");
+  root.Write("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0::/root:/bin/bash\n");
+  root.Write("/etc/group", "root:x:0:\n");
+  root.Write("/policy.yaml",
+             "rules:\n  - id: uid0\n    title: Only root has UID 0\n    severity: high\n"
+             "    query: SELECT id, name AS detail FROM users WHERE uid = 0 AND name <> 'root'\n");
+  std::string out, err;
+  std::string base = testing::ShellQuote(TIDEMARK_AGENT_BIN) + " audit --only accounts --root " +
+                     testing::ShellQuote(root.path()) + " --output " +
+                     testing::ShellQuote(root.Host("/snap.json"));
+  // tidemark-judge beside the agent evaluates the snapshot just written; the audit's exit code
+  // stays the audit's.
+  int code = testing::RunCommand(
+      base + " --policies " + testing::ShellQuote(root.Host("/policy.yaml")), &out, &err);
+  EXPECT_EQ(code, kExitOk) << err;
+  EXPECT_NE(out.find("Verdicts ("), std::string::npos) << out;
+  EXPECT_NE(out.find(": 1 fail, 0 unknown, 0 error, 0 pass"), std::string::npos) << out;
+  EXPECT_NE(out.find("FAIL\thigh\tuid0\tOnly root has UID 0\n\tuser:toor\t/etc/passwd:2\ttoor"),
+            std::string::npos)
+      << out;
+  // Policies that cannot be read: said, and the audit still succeeds.
+  code = testing::RunCommand(base + " --policies /nonexistent", &out, &err);
+  EXPECT_EQ(code, kExitOk) << err;
+  EXPECT_NE(err.find("tidemark-judge exited 1; no verdicts"), std::string::npos) << err;
+  // --policies is audit's.
+  EXPECT_EQ(
+      testing::RunCommand(testing::ShellQuote(TIDEMARK_AGENT_BIN) +
+                              " collect --policies x --root " + testing::ShellQuote(root.path()),
+                          &out, &err),
+      kExitUsage);
+}
+
 }  // namespace
 }  // namespace tidemark::agent
 

@@ -142,5 +142,52 @@ TEST_F(CtlPolicyTest, RefusalsAndUsageErrors) {
   EXPECT_EQ(r.code, 1);
 }
 
+TEST_F(CtlPolicyTest, EvaluateASnapshotFileAgainstPolicies) {
+  std::string a = CollectHost("web01", "vendor_ops");
+  dir_.Write("/p/rules.yaml",
+             "rules:\n"
+             "  - id: sudo-nopasswd\n    title: sudo asks for a password\n    severity: high\n"
+             "    references: {cis_debian12: \"5.2.4\"}\n"
+             "    query: SELECT id, principal AS detail FROM sudo_grants WHERE nopasswd\n"
+             "  - id: uid0\n    title: Only root has UID 0\n    severity: critical\n"
+             "    query: SELECT id FROM users WHERE uid = 0 AND name <> 'root'\n");
+  std::string policies = dir_.Host("/p");
+  CtlRun r = Ctl({"evaluate", "--snapshot", a, "--policies", policies});
+  EXPECT_EQ(r.code, 3) << r.err;  // a high failure, --fail-on high by default
+  EXPECT_NE(r.out.find("web01 (collected "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("1 fail, 0 unknown, 0 error, 1 pass"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FAIL\thigh\tsudo-nopasswd\tsudo asks for a password\n"
+                       "\tsudo:user:vendor_ops@ALL=(ALL)ALL\t/etc/sudoers:1\tuser:vendor_ops\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(
+      Ctl({"evaluate", "--snapshot", a, "--policies", policies, "--fail-on", "critical"}).code, 0);
+  r = Ctl({"--db", "/ignored", "evaluate", "--snapshot=" + a, "--policies=" + policies, "--format",
+           "json"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["host"], "web01");
+  EXPECT_EQ(j["summary"]["fail"], 1);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_EQ(j["results"][0]["rule"], "sudo-nopasswd");
+  EXPECT_EQ(j["results"][0]["result"], "fail");
+  EXPECT_EQ(j["results"][0]["references"]["cis_debian12"], "5.2.4");
+  EXPECT_EQ(j["results"][0]["items"][0]["source_line"], 1);
+  // Errors: policies that do not load (named with file and line), no snapshot, usage.
+  dir_.Write("/bad/rules.yaml",
+             "rules:\n  - id: x\n    title: t\n    severity: grave\n"
+             "    query: SELECT 1 AS id\n");
+  r = Ctl({"evaluate", "--snapshot", a, "--policies", dir_.Host("/bad")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("rules.yaml:4: rule x: unknown severity 'grave'"), std::string::npos)
+      << r.err;
+  r = Ctl({"evaluate", "--snapshot", dir_.Host("/none.json"), "--policies", policies});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("none.json: cannot open"), std::string::npos) << r.err;
+  EXPECT_EQ(Ctl({"evaluate", "--policies", policies}).code, 2);
+  EXPECT_EQ(Ctl({"evaluate", "--snapshot", a, "--fail-on", "urgent"}).code, 2);
+  EXPECT_EQ(Ctl({"evaluate", "--snapshot", a, "--format", "csv"}).code, 2);
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

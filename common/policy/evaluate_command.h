@@ -1,0 +1,31 @@
+// The evaluate command shared by `tidemarkctl evaluate` and `tidemark-judge` (which the agent's
+// `audit` runs): arguments, loading, and the text and JSON renderings of an Evaluation
+// (docs/policies.md, "Commands").
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/policy/evaluate.h"
+
+namespace tidemark::policy {
+
+inline constexpr const char* kDefaultPoliciesDir = "/usr/share/tidemark/policies";
+
+extern const char* const kEvaluateHelp;
+
+// Writes `e` as text (the summary line, then every result that is not pass: failures first,
+// most severe first, each item with id, file:line and detail; host text escaped) or as JSON
+// (every result, with the rules' references).
+void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view format,
+                     std::ostream& out);
+
+// Runs `PROGRAM --snapshot FILE [--policies DIR|FILE] [--fail-on LEVEL] [--format text|json]`
+// (`args` without the program or command name); returns the exit code of ExitCodeFor, 1 when
+// the snapshot or the policies cannot be read, 2 on a usage error.
+int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view program,
+                       std::ostream& out, std::ostream& err);
+
+}  // namespace tidemark::policy
