@@ -13,12 +13,15 @@
 
 namespace tidemark::policy {
 
+const char* const kDefaultPoliciesDir = TIDEMARK_POLICIES_DIR;
+
 const char* const kEvaluateHelp =
     "Usage: tidemarkctl evaluate --snapshot FILE [--policies DIR|FILE] [--fail-on LEVEL]\n"
     "                            [--format text|json]\n"
     "       tidemark-judge --snapshot FILE ... (the same, beside the agent)\n"
     "Evaluates a snapshot file against the rules and baselines of --policies (a YAML file or\n"
-    "a directory of them; default /usr/share/tidemark/policies), offline: no collector or\n"
+    "a directory of them; default " TIDEMARK_POLICIES_DIR
+    "), offline: no collector or\n"
     "store is needed. Per rule: pass, fail (with the violating items and where they were\n"
     "read), unknown (nothing found, but a section the rule reads is missing or incomplete)\n"
     "or error. Text shows what is not pass; JSON every result. docs/policies.md.\n"

@@ -12,7 +12,8 @@
 
 namespace tidemark::policy {
 
-inline constexpr const char* kDefaultPoliciesDir = "/usr/share/tidemark/policies";
+// The installed policies (`share/tidemark/policies` under the install prefix).
+extern const char* const kDefaultPoliciesDir;
 
 extern const char* const kEvaluateHelp;
 
