@@ -77,21 +77,7 @@ std::string CommandOf(const std::vector<std::string>& args) {
   return "";
 }
 
-// Splits the option at args[i], "--name=value" or "--name" followed by its value (then i moves
-// to the value); returns false when the value is missing.
-bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
-                 std::string& value) {
-  const std::string& a = args[i];
-  if (size_t eq = a.find('='); eq != std::string::npos) {
-    name = a.substr(0, eq);
-    value = a.substr(eq + 1);
-    return true;
-  }
-  name = a;
-  if (i + 1 >= args.size()) return false;
-  value = args[++i];
-  return true;
-}
+using policy::OptionValue;
 
 // Returns `args` without --db FILE / --db=FILE (commands that read no store accept and ignore
 // the global option); the command stays first.

@@ -45,7 +45,15 @@ int Fail(std::ostream& err, std::string_view program, const std::string& message
   return 1;
 }
 
-// Splits "--name=value" or "--name value" (then i moves to the value); false: value missing.
+std::string Where(const FindingItem& item) {
+  if (!item.source_file) return "";
+  std::string at = *item.source_file;
+  if (item.source_line) at += ":" + std::to_string(*item.source_line);
+  return at;
+}
+
+}  // namespace
+
 bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
                  std::string& value) {
   const std::string& a = args[i];
@@ -59,15 +67,6 @@ bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& n
   value = args[++i];
   return true;
 }
-
-std::string Where(const FindingItem& item) {
-  if (!item.source_file) return "";
-  std::string at = *item.source_file;
-  if (item.source_line) at += ":" + std::to_string(*item.source_line);
-  return at;
-}
-
-}  // namespace
 
 void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view format,
                      std::ostream& out) {

@@ -23,6 +23,11 @@ extern const char* const kEvaluateHelp;
 void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view format,
                      std::ostream& out);
 
+// Splits the option at args[i] of a policy command, "--name=value" or "--name" followed by its
+// value (then i moves to the value); returns false when the value is missing.
+bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
+                 std::string& value);
+
 // Runs `PROGRAM --snapshot FILE [--policies DIR|FILE] [--fail-on LEVEL] [--format text|json]`
 // (`args` without the program or command name); returns the exit code of ExitCodeFor, 1 when
 // the snapshot or the policies cannot be read, 2 on a usage error.

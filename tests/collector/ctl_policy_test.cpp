@@ -6,22 +6,11 @@
 
 #include "collector/ctl.h"
 #include "common/policy/tables.h"
+#include "tests/collector/ctl_run.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::ctl {
 namespace {
-
-struct CtlRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CtlRun Ctl(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  int code = RunCtl(args, out, err);
-  return {code, out.str(), err.str()};
-}
 
 class CtlPolicyTest : public ::testing::Test {
  protected:

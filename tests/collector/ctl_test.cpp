@@ -9,6 +9,7 @@
 
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "tests/collector/ctl_run.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::ctl {
@@ -32,18 +33,6 @@ TEST(CtlTest, VerifyAcceptsGoodAndRejectsTampered) {
   EXPECT_NE(err2.str().find("content_hash does not match"), std::string::npos);
   std::ostringstream out3, err3;
   EXPECT_EQ(RunCtl({"nope"}, out3, err3), 2);
-}
-
-struct CtlRun {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-CtlRun Ctl(const std::vector<std::string>& args) {
-  std::ostringstream out, err;
-  int code = RunCtl(args, out, err);
-  return {code, out.str(), err.str()};
 }
 
 // A snapshot made by the real agent from a small fixture root.
