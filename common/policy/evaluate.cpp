@@ -77,7 +77,7 @@ Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
   Evaluation e;
   e.host = snapshot.host.id;
   e.collected_at = snapshot.collected_at;
-  e.content_hash = ContentHash(snapshot);
+  e.content_hash = db.content_hash();  // computed once, by Load
   for (const SelectedRule& selected : rules) {
     const Rule& rule = *selected.rule;
     RuleResult r;

@@ -45,8 +45,8 @@ struct Evaluation {
   std::vector<RuleResult> results;  // in rule id order
 };
 
-// Evaluates `rules` against the snapshot loaded in `db`. `snapshot` gives the host, time and
-// hash reported with the results.
+// Evaluates `rules` against the snapshot loaded in `db`. `snapshot` (the one loaded) gives the
+// host and time reported with the results; the content hash is the one Load computed.
 Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
                           const std::vector<SelectedRule>& rules, const QueryLimits& limits = {});
 

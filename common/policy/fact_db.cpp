@@ -279,8 +279,9 @@ Status FactDb::Load(const Snapshot& snapshot) {
   };
 
   if (status.ok()) {
+    content_hash_ = ContentHash(snapshot);
     status = insert("host", {snapshot.host.id, snapshot.host.hostname, snapshot.host.root,
-                             snapshot.collected_at, snapshot.agent_version, ContentHash(snapshot)});
+                             snapshot.collected_at, snapshot.agent_version, content_hash_});
   }
   for (const auto& [name, collected] : snapshot.sections) {
     if (!status.ok()) break;
@@ -329,6 +330,7 @@ Status FactDb::Load(const Snapshot& snapshot) {
   if (!status.ok()) {
     Exec("ROLLBACK");
     section_status_.clear();
+    content_hash_.clear();
     return status;
   }
   return Exec("COMMIT");

@@ -72,6 +72,8 @@ class FactDb {
   // Returns the status of each section loaded ("ok", "partial", "error", "not_applicable",
   // "unknown_shape"); a section the snapshot lacks is not listed.
   const std::map<std::string, std::string>& section_status() const { return section_status_; }
+  // Returns the content hash of the snapshot loaded ("" before a successful Load).
+  const std::string& content_hash() const { return content_hash_; }
 
  private:
   struct StmtDeleter {
@@ -85,6 +87,7 @@ class FactDb {
 
   sqlite3* db_;
   std::map<std::string, std::string> section_status_;
+  std::string content_hash_;
 };
 
 // Returns true when `status` of a section means its tables are complete ("ok" or

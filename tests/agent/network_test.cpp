@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/sock_diag.h"
+#include "tests/support/fake_proc.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -49,13 +50,7 @@ class NetworkFixture : public ::testing::Test {
     root_.Write("/proc/self", "not a process");  // non-numeric entries are ignored
   }
   void Proc(int pid, const std::string& comm, int uid, const std::string& cgroup) {
-    std::string base = "/proc/" + std::to_string(pid);
-    root_.Mkdir(base + "/fd");
-    root_.Write(base + "/comm", comm + "\n");
-    std::string u = std::to_string(uid);
-    root_.Write(base + "/status",
-                "Name:\t" + comm + "\nUid:\t" + u + "\t" + u + "\t" + u + "\t" + u + "\n");
-    root_.Write(base + "/cgroup", cgroup);
+    testing::WriteFakeProc(root_, pid, comm, uid, cgroup);
   }
   json Run(SocketSource source, Section* section_out = nullptr) {
     auto fs = OpenRootFs(root_.path());
@@ -74,15 +69,7 @@ class NetworkFixture : public ::testing::Test {
 
 DiagSocket Sock(std::string proto, int family, std::string addr, uint16_t port, uint64_t inode,
                 uint32_t uid = 0) {
-  DiagSocket s;
-  s.proto = std::move(proto);
-  s.family = family;
-  s.address = std::move(addr);
-  s.port = port;
-  s.inode = inode;
-  s.uid = uid;
-  if (family == 6) s.v6only = false;
-  return s;
+  return testing::FakeSocket(std::move(proto), family, std::move(addr), port, inode, uid);
 }
 
 TEST_F(NetworkFixture, MapsSocketsToProcessesUsersAndUnits) {

@@ -190,6 +190,7 @@ TEST(FactDbTest, ASectionOfUnknownShapeLeavesItsTablesEmpty) {
   EXPECT_EQ(Rows(*db, "SELECT count(*) FROM groups"), (std::vector<std::string>{"[0]"}));
   EXPECT_EQ(Rows(*db, "SELECT count(*) FROM sudo_grants"), (std::vector<std::string>{"[0]"}));
   EXPECT_EQ(db->section_status().at("sudo"), "unknown_shape");
+  EXPECT_EQ(db->content_hash(), ContentHash(s));
 }
 
 TEST(FactDbTest, LoadReplacesThePreviousSnapshot) {

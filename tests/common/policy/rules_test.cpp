@@ -97,6 +97,7 @@ TEST(RulesTest, EvaluatesPassFailUnknownAndError) {
                             User("daemon", 1, false, 2), User("alice", 1000, true, 3)}));
   StatusOr<Evaluation> e = Evaluate(s, *set);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->content_hash, ContentHash(s));
   const RuleResult& uid0 = Result(*e, "accounts-uid0-only-root");
   EXPECT_EQ(uid0.outcome, Outcome::kFail);
   ASSERT_EQ(uid0.items.size(), 1u);

@@ -14,6 +14,7 @@
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
 #include "tests/common/policy/fact_db_support.h"
+#include "tests/support/fake_proc.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::policy {
@@ -375,25 +376,12 @@ class ListenersTest : public ::testing::Test {
     root_.Symlink("/proc/200/fd/3", "socket:[777]");
   }
   void Proc(int pid, const std::string& comm, int uid, const std::string& cgroup) {
-    std::string base = "/proc/" + std::to_string(pid);
-    root_.Mkdir(base + "/fd");
-    root_.Write(base + "/comm", comm + "\n");
-    std::string u = std::to_string(uid);
-    root_.Write(base + "/status",
-                "Name:\t" + comm + "\nUid:\t" + u + "\t" + u + "\t" + u + "\t" + u + "\n");
-    root_.Write(base + "/cgroup", cgroup);
+    tidemark::testing::WriteFakeProc(root_, pid, comm, uid, cgroup);
   }
   static agent::DiagSocket Sock(std::string proto, int family, std::string addr, uint16_t port,
                                 uint64_t inode, uint32_t uid) {
-    agent::DiagSocket s;
-    s.proto = std::move(proto);
-    s.family = family;
-    s.address = std::move(addr);
-    s.port = port;
-    s.inode = inode;
-    s.uid = uid;
-    if (family == 6) s.v6only = false;
-    return s;
+    return tidemark::testing::FakeSocket(std::move(proto), family, std::move(addr), port, inode,
+                                         uid);
   }
   // The section the network collector writes for these sockets, with the fixture's /proc.
   Section NetworkSection(std::vector<agent::DiagSocket> sockets) {
