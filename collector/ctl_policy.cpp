@@ -41,7 +41,8 @@ constexpr const char* kQueryHelp =
     "is shown as `host:1`). Writes, ATTACH, PRAGMA and more than one\n"
     "statement are refused; a query that runs too long is stopped. --host GLOB (fnmatch,\n"
     "repeatable) limits the hosts. TIME is RFC 3339 or a date (its start in UTC).\n"
-    "Text and CSV show cells as text; JSON is an array of objects.\n"
+    "Text and CSV show cells as text, with control characters escaped (\\xNN); text cuts\n"
+    "cells at 4096 bytes; JSON (an array of objects) keeps them whole.\n"
     "Exit codes: 0 done, 1 an SQL error, a snapshot or store that cannot be read, 2 usage.\n";
 
 struct QueryOptions {
@@ -155,7 +156,14 @@ std::string CellText(const json& v) {
   return v.dump();
 }
 
-std::string CsvField(const std::string& text) {
+// Text cells are cut here (JSON keeps them whole): a host may have written a megabyte of GECOS.
+constexpr size_t kMaxTextCellBytes = 4096;
+
+// A CSV field (RFC 4180). Host text is escaped as in text output (control characters, invalid
+// UTF-8, bidi overrides: common/text.h), so that a CSV shown in a terminal or imported cannot
+// carry escape sequences or line breaks of a host's making.
+std::string CsvField(const std::string& raw) {
+  std::string text = EscapeControl(raw);
   if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
@@ -203,7 +211,9 @@ class Printer {
       } else {
         // Text that came from a host: control characters escaped (common/text.h).
         out_ << EscapeControl(host);
-        for (const json& v : row) out_ << "\t" << EscapeControl(CellText(v));
+        for (const json& v : row) {
+          out_ << "\t" << EscapeControlBounded(CellText(v), kMaxTextCellBytes);
+        }
         out_ << "\n";
       }
       first_row_ = false;

@@ -6,6 +6,7 @@
 
 #include "collector/ctl.h"
 #include "common/policy/tables.h"
+#include "common/snapshot.h"
 #include "tests/collector/ctl_run.h"
 #include "tests/support/temp_root.h"
 
@@ -129,6 +130,32 @@ TEST_F(CtlPolicyTest, RefusalsAndUsageErrors) {
   // An unreadable store is an error, not an empty answer.
   r = Ctl({"--db", dir_.Host("/no-store.db"), "query", "SELECT 1 FROM users"});
   EXPECT_EQ(r.code, 1);
+}
+
+TEST_F(CtlPolicyTest, HostTextIsEscapedInTextAndCsvAndCutInText) {
+  // A snapshot whose user name carries a terminal escape and a line break, and whose GECOS is
+  // 100 KB, as a hostile host could write them.
+  Snapshot s;
+  s.host = {"evil", "evil", "/"};
+  s.collected_at = "2026-12-03T00:00:00Z";
+  s.agent_version = "test";
+  s.sections["accounts"].data["users"] =
+      nlohmann::json::array({{{"id", "user:x"},
+                              {"name", "a\x1b[31m\nb"},
+                              {"uid", 0},
+                              {"gecos", std::string(100000, 'g')}}});
+  dir_.Write("/evil.json", SerializeSnapshot(s));
+  std::string file = dir_.Host("/evil.json");
+  CtlRun r = Ctl({"query", "SELECT name, gecos FROM users", "--snapshot", file});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(r.out.find("evil\ta\\x1b[31m\\x0ab\tggg"), std::string::npos) << r.out.substr(0, 200);
+  EXPECT_LT(r.out.size(), 5000u);  // the GECOS cell is cut
+  r = Ctl({"query", "SELECT name FROM users", "--snapshot", file, "--format", "csv"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "host,name\nevil,a\\x1b[31m\\x0ab\r\n");
+  r = Ctl({"query", "SELECT gecos FROM users", "--snapshot", file, "--format", "json"});
+  EXPECT_EQ(nlohmann::json::parse(r.out)[0]["gecos"].get<std::string>().size(), 100000u);
 }
 
 TEST_F(CtlPolicyTest, EvaluateASnapshotFileAgainstPolicies) {
