@@ -326,19 +326,26 @@ void PrintVerdicts(const std::string& snapshot_path, const std::optional<std::st
     err << "tidemark-agent audit: cannot run tidemark-judge: fork failed\n";
     return;
   }
+  constexpr size_t kMaxVerdictBytes = 16u << 20;
   std::string text;
+  bool cut = false;
   std::array<char, 65536> buf{};
   for (;;) {
     ssize_t got = ::read(fds[0], buf.data(), buf.size());
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) break;
-    if (text.size() < (16u << 20)) text.append(buf.data(), static_cast<size_t>(got));
+    if (text.size() < kMaxVerdictBytes) {
+      text.append(buf.data(), static_cast<size_t>(got));
+    } else {
+      cut = true;  // keep reading, so that the judge never blocks on a full pipe
+    }
   }
   ::close(fds[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   out << text;
+  if (cut) out << "\n(verdicts cut at 16 MiB; tidemark-judge --snapshot FILE prints them all)\n";
   int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
   if (rc != 0 && rc != 3 && rc != 4) {
     err << "tidemark-agent audit: tidemark-judge exited " << rc << "; no verdicts\n";

@@ -148,8 +148,9 @@ int Authorize(void* user, int action, const char* a1, const char* a2, const char
                                        "drop vtable",
                                        "function",
                                        "savepoint",
-                                       "select",
                                        "recursive"};
+  // One name per action code, in SQLite's order (SQLITE_COPY 0 ... SQLITE_RECURSIVE 33).
+  static_assert(std::size(kNames) == SQLITE_RECURSIVE + 1);
   std::string what = action >= 0 && action < static_cast<int>(std::size(kNames))
                          ? kNames[action]
                          : "action " + std::to_string(action);

@@ -114,6 +114,8 @@ TEST(FactDbTest, OnlyASingleReadOnlySelectIsAllowed) {
            {"create table x(a)", "not allowed in a query: a create statement"},
            {"PRAGMA table_info(users)", "not allowed in a query: pragma"},
            {"ATTACH DATABASE '/tmp/x.db' AS x", "not allowed in a query: attach"},
+           {"BEGIN", "not allowed in a query: transaction"},
+           {"SAVEPOINT s", "not allowed in a query: savepoint"},
            {"SELECT load_extension('/tmp/x.so')",
             "not allowed in a query: function load_extension"},
            {"SELECT 1; DELETE FROM users", "more than one statement"},
