@@ -30,6 +30,7 @@ const std::vector<std::string>& KnownKeys() {
                                                 "tls12",
                                                 "retention_days",
                                                 "threads",
+                                                "policies",
                                                 "help",
                                                 "version"};
   return keys;
@@ -75,6 +76,11 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   c->cert = GetString(m, "cert", c->cert);
   c->key = GetString(m, "key", c->key);
   c->db = GetString(m, "db", c->db);
+  c->policies = GetString(m, "policies", c->policies);
+  if (m.count("policies") && c->policies.empty()) {
+    return {StatusCode::kInvalidArgument,
+            "policies (" + m.at("policies").origin + "): must not be empty (none = no evaluation)"};
+  }
   if (auto it = m.find("crl"); it != m.end()) {
     c->crl = it->second.value;
   } else {
@@ -236,9 +242,12 @@ std::string CollectorHelp() {
        "                            (default "
     << d.retention_days << ")\n"
     << "  --threads N               I/O threads (default 0 = one per core)\n"
+       "  --policies DIR|FILE       rules and baselines every stored state is judged by\n"
+       "                            (default: the installed policies when they exist;\n"
+       "                            none = no evaluation); results: tidemarkctl findings\n"
        "\n"
        "Signals: SIGTERM/SIGINT stop accepting, let in-flight snapshots finish, exit 0;\n"
-       "SIGHUP re-reads the config file: CRL, certificates and limits.\n"
+       "SIGHUP re-reads the config file: CRL, certificates, limits and policies.\n"
        "Logs: one line per event on stderr (journald-friendly). Exit: 0 after a clean stop,\n"
        "1 when it cannot start (certificates, key permissions, store, address), 2 usage,\n"
        "3 the store is corrupted (logged at critical level; nothing more is acknowledged),\n"

@@ -35,7 +35,11 @@ struct CollectorConfig {
   int64_t shutdown_timeout_s = 10;
   bool tls12 = false;
   int64_t retention_days = 400;
-  int64_t threads = 0;      // 0: one per core
+  int64_t threads = 0;  // 0: one per core
+  // The rules and baselines every stored state is judged by (a YAML file or a directory):
+  // empty = the installed policies when they exist (else no evaluation, logged); "none" = no
+  // evaluation; any other path must load, or the collector does not start.
+  std::string policies;
   std::string config_file;  // the --config file, for SIGHUP
 };
 

@@ -1,7 +1,5 @@
 #include "collector/ctl_policy.h"
 
-#include <fnmatch.h>
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -10,6 +8,8 @@
 #include <sstream>
 
 #include "collector/ctl.h"
+#include "collector/ctl_common.h"
+#include "collector/ctl_findings.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate_command.h"
 #include "common/policy/fact_db.h"
@@ -22,8 +22,6 @@ namespace tidemark::ctl {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr size_t kMaxMessageBytes = 1024;
 
 constexpr const char* kTablesHelp =
     "Usage: tidemarkctl tables [--format text|json|markdown]\n"
@@ -54,46 +52,7 @@ struct QueryOptions {
   std::vector<std::string> snapshots;  // files
 };
 
-int Usage(std::ostream& err, const std::string& message) {
-  err << "tidemarkctl: " << EscapeControlBounded(message, kMaxMessageBytes)
-      << "\nTry 'tidemarkctl --help'.\n";
-  return 2;
-}
-
-int Fail(std::ostream& err, const std::string& message) {
-  err << "tidemarkctl: " << EscapeControlBounded(message, kMaxMessageBytes) << "\n";
-  return 1;
-}
-
-// The command: the first argument that is not --db FILE / --db=FILE.
-std::string CommandOf(const std::vector<std::string>& args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--db") {
-      ++i;
-      continue;
-    }
-    if (args[i].rfind("--db=", 0) == 0) continue;
-    return args[i];
-  }
-  return "";
-}
-
 using policy::OptionValue;
-
-// Returns `args` without --db FILE / --db=FILE (commands that read no store accept and ignore
-// the global option); the command stays first.
-std::vector<std::string> WithoutDb(const std::vector<std::string>& args) {
-  std::vector<std::string> rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--db") {
-      ++i;
-      continue;
-    }
-    if (args[i].rfind("--db=", 0) == 0) continue;
-    rest.push_back(args[i]);
-  }
-  return rest;
-}
 
 int RunTables(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   std::string format = "text";
@@ -232,14 +191,6 @@ class Printer {
   std::vector<std::string> columns_;
 };
 
-bool MatchesAny(const std::vector<std::string>& globs, const std::string& host) {
-  if (globs.empty()) return true;
-  for (const std::string& g : globs) {
-    if (fnmatch(g.c_str(), host.c_str(), 0) == 0) return true;
-  }
-  return false;
-}
-
 // Decodes one snapshot text, or says why not (after `label`).
 std::optional<Snapshot> DecodeOrSay(const std::string& label, std::string_view text,
                                     std::ostream& err) {
@@ -332,7 +283,7 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
         continue;
       }
       // --host filters snapshot files too, by the host id inside.
-      if (!MatchesAny(o.hosts, snapshot->host.id)) continue;
+      if (!HostMatches(o.hosts, snapshot->host.id)) continue;
       if (!QueryOne(**db, file, *snapshot, *o.sql, printer, err, stop)) rc = 1;
       if (stop) return 1;
     }
@@ -353,7 +304,7 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
   auto hosts = (*store)->ListHosts();
   if (!hosts.ok()) return Fail(err, hosts.status().message());
   for (const HostInfo& h : *hosts) {
-    if (!MatchesAny(o.hosts, h.id)) continue;
+    if (!HostMatches(o.hosts, h.id)) continue;
     auto snap = (*store)->Latest(h.id, at);
     if (!snap.ok()) {
       if (snap.status().code() == StatusCode::kNotFound) continue;  // nothing that early
@@ -373,7 +324,8 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
 
 bool IsPolicyCommand(const std::vector<std::string>& args) {
   std::string command = CommandOf(args);
-  return command == "tables" || command == "query" || command == "evaluate";
+  return command == "tables" || command == "query" || command == "evaluate" ||
+         command == "findings";
 }
 
 int RunPolicyCommand(const std::vector<std::string>& args, const std::string& default_db,
@@ -385,6 +337,7 @@ int RunPolicyCommand(const std::vector<std::string>& args, const std::string& de
     return policy::RunEvaluateCommand({rest.begin() + 1, rest.end()}, "tidemarkctl evaluate", out,
                                       err);
   }
+  if (command == "findings") return RunFindings(args, default_db, out, err);
   return RunQuery(args, default_db, out, err);
 }
 
@@ -392,6 +345,7 @@ const char* PolicyCommandHelp(const std::string& command) {
   if (command == "tables") return kTablesHelp;
   if (command == "query") return kQueryHelp;
   if (command == "evaluate") return policy::kEvaluateHelp;
+  if (command == "findings") return kFindingsHelp;
   return nullptr;
 }
 

@@ -3,6 +3,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -18,9 +19,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collector/evaluator.h"
 #include "collector/log.h"
 #include "collector/sqlite_store.h"
 #include "collector/tls_context.h"
+#include "common/policy/evaluate_command.h"
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
 #include "common/transport/protocol.h"
@@ -67,6 +70,9 @@ class StoreWorker {
       : store_(std::move(store)), db_(std::move(db)), on_corrupt_(std::move(on_corrupt)) {
     thread_ = std::thread([this] { Loop(); });
   }
+  // Called on the store thread after a commit that stored a new state (the evaluator's wake).
+  // Set before the first Put.
+  void SetOnStored(std::function<void()> on_stored) { on_stored_ = std::move(on_stored); }
   ~StoreWorker() { Stop(); }
 
   void Put(PutJob job) {
@@ -236,14 +242,18 @@ class StoreWorker {
       for (auto& j : puts) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
       return;
     }
+    bool stored = false;
     for (size_t i = 0; i < puts.size(); ++i) {
       Answer(puts[i].done, results.ok() ? (*results)[i] : StatusOr<PutResult>(results.status()));
+      stored |= results.ok() && (*results)[i].ok() && *(*results)[i] == PutResult::kStored;
     }
+    if (stored && on_stored_) on_stored_();
   }
 
   std::unique_ptr<SnapshotStore> store_;
   std::string db_;
   std::function<void(const Status&)> on_corrupt_;
+  std::function<void()> on_stored_;
   bool corrupt_ = false;  // store thread only
   std::mutex mu_;
   std::condition_variable cv_;
@@ -1057,6 +1067,38 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// Resolves the `policies` key (config.h): the set to judge by and where it came from, or
+// nullptr when evaluation is off (`none`, or no installed policies and none configured).
+// The evaluator the store thread wakes (null when evaluation is off). The mutex keeps it
+// alive while it is being woken: it is cleared before an evaluator is destroyed.
+struct EvaluatorLink {
+  std::mutex mu;
+  Evaluator* evaluator = nullptr;          // guarded by mu
+  Evaluator* load() { return evaluator; }  // REQUIRES: mu held
+  void store(Evaluator* e) {
+    std::lock_guard<std::mutex> lock(mu);
+    evaluator = e;
+  }
+};
+
+struct LoadedPolicies {
+  std::shared_ptr<const policy::PolicySet> set;
+  std::string path;
+};
+StatusOr<LoadedPolicies> LoadServerPolicies(const CollectorConfig& c) {
+  LoadedPolicies out;
+  if (c.policies == "none") return out;
+  out.path = c.policies.empty() ? policy::kDefaultPoliciesDir : c.policies;
+  if (c.policies.empty()) {
+    struct stat st {};
+    if (::stat(out.path.c_str(), &st) != 0) return LoadedPolicies{nullptr, out.path};
+  }
+  auto set = policy::LoadPolicies(out.path);
+  if (!set.ok()) return Status(set.status().code(), "policies: " + set.status().message());
+  out.set = std::make_shared<const policy::PolicySet>(std::move(*set));
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 struct Server::Impl {
   ParsedArgs args;
@@ -1069,6 +1111,21 @@ struct Server::Impl {
   asio::steady_timer retention_timer{io};
   asio::steady_timer drain_timer{io};
   asio::steady_timer accept_retry_timer{io};
+  // Judges what the store thread stores (null when evaluation is off).
+  std::unique_ptr<Evaluator> evaluator;
+  std::shared_ptr<EvaluatorLink> store_wake = std::make_shared<EvaluatorLink>();
+  std::string policies_path;                          // where the evaluator's policies came from
+  std::shared_ptr<const policy::PolicySet> policies;  // what it judges by (io thread)
+
+  void ReloadPolicies(const CollectorConfig& c);
+  Status StartEvaluator(std::shared_ptr<const policy::PolicySet> set);
+  void LogPolicies(const policy::PolicySet& set);
+  void StopEvaluator() {
+    store_wake->store(nullptr);
+    if (evaluator) evaluator->Stop();
+    evaluator.reset();
+  }
+  ~Impl() { StopEvaluator(); }
   std::atomic<bool> stopping{false};
   // What Run() returns: 0, or kExitStoreCorrupt / kExitInternal.
   std::atomic<int> exit_code{0};
@@ -1216,6 +1273,7 @@ struct Server::Impl {
     }
     retention_days = c->retention_days;
     shutdown_timeout_s = c->shutdown_timeout_s;
+    ReloadPolicies(*c);
     Log::Info("reloaded", {{"crl", c->crl.empty() ? "none" : c->crl},
                            {"tls", c->tls12 ? "1.2+1.3" : "1.3"},
                            {"max_connections", std::to_string(c->max_connections)},
@@ -1229,9 +1287,50 @@ struct Server::Impl {
   }
 };
 
+void Server::Impl::ReloadPolicies(const CollectorConfig& c) {
+  auto loaded = LoadServerPolicies(c);
+  if (!loaded.ok()) {
+    Log::Error("reload_failed", {{"error", loaded.status().message()},
+                                 {"kept", evaluator ? policies_path : "no evaluation"}});
+    return;
+  }
+  if (!loaded->set) {
+    StopEvaluator();
+    Log::Info("evaluation_off", {{"policies", loaded->path.empty() ? "none" : loaded->path}});
+    return;
+  }
+  policies_path = loaded->path;
+  policies = loaded->set;
+  if (evaluator) {
+    evaluator->SetPolicies(loaded->set);
+  } else if (Status s = StartEvaluator(loaded->set); !s.ok()) {
+    Log::Error("reload_failed", {{"error", s.message()}});
+    return;
+  }
+  LogPolicies(*loaded->set);
+}
+
+Status Server::Impl::StartEvaluator(std::shared_ptr<const policy::PolicySet> set) {
+  Evaluator::Options o;
+  o.db = config.db;
+  auto e = Evaluator::Start(o, std::move(set));
+  if (!e.ok()) return e.status();
+  evaluator = std::move(*e);
+  store_wake->store(evaluator.get());
+  return Status::Ok();
+}
+
+void Server::Impl::LogPolicies(const policy::PolicySet& set) {
+  Log::Info("evaluation", {{"policies", policies_path},
+                           {"rules", std::to_string(set.rules.size())},
+                           {"baselines", std::to_string(set.baselines.size())},
+                           {"policy_hash", policy::PolicyHash(set)}});
+}
+
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() {
   if (impl_->shared.store) impl_->shared.store->Stop();
+  impl_->StopEvaluator();
 }
 
 StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
@@ -1251,6 +1350,19 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
   impl->shared.store = std::make_unique<StoreWorker>(std::move(*store), c.db, [raw](const Status&) {
     asio::post(raw->io, [raw] { raw->OnStoreCorrupt(); });
   });
+  // The store thread wakes the evaluator after each commit that stored a new state. The
+  // pointer changes only on SIGHUP (evaluation switched on or off), under the atomic.
+  impl->shared.store->SetOnStored([wake = impl->store_wake] {
+    std::lock_guard<std::mutex> lock(wake->mu);
+    if (Evaluator* e = wake->load()) e->Wake();
+  });
+  auto policies = LoadServerPolicies(c);
+  if (!policies.ok()) return policies.status();
+  impl->policies_path = policies->path;
+  impl->policies = policies->set;
+  if (policies->set) {
+    if (Status st = impl->StartEvaluator(policies->set); !st.ok()) return st;
+  }
 
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(c.listen_host, ec);
@@ -1309,6 +1421,14 @@ int Server::Run(bool handle_signals) {
                           {"threads", std::to_string(threads)},
                           {"max_connections", std::to_string(c.max_connections)},
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
+  if (m.evaluator) {
+    // Loaded by Create; the evaluator already works through what is pending.
+    m.LogPolicies(*m.policies);
+  } else {
+    Log::Info("evaluation_off",
+              {{"policies", m.policies_path.empty() ? "none" : m.policies_path},
+               {"reason", m.policies_path.empty() ? "policies = none" : "no policies there"}});
+  }
   m.ScheduleRetention();
   m.Accept();
   // The last named edge: whatever escapes a handler (all session handlers catch their own)
@@ -1327,6 +1447,7 @@ int Server::Run(bool handle_signals) {
   run();
   for (auto& t : pool) t.join();
   m.shared.store->Stop();
+  m.StopEvaluator();
   int code = m.exit_code.load();
   if (code == 0) {
     Log::Info("stopped", {});

@@ -13,6 +13,8 @@
 #include <limits>
 #include <map>
 
+#include "collector/sqlite_store_impl.h"
+
 namespace tidemark {
 namespace {
 
@@ -86,9 +88,46 @@ CREATE INDEX seen_by_received ON seen (received_at);
 CREATE INDEX seen_by_snapshot ON seen (snapshot_seq, received_at);
 )sql";
 
+// Version 3: the evaluations of stored states (docs/store.md "Evaluations"). A version 2 store
+// gets these tables at open.
+constexpr const char* kEvaluationsSql = R"sql(
+CREATE TABLE evaluations (
+  seq               INTEGER PRIMARY KEY,
+  snapshot_seq      INTEGER NOT NULL REFERENCES snapshots(seq),
+  policy_hash       TEXT NOT NULL,
+  evaluated_at      INTEGER NOT NULL,
+  evaluated_at_text TEXT NOT NULL,
+  passed            INTEGER NOT NULL,
+  failed            INTEGER NOT NULL,
+  unknown           INTEGER NOT NULL,
+  errors            INTEGER NOT NULL,
+  UNIQUE (snapshot_seq, policy_hash)
+);
+CREATE INDEX evaluations_by_snapshot ON evaluations (snapshot_seq, evaluated_at);
+CREATE TABLE results (
+  evaluation_seq INTEGER NOT NULL REFERENCES evaluations(seq),
+  rule_id        TEXT NOT NULL,
+  title          TEXT NOT NULL,
+  severity       TEXT NOT NULL CHECK (severity IN ('critical', 'high', 'medium', 'low', 'info')),
+  outcome        TEXT NOT NULL CHECK (outcome IN ('pass', 'fail', 'unknown', 'error')),
+  message        TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (evaluation_seq, rule_id)
+) WITHOUT ROWID;
+CREATE TABLE result_items (
+  evaluation_seq INTEGER NOT NULL REFERENCES evaluations(seq),
+  rule_id        TEXT NOT NULL,
+  n              INTEGER NOT NULL,
+  item_id        TEXT NOT NULL,
+  detail         TEXT NOT NULL DEFAULT '',
+  source_file    TEXT,
+  source_line    INTEGER,
+  PRIMARY KEY (evaluation_seq, rule_id, n)
+) WITHOUT ROWID;
+)sql";
+
 std::string SchemaSql() {
   return std::string(kHostsSql) + SnapshotsTableSql("snapshots") + SeenTableSql("seen") +
-         kIndexesSql;
+         kIndexesSql + kEvaluationsSql;
 }
 
 // Version 1 -> 2: snapshot ids were unique across all hosts, so a host reusing another host's
@@ -111,9 +150,6 @@ std::string MigrateV1Sql() {
 }
 
 constexpr int kZstdLevel = 3;
-// The largest snapshot body stored (under SQLite's default 1e9-byte blob limit), and read back
-// (a corrupted size field must not make us allocate without bound).
-constexpr int64_t kMaxBodyBytes = 512 * 1024 * 1024;
 
 int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -126,282 +162,62 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
 
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
-// A cached prepared statement, reset and unbound when the holder goes out of scope.
-class Stmt {
- public:
-  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
-  ~Stmt() {
-    sqlite3_reset(s_);
-    sqlite3_clear_bindings(s_);
-  }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  void Bind(int i, std::string_view v) {
-    sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(s_, i, v); }
-  void BindBlob(int i, std::string_view v) {
-    sqlite3_bind_blob(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  void BindNull(int i) { sqlite3_bind_null(s_, i); }
-  void Bind(int i, const std::optional<std::string>& v) {
-    if (v) {
-      Bind(i, std::string_view(*v));
-    } else {
-      BindNull(i);
-    }
-  }
-  void Bind(int i, std::optional<int64_t> v) {
-    if (v) {
-      Bind(i, *v);
-    } else {
-      BindNull(i);
-    }
-  }
-  int Step() { return sqlite3_step(s_); }
-  std::string Text(int i) {
-    const unsigned char* t = sqlite3_column_text(s_, i);
-    return t ? std::string(reinterpret_cast<const char*>(t),
-                           static_cast<size_t>(sqlite3_column_bytes(s_, i)))
-             : std::string();
-  }
-  std::optional<std::string> OptText(int i) {
-    if (sqlite3_column_type(s_, i) == SQLITE_NULL) return std::nullopt;
-    return Text(i);
-  }
-  int64_t Int(int i) { return sqlite3_column_int64(s_, i); }
-  std::string_view Blob(int i) {
-    const void* b = sqlite3_column_blob(s_, i);
-    return b ? std::string_view(static_cast<const char*>(b),
-                                static_cast<size_t>(sqlite3_column_bytes(s_, i)))
-             : std::string_view();
-  }
-
- private:
-  sqlite3_stmt* s_;
-};
-
-std::optional<int64_t> ParseOptionalTime(const std::string& text) {
-  auto t = ParseRfc3339(text);
-  if (!t.ok()) return std::nullopt;
-  return *t;
-}
-
 }  // namespace
 
-struct SqliteStore::Impl {
-  std::string path;
-  sqlite3* db = nullptr;
-  std::map<std::string, sqlite3_stmt*, std::less<>> statements;
-  // Set (and never cleared) when SQLite reported SQLITE_CORRUPT or SQLITE_NOTADB.
-  bool corrupt = false;
+using sqlite_store_internal::kMaxBodyBytes;
+using sqlite_store_internal::ParseOptionalTime;
+using sqlite_store_internal::Stmt;
 
-  ~Impl() {
-    for (auto& [sql, s] : statements) sqlite3_finalize(s);
-    if (db) sqlite3_close_v2(db);
-  }
-
-  // Records a corruption code (sticky: see SnapshotStore::Corrupt()).
-  void NoteCode(int code) {
-    code &= 0xff;
-    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) corrupt = true;
-  }
-
-  Status Error(std::string_view what) {
-    if (!db) return {StatusCode::kIoError, path + ": " + std::string(what) + ": no connection"};
-    int code = sqlite3_errcode(db) & 0xff;
-    NoteCode(code);
-    std::string hint = (code == SQLITE_CORRUPT || code == SQLITE_NOTADB)
-                           ? " (the database file is corrupted; restore it from a backup)"
-                           : "";
-    return {StatusCode::kIoError,
-            path + ": " + std::string(what) + ": " + sqlite3_errmsg(db) + hint};
-  }
-
-  Status Exec(const char* sql) {
-    char* msg = nullptr;
-    if (int rc = sqlite3_exec(db, sql, nullptr, nullptr, &msg); rc != SQLITE_OK) {
-      NoteCode(rc);
-      NoteCode(sqlite3_errcode(db));
-      std::string m = msg ? msg : "unknown error";
-      sqlite3_free(msg);
-      return {StatusCode::kIoError, path + ": " + m};
+// Version 2 -> 3 adds the evaluation tables. Another process may have migrated first: the
+// version is read again inside the transaction.
+Status SqliteStore::Impl::MigrateFromV2() {
+  auto done = InTransaction<bool>([&]() -> StatusOr<bool> {
+    auto p = Prepare("SELECT version FROM schema_version");
+    if (!p.ok()) return p.status();
+    int64_t version = 0;
+    {
+      Stmt s(*p);
+      if (s.Step() != SQLITE_ROW) return Error("read schema version");
+      version = s.Int(0);
     }
-    return Status::Ok();
-  }
+    if (version != 2) return false;
+    std::string sql = std::string(kEvaluationsSql) + "UPDATE schema_version SET version = 3;\n";
+    if (Status st = Exec(sql.c_str()); !st.ok()) return st;
+    return true;
+  });
+  return done.status();
+}
 
-  // Returns the cached statement for `sql`, preparing it once.
-  StatusOr<sqlite3_stmt*> Prepare(std::string_view sql) {
-    auto it = statements.find(sql);
-    if (it != statements.end()) return it->second;
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
-                           &s, nullptr) != SQLITE_OK) {
-      return Error("prepare");
+Status SqliteStore::Impl::MigrateFromV1() {
+  if (Status st = Exec("PRAGMA foreign_keys=OFF"); !st.ok()) return st;
+  auto done = InTransaction<bool>([&]() -> StatusOr<bool> {
+    int64_t version = 0;
+    {
+      auto p = Prepare("SELECT version FROM schema_version");
+      if (!p.ok()) return p.status();
+      Stmt s(*p);
+      if (s.Step() != SQLITE_ROW) return Error("read schema version");
+      version = s.Int(0);
     }
-    statements.emplace(std::string(sql), s);
-    return s;
-  }
-
-  // Is the host's id already stored, as a snapshot or as a seen record? Ids are scoped per host:
-  // another host may use the same id.
-  StatusOr<bool> IdKnown(const std::string& host, const std::string& id) {
-    auto p = Prepare(
-        "SELECT 1 FROM snapshots WHERE host = ?1 AND id = ?2 UNION ALL "
-        "SELECT 1 FROM seen WHERE host = ?1 AND id = ?2");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    s.Bind(1, std::string_view(host));
-    s.Bind(2, std::string_view(id));
-    int rc = s.Step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return Error("look up snapshot id");
-  }
-
-  // Creates the host or moves its last-seen time forward.
-  Status TouchHost(const std::string& host, const std::string& agent_version, int64_t at) {
-    auto p = Prepare(
-        "INSERT INTO hosts (id, first_seen, first_seen_text, last_seen, last_seen_text, "
-        "agent_version) VALUES (?1, ?2, ?3, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET "
-        "last_seen = max(last_seen, excluded.last_seen), "
-        "last_seen_text = CASE WHEN excluded.last_seen > last_seen THEN excluded.last_seen_text "
-        "ELSE last_seen_text END, "
-        "agent_version = CASE WHEN excluded.agent_version <> '' THEN excluded.agent_version "
-        "ELSE agent_version END");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    s.Bind(1, std::string_view(host));
-    s.Bind(2, at);
-    s.Bind(3, std::string_view(FormatRfc3339(at)));
-    s.Bind(4, std::string_view(agent_version));
-    if (s.Step() != SQLITE_DONE) return Error("record host");
-    return Status::Ok();
-  }
-
-  // Returns the seq and content hash of the host's most recently received snapshot.
-  StatusOr<std::optional<std::pair<int64_t, std::string>>> LatestHash(const std::string& host) {
-    auto p = Prepare(
-        "SELECT seq, content_hash FROM snapshots WHERE host = ?1 ORDER BY seq DESC "
-        "LIMIT 1");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    s.Bind(1, std::string_view(host));
-    int rc = s.Step();
+    if (version != 1) return false;
+    if (Status st = Exec(MigrateV1Sql().c_str()); !st.ok()) return st;
+    sqlite3_stmt* check = nullptr;
+    if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &check, nullptr) != SQLITE_OK) {
+      return Error("migrate to schema version 2");
+    }
+    int rc = sqlite3_step(check);
+    sqlite3_finalize(check);
     if (rc == SQLITE_ROW) {
-      return std::optional<std::pair<int64_t, std::string>>(std::pair(s.Int(0), s.Text(1)));
+      return Status(StatusCode::kIoError,
+                    path + ": migrate to schema version 2: a foreign key does not hold");
     }
-    if (rc == SQLITE_DONE) return std::optional<std::pair<int64_t, std::string>>();
-    return Error("read latest snapshot");
-  }
-
-  StatusOr<bool> HostExists(const std::string& host) {
-    auto p = Prepare("SELECT 1 FROM hosts WHERE id = ?1");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    s.Bind(1, std::string_view(host));
-    int rc = s.Step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return Error("read host");
-  }
-
-  // The receive sequence shared by snapshots and seen records (history order).
-  StatusOr<int64_t> NextSeq() {
-    auto p = Prepare(
-        "SELECT max(coalesce((SELECT max(seq) FROM snapshots), 0), "
-        "coalesce((SELECT max(seq) FROM seen), 0)) + 1");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    if (s.Step() != SQLITE_ROW) return Error("next sequence");
-    return s.Int(0);
-  }
-
-  Status InsertSeen(int64_t seq, const std::string& id, const std::string& host,
-                    int64_t snapshot_seq, int64_t received_at, const std::string& collected_at,
-                    const std::string& content_hash,
-                    const std::optional<std::string>& imported_by) {
-    auto p = Prepare(
-        "INSERT INTO seen (seq, id, host, snapshot_seq, received_at, received_at_text, "
-        "collected_at, collected_at_s, content_hash, imported_by) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    if (!p.ok()) return p.status();
-    Stmt s(*p);
-    s.Bind(1, seq);
-    s.Bind(2, std::string_view(id));
-    s.Bind(3, std::string_view(host));
-    s.Bind(4, snapshot_seq);
-    s.Bind(5, received_at);
-    s.Bind(6, std::string_view(FormatRfc3339(received_at)));
-    s.Bind(7, std::string_view(collected_at));
-    s.Bind(8, ParseOptionalTime(collected_at));
-    s.Bind(9, std::string_view(content_hash));
-    s.Bind(10, imported_by);
-    if (s.Step() != SQLITE_DONE) return Error("record seen");
-    return Status::Ok();
-  }
-
-  // Rebuilds the snapshots and seen tables of a version 1 store as version 2 (ids unique per
-  // host). Foreign keys are off around the transaction, as SQLite's procedure requires, and
-  // checked before the commit. Another process may have migrated first: the version is read
-  // again inside the transaction.
-  Status MigrateFromV1() {
-    if (Status st = Exec("PRAGMA foreign_keys=OFF"); !st.ok()) return st;
-    auto done = InTransaction<bool>([&]() -> StatusOr<bool> {
-      int64_t version = 0;
-      {
-        auto p = Prepare("SELECT version FROM schema_version");
-        if (!p.ok()) return p.status();
-        Stmt s(*p);
-        if (s.Step() != SQLITE_ROW) return Error("read schema version");
-        version = s.Int(0);
-      }
-      if (version != 1) return false;
-      if (Status st = Exec(MigrateV1Sql().c_str()); !st.ok()) return st;
-      sqlite3_stmt* check = nullptr;
-      if (sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &check, nullptr) != SQLITE_OK) {
-        return Error("migrate to schema version 2");
-      }
-      int rc = sqlite3_step(check);
-      sqlite3_finalize(check);
-      if (rc == SQLITE_ROW) {
-        return Status(StatusCode::kIoError,
-                      path + ": migrate to schema version 2: a foreign key does not hold");
-      }
-      if (rc != SQLITE_DONE) return Error("migrate to schema version 2");
-      return true;
-    });
-    Status on = Exec("PRAGMA foreign_keys=ON");
-    if (!done.ok()) return done.status();
-    return on;
-  }
-
-  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT; rolls back when it fails.
-  template <typename T, typename F>
-  StatusOr<T> InTransaction(F body) {
-    if (Status st = Exec("BEGIN IMMEDIATE"); !st.ok()) return st;
-    std::optional<StatusOr<T>> holder;
-    try {
-      holder.emplace(body());
-    } catch (...) {
-      // std::bad_alloc (a large body) or a library exception: never leave the transaction
-      // open for the next caller.
-      Exec("ROLLBACK");
-      throw;
-    }
-    StatusOr<T> result = std::move(*holder);
-    if (!result.ok()) {
-      Exec("ROLLBACK");
-      return result;
-    }
-    if (Status st = Exec("COMMIT"); !st.ok()) {
-      Exec("ROLLBACK");
-      return st;
-    }
-    return result;
-  }
-};
+    if (rc != SQLITE_DONE) return Error("migrate to schema version 2");
+    return true;
+  });
+  Status on = Exec("PRAGMA foreign_keys=ON");
+  if (!done.ok()) return done.status();
+  return on;
+}
 
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteStore::~SqliteStore() = default;
@@ -410,26 +226,36 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   if (path.empty()) return Status(StatusCode::kInvalidArgument, "empty database path");
   // Create the file ourselves so it is born 0600 (never world-readable, even for a moment),
   // and check an existing file: snapshots describe a fleet's weak points.
-  int flags = O_RDWR | O_NOFOLLOW | O_CLOEXEC | (options.create ? O_CREAT : 0);
-  int fd = ::open(path.c_str(), flags, 0600);
-  if (fd < 0) {
-    int e = errno;
-    if (e == ENOENT && options.create) {
-      return Status(StatusCode::kNotFound,
-                    path + ": cannot create the database (does its directory exist?)");
-    }
-    if (e == ENOENT) return Status(StatusCode::kNotFound, path + ": no such database");
+  //
+  // An existing file is checked by path (lstat), never opened here: closing any descriptor of
+  // the database releases every POSIX lock this process holds on it, including those of
+  // another connection (the collector's evaluator opens a second one), and another process
+  // would then take that connection's WAL for abandoned and delete it
+  // (sqlite.org/howtocorrupt.html, 2.2).
+  auto os_error = [&](int e) {
     if (e == EACCES || e == EPERM) {
       return Status(StatusCode::kPermissionDenied, path + ": " + std::strerror(e));
     }
     if (e == ELOOP) return Status(StatusCode::kLoop, path + ": is a symbolic link; refused");
     if (e == EISDIR) return Status(StatusCode::kWrongType, path + ": is a directory");
     return Status(StatusCode::kIoError, path + ": " + std::strerror(e));
-  }
+  };
   struct stat file_stat {};
-  int frc = fstat(fd, &file_stat);
-  ::close(fd);
-  if (frc != 0) return Status(StatusCode::kIoError, path + ": cannot stat");
+  if (::lstat(path.c_str(), &file_stat) != 0) {
+    int e = errno;
+    if (e != ENOENT) return os_error(e);
+    if (!options.create) return Status(StatusCode::kNotFound, path + ": no such database");
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+      return Status(StatusCode::kNotFound,
+                    path + ": cannot create the database (does its directory exist?)");
+    }
+    if (fd < 0 && errno != EEXIST) return os_error(errno);
+    if (fd >= 0) ::close(fd);  // new: no connection of this process has it open
+    if (::lstat(path.c_str(), &file_stat) != 0) return os_error(errno);
+  }
+  if (S_ISLNK(file_stat.st_mode)) return os_error(ELOOP);
+  if (S_ISDIR(file_stat.st_mode)) return os_error(EISDIR);
   if (!S_ISREG(file_stat.st_mode))
     return Status(StatusCode::kWrongType, path + ": not a regular file");
   if ((file_stat.st_mode & 077) != 0) {
@@ -439,6 +265,8 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
                   path + ": mode " + mode +
                       " lets other users read or write the database; refused (chmod 600 it)");
   }
+  // SQLite would open a file it may not write read-only, silently: refuse it here.
+  if (::faccessat(AT_FDCWD, path.c_str(), R_OK | W_OK, AT_EACCESS) != 0) return os_error(errno);
 
   auto impl = std::make_unique<Impl>();
   impl->path = path;
@@ -530,7 +358,11 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
       }  // reset: the migration reads the version again in its transaction
       if (version == 1) {
         if (Status st = impl->MigrateFromV1(); !st.ok()) return st;
-        version = kStoreSchemaVersion;
+        version = 2;
+      }
+      if (version == 2) {
+        if (Status st = impl->MigrateFromV2(); !st.ok()) return st;
+        version = 3;
       }
       if (version != kStoreSchemaVersion) {
         return Status(StatusCode::kInvalidArgument,
@@ -779,48 +611,64 @@ StatusOr<std::vector<HostInfo>> SqliteStore::ListHosts() {
   return hosts;
 }
 
-StatusOr<StoredSnapshot> SqliteStore::Latest(const std::string& host,
-                                             std::optional<int64_t> at_or_before) {
+namespace {
+// The columns ReadSnapshotRow reads, in its order.
+constexpr const char* kSnapshotColumns =
+    "s.seq, s.id, s.host, s.received_at, s.collected_at, s.content_hash, s.agent_version, "
+    "s.imported_by, s.body_encoding, s.body_size";
+}  // namespace
+
+// Reads the kSnapshotColumns of the current row (then `body` at column 10 when asked; the
+// last confirmation time at column 11 when present).
+StatusOr<StoredSnapshot> SqliteStore::Impl::ReadSnapshotRow(Stmt& s, bool with_body,
+                                                            bool has_confirmed) {
+  StoredSnapshot out;
+  out.seq = s.Int(0);
+  out.id = s.Text(1);
+  out.host = s.Text(2);
+  out.received_at = s.Int(3);
+  out.collected_at = s.Text(4);
+  out.content_hash = s.Text(5);
+  out.agent_version = s.Text(6);
+  out.imported_by = s.OptText(7);
+  out.last_confirmed_at = has_confirmed ? std::max(out.received_at, s.Int(11)) : out.received_at;
+  if (!with_body) return out;
+  std::string encoding = s.Text(8);
+  int64_t size = s.Int(9);
+  std::string_view packed = s.Blob(10);
+  if (encoding != "zstd" || size < 0 || size > kMaxBodyBytes ||
+      ZSTD_getFrameContentSize(packed.data(), packed.size()) !=
+          static_cast<unsigned long long>(size)) {
+    return Status(StatusCode::kIoError,
+                  path + ": snapshot " + out.id + " has a corrupted body (encoding or size)");
+  }
+  out.body.resize(static_cast<size_t>(size));
+  size_t n = ZSTD_decompress(out.body.data(), out.body.size(), packed.data(), packed.size());
+  if (ZSTD_isError(n) || n != out.body.size()) {
+    return Status(StatusCode::kIoError,
+                  path + ": snapshot " + out.id + " has a corrupted body (zstd)");
+  }
+  return out;
+}
+
+StatusOr<StoredSnapshot> SqliteStore::LatestImpl(const std::string& host,
+                                                 std::optional<int64_t> at_or_before,
+                                                 bool with_body) {
   Impl& d = *impl_;
   {
-    auto p = d.Prepare(
-        "SELECT id, received_at, collected_at, content_hash, agent_version, imported_by, "
-        "body_encoding, body_size, body, "
-        "(SELECT max(n.received_at) FROM seen n WHERE n.snapshot_seq = s.seq AND "
-        "n.received_at <= ?2) FROM snapshots s WHERE host = ?1 AND received_at <= ?2 "
-        "ORDER BY received_at DESC, seq DESC LIMIT 1");
+    // Two cached statements: the one without the body does not read the blob's pages.
+    std::string sql = std::string("SELECT ") + kSnapshotColumns +
+                      (with_body ? ", s.body" : ", NULL") +
+                      ", (SELECT max(n.received_at) FROM seen n WHERE n.snapshot_seq = s.seq AND "
+                      "n.received_at <= ?2) FROM snapshots s WHERE host = ?1 AND received_at <= ?2 "
+                      "ORDER BY received_at DESC, seq DESC LIMIT 1";
+    auto p = d.Prepare(sql);
     if (!p.ok()) return p.status();
     Stmt s(*p);
     s.Bind(1, std::string_view(host));
     s.Bind(2, at_or_before.value_or(std::numeric_limits<int64_t>::max()));
     int rc = s.Step();
-    if (rc == SQLITE_ROW) {
-      StoredSnapshot out;
-      out.id = s.Text(0);
-      out.host = host;
-      out.received_at = s.Int(1);
-      out.collected_at = s.Text(2);
-      out.content_hash = s.Text(3);
-      out.agent_version = s.Text(4);
-      out.imported_by = s.OptText(5);
-      out.last_confirmed_at = std::max(out.received_at, s.Int(9));
-      std::string encoding = s.Text(6);
-      int64_t size = s.Int(7);
-      std::string_view packed = s.Blob(8);
-      if (encoding != "zstd" || size < 0 || size > kMaxBodyBytes ||
-          ZSTD_getFrameContentSize(packed.data(), packed.size()) !=
-              static_cast<unsigned long long>(size)) {
-        return Status(StatusCode::kIoError,
-                      d.path + ": snapshot " + out.id + " has a corrupted body (encoding or size)");
-      }
-      out.body.resize(static_cast<size_t>(size));
-      size_t n = ZSTD_decompress(out.body.data(), out.body.size(), packed.data(), packed.size());
-      if (ZSTD_isError(n) || n != out.body.size()) {
-        return Status(StatusCode::kIoError,
-                      d.path + ": snapshot " + out.id + " has a corrupted body (zstd)");
-      }
-      return out;
-    }
+    if (rc == SQLITE_ROW) return d.ReadSnapshotRow(s, with_body, true);
     if (rc != SQLITE_DONE) return d.Error("read snapshot");
   }
   auto exists = d.HostExists(host);
@@ -832,6 +680,29 @@ StatusOr<StoredSnapshot> SqliteStore::Latest(const std::string& host,
         "host " + host + " has no snapshot received at or before " + FormatRfc3339(*at_or_before));
   }
   return Status(StatusCode::kNotFound, "host " + host + " has no stored snapshot");
+}
+
+StatusOr<StoredSnapshot> SqliteStore::Latest(const std::string& host,
+                                             std::optional<int64_t> at_or_before) {
+  return LatestImpl(host, at_or_before, true);
+}
+
+StatusOr<StoredSnapshot> SqliteStore::LatestState(const std::string& host,
+                                                  std::optional<int64_t> at_or_before) {
+  return LatestImpl(host, at_or_before, false);
+}
+
+StatusOr<StoredSnapshot> SqliteStore::SnapshotBySeq(int64_t seq) {
+  Impl& d = *impl_;
+  auto p = d.Prepare(std::string("SELECT ") + kSnapshotColumns +
+                     ", s.body FROM snapshots s WHERE s.seq = ?1");
+  if (!p.ok()) return p.status();
+  Stmt s(*p);
+  s.Bind(1, seq);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return d.ReadSnapshotRow(s, true, false);
+  if (rc != SQLITE_DONE) return d.Error("read snapshot");
+  return Status(StatusCode::kNotFound, "no stored snapshot with sequence " + std::to_string(seq));
 }
 
 StatusOr<std::vector<HistoryEntry>> SqliteStore::History(const std::string& host) {

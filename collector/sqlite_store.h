@@ -2,7 +2,9 @@
 //
 // The schema, durability setting and retention are documented in docs/store.md. Bodies are
 // compressed with zstd. Open() refuses a file that others may read or write, and a file that is
-// not a tidemark database. One connection; used by one thread at a time.
+// not a tidemark database. One connection; used by one thread at a time. The implementation is
+// split by concern: sqlite_store.cpp (hosts, snapshots, seen records, retention),
+// sqlite_evaluations.cpp (evaluations); sqlite_store_impl.h holds what they share.
 #pragma once
 
 #include <memory>
@@ -15,7 +17,7 @@ struct sqlite3;
 
 namespace tidemark {
 
-inline constexpr int kStoreSchemaVersion = 2;
+inline constexpr int kStoreSchemaVersion = 3;
 
 class SqliteStore : public SnapshotStore {
  public:
@@ -45,6 +47,14 @@ class SqliteStore : public SnapshotStore {
   StatusOr<std::vector<HostInfo>> ListHosts() override;
   StatusOr<StoredSnapshot> Latest(const std::string& host,
                                   std::optional<int64_t> at_or_before) override;
+  StatusOr<StoredSnapshot> LatestState(const std::string& host,
+                                       std::optional<int64_t> at_or_before) override;
+  StatusOr<StoredSnapshot> SnapshotBySeq(int64_t seq) override;
+  StatusOr<std::vector<int64_t>> PendingEvaluations(const std::string& policy_hash,
+                                                    int64_t after_seq, int limit) override;
+  Status PutEvaluations(const std::vector<EvaluationRecord>& records) override;
+  StatusOr<std::optional<EvaluationRecord>> EvaluationOf(int64_t snapshot_seq,
+                                                         std::optional<int64_t> at) override;
   StatusOr<std::vector<HistoryEntry>> History(const std::string& host) override;
   StatusOr<int64_t> Thin(int retention_days, int64_t now) override;
   bool Corrupt() const override;
@@ -61,6 +71,8 @@ class SqliteStore : public SnapshotStore {
   // PutSnapshot's work; REQUIRES: inside a write transaction.
   StatusOr<PutResult> PutInTransaction(const SnapshotInput& input);
   StatusOr<PutResult> SeenInTransaction(const SeenInput& input);
+  StatusOr<StoredSnapshot> LatestImpl(const std::string& host, std::optional<int64_t> at_or_before,
+                                      bool with_body);
   std::unique_ptr<Impl> impl_;
 };
 

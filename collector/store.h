@@ -77,6 +77,7 @@ struct HostInfo {
 };
 
 struct StoredSnapshot {
+  int64_t seq = 0;  // the receive sequence: the state's key (evaluations refer to it)
   std::string id;
   std::string host;
   int64_t received_at = 0;
@@ -87,7 +88,7 @@ struct StoredSnapshot {
   // The latest receive time (up to the asked time) at which this state was reported: its own
   // receive time, or its latest "seen" record's.
   int64_t last_confirmed_at = 0;
-  std::string body;  // the document as received (decompressed)
+  std::string body;  // the document as received (decompressed); empty from LatestState
 };
 
 struct HistoryEntry {
@@ -98,6 +99,32 @@ struct HistoryEntry {
   std::string collected_at;
   std::string content_hash;
   std::optional<std::string> imported_by;
+};
+
+// The results of evaluating one stored state against the collector's policies
+// (docs/store.md "Evaluations"). Severity and outcome are kept as their names (the policy
+// engine's words: "high", "fail"), so that the store does not depend on the engine.
+struct StoredItem {
+  std::string id;
+  std::string detail;
+  std::optional<std::string> source_file;
+  std::optional<int64_t> source_line;
+};
+
+struct StoredResult {
+  std::string rule_id;
+  std::string title;
+  std::string severity;           // critical, high, medium, low, info
+  std::string outcome;            // pass, fail, unknown, error
+  std::string message;            // unknown: which sections; error: what failed
+  std::vector<StoredItem> items;  // fail: the violating items
+};
+
+struct EvaluationRecord {
+  int64_t snapshot_seq = 0;           // the state evaluated (StoredSnapshot::seq)
+  std::string policy_hash;            // which policies (PolicyHash: "sha256:...")
+  int64_t evaluated_at = 0;           // the collector's clock
+  std::vector<StoredResult> results;  // every rule that applied, in rule id order
 };
 
 class SnapshotStore {
@@ -143,6 +170,33 @@ class SnapshotStore {
   // absent). kNotFound names the host when it is unknown or has nothing that early.
   virtual StatusOr<StoredSnapshot> Latest(const std::string& host,
                                           std::optional<int64_t> at_or_before) = 0;
+
+  // Latest without the body (no decompression): what findings and listings need.
+  virtual StatusOr<StoredSnapshot> LatestState(const std::string& host,
+                                               std::optional<int64_t> at_or_before) = 0;
+
+  // Returns the stored snapshot with receive sequence `seq`, body included. kNotFound when
+  // there is none.
+  virtual StatusOr<StoredSnapshot> SnapshotBySeq(int64_t seq) = 0;
+
+  // ---- Evaluations (the collector evaluates every stored state; docs/store.md) ----
+
+  // Returns up to `limit` sequence numbers greater than `after_seq`, ascending, of stored
+  // states that need evaluating under `policy_hash`: those never evaluated at all, and each
+  // host's latest state when it was not evaluated under this policy (so that a changed policy
+  // re-judges every host's current state, while history keeps the verdicts it had).
+  virtual StatusOr<std::vector<int64_t>> PendingEvaluations(const std::string& policy_hash,
+                                                            int64_t after_seq, int limit) = 0;
+
+  // Stores evaluations durably in one transaction. One already stored for the same state and
+  // policy is kept (the call is idempotent). kNotFound when a state does not exist.
+  virtual Status PutEvaluations(const std::vector<EvaluationRecord>& records) = 0;
+
+  // Returns the evaluation of state `snapshot_seq` that was current at `at` (the latest one
+  // evaluated at or before it; when all came later, the first one), or the latest when `at`
+  // is absent; nullopt when the state was not evaluated yet.
+  virtual StatusOr<std::optional<EvaluationRecord>> EvaluationOf(int64_t snapshot_seq,
+                                                                 std::optional<int64_t> at) = 0;
 
   // Returns the host's snapshots and seen records in receive order. kNotFound: unknown host.
   virtual StatusOr<std::vector<HistoryEntry>> History(const std::string& host) = 0;

@@ -6,8 +6,8 @@
 #   3. tidemark-agent send: collect this host, send the snapshot over mutual TLS, wait for the
 #      ack (given only after the snapshot is committed);
 #   4. what the collector stored: the host's history and the summary of its latest snapshot;
-#   5. the judgement: that snapshot evaluated against the shipped baseline (policies/;
-#      tidemarkctl evaluate). The collector does not yet evaluate on arrival (issue 10).
+#   5. the judgement: the collector judges every state it stores against the shipped baseline
+#      (policies/); the findings it stored for this machine (tidemarkctl findings).
 # Safe to run again: each run adds one snapshot, or a "seen" record when nothing changed.
 #   packaging/local-audit.sh [BUILD_DIR]
 #   environment: TIDEMARK_STATE (default ./tidemark-state), TIDEMARK_PORT (default 7411; 0 picks
@@ -40,10 +40,12 @@ pki=$state/pki
 "$ctl" pki issue --dir "$pki" "$host" >/dev/null
 echo "state: $state (CA and certificates in $pki)"
 
+policies=${TIDEMARK_POLICIES:-$(cd "$(dirname "$0")/.." && pwd)/policies}
 log=$state/collector.log
 : >"$log"
 "$collector" --listen "127.0.0.1:$port" --ca "$pki/ca.crt" --cert "$pki/collector.crt" \
-  --key "$pki/collector.key" --crl "$pki/crl.pem" --db "$state/tidemark.db" 2>>"$log" &
+  --key "$pki/collector.key" --crl "$pki/crl.pem" --db "$state/tidemark.db" \
+  --policies "$policies" 2>>"$log" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT INT TERM
 # Wait (at most 10 s) until the collector listens, or say why it stopped.
@@ -77,13 +79,23 @@ echo "stored by the collector (tidemarkctl --db $state/tidemark.db history $host
 "$ctl" --db "$state/tidemark.db" show "$host" --format snapshot >"$state/latest.json"
 echo
 "$agent" summary "$state/latest.json"
-policies=${TIDEMARK_POLICIES:-$(cd "$(dirname "$0")/.." && pwd)/policies}
+# The collector judges what it stored on its own thread (acks never wait for it): wait (at most
+# 60 s) until the state this run stored or confirmed has its evaluation.
 echo
-echo "judged against $policies (tidemarkctl evaluate --snapshot $state/latest.json):"
-erc=0
-"$ctl" evaluate --snapshot "$state/latest.json" --policies "$policies" || erc=$?
+echo "judged by the collector against $policies (tidemarkctl findings --host $host):"
+i=0
+frc=0
+while :; do
+  frc=0
+  "$ctl" --db "$state/tidemark.db" findings --host "$host" >"$state/findings.txt" || frc=$?
+  grep -q ': not judged yet$' "$state/findings.txt" || break
+  i=$((i + 1))
+  [ $i -le 600 ] || { echo "local-audit: the collector did not judge the state in 60 s" >&2; cat "$log" >&2; exit 1; }
+  sleep 0.1
+done
+cat "$state/findings.txt"
 # 3 (failures) and 4 (unknown results) are findings, not a failure of the audit itself.
-case $erc in
+case $frc in
   0 | 3 | 4) ;;
-  *) echo "local-audit: tidemarkctl evaluate exited $erc" >&2; exit 1 ;;
+  *) echo "local-audit: tidemarkctl findings exited $frc; collector log:" >&2; cat "$log" >&2; exit 1 ;;
 esac

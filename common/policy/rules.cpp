@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/policy/fact_db.h"
+#include "common/snapshot.h"
 
 namespace tidemark::policy {
 
@@ -498,6 +499,26 @@ StatusOr<PolicySet> LoadPolicies(const std::string& path) {
   }
   if (Status s = Finish(set); !s.ok()) return s;
   return set;
+}
+
+std::string PolicyHash(const PolicySet& set) {
+  using json = nlohmann::json;
+  auto vars = [](const std::map<std::string, RuleVar>& v) {
+    json out = json::object();
+    for (const auto& [name, var] : v) {
+      out[name] = {static_cast<int>(var.type), var.value};
+    }
+    return out;
+  };
+  json doc = {{"format", 1}, {"rules", json::array()}, {"baselines", json::array()}};
+  for (const Rule& r : set.rules) {
+    doc["rules"].push_back({r.id, r.title, SeverityName(r.severity), r.rationale, r.remediation,
+                            r.references, vars(r.vars), r.query});
+  }
+  for (const Baseline& b : set.baselines) {
+    doc["baselines"].push_back({b.id, b.title, b.hosts, b.rules, b.vars});
+  }
+  return "sha256:" + Sha256Hex(doc.dump(-1, ' ', false, json::error_handler_t::replace));
 }
 
 }  // namespace tidemark::policy

@@ -71,6 +71,11 @@ StatusOr<PolicySet> LoadPolicies(const std::string& path);
 // Loads policy text (tests, one file); `file` names it in errors.
 StatusOr<PolicySet> LoadPolicyText(std::string_view yaml, const std::string& file);
 
+// A hash of what `set` judges by ("sha256:" + 64 hex digits): every rule and baseline, their
+// text, variables and queries, but not the files they came from. The collector stores it with
+// each evaluation: a state is judged again when the policies change.
+std::string PolicyHash(const PolicySet& set);
+
 // A rule as one baseline applies it: the rule with the baseline's overrides applied.
 struct SelectedRule {
   const Rule* rule = nullptr;

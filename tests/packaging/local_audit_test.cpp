@@ -1,5 +1,6 @@
 // The README's main job (packaging/local-audit.sh) end to end on this machine: throwaway PKI,
-// collector on loopback, agent send over mutual TLS, the stored snapshot summarised. Run twice
+// collector on loopback, agent send over mutual TLS, the stored snapshot summarised and the
+// findings the collector stored when it judged it. Run twice
 // on the same state folder: the CA is kept and the second snapshot is stored beside the first.
 // The test bounds its own work: every section but the sweep (TIDEMARK_ONLY), which walks all of
 // "/" and took over 120 s on a machine whose /tmp held a million files; the sweep has its own
@@ -35,10 +36,14 @@ TEST(LocalAuditTest, MainJobRunsAgentToCollectorAndCanBeRunAgain) {
   EXPECT_NE(err.find("acknowledged (stored"), std::string::npos) << err;
   EXPECT_NE(out.find("tidemark audit of "), std::string::npos) << out;
   EXPECT_NE(out.find("Sudo grants:"), std::string::npos) << out;
-  // The judgement against the shipped baseline follows, with its summary line; no rule errs.
-  EXPECT_NE(out.find("judged against "), std::string::npos) << out;
-  EXPECT_TRUE(std::regex_search(out, std::regex(R"(: \d+ fail, \d+ unknown, 0 error, \d+ pass)")))
+  // The collector judged the stored state against the shipped baseline on arrival, and the
+  // findings it stored follow, with their summary line; no rule errs.
+  EXPECT_NE(out.find("judged by the collector against "), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(
+      out, std::regex(R"(host \S+: snapshot \S+ received \S+, judged \S+: \d+ fail, \d+ unknown, )"
+                      R"(0 error, \d+ pass)")))
       << out;
+  EXPECT_NE(ReadHostFile(state + "/collector.log").find("info evaluated host="), std::string::npos);
   std::string ca = ReadHostFile(state + "/pki/ca.crt");
   ASSERT_FALSE(ca.empty());
   struct stat st {};

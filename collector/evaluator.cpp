@@ -1,0 +1,241 @@
+// evaluator.h: the collector's evaluation thread.
+#include "collector/evaluator.h"
+
+#include <ctime>
+#include <exception>
+
+#include "collector/log.h"
+#include "collector/sqlite_store.h"
+#include "common/json_bounded.h"
+#include "common/snapshot.h"
+
+namespace tidemark::collector {
+namespace {
+
+int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
+
+EvaluationRecord ErrorRecord(int64_t snapshot_seq, const std::string& policy_hash,
+                             int64_t evaluated_at, const std::string& why) {
+  EvaluationRecord r;
+  r.snapshot_seq = snapshot_seq;
+  r.policy_hash = policy_hash;
+  r.evaluated_at = evaluated_at;
+  StoredResult x;
+  x.rule_id = kEvaluationRuleId;
+  x.title = "The stored state could not be judged";
+  x.severity = "high";
+  x.outcome = "error";
+  x.message = why;
+  r.results.push_back(std::move(x));
+  return r;
+}
+
+}  // namespace
+
+EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
+                          const std::string& policy_hash, int64_t evaluated_at) {
+  EvaluationRecord r;
+  r.snapshot_seq = snapshot_seq;
+  r.policy_hash = policy_hash;
+  r.evaluated_at = evaluated_at;
+  r.results.reserve(e.results.size());
+  for (const policy::RuleResult& x : e.results) {
+    StoredResult s;
+    s.rule_id = x.rule_id;
+    s.title = x.title;
+    s.severity = std::string(policy::SeverityName(x.severity));
+    s.outcome = std::string(policy::OutcomeName(x.outcome));
+    s.message = x.message;
+    for (const policy::FindingItem& i : x.items) {
+      s.items.push_back({i.id, i.detail, i.source_file, i.source_line});
+    }
+    r.results.push_back(std::move(s));
+  }
+  return r;
+}
+
+EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
+                                const std::string& policy_hash, int64_t evaluated_at,
+                                policy::FactDb* db) {
+  StatusOr<Snapshot> snapshot = DecodeSnapshot(state.body);
+  if (!snapshot.ok()) {
+    return ErrorRecord(state.seq, policy_hash, evaluated_at,
+                       "snapshot " + state.id + ": " + snapshot.status().message());
+  }
+  // The host is who sent it (the certificate's name), whatever the document calls itself.
+  snapshot->host.id = state.host;
+  StatusOr<std::vector<policy::SelectedRule>> rules = policy::SelectRules(set, state.host);
+  if (!rules.ok()) {
+    return ErrorRecord(state.seq, policy_hash, evaluated_at, rules.status().message());
+  }
+  if (Status s = db->Load(*snapshot); !s.ok()) {
+    return ErrorRecord(state.seq, policy_hash, evaluated_at,
+                       "snapshot " + state.id + ": " + s.message());
+  }
+  policy::Evaluation e = policy::EvaluateLoaded(*db, *snapshot, *rules);
+  return ToRecord(e, state.seq, policy_hash, evaluated_at);
+}
+
+StatusOr<std::unique_ptr<Evaluator>> Evaluator::Start(
+    Options options, std::shared_ptr<const policy::PolicySet> policies) {
+  SqliteStore::Options open;
+  open.create = false;
+  auto store = SqliteStore::Open(options.db, open);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<Evaluator> e(
+      new Evaluator(std::move(options), std::move(*store), std::move(policies)));
+  e->thread_ = std::thread([raw = e.get()] { raw->Loop(); });
+  return e;
+}
+
+Evaluator::Evaluator(Options options, std::unique_ptr<SnapshotStore> store,
+                     std::shared_ptr<const policy::PolicySet> policies)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      policies_(std::move(policies)),
+      policy_hash_(policy::PolicyHash(*policies_)) {}
+
+Evaluator::~Evaluator() { Stop(); }
+
+void Evaluator::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++wakes_;
+    idle_ = false;
+  }
+  cv_.notify_all();
+}
+
+void Evaluator::SetPolicies(std::shared_ptr<const policy::PolicySet> policies) {
+  std::string hash = policy::PolicyHash(*policies);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    policies_ = std::move(policies);
+    policy_hash_ = std::move(hash);
+    ++policy_generation_;
+    ++wakes_;
+    idle_ = false;
+  }
+  cv_.notify_all();
+}
+
+void Evaluator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  idle_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Evaluator::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return idle_cv_.wait_for(lock, timeout, [this] { return idle_ || stop_; }) && idle_;
+}
+
+int64_t Evaluator::evaluated() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return evaluated_;
+}
+
+bool Evaluator::Step(const std::shared_ptr<const policy::PolicySet>& set, const std::string& hash,
+                     int64_t& after_seq, policy::FactDb* db) {
+  auto pending = store_->PendingEvaluations(hash, after_seq, options_.batch);
+  if (!pending.ok()) {
+    Log::Error("evaluation_failed", {{"error", pending.status().ToString()}});
+    return false;
+  }
+  if (pending->empty()) return false;
+  std::vector<EvaluationRecord> records;
+  records.reserve(pending->size());
+  for (int64_t seq : *pending) {
+    auto started = std::chrono::steady_clock::now();
+    StatusOr<StoredSnapshot> state = store_->SnapshotBySeq(seq);
+    if (!state.ok() && (state.status().code() == StatusCode::kNotFound || store_->Corrupt())) {
+      // Gone since it was listed, or the store itself is damaged (the store thread stops the
+      // collector on it): nothing to record for this state.
+      Log::Error("evaluation_failed",
+                 {{"seq", std::to_string(seq)}, {"error", state.status().ToString()}});
+      if (store_->Corrupt()) return false;
+      continue;
+    }
+    // Named edge: nothing thrown while judging one state (std::bad_alloc on a huge snapshot,
+    // a library exception) stops the evaluator; that state gets an error result.
+    EvaluationRecord r;
+    try {
+      r = state.ok() ? EvaluateStored(*state, *set, hash, Now(), db)
+                     : ErrorRecord(seq, hash, Now(), state.status().message());
+    } catch (const std::exception& e) {
+      r = ErrorRecord(seq, hash, Now(), std::string("evaluation failed: ") + e.what());
+    }
+    int fail = 0, unknown = 0, error = 0;
+    for (const StoredResult& x : r.results) {
+      fail += x.outcome == "fail" ? 1 : 0;
+      unknown += x.outcome == "unknown" ? 1 : 0;
+      error += x.outcome == "error" ? 1 : 0;
+    }
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - started)
+                  .count();
+    Log::Info("evaluated", {{"host", state.ok() ? Clip(state->host, kMaxAgentTextBytes) : "?"},
+                            {"snapshot", state.ok() ? Clip(state->id, kMaxAgentTextBytes) : "?"},
+                            {"rules", std::to_string(r.results.size())},
+                            {"fail", std::to_string(fail)},
+                            {"unknown", std::to_string(unknown)},
+                            {"error", std::to_string(error)},
+                            {"ms", std::to_string(ms)}});
+    records.push_back(std::move(r));
+  }
+  if (records.empty()) {
+    after_seq = pending->back();
+    return true;
+  }
+  if (Status s = store_->PutEvaluations(records); !s.ok()) {
+    Log::Error("evaluation_failed",
+               {{"states", std::to_string(records.size())}, {"error", s.ToString()}});
+    if (store_->Corrupt()) {
+      Log::Critical("store_corrupt", {{"db", options_.db}, {"by", "evaluator"}});
+    }
+    return false;
+  }
+  after_seq = pending->back();
+  std::lock_guard<std::mutex> lock(mu_);
+  evaluated_ += static_cast<int64_t>(records.size());
+  return true;
+}
+
+void Evaluator::Loop() {
+  auto db = policy::FactDb::Open();
+  if (!db.ok()) {
+    Log::Error("evaluation_off", {{"error", db.status().ToString()}});
+    return;
+  }
+  int64_t after_seq = 0;
+  uint64_t generation = 0;
+  for (;;) {
+    std::shared_ptr<const policy::PolicySet> set;
+    std::string hash;
+    uint64_t wakes = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) return;
+      if (policy_generation_ != generation) {
+        generation = policy_generation_;
+        after_seq = 0;  // every host's latest state, under the new policies
+      }
+      set = policies_;
+      hash = policy_hash_;
+      wakes = wakes_;
+    }
+    if (Step(set, hash, after_seq, db->get())) continue;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (wakes_ != wakes) continue;
+    idle_ = true;
+    idle_cv_.notify_all();
+    cv_.wait_for(lock, options_.poll, [&] { return stop_ || wakes_ != wakes; });
+    idle_ = false;
+  }
+}
+
+}  // namespace tidemark::collector

@@ -1,0 +1,96 @@
+// The collector's evaluator: judges every state the store keeps against the collector's
+// policies (common/policy: the fact tables and rules that tidemarkctl and the agent's audit
+// use too) and stores the results with the state (docs/store.md "Evaluations").
+//
+// It runs on a thread of its own with its own connection to the store, so acknowledgements
+// never wait for it: the store thread only wakes it. What it has to do is always read from the
+// store (PendingEvaluations), never kept only in memory, so a state stored but not evaluated
+// when the collector stopped is evaluated after the next start, and a "seen" record needs no
+// evaluation (it points at a state that has one). New policies (SIGHUP) judge every host's
+// latest state again; older states keep the verdicts they had.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "collector/store.h"
+#include "common/policy/evaluate.h"
+#include "common/policy/rules.h"
+
+namespace tidemark::collector {
+
+// The rule id of the result stored when a state cannot be judged at all (its body cannot be
+// read or decoded, or the policies do not fit its host): an `error` that findings shows.
+inline constexpr const char* kEvaluationRuleId = "(evaluation)";
+
+// Converts the engine's evaluation into what the store keeps.
+EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
+                          const std::string& policy_hash, int64_t evaluated_at);
+
+// Judges one stored state: decodes its body, labels it with the stored host id (the
+// certificate's name, never what the snapshot says) and evaluates the rules that apply to that
+// host. A state that cannot be judged gets one `error` result (kEvaluationRuleId) saying why.
+EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
+                                const std::string& policy_hash, int64_t evaluated_at,
+                                policy::FactDb* db);
+
+class Evaluator {
+ public:
+  struct Options {
+    std::string db;  // the store's file (opened again, by this thread)
+    // States judged per store transaction.
+    int batch = 16;
+    // Looks for work this often even when not woken (states imported by tidemarkctl).
+    std::chrono::milliseconds poll{std::chrono::seconds(30)};
+    policy::QueryLimits limits;
+  };
+
+  // Opens the store and starts the thread.
+  static StatusOr<std::unique_ptr<Evaluator>> Start(
+      Options options, std::shared_ptr<const policy::PolicySet> policies);
+  ~Evaluator();
+  Evaluator(const Evaluator&) = delete;
+  Evaluator& operator=(const Evaluator&) = delete;
+
+  // New states were stored: look now.
+  void Wake();
+  // Judges by these policies from now on (SIGHUP).
+  void SetPolicies(std::shared_ptr<const policy::PolicySet> policies);
+  // Finishes the state in hand and stops; what is left stays pending in the store.
+  void Stop();
+
+  // For tests and benchmarks: waits until nothing is pending (or `timeout` passed); returns
+  // true when idle.
+  bool WaitIdle(std::chrono::milliseconds timeout);
+  // How many states were judged since Start.
+  int64_t evaluated() const;
+
+ private:
+  Evaluator(Options options, std::unique_ptr<SnapshotStore> store,
+            std::shared_ptr<const policy::PolicySet> policies);
+  void Loop();
+  // One batch: returns false when nothing was pending (or the store failed).
+  bool Step(const std::shared_ptr<const policy::PolicySet>& set, const std::string& hash,
+            int64_t& after_seq, policy::FactDb* db);
+
+  Options options_;
+  std::unique_ptr<SnapshotStore> store_;  // this thread only
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::shared_ptr<const policy::PolicySet> policies_;  // guarded by mu_
+  std::string policy_hash_;                            // guarded by mu_
+  uint64_t wakes_ = 0;              // bumped by Wake and SetPolicies (guarded by mu_)
+  uint64_t policy_generation_ = 0;  // bumped by SetPolicies (guarded by mu_)
+  bool stop_ = false;               // guarded by mu_
+  bool idle_ = false;               // guarded by mu_
+  int64_t evaluated_ = 0;           // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace tidemark::collector

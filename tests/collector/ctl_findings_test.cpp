@@ -1,0 +1,150 @@
+// `tidemarkctl findings` over a store whose states the collector's evaluator judged: text and
+// JSON, filters, --at, states not judged yet, exit codes.
+#include <gtest/gtest.h>
+
+#include "collector/evaluator.h"
+#include "collector/sqlite_store.h"
+#include "common/snapshot.h"
+#include "tests/collector/ctl_run.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::ctl {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kPolicies = R"(
+rules:
+  - id: accounts-uid0-only-root
+    title: Only root has UID 0
+    severity: critical
+    query: |
+      SELECT id, 'uid 0: ' || name AS detail FROM users WHERE uid = 0 AND name <> 'root'
+  - id: accounts-no-games
+    title: No games account
+    severity: low
+    query: SELECT id FROM users WHERE name = 'games'
+  - id: sudo-no-nopasswd
+    title: sudo asks for a password
+    severity: medium
+    query: SELECT id FROM sudo_grants WHERE nopasswd
+)";
+
+json User(const std::string& name, int uid, int line) {
+  return {{"id", "user:" + name}, {"name", name},        {"uid", uid},
+          {"gid", uid},           {"login_shell", true}, {"source", {{"line", line}}}};
+}
+
+class CtlFindingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.Host("/store.db");
+    auto s = SqliteStore::Open(db_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  void Put(const std::string& host, const std::string& id, json users, int64_t at) {
+    Snapshot s;
+    s.host = {host, host, "/"};
+    s.collected_at = "2026-12-03T00:00:00Z";
+    s.agent_version = "test";
+    s.sections["accounts"].data = {{"users", std::move(users)}};
+    std::string text = SerializeSnapshot(s);
+    auto r = store_->PutSnapshot(MakeSnapshotInput(host, id, s, text, at));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+  }
+
+  // Judges everything stored, as the collector does.
+  void Judge() {
+    auto set = policy::LoadPolicyText(kPolicies, "p.yaml");
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    collector::Evaluator::Options o;
+    o.db = db_;
+    auto e = collector::Evaluator::Start(o, std::make_shared<const policy::PolicySet>(*set));
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    ASSERT_TRUE((*e)->WaitIdle(20s));
+  }
+
+  testing::TempRoot dir_;
+  std::string db_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(CtlFindingsTest, ShowsWhatWasFoundInEachHostsLatestState) {
+  Put("web01", "s1", json::array({User("root", 0, 1), User("games", 5, 2)}), 1764547200);
+  Put("web01", "s2", json::array({User("root", 0, 1), User("toor", 0, 7)}), 1764633600);
+  Put("db01", "s1", json::array({User("root", 0, 1)}), 1764547200);
+  Judge();
+
+  CtlRun r = Ctl({"--db", db_, "findings"});
+  EXPECT_EQ(r.code, 3) << r.err;  // a critical failure; --fail-on high by default
+  EXPECT_EQ(r.out, "host db01: snapshot s1 received 2025-12-01T00:00:00Z, judged " +
+                       r.out.substr(r.out.find("judged ") + 7, 20) +
+                       ": 0 fail, 1 unknown, 0 error, 2 pass\n"
+                       "UNKNOWN\tmedium\tsudo-no-nopasswd\tsudo asks for a password\n"
+                       "\tsection sudo is not in the snapshot\n"
+                       "host web01: snapshot s2 received 2025-12-02T00:00:00Z, judged " +
+                       r.out.substr(r.out.rfind("judged ") + 7, 20) +
+                       ": 1 fail, 1 unknown, 0 error, 1 pass\n"
+                       "FAIL\tcritical\taccounts-uid0-only-root\tOnly root has UID 0\n"
+                       "\tuser:toor\t/etc/passwd:7\tuid 0: toor\n"
+                       "UNKNOWN\tmedium\tsudo-no-nopasswd\tsudo asks for a password\n"
+                       "\tsection sudo is not in the snapshot\n");
+
+  // As it was on 2025-12-01 (web01's first state: the games account), as JSON.
+  r = Ctl({"--db", db_, "findings", "--at", "2025-12-01T12:00:00Z", "--host", "web*", "--format",
+           "json"});
+  EXPECT_EQ(r.code, 0) << r.err;  // a low failure, a medium unknown: nothing at or above high
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["hosts"].size(), 1u);
+  EXPECT_EQ(j["hosts"][0]["host"], "web01");
+  EXPECT_EQ(j["hosts"][0]["snapshot"]["id"], "s1");
+  EXPECT_EQ(j["hosts"][0]["summary"]["fail"], 1);
+  ASSERT_EQ(j["findings"].size(), 2u);
+  EXPECT_EQ(j["findings"][0]["rule"], "accounts-no-games");
+  EXPECT_EQ(j["findings"][0]["item"], "user:games");
+  EXPECT_EQ(j["findings"][0]["source_file"], "/etc/passwd");
+  EXPECT_EQ(j["findings"][0]["source_line"], 2);
+  EXPECT_EQ(j["findings"][0]["snapshot"], "s1");
+  EXPECT_EQ(j["findings"][1]["result"], "unknown");
+  EXPECT_TRUE(j["findings"][1]["item"].is_null());
+  EXPECT_TRUE(j["not_evaluated"].empty());
+
+  // Filters: severity at or above, rule globs; and the exit code follows what is shown.
+  r = Ctl({"--db", db_, "findings", "--severity", "high"});
+  EXPECT_EQ(r.code, 3);
+  EXPECT_EQ(r.out.find("UNKNOWN"), std::string::npos) << r.out;
+  r = Ctl({"--db", db_, "findings", "--rule", "sudo-*", "--fail-on", "medium"});
+  EXPECT_EQ(r.code, 4);
+  EXPECT_EQ(r.out.find("accounts-uid0"), std::string::npos) << r.out;
+  EXPECT_EQ(Ctl({"--db", db_, "findings", "--fail-on", "info", "--host", "db01"}).code, 4);
+}
+
+TEST_F(CtlFindingsTest, AStateNotJudgedYetIsSaidSoAndIsNotAPass) {
+  Put("web01", "s1", json::array({User("root", 0, 1)}), 1764547200);
+  CtlRun r = Ctl({"--db", db_, "findings"});
+  EXPECT_EQ(r.code, 4) << r.err;
+  EXPECT_EQ(r.out, "host web01: snapshot s1 received 2025-12-01T00:00:00Z: not judged yet\n");
+  r = Ctl({"--db", db_, "findings", "--format", "json"});
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["not_evaluated"].size(), 1u);
+  EXPECT_EQ(j["not_evaluated"][0]["host"], "web01");
+}
+
+TEST_F(CtlFindingsTest, UsageAndStoreErrors) {
+  EXPECT_EQ(Ctl({"--db", db_, "findings", "--severity", "urgent"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "findings", "--format", "csv"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "findings", "--at", "yesterday"}).code, 2);
+  EXPECT_EQ(Ctl({"--db", db_, "findings", "extra"}).code, 2);
+  CtlRun r = Ctl({"--db", dir_.Host("/none.db"), "findings"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no such database"), std::string::npos) << r.err;
+  r = Ctl({"findings", "--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("Usage: tidemarkctl [--db FILE] findings"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tidemark::ctl

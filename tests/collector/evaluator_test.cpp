@@ -1,0 +1,196 @@
+// The collector's evaluator (collector/evaluator.h) on a real store file: every stored state
+// judged as the host that sent it, results stored, unreadable states recorded as errors,
+// pending work found again after a restart, a wake for new states, and new policies judging
+// each host's latest state again.
+#include "collector/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include "collector/sqlite_store.h"
+#include "common/snapshot.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::collector {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kPolicies = R"(
+rules:
+  - id: accounts-uid0-only-root
+    title: Only root has UID 0
+    severity: high
+    query: |
+      SELECT id, 'uid 0: ' || name AS detail FROM users WHERE uid = 0 AND name <> 'root'
+  - id: sudo-no-nopasswd
+    title: sudo asks for a password
+    severity: medium
+    query: SELECT id FROM sudo_grants WHERE nopasswd
+baselines:
+  - id: web
+    title: Web servers
+    hosts: ["web*"]
+    rules: ["*"]
+)";
+
+std::shared_ptr<const policy::PolicySet> Policies(const std::string& text) {
+  auto set = policy::LoadPolicyText(text, "test.yaml");
+  EXPECT_TRUE(set.ok()) << set.status().ToString();
+  return std::make_shared<const policy::PolicySet>(set.ok() ? *set : policy::PolicySet{});
+}
+
+json User(const std::string& name, int uid, int line) {
+  return {{"id", "user:" + name}, {"name", name},        {"uid", uid},
+          {"gid", uid},           {"login_shell", true}, {"source", {{"line", line}}}};
+}
+
+class EvaluatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    db_ = dir_.Host("/tidemark.db");
+    auto s = SqliteStore::Open(db_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(*s);
+  }
+
+  // Stores a state of `host` (sent with a certificate for `host`; the document itself says
+  // it is "liar") whose users are `users`; returns its sequence.
+  int64_t Put(const std::string& host, const std::string& id, json users, int64_t at) {
+    Snapshot s;
+    s.host = {"liar", "liar", "/"};
+    s.collected_at = "2026-12-03T00:00:00Z";
+    s.agent_version = "test";
+    s.sections["accounts"].data = {{"users", std::move(users)}};
+    std::string text = SerializeSnapshot(s);
+    auto r = store_->PutSnapshot(MakeSnapshotInput(host, id, s, text, at));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return Seq(host);
+  }
+
+  int64_t Seq(const std::string& host) {
+    auto latest = store_->LatestState(host, std::nullopt);
+    EXPECT_TRUE(latest.ok()) << latest.status().ToString();
+    return latest.ok() ? latest->seq : -1;
+  }
+
+  std::unique_ptr<Evaluator> Start(const std::string& policies) {
+    Evaluator::Options o;
+    o.db = db_;
+    o.poll = 1h;  // only Start and Wake make it look
+    auto e = Evaluator::Start(o, Policies(policies));
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? std::move(*e) : nullptr;
+  }
+
+  std::optional<EvaluationRecord> Judged(int64_t seq) {
+    auto e = store_->EvaluationOf(seq, std::nullopt);
+    EXPECT_TRUE(e.ok()) << e.status().ToString();
+    return e.ok() ? *e : std::nullopt;
+  }
+
+  static const StoredResult& Result(const EvaluationRecord& r, const std::string& rule) {
+    for (const StoredResult& x : r.results) {
+      if (x.rule_id == rule) return x;
+    }
+    static const StoredResult none;
+    ADD_FAILURE() << "no result for " << rule;
+    return none;
+  }
+
+  testing::TempRoot dir_;
+  std::string db_;
+  std::unique_ptr<SqliteStore> store_;
+};
+
+TEST_F(EvaluatorTest, JudgesEveryStoredStateAsTheHostThatSentIt) {
+  int64_t web = Put("web01", "s1", json::array({User("root", 0, 1), User("toor", 0, 7)}), 100);
+  int64_t db = Put("db01", "s1", json::array({User("toor", 0, 7)}), 100);
+  auto e = Start(kPolicies);
+  ASSERT_NE(e, nullptr);
+  ASSERT_TRUE(e->WaitIdle(20s));
+  EXPECT_EQ(e->evaluated(), 2);
+
+  auto r = Judged(web);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->policy_hash, policy::PolicyHash(*Policies(kPolicies)));
+  ASSERT_EQ(r->results.size(), 2u);  // the web baseline applies to web01, not to "liar"
+  const StoredResult& uid0 = Result(*r, "accounts-uid0-only-root");
+  EXPECT_EQ(uid0.outcome, "fail");
+  EXPECT_EQ(uid0.severity, "high");
+  ASSERT_EQ(uid0.items.size(), 1u);
+  EXPECT_EQ(uid0.items[0].id, "user:toor");
+  EXPECT_EQ(uid0.items[0].detail, "uid 0: toor");
+  EXPECT_EQ(uid0.items[0].source_file, "/etc/passwd");
+  EXPECT_EQ(uid0.items[0].source_line, 7);
+  const StoredResult& sudo = Result(*r, "sudo-no-nopasswd");
+  EXPECT_EQ(sudo.outcome, "unknown");  // no sudo section: never a pass
+  EXPECT_NE(sudo.message.find("section sudo"), std::string::npos) << sudo.message;
+
+  // No baseline names db01: judged, with nothing that applies.
+  auto d = Judged(db);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_TRUE(d->results.empty());
+}
+
+TEST_F(EvaluatorTest, AStateThatCannotBeReadIsAnErrorNotASilentPass) {
+  SnapshotInput in;
+  in.host = "web02";
+  in.snapshot_id = "garbage";
+  in.content_hash = "sha256:00";
+  in.collected_at = "2026-12-03T00:00:00Z";
+  in.body = "{\"this is\": not a snapshot";
+  in.received_at = 100;
+  ASSERT_TRUE(store_->PutSnapshot(in).ok());
+  auto e = Start(kPolicies);
+  ASSERT_NE(e, nullptr);
+  ASSERT_TRUE(e->WaitIdle(20s));
+  auto r = Judged(Seq("web02"));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->results.size(), 1u);
+  EXPECT_EQ(r->results[0].rule_id, kEvaluationRuleId);
+  EXPECT_EQ(r->results[0].outcome, "error");
+  EXPECT_NE(r->results[0].message.find("garbage"), std::string::npos) << r->results[0].message;
+}
+
+TEST_F(EvaluatorTest, WhatWasStoredWhileStoppedIsJudgedAfterTheNextStart) {
+  int64_t first = Put("web01", "s1", json::array({User("root", 0, 1)}), 100);
+  {
+    auto e = Start(kPolicies);
+    ASSERT_TRUE(e->WaitIdle(20s));
+  }  // stopped
+  int64_t second = Put("web01", "s2", json::array({User("toor", 0, 3)}), 200);
+  EXPECT_FALSE(Judged(second).has_value());
+  auto e = Start(kPolicies);
+  ASSERT_TRUE(e->WaitIdle(20s));
+  EXPECT_EQ(e->evaluated(), 1);  // the first state is not judged twice
+  ASSERT_TRUE(Judged(second).has_value());
+  EXPECT_EQ(Result(*Judged(second), "accounts-uid0-only-root").outcome, "fail");
+  EXPECT_EQ(Result(*Judged(first), "accounts-uid0-only-root").outcome, "pass");
+}
+
+TEST_F(EvaluatorTest, AWakeJudgesANewStateAndNewPoliciesJudgeTheLatestAgain) {
+  int64_t old_state = Put("web01", "s1", json::array({User("root", 0, 1)}), 100);
+  auto e = Start(kPolicies);
+  ASSERT_TRUE(e->WaitIdle(20s));
+  int64_t latest = Put("web01", "s2", json::array({User("toor", 0, 3)}), 200);
+  e->Wake();
+  ASSERT_TRUE(e->WaitIdle(20s));
+  ASSERT_TRUE(Judged(latest).has_value());
+  EXPECT_EQ(Judged(latest)->results.size(), 2u);
+
+  // The uid 0 rule becomes critical: the latest state is judged again, history is kept.
+  std::string stricter = kPolicies;
+  stricter.replace(stricter.find("severity: high"), 14, "severity: critical");
+  std::string old_hash = Judged(latest)->policy_hash;
+  e->SetPolicies(Policies(stricter));
+  ASSERT_TRUE(e->WaitIdle(20s));
+  auto now = Judged(latest);
+  ASSERT_TRUE(now.has_value());
+  EXPECT_NE(now->policy_hash, old_hash);
+  EXPECT_EQ(Result(*now, "accounts-uid0-only-root").severity, "critical");
+  EXPECT_EQ(Judged(old_state)->policy_hash, old_hash);
+}
+
+}  // namespace
+}  // namespace tidemark::collector
