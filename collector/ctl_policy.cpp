@@ -193,8 +193,8 @@ class Printer {
 
 // Decodes one snapshot text, or says why not (after `label`).
 std::optional<Snapshot> DecodeOrSay(const std::string& label, std::string_view text,
-                                    std::ostream& err) {
-  StatusOr<Snapshot> snapshot = DecodeSnapshot(text);
+                                    std::ostream& err, std::string* content_hash) {
+  StatusOr<Snapshot> snapshot = DecodeSnapshot(text, content_hash);
   if (!snapshot.ok()) {
     Fail(err, label + ": " + snapshot.status().message());
     return std::nullopt;
@@ -205,8 +205,9 @@ std::optional<Snapshot> DecodeOrSay(const std::string& label, std::string_view t
 // Loads one snapshot and runs the query; returns false (after a message) on an error, and sets
 // `stop` when the SQL itself is wrong (it would fail the same way on every host).
 bool QueryOne(policy::FactDb& db, const std::string& label, const Snapshot& snapshot,
-              const std::string& sql, Printer& printer, std::ostream& err, bool& stop) {
-  if (Status s = db.Load(snapshot); !s.ok()) {
+              std::string content_hash, const std::string& sql, Printer& printer, std::ostream& err,
+              bool& stop) {
+  if (Status s = db.Load(snapshot, std::move(content_hash)); !s.ok()) {
     Fail(err, label + ": " + s.message());
     return false;
   }
@@ -277,14 +278,15 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
       }
       std::stringstream buf;
       buf << in.rdbuf();
-      std::optional<Snapshot> snapshot = DecodeOrSay(file, buf.str(), err);
+      std::string hash;
+      std::optional<Snapshot> snapshot = DecodeOrSay(file, buf.str(), err, &hash);
       if (!snapshot) {
         rc = 1;
         continue;
       }
       // --host filters snapshot files too, by the host id inside.
       if (!HostMatches(o.hosts, snapshot->host.id)) continue;
-      if (!QueryOne(**db, file, *snapshot, *o.sql, printer, err, stop)) rc = 1;
+      if (!QueryOne(**db, file, *snapshot, std::move(hash), *o.sql, printer, err, stop)) rc = 1;
       if (stop) return 1;
     }
     printer.Finish();
@@ -312,8 +314,12 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
       continue;
     }
     std::string label = "host " + h.id + " snapshot " + snap->id;
-    std::optional<Snapshot> snapshot = DecodeOrSay(label, snap->body, err);
-    if (!snapshot || !QueryOne(**db, label, *snapshot, *o.sql, printer, err, stop)) rc = 1;
+    std::string hash;
+    std::optional<Snapshot> snapshot = DecodeOrSay(label, snap->body, err, &hash);
+    if (!snapshot ||
+        !QueryOne(**db, label, *snapshot, std::move(hash), *o.sql, printer, err, stop)) {
+      rc = 1;
+    }
     if (stop) return 1;
   }
   printer.Finish();

@@ -57,7 +57,8 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
                                 policy::FactDb* db) {
-  StatusOr<Snapshot> snapshot = DecodeSnapshot(state.body);
+  std::string content_hash;
+  StatusOr<Snapshot> snapshot = DecodeSnapshot(state.body, &content_hash);
   if (!snapshot.ok()) {
     return ErrorRecord(state.seq, policy_hash, evaluated_at,
                        "snapshot " + state.id + ": " + snapshot.status().message());
@@ -68,7 +69,7 @@ EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::Polic
   if (!rules.ok()) {
     return ErrorRecord(state.seq, policy_hash, evaluated_at, rules.status().message());
   }
-  if (Status s = db->Load(*snapshot); !s.ok()) {
+  if (Status s = db->Load(*snapshot, std::move(content_hash)); !s.ok()) {
     return ErrorRecord(state.seq, policy_hash, evaluated_at,
                        "snapshot " + state.id + ": " + s.message());
   }

@@ -380,7 +380,9 @@ json EncodeSnapshot(const Snapshot& snapshot) {
   return j;
 }
 
-StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
+StatusOr<Snapshot> DecodeSnapshot(std::string_view text) { return DecodeSnapshot(text, nullptr); }
+
+StatusOr<Snapshot> DecodeSnapshot(std::string_view text, std::string* content_hash) {
   try {
     // Every rule, limit and the content hash first, in one streaming pass: what it accepts is
     // exactly what the collector accepts, and the tree below is built only for a document
@@ -401,6 +403,7 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text) {
       if (!section.ok()) return section.status();
       s.sections.emplace(name, std::move(section).value());
     }
+    if (content_hash != nullptr) *content_hash = std::move(verified->content_hash);
     return s;
   } catch (const std::bad_alloc&) {
     return Status(StatusCode::kTooLarge, "malformed snapshot: out of memory while decoding");

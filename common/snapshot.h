@@ -151,6 +151,9 @@ std::string SerializeSnapshot(const Snapshot& snapshot);
 // keys, a field of the wrong type, an unknown schema or major version, keys out of canonical
 // order, a content hash that does not match. Never throws.
 StatusOr<Snapshot> DecodeSnapshot(std::string_view text);
+// The same, and sets `*content_hash` to the verified content hash ("sha256:..."), so that it is
+// not computed again (FactDb::Load).
+StatusOr<Snapshot> DecodeSnapshot(std::string_view text, std::string* content_hash);
 
 // Returns the JSON object of a section with its envelope (status, errors, duration_ms).
 nlohmann::json EncodeSection(const Section& section);

@@ -209,7 +209,12 @@ void FactDb::StmtDeleter::operator()(sqlite3_stmt* s) const { sqlite3_finalize(s
 
 FactDb::FactDb(sqlite3* db) : db_(db) {}
 
-FactDb::~FactDb() { sqlite3_close_v2(db_); }
+FactDb::~FactDb() {
+  query_cache_.clear();  // statements first, then the connection
+  insert_cache_.clear();
+  source_cache_.clear();
+  sqlite3_close_v2(db_);
+}
 
 Status FactDb::Exec(const std::string& sql) {
   char* err = nullptr;
@@ -248,16 +253,17 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
   return db;
 }
 
-Status FactDb::Load(const Snapshot& snapshot) {
+Status FactDb::Load(const Snapshot& snapshot) { return Load(snapshot, ContentHash(snapshot)); }
+
+Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
   section_status_.clear();
   if (Status s = Exec("BEGIN"); !s.ok()) return s;
   std::string clear = "DELETE FROM sections; DELETE FROM host;";
   for (const Table& t : FactTables()) clear += "DELETE FROM " + Quote(t.name) + ";";
   Status status = Exec(clear);
 
-  std::map<std::string, PreparedStmt> prepared;  // one INSERT per table
   auto insert = [&](const std::string& table, const std::vector<json>& row) -> Status {
-    PreparedStmt& stmt = prepared[table];
+    PreparedStmt& stmt = insert_cache_[table];  // one INSERT per table, prepared once
     if (!stmt) {
       std::string sql = "INSERT INTO " + Quote(table) + " VALUES (";
       for (size_t i = 0; i < row.size(); ++i) sql += i == 0 ? "?" : ",?";
@@ -280,7 +286,7 @@ Status FactDb::Load(const Snapshot& snapshot) {
   };
 
   if (status.ok()) {
-    content_hash_ = ContentHash(snapshot);
+    content_hash_ = std::move(content_hash);
     status = insert("host", {snapshot.host.id, snapshot.host.hostname, snapshot.host.root,
                              snapshot.collected_at, snapshot.agent_version, content_hash_});
   }
@@ -381,11 +387,19 @@ std::optional<std::pair<std::string, std::optional<int64_t>>> FactDb::SourceOf(
     const std::set<std::string>& tables, const std::string& id) const {
   for (const std::string& t : tables) {
     if (FindTable(t) == nullptr) continue;  // only fact tables have sources
-    std::string sql = "SELECT source_file, source_line FROM " + Quote(t) +
-                      " WHERE id = ? AND source_file IS NOT NULL LIMIT 1";
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) continue;
-    PreparedStmt stmt(raw);
+    PreparedStmt& stmt = source_cache_[t];  // prepared once per table
+    if (!stmt) {
+      std::string sql = "SELECT source_file, source_line FROM " + Quote(t) +
+                        " WHERE id = ? AND source_file IS NOT NULL LIMIT 1";
+      sqlite3_stmt* prepared = nullptr;
+      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &prepared, nullptr) != SQLITE_OK) continue;
+      stmt.reset(prepared);
+    }
+    sqlite3_stmt* raw = stmt.get();
+    struct ResetStmt {
+      sqlite3_stmt* s;
+      ~ResetStmt() { sqlite3_reset(s); }
+    } reset{raw};
     if (!Bind(raw, 1, id).ok() || sqlite3_step(raw) != SQLITE_ROW) continue;
     std::string file(reinterpret_cast<const char*>(sqlite3_column_text(raw, 0)),
                      static_cast<size_t>(sqlite3_column_bytes(raw, 0)));
@@ -433,9 +447,28 @@ StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryParams& par
       sqlite3_progress_handler(db, 0, nullptr, nullptr);
     }
   } reset{db_};
-  StatusOr<PreparedStmt> stmt = PrepareChecked(sql, &ctx);
-  if (!stmt.ok()) return stmt.status();
-  sqlite3_stmt* raw = stmt->get();
+  // A statement is prepared once per SQL text and kept (the schema never changes after Open):
+  // a rule's query is prepared on the first snapshot and only reset on the next ones.
+  auto cached = query_cache_.find(sql);
+  if (cached == query_cache_.end()) {
+    StatusOr<PreparedStmt> stmt = PrepareChecked(sql, &ctx);
+    if (!stmt.ok()) return stmt.status();
+    if (query_cache_.size() >= kMaxCachedQueries) query_cache_.clear();
+    CachedQuery entry{std::move(*stmt), {}};
+    for (const std::string& t : ctx.tables_read) {
+      if (FindTable(t) != nullptr || t == kSectionsTable || t == kHostTable) {
+        entry.tables_read.insert(t);
+      }
+    }
+    cached = query_cache_.emplace(std::string(sql), std::move(entry)).first;
+  }
+  sqlite3_stmt* raw = cached->second.stmt.get();
+  sqlite3_reset(raw);
+  sqlite3_clear_bindings(raw);
+  struct ResetStmt {
+    sqlite3_stmt* s;
+    ~ResetStmt() { sqlite3_reset(s); }  // no read left open between queries
+  } reset_stmt{raw};
   int nparams = sqlite3_bind_parameter_count(raw);
   for (int i = 1; i <= nparams; ++i) {
     const char* name = sqlite3_bind_parameter_name(raw, i);
@@ -495,11 +528,7 @@ StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryParams& par
     }
     result.rows.push_back(std::move(row));
   }
-  for (const std::string& t : ctx.tables_read) {
-    if (FindTable(t) != nullptr || t == kSectionsTable || t == kHostTable) {
-      result.tables_read.insert(t);
-    }
-  }
+  result.tables_read = cached->second.tables_read;
   return result;
 }
 

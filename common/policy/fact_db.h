@@ -48,6 +48,9 @@ class FactDb {
   // documented shape leaves its tables empty and is `unknown_shape` in `sections`; that is not
   // an error of Load.
   Status Load(const Snapshot& snapshot);
+  // The same for a snapshot whose content hash is known (DecodeSnapshot verified it, the
+  // collector stored it): not computed again.
+  Status Load(const Snapshot& snapshot, std::string content_hash);
 
   // Runs `sql`, which must be exactly one SELECT (or WITH ... SELECT) over the fact tables:
   // anything that writes, ATTACH, PRAGMA, a transaction or a function outside SQLite's built-in
@@ -85,7 +88,17 @@ class FactDb {
   Status Exec(const std::string& sql);
   StatusOr<PreparedStmt> PrepareChecked(std::string_view sql, void* authorizer_context) const;
 
+  // A prepared query and the fact tables it reads (recorded by the authorizer when prepared).
+  struct CachedQuery {
+    PreparedStmt stmt;
+    std::set<std::string> tables_read;
+  };
+  static constexpr size_t kMaxCachedQueries = 1024;
+
   sqlite3* db_;
+  mutable std::map<std::string, CachedQuery, std::less<>> query_cache_;
+  std::map<std::string, PreparedStmt> insert_cache_;          // one INSERT per table, for Load
+  mutable std::map<std::string, PreparedStmt> source_cache_;  // one SELECT per table, SourceOf
   std::map<std::string, std::string> section_status_;
   std::string content_hash_;
 };

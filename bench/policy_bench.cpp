@@ -1,0 +1,193 @@
+// The judgement's benchmarks (issue 10), in process:
+//   eval FILE --policies P [--runs N]      evaluate one snapshot file against the policies
+//       (decode + fact tables + every rule, with a FactDb and the policies reused as the
+//       collector's evaluator does) beside nlohmann/json parsing the same text: median times,
+//       their ratio, and snapshots per second on one core.
+//   synthetic --bytes B --policies P [--runs N]   the same for the transport benchmark's
+//       synthetic snapshot of B bytes (bench/synthetic.h).
+//   make-store FILE --hosts N --db PATH    a store of N hosts whose latest state is FILE (each
+//       labelled with its own host id), for `tidemarkctl query` over a fleet; prints the store's
+//       size per host.
+// Prints one JSON line per measurement. bench/policy.sh drives it.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/synthetic.h"
+#include "collector/sqlite_store.h"
+#include "common/policy/evaluate.h"
+#include "common/policy/rules.h"
+#include "common/snapshot.h"
+
+using namespace tidemark;
+using json = nlohmann::json;
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "policy_bench: " << message << "\n";
+  std::exit(1);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) Die(path + ": cannot open");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+std::string Option(const std::vector<std::string>& args, const std::string& name,
+                   const std::string& fallback) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == name) return args[i + 1];
+  }
+  return fallback;
+}
+
+template <typename F>
+double MedianMs(int runs, F body) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    body();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// Parses with nlohmann/json (the peer), then evaluates as the collector does, alternating so
+// that both see the same machine state.
+void Measure(const std::string& label, const std::string& text, const std::string& policies,
+             int runs) {
+  auto set = policy::LoadPolicies(policies);
+  if (!set.ok()) Die(set.status().ToString());
+  auto db = policy::FactDb::Open();
+  if (!db.ok()) Die(db.status().ToString());
+  size_t failed = 0;
+  auto evaluate = [&] {
+    std::string hash;
+    auto snapshot = DecodeSnapshot(text, &hash);
+    if (!snapshot.ok()) Die(snapshot.status().ToString());
+    auto rules = policy::SelectRules(*set, snapshot->host.id);
+    if (!rules.ok()) Die(rules.status().ToString());
+    if (Status s = (*db)->Load(*snapshot, hash); !s.ok()) Die(s.ToString());
+    policy::Evaluation e = policy::EvaluateLoaded(**db, *snapshot, *rules);
+    failed = static_cast<size_t>(std::count_if(e.results.begin(), e.results.end(), [](auto& r) {
+      return r.outcome == policy::Outcome::kFail;
+    }));
+  };
+  size_t parsed_keys = 0;
+  auto parse = [&] { parsed_keys = json::parse(text).size(); };
+  evaluate();  // warm caches, prepared statements
+  parse();
+  double parse_ms = MedianMs(runs, parse);
+  double eval_ms = MedianMs(runs, evaluate);
+  // Where the time goes: decoding, loading the fact tables, running the rules.
+  auto decoded = DecodeSnapshot(text);
+  if (!decoded.ok()) Die(decoded.status().ToString());
+  auto rules = policy::SelectRules(*set, decoded->host.id);
+  if (!rules.ok()) Die(rules.status().ToString());
+  double decode_ms = MedianMs(runs, [&] { (void)DecodeSnapshot(text); });
+  std::string hash = ContentHash(*decoded);
+  double load_ms = MedianMs(runs, [&] { (void)(*db)->Load(*decoded, hash); });
+  double rules_ms = MedianMs(runs, [&] { (void)policy::EvaluateLoaded(**db, *decoded, *rules); });
+  json line = {{"bench", "evaluate"},
+               {"input", label},
+               {"bytes", text.size()},
+               {"rules", set->rules.size()},
+               {"failed", failed},
+               {"runs", runs},
+               {"parse_ms", parse_ms},
+               {"evaluate_ms", eval_ms},
+               {"decode_ms", decode_ms},
+               {"load_ms", load_ms},
+               {"rules_ms", rules_ms},
+               {"ratio", eval_ms / parse_ms},
+               {"per_second", 1000.0 / eval_ms},
+               {"top_level_keys", parsed_keys}};
+  std::cout << line.dump() << std::endl;
+}
+
+int MakeStore(const std::string& file, int hosts, const std::string& db) {
+  std::string text = ReadFile(file);
+  auto decoded = DecodeSnapshot(text);
+  if (!decoded.ok()) Die(file + ": " + decoded.status().ToString());
+  auto store = SqliteStore::Open(db);
+  if (!store.ok()) Die(store.status().ToString());
+  auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> texts;
+  std::vector<Snapshot> snapshots;
+  constexpr int kBatch = 500;
+  for (int first = 0; first < hosts; first += kBatch) {
+    std::vector<SnapshotInput> inputs;
+    texts.clear();
+    snapshots.clear();
+    int n = std::min(kBatch, hosts - first);
+    texts.reserve(static_cast<size_t>(n));
+    snapshots.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::string host = "host" + std::to_string(first + i);
+      Snapshot s = *decoded;
+      s.host.id = host;
+      s.host.hostname = host;
+      texts.push_back(SerializeSnapshot(s));
+      snapshots.push_back(std::move(s));
+    }
+    for (int i = 0; i < n; ++i) {
+      inputs.push_back(MakeSnapshotInput(snapshots[static_cast<size_t>(i)].host.id, "s1",
+                                         snapshots[static_cast<size_t>(i)],
+                                         texts[static_cast<size_t>(i)], 1764547200));
+    }
+    auto r = (*store)->PutBatch(inputs);
+    if (!r.ok()) Die(r.status().ToString());
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  store->reset();
+  struct stat st {};
+  if (stat(db.c_str(), &st) != 0) Die(db + ": cannot stat");
+  json line = {{"bench", "make_store"},
+               {"hosts", hosts},
+               {"snapshot_bytes", text.size()},
+               {"store_bytes", st.st_size},
+               {"bytes_per_host", st.st_size / hosts},
+               {"seconds", seconds}};
+  std::cout << line.dump() << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << "usage: policy_bench eval FILE --policies P [--runs N] | synthetic --bytes B "
+                 "--policies P [--runs N] | make-store FILE --hosts N --db PATH\n";
+    return 2;
+  }
+  int runs = std::stoi(Option(args, "--runs", "21"));
+  std::string policies = Option(args, "--policies", "policies");
+  if (args[0] == "eval" && args.size() > 1) {
+    Measure(args[1], ReadFile(args[1]), policies, runs);
+    return 0;
+  }
+  if (args[0] == "synthetic") {
+    size_t bytes = std::stoul(Option(args, "--bytes", "20000"));
+    Measure("synthetic", bench::MakeSyntheticSnapshot("bench01", 1, bytes).text, policies, runs);
+    return 0;
+  }
+  if (args[0] == "make-store" && args.size() > 1) {
+    return MakeStore(args[1], std::stoi(Option(args, "--hosts", "10000")),
+                     Option(args, "--db", "fleet.db"));
+  }
+  std::cerr << "policy_bench: unknown command\n";
+  return 2;
+}
