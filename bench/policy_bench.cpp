@@ -5,9 +5,10 @@
 //       their ratio, and snapshots per second on one core.
 //   synthetic --bytes B --policies P [--runs N]   the same for the transport benchmark's
 //       synthetic snapshot of B bytes (bench/synthetic.h).
-//   make-store FILE --hosts N --db PATH    a store of N hosts whose latest state is FILE (each
-//       labelled with its own host id), for `tidemarkctl query` over a fleet; prints the store's
-//       size per host.
+//   make-store FILE --hosts N --db PATH --policies P   a store of N hosts whose latest state is
+//       FILE (each labelled with its own host id), judged by the collector's evaluator (which
+//       also writes the facts file), for `tidemarkctl query` over a fleet; prints the time of
+//       both steps and the size per host of the store and of the facts file.
 // Prints one JSON line per measurement. bench/policy.sh drives it.
 #include <sys/stat.h>
 
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include "bench/synthetic.h"
+#include "collector/evaluator.h"
+#include "collector/log.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/rules.h"
@@ -117,7 +120,8 @@ void Measure(const std::string& label, const std::string& text, const std::strin
   std::cout << line.dump() << std::endl;
 }
 
-int MakeStore(const std::string& file, int hosts, const std::string& db) {
+int MakeStore(const std::string& file, int hosts, const std::string& db,
+              const std::string& policies) {
   std::string text = ReadFile(file);
   auto decoded = DecodeSnapshot(text);
   if (!decoded.ok()) Die(file + ": " + decoded.status().ToString());
@@ -152,14 +156,41 @@ int MakeStore(const std::string& file, int hosts, const std::string& db) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   store->reset();
-  struct stat st {};
-  if (stat(db.c_str(), &st) != 0) Die(db + ": cannot stat");
+  // Judged as the collector judges them (its evaluator, one thread), facts file included.
+  collector::Log::SetSink([](const std::string&) {});
+  auto set = policy::LoadPolicies(policies);
+  if (!set.ok()) Die(set.status().ToString());
+  collector::Evaluator::Options options;
+  options.db = db;
+  options.facts = FactsPathFor(db);
+  start = std::chrono::steady_clock::now();
+  auto evaluator = collector::Evaluator::Start(
+      options, std::make_shared<const policy::PolicySet>(std::move(*set)));
+  if (!evaluator.ok()) Die(evaluator.status().ToString());
+  if (!(*evaluator)->WaitIdle(std::chrono::hours(1))) Die("evaluation did not finish");
+  double judged_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  int64_t judged = (*evaluator)->evaluated();
+  evaluator->reset();
+  auto size = [](const std::string& path) {
+    struct stat st {};
+    int64_t total = 0;
+    for (const char* suffix : {"", "-wal"}) {
+      if (stat((path + suffix).c_str(), &st) == 0) total += st.st_size;
+    }
+    return total;
+  };
+  int64_t store_bytes = size(db);
+  int64_t facts_bytes = size(FactsPathFor(db));
   json line = {{"bench", "make_store"},
                {"hosts", hosts},
                {"snapshot_bytes", text.size()},
-               {"store_bytes", st.st_size},
-               {"bytes_per_host", st.st_size / hosts},
-               {"seconds", seconds}};
+               {"store_bytes_per_host", store_bytes / hosts},
+               {"facts_bytes_per_host", facts_bytes / hosts},
+               {"store_seconds", seconds},
+               {"judged", judged},
+               {"judge_seconds", judged_seconds},
+               {"judged_per_second", static_cast<double>(judged) / judged_seconds}};
   std::cout << line.dump() << std::endl;
   return 0;
 }
@@ -186,7 +217,7 @@ int main(int argc, char** argv) {
   }
   if (args[0] == "make-store" && args.size() > 1) {
     return MakeStore(args[1], std::stoi(Option(args, "--hosts", "10000")),
-                     Option(args, "--db", "fleet.db"));
+                     Option(args, "--db", "fleet.db"), policies);
   }
   std::cerr << "policy_bench: unknown command\n";
   return 2;

@@ -179,6 +179,7 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
         base["source_file"] = nullptr;
         base["source_line"] = nullptr;
         findings.push_back(std::move(base));
+        continue;
       }
       for (const StoredItem& i : r->items) {
         json f = base;

@@ -56,7 +56,7 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
-                                policy::FactDb* db) {
+                                policy::FactDb* db, bool save_facts) {
   std::string content_hash;
   StatusOr<Snapshot> snapshot = DecodeSnapshot(state.body, &content_hash);
   if (!snapshot.ok()) {
@@ -74,6 +74,12 @@ EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::Polic
                        "snapshot " + state.id + ": " + s.message());
   }
   policy::Evaluation e = policy::EvaluateLoaded(*db, *snapshot, *rules);
+  if (save_facts) {
+    if (Status s = db->SaveFacts(state.host, state.seq); !s.ok()) {
+      Log::Warn("facts_not_saved",
+                {{"host", Clip(state.host, kMaxAgentTextBytes)}, {"error", s.ToString()}});
+    }
+  }
   return ToRecord(e, state.seq, policy_hash, evaluated_at);
 }
 
@@ -141,7 +147,7 @@ int64_t Evaluator::evaluated() const {
 }
 
 bool Evaluator::Step(const std::shared_ptr<const policy::PolicySet>& set, const std::string& hash,
-                     int64_t& after_seq, policy::FactDb* db) {
+                     int64_t& after_seq, policy::FactDb* db, bool save_facts) {
   auto pending = store_->PendingEvaluations(hash, after_seq, options_.batch);
   if (!pending.ok()) {
     Log::Error("evaluation_failed", {{"error", pending.status().ToString()}});
@@ -165,7 +171,7 @@ bool Evaluator::Step(const std::shared_ptr<const policy::PolicySet>& set, const 
     // a library exception) stops the evaluator; that state gets an error result.
     EvaluationRecord r;
     try {
-      r = state.ok() ? EvaluateStored(*state, *set, hash, Now(), db)
+      r = state.ok() ? EvaluateStored(*state, *set, hash, Now(), db, save_facts)
                      : ErrorRecord(seq, hash, Now(), state.status().message());
     } catch (const std::exception& e) {
       r = ErrorRecord(seq, hash, Now(), std::string("evaluation failed: ") + e.what());
@@ -212,6 +218,12 @@ void Evaluator::Loop() {
     Log::Error("evaluation_off", {{"error", db.status().ToString()}});
     return;
   }
+  bool save_facts = false;
+  if (!options_.facts.empty()) {
+    Status s = (*db)->AttachFacts(options_.facts);
+    save_facts = s.ok();
+    if (!s.ok()) Log::Warn("facts_off", {{"error", s.ToString()}});
+  }
   int64_t after_seq = 0;
   uint64_t generation = 0;
   for (;;) {
@@ -229,7 +241,7 @@ void Evaluator::Loop() {
       hash = policy_hash_;
       wakes = wakes_;
     }
-    if (Step(set, hash, after_seq, db->get())) continue;
+    if (Step(set, hash, after_seq, db->get(), save_facts)) continue;
     std::unique_lock<std::mutex> lock(mu_);
     if (wakes_ != wakes) continue;
     idle_ = true;

@@ -35,14 +35,18 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 // Judges one stored state: decodes its body, labels it with the stored host id (the
 // certificate's name, never what the snapshot says) and evaluates the rules that apply to that
 // host. A state that cannot be judged gets one `error` result (kEvaluationRuleId) saying why.
+// With `save_facts`, the tables loaded are kept as the host's facts (FactDb::SaveFacts; a
+// failure there is logged, the judgement stands).
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
-                                policy::FactDb* db);
+                                policy::FactDb* db, bool save_facts = false);
 
 class Evaluator {
  public:
   struct Options {
     std::string db;  // the store's file (opened again, by this thread)
+    // The facts file (FactsPathFor(db)) the judged states' tables are kept in; empty = none.
+    std::string facts;
     // States judged per store transaction.
     int batch = 16;
     // Looks for work this often even when not woken (states imported by tidemarkctl).
@@ -76,7 +80,7 @@ class Evaluator {
   void Loop();
   // One batch: returns false when nothing was pending (or the store failed).
   bool Step(const std::shared_ptr<const policy::PolicySet>& set, const std::string& hash,
-            int64_t& after_seq, policy::FactDb* db);
+            int64_t& after_seq, policy::FactDb* db, bool save_facts);
 
   Options options_;
   std::unique_ptr<SnapshotStore> store_;  // this thread only

@@ -1313,6 +1313,7 @@ void Server::Impl::ReloadPolicies(const CollectorConfig& c) {
 Status Server::Impl::StartEvaluator(std::shared_ptr<const policy::PolicySet> set) {
   Evaluator::Options o;
   o.db = config.db;
+  o.facts = FactsPathFor(config.db);
   auto e = Evaluator::Start(o, std::move(set));
   if (!e.ok()) return e.status();
   evaluator = std::move(*e);

@@ -19,6 +19,10 @@ namespace tidemark {
 
 inline constexpr int kStoreSchemaVersion = 3;
 
+// The facts file beside a store (docs/store.md "Facts"): the fact tables of each host's latest
+// judged state, written by the collector's evaluator, read by `tidemarkctl query`.
+inline std::string FactsPathFor(const std::string& db) { return db + "-facts"; }
+
 class SqliteStore : public SnapshotStore {
  public:
   struct Options {

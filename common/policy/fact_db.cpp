@@ -13,14 +13,7 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string Quote(std::string_view identifier) {
-  std::string out = "\"";
-  for (char c : identifier) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
+std::string Quote(std::string_view identifier) { return QuoteIdentifier(identifier); }
 
 // Collects a table's rows before any is inserted, so that a section of the wrong shape leaves
 // every one of its tables empty.
@@ -94,18 +87,26 @@ struct QueryContext {
   std::chrono::steady_clock::time_point deadline;
   bool stopped_by_steps = false;
   bool stopped_by_time = false;
+  // A facts file (FactDb::OpenFacts): its tables are read only through the fact views.
+  bool views_only = false;
 };
 
 constexpr int kProgressEvery = 1000;
 
-int Authorize(void* user, int action, const char* a1, const char* a2, const char* /*db*/,
-              const char* /*trigger*/) {
+int Authorize(void* user, int action, const char* a1, const char* a2, const char* db,
+              const char* view) {
   auto* ctx = static_cast<QueryContext*>(user);
   switch (action) {
     case SQLITE_SELECT:
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
     case SQLITE_READ:
+      // Only this database's own tables: never an attached facts file (other hosts' facts).
+      if (db != nullptr && std::strcmp(db, "main") != 0 && std::strcmp(db, "temp") != 0) break;
+      // In a facts file, the stored tables (every host's rows) only through the views.
+      if (ctx->views_only && view == nullptr && db != nullptr && std::strcmp(db, "main") == 0) {
+        break;
+      }
       if (a1 != nullptr) ctx->tables_read.insert(a1);
       return SQLITE_OK;
     case SQLITE_FUNCTION:
@@ -213,6 +214,7 @@ FactDb::~FactDb() {
   query_cache_.clear();  // statements first, then the connection
   insert_cache_.clear();
   source_cache_.clear();
+  save_cache_.clear();
   sqlite3_close_v2(db_);
 }
 
@@ -236,14 +238,12 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
   sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
   sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
   sqlite3_limit(raw, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
-  std::string ddl =
-      "CREATE TABLE sections(name TEXT, status TEXT, error_count INTEGER);"
-      "CREATE TABLE host(id TEXT, hostname TEXT, root TEXT, collected_at TEXT, "
-      "agent_version TEXT, content_hash TEXT);";
-  for (const Table& t : FactTables()) {
-    ddl += "CREATE TABLE " + Quote(t.name) + "(id TEXT, source_file TEXT, source_line INTEGER";
-    for (const Column& c : t.columns)
-      ddl += ", " + Quote(c.name) + " " + std::string(SqlType(c.type));
+  std::string ddl;
+  for (const auto& [table, columns] : QueryableTables()) {
+    ddl += "CREATE TABLE " + Quote(table) + "(";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      ddl += (i == 0 ? "" : ", ") + Quote(columns[i].first) + " " + columns[i].second;
+    }
     ddl += ");";
   }
   if (Status s = db->Exec(ddl); !s.ok()) return s;
@@ -412,6 +412,7 @@ std::optional<std::pair<std::string, std::optional<int64_t>>> FactDb::SourceOf(
 
 StatusOr<std::vector<std::string>> FactDb::CheckQuery(std::string_view sql) const {
   QueryContext ctx;
+  ctx.views_only = views_only_;
   struct Reset {
     sqlite3* db;
     ~Reset() { sqlite3_set_authorizer(db, nullptr, nullptr); }
@@ -438,6 +439,7 @@ StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryLimits& lim
 StatusOr<QueryResult> FactDb::Query(std::string_view sql, const QueryParams& params,
                                     const QueryLimits& limits) const {
   QueryContext ctx;
+  ctx.views_only = views_only_;
   ctx.max_steps = limits.max_steps;
   ctx.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(limits.max_millis);
   struct Reset {

@@ -72,6 +72,26 @@ class FactDb {
   std::optional<std::pair<std::string, std::optional<int64_t>>> SourceOf(
       const std::set<std::string>& tables, const std::string& id) const;
 
+  // ---- The facts file: the fact tables of each host's latest judged state, on disk, so that
+  // a query over a fleet reads SQL tables instead of decoding every snapshot (docs/store.md
+  // "Facts"). Written by the collector's evaluator, read by `tidemarkctl query`. ----
+
+  // Attaches the facts file at `path` (created with mode 0600 when missing; a file of another
+  // table layout is emptied) to this database, for SaveFacts. Queries never read it.
+  Status AttachFacts(const std::string& path);
+  // Keeps what is loaded now as the facts of `host`'s state `seq` in the attached file,
+  // replacing that host's older state's (never a newer one's). One transaction.
+  Status SaveFacts(const std::string& host, int64_t seq);
+
+  // Opens the facts file read-only for queries over one stored state at a time: every fact
+  // table is a view of the state chosen with SelectState. kNotFound when there is no file;
+  // kInvalidArgument when it has another table layout (its states are then read the slow way).
+  static StatusOr<std::unique_ptr<FactDb>> OpenFacts(const std::string& path);
+  // Returns host -> the state whose facts the file holds (OpenFacts).
+  StatusOr<std::map<std::string, int64_t>> FactStates() const;
+  // Makes the views show state `seq` (OpenFacts).
+  Status SelectState(int64_t seq);
+
   // Returns the status of each section loaded ("ok", "partial", "error", "not_applicable",
   // "unknown_shape"); a section the snapshot lacks is not listed.
   const std::map<std::string, std::string>& section_status() const { return section_status_; }
@@ -99,7 +119,9 @@ class FactDb {
   mutable std::map<std::string, CachedQuery, std::less<>> query_cache_;
   std::map<std::string, PreparedStmt> insert_cache_;          // one INSERT per table, for Load
   mutable std::map<std::string, PreparedStmt> source_cache_;  // one SELECT per table, SourceOf
+  std::map<std::string, PreparedStmt> save_cache_;            // SaveFacts' statements
   std::map<std::string, std::string> section_status_;
+  bool views_only_ = false;  // OpenFacts: the stored tables only through the fact views
   std::string content_hash_;
 };
 

@@ -174,4 +174,33 @@ std::string TablesMarkdown() {
   return md;
 }
 
+std::string QuoteIdentifier(std::string_view identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
+QueryableTables() {
+  using Columns = std::vector<std::pair<std::string, std::string>>;
+  std::vector<std::pair<std::string, Columns>> out;
+  out.emplace_back(std::string(kSectionsTable),
+                   Columns{{"name", "TEXT"}, {"status", "TEXT"}, {"error_count", "INTEGER"}});
+  out.emplace_back(std::string(kHostTable), Columns{{"id", "TEXT"},
+                                                    {"hostname", "TEXT"},
+                                                    {"root", "TEXT"},
+                                                    {"collected_at", "TEXT"},
+                                                    {"agent_version", "TEXT"},
+                                                    {"content_hash", "TEXT"}});
+  for (const Table& t : FactTables()) {
+    Columns columns{{"id", "TEXT"}, {"source_file", "TEXT"}, {"source_line", "INTEGER"}};
+    for (const Column& c : t.columns) columns.emplace_back(c.name, std::string(SqlType(c.type)));
+    out.emplace_back(t.name, std::move(columns));
+  }
+  return out;
+}
+
 }  // namespace tidemark::policy

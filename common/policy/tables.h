@@ -23,6 +23,15 @@ const Table* FindTable(std::string_view name);
 inline constexpr std::string_view kSectionsTable = "sections";
 inline constexpr std::string_view kHostTable = "host";
 
+// Returns `identifier` quoted for SQL ("name", inner quotes doubled).
+std::string QuoteIdentifier(std::string_view identifier);
+
+// The columns of every table a query can read, in table order: (table, [(column, SQL type)]),
+// `sections` and `host` included, each fact table with id, source_file, source_line first.
+// FactDb creates its tables from this, and the facts file (FactDb::AttachFacts) too.
+std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
+QueryableTables();
+
 // Returns docs/tables.md: every table, its section and meaning, and its columns with type,
 // meaning, source path, compact default and whether it changes by itself.
 std::string TablesMarkdown();

@@ -1,6 +1,9 @@
 // `tidemarkctl findings` over a store whose states the collector's evaluator judged: text and
-// JSON, filters, --at, states not judged yet, exit codes.
+// JSON, filters, --at, states not judged yet, exit codes. And `tidemarkctl query` over the
+// facts file the evaluator keeps: the same rows as decoding every snapshot.
 #include <gtest/gtest.h>
+
+#include <cstdio>
 
 #include "collector/evaluator.h"
 #include "collector/sqlite_store.h"
@@ -62,6 +65,7 @@ class CtlFindingsTest : public ::testing::Test {
     ASSERT_TRUE(set.ok()) << set.status().ToString();
     collector::Evaluator::Options o;
     o.db = db_;
+    o.facts = FactsPathFor(db_);
     auto e = collector::Evaluator::Start(o, std::make_shared<const policy::PolicySet>(*set));
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     ASSERT_TRUE((*e)->WaitIdle(20s));
@@ -144,6 +148,39 @@ TEST_F(CtlFindingsTest, UsageAndStoreErrors) {
   r = Ctl({"findings", "--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("Usage: tidemarkctl [--db FILE] findings"), std::string::npos);
+}
+
+TEST_F(CtlFindingsTest, QueryReadsTheFactsFileAndFallsBackForStatesItLacks) {
+  Put("web01", "s1", json::array({User("root", 0, 1), User("games", 5, 2)}), 1764547200);
+  Put("db01", "s1", json::array({User("root", 0, 1), User("toor", 0, 7)}), 1764547200);
+  Judge();
+  {
+    // The evaluator kept both hosts' judged states as facts.
+    auto facts = policy::FactDb::OpenFacts(FactsPathFor(db_));
+    ASSERT_TRUE(facts.ok()) << facts.status().ToString();
+    EXPECT_EQ((*facts)->FactStates()->size(), 2u);
+  }
+  const std::string sql = "SELECT name, uid, source_file, source_line FROM users ORDER BY uid";
+  CtlRun fast = Ctl({"--db", db_, "query", sql});
+  EXPECT_EQ(fast.code, 0) << fast.err;
+  EXPECT_EQ(fast.out,
+            "host\tname\tuid\tsource_file\tsource_line\n"
+            "db01\troot\t0\t/etc/passwd\t1\n"
+            "db01\ttoor\t0\t/etc/passwd\t7\n"
+            "web01\troot\t0\t/etc/passwd\t1\n"
+            "web01\tgames\t5\t/etc/passwd\t2\n");
+  // Without the facts file every snapshot is decoded: the same answer.
+  ASSERT_EQ(std::rename(FactsPathFor(db_).c_str(), (db_ + "-moved").c_str()), 0);
+  EXPECT_EQ(Ctl({"--db", db_, "query", sql}).out, fast.out);
+  ASSERT_EQ(std::rename((db_ + "-moved").c_str(), FactsPathFor(db_).c_str()), 0);
+  // A newer state not judged yet: read from its snapshot, never the older facts.
+  Put("web01", "s2", json::array({User("root", 0, 1)}), 1764633600);
+  CtlRun r = Ctl({"--db", db_, "query", "SELECT name FROM users", "--host", "web01"});
+  EXPECT_EQ(r.out, "host\tname\nweb01\troot\n");
+  // An older state (--at) is not in the facts file either.
+  r = Ctl({"--db", db_, "query", "SELECT name FROM users WHERE uid > 0", "--host", "web01", "--at",
+           "2025-12-01T12:00:00Z"});
+  EXPECT_EQ(r.out, "host\tname\nweb01\tgames\n");
 }
 
 }  // namespace

@@ -1,0 +1,251 @@
+// fact_db.h, "The facts file": each host's latest judged state's fact tables on disk.
+//
+// Layout (docs/store.md "Facts"): `facts_layout(hash)` — a hash of the table definitions, so
+// that a file written by another version is emptied (writer) or not used (reader);
+// `states(host PRIMARY KEY, seq)`; and per queryable table T a table `f_T(seq, columns of T)`
+// with an index on seq. The writer copies the loaded in-memory tables into it with
+// INSERT ... SELECT (no row passes through C++); a reader sees each table as a TEMP view of the
+// state chosen, so that the user's SQL runs unchanged, per host, with an index look-up.
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/policy/fact_db.h"
+#include "common/policy/tables.h"
+
+namespace tidemark::policy {
+namespace {
+
+std::string LayoutHash() {
+  std::string text;
+  for (const auto& [table, columns] : QueryableTables()) {
+    text += table + "(";
+    for (const auto& [name, type] : columns) text += name + " " + type + ",";
+    text += ");";
+  }
+  return Sha256Hex(text);
+}
+
+std::string FactTable(const std::string& table) { return QuoteIdentifier("f_" + table); }
+
+// Creates `path` with mode 0600 when it does not exist; an existing file is checked by lstat
+// only (never opened here: closing a descriptor would drop this process's SQLite locks).
+Status EnsureFile(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return {StatusCode::kIoError, path + ": " + std::strerror(errno)};
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return {StatusCode::kIoError, path + ": cannot create: " + std::strerror(errno)};
+    }
+    if (fd >= 0) ::close(fd);
+    if (::lstat(path.c_str(), &st) != 0) return {StatusCode::kIoError, path + ": cannot stat"};
+  }
+  if (!S_ISREG(st.st_mode)) return {StatusCode::kWrongType, path + ": not a regular file"};
+  if ((st.st_mode & 077) != 0) {
+    return {StatusCode::kPermissionDenied,
+            path + ": other users may read or write it; refused (chmod 600 it)"};
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status FactDb::AttachFacts(const std::string& path) {
+  if (Status s = EnsureFile(path); !s.ok()) return s;
+  sqlite3_limit(db_, SQLITE_LIMIT_ATTACHED, 1);
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db_, "ATTACH DATABASE ? AS facts", -1, &raw, nullptr) != SQLITE_OK) {
+    return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  PreparedStmt attach(raw);
+  sqlite3_bind_text(raw, 1, path.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(raw) != SQLITE_DONE) {
+    return {StatusCode::kIoError, path + ": cannot attach: " + sqlite3_errmsg(db_)};
+  }
+  attach.reset();
+  // A cache of what the store holds: WAL so that readers never block the evaluator;
+  // synchronous=NORMAL, since a lost commit is only a state read the slow way.
+  if (Status s = Exec("PRAGMA facts.journal_mode=WAL; PRAGMA facts.synchronous=NORMAL;"); !s.ok()) {
+    return s;
+  }
+  std::string hash = LayoutHash();
+  std::string current;
+  {
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT hash FROM facts.facts_layout WHERE "
+                           "(SELECT count(*) FROM facts.sqlite_master WHERE name = "
+                           "'facts_layout') > 0",
+                           -1, &q, nullptr) == SQLITE_OK) {
+      PreparedStmt stmt(q);
+      if (sqlite3_step(q) == SQLITE_ROW) {
+        current = reinterpret_cast<const char*>(sqlite3_column_text(q, 0));
+      }
+    }
+  }
+  if (current == hash) return Status::Ok();
+  // New, or written by another version: start empty with this layout.
+  std::string ddl = "BEGIN;";
+  {
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(db_,
+                           "SELECT name FROM facts.sqlite_master WHERE type = 'table' AND name NOT "
+                           "LIKE 'sqlite\\_%' ESCAPE '\\'",
+                           -1, &q, nullptr) != SQLITE_OK) {
+      return {StatusCode::kIoError, path + ": " + sqlite3_errmsg(db_)};
+    }
+    PreparedStmt stmt(q);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+      ddl += "DROP TABLE facts." +
+             QuoteIdentifier(reinterpret_cast<const char*>(sqlite3_column_text(q, 0))) + ";";
+    }
+  }
+  ddl +=
+      "CREATE TABLE facts.facts_layout(hash TEXT NOT NULL);"
+      "CREATE TABLE facts.states(host TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
+  for (const auto& [table, columns] : QueryableTables()) {
+    ddl += "CREATE TABLE facts." + FactTable(table) + "(seq INTEGER NOT NULL";
+    for (const auto& [name, type] : columns) ddl += ", " + QuoteIdentifier(name) + " " + type;
+    ddl += "); CREATE INDEX facts." + QuoteIdentifier("f_" + table + "_seq") + " ON " +
+           FactTable(table) + "(seq);";
+  }
+  ddl += "INSERT INTO facts.facts_layout VALUES ('" + hash + "'); COMMIT;";
+  if (Status s = Exec(ddl); !s.ok()) {
+    Exec("ROLLBACK");
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status FactDb::SaveFacts(const std::string& host, int64_t seq) {
+  auto prepared = [&](const std::string& sql) -> sqlite3_stmt* {
+    PreparedStmt& stmt = save_cache_[sql];
+    if (!stmt) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return nullptr;
+      stmt.reset(raw);
+    }
+    sqlite3_reset(stmt.get());
+    return stmt.get();
+  };
+  auto failed = [&](const std::string& what) {
+    std::string message = "facts: " + what + ": " + sqlite3_errmsg(db_);
+    Exec("ROLLBACK");
+    return Status{StatusCode::kIoError, message};
+  };
+  if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  sqlite3_stmt* old = prepared("SELECT seq FROM facts.states WHERE host = ?");
+  if (old == nullptr) return failed("prepare");
+  sqlite3_bind_text(old, 1, host.c_str(), -1, SQLITE_TRANSIENT);
+  int rc = sqlite3_step(old);
+  int64_t old_seq = rc == SQLITE_ROW ? sqlite3_column_int64(old, 0) : -1;
+  sqlite3_reset(old);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return failed("read states");
+  if (old_seq > seq) return Exec("ROLLBACK");  // a newer state's facts are there: keep them
+  for (const auto& [table, columns] : QueryableTables()) {
+    if (old_seq >= 0) {
+      sqlite3_stmt* del = prepared("DELETE FROM facts." + FactTable(table) + " WHERE seq = ?");
+      if (del == nullptr) return failed("prepare");
+      sqlite3_bind_int64(del, 1, old_seq);
+      if (sqlite3_step(del) != SQLITE_DONE) return failed("delete " + table);
+    }
+    sqlite3_stmt* copy = prepared("INSERT INTO facts." + FactTable(table) +
+                                  " SELECT ?, * FROM main." + QuoteIdentifier(table));
+    if (copy == nullptr) return failed("prepare");
+    sqlite3_bind_int64(copy, 1, seq);
+    if (sqlite3_step(copy) != SQLITE_DONE) return failed("copy " + table);
+  }
+  sqlite3_stmt* put = prepared("INSERT OR REPLACE INTO facts.states(host, seq) VALUES (?, ?)");
+  if (put == nullptr) return failed("prepare");
+  sqlite3_bind_text(put, 1, host.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(put, 2, seq);
+  if (sqlite3_step(put) != SQLITE_DONE) return failed("record state");
+  sqlite3_reset(put);
+  return Exec("COMMIT");
+}
+
+StatusOr<std::unique_ptr<FactDb>> FactDb::OpenFacts(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return Status{StatusCode::kNotFound, path + ": no facts"};
+  sqlite3* raw = nullptr;
+  int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, nullptr);
+  std::unique_ptr<FactDb> db(new FactDb(raw));
+  if (rc != SQLITE_OK) return Status{StatusCode::kIoError, path + ": cannot open"};
+  sqlite3_busy_timeout(raw, 5000);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(raw, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+  sqlite3_limit(raw, SQLITE_LIMIT_ATTACHED, 0);
+  sqlite3_limit(raw, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
+  {
+    sqlite3_stmt* q = nullptr;
+    if (sqlite3_prepare_v2(raw, "SELECT hash FROM facts_layout", -1, &q, nullptr) != SQLITE_OK) {
+      return Status{StatusCode::kInvalidArgument, path + ": not a facts file"};
+    }
+    PreparedStmt stmt(q);
+    if (sqlite3_step(q) != SQLITE_ROW ||
+        reinterpret_cast<const char*>(sqlite3_column_text(q, 0)) != LayoutHash()) {
+      return Status{StatusCode::kInvalidArgument,
+                    path + ": facts written with other table definitions"};
+    }
+  }
+  std::string ddl =
+      "CREATE TEMP TABLE current_state(seq INTEGER); "
+      "INSERT INTO temp.current_state VALUES (NULL);";
+  for (const auto& [table, columns] : QueryableTables()) {
+    ddl += "CREATE TEMP VIEW " + QuoteIdentifier(table) + " AS SELECT ";
+    for (size_t i = 0; i < columns.size(); ++i) {
+      ddl += (i == 0 ? "" : ", ") + QuoteIdentifier(columns[i].first);
+    }
+    ddl += " FROM main." + FactTable(table) + " WHERE seq = (SELECT seq FROM temp.current_state);";
+  }
+  if (Status s = db->Exec(ddl); !s.ok()) return s;
+  db->views_only_ = true;
+  // As Open: the first use of json_each touches the schema, which the authorizer refuses.
+  if (Status s = db->Exec("SELECT * FROM json_each('[]'), json_tree('[]')"); !s.ok()) return s;
+  return db;
+}
+
+StatusOr<std::map<std::string, int64_t>> FactDb::FactStates() const {
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT host, seq FROM main.states", -1, &q, nullptr) != SQLITE_OK) {
+    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  PreparedStmt stmt(q);
+  std::map<std::string, int64_t> out;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(q, 0))] = sqlite3_column_int64(q, 1);
+  }
+  if (rc != SQLITE_DONE) {
+    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  return out;
+}
+
+Status FactDb::SelectState(int64_t seq) {
+  PreparedStmt& stmt = save_cache_["UPDATE temp.current_state SET seq = ?"];
+  if (!stmt) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, "UPDATE temp.current_state SET seq = ?", -1, &raw, nullptr) !=
+        SQLITE_OK) {
+      return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
+    }
+    stmt.reset(raw);
+  }
+  sqlite3_reset(stmt.get());
+  sqlite3_bind_int64(stmt.get(), 1, seq);
+  if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
+    return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  sqlite3_reset(stmt.get());
+  return Status::Ok();
+}
+
+}  // namespace tidemark::policy

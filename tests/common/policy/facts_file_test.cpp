@@ -1,0 +1,130 @@
+// The facts file (FactDb::AttachFacts / SaveFacts / OpenFacts): each host's latest judged state
+// as SQL tables on disk, read back through views one state at a time with the same gate as any
+// query; a file of another table layout is never read; rules never see an attached file.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include "common/policy/fact_db.h"
+#include "tests/support/temp_root.h"
+
+namespace tidemark::policy {
+namespace {
+
+using json = nlohmann::json;
+
+Snapshot Users(const std::string& host, const std::vector<std::string>& names) {
+  Snapshot s;
+  s.host = {host, host, "/"};
+  s.collected_at = "2026-12-03T00:00:00Z";
+  s.agent_version = "test";
+  json users = json::array();
+  int uid = 0;
+  for (const std::string& n : names) {
+    users.push_back({{"id", "user:" + n}, {"name", n}, {"uid", uid++}, {"login_shell", true}});
+  }
+  s.sections["accounts"].data = {{"users", users}};
+  return s;
+}
+
+std::vector<std::string> Names(const FactDb& db) {
+  auto r = db.Query("SELECT name FROM users ORDER BY uid");
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<std::string> out;
+  if (r.ok()) {
+    for (const auto& row : r->rows) out.push_back(row[0].get<std::string>());
+  }
+  return out;
+}
+
+class FactsFileTest : public ::testing::Test {
+ protected:
+  void Save(const Snapshot& s, const std::string& host, int64_t seq) {
+    ASSERT_TRUE(writer_->Load(s).ok());
+    Status saved = writer_->SaveFacts(host, seq);
+    ASSERT_TRUE(saved.ok()) << saved.ToString();
+  }
+  void SetUp() override {
+    path_ = dir_.Host("/store.db-facts");
+    auto w = FactDb::Open();
+    ASSERT_TRUE(w.ok());
+    writer_ = std::move(*w);
+    Status attached = writer_->AttachFacts(path_);
+    ASSERT_TRUE(attached.ok()) << attached.ToString();
+  }
+
+  testing::TempRoot dir_;
+  std::string path_;
+  std::unique_ptr<FactDb> writer_;
+};
+
+TEST_F(FactsFileTest, EachHostsLatestStateIsReadBackThroughTheViews) {
+  Save(Users("a", {"root", "alice"}), "a", 1);
+  Save(Users("b", {"root", "bob", "carol"}), "b", 2);
+  Save(Users("a", {"root", "alice", "mallory"}), "a", 3);  // replaces a's state 1
+  Save(Users("a", {"root"}), "a", 0);                      // older than what is kept: ignored
+  struct stat st {};
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+  auto reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto states = (*reader)->FactStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(*states, (std::map<std::string, int64_t>{{"a", 3}, {"b", 2}}));
+  ASSERT_TRUE((*reader)->SelectState(3).ok());
+  EXPECT_EQ(Names(**reader), (std::vector<std::string>{"root", "alice", "mallory"}));
+  ASSERT_TRUE((*reader)->SelectState(2).ok());
+  EXPECT_EQ(Names(**reader), (std::vector<std::string>{"root", "bob", "carol"}));
+  // The same query again (prepared once) sees the state selected now.
+  ASSERT_TRUE((*reader)->SelectState(1).ok());
+  EXPECT_TRUE(Names(**reader).empty());  // replaced: gone
+  ASSERT_TRUE((*reader)->SelectState(3).ok());
+  auto sections = (*reader)->Query("SELECT name, status FROM sections");
+  ASSERT_TRUE(sections.ok());
+  ASSERT_EQ(sections->rows.size(), 1u);
+  EXPECT_EQ(sections->rows[0][0], "accounts");
+  auto host = (*reader)->Query("SELECT id FROM host");
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->rows[0][0], "a");
+}
+
+TEST_F(FactsFileTest, TheGateHoldsOverTheFile) {
+  Save(Users("a", {"root"}), "a", 1);
+  auto reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok());
+  // Every host's rows are not read past the views; nothing is written.
+  auto direct = (*reader)->Query("SELECT name FROM f_users");
+  EXPECT_EQ(direct.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE((*reader)->Query("DELETE FROM f_users").ok());
+  EXPECT_FALSE((*reader)->Query("SELECT * FROM states").ok());
+  // A rule's FactDb never reads the attached file, even by its name.
+  ASSERT_TRUE(writer_->Load(Users("b", {"root"})).ok());
+  auto attached = writer_->Query("SELECT name FROM facts.f_users");
+  EXPECT_EQ(attached.status().code(), StatusCode::kInvalidArgument) << attached.status().ToString();
+}
+
+TEST_F(FactsFileTest, AFileOfAnotherLayoutIsNotReadAndIsRebuiltByTheWriter) {
+  Save(Users("a", {"root"}), "a", 1);
+  writer_.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE facts_layout SET hash = 'other'", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto reader = FactDb::OpenFacts(path_);
+  EXPECT_EQ(reader.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(FactDb::OpenFacts(dir_.Host("/none")).status().code(), StatusCode::kNotFound);
+  auto w = FactDb::Open();
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->AttachFacts(path_).ok());
+  (*w).reset();
+  reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE((*reader)->FactStates()->empty());  // emptied: those states are read slowly
+}
+
+}  // namespace
+}  // namespace tidemark::policy
