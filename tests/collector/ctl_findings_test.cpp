@@ -9,7 +9,7 @@
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 #include "tests/collector/ctl_run.h"
-#include "tests/support/temp_root.h"
+#include "tests/collector/judged_store.h"
 
 namespace tidemark::ctl {
 namespace {
@@ -34,31 +34,10 @@ rules:
     query: SELECT id FROM sudo_grants WHERE nopasswd
 )";
 
-json User(const std::string& name, int uid, int line) {
-  return {{"id", "user:" + name}, {"name", name},        {"uid", uid},
-          {"gid", uid},           {"login_shell", true}, {"source", {{"line", line}}}};
-}
+using testing::User;
 
-class CtlFindingsTest : public ::testing::Test {
+class CtlFindingsTest : public testing::JudgedStoreTest {
  protected:
-  void SetUp() override {
-    db_ = dir_.Host("/store.db");
-    auto s = SqliteStore::Open(db_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
-  void Put(const std::string& host, const std::string& id, json users, int64_t at) {
-    Snapshot s;
-    s.host = {host, host, "/"};
-    s.collected_at = "2026-12-03T00:00:00Z";
-    s.agent_version = "test";
-    s.sections["accounts"].data = {{"users", std::move(users)}};
-    std::string text = SerializeSnapshot(s);
-    auto r = store_->PutSnapshot(MakeSnapshotInput(host, id, s, text, at));
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-  }
-
   // Judges everything stored, as the collector does.
   void Judge() {
     auto set = policy::LoadPolicyText(kPolicies, "p.yaml");
@@ -70,10 +49,6 @@ class CtlFindingsTest : public ::testing::Test {
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     ASSERT_TRUE((*e)->WaitIdle(20s));
   }
-
-  testing::TempRoot dir_;
-  std::string db_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
 TEST_F(CtlFindingsTest, ShowsWhatWasFoundInEachHostsLatestState) {

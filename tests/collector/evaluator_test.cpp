@@ -8,7 +8,7 @@
 
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
-#include "tests/support/temp_root.h"
+#include "tests/collector/judged_store.h"
 
 namespace tidemark::collector {
 namespace {
@@ -34,38 +34,14 @@ baselines:
     rules: ["*"]
 )";
 
-std::shared_ptr<const policy::PolicySet> Policies(const std::string& text) {
-  auto set = policy::LoadPolicyText(text, "test.yaml");
-  EXPECT_TRUE(set.ok()) << set.status().ToString();
-  return std::make_shared<const policy::PolicySet>(set.ok() ? *set : policy::PolicySet{});
-}
+using testing::Policies;
+using testing::User;
 
-json User(const std::string& name, int uid, int line) {
-  return {{"id", "user:" + name}, {"name", name},        {"uid", uid},
-          {"gid", uid},           {"login_shell", true}, {"source", {{"line", line}}}};
-}
-
-class EvaluatorTest : public ::testing::Test {
+class EvaluatorTest : public testing::JudgedStoreTest {
  protected:
-  void SetUp() override {
-    db_ = dir_.Host("/tidemark.db");
-    auto s = SqliteStore::Open(db_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(*s);
-  }
-
-  // Stores a state of `host` (sent with a certificate for `host`; the document itself says
-  // it is "liar") whose users are `users`; returns its sequence.
+  // Stores a state of `host` whose document says it is "liar"; returns its sequence.
   int64_t Put(const std::string& host, const std::string& id, json users, int64_t at) {
-    Snapshot s;
-    s.host = {"liar", "liar", "/"};
-    s.collected_at = "2026-12-03T00:00:00Z";
-    s.agent_version = "test";
-    s.sections["accounts"].data = {{"users", std::move(users)}};
-    std::string text = SerializeSnapshot(s);
-    auto r = store_->PutSnapshot(MakeSnapshotInput(host, id, s, text, at));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return Seq(host);
+    return JudgedStoreTest::Put(host, id, std::move(users), at, "liar");
   }
 
   int64_t Seq(const std::string& host) {
@@ -97,10 +73,6 @@ class EvaluatorTest : public ::testing::Test {
     ADD_FAILURE() << "no result for " << rule;
     return none;
   }
-
-  testing::TempRoot dir_;
-  std::string db_;
-  std::unique_ptr<SqliteStore> store_;
 };
 
 TEST_F(EvaluatorTest, JudgesEveryStoredStateAsTheHostThatSentIt) {
