@@ -1,6 +1,7 @@
 #include "common/policy/evaluate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "common/policy/tables.h"
@@ -78,15 +79,29 @@ Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
   e.host = snapshot.host.id;
   e.collected_at = snapshot.collected_at;
   e.content_hash = db.content_hash();  // computed once, by Load
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(std::max<int64_t>(0, limits.max_total_millis));
   for (const SelectedRule& selected : rules) {
     const Rule& rule = *selected.rule;
     RuleResult r;
     r.rule_id = rule.id;
     r.title = rule.title;
     r.severity = rule.severity;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) {
+      r.outcome = Outcome::kError;
+      r.message = "rule " + rule.id + ": not run: the rules of this snapshot ran longer than " +
+                  std::to_string(limits.max_total_millis) + " ms together";
+      e.results.push_back(std::move(r));
+      continue;
+    }
+    QueryLimits rule_limits = limits;
+    rule_limits.max_millis = std::min(limits.max_millis, left);
     FactDb::QueryParams params;
     for (const auto& [name, var] : selected.vars) params[name] = var.value;
-    StatusOr<QueryResult> q = db.Query(rule.query, params, limits);
+    StatusOr<QueryResult> q = db.Query(rule.query, params, rule_limits);
     if (!q.ok()) {
       r.outcome = Outcome::kError;
       r.message = "rule " + rule.id + ": " + q.status().message();

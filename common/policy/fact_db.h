@@ -27,6 +27,9 @@ struct QueryLimits {
   uint64_t max_steps = 50'000'000;  // SQLite VM instructions, counted in steps of 1000
   size_t max_rows = 100'000;        // result rows
   int64_t max_millis = 10'000;      // wall time
+  // All rules of one evaluation together (EvaluateLoaded): a snapshot made to be slow cannot
+  // hold the collector's evaluator for rules x max_millis. Rules left are `error`.
+  int64_t max_total_millis = 60'000;
 };
 
 struct QueryResult {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "common/policy/evaluate.h"
 #include "tests/support/temp_root.h"
 
@@ -248,6 +250,37 @@ TEST(RulesTest, YamlImplicitTypingNeverBitesText) {
   EXPECT_EQ(set->rules[0].title, "no");
   EXPECT_EQ(set->rules[0].references.at("cis"), "0644");
   EXPECT_EQ(set->rules[0].references.at("x"), "on");
+}
+
+// A snapshot made to be slow cannot hold the evaluator for rules x the per-query limit: the
+// rules of one evaluation share a budget, and those left are errors that say why.
+TEST(RulesTest, TheRulesOfOneEvaluationShareATimeBudget) {
+  const std::string endless =
+      "    query: |\n"
+      "      WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)\n"
+      "      SELECT x AS id FROM c, users WHERE x < 0\n";
+  std::string text = "rules:\n";
+  for (const char* id : {"a-slow", "b-slow", "c-slow"}) {
+    text += std::string("  - id: ") + id + "\n    title: t\n    severity: low\n" + endless;
+  }
+  StatusOr<PolicySet> set = LoadPolicyText(text, "slow.yaml");
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  QueryLimits limits;
+  limits.max_total_millis = 300;
+  auto started = std::chrono::steady_clock::now();
+  StatusOr<Evaluation> e =
+      Evaluate(MakeSnapshot("web01", json::array({User("root", 0)})), *set, limits);
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_LT(took, std::chrono::seconds(5));  // not 3 x 10 s
+  ASSERT_EQ(e->results.size(), 3u);
+  EXPECT_EQ(e->results[0].outcome, Outcome::kError);
+  EXPECT_NE(e->results[0].message.find("query stopped: ran longer than"), std::string::npos)
+      << e->results[0].message;
+  EXPECT_EQ(e->results[2].outcome, Outcome::kError);
+  EXPECT_NE(e->results[2].message.find("not run: the rules of this snapshot ran longer than 300"),
+            std::string::npos)
+      << e->results[2].message;
 }
 
 TEST(RulesTest, LoadsADirectoryAllOrNothing) {
