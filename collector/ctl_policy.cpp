@@ -120,9 +120,14 @@ constexpr size_t kMaxTextCellBytes = 4096;
 
 // A CSV field (RFC 4180). Host text is escaped as in text output (control characters, invalid
 // UTF-8, bidi overrides: common/text.h), so that a CSV shown in a terminal or imported cannot
-// carry escape sequences or line breaks of a host's making.
-std::string CsvField(const std::string& raw) {
+// carry escape sequences or line breaks of a host's making. A text cell that a spreadsheet
+// would take for a formula (it starts with =, +, -, @, as OWASP's "CSV injection" lists) gets
+// a leading ' (numbers are written as they are).
+std::string CsvField(const std::string& raw, bool text_cell = true) {
   std::string text = EscapeControl(raw);
+  if (text_cell && !text.empty() && std::string_view("=+-@").find(text[0]) != std::string::npos) {
+    text.insert(0, 1, '\'');
+  }
   if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
   std::string out = "\"";
   for (char c : text) {
@@ -165,7 +170,9 @@ class Printer {
              << o.dump(-1, ' ', false, json::error_handler_t::replace);
       } else if (format_ == "csv") {
         out_ << CsvField(host);
-        for (const json& v : row) out_ << "," << CsvField(v.is_null() ? "" : CellText(v));
+        for (const json& v : row) {
+          out_ << "," << CsvField(v.is_null() ? "" : CellText(v), v.is_string());
+        }
         out_ << "\r\n";
       } else {
         // Text that came from a host: control characters escaped (common/text.h).

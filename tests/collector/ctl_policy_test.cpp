@@ -156,6 +156,11 @@ TEST_F(CtlPolicyTest, HostTextIsEscapedInTextAndCsvAndCutInText) {
   EXPECT_EQ(r.out, "host,name\nevil,a\\x1b[31m\\x0ab\r\n");
   r = Ctl({"query", "SELECT gecos FROM users", "--snapshot", file, "--format", "json"});
   EXPECT_EQ(nlohmann::json::parse(r.out)[0]["gecos"].get<std::string>().size(), 100000u);
+  // A cell a spreadsheet would run as a formula is defused; numbers stay numbers.
+  r = Ctl({"query", "SELECT '=HYPERLINK(\"http://x\")' AS a, '-1' AS b, -1 AS c, '@x' AS d",
+           "--snapshot", file, "--format", "csv"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "host,a,b,c,d\nevil,\"'=HYPERLINK(\"\"http://x\"\")\",'-1,-1,'@x\r\n");
 }
 
 TEST_F(CtlPolicyTest, EvaluateASnapshotFileAgainstPolicies) {
