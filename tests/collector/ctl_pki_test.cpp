@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "collector/ctl.h"
+#include "collector/ctl/ctl.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 

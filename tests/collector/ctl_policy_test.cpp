@@ -4,7 +4,7 @@
 
 #include <sstream>
 
-#include "collector/ctl.h"
+#include "collector/ctl/ctl.h"
 #include "common/policy/tables.h"
 #include "common/snapshot.h"
 #include "tests/collector/ctl_run.h"

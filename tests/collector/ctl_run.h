@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "collector/ctl.h"
+#include "collector/ctl/ctl.h"
 
 namespace tidemark::ctl {
 

@@ -1,4 +1,4 @@
-#include "collector/ctl.h"
+#include "collector/ctl/ctl.h"
 
 #include <gtest/gtest.h>
 #include <pwd.h>

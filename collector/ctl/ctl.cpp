@@ -1,4 +1,8 @@
-#include "collector/ctl.h"
+// tidemarkctl (ctl.h): the command dispatch, the global help, and the store's own commands
+// (hosts, show, history, import, check, thin, verify, canonical). The other command groups live
+// beside it: pki.cpp, policy.cpp (tables, query, evaluate), findings.cpp; common.cpp holds
+// what they share.
+#include "collector/ctl/ctl.h"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -11,8 +15,8 @@
 #include <optional>
 #include <sstream>
 
-#include "collector/ctl_pki.h"
-#include "collector/ctl_policy.h"
+#include "collector/ctl/pki.h"
+#include "collector/ctl/policy.h"
 #include "collector/server.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"

@@ -1,5 +1,5 @@
-// ctl_findings.h: `tidemarkctl findings`.
-#include "collector/ctl_findings.h"
+// findings.h: `tidemarkctl findings`.
+#include "collector/ctl/findings.h"
 
 #include <fnmatch.h>
 
@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "collector/ctl.h"
-#include "collector/ctl_common.h"
+#include "collector/ctl/common.h"
+#include "collector/ctl/ctl.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/evaluate_command.h"

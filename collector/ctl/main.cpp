@@ -1,7 +1,7 @@
 #include <exception>
 #include <iostream>
 
-#include "collector/ctl.h"
+#include "collector/ctl/ctl.h"
 
 int main(int argc, char** argv) {
   // RunCtl catches what its commands throw; this catches what building the arguments may.

@@ -1,4 +1,4 @@
-#include "collector/ctl_policy.h"
+#include "collector/ctl/policy.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,9 +7,9 @@
 #include <optional>
 #include <sstream>
 
-#include "collector/ctl.h"
-#include "collector/ctl_common.h"
-#include "collector/ctl_findings.h"
+#include "collector/ctl/common.h"
+#include "collector/ctl/ctl.h"
+#include "collector/ctl/findings.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate_command.h"
 #include "common/policy/fact_db.h"

@@ -1,9 +1,9 @@
-// tidemarkctl pki init|issue|revoke: see ctl_pki.h and the usage text below.
+// tidemarkctl pki init|issue|revoke: see pki.h and the usage text below.
 //
 // Layout of DIR (made 0700): ca.crt, ca.key, collector.crt, collector.key, crl.pem,
 // agents/HOST.crt + HOST.key, revoked/HOST-SERIAL.crt (what the CRL lists). Keys are 0600.
 // Every command can be run again: what exists is kept, and reported as kept.
-#include "collector/ctl_pki.h"
+#include "collector/ctl/pki.h"
 
 #include <arpa/inet.h>
 #include <strings.h>

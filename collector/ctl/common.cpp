@@ -1,5 +1,5 @@
-// ctl_common.h: what the tidemarkctl commands share.
-#include "collector/ctl_common.h"
+// common.h: what the tidemarkctl commands share.
+#include "collector/ctl/common.h"
 
 #include <fnmatch.h>
 
