@@ -3,7 +3,9 @@
 # in count and time:
 #   1. the floor: decode + durable store of 20 KB snapshots without any network
 #      (bench/ingest_floor.cpp), one commit each and in group commits of 32;
-#   2. ingest over persistent mutual-TLS connections (100 agents x 20 snapshots, ack after commit);
+#   2. ingest over persistent mutual-TLS connections (100 agents x 20 snapshots, ack after commit),
+#      with the collector's evaluation off and on (the shipped baseline, policies/), and how long
+#      the evaluator needs to judge every stored state;
 #   3. the unchanged-state path: offers of the content hash (100 agents x 100 offers);
 #   4. a reconnect storm of AGENTS agents (each its own certificate), full handshakes and
 #      TLS 1.3 resumption, at most 1000 in flight;
@@ -40,11 +42,11 @@ trap cleanup EXIT
 lg() { timeout 300 "$loadgen" "$@" --collector "127.0.0.1:$port" --server-name localhost \
   --ca "$work/pki/ca.crt" --agents "$work/agents.pem" --time-limit 240; }
 
-start_collector() {  # $1: database file
+start_collector() {  # $1: database file; $2: policies (default none: no evaluation)
   : >"$work/collector.log"
   "$collector" --listen 127.0.0.1:0 --ca "$work/pki/ca.crt" --cert "$work/pki/collector.crt" \
     --key "$work/pki/collector.key" --db "$1" --max-connections $((n + 100)) \
-    --max-inflight-bytes 1073741824 2>>"$work/collector.log" &
+    --max-inflight-bytes 1073741824 --policies "${2:-none}" 2>>"$work/collector.log" &
   cpid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/^info listening .* port=\([0-9]*\).*/\1/p' "$work/collector.log")
@@ -70,6 +72,21 @@ floor_out=$("$floor" "$work" --count 2000 --batch 32)
 echo "$floor_out"
 floor_one=$(field "$(sed -n 1p <<<"$floor_out")" rate)
 floor_batch=$(field "$(sed -n 2p <<<"$floor_out")" rate)
+
+# Ingest with the collector's evaluation on: acks never wait for it, but it takes CPU.
+policies=$(cd "$(dirname "$0")/.." && pwd)/policies
+start_collector "$work/ingest-eval.db" "$policies"
+ingest_eval=$(lg ingest --count 100 --per-agent 20 --server-pid "$cpid")
+echo "$ingest_eval"
+t0=$(date +%s.%N)
+for _ in $(seq 3000); do  # at most 300 s
+  [ "$(grep -c '^info evaluated ' "$work/collector.log")" -ge 2000 ] && break
+  sleep 0.1
+done
+judged=$(grep -c '^info evaluated ' "$work/collector.log" || true)
+judge_wait=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')
+stop_collector
+echo "evaluation: $judged states judged, the last $judge_wait s after the last ack"
 
 start_collector "$work/ingest.db"
 ingest=$(lg ingest --count 100 --per-agent 20 --server-pid "$cpid")
@@ -124,6 +141,8 @@ echo "| --- | --- |"
 echo "| floor: decode + store, one commit per snapshot | $floor_one snapshots/s |"
 echo "| floor: decode + store, group commit of 32 | $floor_batch snapshots/s |"
 echo "| ingest over mutual TLS, 100 persistent connections, 20 KB, ack after commit | $ingest_rate snapshots/s = $(awk -v a="$ingest_rate" -v b="$floor_batch" 'BEGIN{printf "%.2f", a/b}') x the group-commit floor |"
+ingest_eval_rate=$(field "$ingest_eval" rate)
+echo "| ingest as above with the collector's evaluation on (shipped baseline) | $ingest_eval_rate snapshots/s = $(awk -v a="$ingest_eval_rate" -v b="$ingest_rate" 'BEGIN{printf "%.2f", a/b}') x with it off; $judged states judged, the last $judge_wait s after the last ack |"
 echo "| unchanged state (offer -> seen), 100 connections | $offer_rate acks/s = $(awk -v a="$offer_rate" -v b="$ingest_rate" 'BEGIN{printf "%.1f", a/b}') x ingest |"
 echo "| reconnect storm, $n agents, full handshakes | $(field "$storm_full" seconds) s until all acked ($(field "$storm_full" ok) ok, $(field "$storm_full" failed) failed), server CPU $(field "$storm_full" server_cpu_ms_per_op) ms per agent |"
 echo "| reconnect storm, $n agents, TLS 1.3 resumption | $(field "$storm_res" seconds) s until all acked ($(field "$storm_res" resumed) resumed, $(field "$storm_res" failed) failed), server CPU $(field "$storm_res" server_cpu_ms_per_op) ms per agent |"

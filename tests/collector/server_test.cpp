@@ -460,6 +460,64 @@ TEST_F(CollectorServerTest, SighupReloadsLimitsFromTheConfigFile) {
   EXPECT_TRUE(proc_.WaitLog({"error reload_failed", "max_frame_bytes"})) << proc_.Log();
 }
 
+// The collector judges what it stores against --policies (acks never wait for it); SIGHUP
+// loads them again and re-judges the latest state; policies that do not load are refused at
+// start (exit 1, the file named) and on reload (the running ones stay).
+TEST_F(CollectorServerTest, JudgesWhatItStoresAndReloadsThePoliciesOnSighup) {
+  auto rules = [&](const std::string& id, const std::string& severity) {
+    dir_.Write("/policies/rules.yaml", "rules:\n  - id: " + id +
+                                           "\n    title: Every host is reported\n" +
+                                           "    severity: " + severity + "\n" +
+                                           "    query: SELECT 'host:' || id AS id FROM host\n");
+  };
+  rules("shape-a", "low");
+  std::string policies = dir_.Host("/policies");
+  StartCollector({"--policies", policies});
+  EXPECT_TRUE(proc_.HasLogLine({"info evaluation", "rules=1"})) << proc_.Log();
+  auto agent = pki_.Agent("web1");
+  auto c = ConnectAgent(agent);
+  ASSERT_NE(c, nullptr);
+  auto a = MakeTestSnapshot("web1", "A", "web1-20261128T190000Z-0000000000000001");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(a)));
+  ExpectAck(c->ReadFrame(), a.id, "stored");
+  ASSERT_TRUE(proc_.WaitLog({"info evaluated", "host=web1", "rules=1", "fail=1"})) << proc_.Log();
+  std::string out;
+  EXPECT_EQ(Ctl("findings --fail-on low --format json", &out), 3) << out;
+  auto j = nlohmann::json::parse(out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  ASSERT_EQ(j["findings"].size(), 1u) << out;
+  EXPECT_EQ(j["findings"][0]["rule"], "shape-a");
+  EXPECT_EQ(j["findings"][0]["item"], "host:web1");  // the certificate's name
+
+  rules("shape-b", "high");
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"info evaluated", "host=web1", "rules=1", "fail=1"}, 20))
+      << proc_.Log();
+  for (int i = 0; i < 100; ++i) {  // the re-judgement is stored right after its log line
+    Ctl("findings --format json", &out);
+    if (out.find("shape-b") != std::string::npos) break;
+    usleep(100000);
+  }
+  EXPECT_EQ(Ctl("findings --format json", &out), 3) << out;
+  EXPECT_NE(out.find("\"rule\": \"shape-b\""), std::string::npos) << out;
+  EXPECT_EQ(out.find("shape-a"), std::string::npos) << out;
+
+  dir_.Write("/policies/rules.yaml", "rules:\n  - id: broken\n    severity: grave\n");
+  proc_.Signal(SIGHUP);
+  EXPECT_TRUE(proc_.WaitLog({"error reload_failed", "rules.yaml"})) << proc_.Log();
+  EXPECT_EQ(Ctl("findings --format json", &out), 3) << out;  // still judged by shape-b
+  proc_.Signal(SIGTERM);
+  EXPECT_EQ(proc_.Wait(20), 0);
+
+  // At start, policies that do not load stop the collector with the file named.
+  CollectorProcess again(dir_.Host("/again.log"));
+  auto args = BaseArgs();
+  args.insert(args.end(), {"--policies", policies});
+  EXPECT_FALSE(again.Start(args));
+  EXPECT_EQ(again.Wait(20), 1);
+  EXPECT_NE(again.Log().find("rules.yaml"), std::string::npos) << again.Log();
+}
+
 TEST_F(CollectorServerTest, RefusesAKeyReadableByOthers) {
   std::string key = dir_.Host("/loose.key");
   dir_.Write("/loose.key", ReadHostFile(pki_.server().key), 0644);
