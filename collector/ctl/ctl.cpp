@@ -19,6 +19,7 @@
 #include "collector/ctl/policy.h"
 #include "collector/server.h"
 #include "collector/sqlite_store.h"
+#include "common/read_file.h"
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
 #include "common/text.h"
@@ -144,15 +145,6 @@ void PrintUsage(std::ostream& out) {
          "Exit codes: 0 all good, 1 failure (a rejected snapshot, an unknown host, a store "
          "error,\n"
          "an internal error), 2 usage error.\n";
-}
-
-bool ReadWhole(const std::string& path, std::string& text) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream buf;
-  buf << in.rdbuf();
-  text = buf.str();
-  return true;
 }
 
 // Decodes a snapshot file: the named edge of decoding, so that whatever a file holds ends in a
@@ -307,10 +299,9 @@ int CmdImport(const Options& o, std::ostream& out, std::ostream& err) {
                           "' is not a host id (letters, digits, '.', '-', '_'; at most 253; not "
                           "starting with '.' or '-'; no '..')");
   }
-  std::string text;
-  if (!ReadWhole(file, text)) {
-    return Fail(err, Status(StatusCode::kNotFound, file + ": cannot open"));
-  }
+  StatusOr<std::string> read = ReadRegularFile(file, kMaxSnapshotFileBytes);
+  if (!read.ok()) return Fail(err, read.status());
+  const std::string& text = *read;
   auto snapshot = VerifySnapshotText(text);  // streaming: no tree of the document
   if (!snapshot.ok()) {
     return Fail(err, Status(snapshot.status().code(), file + ": " + snapshot.status().message()));
@@ -486,12 +477,13 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
     int rc = 0;
     for (size_t i = 1; i < n; ++i) {
       const std::string& file = o.positional[i];
-      std::string text;
-      if (!ReadWhole(file, text)) {
-        err << Safe(file, kMaxMessageBytes) << ": cannot open\n";
+      StatusOr<std::string> read = ReadRegularFile(file, kMaxSnapshotFileBytes);
+      if (!read.ok()) {
+        err << Safe(read.status().message(), kMaxMessageBytes) << "\n";
         rc = 1;
         continue;
       }
+      const std::string& text = *read;
       auto snapshot = Decode(text);
       if (!snapshot.ok()) {
         err << Safe(file, kMaxMessageBytes) << ": "

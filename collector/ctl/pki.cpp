@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "common/config_file.h"
+#include "common/read_file.h"
 #include "common/text.h"
 #include "common/transport/pki.h"
 #include "common/transport/protocol.h"
@@ -51,12 +52,9 @@ constexpr const char* kUsage =
 
 bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
 
+// A certificate, key or CRL of the CA directory (a CRL of many revocations stays far below).
 StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(StatusCode::kIoError, path + ": cannot open: " + std::strerror(errno));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
+  return ReadRegularFile(path, 16ull << 20);
 }
 
 Status MakeDir(const std::string& path) {

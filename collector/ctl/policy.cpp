@@ -15,6 +15,7 @@
 #include "common/policy/fact_db.h"
 #include "common/policy/rules.h"
 #include "common/policy/tables.h"
+#include "common/read_file.h"
 #include "common/snapshot.h"
 #include "common/text.h"
 
@@ -287,15 +288,13 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
   bool stop = false;
   if (!o.snapshots.empty()) {
     for (const std::string& file : o.snapshots) {
-      std::ifstream in(file, std::ios::binary);
-      if (!in) {
-        rc = Fail(err, file + ": cannot open");
+      StatusOr<std::string> text = ReadRegularFile(file, kMaxSnapshotFileBytes);
+      if (!text.ok()) {
+        rc = Fail(err, text.status().message());
         continue;
       }
-      std::stringstream buf;
-      buf << in.rdbuf();
       std::string hash;
-      std::optional<Snapshot> snapshot = DecodeOrSay(file, buf.str(), err, &hash);
+      std::optional<Snapshot> snapshot = DecodeOrSay(file, *text, err, &hash);
       if (!snapshot) {
         rc = 1;
         continue;

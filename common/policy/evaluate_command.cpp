@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common/policy/rules.h"
+#include "common/read_file.h"
 #include "common/snapshot.h"
 #include "common/text.h"
 
@@ -167,11 +168,9 @@ int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view pr
   if (!snapshot_file) return Usage(err, program, "--snapshot FILE is needed");
   StatusOr<PolicySet> set = LoadPolicies(policies);
   if (!set.ok()) return Fail(err, program, set.status().message());
-  std::ifstream in(*snapshot_file, std::ios::binary);
-  if (!in) return Fail(err, program, *snapshot_file + ": cannot open");
-  std::stringstream buf;
-  buf << in.rdbuf();
-  StatusOr<Snapshot> snapshot = DecodeSnapshot(buf.str());
+  StatusOr<std::string> text = ReadRegularFile(*snapshot_file, kMaxSnapshotFileBytes);
+  if (!text.ok()) return Fail(err, program, text.status().message());
+  StatusOr<Snapshot> snapshot = DecodeSnapshot(*text);
   if (!snapshot.ok())
     return Fail(err, program, *snapshot_file + ": " + snapshot.status().message());
   StatusOr<Evaluation> e = Evaluate(*snapshot, *set);

@@ -1,11 +1,15 @@
 // `tidemarkctl tables` and `tidemarkctl query` as a user runs them: over snapshot files the real
 // agent collected from fixture roots, and over a store holding several hosts.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sstream>
 
 #include "collector/ctl/ctl.h"
 #include "common/policy/tables.h"
+#include "common/read_file.h"
 #include "common/snapshot.h"
 #include "tests/collector/ctl_run.h"
 #include "tests/support/temp_root.h"
@@ -114,7 +118,7 @@ TEST_F(CtlPolicyTest, RefusalsAndUsageErrors) {
   EXPECT_NE(r.err.find("no such column: nope"), std::string::npos) << r.err;
   r = Ctl({"query", "SELECT 1", "--snapshot", dir_.Host("/missing.json")});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("missing.json: cannot open"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("missing.json: no such file"), std::string::npos) << r.err;
   dir_.Write("/bad.json", "{\"schema\": 5}");
   r = Ctl({"query", "SELECT 1", "--snapshot", dir_.Host("/bad.json")});
   EXPECT_EQ(r.code, 1);
@@ -204,7 +208,26 @@ TEST_F(CtlPolicyTest, EvaluateASnapshotFileAgainstPolicies) {
       << r.err;
   r = Ctl({"evaluate", "--snapshot", dir_.Host("/none.json"), "--policies", policies});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("none.json: cannot open"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("none.json: no such file"), std::string::npos) << r.err;
+  // A FIFO is refused at once (no wait for a writer); a file over the bound is not read.
+  ASSERT_EQ(mkfifo(dir_.Host("/fifo").c_str(), 0600), 0);
+  r = Ctl({"evaluate", "--snapshot", dir_.Host("/fifo"), "--policies", policies});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("fifo: not a regular file"), std::string::npos) << r.err;
+  r = Ctl({"query", "SELECT 1 AS id FROM users", "--snapshot", dir_.Host("/fifo")});
+  EXPECT_EQ(r.code, 1);
+  {
+    int fd = open(dir_.Host("/huge.json").c_str(), O_CREAT | O_WRONLY, 0600);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(ftruncate(fd, static_cast<off_t>(kMaxSnapshotFileBytes + 1)), 0);  // sparse
+    close(fd);
+  }
+  r = Ctl({"evaluate", "--snapshot", dir_.Host("/huge.json"), "--policies", policies});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("536870913 bytes, more than the 536870912"), std::string::npos) << r.err;
+  r = Ctl({"--db", dir_.Host("/s.db"), "import", dir_.Host("/huge.json"), "--as", "web01"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("more than the"), std::string::npos) << r.err;
   EXPECT_EQ(Ctl({"evaluate", "--policies", policies}).code, 2);
   EXPECT_EQ(Ctl({"evaluate", "--snapshot", a, "--fail-on", "urgent"}).code, 2);
   EXPECT_EQ(Ctl({"evaluate", "--snapshot", a, "--format", "csv"}).code, 2);

@@ -1,0 +1,56 @@
+// read_file.h: bounded reads of regular files named on a command line.
+#include "common/read_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tidemark {
+
+StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) {
+  // O_NONBLOCK: opening a FIFO never waits for a writer (it is refused below).
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    if (e == ENOENT) return Status(StatusCode::kNotFound, path + ": no such file");
+    if (e == EACCES || e == EPERM) {
+      return Status(StatusCode::kPermissionDenied, path + ": " + std::strerror(e));
+    }
+    return Status(StatusCode::kIoError, path + ": cannot open: " + std::strerror(e));
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Status(StatusCode::kIoError, path + ": cannot stat");
+  if (!S_ISREG(st.st_mode)) {
+    return Status(StatusCode::kWrongType,
+                  path + (S_ISDIR(st.st_mode) ? ": is a directory" : ": not a regular file"));
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return Status(StatusCode::kTooLarge, path + ": " + std::to_string(st.st_size) +
+                                             " bytes, more than the " + std::to_string(max_bytes) +
+                                             " this command reads");
+  }
+  std::string out;
+  out.reserve(static_cast<size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status(StatusCode::kIoError, path + ": read: " + std::strerror(errno));
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {  // it grew while being read
+      return Status(StatusCode::kTooLarge, path + ": more than the " + std::to_string(max_bytes) +
+                                               " bytes this command reads");
+    }
+  }
+  return out;
+}
+
+}  // namespace tidemark

@@ -1,0 +1,21 @@
+// Reading a whole file named on a command line (a snapshot to import, verify, evaluate or
+// query; a certificate): bounded in size, and only a regular file, so that a FIFO, a device or
+// a huge file ends in a clear error instead of a hang or an exhausted memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+
+namespace tidemark {
+
+// The largest snapshot file the tools read (the store keeps bodies up to the same size).
+inline constexpr uint64_t kMaxSnapshotFileBytes = 512ull << 20;
+
+// Returns the content of the regular file at `path`. kNotFound, kPermissionDenied, kWrongType
+// (a directory, FIFO, device, socket), kTooLarge (over `max_bytes`; nothing is read then) or
+// kIoError, each naming the path.
+StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes);
+
+}  // namespace tidemark
