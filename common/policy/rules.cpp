@@ -502,7 +502,6 @@ StatusOr<PolicySet> LoadPolicies(const std::string& path) {
 }
 
 std::string PolicyHash(const PolicySet& set) {
-  using json = nlohmann::json;
   auto vars = [](const std::map<std::string, RuleVar>& v) {
     json out = json::object();
     for (const auto& [name, var] : v) {
