@@ -6,7 +6,6 @@
 
 #include "collector/log.h"
 #include "collector/sqlite_store.h"
-#include "common/json_bounded.h"
 #include "common/snapshot.h"
 
 namespace tidemark::collector {
@@ -56,7 +55,8 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
-                                policy::FactDb* db, bool save_facts) {
+                                policy::FactDb* db, bool save_facts,
+                                const policy::QueryLimits& limits) {
   std::string content_hash;
   StatusOr<Snapshot> snapshot = DecodeSnapshot(state.body, &content_hash);
   if (!snapshot.ok()) {
@@ -73,7 +73,7 @@ EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::Polic
     return ErrorRecord(state.seq, policy_hash, evaluated_at,
                        "snapshot " + state.id + ": " + s.message());
   }
-  policy::Evaluation e = policy::EvaluateLoaded(*db, *snapshot, *rules);
+  policy::Evaluation e = policy::EvaluateLoaded(*db, *snapshot, *rules, limits);
   if (save_facts) {
     if (Status s = db->SaveFacts(state.host, state.seq); !s.ok()) {
       Log::Warn("facts_not_saved",
@@ -100,7 +100,7 @@ Evaluator::Evaluator(Options options, std::unique_ptr<SnapshotStore> store,
     : options_(std::move(options)),
       store_(std::move(store)),
       policies_(std::move(policies)),
-      policy_hash_(policy::PolicyHash(*policies_)) {}
+      policy_hash_(policies_ ? policy::PolicyHash(*policies_) : "") {}
 
 Evaluator::~Evaluator() { Stop(); }
 
@@ -114,7 +114,7 @@ void Evaluator::Wake() {
 }
 
 void Evaluator::SetPolicies(std::shared_ptr<const policy::PolicySet> policies) {
-  std::string hash = policy::PolicyHash(*policies);
+  std::string hash = policies ? policy::PolicyHash(*policies) : "";
   {
     std::lock_guard<std::mutex> lock(mu_);
     policies_ = std::move(policies);
@@ -141,75 +141,81 @@ bool Evaluator::WaitIdle(std::chrono::milliseconds timeout) {
   return idle_cv_.wait_for(lock, timeout, [this] { return idle_ || stop_; }) && idle_;
 }
 
+std::string Evaluator::policy_hash() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return policy_hash_;
+}
+
+bool Evaluator::CheckCorrupt() {
+  if (!store_->Corrupt()) return false;
+  if (!corrupt_reported_) {
+    corrupt_reported_ = true;
+    Log::Critical("store_corrupt", {{"db", options_.db}, {"by", "evaluator"}});
+    if (options_.on_corrupt) options_.on_corrupt();
+  }
+  return true;
+}
+
 int64_t Evaluator::evaluated() const {
   std::lock_guard<std::mutex> lock(mu_);
   return evaluated_;
 }
 
-bool Evaluator::Step(const std::shared_ptr<const policy::PolicySet>& set, const std::string& hash,
-                     int64_t& after_seq, policy::FactDb* db, bool save_facts) {
+Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::string& hash,
+                                      int64_t& after_seq, policy::FactDb* db, bool save_facts) {
   auto pending = store_->PendingEvaluations(hash, after_seq, options_.batch);
   if (!pending.ok()) {
     Log::Error("evaluation_failed", {{"error", pending.status().ToString()}});
-    return false;
+    CheckCorrupt();
+    return StepResult::kStoreFailed;
   }
-  if (pending->empty()) return false;
+  if (pending->empty()) return StepResult::kNothingPending;
   std::vector<EvaluationRecord> records;
   records.reserve(pending->size());
   for (int64_t seq : *pending) {
     auto started = std::chrono::steady_clock::now();
     StatusOr<StoredSnapshot> state = store_->SnapshotBySeq(seq);
     if (!state.ok() && (state.status().code() == StatusCode::kNotFound || store_->Corrupt())) {
-      // Gone since it was listed, or the store itself is damaged (the store thread stops the
-      // collector on it): nothing to record for this state.
+      // Gone since it was listed, or the store itself is damaged: nothing to record for it.
       Log::Error("evaluation_failed",
                  {{"seq", std::to_string(seq)}, {"error", state.status().ToString()}});
-      if (store_->Corrupt()) return false;
+      if (CheckCorrupt()) return StepResult::kStoreFailed;
       continue;
     }
     // Named edge: nothing thrown while judging one state (std::bad_alloc on a huge snapshot,
     // a library exception) stops the evaluator; that state gets an error result.
     EvaluationRecord r;
     try {
-      r = state.ok() ? EvaluateStored(*state, *set, hash, Now(), db, save_facts)
+      r = state.ok() ? EvaluateStored(*state, set, hash, Now(), db, save_facts, options_.limits)
                      : ErrorRecord(seq, hash, Now(), state.status().message());
     } catch (const std::exception& e) {
       r = ErrorRecord(seq, hash, Now(), std::string("evaluation failed: ") + e.what());
     }
-    int fail = 0, unknown = 0, error = 0;
-    for (const StoredResult& x : r.results) {
-      fail += x.outcome == "fail" ? 1 : 0;
-      unknown += x.outcome == "unknown" ? 1 : 0;
-      error += x.outcome == "error" ? 1 : 0;
-    }
+    OutcomeCounts counts = CountOutcomes(r);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                   std::chrono::steady_clock::now() - started)
                   .count();
     Log::Info("evaluated", {{"host", state.ok() ? Clip(state->host, kMaxAgentTextBytes) : "?"},
                             {"snapshot", state.ok() ? Clip(state->id, kMaxAgentTextBytes) : "?"},
                             {"rules", std::to_string(r.results.size())},
-                            {"fail", std::to_string(fail)},
-                            {"unknown", std::to_string(unknown)},
-                            {"error", std::to_string(error)},
+                            {"fail", std::to_string(counts.fail)},
+                            {"unknown", std::to_string(counts.unknown)},
+                            {"error", std::to_string(counts.error)},
                             {"ms", std::to_string(ms)}});
     records.push_back(std::move(r));
   }
-  if (records.empty()) {
-    after_seq = pending->back();
-    return true;
-  }
-  if (Status s = store_->PutEvaluations(records); !s.ok()) {
-    Log::Error("evaluation_failed",
-               {{"states", std::to_string(records.size())}, {"error", s.ToString()}});
-    if (store_->Corrupt()) {
-      Log::Critical("store_corrupt", {{"db", options_.db}, {"by", "evaluator"}});
+  if (!records.empty()) {
+    if (Status s = store_->PutEvaluations(records); !s.ok()) {
+      Log::Error("evaluation_failed",
+                 {{"states", std::to_string(records.size())}, {"error", s.ToString()}});
+      CheckCorrupt();
+      return StepResult::kStoreFailed;
     }
-    return false;
   }
   after_seq = pending->back();
   std::lock_guard<std::mutex> lock(mu_);
   evaluated_ += static_cast<int64_t>(records.size());
-  return true;
+  return StepResult::kWorked;
 }
 
 void Evaluator::Loop() {
@@ -241,11 +247,15 @@ void Evaluator::Loop() {
       hash = policy_hash_;
       wakes = wakes_;
     }
-    if (Step(set, hash, after_seq, db->get(), save_facts)) continue;
+    // Off (no policies): nothing to do until SetPolicies. A store that failed is tried again
+    // after `poll`, without claiming to be idle.
+    StepResult step =
+        set ? Step(*set, hash, after_seq, db->get(), save_facts) : StepResult::kNothingPending;
+    if (step == StepResult::kWorked) continue;
     std::unique_lock<std::mutex> lock(mu_);
     if (wakes_ != wakes) continue;
-    idle_ = true;
-    idle_cv_.notify_all();
+    idle_ = step == StepResult::kNothingPending;
+    if (idle_) idle_cv_.notify_all();
     cv_.wait_for(lock, options_.poll, [&] { return stop_ || wakes_ != wakes; });
     idle_ = false;
   }

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,7 +40,8 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 // failure there is logged, the judgement stands).
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
-                                policy::FactDb* db, bool save_facts = false);
+                                policy::FactDb* db, bool save_facts,
+                                const policy::QueryLimits& limits);
 
 class Evaluator {
  public:
@@ -52,9 +54,13 @@ class Evaluator {
     // Looks for work this often even when not woken (states imported by tidemarkctl).
     std::chrono::milliseconds poll{std::chrono::seconds(30)};
     policy::QueryLimits limits;
+    // Called once, on the evaluator's thread, when the store reports corruption (the collector
+    // then stops acknowledging and exits, as when its store thread meets it).
+    std::function<void()> on_corrupt;
   };
 
-  // Opens the store and starts the thread.
+  // Opens the store and starts the thread. `policies` null: evaluation off until
+  // SetPolicies gives some (nothing is judged; Wake is harmless).
   static StatusOr<std::unique_ptr<Evaluator>> Start(
       Options options, std::shared_ptr<const policy::PolicySet> policies);
   ~Evaluator();
@@ -63,8 +69,10 @@ class Evaluator {
 
   // New states were stored: look now.
   void Wake();
-  // Judges by these policies from now on (SIGHUP).
+  // Judges by these policies from now on (SIGHUP); null turns evaluation off.
   void SetPolicies(std::shared_ptr<const policy::PolicySet> policies);
+  // The hash of the policies judged by now ("" when off).
+  std::string policy_hash() const;
   // Finishes the state in hand and stops; what is left stays pending in the store.
   void Stop();
 
@@ -78,22 +86,26 @@ class Evaluator {
   Evaluator(Options options, std::unique_ptr<SnapshotStore> store,
             std::shared_ptr<const policy::PolicySet> policies);
   void Loop();
-  // One batch: returns false when nothing was pending (or the store failed).
-  bool Step(const std::shared_ptr<const policy::PolicySet>& set, const std::string& hash,
-            int64_t& after_seq, policy::FactDb* db, bool save_facts);
+  enum class StepResult { kWorked, kNothingPending, kStoreFailed };
+  // One batch of pending states, judged and stored.
+  StepResult Step(const policy::PolicySet& set, const std::string& hash, int64_t& after_seq,
+                  policy::FactDb* db, bool save_facts);
+  // Logs and reports (once) a store that met corruption; returns true when it did.
+  bool CheckCorrupt();
 
   Options options_;
   std::unique_ptr<SnapshotStore> store_;  // this thread only
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;
-  std::shared_ptr<const policy::PolicySet> policies_;  // guarded by mu_
+  std::shared_ptr<const policy::PolicySet> policies_;  // guarded by mu_; null: off
   std::string policy_hash_;                            // guarded by mu_
   uint64_t wakes_ = 0;              // bumped by Wake and SetPolicies (guarded by mu_)
   uint64_t policy_generation_ = 0;  // bumped by SetPolicies (guarded by mu_)
   bool stop_ = false;               // guarded by mu_
   bool idle_ = false;               // guarded by mu_
   int64_t evaluated_ = 0;           // guarded by mu_
+  bool corrupt_reported_ = false;   // the evaluator's thread only
   std::thread thread_;
 };
 

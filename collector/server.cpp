@@ -1069,18 +1069,6 @@ class Session : public std::enable_shared_from_this<Session> {
 
 // Resolves the `policies` key (config.h): the set to judge by and where it came from, or
 // nullptr when evaluation is off (`none`, or no installed policies and none configured).
-// The evaluator the store thread wakes (null when evaluation is off). The mutex keeps it
-// alive while it is being woken: it is cleared before an evaluator is destroyed.
-struct EvaluatorLink {
-  std::mutex mu;
-  Evaluator* evaluator = nullptr;          // guarded by mu
-  Evaluator* load() { return evaluator; }  // REQUIRES: mu held
-  void store(Evaluator* e) {
-    std::lock_guard<std::mutex> lock(mu);
-    evaluator = e;
-  }
-};
-
 struct LoadedPolicies {
   std::shared_ptr<const policy::PolicySet> set;
   std::string path;
@@ -1103,6 +1091,10 @@ StatusOr<LoadedPolicies> LoadServerPolicies(const CollectorConfig& c) {
 struct Server::Impl {
   ParsedArgs args;
   CollectorConfig config;
+  // Judges what the store thread stores; it runs for the server's lifetime, with no policies
+  // when evaluation is off. Declared before `shared`: the store thread, which wakes it, is
+  // joined (with `shared`) before it is destroyed.
+  std::unique_ptr<Evaluator> evaluator;
   Shared shared;
   // Declared after `shared`: destroyed first, so pending handlers (and their sessions) go
   // before what they refer to.
@@ -1111,21 +1103,11 @@ struct Server::Impl {
   asio::steady_timer retention_timer{io};
   asio::steady_timer drain_timer{io};
   asio::steady_timer accept_retry_timer{io};
-  // Judges what the store thread stores (null when evaluation is off).
-  std::unique_ptr<Evaluator> evaluator;
-  std::shared_ptr<EvaluatorLink> store_wake = std::make_shared<EvaluatorLink>();
-  std::string policies_path;                          // where the evaluator's policies came from
-  std::shared_ptr<const policy::PolicySet> policies;  // what it judges by (io thread)
 
+  // Gives the evaluator `loaded` and logs what it judges by now.
+  void UsePolicies(const LoadedPolicies& loaded);
   void ReloadPolicies(const CollectorConfig& c);
-  Status StartEvaluator(std::shared_ptr<const policy::PolicySet> set);
-  void LogPolicies(const policy::PolicySet& set);
-  void StopEvaluator() {
-    store_wake->store(nullptr);
-    if (evaluator) evaluator->Stop();
-    evaluator.reset();
-  }
-  ~Impl() { StopEvaluator(); }
+  LoadedPolicies pending_policies;  // from Create to Run
   std::atomic<bool> stopping{false};
   // What Run() returns: 0, or kExitStoreCorrupt / kExitInternal.
   std::atomic<int> exit_code{0};
@@ -1287,51 +1269,36 @@ struct Server::Impl {
   }
 };
 
+void Server::Impl::UsePolicies(const LoadedPolicies& loaded) {
+  evaluator->SetPolicies(loaded.set);
+  if (!loaded.set) {
+    Log::Info("evaluation_off",
+              {{"policies", loaded.path.empty() ? "none" : loaded.path},
+               {"reason", loaded.path.empty() ? "policies = none" : "no policies there"}});
+    return;
+  }
+  Log::Info("evaluation", {{"policies", loaded.path},
+                           {"rules", std::to_string(loaded.set->rules.size())},
+                           {"baselines", std::to_string(loaded.set->baselines.size())},
+                           {"policy_hash", evaluator->policy_hash()}});
+}
+
 void Server::Impl::ReloadPolicies(const CollectorConfig& c) {
   auto loaded = LoadServerPolicies(c);
   if (!loaded.ok()) {
-    Log::Error("reload_failed", {{"error", loaded.status().message()},
-                                 {"kept", evaluator ? policies_path : "no evaluation"}});
+    Log::Error(
+        "reload_failed",
+        {{"error", loaded.status().message()},
+         {"kept", evaluator->policy_hash().empty() ? "no evaluation" : evaluator->policy_hash()}});
     return;
   }
-  if (!loaded->set) {
-    StopEvaluator();
-    Log::Info("evaluation_off", {{"policies", loaded->path.empty() ? "none" : loaded->path}});
-    return;
-  }
-  policies_path = loaded->path;
-  policies = loaded->set;
-  if (evaluator) {
-    evaluator->SetPolicies(loaded->set);
-  } else if (Status s = StartEvaluator(loaded->set); !s.ok()) {
-    Log::Error("reload_failed", {{"error", s.message()}});
-    return;
-  }
-  LogPolicies(*loaded->set);
-}
-
-Status Server::Impl::StartEvaluator(std::shared_ptr<const policy::PolicySet> set) {
-  Evaluator::Options o;
-  o.db = config.db;
-  o.facts = FactsPathFor(config.db);
-  auto e = Evaluator::Start(o, std::move(set));
-  if (!e.ok()) return e.status();
-  evaluator = std::move(*e);
-  store_wake->store(evaluator.get());
-  return Status::Ok();
-}
-
-void Server::Impl::LogPolicies(const policy::PolicySet& set) {
-  Log::Info("evaluation", {{"policies", policies_path},
-                           {"rules", std::to_string(set.rules.size())},
-                           {"baselines", std::to_string(set.baselines.size())},
-                           {"policy_hash", policy::PolicyHash(set)}});
+  UsePolicies(*loaded);
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() {
   if (impl_->shared.store) impl_->shared.store->Stop();
-  impl_->StopEvaluator();
+  if (impl_->evaluator) impl_->evaluator->Stop();  // before `io`, which on_corrupt posts to
 }
 
 StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
@@ -1351,19 +1318,18 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
   impl->shared.store = std::make_unique<StoreWorker>(std::move(*store), c.db, [raw](const Status&) {
     asio::post(raw->io, [raw] { raw->OnStoreCorrupt(); });
   });
-  // The store thread wakes the evaluator after each commit that stored a new state. The
-  // pointer changes only on SIGHUP (evaluation switched on or off), under the atomic.
-  impl->shared.store->SetOnStored([wake = impl->store_wake] {
-    std::lock_guard<std::mutex> lock(wake->mu);
-    if (Evaluator* e = wake->load()) e->Wake();
-  });
   auto policies = LoadServerPolicies(c);
   if (!policies.ok()) return policies.status();
-  impl->policies_path = policies->path;
-  impl->policies = policies->set;
-  if (policies->set) {
-    if (Status st = impl->StartEvaluator(policies->set); !st.ok()) return st;
-  }
+  Evaluator::Options eo;
+  eo.db = c.db;
+  eo.facts = FactsPathFor(c.db);
+  eo.on_corrupt = [raw] { asio::post(raw->io, [raw] { raw->OnStoreCorrupt(); }); };
+  auto evaluator = Evaluator::Start(eo, nullptr);  // policies given (and logged) by Run
+  if (!evaluator.ok()) return evaluator.status();
+  impl->evaluator = std::move(*evaluator);
+  impl->pending_policies = std::move(*policies);
+  // The store thread wakes the evaluator after each commit that stored a new state.
+  impl->shared.store->SetOnStored([e = impl->evaluator.get()] { e->Wake(); });
 
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(c.listen_host, ec);
@@ -1422,14 +1388,8 @@ int Server::Run(bool handle_signals) {
                           {"threads", std::to_string(threads)},
                           {"max_connections", std::to_string(c.max_connections)},
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
-  if (m.evaluator) {
-    // Loaded by Create; the evaluator already works through what is pending.
-    m.LogPolicies(*m.policies);
-  } else {
-    Log::Info("evaluation_off",
-              {{"policies", m.policies_path.empty() ? "none" : m.policies_path},
-               {"reason", m.policies_path.empty() ? "policies = none" : "no policies there"}});
-  }
+  m.UsePolicies(m.pending_policies);  // loaded by Create, so that bad ones stop the start
+  m.pending_policies = {};
   m.ScheduleRetention();
   m.Accept();
   // The last named edge: whatever escapes a handler (all session handlers catch their own)
@@ -1448,7 +1408,7 @@ int Server::Run(bool handle_signals) {
   run();
   for (auto& t : pool) t.join();
   m.shared.store->Stop();
-  m.StopEvaluator();
+  m.evaluator->Stop();
   int code = m.exit_code.load();
   if (code == 0) {
     Log::Info("stopped", {});

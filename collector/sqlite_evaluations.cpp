@@ -32,13 +32,16 @@ StatusOr<std::vector<int64_t>> SqliteStore::PendingEvaluations(const std::string
   return seqs;
 }
 
-namespace {
-int64_t Count(const EvaluationRecord& r, std::string_view outcome) {
-  int64_t n = 0;
-  for (const StoredResult& x : r.results) n += x.outcome == outcome ? 1 : 0;
-  return n;
+OutcomeCounts CountOutcomes(const EvaluationRecord& record) {
+  OutcomeCounts c;
+  for (const StoredResult& x : record.results) {
+    c.pass += x.outcome == "pass" ? 1 : 0;
+    c.fail += x.outcome == "fail" ? 1 : 0;
+    c.unknown += x.outcome == "unknown" ? 1 : 0;
+    c.error += x.outcome == "error" ? 1 : 0;
+  }
+  return c;
 }
-}  // namespace
 
 Status SqliteStore::PutEvaluations(const std::vector<EvaluationRecord>& records) {
   Impl& d = *impl_;
@@ -68,10 +71,11 @@ Status SqliteStore::PutEvaluations(const std::vector<EvaluationRecord>& records)
         s.Bind(2, std::string_view(r.policy_hash));
         s.Bind(3, r.evaluated_at);
         s.Bind(4, std::string_view(FormatRfc3339(r.evaluated_at)));
-        s.Bind(5, Count(r, "pass"));
-        s.Bind(6, Count(r, "fail"));
-        s.Bind(7, Count(r, "unknown"));
-        s.Bind(8, Count(r, "error"));
+        OutcomeCounts counts = CountOutcomes(r);
+        s.Bind(5, counts.pass);
+        s.Bind(6, counts.fail);
+        s.Bind(7, counts.unknown);
+        s.Bind(8, counts.error);
         int rc = s.Step();
         if (rc == SQLITE_DONE) continue;  // already evaluated under this policy: kept
         if (rc != SQLITE_ROW) return d.Error("store evaluation");

@@ -127,6 +127,12 @@ struct EvaluationRecord {
   std::vector<StoredResult> results;  // every rule that applied, in rule id order
 };
 
+// How many results of an evaluation had each outcome.
+struct OutcomeCounts {
+  int64_t pass = 0, fail = 0, unknown = 0, error = 0;
+};
+OutcomeCounts CountOutcomes(const EvaluationRecord& record);
+
 class SnapshotStore {
  public:
   virtual ~SnapshotStore() = default;

@@ -117,7 +117,7 @@ struct HostFindings {
   StoredSnapshot state;
   std::optional<EvaluationRecord> evaluation;
   std::vector<const StoredResult*> shown;  // not pass, filtered, failures first
-  int pass = 0, fail = 0, unknown = 0, error = 0;
+  OutcomeCounts counts;
 };
 
 void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
@@ -129,8 +129,9 @@ void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
       out << ": not judged yet\n";
       continue;
     }
-    out << ", judged " << FormatRfc3339(h.evaluation->evaluated_at) << ": " << h.fail << " fail, "
-        << h.unknown << " unknown, " << h.error << " error, " << h.pass << " pass\n";
+    out << ", judged " << FormatRfc3339(h.evaluation->evaluated_at) << ": " << h.counts.fail
+        << " fail, " << h.counts.unknown << " unknown, " << h.counts.error << " error, "
+        << h.counts.pass << " pass\n";
     for (const StoredResult* r : h.shown) {
       out << Upper(r->outcome) << "\t" << r->severity << "\t" << EscapeControl(r->rule_id) << "\t"
           << EscapeControlBounded(r->title, 512) << "\n";
@@ -157,13 +158,15 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
       not_evaluated.push_back({{"host", h.state.host}, {"snapshot", snapshot}});
       continue;
     }
-    hosts.push_back(
-        {{"host", h.state.host},
-         {"snapshot", snapshot},
-         {"evaluated_at", FormatRfc3339(h.evaluation->evaluated_at)},
-         {"policy_hash", h.evaluation->policy_hash},
-         {"summary",
-          {{"pass", h.pass}, {"fail", h.fail}, {"unknown", h.unknown}, {"error", h.error}}}});
+    hosts.push_back({{"host", h.state.host},
+                     {"snapshot", snapshot},
+                     {"evaluated_at", FormatRfc3339(h.evaluation->evaluated_at)},
+                     {"policy_hash", h.evaluation->policy_hash},
+                     {"summary",
+                      {{"pass", h.counts.pass},
+                       {"fail", h.counts.fail},
+                       {"unknown", h.counts.unknown},
+                       {"error", h.counts.error}}}});
     for (const StoredResult* r : h.shown) {
       json base = {{"host", h.state.host},
                    {"snapshot", h.state.id},
@@ -233,11 +236,8 @@ int RunFindings(const std::vector<std::string>& args, const std::string& default
   // Pointers into `all` are taken once it no longer grows.
   for (HostFindings& h : all) {
     if (!h.evaluation) continue;
+    h.counts = CountOutcomes(*h.evaluation);
     for (const StoredResult& r : h.evaluation->results) {
-      h.pass += r.outcome == "pass" ? 1 : 0;
-      h.fail += r.outcome == "fail" ? 1 : 0;
-      h.unknown += r.outcome == "unknown" ? 1 : 0;
-      h.error += r.outcome == "error" ? 1 : 0;
       std::optional<Severity> severity = policy::ParseSeverity(r.severity);
       if (r.outcome == "pass" || !severity || *severity < o.min_severity ||
           !RuleMatches(o.rules, r.rule_id)) {

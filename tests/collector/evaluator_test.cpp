@@ -6,9 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 #include "tests/collector/judged_store.h"
+#include "tests/collector/store_damage.h"
 
 namespace tidemark::collector {
 namespace {
@@ -162,6 +165,41 @@ TEST_F(EvaluatorTest, AWakeJudgesANewStateAndNewPoliciesJudgeTheLatestAgain) {
   EXPECT_NE(now->policy_hash, old_hash);
   EXPECT_EQ(Result(*now, "accounts-uid0-only-root").severity, "critical");
   EXPECT_EQ(Judged(old_state)->policy_hash, old_hash);
+}
+
+TEST_F(EvaluatorTest, WithoutPoliciesNothingIsJudgedUntilSomeAreGiven) {
+  int64_t state = Put("web01", "s1", json::array({User("toor", 0, 3)}), 100);
+  Evaluator::Options o;
+  o.db = db_;
+  o.poll = 1h;
+  auto e = Evaluator::Start(o, nullptr);  // evaluation off
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  (*e)->Wake();
+  ASSERT_TRUE((*e)->WaitIdle(20s));
+  EXPECT_FALSE(Judged(state).has_value());
+  EXPECT_EQ((*e)->policy_hash(), "");
+  (*e)->SetPolicies(Policies(kPolicies));
+  ASSERT_TRUE((*e)->WaitIdle(20s));
+  ASSERT_TRUE(Judged(state).has_value());
+  EXPECT_EQ(Result(*Judged(state), "accounts-uid0-only-root").outcome, "fail");
+}
+
+// A store the evaluator finds corrupted is reported (the collector then stops acknowledging
+// and exits, as when its store thread meets it), once, and the evaluator never says idle.
+TEST_F(EvaluatorTest, ACorruptStoreIsReportedNotIdle) {
+  Put("web01", "s1", json::array({User("root", 0, 1)}), 100);
+  store_.reset();
+  testing::SmashRootPage(db_, "evaluations");
+  std::atomic<int> reported{0};
+  Evaluator::Options o;
+  o.db = db_;
+  o.poll = 50ms;
+  o.on_corrupt = [&] { ++reported; };
+  auto e = Evaluator::Start(o, Policies(kPolicies));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_FALSE((*e)->WaitIdle(500ms));  // the store failed: not idle, tried again
+  (*e)->Stop();
+  EXPECT_EQ(reported.load(), 1);
 }
 
 }  // namespace
