@@ -10,10 +10,8 @@
 #include <charconv>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "collector/ctl/pki.h"
 #include "collector/ctl/policy.h"

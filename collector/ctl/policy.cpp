@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "collector/ctl/common.h"
 #include "collector/ctl/ctl.h"

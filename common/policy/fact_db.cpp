@@ -13,8 +13,6 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string Quote(std::string_view identifier) { return QuoteIdentifier(identifier); }
-
 // Collects a table's rows before any is inserted, so that a section of the wrong shape leaves
 // every one of its tables empty.
 class RowCollector final : public ItemSink {
@@ -212,10 +210,20 @@ FactDb::FactDb(sqlite3* db) : db_(db) {}
 
 FactDb::~FactDb() {
   query_cache_.clear();  // statements first, then the connection
-  insert_cache_.clear();
-  source_cache_.clear();
-  save_cache_.clear();
+  internal_.clear();
   sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* FactDb::Internal(const std::string& sql) const {
+  auto it = internal_.find(sql);
+  if (it == internal_.end()) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return nullptr;
+    it = internal_.emplace(sql, PreparedStmt(raw)).first;
+  }
+  sqlite3_reset(it->second.get());
+  sqlite3_clear_bindings(it->second.get());
+  return it->second.get();
 }
 
 Status FactDb::Exec(const std::string& sql) {
@@ -240,9 +248,9 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
   sqlite3_limit(raw, SQLITE_LIMIT_LENGTH, 16 * 1024 * 1024);
   std::string ddl;
   for (const auto& [table, columns] : QueryableTables()) {
-    ddl += "CREATE TABLE " + Quote(table) + "(";
+    ddl += "CREATE TABLE " + QuoteIdentifier(table) + "(";
     for (size_t i = 0; i < columns.size(); ++i) {
-      ddl += (i == 0 ? "" : ", ") + Quote(columns[i].first) + " " + columns[i].second;
+      ddl += (i == 0 ? "" : ", ") + QuoteIdentifier(columns[i].first) + " " + columns[i].second;
     }
     ddl += ");";
   }
@@ -259,23 +267,22 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
   section_status_.clear();
   if (Status s = Exec("BEGIN"); !s.ok()) return s;
   std::string clear = "DELETE FROM sections; DELETE FROM host;";
-  for (const Table& t : FactTables()) clear += "DELETE FROM " + Quote(t.name) + ";";
+  for (const Table& t : FactTables()) clear += "DELETE FROM " + QuoteIdentifier(t.name) + ";";
   Status status = Exec(clear);
 
+  // INSERT INTO table VALUES (?, ...): the text is made once per table and Load.
+  std::map<std::string, std::string, std::less<>> insert_sql;
   auto insert = [&](const std::string& table, const std::vector<json>& row) -> Status {
-    PreparedStmt& stmt = insert_cache_[table];  // one INSERT per table, prepared once
-    if (!stmt) {
-      std::string sql = "INSERT INTO " + Quote(table) + " VALUES (";
+    std::string& sql = insert_sql[table];
+    if (sql.empty()) {
+      sql = "INSERT INTO " + QuoteIdentifier(table) + " VALUES (";
       for (size_t i = 0; i < row.size(); ++i) sql += i == 0 ? "?" : ",?";
       sql += ")";
-      sqlite3_stmt* raw = nullptr;
-      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) {
-        return {StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
-      }
-      stmt.reset(raw);
     }
-    sqlite3_stmt* raw = stmt.get();
-    sqlite3_reset(raw);
+    sqlite3_stmt* raw = Internal(sql);
+    if (raw == nullptr) {
+      return {StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
+    }
     for (size_t i = 0; i < row.size(); ++i) {
       if (Status s = Bind(raw, static_cast<int>(i + 1), row[i]); !s.ok()) return s;
     }
@@ -387,15 +394,9 @@ std::optional<std::pair<std::string, std::optional<int64_t>>> FactDb::SourceOf(
     const std::set<std::string>& tables, const std::string& id) const {
   for (const std::string& t : tables) {
     if (FindTable(t) == nullptr) continue;  // only fact tables have sources
-    PreparedStmt& stmt = source_cache_[t];  // prepared once per table
-    if (!stmt) {
-      std::string sql = "SELECT source_file, source_line FROM " + Quote(t) +
-                        " WHERE id = ? AND source_file IS NOT NULL LIMIT 1";
-      sqlite3_stmt* prepared = nullptr;
-      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &prepared, nullptr) != SQLITE_OK) continue;
-      stmt.reset(prepared);
-    }
-    sqlite3_stmt* raw = stmt.get();
+    sqlite3_stmt* raw = Internal("SELECT source_file, source_line FROM " + QuoteIdentifier(t) +
+                                 " WHERE id = ? AND source_file IS NOT NULL LIMIT 1");
+    if (raw == nullptr) continue;
     struct ResetStmt {
       sqlite3_stmt* s;
       ~ResetStmt() { sqlite3_reset(s); }

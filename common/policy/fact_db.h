@@ -120,9 +120,10 @@ class FactDb {
 
   sqlite3* db_;
   mutable std::map<std::string, CachedQuery, std::less<>> query_cache_;
-  std::map<std::string, PreparedStmt> insert_cache_;          // one INSERT per table, for Load
-  mutable std::map<std::string, PreparedStmt> source_cache_;  // one SELECT per table, SourceOf
-  std::map<std::string, PreparedStmt> save_cache_;            // SaveFacts' statements
+  // The internal statements (Load's INSERTs, SourceOf, SaveFacts, SelectState), each prepared
+  // once and returned reset; nullptr when it does not prepare (sqlite3_errmsg says why).
+  sqlite3_stmt* Internal(const std::string& sql) const;
+  mutable std::map<std::string, PreparedStmt, std::less<>> internal_;
   std::map<std::string, std::string> section_status_;
   bool views_only_ = false;  // OpenFacts: the stored tables only through the fact views
   std::string content_hash_;

@@ -123,23 +123,13 @@ Status FactDb::AttachFacts(const std::string& path) {
 }
 
 Status FactDb::SaveFacts(const std::string& host, int64_t seq) {
-  auto prepared = [&](const std::string& sql) -> sqlite3_stmt* {
-    PreparedStmt& stmt = save_cache_[sql];
-    if (!stmt) {
-      sqlite3_stmt* raw = nullptr;
-      if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return nullptr;
-      stmt.reset(raw);
-    }
-    sqlite3_reset(stmt.get());
-    return stmt.get();
-  };
   auto failed = [&](const std::string& what) {
     std::string message = "facts: " + what + ": " + sqlite3_errmsg(db_);
     Exec("ROLLBACK");
     return Status{StatusCode::kIoError, message};
   };
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  sqlite3_stmt* old = prepared("SELECT seq FROM facts.states WHERE host = ?");
+  sqlite3_stmt* old = Internal("SELECT seq FROM facts.states WHERE host = ?");
   if (old == nullptr) return failed("prepare");
   sqlite3_bind_text(old, 1, host.c_str(), -1, SQLITE_TRANSIENT);
   int rc = sqlite3_step(old);
@@ -149,18 +139,18 @@ Status FactDb::SaveFacts(const std::string& host, int64_t seq) {
   if (old_seq > seq) return Exec("ROLLBACK");  // a newer state's facts are there: keep them
   for (const auto& [table, columns] : QueryableTables()) {
     if (old_seq >= 0) {
-      sqlite3_stmt* del = prepared("DELETE FROM facts." + FactTable(table) + " WHERE seq = ?");
+      sqlite3_stmt* del = Internal("DELETE FROM facts." + FactTable(table) + " WHERE seq = ?");
       if (del == nullptr) return failed("prepare");
       sqlite3_bind_int64(del, 1, old_seq);
       if (sqlite3_step(del) != SQLITE_DONE) return failed("delete " + table);
     }
-    sqlite3_stmt* copy = prepared("INSERT INTO facts." + FactTable(table) +
+    sqlite3_stmt* copy = Internal("INSERT INTO facts." + FactTable(table) +
                                   " SELECT ?, * FROM main." + QuoteIdentifier(table));
     if (copy == nullptr) return failed("prepare");
     sqlite3_bind_int64(copy, 1, seq);
     if (sqlite3_step(copy) != SQLITE_DONE) return failed("copy " + table);
   }
-  sqlite3_stmt* put = prepared("INSERT OR REPLACE INTO facts.states(host, seq) VALUES (?, ?)");
+  sqlite3_stmt* put = Internal("INSERT OR REPLACE INTO facts.states(host, seq) VALUES (?, ?)");
   if (put == nullptr) return failed("prepare");
   sqlite3_bind_text(put, 1, host.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_int64(put, 2, seq);
@@ -230,21 +220,14 @@ StatusOr<std::map<std::string, int64_t>> FactDb::FactStates() const {
 }
 
 Status FactDb::SelectState(int64_t seq) {
-  PreparedStmt& stmt = save_cache_["UPDATE temp.current_state SET seq = ?"];
-  if (!stmt) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_, "UPDATE temp.current_state SET seq = ?", -1, &raw, nullptr) !=
-        SQLITE_OK) {
-      return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
-    }
-    stmt.reset(raw);
-  }
-  sqlite3_reset(stmt.get());
-  sqlite3_bind_int64(stmt.get(), 1, seq);
-  if (sqlite3_step(stmt.get()) != SQLITE_DONE) {
+  sqlite3_stmt* stmt = Internal("UPDATE temp.current_state SET seq = ?");
+  if (stmt == nullptr) return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
+  sqlite3_bind_int64(stmt, 1, seq);
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  if (rc != SQLITE_DONE) {
     return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
   }
-  sqlite3_reset(stmt.get());
   return Status::Ok();
 }
 
