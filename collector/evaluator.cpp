@@ -46,7 +46,12 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
     s.outcome = std::string(policy::OutcomeName(x.outcome));
     s.message = x.message;
     for (const policy::FindingItem& i : x.items) {
+      if (s.items.size() == kMaxStoredItems) break;
       s.items.push_back({i.id, i.detail, i.source_file, i.source_line});
+    }
+    if (x.items.size() > kMaxStoredItems) {
+      s.message += (s.message.empty() ? "" : "; ") + std::to_string(x.items.size()) +
+                   " items, the first " + std::to_string(kMaxStoredItems) + " kept";
     }
     r.results.push_back(std::move(s));
   }

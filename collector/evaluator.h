@@ -29,7 +29,12 @@ namespace tidemark::collector {
 // read or decoded, or the policies do not fit its host): an `error` that findings shows.
 inline constexpr const char* kEvaluationRuleId = "(evaluation)";
 
-// Converts the engine's evaluation into what the store keeps.
+// The most violating items kept per rule and state: a host whose rule matches 100,000 rows
+// (what a query may return) must not make the store keep them all on every change. The rest
+// are counted in the result's message.
+inline constexpr size_t kMaxStoredItems = 1000;
+
+// Converts the engine's evaluation into what the store keeps (items cut at kMaxStoredItems).
 EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
                           const std::string& policy_hash, int64_t evaluated_at);
 

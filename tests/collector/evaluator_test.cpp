@@ -202,5 +202,23 @@ TEST_F(EvaluatorTest, ACorruptStoreIsReportedNotIdle) {
   EXPECT_EQ(reported.load(), 1);
 }
 
+// A hostile host cannot make the store keep every row a rule matches on every change.
+TEST_F(EvaluatorTest, TheItemsKeptPerRuleAreBounded) {
+  json users = json::array();
+  for (int i = 0; i < static_cast<int>(kMaxStoredItems) + 500; ++i) {
+    users.push_back(User("u" + std::to_string(i), 0, i + 1));
+  }
+  int64_t state = Put("web01", "s1", users, 100);
+  auto e = Start(kPolicies);
+  ASSERT_TRUE(e->WaitIdle(60s));
+  auto r = Judged(state);
+  ASSERT_TRUE(r.has_value());
+  const StoredResult& uid0 = Result(*r, "accounts-uid0-only-root");
+  EXPECT_EQ(uid0.outcome, "fail");
+  EXPECT_EQ(uid0.items.size(), kMaxStoredItems);
+  EXPECT_NE(uid0.message.find("1500 items, the first 1000 kept"), std::string::npos)
+      << uid0.message;
+}
+
 }  // namespace
 }  // namespace tidemark::collector
