@@ -148,6 +148,11 @@ TEST_F(CtlFindingsTest, QueryReadsTheFactsFileAndFallsBackForStatesItLacks) {
   ASSERT_EQ(std::rename(FactsPathFor(db_).c_str(), (db_ + "-moved").c_str()), 0);
   EXPECT_EQ(Ctl({"--db", db_, "query", sql}).out, fast.out);
   ASSERT_EQ(std::rename((db_ + "-moved").c_str(), FactsPathFor(db_).c_str()), 0);
+  // The content hash in `host` is the stored state's (verified once, while decoding).
+  auto web = store_->LatestState("web01", std::nullopt);
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(Ctl({"--db", db_, "query", "SELECT content_hash FROM host", "--host", "web01"}).out,
+            "host\tcontent_hash\nweb01\t" + web->content_hash + "\n");
   // A newer state not judged yet: read from its snapshot, never the older facts.
   Put("web01", "s2", json::array({User("root", 0, 1)}), 1764633600);
   CtlRun r = Ctl({"--db", db_, "query", "SELECT name FROM users", "--host", "web01"});
