@@ -68,83 +68,33 @@ bool JsonLimitGuard::ParseError(const std::exception& ex) {
   return Fail("not valid JSON: " + EscapeControlBounded(ex.what(), 240));
 }
 
-namespace {
+BoundedDomBuilder::BoundedDomBuilder(json& root, const JsonLimits& limits)
+    : root_(root), guard_(limits) {}
 
-// Builds the DOM as nlohmann's json_sax_dom_parser does, under a JsonLimitGuard, refusing
-// duplicate keys (nlohmann would keep the last one silently).
-class BoundedDomBuilder {
- public:
-  BoundedDomBuilder(json& root, const JsonLimits& limits) : root_(root), guard_(limits) {}
+bool BoundedDomBuilder::key(std::string& k) {
+  if (!guard_.Key(k.size())) return false;
+  // try_emplace leaves `k` as it is when the key is there already (for the message).
+  auto [member, inserted] = stack_.back()->get_ref<json::object_t&>().try_emplace(k);
+  if (!inserted) {
+    return guard_.Fail("duplicate key \"" + EscapeControlBounded(k, 128) + "\" in an object");
+  }
+  member_ = &member->second;
+  return true;
+}
 
-  bool null() { return guard_.Scalar() && Put(json(nullptr)); }
-  bool boolean(bool v) { return guard_.Scalar() && Put(json(v)); }
-  bool number_integer(json::number_integer_t v) { return guard_.Scalar() && Put(json(v)); }
-  bool number_unsigned(json::number_unsigned_t v) { return guard_.Scalar() && Put(json(v)); }
-  bool number_float(json::number_float_t v, const std::string& /*text*/) {
-    return guard_.Scalar() && Put(json(v));
+json* BoundedDomBuilder::Place(json&& v) {
+  if (stack_.empty()) {
+    root_ = std::move(v);
+    return &root_;
   }
-  bool string(std::string& v) { return guard_.String(v.size()) && Put(json(std::move(v))); }
-  bool binary(json::binary_t& /*v*/) { return guard_.Fail("binary values are not JSON"); }
-  bool start_object(std::size_t /*n*/) { return guard_.Open(true) && PutContainer(json::object()); }
-  bool key(std::string& k) {
-    if (!guard_.Key(k.size())) return false;
-    json& object = *stack_.back();
-    if (object.contains(k)) {
-      return guard_.Fail("duplicate key \"" + EscapeControlBounded(k, 128) + "\" in an object");
-    }
-    member_ = &object[std::move(k)];
-    return true;
+  json& parent = *stack_.back();
+  if (parent.is_array()) {
+    parent.push_back(std::move(v));
+    return &parent.back();
   }
-  bool end_object() {
-    guard_.Close();
-    stack_.pop_back();
-    return true;
-  }
-  bool start_array(std::size_t /*n*/) { return guard_.Open(false) && PutContainer(json::array()); }
-  bool end_array() {
-    guard_.Close();
-    stack_.pop_back();
-    return true;
-  }
-  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
-                   const nlohmann::detail::exception& ex) {
-    return guard_.ParseError(ex);
-  }
-
-  const Status& error() const { return guard_.error(); }
-
- private:
-  // Places a value where the parser is: the root, the next array element or the member whose
-  // key was just read.
-  json* Place(json&& v) {
-    if (stack_.empty()) {
-      root_ = std::move(v);
-      return &root_;
-    }
-    json& parent = *stack_.back();
-    if (parent.is_array()) {
-      parent.push_back(std::move(v));
-      return &parent.back();
-    }
-    *member_ = std::move(v);
-    return member_;
-  }
-  bool Put(json&& v) {
-    Place(std::move(v));
-    return true;
-  }
-  bool PutContainer(json&& v) {
-    stack_.push_back(Place(std::move(v)));
-    return true;
-  }
-
-  json& root_;
-  JsonLimitGuard guard_;
-  std::vector<json*> stack_;
-  json* member_ = nullptr;
-};
-
-}  // namespace
+  *member_ = std::move(v);
+  return member_;
+}
 
 StatusOr<json> ParseJsonBounded(std::string_view text, const JsonLimits& limits) {
   try {

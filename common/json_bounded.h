@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -63,6 +64,74 @@ class JsonLimitGuard {
   };
   std::vector<Level> open_;
   Status error_;
+};
+
+// A SAX handler (nlohmann::json::sax_parse) that builds the DOM as nlohmann's own parser does,
+// under a JsonLimitGuard, and refuses an object holding the same key twice (nlohmann would keep
+// the last one silently). ParseJsonBounded uses it; the snapshot verifier feeds it the events it
+// accepted, so that one pass both verifies a snapshot and builds its tree. Single use.
+class BoundedDomBuilder {
+ public:
+  BoundedDomBuilder(nlohmann::json& root, const JsonLimits& limits);
+
+  bool null() { return guard_.Scalar() && Put(nlohmann::json(nullptr)); }
+  bool boolean(bool v) { return guard_.Scalar() && Put(nlohmann::json(v)); }
+  bool number_integer(nlohmann::json::number_integer_t v) {
+    return guard_.Scalar() && Put(nlohmann::json(v));
+  }
+  bool number_unsigned(nlohmann::json::number_unsigned_t v) {
+    return guard_.Scalar() && Put(nlohmann::json(v));
+  }
+  bool number_float(nlohmann::json::number_float_t v, const std::string& /*text*/) {
+    return guard_.Scalar() && Put(nlohmann::json(v));
+  }
+  // Takes the string (moves from `v`).
+  bool string(std::string& v) {
+    return guard_.String(v.size()) && Put(nlohmann::json(std::move(v)));
+  }
+  bool binary(nlohmann::json::binary_t& /*v*/) { return guard_.Fail("binary values are not JSON"); }
+  bool start_object(std::size_t /*n*/) {
+    return guard_.Open(true) && PutContainer(nlohmann::json::object());
+  }
+  // Copies the key (leaves `k` as it is).
+  bool key(std::string& k);
+  bool end_object() {
+    guard_.Close();
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t /*n*/) {
+    return guard_.Open(false) && PutContainer(nlohmann::json::array());
+  }
+  bool end_array() {
+    guard_.Close();
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
+                   const nlohmann::detail::exception& ex) {
+    return guard_.ParseError(ex);
+  }
+
+  const Status& error() const { return guard_.error(); }
+
+ private:
+  // Places a value where the parser is: the root, the next array element or the member whose
+  // key was just read.
+  nlohmann::json* Place(nlohmann::json&& v);
+  bool Put(nlohmann::json&& v) {
+    Place(std::move(v));
+    return true;
+  }
+  bool PutContainer(nlohmann::json&& v) {
+    stack_.push_back(Place(std::move(v)));
+    return true;
+  }
+
+  nlohmann::json& root_;
+  JsonLimitGuard guard_;
+  std::vector<nlohmann::json*> stack_;
+  nlohmann::json* member_ = nullptr;
 };
 
 // Parses `text` as exactly one JSON value (nothing but whitespace after it) within `limits`.

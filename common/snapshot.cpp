@@ -9,7 +9,6 @@
 #include <memory>
 #include <new>
 
-#include "common/json_bounded.h"
 #include "common/snapshot_verify.h"
 #include "common/text.h"
 
@@ -384,14 +383,13 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text) { return DecodeSnapshot
 
 StatusOr<Snapshot> DecodeSnapshot(std::string_view text, std::string* content_hash) {
   try {
-    // Every rule, limit and the content hash first, in one streaming pass: what it accepts is
-    // exactly what the collector accepts, and the tree below is built only for a document
-    // known to be bounded (no recursive step can meet more than 64 levels).
-    auto verified = VerifySnapshotText(text);
+    // Every rule, every limit and the content hash in one streaming pass, which builds the tree
+    // of what it accepted as it goes: what decodes is exactly what the collector accepts, and
+    // the tree never holds more than the limits allow (no recursive step below can meet more
+    // than 64 levels).
+    json j;
+    auto verified = VerifySnapshotText(text, &j);
     if (!verified.ok()) return verified.status();
-    auto parsed = ParseJsonBounded(text, kSnapshotJsonLimits);
-    if (!parsed.ok()) return Malformed(parsed.status().message());
-    json& j = *parsed;
     Snapshot s;
     s.host = std::move(verified->host);
     s.collected_at = std::move(verified->collected_at);

@@ -107,33 +107,51 @@ void AppendEscaped(std::string_view s, std::string& out) {
 
 class Verifier {
  public:
-  Verifier() : guard_(kSnapshotJsonLimits) { out_.reserve(kChunk + 1024); }
+  explicit Verifier(BoundedDomBuilder* tree = nullptr) : guard_(kSnapshotJsonLimits), tree_(tree) {
+    out_.reserve(kChunk + 1024);
+  }
 
-  // SAX interface (nlohmann::json::sax_parse).
-  bool null() { return guard_.Scalar() && OnScalar(Scalar::kNull, "null"); }
-  bool boolean(bool v) { return guard_.Scalar() && OnScalar(Scalar::kBool, v ? "true" : "false"); }
-  bool number_integer(json::number_integer_t v) { return guard_.Scalar() && OnInteger(v); }
-  bool number_unsigned(json::number_unsigned_t v) { return guard_.Scalar() && OnInteger(v); }
+  // SAX interface (nlohmann::json::sax_parse). An event the checks accept goes on to the tree
+  // builder, when there is one; the checks leave the parser's strings and keys to it.
+  bool null() {
+    return guard_.Scalar() && OnScalar(Scalar::kNull, "null") && (!tree_ || tree_->null());
+  }
+  bool boolean(bool v) {
+    return guard_.Scalar() && OnScalar(Scalar::kBool, v ? "true" : "false") &&
+           (!tree_ || tree_->boolean(v));
+  }
+  bool number_integer(json::number_integer_t v) {
+    return guard_.Scalar() && OnInteger(v) && (!tree_ || tree_->number_integer(v));
+  }
+  bool number_unsigned(json::number_unsigned_t v) {
+    return guard_.Scalar() && OnInteger(v) && (!tree_ || tree_->number_unsigned(v));
+  }
   bool number_float(json::number_float_t /*v*/, const std::string& /*text*/) {
     return Fail("a number that is not an integer (snapshots hold integers only)");
   }
-  bool string(std::string& v) { return guard_.String(v.size()) && OnString(v); }
+  bool string(std::string& v) {
+    return guard_.String(v.size()) && OnString(v) && (!tree_ || tree_->string(v));
+  }
   bool binary(json::binary_t& /*v*/) { return Fail("binary value"); }
-  bool start_object(std::size_t /*n*/) { return guard_.Open(true) && OnOpen(true); }
-  bool start_array(std::size_t /*n*/) { return guard_.Open(false) && OnOpen(false); }
+  bool start_object(std::size_t n) {
+    return guard_.Open(true) && OnOpen(true) && (!tree_ || tree_->start_object(n));
+  }
+  bool start_array(std::size_t n) {
+    return guard_.Open(false) && OnOpen(false) && (!tree_ || tree_->start_array(n));
+  }
   bool key(std::string& k) {
     if (k.size() > kMaxKeyBytes) {
       return Fail("an object key is longer than " + std::to_string(kMaxKeyBytes) + " bytes");
     }
-    return guard_.Key(k.size()) && OnKey(k);
+    return guard_.Key(k.size()) && OnKey(k) && (!tree_ || tree_->key(k));
   }
   bool end_object() {
     guard_.Close();
-    return OnClose();
+    return OnClose() && (!tree_ || tree_->end_object());
   }
   bool end_array() {
     guard_.Close();
-    return OnClose();
+    return OnClose() && (!tree_ || tree_->end_array());
   }
   bool parse_error(std::size_t /*position*/, const std::string& /*last_token*/,
                    const nlohmann::detail::exception& ex) {
@@ -198,6 +216,7 @@ class Verifier {
   bool EnvelopeString(std::string& v);
 
   JsonLimitGuard guard_;
+  BoundedDomBuilder* tree_;  // null: verify only
   std::vector<Frame> stack_;
   Sha256Stream hash_;
   std::string out_;  // canonical text not yet given to the digest
@@ -272,7 +291,7 @@ bool Verifier::EnvelopeString(std::string& v) {
     if (v.size() > max) {
       return Fail(std::string(name) + " is longer than " + std::to_string(max) + " bytes");
     }
-    field = std::move(v);
+    field = v;
     return true;
   };
   if (f.kind == Kind::kHost) {
@@ -290,7 +309,7 @@ bool Verifier::EnvelopeString(std::string& v) {
       return Fail("collected_at " + Quote(v) + " is not an RFC 3339 time of at most " +
                   std::to_string(kMaxTimestampBytes) + " bytes");
     }
-    collected_at_ = std::move(v);
+    collected_at_ = v;
     return true;
   }
   if (f.key == "content_hash") return bounded(content_hash_, "content_hash", 128);
@@ -314,7 +333,7 @@ bool Verifier::OnString(std::string& v) {
         return Fail(list.back() == v ? "section " + Quote(v) + " is listed twice"
                                      : "the sections list is not sorted");
       }
-      list.push_back(std::move(v));
+      list.push_back(v);
       return true;
     }
     case Kind::kSection:
@@ -434,7 +453,7 @@ bool Verifier::OnKey(std::string& k) {
   auto once = [&](unsigned bit, std::string_view where) {
     if (f.seen & bit) return Fail("duplicate key " + Quote(k) + std::string(where));
     f.seen |= bit;
-    f.key = std::move(k);
+    f.key = k;
     return true;
   };
   auto ordered = [&](std::string_view where) {
@@ -454,7 +473,7 @@ bool Verifier::OnKey(std::string& k) {
         return Fail("top-level key " + Quote(k) + " is neither an envelope field nor a section");
       }
       if (!ordered(" (sections must be in name order)")) return false;
-      f.key = std::move(k);
+      f.key = k;
       return true;
     }
     case Kind::kHost:
@@ -472,7 +491,7 @@ bool Verifier::OnKey(std::string& k) {
       f.first = false;
       AppendEscaped(k, out_);
       Emit(":");
-      f.key = std::move(k);
+      f.key = k;
       return true;
     case Kind::kError:
       if (k != "line" && k != "message" && k != "path") {
@@ -484,7 +503,7 @@ bool Verifier::OnKey(std::string& k) {
       f.first = false;
       AppendEscaped(k, out_);
       Emit(":");
-      f.key = std::move(k);
+      f.key = k;
       return true;
     case Kind::kData:
       if (!ordered("")) return false;
@@ -627,11 +646,22 @@ bool IsValidSectionName(std::string_view name) {
 }
 
 StatusOr<VerifiedSnapshot> VerifySnapshotText(std::string_view text) {
+  return VerifySnapshotText(text, nullptr);
+}
+
+StatusOr<VerifiedSnapshot> VerifySnapshotText(std::string_view text, json* tree) {
   try {
-    Verifier v;
+    std::optional<BoundedDomBuilder> builder;
+    if (tree != nullptr) builder.emplace(*tree, kSnapshotJsonLimits);
+    Verifier v(builder ? &*builder : nullptr);
     bool ok = json::sax_parse(text.data(), text.data() + text.size(), &v,
                               json::input_format_t::json, /*strict=*/true);
     if (ok && v.error().ok()) return v.Finish();
+    // The checks passed the event on and the tree refused it (a duplicate key where no order is
+    // checked).
+    if (v.error().ok() && builder && !builder->error().ok()) {
+      return Malformed(builder->error().message());
+    }
     Status error = v.error().ok() ? Malformed("not valid JSON") : v.error();
     // A later major version may differ in structure: name it rather than the first difference.
     std::optional<std::string> schema = v.schema();

@@ -373,5 +373,30 @@ TEST(SnapshotVerifyTest, ForeignMajorVersionIsNamedEvenWhenTheStructureDiffers) 
   ExpectRefused(j.dump(), "unsupported snapshot schema 'tidemark.snapshot/2'");
 }
 
+TEST(SnapshotVerifyTest, TheTreeBuiltInTheVerifyingPassIsTheParsedDocument) {
+  // DecodeSnapshot builds its tree in the verifying pass (one parse): every value, key, escape
+  // and nesting must land as a plain parse puts it.
+  Snapshot s = Sample();
+  Section& odd = s.sections["odd"];
+  odd.data["strings"] = json::array({"", "tab\there", "quote\"back\\slash", "caf\xc3\xa9"});
+  odd.data["numbers"] = json::array({0, -1, INT64_MIN, INT64_MAX, uint64_t{18446744073709551615u}});
+  odd.data["nested"] = {{"a", {{"b", json::array({json::object(), json::array(), nullptr})}}},
+                        {"\"", 1},
+                        {"A", false}};
+  s.sections["sudo"].volatile_data["scan"] = {{"seen", 5}};
+  odd.AddError("/p", 1, "m");
+  odd.Finish();
+  for (const std::string& text : {SerializeSnapshot(s), EncodeSnapshot(s).dump(2)}) {
+    json tree;
+    ASSERT_TRUE(VerifySnapshotText(text, &tree).ok());
+    EXPECT_EQ(tree, json::parse(text));
+  }
+  // A refused document: the error is the verifier's, whatever the tree holds.
+  json tree;
+  auto refused = VerifySnapshotText(Edited("\"uid\":0", "\"uid\":0.5"), &tree);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("not an integer"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tidemark
