@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <deque>
 
 #include "common/policy/tables.h"
 
@@ -13,45 +14,138 @@ namespace {
 
 using json = nlohmann::json;
 
+// What Load needs of a table's definition, worked out once: each column's path split into its
+// keys, and the INSERT statement's text.
+struct ColumnPlan {
+  std::vector<std::string> keys;  // the column's JSON pointer, "/a/b" -> {"a", "b"}
+  ColumnType type;
+  const json* compact_default;  // the value a missing key stands for (null: none)
+};
+struct TablePlan {
+  const Table* table;
+  json default_source_file;  // null when items name their file
+  std::vector<ColumnPlan> columns;
+  std::string insert_sql;
+};
+
+// One plan per fact table, in FactTables() order. Immutable once built; shared by every FactDb.
+const std::vector<TablePlan>& TablePlans() {
+  static const std::vector<TablePlan> plans = [] {
+    std::vector<TablePlan> out;
+    for (const Table& t : FactTables()) {
+      TablePlan plan{&t,
+                     t.default_source_file.empty() ? json() : json(t.default_source_file),
+                     {},
+                     "INSERT INTO " + QuoteIdentifier(t.name) + " VALUES (?,?,?"};
+      for (const Column& c : t.columns) {
+        ColumnPlan column{{}, c.type, &c.compact_default};
+        std::string_view path = c.path.empty() ? std::string_view() : std::string_view(c.path);
+        if (path.empty()) column.keys.push_back(c.name);
+        while (!path.empty()) {  // plain keys, no escapes (table.h)
+          path.remove_prefix(1);
+          size_t end = path.find('/');
+          column.keys.emplace_back(path.substr(0, end));
+          path = end == std::string_view::npos ? std::string_view() : path.substr(end);
+        }
+        plan.columns.push_back(std::move(column));
+        plan.insert_sql += ",?";
+      }
+      plan.insert_sql += ")";
+      out.push_back(std::move(plan));
+    }
+    return out;
+  }();
+  return plans;
+}
+
+const json& NullJson() {
+  static const json null;
+  return null;
+}
+
+bool HasColumnType(ColumnType type, const json& v) {
+  switch (type) {
+    case ColumnType::kText:
+      return v.is_string();
+    case ColumnType::kInteger:
+      return v.is_number_integer();
+    case ColumnType::kBoolean:
+      return v.is_boolean();
+    case ColumnType::kJson:
+      return v.is_array() || v.is_object();
+  }
+  return false;
+}
+
 // Collects a table's rows before any is inserted, so that a section of the wrong shape leaves
-// every one of its tables empty.
+// every one of its tables empty. A row is its cells, each a pointer to a value inside its item
+// (an element of the section's data, or an item a row function made, kept here), to the
+// column's compact default, or to null: nothing is copied on the way to SQLite.
 class RowCollector final : public ItemSink {
  public:
-  explicit RowCollector(const Table& table) : table_(table) {}
-  void Add(const json& item) override {
+  explicit RowCollector(const TablePlan& plan) : plan_(plan) {}
+  RowCollector(const RowCollector&) = delete;  // cells point into owned_
+  RowCollector& operator=(const RowCollector&) = delete;
+  RowCollector(RowCollector&&) = delete;
+  RowCollector& operator=(RowCollector&&) = delete;
+  ~RowCollector() override = default;
+
+  // An item a row function made: kept until the rows are inserted.
+  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item))); }
+  // An element of the section's data, which outlives the rows.
+  void AddBorrowed(const json& item) { AddCells(item); }
+
+  size_t shape_errors() const { return shape_errors_; }
+  size_t width() const { return 3 + plan_.columns.size(); }
+  // Every row's cells, row after row (width() each).
+  const std::vector<const json*>& cells() const { return cells_; }
+
+ private:
+  void AddCells(const json& item) {
     if (!item.is_object()) {
       ++shape_errors_;
       return;
     }
-    std::vector<json> row;
-    row.reserve(3 + table_.columns.size());
-    auto id = item.find("id");
-    row.push_back(id != item.end() && id->is_string() ? *id : json());
-    json file = nullptr;
-    json line = nullptr;
-    if (auto src = item.find("source"); src != item.end() && src->is_object()) {
-      auto f = src->find("file");
-      if (f != src->end() && f->is_string())
-        file = *f;
-      else if (!table_.default_source_file.empty())
-        file = table_.default_source_file;
-      auto l = src->find("line");
-      if (l != src->end() && l->is_number_integer()) line = *l;
+    const json* id = Member(item, "id");
+    cells_.push_back(id != nullptr && id->is_string() ? id : &NullJson());
+    const json* file = &NullJson();
+    const json* line = &NullJson();
+    if (const json* src = Member(item, "source"); src != nullptr && src->is_object()) {
+      const json* f = Member(*src, "file");
+      file = f != nullptr && f->is_string() ? f : &plan_.default_source_file;
+      const json* l = Member(*src, "line");
+      if (l != nullptr && l->is_number_integer()) line = l;
     }
-    row.push_back(std::move(file));
-    row.push_back(std::move(line));
-    for (const Column& c : table_.columns) row.push_back(ColumnValue(c, item, &shape_errors_));
-    rows_.push_back(std::move(row));
+    cells_.push_back(file);
+    cells_.push_back(line);
+    for (const ColumnPlan& c : plan_.columns) {
+      const json* v = &item;
+      for (const std::string& key : c.keys) {
+        v = v->is_object() ? Member(*v, key) : nullptr;
+        if (v == nullptr) break;
+      }
+      if (v == nullptr) {
+        v = c.compact_default;
+      } else if (!v->is_null() && !HasColumnType(c.type, *v)) {
+        ++shape_errors_;  // the table stays empty: the section is unknown_shape
+        v = &NullJson();
+      }
+      cells_.push_back(v);
+    }
   }
-  size_t shape_errors() const { return shape_errors_; }
-  const std::vector<std::vector<json>>& rows() const { return rows_; }
+  static const json* Member(const json& object, std::string_view key) {
+    auto it = object.find(key);
+    return it == object.end() ? nullptr : &*it;
+  }
 
- private:
-  const Table& table_;
+  const TablePlan& plan_;
+  std::deque<json> owned_;  // stable addresses
+  std::vector<const json*> cells_;
   size_t shape_errors_ = 0;
-  std::vector<std::vector<json>> rows_;
 };
 
+// Binds `v` to parameter `index` of `stmt`. A string is bound in place (SQLITE_STATIC): `v`
+// must outlive the statement's next step.
 Status Bind(sqlite3_stmt* stmt, int index, const json& v) {
   int rc = SQLITE_OK;
   if (v.is_null()) {
@@ -66,7 +160,7 @@ Status Bind(sqlite3_stmt* stmt, int index, const json& v) {
     rc = sqlite3_bind_double(stmt, index, v.get<double>());
   } else if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
-    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
   } else {
     std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
     rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
@@ -211,6 +305,7 @@ FactDb::FactDb(sqlite3* db) : db_(db) {}
 FactDb::~FactDb() {
   query_cache_.clear();  // statements first, then the connection
   internal_.clear();
+  inserts_.clear();
   sqlite3_close_v2(db_);
 }
 
@@ -270,33 +365,33 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
   for (const Table& t : FactTables()) clear += "DELETE FROM " + QuoteIdentifier(t.name) + ";";
   Status status = Exec(clear);
 
-  // INSERT INTO table VALUES (?, ...): the text is made once per table and Load.
-  std::map<std::string, std::string, std::less<>> insert_sql;
-  auto insert = [&](const std::string& table, const std::vector<json>& row) -> Status {
-    std::string& sql = insert_sql[table];
-    if (sql.empty()) {
-      sql = "INSERT INTO " + QuoteIdentifier(table) + " VALUES (";
-      for (size_t i = 0; i < row.size(); ++i) sql += i == 0 ? "?" : ",?";
-      sql += ")";
+  auto failed = [&] {
+    return Status{StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
+  };
+  // Runs `stmt` once with `cells` bound in order, and leaves it reset.
+  auto insert = [&](sqlite3_stmt* stmt, const json* const* cells, size_t n) -> Status {
+    if (stmt == nullptr) return failed();
+    for (size_t i = 0; i < n; ++i) {
+      if (Status s = Bind(stmt, static_cast<int>(i + 1), *cells[i]); !s.ok()) return s;
     }
-    sqlite3_stmt* raw = Internal(sql);
-    if (raw == nullptr) {
-      return {StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
-    }
-    for (size_t i = 0; i < row.size(); ++i) {
-      if (Status s = Bind(raw, static_cast<int>(i + 1), row[i]); !s.ok()) return s;
-    }
-    if (sqlite3_step(raw) != SQLITE_DONE) {
-      return {StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
-    }
-    return Status::Ok();
+    int rc = sqlite3_step(stmt);
+    sqlite3_reset(stmt);
+    return rc == SQLITE_DONE ? Status::Ok() : failed();
+  };
+  auto insert_values = [&](const std::string& sql, const std::vector<json>& values) {
+    std::vector<const json*> cells;
+    cells.reserve(values.size());
+    for (const json& v : values) cells.push_back(&v);
+    return insert(Internal(sql), cells.data(), cells.size());
   };
 
   if (status.ok()) {
     content_hash_ = std::move(content_hash);
-    status = insert("host", {snapshot.host.id, snapshot.host.hostname, snapshot.host.root,
-                             snapshot.collected_at, snapshot.agent_version, content_hash_});
+    status = insert_values("INSERT INTO host VALUES (?,?,?,?,?,?)",
+                           {snapshot.host.id, snapshot.host.hostname, snapshot.host.root,
+                            snapshot.collected_at, snapshot.agent_version, content_hash_});
   }
+  const std::vector<TablePlan>& plans = TablePlans();
   for (const auto& [name, collected] : snapshot.sections) {
     if (!status.ok()) break;
     // A section straight from the collectors keeps its large arrays as text (Section::items);
@@ -308,37 +403,45 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
     }
     const Section& section = materialized ? *materialized : collected;
     std::string section_status(SectionStatusName(section.status));
-    std::vector<std::pair<const Table*, RowCollector>> tables;
+    // Plan index and rows; on the heap, as the cells point into the collector's own items.
+    std::vector<std::pair<size_t, std::unique_ptr<RowCollector>>> tables;
     bool shape_ok = true;
-    for (const Table& t : FactTables()) {
+    for (size_t p = 0; p < plans.size(); ++p) {
+      const Table& t = *plans[p].table;
       if (t.section != name) continue;
-      RowCollector rows(t);
+      auto collector = std::make_unique<RowCollector>(plans[p]);
+      RowCollector& rows = *collector;
       if (t.rows) {
         if (!t.rows(section.data, rows).ok()) shape_ok = false;
       } else {
         const json* items = nullptr;
-        std::string key = t.items.substr(1);
-        if (section.data.is_object() && section.data.contains(key)) items = &section.data[key];
+        if (section.data.is_object()) {
+          auto it = section.data.find(std::string_view(t.items).substr(1));
+          if (it != section.data.end()) items = &*it;
+        }
         if (items != nullptr && items->is_array()) {
-          for (const json& item : *items) rows.Add(item);
+          for (const json& item : *items) rows.AddBorrowed(item);
         } else if (items != nullptr && !items->is_null()) {
           shape_ok = false;
         }
       }
       if (rows.shape_errors() > 0) shape_ok = false;
-      tables.emplace_back(&t, std::move(rows));
+      tables.emplace_back(p, std::move(collector));
     }
     if (!shape_ok) section_status = "unknown_shape";
     section_status_[name] = section_status;
-    status =
-        insert("sections", {name, section_status, static_cast<int64_t>(section.errors.size())});
+    status = insert_values("INSERT INTO sections VALUES (?,?,?)",
+                           {name, section_status, static_cast<int64_t>(section.errors.size())});
     if (!shape_ok) continue;
-    for (const auto& [table, rows] : tables) {
-      for (const auto& row : rows.rows()) {
-        status = insert(table->name, row);
-        if (!status.ok()) break;
-      }
+    for (const auto& [p, rows] : tables) {
       if (!status.ok()) break;
+      sqlite3_stmt* stmt = Insert(p);
+      const std::vector<const json*>& cells = rows->cells();
+      for (size_t at = 0; at < cells.size() && status.ok(); at += rows->width()) {
+        status = insert(stmt, &cells[at], rows->width());
+      }
+      // The strings were bound in place: no statement may keep pointers into this section.
+      if (stmt != nullptr) sqlite3_clear_bindings(stmt);
     }
   }
   if (!status.ok()) {
@@ -348,6 +451,18 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
     return status;
   }
   return Exec("COMMIT");
+}
+
+sqlite3_stmt* FactDb::Insert(size_t table) const {
+  if (inserts_.empty()) inserts_.resize(TablePlans().size());
+  PreparedStmt& stmt = inserts_[table];
+  if (!stmt) {
+    sqlite3_stmt* raw = nullptr;
+    const std::string& sql = TablePlans()[table].insert_sql;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &raw, nullptr) != SQLITE_OK) return nullptr;
+    stmt.reset(raw);
+  }
+  return stmt.get();
 }
 
 // Prepares `sql` under the authorizer in `ctx` (which must stay installed while it runs):

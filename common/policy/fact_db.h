@@ -124,6 +124,9 @@ class FactDb {
   // once and returned reset; nullptr when it does not prepare (sqlite3_errmsg says why).
   sqlite3_stmt* Internal(const std::string& sql) const;
   mutable std::map<std::string, PreparedStmt, std::less<>> internal_;
+  // Load's INSERT into each fact table (by its index in FactTables()), prepared at first use.
+  sqlite3_stmt* Insert(size_t table) const;
+  mutable std::vector<PreparedStmt> inserts_;
   std::map<std::string, std::string> section_status_;
   bool views_only_ = false;  // OpenFacts: the stored tables only through the fact views
   std::string content_hash_;

@@ -42,11 +42,12 @@ struct Column {
 };
 
 // Receives the items of a table's rows from a custom row function: each item is an object whose
-// keys the columns' paths address (plus "id" and "source": {file, line}).
+// keys the columns' paths address (plus "id" and "source": {file, line}). The sink keeps the
+// item (move a row in when it is not used again).
 class ItemSink {
  public:
   virtual ~ItemSink() = default;
-  virtual void Add(const nlohmann::json& item) = 0;
+  virtual void Add(nlohmann::json item) = 0;
 };
 
 // Returns the items of a table from its section's data, or kInvalidArgument naming what in the

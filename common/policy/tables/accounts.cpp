@@ -38,7 +38,7 @@ Status GroupMembers(const json& data, ItemSink& sink) {
                               : "gid:" + g.value("gid", json()).dump();
       std::string user = u.contains("id") && u["id"].is_string() ? u["id"].get<std::string>() : "";
       row["id"] = "group_member:" + group + ":" + user;
-      sink.Add(row);
+      sink.Add(std::move(row));
     }
   }
   return Status::Ok();

@@ -23,7 +23,7 @@ Status CronFileRows(const json& data, std::string_view key, ItemSink& sink,
       return s;
     }
     if (more) more(row);
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }

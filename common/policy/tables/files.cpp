@@ -39,7 +39,7 @@ Status FileRows(const json& data, std::string_view section, std::string_view key
     if (more) {
       if (Status s = more(row); !s.ok()) return s;
     }
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }

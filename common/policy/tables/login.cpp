@@ -37,7 +37,7 @@ Status FileSettings(const json& data, const char* key, const char* origin, ItemS
     json source = s.contains("source") && s["source"].is_object() ? s["source"] : json::object();
     if (!path.is_null() && !source.contains("file")) source["file"] = path;
     row["source"] = std::move(source);
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }
@@ -63,7 +63,7 @@ Status LoginSettings(const json& data, ItemSink& sink) {
     row["key"] = s.contains("name") ? s["name"] : json();
     row["origin"] = "shell";
     row["overridden"] = nullptr;  // not a file of keys: every statement is a row
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }

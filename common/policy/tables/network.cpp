@@ -32,7 +32,7 @@ Status Listeners(const json& data, ItemSink& sink) {
     for (const char* k : {"process", "uid", "user", "unit"}) base[k] = nullptr;
     auto processes = l.find("processes");
     if (processes == l.end() || processes->is_null() || processes->empty()) {
-      sink.Add(base);
+      sink.Add(std::move(base));
       continue;
     }
     if (!processes->is_array()) {
@@ -53,7 +53,7 @@ Status Listeners(const json& data, ItemSink& sink) {
                                      {"unit", "unit"}}) {
         if (auto v = p.find(from); v != p.end()) row[to] = *v;
       }
-      sink.Add(row);
+      sink.Add(std::move(row));
     }
   }
   return Status::Ok();

@@ -62,7 +62,7 @@ Status Packages(const json& data, ItemSink& sink) {
       if (!row.contains("src_version") && row.contains("version")) {
         row["src_version"] = row["version"];
       }
-      sink.Add(row);
+      sink.Add(std::move(row));
     }
   }
   return Status::Ok();

@@ -90,7 +90,7 @@ Status PamEntries(const json& data, ItemSink& sink) {
         if (k != "id" && k != "source") row[k] = v;
       }
     }
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }

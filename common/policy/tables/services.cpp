@@ -118,7 +118,7 @@ Status Services(const json& data, ItemSink& sink) {
       }
     }
     row["environment_files"] = std::move(files);
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }

@@ -131,7 +131,7 @@ Status SshdMatchBlocks(const json& data, ItemSink& sink) {
       json row = block;
       row["id"] = block_id;
       if (auto src = b.find("source"); src != b.end()) row["source"] = *src;
-      sink.Add(row);
+      sink.Add(std::move(row));
       continue;
     }
     int position = 0;
@@ -145,7 +145,7 @@ Status SshdMatchBlocks(const json& data, ItemSink& sink) {
       row["keyword"] = s.contains("keyword") ? s["keyword"] : json();
       row["value"] = s.contains("value") ? s["value"] : json();
       if (auto src = s.find("source"); src != s.end()) row["source"] = *src;
-      sink.Add(row);
+      sink.Add(std::move(row));
     }
   }
   return Status::Ok();

@@ -95,7 +95,7 @@ Status SysctlRows(const json& data, ItemSink& sink) {
         }
       }
     }
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   for (const json& s : settings) {
     std::string key = KeyOf(s, kSettingPrefix);
@@ -109,7 +109,7 @@ Status SysctlRows(const json& data, ItemSink& sink) {
     if (auto g = s.find("glob"); g != s.end()) row["glob"] = *g;
     AddSettingFields(s, row);
     if (auto src = s.find("source"); src != s.end()) row["source"] = *src;
-    sink.Add(row);
+    sink.Add(std::move(row));
   }
   return Status::Ok();
 }
