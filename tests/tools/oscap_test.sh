@@ -8,12 +8,12 @@
 #      the ids of tests/tools/oscap_fixture_ids.txt: every id must be judged pass or fail by
 #      both tools and the two must agree; at least $MIN_FIXTURE_PAIRS pairs, of which at least
 #      $MIN_FIXTURE_FAILS fail in both (the fixture breaks some settings on purpose).
-#   b) this machine: every referenced id but those of LIVE_EXCLUDE below; a disagreement must
+#   b) this machine: every referenced id but the two of live-exclude.txt below; a disagreement must
 #      be listed in tests/tools/oscap_known_disagreements.txt (which docs/policies.md's table
 #      must repeat); at least $MIN_LIVE_PAIRS comparable pairs.
 # Needs root, oscap, ssg-debian's data stream, jq and Debian 12: without them it is skipped
 # (exit 77, reason printed), and fails under CI=true (as tests/support/require.h does).
-# OUT_DIR is emptied first; each part's files (compare.tsv, oscap-results.xml ...) stay there.
+# Each part's files (compare.tsv, oscap-results.xml ...) stay in OUT_DIR; a rerun replaces them.
 set -eu
 
 [ $# -eq 2 ] || { echo "usage: $0 BUILD_DIR OUT_DIR" >&2; exit 2; }
@@ -48,13 +48,16 @@ require $ok "needs root (tidemark-agent collect and oscap read root-only files)"
 ok=0; grep -q '^12\.' /etc/debian_version 2>/dev/null || ok=1
 require $ok "not Debian 12: the live comparison's expectations are Debian 12's"
 
-rm -rf "$OUT"
 mkdir -p "$OUT"
+rm -rf "$OUT/root" "$OUT/fixture" "$OUT/live"  # of a previous run
 failed=0
 fail() { echo "FAIL: $*" >&2; failed=1; }
 
 # count VERDICT FILE [TIDEMARK_RESULT]: lines of a compare.tsv with that verdict (and result).
-count() { awk -F'\t' -v v="$1" -v r="${3:-}" '$5 == v && (r == "" || $3 == r) { n++ } END { print n + 0 }' "$2"; }
+count() {
+  awk -F'\t' -v v="$1" -v r="${3:-}" '$5 == v && (r == "" || $3 == r) { n++ }
+    END { print n + 0 }' "$2"
+}
 
 # --- a) the fixture root -------------------------------------------------------------------
 start=$(date +%s)
@@ -66,13 +69,16 @@ cat "$OUT/fixture.txt"
 tsv=$OUT/fixture/compare.tsv
 # Every listed id is compared: one absent from the rules' references or from the data stream,
 # or judged notapplicable/error by either tool, fails.
-sed 's/#.*//' "$HERE/oscap_fixture_ids.txt" | awk 'NF { print $1 }' | sort -u >"$OUT/fixture-ids.txt"
+sed 's/#.*//' "$HERE/oscap_fixture_ids.txt" | awk 'NF { print $1 }' | sort -u \
+  >"$OUT/fixture-ids.txt"
 cut -f2 "$tsv" | sort -u | comm -23 "$OUT/fixture-ids.txt" - >"$OUT/fixture-missing.txt"
 [ ! -s "$OUT/fixture-missing.txt" ] ||
-  fail "fixture: ids of oscap_fixture_ids.txt that no shipped rule references: $(tr '\n' ' ' <"$OUT/fixture-missing.txt")"
+  fail "fixture: ids of oscap_fixture_ids.txt that no shipped rule references:" \
+    "$(tr '\n' ' ' <"$OUT/fixture-missing.txt")"
 awk -F'\t' '$5 != "AGREE"' "$tsv" >"$OUT/fixture-bad.tsv"
 if [ -s "$OUT/fixture-bad.tsv" ]; then
-  fail "fixture: pairs that do not agree (TIDEMARK_RULE SSG_ID TIDEMARK OSCAP VERDICT; files in $OUT/fixture):"
+  fail "fixture: pairs that do not agree (TIDEMARK_RULE SSG_ID TIDEMARK OSCAP VERDICT;" \
+    "files in $OUT/fixture):"
   cat "$OUT/fixture-bad.tsv" >&2
 fi
 agree=$(count AGREE "$tsv")
@@ -116,7 +122,8 @@ if [ -s "$OUT/live-known-agreeing.txt" ]; then
 fi
 comparable=$(($(count AGREE "$tsv") + $(count DISAGREE "$tsv")))
 [ "$comparable" -ge "$MIN_LIVE_PAIRS" ] ||
-  fail "this machine: $comparable comparable pairs, fewer than the $MIN_LIVE_PAIRS expected (see $OUT/live/oscap.err)"
+  fail "this machine: $comparable comparable pairs, fewer than the $MIN_LIVE_PAIRS expected" \
+    "(see $OUT/live/oscap.err)"
 echo "this machine: $comparable comparable pairs, $(count AGREE "$tsv") agree," \
   "$(count DISAGREE "$tsv") disagree ($(wc -l <"$OUT/live-unexpected.txt") not known)"
 
@@ -124,11 +131,13 @@ echo "this machine: $comparable comparable pairs, $(count AGREE "$tsv") agree," 
 # docs/policies.md's table of known disagreements: its rows `| `rule` | `ssg id` | ...` between
 # the markers, the same pairs as oscap_known_disagreements.txt.
 sed -n '/<!-- oscap-known-disagreements -->/,/<!-- \/oscap-known-disagreements -->/p' "$DOCS" |
-  awk -F'|' 'NF > 3 && $2 ~ /`/ { r = $2; i = $3; gsub(/[` ]/, "", r); gsub(/[` ]/, "", i); print r "\t" i }' |
+  awk -F'|' 'NF > 3 && $2 ~ /`/ {
+    r = $2; i = $3; gsub(/[` ]/, "", r); gsub(/[` ]/, "", i); print r "\t" i }' |
   sort -u >"$OUT/docs-pairs.txt"
 if ! diff -u --label tests/tools/oscap_known_disagreements.txt --label docs/policies.md \
   "$OUT/known-pairs.txt" "$OUT/docs-pairs.txt" >"$OUT/docs.diff"; then
-  fail "docs/policies.md's known disagreements differ from tests/tools/oscap_known_disagreements.txt:"
+  fail "docs/policies.md's known disagreements differ from" \
+    "tests/tools/oscap_known_disagreements.txt:"
   cat "$OUT/docs.diff" >&2
 fi
 
