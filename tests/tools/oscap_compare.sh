@@ -5,8 +5,8 @@
 # Compares tidemark's verdicts on THIS machine with OpenSCAP's for the shipped rules that
 # name an `ssg:` reference (ComplianceAsCode rule ids):
 #   --root ROOT  judge the host root ROOT instead of this machine: tidemark-agent collect
-#                --root ROOT, and oscap with OSCAP_PROBE_ROOT=ROOT (only OpenSCAP's file
-#                probes honour it: textfilecontent, file metadata; docs/policies.md)
+#                --root ROOT, and oscap with OSCAP_PROBE_ROOT=ROOT (honoured by OpenSCAP's
+#                textfilecontent, file and dpkginfo probes only; docs/policies.md)
 #   --ids FILE   compare only the ssg ids listed in FILE (one per line, `#` comments)
 #   --exclude FILE  leave out the ssg ids listed in FILE (same format)
 #   --only SECTIONS  collect only these sections (tidemark-agent collect --only)
