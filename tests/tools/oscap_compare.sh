@@ -108,13 +108,14 @@ jq -r '.results[] | select((.references.ssg // "") != "") | .rule as $r | .resul
 # ids of FILE: the first word of each line, without `#` comments
 ids_of() { sed 's/#.*//' "$1" | awk 'NF { print $1 }' | sort -u; }
 cp "$OUT/tidemark-all.tsv" "$OUT/tidemark.tsv"
+rm -f "$OUT/ids-excluded.txt"
 if [ -n "$IDS" ]; then
   ids_of "$IDS" >"$OUT/ids-wanted.txt"
   awk -F'\t' 'FNR == NR { want[$1] = 1; next } $2 in want' "$OUT/ids-wanted.txt" \
     "$OUT/tidemark-all.tsv" >"$OUT/tidemark.tsv"
 fi
-if [ -n "$EXCLUDE" ]; then
-  ids_of "$EXCLUDE" >"$OUT/ids-excluded.txt"
+[ -z "$EXCLUDE" ] || ids_of "$EXCLUDE" >"$OUT/ids-excluded.txt"
+if [ -s "$OUT/ids-excluded.txt" ]; then  # (awk's FNR == NR would match all of an empty one)
   awk -F'\t' 'FNR == NR { skip[$1] = 1; next } !($2 in skip)' "$OUT/ids-excluded.txt" \
     "$OUT/tidemark.tsv" >"$OUT/tidemark.tsv.new"
   mv "$OUT/tidemark.tsv.new" "$OUT/tidemark.tsv"

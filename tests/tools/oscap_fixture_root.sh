@@ -162,9 +162,12 @@ for p in base-files:12.4+deb12u5 login:1:4.13+dfsg1-1+b1 passwd:1:4.13+dfsg1-1+b
   printf 'Description: oscap comparison fixture\n\n'
 done | put /var/lib/dpkg/status 0644
 
-# The sweep: a world-writable file (fails file_permissions_unauthorized_world_writable) and a
-# world-writable directory with the sticky bit (passes dir_perms_world_writable_sticky_bits).
+# The sweep: a world-writable file (fails file_permissions_unauthorized_world_writable), a
+# world-writable directory with the sticky bit (/srv/shared, as /tmp) and one without
+# (/srv/dropbox: fails dir_perms_world_writable_sticky_bits).
 echo data | put /srv/data/report.txt 0666
 chmod 1777 "$ROOT/srv/shared"
+mkdir -p "$ROOT/srv/dropbox"
+chmod 0777 "$ROOT/srv/dropbox"
 echo hello | put /home/alice/notes.txt 0600 1000:1000
 chown 1000:1000 "$ROOT/home/alice"

@@ -59,18 +59,42 @@ count() {
     END { print n + 0 }' "$2"
 }
 
+# local_fs_walkable DIR: whether OpenSCAP's recurse_file_system="local" walks enter DIR. They
+# enter only devices of /etc/mtab's local entries (OpenSCAP's fsdev: an fsname without a `:`
+# before any `/`, not `//...`); in a chroot, whose root is no mount point, the mount table does
+# not show DIR's filesystem and the walk finds nothing: "pass" whatever DIR holds.
+local_fs_walkable() {
+  dev=$(stat -c %d "$1") || return 1
+  awk '$1 !~ /^\/\// && $1 !~ /^[^\/]*:/ { print $2 }' /etc/mtab 2>/dev/null |
+    while read -r m; do [ "$(stat -c %d "$m" 2>/dev/null)" != "$dev" ] || echo yes; done |
+    grep -q yes
+}
+
 # --- a) the fixture root -------------------------------------------------------------------
 start=$(date +%s)
 sh "$HERE/oscap_fixture_root.sh" "$OUT/root"
+: >"$OUT/fixture-exclude.txt"
+if ! local_fs_walkable "$OUT/root"; then
+  # Like a missing tool (tests/support/require.h): left out with the reason, a failure in CI.
+  why="OpenSCAP cannot walk $OUT/root (its filesystem is not in /etc/mtab: a chroot?)"
+  if [ "${CI:-}" = true ]; then
+    fail "required under CI=true: $why"
+  else
+    echo "SKIP (2 pairs): $why; dir_perms_world_writable_sticky_bits and" \
+      "file_permissions_unauthorized_world_writable left out" >&2
+  fi
+  printf '%s\n' dir_perms_world_writable_sticky_bits file_permissions_unauthorized_world_writable \
+    >"$OUT/fixture-exclude.txt"
+fi
 sh "$HERE/oscap_compare.sh" --root "$OUT/root" --ids "$HERE/oscap_fixture_ids.txt" \
-  "$BUILD" "$OUT/fixture" >"$OUT/fixture.txt"
+  --exclude "$OUT/fixture-exclude.txt" "$BUILD" "$OUT/fixture" >"$OUT/fixture.txt"
 echo "=== a) fixture root ($(($(date +%s) - start)) s)"
 cat "$OUT/fixture.txt"
 tsv=$OUT/fixture/compare.tsv
 # Every listed id is compared: one absent from the rules' references or from the data stream,
 # or judged notapplicable/error by either tool, fails.
-sed 's/#.*//' "$HERE/oscap_fixture_ids.txt" | awk 'NF { print $1 }' | sort -u \
-  >"$OUT/fixture-ids.txt"
+sed 's/#.*//' "$HERE/oscap_fixture_ids.txt" | awk 'NF { print $1 }' |
+  grep -vxF -f "$OUT/fixture-exclude.txt" | sort -u >"$OUT/fixture-ids.txt"
 cut -f2 "$tsv" | sort -u | comm -23 "$OUT/fixture-ids.txt" - >"$OUT/fixture-missing.txt"
 [ ! -s "$OUT/fixture-missing.txt" ] ||
   fail "fixture: ids of oscap_fixture_ids.txt that no shipped rule references:" \
