@@ -17,6 +17,9 @@ libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev libyaml-cpp-dev"
 # libnss-wrapper: fixture users for sshd -T -C; sqlite3: checks the store's file is WAL;
 # openssl: verify/x509/s_client/s_server check the PKI and the collector's TLS.
 TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper sqlite3 openssl"
+# openscap-scanner + ssg-debian: OpenSCAP and ComplianceAsCode's content, the oracle of the
+# rules (oscap_compare_test); jq: that test reads tidemarkctl's JSON with it.
+TEST_PKGS="$TEST_PKGS openscap-scanner ssg-debian jq"
 # clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (fuzz/run.sh);
 # clang-format-14 / clang-tidy-14: the house style checks of .ci/run.
 TEST_PKGS="$TEST_PKGS clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14"

@@ -202,6 +202,11 @@ std::vector<Case> SystemCases() {
        {{"/var/lib/dpkg/status",
          With("/var/lib/dpkg/status", Package("telnet", "0.17+2.4-2+deb12u1"))}},
        {"package:telnet:amd64"}},
+      // Debian's nis holds the client (ypbind) too: both packages rules name it (ssg
+      // package_nis_removed is the clients rule's; tests/tools/oscap_test.sh).
+      {"packages-no-insecure-clients",
+       {{"/var/lib/dpkg/status", With("/var/lib/dpkg/status", Package("nis", "4.4"))}},
+       {"package:nis:amd64"}},
       {"sweep-setid-files-unpackaged",
        {{"/usr/local/bin/helper", RootFile{"#!/bin/sh\n", 04755}}},
        {"sweep:setid:/usr/local/bin/helper"}},

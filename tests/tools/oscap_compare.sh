@@ -1,8 +1,15 @@
 #!/bin/sh
-# tests/tools/oscap_compare.sh BUILD_DIR OUT_DIR
+# tests/tools/oscap_compare.sh [--root ROOT] [--ids FILE] [--exclude FILE] [--only SECTIONS]
+#                              BUILD_DIR OUT_DIR
 #
 # Compares tidemark's verdicts on THIS machine with OpenSCAP's for the shipped rules that
 # name an `ssg:` reference (ComplianceAsCode rule ids):
+#   --root ROOT  judge the host root ROOT instead of this machine: tidemark-agent collect
+#                --root ROOT, and oscap with OSCAP_PROBE_ROOT=ROOT (honoured by OpenSCAP's
+#                textfilecontent, file and dpkginfo probes only; docs/policies.md)
+#   --ids FILE   compare only the ssg ids listed in FILE (one per line, `#` comments)
+#   --exclude FILE  leave out the ssg ids listed in FILE (same format)
+#   --only SECTIONS  collect only these sections (tidemark-agent collect --only)
 #   1. BUILD_DIR/agent/tidemark-agent collect            -> OUT_DIR/snap.json   (needs root)
 #   2. BUILD_DIR/collector/tidemarkctl evaluate (json)   -> OUT_DIR/tidemark.json
 #      (policies: $POLICIES, default the checkout's policies/)
@@ -36,10 +43,30 @@
 #      so a container is judged like a machine (tidemark judges it too). Without it the
 #      sshd, sysctl, cron, shadow and SSH key rules are `notapplicable` in Docker/Podman.
 #      (Effect 4 lines.) Set TREAT_CONTAINER_AS_MACHINE=0 to keep SSG's own behaviour.
-# Nothing else: no profile or tailoring, so XCCDF Values keep their data-stream defaults.
+# XCCDF Values: tests/tools/oscap_tailoring.xml ($TAILORING; empty for none) sets those the
+# compared rules read to the defaults of tidemark's rules (CIS Debian 12) through a profile that
+# extends none, so rules keep the data stream's selection. Without it SSG 0.1.65 judges
+# STIG-like values (ClientAliveCountMax 0, PASS_MAX_DAYS 60, PASS_MIN_DAYS 7, ...).
 set -eu
 
-usage() { echo "usage: $0 BUILD_DIR OUT_DIR" >&2; exit 2; }
+usage() {
+  echo "usage: $0 [--root ROOT] [--ids FILE] [--exclude FILE] [--only SECTIONS] BUILD_DIR OUT_DIR" >&2
+  exit 2
+}
+ROOT=""
+IDS=""
+EXCLUDE=""
+ONLY=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --root) [ $# -ge 2 ] || usage; ROOT=$2; shift 2 ;;
+    --ids) [ $# -ge 2 ] || usage; IDS=$2; shift 2 ;;
+    --exclude) [ $# -ge 2 ] || usage; EXCLUDE=$2; shift 2 ;;
+    --only) [ $# -ge 2 ] || usage; ONLY=$2; shift 2 ;;
+    -*) usage ;;
+    *) break ;;
+  esac
+done
 [ $# -eq 2 ] || usage
 BUILD=$1
 OUT=$2
@@ -47,6 +74,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 POLICIES=${POLICIES:-$HERE/../../policies}
 SSG_DIR=/usr/share/xml/scap/ssg/content
 TREAT_CONTAINER_AS_MACHINE=${TREAT_CONTAINER_AS_MACHINE:-1}
+TAILORING=${TAILORING-$HERE/oscap_tailoring.xml}
 PREFIX=xccdf_org.ssgproject.content_rule_
 
 for c in oscap jq awk sed; do
@@ -59,7 +87,15 @@ fi
 mkdir -p "$OUT"
 
 # 1-2: tidemark
-"$BUILD/agent/tidemark-agent" collect --output "$OUT/snap.json" >"$OUT/collect.log" 2>&1
+set -- collect --output "$OUT/snap.json"
+if [ -n "$ROOT" ]; then
+  [ -d "$ROOT" ] || { echo "$0: $ROOT is not a directory" >&2; exit 2; }
+  set -- "$@" --root "$ROOT"
+fi
+[ -z "$ONLY" ] || set -- "$@" --only "$ONLY"
+rc=0
+"$BUILD/agent/tidemark-agent" "$@" >"$OUT/collect.log" 2>&1 || rc=$?
+[ $rc -eq 0 ] || { echo "$0: tidemark-agent collect exited $rc (see $OUT/collect.log)" >&2; exit 2; }
 rc=0
 "$BUILD/collector/tidemarkctl" evaluate --snapshot "$OUT/snap.json" --policies "$POLICIES" \
   --format json >"$OUT/tidemark.json" 2>"$OUT/evaluate.log" || rc=$?
@@ -68,7 +104,22 @@ case $rc in 0|3|4) ;; *) echo "$0: tidemarkctl evaluate exited $rc (see $OUT/eva
 # (tidemark rule, ssg id, result), one line per ssg id
 jq -r '.results[] | select((.references.ssg // "") != "") | .rule as $r | .result as $res
        | (.references.ssg | split(",")[] | gsub("^ +| +$"; "")) | select(. != "")
-       | [$r, ., $res] | @tsv' "$OUT/tidemark.json" >"$OUT/tidemark.tsv"
+       | [$r, ., $res] | @tsv' "$OUT/tidemark.json" >"$OUT/tidemark-all.tsv"
+# ids of FILE: the first word of each line, without `#` comments
+ids_of() { sed 's/#.*//' "$1" | awk 'NF { print $1 }' | sort -u; }
+cp "$OUT/tidemark-all.tsv" "$OUT/tidemark.tsv"
+rm -f "$OUT/ids-excluded.txt"
+if [ -n "$IDS" ]; then
+  ids_of "$IDS" >"$OUT/ids-wanted.txt"
+  awk -F'\t' 'FNR == NR { want[$1] = 1; next } $2 in want' "$OUT/ids-wanted.txt" \
+    "$OUT/tidemark-all.tsv" >"$OUT/tidemark.tsv"
+fi
+[ -z "$EXCLUDE" ] || ids_of "$EXCLUDE" >"$OUT/ids-excluded.txt"
+if [ -s "$OUT/ids-excluded.txt" ]; then  # (awk's FNR == NR would match all of an empty one)
+  awk -F'\t' 'FNR == NR { skip[$1] = 1; next } !($2 in skip)' "$OUT/ids-excluded.txt" \
+    "$OUT/tidemark.tsv" >"$OUT/tidemark.tsv.new"
+  mv "$OUT/tidemark.tsv.new" "$OUT/tidemark.tsv"
+fi
 
 # 3: data stream
 DS=${SSG_DS:-}
@@ -93,11 +144,23 @@ fi
 grep -o "id=\"${PREFIX}[^\"]*\"" "$OUT/ds.xml" | sed "s/^id=\"$PREFIX//; s/\"\$//" | sort -u >"$OUT/ds-rules.txt"
 cut -f2 "$OUT/tidemark.tsv" | sort -u >"$OUT/ssg-ids.txt"
 set --
-for id in $(comm -12 "$OUT/ssg-ids.txt" "$OUT/ds-rules.txt"); do set -- "$@" --rule "$PREFIX$id"; done
+[ -z "$TAILORING" ] || set -- --tailoring-file "$TAILORING" --profile xccdf_org.tidemark_profile_cis_values
+comm -12 "$OUT/ssg-ids.txt" "$OUT/ds-rules.txt" >"$OUT/oscap-ids.txt"
+while read -r id; do set -- "$@" --rule "$PREFIX$id"; done <"$OUT/oscap-ids.txt"
 rm -f "$OUT/oscap-results.xml"
-if [ $# -gt 0 ]; then
+if [ -s "$OUT/oscap-ids.txt" ]; then
   timer=""
   [ -x /usr/bin/time ] && timer="/usr/bin/time -v -o $OUT/oscap-time.txt"
+  if [ -n "$ROOT" ]; then
+    # The dpkginfo probe opens the root's dpkg status through libapt, which reads the
+    # machine's /etc/apt configuration first: Debian's Docker images set Dir::Cache::pkgcache
+    # "" there, and apt then fails to build its cache in the root. APT_CONFIG is read before
+    # it; pointing its directories away keeps apt on its defaults inside the root.
+    printf 'Dir::Etc::Parts "/nonexistent-tidemark";\nDir::Etc::Main "/nonexistent-tidemark";\n' \
+      >"$OUT/apt.conf"
+    OSCAP_PROBE_ROOT=$ROOT APT_CONFIG=$OUT/apt.conf
+    export OSCAP_PROBE_ROOT APT_CONFIG
+  fi
   rc=0
   # shellcheck disable=SC2086
   $timer oscap xccdf eval --results "$OUT/oscap-results.xml" "$@" "$OUT/ds.xml" \
