@@ -91,9 +91,16 @@ class RowCollector final : public ItemSink {
   ~RowCollector() override = default;
 
   // An item a row function made: kept until the rows are inserted.
-  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item))); }
+  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item)), nullptr); }
+  void AddChanged(const json& element, json changes) override {
+    if (!changes.is_object()) {
+      ++shape_errors_;
+      return;
+    }
+    AddCells(element, &owned_.emplace_back(std::move(changes)));
+  }
   // An element of the section's data, which outlives the rows.
-  void AddBorrowed(const json& item) { AddCells(item); }
+  void AddBorrowed(const json& item) { AddCells(item, nullptr); }
 
   size_t shape_errors() const { return shape_errors_; }
   size_t width() const { return 3 + plan_.columns.size(); }
@@ -101,16 +108,21 @@ class RowCollector final : public ItemSink {
   const std::vector<const json*>& cells() const { return cells_; }
 
  private:
-  void AddCells(const json& item) {
+  // `changes`, when given, is looked up first for the item's top-level keys.
+  void AddCells(const json& item, const json* changes) {
     if (!item.is_object()) {
       ++shape_errors_;
       return;
     }
-    const json* id = Member(item, "id");
+    auto top = [&](std::string_view key) {
+      const json* v = changes != nullptr ? Member(*changes, key) : nullptr;
+      return v != nullptr ? v : Member(item, key);
+    };
+    const json* id = top("id");
     cells_.push_back(id != nullptr && id->is_string() ? id : &NullJson());
     const json* file = &NullJson();
     const json* line = &NullJson();
-    if (const json* src = Member(item, "source"); src != nullptr && src->is_object()) {
+    if (const json* src = top("source"); src != nullptr && src->is_object()) {
       const json* f = Member(*src, "file");
       file = f != nullptr && f->is_string() ? f : &plan_.default_source_file;
       const json* l = Member(*src, "line");
@@ -119,10 +131,9 @@ class RowCollector final : public ItemSink {
     cells_.push_back(file);
     cells_.push_back(line);
     for (const ColumnPlan& c : plan_.columns) {
-      const json* v = &item;
-      for (const std::string& key : c.keys) {
-        v = v->is_object() ? Member(*v, key) : nullptr;
-        if (v == nullptr) break;
+      const json* v = top(c.keys.front());
+      for (size_t k = 1; k < c.keys.size() && v != nullptr; ++k) {
+        v = v->is_object() ? Member(*v, c.keys[k]) : nullptr;
       }
       if (v == nullptr) {
         v = c.compact_default;

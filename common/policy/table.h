@@ -48,6 +48,9 @@ class ItemSink {
  public:
   virtual ~ItemSink() = default;
   virtual void Add(nlohmann::json item) = 0;
+  // An element of the section's data as the item, with the keys of `changes` (an object) added
+  // or put in place of its own: the element is read where it is, not copied.
+  virtual void AddChanged(const nlohmann::json& element, nlohmann::json changes) = 0;
 };
 
 // Returns the items of a table from its section's data, or kInvalidArgument naming what in the

@@ -43,13 +43,13 @@ Status Packages(const json& data, ItemSink& sink) {
       }
       std::string rest = id.substr(8);
       size_t colon = rest.find(':');
-      json row = p;
-      row["name"] = rest.substr(0, colon);
-      row["arch"] = colon == std::string::npos ? json() : json(rest.substr(colon + 1));
-      row["installed"] = installed;
-      if (!row.contains("status_abbrev")) row["status_abbrev"] = "ii ";
+      // What the item leaves out, beside the item itself (not a copy of it).
+      json row = {{"name", rest.substr(0, colon)},
+                  {"arch", colon == std::string::npos ? json() : json(rest.substr(colon + 1))},
+                  {"installed", installed}};
+      if (!p.contains("status_abbrev")) row["status_abbrev"] = "ii ";
       if (installed) {
-        std::string abbrev = StringAt(row, "status_abbrev");
+        std::string abbrev = p.contains("status_abbrev") ? StringAt(p, "status_abbrev") : "ii ";
         std::string_view want = abbrev.empty() ? "" : WantOf(abbrev[0]);
         if (want.empty()) {
           return {StatusCode::kInvalidArgument, "packages.installed[].status_abbrev"};
@@ -58,11 +58,9 @@ Status Packages(const json& data, ItemSink& sink) {
         row["eflag"] = "ok";
         row["status"] = "installed";
       }
-      if (!row.contains("src")) row["src"] = row["name"];
-      if (!row.contains("src_version") && row.contains("version")) {
-        row["src_version"] = row["version"];
-      }
-      sink.Add(std::move(row));
+      if (!p.contains("src")) row["src"] = row["name"];
+      if (!p.contains("src_version") && p.contains("version")) row["src_version"] = p["version"];
+      sink.AddChanged(p, std::move(row));
     }
   }
   return Status::Ok();

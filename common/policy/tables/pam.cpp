@@ -52,8 +52,7 @@ Status PamEntries(const json& data, ItemSink& sink) {
   for (const json& e : *entries) {
     if (!e.is_object()) return {StatusCode::kInvalidArgument, "pam.entries has a non-object"};
     std::string service = StringAt(e, "service");
-    json row = e;
-    row["position"] = ++positions[service];
+    json row = {{"position", ++positions[service]}};  // beside the entry, not a copy of it
     std::string file;
     if (auto chain = e.find("chain"); chain != e.end() && chain->is_string()) {
       auto c = chains.find("pam_chain:" + service + ":" + chain->get<std::string>());
@@ -90,7 +89,7 @@ Status PamEntries(const json& data, ItemSink& sink) {
         if (k != "id" && k != "source") row[k] = v;
       }
     }
-    sink.Add(std::move(row));
+    sink.AddChanged(e, std::move(row));
   }
   return Status::Ok();
 }
