@@ -36,10 +36,13 @@ class CtlFormatter : public CLI::Formatter {
 
   std::string make_subcommand(const CLI::App* sub) const override {
     std::string synopsis = sub->get_name();
-    for (const CLI::Option* opt : sub->get_options()) {
+    for (const CLI::Option* opt : sub->get_options()) {  // positionals first
       if (opt->get_positional()) {
         synopsis += " " + opt->get_name() + (opt->get_items_expected_max() > 1 ? "..." : "");
-      } else if (opt->get_required()) {
+      }
+    }
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (!opt->get_positional() && opt->get_required()) {
         std::string type = opt->get_type_name();  // "N:INT in [0 - 36500]": the name alone
         synopsis += " " + opt->get_name() + " " + type.substr(0, type.find(':'));
       }
@@ -108,9 +111,12 @@ const CLI::App* Deepest(const CLI::App& app) {
 
 // The command the error is about, for the hint to its --help ("pki issue"; "" for none).
 std::string CommandPath(const CLI::App& app) {
+  std::vector<const CLI::App*> chain;  // deepest first
+  for (const CLI::App* at = Deepest(app); at != &app; at = at->get_parent()) chain.push_back(at);
   std::string path;
-  for (const CLI::App* at = Deepest(app); at != &app; at = at->get_parent()) {
-    path = at->get_name() + (path.empty() ? "" : " ") + path;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    if (!path.empty()) path += ' ';
+    path += (*it)->get_name();
   }
   return path;
 }

@@ -249,17 +249,31 @@ int Revoke(const PkiArgs& a, CtlContext& ctx) {
   return 0;
 }
 
-// --dir DIR, of every pki command: on each (not on `pki`), so that each one's help shows it.
-void AddDir(CLI::App& command, PkiArgs& a) {
-  command.add_option("--dir", a.dir, "the CA's directory")->required()->type_name("DIR");
-}
-
 // --days N, of init and issue.
 void AddValidity(CLI::App& command, PkiArgs& a) {
   command.add_option("--days", a.days, "validity in days, 1 to 3650")
       ->check(CLI::Range(1, 3650))
       ->type_name("N")
       ->capture_default_str();
+}
+
+// HOST, of issue and revoke.
+void AddHost(CLI::App& command, PkiArgs& a) {
+  command.add_option("HOST", a.host, "the agent's host id")->required()->check(HostId());
+}
+
+using PkiCommand = int (*)(const PkiArgs&, CtlContext&);
+
+// Adds the pki command `name` (with --dir) whose callback runs `run`.
+CLI::App* Add(CLI::App& group, CtlContext& ctx, const std::shared_ptr<PkiArgs>& args,
+              const std::string& name, const std::string& description, const std::string& footer,
+              PkiCommand run) {
+  CLI::App* command = group.add_subcommand(name, description);
+  command->group("Commands");
+  command->footer(footer);
+  command->callback([&ctx, args, run] { ctx.rc = run(*args, ctx); });
+  command->add_option("--dir", args->dir, "the CA's directory")->required()->type_name("DIR");
+  return command;
 }
 
 }  // namespace
@@ -275,48 +289,39 @@ void AddPkiCommands(CLI::App& app, CtlContext& ctx) {
       "Exit codes: 0 done, 1 failure (including a kept certificate without a requested\n"
       "name), 2 usage (unknown option, a bad --days, HOST or NAME).\n");
   auto args = std::make_shared<PkiArgs>();
-  auto run = [&ctx, args](int (*command)(const PkiArgs&, CtlContext&)) {
-    return [&ctx, args, command] { ctx.rc = command(*args, ctx); };
-  };
 
-  CLI::App* init = group->add_subcommand("init", "make the CA and the collector's certificate");
-  init->group("Commands");
-  init->footer(
-      "Makes DIR/ca.{crt,key} (if absent) and the collector's DIR/collector.{crt,key} for\n"
-      "localhost, 127.0.0.1, ::1 and NAMES (comma-separated DNS names per RFC 1123 or IP\n"
-      "addresses) and an empty DIR/crl.pem. A kept collector certificate that lacks one of\n"
-      "NAMES is an error unless --renew, which issues a new one.\n"
-      "Exit codes: 0 done, 1 failure (including a kept certificate without a requested\n"
-      "name), 2 usage.\n");
-  AddDir(*init, *args);
+  CLI::App* init =
+      Add(*group, ctx, args, "init", "make the CA and the collector's certificate",
+          "Makes DIR/ca.{crt,key} (if absent) and the collector's DIR/collector.{crt,key} for\n"
+          "localhost, 127.0.0.1, ::1 and NAMES (comma-separated DNS names per RFC 1123 or IP\n"
+          "addresses) and an empty DIR/crl.pem. A kept collector certificate that lacks one of\n"
+          "NAMES is an error unless --renew, which issues a new one.\n"
+          "Exit codes: 0 done, 1 failure (including a kept certificate without a requested\n"
+          "name), 2 usage.\n",
+          Init);
   init->add_option("--server-name", args->server_names, "more names of the collector")
       ->check(ValidServerNames())
       ->type_name("NAMES");
   AddValidity(*init, *args);
   init->add_flag("--renew", args->renew, "issue a new collector certificate");
-  init->callback(run(Init));
 
-  CLI::App* issue = group->add_subcommand("issue", "make an agent's certificate");
-  issue->group("Commands");
-  issue->footer(
-      "Makes the agent certificate DIR/agents/HOST.{crt,key} (clientAuth, CN = HOST; HOST:\n"
-      "1 to 253 of A-Z a-z 0-9 . - _); an existing one is kept unless --renew.\n"
-      "Exit codes: 0 done (or kept), 1 failure (no CA in DIR), 2 usage.\n");
-  issue->add_option("HOST", args->host, "the agent's host id")->required()->check(HostId());
-  AddDir(*issue, *args);
+  CLI::App* issue =
+      Add(*group, ctx, args, "issue", "make an agent's certificate",
+          "Makes the agent certificate DIR/agents/HOST.{crt,key} (clientAuth, CN = HOST; HOST:\n"
+          "1 to 253 of A-Z a-z 0-9 . - _); an existing one is kept unless --renew.\n"
+          "Exit codes: 0 done (or kept), 1 failure (no CA in DIR), 2 usage.\n",
+          IssueAgent);
+  AddHost(*issue, *args);
   AddValidity(*issue, *args);
   issue->add_flag("--renew", args->renew, "issue a new certificate");
-  issue->callback(run(IssueAgent));
 
-  CLI::App* revoke = group->add_subcommand("revoke", "revoke an agent's certificate");
-  revoke->group("Commands");
-  revoke->footer(
-      "Adds the host's current certificate to DIR/crl.pem (send SIGHUP to the collector to\n"
-      "reload it) and removes DIR/agents/HOST.*.\n"
-      "Exit codes: 0 done, 1 failure (no CA, no certificate of HOST), 2 usage.\n");
-  revoke->add_option("HOST", args->host, "the agent's host id")->required()->check(HostId());
-  AddDir(*revoke, *args);
-  revoke->callback(run(Revoke));
+  CLI::App* revoke =
+      Add(*group, ctx, args, "revoke", "revoke an agent's certificate",
+          "Adds the host's current certificate to DIR/crl.pem (send SIGHUP to the collector to\n"
+          "reload it) and removes DIR/agents/HOST.*.\n"
+          "Exit codes: 0 done, 1 failure (no CA, no certificate of HOST), 2 usage.\n",
+          Revoke);
+  AddHost(*revoke, *args);
 }
 
 }  // namespace tidemark::ctl
