@@ -121,21 +121,29 @@ std::string CommandPath(const CLI::App& app) {
   return path;
 }
 
-// CLI11's message, but a word where a command should be that is none is named as such (CLI11
-// says only that the argument was not expected, or that a command is required).
+// CLI11's message, but for what is left over our own words, in the order given (CLI11 2.1
+// lists them reversed): a word where a command should be is an unknown command, and the
+// first other one is named alone.
 std::string MessageOf(const CLI::App& app, const CLI::ParseError& e) {
   const CLI::App* at = Deepest(app);
-  std::vector<std::string> left = app.remaining(/*recurse=*/true);
-  if (!at->get_subcommands({}).empty() && !left.empty() && !left[0].empty() && left[0][0] != '-') {
-    std::string path = CommandPath(app);
-    return "unknown command '" + (path.empty() ? "" : path + " ") + left[0] + "'";
+  const std::string path = CommandPath(app);
+  const std::vector<std::string> left = app.remaining(/*recurse=*/true);
+  const std::string first = left.empty() ? "" : left[0];
+  const bool option = first.size() > 1 && first[0] == '-';
+  if (!at->get_subcommands({}).empty() && !first.empty() && !option) {
+    return "unknown command '" + (path.empty() ? "" : path + " ") + first + "'";
+  }
+  if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr && !first.empty()) {
+    std::string where = path.empty() ? "" : path + ": ";
+    if (option) return where + "unknown option '" + first.substr(0, first.find('=')) + "'";
+    return where + "unexpected argument '" + first + "'";
   }
   if (at != &app && !at->get_subcommands({}).empty()) {  // `pki` alone
     std::string names;
     for (const CLI::App* sub : at->get_subcommands({})) {
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
-    return CommandPath(app) + " needs a command: " + names;
+    return path + " needs a command: " + names;
   }
   return e.what();
 }

@@ -413,9 +413,12 @@ TEST(CtlTest, UnknownOptionIsAUsageErrorNamingIt) {
     EXPECT_EQ(r.err.rfind("tidemarkctl: ", 0), 0u) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
   }
-  // The hint names the command the error is about.
-  CtlRun r = Ctl({"show", "web1", "--bogus"});
-  EXPECT_NE(r.err.find("Try 'tidemarkctl show --help'."), std::string::npos) << r.err;
+  // An option of another command; the hint names the command the error is about.
+  CtlRun r = Ctl({"hosts", "--at", "2026-01-01T00:00:00Z"});
+  EXPECT_EQ(r.err, "tidemarkctl: hosts: unknown option '--at'\nTry 'tidemarkctl hosts --help'.\n");
+  r = Ctl({"query", "SELECT 1", "SELECT 2"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("query: unexpected argument 'SELECT 2'"), std::string::npos) << r.err;
 }
 
 TEST(CtlTest, BadFormatIsAUsageError) {
