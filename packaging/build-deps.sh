@@ -10,8 +10,9 @@ set -eu
 # libcrypt-dev: crypt_gensalt/crypt_r, the oracle of the password-hash tests.
 # libzstd-dev: compresses snapshot bodies in the collector's store.
 # libyaml-cpp-dev: rules and baselines (policies/), the files people write.
+# libcli11-dev: tidemarkctl's command line (subcommands, checks, help), header-only.
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
-libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev libyaml-cpp-dev"
+libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev libyaml-cpp-dev libcli11-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss;
 # systemd: systemctl --root is-enabled; openssh-server: sshd -T (never started);
 # libnss-wrapper: fixture users for sshd -T -C; sqlite3: checks the store's file is WAL;

@@ -3,16 +3,18 @@
 
 #include <fnmatch.h>
 
+#include "collector/store.h"
 #include "common/text.h"
+#include "common/transport/protocol.h"
 
 namespace tidemark::ctl {
 namespace {
 constexpr size_t kMaxMessageBytes = 1024;
 }  // namespace
 
-int Usage(std::ostream& err, const std::string& message) {
-  err << "tidemarkctl: " << EscapeControlBounded(message, kMaxMessageBytes)
-      << "\nTry 'tidemarkctl --help'.\n";
+int Usage(std::ostream& err, const std::string& message, const std::string& command) {
+  err << "tidemarkctl: " << EscapeControlBounded(message, kMaxMessageBytes) << "\nTry 'tidemarkctl "
+      << (command.empty() ? "" : EscapeControlBounded(command, 64) + " ") << "--help'.\n";
   return 2;
 }
 
@@ -21,29 +23,57 @@ int Fail(std::ostream& err, const std::string& message) {
   return 1;
 }
 
-std::string CommandOf(const std::vector<std::string>& args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--db") {
-      ++i;
-      continue;
-    }
-    if (args[i].rfind("--db=", 0) == 0) continue;
-    return args[i];
+int Fail(std::ostream& err, const Status& status) { return Fail(err, status.message()); }
+
+StatusOr<int64_t> ParseAt(const std::string& text) {
+  bool date = text.size() == 10 && text[4] == '-' && text[7] == '-';
+  for (size_t i = 0; date && i < text.size(); ++i) {
+    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) date = false;
   }
-  return "";
+  return ParseRfc3339(date ? text + "T00:00:00Z" : text);
 }
 
-std::vector<std::string> WithoutDb(const std::vector<std::string>& args) {
-  std::vector<std::string> rest;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--db") {
-      ++i;
-      continue;
-    }
-    if (args[i].rfind("--db=", 0) == 0) continue;
-    rest.push_back(args[i]);
-  }
-  return rest;
+CLI::Option* AddFormat(CLI::App& command, std::string& format,
+                       const std::vector<std::string>& choices) {
+  format = choices.front();
+  return command.add_option("--format", format, "output format")
+      ->check(CLI::IsMember(choices))
+      ->capture_default_str();
+}
+
+CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help) {
+  // CLI11 runs the check before the function, so the function's ParseAt succeeds.
+  CLI::Validator valid_time(
+      [](std::string& text) {
+        StatusOr<int64_t> t = ParseAt(text);
+        return t.ok() ? std::string() : t.status().message();
+      },
+      "");
+  return command
+      .add_option_function<std::string>(
+          "--at", [&at](const std::string& text) { at = *ParseAt(text); }, help)
+      ->check(valid_time)
+      ->type_name("TIME");
+}
+
+CLI::Option* AddSeverity(CLI::App& command, const std::string& name, policy::Severity& level,
+                         const std::string& help) {
+  return command
+      .add_option_function<std::string>(
+          name, [&level](const std::string& text) { level = *policy::ParseSeverity(text); }, help)
+      ->check(CLI::IsMember({"critical", "high", "medium", "low", "info"}))
+      ->type_name("LEVEL");
+}
+
+CLI::Validator HostId() {
+  return CLI::Validator(
+      [](std::string& host) -> std::string {
+        if (protocol::IsValidHostId(host)) return "";
+        return "'" + EscapeControlBounded(host, 64) +
+               "' is not a valid host id (1 to 253 of letters, digits, '.', '-', '_'; not "
+               "starting with '.' or '-'; no '..')";
+      },
+      "");
 }
 
 bool HostMatches(const std::vector<std::string>& globs, const std::string& host) {

@@ -1,23 +1,52 @@
-// What the tidemarkctl commands share: their error lines (usage: exit 2, failure: exit 1, text
-// escaped and bounded), the global --db option, and host globs.
+// What the tidemarkctl command groups share: the context every command runs in (the global
+// --db, the output streams, the exit code), their error lines (usage: exit 2, failure: exit 1,
+// text escaped and bounded), the options several commands take, and host globs.
+// Every command group registers its subcommands on the CLI11 app (commands.h); their callbacks
+// run once the whole command line is parsed and valid.
 #pragma once
 
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "common/policy/rules.h"
+#include "common/status.h"
+
 namespace tidemark::ctl {
 
-// "tidemarkctl: MESSAGE" and a hint to --help on `err`; returns 2.
-int Usage(std::ostream& err, const std::string& message);
+constexpr const char* kDefaultDb = "/var/lib/tidemark/tidemark.db";
+
+// What a command's callback reads (the global --db, the streams) and sets (its exit code).
+struct CtlContext {
+  std::string db = kDefaultDb;
+  std::ostream& out;
+  std::ostream& err;
+  int rc = 0;
+};
+
+// "tidemarkctl: MESSAGE" and a hint to `tidemarkctl [COMMAND] --help` on `err`; returns 2.
+int Usage(std::ostream& err, const std::string& message, const std::string& command = "");
 // "tidemarkctl: MESSAGE" on `err`; returns 1.
 int Fail(std::ostream& err, const std::string& message);
+int Fail(std::ostream& err, const Status& status);
 
-// The command: the first argument that is not --db FILE / --db=FILE.
-std::string CommandOf(const std::vector<std::string>& args);
-// Returns `args` without --db FILE / --db=FILE (commands that read no store accept and ignore
-// the global option); the command stays first.
-std::vector<std::string> WithoutDb(const std::vector<std::string>& args);
+// Parses an --at TIME: RFC 3339, or a date YYYY-MM-DD meaning the start of that day in UTC.
+// Returns seconds since the epoch.
+StatusOr<int64_t> ParseAt(const std::string& text);
+
+// Adds `--format FORMAT` to `command`, one of `choices` (the first is the default).
+CLI::Option* AddFormat(CLI::App& command, std::string& format,
+                       const std::vector<std::string>& choices);
+// Adds `--at TIME` (ParseAt) to `command`; sets `at` to seconds since the epoch.
+CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help);
+// Adds an option `name` taking a severity (critical, high, medium, low, info) to `command`.
+CLI::Option* AddSeverity(CLI::App& command, const std::string& name, policy::Severity& level,
+                         const std::string& help);
+// Checks that a value is a host id (protocol::IsValidHostId).
+CLI::Validator HostId();
 
 // True when `globs` is empty or one of them (fnmatch) matches `host`.
 bool HostMatches(const std::vector<std::string>& globs, const std::string& host);

@@ -1,26 +1,28 @@
-// findings.h: `tidemarkctl findings`.
-#include "collector/ctl/findings.h"
-
+// `tidemarkctl findings` (commands.h): what the collector's evaluator stored
+// (collector/evaluator.h) — the failing, unknown and error results of every host's current
+// state, or its state at a time.
 #include <fnmatch.h>
 
 #include <algorithm>
 #include <cctype>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "collector/ctl/common.h"
-#include "collector/ctl/ctl.h"
+#include "collector/ctl/commands.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
-#include "common/policy/evaluate_command.h"
 #include "common/policy/rules.h"
 #include "common/text.h"
 
 namespace tidemark::ctl {
 
-const char* const kFindingsHelp =
-    "Usage: tidemarkctl [--db FILE] findings [--host GLOB] [--rule GLOB] [--severity LEVEL]\n"
-    "                   [--at TIME] [--fail-on LEVEL] [--format text|json]\n"
+namespace {
+
+using json = nlohmann::json;
+using policy::Severity;
+
+constexpr const char* kFindingsFooter =
     "Shows what the collector found when it judged each host's latest state (or its state\n"
     "at TIME: RFC 3339, or a date meaning its start in UTC) against its policies: every\n"
     "result that is not pass (fail with the violating items, unknown, error), with the\n"
@@ -33,14 +35,8 @@ const char* const kFindingsHelp =
     "failed; 3 one failed; 1 none failed but one is an error (or the store cannot be read);\n"
     "4 only unknown results at or above LEVEL, or a host not judged yet; 2 usage.\n";
 
-namespace {
-
-using json = nlohmann::json;
-using policy::Severity;
-
 struct FindingsOptions {
-  std::string db;
-  std::string format = "text";
+  std::string format;
   std::vector<std::string> hosts;  // globs
   std::vector<std::string> rules;  // globs
   Severity min_severity = Severity::kInfo;
@@ -53,51 +49,6 @@ bool RuleMatches(const std::vector<std::string>& globs, const std::string& rule)
   return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
     return fnmatch(g.c_str(), rule.c_str(), 0) == 0;
   });
-}
-
-// Parses the options; returns an exit code (0 = parsed, 2 after a usage message, -1 = help
-// printed).
-int Parse(const std::vector<std::string>& args, FindingsOptions& o, std::ostream& out,
-          std::ostream& err) {
-  bool seen_command = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kFindingsHelp;
-      return -1;
-    }
-    if (a.size() <= 2 || a.compare(0, 2, "--") != 0) {
-      if (!seen_command) {
-        seen_command = true;  // "findings"
-        continue;
-      }
-      return Usage(err, "findings: unexpected argument '" + a + "'");
-    }
-    std::string name;
-    std::string value;
-    if (!policy::OptionValue(args, i, name, value)) return Usage(err, a + " needs a value");
-    if (name == "--db") {
-      o.db = value;
-    } else if (name == "--format") {
-      if (value != "text" && value != "json") return Usage(err, "--format: text or json");
-      o.format = value;
-    } else if (name == "--host") {
-      o.hosts.push_back(value);
-    } else if (name == "--rule") {
-      o.rules.push_back(value);
-    } else if (name == "--severity" || name == "--fail-on") {
-      std::optional<Severity> level = policy::ParseSeverity(value);
-      if (!level) return Usage(err, name + ": critical, high, medium, low or info");
-      (name == "--severity" ? o.min_severity : o.fail_on) = *level;
-    } else if (name == "--at") {
-      StatusOr<int64_t> t = ParseAt(value);
-      if (!t.ok()) return Usage(err, "--at: " + t.status().message());
-      o.at = *t;
-    } else {
-      return Usage(err, "findings: unknown option '" + name + "'");
-    }
-  }
-  return 0;
 }
 
 std::string Where(const StoredItem& item) {
@@ -201,39 +152,36 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
   out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
-}  // namespace
-
-int RunFindings(const std::vector<std::string>& args, const std::string& default_db,
-                std::ostream& out, std::ostream& err) {
-  FindingsOptions o;
-  o.db = default_db;
-  if (int rc = Parse(args, o, out, err); rc != 0) return rc < 0 ? 0 : rc;
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(o.db, open_options);
-  if (!store.ok()) return Fail(err, store.status().message());
-  auto hosts = (*store)->ListHosts();
-  if (!hosts.ok()) return Fail(err, hosts.status().message());
-
+// Every matching host's state (at --at) and its evaluation, if it was judged.
+StatusOr<std::vector<HostFindings>> LoadHosts(SqliteStore& store, const FindingsOptions& o) {
+  auto hosts = store.ListHosts();
+  if (!hosts.ok()) return hosts.status();
   std::vector<HostFindings> all;
-  std::vector<policy::RuleResult> counted;  // what the exit code is computed from
-  bool not_judged = false;
   for (const HostInfo& info : *hosts) {
     if (!HostMatches(o.hosts, info.id)) continue;
-    auto state = (*store)->LatestState(info.id, o.at);
+    auto state = store.LatestState(info.id, o.at);
     if (!state.ok()) {
       if (state.status().code() == StatusCode::kNotFound) continue;  // nothing that early
-      return Fail(err, info.id + ": " + state.status().message());
+      return Status(state.status().code(), info.id + ": " + state.status().message());
     }
     HostFindings h;
     h.state = std::move(*state);
-    auto evaluation = (*store)->EvaluationOf(h.state.seq, o.at);
-    if (!evaluation.ok()) return Fail(err, info.id + ": " + evaluation.status().message());
+    auto evaluation = store.EvaluationOf(h.state.seq, o.at);
+    if (!evaluation.ok()) {
+      return Status(evaluation.status().code(), info.id + ": " + evaluation.status().message());
+    }
     h.evaluation = std::move(*evaluation);
-    if (!h.evaluation) not_judged = true;
     all.push_back(std::move(h));
   }
-  // Pointers into `all` are taken once it no longer grows.
+  return all;
+}
+
+// Picks the results to show of each judged host (not pass, --severity, --rule), failures and
+// the most severe first; returns them as the exit code counts them. `shown` points into
+// `all`, which must not grow afterwards.
+std::vector<policy::RuleResult> SelectShown(std::vector<HostFindings>& all,
+                                            const FindingsOptions& o) {
+  std::vector<policy::RuleResult> counted;
   for (HostFindings& h : all) {
     if (!h.evaluation) continue;
     h.counts = CountOutcomes(*h.evaluation);
@@ -251,20 +199,52 @@ int RunFindings(const std::vector<std::string>& args, const std::string& default
                                            : policy::Outcome::kError;
       counted.push_back(std::move(c));
     }
-    // Failures first, the most severe first; then unknown and error results.
     std::stable_sort(h.shown.begin(), h.shown.end(), [](const auto* a, const auto* b) {
       if ((a->outcome == "fail") != (b->outcome == "fail")) return a->outcome == "fail";
       return policy::ParseSeverity(a->severity) > policy::ParseSeverity(b->severity);
     });
   }
+  return counted;
+}
+
+int RunFindings(const FindingsOptions& o, CtlContext& ctx) {
+  SqliteStore::Options open_options;
+  open_options.create = false;
+  auto store = SqliteStore::Open(ctx.db, open_options);
+  if (!store.ok()) return Fail(ctx.err, store.status());
+  auto all = LoadHosts(**store, o);
+  if (!all.ok()) return Fail(ctx.err, all.status());
+  std::vector<policy::RuleResult> counted = SelectShown(*all, o);
   if (o.format == "json") {
-    PrintJson(all, o, out);
+    PrintJson(*all, o, ctx.out);
   } else {
-    PrintText(all, out);
+    PrintText(*all, ctx.out);
   }
   int rc = policy::ExitCodeFor(counted, o.fail_on);
+  bool not_judged =
+      std::any_of(all->begin(), all->end(), [](const HostFindings& h) { return !h.evaluation; });
   if (rc == 0 && not_judged) rc = 4;
   return rc;
+}
+
+}  // namespace
+
+void AddFindingsCommands(CLI::App& app, CtlContext& ctx) {
+  CLI::App* findings = app.add_subcommand(
+      "findings", "what the collector found in every host's latest state (or at --at TIME)");
+  findings->group("Judgement (docs/policies.md)");
+  findings->footer(kFindingsFooter);
+  auto o = std::make_shared<FindingsOptions>();
+  findings->add_option("--host", o->hosts, "only hosts that match GLOB (repeatable)")
+      ->type_name("GLOB");
+  findings->add_option("--rule", o->rules, "only rules that match GLOB (repeatable)")
+      ->type_name("GLOB");
+  AddSeverity(*findings, "--severity", o->min_severity,
+              "show results at or above LEVEL (default info)");
+  AddAt(*findings, o->at, "the time to look back to (default: now)");
+  AddSeverity(*findings, "--fail-on", o->fail_on, "the least severity that fails (default high)");
+  AddFormat(*findings, o->format, {"text", "json"});
+  findings->callback([&ctx, o] { ctx.rc = RunFindings(*o, ctx); });
 }
 
 }  // namespace tidemark::ctl

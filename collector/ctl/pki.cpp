@@ -1,9 +1,13 @@
-// tidemarkctl pki init|issue|revoke: see pki.h and the usage text below.
+// `tidemarkctl pki init|issue|revoke` (commands.h): a small file-based CA for a collector and
+// its agents (common/transport/pki.h). Enough for a pilot or the README's local audit; a
+// production fleet may use its own PKI, as long as agent certificates carry clientAuth and
+// CN = host id (docs/protocol.md).
 //
 // Layout of DIR (made 0700): ca.crt, ca.key, collector.crt, collector.key, crl.pem,
 // agents/HOST.crt + HOST.key, revoked/HOST-SERIAL.crt (what the CRL lists). Keys are 0600.
 // Every command can be run again: what exists is kept, and reported as kept.
-#include "collector/ctl/pki.h"
+
+#include "common/transport/pki.h"
 
 #include <arpa/inet.h>
 #include <strings.h>
@@ -14,40 +18,26 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <optional>
+#include <memory>
 #include <sstream>
 
-#include "common/config_file.h"
+#include "collector/ctl/commands.h"
 #include "common/read_file.h"
 #include "common/text.h"
-#include "common/transport/pki.h"
-#include "common/transport/protocol.h"
 
 namespace tidemark::ctl {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kUsage =
-    "Usage: tidemarkctl pki COMMAND --dir DIR [OPTIONS]\n"
-    "\n"
-    "A file-based CA for the collector and its agents (ECDSA P-256, SHA-256):\n"
-    "  init [--server-name NAMES] [--days N] [--renew]\n"
-    "        make DIR/ca.{crt,key} (if absent) and the collector's DIR/collector.{crt,key}\n"
-    "        for localhost, 127.0.0.1, ::1 and NAMES (comma-separated DNS names per RFC 1123\n"
-    "        or IP addresses) and an empty DIR/crl.pem. A kept collector certificate that\n"
-    "        lacks one of NAMES is an error (exit 1) unless --renew, which issues a new one\n"
-    "  issue HOST [--days N] [--renew]\n"
-    "        make the agent certificate DIR/agents/HOST.{crt,key} (clientAuth, CN = HOST;\n"
-    "        HOST: 1 to 253 of A-Z a-z 0-9 . - _); an existing one is kept unless --renew\n"
-    "  revoke HOST\n"
-    "        add the host's current certificate to DIR/crl.pem (send SIGHUP to the\n"
-    "        collector to reload it) and remove DIR/agents/HOST.*\n"
-    "\n"
-    "--days N: validity in days, 1 to 3650 (default 397).\n"
-    "Keys are written mode 0600, DIR is made mode 0700. Running a command again keeps what\n"
-    "exists. Exit codes: 0 done, 1 failure (including a kept certificate without a requested\n"
-    "name), 2 usage (unknown option, a bad --days, HOST or NAME).\n";
+// The arguments of the pki commands: --dir of `pki`, and those of the command given.
+struct PkiArgs {
+  std::string dir;
+  std::string server_names;  // comma-separated
+  int days = 397;
+  bool renew = false;
+  std::string host;
+};
 
 bool Exists(const std::string& p) { return access(p.c_str(), F_OK) == 0; }
 
@@ -93,38 +83,28 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-int Usage(std::ostream& err, const std::string& message) {
-  err << "tidemarkctl pki: " << message << "\nTry 'tidemarkctl pki --help'.\n";
-  return 2;
-}
-
-// The validity in days: --days N, 1 to 3650. A usage error otherwise.
-std::optional<int> Days(const ConfigMap& c, std::ostream& err) {
-  auto days = GetInt(c, "days", 397, 1, 3650);
-  if (!days.ok()) {
-    Usage(err, days.status().message());
-    return std::nullopt;
-  }
-  return static_cast<int>(*days);
-}
-
-// The names a collector certificate must carry: the defaults and --server-name, each a DNS name
-// (RFC 1123) or an IP address. A usage error names the first bad one.
-std::optional<std::string> ServerNames(const ConfigMap& c, pki::CertRequest& req) {
+// The names a collector certificate must carry: the defaults and --server-name.
+void ServerNames(const std::string& names, pki::CertRequest& req) {
   req.dns_names = {"localhost"};
   req.ip_addresses = {"127.0.0.1", "::1"};
-  for (const auto& n : SplitList(GetString(c, "server_name", ""))) {
-    if (pki::IsIpAddress(n)) {
-      req.ip_addresses.push_back(n);
-    } else if (pki::IsValidDnsName(n)) {
-      req.dns_names.push_back(n);
-    } else {
-      return "--server-name: '" + EscapeControlBounded(n, 64) +
-             "' is neither a DNS name (RFC 1123: letters, digits, '-' in dot-separated labels of "
-             "1 to 63) nor an IP address";
-    }
+  for (const auto& n : SplitList(names)) {
+    (pki::IsIpAddress(n) ? req.ip_addresses : req.dns_names).push_back(n);
   }
-  return std::nullopt;
+}
+
+// Checks --server-name: each name a DNS name (RFC 1123) or an IP address; names the first bad.
+CLI::Validator ValidServerNames() {
+  return CLI::Validator(
+      [](std::string& names) -> std::string {
+        for (const auto& n : SplitList(names)) {
+          if (pki::IsIpAddress(n) || pki::IsValidDnsName(n)) continue;
+          return "'" + EscapeControlBounded(n, 64) +
+                 "' is neither a DNS name (RFC 1123: letters, digits, '-' in dot-separated "
+                 "labels of 1 to 63) nor an IP address";
+        }
+        return "";
+      },
+      "");
 }
 
 // The requested names that the certificate `cert_pem` does not carry.
@@ -172,140 +152,176 @@ Status WriteCrl(const std::string& dir, const pki::KeyPair& ca) {
   return pki::WritePem(dir + "/crl.pem", *crl, 0644);
 }
 
-int Fail(std::ostream& err, const Status& s) {
-  err << "tidemarkctl pki: " << s.message() << "\n";
-  return 1;
+// Makes DIR and its CA unless they exist; says which.
+Status EnsureCa(const std::string& dir, std::ostream& out) {
+  if (Status s = MakeDir(dir); !s.ok()) return s;
+  if (Exists(dir + "/ca.key")) {
+    out << "kept CA " << dir << "/ca.crt\n";
+    return Status::Ok();
+  }
+  auto ca = pki::MakeCa("tidemark CA", 3650);
+  if (!ca.ok()) return ca.status();
+  if (Status s = WritePair(dir + "/ca", *ca); !s.ok()) return s;
+  out << "made CA " << dir << "/ca.crt\n";
+  return Status::Ok();
 }
 
-int Init(const std::string& dir, const ConfigMap& c, std::ostream& out, std::ostream& err) {
-  auto days = Days(c, err);
-  if (!days) return 2;
+// Keeps the collector's certificate when it carries every name of `req` (an agent would
+// otherwise fail later with "hostname mismatch", far from the cause); a certificate that
+// lacks one is an error unless --renew.
+int KeepCollectorCertificate(const std::string& dir, const pki::CertRequest& req, CtlContext& ctx) {
+  auto cert = ReadText(dir + "/collector.crt");
+  if (!cert.ok()) return Fail(ctx.err, cert.status());
+  std::vector<std::string> missing = MissingNames(*cert, req);
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return Fail(ctx.err, "the existing " + dir +
+                             "/collector.crt does not carry the requested name(s) " + list +
+                             "; it was kept unchanged. Run init again with --renew to issue a "
+                             "new collector certificate (then restart the collector)");
+  }
+  ctx.out << "kept collector certificate " << dir << "/collector.crt\n";
+  return 0;
+}
+
+int Init(const PkiArgs& a, CtlContext& ctx) {
   pki::CertRequest req;
   req.common_name = "tidemark-collector";
   req.role = pki::Role::kServer;
-  req.days = *days;
-  if (auto problem = ServerNames(c, req)) return Usage(err, *problem);
-  if (Status s = MakeDir(dir); !s.ok()) return Fail(err, s);
-  if (!Exists(dir + "/ca.key")) {
-    auto ca = pki::MakeCa("tidemark CA", 3650);
-    if (!ca.ok()) return Fail(err, ca.status());
-    if (Status s = WritePair(dir + "/ca", *ca); !s.ok()) return Fail(err, s);
-    out << "made CA " << dir << "/ca.crt\n";
-  } else {
-    out << "kept CA " << dir << "/ca.crt\n";
-  }
-  auto ca = LoadCa(dir);
-  if (!ca.ok()) return Fail(err, ca.status());
-  auto renew_flag = GetBool(c, "renew", false);
-  bool renew = renew_flag.ok() && *renew_flag;
-  bool make = !Exists(dir + "/collector.key") || renew;
-  if (!make) {
-    // A kept certificate must carry every requested name: an agent would otherwise fail later
-    // with "hostname mismatch", far from the cause.
-    auto cert = ReadText(dir + "/collector.crt");
-    if (!cert.ok()) return Fail(err, cert.status());
-    std::vector<std::string> missing = MissingNames(*cert, req);
-    if (!missing.empty()) {
-      std::string list;
-      for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-      err << "tidemarkctl pki: ERROR: the existing " << dir
-          << "/collector.crt does not carry the requested name(s) " << list
-          << "; it was kept unchanged. Run init again with --renew to issue a new collector "
-             "certificate (then restart the collector)\n";
-      return 1;
-    }
-    out << "kept collector certificate " << dir << "/collector.crt\n";
+  req.days = a.days;
+  ServerNames(a.server_names, req);
+  if (Status s = EnsureCa(a.dir, ctx.out); !s.ok()) return Fail(ctx.err, s);
+  auto ca = LoadCa(a.dir);
+  if (!ca.ok()) return Fail(ctx.err, ca.status());
+  if (Exists(a.dir + "/collector.key") && !a.renew) {
+    if (int rc = KeepCollectorCertificate(a.dir, req, ctx); rc != 0) return rc;
   } else {
     auto pair = pki::Issue(*ca, req);
-    if (!pair.ok()) return Fail(err, pair.status());
-    if (Status s = WritePair(dir + "/collector", *pair); !s.ok()) return Fail(err, s);
-    out << (renew ? "renewed" : "made") << " collector certificate " << dir << "/collector.crt\n";
+    if (!pair.ok()) return Fail(ctx.err, pair.status());
+    if (Status s = WritePair(a.dir + "/collector", *pair); !s.ok()) return Fail(ctx.err, s);
+    ctx.out << (a.renew ? "renewed" : "made") << " collector certificate " << a.dir
+            << "/collector.crt\n";
   }
-  if (!Exists(dir + "/crl.pem")) {
-    if (Status s = WriteCrl(dir, *ca); !s.ok()) return Fail(err, s);
-    out << "made CRL " << dir << "/crl.pem\n";
+  if (!Exists(a.dir + "/crl.pem")) {
+    if (Status s = WriteCrl(a.dir, *ca); !s.ok()) return Fail(ctx.err, s);
+    ctx.out << "made CRL " << a.dir << "/crl.pem\n";
   }
   return 0;
 }
 
-int IssueAgent(const std::string& dir, const std::string& host, const ConfigMap& c,
-               std::ostream& out, std::ostream& err) {
-  auto days = Days(c, err);
-  if (!days) return 2;
-  auto ca = LoadCa(dir);
-  if (!ca.ok()) return Fail(err, ca.status());
-  if (Status s = MakeDir(dir + "/agents"); !s.ok()) return Fail(err, s);
-  std::string base = dir + "/agents/" + host;
-  if (Exists(base + ".key") && !*GetBool(c, "renew", false)) {
-    out << "kept agent certificate " << base << ".crt\n";
+int IssueAgent(const PkiArgs& a, CtlContext& ctx) {
+  auto ca = LoadCa(a.dir);
+  if (!ca.ok()) return Fail(ctx.err, ca.status());
+  if (Status s = MakeDir(a.dir + "/agents"); !s.ok()) return Fail(ctx.err, s);
+  std::string base = a.dir + "/agents/" + a.host;
+  if (Exists(base + ".key") && !a.renew) {
+    ctx.out << "kept agent certificate " << base << ".crt\n";
     return 0;
   }
   pki::CertRequest req;
-  req.common_name = host;
+  req.common_name = a.host;
   req.role = pki::Role::kClient;
-  req.days = *days;
+  req.days = a.days;
   auto pair = pki::Issue(*ca, req);
-  if (!pair.ok()) return Fail(err, pair.status());
-  if (Status s = WritePair(base, *pair); !s.ok()) return Fail(err, s);
-  out << "made agent certificate " << base << ".crt (CN " << host << ")\n";
+  if (!pair.ok()) return Fail(ctx.err, pair.status());
+  if (Status s = WritePair(base, *pair); !s.ok()) return Fail(ctx.err, s);
+  ctx.out << "made agent certificate " << base << ".crt (CN " << a.host << ")\n";
   return 0;
 }
 
-int Revoke(const std::string& dir, const std::string& host, std::ostream& out, std::ostream& err) {
-  auto ca = LoadCa(dir);
-  if (!ca.ok()) return Fail(err, ca.status());
-  std::string base = dir + "/agents/" + host;
+int Revoke(const PkiArgs& a, CtlContext& ctx) {
+  auto ca = LoadCa(a.dir);
+  if (!ca.ok()) return Fail(ctx.err, ca.status());
+  std::string base = a.dir + "/agents/" + a.host;
   auto cert = ReadText(base + ".crt");
-  if (!cert.ok()) return Fail(err, cert.status());
+  if (!cert.ok()) return Fail(ctx.err, cert.status());
   auto fp = pki::Fingerprint(*cert);
-  if (!fp.ok()) return Fail(err, fp.status());
-  if (Status s = MakeDir(dir + "/revoked"); !s.ok()) return Fail(err, s);
-  std::string kept = dir + "/revoked/" + host + "-" + fp->substr(7, 16) + ".crt";
-  if (Status s = pki::WritePem(kept, *cert, 0644); !s.ok()) return Fail(err, s);
-  if (Status s = WriteCrl(dir, *ca); !s.ok()) return Fail(err, s);
+  if (!fp.ok()) return Fail(ctx.err, fp.status());
+  if (Status s = MakeDir(a.dir + "/revoked"); !s.ok()) return Fail(ctx.err, s);
+  std::string kept = a.dir + "/revoked/" + a.host + "-" + fp->substr(7, 16) + ".crt";
+  if (Status s = pki::WritePem(kept, *cert, 0644); !s.ok()) return Fail(ctx.err, s);
+  if (Status s = WriteCrl(a.dir, *ca); !s.ok()) return Fail(ctx.err, s);
   std::remove((base + ".crt").c_str());
   std::remove((base + ".key").c_str());
-  out << "revoked " << host << " (" << *fp << "); " << dir
-      << "/crl.pem updated: send SIGHUP to the collector\n";
+  ctx.out << "revoked " << a.host << " (" << *fp << "); " << a.dir
+          << "/crl.pem updated: send SIGHUP to the collector\n";
   return 0;
+}
+
+// --days N, of init and issue.
+void AddValidity(CLI::App& command, PkiArgs& a) {
+  command.add_option("--days", a.days, "validity in days, 1 to 3650")
+      ->check(CLI::Range(1, 3650))
+      ->type_name("N")
+      ->capture_default_str();
+}
+
+// HOST, of issue and revoke.
+void AddHost(CLI::App& command, PkiArgs& a) {
+  command.add_option("HOST", a.host, "the agent's host id")->required()->check(HostId());
+}
+
+using PkiCommand = int (*)(const PkiArgs&, CtlContext&);
+
+// Adds the pki command `name` (with --dir) whose callback runs `run`.
+CLI::App* Add(CLI::App& group, CtlContext& ctx, const std::shared_ptr<PkiArgs>& args,
+              const std::string& name, const std::string& description, const std::string& footer,
+              PkiCommand run) {
+  CLI::App* command = group.add_subcommand(name, description);
+  command->group("Commands");
+  command->footer(footer);
+  command->callback([&ctx, args, run] { ctx.rc = run(*args, ctx); });
+  command->add_option("--dir", args->dir, "the CA's directory")->required()->type_name("DIR");
+  return command;
 }
 
 }  // namespace
 
-int RunPki(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  for (const auto& a : args) {
-    if (a == "-h" || a == "--help") {
-      out << kUsage;
-      return 0;
-    }
-  }
-  ConfigMap c;
-  std::vector<std::string> pos;
-  Status s = ApplyFlags(args, {"dir", "server_name", "days", "renew"}, {"renew"}, &c, &pos);
-  if (!s.ok() || pos.empty()) {
-    err << "tidemarkctl pki: " << EscapeControlBounded(s.ok() ? "no command" : s.message(), 512)
-        << "\n"
-        << kUsage;
-    return 2;
-  }
-  std::string dir = GetString(c, "dir", "");
-  if (dir.empty()) {
-    err << "tidemarkctl pki: --dir DIR is required\n";
-    return 2;
-  }
-  const std::string& cmd = pos[0];
-  if (cmd == "init" && pos.size() == 1) return Init(dir, c, out, err);
-  if ((cmd == "issue" || cmd == "revoke") && pos.size() == 2) {
-    if (!protocol::IsValidHostId(pos[1])) {
-      err << "tidemarkctl pki: '" << EscapeControlBounded(pos[1], 64)
-          << "' is not a valid host id (1 to 253 of letters, digits, '.', '-', '_'; not starting "
-             "with '.' or '-'; no '..')\n";
-      return 2;
-    }
-    return cmd == "issue" ? IssueAgent(dir, pos[1], c, out, err) : Revoke(dir, pos[1], out, err);
-  }
-  err << "tidemarkctl pki: unknown command or wrong arguments\n" << kUsage;
-  return 2;
+void AddPkiCommands(CLI::App& app, CtlContext& ctx) {
+  CLI::App* group = app.add_subcommand("pki", "a file-based CA for the collector and its agents");
+  group->group("Certificates");
+  group->require_subcommand(1);
+  group->footer(
+      "A file-based CA for the collector and its agents (ECDSA P-256, SHA-256). Keys are\n"
+      "written mode 0600, DIR is made mode 0700. Running a command again keeps what exists.\n"
+      "tidemarkctl pki COMMAND --help shows the help of COMMAND.\n"
+      "Exit codes: 0 done, 1 failure (including a kept certificate without a requested\n"
+      "name), 2 usage (unknown option, a bad --days, HOST or NAME).\n");
+  auto args = std::make_shared<PkiArgs>();
+
+  CLI::App* init =
+      Add(*group, ctx, args, "init", "make the CA and the collector's certificate",
+          "Makes DIR/ca.{crt,key} (if absent) and the collector's DIR/collector.{crt,key} for\n"
+          "localhost, 127.0.0.1, ::1 and NAMES (comma-separated DNS names per RFC 1123 or IP\n"
+          "addresses) and an empty DIR/crl.pem. A kept collector certificate that lacks one of\n"
+          "NAMES is an error unless --renew, which issues a new one.\n"
+          "Exit codes: 0 done, 1 failure (including a kept certificate without a requested\n"
+          "name), 2 usage.\n",
+          Init);
+  init->add_option("--server-name", args->server_names, "more names of the collector")
+      ->check(ValidServerNames())
+      ->type_name("NAMES");
+  AddValidity(*init, *args);
+  init->add_flag("--renew", args->renew, "issue a new collector certificate");
+
+  CLI::App* issue =
+      Add(*group, ctx, args, "issue", "make an agent's certificate",
+          "Makes the agent certificate DIR/agents/HOST.{crt,key} (clientAuth, CN = HOST; HOST:\n"
+          "1 to 253 of A-Z a-z 0-9 . - _); an existing one is kept unless --renew.\n"
+          "Exit codes: 0 done (or kept), 1 failure (no CA in DIR), 2 usage.\n",
+          IssueAgent);
+  AddHost(*issue, *args);
+  AddValidity(*issue, *args);
+  issue->add_flag("--renew", args->renew, "issue a new certificate");
+
+  CLI::App* revoke =
+      Add(*group, ctx, args, "revoke", "revoke an agent's certificate",
+          "Adds the host's current certificate to DIR/crl.pem (send SIGHUP to the collector to\n"
+          "reload it) and removes DIR/agents/HOST.*.\n"
+          "Exit codes: 0 done, 1 failure (no CA, no certificate of HOST), 2 usage.\n",
+          Revoke);
+  AddHost(*revoke, *args);
 }
 
 }  // namespace tidemark::ctl

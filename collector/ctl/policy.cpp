@@ -1,13 +1,14 @@
-#include "collector/ctl/policy.h"
+// `tidemarkctl tables`, `query` and `evaluate` (commands.h): the fact tables (common/policy/)
+// as the user sees them: their definitions; read-only SELECTs over the latest state of every
+// host in the store or over snapshot files; a snapshot file judged against the policies.
 
 #include <algorithm>
 #include <cctype>
 #include <map>
+#include <memory>
 #include <optional>
 
-#include "collector/ctl/common.h"
-#include "collector/ctl/ctl.h"
-#include "collector/ctl/findings.h"
+#include "collector/ctl/commands.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate_command.h"
 #include "common/policy/fact_db.h"
@@ -22,59 +23,32 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kTablesHelp =
-    "Usage: tidemarkctl tables [--format text|json|markdown]\n"
+constexpr const char* kTablesFooter =
     "Lists the fact tables that rules and queries read: each table, the snapshot section it\n"
     "comes from and its columns. --format markdown prints docs/tables.md.\n"
     "Exit codes: 0 printed, 2 usage.\n";
 
-constexpr const char* kQueryHelp =
-    "Usage: tidemarkctl [--db FILE] query SQL [--host GLOB] [--at TIME] [--format text|json|csv]\n"
-    "       tidemarkctl query SQL --snapshot FILE... [--format text|json|csv]\n"
+constexpr const char* kQueryFooter =
     "Runs one read-only SELECT (or WITH ... SELECT) over the fact tables (docs/tables.md;\n"
     "tidemarkctl tables) of every host's latest state in the store received at or before\n"
-    "TIME (default: now), or of the given snapshot files, one host at a time. A column\n"
-    "`host` (the host id) comes first in every row (a column of the query named `host`\n"
-    "is shown as `host:1`). Writes, ATTACH, PRAGMA and more than one\n"
-    "statement are refused; a query that runs too long is stopped. --host GLOB (fnmatch,\n"
+    "TIME (default: now), or, with --snapshot FILE (repeatable), of the given snapshot files,\n"
+    "one host at a time. A column `host` (the host id) comes first in every row (a column\n"
+    "of the query named `host` is shown as `host:1`). Writes, ATTACH, PRAGMA and more than\n"
+    "one statement are refused; a query that runs too long is stopped. --host GLOB (fnmatch,\n"
     "repeatable) limits the hosts. TIME is RFC 3339 or a date (its start in UTC).\n"
     "Text and CSV show cells as text, with control characters escaped (\\xNN); text cuts\n"
     "cells at 4096 bytes; JSON (an array of objects) keeps them whole.\n"
     "Exit codes: 0 done, 1 an SQL error, a snapshot or store that cannot be read, 2 usage.\n";
 
 struct QueryOptions {
-  std::string db;
-  std::string format = "text";
-  std::optional<std::string> sql;
-  std::optional<std::string> at;
+  std::string format;
+  std::string sql;
+  std::optional<int64_t> at;
   std::vector<std::string> hosts;      // globs
   std::vector<std::string> snapshots;  // files
 };
 
-using policy::OptionValue;
-
-int RunTables(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string format = "text";
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kTablesHelp;
-      return 0;
-    }
-    if (a == "--format" || a.rfind("--format=", 0) == 0) {
-      if (a == "--format") {
-        if (i + 1 >= args.size()) return Usage(err, "--format needs a value");
-        format = args[++i];
-      } else {
-        format = a.substr(9);
-      }
-      if (format != "text" && format != "json" && format != "markdown") {
-        return Usage(err, "--format: text, json or markdown");
-      }
-      continue;
-    }
-    return Usage(err, "tables: unexpected argument '" + a + "'");
-  }
+int RunTables(const std::string& format, std::ostream& out) {
   const auto& tables = policy::FactTables();
   if (format == "markdown") {
     out << policy::TablesMarkdown();
@@ -208,8 +182,6 @@ std::optional<Snapshot> DecodeOrSay(const std::string& label, std::string_view t
   return std::move(*snapshot);
 }
 
-// Loads one snapshot and runs the query; returns false (after a message) on an error, and sets
-// `stop` when the SQL itself is wrong (it would fail the same way on every host).
 // Runs the query on what `db` shows now and prints its rows for `host`; returns false (after a
 // message) on an error, and sets `stop` when the SQL itself is wrong (it would fail the same
 // way on every host).
@@ -236,126 +208,25 @@ bool QueryOne(policy::FactDb& db, const std::string& label, const std::string& h
   return RunOn(db, label, host, sql, printer, err, stop);
 }
 
-int RunQuery(const std::vector<std::string>& args, const std::string& default_db, std::ostream& out,
-             std::ostream& err) {
-  QueryOptions o;
-  o.db = default_db;
-  bool seen_command = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--help" || a == "-h") {
-      out << kQueryHelp;
-      return 0;
-    }
-    if (a.size() > 2 && a.compare(0, 2, "--") == 0) {
-      std::string name;
-      std::string value;
-      if (!OptionValue(args, i, name, value)) return Usage(err, a + " needs a value");
-      if (name == "--db") {
-        o.db = value;
-      } else if (name == "--format") {
-        if (value != "text" && value != "json" && value != "csv") {
-          return Usage(err, "--format: text, json or csv");
-        }
-        o.format = value;
-      } else if (name == "--host") {
-        o.hosts.push_back(value);
-      } else if (name == "--at") {
-        o.at = value;
-      } else if (name == "--snapshot") {
-        o.snapshots.push_back(value);
-      } else {
-        return Usage(err, "query: unknown option '" + name + "'");
-      }
-      continue;
-    }
-    if (!seen_command) {
-      seen_command = true;  // "query"
-      continue;
-    }
-    if (o.sql) return Usage(err, "query takes one SQL argument (quote it)");
-    o.sql = a;
-  }
-  if (!o.sql) return Usage(err, "query needs SQL, e.g. tidemarkctl query 'SELECT name FROM users'");
-  if (!o.snapshots.empty() && o.at) return Usage(err, "--at reads the store, not --snapshot files");
-
-  StatusOr<std::unique_ptr<policy::FactDb>> db = policy::FactDb::Open();
-  if (!db.ok()) return Fail(err, db.status().message());
-  Printer printer(out, o.format);
+// `query --snapshot FILE...`: the query over each file (--host filters by the host id inside).
+int QuerySnapshots(const QueryOptions& o, policy::FactDb& db, Printer& printer, CtlContext& ctx) {
   int rc = 0;
   bool stop = false;
-  if (!o.snapshots.empty()) {
-    for (const std::string& file : o.snapshots) {
-      StatusOr<std::string> text = ReadRegularFile(file, kMaxSnapshotFileBytes);
-      if (!text.ok()) {
-        rc = Fail(err, text.status().message());
-        continue;
-      }
-      std::string hash;
-      std::optional<Snapshot> snapshot = DecodeOrSay(file, *text, err, &hash);
-      if (!snapshot) {
-        rc = 1;
-        continue;
-      }
-      // --host filters snapshot files too, by the host id inside.
-      if (!HostMatches(o.hosts, snapshot->host.id)) continue;
-      if (!QueryOne(**db, file, snapshot->host.id, *snapshot, std::move(hash), *o.sql, printer, err,
-                    stop)) {
-        rc = 1;
-      }
-      if (stop) return 1;
-    }
-    printer.Finish();
-    return rc;
-  }
-
-  std::optional<int64_t> at;
-  if (o.at) {
-    StatusOr<int64_t> t = ParseAt(*o.at);
-    if (!t.ok()) return Usage(err, "--at: " + t.status().message());
-    at = *t;
-  }
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(o.db, open_options);
-  if (!store.ok()) return Fail(err, store.status().message());
-  // The fast way: the facts file the collector's evaluator keeps (each host's latest judged
-  // state as SQL tables). A state it does not hold (not judged yet, older than --at asks for,
-  // no facts file) is decoded from its snapshot instead: the same rows, more slowly.
-  auto facts = policy::FactDb::OpenFacts(FactsPathFor(o.db));
-  std::map<std::string, int64_t> fact_states;
-  if (facts.ok()) {
-    auto states = (*facts)->FactStates();
-    if (states.ok()) fact_states = std::move(*states);
-  }
-  auto hosts = (*store)->ListHosts();
-  if (!hosts.ok()) return Fail(err, hosts.status().message());
-  for (const HostInfo& h : *hosts) {
-    if (!HostMatches(o.hosts, h.id)) continue;
-    auto state = (*store)->LatestState(h.id, at);
-    if (!state.ok()) {
-      if (state.status().code() == StatusCode::kNotFound) continue;  // nothing that early
-      rc = Fail(err, h.id + ": " + state.status().message());
-      continue;
-    }
-    std::string label = "host " + h.id + " snapshot " + state->id;
-    if (auto it = fact_states.find(h.id); it != fact_states.end() && it->second == state->seq) {
-      Status selected = (*facts)->SelectState(state->seq);
-      if (selected.ok()) {
-        if (!RunOn(**facts, label, h.id, *o.sql, printer, err, stop)) rc = 1;
-        if (stop) return 1;
-        continue;
-      }
-    }
-    auto snap = (*store)->Latest(h.id, at);
-    if (!snap.ok()) {
-      rc = Fail(err, h.id + ": " + snap.status().message());
+  for (const std::string& file : o.snapshots) {
+    StatusOr<std::string> text = ReadRegularFile(file, kMaxSnapshotFileBytes);
+    if (!text.ok()) {
+      rc = Fail(ctx.err, text.status());
       continue;
     }
     std::string hash;
-    std::optional<Snapshot> snapshot = DecodeOrSay(label, snap->body, err, &hash);
-    if (!snapshot ||
-        !QueryOne(**db, label, h.id, *snapshot, std::move(hash), *o.sql, printer, err, stop)) {
+    std::optional<Snapshot> snapshot = DecodeOrSay(file, *text, ctx.err, &hash);
+    if (!snapshot) {
+      rc = 1;
+      continue;
+    }
+    if (!HostMatches(o.hosts, snapshot->host.id)) continue;
+    if (!QueryOne(db, file, snapshot->host.id, *snapshot, std::move(hash), o.sql, printer, ctx.err,
+                  stop)) {
       rc = 1;
     }
     if (stop) return 1;
@@ -364,33 +235,121 @@ int RunQuery(const std::vector<std::string>& args, const std::string& default_db
   return rc;
 }
 
+// Runs the query on one host's state at --at: from the facts file when it holds that state
+// (`fact_states`: host -> state), else decoded from its snapshot. Returns false on an error.
+bool QueryHost(const QueryOptions& o, SqliteStore& store, const std::string& host,
+               const std::map<std::string, int64_t>& fact_states, policy::FactDb* facts,
+               policy::FactDb& db, Printer& printer, CtlContext& ctx, bool& stop) {
+  auto state = store.LatestState(host, o.at);
+  if (!state.ok()) {
+    if (state.status().code() == StatusCode::kNotFound) return true;  // nothing that early
+    Fail(ctx.err, host + ": " + state.status().message());
+    return false;
+  }
+  std::string label = "host " + host + " snapshot " + state->id;
+  if (auto it = fact_states.find(host); it != fact_states.end() && it->second == state->seq) {
+    if (facts->SelectState(state->seq).ok()) {
+      return RunOn(*facts, label, host, o.sql, printer, ctx.err, stop);
+    }
+  }
+  auto snap = store.Latest(host, o.at);
+  if (!snap.ok()) {
+    Fail(ctx.err, host + ": " + snap.status().message());
+    return false;
+  }
+  std::string hash;
+  std::optional<Snapshot> snapshot = DecodeOrSay(label, snap->body, ctx.err, &hash);
+  return snapshot &&
+         QueryOne(db, label, host, *snapshot, std::move(hash), o.sql, printer, ctx.err, stop);
+}
+
+// `query` over the store: every host's latest state (at --at).
+int QueryStore(const QueryOptions& o, policy::FactDb& db, Printer& printer, CtlContext& ctx) {
+  SqliteStore::Options open_options;
+  open_options.create = false;
+  auto store = SqliteStore::Open(ctx.db, open_options);
+  if (!store.ok()) return Fail(ctx.err, store.status());
+  // The fast way: the facts file the collector's evaluator keeps (each host's latest judged
+  // state as SQL tables). A state it does not hold (not judged yet, older than --at asks for,
+  // no facts file) is decoded from its snapshot instead: the same rows, more slowly.
+  auto facts = policy::FactDb::OpenFacts(FactsPathFor(ctx.db));
+  std::map<std::string, int64_t> fact_states;
+  if (facts.ok()) {
+    auto states = (*facts)->FactStates();
+    if (states.ok()) fact_states = std::move(*states);
+  }
+  auto hosts = (*store)->ListHosts();
+  if (!hosts.ok()) return Fail(ctx.err, hosts.status());
+  int rc = 0;
+  bool stop = false;
+  for (const HostInfo& h : *hosts) {
+    if (!HostMatches(o.hosts, h.id)) continue;
+    policy::FactDb* facts_db = facts.ok() ? facts->get() : nullptr;
+    if (!QueryHost(o, **store, h.id, fact_states, facts_db, db, printer, ctx, stop)) rc = 1;
+    if (stop) return 1;
+  }
+  printer.Finish();
+  return rc;
+}
+
+int RunQuery(const QueryOptions& o, CtlContext& ctx) {
+  StatusOr<std::unique_ptr<policy::FactDb>> db = policy::FactDb::Open();
+  if (!db.ok()) return Fail(ctx.err, db.status());
+  Printer printer(ctx.out, o.format);
+  if (!o.snapshots.empty()) return QuerySnapshots(o, **db, printer, ctx);
+  return QueryStore(o, **db, printer, ctx);
+}
+
+void AddTablesCommand(CLI::App& app, CtlContext& ctx) {
+  CLI::App* tables = app.add_subcommand("tables", "list the fact tables and their columns");
+  tables->group("Fact tables (docs/tables.md)");
+  tables->footer(kTablesFooter);
+  auto format = std::make_shared<std::string>();
+  AddFormat(*tables, *format, {"text", "json", "markdown"});
+  tables->callback([&ctx, format] { ctx.rc = RunTables(*format, ctx.out); });
+}
+
+void AddQueryCommand(CLI::App& app, CtlContext& ctx) {
+  CLI::App* query = app.add_subcommand(
+      "query", "one read-only SELECT over the fact tables of every host's latest state");
+  query->group("Fact tables (docs/tables.md)");
+  query->footer(kQueryFooter);
+  auto o = std::make_shared<QueryOptions>();
+  query->add_option("SQL", o->sql, "one SELECT, quoted as one argument")->required();
+  query->add_option("--host", o->hosts, "only hosts that match GLOB (repeatable)")
+      ->type_name("GLOB");
+  CLI::Option* snapshot =
+      query->add_option("--snapshot", o->snapshots, "a snapshot file instead of the store")
+          ->type_name("FILE");
+  AddAt(*query, o->at, "the time to look back to (default: now)")->excludes(snapshot);
+  AddFormat(*query, o->format, {"text", "json", "csv"});
+  query->callback([&ctx, o] { ctx.rc = RunQuery(*o, ctx); });
+}
+
+void AddEvaluateCommand(CLI::App& app, CtlContext& ctx) {
+  CLI::App* evaluate =
+      app.add_subcommand("evaluate", "judge a snapshot file against the policies, offline");
+  evaluate->group("Judgement (docs/policies.md)");
+  evaluate->footer(policy::kEvaluateDetails);
+  auto o = std::make_shared<policy::EvaluateOptions>();
+  evaluate->add_option("--snapshot", o->snapshot_file, "the snapshot file")
+      ->required()
+      ->type_name("FILE");
+  evaluate->add_option("--policies", o->policies, "a YAML file or a directory of them")
+      ->type_name("DIR|FILE")
+      ->capture_default_str();
+  AddSeverity(*evaluate, "--fail-on", o->fail_on, "the least severity that fails (default high)");
+  AddFormat(*evaluate, o->format, {"text", "json"});
+  evaluate->callback(
+      [&ctx, o] { ctx.rc = policy::RunEvaluate(*o, "tidemarkctl evaluate", ctx.out, ctx.err); });
+}
+
 }  // namespace
 
-bool IsPolicyCommand(const std::vector<std::string>& args) {
-  std::string command = CommandOf(args);
-  return command == "tables" || command == "query" || command == "evaluate" ||
-         command == "findings";
-}
-
-int RunPolicyCommand(const std::vector<std::string>& args, const std::string& default_db,
-                     std::ostream& out, std::ostream& err) {
-  std::string command = CommandOf(args);
-  if (command == "tables") return RunTables(WithoutDb(args), out, err);
-  if (command == "evaluate") {
-    std::vector<std::string> rest = WithoutDb(args);  // evaluate reads no store
-    return policy::RunEvaluateCommand({rest.begin() + 1, rest.end()}, "tidemarkctl evaluate", out,
-                                      err);
-  }
-  if (command == "findings") return RunFindings(args, default_db, out, err);
-  return RunQuery(args, default_db, out, err);
-}
-
-const char* PolicyCommandHelp(const std::string& command) {
-  if (command == "tables") return kTablesHelp;
-  if (command == "query") return kQueryHelp;
-  if (command == "evaluate") return policy::kEvaluateHelp;
-  if (command == "findings") return kFindingsHelp;
-  return nullptr;
+void AddPolicyCommands(CLI::App& app, CtlContext& ctx) {
+  AddTablesCommand(app, ctx);
+  AddQueryCommand(app, ctx);
+  AddEvaluateCommand(app, ctx);
 }
 
 }  // namespace tidemark::ctl

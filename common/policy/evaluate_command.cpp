@@ -14,10 +14,12 @@ namespace tidemark::policy {
 
 const char* const kDefaultPoliciesDir = TIDEMARK_POLICIES_DIR;
 
-const char* const kEvaluateHelp =
+const char* const kEvaluateUsage =
     "Usage: tidemarkctl evaluate --snapshot FILE [--policies DIR|FILE] [--fail-on LEVEL]\n"
     "                            [--format text|json]\n"
-    "       tidemark-judge --snapshot FILE ... (the same, beside the agent)\n"
+    "       tidemark-judge --snapshot FILE ... (the same, beside the agent)\n";
+
+const char* const kEvaluateDetails =
     "Evaluates a snapshot file against the rules and baselines of --policies (a YAML file or\n"
     "a directory of them; default " TIDEMARK_POLICIES_DIR
     "), offline: no collector or\n"
@@ -51,8 +53,8 @@ std::string Where(const FindingItem& item) {
   return at;
 }
 
-}  // namespace
-
+// Splits the option at args[i], "--name=value" or "--name" followed by its value (then i moves
+// to the value); returns false when the value is missing.
 bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
                  std::string& value) {
   const std::string& a = args[i];
@@ -66,6 +68,8 @@ bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& n
   value = args[++i];
   return true;
 }
+
+}  // namespace
 
 void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view format,
                      std::ostream& out) {
@@ -132,14 +136,12 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
 
 int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view program,
                        std::ostream& out, std::ostream& err) {
-  std::string format = "text";
-  std::string policies = kDefaultPoliciesDir;
-  std::optional<std::string> snapshot_file;
-  Severity fail_on = Severity::kHigh;
+  EvaluateOptions o;
+  bool has_snapshot = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
-      out << kEvaluateHelp;
+      out << kEvaluateUsage << kEvaluateDetails;
       return 0;
     }
     if (a.size() <= 2 || a.compare(0, 2, "--") != 0) {
@@ -149,32 +151,38 @@ int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view pr
     std::string value;
     if (!OptionValue(args, i, name, value)) return Usage(err, program, a + " needs a value");
     if (name == "--snapshot") {
-      snapshot_file = value;
+      o.snapshot_file = value;
+      has_snapshot = true;
     } else if (name == "--policies") {
-      policies = value;
+      o.policies = value;
     } else if (name == "--format") {
       if (value != "text" && value != "json") return Usage(err, program, "--format: text or json");
-      format = value;
+      o.format = value;
     } else if (name == "--fail-on") {
       std::optional<Severity> level = ParseSeverity(value);
       if (!level) return Usage(err, program, "--fail-on: critical, high, medium, low or info");
-      fail_on = *level;
+      o.fail_on = *level;
     } else {
       return Usage(err, program, "unknown option '" + name + "'");
     }
   }
-  if (!snapshot_file) return Usage(err, program, "--snapshot FILE is needed");
-  StatusOr<PolicySet> set = LoadPolicies(policies);
+  if (!has_snapshot) return Usage(err, program, "--snapshot FILE is needed");
+  return RunEvaluate(o, program, out, err);
+}
+
+int RunEvaluate(const EvaluateOptions& o, std::string_view program, std::ostream& out,
+                std::ostream& err) {
+  StatusOr<PolicySet> set = LoadPolicies(o.policies);
   if (!set.ok()) return Fail(err, program, set.status().message());
-  StatusOr<std::string> text = ReadRegularFile(*snapshot_file, kMaxSnapshotFileBytes);
+  StatusOr<std::string> text = ReadRegularFile(o.snapshot_file, kMaxSnapshotFileBytes);
   if (!text.ok()) return Fail(err, program, text.status().message());
   StatusOr<Snapshot> snapshot = DecodeSnapshot(*text);
   if (!snapshot.ok())
-    return Fail(err, program, *snapshot_file + ": " + snapshot.status().message());
+    return Fail(err, program, o.snapshot_file + ": " + snapshot.status().message());
   StatusOr<Evaluation> e = Evaluate(*snapshot, *set);
   if (!e.ok()) return Fail(err, program, e.status().message());
-  PrintEvaluation(*e, *set, format, out);
-  return ExitCodeFor(e->results, fail_on);
+  PrintEvaluation(*e, *set, o.format, out);
+  return ExitCodeFor(e->results, o.fail_on);
 }
 
 }  // namespace tidemark::policy

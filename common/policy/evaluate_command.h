@@ -15,7 +15,18 @@ namespace tidemark::policy {
 // The installed policies (`share/tidemark/policies` under the install prefix).
 extern const char* const kDefaultPoliciesDir;
 
-extern const char* const kEvaluateHelp;
+// The help of `tidemark-judge --help`; kEvaluateDetails is its part after the usage lines (what
+// the command does and its exit codes), which `tidemarkctl evaluate --help` shows too.
+extern const char* const kEvaluateUsage;
+extern const char* const kEvaluateDetails;
+
+// The arguments of the evaluate command.
+struct EvaluateOptions {
+  std::string snapshot_file;
+  std::string policies = kDefaultPoliciesDir;
+  std::string format = "text";  // or "json"
+  Severity fail_on = Severity::kHigh;
+};
 
 // Writes `e` as text (the summary line, then every result that is not pass: failures first,
 // most severe first, each item with id, file:line and detail; host text escaped) or as JSON
@@ -23,10 +34,10 @@ extern const char* const kEvaluateHelp;
 void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view format,
                      std::ostream& out);
 
-// Splits the option at args[i] of a policy command, "--name=value" or "--name" followed by its
-// value (then i moves to the value); returns false when the value is missing.
-bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
-                 std::string& value);
+// Evaluates o.snapshot_file against o.policies and prints the result; returns the exit code of
+// ExitCodeFor, 1 when the snapshot or the policies cannot be read. Errors are "PROGRAM: ...".
+int RunEvaluate(const EvaluateOptions& o, std::string_view program, std::ostream& out,
+                std::ostream& err);
 
 // Runs `PROGRAM --snapshot FILE [--policies DIR|FILE] [--fail-on LEVEL] [--format text|json]`
 // (`args` without the program or command name); returns the exit code of ExitCodeFor, 1 when

@@ -122,7 +122,7 @@ TEST_F(CtlFindingsTest, UsageAndStoreErrors) {
   EXPECT_NE(r.err.find("no such database"), std::string::npos) << r.err;
   r = Ctl({"findings", "--help"});
   EXPECT_EQ(r.code, 0);
-  EXPECT_NE(r.out.find("Usage: tidemarkctl [--db FILE] findings"), std::string::npos);
+  EXPECT_EQ(r.out.rfind("Usage: tidemarkctl findings", 0), 0u) << r.out;
 }
 
 TEST_F(CtlFindingsTest, QueryReadsTheFactsFileAndFallsBackForStatesItLacks) {

@@ -318,24 +318,125 @@ TEST_F(CtlStoreTest, AtTakesADateMeaningItsStartInUtc) {
   EXPECT_EQ(Ctl({"--db", db_, "show", "web1", "--at", "2026-1-03"}).code, 2);
 }
 
+// Every command, as `tidemarkctl COMMAND... --help` takes it.
+const std::vector<std::vector<std::string>> kCommands = {
+    {"verify"}, {"canonical"},   {"hosts"},        {"show"},         {"history"},  {"import"},
+    {"check"},  {"thin"},        {"tables"},       {"query"},        {"evaluate"}, {"findings"},
+    {"pki"},    {"pki", "init"}, {"pki", "issue"}, {"pki", "revoke"}};
+
+std::vector<std::string> Plus(std::vector<std::string> args, const std::string& more) {
+  args.push_back(more);
+  return args;
+}
+
 TEST(CtlTest, CommandHelpAndVersion) {
-  for (const char* command :
-       {"verify", "canonical", "hosts", "show", "history", "import", "thin"}) {
-    CtlRun help = Ctl({command, "--help"});
-    EXPECT_EQ(help.code, 0) << command;
-    EXPECT_EQ(help.out.rfind(std::string("Usage: tidemarkctl "), 0), 0u) << help.out;
-    EXPECT_NE(help.out.find(std::string(command)), std::string::npos) << help.out;
-    EXPECT_EQ(help.out.find("Certificates (tidemarkctl pki --help)"), std::string::npos)
-        << command << ": the general help instead of the command's";
+  for (const auto& command : kCommands) {
+    std::string name = command.size() == 1 ? command[0] : command[0] + " " + command[1];
+    CtlRun help = Ctl(Plus(command, "--help"));
+    EXPECT_EQ(help.code, 0) << name;
+    EXPECT_EQ(help.out.rfind("Usage: tidemarkctl " + name, 0), 0u) << help.out;
+    // The command's documented exit codes, in its help.
+    EXPECT_NE(help.out.find("Exit codes"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("2 usage"), std::string::npos) << help.out;
+    EXPECT_EQ(help.out.find("Snapshot files:"), std::string::npos)
+        << name << ": the general help instead of the command's";
+    // `help COMMAND` is the same text.
+    std::vector<std::string> help_command = {"help"};
+    help_command.insert(help_command.end(), command.begin(), command.end());
+    EXPECT_EQ(Ctl(help_command).out, help.out) << name;
   }
   CtlRun show_help = Ctl({"--db", "x.db", "show", "web1", "--help"});
   EXPECT_NE(show_help.out.find("2026-12-03"), std::string::npos) << show_help.out;
-  CtlRun pki_help = Ctl({"pki", "issue", "--help"});
-  EXPECT_EQ(pki_help.code, 0);
-  EXPECT_NE(pki_help.out.find("tidemarkctl pki COMMAND"), std::string::npos);
+  for (const char* command : {"evaluate", "findings"}) {
+    CtlRun help = Ctl({command, "--help"});
+    EXPECT_NE(help.out.find("3 one failed"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("4 only unknown results"), std::string::npos) << help.out;
+  }
+  CtlRun pki_help = Ctl({"pki", "--help"});
+  for (const char* sub : {"init --dir DIR", "issue HOST --dir DIR", "revoke HOST --dir DIR"}) {
+    EXPECT_NE(pki_help.out.find(sub), std::string::npos) << sub << "\n" << pki_help.out;
+  }
   CtlRun version = Ctl({"--version"});
   EXPECT_EQ(version.code, 0);
   EXPECT_EQ(version.out.rfind("tidemarkctl ", 0), 0u) << version.out;
+  EXPECT_EQ(Ctl({"version"}).out, version.out);
+  EXPECT_EQ(Ctl({"help"}).out, Ctl({"--help"}).out);
+}
+
+TEST(CtlTest, GeneralHelpListsEveryCommandWithWhatItRequires) {
+  CtlRun help = Ctl({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_EQ(help.out.rfind("Usage: tidemarkctl ", 0), 0u) << help.out;
+  for (const char* synopsis :
+       {"verify FILE...", "canonical FILE", "hosts", "show HOST", "history HOST",
+        "import FILE --as HOST", "check", "thin --days N", "tables", "query SQL",
+        "evaluate --snapshot FILE", "findings", "pki", "--db FILE", "Exit codes"}) {
+    EXPECT_NE(help.out.find(synopsis), std::string::npos) << synopsis << "\n" << help.out;
+  }
+  // No arguments: the same help, on standard error, as a usage error.
+  CtlRun none = Ctl({});
+  EXPECT_EQ(none.code, 2);
+  EXPECT_EQ(none.err, help.out);
+}
+
+TEST(CtlTest, UnknownCommandIsAUsageErrorNamingIt) {
+  CtlRun r = Ctl({"frobnicate", "x"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "tidemarkctl: unknown command 'frobnicate'\nTry 'tidemarkctl --help'.\n");
+  r = Ctl({"--db", "x.db", "frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("'frobnicate'"), std::string::npos) << r.err;
+  r = Ctl({"pki", "frobnicate", "--dir", "x"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'pki frobnicate'"), std::string::npos) << r.err;
+  r = Ctl({"pki", "--dir", "x"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("pki needs a command: init, issue, revoke"), std::string::npos) << r.err;
+  r = Ctl({"help", "frobnicate"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("'frobnicate'"), std::string::npos) << r.err;
+  r = Ctl({"--db", "x.db"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("no command"), std::string::npos) << r.err;
+}
+
+TEST(CtlTest, UnknownOptionIsAUsageErrorNamingIt) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"hosts", "--bogus"},
+                                             {"--bogus", "hosts"},
+                                             {"show", "web1", "--bogus=1"},
+                                             {"query", "SELECT 1", "--bogus"},
+                                             {"pki", "init", "--dir", "x", "--bogus"}}) {
+    CtlRun r = Ctl(args);
+    EXPECT_EQ(r.code, 2) << args[0];
+    EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.rfind("tidemarkctl: ", 0), 0u) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+  }
+  // An option of another command; the hint names the command the error is about.
+  CtlRun r = Ctl({"hosts", "--at", "2026-01-01T00:00:00Z"});
+  EXPECT_EQ(r.err, "tidemarkctl: hosts: unknown option '--at'\nTry 'tidemarkctl hosts --help'.\n");
+  r = Ctl({"query", "SELECT 1", "SELECT 2"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("query: unexpected argument 'SELECT 2'"), std::string::npos) << r.err;
+}
+
+TEST(CtlTest, BadFormatIsAUsageError) {
+  for (const auto& command :
+       std::vector<std::vector<std::string>>{{"hosts"},
+                                             {"show", "web1"},
+                                             {"history", "web1"},
+                                             {"import", "f.json", "--as", "web1"},
+                                             {"thin", "--days", "1"},
+                                             {"tables"},
+                                             {"query", "SELECT 1"},
+                                             {"evaluate", "--snapshot", "f.json"},
+                                             {"findings"}}) {
+    CtlRun r = Ctl(Plus(Plus(command, "--format"), "xml"));
+    EXPECT_EQ(r.code, 2) << command[0];
+    EXPECT_NE(r.err.find("--format"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("xml"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

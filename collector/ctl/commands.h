@@ -1,0 +1,23 @@
+// tidemarkctl's command groups, one file each: every group adds its subcommands (options,
+// checks, help and the callback that runs the command) to the app. A new group is its file,
+// its line here, its line in RunCtl (ctl.cpp) and its line in collector/CMakeLists.txt.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "collector/ctl/common.h"
+
+namespace tidemark::ctl {
+
+// verify, canonical: snapshot files (snapshot_files.cpp).
+void AddSnapshotFileCommands(CLI::App& app, CtlContext& ctx);
+// hosts, show, history, import, check, thin: the collector's store (store.cpp).
+void AddStoreCommands(CLI::App& app, CtlContext& ctx);
+// tables, query, evaluate: the fact tables and offline judgement (policy.cpp).
+void AddPolicyCommands(CLI::App& app, CtlContext& ctx);
+// findings: what the collector's evaluator stored (findings.cpp).
+void AddFindingsCommands(CLI::App& app, CtlContext& ctx);
+// pki init|issue|revoke: a file-based CA for the collector and its agents (pki.cpp).
+void AddPkiCommands(CLI::App& app, CtlContext& ctx);
+
+}  // namespace tidemark::ctl
