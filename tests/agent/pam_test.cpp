@@ -457,7 +457,7 @@ TEST(ModuleConfParser, LineLengthAndNulBytes) {
   ASSERT_EQ(c.settings.size(), 1u);
   EXPECT_EQ(c.settings[0].line, 2);
   // On the last line (no newline) the text before the NUL counts.
-  c = pam::ParseModuleConf(std::string("deny = 4\0junk", 13), pam::ConfModule::kPwquality);
+  c = pam::ParseModuleConf(std::string("minlen = 14\0junk", 16), pam::ConfModule::kPwquality);
   EXPECT_FALSE(c.stop);
 }
 
