@@ -296,7 +296,7 @@ class ModuleConfReader {
       // scandir's errors are ignored by libpwquality; we could not look.
       out_.AddError(kPwqualityDir, std::nullopt, "cannot list: " + names.status().message());
     }
-    paths.push_back(kPwqualityConf);
+    paths.emplace_back(kPwqualityConf);
     std::vector<Assignment> effective;
     bool stopped = false;
     for (const auto& path : paths) {
@@ -337,7 +337,7 @@ class ModuleConfReader {
         out_.AddError(path, std::nullopt, "cannot read: " + content.status().message());
       }
       file["source"] = {{"file", path}};
-      files_.push_back(std::move(file));
+      files_.push_back(file);
       return false;
     }
     file["state"] = "present";
@@ -357,7 +357,7 @@ class ModuleConfReader {
       effective.push_back({s.key, std::move(s.value), path, s.line});
     }
     file["source"] = {{"file", path}};
-    files_.push_back(std::move(file));
+    files_.push_back(file);
     return conf.stop.has_value();
   }
 
@@ -375,7 +375,7 @@ class ModuleConfReader {
       json item = {{"id", "pam_setting:" + name + ":" + key}, {"module", name}, {"key", key}};
       if (a.value) item["value"] = *a.value;  // omitted: a bare flag (null)
       item["source"] = {{"file", a.file}, {"line", a.line}};
-      settings_.push_back(std::move(item));
+      settings_.push_back(item);
     }
   }
 
