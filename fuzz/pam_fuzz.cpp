@@ -9,6 +9,7 @@
 
 #include "agent/collectors/pam.h"
 #include "agent/parsers/pam.h"
+#include "agent/parsers/pam_module_conf.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -25,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)pam::IncludePath(l.module);
     }
   }
-  (void)pam::ParseKeyValue(in, "/etc/security/faillock.conf", errors);
+  (void)pam::ParseModuleConf(in, pam::ConfModule::kFaillock);
+  (void)pam::ParseModuleConf(in, pam::ConfModule::kPwquality);
 
   std::vector<std::string_view> parts = fuzz::SplitFiles(in, 4);
   static const char* const kPaths[] = {"/etc/pam.d/common-auth", "/etc/pam.d/sshd", "/etc/pam.conf",

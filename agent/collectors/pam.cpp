@@ -6,6 +6,7 @@
 #include <set>
 
 #include "agent/parsers/pam.h"
+#include "agent/parsers/pam_module_conf.h"
 
 namespace tidemark::agent {
 namespace {
@@ -246,32 +247,143 @@ class Expander {
   std::set<std::string> written_;
 };
 
-json KeyValueFiles(const Fs& fs, const std::vector<std::string>& files, Section& out) {
-  json settings = json::array();
-  json effective = json::object();
-  json read = json::array();
-  for (const auto& path : files) {
+constexpr const char* kFaillockConf = "/etc/security/faillock.conf";
+constexpr const char* kPwqualityConf = "/etc/security/pwquality.conf";
+constexpr const char* kPwqualityDir = "/etc/security/pwquality.conf.d";
+constexpr size_t kMaxDropins = 1000;
+
+// Reads the configuration files of pam_faillock and pam_pwquality as the modules do
+// (agent/parsers/pam_module_conf.h) into `files` (one item per file: `pam_module_file:PATH`)
+// and `settings` (one item per effective key: `pam_setting:MODULE:KEY`, the last assignment
+// the module applies).
+class ModuleConfReader {
+ public:
+  ModuleConfReader(const Fs& fs, Section& out, ItemArray& files, ItemArray& settings)
+      : fs_(fs), out_(out), files_(files), settings_(settings) {}
+
+  void Faillock() {
+    // pam_faillock.c (1.5.2) args_parse: the file (conf= on the PAM line names another one,
+    // see pam_entries) is read before the line's arguments, which override it. A missing
+    // default file is not an error: the compiled-in defaults (deny 3, fail_interval 900,
+    // unlock_time 600, root_unlock_time = unlock_time) apply. Any other failure to open it
+    // makes the module return PAM_SERVICE_ERR.
+    std::vector<Assignment> effective;
+    Read(pam::ConfModule::kFaillock, kFaillockConf, effective);
+    Write(pam::ConfModule::kFaillock, effective);
+  }
+
+  void Pwquality() {
+    // settings.c pwquality_read_config (libpwquality 1.4.5): first the drop-ins of
+    // pwquality.conf.d whose name ends in ".conf" (scandir with filter_conf, sorted by
+    // strcmp), then pwquality.conf: a later file's assignment wins. The first file with an
+    // unknown key, a bad integer or a malformed line stops the reading (pam_pwquality only
+    // logs it): later files are not read. pam_pwquality.c _pam_parse reads them before the
+    // PAM line's arguments, which override them.
+    std::vector<std::string> paths;
+    auto names = fs_.ListDir(kPwqualityDir);
+    if (names.ok()) {
+      std::vector<std::string> sorted;
+      for (const auto& n : *names) {
+        if (pam::IsPwqualityDropin(n)) sorted.push_back(n);
+      }
+      std::sort(sorted.begin(), sorted.end());
+      if (sorted.size() > kMaxDropins) {
+        out_.NoteTruncated("pwquality.conf.d", kMaxDropins, sorted.size());
+        sorted.resize(kMaxDropins);
+      }
+      for (const auto& n : sorted) paths.push_back(JoinPath(kPwqualityDir, n));
+    } else if (names.status().code() != StatusCode::kNotFound) {
+      // scandir's errors are ignored by libpwquality; we could not look.
+      out_.AddError(kPwqualityDir, std::nullopt, "cannot list: " + names.status().message());
+    }
+    paths.emplace_back(kPwqualityConf);
+    std::vector<Assignment> effective;
+    bool stopped = false;
+    for (const auto& path : paths) {
+      if (stopped) {
+        files_.push_back({{"id", "pam_module_file:" + path},
+                          {"module", "pwquality"},
+                          {"state", "not_read"},
+                          {"source", {{"file", path}}}});
+        continue;
+      }
+      stopped = Read(pam::ConfModule::kPwquality, path, effective);
+    }
+    Write(pam::ConfModule::kPwquality, effective);
+  }
+
+ private:
+  struct Assignment {
+    std::string key;
+    std::optional<std::string> value;
+    std::string file;
+    int64_t line;
+  };
+
+  // Reads one file into `effective`; returns true when the module stops reading there.
+  bool Read(pam::ConfModule module, const std::string& path, std::vector<Assignment>& effective) {
+    std::string name(pam::ConfModuleName(module));
+    json file = {{"id", "pam_module_file:" + path}, {"module", name}};
     ReadOptions opts;
     opts.max_bytes = kMaxFile;
-    auto content = fs.ReadFile(path, opts);
+    auto content = fs_.ReadFile(path, opts);
     if (!content.ok()) {
-      if (content.status().code() != StatusCode::kNotFound) {
-        out.AddError(path, std::nullopt, content.status().message());
+      if (content.status().code() == StatusCode::kNotFound) {
+        file["state"] = "absent";  // the module's compiled-in defaults apply
+      } else {
+        // "Could not read" is never "empty": an error naming the file.
+        file["state"] = "error";
+        file["reason"] = content.status().message();
+        out_.AddError(path, std::nullopt, "cannot read: " + content.status().message());
       }
-      continue;
+      file["source"] = {{"file", path}};
+      files_.push_back(file);
+      return false;
     }
-    read.push_back(path);
-    std::vector<SectionError> errors;
-    for (const auto& s : pam::ParseKeyValue(content->data, path, errors)) {
-      json v = s.value ? json(*s.value) : json(true);
-      json src = {{"file", path}, {"line", s.line}};
-      settings.push_back({{"key", s.key}, {"value", v}, {"source", src}});
-      effective[s.key] = {{"value", v}, {"source", src}};  // the later assignment wins
+    file["state"] = "present";
+    pam::ModuleConf conf = pam::ParseModuleConf(content->data, module);
+    for (const auto& p : conf.ignored) out_.AddError(path, p.line, p.message);
+    if (conf.stop) {
+      bool faillock = module == pam::ConfModule::kFaillock;
+      file["stop"] = {{"line", conf.stop->line},
+                      {"reason", conf.stop->message},
+                      {"effect", faillock ? "rejected" : "stopped"}};
+      out_.AddError(path, conf.stop->line,
+                    conf.stop->message +
+                        (faillock ? "; pam_faillock refuses the file (PAM_SERVICE_ERR)"
+                                  : "; libpwquality stops reading here and reads no later file"));
     }
-    for (auto& e : errors) out.errors.push_back(std::move(e));
+    for (auto& s : conf.settings) {
+      effective.push_back({s.key, std::move(s.value), path, s.line});
+    }
+    file["source"] = {{"file", path}};
+    files_.push_back(file);
+    return conf.stop.has_value();
   }
-  return {{"files_read", read}, {"settings", settings}, {"effective", effective}};
-}
+
+  // One item per key: the last assignment (each module overwrites the earlier value).
+  void Write(pam::ConfModule module, const std::vector<Assignment>& assignments) {
+    std::string name(pam::ConfModuleName(module));
+    std::map<std::string, const Assignment*> last;
+    std::vector<std::string> order;
+    for (const Assignment& a : assignments) {
+      if (!last.count(a.key)) order.push_back(a.key);
+      last[a.key] = &a;
+    }
+    for (const std::string& key : order) {
+      const Assignment& a = *last[key];
+      json item = {{"id", "pam_setting:" + name + ":" + key}, {"module", name}, {"key", key}};
+      if (a.value) item["value"] = *a.value;  // omitted: a bare flag (null)
+      item["source"] = {{"file", a.file}, {"line", a.line}};
+      settings_.push_back(item);
+    }
+  }
+
+  const Fs& fs_;
+  Section& out_;
+  ItemArray& files_;
+  ItemArray& settings_;
+};
 
 // Writes one service's expanded stack: entry ids, the service item with the module types that
 // fall back to `other` (pam_dispatch.c: a type without handlers uses other's).
@@ -440,20 +552,13 @@ void PamCollector::Collect(CollectContext& ctx, Section& out) {
   }
   finish();
 
-  std::vector<std::string> pwq;
-  auto dropins = fs.ListDir("/etc/security/pwquality.conf.d");
-  if (dropins.ok()) {
-    for (const auto& n : *dropins) {
-      if (n.size() > 5 && n.substr(n.size() - 5) == ".conf") {
-        pwq.push_back(JoinPath("/etc/security/pwquality.conf.d", n));
-      }
-    }
-  } else if (dropins.status().code() != StatusCode::kNotFound) {
-    out.AddError("/etc/security/pwquality.conf.d", std::nullopt, dropins.status().message());
-  }
-  pwq.push_back("/etc/security/pwquality.conf");  // read after the drop-ins (pwquality.conf(5))
-  out.data["pwquality"] = KeyValueFiles(fs, pwq, out);
-  out.data["faillock"] = KeyValueFiles(fs, {"/etc/security/faillock.conf"}, out);
+  ItemArray module_files;
+  ItemArray module_settings;
+  ModuleConfReader reader(fs, out, module_files, module_settings);
+  reader.Faillock();
+  reader.Pwquality();
+  out.items["module_files"] = std::move(module_files);
+  out.items["module_settings"] = std::move(module_settings);
 }
 
 }  // namespace tidemark::agent

@@ -290,41 +290,4 @@ std::map<std::string, std::string> SecurityFlags(const std::vector<std::string>&
   return flags;
 }
 
-std::vector<Setting> ParseKeyValue(std::string_view text, std::string_view path,
-                                   std::vector<SectionError>& errors) {
-  std::vector<Setting> out;
-  ForEachLine(text, [&](std::string_view raw, int64_t number) {
-    if (!AcceptLine(raw, path, number, kMaxLine, errors)) return true;
-    std::string_view l = raw.substr(0, raw.find('#'));
-    auto trim = [](std::string_view s) {
-      size_t b = s.find_first_not_of(" \t\r");
-      if (b == std::string_view::npos) return std::string_view();
-      size_t e = s.find_last_not_of(" \t\r");
-      return s.substr(b, e - b + 1);
-    };
-    l = trim(l);
-    if (l.empty()) return true;
-    size_t eq = l.find('=');
-    Setting s;
-    s.line = number;
-    if (eq == std::string_view::npos) {
-      s.key = std::string(l);
-      if (s.key.find_first_of(" \t") != std::string::npos) {
-        errors.push_back({std::string(path), number, "line is not 'key = value'; ignored"});
-        return true;
-      }
-    } else {
-      s.key = std::string(trim(l.substr(0, eq)));
-      s.value = std::string(trim(l.substr(eq + 1)));
-      if (s.key.empty()) {
-        errors.push_back({std::string(path), number, "assignment without a key; ignored"});
-        return true;
-      }
-    }
-    out.push_back(std::move(s));
-    return true;
-  });
-  return out;
-}
-
 }  // namespace tidemark::agent::pam

@@ -2,13 +2,12 @@
 // in /etc/pam.d with lines "[-]type control module-path [arguments]", '#' comments (anywhere on
 // a line), '\' line continuation, bracketed controls "[value=action ...]" and bracketed
 // arguments "[a b]" ("\]" for a literal ']'), "@include FILE" (all types) and the include /
-// substack controls (one type). Also the "key = value" files pwquality.conf(5) and
-// faillock.conf(5). Lines are never quoted in errors.
+// substack controls (one type). The modules' own files (faillock.conf, pwquality.conf) are
+// read by pam_module_conf.h. Lines are never quoted in errors.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,15 +44,5 @@ std::string IncludePath(std::string_view name);
 // Flags that matter for security, from a module's arguments: nullok, try_first_pass, ... (true)
 // and remember=N, rounds=N, ... (the value as a string).
 std::map<std::string, std::string> SecurityFlags(const std::vector<std::string>& arguments);
-
-struct Setting {
-  std::string key;
-  std::optional<std::string> value;  // nullopt for a bare boolean key ("enforce_for_root")
-  int64_t line = 0;
-};
-
-// "key = value" files (pwquality.conf(5), faillock.conf(5)): '#' comments, blanks trimmed.
-std::vector<Setting> ParseKeyValue(std::string_view text, std::string_view path,
-                                   std::vector<SectionError>& errors);
 
 }  // namespace tidemark::agent::pam

@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <map>
+#include <optional>
 #include <set>
 
 #include "agent/parsers/pam.h"
+#include "agent/parsers/pam_module_conf.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -276,27 +279,193 @@ TEST_F(PamTest, BadInputIsNamedAndTheRestIsProduced) {
   for (const auto& e : s.errors) EXPECT_EQ(e.message.find("aaaa"), std::string::npos);
 }
 
+// The settings items of `d` by id.
+std::map<std::string, json> Settings(const json& d) {
+  std::map<std::string, json> out;
+  for (const auto& s : d["module_settings"]) out[s["id"]] = s;
+  return out;
+}
+
+std::map<std::string, json> ModuleFiles(const json& d) {
+  std::map<std::string, json> out;
+  for (const auto& f : d["module_files"]) out[f["source"]["file"]] = f;
+  return out;
+}
+
 TEST_F(PamTest, PwqualityDropinsFirstThenMainFile) {
+  // settings.c pwquality_read_config: pwquality.conf.d/*.conf in strcmp order, then
+  // pwquality.conf; the last assignment wins.
   root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
   root_.Write("/etc/security/pwquality.conf.d/10-a.conf", "minlen = 12\nenforce_for_root\n");
   root_.Write("/etc/security/pwquality.conf.d/20-b.conf", "minlen=14\n");
   root_.Write("/etc/security/pwquality.conf.d/skip.txt", "minlen=1\n");
+  root_.Write("/etc/security/pwquality.conf.d/x.conf.conf", "minlen=2\n");  // first ".conf"
   root_.Write("/etc/security/pwquality.conf", "# main\nminlen = 9\ndcredit = -1\n");
   root_.Write(
       "/etc/security/faillock.conf",
       testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/pam/debian12/faillock.conf") +
           "deny = 4\neven_deny_root\n");
-  json d = Run();
-  const json& p = d["pwquality"];
-  EXPECT_EQ(p["files_read"].size(), 3u);
-  EXPECT_EQ(p["effective"]["minlen"]["value"], "9");
-  EXPECT_EQ(p["effective"]["minlen"]["source"]["file"], "/etc/security/pwquality.conf");
-  EXPECT_EQ(p["effective"]["minlen"]["source"]["line"], 2);
-  EXPECT_EQ(p["effective"]["enforce_for_root"]["value"], true);
-  EXPECT_EQ(p["settings"].size(), 5u);
-  EXPECT_EQ(d["faillock"]["effective"]["deny"]["value"], "4");
-  EXPECT_EQ(d["faillock"]["effective"]["even_deny_root"]["value"], true);
-  EXPECT_EQ(d["faillock"]["effective"].size(), 2u);  // the stock file is all comments
+  Section sec;
+  json d = Run(&sec);
+  EXPECT_TRUE(sec.errors.empty());
+  auto s = Settings(d);
+  EXPECT_EQ(s["pam_setting:pwquality:minlen"],
+            json::parse(R"({"id":"pam_setting:pwquality:minlen","module":"pwquality",
+              "key":"minlen","value":"9",
+              "source":{"file":"/etc/security/pwquality.conf","line":2}})"));
+  EXPECT_FALSE(s["pam_setting:pwquality:enforce_for_root"].contains("value"));  // bare: null
+  EXPECT_EQ(s["pam_setting:pwquality:enforce_for_root"]["source"]["file"],
+            "/etc/security/pwquality.conf.d/10-a.conf");
+  EXPECT_EQ(s["pam_setting:faillock:deny"]["value"], "4");
+  EXPECT_TRUE(s.count("pam_setting:faillock:even_deny_root"));
+  EXPECT_EQ(s.size(), 5u);  // the stock faillock.conf is all comments
+  auto f = ModuleFiles(d);
+  EXPECT_EQ(f.size(), 4u);  // faillock.conf, two drop-ins, pwquality.conf
+  EXPECT_EQ(f["/etc/security/faillock.conf"]["state"], "present");
+  EXPECT_FALSE(f.count("/etc/security/pwquality.conf.d/x.conf.conf"));
+}
+
+TEST_F(PamTest, ModuleFilesAbsentMeansDefaults) {
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  Section sec;
+  json d = Run(&sec);
+  EXPECT_TRUE(sec.errors.empty());
+  EXPECT_TRUE(d["module_settings"].empty());
+  auto f = ModuleFiles(d);
+  EXPECT_EQ(f["/etc/security/faillock.conf"]["state"], "absent");
+  EXPECT_EQ(f["/etc/security/pwquality.conf"]["state"], "absent");
+}
+
+TEST_F(PamTest, ModuleFileThatIsADirectoryIsAnErrorNamingIt) {
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root_.Mkdir("/etc/security/faillock.conf");
+  root_.Mkdir("/etc/security/pwquality.conf.d/dir.conf");
+  Section sec;
+  json d = Run(&sec);
+  EXPECT_EQ(sec.status, SectionStatus::kPartial);
+  auto f = ModuleFiles(d);
+  EXPECT_EQ(f["/etc/security/faillock.conf"]["state"], "error");
+  EXPECT_EQ(f["/etc/security/pwquality.conf.d/dir.conf"]["state"], "error");
+  bool named = false;
+  for (const auto& e : sec.errors) named |= e.path == "/etc/security/faillock.conf";
+  EXPECT_TRUE(named);
+}
+
+TEST_F(PamTest, UnreadableModuleFileIsAnErrorNotEmpty) {
+  if (geteuid() == 0) GTEST_SKIP() << "root reads a mode-000 file";
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root_.Write("/etc/security/pwquality.conf", "minlen = 14\n", 0000);
+  Section sec;
+  json d = Run(&sec);
+  EXPECT_EQ(ModuleFiles(d)["/etc/security/pwquality.conf"]["state"], "error");
+  EXPECT_TRUE(d["module_settings"].empty());
+  bool named = false;
+  for (const auto& e : sec.errors) named |= e.path == "/etc/security/pwquality.conf";
+  EXPECT_TRUE(named);
+}
+
+TEST_F(PamTest, PwqualityStopsAtAnUnknownKeyAndReadsNoLaterFile) {
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root_.Write("/etc/security/pwquality.conf.d/a.conf", "minlen = 14\nminlenn = 3\nmaxrepeat=3\n");
+  root_.Write("/etc/security/pwquality.conf", "minlen = 20\n");
+  Section sec;
+  json d = Run(&sec);
+  auto s = Settings(d);
+  EXPECT_EQ(s["pam_setting:pwquality:minlen"]["value"], "14");
+  EXPECT_FALSE(s.count("pam_setting:pwquality:maxrepeat"));
+  auto f = ModuleFiles(d);
+  EXPECT_EQ(f["/etc/security/pwquality.conf.d/a.conf"]["stop"]["line"], 2);
+  EXPECT_EQ(f["/etc/security/pwquality.conf.d/a.conf"]["stop"]["effect"], "stopped");
+  EXPECT_EQ(f["/etc/security/pwquality.conf"]["state"], "not_read");
+  EXPECT_TRUE(HasError(sec, "/etc/security/pwquality.conf.d/a.conf", 2, "unknown setting"));
+}
+
+TEST_F(PamTest, FaillockRefusesAnOverlongLine) {
+  root_.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root_.Write("/etc/security/faillock.conf",
+              "deny = 2\n# " + std::string(2000, 'a') + "\nunlock_time = 900\n");
+  Section sec;
+  json d = Run(&sec);
+  EXPECT_TRUE(d["module_settings"].empty());  // no setting applies: the module fails
+  auto f = ModuleFiles(d)["/etc/security/faillock.conf"];
+  EXPECT_EQ(f["stop"]["effect"], "rejected");
+  EXPECT_EQ(f["stop"]["line"], 2);
+  for (const auto& e : sec.errors) EXPECT_EQ(e.message.find("aaaa"), std::string::npos);
+}
+
+// ParseModuleConf against odd input, each case as the module's own code reads it.
+std::vector<std::pair<std::string, std::optional<std::string>>> Parsed(
+    const std::string& text, pam::ConfModule m = pam::ConfModule::kFaillock) {
+  std::vector<std::pair<std::string, std::optional<std::string>>> out;
+  for (const auto& s : pam::ParseModuleConf(text, m).settings) out.emplace_back(s.key, s.value);
+  return out;
+}
+
+TEST(ModuleConfParser, SpacingCommentsAndFlags) {
+  using V = std::vector<std::pair<std::string, std::optional<std::string>>>;
+  EXPECT_EQ(Parsed("deny=3\n"), (V{{"deny", "3"}}));
+  EXPECT_EQ(Parsed("\t deny \t=\t 3 \t\n"), (V{{"deny", "3"}}));
+  EXPECT_EQ(Parsed("deny 3\n"), (V{{"deny", "3"}}));  // '=' is optional
+  EXPECT_EQ(Parsed("deny = 3 # four\n"), (V{{"deny", "3"}}));
+  EXPECT_EQ(Parsed("  # deny = 3\n\n\r\n"), V{});
+  EXPECT_EQ(Parsed("even_deny_root\n"), (V{{"even_deny_root", std::nullopt}}));
+  EXPECT_EQ(Parsed("even_deny_root =\n"), (V{{"even_deny_root", std::nullopt}}));
+  EXPECT_EQ(Parsed("admin_group = a b\n"), (V{{"admin_group", "a b"}}));   // inner blanks kept
+  EXPECT_EQ(Parsed("deny=3\ndeny=5"), (V{{"deny", "3"}, {"deny", "5"}}));  // last line, no \n
+}
+
+TEST(ModuleConfParser, FaillockIgnoresUnknownKeysAndBadNumbers) {
+  auto c = pam::ParseModuleConf(
+      "Deny = 1\ndeny = x\nunlock_time = 604801\nunlock_time = never\n"
+      "dir = relative\ndeny = 5x\n",
+      pam::ConfModule::kFaillock);
+  ASSERT_EQ(c.settings.size(), 2u);
+  EXPECT_EQ(c.settings[0].key, "unlock_time");
+  EXPECT_EQ(c.settings[1].value, "5x");  // sscanf("%hu") reads 5
+  EXPECT_EQ(c.ignored.size(), 4u);
+  EXPECT_FALSE(c.stop);
+}
+
+TEST(ModuleConfParser, PwqualityKeysAreCaseInsensitiveAndIntegersStrict) {
+  auto c = pam::ParseModuleConf("MinLen = 14\nminclass = 4x\nmaxrepeat = 3\n",
+                                pam::ConfModule::kPwquality);
+  ASSERT_EQ(c.settings.size(), 1u);
+  EXPECT_EQ(c.settings[0].key, "minlen");
+  ASSERT_TRUE(c.stop);
+  EXPECT_EQ(c.stop->line, 2);
+  EXPECT_FALSE(pam::ParseModuleConf("minlen =\n", pam::ConfModule::kPwquality).settings.size());
+  EXPECT_EQ(
+      pam::ParseModuleConf("enforce_for_root = 0\n", pam::ConfModule::kPwquality).settings.size(),
+      1u);  // PWQ_TYPE_SET: any value sets it
+}
+
+TEST(ModuleConfParser, LineLengthAndNulBytes) {
+  std::string ok(pam::kMaxModuleConfLine - 8, ' ');
+  EXPECT_EQ(Parsed(ok + "deny = 4\n").size(), 1u);  // 1022 characters and the newline
+  auto c = pam::ParseModuleConf(ok + " deny = 4\n", pam::ConfModule::kFaillock);
+  ASSERT_TRUE(c.stop);  // 1023: the buffer is full before the newline
+  EXPECT_EQ(c.stop->line, 1);
+  // A NUL inside a line that is not the last: a malformed file.
+  c = pam::ParseModuleConf(std::string("deny = 4\ndeny\0= 9\nunlock_time = 0\n", 34),
+                           pam::ConfModule::kFaillock);
+  ASSERT_TRUE(c.stop);
+  EXPECT_EQ(c.stop->line, 2);
+  EXPECT_TRUE(c.settings.empty());
+  // A NUL first on a line: strlen is 0, the line is empty.
+  c = pam::ParseModuleConf(std::string("\0deny = 9\ndeny = 4\n", 19), pam::ConfModule::kFaillock);
+  EXPECT_FALSE(c.stop);
+  ASSERT_EQ(c.settings.size(), 1u);
+  EXPECT_EQ(c.settings[0].line, 2);
+  // On the last line (no newline) the text before the NUL counts.
+  c = pam::ParseModuleConf(std::string("minlen = 14\0junk", 16), pam::ConfModule::kPwquality);
+  EXPECT_FALSE(c.stop);
+}
+
+TEST(ModuleConfParser, DropinNames) {
+  EXPECT_TRUE(pam::IsPwqualityDropin("50-cis.conf"));
+  EXPECT_TRUE(pam::IsPwqualityDropin(".conf"));
+  EXPECT_FALSE(pam::IsPwqualityDropin("a.conf.bak"));
+  EXPECT_FALSE(pam::IsPwqualityDropin("a.conf.conf"));
 }
 
 TEST_F(PamTest, AbsentPamDirAndPamConfIsNotApplicable) {

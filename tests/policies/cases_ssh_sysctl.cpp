@@ -12,6 +12,8 @@ constexpr const char* kSshdConfig = "/etc/ssh/sshd_config";
 constexpr const char* kSysctl = "/etc/sysctl.d/60-cis.conf";
 constexpr const char* kCommonAuth = "/etc/pam.d/common-auth";
 constexpr const char* kCommonPassword = "/etc/pam.d/common-password";
+constexpr const char* kFaillockConf = "/etc/security/faillock.conf";
+constexpr const char* kPwqualityConf = "/etc/security/pwquality.conf";
 constexpr const char* kLoginDefs = "/etc/login.defs";
 
 constexpr const char* kCiphers =
@@ -121,6 +123,11 @@ Root SshSysctlBase() {
         "@include common-session\n"
         "@include common-password\n"}},
       {"/etc/pam.d/passwd", {"@include common-password\n"}},
+      {kFaillockConf,
+       {"# CIS 5.3.3.1\ndeny = 5\nunlock_time = 900\neven_deny_root\nroot_unlock_time = 900\n"}},
+      {kPwqualityConf,
+       {"# CIS 5.3.3.2\nminlen = 14\nminclass = 4\nmaxrepeat = 3\nmaxsequence = 3\n"
+        "dictcheck = 1\nenforcing = 1\nenforce_for_root\n"}},
       {kLoginDefs,
        {"MAIL_DIR\t/var/mail\n"
         "UMASK\t\t027\n"
@@ -233,6 +240,23 @@ std::vector<Case> SshSysctlCases() {
       ReplaceCase("pam-pwquality-enabled", kCommonPassword,
                   "password\trequisite\tpam_pwquality.so retry=3\n", "",
                   {"pam_service:passwd", "pam_service:sshd"}),
+      ReplaceCase("pam-faillock-deny", kFaillockConf, "deny = 5", "deny = 10",
+                  {"pam_setting:faillock:deny"}),
+      ReplaceCase("pam-faillock-unlock-time", kFaillockConf, "unlock_time = 900",
+                  "unlock_time = 600", {"pam_setting:faillock:unlock_time"}),
+      // An argument on the PAM line overrides the file: the line is the failing item.
+      ReplaceCase("pam-pwquality-minlen", kCommonPassword, "pam_pwquality.so retry=3",
+                  "pam_pwquality.so retry=3 minlen=8", {"pam_line:/etc/pam.d/common-password:1"}),
+      ReplaceCase("pam-pwquality-maxrepeat", kPwqualityConf, "maxrepeat = 3", "maxrepeat = 0",
+                  {"pam_setting:pwquality:maxrepeat"}),
+      ReplaceCase("pam-pwquality-maxsequence", kPwqualityConf, "maxsequence = 3", "maxsequence = 9",
+                  {"pam_setting:pwquality:maxsequence"}),
+      ReplaceCase("pam-pwquality-dictcheck", kPwqualityConf, "dictcheck = 1", "dictcheck = 0",
+                  {"pam_setting:pwquality:dictcheck"}),
+      ReplaceCase("pam-pwquality-enforcing", kPwqualityConf, "enforcing = 1", "enforcing = 0",
+                  {"pam_setting:pwquality:enforcing"}),
+      ReplaceCase("pam-pwquality-enforce-for-root", kPwqualityConf, "enforce_for_root\n", "",
+                  {"pam_setting:pwquality:enforce_for_root"}),
       ReplaceCase("pam-unix-strong-hash", kCommonPassword, " yescrypt\n", " md5\n",
                   {"pam_line:/etc/pam.d/common-password:2"}),
       // login.defs and useradd

@@ -1,4 +1,5 @@
-// Tables of the `pam` section (docs/sections/pam.md): every service's expanded module stack.
+// Tables of the `pam` section (docs/sections/pam.md): every service's expanded module stack, and
+// the settings of pam_faillock's and pam_pwquality's own configuration files.
 #include <map>
 #include <string>
 
@@ -132,6 +133,24 @@ void AddPamTables(std::vector<Table>& out) {
           {"substack_depth", T::kInteger, "how many `substack` levels the entry is inside", "", 0},
           {"error", T::kText,
            "why libpam would refuse the line (its stack then fails); NULL when none"},
+      }});
+  out.push_back(Table{
+      .name = "pam_module_settings",
+      .section = "pam",
+      .meaning = "The settings of pam_faillock's `/etc/security/faillock.conf` and libpwquality's "
+                 "`/etc/security/pwquality.conf.d/*.conf` and `/etc/security/pwquality.conf`, "
+                 "read as the modules read them: one row per key the module applies, with the "
+                 "last assignment (a later file wins). A key that is not a row has the module's "
+                 "compiled-in default unless the PAM line's arguments set it (`pam_entries`, "
+                 "which override the file). The source is the line that sets the value.",
+      .items = "/module_settings",
+      .columns = {
+          {"module", T::kText, "`faillock` or `pwquality`"},
+          {"key", T::kText,
+           "the setting (`deny`, `unlock_time`, `minlen`, `enforce_for_root`, ...); "
+           "pwquality keys lower-cased (libpwquality compares them case-insensitively)"},
+          {"value", T::kText,
+           "the value as written (`3`, `never`); NULL for a bare flag (`even_deny_root`)"},
       }});
 }
 

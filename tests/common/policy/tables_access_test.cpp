@@ -1,8 +1,8 @@
 // Fact tables over sections the real agent collects from fixture roots (issue 10): ssh_keys,
-// sshd_settings, sshd_match_blocks, sysctl, listeners, pam_entries, login_settings. Sections
-// that exist only on a live host (network, sysctl's runtime values) are built by the collector
-// with fixture inputs, or as the collector writes them, and collected once from this machine
-// with only robust facts asserted.
+// sshd_settings, sshd_match_blocks, sysctl, listeners, pam_entries, pam_module_settings,
+// login_settings. Sections that exist only on a live host (network, sysctl's runtime values)
+// are built by the collector with fixture inputs, or as the collector writes them, and
+// collected once from this machine with only robust facts asserted.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -511,6 +511,31 @@ TEST(TablesAccessTest, PamEntriesAreTheExpandedStacksWithTheirLines) {
                   "SELECT count(*) FROM pam_entries WHERE type IS NULL OR control IS NULL "
                   "OR module IS NULL OR source_file IS NULL OR source_line IS NULL"),
             (Rows{"[0]"}));
+}
+
+TEST(TablesAccessTest, PamModuleSettingsAreTheEffectiveKeysOfTheModulesFiles) {
+  TempRoot root;
+  root.Write("/etc/pam.d/other", "auth required pam_deny.so\n");
+  root.Write("/etc/security/faillock.conf", "deny = 4\nunlock_time=900\neven_deny_root\n");
+  root.Write("/etc/security/pwquality.conf.d/50-cis.conf", "minlen = 14\n");
+  root.Write("/etc/security/pwquality.conf", "minlen = 8\nenforce_for_root\n");
+  auto db = Loaded(Collect(root, "pam"));
+  EXPECT_EQ(SectionStatus(*db, "pam"), "ok");
+  EXPECT_EQ(Query(*db,
+                  "SELECT id, module, key, value, source_file, source_line "
+                  "FROM pam_module_settings ORDER BY id"),
+            (Rows{
+                R"(["pam_setting:faillock:deny","faillock","deny","4",)"
+                R"("/etc/security/faillock.conf",1])",
+                R"(["pam_setting:faillock:even_deny_root","faillock","even_deny_root",null,)"
+                R"("/etc/security/faillock.conf",3])",
+                R"(["pam_setting:faillock:unlock_time","faillock","unlock_time","900",)"
+                R"("/etc/security/faillock.conf",2])",
+                R"(["pam_setting:pwquality:enforce_for_root","pwquality","enforce_for_root",)"
+                R"(null,"/etc/security/pwquality.conf",2])",
+                R"(["pam_setting:pwquality:minlen","pwquality","minlen","8",)"
+                R"("/etc/security/pwquality.conf",1])",
+            }));
 }
 
 TEST(TablesAccessTest, PamFailedIncludeIsAnEntryWithItsError) {
