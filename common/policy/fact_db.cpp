@@ -63,20 +63,6 @@ const json& NullJson() {
   return null;
 }
 
-bool HasColumnType(ColumnType type, const json& v) {
-  switch (type) {
-    case ColumnType::kText:
-      return v.is_string();
-    case ColumnType::kInteger:
-      return v.is_number_integer();
-    case ColumnType::kBoolean:
-      return v.is_boolean();
-    case ColumnType::kJson:
-      return v.is_array() || v.is_object();
-  }
-  return false;
-}
-
 // Collects a table's rows before any is inserted, so that a section of the wrong shape leaves
 // every one of its tables empty. A row is its cells, each a pointer to a value inside its item
 // (an element of the section's data, or an item a row function made, kept here), to the

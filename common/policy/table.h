@@ -26,6 +26,8 @@ enum class ColumnType {
 // Returns the SQL type of `type` ("TEXT" or "INTEGER") and its name in the docs.
 std::string_view SqlType(ColumnType type);
 std::string_view ColumnTypeName(ColumnType type);
+// Returns true when `v` (not null) has the JSON type that column type `type` holds.
+bool HasColumnType(ColumnType type, const nlohmann::json& v);
 
 struct Column {
   std::string name;

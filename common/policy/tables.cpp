@@ -30,6 +30,20 @@ std::string_view ColumnTypeName(ColumnType type) {
   return "text";
 }
 
+bool HasColumnType(ColumnType type, const nlohmann::json& v) {
+  switch (type) {
+    case ColumnType::kText:
+      return v.is_string();
+    case ColumnType::kInteger:
+      return v.is_number_integer();
+    case ColumnType::kBoolean:
+      return v.is_boolean();
+    case ColumnType::kJson:
+      return v.is_array() || v.is_object();
+  }
+  return false;
+}
+
 namespace {
 
 std::string PathOf(const Column& column) {
@@ -51,20 +65,6 @@ const nlohmann::json* Find(const nlohmann::json& item, std::string_view path) {
     at = &*it;
   }
   return at;
-}
-
-bool HasType(ColumnType type, const nlohmann::json& v) {
-  switch (type) {
-    case ColumnType::kText:
-      return v.is_string();
-    case ColumnType::kInteger:
-      return v.is_number_integer();
-    case ColumnType::kBoolean:
-      return v.is_boolean();
-    case ColumnType::kJson:
-      return v.is_array() || v.is_object();
-  }
-  return false;
 }
 
 std::string Cell(std::string_view text) {
@@ -101,7 +101,7 @@ nlohmann::json ColumnValue(const Column& column, const nlohmann::json& item, siz
   const nlohmann::json* v = Find(item, PathOf(column));
   if (v == nullptr) return column.compact_default;
   if (v->is_null()) return nullptr;
-  if (!HasType(column.type, *v)) {
+  if (!HasColumnType(column.type, *v)) {
     if (type_errors != nullptr) ++*type_errors;
     return nullptr;
   }
