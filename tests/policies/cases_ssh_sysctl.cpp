@@ -126,7 +126,7 @@ Root SshSysctlBase() {
       {kFaillockConf,
        {"# CIS 5.3.3.1\ndeny = 5\nunlock_time = 900\neven_deny_root\nroot_unlock_time = 900\n"}},
       {kPwqualityConf,
-       {"# CIS 5.3.3.2\nminlen = 14\nminclass = 4\nmaxrepeat = 3\nmaxsequence = 3\n"
+       {"# CIS 5.3.3.2\ndifok = 2\nminlen = 14\nminclass = 4\nmaxrepeat = 3\nmaxsequence = 3\n"
         "dictcheck = 1\nenforcing = 1\nenforce_for_root\n"}},
       {kLoginDefs,
        {"MAIL_DIR\t/var/mail\n"
@@ -247,6 +247,10 @@ std::vector<Case> SshSysctlCases() {
       // An argument on the PAM line overrides the file: the line is the failing item.
       ReplaceCase("pam-pwquality-minlen", kCommonPassword, "pam_pwquality.so retry=3",
                   "pam_pwquality.so retry=3 minlen=8", {"pam_line:/etc/pam.d/common-password:1"}),
+      ReplaceCase("pam-pwquality-difok", kPwqualityConf, "difok = 2\n", "",
+                  {"pam_setting:pwquality:difok"}),
+      ReplaceCase("pam-pwquality-difok", kCommonPassword, "pam_pwquality.so retry=3",
+                  "pam_pwquality.so retry=3 difok=1", {"pam_line:/etc/pam.d/common-password:1"}),
       ReplaceCase("pam-pwquality-maxrepeat", kPwqualityConf, "maxrepeat = 3", "maxrepeat = 0",
                   {"pam_setting:pwquality:maxrepeat"}),
       ReplaceCase("pam-pwquality-maxsequence", kPwqualityConf, "maxsequence = 3", "maxsequence = 9",
