@@ -51,13 +51,6 @@ bool RuleMatches(const std::vector<std::string>& globs, const std::string& rule)
   });
 }
 
-std::string Where(const StoredItem& item) {
-  if (!item.source_file) return "";
-  std::string at = *item.source_file;
-  if (item.source_line) at += ":" + std::to_string(*item.source_line);
-  return at;
-}
-
 std::string Upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -88,7 +81,8 @@ void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
           << EscapeControlBounded(r->title, 512) << "\n";
       for (const StoredItem& i : r->items) {
         out << "\t" << EscapeControlBounded(i.id, 512);
-        if (std::string at = Where(i); !at.empty()) out << "\t" << EscapeControlBounded(at, 512);
+        if (std::string at = policy::SourceLocation(i.source_file, i.source_line); !at.empty())
+          out << "\t" << EscapeControlBounded(at, 512);
         if (!i.detail.empty()) out << "\t" << EscapeControlBounded(i.detail, 512);
         out << "\n";
       }

@@ -73,6 +73,12 @@ std::string_view OutcomeName(Outcome outcome) {
   return "error";
 }
 
+std::string SourceLocation(const std::optional<std::string>& file,
+                           const std::optional<int64_t>& line) {
+  if (!file) return "";
+  return line ? *file + ":" + std::to_string(*line) : *file;
+}
+
 Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
                           const std::vector<SelectedRule>& rules, const QueryLimits& limits) {
   Evaluation e;

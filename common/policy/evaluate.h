@@ -29,6 +29,11 @@ struct FindingItem {
   std::optional<int64_t> source_line;
 };
 
+// Returns "FILE:LINE", "FILE" without a line, "" without a file: where an item is written, as
+// findings print it.
+std::string SourceLocation(const std::optional<std::string>& file,
+                           const std::optional<int64_t>& line);
+
 struct RuleResult {
   std::string rule_id;
   std::string title;

@@ -46,13 +46,6 @@ int Fail(std::ostream& err, std::string_view program, const std::string& message
   return 1;
 }
 
-std::string Where(const FindingItem& item) {
-  if (!item.source_file) return "";
-  std::string at = *item.source_file;
-  if (item.source_line) at += ":" + std::to_string(*item.source_line);
-  return at;
-}
-
 // Splits the option at args[i], "--name=value" or "--name" followed by its value (then i moves
 // to the value); returns false when the value is missing.
 bool OptionValue(const std::vector<std::string>& args, size_t& i, std::string& name,
@@ -126,7 +119,8 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
         << "\n";
     for (const FindingItem& i : r->items) {
       out << "\t" << EscapeControlBounded(i.id, 512);
-      if (std::string at = Where(i); !at.empty()) out << "\t" << EscapeControlBounded(at, 512);
+      if (std::string at = SourceLocation(i.source_file, i.source_line); !at.empty())
+        out << "\t" << EscapeControlBounded(at, 512);
       if (!i.detail.empty()) out << "\t" << EscapeControlBounded(i.detail, 512);
       out << "\n";
     }
