@@ -173,6 +173,10 @@ ModuleConf ParseModuleConf(std::string_view text, ConfModule module) {
       ++v;
     }
     std::string_view value = s.substr(v);
+    // libpwquality compares names case-insensitively (strcasecmp); faillock exactly.
+    if (module == ConfModule::kPwquality) {
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
     // Keys are named in messages, cut short: a hostile line must not fill the error list.
     std::string shown = key.size() > 64 ? key.substr(0, 64) + "..." : key;
     if (module == ConfModule::kFaillock) {
@@ -181,15 +185,9 @@ ModuleConf ParseModuleConf(std::string_view text, ConfModule module) {
         out.ignored.push_back({number, problem + " '" + shown + "'; pam_faillock ignores it"});
         continue;
       }
-    } else {
-      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      std::string problem = PwqualityProblem(key, value);
-      if (!problem.empty()) {
-        std::string lower = shown;
-        for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        out.stop = ModuleConfProblem{number, problem + " '" + lower + "'"};
-        return out;
-      }
+    } else if (std::string problem = PwqualityProblem(key, value); !problem.empty()) {
+      out.stop = ModuleConfProblem{number, problem + " '" + shown + "'"};
+      return out;
     }
     ModuleSetting setting{key, std::nullopt, number};
     if (!value.empty()) setting.value = std::string(value);

@@ -9,17 +9,29 @@
 
 namespace tidemark::ctl {
 namespace {
-constexpr size_t kMaxMessageBytes = 1024;
+// The severities, most severe first, as the rules name them (policy::SeverityName).
+std::vector<std::string> SeverityNames() {
+  std::vector<std::string> names;
+  for (int s = static_cast<int>(policy::Severity::kCritical);
+       s >= static_cast<int>(policy::Severity::kInfo); --s) {
+    names.emplace_back(policy::SeverityName(static_cast<policy::Severity>(s)));
+  }
+  return names;
+}
 }  // namespace
 
+std::string Safe(std::string_view text, size_t max_bytes) {
+  return EscapeControlBounded(text, max_bytes);
+}
+
 int Usage(std::ostream& err, const std::string& message, const std::string& command) {
-  err << "tidemarkctl: " << EscapeControlBounded(message, kMaxMessageBytes) << "\nTry 'tidemarkctl "
-      << (command.empty() ? "" : EscapeControlBounded(command, 64) + " ") << "--help'.\n";
+  err << "tidemarkctl: " << Safe(message, kMaxMessageBytes) << "\nTry 'tidemarkctl "
+      << (command.empty() ? "" : Safe(command, 64) + " ") << "--help'.\n";
   return 2;
 }
 
 int Fail(std::ostream& err, const std::string& message) {
-  err << "tidemarkctl: " << EscapeControlBounded(message, kMaxMessageBytes) << "\n";
+  err << "tidemarkctl: " << Safe(message, kMaxMessageBytes) << "\n";
   return 1;
 }
 
@@ -61,7 +73,7 @@ CLI::Option* AddSeverity(CLI::App& command, const std::string& name, policy::Sev
   return command
       .add_option_function<std::string>(
           name, [&level](const std::string& text) { level = *policy::ParseSeverity(text); }, help)
-      ->check(CLI::IsMember({"critical", "high", "medium", "low", "info"}))
+      ->check(CLI::IsMember(SeverityNames()))
       ->type_name("LEVEL");
 }
 
@@ -69,7 +81,7 @@ CLI::Validator HostId() {
   return CLI::Validator(
       [](std::string& host) -> std::string {
         if (protocol::IsValidHostId(host)) return "";
-        return "'" + EscapeControlBounded(host, 64) +
+        return "'" + Safe(host, 64) +
                "' is not a valid host id (1 to 253 of letters, digits, '.', '-', '_'; not "
                "starting with '.' or '-'; no '..')";
       },

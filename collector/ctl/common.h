@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/policy/rules.h"
@@ -26,6 +27,16 @@ struct CtlContext {
   std::ostream& err;
   int rc = 0;
 };
+
+// Bounds of text that a host, an agent or a file wrote, in output (escaped and cut by Safe):
+// a field (ids, versions, times), a finding's title, item id, location or detail, a message.
+constexpr size_t kMaxFieldBytes = 256;
+constexpr size_t kMaxItemBytes = 512;
+constexpr size_t kMaxMessageBytes = 1024;
+
+// Text that a host, an agent or a file wrote, made safe for a terminal and for a tab-separated
+// row (common/text.h escapes control characters, tabs and newlines) and cut to `max_bytes`.
+std::string Safe(std::string_view text, size_t max_bytes = kMaxFieldBytes);
 
 // "tidemarkctl: MESSAGE" and a hint to `tidemarkctl [COMMAND] --help` on `err`; returns 2.
 int Usage(std::ostream& err, const std::string& message, const std::string& command = "");

@@ -6,12 +6,9 @@
 
 #include "collector/ctl/commands.h"
 #include "collector/server.h"
-#include "common/text.h"
 
 namespace tidemark::ctl {
 namespace {
-
-constexpr size_t kMaxMessageBytes = 1024;
 
 constexpr const char* kFooter =
     "Host and agent text (ids, versions, times, file names, errors) is shown with control\n"
@@ -179,8 +176,7 @@ int RunCtl(const std::vector<std::string>& args, std::ostream& out, std::ostream
   try {
     return RunCommand(args, out, err);
   } catch (const std::exception& e) {
-    err << "tidemarkctl: internal error: " << EscapeControlBounded(e.what(), kMaxMessageBytes)
-        << "\n";
+    err << "tidemarkctl: internal error: " << Safe(e.what(), kMaxMessageBytes) << "\n";
   } catch (...) {
     err << "tidemarkctl: internal error: unknown exception\n";
   }

@@ -13,7 +13,6 @@
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/rules.h"
-#include "common/text.h"
 
 namespace tidemark::ctl {
 
@@ -66,8 +65,7 @@ struct HostFindings {
 
 void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
   for (const HostFindings& h : all) {
-    out << "host " << EscapeControlBounded(h.state.host, 256) << ": snapshot "
-        << EscapeControlBounded(h.state.id, 256) << " received "
+    out << "host " << Safe(h.state.host) << ": snapshot " << Safe(h.state.id) << " received "
         << FormatRfc3339(h.state.received_at);
     if (!h.evaluation) {
       out << ": not judged yet\n";
@@ -77,16 +75,16 @@ void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
         << " fail, " << h.counts.unknown << " unknown, " << h.counts.error << " error, "
         << h.counts.pass << " pass\n";
     for (const StoredResult* r : h.shown) {
-      out << Upper(r->outcome) << "\t" << r->severity << "\t" << EscapeControl(r->rule_id) << "\t"
-          << EscapeControlBounded(r->title, 512) << "\n";
+      out << Upper(r->outcome) << "\t" << r->severity << "\t" << Safe(r->rule_id) << "\t"
+          << Safe(r->title, kMaxItemBytes) << "\n";
       for (const StoredItem& i : r->items) {
-        out << "\t" << EscapeControlBounded(i.id, 512);
+        out << "\t" << Safe(i.id, kMaxItemBytes);
         if (std::string at = policy::SourceLocation(i.source_file, i.source_line); !at.empty())
-          out << "\t" << EscapeControlBounded(at, 512);
-        if (!i.detail.empty()) out << "\t" << EscapeControlBounded(i.detail, 512);
+          out << "\t" << Safe(at, kMaxItemBytes);
+        if (!i.detail.empty()) out << "\t" << Safe(i.detail, kMaxItemBytes);
         out << "\n";
       }
-      if (!r->message.empty()) out << "\t" << EscapeControlBounded(r->message, 1024) << "\n";
+      if (!r->message.empty()) out << "\t" << Safe(r->message, kMaxMessageBytes) << "\n";
     }
   }
 }

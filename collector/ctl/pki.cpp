@@ -23,7 +23,6 @@
 
 #include "collector/ctl/commands.h"
 #include "common/read_file.h"
-#include "common/text.h"
 
 namespace tidemark::ctl {
 namespace {
@@ -98,7 +97,7 @@ CLI::Validator ValidServerNames() {
       [](std::string& names) -> std::string {
         for (const auto& n : SplitList(names)) {
           if (pki::IsIpAddress(n) || pki::IsValidDnsName(n)) continue;
-          return "'" + EscapeControlBounded(n, 64) +
+          return "'" + Safe(n, 64) +
                  "' is neither a DNS name (RFC 1123: letters, digits, '-' in dot-separated "
                  "labels of 1 to 63) nor an IP address";
         }

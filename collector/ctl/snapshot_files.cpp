@@ -5,23 +5,9 @@
 #include "collector/ctl/commands.h"
 #include "common/read_file.h"
 #include "common/snapshot.h"
-#include "common/text.h"
 
 namespace tidemark::ctl {
 namespace {
-
-constexpr size_t kMaxFieldBytes = 256;
-constexpr size_t kMaxMessageBytes = 1024;
-
-// Decodes a snapshot file: the named edge of decoding, so that whatever a file holds ends in a
-// clear error, never in an abort.
-StatusOr<Snapshot> Decode(std::string_view text) {
-  try {
-    return DecodeSnapshot(text);
-  } catch (const std::exception& e) {
-    return Status(StatusCode::kInvalidArgument, std::string("not a valid snapshot: ") + e.what());
-  }
-}
 
 // Reads and decodes each file; prints its canonical sections or "FILE: ok HOST HASH". A bad
 // file is reported on `err` and the others are still read.
@@ -30,23 +16,22 @@ int VerifyFiles(const std::vector<std::string>& files, bool canonical, CtlContex
   for (const std::string& file : files) {
     StatusOr<std::string> read = ReadRegularFile(file, kMaxSnapshotFileBytes);
     if (!read.ok()) {
-      ctx.err << EscapeControlBounded(read.status().message(), kMaxMessageBytes) << "\n";
+      ctx.err << Safe(read.status().message(), kMaxMessageBytes) << "\n";
       rc = 1;
       continue;
     }
-    auto snapshot = Decode(*read);
+    auto snapshot = DecodeSnapshot(*read);  // never throws: a bad file is an error
     if (!snapshot.ok()) {
-      ctx.err << EscapeControlBounded(file, kMaxMessageBytes) << ": "
-              << EscapeControlBounded(snapshot.status().message(), kMaxMessageBytes) << "\n";
+      ctx.err << Safe(file, kMaxMessageBytes) << ": "
+              << Safe(snapshot.status().message(), kMaxMessageBytes) << "\n";
       rc = 1;
       continue;
     }
     if (canonical) {
       ctx.out << CanonicalSections(*snapshot) << "\n";
     } else {
-      ctx.out << EscapeControlBounded(file, kMaxMessageBytes) << ": ok "
-              << EscapeControlBounded(snapshot->host.id, kMaxFieldBytes) << " "
-              << ContentHash(*snapshot) << "\n";
+      ctx.out << Safe(file, kMaxMessageBytes) << ": ok " << Safe(snapshot->host.id, kMaxFieldBytes)
+              << " " << ContentHash(*snapshot) << "\n";
     }
   }
   return rc;

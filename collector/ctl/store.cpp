@@ -13,19 +13,11 @@
 #include "common/read_file.h"
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
-#include "common/text.h"
 
 namespace tidemark::ctl {
 namespace {
 
 constexpr const char* kGroup = "The collector's store (--db FILE)";
-// Bounds of agent-controlled fields in text output: ids and versions are short by rule, but a
-// stored value is shown whatever it is (escaped, cut).
-constexpr size_t kMaxFieldBytes = 256;
-
-// Text that came from an agent or a file, made safe for a terminal and for a tab-separated row
-// (common/text.h escapes tabs and newlines too).
-std::string Safe(std::string_view text) { return EscapeControlBounded(text, kMaxFieldBytes); }
 
 // The arguments of one store command (each command uses its own).
 struct StoreArgs {
@@ -222,7 +214,7 @@ int CmdCheck(CtlContext& ctx) {
     return 0;
   }
   ctx.out << ctx.db << ": corrupt (" << problems->size() << " problem(s); restore from a backup)\n";
-  for (const std::string& p : *problems) ctx.out << "  " << EscapeControl(p) << "\n";
+  for (const std::string& p : *problems) ctx.out << "  " << Safe(p, kMaxMessageBytes) << "\n";
   return 1;
 }
 
