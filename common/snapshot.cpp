@@ -206,18 +206,6 @@ void Section::NoteTruncated(const std::string& list, size_t limit, size_t total)
                std::to_string(total) + " items kept");
 }
 
-void OmitDefaults(json& item, const json& defaults) {
-  if (!item.is_object()) return;
-  for (auto it = item.begin(); it != item.end();) {
-    auto d = defaults.find(it.key());
-    if (it->is_null() || (d != defaults.end() && *d == *it)) {
-      it = item.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
 void ItemArray::push_back(const json& item) {
   if (size_ > 0) text_ += ',';
   DumpInto(item, text_);

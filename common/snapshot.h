@@ -41,12 +41,6 @@ struct SectionError {
   bool operator==(const SectionError&) const = default;
 };
 
-// The compact item form (docs/snapshot.md, "Identity and provenance of items"): removes the
-// top-level keys of `item` whose value is null, and each key of `defaults` whose value in `item`
-// equals the default given there. Readers read a missing key as null or as its documented
-// default.
-void OmitDefaults(nlohmann::json& item, const nlohmann::json& defaults = nlohmann::json::object());
-
 // An array of items that grows with the host (users, grants, keys), held as canonical text:
 // each item is serialized when it is added, so a section with 10,000 users never holds a JSON
 // tree of all of them. Its text is exactly what the item would be inside a json array.

@@ -9,6 +9,7 @@
 #include "agent/parsers/nsswitch.h"
 #include "agent/parsers/shadow.h"
 #include "agent/parsers/shells.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -253,8 +254,9 @@ class Builder {
     for (const GroupEntry* g : db_.GroupsListing(u.name)) {
       if (std::find(seen.begin(), seen.end(), g->gid) != seen.end()) continue;
       seen.push_back(g->gid);
-      out.push_back(
-          {{"name", HostName(g->name)}, {"gid", g->gid}});  // compact: "primary" false omitted
+      json group = {{"name", HostName(g->name)}, {"gid", g->gid}, {"primary", false}};
+      OmitDefaults(group, CompactKind::kUserGroup);
+      out.push_back(std::move(group));
     }
     return out;
   }
@@ -334,9 +336,7 @@ class Builder {
     j["members"] = HostNames(e.members);
     j["source"] = LineOnly(e.line);  // the default file: /etc/gshadow
     // Compact: with status "present", empty administrators/members are omitted.
-    static const json kPresentDefaults = {{"administrators", json::array()},
-                                          {"members", json::array()}};
-    OmitDefaults(j, kPresentDefaults);
+    OmitDefaults(j, CompactKind::kGshadow);
     return j;
   }
 
@@ -351,8 +351,7 @@ class Builder {
                 {"gshadow", Gshadow(g)},
                 {"source", LineOnly(g.line)}};  // the default file: /etc/group
       if (!IsValidUtf8(g.name)) j["name_b64"] = Base64Encode(g.name);
-      static const json kGroupDefaults = {{"members", json::array()}};
-      OmitDefaults(j, kGroupDefaults);
+      OmitDefaults(j, CompactKind::kGroup);
       groups.push_back(std::move(j));
     }
     return groups;

@@ -8,6 +8,7 @@
 #include "agent/parsers/conf_files.h"
 #include "agent/parsers/crontab.h"
 #include "agent/parsers/lines.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {

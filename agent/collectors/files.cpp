@@ -12,6 +12,7 @@
 #include "agent/file_meta.h"
 #include "agent/parsers/shells.h"
 #include "agent/user_files.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -354,8 +355,7 @@ class FilesRun {
     j["hash_state"] = sha ? "hashed" : hash_state;
     // Compact (docs/sections/files.md): nulls, state "present" and hash_state "hashed" omitted;
     // the item is its own source ({file: path}).
-    static const json kItemDefaults = {{"state", "present"}, {"hash_state", "hashed"}};
-    OmitDefaults(j, kItemDefaults);
+    OmitDefaults(j, CompactKind::kFile);
     return j;
   }
 

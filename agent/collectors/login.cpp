@@ -5,6 +5,7 @@
 
 #include "agent/parsers/conf_files.h"
 #include "agent/parsers/lines.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -44,9 +45,12 @@ json FoldSettings(const std::vector<Setting>& all, const std::string& id_prefix)
       over.push_back({{"value", o.value}, {"source", {{"line", o.line}}}});
     }
     // Compact (docs/sections/login.md): the file is the object's `path`; no overrides: omitted.
-    json j = {{"id", id_prefix + s.key}, {"key", s.key}, {"value", s.value}};
-    if (!over.empty()) j["overridden"] = std::move(over);
-    j["source"] = {{"line", s.line}};
+    json j = {{"id", id_prefix + s.key},
+              {"key", s.key},
+              {"value", s.value},
+              {"overridden", std::move(over)},
+              {"source", {{"line", s.line}}}};
+    OmitDefaults(j, CompactKind::kLoginSetting);
     out.push_back(std::move(j));
   }
   return out;
@@ -468,8 +472,7 @@ void LoginCollector::Collect(CollectContext& ctx, Section& out) {
       AddFileMeta(j, info, db);
       j["flags"] = std::move(flags);
       // Compact (docs/sections/login.md): nulls and no flags omitted.
-      static const json kEntryDefaults = {{"flags", json::array()}};
-      OmitDefaults(j, kEntryDefaults);
+      OmitDefaults(j, CompactKind::kPathEntry);
       entries.push_back(std::move(j));
       ++n;
       if (colon == std::string::npos) break;

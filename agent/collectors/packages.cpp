@@ -5,6 +5,7 @@
 
 #include "agent/parsers/conf_files.h"
 #include "agent/parsers/dpkg_status.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -107,8 +108,8 @@ void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
     } else {
       j["source"] = SourceJson(file, p.line);
     }
-    std::string abbrev = dpkg::StatusAbbrev(p);
-    if (abbrev != "ii ") j["status_abbrev"] = abbrev;
+    j["status_abbrev"] = dpkg::StatusAbbrev(p);
+    OmitDefaults(j, CompactKind::kPackage);
     if (p.source) j["src"] = *p.source;  // short keys: most packages have one
     if (p.source_version) j["src_version"] = *p.source_version;
     bool is_installed = p.status == "installed" && p.eflag == "ok";

@@ -7,6 +7,7 @@
 
 #include "agent/parsers/pam.h"
 #include "agent/parsers/pam_module_conf.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -189,8 +190,9 @@ class Expander {
       json c = {{"id", "pam_chain:" + service + ":" + key},
                 {"service", service},
                 {"file", path},
-                {"via", std::move(via)}};
-      if (substack > 0) c["substack_depth"] = substack;
+                {"via", std::move(via)},
+                {"substack_depth", substack}};
+      OmitDefaults(c, CompactKind::kPamChain);
       chains_.push_back(c);
     }
     return key;
@@ -204,19 +206,20 @@ class Expander {
                   const std::vector<Hop>& chain, int substack, const std::string& error) {
     json content;
     if (!l.include_all) content["type"] = l.type;
-    if (l.silent) content["silent"] = true;
+    content["silent"] = l.silent;
     std::string control = l.include_all ? "@include" : l.control;
     content["control"] = control;
     if (!control.empty() && control.front() == '[') {
       content["actions"] = pam::ParseControl(control, nullptr);
     }
     content["module"] = l.module;
-    if (!l.arguments.empty()) content["arguments"] = l.arguments;
+    content["arguments"] = l.arguments;
     json flags = json::object();
     for (const auto& [k, v] : pam::SecurityFlags(l.arguments)) {
       flags[k] = v == "true" ? json(true) : json(v);
     }
-    if (!flags.empty()) content["flags"] = std::move(flags);
+    content["flags"] = std::move(flags);
+    OmitDefaults(content, CompactKind::kPamLine);
     json j;
     j["service"] = service;
     if (!chain.empty() && error.empty()) {

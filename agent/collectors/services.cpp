@@ -2,6 +2,7 @@
 
 #include "agent/parsers/crontab.h"
 #include "agent/systemd_units.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -165,8 +166,8 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
       if (!info->aliases.empty()) install["alias"] = info->aliases;
       if (!info->also.empty()) install["also"] = info->also;
       if (info->default_instance) install["default_instance"] = *info->default_instance;
-      if (!install.empty()) j["install"] = std::move(install);
-      if (!info->dropins.empty()) j["dropins"] = info->dropins;
+      j["install"] = std::move(install);
+      j["dropins"] = info->dropins;
       std::string type = unit_file::TypeOf(name);
       // Units that run processes (systemd.exec(5)): service, socket, mount, swap.
       if (type == "service" || type == "socket" || type == "mount" || type == "swap") {
@@ -187,6 +188,7 @@ void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
       out.AddError(info && !info->path.empty() ? info->path : "", std::nullopt,
                    "unit " + name + ": cannot determine its state: " + st.error);
     }
+    OmitDefaults(j, CompactKind::kUnit);
     units.push_back(j);
   }
   if (manager_units) {

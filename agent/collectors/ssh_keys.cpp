@@ -8,6 +8,7 @@
 #include "agent/file_meta.h"
 #include "agent/parsers/authorized_keys.h"
 #include "agent/user_files.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -271,8 +272,7 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
           }
         }
         // Compact (docs/sections/ssh_keys.md): nulls, no flags, via_symlink false omitted.
-        static const json kFileDefaults = {{"flags", json::array()}, {"via_symlink", false}};
-        OmitDefaults(jf, kFileDefaults);
+        OmitDefaults(jf, CompactKind::kKeysFile);
         files.push_back(std::move(jf));
       }
     }
@@ -290,13 +290,7 @@ void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
     for (const auto& r : reasons) reason += (reason.empty() ? "" : "; ") + r;
     ju["incomplete_reason"] = reasons.empty() ? json(nullptr) : json(HostName(reason));
     ju["source"] = {{"line", u.line}};  // the section's default file: /etc/passwd
-    // sshd's compiled-in AuthorizedKeysFile (sshd_config(5)) is the default of
-    // authorized_keys_file.
-    static const json kUserDefaults = {
-        {"home_state", "present"},
-        {"incomplete", false},
-        {"authorized_keys_file", {".ssh/authorized_keys", ".ssh/authorized_keys2"}}};
-    OmitDefaults(ju, kUserDefaults);
+    OmitDefaults(ju, CompactKind::kKeysUser);
     users.push_back(std::move(ju));
   }
   ItemArray key_items = keys.Take();

@@ -7,6 +7,7 @@
 
 #include "agent/parsers/conf_files.h"
 #include "agent/parsers/sysctl_conf.h"
+#include "common/compact_form.h"
 
 namespace tidemark::agent {
 namespace {
@@ -56,16 +57,13 @@ json RefJson(const Ref& r) {
           {"source", SourceJson(r.file, r.line)}};
 }
 
-// The fields an assignment and a setting share, compact (docs/sections/sysctl.md): `value` null,
-// `kind` "assignment", `glob` and `ignore_failure` false are left out.
+// The fields an assignment and a setting share (docs/sections/sysctl.md), before the compact
+// form leaves out their defaults.
 void AddAssignmentFields(const Assignment& a, const std::string& file, json& j) {
-  if (a.value) {
-    j["value"] = *a.value;
-  } else {
-    j["kind"] = "exclusion";
-  }
-  if (a.glob) j["glob"] = true;
-  if (a.ignore_failure) j["ignore_failure"] = true;
+  j["value"] = a.value ? json(*a.value) : json(nullptr);
+  j["kind"] = a.value ? "assignment" : "exclusion";
+  j["glob"] = a.glob;
+  j["ignore_failure"] = a.ignore_failure;
   j["source"] = SourceJson(file, a.line);
 }
 
@@ -74,6 +72,7 @@ json AssignmentJson(const Assignment& a, const std::string& file) {
             {"key", a.key},
             {"path", "/proc/sys/" + a.path}};
   AddAssignmentFields(a, file, j);
+  OmitDefaults(j, CompactKind::kSysctlAssignment);
   return j;
 }
 
@@ -372,7 +371,8 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
     // `key` and `path` are not repeated: the id is "sysctl:KEY", the path follows from KEY.
     json j = {{"id", "sysctl:" + o.a.key}};
     AddAssignmentFields(o.a, o.file, j);
-    if (!over.empty()) j["overridden"] = std::move(over);
+    j["overridden"] = std::move(over);
+    OmitDefaults(j, CompactKind::kSysctlSetting);
     settings.push_back(j);
   }
 
@@ -384,7 +384,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
       std::string path = "/proc/sys/" + norm;
       // Compact (docs/sections/sysctl.md): null keys and `state` "present" omitted; `key` and
       // `path` follow from the id; the item is its own source ({file: path}).
-      json j = {{"id", "sysctl_runtime:" + std::string(key)}};
+      json j = {{"id", "sysctl_runtime:" + std::string(key)}, {"state", "present"}};
       ReadOptions ro;
       ro.max_bytes = 64 << 10;
       StatusOr<FileContent> r = fs.ReadFile(path, ro);
@@ -416,7 +416,7 @@ void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
         j["configured_source"] = conf ? SourceJson(conf->file, conf->a.line) : json(nullptr);
         j["matches_configured"] = nullptr;
       }
-      OmitDefaults(j);
+      OmitDefaults(j, CompactKind::kSysctlRuntime);
       runtime.push_back(std::move(j));
     }
   }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/compact_form.h"
 #include "common/status.h"
 
 namespace tidemark::policy {
@@ -35,12 +36,13 @@ struct Column {
   std::string meaning;  // one sentence for docs/tables.md
   // JSON pointer into the row's item ("/password/status"); "" means "/" + name.
   std::string path;
-  // The value a missing key stands for in the compact item form (docs/snapshot.md): null when
-  // the compact form omits nothing for this key.
-  nlohmann::json compact_default = nullptr;
   // The value changes while the host's configuration does not (a log file's mtime): ignore it
   // when comparing two states of a host.
   bool changes_by_itself = false;
+  // The value a missing key stands for in the compact item form (docs/snapshot.md): set by
+  // FactTables() from the table's `compact` kind (common/compact_form.h), never by hand; null
+  // when the compact form omits nothing but null for this key.
+  nlohmann::json compact_default = nullptr;
 };
 
 // Receives the items of a table's rows from a custom row function: each item is an object whose
@@ -76,6 +78,10 @@ struct Table {
   std::string default_source_file;
   // The columns after the three every table has: id, source_file, source_line.
   std::vector<Column> columns;
+  // The compact forms of the items the rows are read from: a column whose path is a top-level
+  // key with an unconditional default in one of them restores that default. A row function
+  // restores conditional defaults itself (RestoreDefaults, ValueOrDefault).
+  std::vector<CompactKind> compact;
 };
 
 // The columns every table starts with.
@@ -89,9 +95,5 @@ inline constexpr std::string_view kSourceLineColumn = "source_line";
 // arrays and objects as they are.
 nlohmann::json ColumnValue(const Column& column, const nlohmann::json& item,
                            size_t* type_errors = nullptr);
-
-// Returns the compact defaults of `table` as an object {key: default} for OmitDefaults, for the
-// columns whose path is a top-level key: the collectors and the readers use the same ones.
-nlohmann::json CompactDefaults(const Table& table);
 
 }  // namespace tidemark::policy

@@ -78,6 +78,23 @@ std::string Cell(std::string_view text) {
   return out;
 }
 
+// Gives each column of `table` the unconditional default of its top-level key in the table's
+// compact kinds, and every other column none.
+void SetCompactDefaults(Table& table) {
+  for (Column& c : table.columns) {
+    c.compact_default = nullptr;
+    std::string path = PathOf(c);
+    if (path.find('/', 1) != std::string::npos) continue;
+    for (CompactKind kind : table.compact) {
+      for (const CompactDefault& d : Compact(kind).defaults) {
+        if (d.only_beside.empty() && d.when_key.empty() && path.substr(1) == d.key) {
+          c.compact_default = d.value;
+        }
+      }
+    }
+  }
+}
+
 std::vector<Table> BuildTables() {
   std::vector<Table> all;
   AddAccountsTables(all);
@@ -92,6 +109,7 @@ std::vector<Table> BuildTables() {
   AddPackagesTables(all);
   AddCronTables(all);
   std::sort(all.begin(), all.end(), [](const Table& a, const Table& b) { return a.name < b.name; });
+  for (Table& t : all) SetCompactDefaults(t);
   return all;
 }
 
@@ -106,16 +124,6 @@ nlohmann::json ColumnValue(const Column& column, const nlohmann::json& item, siz
     return nullptr;
   }
   return *v;
-}
-
-nlohmann::json CompactDefaults(const Table& table) {
-  nlohmann::json out = nlohmann::json::object();
-  for (const Column& c : table.columns) {
-    std::string path = PathOf(c);
-    if (c.compact_default.is_null() || path.find('/', 1) != std::string::npos) continue;
-    out[path.substr(1)] = c.compact_default;
-  }
-  return out;
 }
 
 const std::vector<Table>& FactTables() {

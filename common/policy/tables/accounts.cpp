@@ -31,7 +31,7 @@ Status GroupMembers(const json& data, ItemSink& sink) {
                   {"uid", u.value("uid", json())},
                   {"group", g.value("name", json())},
                   {"gid", g.value("gid", json())},
-                  {"primary", g.value("primary", false)}};
+                  {"primary", ValueOrDefault(g, CompactKind::kUserGroup, "primary")}};
       if (auto src = u.find("source"); src != u.end()) row["source"] = *src;
       std::string group = g.contains("name") && g["name"].is_string()
                               ? g["name"].get<std::string>()
@@ -90,16 +90,18 @@ void AddAccountsTables(std::vector<Table>& out) {
             .meaning = "Local groups from `/etc/group` in file order.",
             .items = "/groups",
             .default_source_file = "/etc/group",
-            .columns = {
-                {"name", T::kText, "the group name"},
-                {"gid", T::kInteger, "the group id"},
-                {"members", T::kJson, "the member list of /etc/group", "", json::array()},
-                {"gshadow_status", T::kText, "`present`, `no_entry`, `no_gshadow_file`, `unknown`",
-                 "/gshadow/status"},
-                {"gshadow_password", T::kText,
-                 "`none`, `locked` or `set` (newgrp accepts a password from non-members)",
-                 "/gshadow/password"},
-            }});
+            .columns =
+                {
+                    {"name", T::kText, "the group name"},
+                    {"gid", T::kInteger, "the group id"},
+                    {"members", T::kJson, "the member list of /etc/group"},
+                    {"gshadow_status", T::kText,
+                     "`present`, `no_entry`, `no_gshadow_file`, `unknown`", "/gshadow/status"},
+                    {"gshadow_password", T::kText,
+                     "`none`, `locked` or `set` (newgrp accepts a password from non-members)",
+                     "/gshadow/password"},
+                },
+            .compact = {CompactKind::kGroup}});
   out.push_back(Table{
       .name = "group_members",
       .section = "accounts",
@@ -108,13 +110,15 @@ void AddAccountsTables(std::vector<Table>& out) {
                  "is the user's passwd line.",
       .rows = GroupMembers,
       .default_source_file = "/etc/passwd",
-      .columns = {
-          {"group", T::kText, "the group name; NULL when no group has the primary gid"},
-          {"gid", T::kInteger, "the group id"},
-          {"user", T::kText, "the user name"},
-          {"uid", T::kInteger, "the user id"},
-          {"primary", T::kBoolean, "the group is the user's primary group", "", false},
-      }});
+      .columns =
+          {
+              {"group", T::kText, "the group name; NULL when no group has the primary gid"},
+              {"gid", T::kInteger, "the group id"},
+              {"user", T::kText, "the user name"},
+              {"uid", T::kInteger, "the user id"},
+              {"primary", T::kBoolean, "the group is the user's primary group"},
+          },
+      .compact = {CompactKind::kUserGroup}});
   out.push_back(Table{
       .name = "privileged_members",
       .section = "accounts",

@@ -47,7 +47,7 @@ Status FileRows(const json& data, std::string_view section, std::string_view key
 Status Files(const json& data, ItemSink& sink) {
   return FileRows(data, "files", "files", "file:", sink, [](json& row) -> Status {
     // `hash_state` "hashed" is omitted only beside a `sha256` (absent files have neither).
-    if (!row.contains("hash_state") && row.contains("sha256")) row["hash_state"] = "hashed";
+    RestoreDefaults(row, CompactKind::kFile);
     return Status::Ok();
   });
 }
@@ -132,8 +132,7 @@ void AddFilesTables(std::vector<Table>& out) {
             "`account_db`, `sudo`, `sshd`, `ssh_host_key`, `cron`, `pam`, `login`, `security`, "
             "`audit`, `trust`, `home`, `extra`"},
            {"user", T::kText, "the user whose home the path lies under"},
-           {"state", T::kText, "`present`, `absent` (a listed path that does not exist), `error`",
-            "", "present"},
+           {"state", T::kText, "`present`, `absent` (a listed path that does not exist), `error`"},
            {"reason", T::kText, "why, for `error`"},
            {"type", T::kText,
             "`regular`, `directory`, `symlink`, `fifo`, `socket`, `char_device`, "
@@ -143,8 +142,8 @@ void AddFilesTables(std::vector<Table>& out) {
               OwnerColumns(),
               {
                   {"size", T::kInteger, "size in bytes"},
-                  {"mtime", T::kInteger, "modification time, seconds since the epoch", "", nullptr,
-                   true},
+                  {"mtime", T::kInteger, "modification time, seconds since the epoch", "",
+                   /*changes_by_itself=*/true},
                   {"link_target", T::kText, "the target of a symlink as stored"},
                   {"sha256", T::kText,
                    "lowercase hex SHA-256 of the content; NULL when not "
@@ -154,6 +153,7 @@ void AddFilesTables(std::vector<Table>& out) {
                    "`unreadable_by_owner`, `symlink_in_path`, `changed`, `error`; NULL when "
                    "absent or error"},
               })),
+      .compact = {CompactKind::kFile},
   });
   out.push_back(Table{
       .name = "trust_files",
@@ -173,7 +173,7 @@ void AddFilesTables(std::vector<Table>& out) {
                         {
                             {"size", T::kInteger, "size in bytes"},
                             {"mtime", T::kInteger, "modification time, seconds since the epoch", "",
-                             nullptr, true},
+                             /*changes_by_itself=*/true},
                         })),
   });
   out.push_back(Table{
@@ -193,8 +193,8 @@ void AddFilesTables(std::vector<Table>& out) {
               OwnerColumns(),
               {
                   {"size", T::kInteger, "size in bytes"},
-                  {"mtime", T::kInteger, "modification time, seconds since the epoch", "", nullptr,
-                   true},
+                  {"mtime", T::kInteger, "modification time, seconds since the epoch", "",
+                   /*changes_by_itself=*/true},
                   {"sha256", T::kText, "lowercase hex SHA-256; NULL when not hashed"},
                   {"not_hashed", T::kText, "why it was not hashed (size cap, budget, I/O)"},
                   {"package", T::kText,

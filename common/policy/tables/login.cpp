@@ -82,23 +82,24 @@ void AddLoginTables(std::vector<Table>& out) {
           "`/etc/profile.d/*.sh` and `/etc/bash.bashrc` (origin `shell`, key `TMOUT` or "
           "`umask`). The source is the line that sets the value.",
       .rows = LoginSettings,
-      .columns = {
-          {"key", T::kText,
-           "the key as written (`PASS_MAX_DAYS`, `UMASK`, `INACTIVE`), or `TMOUT`/`umask`"},
-          {"value", T::kText,
-           "the value as the program reads it (quotes removed); NULL for a shell statement "
-           "that sets none (`export TMOUT`, `umask` alone)"},
-          {"origin", T::kText, "`login.defs`, `useradd` or `shell`"},
-          {"overridden", T::kJson,
-           "earlier lines of the same key in the file, `[{value, source: {line}}]`; NULL for "
-           "shell statements",
-           "", json::array()},
-          {"statement", T::kText,
-           "for shell rows: `assignment`, `readonly`, `export`, `declare`, `typeset`, `local` "
-           "or `umask`"},
-          {"readonly", T::kBoolean, "for shell rows: the variable is made read-only"},
-          {"exported", T::kBoolean, "for shell rows: the variable is exported"},
-      }});
+      .columns =
+          {
+              {"key", T::kText,
+               "the key as written (`PASS_MAX_DAYS`, `UMASK`, `INACTIVE`), or `TMOUT`/`umask`"},
+              {"value", T::kText,
+               "the value as the program reads it (quotes removed); NULL for a shell statement "
+               "that sets none (`export TMOUT`, `umask` alone)"},
+              {"origin", T::kText, "`login.defs`, `useradd` or `shell`"},
+              {"overridden", T::kJson,
+               "earlier lines of the same key in the file, `[{value, source: {line}}]`; NULL for "
+               "shell statements"},
+              {"statement", T::kText,
+               "for shell rows: `assignment`, `readonly`, `export`, `declare`, `typeset`, `local` "
+               "or `umask`"},
+              {"readonly", T::kBoolean, "for shell rows: the variable is made read-only"},
+              {"exported", T::kBoolean, "for shell rows: the variable is exported"},
+          },
+      .compact = {CompactKind::kLoginSetting}});
 }
 
 }  // namespace tidemark::policy

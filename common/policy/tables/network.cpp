@@ -90,12 +90,12 @@ void AddNetworkTables(std::vector<Table>& out) {
           {"units", T::kJson, "every unit holding the endpoint"},
           {"socket_owners", T::kJson, "`[{uid, user}]` of the sockets' creators"},
           {"sockets", T::kInteger, "sockets on this endpoint (SO_REUSEPORT, pre-forked workers)",
-           "", nullptr,
+           "",
            /*changes_by_itself=*/true},
           {"owner_state", T::kText,
            "`found`, `none` (nobody holds it: kernel-owned or another PID namespace) or "
            "`unknown` (some processes could not be read)",
-           "", nullptr, /*changes_by_itself=*/true},
+           "", /*changes_by_itself=*/true},
       }});
 }
 

@@ -47,9 +47,10 @@ Status Packages(const json& data, ItemSink& sink) {
       json row = {{"name", rest.substr(0, colon)},
                   {"arch", colon == std::string::npos ? json() : json(rest.substr(colon + 1))},
                   {"installed", installed}};
-      if (!p.contains("status_abbrev")) row["status_abbrev"] = "ii ";
+      json abbrev_value = ValueOrDefault(p, CompactKind::kPackage, "status_abbrev");
+      if (!p.contains("status_abbrev")) row["status_abbrev"] = abbrev_value;
       if (installed) {
-        std::string abbrev = p.contains("status_abbrev") ? StringAt(p, "status_abbrev") : "ii ";
+        std::string abbrev = abbrev_value.is_string() ? abbrev_value.get<std::string>() : "";
         std::string_view want = abbrev.empty() ? "" : WantOf(abbrev[0]);
         if (want.empty()) {
           return {StatusCode::kInvalidArgument, "packages.installed[].status_abbrev"};

@@ -106,34 +106,35 @@ void AddPamTables(std::vector<Table>& out) {
                  "includes it), in stack order. The source is the file and line the entry is "
                  "written on (`/etc/pam.d/common-auth` line 17 for pam_unix in `login`).",
       .rows = PamEntries,
-      .columns = {
-          {"service", T::kText, "the service (file name in /etc/pam.d) whose stack this is"},
-          {"type", T::kText,
-           "`auth`, `account`, `password` or `session`; NULL for a failed `@include`"},
-          {"control", T::kText,
-           "as written: `required`, `requisite`, `sufficient`, `optional`, `[value=action ...]`"},
-          {"module", T::kText,
-           "the module path as written (`pam_unix.so`); for a failed include, the file"},
-          {"arguments", T::kJson, "the module arguments, a JSON array of strings", "",
-           json::array()},
-          {"position", T::kInteger, "the entry's position in the service's stack, from 1"},
-          {"silent", T::kBoolean, "the type had a `-` prefix (a missing module is skipped)", "",
-           false},
-          {"actions", T::kJson, "for a bracketed control: return value -> action; NULL otherwise"},
-          {"flags", T::kJson,
-           "security-relevant arguments (`nullok`, `remember`, `deny`, hash methods, ...) -> "
-           "`true` or their value",
-           "", json::object()},
-          {"chain", T::kText,
-           "the include lines it came through (`57`, `4.1`); NULL for a line of the service's "
-           "own file"},
-          {"via", T::kJson,
-           "that include chain, `[{file, line, directive}]` from the service's file; NULL for "
-           "a line of the service's own file"},
-          {"substack_depth", T::kInteger, "how many `substack` levels the entry is inside", "", 0},
-          {"error", T::kText,
-           "why libpam would refuse the line (its stack then fails); NULL when none"},
-      }});
+      .columns =
+          {
+              {"service", T::kText, "the service (file name in /etc/pam.d) whose stack this is"},
+              {"type", T::kText,
+               "`auth`, `account`, `password` or `session`; NULL for a failed `@include`"},
+              {"control", T::kText,
+               "as written: `required`, `requisite`, `sufficient`, `optional`, `[value=action "
+               "...]`"},
+              {"module", T::kText,
+               "the module path as written (`pam_unix.so`); for a failed include, the file"},
+              {"arguments", T::kJson, "the module arguments, a JSON array of strings"},
+              {"position", T::kInteger, "the entry's position in the service's stack, from 1"},
+              {"silent", T::kBoolean, "the type had a `-` prefix (a missing module is skipped)"},
+              {"actions", T::kJson,
+               "for a bracketed control: return value -> action; NULL otherwise"},
+              {"flags", T::kJson,
+               "security-relevant arguments (`nullok`, `remember`, `deny`, hash methods, ...) -> "
+               "`true` or their value"},
+              {"chain", T::kText,
+               "the include lines it came through (`57`, `4.1`); NULL for a line of the service's "
+               "own file"},
+              {"via", T::kJson,
+               "that include chain, `[{file, line, directive}]` from the service's file; NULL for "
+               "a line of the service's own file"},
+              {"substack_depth", T::kInteger, "how many `substack` levels the entry is inside"},
+              {"error", T::kText,
+               "why libpam would refuse the line (its stack then fails); NULL when none"},
+          },
+      .compact = {CompactKind::kPamLine, CompactKind::kPamChain}});
   out.push_back(Table{
       .name = "pam_module_settings",
       .section = "pam",

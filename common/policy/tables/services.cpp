@@ -135,46 +135,49 @@ void AddServicesTables(std::vector<Table>& out) {
                  "and the settings of units that run processes (service, socket, mount, swap). "
                  "The source is the unit file loaded (an alias's target, an instance's template).",
       .rows = Services,
-      .columns = {
-          {"unit", T::kText, "the unit name (`ssh.service`, `getty@tty1.service`)"},
-          {"type", T::kText, "the name's suffix: `service`, `socket`, `timer`, `mount`, ..."},
-          {"state", T::kText,
-           "as `systemctl is-enabled`: `enabled`, `enabled-runtime`, `linked`, `alias`, "
-           "`masked`, `static`, `indirect`, `disabled`, `generated`, `transient`, `bad`, ..."},
-          {"enabled", T::kBoolean,
-           "`state` is `enabled` or `enabled-runtime`: links made from its `[Install]` section "
-           "pull it in"},
-          {"state_error", T::kText, "why the state is `bad`"},
-          {"alias_of", T::kText, "for `alias`: the unit it stands for"},
-          {"active", T::kBoolean,
-           "`active_state` is `active` or `reloading` (as `systemctl is-active` exits 0); NULL "
-           "when active states were not collected (offline root, no running systemd)"},
-          {"active_state", T::kText,
-           "ACTIVE of `systemctl list-units --all` (`active`, `inactive`, `failed`, ...); "
-           "`inactive` when the manager has not loaded the unit; NULL when not collected"},
-          {"sub_state", T::kText,
-           "SUB (`running`, `exited`, `dead`, ...); NULL when not collected"},
-          {"load_state", T::kText,
-           "LOAD (`loaded`, `not-found`, `masked`, `bad-setting`, ...); NULL when not collected "
-           "or the manager has not loaded the unit"},
-          {"user", T::kText,
-           "the last `User=` (specifiers expanded); NULL when unset: a system service then runs "
-           "as root"},
-          {"group", T::kText, "the last `Group=`; NULL when unset"},
-          {"exec_start", T::kJson,
-           "the `ExecStart=` command lines in order, main file then drop-ins, as written "
-           "(prefixes `-`, `+`, `!` kept) with secrets replaced by `***`"},
-          {"exec_start_masked", T::kBoolean, "a secret was masked in an `ExecStart=` line"},
-          {"environment", T::kJson,
-           "names of the variables `Environment=` sets (values are never collected)"},
-          {"environment_files", T::kJson,
-           "`EnvironmentFile=` entries `[{path, optional}]` (not read)"},
-          {"install", T::kJson,
-           "the `[Install]` settings set: `{wanted_by, required_by, alias, also, "
-           "default_instance}`",
-           "", json::object()},
-          {"dropins", T::kJson, "the `.conf` drop-in files loaded, in order", "", json::array()},
-      }});
+      .columns =
+          {
+              {"unit", T::kText, "the unit name (`ssh.service`, `getty@tty1.service`)"},
+              {"type", T::kText, "the name's suffix: `service`, `socket`, `timer`, `mount`, ..."},
+              {"state", T::kText,
+               "as `systemctl is-enabled`: `enabled`, `enabled-runtime`, `linked`, `alias`, "
+               "`masked`, `static`, `indirect`, `disabled`, `generated`, `transient`, `bad`, ..."},
+              {"enabled", T::kBoolean,
+               "`state` is `enabled` or `enabled-runtime`: links made from its `[Install]` section "
+               "pull it in"},
+              {"state_error", T::kText, "why the state is `bad`"},
+              {"alias_of", T::kText, "for `alias`: the unit it stands for"},
+              {"active", T::kBoolean,
+               "`active_state` is `active` or `reloading` (as `systemctl is-active` exits 0); NULL "
+               "when active states were not collected (offline root, no running systemd)"},
+              {"active_state", T::kText,
+               "ACTIVE of `systemctl list-units --all` (`active`, `inactive`, `failed`, ...); "
+               "`inactive` when the manager has not loaded the unit; NULL when not collected"},
+              {"sub_state", T::kText,
+               "SUB (`running`, `exited`, `dead`, ...); NULL when not collected"},
+              {"load_state", T::kText,
+               "LOAD (`loaded`, `not-found`, `masked`, `bad-setting`, ...); NULL when not "
+               "collected "
+               "or the manager has not loaded the unit"},
+              {"user", T::kText,
+               "the last `User=` (specifiers expanded); NULL when unset: a system service then "
+               "runs "
+               "as root"},
+              {"group", T::kText, "the last `Group=`; NULL when unset"},
+              {"exec_start", T::kJson,
+               "the `ExecStart=` command lines in order, main file then drop-ins, as written "
+               "(prefixes `-`, `+`, `!` kept) with secrets replaced by `***`"},
+              {"exec_start_masked", T::kBoolean, "a secret was masked in an `ExecStart=` line"},
+              {"environment", T::kJson,
+               "names of the variables `Environment=` sets (values are never collected)"},
+              {"environment_files", T::kJson,
+               "`EnvironmentFile=` entries `[{path, optional}]` (not read)"},
+              {"install", T::kJson,
+               "the `[Install]` settings set: `{wanted_by, required_by, alias, also, "
+               "default_instance}`"},
+              {"dropins", T::kJson, "the `.conf` drop-in files loaded, in order"},
+          },
+      .compact = {CompactKind::kUnit}});
 }
 
 }  // namespace tidemark::policy

@@ -34,10 +34,10 @@ std::string SourceKey(const json& source) {
   return f->get<std::string>() + "\n" + (l == source.end() ? "" : l->dump());
 }
 
-// Copies what the setting `s` says about how it is applied into `row`.
+// Copies what the setting `s` says about how it is applied into `row`, defaults restored.
 void AddSettingFields(const json& s, json& row) {
   for (const char* k : {"kind", "ignore_failure", "overridden"}) {
-    if (auto v = s.find(k); v != s.end()) row[k] = *v;
+    row[k] = ValueOrDefault(s, CompactKind::kSysctlSetting, k);
   }
 }
 
@@ -73,7 +73,7 @@ Status SysctlRows(const json& data, ItemSink& sink) {
         {"id", std::string(kSettingPrefix) + key},
         {"key", key},
         {"runtime", r.contains("value") ? r["value"] : json()},
-        {"runtime_state", r.contains("state") ? r["state"] : json("present")},
+        {"runtime_state", ValueOrDefault(r, CompactKind::kSysctlRuntime, "state")},
         {"configured", r.contains("configured_value") ? r["configured_value"] : json()},
         {"matches_configured", r.contains("matches_configured") ? r["matches_configured"] : json()},
         {"glob", false},
@@ -86,9 +86,6 @@ Status SysctlRows(const json& data, ItemSink& sink) {
       auto s = by_source.find(SourceKey(*src));
       if (s != by_source.end()) {
         const json& setting = *s->second;
-        row["kind"] = "assignment";
-        row["ignore_failure"] = false;
-        row["overridden"] = json::array();
         AddSettingFields(setting, row);
         if (auto g = setting.find("glob"); g != setting.end() && *g == json(true)) {
           row["configured_pattern"] = KeyOf(setting, kSettingPrefix);
@@ -106,7 +103,7 @@ Status SysctlRows(const json& data, ItemSink& sink) {
                 {"runtime_state", nullptr},
                 {"configured", s.contains("value") ? s["value"] : json()},
                 {"matches_configured", nullptr}};
-    if (auto g = s.find("glob"); g != s.end()) row["glob"] = *g;
+    row["glob"] = ValueOrDefault(s, CompactKind::kSysctlSetting, "glob");
     AddSettingFields(s, row);
     if (auto src = s.find("source"); src != s.end()) row["source"] = *src;
     sink.Add(std::move(row));
@@ -127,34 +124,37 @@ void AddSysctlTables(std::vector<Table>& out) {
           "configured rows. The source is where the deciding configured value (or exclusion) is "
           "written; NULL when nothing configures the key.",
       .rows = SysctlRows,
-      .columns = {
-          {"key", T::kText,
-           "the dotted key (`net.ipv4.ip_forward`), or the pattern of a glob setting"},
-          {"runtime", T::kText,
-           "what `sysctl -n KEY` prints; NULL when not read (offline root, a key outside the "
-           "agent's list, a glob) or absent"},
-          {"configured", T::kText,
-           "the value the sysctl.d files give it (systemd-sysctl's winner; for a runtime key "
-           "possibly through a glob); NULL when no file sets it or an exclusion applies"},
-          {"runtime_state", T::kText,
-           "`present`, `absent` (the kernel has no such key) or `error`; NULL when not read"},
-          {"matches_configured", T::kBoolean,
-           "the runtime value equals the configured one (blanks collapsed); NULL when either "
-           "is missing"},
-          {"configured_pattern", T::kText,
-           "the glob pattern whose setting configures this key, when it comes from a glob"},
-          {"glob", T::kBoolean, "the row's key is a glob pattern (`net.ipv4.conf.*.rp_filter`)", "",
-           false},
-          {"kind", T::kText,
-           "of the deciding setting: `assignment` or `exclusion` (`-key`: keeps globs off); NULL "
-           "when none",
-           "", "assignment"},
-          {"ignore_failure", T::kBoolean,
-           "the deciding setting has a `-` prefix (a failure to write it is ignored)", "", false},
-          {"overridden", T::kJson,
-           "the other assignments of the key, `[{value, source}]` in read order", "",
-           json::array()},
-      }});
+      .columns =
+          {
+              {"key", T::kText,
+               "the dotted key (`net.ipv4.ip_forward`), or the pattern of a glob setting"},
+              {"runtime", T::kText,
+               "what `sysctl -n KEY` prints; NULL when not read (offline root, a key outside the "
+               "agent's list, a glob) or absent"},
+              {"configured", T::kText,
+               "the value the sysctl.d files give it (systemd-sysctl's winner; for a runtime key "
+               "possibly through a glob); NULL when no file sets it or an exclusion applies"},
+              {"runtime_state", T::kText,
+               "`present`, `absent` (the kernel has no such key) or `error`; NULL when not read"},
+              {"matches_configured", T::kBoolean,
+               "the runtime value equals the configured one (blanks collapsed); NULL when either "
+               "is missing"},
+              {"configured_pattern", T::kText,
+               "the glob pattern whose setting configures this key, when it comes from a glob"},
+              {"glob", T::kBoolean,
+               "the row's key is a glob pattern (`net.ipv4.conf.*.rp_filter`)"},
+              {"kind", T::kText,
+               "of the deciding setting: `assignment` or `exclusion` (`-key`: keeps globs off); "
+               "NULL "
+               "when none"},
+              {"ignore_failure", T::kBoolean,
+               "the deciding setting has a `-` prefix (a failure to write it is ignored)"},
+              {"overridden", T::kJson,
+               "the other assignments of the key, `[{value, source}]` in read order"},
+          },
+      // The row function restores the settings' defaults itself (a runtime row without a
+      // deciding setting has none); named here for docs/tables.md.
+      .compact = {CompactKind::kSysctlSetting}});
 }
 
 }  // namespace tidemark::policy
