@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <set>
 
 #include "common/policy/tables.h"
 
@@ -182,6 +183,22 @@ struct QueryContext {
 
 constexpr int kProgressEvery = 1000;
 
+bool IsQueryableTable(std::string_view name) {
+  static const std::set<std::string, std::less<>> names = [] {
+    std::set<std::string, std::less<>> out;
+    for (const auto& [table, columns] : QueryableTables()) out.insert(table);
+    return out;
+  }();
+  return names.count(name) != 0;
+}
+
+// A table of a facts file's own layout (facts_file.cpp): "f_" + a fact table, and its
+// bookkeeping.
+bool IsStoredFactsTable(std::string_view name) {
+  if (name == "facts_layout" || name == "states" || name == "current_state") return true;
+  return name.substr(0, 2) == "f_" && IsQueryableTable(name.substr(2));
+}
+
 int Authorize(void* user, int action, const char* a1, const char* a2, const char* db,
               const char* view) {
   auto* ctx = static_cast<QueryContext*>(user);
@@ -190,10 +207,20 @@ int Authorize(void* user, int action, const char* a1, const char* a2, const char
     case SQLITE_RECURSIVE:
       return SQLITE_OK;
     case SQLITE_READ:
+      // A read for no column (`SELECT count(*) FROM t`, `EXISTS (SELECT 1 FROM cte)`) comes
+      // without its database and may name a table, a CTE or a subquery: never a facts file's
+      // stored table, attached or opened (every host's rows). A CTE of such a name is refused
+      // too.
+      if (db == nullptr) {
+        if (a1 == nullptr) return SQLITE_OK;
+        if (IsStoredFactsTable(a1)) break;
+        if (IsQueryableTable(a1)) ctx->tables_read.insert(a1);
+        return SQLITE_OK;
+      }
       // Only this database's own tables: never an attached facts file (other hosts' facts).
-      if (db != nullptr && std::strcmp(db, "main") != 0 && std::strcmp(db, "temp") != 0) break;
+      if (std::strcmp(db, "main") != 0 && std::strcmp(db, "temp") != 0) break;
       // In a facts file, the stored tables (every host's rows) only through the views.
-      if (ctx->views_only && view == nullptr && db != nullptr && std::strcmp(db, "main") == 0) {
+      if (ctx->views_only && view == nullptr && std::strcmp(db, "main") == 0) {
         break;
       }
       if (a1 != nullptr) ctx->tables_read.insert(a1);

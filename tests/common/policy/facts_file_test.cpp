@@ -96,12 +96,30 @@ TEST_F(FactsFileTest, TheGateHoldsOverTheFile) {
   // Every host's rows are not read past the views; nothing is written.
   auto direct = (*reader)->Query("SELECT name FROM f_users");
   EXPECT_EQ(direct.status().code(), StatusCode::kInvalidArgument);
+  // Not even a count, which SQLite authorizes without naming the table's database.
+  for (const char* sql : {"SELECT count(*) FROM f_users", "SELECT count(*) FROM main.f_users",
+                          "SELECT count(*) FROM states"}) {
+    auto count = (*reader)->Query(sql);
+    EXPECT_EQ(count.status().code(), StatusCode::kInvalidArgument) << sql;
+  }
+  // Through the views a count is fine (no state is chosen yet: none).
+  auto users = (*reader)->Query("SELECT count(*) FROM users");
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  EXPECT_EQ(users->rows[0][0], 0);
   EXPECT_FALSE((*reader)->Query("DELETE FROM f_users").ok());
   EXPECT_FALSE((*reader)->Query("SELECT * FROM states").ok());
   // A rule's FactDb never reads the attached file, even by its name.
   ASSERT_TRUE(writer_->Load(Users("b", {"root"})).ok());
   auto attached = writer_->Query("SELECT name FROM facts.f_users");
   EXPECT_EQ(attached.status().code(), StatusCode::kInvalidArgument) << attached.status().ToString();
+  for (const char* sql : {"SELECT count(*) FROM f_users", "SELECT count(*) FROM facts.f_users"}) {
+    auto count = writer_->Query(sql);
+    EXPECT_EQ(count.status().code(), StatusCode::kInvalidArgument) << sql;
+  }
+  // Its own tables it counts.
+  auto own = writer_->Query("SELECT count(*) FROM users");
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own->rows[0][0], 1);
 }
 
 TEST_F(FactsFileTest, AFileOfAnotherLayoutIsNotReadAndIsRebuiltByTheWriter) {
