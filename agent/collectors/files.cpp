@@ -177,7 +177,7 @@ class FilesRun {
     AddGlob("/etc/cron.*/*", "cron");
     AddFixed({"/etc/pam.d"}, "pam");
     AddGlob("/etc/pam.d/*", "pam");
-    AddFixed({"/etc/login.defs"}, "login");
+    AddFixed({"/etc/login.defs", "/etc/shells"}, "login");
     AddFixed({"/etc/security"}, "security");
     AddGlob("/etc/security/*", "security");
     AddGlob("/etc/security/*/*", "security");

@@ -126,7 +126,9 @@ Root SshSysctlBase() {
       {kFaillockConf,
        {"# CIS 5.3.3.1\ndeny = 5\nunlock_time = 900\neven_deny_root\nroot_unlock_time = 900\n"}},
       {kPwqualityConf,
-       {"# CIS 5.3.3.2\ndifok = 2\nminlen = 14\nminclass = 4\nmaxrepeat = 3\nmaxsequence = 3\n"
+       {"# CIS 5.3.3.2\ndifok = 2\nminlen = 14\nmaxrepeat = 3\nmaxsequence = 3\n"
+        // Complexity by credits (pam-pwquality-complexity): minclass is left at its default 0.
+        "dcredit = -1\nucredit = -1\nlcredit = -1\nocredit = -1\n"
         "dictcheck = 1\nenforcing = 1\nenforce_for_root\n"}},
       {kLoginDefs,
        {"MAIL_DIR\t/var/mail\n"
@@ -244,6 +246,13 @@ std::vector<Case> SshSysctlCases() {
                   {"pam_setting:faillock:deny"}),
       ReplaceCase("pam-faillock-unlock-time", kFaillockConf, "unlock_time = 900",
                   "unlock_time = 600", {"pam_setting:faillock:unlock_time"}),
+      ReplaceCase("pam-faillock-root", kFaillockConf, "even_deny_root\nroot_unlock_time = 900\n",
+                  "", {"pam_setting:faillock:even_deny_root"}),
+      ReplaceCase("pam-faillock-root", kFaillockConf, "root_unlock_time = 900",
+                  "root_unlock_time = 30", {"pam_setting:faillock:root_unlock_time"}),
+      ReplaceCase("pam-faillock-root", kCommonAuth, "pam_faillock.so authfail",
+                  "pam_faillock.so authfail root_unlock_time=10",
+                  {"pam_line:/etc/pam.d/common-auth:3"}),
       // An argument on the PAM line overrides the file: the line is the failing item.
       ReplaceCase("pam-pwquality-minlen", kCommonPassword, "pam_pwquality.so retry=3",
                   "pam_pwquality.so retry=3 minlen=8", {"pam_line:/etc/pam.d/common-password:1"}),
@@ -251,6 +260,15 @@ std::vector<Case> SshSysctlCases() {
                   {"pam_setting:pwquality:difok"}),
       ReplaceCase("pam-pwquality-difok", kCommonPassword, "pam_pwquality.so retry=3",
                   "pam_pwquality.so retry=3 difok=1", {"pam_line:/etc/pam.d/common-password:1"}),
+      // Two classes by credits (the base requires four), then a line that cancels two of four.
+      ReplaceCase("pam-pwquality-complexity", kPwqualityConf, "dcredit = -1\nucredit = -1\n", "",
+                  {"pam_setting:pwquality:minclass"}),
+      ReplaceCase("pam-pwquality-complexity", kCommonPassword, "pam_pwquality.so retry=3",
+                  "pam_pwquality.so retry=3 lcredit=0 ocredit=1",
+                  {"pam_line:/etc/pam.d/common-password:1"}),
+      ReplaceCase("pam-pwquality-complexity", kPwqualityConf,
+                  "dcredit = -1\nucredit = -1\nlcredit = -1\nocredit = -1\n", "minclass = 2\n",
+                  {"pam_setting:pwquality:minclass"}),
       ReplaceCase("pam-pwquality-maxrepeat", kPwqualityConf, "maxrepeat = 3", "maxrepeat = 0",
                   {"pam_setting:pwquality:maxrepeat"}),
       ReplaceCase("pam-pwquality-maxsequence", kPwqualityConf, "maxsequence = 3", "maxsequence = 9",
