@@ -195,6 +195,10 @@ std::optional<SectionStatus> ParseSectionStatus(std::string_view name) {
 }
 
 void Section::AddError(std::string path, std::optional<int64_t> line, std::string message) {
+  if (errors.size() + 1 >= kMaxSectionErrors) {
+    ++dropped_errors;
+    return;
+  }
   errors.push_back({std::move(path), line, std::move(message)});
 }
 
@@ -223,6 +227,17 @@ void Section::Materialize() {
 }
 
 void Section::Finish() {
+  size_t total = errors.size() + dropped_errors;
+  if (total >= kMaxSectionErrors) {
+    errors.resize(kMaxSectionErrors - 1);
+    dropped_errors = 0;
+    // Appends the last error without AddError's cut.
+    if (!data.is_object()) data = json::object();
+    data["truncated"]["errors"] = {{"limit", kMaxSectionErrors - 1}, {"total", total}};
+    errors.push_back({"", std::nullopt,
+                      "list 'errors' truncated: " + std::to_string(kMaxSectionErrors - 1) + " of " +
+                          std::to_string(total) + " errors kept"});
+  }
   if (status == SectionStatus::kError || status == SectionStatus::kNotApplicable) return;
   status = errors.empty() ? SectionStatus::kOk : SectionStatus::kPartial;
 }

@@ -59,6 +59,10 @@ class ItemArray {
   size_t size_ = 0;
 };
 
+// The most errors a section reports (a host can make any number: one per bad line of any number
+// of files); the last one says how many there were.
+inline constexpr size_t kMaxSectionErrors = 1000;
+
 // The result of one collector: its data (a JSON object whose keys are section-specific) plus the
 // common envelope.
 struct Section {
@@ -74,7 +78,11 @@ struct Section {
   // not part of the canonical form, so it never changes the content hash. Empty: not written.
   nlohmann::json volatile_data = nlohmann::json::object();
 
-  // Records an error. The caller decides the status; see Finish().
+  // Errors beyond kMaxSectionErrors - 1 that AddError did not keep (see Finish()).
+  size_t dropped_errors = 0;
+
+  // Records an error, or only counts it once kMaxSectionErrors - 1 are kept. The caller decides
+  // the status; see Finish().
   void AddError(std::string path, std::optional<int64_t> line, std::string message);
   // Records that the list `list` of this section (a data or items key a local user can grow)
   // was cut at `limit` items although the host has `total`: data["truncated"][list] =
@@ -83,8 +91,10 @@ struct Section {
   void NoteTruncated(const std::string& list, size_t limit, size_t total);
   // Moves `items` into `data` as json arrays, for consumers that read the data in memory.
   void Materialize();
-  // Sets status from the errors unless it was set to kError or kNotApplicable explicitly:
-  // no errors -> kOk, otherwise kPartial.
+  // Cuts `errors` to its first kMaxSectionErrors - 1 and a last one saying how many there
+  // were (with data["truncated"]["errors"]), whoever added them; then sets status from the
+  // errors unless it was set to kError or kNotApplicable explicitly: no errors -> kOk,
+  // otherwise kPartial.
   void Finish();
 };
 

@@ -240,6 +240,39 @@ TEST(SnapshotTest, NoteTruncatedRecordsLimitTotalAndMakesThePartial) {
   EXPECT_NE(s.errors[0].message.find("world_writable"), std::string::npos);
 }
 
+TEST(SnapshotTest, ErrorsAreBoundedHoweverTheyWereAdded) {
+  // Through AddError: the first ones are kept, the rest only counted.
+  Section added;
+  for (size_t i = 0; i < 5000; ++i) {
+    added.AddError("/etc/sysctl.d/" + std::to_string(i) + ".conf", 1, "line is not an assignment");
+  }
+  EXPECT_EQ(added.errors.size(), kMaxSectionErrors - 1);
+  added.Finish();
+  ASSERT_EQ(added.errors.size(), kMaxSectionErrors);
+  EXPECT_EQ(added.errors.front().path, "/etc/sysctl.d/0.conf");
+  EXPECT_EQ(added.errors[kMaxSectionErrors - 2].path, "/etc/sysctl.d/998.conf");
+  EXPECT_EQ(added.errors.back().message, "list 'errors' truncated: 999 of 5000 errors kept");
+  EXPECT_EQ(added.data["truncated"]["errors"],
+            (nlohmann::json{{"limit", kMaxSectionErrors - 1}, {"total", 5000}}));
+  EXPECT_EQ(added.status, SectionStatus::kPartial);
+
+  // Pushed directly by a collector (and on a section in error): cut all the same.
+  Section pushed;
+  pushed.status = SectionStatus::kError;
+  pushed.errors.resize(kMaxSectionErrors + 1, SectionError{"/etc/x", std::nullopt, "bad"});
+  pushed.Finish();
+  EXPECT_EQ(pushed.errors.size(), kMaxSectionErrors);
+  EXPECT_EQ(pushed.data["truncated"]["errors"]["total"], kMaxSectionErrors + 1);
+  EXPECT_EQ(pushed.status, SectionStatus::kError);
+
+  // Below the bound nothing changes.
+  Section few;
+  few.errors.resize(kMaxSectionErrors - 1, SectionError{"/etc/x", 2, "bad"});
+  few.Finish();
+  EXPECT_EQ(few.errors.size(), kMaxSectionErrors - 1);
+  EXPECT_FALSE(few.data.contains("truncated"));
+}
+
 }  // namespace
 }  // namespace tidemark
 
