@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -56,6 +57,27 @@ CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::str
 // Adds an option `name` taking a severity (critical, high, medium, low, info) to `command`.
 CLI::Option* AddSeverity(CLI::App& command, const std::string& name, policy::Severity& level,
                          const std::string& help);
+// Adds `--host GLOB` (repeatable) to `command`: only hosts that match one (HostMatches).
+// Inline: compiled out of line, GCC 12 warns of a null dereference in CLI11's split.
+inline CLI::Option* AddHostGlobs(CLI::App& command, std::vector<std::string>& globs) {
+  return command.add_option("--host", globs, "only hosts that match GLOB (repeatable)")
+      ->type_name("GLOB");
+}
+
+// Adds the command `name` to `parent`, listed under `group` in the help, with `footer`; its
+// callback sets ctx.rc to run(*args, ctx).
+template <typename Args>
+CLI::App* AddCommand(CLI::App& parent, const std::string& group, CtlContext& ctx,
+                     std::shared_ptr<Args> args, const std::string& name,
+                     const std::string& description, const std::string& footer,
+                     int (*run)(const Args&, CtlContext&)) {
+  CLI::App* command = parent.add_subcommand(name, description);
+  command->group(group);
+  command->footer(footer);
+  command->callback([&ctx, args = std::move(args), run] { ctx.rc = run(*args, ctx); });
+  return command;
+}
+
 // Checks that a value is a host id (protocol::IsValidHostId).
 CLI::Validator HostId();
 

@@ -227,8 +227,7 @@ void AddFindingsCommands(CLI::App& app, CtlContext& ctx) {
   findings->group("Judgement (docs/policies.md)");
   findings->footer(kFindingsFooter);
   auto o = std::make_shared<FindingsOptions>();
-  findings->add_option("--host", o->hosts, "only hosts that match GLOB (repeatable)")
-      ->type_name("GLOB");
+  AddHostGlobs(*findings, o->hosts);
   findings->add_option("--rule", o->rules, "only rules that match GLOB (repeatable)")
       ->type_name("GLOB");
   AddSeverity(*findings, "--severity", o->min_severity,

@@ -267,10 +267,7 @@ using PkiCommand = int (*)(const PkiArgs&, CtlContext&);
 CLI::App* Add(CLI::App& group, CtlContext& ctx, const std::shared_ptr<PkiArgs>& args,
               const std::string& name, const std::string& description, const std::string& footer,
               PkiCommand run) {
-  CLI::App* command = group.add_subcommand(name, description);
-  command->group("Commands");
-  command->footer(footer);
-  command->callback([&ctx, args, run] { ctx.rc = run(*args, ctx); });
+  CLI::App* command = AddCommand(group, "Commands", ctx, args, name, description, footer, run);
   command->add_option("--dir", args->dir, "the CA's directory")->required()->type_name("DIR");
   return command;
 }

@@ -316,8 +316,7 @@ void AddQueryCommand(CLI::App& app, CtlContext& ctx) {
   query->footer(kQueryFooter);
   auto o = std::make_shared<QueryOptions>();
   query->add_option("SQL", o->sql, "one SELECT, quoted as one argument")->required();
-  query->add_option("--host", o->hosts, "only hosts that match GLOB (repeatable)")
-      ->type_name("GLOB");
+  AddHostGlobs(*query, o->hosts);
   CLI::Option* snapshot =
       query->add_option("--snapshot", o->snapshots, "a snapshot file instead of the store")
           ->type_name("FILE");

@@ -218,58 +218,52 @@ int CmdCheck(CtlContext& ctx) {
   return 1;
 }
 
-// Adds a store command whose callback runs `run` with its own arguments; returns it and them.
-using StoreCommand = int (*)(const StoreArgs&, CtlContext&);
-std::pair<CLI::App*, std::shared_ptr<StoreArgs>> Add(CLI::App& app, CtlContext& ctx,
-                                                     const std::string& name,
-                                                     const std::string& description,
-                                                     const std::string& footer, StoreCommand run) {
-  CLI::App* command = app.add_subcommand(name, description);
-  command->group(kGroup);
-  command->footer(footer);
-  auto args = std::make_shared<StoreArgs>();
-  command->callback([&ctx, args, run] { ctx.rc = run(*args, ctx); });
-  return {command, args};
-}
-
 void AddReadingCommands(CLI::App& app, CtlContext& ctx) {
-  auto [hosts, hosts_args] =
-      Add(app, ctx, "hosts", "list hosts: last seen, snapshot and seen counts, agent version",
-          "Lists the hosts of the store: last seen, snapshot and seen counts, agent version.\n"
-          "Exit codes: 0 listed, 1 store error, 2 usage.\n",
-          CmdHosts);
+  auto hosts_args = std::make_shared<StoreArgs>();
+  CLI::App* hosts = AddCommand(
+      app, kGroup, ctx, hosts_args, "hosts",
+      "list hosts: last seen, snapshot and seen counts, agent version",
+      "Lists the hosts of the store: last seen, snapshot and seen counts, agent version.\n"
+      "Exit codes: 0 listed, 1 store error, 2 usage.\n",
+      CmdHosts);
   AddFormat(*hosts, hosts_args->format, {"text", "json"});
 
-  auto [show, show_args] =
-      Add(app, ctx, "show", "print the latest snapshot of HOST received at or before --at TIME",
-          "Prints the latest snapshot of HOST received at or before TIME (default: now).\n"
-          "TIME is RFC 3339 (2026-11-28T19:00:00Z, 2026-11-28T20:00:00+01:00) or a date\n"
-          "(2026-12-03, meaning 2026-12-03T00:00:00Z, the start of that day in UTC).\n"
-          "--format snapshot prints the document alone, as received.\n"
-          "Exit codes: 0 printed, 1 unknown host or store error, 2 usage.\n",
-          CmdShow);
+  auto show_args = std::make_shared<StoreArgs>();
+  CLI::App* show =
+      AddCommand(app, kGroup, ctx, show_args, "show",
+                 "print the latest snapshot of HOST received at or before --at TIME",
+                 "Prints the latest snapshot of HOST received at or before TIME (default: now).\n"
+                 "TIME is RFC 3339 (2026-11-28T19:00:00Z, 2026-11-28T20:00:00+01:00) or a date\n"
+                 "(2026-12-03, meaning 2026-12-03T00:00:00Z, the start of that day in UTC).\n"
+                 "--format snapshot prints the document alone, as received.\n"
+                 "Exit codes: 0 printed, 1 unknown host or store error, 2 usage.\n",
+                 CmdShow);
   show->add_option("HOST", show_args->host, "a host id")->required();
   AddAt(*show, show_args->at, "the time to look back to (default: now)");
   AddFormat(*show, show_args->format, {"text", "json", "snapshot"});
 
-  auto [history, history_args] =
-      Add(app, ctx, "history", "one line per stored snapshot and per 'seen' record of HOST",
-          "One line per stored snapshot (id, received, collected, content hash) and per 'seen'\n"
-          "record, in receive order.\n"
-          "Exit codes: 0 printed, 1 unknown host or store error, 2 usage.\n",
-          CmdHistory);
+  auto history_args = std::make_shared<StoreArgs>();
+  CLI::App* history = AddCommand(
+      app, kGroup, ctx, history_args, "history",
+      "one line per stored snapshot and per 'seen' record of HOST",
+      "One line per stored snapshot (id, received, collected, content hash) and per 'seen'\n"
+      "record, in receive order.\n"
+      "Exit codes: 0 printed, 1 unknown host or store error, 2 usage.\n",
+      CmdHistory);
   history->add_option("HOST", history_args->host, "a host id")->required();
   AddFormat(*history, history_args->format, {"text", "json"});
 }
 
 void AddUpkeepCommands(CLI::App& app, CtlContext& ctx) {
-  auto [import_cmd, import_args] =
-      Add(app, ctx, "import", "store a snapshot collected offline (tidemark-agent collect --root)",
-          "Stores a snapshot collected offline (tidemark-agent collect --root) for HOST (a host\n"
-          "id: 1 to 253 of A-Z a-z 0-9 . - _), marked as imported by the invoking user.\n"
-          "Exit codes: 0 stored (or already there), 1 not a valid snapshot or store error,\n"
-          "2 usage.\n",
-          CmdImport);
+  auto import_args = std::make_shared<StoreArgs>();
+  CLI::App* import_cmd = AddCommand(
+      app, kGroup, ctx, import_args, "import",
+      "store a snapshot collected offline (tidemark-agent collect --root)",
+      "Stores a snapshot collected offline (tidemark-agent collect --root) for HOST (a host\n"
+      "id: 1 to 253 of A-Z a-z 0-9 . - _), marked as imported by the invoking user.\n"
+      "Exit codes: 0 stored (or already there), 1 not a valid snapshot or store error,\n"
+      "2 usage.\n",
+      CmdImport);
   import_cmd->add_option("FILE", import_args->file, "a snapshot file")->required();
   import_cmd->add_option("--as", import_args->host, "the host it is stored for")
       ->required()
@@ -285,12 +279,13 @@ void AddUpkeepCommands(CLI::App& app, CtlContext& ctx) {
       "Exit codes: 0 ok, 1 corrupt or not readable, 2 usage.\n");
   check->callback([&ctx] { ctx.rc = CmdCheck(ctx); });
 
-  auto [thin, thin_args] =
-      Add(app, ctx, "thin", "retention: delete 'seen' records older than N days",
-          "Retention: deletes 'seen' records older than N days (0 to 36500); every distinct\n"
-          "snapshot is kept (the collector does this daily with its retention_days setting).\n"
-          "Exit codes: 0 done, 1 store error, 2 usage.\n",
-          CmdThin);
+  auto thin_args = std::make_shared<StoreArgs>();
+  CLI::App* thin = AddCommand(
+      app, kGroup, ctx, thin_args, "thin", "retention: delete 'seen' records older than N days",
+      "Retention: deletes 'seen' records older than N days (0 to 36500); every distinct\n"
+      "snapshot is kept (the collector does this daily with its retention_days setting).\n"
+      "Exit codes: 0 done, 1 store error, 2 usage.\n",
+      CmdThin);
   thin->add_option("--days", thin_args->days, "the age in days")
       ->required()
       ->check(CLI::Range(0, 36500))
