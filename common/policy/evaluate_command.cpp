@@ -131,7 +131,6 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
 int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view program,
                        std::ostream& out, std::ostream& err) {
   EvaluateOptions o;
-  bool has_snapshot = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -146,7 +145,6 @@ int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view pr
     if (!OptionValue(args, i, name, value)) return Usage(err, program, a + " needs a value");
     if (name == "--snapshot") {
       o.snapshot_file = value;
-      has_snapshot = true;
     } else if (name == "--policies") {
       o.policies = value;
     } else if (name == "--format") {
@@ -160,7 +158,7 @@ int RunEvaluateCommand(const std::vector<std::string>& args, std::string_view pr
       return Usage(err, program, "unknown option '" + name + "'");
     }
   }
-  if (!has_snapshot) return Usage(err, program, "--snapshot FILE is needed");
+  if (o.snapshot_file.empty()) return Usage(err, program, "--snapshot FILE is needed");
   return RunEvaluate(o, program, out, err);
 }
 

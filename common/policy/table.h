@@ -89,11 +89,4 @@ inline constexpr std::string_view kIdColumn = "id";
 inline constexpr std::string_view kSourceFileColumn = "source_file";
 inline constexpr std::string_view kSourceLineColumn = "source_line";
 
-// Returns the value of column `column` for `item`: the value at the column's path, the compact
-// default when the key is missing, null when the value does not have the column's type (which
-// `type_errors` counts, when given). Booleans become 0/1 only when stored; JSON columns keep
-// arrays and objects as they are.
-nlohmann::json ColumnValue(const Column& column, const nlohmann::json& item,
-                           size_t* type_errors = nullptr);
-
 }  // namespace tidemark::policy

@@ -50,23 +50,6 @@ std::string PathOf(const Column& column) {
   return column.path.empty() ? "/" + column.name : column.path;
 }
 
-// Follows a JSON pointer of plain keys ("/password/status"; the definitions use no escapes).
-// Returns nullptr when a key is missing or a step is not an object.
-const nlohmann::json* Find(const nlohmann::json& item, std::string_view path) {
-  const nlohmann::json* at = &item;
-  while (!path.empty()) {
-    path.remove_prefix(1);  // '/'
-    size_t end = path.find('/');
-    std::string_view key = path.substr(0, end);
-    path = end == std::string_view::npos ? std::string_view() : path.substr(end);
-    if (!at->is_object()) return nullptr;
-    auto it = at->find(key);
-    if (it == at->end()) return nullptr;
-    at = &*it;
-  }
-  return at;
-}
-
 std::string Cell(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -114,17 +97,6 @@ std::vector<Table> BuildTables() {
 }
 
 }  // namespace
-
-nlohmann::json ColumnValue(const Column& column, const nlohmann::json& item, size_t* type_errors) {
-  const nlohmann::json* v = Find(item, PathOf(column));
-  if (v == nullptr) return column.compact_default;
-  if (v->is_null()) return nullptr;
-  if (!HasColumnType(column.type, *v)) {
-    if (type_errors != nullptr) ++*type_errors;
-    return nullptr;
-  }
-  return *v;
-}
 
 const std::vector<Table>& FactTables() {
   static const std::vector<Table> tables = BuildTables();

@@ -75,25 +75,5 @@ TEST(TablesTest, DefinitionsAreWellFormed) {
   }
 }
 
-TEST(TablesTest, ColumnValueRestoresCompactDefaultsAndRefusesWrongTypes) {
-  const Table* groups = FindTable("groups");
-  ASSERT_NE(groups, nullptr);
-  const Column* members = nullptr;
-  const Column* gid = nullptr;
-  for (const Column& c : groups->columns) {
-    if (c.name == "members") members = &c;
-    if (c.name == "gid") gid = &c;
-  }
-  ASSERT_TRUE(members != nullptr && gid != nullptr);
-  size_t errors = 0;
-  EXPECT_EQ(ColumnValue(*members, nlohmann::json::object(), &errors), nlohmann::json::array());
-  EXPECT_EQ(ColumnValue(*gid, {{"gid", 27}}, &errors), 27);
-  EXPECT_EQ(errors, 0u);
-  EXPECT_TRUE(ColumnValue(*gid, {{"gid", "27"}}, &errors).is_null());
-  EXPECT_EQ(errors, 1u);
-  // The default comes from the one registry the agent's collectors omit by.
-  EXPECT_EQ(members->compact_default, Compact(CompactKind::kGroup).defaults.at(0).value);
-}
-
 }  // namespace
 }  // namespace tidemark::policy
