@@ -182,7 +182,10 @@ TEST_F(UplinkE2eTest, CollectorRestartWhileTheDaemonRunsLosesNothingStoresOnce) 
   again.Signal(SIGTERM);
   EXPECT_EQ(again.Wait(30), 0) << again.Log();
 
-  // Every snapshot the agent collected is in the store exactly once, or still spooled.
+  // Every snapshot the agent collected is in the store once, or still spooled, or both: the stop
+  // signal interrupts a send whose snapshot the collector stored before the agent read the ack
+  // (seen once under load), and the spool keeps it; sent again later, it is a `seen` record,
+  // never a second snapshot.
   std::vector<std::string> collected;
   for (const auto& line : Lines(ReadHostFile(agent_log))) {
     const std::string marker = "collected snapshot ";
@@ -197,7 +200,8 @@ TEST_F(UplinkE2eTest, CollectorRestartWhileTheDaemonRunsLosesNothingStoresOnce) 
   for (const auto& id : collected) {
     bool spooled = std::find(still.begin(), still.end(), id) != still.end();
     int stored = history.count(id) != 0 ? history.at(id) : 0;
-    EXPECT_EQ(stored + (spooled ? 1 : 0), 1) << id;
+    EXPECT_LE(stored, 1) << id;
+    EXPECT_TRUE(stored == 1 || spooled) << id << " is lost";
   }
   for (const auto& [id, n] : history) {
     EXPECT_NE(std::find(collected.begin(), collected.end(), id), collected.end()) << id;
