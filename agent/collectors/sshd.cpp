@@ -1,7 +1,10 @@
 #include "agent/collectors/sshd.h"
 
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <set>
+#include <vector>
 
 #include "agent/file_meta.h"
 #include "agent/parsers/sshd_config.h"
@@ -16,6 +19,67 @@ using nlohmann::json;
 constexpr size_t kMaxIssues = 1000;
 constexpr size_t kMaxMatchBlocks = 1000;
 constexpr size_t kMaxMatchSettings = 10000;  // in all blocks
+constexpr size_t kMaxUsersEvaluated = 1000;  // user_settings: users of /etc/passwd evaluated
+
+// `sshd -T` output as keyword -> its lines' values, in order.
+using Dumped = std::map<std::string, std::vector<std::string>>;
+
+Dumped ByKeyword(const std::vector<std::string>& lines) {
+  Dumped out;
+  for (const std::string& l : lines) {
+    size_t sp = l.find(' ');
+    out[l.substr(0, sp)].push_back(sp == std::string::npos ? "" : l.substr(sp + 1));
+  }
+  return out;
+}
+
+// user_settings: for each user of /etc/passwd (first entry of a name, at most
+// kMaxUsersEvaluated), the keywords whose lines `sshd -T -C user=USER` prints differently from
+// the global `global` lines: Match User and Group blocks applied; blocks on Host, Address,
+// LocalAddress, LocalPort and RDomain never match (no connection is given). Without any Match
+// block no user can differ, and nothing is evaluated.
+json UserSettings(const sshd::SshdConfig& config, const AccountDb& db, const Dumped& global,
+                  Section& out) {
+  json items = json::array();
+  if (config.match_blocks().empty()) return items;
+  std::set<std::string> seen;
+  size_t users = 0;
+  for (const PasswdEntry& u : db.users) {
+    if (!seen.insert(u.name).second) continue;
+    if (users++ == kMaxUsersEvaluated) {
+      out.NoteTruncated("user_settings_users", kMaxUsersEvaluated, db.users.size());
+      break;
+    }
+    sshd::ConnectionSpec spec;
+    spec.user = u.name;
+    spec.lport = -1;  // no connection: Match LocalPort blocks do not apply (not an error)
+    auto lines = config.Dump(spec);
+    if (!lines.ok()) {
+      out.AddError(
+          std::string(sshd::kSshdConfigPath), std::nullopt,
+          "sshd -T -C user=" + HostName(u.name) + " would stop: " + lines.status().message());
+      continue;
+    }
+    Dumped mine = ByKeyword(*lines);
+    std::set<std::string> keywords;
+    for (const auto& [k, v] : mine) keywords.insert(k);
+    for (const auto& [k, v] : global) keywords.insert(k);
+    for (const std::string& k : keywords) {
+      auto m = mine.find(k);
+      auto g = global.find(k);
+      std::vector<std::string> none;
+      const std::vector<std::string>& mv = m == mine.end() ? none : m->second;
+      const std::vector<std::string>& gv = g == global.end() ? none : g->second;
+      if (mv == gv) continue;
+      json value = sshd::IsRepeatingKeyword(k) ? json(mv) : json(mv.empty() ? "" : mv.front());
+      items.push_back({{"id", "sshd_user_setting:" + HostName(u.name) + ":" + k},
+                       {"user", HostName(u.name)},
+                       {"keyword", k},
+                       {"value", std::move(value)}});
+    }
+  }
+  return items;
+}
 
 json Source(const std::string& file, int64_t line) {
   return {{"file", file}, {"line", line > 0 ? json(line) : json(nullptr)}};
@@ -40,6 +104,7 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
     out.data["present"] = false;
     out.data["would_start"] = nullptr;
     out.data["effective"] = nullptr;
+    out.data["user_settings"] = nullptr;
     out.data["match_blocks"] = json::array();
     out.data["files"] = json::array();
     return;
@@ -62,11 +127,13 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
                  issue.message);
   }
   json effective = nullptr;
+  json user_settings = nullptr;
   if (config.would_start()) {
     sshd::ConnectionSpec none;
     none.lport = -1;  // no connection: Match LocalPort blocks do not apply (not an error)
     auto lines = config.Dump(none);
     if (lines.ok()) {
+      user_settings = UserSettings(config, db, ByKeyword(*lines), out);
       effective = json::object();
       for (const std::string& l : *lines) {
         size_t sp = l.find(' ');
@@ -90,6 +157,7 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
     }
   }
   out.data["effective"] = std::move(effective);
+  out.data["user_settings"] = std::move(user_settings);
   json blocks = json::array();
   size_t settings_total = 0;
   for (const auto& b : config.match_blocks()) {

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -127,6 +129,63 @@ TEST_F(SshdRealTest, EveryFixtureInEveryContextMatchesSshdLineByLine) {
     for (const auto& spec : kContexts) Compare(Fixture(name), spec);
   }
   EXPECT_GT(compared_, 40);  // most runs print a configuration (localport needs lport)
+}
+
+// The sshd section's user_settings (what differs per user from the global settings) against
+// the real `sshd -T -C user=USER` beside the real `sshd -T`, for every user of each fixture
+// with Match blocks (localport aside: the real sshd needs lport for it).
+TEST_F(SshdRealTest, UserSettingsAreWhatRealSshdPrintsDifferentlyPerUser) {
+  using Keywords = std::map<std::string, std::vector<std::string>>;
+  auto by_keyword = [](const std::string& text) {
+    Keywords out;
+    for (const auto& l : Lines(text)) {
+      size_t sp = l.find(' ');
+      std::string k = l.substr(0, sp);
+      if (k != "hostkey") out[k].push_back(sp == std::string::npos ? "" : l.substr(sp + 1));
+    }
+    return out;
+  };
+  size_t users_compared = 0, differences = 0;
+  for (const char* name : {"match", "dropins", "relative"}) {
+    std::string root = Fixture(name);
+    SCOPED_TRACE(name);
+    std::string global_out, collected, err;
+    ASSERT_EQ(Real(root, "", &global_out), 0);
+    Keywords global = by_keyword(global_out);
+    ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) + " collect --root '" + root +
+                                      "' --host-id t --only sshd",
+                                  &collected, &err),
+              0)
+        << err;
+    nlohmann::json items = nlohmann::json::parse(collected)["sshd"]["user_settings"];
+    ASSERT_TRUE(items.is_array()) << collected;
+    for (const auto& line : Lines(testing::ReadHostFile(root + "/etc/passwd"))) {
+      std::string user = line.substr(0, line.find(':'));
+      std::string user_out;
+      ASSERT_EQ(Real(root, "user=" + user, &user_out), 0) << user;
+      Keywords mine = by_keyword(user_out);
+      Keywords expected;
+      for (const auto& [k, v] : mine) {
+        if (global[k] != v) expected[k] = v;
+      }
+      for (const auto& [k, v] : global) {
+        if (mine.count(k) == 0) expected[k] = {};
+      }
+      Keywords ours;
+      for (const auto& item : items) {
+        if (item["user"] != user) continue;
+        const auto& value = item["value"];
+        ours[item["keyword"].get<std::string>()] =
+            value.is_string() ? std::vector<std::string>{value.get<std::string>()}
+                              : value.get<std::vector<std::string>>();
+      }
+      EXPECT_EQ(ours, expected) << user;
+      differences += expected.size();
+      ++users_compared;
+    }
+  }
+  EXPECT_GE(users_compared, 10u);
+  EXPECT_GE(differences, 10u);  // the fixtures' Match User/Group blocks do change settings
 }
 
 TEST_F(SshdRealTest, BothRefuseTheSameBrokenConfigurations) {

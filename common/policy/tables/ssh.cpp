@@ -151,6 +151,42 @@ Status SshdMatchBlocks(const json& data, ItemSink& sink) {
   return Status::Ok();
 }
 
+// sshd_user_settings: one row per line of each item of `user_settings` (a repeating keyword's
+// list gives a row per element; an empty list, where the global setting has lines, one row with
+// value NULL).
+Status SshdUserSettings(const json& data, ItemSink& sink) {
+  if (!data.is_object()) return {StatusCode::kInvalidArgument, "sshd data is not an object"};
+  auto items = data.find("user_settings");
+  if (items == data.end() || items->is_null()) return Status::Ok();
+  if (!items->is_array()) {
+    return {StatusCode::kInvalidArgument, "sshd.user_settings is not an array"};
+  }
+  for (const json& item : *items) {
+    auto value = item.is_object() ? item.find("value") : item.end();
+    if (!item.is_object() || value == item.end() || !item.contains("id")) {
+      return {StatusCode::kInvalidArgument, "sshd.user_settings has an item without id or value"};
+    }
+    if (value->is_string()) {
+      sink.AddChanged(item, {{"position", 1}, {"repeating", false}});
+      continue;
+    }
+    if (!value->is_array()) {
+      return {StatusCode::kInvalidArgument, "sshd.user_settings[].value is not a string"};
+    }
+    if (value->empty()) {
+      sink.AddChanged(item, {{"value", nullptr}, {"position", nullptr}, {"repeating", true}});
+    }
+    int position = 0;
+    for (const json& v : *value) {
+      ++position;
+      json changes = {{"value", v}, {"position", position}, {"repeating", true}};
+      changes["id"] = item["id"].get<std::string>() + "#" + std::to_string(position);
+      sink.AddChanged(item, std::move(changes));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void AddSshTables(std::vector<Table>& out) {
@@ -191,6 +227,24 @@ void AddSshTables(std::vector<Table>& out) {
       .columns = {
           {"keyword", T::kText, "the keyword, lowercase, as `sshd -T` prints it"},
           {"value", T::kText, "the value as `sshd -T` prints it"},
+          {"position", T::kInteger, "the line's position among the keyword's lines, from 1"},
+          {"repeating", T::kBoolean, "the keyword may print several lines"},
+      }});
+  out.push_back(Table{
+      .name = "sshd_user_settings",
+      .section = "sshd",
+      .meaning = "The settings that differ for a user of `/etc/passwd` from sshd's global ones "
+                 "(`sshd_settings`), as `sshd -T -C user=USER` prints them: Match User and "
+                 "Group blocks applied; blocks on Host, Address, LocalAddress, LocalPort or "
+                 "RDomain never match, since no connection is given. A keyword a user has no "
+                 "row for has its global value. One row per printed line (a repeating keyword: "
+                 "one per line; emptied for the user: one row with value NULL). Empty when no "
+                 "Match block exists. source_file and source_line are NULL.",
+      .rows = SshdUserSettings,
+      .columns = {
+          {"user", T::kText, "the user name"},
+          {"keyword", T::kText, "the keyword, lowercase, as `sshd -T` prints it"},
+          {"value", T::kText, "the value for this user as `sshd -T -C user=USER` prints it"},
           {"position", T::kInteger, "the line's position among the keyword's lines, from 1"},
           {"repeating", T::kBoolean, "the keyword may print several lines"},
       }});

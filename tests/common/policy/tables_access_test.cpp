@@ -136,6 +136,45 @@ TEST(TablesAccessTest, SshdMatchBlocksHaveARowPerSettingAndParsedCriteria) {
             (Rows{R"(["[{\"criterion\":\"all\",\"patterns\":null}]"])"}));
 }
 
+TEST(TablesAccessTest, SshdUserSettingsAreWhatDiffersPerUser) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/ssh/sshd_config",
+             "PasswordAuthentication no\n"
+             "AcceptEnv LANG\n"
+             "Match User alice\n"
+             "  PasswordAuthentication yes\n"
+             "  AcceptEnv LANG LC_ALL\n"
+             "Match Group admins\n"
+             "  PermitRootLogin no\n"
+             "Match Address 10.0.0.0/8\n"  // no connection is given: never matches here
+             "  PermitEmptyPasswords yes\n");
+  auto db = Loaded(Collect(root, "sshd"));
+  EXPECT_EQ(SectionStatus(*db, "sshd"), "ok");
+  EXPECT_EQ(
+      Query(*db,
+            "SELECT id, user, keyword, value, position, repeating, source_file "
+            "FROM sshd_user_settings ORDER BY user, keyword, position"),
+      (Rows{R"(["sshd_user_setting:alice:acceptenv#1","alice","acceptenv","LANG",1,1,null])",
+            R"(["sshd_user_setting:alice:acceptenv#2","alice","acceptenv","LC_ALL",2,1,null])",
+            R"(["sshd_user_setting:alice:passwordauthentication","alice",)"
+            R"("passwordauthentication","yes",1,0,null])",
+            // bob is in admins: PermitRootLogin's global value is prohibit-password.
+            R"(["sshd_user_setting:bob:permitrootlogin","bob","permitrootlogin","no",1,0,)"
+            R"(null])"}));
+  // A keyword without a row for the user has the global value.
+  EXPECT_EQ(Query(*db,
+                  "SELECT coalesce((SELECT value FROM sshd_user_settings u WHERE u.user = 'root' "
+                  "AND u.keyword = 'passwordauthentication'), s.value) FROM sshd_settings s "
+                  "WHERE s.keyword = 'passwordauthentication'"),
+            (Rows{R"(["no"])"}));
+
+  // Without any Match block nothing differs, and nothing is evaluated.
+  root.Write("/etc/ssh/sshd_config", "PasswordAuthentication no\n");
+  auto plain = Loaded(Collect(root, "sshd"));
+  EXPECT_EQ(Query(*plain, "SELECT count(*) FROM sshd_user_settings"), (Rows{"[0]"}));
+}
+
 TEST(TablesAccessTest, SshdTablesAreEmptyWhenSshdWouldNotStart) {
   TempRoot root;
   WriteAccounts(root);
@@ -144,6 +183,7 @@ TEST(TablesAccessTest, SshdTablesAreEmptyWhenSshdWouldNotStart) {
   auto db = Loaded(Collect(root, "sshd"));
   // `effective` is null: no settings rows, the section says why; the blocks are still read.
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM sshd_settings"), (Rows{"[0]"}));
+  EXPECT_EQ(Query(*db, "SELECT count(*) FROM sshd_user_settings"), (Rows{"[0]"}));
   EXPECT_EQ(Query(*db, "SELECT name, status FROM sections"), (Rows{R"(["sshd","partial"])"}));
   EXPECT_EQ(Query(*db, "SELECT keyword, value FROM sshd_match_blocks ORDER BY source_line"),
             (Rows{R"(["permittty","no"])", R"(["permitrootlogin","perhaps"])"}));
