@@ -151,17 +151,6 @@ std::string MigrateV1Sql() {
 
 constexpr int kZstdLevel = 3;
 
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
 }  // namespace
 
 using sqlite_store_internal::kMaxBodyBytes;
@@ -830,67 +819,6 @@ std::string_view PutResultName(PutResult result) {
       return "seen";
   }
   return "unknown";
-}
-
-std::string FormatRfc3339(int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-StatusOr<int64_t> ParseRfc3339(std::string_view text) {
-  auto bad = [&] {
-    return Status(StatusCode::kInvalidArgument, "not an RFC 3339 time (YYYY-MM-DDTHH:MM:SSZ): '" +
-                                                    std::string(text.substr(0, 40)) + "'");
-  };
-  auto digits = [&](size_t pos, size_t n, int& out) {
-    if (pos + n > text.size()) return false;
-    out = 0;
-    for (size_t i = pos; i < pos + n; ++i) {
-      if (text[i] < '0' || text[i] > '9') return false;
-      out = out * 10 + (text[i] - '0');
-    }
-    return true;
-  };
-  int y, mo, d, h, mi, s;
-  if (!digits(0, 4, y) || text.size() < 20 || text[4] != '-' || !digits(5, 2, mo) ||
-      text[7] != '-' || !digits(8, 2, d) || (text[10] != 'T' && text[10] != 't') ||
-      !digits(11, 2, h) || text[13] != ':' || !digits(14, 2, mi) || text[16] != ':' ||
-      !digits(17, 2, s)) {
-    return bad();
-  }
-  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] + (mo == 2 && IsLeap(y) ? 1 : 0) || h > 23 ||
-      mi > 59 || s > 60) {
-    return bad();
-  }
-  size_t pos = 19;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    size_t start = pos;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
-    if (pos == start) return bad();
-  }
-  int64_t offset = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
-    ++pos;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    int oh, om;
-    if (!digits(pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
-        !digits(pos + 4, 2, om) || oh > 23 || om > 59) {
-      return bad();
-    }
-    offset = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return bad();
-  }
-  if (pos != text.size()) return bad();
-  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
-  return days * 86400 + h * 3600 + mi * 60 + s - offset;
 }
 
 }  // namespace tidemark

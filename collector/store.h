@@ -18,6 +18,7 @@
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
 #include "common/status.h"
+#include "common/time.h"
 
 namespace tidemark {
 
@@ -215,11 +216,5 @@ class SnapshotStore {
   // SQLITE_NOTADB). Sticky: the collector stops acknowledging and exits when it sees it.
   virtual bool Corrupt() const { return false; }
 };
-
-// Times: RFC 3339 UTC text with seconds ("2026-11-28T19:00:00Z").
-std::string FormatRfc3339(int64_t seconds);
-// Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (also lowercase t/z); fractions are
-// dropped. kInvalidArgument names the text otherwise.
-StatusOr<int64_t> ParseRfc3339(std::string_view text);
 
 }  // namespace tidemark

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/policy/fact_db.h"
+#include "common/policy/yaml_read.h"
 #include "common/snapshot.h"
 
 namespace tidemark::policy {
@@ -19,65 +20,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr size_t kMaxPolicyFileBytes = 4 * 1024 * 1024;
-
-// Where an error is: "FILE:LINE: rule ID: message".
-class Where {
- public:
-  Where(std::string file, const YAML::Node& node, std::string rule = "")
-      : file_(std::move(file)), line_(node.Mark().line + 1), rule_(std::move(rule)) {}
-  Status Error(const std::string& message) const {
-    std::string at = file_ + ":" + std::to_string(line_) + ": ";
-    if (!rule_.empty()) at += rule_ + ": ";
-    return {StatusCode::kInvalidArgument, at + message};
-  }
-  Where At(const YAML::Node& node) const { return Where(file_, node, rule_); }
-
- private:
-  std::string file_;
-  int line_;
-  std::string rule_;
-};
-
-// Checks that `map` is a mapping with only `allowed` keys, none twice, and every `required`.
-Status CheckKeys(const YAML::Node& map, const Where& where, const std::string& what,
-                 const std::set<std::string>& allowed, const std::set<std::string>& required) {
-  if (!map.IsMap()) return where.Error(what + " must be a mapping");
-  std::set<std::string> seen;
-  for (const auto& kv : map) {
-    if (!kv.first.IsScalar()) return where.At(kv.first).Error(what + ": a key must be text");
-    std::string key = kv.first.Scalar();
-    if (!allowed.count(key)) {
-      std::string list;
-      for (const std::string& a : allowed) list += (list.empty() ? "" : ", ") + a;
-      return where.At(kv.first).Error(what + ": unknown key '" + key + "' (known: " + list + ")");
-    }
-    if (!seen.insert(key).second) {
-      return where.At(kv.first).Error(what + ": key '" + key + "' given twice");
-    }
-  }
-  for (const std::string& r : required) {
-    if (!seen.count(r)) return where.Error(what + ": '" + r + "' is missing");
-  }
-  return Status::Ok();
-}
-
-// Reads a text scalar exactly as written: YAML's implicit typing never applies (`no`, `0644`
-// and `1` stay the text they are).
-StatusOr<std::string> Text(const YAML::Node& node, const Where& where, const std::string& key) {
-  if (!node.IsScalar()) return where.At(node).Error("'" + key + "' must be text");
-  return node.Scalar();
-}
-
-StatusOr<std::vector<std::string>> TextList(const YAML::Node& node, const Where& where,
-                                            const std::string& key) {
-  if (!node.IsSequence()) return where.At(node).Error("'" + key + "' must be a list of text");
-  std::vector<std::string> out;
-  for (const auto& item : node) {
-    if (!item.IsScalar()) return where.At(item).Error("'" + key + "' must be a list of text");
-    out.push_back(item.Scalar());
-  }
-  return out;
-}
 
 bool IsId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;

@@ -1,0 +1,19 @@
+// Instants as RFC 3339 text: the store's receive times, --at and --now, a register's expiries.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+
+namespace tidemark {
+
+// RFC 3339 UTC text with seconds ("2026-11-28T19:00:00Z").
+std::string FormatRfc3339(int64_t seconds);
+// Parses "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)" (also lowercase t/z): seconds since the
+// epoch; fractions are dropped. A time without Z or an offset is refused (an instant, never a
+// local time). kInvalidArgument names the text otherwise.
+StatusOr<int64_t> ParseRfc3339(std::string_view text);
+
+}  // namespace tidemark
