@@ -33,6 +33,13 @@ Dumped ByKeyword(const std::vector<std::string>& lines) {
   return out;
 }
 
+// A keyword's value as `effective` writes it: a repeating keyword its lines, any other its last
+// line ("" when it printed none).
+json KeywordValue(const std::string& keyword, const std::vector<std::string>& values) {
+  if (sshd::IsRepeatingKeyword(keyword)) return values;
+  return values.empty() ? "" : values.back();
+}
+
 // user_settings: for each user of /etc/passwd (first entry of a name, at most
 // kMaxUsersEvaluated), the keywords whose lines `sshd -T -C user=USER` prints differently from
 // the global `global` lines: Match User and Group blocks applied; blocks on Host, Address,
@@ -71,11 +78,10 @@ json UserSettings(const sshd::SshdConfig& config, const AccountDb& db, const Dum
       const std::vector<std::string>& mv = m == mine.end() ? none : m->second;
       const std::vector<std::string>& gv = g == global.end() ? none : g->second;
       if (mv == gv) continue;
-      json value = sshd::IsRepeatingKeyword(k) ? json(mv) : json(mv.empty() ? "" : mv.front());
       items.push_back({{"id", "sshd_user_setting:" + HostName(u.name) + ":" + k},
                        {"user", HostName(u.name)},
                        {"keyword", k},
-                       {"value", std::move(value)}});
+                       {"value", KeywordValue(k, mv)}});
     }
   }
   return items;
@@ -133,19 +139,10 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
     none.lport = -1;  // no connection: Match LocalPort blocks do not apply (not an error)
     auto lines = config.Dump(none);
     if (lines.ok()) {
-      user_settings = UserSettings(config, db, ByKeyword(*lines), out);
+      Dumped global = ByKeyword(*lines);
+      user_settings = UserSettings(config, db, global, out);
       effective = json::object();
-      for (const std::string& l : *lines) {
-        size_t sp = l.find(' ');
-        std::string key = l.substr(0, sp);
-        std::string value = sp == std::string::npos ? "" : l.substr(sp + 1);
-        if (sshd::IsRepeatingKeyword(key)) {
-          if (!effective.contains(key)) effective[key] = json::array();
-          effective[key].push_back(value);
-        } else {
-          effective[key] = value;
-        }
-      }
+      for (const auto& [key, values] : global) effective[key] = KeywordValue(key, values);
       for (const char* k :
            {"port", "listenaddress", "hostkey", "hostcertificate", "allowusers", "denyusers",
             "allowgroups", "denygroups", "acceptenv", "setenv", "subsystem"}) {

@@ -136,7 +136,6 @@ StatusOr<Cover> ReadCover(const YAML::Node& node, const Where& where, const Poli
 StatusOr<MigrationException> ReadException(const YAML::Node& node, const std::string& file,
                                            const std::map<std::string, int64_t>& phases,
                                            const PolicySet* rules) {
-  Where where(file, node);
   std::string id;
   if (node.IsMap() && node["id"] && node["id"].IsScalar()) id = node["id"].Scalar();
   Where entry(file, node, id.empty() ? "exception" : "exception " + id);

@@ -145,8 +145,7 @@ void AddSysctlTables(std::vector<Table>& out) {
                "the row's key is a glob pattern (`net.ipv4.conf.*.rp_filter`)"},
               {"kind", T::kText,
                "of the deciding setting: `assignment` or `exclusion` (`-key`: keeps globs off); "
-               "NULL "
-               "when none"},
+               "NULL when none"},
               {"ignore_failure", T::kBoolean,
                "the deciding setting has a `-` prefix (a failure to write it is ignored)"},
               {"overridden", T::kJson,
