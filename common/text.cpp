@@ -104,4 +104,18 @@ std::string EscapeControlBounded(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+std::string CsvField(const std::string& raw, bool text_cell) {
+  std::string text = EscapeControl(raw);
+  if (text_cell && !text.empty() && std::string_view("=+-@").find(text[0]) != std::string::npos) {
+    text.insert(0, 1, '\'');
+  }
+  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char ch : text) {
+    if (ch == '"') out += '"';
+    out += ch;
+  }
+  return out + "\"";
+}
+
 }  // namespace tidemark

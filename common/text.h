@@ -31,4 +31,11 @@ size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp = nullpt
 // length of the original text. For fields whose length a host controls (versions, comments).
 std::string EscapeControlBounded(std::string_view text, size_t max_bytes);
 
+// A CSV field (RFC 4180). Host text is escaped as in text output (EscapeControl), so that a CSV
+// shown in a terminal or imported cannot carry escape sequences or line breaks of a host's
+// making. A text cell that a spreadsheet would take for a formula (it starts with =, +, -, @,
+// as OWASP's "CSV injection" lists) gets a leading ' (numbers, text_cell false, are written as
+// they are).
+std::string CsvField(const std::string& raw, bool text_cell = true);
+
 }  // namespace tidemark

@@ -80,4 +80,40 @@ StatusOr<int64_t> ParseRfc3339(std::string_view text) {
   return days * 86400 + h * 3600 + mi * 60 + s - offset;
 }
 
+StatusOr<int64_t> ParseDuration(std::string_view text) {
+  auto bad = [&] {
+    return Status{StatusCode::kInvalidArgument,
+                  "'" + std::string(text.substr(0, 64)) +
+                      "' is not a duration (a whole number and s, m, h, d or w: 26h, 90m, 2d)"};
+  };
+  if (text.size() < 2 || text.size() > 12) return bad();
+  int64_t unit = 0;
+  switch (text.back()) {
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      break;
+    default:
+      return bad();
+  }
+  int64_t n = 0;
+  for (char c : text.substr(0, text.size() - 1)) {
+    if (c < '0' || c > '9') return bad();
+    n = n * 10 + (c - '0');
+  }
+  if (n == 0) return bad();
+  return n * unit;  // at most 11 digits times a week: no overflow
+}
+
 }  // namespace tidemark

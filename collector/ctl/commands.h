@@ -17,6 +17,9 @@ void AddStoreCommands(CLI::App& app, CtlContext& ctx);
 void AddPolicyCommands(CLI::App& app, CtlContext& ctx);
 // findings: what the collector's evaluator stored (findings.cpp).
 void AddFindingsCommands(CLI::App& app, CtlContext& ctx);
+// exceptions, verify-revocations: the exception register judged on stored states
+// (exceptions.cpp).
+void AddExceptionCommands(CLI::App& app, CtlContext& ctx);
 // pki init|issue|revoke: a file-based CA for the collector and its agents (pki.cpp).
 void AddPkiCommands(CLI::App& app, CtlContext& ctx);
 

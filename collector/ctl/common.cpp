@@ -53,7 +53,8 @@ CLI::Option* AddFormat(CLI::App& command, std::string& format,
       ->capture_default_str();
 }
 
-CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help) {
+CLI::Option* AddTime(CLI::App& command, const std::string& name, std::optional<int64_t>& at,
+                     const std::string& help) {
   // CLI11 runs the check before the function, so the function's ParseAt succeeds.
   CLI::Validator valid_time(
       [](std::string& text) {
@@ -63,9 +64,28 @@ CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::str
       "");
   return command
       .add_option_function<std::string>(
-          "--at", [&at](const std::string& text) { at = *ParseAt(text); }, help)
+          name, [&at](const std::string& text) { at = *ParseAt(text); }, help)
       ->check(valid_time)
       ->type_name("TIME");
+}
+
+CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help) {
+  return AddTime(command, "--at", at, help);
+}
+
+CLI::Option* AddDuration(CLI::App& command, const std::string& name, int64_t& seconds,
+                         const std::string& help) {
+  CLI::Validator valid_duration(
+      [](std::string& text) {
+        StatusOr<int64_t> d = ParseDuration(text);
+        return d.ok() ? std::string() : d.status().message();
+      },
+      "");
+  return command
+      .add_option_function<std::string>(
+          name, [&seconds](const std::string& text) { seconds = *ParseDuration(text); }, help)
+      ->check(valid_duration)
+      ->type_name("DUR");
 }
 
 CLI::Option* AddSeverity(CLI::App& command, const std::string& name, policy::Severity& level,

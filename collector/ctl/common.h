@@ -52,8 +52,15 @@ StatusOr<int64_t> ParseAt(const std::string& text);
 // Adds `--format FORMAT` to `command`, one of `choices` (the first is the default).
 CLI::Option* AddFormat(CLI::App& command, std::string& format,
                        const std::vector<std::string>& choices);
-// Adds `--at TIME` (ParseAt) to `command`; sets `at` to seconds since the epoch.
+// Adds the option `name` taking a TIME (ParseAt) to `command`; sets `at` to seconds since the
+// epoch. AddAt adds `--at TIME`.
+CLI::Option* AddTime(CLI::App& command, const std::string& name, std::optional<int64_t>& at,
+                     const std::string& help);
 CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help);
+// Adds the option `name` taking a duration (ParseDuration: 26h, 90m, 2d) to `command`; sets
+// `seconds`.
+CLI::Option* AddDuration(CLI::App& command, const std::string& name, int64_t& seconds,
+                         const std::string& help);
 // Adds an option `name` taking a severity (critical, high, medium, low, info) to `command`.
 CLI::Option* AddSeverity(CLI::App& command, const std::string& name, policy::Severity& level,
                          const std::string& help);

@@ -94,6 +94,7 @@ void AddCommands(CLI::App& app, CtlContext& ctx) {
   AddStoreCommands(app, ctx);
   AddPolicyCommands(app, ctx);
   AddFindingsCommands(app, ctx);
+  AddExceptionCommands(app, ctx);
   AddPkiCommands(app, ctx);
   AddHelpCommand(app, ctx);
   AddVersionCommand(app, ctx);

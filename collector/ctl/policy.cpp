@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "collector/ctl/commands.h"
+#include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate_command.h"
 #include "common/policy/fact_db.h"
@@ -90,25 +91,6 @@ std::string CellText(const json& v) {
 
 // Text cells are cut here (JSON keeps them whole): a host may have written a megabyte of GECOS.
 constexpr size_t kMaxTextCellBytes = 4096;
-
-// A CSV field (RFC 4180). Host text is escaped as in text output (control characters, invalid
-// UTF-8, bidi overrides: common/text.h), so that a CSV shown in a terminal or imported cannot
-// carry escape sequences or line breaks of a host's making. A text cell that a spreadsheet
-// would take for a formula (it starts with =, +, -, @, as OWASP's "CSV injection" lists) gets
-// a leading ' (numbers are written as they are).
-std::string CsvField(const std::string& raw, bool text_cell = true) {
-  std::string text = EscapeControl(raw);
-  if (text_cell && !text.empty() && std::string_view("=+-@").find(text[0]) != std::string::npos) {
-    text.insert(0, 1, '\'');
-  }
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
 
 // Writes rows as they come, host by host, in the chosen format.
 class Printer {
@@ -235,11 +217,10 @@ int QuerySnapshots(const QueryOptions& o, policy::FactDb& db, Printer& printer, 
   return rc;
 }
 
-// Runs the query on one host's state at --at: from the facts file when it holds that state
-// (`fact_states`: host -> state), else decoded from its snapshot. Returns false on an error.
-bool QueryHost(const QueryOptions& o, SqliteStore& store, const std::string& host,
-               const std::map<std::string, int64_t>& fact_states, policy::FactDb* facts,
-               policy::FactDb& db, Printer& printer, CtlContext& ctx, bool& stop) {
+// Runs the query on one host's state at --at (StoredFacts: from the facts file when it holds
+// that state). Returns false on an error.
+bool QueryHost(const QueryOptions& o, SqliteStore& store, StoredFacts& facts,
+               const std::string& host, Printer& printer, CtlContext& ctx, bool& stop) {
   auto state = store.LatestState(host, o.at);
   if (!state.ok()) {
     if (state.status().code() == StatusCode::kNotFound) return true;  // nothing that early
@@ -247,45 +228,28 @@ bool QueryHost(const QueryOptions& o, SqliteStore& store, const std::string& hos
     return false;
   }
   std::string label = "host " + host + " snapshot " + state->id;
-  if (auto it = fact_states.find(host); it != fact_states.end() && it->second == state->seq) {
-    if (facts->SelectState(state->seq).ok()) {
-      return RunOn(*facts, label, host, o.sql, printer, ctx.err, stop);
-    }
-  }
-  auto snap = store.Latest(host, o.at);
-  if (!snap.ok()) {
-    Fail(ctx.err, host + ": " + snap.status().message());
+  StatusOr<const policy::FactDb*> db = facts.Load(*state);
+  if (!db.ok()) {
+    Fail(ctx.err, label + ": " + db.status().message());
     return false;
   }
-  std::string hash;
-  std::optional<Snapshot> snapshot = DecodeOrSay(label, snap->body, ctx.err, &hash);
-  return snapshot &&
-         QueryOne(db, label, host, *snapshot, std::move(hash), o.sql, printer, ctx.err, stop);
+  return RunOn(**db, label, host, o.sql, printer, ctx.err, stop);
 }
 
 // `query` over the store: every host's latest state (at --at).
-int QueryStore(const QueryOptions& o, policy::FactDb& db, Printer& printer, CtlContext& ctx) {
+int QueryStore(const QueryOptions& o, Printer& printer, CtlContext& ctx) {
   SqliteStore::Options open_options;
   open_options.create = false;
   auto store = SqliteStore::Open(ctx.db, open_options);
   if (!store.ok()) return Fail(ctx.err, store.status());
-  // The fast way: the facts file the collector's evaluator keeps (each host's latest judged
-  // state as SQL tables). A state it does not hold (not judged yet, older than --at asks for,
-  // no facts file) is decoded from its snapshot instead: the same rows, more slowly.
-  auto facts = policy::FactDb::OpenFacts(FactsPathFor(ctx.db));
-  std::map<std::string, int64_t> fact_states;
-  if (facts.ok()) {
-    auto states = (*facts)->FactStates();
-    if (states.ok()) fact_states = std::move(*states);
-  }
+  StoredFacts facts(**store, ctx.db);
   auto hosts = (*store)->ListHosts();
   if (!hosts.ok()) return Fail(ctx.err, hosts.status());
   int rc = 0;
   bool stop = false;
   for (const HostInfo& h : *hosts) {
     if (!HostMatches(o.hosts, h.id)) continue;
-    policy::FactDb* facts_db = facts.ok() ? facts->get() : nullptr;
-    if (!QueryHost(o, **store, h.id, fact_states, facts_db, db, printer, ctx, stop)) rc = 1;
+    if (!QueryHost(o, **store, facts, h.id, printer, ctx, stop)) rc = 1;
     if (stop) return 1;
   }
   printer.Finish();
@@ -297,7 +261,7 @@ int RunQuery(const QueryOptions& o, CtlContext& ctx) {
   if (!db.ok()) return Fail(ctx.err, db.status());
   Printer printer(ctx.out, o.format);
   if (!o.snapshots.empty()) return QuerySnapshots(o, **db, printer, ctx);
-  return QueryStore(o, **db, printer, ctx);
+  return QueryStore(o, printer, ctx);
 }
 
 void AddTablesCommand(CLI::App& app, CtlContext& ctx) {

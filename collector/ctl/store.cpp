@@ -25,6 +25,7 @@ struct StoreArgs {
   std::string host;
   std::string file;
   std::optional<int64_t> at;
+  std::optional<int64_t> received_at;  // import: the receive time to record (not later than now)
   int64_t days = 0;
 };
 
@@ -158,10 +159,17 @@ int CmdImport(const StoreArgs& a, CtlContext& ctx) {
   if (!text.ok()) return Fail(ctx.err, text.status());
   auto snapshot = VerifySnapshotText(*text);  // streaming: no tree of the document
   if (!snapshot.ok()) return Fail(ctx.err, a.file + ": " + snapshot.status().message());
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (a.received_at && *a.received_at > now) {
+    return Usage(ctx.err,
+                 "--received-at " + FormatRfc3339(*a.received_at) +
+                     " is in the future: a receive time is never later than now",
+                 "import");
+  }
   auto store = SqliteStore::Open(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   SnapshotInput in = MakeSnapshotInput(a.host, ImportSnapshotId(a.host, *snapshot), *snapshot,
-                                       *text, static_cast<int64_t>(std::time(nullptr)));
+                                       *text, a.received_at.value_or(now));
   in.imported_by = InvokingUser();
   auto result = (*store)->PutSnapshot(in);
   if (!result.ok()) return Fail(ctx.err, result.status());
@@ -261,6 +269,9 @@ void AddUpkeepCommands(CLI::App& app, CtlContext& ctx) {
       "store a snapshot collected offline (tidemark-agent collect --root)",
       "Stores a snapshot collected offline (tidemark-agent collect --root) for HOST (a host\n"
       "id: 1 to 253 of A-Z a-z 0-9 . - _), marked as imported by the invoking user.\n"
+      "Its receive time is now, or --received-at TIME (RFC 3339, or a date meaning its\n"
+      "start in UTC; never later than now) to rebuild a history collected earlier: an\n"
+      "earlier time can only make evidence older, never fresher (docs/exceptions.md).\n"
       "Exit codes: 0 stored (or already there), 1 not a valid snapshot or store error,\n"
       "2 usage.\n",
       CmdImport);
@@ -269,6 +280,8 @@ void AddUpkeepCommands(CLI::App& app, CtlContext& ctx) {
       ->required()
       ->check(HostId())
       ->type_name("HOST");
+  AddTime(*import_cmd, "--received-at", import_args->received_at,
+          "the receive time to record (default: now)");
   AddFormat(*import_cmd, import_args->format, {"text", "json"});
 
   CLI::App* check = app.add_subcommand("check", "the store's integrity (SQLite integrity_check)");

@@ -26,15 +26,9 @@ std::string AsText(const json& v) {
   return v.dump();
 }
 
-// The sections behind the fact tables `tables` that are missing or incomplete: `absent` lists
-// those whose tables say nothing (not in the snapshot, `error`, `unknown_shape`), `partial`
-// those that were cut short.
-struct SectionProblems {
-  std::string absent;
-  std::string partial;
-};
+}  // namespace
 
-SectionProblems Problems(const FactDb& db, const std::set<std::string>& tables) {
+SectionProblems ProblemsOf(const FactDb& db, const std::set<std::string>& tables) {
   std::set<std::string> absent;
   std::set<std::string> partial;
   for (const std::string& name : tables) {
@@ -57,8 +51,6 @@ SectionProblems Problems(const FactDb& db, const std::set<std::string>& tables) 
   return {join(absent), join(partial)};
 }
 
-}  // namespace
-
 std::string_view OutcomeName(Outcome outcome) {
   switch (outcome) {
     case Outcome::kPass:
@@ -79,6 +71,68 @@ std::string SourceLocation(const std::optional<std::string>& file,
   return line ? *file + ":" + std::to_string(*line) : *file;
 }
 
+RuleResult RunRule(const FactDb& db, const SelectedRule& selected, const QueryLimits& limits) {
+  const Rule& rule = *selected.rule;
+  RuleResult r;
+  r.rule_id = rule.id;
+  r.title = rule.title;
+  r.severity = rule.severity;
+  FactDb::QueryParams params;
+  for (const auto& [name, var] : selected.vars) params[name] = var.value;
+  StatusOr<QueryResult> q = db.Query(rule.query, params, limits);
+  if (!q.ok()) {
+    r.outcome = Outcome::kError;
+    r.message = "rule " + rule.id + ": " + q.status().message();
+    return r;
+  }
+  int id_col = ColumnIndex(*q, "id");
+  if (id_col < 0) {
+    r.outcome = Outcome::kError;
+    r.message = "rule " + rule.id + ": the query returns no column named id";
+    return r;
+  }
+  int detail_col = ColumnIndex(*q, "detail");
+  int file_col = ColumnIndex(*q, "source_file");
+  int line_col = ColumnIndex(*q, "source_line");
+  for (const auto& row : q->rows) {
+    FindingItem item;
+    item.id = AsText(row[static_cast<size_t>(id_col)]);
+    if (detail_col >= 0) item.detail = AsText(row[static_cast<size_t>(detail_col)]);
+    if (file_col >= 0 && row[static_cast<size_t>(file_col)].is_string()) {
+      item.source_file = row[static_cast<size_t>(file_col)].get<std::string>();
+    }
+    if (line_col >= 0 && row[static_cast<size_t>(line_col)].is_number_integer()) {
+      item.source_line = row[static_cast<size_t>(line_col)].get<int64_t>();
+    }
+    if (!item.source_file) {
+      if (auto src = db.SourceOf(q->tables_read, item.id)) {
+        item.source_file = src->first;
+        item.source_line = src->second;
+      }
+    }
+    r.items.push_back(std::move(item));
+  }
+  SectionProblems problems = ProblemsOf(db, q->tables_read);
+  if (!problems.absent.empty()) {
+    // A table that says nothing makes rows about absence ("no Defaults use_pty") as
+    // untrustworthy as an empty answer.
+    r.outcome = Outcome::kUnknown;
+    r.message = problems.absent;
+    if (!r.items.empty())
+      r.message +=
+          " (the query returned " + std::to_string(r.items.size()) + " row(s), kept as items)";
+  } else if (!r.items.empty()) {
+    // A violating row is a failure even in a partial section: what was read is wrong.
+    r.outcome = Outcome::kFail;
+  } else if (!problems.partial.empty()) {
+    r.outcome = Outcome::kUnknown;
+    r.message = problems.partial;
+  } else {
+    r.outcome = Outcome::kPass;
+  }
+  return r;
+}
+
 Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
                           const std::vector<SelectedRule>& rules, const QueryLimits& limits) {
   Evaluation e;
@@ -88,79 +142,23 @@ Evaluation EvaluateLoaded(const FactDb& db, const Snapshot& snapshot,
   auto deadline = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(std::max<int64_t>(0, limits.max_total_millis));
   for (const SelectedRule& selected : rules) {
-    const Rule& rule = *selected.rule;
-    RuleResult r;
-    r.rule_id = rule.id;
-    r.title = rule.title;
-    r.severity = rule.severity;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0) {
+      RuleResult r;
+      r.rule_id = selected.rule->id;
+      r.title = selected.rule->title;
+      r.severity = selected.rule->severity;
       r.outcome = Outcome::kError;
-      r.message = "rule " + rule.id + ": not run: the rules of this snapshot ran longer than " +
+      r.message = "rule " + r.rule_id + ": not run: the rules of this snapshot ran longer than " +
                   std::to_string(limits.max_total_millis) + " ms together";
       e.results.push_back(std::move(r));
       continue;
     }
     QueryLimits rule_limits = limits;
     rule_limits.max_millis = std::min(limits.max_millis, left);
-    FactDb::QueryParams params;
-    for (const auto& [name, var] : selected.vars) params[name] = var.value;
-    StatusOr<QueryResult> q = db.Query(rule.query, params, rule_limits);
-    if (!q.ok()) {
-      r.outcome = Outcome::kError;
-      r.message = "rule " + rule.id + ": " + q.status().message();
-      e.results.push_back(std::move(r));
-      continue;
-    }
-    int id_col = ColumnIndex(*q, "id");
-    if (id_col < 0) {
-      r.outcome = Outcome::kError;
-      r.message = "rule " + rule.id + ": the query returns no column named id";
-      e.results.push_back(std::move(r));
-      continue;
-    }
-    int detail_col = ColumnIndex(*q, "detail");
-    int file_col = ColumnIndex(*q, "source_file");
-    int line_col = ColumnIndex(*q, "source_line");
-    for (const auto& row : q->rows) {
-      FindingItem item;
-      item.id = AsText(row[static_cast<size_t>(id_col)]);
-      if (detail_col >= 0) item.detail = AsText(row[static_cast<size_t>(detail_col)]);
-      if (file_col >= 0 && row[static_cast<size_t>(file_col)].is_string()) {
-        item.source_file = row[static_cast<size_t>(file_col)].get<std::string>();
-      }
-      if (line_col >= 0 && row[static_cast<size_t>(line_col)].is_number_integer()) {
-        item.source_line = row[static_cast<size_t>(line_col)].get<int64_t>();
-      }
-      if (!item.source_file) {
-        if (auto src = db.SourceOf(q->tables_read, item.id)) {
-          item.source_file = src->first;
-          item.source_line = src->second;
-        }
-      }
-      r.items.push_back(std::move(item));
-    }
-    SectionProblems problems = Problems(db, q->tables_read);
-    if (!problems.absent.empty()) {
-      // A table that says nothing makes rows about absence ("no Defaults use_pty") as
-      // untrustworthy as an empty answer.
-      r.outcome = Outcome::kUnknown;
-      r.message = problems.absent;
-      if (!r.items.empty())
-        r.message +=
-            " (the query returned " + std::to_string(r.items.size()) + " row(s), kept as items)";
-    } else if (!r.items.empty()) {
-      // A violating row is a failure even in a partial section: what was read is wrong.
-      r.outcome = Outcome::kFail;
-    } else if (!problems.partial.empty()) {
-      r.outcome = Outcome::kUnknown;
-      r.message = problems.partial;
-    } else {
-      r.outcome = Outcome::kPass;
-    }
-    e.results.push_back(std::move(r));
+    e.results.push_back(RunRule(db, selected, rule_limits));
   }
   std::sort(e.results.begin(), e.results.end(),
             [](const RuleResult& a, const RuleResult& b) { return a.rule_id < b.rule_id; });

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,18 @@ struct Evaluation {
   std::string content_hash;
   std::vector<RuleResult> results;  // in rule id order
 };
+
+// Runs one rule (with its variables) against the snapshot loaded in `db`.
+RuleResult RunRule(const FactDb& db, const SelectedRule& selected, const QueryLimits& limits = {});
+
+// The sections behind the fact tables `tables` that are missing or incomplete, as one message
+// each ("section sudo is partial; ..."): `absent` those whose tables say nothing (not in the
+// snapshot, `error`, `unknown_shape`), `partial` those that were cut short. Empty: complete.
+struct SectionProblems {
+  std::string absent;
+  std::string partial;
+};
+SectionProblems ProblemsOf(const FactDb& db, const std::set<std::string>& tables);
 
 // Evaluates `rules` against the snapshot loaded in `db`. `snapshot` (the one loaded) gives the
 // host and time reported with the results; the content hash is the one Load computed.

@@ -228,6 +228,28 @@ Status FactDb::SelectState(int64_t seq) {
   if (rc != SQLITE_DONE) {
     return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
   }
+  // What Load would know of the state: its sections' statuses (an absent section makes rules
+  // and exception covers reading it unknown) and its content hash.
+  section_status_.clear();
+  content_hash_.clear();
+  sqlite3_stmt* sections = Internal("SELECT name, status FROM sections");
+  if (sections == nullptr) {
+    return {StatusCode::kInternal, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  while ((rc = sqlite3_step(sections)) == SQLITE_ROW) {
+    section_status_[reinterpret_cast<const char*>(sqlite3_column_text(sections, 0))] =
+        reinterpret_cast<const char*>(sqlite3_column_text(sections, 1));
+  }
+  sqlite3_reset(sections);
+  if (rc != SQLITE_DONE) {
+    return {StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  sqlite3_stmt* host = Internal("SELECT content_hash FROM host");
+  if (host != nullptr && sqlite3_step(host) == SQLITE_ROW &&
+      sqlite3_column_type(host, 0) == SQLITE_TEXT) {
+    content_hash_ = reinterpret_cast<const char*>(sqlite3_column_text(host, 0));
+  }
+  if (host != nullptr) sqlite3_reset(host);
   return Status::Ok();
 }
 

@@ -59,6 +59,24 @@ class CtlStoreTest : public ::testing::Test {
   std::string db_;
 };
 
+TEST_F(CtlStoreTest, ImportAtAChosenReceiveTimeNeverInTheFuture) {
+  CtlRun future = Ctl({"--db", db_, "import", snap_, "--as", "web1", "--received-at", "2999-01-01"});
+  EXPECT_EQ(future.code, 2);
+  EXPECT_NE(future.err.find("--received-at 2999-01-01T00:00:00Z is in the future"),
+            std::string::npos)
+      << future.err;
+  EXPECT_EQ(Ctl({"--db", db_, "import", snap_, "--as", "web1", "--received-at", "yesterday"}).code,
+            2);
+  CtlRun imp =
+      Ctl({"--db", db_, "import", snap_, "--as", "web1", "--received-at", "2026-11-20T01:00:00Z"});
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  CtlRun history = Ctl({"--db", db_, "history", "web1", "--format", "json"});
+  ASSERT_EQ(history.code, 0) << history.err;
+  nlohmann::json h = nlohmann::json::parse(history.out);
+  ASSERT_EQ(h["history"].size(), 1u) << history.out;
+  EXPECT_EQ(h["history"][0]["received_at"], "2026-11-20T01:00:00Z");
+}
+
 TEST_F(CtlStoreTest, ImportThenHostsShowHistory) {
   CtlRun verify = Ctl({"verify", snap_});
   ASSERT_EQ(verify.code, 0) << verify.err;

@@ -548,5 +548,19 @@ TEST(Rfc3339Test, ParsesOffsetsAndRejectsJunk) {
   }
 }
 
+TEST(DurationTest, AWholeNumberAndOneUnit) {
+  EXPECT_EQ(*ParseDuration("26h"), 26 * 3600);
+  EXPECT_EQ(*ParseDuration("90m"), 90 * 60);
+  EXPECT_EQ(*ParseDuration("2d"), 2 * 86400);
+  EXPECT_EQ(*ParseDuration("1w"), 7 * 86400);
+  EXPECT_EQ(*ParseDuration("45s"), 45);
+  EXPECT_EQ(*ParseDuration("99999999999w"), 99999999999LL * 7 * 86400);  // the longest: no overflow
+  for (const char* bad : {"", "h", "0h", "26", "26H", "1.5h", "-1h", "26 h", "999999999999w"}) {
+    StatusOr<int64_t> d = ParseDuration(bad);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_NE(d.status().message().find("is not a duration"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace tidemark

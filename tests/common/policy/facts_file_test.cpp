@@ -79,7 +79,14 @@ TEST_F(FactsFileTest, EachHostsLatestStateIsReadBackThroughTheViews) {
   // The same query again (prepared once) sees the state selected now.
   ASSERT_TRUE((*reader)->SelectState(1).ok());
   EXPECT_TRUE(Names(**reader).empty());  // replaced: gone
+  EXPECT_TRUE((*reader)->section_status().empty());
   ASSERT_TRUE((*reader)->SelectState(3).ok());
+  // The state's sections and content hash, as Load would know them (rules and exception
+  // covers read absence only from complete sections).
+  EXPECT_EQ((*reader)->section_status(),
+            (std::map<std::string, std::string>{{"accounts", "ok"}}));
+  ASSERT_TRUE(writer_->Load(Users("a", {"root", "alice", "mallory"})).ok());
+  EXPECT_EQ((*reader)->content_hash(), writer_->content_hash());
   auto sections = (*reader)->Query("SELECT name, status FROM sections");
   ASSERT_TRUE(sections.ok());
   ASSERT_EQ(sections->rows.size(), 1u);

@@ -1,0 +1,39 @@
+#include "collector/ctl/stored_facts.h"
+
+#include "common/snapshot.h"
+
+namespace tidemark::ctl {
+
+StoredFacts::StoredFacts(SqliteStore& store, const std::string& db) : store_(store) {
+  auto facts = policy::FactDb::OpenFacts(FactsPathFor(db));
+  if (!facts.ok()) return;
+  auto states = (*facts)->FactStates();
+  if (!states.ok()) return;
+  facts_ = std::move(*facts);
+  fact_states_ = std::move(*states);
+}
+
+StatusOr<const policy::FactDb*> StoredFacts::Load(const StoredSnapshot& state) {
+  if (auto it = fact_states_.find(state.host);
+      facts_ && it != fact_states_.end() && it->second == state.seq) {
+    if (facts_->SelectState(state.seq).ok()) return facts_.get();
+  }
+  std::string body = state.body;
+  if (body.empty()) {
+    auto full = store_.SnapshotBySeq(state.seq);
+    if (!full.ok()) return full.status();
+    body = std::move(full->body);
+  }
+  std::string hash;
+  StatusOr<Snapshot> snapshot = DecodeSnapshot(body, &hash);
+  if (!snapshot.ok()) return snapshot.status();
+  if (!scratch_) {
+    auto db = policy::FactDb::Open();
+    if (!db.ok()) return db.status();
+    scratch_ = std::move(*db);
+  }
+  if (Status s = scratch_->Load(*snapshot, std::move(hash)); !s.ok()) return s;
+  return scratch_.get();
+}
+
+}  // namespace tidemark::ctl
