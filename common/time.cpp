@@ -80,6 +80,14 @@ StatusOr<int64_t> ParseRfc3339(std::string_view text) {
   return days * 86400 + h * 3600 + mi * 60 + s - offset;
 }
 
+StatusOr<int64_t> ParseTimeArgument(std::string_view text) {
+  bool date = text.size() == 10 && text[4] == '-' && text[7] == '-';
+  for (size_t i = 0; date && i < text.size(); ++i) {
+    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) date = false;
+  }
+  return ParseRfc3339(date ? std::string(text) + "T00:00:00Z" : text);
+}
+
 StatusOr<int64_t> ParseDuration(std::string_view text) {
   auto bad = [&] {
     return Status{StatusCode::kInvalidArgument,

@@ -16,6 +16,10 @@ std::string FormatRfc3339(int64_t seconds);
 // local time). kInvalidArgument names the text otherwise.
 StatusOr<int64_t> ParseRfc3339(std::string_view text);
 
+// Parses a time given on a command line (--at, --now): RFC 3339 as ParseRfc3339, or a date
+// YYYY-MM-DD meaning the start of that day in UTC.
+StatusOr<int64_t> ParseTimeArgument(std::string_view text);
+
 // Parses a duration: a positive whole number and one unit, s, m, h, d or w ("26h", "90m",
 // "2d"). Returns seconds; kInvalidArgument names the text otherwise (no unit, zero, overflow).
 StatusOr<int64_t> ParseDuration(std::string_view text);

@@ -5,6 +5,7 @@
 
 #include "collector/store.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "common/transport/protocol.h"
 
 namespace tidemark::ctl {
@@ -37,14 +38,6 @@ int Fail(std::ostream& err, const std::string& message) {
 
 int Fail(std::ostream& err, const Status& status) { return Fail(err, status.message()); }
 
-StatusOr<int64_t> ParseAt(const std::string& text) {
-  bool date = text.size() == 10 && text[4] == '-' && text[7] == '-';
-  for (size_t i = 0; date && i < text.size(); ++i) {
-    if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9')) date = false;
-  }
-  return ParseRfc3339(date ? text + "T00:00:00Z" : text);
-}
-
 CLI::Option* AddFormat(CLI::App& command, std::string& format,
                        const std::vector<std::string>& choices) {
   format = choices.front();
@@ -55,16 +48,16 @@ CLI::Option* AddFormat(CLI::App& command, std::string& format,
 
 CLI::Option* AddTime(CLI::App& command, const std::string& name, std::optional<int64_t>& at,
                      const std::string& help) {
-  // CLI11 runs the check before the function, so the function's ParseAt succeeds.
+  // CLI11 runs the check before the function, so the function's ParseTimeArgument succeeds.
   CLI::Validator valid_time(
       [](std::string& text) {
-        StatusOr<int64_t> t = ParseAt(text);
+        StatusOr<int64_t> t = ParseTimeArgument(text);
         return t.ok() ? std::string() : t.status().message();
       },
       "");
   return command
       .add_option_function<std::string>(
-          name, [&at](const std::string& text) { at = *ParseAt(text); }, help)
+          name, [&at](const std::string& text) { at = *ParseTimeArgument(text); }, help)
       ->check(valid_time)
       ->type_name("TIME");
 }

@@ -45,15 +45,11 @@ int Usage(std::ostream& err, const std::string& message, const std::string& comm
 int Fail(std::ostream& err, const std::string& message);
 int Fail(std::ostream& err, const Status& status);
 
-// Parses an --at TIME: RFC 3339, or a date YYYY-MM-DD meaning the start of that day in UTC.
-// Returns seconds since the epoch.
-StatusOr<int64_t> ParseAt(const std::string& text);
-
 // Adds `--format FORMAT` to `command`, one of `choices` (the first is the default).
 CLI::Option* AddFormat(CLI::App& command, std::string& format,
                        const std::vector<std::string>& choices);
-// Adds the option `name` taking a TIME (ParseAt) to `command`; sets `at` to seconds since the
-// epoch. AddAt adds `--at TIME`.
+// Adds the option `name` taking a TIME (ParseTimeArgument: RFC 3339, or a date meaning its
+// start in UTC) to `command`; sets `at` to seconds since the epoch. AddAt adds `--at TIME`.
 CLI::Option* AddTime(CLI::App& command, const std::string& name, std::optional<int64_t>& at,
                      const std::string& help);
 CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help);

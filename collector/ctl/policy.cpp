@@ -303,8 +303,21 @@ void AddEvaluateCommand(CLI::App& app, CtlContext& ctx) {
       ->capture_default_str();
   AddSeverity(*evaluate, "--fail-on", o->fail_on, "the least severity that fails (default high)");
   AddFormat(*evaluate, o->format, {"text", "json"});
-  evaluate->callback(
-      [&ctx, o] { ctx.rc = policy::RunEvaluate(*o, "tidemarkctl evaluate", ctx.out, ctx.err); });
+  evaluate->add_option("--register", o->register_file, "apply this exception register (YAML)")
+      ->type_name("FILE");
+  CLI::Option* now =
+      AddTime(*evaluate, "--now", o->now, "judge the register's statuses as at TIME");
+  CLI::Option* received = AddTime(*evaluate, "--received-at", o->received_at,
+                                  "the snapshot's receive time (default: its collected_at)");
+  AddDuration(*evaluate, "--max-age", o->max_age,
+              "evidence older than DUR does not prove a revocation (default 26h)");
+  evaluate->callback([&ctx, o, now, received] {
+    if (o->register_file.empty() && (now->count() > 0 || received->count() > 0)) {
+      ctx.rc = Usage(ctx.err, "--now and --received-at go with --register FILE", "evaluate");
+      return;
+    }
+    ctx.rc = policy::RunEvaluate(*o, "tidemarkctl evaluate", ctx.out, ctx.err);
+  });
 }
 
 }  // namespace

@@ -180,7 +180,7 @@ int ExitCodeFor(const std::vector<RuleResult>& results, Severity fail_on) {
   bool error = false;
   bool unknown = false;
   for (const RuleResult& r : results) {
-    if (r.severity < fail_on) continue;
+    if (r.severity < fail_on || r.tolerated) continue;
     fail |= r.outcome == Outcome::kFail;
     error |= r.outcome == Outcome::kError;
     unknown |= r.outcome == Outcome::kUnknown;

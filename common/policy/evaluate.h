@@ -28,6 +28,10 @@ struct FindingItem {
   std::string detail;  // the query's `detail` column, when it has one
   std::optional<std::string> source_file;  // from the query, else from the row with that id
   std::optional<int64_t> source_line;
+  // The register's exception that covers this item on this host (ApplyVerdicts), and its
+  // status: "active" (tolerated until the expiry) or "leftover". Empty when none covers it.
+  std::string exception;
+  std::string exception_status;
 };
 
 // Returns "FILE:LINE", "FILE" without a line, "" without a file: where an item is written, as
@@ -42,6 +46,9 @@ struct RuleResult {
   Outcome outcome = Outcome::kPass;
   std::vector<FindingItem> items;  // kFail: at least one
   std::string message;             // kUnknown: which sections; kError: what failed
+  // kFail whose every item an active exception covers (ApplyVerdicts): shown as tolerated and
+  // not counted by ExitCodeFor.
+  bool tolerated = false;
 };
 
 struct Evaluation {
@@ -73,7 +80,8 @@ StatusOr<Evaluation> Evaluate(const Snapshot& snapshot, const PolicySet& set,
                               const QueryLimits& limits = {});
 
 // The exit code of evaluate and findings (docs/policies.md): 3 when a result at or above
-// `fail_on` failed; else 1 when one is an error; else 4 when one is unknown; else 0.
+// `fail_on` failed (a tolerated one does not count); else 1 when one is an error; else 4 when one
+// is unknown; else 0.
 int ExitCodeFor(const std::vector<RuleResult>& results, Severity fail_on);
 
 }  // namespace tidemark::policy

@@ -41,13 +41,12 @@ std::string CoverQuery(const Cover& c, FactDb::QueryParams& params) {
 
 std::string Day(int64_t seconds) { return FormatRfc3339(seconds); }
 
-// "3 days" / "1 day" / "26 hours": a duration as people read it (whole days from a week on or
-// when exact, else whole hours, minutes or seconds, rounded down).
+// "3 days" / "1 day" / "26 hours": a duration as people read it (whole days from two days on
+// or when exact, else whole hours, minutes or seconds; rounded down).
 std::string Span(int64_t seconds) {
   if (seconds < 0) seconds = -seconds;
-  if (seconds >= 7 * 86400 || (seconds >= 86400 && seconds % 86400 == 0)) {
-    return std::to_string(seconds / 86400) + (seconds < 2 * 86400 ? " day" : " days");
-  }
+  if (seconds >= 2 * 86400) return std::to_string(seconds / 86400) + " days";
+  if (seconds == 86400) return "1 day";
   if (seconds >= 2 * 3600) return std::to_string(seconds / 3600) + " hours";
   if (seconds >= 120) return std::to_string(seconds / 60) + " minutes";
   return std::to_string(seconds) + " seconds";
@@ -245,6 +244,63 @@ std::vector<std::string> NamedHosts(const MigrationException& e) {
     if (!HasGlobCharacter(g) && g.find('\\') == std::string::npos) out.push_back(g);
   }
   return out;
+}
+
+void ApplyVerdicts(Evaluation& e, const std::vector<ExceptionVerdict>& verdicts) {
+  auto covering = [&](const RuleResult& r, const FindingItem& item) -> const ExceptionVerdict* {
+    const ExceptionVerdict* found = nullptr;
+    for (const ExceptionVerdict& v : verdicts) {
+      if (v.status != ExceptionStatus::kActive && v.status != ExceptionStatus::kLeftover) continue;
+      bool covers = std::any_of(v.items.begin(), v.items.end(), [&](const CoveredItem& c) {
+        return c.rule.empty() ? c.id == item.id : c.rule == r.rule_id && c.id == item.id;
+      });
+      // A leftover outweighs an active exception covering the same item.
+      if (covers && (found == nullptr || v.status == ExceptionStatus::kLeftover)) found = &v;
+    }
+    return found;
+  };
+  for (RuleResult& r : e.results) {
+    if (r.outcome != Outcome::kFail) continue;
+    bool all_active = !r.items.empty();
+    for (FindingItem& item : r.items) {
+      const ExceptionVerdict* v = covering(r, item);
+      if (v == nullptr) {
+        all_active = false;
+        continue;
+      }
+      item.exception = v->exception->id;
+      item.exception_status = std::string(ExceptionStatusName(v->status));
+      all_active &= v->status == ExceptionStatus::kActive;
+    }
+    r.tolerated = all_active;
+  }
+  for (const ExceptionVerdict& v : verdicts) {
+    if (v.status != ExceptionStatus::kLeftover) continue;
+    const MigrationException& x = *v.exception;
+    RuleResult r;
+    r.rule_id = "exception:" + x.id;
+    r.severity = Severity::kCritical;
+    r.outcome = Outcome::kFail;
+    r.title = "Exception " + x.id + " expired " + FormatRfc3339(x.effective_expiry) +
+              " and is still in place (owner " + x.owner.name +
+              (x.owner.email.empty() ? "" : " <" + x.owner.email + ">") +
+              (x.owner.phone.empty() ? "" : " " + x.owner.phone) +
+              (x.contact ? "; contact " + x.contact->name : "") + "; ticket " + x.ticket + ")";
+    r.message = v.reason;
+    for (const CoveredItem& c : v.items) {
+      FindingItem item;
+      item.id = c.id;
+      item.detail = c.table.empty() ? "rule " + c.rule : c.table;
+      item.source_file = c.source_file;
+      item.source_line = c.source_line;
+      item.exception = x.id;
+      item.exception_status = "leftover";
+      r.items.push_back(std::move(item));
+    }
+    e.results.push_back(std::move(r));
+  }
+  std::sort(e.results.begin(), e.results.end(),
+            [](const RuleResult& a, const RuleResult& b) { return a.rule_id < b.rule_id; });
 }
 
 void SortVerdicts(std::vector<ExceptionVerdict>& verdicts) {

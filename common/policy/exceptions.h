@@ -97,6 +97,13 @@ std::vector<std::string> NamedHosts(const MigrationException& e);
 // revoked; then by exception id and host.
 void SortVerdicts(std::vector<ExceptionVerdict>& verdicts);
 
+// Applies the verdicts of one host to its evaluation: every failing item that an active or
+// leftover exception covers (its rule is covered, or a covered item has the item's id) names
+// the exception; a failure whose every item an active exception covers is tolerated; each
+// leftover becomes a critical failure of its own ("exception:ID", the items still present,
+// with owner, contact and ticket in its title). Results stay in rule id order.
+void ApplyVerdicts(Evaluation& e, const std::vector<ExceptionVerdict>& verdicts);
+
 // The default of --max-age: evidence older than this does not prove a revocation (26 h: a
 // nightly collection plus slack).
 constexpr int64_t kDefaultMaxAgeSeconds = 26 * 3600;

@@ -233,5 +233,91 @@ TEST_F(CtlPolicyTest, EvaluateASnapshotFileAgainstPolicies) {
   EXPECT_EQ(Ctl({"evaluate", "--snapshot", a, "--format", "csv"}).code, 2);
 }
 
+// Offline, the register's statuses decide what is tolerated: an active exception's failures
+// do not count, a leftover is a critical failure naming owner and ticket, and the evidence
+// time is --received-at or, said so, the agent's clock.
+TEST_F(CtlPolicyTest, EvaluateAppliesTheRegisterOffline) {
+  std::string a = CollectHost("web01", "vendor_ops");
+  dir_.Write("/p/rules.yaml",
+             "rules:\n"
+             "  - id: sudo-nopasswd\n    title: sudo asks for a password\n    severity: high\n"
+             "    query: SELECT id FROM sudo_grants WHERE nopasswd\n"
+             "  - id: no-vendor-account\n    title: no vendor account\n    severity: medium\n"
+             "    query: SELECT id FROM users WHERE name LIKE 'vendor%'\n");
+  dir_.Write("/register.yaml",
+             "exceptions:\n"
+             "  - id: MIG-7\n    hosts: [\"web*\"]\n    ticket: CHG-7\n"
+             "    owner: {name: Jane Roe, email: jane.roe@example.org}\n"
+             "    expires: 2026-12-01T00:00:00Z\n"
+             "    covers:\n"
+             "      - {rule: sudo-nopasswd}\n"
+             "      - {table: users, where: {name: vendor_ops}}\n"
+             "  - id: MIG-8\n    hosts: [db01]\n    ticket: CHG-8\n"
+             "    owner: {name: Jane Roe, phone: \"1\"}\n    expires: 2026-12-01T00:00:00Z\n"
+             "    covers: [{table: users, where: {name: vendor_ops}}]\n");
+  std::vector<std::string> base = {"evaluate",
+                                   "--snapshot",
+                                   a,
+                                   "--policies",
+                                   dir_.Host("/p"),
+                                   "--register",
+                                   dir_.Host("/register.yaml")};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    return Ctl(args);
+  };
+  // Before the expiry: both failures tolerated; exit 0.
+  CtlRun r = with({"--now", "2026-11-25", "--received-at", "2026-11-24"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("0 fail, 2 tolerated, 0 unknown, 0 error, 0 pass\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("TOLERATED\thigh\tsudo-nopasswd\tsudo asks for a password\n"
+                       "\tsudo:user:vendor_ops@ALL=(ALL)ALL\t/etc/sudoers:1\t[active: MIG-7]\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("ACTIVE\tMIG-7\tweb01\texpires 2026-12-01T00:00:00Z (in 6 days)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("MIG-8"), std::string::npos) << r.out;  // not in scope
+
+  // After the expiry, received after it: a leftover, a critical failure; exit 3.
+  r = with({"--now", "2026-12-03", "--received-at", "2026-12-02", "--format", "json"});
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["summary"]["fail"], 3);
+  EXPECT_EQ(j["summary"]["tolerated"], 0);
+  EXPECT_EQ(j["results"][0]["rule"], "exception:MIG-7");
+  EXPECT_EQ(j["results"][0]["severity"], "critical");
+  EXPECT_NE(j["results"][0]["title"].get<std::string>().find(
+                "owner Jane Roe <jane.roe@example.org>; ticket CHG-7"),
+            std::string::npos)
+      << j["results"][0]["title"];
+  EXPECT_EQ(j["results"][0]["items"].size(), 2u);
+  EXPECT_EQ(j["results"][1]["items"][0]["exception_status"], "leftover");
+  EXPECT_EQ(j["exceptions"]["verdicts"][0]["status"], "leftover");
+  EXPECT_EQ(j["exceptions"]["verdicts"][0]["evidence"]["clock"], "collector");
+
+  // Received before the expiry: unverified, the failures count again; exit 3 (a high one).
+  r = with({"--now", "2026-12-03", "--received-at", "2026-11-30T23:59:59Z"});
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 fail, 0 tolerated"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("UNVERIFIED\tMIG-7\tweb01\t"), std::string::npos) << r.out;
+  // Without --received-at the snapshot's collected_at counts, as the agent's clock.
+  r = with({"--now", "2099-01-01", "--format", "json"});
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["exceptions"]["verdicts"][0]["evidence"]["clock"], "agent") << r.out;
+  EXPECT_EQ(j["exceptions"]["verdicts"][0]["status"], "leftover");
+  // Usage: --now without a register; a register that does not load names file and line.
+  EXPECT_EQ(Ctl({"evaluate", "--snapshot", a, "--now", "2026-12-03"}).code, 2);
+  dir_.Write("/bad.yaml", "exceptions:\n  - id: X\n");
+  r = Ctl({"evaluate", "--snapshot", a, "--policies", dir_.Host("/p"), "--register",
+           dir_.Host("/bad.yaml")});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.yaml:2: exception X: exception: 'covers' is missing"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

@@ -295,5 +295,38 @@ TEST_F(DecideTest, ScopeAndOrderAndExitCode) {
   EXPECT_EQ(v[2].status, ExceptionStatus::kRevoked);
 }
 
+TEST_F(DecideTest, VerdictsMarkFindingsToleratedOnlyWhenEveryItemIsCovered) {
+  Evaluation e;
+  RuleResult users{"no-vendor", "t", Severity::kHigh, Outcome::kFail, {}, "", false};
+  users.items.push_back({"user:vendor_ops", "", "/etc/passwd", 2, "", ""});
+  RuleResult both = users;
+  both.rule_id = "no-extra";
+  both.items.push_back({"user:other", "", "/etc/passwd", 3, "", ""});
+  e.results = {users, both};
+  ExceptionVerdict active =
+      Decide("2026-11-30T00:00:00Z", "2026-11-29T00:00:00Z", "2026-11-29T00:00:00Z", true);
+  ASSERT_EQ(active.status, ExceptionStatus::kActive);
+  ApplyVerdicts(e, {active});
+  EXPECT_TRUE(e.results[1].tolerated);   // no-vendor: its one item covered
+  EXPECT_FALSE(e.results[0].tolerated);  // no-extra: user:other is not covered
+  EXPECT_EQ(e.results[0].items[0].exception, "MIG-1");
+  EXPECT_EQ(e.results[0].items[1].exception, "");
+  EXPECT_EQ(ExitCodeFor(e.results, Severity::kHigh), 3);
+  e.results.erase(e.results.begin());
+  EXPECT_EQ(ExitCodeFor(e.results, Severity::kHigh), 0);
+
+  // A leftover outweighs an active exception on the same item, and is a critical failure.
+  e.results = {users};
+  ExceptionVerdict leftover =
+      Decide("2026-12-03T00:00:00Z", "2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z", true);
+  ApplyVerdicts(e, {active, leftover});
+  ASSERT_EQ(e.results.size(), 2u);
+  EXPECT_EQ(e.results[0].rule_id, "exception:MIG-1");
+  EXPECT_EQ(e.results[0].severity, Severity::kCritical);
+  EXPECT_EQ(e.results[0].items[0].id, "user:vendor_ops");
+  EXPECT_EQ(e.results[1].items[0].exception_status, "leftover");
+  EXPECT_FALSE(e.results[1].tolerated);
+}
+
 }  // namespace
 }  // namespace tidemark::policy
