@@ -95,6 +95,7 @@ void AddCommands(CLI::App& app, CtlContext& ctx) {
   AddPolicyCommands(app, ctx);
   AddFindingsCommands(app, ctx);
   AddExceptionCommands(app, ctx);
+  AddWhoCommand(app, ctx);
   AddPkiCommands(app, ctx);
   AddHelpCommand(app, ctx);
   AddVersionCommand(app, ctx);

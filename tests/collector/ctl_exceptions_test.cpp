@@ -194,5 +194,39 @@ TEST_F(CtlExceptionsTest, BadInputIsRefusedClearly) {
   EXPECT_EQ(r.code, 1);
 }
 
+// who over the store: the latest states (or at --at); the states hold only the accounts
+// section, so every host is incomplete for the rest and says so.
+TEST_F(CtlExceptionsTest, WhoAcrossTheFleet) {
+  CtlRun r = Run({"who", "vendor_ops", "--format", "json"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["kind"], "user");
+  EXPECT_EQ(j["summary"]["hosts_checked"], 4);
+  EXPECT_EQ(j["summary"]["hosts_with_access"], 3);  // web01 removed the account
+  EXPECT_EQ(j["summary"]["hosts_incomplete"], 4);
+  ASSERT_EQ(j["hosts"].size(), 4u);
+  EXPECT_EQ(j["hosts"][0]["host"], "db01");
+  EXPECT_EQ(j["hosts"][0]["access"][0]["kind"], "account");
+  EXPECT_EQ(j["hosts"][0]["access"][0]["source_line"], 2);
+  EXPECT_EQ(j["hosts"][1]["host"], "web01");
+  EXPECT_TRUE(j["hosts"][1]["access"].empty());
+  EXPECT_NE(j["hosts"][1]["incomplete"].dump().find("section sudo is not in the snapshot"),
+            std::string::npos);
+
+  // Before web01 removed it: on web01 too, as text.
+  r = Run({"who", "vendor_ops", "--at", "2026-11-25", "--host", "web01"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+            "who vendor_ops (a user) at 2026-11-25T00:00:00Z: access on 1 of 1 host(s); 1 "
+            "incomplete");
+  EXPECT_NE(r.out.find("\taccount\tuid 1001, shell /bin/sh (login shell), password "),
+            std::string::npos)
+      << r.out;
+  // Nobody of that name: nothing found, but not proof (sections missing): 4.
+  EXPECT_EQ(Run({"who", "mallory"}).code, 4);
+  EXPECT_EQ(Run({"who", ""}).code, 2);
+  EXPECT_EQ(Run({"who", "x", "--at", "someday"}).code, 2);
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

@@ -319,5 +319,25 @@ TEST_F(CtlPolicyTest, EvaluateAppliesTheRegisterOffline) {
       << r.err;
 }
 
+TEST_F(CtlPolicyTest, WhoInSnapshotFiles) {
+  std::string a = CollectHost("web01", "vendor_ops");
+  std::string b = CollectHost("web02", "alice");
+  CtlRun r = Ctl({"who", "vendor_ops", "--snapshot", a, "--snapshot", b, "--format", "json"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["summary"]["hosts_checked"], 2);
+  EXPECT_EQ(j["summary"]["hosts_with_access"], 1);
+  ASSERT_EQ(j["hosts"].size(), 2u);  // web02: nothing found, but only accounts and sudo read
+  EXPECT_EQ(j["hosts"][0]["host"], "web01");
+  EXPECT_EQ(j["hosts"][0]["snapshot"], a);
+  std::string access = j["hosts"][0]["access"].dump();
+  EXPECT_NE(access.find("user:vendor_ops on ALL as ALL: ALL (NOPASSWD)"), std::string::npos)
+      << access;
+  EXPECT_TRUE(j["hosts"][1]["access"].empty());
+  EXPECT_EQ(Ctl({"who", "vendor_ops", "--snapshot", a, "--host", "db*"}).code, 0);
+  EXPECT_EQ(Ctl({"who", "vendor_ops", "--snapshot", a, "--at", "2026-12-01"}).code, 2);
+  EXPECT_EQ(Ctl({"who", "vendor_ops", "--snapshot", dir_.Host("/none.json")}).code, 1);
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/policy/exception_output.h"
+#include "common/policy/who.h"
 #include "common/time.h"
 #include "tests/common/policy/fact_db_support.h"
 #include "tests/support/temp_root.h"
@@ -18,6 +19,7 @@
 namespace tidemark::policy {
 namespace {
 
+using fixtures::Query;
 using testing::TempRoot;
 
 const char* kRules = R"(rules:
@@ -326,6 +328,86 @@ TEST_F(DecideTest, VerdictsMarkFindingsToleratedOnlyWhenEveryItemIsCovered) {
   EXPECT_EQ(e.results[0].items[0].id, "user:vendor_ops");
   EXPECT_EQ(e.results[1].items[0].exception_status, "leftover");
   EXPECT_FALSE(e.results[1].tolerated);
+}
+
+// ---------------------------------------------------------------------------------------------
+// who: every way in, from the cut-over root as the agent collects it.
+
+std::string Ways(const WhoResult& r) {
+  std::string out;
+  for (const Access& a : r.access) {
+    out += a.kind + (a.privileged ? "!" : "") + " " + a.detail + " @" +
+           SourceLocation(a.source_file, a.source_line) + "\n";
+  }
+  return out;
+}
+
+WhoResult Find(const FactDb& db, const std::string& identity) {
+  StatusOr<Identity> id = ParseIdentity(identity);
+  EXPECT_TRUE(id.ok()) << id.status().ToString();
+  StatusOr<WhoResult> r = FindAccess(db, *id);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : WhoResult{};
+}
+
+const std::vector<std::string> kWhoSections = {"accounts", "sudo", "ssh_keys",
+                                               "sshd",     "cron", "services"};
+
+TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
+  TempRoot root;
+  WriteRoot(root, false);
+  // Reaches vendor_ops through its group; the third line excludes it with !.
+  root.Write("/etc/sudoers.d/ops",
+             "%sudo ALL=(root) /usr/bin/systemctl\n#1001 ALL=(ALL) /usr/bin/id\n"
+             "%sudo, !vendor_ops ALL=(ALL) /usr/bin/passwd\n",
+             0440);
+  root.Write("/etc/crontab", "0 3 * * * vendor_ops /opt/vendor/sync\n");
+  auto db = fixtures::Loaded(fixtures::Collect(root.path(), kWhoSections));
+  WhoResult r = Find(*db, "vendor_ops");
+  EXPECT_TRUE(r.incomplete.empty()) << r.incomplete.front();
+  EXPECT_EQ(Ways(r),
+            "account uid 1001, shell /bin/bash (login shell), password no_shadow_entry "
+            "@/etc/passwd:2\n"
+            "group member of vendor_ops (gid 1001, primary) @/etc/passwd:2\n"
+            "group! member of sudo (gid 27) @/etc/passwd:2\n"
+            "sudo! group:sudo on ALL as user:root: /usr/bin/systemctl @/etc/sudoers.d/ops:1\n"
+            "sudo! uid:1001 on ALL as ALL: /usr/bin/id @/etc/sudoers.d/ops:2\n"
+            "sudo! user:vendor_ops on ALL as ALL: ALL (NOPASSWD) @/etc/sudoers.d/vendor:3\n"
+            "cron runs /opt/vendor/sync at 0 3 * * * @/etc/crontab:1\n");
+
+  // The key, by its fingerprint and by its comment's name; the group.
+  std::string fingerprint = Query(*db, "SELECT fingerprint FROM ssh_keys")[0];
+  fingerprint = fingerprint.substr(2, fingerprint.size() - 4);  // ["..."]
+  EXPECT_EQ(Ways(Find(*db, fingerprint)),
+            "key! opens root: ssh-ed25519 " + fingerprint +
+                " vendor@example.org @/root/.ssh/authorized_keys:1\n");
+  EXPECT_EQ(Ways(Find(*db, "vendor")), "key! a key named so opens root: ssh-ed25519 " +
+                                           fingerprint +
+                                           " vendor@example.org @/root/.ssh/authorized_keys:1\n");
+  EXPECT_EQ(Ways(Find(*db, "group:sudo")),
+            "group gid 27, members [\"vendor_ops\"] @/etc/group:2\n"
+            "group! member vendor_ops @/etc/passwd:2\n"
+            "sudo! group:sudo on ALL as user:root: /usr/bin/systemctl @/etc/sudoers.d/ops:1\n"
+            "sudo! group:sudo on ALL as ALL: /usr/bin/passwd @/etc/sudoers.d/ops:3\n");
+
+  // After the clean-up: nothing; without the sudo section, that absence is not proof.
+  TempRoot clean;
+  WriteRoot(clean, true);
+  auto after = fixtures::Loaded(fixtures::Collect(clean.path(), kWhoSections));
+  WhoResult none = Find(*after, "vendor_ops");
+  EXPECT_EQ(Ways(none), "");
+  EXPECT_TRUE(none.incomplete.empty());
+  auto partial = fixtures::Loaded(fixtures::Collect(clean.path(), {"accounts", "ssh_keys"}));
+  WhoResult unsure = Find(*partial, "vendor_ops");
+  EXPECT_EQ(Ways(unsure), "");
+  EXPECT_EQ(unsure.incomplete,
+            (std::vector<std::string>{
+                "section cron is not in the snapshot", "section services is not in the snapshot",
+                "section sshd is not in the snapshot", "section sudo is not in the snapshot"}));
+  EXPECT_FALSE(ParseIdentity("").ok());
+  EXPECT_FALSE(ParseIdentity("group:").ok());
+  EXPECT_FALSE(ParseIdentity("SHA256:").ok());
+  EXPECT_FALSE(ParseIdentity("bad\x1b[2Kname").ok());
 }
 
 }  // namespace
