@@ -125,9 +125,24 @@ CREATE TABLE result_items (
 ) WITHOUT ROWID;
 )sql";
 
+// Version 4: the approved baselines (docs/store.md "Baselines"): each approval of a host's
+// stored state as its documented configuration, kept forever (the latest at a time counts).
+constexpr const char* kBaselinesSql = R"sql(
+CREATE TABLE baselines (
+  seq              INTEGER PRIMARY KEY,
+  host             TEXT NOT NULL REFERENCES hosts(id),
+  snapshot_seq     INTEGER NOT NULL REFERENCES snapshots(seq),
+  approved_by      TEXT NOT NULL,
+  note             TEXT NOT NULL,
+  approved_at      INTEGER NOT NULL,
+  approved_at_text TEXT NOT NULL
+);
+CREATE INDEX baselines_by_host ON baselines (host, approved_at);
+)sql";
+
 std::string SchemaSql() {
   return std::string(kHostsSql) + SnapshotsTableSql("snapshots") + SeenTableSql("seen") +
-         kIndexesSql + kEvaluationsSql;
+         kIndexesSql + kEvaluationsSql + kBaselinesSql;
 }
 
 // Version 1 -> 2: snapshot ids were unique across all hosts, so a host reusing another host's
@@ -157,9 +172,9 @@ using sqlite_store_internal::kMaxBodyBytes;
 using sqlite_store_internal::ParseOptionalTime;
 using sqlite_store_internal::Stmt;
 
-// Version 2 -> 3 adds the evaluation tables. Another process may have migrated first: the
-// version is read again inside the transaction.
-Status SqliteStore::Impl::MigrateFromV2() {
+// Version 2 -> 3 adds the evaluation tables, 3 -> 4 the baselines. Another process may have
+// migrated first: the version is read again inside the transaction.
+Status SqliteStore::Impl::AddTables(int64_t from_version, const char* sql) {
   auto done = InTransaction<bool>([&]() -> StatusOr<bool> {
     auto p = Prepare("SELECT version FROM schema_version");
     if (!p.ok()) return p.status();
@@ -169,9 +184,11 @@ Status SqliteStore::Impl::MigrateFromV2() {
       if (s.Step() != SQLITE_ROW) return Error("read schema version");
       version = s.Int(0);
     }
-    if (version != 2) return false;
-    std::string sql = std::string(kEvaluationsSql) + "UPDATE schema_version SET version = 3;\n";
-    if (Status st = Exec(sql.c_str()); !st.ok()) return st;
+    if (version != from_version) return false;
+    std::string all = std::string(sql) +
+                      "UPDATE schema_version SET version = " + std::to_string(from_version + 1) +
+                      ";\n";
+    if (Status st = Exec(all.c_str()); !st.ok()) return st;
     return true;
   });
   return done.status();
@@ -350,8 +367,12 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
         version = 2;
       }
       if (version == 2) {
-        if (Status st = impl->MigrateFromV2(); !st.ok()) return st;
+        if (Status st = impl->AddTables(2, kEvaluationsSql); !st.ok()) return st;
         version = 3;
+      }
+      if (version == 3) {
+        if (Status st = impl->AddTables(3, kBaselinesSql); !st.ok()) return st;
+        version = 4;
       }
       if (version != kStoreSchemaVersion) {
         return Status(StatusCode::kInvalidArgument,
@@ -699,9 +720,9 @@ StatusOr<std::vector<HistoryEntry>> SqliteStore::History(const std::string& host
   std::vector<HistoryEntry> out;
   {
     auto p = d.Prepare(
-        "SELECT 0, seq, id, received_at, collected_at, content_hash, imported_by "
+        "SELECT 0, seq, id, received_at, collected_at, content_hash, imported_by, seq "
         "FROM snapshots WHERE host = ?1 UNION ALL "
-        "SELECT 1, seq, id, received_at, collected_at, content_hash, imported_by "
+        "SELECT 1, seq, id, received_at, collected_at, content_hash, imported_by, snapshot_seq "
         "FROM seen WHERE host = ?1 ORDER BY 2");
     if (!p.ok()) return p.status();
     Stmt s(*p);
@@ -715,6 +736,7 @@ StatusOr<std::vector<HistoryEntry>> SqliteStore::History(const std::string& host
       e.collected_at = s.Text(4);
       e.content_hash = s.Text(5);
       e.imported_by = s.OptText(6);
+      e.state_seq = s.Int(7);
       out.push_back(std::move(e));
     }
     if (rc != SQLITE_DONE) return d.Error("read history");

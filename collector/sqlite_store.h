@@ -17,7 +17,7 @@ struct sqlite3;
 
 namespace tidemark {
 
-inline constexpr int kStoreSchemaVersion = 3;
+inline constexpr int kStoreSchemaVersion = 4;
 
 // The facts file beside a store (docs/store.md "Facts"): the fact tables of each host's latest
 // judged state, written by the collector's evaluator, read by `tidemarkctl query`.
@@ -61,6 +61,9 @@ class SqliteStore : public SnapshotStore {
                                                          std::optional<int64_t> at) override;
   StatusOr<std::vector<HistoryEntry>> History(const std::string& host) override;
   StatusOr<int64_t> Thin(int retention_days, int64_t now) override;
+  Status ApproveBaseline(const BaselineApproval& approval) override;
+  StatusOr<std::optional<BaselineApproval>> ApprovedBaseline(const std::string& host,
+                                                             std::optional<int64_t> at) override;
   bool Corrupt() const override;
 
   // Runs PRAGMA integrity_check (quick: PRAGMA quick_check, which skips index contents).

@@ -246,7 +246,8 @@ struct SqliteStore::Impl {
   // checked before the commit. Another process may have migrated first: the version is read
   // again inside the transaction.
   Status MigrateFromV1();  // defined in sqlite_store.cpp
-  Status MigrateFromV2();
+  // Adds the tables of `sql` to a store of schema `from_version` and moves it one version on.
+  Status AddTables(int64_t from_version, const char* sql);
   // Reads a snapshots row selected with kSnapshotColumns (sqlite_store.cpp).
   StatusOr<StoredSnapshot> ReadSnapshotRow(Stmt& s, bool with_body, bool has_confirmed);
 

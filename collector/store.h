@@ -100,6 +100,7 @@ struct HistoryEntry {
   std::string collected_at;
   std::string content_hash;
   std::optional<std::string> imported_by;
+  int64_t state_seq = 0;  // the state: a snapshot's own seq, or the one a "seen" reported again
 };
 
 // The results of evaluating one stored state against the collector's policies
@@ -126,6 +127,19 @@ struct EvaluationRecord {
   std::string policy_hash;            // which policies (PolicyHash: "sha256:...")
   int64_t evaluated_at = 0;           // the collector's clock
   std::vector<StoredResult> results;  // every rule that applied, in rule id order
+};
+
+// An approval of a host's stored state as its documented configuration (tidemarkctl baseline
+// approve; docs/store.md "Baselines").
+struct BaselineApproval {
+  std::string host;
+  int64_t snapshot_seq = 0;  // the state approved
+  std::string approved_by;
+  std::string note;
+  int64_t approved_at = 0;  // the collector's (tidemarkctl's) clock
+  // Filled when read: the approved state's snapshot id and receive time.
+  std::string snapshot_id;
+  int64_t snapshot_received_at = 0;
 };
 
 // How many results of an evaluation had each outcome.
@@ -211,6 +225,17 @@ class SnapshotStore {
   // Retention: deletes "seen" records received before now - retention_days; every stored
   // snapshot (every distinct state) is kept. Returns how many records were deleted.
   virtual StatusOr<int64_t> Thin(int retention_days, int64_t now) = 0;
+
+  // ---- Baselines ----
+
+  // Records an approval (durably). kNotFound when the state does not exist or belongs to
+  // another host.
+  virtual Status ApproveBaseline(const BaselineApproval& approval) = 0;
+
+  // Returns the host's approval in force at `at` (the latest approved at or before it), or the
+  // latest; nullopt when none.
+  virtual StatusOr<std::optional<BaselineApproval>> ApprovedBaseline(const std::string& host,
+                                                                     std::optional<int64_t> at) = 0;
 
   // Returns true once any call met a corrupted database (SQLite: SQLITE_CORRUPT or
   // SQLITE_NOTADB). Sticky: the collector stops acknowledging and exits when it sees it.

@@ -20,6 +20,10 @@ void AddFindingsCommands(CLI::App& app, CtlContext& ctx);
 // exceptions, verify-revocations: the exception register judged on stored states
 // (exceptions.cpp).
 void AddExceptionCommands(CLI::App& app, CtlContext& ctx);
+// baseline approve|show: a host's documented configuration (baseline.cpp).
+void AddBaselineCommands(CLI::App& app, CtlContext& ctx);
+// drift: what changed between two stored states of a host, or since its baseline (drift.cpp).
+void AddDriftCommands(CLI::App& app, CtlContext& ctx);
 // who: where an identity can still get in, fleet-wide (who.cpp).
 void AddWhoCommand(CLI::App& app, CtlContext& ctx);
 // pki init|issue|revoke: a file-based CA for the collector and its agents (pki.cpp).

@@ -95,6 +95,8 @@ void AddCommands(CLI::App& app, CtlContext& ctx) {
   AddPolicyCommands(app, ctx);
   AddFindingsCommands(app, ctx);
   AddExceptionCommands(app, ctx);
+  AddBaselineCommands(app, ctx);
+  AddDriftCommands(app, ctx);
   AddWhoCommand(app, ctx);
   AddPkiCommands(app, ctx);
   AddHelpCommand(app, ctx);

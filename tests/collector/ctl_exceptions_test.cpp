@@ -228,5 +228,96 @@ TEST_F(CtlExceptionsTest, WhoAcrossTheFleet) {
   EXPECT_EQ(Run({"who", "x", "--at", "someday"}).code, 2);
 }
 
+// drift and baselines over web01's states; a third state adds a second UID 0 account.
+TEST_F(CtlExceptionsTest, DriftBetweenStatesAndSinceTheApprovedBaseline) {
+  constexpr int64_t kDec03 = kDec02 + 86400;
+  json toor = json::array({User("root", 0, 1), User("toor", 0, 2), User("alice", 1000, 3)});
+  Put("web01", "c", toor, kDec03);
+
+  // Default: the last two states.
+  CtlRun r = Run({"drift", "web01"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+            "drift web01: from snapshot b (received 2026-12-02T00:00:00Z) to snapshot c "
+            "(received 2026-12-03T00:00:00Z), 2 state(s): 2 added, 0 removed, 0 changed");
+  EXPECT_NE(r.out.find("ADDED\tusers\tuser:toor\tsince 2026-12-03T00:00:00Z (snapshot c)\t"
+                       "/etc/passwd:2\n"),
+            std::string::npos)
+      << r.out;
+  // Over all three: vendor_ops removed since b, toor and alice added since c.
+  r = Run({"drift", "web01", "--from", "a", "--format", "json"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["states"], 3);
+  EXPECT_EQ(j["summary"], json({{"added", 2}, {"removed", 1}, {"changed", 0}}));
+  for (const json& c : j["changes"]) {
+    if (c["id"] == "user:vendor_ops") {
+      EXPECT_EQ(c["change"], "removed");
+      EXPECT_EQ(c["first_seen"]["snapshot"], "b");
+      EXPECT_EQ(c["before"]["uid"], 1001);
+    }
+  }
+  EXPECT_EQ(Run({"drift", "web01", "--since", "2026-12-02T12:00:00Z", "--to", "b"}).code, 0);
+  EXPECT_EQ(Run({"drift", "web01", "--from", "a", "--to", "a"}).code, 0);
+  EXPECT_EQ(Run({"drift", "web01", "--from", "nope"}).code, 1);
+  EXPECT_EQ(Run({"drift", "web01", "--from", "c", "--to", "a"}).code, 2);
+  EXPECT_EQ(Run({"drift", "web01", "--from", "a", "--since", "1d"}).code, 2);
+  EXPECT_EQ(Run({"drift", "web01", "--since", "soon"}).code, 2);
+  EXPECT_EQ(Run({"drift", "web01", "--register", reg_}).code, 2);  // goes with --baseline
+
+  // No approved baseline yet.
+  r = Run({"drift", "web01", "--baseline"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("host web01 has no approved baseline"), std::string::npos) << r.err;
+  EXPECT_EQ(Run({"baseline", "show", "web01"}).code, 1);
+  // Approve b (after the clean-up); then toor (uid 0) is a finding, alice is drift only.
+  r = Run({"baseline", "approve", "web01", "--snapshot", "b", "--by", "Jane Roe", "--note",
+           "after the cut-over"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("approved web01 snapshot b by Jane Roe at ", 0), 0u) << r.out;
+  r = Run({"drift", "web01", "--baseline"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.out.find("): 1 finding(s)\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FINDING ADDED\tusers\tuser:toor\t"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nADDED\tusers\tuser:alice\t"), std::string::npos) << r.out;
+  // An active exception covering toor: covered, no finding.
+  std::string reg = dir_.Host("/toor.yaml");
+  std::ofstream(reg) << "exceptions:\n  - id: MIG-9\n    hosts: [web01]\n    ticket: T\n"
+                        "    owner: {name: N, email: e}\n    expires: 2027-01-01T00:00:00Z\n"
+                        "    covers: [{table: users, where: {name: toor, uid: 0}}]\n";
+  r = Run({"drift", "web01", "--baseline", "--register", reg, "--now", "2026-12-04", "--format",
+           "json"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  j = json::parse(r.out);
+  EXPECT_EQ(j["summary"]["findings"], 0);
+  EXPECT_EQ(j["baseline"]["approved_by"], "Jane Roe");
+  bool covered = false;
+  for (const json& c : j["changes"]) covered |= c["covered_by"] == "MIG-9";
+  EXPECT_TRUE(covered) << r.out;
+  // Expired by --now: a finding again.
+  EXPECT_EQ(Run({"drift", "web01", "--baseline", "--register", reg, "--now", "2027-02-01"}).code,
+            3);
+
+  // The baseline as documentation.
+  r = Run({"baseline", "show", "web01", "--format", "markdown"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("# Documented configuration of web01\n\n- snapshot b, received "
+                       "2026-12-02T00:00:00Z\n- approved by Jane Roe at "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(": after the cut-over\n- not collected fully: "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("## Accounts (1)\n\n| name | uid |"), std::string::npos) << r.out;
+  r = Run({"baseline", "show", "web01", "--format", "json"});
+  j = json::parse(r.out);
+  EXPECT_EQ(j["snapshot"], "b");
+  EXPECT_EQ(j["parts"][0]["rows"][0]["name"], "root");
+  EXPECT_EQ(
+      Run({"baseline", "approve", "web01", "--snapshot", "zz", "--by", "x", "--note", "y"}).code,
+      1);
+  EXPECT_EQ(Run({"baseline", "approve", "web01", "--by", "x"}).code, 2);  // --note missing
+  EXPECT_EQ(Run({"baseline"}).code, 2);
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

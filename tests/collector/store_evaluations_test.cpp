@@ -166,13 +166,13 @@ TEST_F(StoreEvaluationsTest, AVersionTwoStoreGetsTheEvaluationTables) {
   int64_t a1 = Put("a", "1", "x", 100);
   store_.reset();
   {
-    // Back to what version 2 had: no evaluation tables.
+    // Back to what version 2 had: no evaluation tables (nor the baselines of version 4).
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     char* msg = nullptr;
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP TABLE result_items; DROP TABLE results; DROP TABLE evaluations; "
-                           "UPDATE schema_version SET version = 2;",
+                           "DROP TABLE baselines; UPDATE schema_version SET version = 2;",
                            nullptr, nullptr, &msg),
               SQLITE_OK)
         << msg;
@@ -183,9 +183,40 @@ TEST_F(StoreEvaluationsTest, AVersionTwoStoreGetsTheEvaluationTables) {
   store_ = std::move(*s);
   EXPECT_EQ(Pending("sha256:p1"), (std::vector<int64_t>{a1}));  // kept, and to be judged
   ASSERT_TRUE(store_->PutEvaluations({Record(a1, "sha256:p1", 300, "fail")}).ok());
+  // On through version 4: baselines can be approved.
+  BaselineApproval approval{"a", a1, "Jane Roe", "cut-over done", 400, "", 0};
+  ASSERT_TRUE(store_->ApproveBaseline(approval).ok());
   auto problems = store_->IntegrityCheck(false);
   ASSERT_TRUE(problems.ok());
   EXPECT_TRUE(problems->empty());
+}
+
+TEST_F(StoreEvaluationsTest, BaselineApprovalsAreKeptAndTheLatestAtATimeCounts) {
+  int64_t a1 = Put("a", "1", "x", 100);
+  int64_t a2 = Put("a", "2", "y", 200);
+  int64_t b1 = Put("b", "1", "x", 100);
+  auto none = store_->ApprovedBaseline("a", std::nullopt);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+  ASSERT_TRUE(store_->ApproveBaseline({"a", a1, "Jane Roe", "first", 150, "", 0}).ok());
+  ASSERT_TRUE(
+      store_->ApproveBaseline({"a", a2, "John Doe", "after the cut-over", 250, "", 0}).ok());
+  // Another host's state is not this host's baseline; an unknown state neither.
+  EXPECT_EQ(store_->ApproveBaseline({"a", b1, "x", "y", 260, "", 0}).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->ApproveBaseline({"a", 999, "x", "y", 260, "", 0}).code(),
+            StatusCode::kNotFound);
+  auto latest = store_->ApprovedBaseline("a", std::nullopt);
+  ASSERT_TRUE(latest.ok() && *latest);
+  EXPECT_EQ((*latest)->snapshot_seq, a2);
+  EXPECT_EQ((*latest)->snapshot_id, "2");
+  EXPECT_EQ((*latest)->snapshot_received_at, 200);
+  EXPECT_EQ((*latest)->approved_by, "John Doe");
+  EXPECT_EQ((*latest)->note, "after the cut-over");
+  auto earlier = store_->ApprovedBaseline("a", 200);
+  ASSERT_TRUE(earlier.ok() && *earlier);
+  EXPECT_EQ((*earlier)->snapshot_seq, a1);
+  EXPECT_FALSE(*store_->ApprovedBaseline("a", 100));
+  EXPECT_FALSE(*store_->ApprovedBaseline("b", std::nullopt));
 }
 
 // The collector opens the store twice (store thread and evaluator). Opening the second one

@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "common/policy/drift.h"
 #include "common/policy/exception_output.h"
 #include "common/policy/who.h"
 #include "common/time.h"
@@ -408,6 +409,59 @@ TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
   EXPECT_FALSE(ParseIdentity("group:").ok());
   EXPECT_FALSE(ParseIdentity("SHA256:").ok());
   EXPECT_FALSE(ParseIdentity("bad\x1b[2Kname").ok());
+}
+
+// ---------------------------------------------------------------------------------------------
+// drift: by id, ignoring what changes by itself and where an item is written.
+
+TEST(DriftTest, ChangesByIdWithTheStateFromWhichOnTheyHeld) {
+  using json = nlohmann::json;
+  auto file = [](int64_t mtime, const std::string& sha, int line) {
+    return json{{"id", "file:/etc/passwd"},
+                {"source_file", "/etc/passwd"},
+                {"source_line", line},
+                {"mtime", mtime},
+                {"sha256", sha},
+                {"mode", 420}};
+  };
+  StateRows a, b, c, d;
+  a.sections = b.sections = c.sections = {{"files", "ok"}};
+  d.sections = {{"files", "partial"}};
+  a.tables["files"]["file:/etc/passwd"] = file(1, "x", 1);
+  // mtime and where it is written changed: no drift.
+  b.tables["files"]["file:/etc/passwd"] = file(2, "x", 7);
+  EXPECT_TRUE(Diff(a, b).empty());
+  std::vector<std::string> columns;
+  EXPECT_FALSE(RowsDiffer("files", a.tables["files"]["file:/etc/passwd"],
+                          b.tables["files"]["file:/etc/passwd"], &columns));
+  // The content changed in c and stays so in d; a new file appears in d.
+  c.tables["files"]["file:/etc/passwd"] = file(3, "y", 1);
+  d.tables["files"]["file:/etc/passwd"] = file(4, "y", 1);
+  d.tables["files"]["file:/etc/shadow"] = json{{"id", "file:/etc/shadow"}, {"mode", 416}};
+  std::vector<Change> changes = DriftOver({a, b, c, d});
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].table, "sections");
+  EXPECT_EQ(changes[0].kind, ChangeKind::kChanged);
+  EXPECT_EQ(changes[0].first_state, 3u);
+  EXPECT_EQ(changes[1].id, "file:/etc/passwd");
+  EXPECT_EQ(changes[1].kind, ChangeKind::kChanged);
+  EXPECT_EQ(changes[1].columns, std::vector<std::string>{"sha256"});
+  EXPECT_EQ(changes[1].first_state, 2u);  // held from c on
+  EXPECT_EQ(changes[2].id, "file:/etc/shadow");
+  EXPECT_EQ(changes[2].kind, ChangeKind::kAdded);
+  EXPECT_EQ(changes[2].first_state, 3u);
+  // Back and forth: changed in b, back in c, changed again in d: held only from d on.
+  StateRows e = a;
+  e.tables["files"]["file:/etc/passwd"] = file(5, "z", 1);
+  StateRows f = e;
+  changes = DriftOver({a, e, a, f});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].first_state, 3u);
+  // Removed.
+  changes = Diff(a, StateRows{{}, {{"files", "ok"}}});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].kind, ChangeKind::kRemoved);
+  EXPECT_TRUE(changes[0].after.is_null());
 }
 
 }  // namespace
