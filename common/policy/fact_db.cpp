@@ -219,8 +219,11 @@ int Authorize(void* user, int action, const char* a1, const char* a2, const char
       }
       // Only this database's own tables: never an attached facts file (other hosts' facts).
       if (std::strcmp(db, "main") != 0 && std::strcmp(db, "temp") != 0) break;
-      // In a facts file, the stored tables (every host's rows) only through the views.
-      if (ctx->views_only && view == nullptr && std::strcmp(db, "main") == 0) {
+      // In a facts file, the stored tables (every host's rows) only through the views; the
+      // JSON table-valued functions read no table.
+      if (ctx->views_only && view == nullptr && std::strcmp(db, "main") == 0 &&
+          (a1 == nullptr ||
+           (std::strcmp(a1, "json_each") != 0 && std::strcmp(a1, "json_tree") != 0))) {
         break;
       }
       if (a1 != nullptr) ctx->tables_read.insert(a1);

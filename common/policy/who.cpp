@@ -43,23 +43,15 @@ struct Probe {
   std::function<bool(const Row&)> privileged;
 };
 
-// The principals sudoers may name `user` by: user:NAME, uid:N, its groups and gids, ALL.
-constexpr const char* kPrincipalsOfUser =
-    "WITH grp AS (SELECT \"group\" AS name, gid FROM group_members WHERE user = :n), "
-    "principals(p) AS (SELECT 'user:' || :n UNION SELECT 'ALL' "
-    "UNION SELECT 'uid:' || uid FROM users WHERE name = :n "
-    "UNION SELECT 'group:' || name FROM grp WHERE name IS NOT NULL "
-    "UNION SELECT 'gid:' || gid FROM grp) ";
-constexpr const char* kPrincipalsOfGroup =
-    "WITH principals(p) AS (SELECT 'group:' || :n "
-    "UNION SELECT 'gid:' || gid FROM groups WHERE name = :n) ";
-// A grant to one of `principals`, unless the same line excludes it (`!user:NAME`).
+// A grant to one of the principals :p (a JSON array: user:NAME, uid:N, group:G, gid:N, ALL, as
+// the account and group probes found them), unless the same line excludes it (`!user:NAME`).
 constexpr const char* kGrants =
     "SELECT s.id, s.source_file, s.source_line, s.principal, s.host, s.runas_users, "
     "s.runas_groups, s.command, s.nopasswd FROM sudo_grants s "
-    "WHERE s.principal IN (SELECT p FROM principals) AND NOT EXISTS (SELECT 1 FROM sudo_grants "
-    "x WHERE x.source_file IS s.source_file AND x.source_line IS s.source_line AND x.principal "
-    "IN (SELECT '!' || p FROM principals)) ORDER BY s.source_file, s.source_line, s.id";
+    "WHERE s.principal IN (SELECT value FROM json_each(:p)) AND NOT EXISTS (SELECT 1 FROM "
+    "sudo_grants x WHERE x.source_file IS s.source_file AND x.source_line IS s.source_line AND "
+    "x.principal IN (SELECT '!' || value FROM json_each(:p))) "
+    "ORDER BY s.source_file, s.source_line, s.id";
 
 // A JSON array of names as "a,b"; "" for none.
 std::string NameList(const json& cell) {
@@ -112,7 +104,7 @@ std::vector<Probe> ProbesFor(const Identity& who) {
                             " (gid " + Text(r[4]) + (True(r[5]) ? ", primary" : "") + ")";
                    },
                    [](const Row& r) { return True(r[6]); }});
-      p.push_back({"sudo", std::string(kPrincipalsOfUser) + kGrants, GrantDetail, always});
+      p.push_back({"sudo", kGrants, GrantDetail, always});
       p.push_back({"key",
                    "SELECT id, source_file, source_line, user, type, fingerprint, comment FROM "
                    "ssh_keys WHERE user = :n",
@@ -155,7 +147,7 @@ std::vector<Probe> ProbesFor(const Identity& who) {
            "g.\"group\") FROM group_members g WHERE g.\"group\" = :n",
            [](const Row& r) { return "member " + Text(r[3]) + (True(r[4]) ? " (primary)" : ""); },
            [](const Row& r) { return True(r[5]); }});
-      p.push_back({"sudo", std::string(kPrincipalsOfGroup) + kGrants, GrantDetail, always});
+      p.push_back({"sudo", kGrants, GrantDetail, always});
       p.push_back({"service",
                    "SELECT id, source_file, source_line, unit, enabled FROM services WHERE "
                    "\"group\" = :n",
@@ -212,7 +204,18 @@ StatusOr<WhoResult> FindAccess(const FactDb& db, const Identity& who) {
   WhoResult out;
   std::set<std::string> tables;
   FactDb::QueryParams params = {{"n", who.name}, {"at", GlobLiteral(who.name) + "@*"}};
+  // The principals sudoers may name the identity by, from what the probes before the sudo
+  // probe found: the user (user:NAME, uid:N of each account), its groups (group:G, gid:N),
+  // ALL; or the group (group:NAME, gid:N).
+  std::set<std::string> principals;
+  if (who.kind == Identity::Kind::kUser) principals = {"user:" + who.name, "ALL"};
+  if (who.kind == Identity::Kind::kGroup) principals = {"group:" + who.name};
   for (const Probe& probe : ProbesFor(who)) {
+    if (probe.kind == "sudo") {
+      json list = json::array();
+      for (const std::string& p : principals) list.push_back(p);
+      params["p"] = list;
+    }
     FactDb::QueryParams used;
     for (const auto& [name, value] : params) {
       if (probe.sql.find(":" + name) != std::string::npos) used[name] = value;
@@ -228,6 +231,15 @@ StatusOr<WhoResult> FindAccess(const FactDb& db, const Identity& who) {
       if (row[2].is_number_integer()) a.source_line = row[2].get<int64_t>();
       a.detail = probe.detail(row);
       a.privileged = probe.privileged(row);
+      if (who.kind == Identity::Kind::kUser && probe.kind == "account") {
+        principals.insert("uid:" + Text(row[3]));
+      } else if (who.kind == Identity::Kind::kUser && probe.kind == "group") {
+        if (!row[3].is_null()) principals.insert("group:" + Text(row[3]));
+        principals.insert("gid:" + Text(row[4]));
+      } else if (who.kind == Identity::Kind::kGroup && probe.kind == "group" &&
+                 a.id.rfind("group:", 0) == 0) {
+        principals.insert("gid:" + Text(row[3]));
+      }
       out.access.push_back(std::move(a));
     }
   }

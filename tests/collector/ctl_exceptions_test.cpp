@@ -150,11 +150,14 @@ TEST_F(CtlExceptionsTest, VerifyRevocationsExitCodes) {
             "no exception of " + reg_ + " has expired by 2026-11-01T00:00:00Z");
 }
 
-TEST_F(CtlExceptionsTest, TheFactsFileGivesTheSameVerdicts) {
+TEST_F(CtlExceptionsTest, TheFactsFileGivesTheSameVerdictsAndWays) {
   std::vector<std::string> args = {"exceptions",           "--register", reg_,  "--now",
                                    "2026-12-02T12:00:00Z", "--format",   "json"};
   CtlRun decoded = Run(args);
   ASSERT_EQ(decoded.code, 0) << decoded.err;
+  std::vector<std::string> who = {"who", "vendor_ops", "--format", "json"};
+  CtlRun who_decoded = Run(who);
+  ASSERT_EQ(who_decoded.code, 3) << who_decoded.err;
   collector::Evaluator::Options o;
   o.db = db_;
   o.facts = FactsPathFor(db_);
@@ -165,6 +168,9 @@ TEST_F(CtlExceptionsTest, TheFactsFileGivesTheSameVerdicts) {
   ASSERT_TRUE(std::ifstream(FactsPathFor(db_)).good());
   CtlRun facts = Run(args);
   EXPECT_EQ(facts.out, decoded.out);
+  CtlRun who_facts = Run(who);  // its sudo probe reads json_each over the facts file's views
+  EXPECT_EQ(who_facts.code, 3) << who_facts.err;
+  EXPECT_EQ(who_facts.out, who_decoded.out);
 }
 
 TEST_F(CtlExceptionsTest, BadInputIsRefusedClearly) {

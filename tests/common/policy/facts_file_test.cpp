@@ -83,14 +83,20 @@ TEST_F(FactsFileTest, EachHostsLatestStateIsReadBackThroughTheViews) {
   ASSERT_TRUE((*reader)->SelectState(3).ok());
   // The state's sections and content hash, as Load would know them (rules and exception
   // covers read absence only from complete sections).
-  EXPECT_EQ((*reader)->section_status(),
-            (std::map<std::string, std::string>{{"accounts", "ok"}}));
+  EXPECT_EQ((*reader)->section_status(), (std::map<std::string, std::string>{{"accounts", "ok"}}));
   ASSERT_TRUE(writer_->Load(Users("a", {"root", "alice", "mallory"})).ok());
   EXPECT_EQ((*reader)->content_hash(), writer_->content_hash());
   auto sections = (*reader)->Query("SELECT name, status FROM sections");
   ASSERT_TRUE(sections.ok());
   ASSERT_EQ(sections->rows.size(), 1u);
   EXPECT_EQ(sections->rows[0][0], "accounts");
+  // SQLite's JSON table-valued functions work over the views, as over a loaded snapshot.
+  auto each = (*reader)->Query(
+      "SELECT u.name AS id FROM users u WHERE u.name IN (SELECT value FROM "
+      "json_each('[\"mallory\", \"root\"]')) ORDER BY 1");
+  ASSERT_TRUE(each.ok()) << each.status().ToString();
+  ASSERT_EQ(each->rows.size(), 2u);
+  EXPECT_EQ(each->rows[0][0], "mallory");
   auto host = (*reader)->Query("SELECT id FROM host");
   ASSERT_TRUE(host.ok());
   EXPECT_EQ(host->rows[0][0], "a");

@@ -1,0 +1,201 @@
+// The exceptions' benchmark fleet (issue 11): a store of N hosts with D days of history and a
+// register of N/20 exceptions, for `tidemarkctl verify-revocations`, `who` and `drift`
+// (bench/exceptions.sh measures them).
+//   history_bench FILE --hosts N --days D --db PATH --register OUT --now TIME
+// FILE is a snapshot (this machine's sections); every host starts from it with its own host
+// id. Day 0 is D days before --now; every host reports once a day at noon. Host i's story:
+//   i % 10 == 0  has the vendor's account (vendor_ops) from day 0 and drops it on day D*2/3;
+//   i % 10 == 5  has it from day 0 and keeps it (the leftovers);
+//   otherwise    never has it.
+// Every day a host reports an unchanged state as a "seen" record (the unchanged-state path),
+// as the agent does; a changed state is stored. The states are then judged by the collector's
+// evaluator with one rule, which writes the facts file the commands read. Exception k covers
+// vendor_ops on hosts 20k .. 20k+19 (named outright); even k expired on day D/2, odd k expire
+// 30 days after --now. Prints one JSON line.
+#include <sys/stat.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "collector/evaluator.h"
+#include "collector/log.h"
+#include "collector/sqlite_store.h"
+#include "common/policy/rules.h"
+#include "common/read_file.h"
+#include "common/snapshot.h"
+#include "common/time.h"
+
+using namespace tidemark;
+using json = nlohmann::json;
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "history_bench: " << message << "\n";
+  std::exit(1);
+}
+
+std::string Option(const std::vector<std::string>& args, const std::string& name,
+                   const std::string& fallback) {
+  for (size_t i = 0; i + 1 < args.size(); ++i) {
+    if (args[i] == name) return args[i + 1];
+  }
+  return fallback;
+}
+
+std::string ReadFile(const std::string& path) {
+  StatusOr<std::string> text = ReadRegularFile(path, kMaxSnapshotFileBytes);
+  if (!text.ok()) Die(text.status().ToString());
+  return std::move(*text);
+}
+
+struct HostState {
+  std::string text;
+  std::string hash;
+  Snapshot snapshot;
+};
+
+// The base snapshot as `host`, with or without the vendor's account.
+HostState Make(const Snapshot& base, const std::string& host, bool vendor) {
+  HostState s{"", "", base};
+  s.snapshot.host.id = host;
+  s.snapshot.host.hostname = host;
+  if (vendor) {
+    json& users = s.snapshot.sections["accounts"].data["users"];
+    users.push_back({{"id", "user:vendor_ops"},
+                     {"name", "vendor_ops"},
+                     {"uid", 1999},
+                     {"gid", 1999},
+                     {"home", "/home/vendor_ops"},
+                     {"shell", "/bin/bash"},
+                     {"login_shell", true},
+                     {"source", {{"line", 999}}}});
+  }
+  s.text = SerializeSnapshot(s.snapshot);
+  s.hash = ContentHash(s.snapshot);
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << "usage: history_bench FILE --hosts N --days D --db PATH --register OUT --now "
+                 "TIME\n";
+    return 2;
+  }
+  const int hosts = std::stoi(Option(args, "--hosts", "10000"));
+  const int days = std::stoi(Option(args, "--days", "30"));
+  const std::string db = Option(args, "--db", "history.db");
+  const std::string register_file = Option(args, "--register", "register.yaml");
+  StatusOr<int64_t> now = ParseRfc3339(Option(args, "--now", "2026-12-04T00:00:00Z"));
+  if (!now.ok()) Die(now.status().ToString());
+  auto decoded = DecodeSnapshot(ReadFile(args[0]));
+  if (!decoded.ok()) Die(args[0] + ": " + decoded.status().ToString());
+  auto store = SqliteStore::Open(db);
+  if (!store.ok()) Die(store.status().ToString());
+  const int64_t day0 = (*now / 86400 - days) * 86400 + 12 * 3600;
+  const int drop_day = days * 2 / 3;
+  auto start = std::chrono::steady_clock::now();
+  int64_t stored = 0;
+  int64_t seen = 0;
+  constexpr int kBatch = 500;
+  for (int first = 0; first < hosts; first += kBatch) {
+    int n = std::min(kBatch, hosts - first);
+    std::vector<HostState> with(static_cast<size_t>(n)), without(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::string host = "host" + std::to_string(first + i);
+      int k = (first + i) % 10;
+      if (k == 0 || k == 5) with[static_cast<size_t>(i)] = Make(*decoded, host, true);
+      without[static_cast<size_t>(i)] = Make(*decoded, host, false);
+    }
+    for (int d = 0; d < days; ++d) {
+      int64_t at = day0 + int64_t{d} * 86400;
+      std::vector<SnapshotInput> puts;
+      std::vector<SeenInput> offers;
+      for (int i = 0; i < n; ++i) {
+        int k = (first + i) % 10;
+        bool vendor = k == 5 || (k == 0 && d < drop_day);
+        bool changed = d == 0 || (k == 0 && d == drop_day);
+        const HostState& s =
+            vendor ? with[static_cast<size_t>(i)] : without[static_cast<size_t>(i)];
+        std::string id = "d" + std::to_string(d);
+        if (changed) {
+          puts.push_back(MakeSnapshotInput(s.snapshot.host.id, id, s.snapshot, s.text, at));
+        } else {
+          offers.push_back({s.snapshot.host.id, id, s.hash, s.snapshot.collected_at, at});
+        }
+      }
+      if (!puts.empty()) {
+        auto r = (*store)->PutBatch(puts);
+        if (!r.ok()) Die(r.status().ToString());
+        stored += static_cast<int64_t>(puts.size());
+      }
+      if (!offers.empty()) {
+        auto r = (*store)->RecordSeenBatch(offers);
+        if (!r.ok()) Die(r.status().ToString());
+        for (const auto& one : *r) {
+          if (!one.ok() || *one != PutResult::kSeen) Die("an offer was not recorded as seen");
+        }
+        seen += static_cast<int64_t>(offers.size());
+      }
+    }
+  }
+  double store_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  store->reset();
+
+  // Judged with one rule, as the collector would: the facts file of each host's latest state.
+  collector::Log::SetSink([](const std::string&) {});
+  auto set = policy::LoadPolicyText(
+      "rules:\n  - id: vendor\n    title: no vendor account\n    severity: high\n"
+      "    query: SELECT id FROM users WHERE name = 'vendor_ops'\n",
+      "bench.yaml");
+  if (!set.ok()) Die(set.status().ToString());
+  collector::Evaluator::Options options;
+  options.db = db;
+  options.facts = FactsPathFor(db);
+  start = std::chrono::steady_clock::now();
+  auto evaluator = collector::Evaluator::Start(
+      options, std::make_shared<const policy::PolicySet>(std::move(*set)));
+  if (!evaluator.ok()) Die(evaluator.status().ToString());
+  if (!(*evaluator)->WaitIdle(std::chrono::hours(1))) Die("evaluation did not finish");
+  double judge_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  evaluator->reset();
+
+  std::ofstream reg(register_file);
+  reg << "exceptions:\n";
+  for (int k = 0; k * 20 < hosts; ++k) {
+    int64_t expires = k % 2 == 0 ? day0 + int64_t{days / 2} * 86400 : *now + 30 * 86400;
+    reg << "  - id: MIG-" << k << "\n    hosts: [";
+    for (int j = 0; j < 20 && k * 20 + j < hosts; ++j) {
+      reg << (j ? ", " : "") << "host" << k * 20 + j;
+    }
+    reg << "]\n    owner: {name: Vendor Operations, email: ops@vendor.example}\n"
+        << "    ticket: CHG-" << 1000 + k << "\n    expires: " << FormatRfc3339(expires) << "\n"
+        << "    covers:\n      - {table: users, where: {name: vendor_ops}}\n"
+        << "      - {table: sudo_grants, where: {principal: \"user:vendor_ops\"}}\n";
+  }
+  reg.close();
+  struct stat st {};
+  int64_t bytes = 0;
+  for (const char* suffix : {"", "-wal"}) {
+    if (stat((db + suffix).c_str(), &st) == 0) bytes += st.st_size;
+  }
+  std::cout << json{{"bench", "make_history"},
+                    {"hosts", hosts},
+                    {"days", days},
+                    {"stored", stored},
+                    {"seen", seen},
+                    {"store_seconds", store_seconds},
+                    {"judge_seconds", judge_seconds},
+                    {"store_bytes_per_host", bytes / hosts}}
+                   .dump()
+            << std::endl;
+  return 0;
+}
