@@ -5,13 +5,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
 #include "collector/ctl/commands.h"
+#include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
+#include "common/policy/evaluate_command.h"
+#include "common/policy/exceptions.h"
+#include "common/policy/register.h"
 #include "common/policy/rules.h"
 
 namespace tidemark::ctl {
@@ -30,6 +35,10 @@ constexpr const char* kFindingsFooter =
     "listed as such. --host and --rule take fnmatch globs (repeatable); --severity shows\n"
     "results at or above LEVEL (critical, high, medium, low, info; default info).\n"
     "Text: one block per host; JSON: {hosts, findings (one per item), not_evaluated}.\n"
+    "--register FILE applies the exception register (docs/exceptions.md) at --at (default:\n"
+    "now): failures that active exceptions cover are TOLERATED and do not count, each item\n"
+    "names the exception that covers it, and each leftover is a critical failure\n"
+    "`exception:ID` naming owner, contact and ticket (--policies for {rule: ID} covers).\n"
     "Exit codes (as evaluate): 0 no result at or above --fail-on LEVEL (default high)\n"
     "failed; 3 one failed; 1 none failed but one is an error (or the store cannot be read);\n"
     "4 only unknown results at or above LEVEL, or a host not judged yet; 2 usage.\n";
@@ -41,6 +50,8 @@ struct FindingsOptions {
   Severity min_severity = Severity::kInfo;
   Severity fail_on = Severity::kHigh;
   std::optional<int64_t> at;
+  std::string register_file;
+  std::string policies = policy::kDefaultPoliciesDir;
 };
 
 bool RuleMatches(const std::vector<std::string>& globs, const std::string& rule) {
@@ -59,11 +70,45 @@ std::string Upper(std::string s) {
 struct HostFindings {
   StoredSnapshot state;
   std::optional<EvaluationRecord> evaluation;
-  std::vector<const StoredResult*> shown;  // not pass, filtered, failures first
-  OutcomeCounts counts;
+  std::vector<policy::RuleResult> results;       // the evaluation's, register applied
+  std::vector<const policy::RuleResult*> shown;  // not pass, filtered, failures first
+  int tolerated = 0;
 };
 
-void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
+policy::RuleResult FromStored(const StoredResult& r) {
+  policy::RuleResult out;
+  out.rule_id = r.rule_id;
+  out.title = r.title;
+  out.severity = policy::ParseSeverity(r.severity).value_or(Severity::kInfo);
+  out.outcome = r.outcome == "pass"      ? policy::Outcome::kPass
+                : r.outcome == "fail"    ? policy::Outcome::kFail
+                : r.outcome == "unknown" ? policy::Outcome::kUnknown
+                                         : policy::Outcome::kError;
+  out.message = r.message;
+  for (const StoredItem& i : r.items) {
+    out.items.push_back({i.id, i.detail, i.source_file, i.source_line, "", ""});
+  }
+  return out;
+}
+
+// How many results had each outcome; a tolerated failure counts as tolerated only.
+OutcomeCounts Count(const HostFindings& h) {
+  OutcomeCounts c;
+  for (const policy::RuleResult& r : h.results) {
+    if (r.tolerated) continue;
+    c.pass += r.outcome == policy::Outcome::kPass ? 1 : 0;
+    c.fail += r.outcome == policy::Outcome::kFail ? 1 : 0;
+    c.unknown += r.outcome == policy::Outcome::kUnknown ? 1 : 0;
+    c.error += r.outcome == policy::Outcome::kError ? 1 : 0;
+  }
+  return c;
+}
+
+std::string OutcomeText(const policy::RuleResult& r) {
+  return r.tolerated ? "tolerated" : std::string(policy::OutcomeName(r.outcome));
+}
+
+void PrintText(const std::vector<HostFindings>& all, bool with_register, std::ostream& out) {
   for (const HostFindings& h : all) {
     out << "host " << Safe(h.state.host) << ": snapshot " << Safe(h.state.id) << " received "
         << FormatRfc3339(h.state.received_at);
@@ -71,17 +116,22 @@ void PrintText(const std::vector<HostFindings>& all, std::ostream& out) {
       out << ": not judged yet\n";
       continue;
     }
-    out << ", judged " << FormatRfc3339(h.evaluation->evaluated_at) << ": " << h.counts.fail
-        << " fail, " << h.counts.unknown << " unknown, " << h.counts.error << " error, "
-        << h.counts.pass << " pass\n";
-    for (const StoredResult* r : h.shown) {
-      out << Upper(r->outcome) << "\t" << r->severity << "\t" << Safe(r->rule_id) << "\t"
-          << Safe(r->title, kMaxItemBytes) << "\n";
-      for (const StoredItem& i : r->items) {
+    OutcomeCounts counts = Count(h);
+    out << ", judged " << FormatRfc3339(h.evaluation->evaluated_at) << ": " << counts.fail
+        << " fail, ";
+    if (with_register) out << h.tolerated << " tolerated, ";
+    out << counts.unknown << " unknown, " << counts.error << " error, " << counts.pass << " pass\n";
+    for (const policy::RuleResult* r : h.shown) {
+      out << Upper(OutcomeText(*r)) << "\t" << policy::SeverityName(r->severity) << "\t"
+          << Safe(r->rule_id) << "\t" << Safe(r->title, kMaxItemBytes) << "\n";
+      for (const policy::FindingItem& i : r->items) {
         out << "\t" << Safe(i.id, kMaxItemBytes);
         if (std::string at = policy::SourceLocation(i.source_file, i.source_line); !at.empty())
           out << "\t" << Safe(at, kMaxItemBytes);
         if (!i.detail.empty()) out << "\t" << Safe(i.detail, kMaxItemBytes);
+        if (!i.exception.empty()) {
+          out << "\t[" << i.exception_status << ": " << Safe(i.exception) << "]";
+        }
         out << "\n";
       }
       if (!r->message.empty()) out << "\t" << Safe(r->message, kMaxMessageBytes) << "\n";
@@ -101,23 +151,25 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
       not_evaluated.push_back({{"host", h.state.host}, {"snapshot", snapshot}});
       continue;
     }
+    OutcomeCounts counts = Count(h);
+    json summary = {{"pass", counts.pass},
+                    {"fail", counts.fail},
+                    {"unknown", counts.unknown},
+                    {"error", counts.error}};
+    if (!o.register_file.empty()) summary["tolerated"] = h.tolerated;
     hosts.push_back({{"host", h.state.host},
                      {"snapshot", snapshot},
                      {"evaluated_at", FormatRfc3339(h.evaluation->evaluated_at)},
                      {"policy_hash", h.evaluation->policy_hash},
-                     {"summary",
-                      {{"pass", h.counts.pass},
-                       {"fail", h.counts.fail},
-                       {"unknown", h.counts.unknown},
-                       {"error", h.counts.error}}}});
-    for (const StoredResult* r : h.shown) {
+                     {"summary", std::move(summary)}});
+    for (const policy::RuleResult* r : h.shown) {
       json base = {{"host", h.state.host},
                    {"snapshot", h.state.id},
                    {"received_at", FormatRfc3339(h.state.received_at)},
                    {"rule", r->rule_id},
                    {"title", r->title},
-                   {"severity", r->severity},
-                   {"result", r->outcome},
+                   {"severity", policy::SeverityName(r->severity)},
+                   {"result", OutcomeText(*r)},
                    {"message", r->message}};
       if (r->items.empty()) {
         base["item"] = nullptr;
@@ -127,12 +179,16 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
         findings.push_back(std::move(base));
         continue;
       }
-      for (const StoredItem& i : r->items) {
+      for (const policy::FindingItem& i : r->items) {
         json f = base;
         f["item"] = i.id;
         f["detail"] = i.detail;
         f["source_file"] = i.source_file ? json(*i.source_file) : json();
         f["source_line"] = i.source_line ? json(*i.source_line) : json();
+        if (!o.register_file.empty()) {
+          f["exception"] = i.exception.empty() ? json() : json(i.exception);
+          f["exception_status"] = i.exception.empty() ? json() : json(i.exception_status);
+        }
         findings.push_back(std::move(f));
       }
     }
@@ -163,37 +219,74 @@ StatusOr<std::vector<HostFindings>> LoadHosts(SqliteStore& store, const Findings
       return Status(evaluation.status().code(), info.id + ": " + evaluation.status().message());
     }
     h.evaluation = std::move(*evaluation);
+    if (h.evaluation) {
+      for (const StoredResult& r : h.evaluation->results) h.results.push_back(FromStored(r));
+    }
     all.push_back(std::move(h));
   }
   return all;
 }
 
-// Picks the results to show of each judged host (not pass, --severity, --rule), failures and
-// the most severe first; returns them as the exit code counts them. `shown` points into
-// `all`, which must not grow afterwards.
+// --register: the statuses of the exceptions in scope of each judged host, applied to its
+// results (common/policy/exceptions.h ApplyVerdicts).
+Status ApplyRegister(SqliteStore& store, const std::string& db, const FindingsOptions& o,
+                     std::vector<HostFindings>& all) {
+  StatusOr<policy::PolicySet> set = policy::LoadPolicies(o.policies);
+  const policy::PolicySet* rules = set.ok() ? &*set : nullptr;
+  StatusOr<policy::Register> reg = policy::LoadRegister(o.register_file, rules);
+  if (!reg.ok()) return reg.status();
+  const int64_t now = o.at ? *o.at : static_cast<int64_t>(std::time(nullptr));
+  StoredFacts facts(store, db);
+  for (HostFindings& h : all) {
+    if (!h.evaluation) continue;
+    std::vector<policy::ExceptionVerdict> verdicts;
+    const policy::FactDb* loaded = nullptr;
+    for (const policy::MigrationException& e : reg->exceptions) {
+      if (!policy::InScope(e, h.state.host)) continue;
+      if (loaded == nullptr) {
+        StatusOr<const policy::FactDb*> f = facts.Load(h.state);
+        if (!f.ok()) {
+          return Status(f.status().code(), h.state.host + ": " + f.status().message());
+        }
+        loaded = *f;
+      }
+      StatusOr<policy::CoverCheck> check = policy::CheckCovers(*loaded, e, h.state.host, rules);
+      if (!check.ok()) return check.status();
+      policy::StateEvidence evidence{h.state.id, h.state.received_at, h.state.last_confirmed_at};
+      verdicts.push_back(policy::DecideStatus(e, h.state.host, evidence, *check, now,
+                                              policy::kDefaultMaxAgeSeconds));
+    }
+    policy::Evaluation e;
+    e.results = std::move(h.results);
+    policy::ApplyVerdicts(e, verdicts);
+    h.results = std::move(e.results);
+  }
+  return Status::Ok();
+}
+
+// Picks the results to show of each judged host (not pass, --severity, --rule), failures (the
+// tolerated ones after the others) and the most severe first; returns them as the exit code
+// counts them. `shown` points into `all`, which must not grow afterwards.
 std::vector<policy::RuleResult> SelectShown(std::vector<HostFindings>& all,
                                             const FindingsOptions& o) {
   std::vector<policy::RuleResult> counted;
+  auto rank = [](const policy::RuleResult* r) {
+    return r->outcome != policy::Outcome::kFail ? 2 : r->tolerated ? 1 : 0;
+  };
   for (HostFindings& h : all) {
     if (!h.evaluation) continue;
-    h.counts = CountOutcomes(*h.evaluation);
-    for (const StoredResult& r : h.evaluation->results) {
-      std::optional<Severity> severity = policy::ParseSeverity(r.severity);
-      if (r.outcome == "pass" || !severity || *severity < o.min_severity ||
+    for (const policy::RuleResult& r : h.results) {
+      h.tolerated += r.tolerated ? 1 : 0;
+      if (r.outcome == policy::Outcome::kPass || r.severity < o.min_severity ||
           !RuleMatches(o.rules, r.rule_id)) {
         continue;
       }
       h.shown.push_back(&r);
-      policy::RuleResult c;
-      c.severity = *severity;
-      c.outcome = r.outcome == "fail"      ? policy::Outcome::kFail
-                  : r.outcome == "unknown" ? policy::Outcome::kUnknown
-                                           : policy::Outcome::kError;
-      counted.push_back(std::move(c));
+      counted.push_back(r);
     }
-    std::stable_sort(h.shown.begin(), h.shown.end(), [](const auto* a, const auto* b) {
-      if ((a->outcome == "fail") != (b->outcome == "fail")) return a->outcome == "fail";
-      return policy::ParseSeverity(a->severity) > policy::ParseSeverity(b->severity);
+    std::stable_sort(h.shown.begin(), h.shown.end(), [&](const auto* a, const auto* b) {
+      if (rank(a) != rank(b)) return rank(a) < rank(b);
+      return a->severity > b->severity;
     });
   }
   return counted;
@@ -206,11 +299,14 @@ int RunFindings(const FindingsOptions& o, CtlContext& ctx) {
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto all = LoadHosts(**store, o);
   if (!all.ok()) return Fail(ctx.err, all.status());
+  if (!o.register_file.empty()) {
+    if (Status s = ApplyRegister(**store, ctx.db, o, *all); !s.ok()) return Fail(ctx.err, s);
+  }
   std::vector<policy::RuleResult> counted = SelectShown(*all, o);
   if (o.format == "json") {
     PrintJson(*all, o, ctx.out);
   } else {
-    PrintText(*all, ctx.out);
+    PrintText(*all, !o.register_file.empty(), ctx.out);
   }
   int rc = policy::ExitCodeFor(counted, o.fail_on);
   bool not_judged =
@@ -235,6 +331,10 @@ void AddFindingsCommands(CLI::App& app, CtlContext& ctx) {
   AddAt(*findings, o->at, "the time to look back to (default: now)");
   AddSeverity(*findings, "--fail-on", o->fail_on, "the least severity that fails (default high)");
   AddFormat(*findings, o->format, {"text", "json"});
+  findings->add_option("--register", o->register_file, "apply this exception register (YAML)")
+      ->type_name("FILE");
+  findings->add_option("--policies", o->policies, "the rules a {rule: ID} cover names")
+      ->type_name("DIR|FILE");
   findings->callback([&ctx, o] { ctx.rc = RunFindings(*o, ctx); });
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 
 #include "collector/evaluator.h"
 #include "collector/sqlite_store.h"
@@ -99,6 +100,46 @@ TEST_F(CtlFindingsTest, ShowsWhatWasFoundInEachHostsLatestState) {
   EXPECT_EQ(r.code, 4);
   EXPECT_EQ(r.out.find("accounts-uid0"), std::string::npos) << r.out;
   EXPECT_EQ(Ctl({"--db", db_, "findings", "--fail-on", "info", "--host", "db01"}).code, 4);
+}
+
+// --register: an active exception's failures are tolerated and do not count; expired, with the
+// host still reporting them, the same items are a leftover: a critical failure of its own.
+TEST_F(CtlFindingsTest, TheRegisterToleratesActiveExceptionsAndNamesLeftovers) {
+  json users = json::array({User("root", 0, 1), User("toor", 0, 7)});
+  Put("web01", "s1", users, 1764547200);  // 2025-12-01
+  Judge();
+  std::string reg = dir_.Host("/register.yaml");
+  std::ofstream(reg) << "exceptions:\n  - id: MIG-5\n    hosts: [web01]\n    ticket: CHG-5\n"
+                        "    owner: {name: Jane Roe, email: jane.roe@example.org}\n"
+                        "    expires: 2025-12-10T00:00:00Z\n"
+                        "    covers: [{table: users, where: {name: toor}}]\n";
+  CtlRun r = Ctl({"--db", db_, "findings", "--register", reg, "--at", "2025-12-05"});
+  EXPECT_EQ(r.code, 0) << r.out << r.err;  // the critical failure is tolerated
+  EXPECT_NE(r.out.find(": 0 fail, 1 tolerated, 1 unknown, 0 error, 1 pass\n"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("TOLERATED\tcritical\taccounts-uid0-only-root\tOnly root has UID 0\n"
+                       "\tuser:toor\t/etc/passwd:7\tuid 0: toor\t[active: MIG-5]\n"),
+            std::string::npos)
+      << r.out;
+  // Without the register, as before.
+  EXPECT_EQ(Ctl({"--db", db_, "findings", "--at", "2025-12-05"}).code, 3);
+  // After the expiry the host reports the same state again ("seen"): a leftover.
+  Put("web01", "s2", users, 1765411200);  // 2025-12-11
+  r = Ctl({"--db", db_, "findings", "--register", reg, "--at", "2025-12-12", "--format", "json"});
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["hosts"][0]["summary"]["fail"], 2);
+  EXPECT_EQ(j["hosts"][0]["summary"]["tolerated"], 0);
+  EXPECT_EQ(j["findings"][0]["rule"], "accounts-uid0-only-root");
+  EXPECT_EQ(j["findings"][0]["exception_status"], "leftover");
+  EXPECT_EQ(j["findings"][1]["rule"], "exception:MIG-5");
+  EXPECT_EQ(j["findings"][1]["severity"], "critical");
+  EXPECT_EQ(j["findings"][1]["item"], "user:toor");
+  // A register that does not load: an error naming it.
+  std::ofstream(reg) << "exceptions: [\n";
+  r = Ctl({"--db", db_, "findings", "--register", reg});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("register.yaml"), std::string::npos) << r.err;
 }
 
 TEST_F(CtlFindingsTest, AStateNotJudgedYetIsSaidSoAndIsNotAPass) {
