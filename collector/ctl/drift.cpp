@@ -36,7 +36,7 @@ constexpr const char* kDriftFooter =
     "(docs/drift.md).\n"
     "  (default)         from the state before the latest to the latest\n"
     "  --since TIME|DUR  from the state current at TIME (RFC 3339, a date, or a duration\n"
-    "                    back from now: 24h, 30d) to the latest\n"
+    "                    back from now or --now TIME: 24h, 30d) to the latest\n"
     "  --from ID --to ID between two snapshots of the host (--to defaults to the latest)\n"
     "  --baseline        from the approved baseline (tidemarkctl baseline approve) to the\n"
     "                    latest; every addition or change of a security-relevant item (a\n"
@@ -280,8 +280,8 @@ int RunDrift(const DriftOptions& o, CtlContext& ctx) {
   if (int given = !o.from.empty() + !o.since.empty() + o.baseline; given > 1) {
     return Usage(ctx.err, "give one of --since, --from and --baseline", "drift");
   }
-  if (!o.baseline && (!o.register_file.empty() || o.now)) {
-    return Usage(ctx.err, "--register and --now go with --baseline", "drift");
+  if (!o.baseline && !o.register_file.empty()) {
+    return Usage(ctx.err, "--register goes with --baseline", "drift");
   }
   SqliteStore::Options open_options;
   open_options.create = false;
@@ -378,7 +378,8 @@ void AddDriftCommands(CLI::App& app, CtlContext& ctx) {
       ->type_name("FILE");
   drift->add_option("--policies", o->policies, "the rules a {rule: ID} cover names")
       ->type_name("DIR|FILE");
-  AddTime(*drift, "--now", o->now, "--baseline: judge the exceptions as at TIME");
+  AddTime(*drift, "--now", o->now,
+          "the time --since DUR counts back from and --baseline judges exceptions at");
   AddFormat(*drift, o->format, {"text", "json"});
 }
 

@@ -86,7 +86,7 @@ policy::RuleResult FromStored(const StoredResult& r) {
                                          : policy::Outcome::kError;
   out.message = r.message;
   for (const StoredItem& i : r.items) {
-    out.items.push_back({i.id, i.detail, i.source_file, i.source_line, "", ""});
+    out.items.push_back({i.id, i.detail, i.source_file, i.source_line, "", "", ""});
   }
   return out;
 }
@@ -130,7 +130,7 @@ void PrintText(const std::vector<HostFindings>& all, bool with_register, std::os
           out << "\t" << Safe(at, kMaxItemBytes);
         if (!i.detail.empty()) out << "\t" << Safe(i.detail, kMaxItemBytes);
         if (!i.exception.empty()) {
-          out << "\t[" << i.exception_status << ": " << Safe(i.exception) << "]";
+          out << "\t[" << Safe(i.exception_note, kMaxItemBytes) << "]";
         }
         out << "\n";
       }
@@ -188,6 +188,7 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
         if (!o.register_file.empty()) {
           f["exception"] = i.exception.empty() ? json() : json(i.exception);
           f["exception_status"] = i.exception.empty() ? json() : json(i.exception_status);
+          f["exception_note"] = i.exception.empty() ? json() : json(i.exception_note);
         }
         findings.push_back(std::move(f));
       }

@@ -32,6 +32,7 @@ struct FindingItem {
   // status: "active" (tolerated until the expiry) or "leftover". Empty when none covers it.
   std::string exception;
   std::string exception_status;
+  std::string exception_note;  // ExceptionNote: status, id, days left or overdue, owner, ticket
 };
 
 // Returns "FILE:LINE", "FILE" without a line, "" without a file: where an item is written, as

@@ -100,6 +100,7 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
         if (verdicts != nullptr) {
           item["exception"] = i.exception.empty() ? json() : json(i.exception);
           item["exception_status"] = i.exception.empty() ? json() : json(i.exception_status);
+          item["exception_note"] = i.exception.empty() ? json() : json(i.exception_note);
         }
         items.push_back(std::move(item));
       }
@@ -156,7 +157,7 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
         out << "\t" << EscapeControlBounded(at, 512);
       if (!i.detail.empty()) out << "\t" << EscapeControlBounded(i.detail, 512);
       if (!i.exception.empty()) {
-        out << "\t[" << i.exception_status << ": " << EscapeControlBounded(i.exception, 256) << "]";
+        out << "\t[" << EscapeControlBounded(i.exception_note, 512) << "]";
       }
       out << "\n";
     }

@@ -164,6 +164,7 @@ ExceptionVerdict DecideStatus(const MigrationException& e, const std::string& ho
   ExceptionVerdict v;
   v.exception = &e;
   v.host = host;
+  v.decided_at = now;
   const int64_t expiry = e.effective_expiry;
   const bool expired = now >= expiry;
   if (!state || !check) {
@@ -270,6 +271,7 @@ void ApplyVerdicts(Evaluation& e, const std::vector<ExceptionVerdict>& verdicts)
       }
       item.exception = v->exception->id;
       item.exception_status = std::string(ExceptionStatusName(v->status));
+      item.exception_note = ExceptionNote(*v);
       all_active &= v->status == ExceptionStatus::kActive;
     }
     r.tolerated = all_active;
@@ -295,12 +297,27 @@ void ApplyVerdicts(Evaluation& e, const std::vector<ExceptionVerdict>& verdicts)
       item.source_line = c.source_line;
       item.exception = x.id;
       item.exception_status = "leftover";
+      item.exception_note = ExceptionNote(v);
       r.items.push_back(std::move(item));
     }
     e.results.push_back(std::move(r));
   }
   std::sort(e.results.begin(), e.results.end(),
             [](const RuleResult& a, const RuleResult& b) { return a.rule_id < b.rule_id; });
+}
+
+std::string ExceptionNote(const ExceptionVerdict& v) {
+  const MigrationException& e = *v.exception;
+  int64_t days = (v.decided_at >= e.effective_expiry ? v.decided_at - e.effective_expiry
+                                                     : e.effective_expiry - v.decided_at) /
+                 86400;
+  std::string when = std::to_string(days) + (days == 1 ? " day" : " days");
+  std::string out =
+      std::string(ExceptionStatusName(v.status)) + ": " + e.id + ", " +
+      (v.decided_at >= e.effective_expiry ? "expired " + when + " ago" : when + " left") +
+      ", owner " + e.owner.name;
+  if (e.contact) out += ", contact " + e.contact->name;
+  return out + ", ticket " + e.ticket;
 }
 
 void SortVerdicts(std::vector<ExceptionVerdict>& verdicts) {

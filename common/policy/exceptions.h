@@ -67,6 +67,7 @@ struct ExceptionVerdict {
   std::vector<CoveredItem> items;         // the covered items present in it
   std::optional<int64_t> absent_since;    // revoked: the covered items are absent since then
   bool early = false;                     // revoked before the effective expiry
+  int64_t decided_at = 0;                 // the `now` it was decided at
 };
 
 // Decides the status of `e` on `host` at `now` from the host's latest state received at or
@@ -99,10 +100,15 @@ void SortVerdicts(std::vector<ExceptionVerdict>& verdicts);
 
 // Applies the verdicts of one host to its evaluation: every failing item that an active or
 // leftover exception covers (its rule is covered, or a covered item has the item's id) names
-// the exception; a failure whose every item an active exception covers is tolerated; each
-// leftover becomes a critical failure of its own ("exception:ID", the items still present,
-// with owner, contact and ticket in its title). Results stay in rule id order.
+// the exception, with a note for people (ExceptionNote); a failure whose every item an active
+// exception covers is tolerated; each leftover becomes a critical failure of its own
+// ("exception:ID", the items still present, with owner, contact and ticket in its title). Results
+// stay in rule id order.
 void ApplyVerdicts(Evaluation& e, const std::vector<ExceptionVerdict>& verdicts);
+
+// "active: MIG-2041, 5 days left, owner Jane Roe, ticket CHG-1234" / "leftover: MIG-2041,
+// expired 2 days ago, owner ..., contact ..., ticket ...": how a finding names its exception.
+std::string ExceptionNote(const ExceptionVerdict& v);
 
 // The default of --max-age: evidence older than this does not prove a revocation (26 h: a
 // nightly collection plus slack).

@@ -269,6 +269,10 @@ TEST_F(CtlExceptionsTest, DriftBetweenStatesAndSinceTheApprovedBaseline) {
   EXPECT_EQ(Run({"drift", "web01", "--from", "c", "--to", "a"}).code, 2);
   EXPECT_EQ(Run({"drift", "web01", "--from", "a", "--since", "1d"}).code, 2);
   EXPECT_EQ(Run({"drift", "web01", "--since", "soon"}).code, 2);
+  // A duration counts back from --now: one day before Dec 3 noon is b's time.
+  r = Run({"drift", "web01", "--since", "1d", "--now", "2026-12-03T12:00:00Z"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.out.find("from snapshot b "), std::string::npos) << r.out;
   EXPECT_EQ(Run({"drift", "web01", "--register", reg_}).code, 2);  // goes with --baseline
 
   // No approved baseline yet.

@@ -118,7 +118,8 @@ TEST_F(CtlFindingsTest, TheRegisterToleratesActiveExceptionsAndNamesLeftovers) {
   EXPECT_NE(r.out.find(": 0 fail, 1 tolerated, 1 unknown, 0 error, 1 pass\n"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("TOLERATED\tcritical\taccounts-uid0-only-root\tOnly root has UID 0\n"
-                       "\tuser:toor\t/etc/passwd:7\tuid 0: toor\t[active: MIG-5]\n"),
+                       "\tuser:toor\t/etc/passwd:7\tuid 0: toor\t[active: MIG-5, 5 days left, "
+                       "owner Jane Roe, ticket CHG-5]\n"),
             std::string::npos)
       << r.out;
   // Without the register, as before.

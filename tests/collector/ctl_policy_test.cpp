@@ -273,7 +273,8 @@ TEST_F(CtlPolicyTest, EvaluateAppliesTheRegisterOffline) {
   EXPECT_NE(r.out.find("0 fail, 2 tolerated, 0 unknown, 0 error, 0 pass\n"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("TOLERATED\thigh\tsudo-nopasswd\tsudo asks for a password\n"
-                       "\tsudo:user:vendor_ops@ALL=(ALL)ALL\t/etc/sudoers:1\t[active: MIG-7]\n"),
+                       "\tsudo:user:vendor_ops@ALL=(ALL)ALL\t/etc/sudoers:1\t[active: MIG-7, 6 "
+                       "days left, owner Jane Roe, ticket CHG-7]\n"),
             std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("ACTIVE\tMIG-7\tweb01\texpires 2026-12-01T00:00:00Z (in 6 days)"),

@@ -301,10 +301,10 @@ TEST_F(DecideTest, ScopeAndOrderAndExitCode) {
 TEST_F(DecideTest, VerdictsMarkFindingsToleratedOnlyWhenEveryItemIsCovered) {
   Evaluation e;
   RuleResult users{"no-vendor", "t", Severity::kHigh, Outcome::kFail, {}, "", false};
-  users.items.push_back({"user:vendor_ops", "", "/etc/passwd", 2, "", ""});
+  users.items.push_back({"user:vendor_ops", "", "/etc/passwd", 2, "", "", ""});
   RuleResult both = users;
   both.rule_id = "no-extra";
-  both.items.push_back({"user:other", "", "/etc/passwd", 3, "", ""});
+  both.items.push_back({"user:other", "", "/etc/passwd", 3, "", "", ""});
   e.results = {users, both};
   ExceptionVerdict active =
       Decide("2026-11-30T00:00:00Z", "2026-11-29T00:00:00Z", "2026-11-29T00:00:00Z", true);
@@ -313,6 +313,8 @@ TEST_F(DecideTest, VerdictsMarkFindingsToleratedOnlyWhenEveryItemIsCovered) {
   EXPECT_TRUE(e.results[1].tolerated);   // no-vendor: its one item covered
   EXPECT_FALSE(e.results[0].tolerated);  // no-extra: user:other is not covered
   EXPECT_EQ(e.results[0].items[0].exception, "MIG-1");
+  EXPECT_EQ(e.results[0].items[0].exception_note,
+            "active: MIG-1, 1 day left, owner Jane Roe, ticket CHG-1");
   EXPECT_EQ(e.results[0].items[1].exception, "");
   EXPECT_EQ(ExitCodeFor(e.results, Severity::kHigh), 3);
   e.results.erase(e.results.begin());
