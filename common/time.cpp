@@ -110,7 +110,7 @@ StatusOr<int64_t> ParseDuration(std::string_view text) {
       unit = 86400;
       break;
     case 'w':
-      unit = 7 * 86400;
+      unit = int64_t{7} * 86400;
       break;
     default:
       return bad();

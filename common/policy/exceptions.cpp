@@ -45,9 +45,9 @@ std::string Day(int64_t seconds) { return FormatRfc3339(seconds); }
 // or when exact, else whole hours, minutes or seconds; rounded down).
 std::string Span(int64_t seconds) {
   if (seconds < 0) seconds = -seconds;
-  if (seconds >= 2 * 86400) return std::to_string(seconds / 86400) + " days";
+  if (seconds >= int64_t{2} * 86400) return std::to_string(seconds / 86400) + " days";
   if (seconds == 86400) return "1 day";
-  if (seconds >= 2 * 3600) return std::to_string(seconds / 3600) + " hours";
+  if (seconds >= int64_t{2} * 3600) return std::to_string(seconds / 3600) + " hours";
   if (seconds >= 120) return std::to_string(seconds / 60) + " minutes";
   return std::to_string(seconds) + " seconds";
 }

@@ -112,6 +112,6 @@ std::string ExceptionNote(const ExceptionVerdict& v);
 
 // The default of --max-age: evidence older than this does not prove a revocation (26 h: a
 // nightly collection plus slack).
-constexpr int64_t kDefaultMaxAgeSeconds = 26 * 3600;
+constexpr int64_t kDefaultMaxAgeSeconds = int64_t{26} * 3600;
 
 }  // namespace tidemark::policy
