@@ -104,6 +104,14 @@ std::string EscapeControlBounded(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+std::string AsciiUpper(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return out;
+}
+
 std::string CsvField(const std::string& raw, bool text_cell) {
   std::string text = EscapeControl(raw);
   if (text_cell && !text.empty() && std::string_view("=+-@").find(text[0]) != std::string::npos) {

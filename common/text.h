@@ -31,6 +31,10 @@ size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp = nullpt
 // length of the original text. For fields whose length a host controls (versions, comments).
 std::string EscapeControlBounded(std::string_view text, size_t max_bytes);
 
+// `text` with ASCII letters in upper case ("leftover" -> "LEFTOVER"): status words in text
+// output.
+std::string AsciiUpper(std::string_view text);
+
 // A CSV field (RFC 4180). Host text is escaped as in text output (EscapeControl), so that a CSV
 // shown in a terminal or imported cannot carry escape sequences or line breaks of a host's
 // making. A text cell that a spreadsheet would take for a formula (it starts with =, +, -, @,

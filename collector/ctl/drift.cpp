@@ -18,6 +18,7 @@
 #include "common/policy/evaluate_command.h"
 #include "common/policy/exceptions.h"
 #include "common/policy/register.h"
+#include "common/text.h"
 
 namespace tidemark::ctl {
 
@@ -148,12 +149,6 @@ std::string Where(const json& row) {
   return policy::SourceLocation(file, line);
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // How --baseline judged a change.
 struct Judged {
   bool finding = false;
@@ -215,7 +210,7 @@ void PrintText(const std::string& host, const std::vector<HistoryEntry>& range,
       const Judged& j = (*judged)[n];
       out << (j.finding ? "FINDING " : !j.covered_by.empty() ? "COVERED " : "");
     }
-    out << Upper(policy::ChangeKindName(c.kind)) << "\t" << c.table << "\t"
+    out << AsciiUpper(policy::ChangeKindName(c.kind)) << "\t" << c.table << "\t"
         << Safe(c.id, kMaxItemBytes) << "\tsince " << FormatRfc3339(first.received_at)
         << " (snapshot " << Safe(first.id) << ")";
     if (std::string at = Where(shown); !at.empty()) out << "\t" << Safe(at, kMaxItemBytes);

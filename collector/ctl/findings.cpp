@@ -18,6 +18,7 @@
 #include "common/policy/exceptions.h"
 #include "common/policy/register.h"
 #include "common/policy/rules.h"
+#include "common/text.h"
 
 namespace tidemark::ctl {
 
@@ -59,11 +60,6 @@ bool RuleMatches(const std::vector<std::string>& globs, const std::string& rule)
   return std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
     return fnmatch(g.c_str(), rule.c_str(), 0) == 0;
   });
-}
-
-std::string Upper(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // One host's state and what was found in it.
@@ -122,7 +118,7 @@ void PrintText(const std::vector<HostFindings>& all, bool with_register, std::os
     if (with_register) out << h.tolerated << " tolerated, ";
     out << counts.unknown << " unknown, " << counts.error << " error, " << counts.pass << " pass\n";
     for (const policy::RuleResult* r : h.shown) {
-      out << Upper(OutcomeText(*r)) << "\t" << policy::SeverityName(r->severity) << "\t"
+      out << AsciiUpper(OutcomeText(*r)) << "\t" << policy::SeverityName(r->severity) << "\t"
           << Safe(r->rule_id) << "\t" << Safe(r->title, kMaxItemBytes) << "\n";
       for (const policy::FindingItem& i : r->items) {
         out << "\t" << Safe(i.id, kMaxItemBytes);

@@ -147,8 +147,7 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
     return a->severity > b->severity;
   });
   for (const RuleResult* r : shown) {
-    std::string outcome(r->tolerated ? "tolerated" : OutcomeName(r->outcome));
-    for (char& c : outcome) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string outcome = AsciiUpper(r->tolerated ? "tolerated" : OutcomeName(r->outcome));
     out << outcome << "\t" << SeverityName(r->severity) << "\t" << r->rule_id << "\t" << r->title
         << "\n";
     for (const FindingItem& i : r->items) {

@@ -45,12 +45,6 @@ std::string DaysText(int64_t n) { return std::to_string(n) + (n == 1 ? " day" : 
 
 std::string Where(const CoveredItem& i) { return SourceLocation(i.source_file, i.source_line); }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 json VerdictJson(const ExceptionVerdict& v, int64_t now) {
@@ -116,7 +110,7 @@ void PrintVerdictsText(const std::vector<ExceptionVerdict>& verdicts, int64_t no
       << counts[static_cast<size_t>(ExceptionStatus::kRevoked)] << " revoked\n";
   for (const ExceptionVerdict& v : verdicts) {
     const MigrationException& e = *v.exception;
-    out << Upper(ExceptionStatusName(v.status)) << "\t" << Safe(e.id) << "\t"
+    out << AsciiUpper(ExceptionStatusName(v.status)) << "\t" << Safe(e.id) << "\t"
         << (v.host.empty() ? "(no host)" : Safe(v.host)) << "\t";
     if (now >= e.effective_expiry) {
       out << "expired " << FormatRfc3339(e.effective_expiry) << " ("

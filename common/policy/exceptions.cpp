@@ -177,21 +177,28 @@ ExceptionVerdict DecideStatus(const MigrationException& e, const std::string& ho
   const bool present = !check->items.empty();
   const bool complete = check->unreadable.empty();
   const bool fresh = now - state->confirmed_at <= max_age;
-  const std::string age = "the latest snapshot was last reported " + Day(state->confirmed_at) +
-                          ", " + Span(now - state->confirmed_at) + " before " + Day(now) +
-                          " (more than --max-age " + Span(max_age) + ")";
+  // Absence proves a revocation only in a complete state reported within --max-age.
+  auto absence_unproven = [&] {
+    if (!complete) {
+      v.status = ExceptionStatus::kUnverified;
+      v.reason = "absence cannot be read: " + Join(check->unreadable);
+      return true;
+    }
+    if (!fresh) {
+      v.status = ExceptionStatus::kUnverified;
+      v.reason = "no covered item present, but the latest snapshot was last reported " +
+                 Day(state->confirmed_at) + ", " + Span(now - state->confirmed_at) + " before " +
+                 Day(now) + " (more than --max-age " + Span(max_age) + ")";
+      return true;
+    }
+    return false;
+  };
   if (!expired) {
     if (present) {
       v.status = ExceptionStatus::kActive;
       v.reason = std::to_string(check->items.size()) + " covered item(s) present; expires " +
                  Day(expiry) + ", in " + Span(expiry - now);
-    } else if (!complete) {
-      v.status = ExceptionStatus::kUnverified;
-      v.reason = "absence cannot be read: " + Join(check->unreadable);
-    } else if (!fresh) {
-      v.status = ExceptionStatus::kUnverified;
-      v.reason = "no covered item present, but " + age;
-    } else {
+    } else if (!absence_unproven()) {
       v.status = ExceptionStatus::kRevoked;
       v.early = true;
       v.absent_since = state->received_at;
@@ -208,13 +215,7 @@ ExceptionVerdict DecideStatus(const MigrationException& e, const std::string& ho
     v.status = ExceptionStatus::kLeftover;
     v.reason = std::to_string(check->items.size()) + " covered item(s) still present " +
                Span(state->confirmed_at - expiry) + " after the expiry " + Day(expiry);
-  } else if (!complete) {
-    v.status = ExceptionStatus::kUnverified;
-    v.reason = "absence cannot be read: " + Join(check->unreadable);
-  } else if (!fresh) {
-    v.status = ExceptionStatus::kUnverified;
-    v.reason = "no covered item present, but " + age;
-  } else {
+  } else if (!absence_unproven()) {
     v.status = ExceptionStatus::kRevoked;
     v.absent_since = state->received_at;
     v.reason = "no covered item present in the snapshot reported " + Day(state->confirmed_at) +
