@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "collector/ctl/commands.h"
+#include "collector/ctl/fleet.h"
 #include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
@@ -155,31 +156,21 @@ struct Judged {
   std::string covered_by;  // the active exception that covers the item
 };
 
-// The items that active exceptions of --register cover on the host in its latest state:
-// item id -> exception id.
+// The items that active exceptions of --register cover on the host in its latest state at
+// `now`: item id -> exception id.
 StatusOr<std::map<std::string, std::string>> ActiveCovers(const DriftOptions& o, SqliteStore& store,
-                                                          StoredFacts& facts,
-                                                          const HistoryEntry& latest, int64_t now) {
-  StatusOr<policy::PolicySet> set = policy::LoadPolicies(o.policies);
-  StatusOr<policy::Register> reg =
-      policy::LoadRegister(o.register_file, set.ok() ? &*set : nullptr);
-  if (!reg.ok()) return reg.status();
-  auto state = store.LatestState(o.host, now);
-  if (!state.ok()) return state.status();
-  StatusOr<const policy::FactDb*> db = facts.Load(*state);
-  if (!db.ok())
-    return Status(db.status().code(), "snapshot " + latest.id + ": " + db.status().message());
+                                                          StoredFacts& facts, int64_t now) {
+  StatusOr<LoadedRegister> l = LoadRegisterWithRules(o.register_file, o.policies, false);
+  if (!l.ok()) return l.status();
+  RegisterScope scope;
+  scope.now = now;
+  scope.host_globs = {o.host};
+  auto verdicts = JudgeRegister(store, facts, *l, scope);
+  if (!verdicts.ok()) return verdicts.status();
   std::map<std::string, std::string> out;
-  for (const policy::MigrationException& e : reg->exceptions) {
-    if (!policy::InScope(e, o.host)) continue;
-    StatusOr<policy::CoverCheck> check =
-        policy::CheckCovers(**db, e, o.host, set.ok() ? &*set : nullptr);
-    if (!check.ok()) return check.status();
-    policy::StateEvidence evidence{state->id, state->received_at, state->last_confirmed_at};
-    policy::ExceptionVerdict v =
-        policy::DecideStatus(e, o.host, evidence, *check, now, policy::kDefaultMaxAgeSeconds);
-    if (v.status != policy::ExceptionStatus::kActive) continue;
-    for (const policy::CoveredItem& i : v.items) out.emplace(i.id, e.id);
+  for (const policy::ExceptionVerdict& v : *verdicts) {
+    if (v.host != o.host || v.status != policy::ExceptionStatus::kActive) continue;
+    for (const policy::CoveredItem& i : v.items) out.emplace(i.id, v.exception->id);
   }
   return out;
 }
@@ -334,8 +325,7 @@ int RunDrift(const DriftOptions& o, CtlContext& ctx) {
   // --baseline: findings, unless an active exception covers the item in the latest state.
   std::vector<Judged> judged(changes.size());
   if (!o.register_file.empty()) {
-    StatusOr<std::map<std::string, std::string>> covered =
-        ActiveCovers(o, **store, facts, picked.back(), now);
+    StatusOr<std::map<std::string, std::string>> covered = ActiveCovers(o, **store, facts, now);
     if (!covered.ok()) return Fail(ctx.err, covered.status());
     for (size_t i = 0; i < changes.size(); ++i) {
       if (auto it = covered->find(changes[i].id); it != covered->end()) {

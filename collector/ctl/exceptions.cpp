@@ -11,6 +11,7 @@
 #include <set>
 
 #include "collector/ctl/commands.h"
+#include "collector/ctl/fleet.h"
 #include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate_command.h"
@@ -68,118 +69,22 @@ struct ExceptionsOptions {
   bool verify = false;  // verify-revocations: only expired exceptions
 };
 
-struct Loaded {
-  std::optional<policy::PolicySet> rules;
-  policy::Register reg;
-};
-
-StatusOr<Loaded> LoadRegisterAndRules(const ExceptionsOptions& o) {
-  Loaded l;
-  StatusOr<policy::PolicySet> set = policy::LoadPolicies(o.policies);
-  if (set.ok()) {
-    l.rules = std::move(*set);
-  } else if (o.policies_given) {
-    return set.status();
-  }
-  StatusOr<policy::Register> reg =
-      policy::LoadRegister(o.register_file, l.rules ? &*l.rules : nullptr);
-  if (!reg.ok()) {
-    if (!l.rules) {
-      return Status(reg.status().code(), reg.status().message() + " (no rules were loaded: " +
-                                             set.status().message() + "; give --policies)");
-    }
-    return reg.status();
-  }
-  l.reg = std::move(*reg);
-  return l;
-}
-
-// The verdicts of `exceptions` on one host, from its latest state at `now`.
-void JudgeHost(const std::string& host, const std::vector<const policy::MigrationException*>& in,
-               SqliteStore& store, StoredFacts& facts, const Loaded& l, const ExceptionsOptions& o,
-               int64_t now, std::vector<ExceptionVerdict>& out) {
-  auto state = store.LatestState(host, now);
-  std::optional<policy::StateEvidence> evidence;
-  const policy::FactDb* db = nullptr;
-  std::string unreadable;
-  if (state.ok()) {
-    evidence = policy::StateEvidence{state->id, state->received_at, state->last_confirmed_at};
-    StatusOr<const policy::FactDb*> loaded = facts.Load(*state);
-    if (loaded.ok()) {
-      db = *loaded;
-    } else {
-      unreadable = "snapshot " + state->id + " cannot be read: " + loaded.status().message();
-    }
-  } else if (state.status().code() != StatusCode::kNotFound) {
-    unreadable = "the store cannot be read: " + state.status().message();
-  }
-  for (const policy::MigrationException* e : in) {
-    std::optional<policy::CoverCheck> check;
-    std::string problem = unreadable;
-    if (db != nullptr) {
-      StatusOr<policy::CoverCheck> c =
-          policy::CheckCovers(*db, *e, host, l.rules ? &*l.rules : nullptr);
-      if (c.ok()) {
-        check = std::move(*c);
-      } else {
-        problem = c.status().message();
-      }
-    }
-    ExceptionVerdict v = policy::DecideStatus(*e, host, evidence, check, now, o.max_age);
-    if (!problem.empty()) {
-      v.status = ExceptionStatus::kUnverified;
-      v.reason = problem;
-    }
-    out.push_back(std::move(v));
-  }
-}
-
 int RunExceptions(const ExceptionsOptions& o, CtlContext& ctx) {
-  StatusOr<Loaded> l = LoadRegisterAndRules(o);
+  StatusOr<LoadedRegister> l = LoadRegisterWithRules(o.register_file, o.policies, o.policies_given);
   if (!l.ok()) return Fail(ctx.err, l.status());
-  const int64_t now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
-  std::vector<const policy::MigrationException*> exceptions;
-  for (const policy::MigrationException& e : l->reg.exceptions) {
-    if (!o.verify || now >= e.effective_expiry) exceptions.push_back(&e);
-  }
+  RegisterScope scope;
+  scope.now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
+  scope.max_age = o.max_age;
+  scope.host_globs = o.hosts;
+  scope.expired_only = o.verify;
   SqliteStore::Options open_options;
   open_options.create = false;
   auto store = SqliteStore::Open(ctx.db, open_options);
   if (!store.ok()) return Fail(ctx.err, store.status());
-  auto hosts = (*store)->ListHosts();
-  if (!hosts.ok()) return Fail(ctx.err, hosts.status());
-  // Every host in some exception's scope: the known ones that match a glob, and those named
-  // outright (in scope even when nothing was ever received from them).
-  std::map<std::string, std::vector<const policy::MigrationException*>> scope;
-  std::set<const policy::MigrationException*> scoped;
-  for (const HostInfo& h : *hosts) {
-    for (const policy::MigrationException* e : exceptions) {
-      if (policy::InScope(*e, h.id)) {
-        scoped.insert(e);
-        if (HostMatches(o.hosts, h.id)) scope[h.id].push_back(e);
-      }
-    }
-  }
-  for (const policy::MigrationException* e : exceptions) {
-    for (const std::string& named : policy::NamedHosts(*e)) {
-      scoped.insert(e);
-      auto& list = scope[named];
-      if (HostMatches(o.hosts, named) && std::find(list.begin(), list.end(), e) == list.end()) {
-        list.push_back(e);
-      }
-      if (list.empty()) scope.erase(named);
-    }
-  }
   StoredFacts facts(**store, ctx.db);
-  std::vector<ExceptionVerdict> verdicts;
-  for (const auto& [host, in] : scope) {
-    JudgeHost(host, in, **store, facts, *l, o, now, verdicts);
-  }
-  if (o.hosts.empty()) {
-    for (const policy::MigrationException* e : exceptions) {
-      if (!scoped.count(e)) verdicts.push_back(policy::NoHostInScope(*e));
-    }
-  }
+  auto judged = JudgeRegister(**store, facts, *l, scope);
+  if (!judged.ok()) return Fail(ctx.err, judged.status());
+  std::vector<ExceptionVerdict>& verdicts = *judged;
   if (!o.statuses.empty()) {
     std::erase_if(verdicts, [&](const ExceptionVerdict& v) {
       return std::find(o.statuses.begin(), o.statuses.end(),
@@ -187,6 +92,7 @@ int RunExceptions(const ExceptionsOptions& o, CtlContext& ctx) {
     });
   }
   policy::SortVerdicts(verdicts);
+  const int64_t now = scope.now;
   if (o.format == "json") {
     ctx.out << policy::VerdictsJson(verdicts, now)
                    .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
@@ -194,7 +100,9 @@ int RunExceptions(const ExceptionsOptions& o, CtlContext& ctx) {
   } else if (o.format == "csv") {
     policy::PrintVerdictsCsv(verdicts, now, ctx.out);
   } else {
-    if (o.verify && exceptions.empty()) {
+    bool any_expired = std::any_of(l->reg.exceptions.begin(), l->reg.exceptions.end(),
+                                   [&](const auto& e) { return now >= e.effective_expiry; });
+    if (o.verify && !any_expired) {
       ctx.out << "no exception of " << Safe(o.register_file) << " has expired by "
               << FormatRfc3339(now) << "\n";
     }

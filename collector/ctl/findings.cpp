@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "collector/ctl/commands.h"
+#include "collector/ctl/fleet.h"
 #include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
@@ -62,30 +63,11 @@ bool RuleMatches(const std::vector<std::string>& globs, const std::string& rule)
   });
 }
 
-// One host's state and what was found in it.
-struct HostFindings {
-  StoredSnapshot state;
-  std::optional<EvaluationRecord> evaluation;
-  std::vector<policy::RuleResult> results;       // the evaluation's, register applied
+// One host's judged state (fleet.h) and what of it is shown.
+struct HostFindings : JudgedHost {
   std::vector<const policy::RuleResult*> shown;  // not pass, filtered, failures first
   int tolerated = 0;
 };
-
-policy::RuleResult FromStored(const StoredResult& r) {
-  policy::RuleResult out;
-  out.rule_id = r.rule_id;
-  out.title = r.title;
-  out.severity = policy::ParseSeverity(r.severity).value_or(Severity::kInfo);
-  out.outcome = r.outcome == "pass"      ? policy::Outcome::kPass
-                : r.outcome == "fail"    ? policy::Outcome::kFail
-                : r.outcome == "unknown" ? policy::Outcome::kUnknown
-                                         : policy::Outcome::kError;
-  out.message = r.message;
-  for (const StoredItem& i : r.items) {
-    out.items.push_back({i.id, i.detail, i.source_file, i.source_line, "", "", ""});
-  }
-  return out;
-}
 
 // How many results had each outcome; a tolerated failure counts as tolerated only.
 OutcomeCounts Count(const HostFindings& h) {
@@ -197,65 +179,28 @@ void PrintJson(const std::vector<HostFindings>& all, const FindingsOptions& o, s
   out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
-// Every matching host's state (at --at) and its evaluation, if it was judged.
-StatusOr<std::vector<HostFindings>> LoadHosts(SqliteStore& store, const FindingsOptions& o) {
-  auto hosts = store.ListHosts();
-  if (!hosts.ok()) return hosts.status();
-  std::vector<HostFindings> all;
-  for (const HostInfo& info : *hosts) {
-    if (!HostMatches(o.hosts, info.id)) continue;
-    auto state = store.LatestState(info.id, o.at);
-    if (!state.ok()) {
-      if (state.status().code() == StatusCode::kNotFound) continue;  // nothing that early
-      return Status(state.status().code(), info.id + ": " + state.status().message());
-    }
-    HostFindings h;
-    h.state = std::move(*state);
-    auto evaluation = store.EvaluationOf(h.state.seq, o.at);
-    if (!evaluation.ok()) {
-      return Status(evaluation.status().code(), info.id + ": " + evaluation.status().message());
-    }
-    h.evaluation = std::move(*evaluation);
-    if (h.evaluation) {
-      for (const StoredResult& r : h.evaluation->results) h.results.push_back(FromStored(r));
-    }
-    all.push_back(std::move(h));
-  }
-  return all;
-}
-
-// --register: the statuses of the exceptions in scope of each judged host, applied to its
-// results (common/policy/exceptions.h ApplyVerdicts).
+// --register: the statuses of the exceptions in scope of each judged host at --at (default:
+// now), applied to its results (common/policy/exceptions.h ApplyVerdicts).
 Status ApplyRegister(SqliteStore& store, const std::string& db, const FindingsOptions& o,
                      std::vector<HostFindings>& all) {
-  StatusOr<policy::PolicySet> set = policy::LoadPolicies(o.policies);
-  const policy::PolicySet* rules = set.ok() ? &*set : nullptr;
-  StatusOr<policy::Register> reg = policy::LoadRegister(o.register_file, rules);
-  if (!reg.ok()) return reg.status();
-  const int64_t now = o.at ? *o.at : static_cast<int64_t>(std::time(nullptr));
+  StatusOr<LoadedRegister> l = LoadRegisterWithRules(o.register_file, o.policies, false);
+  if (!l.ok()) return l.status();
+  RegisterScope scope;
+  scope.now = o.at ? *o.at : static_cast<int64_t>(std::time(nullptr));
+  for (const HostFindings& h : all) scope.host_globs.push_back(h.state.host);
+  if (scope.host_globs.empty()) return Status::Ok();
   StoredFacts facts(store, db);
+  auto verdicts = JudgeRegister(store, facts, *l, scope);
+  if (!verdicts.ok()) return verdicts.status();
   for (HostFindings& h : all) {
     if (!h.evaluation) continue;
-    std::vector<policy::ExceptionVerdict> verdicts;
-    const policy::FactDb* loaded = nullptr;
-    for (const policy::MigrationException& e : reg->exceptions) {
-      if (!policy::InScope(e, h.state.host)) continue;
-      if (loaded == nullptr) {
-        StatusOr<const policy::FactDb*> f = facts.Load(h.state);
-        if (!f.ok()) {
-          return Status(f.status().code(), h.state.host + ": " + f.status().message());
-        }
-        loaded = *f;
-      }
-      StatusOr<policy::CoverCheck> check = policy::CheckCovers(*loaded, e, h.state.host, rules);
-      if (!check.ok()) return check.status();
-      policy::StateEvidence evidence{h.state.id, h.state.received_at, h.state.last_confirmed_at};
-      verdicts.push_back(policy::DecideStatus(e, h.state.host, evidence, *check, now,
-                                              policy::kDefaultMaxAgeSeconds));
+    std::vector<policy::ExceptionVerdict> mine;
+    for (const policy::ExceptionVerdict& v : *verdicts) {
+      if (v.host == h.state.host) mine.push_back(v);
     }
     policy::Evaluation e;
     e.results = std::move(h.results);
-    policy::ApplyVerdicts(e, verdicts);
+    policy::ApplyVerdicts(e, mine);
     h.results = std::move(e.results);
   }
   return Status::Ok();
@@ -294,8 +239,11 @@ int RunFindings(const FindingsOptions& o, CtlContext& ctx) {
   open_options.create = false;
   auto store = SqliteStore::Open(ctx.db, open_options);
   if (!store.ok()) return Fail(ctx.err, store.status());
-  auto all = LoadHosts(**store, o);
-  if (!all.ok()) return Fail(ctx.err, all.status());
+  auto judged = LoadJudgedHosts(**store, o.hosts, o.at);
+  if (!judged.ok()) return Fail(ctx.err, judged.status());
+  std::vector<HostFindings> hosts;
+  for (JudgedHost& h : *judged) hosts.push_back({std::move(h), {}, 0});
+  auto* all = &hosts;
   if (!o.register_file.empty()) {
     if (Status s = ApplyRegister(**store, ctx.db, o, *all); !s.ok()) return Fail(ctx.err, s);
   }
