@@ -24,6 +24,8 @@ void AddExceptionCommands(CLI::App& app, CtlContext& ctx);
 void AddBaselineCommands(CLI::App& app, CtlContext& ctx);
 // drift: what changed between two stored states of a host, or since its baseline (drift.cpp).
 void AddDriftCommands(CLI::App& app, CtlContext& ctx);
+// report: the fleet's findings, exceptions and hosts in one document (report.cpp).
+void AddReportCommand(CLI::App& app, CtlContext& ctx);
 // who: where an identity can still get in, fleet-wide (who.cpp).
 void AddWhoCommand(CLI::App& app, CtlContext& ctx);
 // pki init|issue|revoke: a file-based CA for the collector and its agents (pki.cpp).

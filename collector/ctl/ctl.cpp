@@ -98,6 +98,7 @@ void AddCommands(CLI::App& app, CtlContext& ctx) {
   AddBaselineCommands(app, ctx);
   AddDriftCommands(app, ctx);
   AddWhoCommand(app, ctx);
+  AddReportCommand(app, ctx);
   AddPkiCommands(app, ctx);
   AddHelpCommand(app, ctx);
   AddVersionCommand(app, ctx);

@@ -2,12 +2,14 @@
 // JSON, filters, --at, states not judged yet, exit codes. And `tidemarkctl query` over the
 // facts file the evaluator keeps: the same rows as decoding every snapshot.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdio>
 #include <fstream>
 
 #include "collector/evaluator.h"
 #include "collector/sqlite_store.h"
+#include "common/read_file.h"
 #include "common/snapshot.h"
 #include "tests/collector/ctl_run.h"
 #include "tests/collector/judged_store.h"
@@ -141,6 +143,98 @@ TEST_F(CtlFindingsTest, TheRegisterToleratesActiveExceptionsAndNamesLeftovers) {
   r = Ctl({"--db", db_, "findings", "--register", reg});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("register.yaml"), std::string::npos) << r.err;
+}
+
+// `report` (issue 12, begun): the same results and verdicts in one document, every format.
+TEST_F(CtlFindingsTest, ReportSummarizesHostsFindingsAndExceptions) {
+  Put("web01", "s1", json::array({User("root", 0, 1), User("toor", 0, 7)}), 1764547200);
+  Put("web02", "s1", json::array({User("root", 0, 1), User("games", 5, 2)}), 1764547200);
+  Put("db01", "s1", json::array({User("root", 0, 1)}), 1763596800);  // 2025-11-20: stale
+  Judge();
+  std::string reg = dir_.Host("/register.yaml");
+  std::ofstream(reg) << "exceptions:\n"
+                        "  - id: MIG-1\n    hosts: [web01]\n    ticket: CHG-1\n"
+                        "    owner: {name: Jane Roe, email: jane.roe@example.org}\n"
+                        "    contact: {name: John Doe, phone: \"+49 30 2\"}\n"
+                        "    expires: 2025-12-10T00:00:00Z\n"
+                        "    covers: [{table: users, where: {name: toor}}]\n"
+                        "  - id: MIG-2\n    hosts: [web02]\n    ticket: CHG-2\n"
+                        "    owner: {name: Jane Roe, email: jane.roe@example.org}\n"
+                        "    expires: 2025-11-25T00:00:00Z\n"
+                        "    covers: [{table: users, where: {name: games}}]\n";
+  std::vector<std::string> base = {
+      "--db", db_, "report", "--register", reg, "--now", "2025-12-01T12:00:00Z"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), more.begin(), more.end());
+    return Ctl(args);
+  };
+  CtlRun r = with({"--format", "json"});
+  EXPECT_EQ(r.code, 5) << r.err;  // the leftover wins over the failures
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["generated_at"], "2025-12-01T12:00:00Z");
+  EXPECT_EQ(j["summary"]["hosts"], 3);
+  EXPECT_EQ(j["summary"]["hosts_stale"], json::array({"db01"}));
+  EXPECT_EQ(j["summary"]["findings"]["critical"], 1);  // exception:MIG-2 (toor is tolerated)
+  EXPECT_EQ(j["summary"]["findings"]["low"], 1);       // games, still there after MIG-2
+  EXPECT_EQ(j["summary"]["tolerated"], 1);
+  EXPECT_EQ(j["summary"]["exceptions"]["leftover"], 1);
+  EXPECT_EQ(j["summary"]["exceptions"]["active"], 1);
+  EXPECT_EQ(j["exceptions"][0]["exception"], "MIG-2");
+  EXPECT_EQ(j["exceptions"][0]["status"], "leftover");
+  ASSERT_EQ(j["hosts"].size(), 3u);
+  EXPECT_EQ(j["hosts"][0]["host"], "db01");
+  EXPECT_TRUE(j["hosts"][0]["stale"]);
+  EXPECT_EQ(j["hosts"][1]["failing"][0]["rule"], "accounts-uid0-only-root");
+  EXPECT_TRUE(j["hosts"][1]["failing"][0]["tolerated"]);
+  EXPECT_EQ(j["hosts"][1]["failing"][0]["items"][0]["exception"], "MIG-1");
+  EXPECT_EQ(j["hosts"][1]["unknown"][0]["rule"], "sudo-no-nopasswd");
+  EXPECT_EQ(j["hosts"][1]["incomplete_sections"], json::object());
+  ASSERT_EQ(j["contacts"].size(), 2u);
+  EXPECT_EQ(j["contacts"][0]["exceptions"], json::array({"MIG-1", "MIG-2"}));
+  EXPECT_EQ(j["contacts"][1]["role"], "contact");
+
+  // Several formats in one run; files mode 0640, the text on standard output.
+  std::string out_json = dir_.Host("/r.json"), out_xml = dir_.Host("/r.xml"),
+              out_csv = dir_.Host("/r.csv");
+  r = with({"--format", "json", "--out", out_json, "--format", "junit", "--out", out_xml,
+            "--format", "csv", "--out", out_csv, "--format", "text"});
+  EXPECT_EQ(r.code, 5) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')),
+            "tidemark report at 2025-12-01T12:00:00Z: 3 host(s), 2 reporting, 1 stale");
+  EXPECT_NE(r.out.find("\nLEFTOVER\tMIG-2\tweb02\t"), std::string::npos) << r.out;
+  struct stat st {};
+  ASSERT_EQ(stat(out_json.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  StatusOr<std::string> xml_file = ReadRegularFile(out_xml, 1 << 20);
+  ASSERT_TRUE(xml_file.ok()) << xml_file.status().ToString();
+  const std::string& xml = *xml_file;
+  EXPECT_EQ(
+      xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"tidemark\"", 0), 0u)
+      << xml;
+  EXPECT_NE(xml.find("<testcase classname=\"web02\" name=\"exception:MIG-2\"><failure "
+                     "type=\"leftover\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<testcase classname=\"web01\" name=\"sudo-no-nopasswd\"><skipped "),
+            std::string::npos)
+      << xml;
+  EXPECT_EQ(xml.find("name=\"exception:MIG-2\"><failure type=\"critical\""), std::string::npos);
+  StatusOr<std::string> csv_file = ReadRegularFile(out_csv, 1 << 20);
+  ASSERT_TRUE(csv_file.ok()) << csv_file.status().ToString();
+  const std::string& csv = *csv_file;
+  EXPECT_NE(csv.find("\nexception,web02,MIG-2,leftover,user:games,"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nfinding,web01,accounts-uid0-only-root,tolerated critical,user:toor,"),
+            std::string::npos)
+      << csv;
+
+  // Without a register: findings only; exit 3 for the critical failure.
+  r = Ctl({"--db", db_, "report", "--now", "2025-12-01T12:00:00Z"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  // Usage: two formats to standard output; --out without its --format.
+  EXPECT_EQ(with({"--format", "json", "--format", "text"}).code, 2);
+  EXPECT_EQ(with({"--out", out_json}).code, 2);
+  EXPECT_EQ(with({"--format", "pdf"}).code, 2);
 }
 
 TEST_F(CtlFindingsTest, AStateNotJudgedYetIsSaidSoAndIsNotAPass) {
