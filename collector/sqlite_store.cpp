@@ -140,9 +140,26 @@ CREATE TABLE baselines (
 CREATE INDEX baselines_by_host ON baselines (host, approved_at);
 )sql";
 
+// Version 5: the report runs (docs/store.md "Reports"): when each `tidemarkctl report` ran,
+// with what options, its summary and its whole JSON document (zstd), so that the next report
+// says what changed since and `report --previous` prints it again.
+constexpr const char* kReportsSql = R"sql(
+CREATE TABLE reports (
+  seq               INTEGER PRIMARY KEY,
+  generated_at      INTEGER NOT NULL,
+  generated_at_text TEXT NOT NULL,
+  options           TEXT NOT NULL,
+  summary           TEXT NOT NULL,
+  document_encoding TEXT NOT NULL CHECK (document_encoding = 'zstd'),
+  document_size     INTEGER NOT NULL,
+  document          BLOB NOT NULL
+);
+CREATE INDEX reports_by_time ON reports (generated_at);
+)sql";
+
 std::string SchemaSql() {
   return std::string(kHostsSql) + SnapshotsTableSql("snapshots") + SeenTableSql("seen") +
-         kIndexesSql + kEvaluationsSql + kBaselinesSql;
+         kIndexesSql + kEvaluationsSql + kBaselinesSql + kReportsSql;
 }
 
 // Version 1 -> 2: snapshot ids were unique across all hosts, so a host reusing another host's
@@ -373,6 +390,10 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
       if (version == 3) {
         if (Status st = impl->AddTables(3, kBaselinesSql); !st.ok()) return st;
         version = 4;
+      }
+      if (version == 4) {
+        if (Status st = impl->AddTables(4, kReportsSql); !st.ok()) return st;
+        version = 5;
       }
       if (version != kStoreSchemaVersion) {
         return Status(StatusCode::kInvalidArgument,

@@ -17,7 +17,7 @@ struct sqlite3;
 
 namespace tidemark {
 
-inline constexpr int kStoreSchemaVersion = 4;
+inline constexpr int kStoreSchemaVersion = 5;
 
 // The facts file beside a store (docs/store.md "Facts"): the fact tables of each host's latest
 // judged state, written by the collector's evaluator, read by `tidemarkctl query`.
@@ -64,6 +64,8 @@ class SqliteStore : public SnapshotStore {
   Status ApproveBaseline(const BaselineApproval& approval) override;
   StatusOr<std::optional<BaselineApproval>> ApprovedBaseline(const std::string& host,
                                                              std::optional<int64_t> at) override;
+  Status PutReport(const ReportRecord& report) override;
+  StatusOr<std::optional<ReportRecord>> LatestReport(std::optional<int64_t> before) override;
   bool Corrupt() const override;
 
   // Runs PRAGMA integrity_check (quick: PRAGMA quick_check, which skips index contents).

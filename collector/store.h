@@ -142,6 +142,14 @@ struct BaselineApproval {
   int64_t snapshot_received_at = 0;
 };
 
+// One run of `tidemarkctl report` (docs/store.md "Reports").
+struct ReportRecord {
+  int64_t generated_at = 0;  // the report's --now
+  std::string options;       // JSON: the options it ran with
+  std::string summary;       // JSON: its summary
+  std::string document;      // its whole JSON document
+};
+
 // How many results of an evaluation had each outcome.
 struct OutcomeCounts {
   int64_t pass = 0, fail = 0, unknown = 0, error = 0;
@@ -236,6 +244,13 @@ class SnapshotStore {
   // latest; nullopt when none.
   virtual StatusOr<std::optional<BaselineApproval>> ApprovedBaseline(const std::string& host,
                                                                      std::optional<int64_t> at) = 0;
+
+  // ---- Reports ----
+
+  // Records a report run (durably).
+  virtual Status PutReport(const ReportRecord& report) = 0;
+  // Returns the latest report generated before `before` (any when absent); nullopt when none.
+  virtual StatusOr<std::optional<ReportRecord>> LatestReport(std::optional<int64_t> before) = 0;
 
   // Returns true once any call met a corrupted database (SQLite: SQLITE_CORRUPT or
   // SQLITE_NOTADB). Sticky: the collector stops acknowledging and exits when it sees it.

@@ -300,20 +300,10 @@ int RunDrift(const DriftOptions& o, CtlContext& ctx) {
   std::vector<HistoryEntry> picked(states.begin() + static_cast<std::ptrdiff_t>(range->first),
                                    states.begin() + static_cast<std::ptrdiff_t>(range->second) + 1);
   StoredFacts facts(**store, ctx.db);
-  std::vector<policy::StateRows> rows;
-  for (const HistoryEntry& e : picked) {
-    StoredSnapshot state;
-    state.seq = e.state_seq;
-    state.host = o.host;
-    StatusOr<const policy::FactDb*> db = facts.Load(state);
-    if (!db.ok()) return Fail(ctx.err, "snapshot " + e.id + ": " + db.status().message());
-    StatusOr<policy::StateRows> r = policy::ReadState(**db);
-    if (!r.ok()) return Fail(ctx.err, "snapshot " + e.id + ": " + r.status().message());
-    rows.push_back(std::move(*r));
-  }
-  if (rows.size() == 1) rows.push_back(rows.front());  // one state: nothing changed
+  StatusOr<std::vector<Change>> drift = DriftOverStates(facts, o.host, picked);
+  if (!drift.ok()) return Fail(ctx.err, drift.status());
+  std::vector<Change>& changes = *drift;
   if (picked.size() == 1) picked.push_back(picked.front());
-  std::vector<Change> changes = policy::DriftOver(rows);
   if (!o.baseline) {
     if (o.format == "json") {
       PrintJson(o.host, picked, changes, ctx.out, nullptr);

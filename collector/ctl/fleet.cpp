@@ -162,4 +162,23 @@ StatusOr<std::vector<policy::ExceptionVerdict>> JudgeRegister(SqliteStore& store
   return verdicts;
 }
 
+StatusOr<std::vector<policy::Change>> DriftOverStates(StoredFacts& facts, const std::string& host,
+                                                      const std::vector<HistoryEntry>& states) {
+  std::vector<policy::StateRows> rows;
+  for (const HistoryEntry& e : states) {
+    StoredSnapshot state;
+    state.seq = e.state_seq;
+    state.host = host;
+    StatusOr<const policy::FactDb*> db = facts.Load(state);
+    if (!db.ok())
+      return Status(db.status().code(), "snapshot " + e.id + ": " + db.status().message());
+    StatusOr<policy::StateRows> r = policy::ReadState(**db);
+    if (!r.ok()) return Status(r.status().code(), "snapshot " + e.id + ": " + r.status().message());
+    rows.push_back(std::move(*r));
+  }
+  if (rows.empty()) return std::vector<policy::Change>();
+  if (rows.size() == 1) return std::vector<policy::Change>();  // one state: nothing changed
+  return policy::DriftOver(rows);
+}
+
 }  // namespace tidemark::ctl

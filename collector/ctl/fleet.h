@@ -10,6 +10,7 @@
 
 #include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
+#include "common/policy/drift.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/exceptions.h"
 #include "common/policy/register.h"
@@ -58,5 +59,11 @@ StatusOr<std::vector<policy::ExceptionVerdict>> JudgeRegister(SqliteStore& store
                                                               StoredFacts& facts,
                                                               const LoadedRegister& l,
                                                               const RegisterScope& scope);
+
+// The drift over `states` (distinct states of `host` in receive order, at least one; History
+// entries): the changes from the first to the last, each with the index of the state from
+// which on it held (common/policy/drift.h DriftOver). One state: no change.
+StatusOr<std::vector<policy::Change>> DriftOverStates(StoredFacts& facts, const std::string& host,
+                                                      const std::vector<HistoryEntry>& states);
 
 }  // namespace tidemark::ctl

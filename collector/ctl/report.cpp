@@ -40,6 +40,10 @@ constexpr const char* kReportFooter =
     "--format F [--out FILE] may be given several times (json, text, csv, junit); without\n"
     "--out a format goes to standard output (one at most). Files are replaced atomically,\n"
     "mode 0640 (a report names who can still get in where).\n"
+    "Each run is recorded in the store (its time, options, summary and JSON document;\n"
+    "--no-record for a run that should not count): the next report says what changed since\n"
+    "— hosts whose configuration changed (each change with the state from which on it held),\n"
+    "new hosts, exception verdicts revoked since — and --previous prints the last one again.\n"
     "docs/report.md describes every format.\n"
     "Exit codes: 0 nothing failing at or above --fail-on LEVEL (default high) and no\n"
     "leftover; 5 a leftover exception (it wins: a leftover is what the report exists to\n"
@@ -56,6 +60,8 @@ struct ReportOptions {
   int64_t max_age = policy::kDefaultMaxAgeSeconds;
   std::vector<std::string> hosts;
   Severity fail_on = Severity::kHigh;
+  bool no_record = false;
+  bool previous = false;
 };
 
 struct HostReport {
@@ -64,6 +70,11 @@ struct HostReport {
   std::map<std::string, std::string> incomplete_sections;  // section -> status, not ok
   std::vector<const policy::RuleResult*> failing;          // most severe first
   std::vector<const policy::RuleResult*> unknown;          // unknown and error
+  // Since the previous report (when there is one): the host's states from the one current
+  // then to the latest, and what changed; `new_host`: no state of it was current then.
+  std::vector<HistoryEntry> states_since;
+  std::vector<policy::Change> changes_since;
+  bool new_host = false;
 };
 
 struct Report {
@@ -72,6 +83,9 @@ struct Report {
   std::vector<HostReport> hosts;
   std::optional<LoadedRegister> reg;
   std::vector<policy::ExceptionVerdict> verdicts;  // sorted
+  std::optional<int64_t> previous_at;              // the previous report's time
+  // exception id + "/" + host -> status in the previous report
+  std::map<std::string, std::string> previous_statuses;
 };
 
 constexpr std::array<Severity, 5> kSeverities = {
@@ -103,6 +117,20 @@ StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
     r.verdicts = std::move(*verdicts);
     policy::SortVerdicts(r.verdicts);
   }
+  if (auto prev = (*store)->LatestReport(r.now); !prev.ok()) {
+    return prev.status();
+  } else if (*prev) {
+    r.previous_at = (*prev)->generated_at;
+    json doc = json::parse((*prev)->document, nullptr, false);
+    if (doc.is_object() && doc.contains("exceptions") && doc["exceptions"].is_array()) {
+      for (const json& v : doc["exceptions"]) {
+        if (!v.is_object()) continue;
+        std::string key = v.value("exception", "") + "/" +
+                          (v["host"].is_string() ? v["host"].get<std::string>() : "");
+        r.previous_statuses[key] = v.value("status", "");
+      }
+    }
+  }
   for (JudgedHost& j : *judged) {
     HostReport h;
     h.judged = std::move(j);
@@ -116,6 +144,26 @@ StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
       e.results = std::move(h.judged.results);
       policy::ApplyVerdicts(e, mine);
       h.judged.results = std::move(e.results);
+    }
+    if (r.previous_at) {
+      auto history = (*store)->History(h.judged.state.host);
+      if (!history.ok()) return history.status();
+      std::vector<HistoryEntry> states;
+      for (const HistoryEntry& e : *history) {
+        if (e.kind == HistoryEntry::Kind::kSnapshot && e.received_at <= r.now) states.push_back(e);
+      }
+      std::optional<size_t> from;
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (states[i].received_at <= *r.previous_at) from = i;
+      }
+      if (!from) {
+        h.new_host = true;
+      } else if (*from + 1 < states.size()) {
+        h.states_since.assign(states.begin() + static_cast<std::ptrdiff_t>(*from), states.end());
+        auto changes = DriftOverStates(facts, h.judged.state.host, h.states_since);
+        if (!changes.ok()) return changes.status();
+        h.changes_since = std::move(*changes);
+      }
     }
     StatusOr<const policy::FactDb*> db = facts.Load(h.judged.state);
     if (db.ok()) {
@@ -213,6 +261,28 @@ int ExitCode(const Report& r, Severity fail_on) {
 
 // ---- formats ----
 
+// The hosts whose configuration changed since the previous report, and the new ones.
+json Changed(const Report& r) {
+  json out = json::array();
+  for (const HostReport& h : r.hosts) {
+    if (!h.changes_since.empty() || h.new_host) out.push_back(h.judged.state.host);
+  }
+  return out;
+}
+
+// The verdicts revoked now that were not revoked in the previous report.
+json RevokedSince(const Report& r) {
+  json out = json::array();
+  if (!r.previous_at) return out;
+  for (const auto& v : r.verdicts) {
+    if (v.status != ExceptionStatus::kRevoked) continue;
+    auto it = r.previous_statuses.find(v.exception->id + "/" + v.host);
+    if (it != r.previous_statuses.end() && it->second == "revoked") continue;
+    out.push_back({{"exception", v.exception->id}, {"host", v.host}});
+  }
+  return out;
+}
+
 json ItemJson(const policy::FindingItem& i) {
   return {{"id", i.id},
           {"detail", i.detail},
@@ -247,8 +317,26 @@ void WriteJson(const Report& r, std::ostream& out) {
                          {"result", policy::OutcomeName(u->outcome)},
                          {"message", u->message}});
     }
+    json since;  // null without a previous report
+    if (r.previous_at) {
+      since = json::array();
+      for (const policy::Change& ch : h.changes_since) {
+        const HistoryEntry& first = h.states_since[ch.first_state];
+        since.push_back(
+            {{"table", ch.table},
+             {"id", ch.id},
+             {"change", policy::ChangeKindName(ch.kind)},
+             {"columns", ch.columns},
+             {"before", ch.before},
+             {"after", ch.after},
+             {"first_seen",
+              {{"snapshot", first.id}, {"received_at", FormatRfc3339(first.received_at)}}}});
+      }
+    }
     hosts.push_back({{"host", s.host},
                      {"snapshot", s.id},
+                     {"new_since_previous", h.new_host},
+                     {"changes_since_previous", std::move(since)},
                      {"received_at", FormatRfc3339(s.received_at)},
                      {"last_reported_at", FormatRfc3339(s.last_confirmed_at)},
                      {"stale", h.stale},
@@ -278,7 +366,10 @@ void WriteJson(const Report& r, std::ostream& out) {
                 {"findings", std::move(findings)},
                 {"tolerated", c.tolerated},
                 {"unknown", c.unknown},
-                {"exceptions", verdicts["summary"]}}},
+                {"exceptions", verdicts["summary"]},
+                {"previous_report", r.previous_at ? json(FormatRfc3339(*r.previous_at)) : json()},
+                {"hosts_changed_since_previous", Changed(r)},
+                {"revoked_since_previous", RevokedSince(r)}}},
               {"exceptions", verdicts["verdicts"]},
               {"hosts", std::move(hosts)},
               {"contacts", std::move(contacts)}};
@@ -293,6 +384,11 @@ void WriteText(const Report& r, std::ostream& out) {
     out << "stale (no report within " << r.stale_after / 3600 << " h):";
     for (const std::string& h : c.stale) out << " " << Safe(h);
     out << "\n";
+  }
+  if (r.previous_at) {
+    out << "since the previous report (" << FormatRfc3339(*r.previous_at)
+        << "): " << Changed(r).size() << " host(s) changed, " << RevokedSince(r).size()
+        << " exception verdict(s) newly revoked\n";
   }
   if (!c.not_judged.empty()) {
     out << "not judged yet (the collector judges with --policies):";
@@ -467,8 +563,41 @@ int RunReport(const ReportOptions& o, CtlContext& ctx) {
   if (formats.size() - o.outs.size() > 1) {
     return Usage(ctx.err, "one format at most goes to standard output: give --out FILE", "report");
   }
+  if (o.previous) {
+    if (!o.outs.empty() || (!o.formats.empty() && o.formats != std::vector<std::string>{"json"})) {
+      return Usage(ctx.err, "--previous prints the stored JSON document to standard output",
+                   "report");
+    }
+    SqliteStore::Options open_options;
+    open_options.create = false;
+    auto store = SqliteStore::Open(ctx.db, open_options);
+    if (!store.ok()) return Fail(ctx.err, store.status());
+    auto prev = (*store)->LatestReport(std::nullopt);
+    if (!prev.ok()) return Fail(ctx.err, prev.status());
+    if (!*prev) return Fail(ctx.err, "no report was recorded yet");
+    ctx.out << (*prev)->document;
+    return 0;
+  }
   StatusOr<Report> r = Build(o, ctx);
   if (!r.ok()) return Fail(ctx.err, r.status());
+  if (!o.no_record) {
+    std::ostringstream doc;
+    WriteJson(*r, doc);
+    json parsed = json::parse(doc.str());
+    json options = {{"register", o.register_file},
+                    {"hosts", o.hosts},
+                    {"stale_after_seconds", o.stale_after},
+                    {"max_age_seconds", o.max_age},
+                    {"fail_on", policy::SeverityName(o.fail_on)},
+                    {"formats", formats},
+                    {"outs", o.outs}};
+    SqliteStore::Options open_options;
+    open_options.create = false;
+    auto store = SqliteStore::Open(ctx.db, open_options);
+    if (!store.ok()) return Fail(ctx.err, store.status());
+    ReportRecord record{r->now, options.dump(), parsed["summary"].dump(), doc.str()};
+    if (Status s = (*store)->PutReport(record); !s.ok()) return Fail(ctx.err, s);
+  }
   for (size_t i = 0; i < formats.size(); ++i) {
     if (i >= o.outs.size()) {
       Write(*r, formats[i], ctx.out);
@@ -513,6 +642,11 @@ void AddReportCommand(CLI::App& app, CtlContext& ctx) {
               "evidence older than DUR does not prove a revocation (default 26h)");
   AddHostGlobs(*report, o->hosts);
   AddSeverity(*report, "--fail-on", o->fail_on, "the least severity that fails (default high)");
+  report->add_flag("--no-record", o->no_record,
+                   "do not record this run in the store (the next report compares with the "
+                   "last recorded one)");
+  report->add_flag("--previous", o->previous,
+                   "print the last recorded report again (its JSON document)");
 }
 
 }  // namespace tidemark::ctl

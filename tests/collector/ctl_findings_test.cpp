@@ -231,6 +231,32 @@ TEST_F(CtlFindingsTest, ReportSummarizesHostsFindingsAndExceptions) {
   // Without a register: findings only; exit 3 for the critical failure.
   r = Ctl({"--db", db_, "report", "--now", "2025-12-01T12:00:00Z"});
   EXPECT_EQ(r.code, 3) << r.err;
+  // The next night: web02 dropped games (MIG-2 now revoked). The report says what changed
+  // since the previous one (recorded by the runs above), and --previous prints that one again.
+  Put("web02", "s2", json::array({User("root", 0, 1)}), 1764633600);  // 2025-12-02
+  r = Ctl({"--db", db_, "report", "--register", reg, "--now", "2025-12-02T06:00:00Z", "--format",
+           "json"});
+  EXPECT_EQ(r.code, 0) << r.err;  // MIG-1 still tolerates toor; nothing else high
+  j = json::parse(r.out);
+  EXPECT_EQ(j["summary"]["previous_report"], "2025-12-01T12:00:00Z");
+  EXPECT_EQ(j["summary"]["hosts_changed_since_previous"], json::array({"web02"}));
+  EXPECT_EQ(j["summary"]["revoked_since_previous"],
+            json::array({{{"exception", "MIG-2"}, {"host", "web02"}}}));
+  const json& web02 = j["hosts"][2];
+  ASSERT_EQ(web02["host"], "web02");
+  ASSERT_EQ(web02["changes_since_previous"].size(), 1u) << web02.dump();
+  EXPECT_EQ(web02["changes_since_previous"][0]["id"], "user:games");
+  EXPECT_EQ(web02["changes_since_previous"][0]["change"], "removed");
+  EXPECT_EQ(web02["changes_since_previous"][0]["first_seen"]["snapshot"], "s2");
+  EXPECT_TRUE(j["hosts"][0]["changes_since_previous"].empty());  // db01 did not change
+  CtlRun prev = Ctl({"--db", db_, "report", "--previous"});
+  EXPECT_EQ(prev.code, 0) << prev.err;
+  EXPECT_EQ(prev.out, r.out);
+  // --no-record leaves the last recorded one as it is.
+  EXPECT_EQ(Ctl({"--db", db_, "report", "--now", "2025-12-03T00:00:00Z", "--no-record"}).code, 3);
+  EXPECT_EQ(Ctl({"--db", db_, "report", "--previous"}).out, r.out);
+  EXPECT_EQ(Ctl({"--db", db_, "report", "--previous", "--format", "csv"}).code, 2);
+
   // Usage: two formats to standard output; --out without its --format.
   EXPECT_EQ(with({"--format", "json", "--format", "text"}).code, 2);
   EXPECT_EQ(with({"--out", out_json}).code, 2);

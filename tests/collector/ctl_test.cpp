@@ -60,7 +60,8 @@ class CtlStoreTest : public ::testing::Test {
 };
 
 TEST_F(CtlStoreTest, ImportAtAChosenReceiveTimeNeverInTheFuture) {
-  CtlRun future = Ctl({"--db", db_, "import", snap_, "--as", "web1", "--received-at", "2999-01-01"});
+  CtlRun future =
+      Ctl({"--db", db_, "import", snap_, "--as", "web1", "--received-at", "2999-01-01"});
   EXPECT_EQ(future.code, 2);
   EXPECT_NE(future.err.find("--received-at 2999-01-01T00:00:00Z is in the future"),
             std::string::npos)

@@ -166,13 +166,15 @@ TEST_F(StoreEvaluationsTest, AVersionTwoStoreGetsTheEvaluationTables) {
   int64_t a1 = Put("a", "1", "x", 100);
   store_.reset();
   {
-    // Back to what version 2 had: no evaluation tables (nor the baselines of version 4).
+    // Back to what version 2 had: no evaluation tables (nor the baselines and reports of
+    // versions 4 and 5).
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
     char* msg = nullptr;
     ASSERT_EQ(sqlite3_exec(db,
                            "DROP TABLE result_items; DROP TABLE results; DROP TABLE evaluations; "
-                           "DROP TABLE baselines; UPDATE schema_version SET version = 2;",
+                           "DROP TABLE baselines; DROP TABLE reports; "
+                           "UPDATE schema_version SET version = 2;",
                            nullptr, nullptr, &msg),
               SQLITE_OK)
         << msg;
@@ -217,6 +219,26 @@ TEST_F(StoreEvaluationsTest, BaselineApprovalsAreKeptAndTheLatestAtATimeCounts) 
   EXPECT_EQ((*earlier)->snapshot_seq, a1);
   EXPECT_FALSE(*store_->ApprovedBaseline("a", 100));
   EXPECT_FALSE(*store_->ApprovedBaseline("b", std::nullopt));
+}
+
+TEST_F(StoreEvaluationsTest, ReportRunsAreKeptWithTheirDocument) {
+  auto none = store_->LatestReport(std::nullopt);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(*none);
+  std::string big(100000, 'x');  // compressed in the store, whole when read
+  ASSERT_TRUE(
+      store_->PutReport({100, "{\"o\":1}", "{\"s\":1}", "{\"first\":\"" + big + "\"}"}).ok());
+  ASSERT_TRUE(store_->PutReport({200, "{}", "{}", "{\"second\":true}"}).ok());
+  auto latest = store_->LatestReport(std::nullopt);
+  ASSERT_TRUE(latest.ok() && *latest);
+  EXPECT_EQ((*latest)->generated_at, 200);
+  EXPECT_EQ((*latest)->document, "{\"second\":true}");
+  auto before = store_->LatestReport(200);  // strictly before
+  ASSERT_TRUE(before.ok() && *before);
+  EXPECT_EQ((*before)->generated_at, 100);
+  EXPECT_EQ((*before)->options, "{\"o\":1}");
+  EXPECT_EQ((*before)->document.size(), big.size() + 12);
+  EXPECT_FALSE(*store_->LatestReport(100));
 }
 
 // The collector opens the store twice (store thread and evaluator). Opening the second one

@@ -451,7 +451,8 @@ TEST(StoreFileTest, VersionOneStoreIsMigratedToIdsPerHost) {
   ASSERT_TRUE(problems.ok()) << problems.status().ToString();
   EXPECT_TRUE(problems->empty());
   s->reset();
-  // Migrated on through version 4 (evaluations, baselines); opening again changes nothing.
+  // Migrated on through version 5 (evaluations, baselines, reports); opening again changes
+  // nothing.
   auto again = SqliteStore::Open(path);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   sqlite3* db = nullptr;
@@ -460,7 +461,7 @@ TEST(StoreFileTest, VersionOneStoreIsMigratedToIdsPerHost) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, nullptr),
             SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(st, 0), 4);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 5);
   sqlite3_finalize(st);
   sqlite3_close(db);
 }
@@ -513,10 +514,9 @@ TEST(StoreFileTest, Sqlite3CliSeesWalAndTheDocumentedSchema) {
   };
   EXPECT_EQ(q("PRAGMA journal_mode"), "wal\n");
   EXPECT_EQ(q("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"),
-            "baselines\nevaluations\nfingerprint_changes\nhosts\nresult_items\nresults\n"
-            "schema_version\n"
-            "seen\nsnapshots\n");
-  EXPECT_EQ(q("SELECT version FROM schema_version"), "4\n");
+            "baselines\nevaluations\nfingerprint_changes\nhosts\nreports\nresult_items\n"
+            "results\nschema_version\nseen\nsnapshots\n");
+  EXPECT_EQ(q("SELECT version FROM schema_version"), "5\n");
   EXPECT_EQ(q("SELECT group_concat(name, ',') FROM pragma_table_info('snapshots')"),
             "seq,id,host,received_at,received_at_text,collected_at,collected_at_s,agent_version,"
             "content_hash,imported_by,body_encoding,body_size,body\n");
