@@ -7,6 +7,7 @@
 #   tidemarkctl verify-revocations --register R --now NOW     (target <= 10 s)
 #   tidemarkctl who vendor_ops --now                          (target <= 2 s)
 #   tidemarkctl drift host0 --since 30 days before NOW        (target <= 0.5 s)
+#   tidemarkctl report, json + csv + junit + text              (target <= 10 s; issue 12)
 #   bench/exceptions.sh [BUILD_DIR] [HOSTS] [DAYS]     (default: build 10000 30)
 set -euo pipefail
 build=${1:-build}
@@ -35,3 +36,8 @@ since=$(date -u -d "$days days ago" +%Y-%m-%dT00:00:00Z)
   "$ctl" --db "$work/fleet.db" who vendor_ops --format json
 "$measure" --runs 3 --label "drift host0 over $days days" -- \
   "$ctl" --db "$work/fleet.db" drift host0 --since "$since" --format json
+"$measure" --runs 3 --label "report, all formats, $hosts hosts" -- \
+  "$ctl" --db "$work/fleet.db" report --register "$work/register.yaml" --now "$now" --no-record \
+  --format json --out "$work/report.json" --format csv --out "$work/report.csv" \
+  --format junit --out "$work/report.xml" --format text --out "$work/report.txt"
+ls -l "$work"/report.* | awk '{print $5, $9}'
