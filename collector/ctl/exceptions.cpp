@@ -5,14 +5,11 @@
 
 #include <algorithm>
 #include <ctime>
-#include <map>
 #include <memory>
 #include <optional>
-#include <set>
 
 #include "collector/ctl/commands.h"
 #include "collector/ctl/fleet.h"
-#include "collector/ctl/stored_facts.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate_command.h"
 #include "common/policy/exception_output.h"
@@ -22,7 +19,6 @@ namespace tidemark::ctl {
 
 namespace {
 
-using policy::ExceptionStatus;
 using policy::ExceptionVerdict;
 
 constexpr const char* kStatusesHelp =
