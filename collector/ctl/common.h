@@ -67,6 +67,23 @@ inline CLI::Option* AddHostGlobs(CLI::App& command, std::vector<std::string>& gl
       ->type_name("GLOB");
 }
 
+// Adds `--register FILE` (returned) and `--policies DIR|FILE` (the rules a `{rule: ID}` cover
+// names; sets `policies_given`) to `command`. Inline for the reason AddHostGlobs is.
+inline CLI::Option* AddRegisterOptions(CLI::App& command, std::string& register_file,
+                                       std::string& policies, bool& policies_given) {
+  command
+      .add_option_function<std::string>(
+          "--policies",
+          [&policies, &policies_given](const std::string& p) {
+            policies = p;
+            policies_given = true;
+          },
+          "the rules a {rule: ID} cover names")
+      ->type_name("DIR|FILE");
+  return command.add_option("--register", register_file, "the exception register (YAML)")
+      ->type_name("FILE");
+}
+
 // Adds the command `name` to `parent`, listed under `group` in the help, with `footer`; its
 // callback sets ctx.rc to run(*args, ctx).
 template <typename Args>

@@ -115,18 +115,7 @@ CLI::App* AddExceptionsCommand(CLI::App& app, CtlContext& ctx, const std::string
   CLI::App* command = AddCommand(
       app, "Exceptions (docs/exceptions.md)", ctx, o, name, description,
       footer + "\n" + kStatusesHelp + policy::kDefaultPoliciesDir + ").\n", &RunExceptions);
-  command->add_option("--register", o->register_file, "the exception register (YAML)")
-      ->required()
-      ->type_name("FILE");
-  command
-      ->add_option_function<std::string>(
-          "--policies",
-          [o](const std::string& p) {
-            o->policies = p;
-            o->policies_given = true;
-          },
-          "the rules a {rule: ID} cover names")
-      ->type_name("DIR|FILE");
+  AddRegisterOptions(*command, o->register_file, o->policies, o->policies_given)->required();
   AddTime(*command, "--now", o->now, "judge as at TIME (default: now)");
   AddDuration(*command, "--max-age", o->max_age,
               "evidence older than DUR does not prove a revocation (default 26h)");

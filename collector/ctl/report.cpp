@@ -624,17 +624,7 @@ void AddReportCommand(CLI::App& app, CtlContext& ctx) {
       ->type_name("F");
   report->add_option("--out", o->outs, "the file of the --format before it (repeatable)")
       ->type_name("FILE");
-  report->add_option("--register", o->register_file, "the exception register (YAML)")
-      ->type_name("FILE");
-  report
-      ->add_option_function<std::string>(
-          "--policies",
-          [o](const std::string& p) {
-            o->policies = p;
-            o->policies_given = true;
-          },
-          "the rules a {rule: ID} cover names")
-      ->type_name("DIR|FILE");
+  AddRegisterOptions(*report, o->register_file, o->policies, o->policies_given);
   AddTime(*report, "--now", o->now, "report as at TIME (default: now)");
   AddDuration(*report, "--stale-after", o->stale_after,
               "a host not heard from for DUR is stale (default 26h)");
