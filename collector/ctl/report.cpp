@@ -386,9 +386,14 @@ void WriteText(const Report& r, std::ostream& out) {
     out << "\n";
   }
   if (r.previous_at) {
+    json revoked = RevokedSince(r);
     out << "since the previous report (" << FormatRfc3339(*r.previous_at)
-        << "): " << Changed(r).size() << " host(s) changed, " << RevokedSince(r).size()
+        << "): " << Changed(r).size() << " host(s) changed, " << revoked.size()
         << " exception verdict(s) newly revoked\n";
+    for (const json& v : revoked) {
+      out << "revoked since: " << Safe(v["exception"].get<std::string>()) << " on "
+          << Safe(v["host"].get<std::string>()) << "\n";
+    }
   }
   if (!c.not_judged.empty()) {
     out << "not judged yet (the collector judges with --policies):";

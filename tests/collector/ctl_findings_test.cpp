@@ -249,6 +249,13 @@ TEST_F(CtlFindingsTest, ReportSummarizesHostsFindingsAndExceptions) {
   EXPECT_EQ(web02["changes_since_previous"][0]["change"], "removed");
   EXPECT_EQ(web02["changes_since_previous"][0]["first_seen"]["snapshot"], "s2");
   EXPECT_TRUE(j["hosts"][0]["changes_since_previous"].empty());  // db01 did not change
+  CtlRun text = Ctl(
+      {"--db", db_, "report", "--register", reg, "--now", "2025-12-02T06:00:00Z", "--no-record"});
+  EXPECT_NE(text.out.find("\nsince the previous report (2025-12-01T12:00:00Z): 1 host(s) "
+                          "changed, 1 exception verdict(s) newly revoked\n"
+                          "revoked since: MIG-2 on web02\n"),
+            std::string::npos)
+      << text.out;  // the previous is the last one strictly before --now
   CtlRun prev = Ctl({"--db", db_, "report", "--previous"});
   EXPECT_EQ(prev.code, 0) << prev.err;
   EXPECT_EQ(prev.out, r.out);
