@@ -61,19 +61,6 @@ struct DriftOptions {
   std::string format;
 };
 
-// What --baseline calls a finding: an addition or change of a security-relevant item.
-bool IsFinding(const Change& c) {
-  if (c.kind == ChangeKind::kRemoved && c.table != "sshd_settings") return false;
-  if (c.table == "users") {
-    return c.after.is_object() && c.after.value("uid", json(-1)) == json(0) &&
-           (c.kind == ChangeKind::kAdded ||
-            std::find(c.columns.begin(), c.columns.end(), "uid") != c.columns.end());
-  }
-  if (c.table == "ssh_keys") return c.after.is_object() && c.after.value("user", json()) == "root";
-  return c.table == "sudo_grants" || c.table == "listeners" || c.table == "suid_files" ||
-         c.table == "sshd_settings";
-}
-
 // The host's distinct states (snapshots) in receive order.
 std::vector<HistoryEntry> States(const std::vector<HistoryEntry>& history) {
   std::vector<HistoryEntry> out;
@@ -325,7 +312,7 @@ int RunDrift(const DriftOptions& o, CtlContext& ctx) {
   }
   bool finding = false;
   for (size_t i = 0; i < changes.size(); ++i) {
-    judged[i].finding = IsFinding(changes[i]) && judged[i].covered_by.empty();
+    judged[i].finding = policy::IsBaselineFinding(changes[i]) && judged[i].covered_by.empty();
     finding |= judged[i].finding;
   }
   if (o.format == "json") {

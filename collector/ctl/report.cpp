@@ -75,6 +75,14 @@ struct HostReport {
   std::vector<HistoryEntry> states_since;
   std::vector<policy::Change> changes_since;
   bool new_host = false;
+  // Since the approved baseline (when there is one): the states from the approved one to the
+  // latest, what changed, which changes are findings (policy::IsBaselineFinding, not covered
+  // by an active exception) and which exception covers a change.
+  std::optional<BaselineApproval> baseline;
+  std::vector<HistoryEntry> states_baseline;
+  std::vector<policy::Change> changes_baseline;
+  std::vector<bool> baseline_finding;
+  std::vector<std::string> covered_by;
 };
 
 struct Report {
@@ -145,13 +153,39 @@ StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
       policy::ApplyVerdicts(e, mine);
       h.judged.results = std::move(e.results);
     }
-    if (r.previous_at) {
+    auto approval = (*store)->ApprovedBaseline(h.judged.state.host, r.now);
+    if (!approval.ok()) return approval.status();
+    h.baseline = *approval;
+    bool baseline_moved = h.baseline && h.baseline->snapshot_seq != h.judged.state.seq;
+    std::vector<HistoryEntry> states;
+    if (r.previous_at || baseline_moved) {
       auto history = (*store)->History(h.judged.state.host);
       if (!history.ok()) return history.status();
-      std::vector<HistoryEntry> states;
       for (const HistoryEntry& e : *history) {
         if (e.kind == HistoryEntry::Kind::kSnapshot && e.received_at <= r.now) states.push_back(e);
       }
+    }
+    if (baseline_moved) {
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (states[i].state_seq != h.baseline->snapshot_seq) continue;
+        h.states_baseline.assign(states.begin() + static_cast<std::ptrdiff_t>(i), states.end());
+        break;
+      }
+      auto changes = DriftOverStates(facts, h.judged.state.host, h.states_baseline);
+      if (!changes.ok()) return changes.status();
+      h.changes_baseline = std::move(*changes);
+      std::map<std::string, std::string> covered;  // item id -> active exception
+      for (const auto& v : r.verdicts) {
+        if (v.host != h.judged.state.host || v.status != ExceptionStatus::kActive) continue;
+        for (const auto& i : v.items) covered.emplace(i.id, v.exception->id);
+      }
+      for (const policy::Change& ch : h.changes_baseline) {
+        auto it = covered.find(ch.id);
+        h.covered_by.push_back(it == covered.end() ? "" : it->second);
+        h.baseline_finding.push_back(policy::IsBaselineFinding(ch) && it == covered.end());
+      }
+    }
+    if (r.previous_at) {
       std::optional<size_t> from;
       for (size_t i = 0; i < states.size(); ++i) {
         if (states[i].received_at <= *r.previous_at) from = i;
@@ -261,6 +295,31 @@ int ExitCode(const Report& r, Severity fail_on) {
 
 // ---- formats ----
 
+// A change as the report shows it, with the state (of `states`) from which on it held.
+json ChangeJson(const policy::Change& ch, const std::vector<HistoryEntry>& states) {
+  const HistoryEntry& first = states[ch.first_state];
+  return {
+      {"table", ch.table},
+      {"id", ch.id},
+      {"change", policy::ChangeKindName(ch.kind)},
+      {"columns", ch.columns},
+      {"before", ch.before},
+      {"after", ch.after},
+      {"first_seen", {{"snapshot", first.id}, {"received_at", FormatRfc3339(first.received_at)}}}};
+}
+
+// How many changes since the approved baselines are findings, and on how many hosts.
+std::pair<int, int> BaselineFindings(const Report& r) {
+  int findings = 0, hosts = 0;
+  for (const HostReport& h : r.hosts) {
+    int n =
+        static_cast<int>(std::count(h.baseline_finding.begin(), h.baseline_finding.end(), true));
+    findings += n;
+    hosts += n > 0 ? 1 : 0;
+  }
+  return {findings, hosts};
+}
+
 // The hosts whose configuration changed since the previous report, and the new ones.
 json Changed(const Report& r) {
   json out = json::array();
@@ -321,22 +380,32 @@ void WriteJson(const Report& r, std::ostream& out) {
     if (r.previous_at) {
       since = json::array();
       for (const policy::Change& ch : h.changes_since) {
-        const HistoryEntry& first = h.states_since[ch.first_state];
-        since.push_back(
-            {{"table", ch.table},
-             {"id", ch.id},
-             {"change", policy::ChangeKindName(ch.kind)},
-             {"columns", ch.columns},
-             {"before", ch.before},
-             {"after", ch.after},
-             {"first_seen",
-              {{"snapshot", first.id}, {"received_at", FormatRfc3339(first.received_at)}}}});
+        since.push_back(ChangeJson(ch, h.states_since));
       }
+    }
+    json baseline;  // null without an approved baseline
+    if (h.baseline) {
+      json changes = json::array();
+      int count = 0;
+      for (size_t n = 0; n < h.changes_baseline.size(); ++n) {
+        json ch = ChangeJson(h.changes_baseline[n], h.states_baseline);
+        ch["finding"] = static_cast<bool>(h.baseline_finding[n]);
+        ch["covered_by"] = h.covered_by[n].empty() ? json() : json(h.covered_by[n]);
+        count += h.baseline_finding[n] ? 1 : 0;
+        changes.push_back(std::move(ch));
+      }
+      baseline = {{"snapshot", h.baseline->snapshot_id},
+                  {"approved_by", h.baseline->approved_by},
+                  {"approved_at", FormatRfc3339(h.baseline->approved_at)},
+                  {"note", h.baseline->note},
+                  {"findings", count},
+                  {"changes", std::move(changes)}};
     }
     hosts.push_back({{"host", s.host},
                      {"snapshot", s.id},
                      {"new_since_previous", h.new_host},
                      {"changes_since_previous", std::move(since)},
+                     {"baseline", std::move(baseline)},
                      {"received_at", FormatRfc3339(s.received_at)},
                      {"last_reported_at", FormatRfc3339(s.last_confirmed_at)},
                      {"stale", h.stale},
@@ -369,7 +438,8 @@ void WriteJson(const Report& r, std::ostream& out) {
                 {"exceptions", verdicts["summary"]},
                 {"previous_report", r.previous_at ? json(FormatRfc3339(*r.previous_at)) : json()},
                 {"hosts_changed_since_previous", Changed(r)},
-                {"revoked_since_previous", RevokedSince(r)}}},
+                {"revoked_since_previous", RevokedSince(r)},
+                {"baseline_findings", BaselineFindings(r).first}}},
               {"exceptions", verdicts["verdicts"]},
               {"hosts", std::move(hosts)},
               {"contacts", std::move(contacts)}};
@@ -399,6 +469,11 @@ void WriteText(const Report& r, std::ostream& out) {
     out << "not judged yet (the collector judges with --policies):";
     for (const std::string& h : c.not_judged) out << " " << Safe(h);
     out << "\n";
+  }
+  if (auto [findings, hosts] = BaselineFindings(r); findings > 0) {
+    out << "since the approved baselines: " << findings << " finding(s) on " << hosts
+        << " host(s) (a UID 0 account, sudo grant, key for root, listener, SUID file or sshd "
+           "setting not covered by an exception)\n";
   }
   out << "findings:";
   for (Severity s : kSeverities)

@@ -1,5 +1,6 @@
 #include "common/policy/drift.h"
 
+#include <algorithm>
 #include <set>
 
 #include "common/policy/tables.h"
@@ -165,6 +166,18 @@ std::vector<Change> DriftOver(const std::vector<StateRows>& states) {
     c.first_state = first;
   }
   return changes;
+}
+
+bool IsBaselineFinding(const Change& c) {
+  if (c.kind == ChangeKind::kRemoved && c.table != "sshd_settings") return false;
+  if (c.table == "users") {
+    return c.after.is_object() && c.after.value("uid", json(-1)) == json(0) &&
+           (c.kind == ChangeKind::kAdded ||
+            std::find(c.columns.begin(), c.columns.end(), "uid") != c.columns.end());
+  }
+  if (c.table == "ssh_keys") return c.after.is_object() && c.after.value("user", json()) == "root";
+  return c.table == "sudo_grants" || c.table == "listeners" || c.table == "suid_files" ||
+         c.table == "sshd_settings";
 }
 
 }  // namespace tidemark::policy

@@ -55,4 +55,10 @@ std::vector<Change> Diff(const StateRows& before, const StateRows& after);
 // every i >= first_state. At least two states.
 std::vector<Change> DriftOver(const std::vector<StateRows>& states);
 
+// True when `c`, a change since a host's approved baseline, is a finding unless an exception
+// covers it (docs/drift.md): a new account with UID 0 or an account whose uid became 0, a new
+// sudo grant, a new key in root's authorized keys, a new listener, a new SUID/SGID file, an
+// sshd setting added, changed or removed.
+bool IsBaselineFinding(const Change& c);
+
 }  // namespace tidemark::policy

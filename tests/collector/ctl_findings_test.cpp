@@ -264,6 +264,36 @@ TEST_F(CtlFindingsTest, ReportSummarizesHostsFindingsAndExceptions) {
   EXPECT_EQ(Ctl({"--db", db_, "report", "--previous"}).out, r.out);
   EXPECT_EQ(Ctl({"--db", db_, "report", "--previous", "--format", "csv"}).code, 2);
 
+  // Since the approved baseline: web01's approved state s1; a second UID 0 account appears.
+  ASSERT_EQ(Ctl({"--db", db_, "baseline", "approve", "web01", "--by", "Jane Roe", "--note",
+                 "cut-over state"})
+                .code,
+            0);
+  Put("web01", "s3",
+      json::array(
+          {User("root", 0, 1), User("toor", 0, 7), User("evil", 0, 8), User("alice", 1000, 9)}),
+      1764633600);
+  // (The approval carries the real clock's time: the report looks from after it.)
+  r = Ctl({"--db", db_, "report", "--register", reg, "--now", "2099-01-01", "--no-record",
+           "--format", "json"});
+  j = json::parse(r.out);
+  EXPECT_EQ(j["summary"]["baseline_findings"], 1) << r.out;
+  const json& web01 = j["hosts"][1];
+  ASSERT_EQ(web01["host"], "web01");
+  EXPECT_EQ(web01["baseline"]["snapshot"], "s1");
+  EXPECT_EQ(web01["baseline"]["approved_by"], "Jane Roe");
+  EXPECT_EQ(web01["baseline"]["findings"], 1);
+  ASSERT_EQ(web01["baseline"]["changes"].size(), 2u) << web01.dump();
+  for (const json& ch : web01["baseline"]["changes"]) {
+    EXPECT_EQ(ch["change"], "added");
+    EXPECT_EQ(ch["finding"], ch["id"] == "user:evil") << ch.dump();  // alice is only drift
+  }
+  EXPECT_TRUE(j["hosts"][2]["baseline"].is_null());  // web02 has none
+  r = Ctl({"--db", db_, "report", "--register", reg, "--now", "2099-01-01", "--no-record"});
+  EXPECT_NE(r.out.find("\nsince the approved baselines: 1 finding(s) on 1 host(s) "),
+            std::string::npos)
+      << r.out;
+
   // Usage: two formats to standard output; --out without its --format.
   EXPECT_EQ(with({"--format", "json", "--format", "text"}).code, 2);
   EXPECT_EQ(with({"--out", out_json}).code, 2);
