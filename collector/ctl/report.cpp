@@ -202,7 +202,7 @@ StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
     StatusOr<const policy::FactDb*> db = facts.Load(h.judged.state);
     if (db.ok()) {
       for (const auto& [section, status] : (*db)->section_status()) {
-        if (status != "ok") h.incomplete_sections[section] = status;
+        if (!policy::SectionComplete(status)) h.incomplete_sections[section] = status;
       }
     } else {
       h.incomplete_sections["(snapshot)"] = "cannot be read: " + db.status().message();
