@@ -101,17 +101,13 @@ constexpr std::array<Severity, 5> kSeverities = {
 
 // ---- building ----
 
-StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
+StatusOr<Report> Build(const ReportOptions& o, SqliteStore& store, const std::string& db_path) {
   Report r;
   r.now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
   r.stale_after = o.stale_after;
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
-  if (!store.ok()) return store.status();
-  auto judged = LoadJudgedHosts(**store, o.hosts, r.now);
+  auto judged = LoadJudgedHosts(store, o.hosts, r.now);
   if (!judged.ok()) return judged.status();
-  StoredFacts facts(**store, ctx.db);
+  StoredFacts facts(store, db_path);
   if (!o.register_file.empty()) {
     auto l = LoadRegisterWithRules(o.register_file, o.policies, o.policies_given);
     if (!l.ok()) return l.status();
@@ -120,12 +116,12 @@ StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
     scope.now = r.now;
     scope.max_age = o.max_age;
     scope.host_globs = o.hosts;
-    auto verdicts = JudgeRegister(**store, facts, *r.reg, scope);
+    auto verdicts = JudgeRegister(store, facts, *r.reg, scope);
     if (!verdicts.ok()) return verdicts.status();
     r.verdicts = std::move(*verdicts);
     policy::SortVerdicts(r.verdicts);
   }
-  if (auto prev = (*store)->LatestReport(r.now); !prev.ok()) {
+  if (auto prev = store.LatestReport(r.now); !prev.ok()) {
     return prev.status();
   } else if (*prev) {
     r.previous_at = (*prev)->generated_at;
@@ -153,13 +149,13 @@ StatusOr<Report> Build(const ReportOptions& o, CtlContext& ctx) {
       policy::ApplyVerdicts(e, mine);
       h.judged.results = std::move(e.results);
     }
-    auto approval = (*store)->ApprovedBaseline(h.judged.state.host, r.now);
+    auto approval = store.ApprovedBaseline(h.judged.state.host, r.now);
     if (!approval.ok()) return approval.status();
     h.baseline = *approval;
     bool baseline_moved = h.baseline && h.baseline->snapshot_seq != h.judged.state.seq;
     std::vector<HistoryEntry> states;
     if (r.previous_at || baseline_moved) {
-      auto history = (*store)->History(h.judged.state.host);
+      auto history = store.History(h.judged.state.host);
       if (!history.ok()) return history.status();
       for (const HistoryEntry& e : *history) {
         if (e.kind == HistoryEntry::Kind::kSnapshot && e.received_at <= r.now) states.push_back(e);
@@ -351,7 +347,8 @@ json ItemJson(const policy::FindingItem& i) {
           {"exception_note", i.exception.empty() ? json() : json(i.exception_note)}};
 }
 
-void WriteJson(const Report& r, std::ostream& out) {
+// The report as its JSON document.
+json ReportJson(const Report& r) {
   Counts c = Count(r);
   json findings = json::object();
   for (Severity s : kSeverities) findings[std::string(policy::SeverityName(s))] = c.failing[s];
@@ -443,7 +440,7 @@ void WriteJson(const Report& r, std::ostream& out) {
               {"exceptions", verdicts["verdicts"]},
               {"hosts", std::move(hosts)},
               {"contacts", std::move(contacts)}};
-  out << doc.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+  return doc;
 }
 
 void WriteText(const Report& r, std::ostream& out) {
@@ -622,9 +619,11 @@ void WriteJunit(const Report& r, std::ostream& out) {
       << suites.str() << "</testsuites>\n";
 }
 
-void Write(const Report& r, const std::string& format, std::ostream& out) {
+// `json_text` is the JSON document, rendered once for every use.
+void Write(const Report& r, const std::string& format, const std::string& json_text,
+           std::ostream& out) {
   if (format == "json") {
-    WriteJson(r, out);
+    out << json_text;
   } else if (format == "csv") {
     WriteCsv(r, out);
   } else if (format == "junit") {
@@ -643,27 +642,39 @@ int RunReport(const ReportOptions& o, CtlContext& ctx) {
   if (formats.size() - o.outs.size() > 1) {
     return Usage(ctx.err, "one format at most goes to standard output: give --out FILE", "report");
   }
+  if (o.previous &&
+      (!o.outs.empty() || (!o.formats.empty() && o.formats != std::vector<std::string>{"json"}))) {
+    return Usage(ctx.err, "--previous prints the stored JSON document to standard output",
+                 "report");
+  }
+  SqliteStore::Options open_options;
+  open_options.create = false;
+  auto store = SqliteStore::Open(ctx.db, open_options);
+  if (!store.ok()) return Fail(ctx.err, store.status());
   if (o.previous) {
-    if (!o.outs.empty() || (!o.formats.empty() && o.formats != std::vector<std::string>{"json"})) {
-      return Usage(ctx.err, "--previous prints the stored JSON document to standard output",
-                   "report");
-    }
-    SqliteStore::Options open_options;
-    open_options.create = false;
-    auto store = SqliteStore::Open(ctx.db, open_options);
-    if (!store.ok()) return Fail(ctx.err, store.status());
     auto prev = (*store)->LatestReport(std::nullopt);
     if (!prev.ok()) return Fail(ctx.err, prev.status());
     if (!*prev) return Fail(ctx.err, "no report was recorded yet");
     ctx.out << (*prev)->document;
     return 0;
   }
-  StatusOr<Report> r = Build(o, ctx);
+  StatusOr<Report> r = Build(o, **store, ctx.db);
   if (!r.ok()) return Fail(ctx.err, r.status());
+  json doc = ReportJson(*r);
+  const std::string json_text = doc.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  for (size_t i = 0; i < formats.size(); ++i) {
+    if (i >= o.outs.size()) {
+      Write(*r, formats[i], json_text, ctx.out);
+      continue;
+    }
+    std::ostringstream text;
+    Write(*r, formats[i], json_text, text);
+    if (Status s = WriteFileAtomic(o.outs[i], text.str(), 0640); !s.ok()) {
+      return Fail(ctx.err, s);
+    }
+  }
+  // Recorded once everything asked was written: a run whose files failed does not count.
   if (!o.no_record) {
-    std::ostringstream doc;
-    WriteJson(*r, doc);
-    json parsed = json::parse(doc.str());
     json options = {{"register", o.register_file},
                     {"hosts", o.hosts},
                     {"stale_after_seconds", o.stale_after},
@@ -671,23 +682,8 @@ int RunReport(const ReportOptions& o, CtlContext& ctx) {
                     {"fail_on", policy::SeverityName(o.fail_on)},
                     {"formats", formats},
                     {"outs", o.outs}};
-    SqliteStore::Options open_options;
-    open_options.create = false;
-    auto store = SqliteStore::Open(ctx.db, open_options);
-    if (!store.ok()) return Fail(ctx.err, store.status());
-    ReportRecord record{r->now, options.dump(), parsed["summary"].dump(), doc.str()};
+    ReportRecord record{r->now, options.dump(), doc["summary"].dump(), json_text};
     if (Status s = (*store)->PutReport(record); !s.ok()) return Fail(ctx.err, s);
-  }
-  for (size_t i = 0; i < formats.size(); ++i) {
-    if (i >= o.outs.size()) {
-      Write(*r, formats[i], ctx.out);
-      continue;
-    }
-    std::ostringstream text;
-    Write(*r, formats[i], text);
-    if (Status s = WriteFileAtomic(o.outs[i], text.str(), 0640); !s.ok()) {
-      return Fail(ctx.err, s);
-    }
   }
   return ExitCode(*r, o.fail_on);
 }

@@ -148,7 +148,9 @@ void PrintEvaluation(const Evaluation& e, const PolicySet& set, std::string_view
   });
   for (const RuleResult* r : shown) {
     std::string outcome = AsciiUpper(r->tolerated ? "tolerated" : OutcomeName(r->outcome));
-    out << outcome << "\t" << SeverityName(r->severity) << "\t" << r->rule_id << "\t" << r->title
+    // A leftover's title names its owner and ticket from the register: escaped like host text.
+    out << outcome << "\t" << SeverityName(r->severity) << "\t"
+        << EscapeControlBounded(r->rule_id, 256) << "\t" << EscapeControlBounded(r->title, 512)
         << "\n";
     for (const FindingItem& i : r->items) {
       out << "\t" << EscapeControlBounded(i.id, 512);

@@ -298,6 +298,17 @@ TEST_F(CtlPolicyTest, EvaluateAppliesTheRegisterOffline) {
   EXPECT_EQ(j["results"][1]["items"][0]["exception_status"], "leftover");
   EXPECT_EQ(j["exceptions"]["verdicts"][0]["status"], "leftover");
   EXPECT_EQ(j["exceptions"]["verdicts"][0]["evidence"]["clock"], "collector");
+  // A register's text reaches the terminal escaped (the owner's name holds an ESC sequence).
+  dir_.Write("/hostile.yaml",
+             "exceptions:\n  - id: MIG-9\n    hosts: [web01]\n    ticket: CHG-9\n"
+             "    owner: {name: \"Mallory\\e[2K\", email: m@example.org}\n"
+             "    expires: 2026-12-01T00:00:00Z\n"
+             "    covers: [{table: users, where: {name: root}}]\n");
+  r = Ctl({"evaluate", "--snapshot", a, "--policies", dir_.Host("/p"), "--register",
+           dir_.Host("/hostile.yaml"), "--now", "2026-12-03", "--received-at", "2026-12-02"});
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+  EXPECT_NE(r.out.find("owner Mallory\\x1b[2K <m@example.org>; ticket CHG-9)"), std::string::npos)
+      << r.out;
 
   // Received before the expiry: unverified, the failures count again; exit 3 (a high one).
   r = with({"--now", "2026-12-03", "--received-at", "2026-11-30T23:59:59Z"});
