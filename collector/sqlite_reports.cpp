@@ -68,4 +68,25 @@ StatusOr<std::optional<ReportRecord>> SqliteStore::LatestReport(std::optional<in
   return std::optional<ReportRecord>(std::move(r));
 }
 
+StatusOr<std::vector<ReportRecord>> SqliteStore::ReportSummaries(int64_t from, int64_t to) {
+  Impl& d = *impl_;
+  auto p = d.Prepare(
+      "SELECT generated_at, summary FROM reports WHERE generated_at >= ?1 AND generated_at < ?2 "
+      "ORDER BY generated_at, seq");
+  if (!p.ok()) return p.status();
+  Stmt s(*p);
+  s.Bind(1, from);
+  s.Bind(2, to);
+  std::vector<ReportRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    ReportRecord r;
+    r.generated_at = s.Int(0);
+    r.summary = s.Text(1);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return d.Error("read report summaries");
+  return out;
+}
+
 }  // namespace tidemark

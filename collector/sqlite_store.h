@@ -66,6 +66,7 @@ class SqliteStore : public SnapshotStore {
                                                              std::optional<int64_t> at) override;
   Status PutReport(const ReportRecord& report) override;
   StatusOr<std::optional<ReportRecord>> LatestReport(std::optional<int64_t> before) override;
+  StatusOr<std::vector<ReportRecord>> ReportSummaries(int64_t from, int64_t to) override;
   bool Corrupt() const override;
 
   // Runs PRAGMA integrity_check (quick: PRAGMA quick_check, which skips index contents).

@@ -251,6 +251,9 @@ class SnapshotStore {
   virtual Status PutReport(const ReportRecord& report) = 0;
   // Returns the latest report generated before `before` (any when absent); nullopt when none.
   virtual StatusOr<std::optional<ReportRecord>> LatestReport(std::optional<int64_t> before) = 0;
+  // Returns the reports generated in [from, to), oldest first, with their time and summary
+  // only (options and document left empty): the report's history chart.
+  virtual StatusOr<std::vector<ReportRecord>> ReportSummaries(int64_t from, int64_t to) = 0;
 
   // Returns true once any call met a corrupted database (SQLite: SQLITE_CORRUPT or
   // SQLITE_NOTADB). Sticky: the collector stops acknowledging and exits when it sees it.

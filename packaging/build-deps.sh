@@ -21,6 +21,9 @@ TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-w
 # openscap-scanner + ssg-debian: OpenSCAP and ComplianceAsCode's content, the oracle of the
 # rules (oscap_compare_test); jq: that test reads tidemarkctl's JSON with it.
 TEST_PKGS="$TEST_PKGS openscap-scanner ssg-debian jq"
+# chromium: loads the report's HTML page headless (ctl_report_browser_test); libxml2-utils:
+# xmllint parses the JUnit report and validates it against the JUnit schema.
+TEST_PKGS="$TEST_PKGS chromium libxml2-utils"
 # clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (fuzz/run.sh);
 # clang-format-14 / clang-tidy-14: the house style checks of .ci/run.
 TEST_PKGS="$TEST_PKGS clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14"

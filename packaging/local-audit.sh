@@ -7,12 +7,17 @@
 #      ack (given only after the snapshot is committed);
 #   4. what the collector stored: the host's history and the summary of its latest snapshot;
 #   5. the judgement: the collector judges every state it stores against the shipped baseline
-#      (policies/); the findings it stored for this machine (tidemarkctl findings).
+#      (policies/); the findings it stored for this machine (tidemarkctl findings);
+#   6. the report of this machine (tidemarkctl report): one HTML page in the state folder
+#      (report.html: findings, exceptions of the register when there is one, what changed since
+#      the previous run, the last 30 days), its path and the text summary.
 # Safe to run again: each run adds one snapshot, or a "seen" record when nothing changed.
 #   packaging/local-audit.sh [BUILD_DIR]
 #   environment: TIDEMARK_STATE (default ./tidemark-state), TIDEMARK_PORT (default 7411; 0 picks
-#   a free port), TIDEMARK_POLICIES (default: policies/ of this checkout), TIDEMARK_ONLY (a section list for `send --only`; default: every section, the
-#   whole machine. Tests set it to bound their work: the sweep walks all of /.)
+#   a free port), TIDEMARK_POLICIES (default: policies/ of this checkout), TIDEMARK_REGISTER
+#   (the exception register, docs/exceptions.md; default: register.yaml in the state folder, used
+#   when it exists), TIDEMARK_ONLY (a section list for `send --only`; default: every section,
+#   the whole machine. Tests set it to bound their work: the sweep walks all of /.)
 set -eu
 build=${1:-build}
 state=${TIDEMARK_STATE:-$PWD/tidemark-state}
@@ -99,3 +104,24 @@ case $frc in
   0 | 3 | 4) ;;
   *) echo "local-audit: tidemarkctl findings exited $frc; collector log:" >&2; cat "$log" >&2; exit 1 ;;
 esac
+
+# The report of this machine: the HTML page (and the text summary here). Each run is recorded,
+# so the next one says what changed since this one.
+echo
+register=${TIDEMARK_REGISTER:-$state/register.yaml}
+report=$state/report.html
+rrc=0
+if [ -f "$register" ]; then
+  "$ctl" --db "$state/tidemark.db" report --host "$host" --register "$register" \
+    --policies "$policies" --format html --out "$report" --format text || rrc=$?
+else
+  "$ctl" --db "$state/tidemark.db" report --host "$host" --format html --out "$report" \
+    --format text || rrc=$?
+fi
+# 3 (failing findings) and 5 (a leftover exception) are what the report found, not a failure.
+case $rrc in
+  0 | 3 | 5) ;;
+  *) echo "local-audit: tidemarkctl report exited $rrc" >&2; exit 1 ;;
+esac
+echo
+echo "report: $report (open it in a browser; register: $( [ -f "$register" ] && echo "$register" || echo "none, see docs/exceptions.md"))"

@@ -27,8 +27,9 @@ mkdir -p "$out"
 set -- --db "$db" report --now "$now"
 [ -f "$register" ] && set -- "$@" --register "$register"
 rc=0
-"$ctl" "$@" --format json --out "$out/report.json" --format csv --out "$out/report.csv" \
-  --format junit --out "$out/report.xml" --format text --out "$out/report.txt" || rc=$?
+"$ctl" "$@" --format json --out "$out/report.json" --format html --out "$out/report.html" \
+  --format csv --out "$out/report.csv" --format junit --out "$out/report.xml" \
+  --format text --out "$out/report.txt" || rc=$?
 case $rc in
   0 | 3 | 5) ;; # written: nothing found, failing findings, a leftover exception
   *)

@@ -27,6 +27,8 @@ constexpr const char* kApproveFooter =
     "configuration, approved by --by NAME with --note TEXT (M 2.255: the security-relevant\n"
     "configuration of every system is documented). Approvals are kept; the latest counts.\n"
     "`baseline show` prints it, `drift --baseline` compares the latest state with it.\n"
+    "--now TIME records the approval at TIME (default: now; the latest state then): never in\n"
+    "the future, never before the approved state was received.\n"
     "Exit codes: 0 approved, 1 no such host or snapshot, or the store cannot be written,\n"
     "2 usage.\n";
 
@@ -44,6 +46,7 @@ struct BaselineOptions {
   std::string by;
   std::string note;
   std::optional<int64_t> at;
+  std::optional<int64_t> now;
   std::string format;
 };
 
@@ -99,12 +102,16 @@ int RunApprove(const BaselineOptions& o, CtlContext& ctx) {
   a.host = o.host;
   a.approved_by = o.by;
   a.note = o.note;
-  a.approved_at = static_cast<int64_t>(std::time(nullptr));
+  const auto clock = static_cast<int64_t>(std::time(nullptr));
+  a.approved_at = o.now.value_or(clock);
+  if (a.approved_at > clock) return Fail(ctx.err, "--now is in the future");
+  int64_t received_at = 0;
   if (o.snapshot.empty()) {
-    auto state = (*store)->LatestState(o.host, std::nullopt);
+    auto state = (*store)->LatestState(o.host, a.approved_at);
     if (!state.ok()) return Fail(ctx.err, state.status());
     a.snapshot_seq = state->seq;
     a.snapshot_id = state->id;
+    received_at = state->received_at;
   } else {
     auto history = (*store)->History(o.host);
     if (!history.ok()) return Fail(ctx.err, history.status());
@@ -112,11 +119,17 @@ int RunApprove(const BaselineOptions& o, CtlContext& ctx) {
       if (e.id == o.snapshot) {
         a.snapshot_seq = e.state_seq;
         a.snapshot_id = e.id;
+        received_at = e.received_at;
       }
     }
     if (a.snapshot_seq == 0) {
       return Fail(ctx.err, "host " + o.host + " has no snapshot " + o.snapshot);
     }
+  }
+  if (a.approved_at < received_at) {
+    return Fail(ctx.err, "snapshot " + a.snapshot_id + " was received at " +
+                             FormatRfc3339(received_at) + ", after --now " +
+                             FormatRfc3339(a.approved_at));
   }
   if (Status s = (*store)->ApproveBaseline(a); !s.ok()) return Fail(ctx.err, s);
   ctx.out << "approved " << Safe(o.host) << " snapshot " << Safe(a.snapshot_id) << " by "
@@ -235,6 +248,7 @@ void AddBaselineCommands(CLI::App& app, CtlContext& ctx) {
   a->add_option("--note", approve->note, "why, or what it documents")
       ->required()
       ->type_name("TEXT");
+  AddTime(*a, "--now", approve->now, "record the approval at TIME (default: now)");
   auto show = std::make_shared<BaselineOptions>();
   CLI::App* s =
       AddCommand(*baseline, kGroup, ctx, show, "show",

@@ -41,17 +41,7 @@ using testing::User;
 
 class CtlFindingsTest : public testing::JudgedStoreTest {
  protected:
-  // Judges everything stored, as the collector does.
-  void Judge() {
-    auto set = policy::LoadPolicyText(kPolicies, "p.yaml");
-    ASSERT_TRUE(set.ok()) << set.status().ToString();
-    collector::Evaluator::Options o;
-    o.db = db_;
-    o.facts = FactsPathFor(db_);
-    auto e = collector::Evaluator::Start(o, std::make_shared<const policy::PolicySet>(*set));
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    ASSERT_TRUE((*e)->WaitIdle(20s));
-  }
+  void Judge() { JudgedStoreTest::Judge(kPolicies); }
 };
 
 TEST_F(CtlFindingsTest, ShowsWhatWasFoundInEachHostsLatestState) {

@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
+#include "collector/evaluator.h"
 #include "collector/sqlite_store.h"
 #include "common/policy/rules.h"
 #include "common/snapshot.h"
@@ -52,6 +54,18 @@ class JudgedStoreTest : public ::testing::Test {
     auto latest = store_->LatestState(host, std::nullopt);
     EXPECT_TRUE(latest.ok()) << latest.status().ToString();
     return latest.ok() ? latest->seq : -1;
+  }
+
+  // Judges everything stored against `policies` (rule YAML), as the collector does.
+  void Judge(const std::string& policies) {
+    auto set = policy::LoadPolicyText(policies, "p.yaml");
+    ASSERT_TRUE(set.ok()) << set.status().ToString();
+    collector::Evaluator::Options o;
+    o.db = db_;
+    o.facts = FactsPathFor(db_);
+    auto e = collector::Evaluator::Start(o, std::make_shared<const policy::PolicySet>(*set));
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    ASSERT_TRUE((*e)->WaitIdle(std::chrono::seconds(20)));
   }
 
   TempRoot dir_;

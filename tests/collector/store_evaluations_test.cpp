@@ -239,6 +239,15 @@ TEST_F(StoreEvaluationsTest, ReportRunsAreKeptWithTheirDocument) {
   EXPECT_EQ((*before)->options, "{\"o\":1}");
   EXPECT_EQ((*before)->document.size(), big.size() + 12);
   EXPECT_FALSE(*store_->LatestReport(100));
+  ASSERT_TRUE(store_->PutReport({150, "{}", "{\"s\":2}", "{}"}).ok());
+  auto window = store_->ReportSummaries(100, 200);  // [from, to), oldest first
+  ASSERT_TRUE(window.ok()) << window.status().message();
+  ASSERT_EQ(window->size(), 2u);
+  EXPECT_EQ((*window)[0].generated_at, 100);
+  EXPECT_EQ((*window)[0].summary, "{\"s\":1}");
+  EXPECT_TRUE((*window)[0].document.empty());
+  EXPECT_EQ((*window)[1].generated_at, 150);
+  EXPECT_TRUE(store_->ReportSummaries(201, 300)->empty());
 }
 
 // The collector opens the store twice (store thread and evaluator). Opening the second one

@@ -8,8 +8,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "tests/support/temp_root.h"
 
@@ -50,8 +52,26 @@ TEST(LocalAuditTest, MainJobRunsAgentToCollectorAndCanBeRunAgain) {
   ASSERT_EQ(stat((state + "/pki/ca.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 077, 0u);
 
+  // It ends with this machine's report: the text summary, and the HTML page's path.
+  EXPECT_NE(out.find("\ntidemark report at "), std::string::npos) << out;
+  EXPECT_NE(out.find("\nreport: " + state + "/report.html (open it in a browser"),
+            std::string::npos)
+      << out;
+  std::string page = ReadHostFile(state + "/report.html");
+  EXPECT_EQ(page.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(page.find("<svg id=\"chart\""), std::string::npos);
+  EXPECT_NE(page.find("data-host=\"" +
+                      ReadHostFile("/proc/sys/kernel/hostname")
+                          .substr(0, ReadHostFile("/proc/sys/kernel/hostname").find('\n')) +
+                      "\""),
+            std::string::npos);
+
+  // (A report compares with the last one recorded strictly before it: a second later.)
+  std::this_thread::sleep_for(std::chrono::seconds(1));
   ASSERT_EQ(RunCommand(cmd, &out, &err), 0) << out << err;
   EXPECT_EQ(ReadHostFile(state + "/pki/ca.crt"), ca);  // kept, not remade
+  // The second run's report compares with the first one's.
+  EXPECT_NE(out.find("\nsince the previous report ("), std::string::npos) << out;
 
   std::string hist;
   ASSERT_EQ(RunCommand(std::string(TIDEMARK_BUILD_DIR) + "/collector/tidemarkctl --db " +

@@ -1,0 +1,226 @@
+// `tidemarkctl report`: the model (report.h) — reading the store, counting, the exit code.
+#include <algorithm>
+#include <ctime>
+
+#include "collector/ctl/report/report.h"
+
+namespace tidemark::ctl::report {
+
+using json = nlohmann::json;
+using policy::ExceptionStatus;
+using policy::Outcome;
+using policy::Severity;
+
+StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& db_path) {
+  Report r;
+  r.now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
+  r.stale_after = o.stale_after;
+  auto judged = LoadJudgedHosts(store, o.hosts, r.now);
+  if (!judged.ok()) return judged.status();
+  StoredFacts facts(store, db_path);
+  if (!o.register_file.empty()) {
+    auto l = LoadRegisterWithRules(o.register_file, o.policies, o.policies_given);
+    if (!l.ok()) return l.status();
+    r.reg = std::move(*l);
+    RegisterScope scope;
+    scope.now = r.now;
+    scope.max_age = o.max_age;
+    scope.host_globs = o.hosts;
+    auto verdicts = JudgeRegister(store, facts, *r.reg, scope);
+    if (!verdicts.ok()) return verdicts.status();
+    r.verdicts = std::move(*verdicts);
+    policy::SortVerdicts(r.verdicts);
+  }
+  if (auto prev = store.LatestReport(r.now); !prev.ok()) {
+    return prev.status();
+  } else if (*prev) {
+    r.previous_at = (*prev)->generated_at;
+    json doc = json::parse((*prev)->document, nullptr, false);
+    if (doc.is_object() && doc.contains("exceptions") && doc["exceptions"].is_array()) {
+      for (const json& v : doc["exceptions"]) {
+        if (!v.is_object()) continue;
+        std::string key = v.value("exception", "") + "/" +
+                          (v["host"].is_string() ? v["host"].get<std::string>() : "");
+        r.previous_statuses[key] = v.value("status", "");
+      }
+    }
+  }
+  constexpr int64_t kHistorySeconds = int64_t{30} * 86400;
+  auto recorded = store.ReportSummaries(r.now - kHistorySeconds, r.now);
+  if (!recorded.ok()) return recorded.status();
+  r.history = std::move(*recorded);
+  for (JudgedHost& j : *judged) {
+    HostReport h;
+    h.judged = std::move(j);
+    h.stale = r.now - h.judged.state.last_confirmed_at > o.stale_after;
+    if (!r.verdicts.empty()) {
+      std::vector<policy::ExceptionVerdict> mine;
+      for (const auto& v : r.verdicts) {
+        if (v.host == h.judged.state.host) mine.push_back(v);
+      }
+      policy::Evaluation e;
+      e.results = std::move(h.judged.results);
+      policy::ApplyVerdicts(e, mine);
+      h.judged.results = std::move(e.results);
+    }
+    auto approval = store.ApprovedBaseline(h.judged.state.host, r.now);
+    if (!approval.ok()) return approval.status();
+    h.baseline = *approval;
+    bool baseline_moved = h.baseline && h.baseline->snapshot_seq != h.judged.state.seq;
+    std::vector<HistoryEntry> states;
+    if (r.previous_at || baseline_moved) {
+      auto history = store.History(h.judged.state.host);
+      if (!history.ok()) return history.status();
+      for (const HistoryEntry& e : *history) {
+        if (e.kind == HistoryEntry::Kind::kSnapshot && e.received_at <= r.now) states.push_back(e);
+      }
+    }
+    if (baseline_moved) {
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (states[i].state_seq != h.baseline->snapshot_seq) continue;
+        h.states_baseline.assign(states.begin() + static_cast<std::ptrdiff_t>(i), states.end());
+        break;
+      }
+      auto changes = DriftOverStates(facts, h.judged.state.host, h.states_baseline);
+      if (!changes.ok()) return changes.status();
+      h.changes_baseline = std::move(*changes);
+      std::map<std::string, std::string> covered;  // item id -> active exception
+      for (const auto& v : r.verdicts) {
+        if (v.host != h.judged.state.host || v.status != ExceptionStatus::kActive) continue;
+        for (const auto& i : v.items) covered.emplace(i.id, v.exception->id);
+      }
+      for (const policy::Change& ch : h.changes_baseline) {
+        auto it = covered.find(ch.id);
+        h.covered_by.push_back(it == covered.end() ? "" : it->second);
+        h.baseline_finding.push_back(policy::IsBaselineFinding(ch) && it == covered.end());
+      }
+    }
+    if (r.previous_at) {
+      std::optional<size_t> from;
+      for (size_t i = 0; i < states.size(); ++i) {
+        if (states[i].received_at <= *r.previous_at) from = i;
+      }
+      if (!from) {
+        h.new_host = true;
+      } else if (*from + 1 < states.size()) {
+        h.states_since.assign(states.begin() + static_cast<std::ptrdiff_t>(*from), states.end());
+        auto changes = DriftOverStates(facts, h.judged.state.host, h.states_since);
+        if (!changes.ok()) return changes.status();
+        h.changes_since = std::move(*changes);
+      }
+    }
+    StatusOr<const policy::FactDb*> db = facts.Load(h.judged.state);
+    if (db.ok()) {
+      for (const auto& [section, status] : (*db)->section_status()) {
+        if (!policy::SectionComplete(status)) h.incomplete_sections[section] = status;
+      }
+    } else {
+      h.incomplete_sections["(snapshot)"] = "cannot be read: " + db.status().message();
+    }
+    r.hosts.push_back(std::move(h));
+  }
+  // Pointers into r.hosts from here on: it does not grow again.
+  for (HostReport& h : r.hosts) {
+    for (const policy::RuleResult& res : h.judged.results) {
+      if (res.outcome == Outcome::kFail) h.failing.push_back(&res);
+      if (res.outcome == Outcome::kUnknown || res.outcome == Outcome::kError) {
+        h.unknown.push_back(&res);
+      }
+    }
+    auto order = [](const policy::RuleResult* a, const policy::RuleResult* b) {
+      if (a->tolerated != b->tolerated) return !a->tolerated;
+      return a->severity > b->severity;
+    };
+    std::stable_sort(h.failing.begin(), h.failing.end(), order);
+    std::stable_sort(h.unknown.begin(), h.unknown.end(), order);
+  }
+  return r;
+}
+
+// Failing results by severity (tolerated ones apart), over every host.
+
+Counts Count(const Report& r) {
+  Counts c;
+  for (const HostReport& h : r.hosts) {
+    for (const policy::RuleResult* f : h.failing) {
+      if (f->tolerated) {
+        ++c.tolerated;
+      } else {
+        ++c.failing[f->severity];
+      }
+    }
+    c.unknown += static_cast<int>(h.unknown.size());
+    if (h.stale) c.stale.push_back(h.judged.state.host);
+    if (!h.judged.evaluation) c.not_judged.push_back(h.judged.state.host);
+  }
+  for (const auto& v : r.verdicts) ++c.statuses[static_cast<size_t>(v.status)];
+  return c;
+}
+
+std::vector<Contact> Contacts(const Report& r) {
+  std::vector<Contact> out;
+  if (!r.reg) return out;
+  auto add = [&](const std::string& role, const policy::Person& p, const std::string& id) {
+    for (Contact& c : out) {
+      if (c.role == role && c.person.name == p.name && c.person.email == p.email &&
+          c.person.phone == p.phone) {
+        c.exceptions.push_back(id);
+        return;
+      }
+    }
+    out.push_back({role, p, {id}});
+  };
+  for (const auto& e : r.reg->reg.exceptions) {
+    add("owner", e.owner, e.id);
+    if (e.contact) add("contact", *e.contact, e.id);
+  }
+  return out;
+}
+
+int ExitCode(const Report& r, Severity fail_on) {
+  for (const auto& v : r.verdicts) {
+    if (v.status == ExceptionStatus::kLeftover) return 5;
+  }
+  for (const HostReport& h : r.hosts) {
+    for (const policy::RuleResult* f : h.failing) {
+      if (!f->tolerated && f->severity >= fail_on) return 3;
+    }
+  }
+  return 0;
+}
+
+// How many changes since the approved baselines are findings, and on how many hosts.
+std::pair<int, int> BaselineFindings(const Report& r) {
+  int findings = 0, hosts = 0;
+  for (const HostReport& h : r.hosts) {
+    int n =
+        static_cast<int>(std::count(h.baseline_finding.begin(), h.baseline_finding.end(), true));
+    findings += n;
+    hosts += n > 0 ? 1 : 0;
+  }
+  return {findings, hosts};
+}
+
+// The hosts whose configuration changed since the previous report, and the new ones.
+json Changed(const Report& r) {
+  json out = json::array();
+  for (const HostReport& h : r.hosts) {
+    if (!h.changes_since.empty() || h.new_host) out.push_back(h.judged.state.host);
+  }
+  return out;
+}
+
+// The verdicts revoked now that were not revoked in the previous report.
+json RevokedSince(const Report& r) {
+  json out = json::array();
+  if (!r.previous_at) return out;
+  for (const auto& v : r.verdicts) {
+    if (v.status != ExceptionStatus::kRevoked) continue;
+    auto it = r.previous_statuses.find(v.exception->id + "/" + v.host);
+    if (it != r.previous_statuses.end() && it->second == "revoked") continue;
+    out.push_back({{"exception", v.exception->id}, {"host", v.host}});
+  }
+  return out;
+}
+
+}  // namespace tidemark::ctl::report

@@ -1,0 +1,165 @@
+// `tidemarkctl report` golden tests (issue 12): the fleet of report_fixture.h reported on its
+// third night in JSON, CSV, text and JUnit XML, each compared whole with
+// tests/fixtures/report/night2.*. The JUnit file is also read by a real XML parser (libxml2's
+// xmllint) and validated against the JUnit schema's required elements
+// (tests/fixtures/report/junit.xsd). TIDEMARK_UPDATE_GOLDEN=1 rewrites the golden files (then
+// read the diff before committing it).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "common/read_file.h"
+#include "tests/collector/report_fixture.h"
+#include "tests/support/require.h"
+
+namespace tidemark::ctl {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string kGoldenDir = std::string(TIDEMARK_FIXTURES_DIR) + "/report";
+
+std::string ReadFile(const std::string& path) {
+  StatusOr<std::string> text = ReadRegularFile(path, 16 << 20);
+  EXPECT_TRUE(text.ok()) << path << ": " << text.status().ToString();
+  return text.ok() ? *text : std::string();
+}
+
+// Compares `actual` with the golden file `name`, or rewrites it (TIDEMARK_UPDATE_GOLDEN=1).
+void ExpectGolden(const std::string& name, const std::string& actual) {
+  const std::string path = kGoldenDir + "/" + name;
+  const char* update = std::getenv("TIDEMARK_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    std::ofstream(path, std::ios::binary) << actual;
+    return;
+  }
+  std::string golden = ReadFile(path);
+  if (name.size() > 5 && name.substr(name.size() - 5) == ".json") {
+    // Compared as documents, so that a difference is shown as a JSON patch.
+    json a = json::parse(actual, nullptr, false), g = json::parse(golden, nullptr, false);
+    ASSERT_FALSE(a.is_discarded()) << actual;
+    EXPECT_EQ(a, g) << name << " differs; the patch from golden to actual:\n"
+                    << json::diff(g, a).dump(2);
+  }
+  EXPECT_EQ(actual, golden) << name << " differs (TIDEMARK_UPDATE_GOLDEN=1 rewrites it)";
+}
+
+class CtlReportTest : public testing::ReportFleetTest {};
+
+TEST_F(CtlReportTest, EveryFormatMatchesItsGoldenFile) {
+  const std::string out = dir_.Host("/out");
+  CtlRun r = Report(testing::kNight2, {"--no-record", "--format", "json", "--out", out + ".json",
+                                       "--format", "csv", "--out", out + ".csv", "--format",
+                                       "junit", "--out", out + ".xml", "--format", "text"});
+  EXPECT_EQ(r.code, 5) << r.err;  // MIG-2 is a leftover
+  ExpectGolden("night2.txt", Normalized(r.out));
+  ExpectGolden("night2.json", Normalized(ReadFile(out + ".json")));
+  ExpectGolden("night2.csv", Normalized(ReadFile(out + ".csv")));
+  ExpectGolden("night2.xml", Normalized(ReadFile(out + ".xml")));
+
+  // What the golden files must show, asserted by name so that a rewrite cannot lose it.
+  json j = json::parse(ReadFile(out + ".json"));
+  const json& s = j["summary"];
+  EXPECT_EQ(s["hosts_stale"], json::array({"db01"}));
+  EXPECT_EQ(s["exceptions"],
+            json({{"leftover", 1}, {"unverified", 1}, {"active", 1}, {"revoked", 1}}));
+  EXPECT_EQ(s["previous_report"], testing::kNight1);
+  EXPECT_EQ(s["hosts_changed_since_previous"], json::array({"app01", "web02"}));  // web01 same
+  EXPECT_EQ(s["revoked_since_previous"],
+            json::array({{{"exception", "MIG-3"}, {"host", "app01"}}}));
+  EXPECT_EQ(s["baseline_findings"], 1);  // operator, UID 0, on web02 since its baseline
+  std::vector<std::string> order;
+  for (const json& v : j["exceptions"]) order.push_back(v["status"].get<std::string>());
+  EXPECT_EQ(order, (std::vector<std::string>{"leftover", "unverified", "active", "revoked"}));
+}
+
+// Each night's report compares with the one recorded before it: night 1 saw the first states
+// of three hosts as new, night 2 their changes.
+TEST_F(CtlReportTest, EachNightComparesWithTheNightBefore) {
+  json n1 = json::parse(ReadFile(dir_.Host("/n1.json")));
+  EXPECT_EQ(n1["summary"]["previous_report"], testing::kNight0);
+  EXPECT_EQ(n1["summary"]["hosts_changed_since_previous"],
+            json::array({"app01", "web01", "web02"}));  // new since night 0
+  EXPECT_EQ(n1["summary"]["exceptions"]["active"], 2);  // MIG-1; MIG-3 not yet expired
+  CtlRun r = Report(testing::kNight2, {"--format", "json"});
+  json n2 = json::parse(r.out);
+  for (const json& h : n2["hosts"]) {
+    if (h["host"] == "web01") {
+      EXPECT_EQ(h["changes_since_previous"], json::array());  // seen again, unchanged
+    }
+    if (h["host"] == "app01") {
+      ASSERT_EQ(h["changes_since_previous"].size(), 1u);
+      EXPECT_EQ(h["changes_since_previous"][0]["id"], "user:vendor");
+      EXPECT_EQ(h["changes_since_previous"][0]["change"], "removed");
+    }
+  }
+}
+
+TEST_F(CtlReportTest, JunitIsValidForAnXmlParserAndTheSchema) {
+  TIDEMARK_REQUIRE(testing::HaveProgram("xmllint"), "xmllint (libxml2-utils) not installed");
+  const std::string xml = dir_.Host("/r.xml");
+  ASSERT_EQ(Report(testing::kNight2, {"--no-record", "--format", "junit", "--out", xml}).code, 5);
+  std::string out, err;
+  int rc = testing::RunCommand("xmllint --noout --schema " +
+                                   testing::ShellQuote(kGoldenDir + "/junit.xsd") + " " +
+                                   testing::ShellQuote(xml),
+                               &out, &err);
+  EXPECT_EQ(rc, 0) << err;
+  // One case per (host, rule) and per (host, exception): 4 hosts x 3 rules + 4 exceptions.
+  auto xpath = [&](const std::string& expr) {
+    std::string value;
+    testing::RunCommand(
+        "xmllint --xpath " + testing::ShellQuote(expr) + " " + testing::ShellQuote(xml), &value);
+    return value.substr(0, value.find('\n'));
+  };
+  EXPECT_EQ(xpath("count(//testcase)"), "16");
+  EXPECT_EQ(xpath("string(/testsuites/@tests)"), "16");
+  // Failures: web02's operator (critical) and games (low), the leftover MIG-2, db01's games (its
+  // MIG-4 is unverified, which tolerates nothing); web01's toor is tolerated by MIG-1.
+  EXPECT_EQ(xpath("count(//testcase[failure])"), "4");
+  EXPECT_EQ(xpath("string(//testcase[@name='exception:MIG-2']/failure/@type)"), "leftover");
+  EXPECT_EQ(xpath("count(//testcase[@name='exception:MIG-4']/skipped)"), "1");  // unverified
+  EXPECT_EQ(xpath("count(//testcase[@classname='web01'][@name='accounts-uid0-only-root']/*)"), "0");
+}
+
+// Text a host wrote (here a user name with markup and an escape sequence) is text in every
+// format, never markup.
+TEST_F(CtlReportTest, HostTextIsEscapedInEveryFormat) {
+  Put("web01", "web01-3",
+      json::array({testing::User("root", 0, 1),
+                   testing::User("<img src=x onerror=alert(1)>&\"\x1b", 0, 2)}),
+      1764619300);
+  Judge(testing::kReportPolicies);
+  CtlRun html = Report(testing::kNight2, {"--no-record", "--format", "html"});
+  EXPECT_EQ(html.out.find("<img"), std::string::npos);
+  EXPECT_NE(html.out.find("user:&lt;img src=x onerror=alert(1)&gt;&amp;&quot;\\x1b"),
+            std::string::npos);
+  CtlRun xml = Report(testing::kNight2, {"--no-record", "--format", "junit"});
+  EXPECT_EQ(xml.out.find("<img"), std::string::npos);
+  EXPECT_NE(xml.out.find("user:&lt;img src=x onerror=alert(1)&gt;&amp;&quot;\\x1b"),
+            std::string::npos);
+  CtlRun csv = Report(testing::kNight2, {"--no-record", "--format", "csv"});
+  EXPECT_NE(csv.out.find(",\"user:<img src=x onerror=alert(1)>&\"\"\\x1b\","), std::string::npos)
+      << csv.out;
+}
+
+TEST_F(CtlReportTest, BaselineApprovalTakesNowButNeverTheFutureOrBeforeItsState) {
+  CtlRun r = Ctl({"--db", db_, "baseline", "approve", "web01", "--by", "x", "--note", "y", "--now",
+                  "2099-01-01"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--now is in the future"), std::string::npos) << r.err;
+  r = Ctl({"--db", db_, "baseline", "approve", "web01", "--by", "x", "--note", "y", "--snapshot",
+           "web01-2", "--now", "2025-12-01T00:00:00Z"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("snapshot web01-2 was received at 2025-12-01T20:00:00Z"), std::string::npos)
+      << r.err;
+  // Without --snapshot, the latest state as at --now.
+  r = Ctl({"--db", db_, "baseline", "approve", "web01", "--by", "x", "--note", "y", "--now",
+           "2025-12-01T00:00:00Z"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "approved web01 snapshot web01-1 by x at 2025-12-01T00:00:00Z\n");
+}
+
+}  // namespace
+}  // namespace tidemark::ctl
