@@ -7,7 +7,9 @@
 #   tidemarkctl verify-revocations --register R --now NOW     (target <= 10 s)
 #   tidemarkctl who vendor_ops --now                          (target <= 2 s)
 #   tidemarkctl drift host0 --since 30 days before NOW        (target <= 0.5 s)
-#   tidemarkctl report, json + csv + junit + text              (target <= 10 s; issue 12)
+#   tidemarkctl report, json + html + csv + junit + text       (target <= 10 s; issue 12), the
+#     night after a recorded report (so each host's changes since it are computed)
+#   headless Chromium loading the HTML page (DOM ready, the page's script run), when installed
 #   bench/exceptions.sh [BUILD_DIR] [HOSTS] [DAYS]     (default: build 10000 30)
 set -euo pipefail
 build=${1:-build}
@@ -36,8 +38,19 @@ since=$(date -u -d "$days days ago" +%Y-%m-%dT00:00:00Z)
   "$ctl" --db "$work/fleet.db" who vendor_ops --format json
 "$measure" --runs 3 --label "drift host0 over $days days" -- \
   "$ctl" --db "$work/fleet.db" drift host0 --since "$since" --format json
+rc=0
+"$ctl" --db "$work/fleet.db" report --register "$work/register.yaml" \
+  --now "$(date -u -d "1 day ago" +%Y-%m-%dT02:30:00Z)" --format json --out "$work/previous.json" \
+  || rc=$?
+case $rc in 0 | 3 | 5) ;; *) echo "exceptions.sh: the previous report failed ($rc)" >&2; exit 1 ;; esac
 "$measure" --runs 3 --label "report, all formats, $hosts hosts" -- \
   "$ctl" --db "$work/fleet.db" report --register "$work/register.yaml" --now "$now" --no-record \
-  --format json --out "$work/report.json" --format csv --out "$work/report.csv" \
-  --format junit --out "$work/report.xml" --format text --out "$work/report.txt"
+  --format json --out "$work/report.json" --format html --out "$work/report.html" \
+  --format csv --out "$work/report.csv" --format junit --out "$work/report.xml" \
+  --format text --out "$work/report.txt"
 ls -l "$work"/report.* | awk '{print $5, $9}'
+if command -v chromium >/dev/null; then
+  "$measure" --runs 3 --label "headless chromium --dump-dom of the HTML page" -- \
+    chromium --headless --no-sandbox --disable-gpu --user-data-dir="$work/profile" \
+    --proxy-server=http://127.0.0.1:9 --dump-dom "file://$work/report.html"
+fi

@@ -161,5 +161,32 @@ TEST_F(CtlReportTest, BaselineApprovalTakesNowButNeverTheFutureOrBeforeItsState)
   EXPECT_EQ(r.out, "approved web01 snapshot web01-1 by x at 2025-12-01T00:00:00Z\n");
 }
 
+// A right added since the approved baseline that no exception covers fails the report as a high
+// finding, even where no rule says so.
+class CtlReportBaselineTest : public testing::JudgedStoreTest {};
+
+TEST_F(CtlReportBaselineTest, AnUnapprovedRightSinceTheBaselineFailsAsHigh) {
+  const char* policies = "rules:\n  - id: no-games\n    title: No games\n    severity: low\n"
+                         "    query: SELECT id FROM users WHERE name = 'games'\n";
+  Put("h1", "h1-1", json::array({testing::User("root", 0, 1)}), 1764504000);
+  Judge(policies);
+  ASSERT_EQ(Ctl({"--db", db_, "baseline", "approve", "h1", "--by", "Jane Roe", "--note", "n",
+                 "--now", "2025-11-30T13:00:00Z"})
+                .code,
+            0);
+  Put("h1", "h1-2", json::array({testing::User("root", 0, 1), testing::User("op", 0, 2)}),
+      1764619200);
+  Judge(policies);
+  std::vector<std::string> args = {"--db", db_, "report", "--now", "2025-12-02T02:30:00Z",
+                                   "--no-record", "--format", "json"};
+  CtlRun r = Ctl(args);
+  EXPECT_EQ(r.code, 3) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["summary"]["baseline_findings"], 1);
+  EXPECT_EQ(j["summary"]["findings"]["critical"], 0);  // no rule about UID 0 here
+  args.insert(args.end(), {"--fail-on", "critical"});
+  EXPECT_EQ(Ctl(args).code, 0);
+}
+
 }  // namespace
 }  // namespace tidemark::ctl

@@ -97,7 +97,8 @@ struct Contact {
 };
 std::vector<Contact> Contacts(const Report& r);
 
-// 5 a leftover, 3 a failing finding at or above `fail_on` (not tolerated), else 0.
+// 5 a leftover, 3 a failing finding at or above `fail_on` (not tolerated) or, when `fail_on` is
+// high or less, a finding since an approved baseline; else 0.
 int ExitCode(const Report& r, policy::Severity fail_on);
 // How many changes since the approved baselines are findings, and on how many hosts.
 std::pair<int, int> BaselineFindings(const Report& r);
