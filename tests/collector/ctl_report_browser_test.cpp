@@ -110,7 +110,7 @@ TEST_F(ReportBrowserTest, ThePageShowsTheFleetFiltersWithScriptAndRequestsNothin
             true);
   // The script ran: the filters are shown and count the hosts.
   EXPECT_NE(dom.find("<div id=\"controls\">"), std::string::npos);
-  EXPECT_NE(dom.find("4 of 4 hosts shown"), std::string::npos);
+  EXPECT_NE(dom.find("4 of 4 hosts in the table shown"), std::string::npos);
 
   // A filter in the address: only web02's row stays.
   dom = Chromium("file://" + page + "#host=web02", "--dump-dom");
@@ -118,7 +118,7 @@ TEST_F(ReportBrowserTest, ThePageShowsTheFleetFiltersWithScriptAndRequestsNothin
   for (const char* host : {"db01", "web01", "app01"}) {
     EXPECT_NE(HostRow(dom, host).find(" hidden"), std::string::npos) << HostRow(dom, host);
   }
-  EXPECT_NE(dom.find("1 of 4 hosts shown"), std::string::npos);
+  EXPECT_NE(dom.find("1 of 4 hosts in the table shown"), std::string::npos);
   dom = Chromium("file://" + page + "#status=leftover", "--dump-dom");
   EXPECT_EQ(HostRow(dom, "web02").find(" hidden"), std::string::npos);
   EXPECT_NE(HostRow(dom, "web01").find(" hidden"), std::string::npos);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "collector/ctl/report/html.h"
 #include "common/read_file.h"
 #include "tests/collector/report_fixture.h"
 #include "tests/support/require.h"
@@ -161,13 +162,53 @@ TEST_F(CtlReportTest, BaselineApprovalTakesNowButNeverTheFutureOrBeforeItsState)
   EXPECT_EQ(r.out, "approved web01 snapshot web01-1 by x at 2025-12-01T00:00:00Z\n");
 }
 
+// The page stays small for large fleets: revocations proved before the previous report are one
+// row per exception, hosts with nothing to act on are one collapsed list, and the details are
+// limited to the most urgent --html-hosts hosts.
+TEST(ReportHtmlTest, LargeFleetsStayReadable) {
+  json doc = {{"generated_at", "2025-12-02T02:30:00Z"},
+              {"summary", {{"findings", {{"high", 1}}}, {"exceptions", {{"revoked", 3}}}}},
+              {"exceptions", json::array()},
+              {"hosts", json::array()}};
+  for (const char* host : {"a1", "a2", "a3"}) {
+    doc["exceptions"].push_back({{"exception", "MIG-9"},
+                                 {"host", host},
+                                 {"status", "revoked"},
+                                 {"owner", {{"name", "Jane Roe"}}},
+                                 {"ticket", "CHG-9"}});
+    doc["hosts"].push_back({{"host", host}, {"failing", json::array()}});
+  }
+  for (const char* host : {"b1", "b2"}) {
+    doc["hosts"].push_back(
+        {{"host", host},
+         {"failing", {{{"rule", "r1"}, {"severity", "high"}, {"items", {{{"id", "x"}}}}}}}});
+  }
+  std::string page = report::RenderHtml(doc, {}, {1});
+  EXPECT_NE(page.find("<h3>Revoked earlier</h3>"), std::string::npos);
+  EXPECT_NE(page.find("data-host=\"a1 a2 a3\" data-status=\"revoked\""), std::string::npos);
+  EXPECT_NE(page.find("\u2714 revoked</span> a1, a2, a3</td>"), std::string::npos);
+  // a1..a3 have nothing to act on: no row in the hosts table, one line in the collapsed list.
+  EXPECT_EQ(page.find("<tr class=\"f hostrow\" data-host=\"a1\""), std::string::npos);
+  EXPECT_NE(page.find("3 host(s) without findings, open exceptions or changes</summary><p>a1, "
+                      "a2, a3</p>"),
+            std::string::npos);
+  EXPECT_NE(page.find("<tr class=\"f hostrow\" data-host=\"b2\""), std::string::npos);
+  // One host in detail (b1, with a link from its row); b2 has its row without a link.
+  EXPECT_NE(page.find("<section class=\"host f\" id=\"host-3\""), std::string::npos);
+  EXPECT_EQ(page.find("id=\"host-4\""), std::string::npos);
+  EXPECT_NE(page.find("<a href=\"#host-3\">b1</a>"), std::string::npos);
+  EXPECT_NE(page.find("1 more host(s) are not shown in detail here"), std::string::npos);
+  EXPECT_NE(report::RenderHtml(doc, {}, {0}).find("id=\"host-4\""), std::string::npos);  // 0: all
+}
+
 // A right added since the approved baseline that no exception covers fails the report as a high
 // finding, even where no rule says so.
 class CtlReportBaselineTest : public testing::JudgedStoreTest {};
 
 TEST_F(CtlReportBaselineTest, AnUnapprovedRightSinceTheBaselineFailsAsHigh) {
-  const char* policies = "rules:\n  - id: no-games\n    title: No games\n    severity: low\n"
-                         "    query: SELECT id FROM users WHERE name = 'games'\n";
+  const char* policies =
+      "rules:\n  - id: no-games\n    title: No games\n    severity: low\n"
+      "    query: SELECT id FROM users WHERE name = 'games'\n";
   Put("h1", "h1-1", json::array({testing::User("root", 0, 1)}), 1764504000);
   Judge(policies);
   ASSERT_EQ(Ctl({"--db", db_, "baseline", "approve", "h1", "--by", "Jane Roe", "--note", "n",
@@ -177,8 +218,8 @@ TEST_F(CtlReportBaselineTest, AnUnapprovedRightSinceTheBaselineFailsAsHigh) {
   Put("h1", "h1-2", json::array({testing::User("root", 0, 1), testing::User("op", 0, 2)}),
       1764619200);
   Judge(policies);
-  std::vector<std::string> args = {"--db", db_, "report", "--now", "2025-12-02T02:30:00Z",
-                                   "--no-record", "--format", "json"};
+  std::vector<std::string> args = {
+      "--db", db_, "report", "--now", "2025-12-02T02:30:00Z", "--no-record", "--format", "json"};
   CtlRun r = Ctl(args);
   EXPECT_EQ(r.code, 3) << r.err;
   json j = json::parse(r.out);

@@ -84,7 +84,8 @@ TEST(NightlyReportTest, DatedFoldersLatestLinkAndTheNewestKept) {
   std::sort(kept.begin(), kept.end());
   EXPECT_EQ(kept, (std::vector<std::string>{"2026-12-02T023000Z", "2026-12-03T023000Z", "latest"}));
   EXPECT_EQ(fs::read_symlink(reports + "/latest"), "2026-12-03T023000Z");
-  for (const char* file : {"report.json", "report.html", "report.csv", "report.xml", "report.txt"}) {
+  for (const char* file :
+       {"report.json", "report.html", "report.csv", "report.xml", "report.txt"}) {
     struct stat st {};
     ASSERT_EQ(stat((reports + "/latest/" + file).c_str(), &st), 0) << file;
     EXPECT_EQ(st.st_mode & 0777, 0640u) << file;

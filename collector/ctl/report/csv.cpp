@@ -6,9 +6,6 @@
 namespace tidemark::ctl::report {
 
 using json = nlohmann::json;
-using policy::ExceptionStatus;
-using policy::Outcome;
-using policy::Severity;
 
 void WriteCsv(const Report& r, std::ostream& out) {
   out << "kind,host,rule_or_exception,severity_or_status,item,where,detail,exception,owner,"

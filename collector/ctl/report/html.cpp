@@ -24,6 +24,7 @@ using json = nlohmann::json;
 constexpr size_t kMaxCell = 1024;
 constexpr size_t kMaxItemsPerRule = 10;
 constexpr size_t kMaxChangesPerHost = 50;
+constexpr size_t kMaxHostsPerGroup = 50;
 constexpr int kChartDays = 30;
 
 // The page's style and script: fixed text, allowed by the Content-Security-Policy by hash.
@@ -99,7 +100,7 @@ constexpr std::string_view kScript = R"JS(
         el.hidden = !ok;
         if (ok && el.classList.contains('hostrow')) shown++;
       });
-      count.textContent = shown + ' of ' + total + ' hosts shown';
+      count.textContent = shown + ' of ' + total + ' hosts in the table shown';
       var q = [];
       if (host.value.trim()) q.push('host=' + encodeURIComponent(host.value.trim()));
       if (sev.value) q.push('severity=' + sev.value);
@@ -509,9 +510,11 @@ std::vector<HostView> Hosts(const json& doc) {
       }
       if (Rank(sev) > Rank(v.worst)) v.worst = sev;
     }
+    bool open_exception = false;  // leftover, unverified or active: something to act on
     for (const std::string& s : exception_statuses[Str(h, "host")]) {
       v.statuses.insert(s);
       if (s == "leftover") ++v.leftovers;
+      if (s != "revoked") open_exception = true;
     }
     if (Field(h, "stale").is_boolean() && Field(h, "stale").get<bool>()) v.statuses.insert("stale");
     v.changes = static_cast<int64_t>(Arr(h, "changes_since_previous").size());
@@ -521,7 +524,7 @@ std::vector<HostView> Hosts(const json& doc) {
     v.baseline_findings = Int(Field(h, "baseline"), "findings");
     v.notable =
         !Arr(h, "failing").empty() || !Arr(h, "unknown").empty() || v.changes > 0 ||
-        v.baseline_findings > 0 || !exception_statuses[Str(h, "host")].empty() ||
+        v.baseline_findings > 0 || open_exception ||
         (Field(h, "incomplete_sections").is_object() && !Field(h, "incomplete_sections").empty()) ||
         v.statuses.count("stale") > 0;
     out.push_back(std::move(v));
@@ -724,17 +727,28 @@ void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index
   }
   std::set<std::string> revoked_since;
   for (const json& r : Arr(Field(doc, "summary"), "revoked_since_previous")) {
-    revoked_since.insert(Str(r, "exception") + "/" + Str(r, "host"));
+    revoked_since.insert(Str(r, "exception") + '/' + Str(r, "host"));
   }
   out << "<p class=\"meta\">Leftovers first, then unverified, active (soonest expiry first) and "
-         "revoked. Items are what the latest state still shows, with where it was read.</p>\n"
+         "revoked since the previous report; each on its host, with the items the latest state "
+         "still shows and where they were read. Revocations proved earlier follow, one row per "
+         "exception.</p>\n"
       << "<table class=\"sortable\" id=\"exception-table\"><thead><tr><th>Status</th>"
          "<th>Exception</th><th>Host</th><th>Owner</th><th>Contact</th><th>Ticket</th>"
          "<th>Expiry</th><th>Items still present</th><th>Why</th></tr></thead><tbody>\n";
+  // Revoked before the previous report: history, not work; grouped by exception below.
+  std::vector<std::string> earlier_order;
+  std::map<std::string, std::vector<const json*>> earlier;
   for (const json& v : verdicts) {
     std::string status = Str(v, "status");
     std::string host = Str(v, "host");
     std::string id = Str(v, "exception");
+    if (status == "revoked" && !revoked_since.count(id + '/' + host)) {
+      auto& group = earlier[id];
+      if (group.empty()) earlier_order.push_back(id);
+      group.push_back(&v);
+      continue;
+    }
     out << "<tr class=\"f exception\" data-host=\"" << H(host) << "\" data-status=\""
         << H(status, 16) << "\"><td data-v=\""
         << (status == "leftover"     ? 0
@@ -742,7 +756,7 @@ void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index
             : status == "active"     ? 2
                                      : 3)
         << "\">" << StatusBadge(status);
-    if (revoked_since.count(id + "/" + host)) out << "<br>since the previous report";
+    if (revoked_since.count(id + '/' + host)) out << "<br>since the previous report";
     out << "</td><td><code>" << H(id, 256) << "</code><br>" << H(Str(v, "title")) << "</td><td>";
     auto it = host_index.find(host);
     if (host.empty()) {
@@ -779,11 +793,52 @@ void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index
     out << "</td></tr>\n";
   }
   out << "</tbody></table>\n";
+  if (earlier.empty()) return;
+  out << "<h3>Revoked earlier</h3>\n<table class=\"sortable\"><thead><tr><th>Exception</th>"
+         "<th>Owner</th><th>Ticket</th><th>Expiry</th><th>Hosts</th><th>Revoked on</th></tr>"
+         "</thead><tbody>\n";
+  for (const std::string& id : earlier_order) {
+    const std::vector<const json*>& group = earlier[id];
+    const json& first = *group.front();
+    std::string hosts;
+    std::string names;
+    for (size_t i = 0; i < group.size() && i < kMaxHostsPerGroup; ++i) {
+      std::string host = Str(*group[i], "host");
+      hosts += (hosts.empty() ? "" : " ") + H(host);
+      names += (names.empty() ? "" : ", ") + (host.empty() ? "(no host)" : H(host));
+    }
+    out << "<tr class=\"f exception\" data-host=\"" << hosts
+        << "\" data-status=\"revoked\"><td><code>" << H(id, 256) << "</code><br>"
+        << H(Str(first, "title")) << "</td><td>" << Person(Field(first, "owner")) << "</td><td>"
+        << H(Str(first, "ticket"), 256) << "</td><td>" << H(Str(first, "effective_expiry"), 32)
+        << "</td><td class=\"n\" data-v=\"" << group.size() << "\">" << group.size() << "</td><td>"
+        << StatusBadge("revoked") << " " << names;
+    if (group.size() > kMaxHostsPerGroup) {
+      out << " <span class=\"more\">and " << group.size() - kMaxHostsPerGroup
+          << " more (the JSON report names them all)</span>";
+    }
+    out << "</td></tr>\n";
+  }
+  out << "</tbody></table>\n";
 }
 
-void HostsSection(const json& doc, const std::vector<HostView>& views, const HtmlOptions& options,
-                  std::ostream& out) {
-  out << "<h2 id=\"hosts\">Hosts</h2>\n"
+// The hosts with something to show (HostView::notable), the most urgent first.
+std::vector<const HostView*> Notable(const std::vector<HostView>& views) {
+  std::vector<const HostView*> notable;
+  for (const HostView& v : views) {
+    if (v.notable) notable.push_back(&v);
+  }
+  std::stable_sort(notable.begin(), notable.end(), MoreUrgent);
+  return notable;
+}
+
+// `detailed`: host -> index of the hosts shown in detail (the first --html-hosts of Notable).
+void HostsSection(const json& doc, const std::vector<HostView>& views,
+                  const std::vector<const HostView*>& notable,
+                  const std::map<std::string, size_t>& detailed, std::ostream& out) {
+  out << "<h2 id=\"hosts\">Hosts</h2>\n<p class=\"meta\">" << notable.size()
+      << " host(s) with findings, open exceptions, changes or stale; the others are listed "
+         "below the details.</p>\n"
       << "<div id=\"controls\" hidden><label>Host <input id=\"f-host\" type=\"search\" "
          "placeholder=\"part of a name\"></label><label>Severity at least <select "
          "id=\"f-severity\"><option value=\"\">any</option>";
@@ -800,11 +855,12 @@ void HostsSection(const json& doc, const std::vector<HostView>& views, const Htm
          "<th>Unknown</th><th>Changes since previous</th><th>Baseline findings</th></tr>"
          "</thead><tbody>\n";
   for (const HostView& v : views) {
+    if (!v.notable) continue;
     const json& h = *v.host;
     std::string name = Str(h, "host");
     out << "<tr class=\"f hostrow\" data-host=\"" << H(name) << "\" data-severity=\"" << v.worst
         << "\" data-status=\"" << StatusAttr(v.statuses) << "\"><td>";
-    if (v.notable) {
+    if (detailed.count(name)) {
       out << "<a href=\"#host-" << v.index << "\">" << H(name) << "</a>";
     } else {
       out << H(name);
@@ -819,27 +875,26 @@ void HostsSection(const json& doc, const std::vector<HostView>& views, const Htm
         << Count(v.changes) << Count(v.baseline_findings) << "</tr>\n";
   }
   out << "</tbody></table>\n";
-  std::vector<const HostView*> notable;
-  std::vector<const HostView*> quiet;
-  for (const HostView& v : views) (v.notable ? notable : quiet).push_back(&v);
-  std::stable_sort(notable.begin(), notable.end(), MoreUrgent);
-  size_t limit =
-      options.detail_hosts > 0 ? static_cast<size_t>(options.detail_hosts) : notable.size();
-  out << "<h2 id=\"details\">Host details</h2>\n<p class=\"meta\">Hosts with findings, "
-         "exceptions, changes or stale, the most urgent first (leftovers, then findings by "
-         "severity).</p>\n";
-  for (size_t i = 0; i < notable.size() && i < limit; ++i) HostDetail(*notable[i], doc, out);
-  if (notable.size() > limit) {
-    out << "<p class=\"more\">" << notable.size() - limit
-        << " more host(s) with findings are not shown in detail here (<code>--html-hosts " << limit
+  out << "<h2 id=\"details\">Host details</h2>\n<p class=\"meta\">The most urgent first "
+         "(leftovers, then findings by severity).</p>\n";
+  for (const HostView* v : notable) {
+    if (detailed.count(Str(*v->host, "host"))) HostDetail(*v, doc, out);
+  }
+  if (notable.size() > detailed.size()) {
+    out << "<p class=\"more\">" << notable.size() - detailed.size()
+        << " more host(s) are not shown in detail here (<code>--html-hosts " << detailed.size()
         << "</code>): each has its row in the hosts table, and the JSON and CSV reports hold "
            "everything.</p>\n";
   }
-  if (!quiet.empty()) {
-    out << "<details id=\"quiet-hosts\"><summary>" << quiet.size()
-        << " host(s) without findings, exceptions or changes</summary><p>";
-    for (size_t i = 0; i < quiet.size(); ++i) {
-      out << (i ? ", " : "") << H(Str(*quiet[i]->host, "host"));
+  size_t quiet = views.size() - notable.size();
+  if (quiet > 0) {
+    out << "<details id=\"quiet-hosts\"><summary>" << quiet
+        << " host(s) without findings, open exceptions or changes</summary><p>";
+    bool first = true;
+    for (const HostView& v : views) {
+      if (v.notable) continue;
+      out << (first ? "" : ", ") << H(Str(*v.host, "host"));
+      first = false;
     }
     out << "</p></details>\n";
   }
@@ -878,9 +933,13 @@ std::string RenderHtml(const json& doc, const std::vector<ReportRecord>& history
   std::string generated = Str(doc, "generated_at");
   auto now = ParseRfc3339(generated);
   std::vector<HostView> views = Hosts(doc);
-  std::map<std::string, size_t> host_index;
-  for (const HostView& v : views) {
-    if (v.notable) host_index[Str(*v.host, "host")] = v.index;
+  std::vector<const HostView*> notable = Notable(views);
+  std::map<std::string, size_t> detailed;  // host -> index, of the hosts shown in detail
+  for (const HostView* v : notable) {
+    if (options.detail_hosts > 0 && detailed.size() >= static_cast<size_t>(options.detail_hosts)) {
+      break;
+    }
+    detailed[Str(*v->host, "host")] = v->index;
   }
   std::ostringstream out;
   out << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -901,8 +960,8 @@ std::string RenderHtml(const json& doc, const std::vector<ReportRecord>& history
       << "<main>\n<h2 id=\"summary\">Summary</h2>\n";
   Summary(doc, out);
   out << "<h2 id=\"trend\">The last 30 days</h2>\n" << Chart(doc, history, now.ok() ? *now : 0);
-  Exceptions(doc, host_index, out);
-  HostsSection(doc, views, options, out);
+  Exceptions(doc, detailed, out);
+  HostsSection(doc, views, notable, detailed, out);
   ContactsSection(doc, out);
   out << "</main>\n<footer><p class=\"meta\">Written by <code>tidemarkctl report</code>. "
          "Severity is shown by text and shape: \u25C6 critical, \u25B2 high, \u25A0 medium, "

@@ -18,7 +18,7 @@ namespace tidemark::ctl::report {
 
 struct HtmlOptions {
   // Hosts shown in detail (failing rules with their items, changes), the most urgent first;
-  // every host keeps its row in the hosts table. 0: all.
+  // the others with something to show keep their row in the hosts table. 0: all.
   int detail_hosts = 500;
 };
 

@@ -5,8 +5,6 @@
 namespace tidemark::ctl::report {
 
 using json = nlohmann::json;
-using policy::ExceptionStatus;
-using policy::Outcome;
 using policy::Severity;
 
 namespace {

@@ -7,7 +7,6 @@ namespace tidemark::ctl::report {
 
 using json = nlohmann::json;
 using policy::ExceptionStatus;
-using policy::Outcome;
 using policy::Severity;
 
 void WriteText(const Report& r, std::ostream& out) {
