@@ -1,6 +1,8 @@
 // `tidemarkctl report`: the model (report.h) — reading the store, counting, the exit code.
 #include <algorithm>
+#include <array>
 #include <ctime>
+#include <utility>
 
 #include "collector/ctl/report/report.h"
 
@@ -10,6 +12,55 @@ using json = nlohmann::json;
 using policy::ExceptionStatus;
 using policy::Outcome;
 using policy::Severity;
+
+namespace {
+
+// Who can get in, and with which privileges: each part a query over the state's fact tables
+// (docs/tables.md), with the item id that exceptions name.
+constexpr std::array<std::pair<const char*, const char*>, 4> kAccessQueries = {{
+    {"uid0_accounts",
+     "SELECT id, name, source_file, source_line FROM users WHERE uid = 0 ORDER BY name"},
+    {"privileged_members",
+     "SELECT id, \"group\", user, via FROM privileged_members ORDER BY \"group\", user"},
+    {"sudo_grants",
+     "SELECT id, principal, runas_users, command, nopasswd, source_file, source_line FROM "
+     "sudo_grants ORDER BY principal, source_file, source_line"},
+    {"ssh_keys",
+     "SELECT id, user, type, fingerprint, comment, source_file, source_line FROM ssh_keys "
+     "ORDER BY user, source_file, source_line"},
+}};
+
+// Each part: {rows, incomplete}; `incomplete` says why the rows may not be all the host has (a
+// section not collected, or not fully), never an empty list for "could not read".
+json AccessRights(const policy::FactDb& db) {
+  json out = json::object();
+  for (const auto& [name, sql] : kAccessQueries) {
+    StatusOr<policy::QueryResult> r = db.Query(sql);
+    if (!r.ok()) {
+      out[name] = {{"rows", json::array()},
+                   {"incomplete", "cannot be read: " + r.status().message()}};
+      continue;
+    }
+    json rows = json::array();
+    for (const auto& row : r->rows) {
+      json obj = json::object();
+      for (size_t c = 0; c < row.size() && c < r->columns.size(); ++c) {
+        obj[r->columns[c]] = row[c];
+      }
+      rows.push_back(std::move(obj));
+    }
+    policy::SectionProblems problems = policy::ProblemsOf(db, r->tables_read);
+    std::string incomplete = problems.absent;
+    if (!problems.partial.empty()) {
+      incomplete += (incomplete.empty() ? "" : "; ") + problems.partial;
+    }
+    out[name] = {{"rows", std::move(rows)},
+                 {"incomplete", incomplete.empty() ? json() : json(incomplete)}};
+  }
+  return out;
+}
+
+}  // namespace
 
 StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& db_path) {
   Report r;
@@ -114,6 +165,7 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
       for (const auto& [section, status] : (*db)->section_status()) {
         if (!policy::SectionComplete(status)) h.incomplete_sections[section] = status;
       }
+      h.access = AccessRights(**db);
     } else {
       h.incomplete_sections["(snapshot)"] = "cannot be read: " + db.status().message();
     }

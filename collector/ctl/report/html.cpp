@@ -41,6 +41,7 @@ nav a{margin-right:12px}
 table{border-collapse:collapse;width:100%;margin:6px 0 12px}
 th,td{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#efefef}
+caption{text-align:left;font-weight:600;padding:2px 0}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 td.zero{color:#999}
 code{font:12px/1.35 ui-monospace,"DejaVu Sans Mono",monospace;word-break:break-all}
@@ -543,6 +544,88 @@ bool MoreUrgent(const HostView* a, const HostView* b) {
   return a->index < b->index;
 }
 
+std::string Cell(const json& v) {
+  if (v.is_null()) return "";
+  return v.is_string() ? v.get<std::string>()
+                       : v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// The host's access rights (HostReport::access), each row with the open exception that covers
+// it: at a glance, which extended rights are in place, and whose they are.
+void AccessSection(const json& access, const std::vector<const json*>& exceptions,
+                   std::ostream& out) {
+  if (!access.is_object()) return;
+  std::map<std::string, const json*> covered;  // item id -> verdict (not revoked)
+  for (const json* e : exceptions) {
+    if (Str(*e, "status") == "revoked") continue;
+    for (const json& i : Arr(*e, "items")) covered.emplace(Str(i, "id"), e);
+  }
+  struct Part {
+    const char* key;
+    const char* title;
+    std::vector<std::pair<const char*, const char*>> columns;  // heading, column
+  };
+  const Part parts[] = {
+      {"uid0_accounts", "Accounts with UID 0", {{"Account", "name"}}},
+      {"privileged_members",
+       "Members of privileged groups",
+       {{"Group", "group"}, {"Member", "user"}, {"Via", "via"}}},
+      {"sudo_grants",
+       "sudo grants",
+       {{"Who", "principal"}, {"As", "runas_users"}, {"Command", "command"}}},
+      {"ssh_keys",
+       "Authorized SSH keys",
+       {{"User", "user"},
+        {"Type", "type"},
+        {"Fingerprint", "fingerprint"},
+        {"Comment", "comment"}}},
+  };
+  out << "<h4>Access rights</h4>\n";
+  for (const Part& p : parts) {
+    const json& part = Field(access, p.key);
+    const json& rows = Arr(part, "rows");
+    std::string incomplete = Str(part, "incomplete");
+    if (!incomplete.empty()) {
+      out << "<p><strong>" << p.title << ": not known in full</strong> (" << H(incomplete) << ")"
+          << (rows.empty() ? "." : "; what was read:") << "</p>\n";
+      if (rows.empty()) continue;
+    } else if (rows.empty()) {
+      out << "<p class=\"meta\">" << p.title << ": none.</p>\n";
+      continue;
+    }
+    out << "<table><caption>" << p.title << " (" << rows.size() << ")</caption><thead><tr>";
+    for (const auto& [heading, column] : p.columns) out << "<th>" << heading << "</th>";
+    if (std::string_view(p.key) == "sudo_grants") out << "<th>Password</th>";
+    out << "<th>Where</th><th>Exception</th></tr></thead><tbody>\n";
+    size_t n = 0;
+    for (const json& row : rows) {
+      if (++n > kMaxItemsPerRule * 5) break;
+      out << "<tr>";
+      for (const auto& [heading, column] : p.columns) {
+        out << "<td><code>" << H(Cell(Field(row, column))) << "</code></td>";
+      }
+      if (std::string_view(p.key) == "sudo_grants") {
+        bool nopasswd = Field(row, "nopasswd").is_number_integer() &&
+                        Field(row, "nopasswd").get<int64_t>() != 0;
+        out << "<td>" << (nopasswd ? "<strong>NOPASSWD</strong>" : "asked") << "</td>";
+      }
+      out << "<td><code>" << H(Where(row)) << "</code></td><td>";
+      auto it = covered.find(Str(row, "id"));
+      if (it != covered.end()) {
+        const json& e = *it->second;
+        out << StatusBadge(Str(e, "status")) << " " << H(Str(e, "exception"), 128) << "<br>"
+            << H(Str(Field(e, "owner"), "name"), 128) << ", " << H(Str(e, "ticket"), 128);
+      }
+      out << "</td></tr>\n";
+    }
+    out << "</tbody></table>\n";
+    if (rows.size() > kMaxItemsPerRule * 5) {
+      out << "<p class=\"more\">and " << rows.size() - kMaxItemsPerRule * 5
+          << " more (the JSON report has them all)</p>\n";
+    }
+  }
+}
+
 void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
   const json& h = *v.host;
   std::string name = Str(h, "host");
@@ -621,6 +704,7 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
     }
     out << "</tbody></table>\n";
   }
+  AccessSection(Field(h, "access"), mine, out);
   const json& since = Arr(h, "changes_since_previous");
   if (!since.empty()) {
     out << "<h4>Changed since the previous report</h4>\n" << ChangesTable(since, false);

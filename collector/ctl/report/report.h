@@ -41,6 +41,10 @@ struct HostReport {
   JudgedHost judged;
   bool stale = false;
   std::map<std::string, std::string> incomplete_sections;  // section -> status, not ok
+  // Who can get in and with which privileges (UID 0 accounts, privileged group members, sudo
+  // grants, authorized keys: rows of the latest state's fact tables); null when the state
+  // cannot be read.
+  nlohmann::json access;
   std::vector<const policy::RuleResult*> failing;          // most severe first
   std::vector<const policy::RuleResult*> unknown;          // unknown and error
   // Since the previous report (when there is one): the host's states from the one current
