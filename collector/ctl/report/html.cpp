@@ -664,9 +664,11 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
     }
     out << "</p>\n";
   }
+  AccessSection(Field(h, "access"), mine, out);
   const json& failing = Arr(h, "failing");
   if (!failing.empty()) {
-    out << "<table><thead><tr><th>Severity</th><th>Rule</th><th>Items (where)</th></tr></thead>"
+    out << "<h4>Failing rules</h4>\n<table><thead><tr><th>Severity</th><th>Rule</th><th>Items "
+           "(where)</th></tr></thead>"
            "<tbody>\n";
     for (const json& f : failing) {
       bool tolerated = Field(f, "tolerated").is_boolean() && Field(f, "tolerated").get<bool>();
@@ -695,7 +697,9 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
   }
   const json& unknown = Arr(h, "unknown");
   if (!unknown.empty()) {
-    out << "<table><thead><tr><th>Result</th><th>Rule</th><th>Why</th></tr></thead><tbody>\n";
+    out << "<h4>Unknown and error "
+           "results</h4>\n<table><thead><tr><th>Result</th><th>Rule</th><th>Why</th></tr></"
+           "thead><tbody>\n";
     for (const json& u : unknown) {
       out << "<tr class=\"f\" data-severity=\"" << H(Str(u, "severity"), 16) << "\"><td>"
           << H(Str(u, "result"), 16) << " " << SeverityBadge(Str(u, "severity"))
@@ -704,7 +708,6 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
     }
     out << "</tbody></table>\n";
   }
-  AccessSection(Field(h, "access"), mine, out);
   const json& since = Arr(h, "changes_since_previous");
   if (!since.empty()) {
     out << "<h4>Changed since the previous report</h4>\n" << ChangesTable(since, false);
