@@ -106,8 +106,7 @@ TEST_F(ReportBrowserTest, ThePageShowsTheFleetFiltersWithScriptAndRequestsNothin
   EXPECT_NE(leftover.find("user:games"), std::string::npos) << leftover;
   EXPECT_NE(dom.find("<svg id=\"chart\""), std::string::npos);
   // Three nights: 11-30 (recorded), 12-01 (recorded), 12-02 (this one).
-  EXPECT_EQ(std::regex_search(dom, m, std::regex("The chart's numbers \\(3 days with a report\\)")),
-            true);
+  EXPECT_NE(dom.find("The chart's numbers (3 day(s) with a report)"), std::string::npos);
   // The script ran: the filters are shown and count the hosts.
   EXPECT_NE(dom.find("<div id=\"controls\">"), std::string::npos);
   EXPECT_NE(dom.find("4 of 4 hosts in the table shown"), std::string::npos);

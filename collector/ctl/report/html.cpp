@@ -457,7 +457,7 @@ std::string Chart(const json& doc, const std::vector<ReportRecord>& history, int
       << "</svg>\n";
   // The same numbers as a table, for screen readers and for copying.
   svg << "<details><summary>The chart's numbers (" << days.size()
-      << " days with a report)</summary><table><thead><tr><th>Day</th><th>Failing "
+      << " day(s) with a report)</summary><table><thead><tr><th>Day</th><th>Failing "
          "findings</th><th>Open exceptions</th></tr></thead><tbody>\n";
   for (const auto& [d, v] : days) {
     svg << "<tr><td>" << DateOf(d) << "</td>" << Count(v.failing) << Count(v.open) << "</tr>\n";
