@@ -112,6 +112,33 @@ std::string AsciiUpper(std::string_view text) {
   return out;
 }
 
+std::string EscapeMarkup(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    switch (ch) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
 std::string CsvField(const std::string& raw, bool text_cell) {
   std::string text = EscapeControl(raw);
   if (text_cell && !text.empty() && std::string_view("=+-@").find(text[0]) != std::string::npos) {

@@ -31,6 +31,11 @@ size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp = nullpt
 // length of the original text. For fields whose length a host controls (versions, comments).
 std::string EscapeControlBounded(std::string_view text, size_t max_bytes);
 
+// `text` for HTML or XML content and attributes: & < > " ' as the entities &amp; &lt; &gt;
+// &quot; &#39;. Host text is passed through EscapeControl first (XML 1.0 forbids most control
+// characters; a page should not carry a host's escape sequences either).
+std::string EscapeMarkup(std::string_view text);
+
 // `text` with ASCII letters in upper case ("leftover" -> "LEFTOVER"): status words in text
 // output.
 std::string AsciiUpper(std::string_view text);

@@ -20,22 +20,7 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr const char* kPolicies = R"(
-rules:
-  - id: accounts-uid0-only-root
-    title: Only root has UID 0
-    severity: critical
-    query: |
-      SELECT id, 'uid 0: ' || name AS detail FROM users WHERE uid = 0 AND name <> 'root'
-  - id: accounts-no-games
-    title: No games account
-    severity: low
-    query: SELECT id FROM users WHERE name = 'games'
-  - id: sudo-no-nopasswd
-    title: sudo asks for a password
-    severity: medium
-    query: SELECT id FROM sudo_grants WHERE nopasswd
-)";
+constexpr const char* kPolicies = testing::kUserPolicies;
 
 using testing::User;
 

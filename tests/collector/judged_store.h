@@ -22,6 +22,24 @@ inline nlohmann::json User(const std::string& name, int uid, int line) {
           {"gid", uid},           {"login_shell", true}, {"source", {{"line", line}}}};
 }
 
+// Rules over the users table (and one over sudo_grants, which these states lack: unknown).
+inline constexpr const char* kUserPolicies = R"(
+rules:
+  - id: accounts-uid0-only-root
+    title: Only root has UID 0
+    severity: critical
+    query: |
+      SELECT id, 'uid 0: ' || name AS detail FROM users WHERE uid = 0 AND name <> 'root'
+  - id: accounts-no-games
+    title: No games account
+    severity: low
+    query: SELECT id FROM users WHERE name = 'games'
+  - id: sudo-no-nopasswd
+    title: sudo asks for a password
+    severity: medium
+    query: SELECT id FROM sudo_grants WHERE nopasswd
+)";
+
 // Loads policy text, or fails the test.
 inline std::shared_ptr<const policy::PolicySet> Policies(const std::string& text) {
   auto set = policy::LoadPolicyText(text, "test.yaml");

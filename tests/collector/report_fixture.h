@@ -22,22 +22,8 @@
 
 namespace tidemark::testing {
 
-inline constexpr const char* kReportPolicies = R"(
-rules:
-  - id: accounts-uid0-only-root
-    title: Only root has UID 0
-    severity: critical
-    query: |
-      SELECT id, 'uid 0: ' || name AS detail FROM users WHERE uid = 0 AND name <> 'root'
-  - id: accounts-no-games
-    title: No games account
-    severity: low
-    query: SELECT id FROM users WHERE name = 'games'
-  - id: sudo-no-nopasswd
-    title: sudo asks for a password
-    severity: medium
-    query: SELECT id FROM sudo_grants WHERE nopasswd
-)";
+// The rules the fleet is judged by (judged_store.h).
+inline constexpr const char* kReportPolicies = kUserPolicies;
 
 inline constexpr const char* kReportRegister = R"(exceptions:
   - id: MIG-1

@@ -33,6 +33,12 @@ TEST(EscapeControl, EscapesInvalidUtf8ByteByByte) {
   EXPECT_EQ(EscapeControl("\xe2\x80"), "\\xe2\\x80");           // cut short
 }
 
+TEST(EscapeMarkup, EscapesTheFiveMarkupCharactersOnly) {
+  EXPECT_EQ(EscapeMarkup("<a href=\"x\" title='y'>&amp;</a> é"),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt; é");
+  EXPECT_EQ(EscapeMarkup(EscapeControl("a\x1b[31m")), "a\\x1b[31m");
+}
+
 TEST(EscapeControlBounded, CutsOnAUnitBoundaryAndSaysHowLong) {
   std::string big(10 * 1024 * 1024, 'v');
   std::string out = EscapeControlBounded(big, 64);

@@ -180,29 +180,7 @@ constexpr std::string_view kScript = R"JS(
 // Text for the page: control characters escaped as in the terminal outputs, cut, then the
 // markup characters.
 std::string H(std::string_view text, size_t max = kMaxCell) {
-  std::string out;
-  for (char ch : EscapeControlBounded(text, max)) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
+  return EscapeMarkup(EscapeControlBounded(text, max));
 }
 
 const json& Field(const json& j, const char* key) {

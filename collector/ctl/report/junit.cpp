@@ -15,39 +15,14 @@ using policy::Outcome;
 namespace {
 
 // XML text: control characters escaped as the terminal outputs do (XML 1.0 forbids most of
-// them), then the five markup characters.
-std::string Xml(std::string_view text) {
-  std::string out;
-  for (char ch : EscapeControl(text)) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
-
-// JUnit XML: a suite per host (with the report's time: the schemas CI systems use allow the
-// time and the skipped count on a suite, not on the whole), a case per (host, rule) and per (host,
-// exception); failures for fail and leftover, skipped for unknown, error and unverified.
+// them), then the markup characters.
+std::string Xml(std::string_view text) { return EscapeMarkup(EscapeControl(text)); }
 
 }  // namespace
 
+// JUnit XML: a suite per host (with the report's time: the schemas CI systems use allow the
+// time and the skipped count on a suite, not on the whole), a case per (host, rule) and per
+// (host, exception); failures for fail and leftover, skipped for unknown, error and unverified.
 void WriteJunit(const Report& r, std::ostream& out) {
   std::map<std::string, std::vector<const policy::ExceptionVerdict*>> by_host;
   for (const auto& v : r.verdicts) by_host[v.host].push_back(&v);
