@@ -51,6 +51,7 @@ case $rc in 0 | 3 | 5) ;; *) echo "exceptions.sh: the previous report failed ($r
 ls -l "$work"/report.* | awk '{print $5, $9}'
 if command -v chromium >/dev/null; then
   "$measure" --runs 3 --label "headless chromium --dump-dom of the HTML page" -- \
-    chromium --headless --no-sandbox --disable-gpu --user-data-dir="$work/profile" \
-    --proxy-server=http://127.0.0.1:9 --dump-dom "file://$work/report.html"
+    chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
+    --user-data-dir="$work/profile" --proxy-server=http://127.0.0.1:9 \
+    --dump-dom "file://$work/report.html"
 fi

@@ -30,7 +30,8 @@ class ReportBrowserTest : public testing::ReportFleetTest {
     const std::string netlog = dir_.Host("/netlog.json");
     std::string out, err;
     int rc = testing::RunCommand(
-        "timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run "
+        "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+        "--no-first-run "
         "--no-default-browser-check --disable-background-networking --disable-component-update "
         "--disable-sync --disable-default-apps --disable-extensions --user-data-dir=" +
             testing::ShellQuote(dir_.Host("/profile")) +
