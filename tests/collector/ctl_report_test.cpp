@@ -123,6 +123,34 @@ TEST_F(CtlReportTest, EachNightComparesWithTheNightBefore) {
   }
 }
 
+// --since counts what changed from another time than the previous report: a time, or a
+// duration before --now; the exceptions revoked since compare with the last report recorded by
+// then.
+TEST_F(CtlReportTest, SinceCountsChangesFromAGivenTime) {
+  json j = json::parse(
+      Report(testing::kNight2, {"--no-record", "--format", "json", "--since", "2025-11-29"}).out);
+  EXPECT_EQ(j["summary"]["changes_since"], "2025-11-29T00:00:00Z");
+  EXPECT_TRUE(j["summary"]["previous_report"].is_null());  // none recorded by then
+  EXPECT_EQ(j["summary"]["hosts_changed_since_previous"],
+            json::array({"app01", "web01", "web02"}));  // new since
+  EXPECT_EQ(j["summary"]["revoked_since_previous"], json::array());
+  j = json::parse(
+      Report(testing::kNight2, {"--no-record", "--format", "json", "--since", "12h"}).out);
+  EXPECT_EQ(j["summary"]["changes_since"], "2025-12-01T14:30:00Z");
+  EXPECT_EQ(j["summary"]["previous_report"], testing::kNight1);
+  EXPECT_EQ(j["summary"]["hosts_changed_since_previous"], json::array({"app01", "web02"}));
+  EXPECT_EQ(j["summary"]["revoked_since_previous"].size(), 1u);
+  CtlRun text = Report(testing::kNight2, {"--no-record", "--since", "12h"});
+  EXPECT_NE(text.out.find("\nsince 2025-12-01T14:30:00Z: 2 host(s) changed, 1 exception "
+                          "verdict(s) newly revoked (since the report of 2025-12-01T02:30:00Z)\n"),
+            std::string::npos)
+      << text.out;
+  CtlRun bad = Report(testing::kNight2, {"--no-record", "--since", "2099-01-01"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("--since 2099-01-01 is after --now"), std::string::npos) << bad.err;
+  EXPECT_EQ(Report(testing::kNight2, {"--no-record", "--since", "soon"}).code, 1);
+}
+
 TEST_F(CtlReportTest, JunitIsValidForAnXmlParserAndTheSchema) {
   TIDEMARK_REQUIRE(testing::HaveProgram("xmllint"), "xmllint (libxml2-utils) not installed");
   const std::string xml = dir_.Host("/r.xml");

@@ -82,7 +82,24 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
     r.verdicts = std::move(*verdicts);
     policy::SortVerdicts(r.verdicts);
   }
-  if (auto prev = store.LatestReport(r.now); !prev.ok()) {
+  std::optional<int64_t> since;
+  if (!o.since.empty()) {
+    StatusOr<int64_t> at = ParseTimeArgument(o.since);
+    if (!at.ok()) {
+      StatusOr<int64_t> back = ParseDuration(o.since);
+      if (!back.ok()) {
+        return Status(StatusCode::kInvalidArgument,
+                      "--since: '" + o.since + "' is neither a time nor a duration");
+      }
+      at = r.now - *back;
+    }
+    if (*at > r.now) {
+      return Status(StatusCode::kInvalidArgument, "--since " + o.since + " is after --now");
+    }
+    since = *at;
+  }
+  // The report compared with: the last one recorded before now, or at or before --since.
+  if (auto prev = store.LatestReport(since ? *since + 1 : r.now); !prev.ok()) {
     return prev.status();
   } else if (*prev) {
     r.previous_at = (*prev)->generated_at;
@@ -96,6 +113,8 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
       }
     }
   }
+  r.since_given = since.has_value();
+  r.since_at = since ? since : r.previous_at;
   constexpr int64_t kHistorySeconds = int64_t{30} * 86400;
   auto recorded = store.ReportSummaries(r.now - kHistorySeconds, r.now);
   if (!recorded.ok()) return recorded.status();
@@ -119,7 +138,7 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
     h.baseline = *approval;
     bool baseline_moved = h.baseline && h.baseline->snapshot_seq != h.judged.state.seq;
     std::vector<HistoryEntry> states;
-    if (r.previous_at || baseline_moved) {
+    if (r.since_at || baseline_moved) {
       auto history = store.History(h.judged.state.host);
       if (!history.ok()) return history.status();
       for (const HistoryEntry& e : *history) {
@@ -146,10 +165,10 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
         h.baseline_finding.push_back(policy::IsBaselineFinding(ch) && it == covered.end());
       }
     }
-    if (r.previous_at) {
+    if (r.since_at) {
       std::optional<size_t> from;
       for (size_t i = 0; i < states.size(); ++i) {
-        if (states[i].received_at <= *r.previous_at) from = i;
+        if (states[i].received_at <= *r.since_at) from = i;
       }
       if (!from) {
         h.new_host = true;

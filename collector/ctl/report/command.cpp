@@ -118,6 +118,7 @@ int RunReport(const Options& o, CtlContext& ctx) {
                     {"stale_after_seconds", o.stale_after},
                     {"max_age_seconds", o.max_age},
                     {"fail_on", policy::SeverityName(o.fail_on)},
+                    {"since", o.since},
                     {"formats", formats},
                     {"outs", o.outs}};
     ReportRecord record{r->now, options.dump(), doc["summary"].dump(), json_text};
@@ -140,6 +141,11 @@ void AddReportCommand(CLI::App& app, CtlContext& ctx) {
       ->type_name("FILE");
   AddRegisterOptions(*report, o->register_file, o->policies, o->policies_given);
   AddTime(*report, "--now", o->now, "report as at TIME (default: now)");
+  report
+      ->add_option("--since", o->since,
+                   "count what changed from TIME, or DUR before --now (default: from the "
+                   "previous recorded report)")
+      ->type_name("TIME|DUR");
   AddDuration(*report, "--stale-after", o->stale_after,
               "a host not heard from for DUR is stale (default 26h)");
   AddDuration(*report, "--max-age", o->max_age,

@@ -745,12 +745,15 @@ void Summary(const json& doc, std::ostream& out) {
   for (const char* st : {"unverified", "active", "revoked"}) {
     out << StatusBadge(st) << " " << Int(exceptions, st) << " ";
   }
-  out << "</li>\n<li>Since the previous report<span class=\"big\">"
-      << Arr(s, "hosts_changed_since_previous").size() << " host(s) changed</span>";
-  if (Str(s, "previous_report").empty()) {
+  out << "</li>\n<li>"
+      << (Str(s, "changes_since") == Str(s, "previous_report") ? "Since the previous report"
+                                                               : "Since --since")
+      << "<span class=\"big\">" << Arr(s, "hosts_changed_since_previous").size()
+      << " host(s) changed</span>";
+  if (Str(s, "changes_since").empty()) {
     out << "no previous report recorded";
   } else {
-    out << "or new since " << H(Str(s, "previous_report"), 32) << "; "
+    out << "or new since " << H(Str(s, "changes_since"), 32) << "; "
         << Arr(s, "revoked_since_previous").size() << " exception(s) newly revoked";
   }
   out << "</li>\n<li>Since the approved baselines<span class=\"big\">"

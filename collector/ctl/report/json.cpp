@@ -60,8 +60,8 @@ json ToJson(const Report& r) {
                          {"result", policy::OutcomeName(u->outcome)},
                          {"message", u->message}});
     }
-    json since;  // null without a previous report
-    if (r.previous_at) {
+    json since;  // null without a previous report or --since
+    if (r.since_at) {
       since = json::array();
       for (const policy::Change& ch : h.changes_since) {
         since.push_back(ChangeJson(ch, h.states_since));
@@ -122,6 +122,7 @@ json ToJson(const Report& r) {
                 {"unknown", c.unknown},
                 {"exceptions", verdicts["summary"]},
                 {"previous_report", r.previous_at ? json(FormatRfc3339(*r.previous_at)) : json()},
+                {"changes_since", r.since_at ? json(FormatRfc3339(*r.since_at)) : json()},
                 {"hosts_changed_since_previous", Changed(r)},
                 {"revoked_since_previous", RevokedSince(r)},
                 {"baseline_findings", BaselineFindings(r).first}}},

@@ -34,6 +34,7 @@ struct Options {
   policy::Severity fail_on = policy::Severity::kHigh;
   bool no_record = false;
   bool previous = false;
+  std::string since;     // TIME or DUR before --now: what changed is counted from then
   int html_hosts = 500;  // hosts shown in detail in the HTML page (0: all)
 };
 
@@ -45,8 +46,8 @@ struct HostReport {
   // grants, authorized keys: rows of the latest state's fact tables); null when the state
   // cannot be read.
   nlohmann::json access;
-  std::vector<const policy::RuleResult*> failing;          // most severe first
-  std::vector<const policy::RuleResult*> unknown;          // unknown and error
+  std::vector<const policy::RuleResult*> failing;  // most severe first
+  std::vector<const policy::RuleResult*> unknown;  // unknown and error
   // Since the previous report (when there is one): the host's states from the one current
   // then to the latest, and what changed; `new_host`: no state of it was current then.
   std::vector<HistoryEntry> states_since;
@@ -69,6 +70,9 @@ struct Report {
   std::optional<LoadedRegister> reg;
   std::vector<policy::ExceptionVerdict> verdicts;  // sorted
   std::optional<int64_t> previous_at;              // the previous report's time
+  // What changed is counted from here: --since, or else the previous report's time.
+  std::optional<int64_t> since_at;
+  bool since_given = false;
   // exception id + "/" + host -> status in the previous report
   std::map<std::string, std::string> previous_statuses;
   // The summaries of the reports recorded in the 30 days before `now`, oldest first (the

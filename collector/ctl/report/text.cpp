@@ -18,11 +18,16 @@ void WriteText(const Report& r, std::ostream& out) {
     for (const std::string& h : c.stale) out << " " << Safe(h);
     out << "\n";
   }
-  if (r.previous_at) {
+  if (r.since_at) {
     json revoked = RevokedSince(r);
-    out << "since the previous report (" << FormatRfc3339(*r.previous_at)
-        << "): " << Changed(r).size() << " host(s) changed, " << revoked.size()
-        << " exception verdict(s) newly revoked\n";
+    out << (r.since_given ? "since " : "since the previous report (") << FormatRfc3339(*r.since_at)
+        << (r.since_given ? "" : ")") << ": " << Changed(r).size() << " host(s) changed, "
+        << revoked.size() << " exception verdict(s) newly revoked";
+    if (r.since_given) {
+      out << (r.previous_at ? " (since the report of " + FormatRfc3339(*r.previous_at) + ")"
+                            : " (no report recorded by then)");
+    }
+    out << "\n";
     for (const json& v : revoked) {
       out << "revoked since: " << Safe(v["exception"].get<std::string>()) << " on "
           << Safe(v["host"].get<std::string>()) << "\n";
