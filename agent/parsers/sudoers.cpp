@@ -741,7 +741,10 @@ class Parser {
         pos_ += 2;
         continue;
       }
-      if (c == '#' || c == '\r' || c == '\n' || c == '\0') {
+      // A backslash that neither continues the line nor quotes a character (at the end of the
+      // text, or before a lone \r) ends the line like #, \r or \n do (the chunk below could
+      // not take it: the parser would stop making progress, as a fuzzer found).
+      if (c == '\\' || c == '#' || c == '\r' || c == '\n' || c == '\0') {
         Error(line_, "unterminated regular expression");
         return false;
       }

@@ -246,6 +246,19 @@ TEST(SudoersParseTest, CommandForms) {
           R"([{"algorithm":"sha256","value":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}])"));
 }
 
+// A regular expression argument whose backslash neither continues the line nor quotes a
+// character: at the end of the file, or before a lone \r. visudo -c calls both a syntax error;
+// the parser once stopped making progress there (found by the sudoers fuzz target).
+TEST(SudoersParseTest, ARegexEndingInALoneBackslashIsAnErrorNotAStall) {
+  for (const char* text : {"a ALL = /usr/bin/passwd ^[a-z]\\",
+                           "a ALL = /usr/bin/passwd ^[a-z]\\\rx$\nb ALL = /bin/ls\n"}) {
+    Result r = CollectText(text);
+    ASSERT_FALSE(r.section.errors.empty()) << text;
+    EXPECT_EQ(r.section.errors[0].message.find("unterminated regular expression"), 0u)
+        << r.section.errors[0].message;
+  }
+}
+
 TEST(SudoersParseTest, SeveralPrivilegesPerEntry) {
   Result r = CollectText("alice web = /bin/a : db = (pg) /bin/b\n");
   EXPECT_EQ(Brief(r.grants()),
