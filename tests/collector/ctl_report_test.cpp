@@ -76,6 +76,11 @@ TEST_F(CtlReportTest, EveryFormatMatchesItsGoldenFile) {
   std::vector<std::string> order;
   for (const json& v : j["exceptions"]) order.push_back(v["status"].get<std::string>());
   EXPECT_EQ(order, (std::vector<std::string>{"leftover", "unverified", "active", "revoked"}));
+  // The contacts: the register's owners and contacts, and who approved web02's baseline.
+  ASSERT_EQ(j["contacts"].size(), 4u);
+  EXPECT_EQ(j["contacts"][3]["role"], "baseline approver");
+  EXPECT_EQ(j["contacts"][3]["name"], "Jane Roe");
+  EXPECT_EQ(j["contacts"][3]["baselines"], json::array({"web02"}));
 }
 
 // Each host's access rights on the page, each with the open exception that covers it; a part

@@ -230,20 +230,28 @@ Counts Count(const Report& r) {
 
 std::vector<Contact> Contacts(const Report& r) {
   std::vector<Contact> out;
-  if (!r.reg) return out;
-  auto add = [&](const std::string& role, const policy::Person& p, const std::string& id) {
+  auto find = [&](const std::string& role, const policy::Person& p) -> Contact& {
     for (Contact& c : out) {
       if (c.role == role && c.person.name == p.name && c.person.email == p.email &&
           c.person.phone == p.phone) {
-        c.exceptions.push_back(id);
-        return;
+        return c;
       }
     }
-    out.push_back({role, p, {id}});
+    out.push_back({role, p, {}, {}});
+    return out.back();
   };
-  for (const auto& e : r.reg->reg.exceptions) {
-    add("owner", e.owner, e.id);
-    if (e.contact) add("contact", *e.contact, e.id);
+  if (r.reg) {
+    for (const auto& e : r.reg->reg.exceptions) {
+      find("owner", e.owner).exceptions.push_back(e.id);
+      if (e.contact) find("contact", *e.contact).exceptions.push_back(e.id);
+    }
+  }
+  // Who approved each host's baseline (tidemarkctl baseline approve --by).
+  for (const HostReport& h : r.hosts) {
+    if (!h.baseline) continue;
+    policy::Person approver;
+    approver.name = h.baseline->approved_by;
+    find("baseline approver", approver).baselines.push_back(h.judged.state.host);
   }
   return out;
 }

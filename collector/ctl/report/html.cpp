@@ -972,11 +972,12 @@ void ContactsSection(const json& doc, std::ostream& out) {
   const json& contacts = Arr(doc, "contacts");
   out << "<h2 id=\"contacts\">Owners and contacts</h2>\n";
   if (contacts.empty()) {
-    out << "<p>None: the owners and contacts come from the exception register.</p>\n";
+    out << "<p>None: the owners and contacts come from the exception register, the approvers "
+           "from the approved baselines.</p>\n";
     return;
   }
   out << "<table class=\"sortable\"><thead><tr><th>Role</th><th>Name</th><th>Organisation</th>"
-         "<th>E-mail</th><th>Phone</th><th>Availability</th><th>Exceptions</th></tr></thead>"
+         "<th>E-mail</th><th>Phone</th><th>Availability</th><th>Answers for</th></tr></thead>"
          "<tbody>\n";
   for (const json& c : contacts) {
     out << "<tr><td>" << H(Str(c, "role"), 32) << "</td><td>" << H(Str(c, "name"), 256)
@@ -987,6 +988,11 @@ void ContactsSection(const json& doc, std::ostream& out) {
     for (const json& e : Arr(c, "exceptions")) {
       out << (first ? "" : ", ") << "<code>" << H(e.is_string() ? e.get<std::string>() : "", 256)
           << "</code>";
+      first = false;
+    }
+    for (const json& b : Arr(c, "baselines")) {
+      out << (first ? "" : ", ") << "baseline of "
+          << H(b.is_string() ? b.get<std::string>() : "", 256);
       first = false;
     }
     out << "</td></tr>\n";

@@ -107,7 +107,8 @@ json ToJson(const Report& r) {
                         {"email", k.person.email},
                         {"phone", k.person.phone},
                         {"availability", k.person.availability},
-                        {"exceptions", k.exceptions}});
+                        {"exceptions", k.exceptions},
+                        {"baselines", k.baselines}});
   }
   json verdicts = policy::VerdictsJson(r.verdicts, r.now);
   json doc = {{"generated_at", FormatRfc3339(r.now)},

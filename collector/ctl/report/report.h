@@ -97,11 +97,13 @@ struct Counts {
 };
 Counts Count(const Report& r);
 
-// The owners and contacts of the register, one row per person, with their exceptions.
+// The owners and contacts of the register and the approvers of the baselines, one row per
+// person and role, with the exceptions and the hosts' baselines they answer for.
 struct Contact {
-  std::string role;
+  std::string role;  // owner, contact, baseline approver
   policy::Person person;
   std::vector<std::string> exceptions;
+  std::vector<std::string> baselines;  // hosts
 };
 std::vector<Contact> Contacts(const Report& r);
 
