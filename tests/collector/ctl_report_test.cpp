@@ -11,6 +11,7 @@
 
 #include "collector/ctl/report/html.h"
 #include "common/read_file.h"
+#include "common/snapshot.h"
 #include "tests/collector/report_fixture.h"
 #include "tests/support/require.h"
 
@@ -286,6 +287,43 @@ TEST_F(CtlReportBaselineTest, AnUnapprovedRightSinceTheBaselineFailsAsHigh) {
   EXPECT_EQ(j["summary"]["findings"]["critical"], 0);  // no rule about UID 0 here
   args.insert(args.end(), {"--fail-on", "critical"});
   EXPECT_EQ(Ctl(args).code, 0);
+}
+
+// A section not collected fully: the report names it and the errors it reported, on the page
+// too; rules reading it are unknown, never passed.
+TEST_F(CtlReportBaselineTest, CollectionErrorsAreShownWithTheSectionNotCollectedFully) {
+  Snapshot s;
+  s.host = {"h2", "h2", "/"};
+  s.collected_at = "2025-12-01T00:00:00Z";
+  s.agent_version = "test";
+  s.sections["accounts"].data = {{"users", json::array({testing::User("root", 0, 1)})}};
+  Section& sudo = s.sections["sudo"];
+  sudo.data = {{"grants", json::array()}, {"defaults", json::array()}, {"files", json::array()}};
+  sudo.AddError("/etc/sudoers.d/vendor", std::nullopt, "cannot open: Permission denied");
+  sudo.Finish();
+  std::string text = SerializeSnapshot(s);
+  ASSERT_TRUE(store_->PutSnapshot(MakeSnapshotInput("h2", "h2-1", s, text, 1764504000)).ok());
+  Judge(testing::kUserPolicies);
+  CtlRun r = Ctl(
+      {"--db", db_, "report", "--now", "2025-12-01T02:30:00Z", "--no-record", "--format", "json"});
+  json j = json::parse(r.out);
+  const json& h = j["hosts"][0];
+  EXPECT_EQ(h["incomplete_sections"], json({{"sudo", "partial"}}));
+  EXPECT_EQ(h["collection_errors"], json::array({{{"section", "sudo"},
+                                                  {"path", "/etc/sudoers.d/vendor"},
+                                                  {"line", nullptr},
+                                                  {"message", "cannot open: Permission denied"}}}));
+  EXPECT_EQ(h["unknown"][0]["rule"], "sudo-no-nopasswd");
+  EXPECT_EQ(h["access"]["sudo_grants"]["incomplete"].get<std::string>().find("section sudo is "
+                                                                             "partial"),
+            0u)
+      << h["access"].dump();
+  std::string page = Ctl({"--db", db_, "report", "--now", "2025-12-01T02:30:00Z", "--no-record",
+                          "--format", "html"})
+                         .out;
+  EXPECT_NE(page.find("<li>sudo: <code>/etc/sudoers.d/vendor</code> cannot open: Permission "
+                      "denied</li>"),
+            std::string::npos);
 }
 
 }  // namespace

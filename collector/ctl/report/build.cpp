@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "collector/ctl/report/report.h"
+#include "common/snapshot.h"
 
 namespace tidemark::ctl::report {
 
@@ -14,6 +15,9 @@ using policy::Outcome;
 using policy::Severity;
 
 namespace {
+
+constexpr size_t kMaxHostsWithErrors = 200;
+constexpr size_t kMaxErrorsPerSection = 10;
 
 // Who can get in, and with which privileges: each part a query over the state's fact tables
 // (docs/tables.md), with the item id that exceptions name.
@@ -56,6 +60,27 @@ json AccessRights(const policy::FactDb& db) {
     }
     out[name] = {{"rows", std::move(rows)},
                  {"incomplete", incomplete.empty() ? json() : json(incomplete)}};
+  }
+  return out;
+}
+
+// The errors the sections of a stored state reported: [{section, path, line, message}], at
+// most kMaxErrorsPerSection each; null when the snapshot cannot be read again.
+json CollectionErrors(SqliteStore& store, int64_t seq) {
+  auto stored = store.SnapshotBySeq(seq);
+  if (!stored.ok()) return json();
+  StatusOr<Snapshot> snapshot = DecodeSnapshot(stored->body);
+  if (!snapshot.ok()) return json();
+  json out = json::array();
+  for (const auto& [name, section] : snapshot->sections) {
+    size_t n = 0;
+    for (const SectionError& e : section.errors) {
+      if (++n > kMaxErrorsPerSection) break;
+      out.push_back({{"section", name},
+                     {"path", e.path.empty() ? json() : json(e.path)},
+                     {"line", e.line ? json(*e.line) : json()},
+                     {"message", e.message}});
+    }
   }
   return out;
 }
@@ -119,6 +144,7 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
   auto recorded = store.ReportSummaries(r.now - kHistorySeconds, r.now);
   if (!recorded.ok()) return recorded.status();
   r.history = std::move(*recorded);
+  size_t hosts_with_errors = 0;
   for (JudgedHost& j : *judged) {
     HostReport h;
     h.judged = std::move(j);
@@ -187,6 +213,12 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
       h.access = AccessRights(**db);
     } else {
       h.incomplete_sections["(snapshot)"] = "cannot be read: " + db.status().message();
+    }
+    // What went wrong in the sections not collected fully, from the snapshot itself (decoding
+    // costs milliseconds: for the first kMaxHostsWithErrors such hosts).
+    if (!h.incomplete_sections.empty() && db.ok() && hosts_with_errors < kMaxHostsWithErrors) {
+      ++hosts_with_errors;
+      h.collection_errors = CollectionErrors(store, h.judged.state.seq);
     }
     r.hosts.push_back(std::move(h));
   }

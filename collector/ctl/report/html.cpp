@@ -479,6 +479,18 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
           << ")";
     }
     out << "</p>\n";
+    const json& errors = Arr(h, "collection_errors");
+    if (!errors.empty()) {
+      out << "<ul class=\"items\">";
+      for (const json& e : errors) {
+        std::string where = Str(e, "path");
+        if (Field(e, "line").is_number_integer()) where += ":" + std::to_string(Int(e, "line"));
+        out << "<li>" << H(Str(e, "section"), 64) << ": "
+            << (where.empty() ? "" : "<code>" + H(where) + "</code> ") << H(Str(e, "message"))
+            << "</li>";
+      }
+      out << "</ul>\n";
+    }
   }
   std::vector<const json*> mine;
   for (const json& e : Arr(doc, "exceptions")) {

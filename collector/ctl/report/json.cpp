@@ -95,6 +95,7 @@ json ToJson(const Report& r) {
                      {"stale", h.stale},
                      {"judged", h.judged.evaluation.has_value()},
                      {"incomplete_sections", h.incomplete_sections},
+                     {"collection_errors", h.collection_errors},
                      {"access", h.access},
                      {"failing", std::move(failing)},
                      {"unknown", std::move(unknown)}});

@@ -42,6 +42,9 @@ struct HostReport {
   JudgedHost judged;
   bool stale = false;
   std::map<std::string, std::string> incomplete_sections;  // section -> status, not ok
+  // The errors those sections reported ([{section, path, line, message}]); null when there
+  // are none to show, or the host is past the first 200 with incomplete sections.
+  nlohmann::json collection_errors;
   // Who can get in and with which privileges (UID 0 accounts, privileged group members, sudo
   // grants, authorized keys: rows of the latest state's fact tables); null when the state
   // cannot be read.
