@@ -66,6 +66,16 @@ CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::str
   return AddTime(command, "--at", at, help);
 }
 
+StatusOr<int64_t> ParseSince(const std::string& text, int64_t now) {
+  if (StatusOr<int64_t> at = ParseTimeArgument(text); at.ok()) return at;
+  StatusOr<int64_t> back = ParseDuration(text);
+  if (!back.ok()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "--since: '" + text + "' is neither a time nor a duration");
+  }
+  return now - *back;
+}
+
 CLI::Option* AddDuration(CLI::App& command, const std::string& name, int64_t& seconds,
                          const std::string& help) {
   CLI::Validator valid_duration(

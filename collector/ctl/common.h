@@ -53,6 +53,9 @@ CLI::Option* AddFormat(CLI::App& command, std::string& format,
 CLI::Option* AddTime(CLI::App& command, const std::string& name, std::optional<int64_t>& at,
                      const std::string& help);
 CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help);
+// A --since argument: a TIME (ParseTimeArgument), or a duration (ParseDuration) counted back
+// from `now`; an error names the option and the text.
+StatusOr<int64_t> ParseSince(const std::string& text, int64_t now);
 // Adds the option `name` taking a duration (ParseDuration: 26h, 90m, 2d) to `command`; sets
 // `seconds`.
 CLI::Option* AddDuration(CLI::App& command, const std::string& name, int64_t& seconds,

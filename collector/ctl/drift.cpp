@@ -94,15 +94,8 @@ StatusOr<std::pair<size_t, size_t>> Range(const DriftOptions& o,
     return std::pair{*from, last};
   }
   if (!o.since.empty()) {
-    StatusOr<int64_t> at = ParseTimeArgument(o.since);
-    if (!at.ok()) {
-      StatusOr<int64_t> back = ParseDuration(o.since);
-      if (!back.ok()) {
-        return Status(StatusCode::kInvalidArgument,
-                      "--since: '" + o.since + "' is neither a time nor a duration");
-      }
-      at = now - *back;
-    }
+    StatusOr<int64_t> at = ParseSince(o.since, now);
+    if (!at.ok()) return at.status();
     size_t first = 0;
     for (size_t i = 0; i <= last; ++i) {
       if (states[i].received_at <= *at) first = i;

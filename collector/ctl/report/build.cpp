@@ -4,6 +4,7 @@
 #include <ctime>
 #include <utility>
 
+#include "collector/ctl/common.h"
 #include "collector/ctl/report/report.h"
 #include "common/snapshot.h"
 
@@ -109,15 +110,8 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
   }
   std::optional<int64_t> since;
   if (!o.since.empty()) {
-    StatusOr<int64_t> at = ParseTimeArgument(o.since);
-    if (!at.ok()) {
-      StatusOr<int64_t> back = ParseDuration(o.since);
-      if (!back.ok()) {
-        return Status(StatusCode::kInvalidArgument,
-                      "--since: '" + o.since + "' is neither a time nor a duration");
-      }
-      at = r.now - *back;
-    }
+    StatusOr<int64_t> at = ParseSince(o.since, r.now);
+    if (!at.ok()) return at.status();
     if (*at > r.now) {
       return Status(StatusCode::kInvalidArgument, "--since " + o.since + " is after --now");
     }
