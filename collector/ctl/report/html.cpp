@@ -674,7 +674,11 @@ void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index
     std::string status = Str(v, "status");
     std::string host = Str(v, "host");
     std::string id = Str(v, "exception");
-    if (status == "revoked" && !revoked_since.count(id + '/' + host)) {
+    std::string key = id;
+    key += '/';
+    key += host;
+    const bool newly_revoked = revoked_since.count(key) > 0;
+    if (status == "revoked" && !newly_revoked) {
       auto& group = earlier[id];
       if (group.empty()) earlier_order.push_back(id);
       group.push_back(&v);
@@ -687,7 +691,7 @@ void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index
             : status == "active"     ? 2
                                      : 3)
         << "\">" << StatusBadge(status);
-    if (revoked_since.count(id + '/' + host)) out << "<br>since the previous report";
+    if (newly_revoked) out << "<br>since the previous report";
     out << "</td><td><code>" << H(id, 256) << "</code><br>" << H(Str(v, "title")) << "</td><td>";
     auto it = host_index.find(host);
     if (host.empty()) {
