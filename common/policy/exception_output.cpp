@@ -51,6 +51,7 @@ json VerdictJson(const ExceptionVerdict& v, int64_t now) {
   const MigrationException& e = *v.exception;
   json items = json::array();
   for (const CoveredItem& i : v.items) {
+    if (items.size() == kMaxVerdictItems) break;
     items.push_back({{"table", i.table.empty() ? json() : json(i.table)},
                      {"rule", i.rule.empty() ? json() : json(i.rule)},
                      {"id", i.id},
@@ -85,7 +86,8 @@ json VerdictJson(const ExceptionVerdict& v, int64_t now) {
           {"reason_granted", e.reason},
           {"register", e.file + ":" + std::to_string(e.line)},
           {"evidence", evidence},
-          {"items", std::move(items)}};
+          {"items", std::move(items)},
+          {"items_total", v.items.size()}};
 }
 
 json VerdictsJson(const std::vector<ExceptionVerdict>& verdicts, int64_t now) {
@@ -130,7 +132,12 @@ void PrintVerdictsText(const std::vector<ExceptionVerdict>& verdicts, int64_t no
           << FormatRfc3339(v.evidence->confirmed_at)
           << (v.evidence->agent_clock ? " (the agent's clock)" : "") << "\n";
     }
+    size_t shown = 0;
     for (const CoveredItem& i : v.items) {
+      if (shown++ == kMaxVerdictItems) {
+        out << "\t(and " << v.items.size() - kMaxVerdictItems << " more items)\n";
+        break;
+      }
       out << "\t" << (i.table.empty() ? "rule " + Safe(i.rule) : Safe(i.table)) << "\t"
           << Safe(i.id, 512);
       if (std::string at = Where(i); !at.empty()) out << "\t" << Safe(at, 512);
@@ -148,7 +155,14 @@ void PrintVerdictsCsv(const std::vector<ExceptionVerdict>& verdicts, int64_t now
     const MigrationException& e = *v.exception;
     bool expired = now >= e.effective_expiry;
     std::string items;
-    for (const CoveredItem& i : v.items) items += (items.empty() ? "" : " ") + i.id;
+    size_t shown = 0;
+    for (const CoveredItem& i : v.items) {
+      if (shown++ == kMaxVerdictItems) {
+        items += " (and " + std::to_string(v.items.size() - kMaxVerdictItems) + " more)";
+        break;
+      }
+      items += (items.empty() ? "" : " ") + i.id;
+    }
     out << CsvField(e.id) << "," << CsvField(v.host) << "," << ExceptionStatusName(v.status) << ","
         << FormatRfc3339(e.effective_expiry) << ","
         << (expired ? "" : std::to_string(Days(now, e.effective_expiry))) << ","

@@ -4,6 +4,7 @@
 // `evaluate --register`. Text a register's author or a host wrote is escaped (common/text.h).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -12,6 +13,11 @@
 #include "common/policy/exceptions.h"
 
 namespace tidemark::policy {
+
+// The most covered items an output lists per verdict (a cover can match up to a query's
+// 100,000 rows); `items_total` in JSON, "(and N more)" in text and CSV say how many there were.
+// The verdict itself keeps all of them (ApplyVerdicts tolerates each failing item it covers).
+inline constexpr size_t kMaxVerdictItems = 1000;
 
 // One verdict as JSON: exception, title, host, status, reason, expiry (effective, as written,
 // phase), days_left or days_overdue at `now`, owner, contact, ticket, evidence, items.

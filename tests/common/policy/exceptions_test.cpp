@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 
 #include "common/policy/drift.h"
@@ -296,6 +297,25 @@ TEST_F(DecideTest, ScopeAndOrderAndExitCode) {
   EXPECT_EQ(v[0].status, ExceptionStatus::kLeftover);
   EXPECT_EQ(v[1].status, ExceptionStatus::kUnverified);
   EXPECT_EQ(v[2].status, ExceptionStatus::kRevoked);
+}
+
+// A cover can match up to a query's 100,000 rows: the outputs list kMaxVerdictItems of them and
+// say how many there were.
+TEST_F(DecideTest, OutputsListAtMostAThousandItemsAndSayHowMany) {
+  ExceptionVerdict v = Decide("2026-12-03T00:00:00Z", "2026-12-02T00:00:00Z",
+                              "2026-12-02T00:00:00Z", true);  // leftover
+  v.items.clear();
+  for (int i = 0; i < 1005; ++i) v.items.push_back({"users", "", "user:u" + std::to_string(i)});
+  int64_t now = *ParseRfc3339("2026-12-03T00:00:00Z");
+  nlohmann::json j = VerdictJson(v, now);
+  EXPECT_EQ(j["items"].size(), kMaxVerdictItems);
+  EXPECT_EQ(j["items_total"], 1005);
+  std::ostringstream text, csv;
+  PrintVerdictsText({v}, now, text);
+  EXPECT_NE(text.str().find("\tuser:u999\n\t(and 5 more items)\n"), std::string::npos);
+  EXPECT_EQ(text.str().find("user:u1000"), std::string::npos);
+  PrintVerdictsCsv({v}, now, csv);
+  EXPECT_NE(csv.str().find(" user:u999 (and 5 more),"), std::string::npos) << csv.str();
 }
 
 TEST_F(DecideTest, VerdictsMarkFindingsToleratedOnlyWhenEveryItemIsCovered) {
