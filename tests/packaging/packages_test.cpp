@@ -39,6 +39,11 @@ std::string Field(const std::string& deb, const std::string& field) {
 }
 
 TEST(PackagesTest, ThreePackagesWithTheirFilesScriptsAndNoLintianError) {
+  if (testing::kSanitized) {
+    // Not a missing tool: what is packaged is the plain build (CI's test stage runs this); a
+    // sanitizer build's binaries are ten times larger and depend on libasan.
+    GTEST_SKIP() << "packages are made and checked from the plain build, not a sanitizer build";
+  }
   TIDEMARK_REQUIRE(testing::HaveProgram("cpack") && testing::HaveProgram("dpkg-deb"),
                    "cpack or dpkg-deb not installed");
   StatusOr<std::string> cache = ReadRegularFile(kBuild + "/CMakeCache.txt", 16 << 20);
