@@ -21,9 +21,10 @@ TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-w
 # openscap-scanner + ssg-debian: OpenSCAP and ComplianceAsCode's content, the oracle of the
 # rules (oscap_compare_test); jq: that test reads tidemarkctl's JSON with it.
 TEST_PKGS="$TEST_PKGS openscap-scanner ssg-debian jq"
-# chromium: loads the report's HTML page headless (ctl_report_browser_test); libxml2-utils:
-# xmllint parses the JUnit report and validates it against the JUnit schema.
-TEST_PKGS="$TEST_PKGS chromium libxml2-utils"
+# chromium: loads the report's HTML page headless (ctl_report_browser_test), with the font the
+# page names (fonts-dejavu-core); libxml2-utils: xmllint parses the JUnit report and validates
+# it against the JUnit schema.
+TEST_PKGS="$TEST_PKGS chromium fonts-dejavu-core libxml2-utils"
 # lintian: checks the Debian packages (packages_test); dpkg-dev: dpkg-shlibdeps for CPack.
 TEST_PKGS="$TEST_PKGS lintian dpkg-dev"
 # clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (fuzz/run.sh);
