@@ -289,6 +289,23 @@ TEST_F(CtlReportBaselineTest, AnUnapprovedRightSinceTheBaselineFailsAsHigh) {
   EXPECT_EQ(Ctl(args).code, 0);
 }
 
+// The previous report's document is read defensively: a damaged one (wrong types, missing
+// keys) gives no statuses to compare with, never a crash.
+TEST_F(CtlReportBaselineTest, ADamagedPreviousReportIsReadWithoutStatuses) {
+  Put("h1", "h1-1", json::array({testing::User("root", 0, 1)}), 1764504000);
+  Judge(testing::kUserPolicies);
+  ASSERT_TRUE(store_
+                  ->PutReport({1764504100, "{}", "{}",
+                               R"({"exceptions": [{"exception": 5, "status": []}, 7, {}]})"})
+                  .ok());
+  CtlRun r = Ctl(
+      {"--db", db_, "report", "--now", "2025-12-01T02:30:00Z", "--no-record", "--format", "json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  json j = json::parse(r.out);
+  EXPECT_EQ(j["summary"]["previous_report"], "2025-11-30T12:01:40Z");
+  EXPECT_EQ(j["summary"]["revoked_since_previous"], json::array());
+}
+
 // A section not collected fully: the report names it and the errors it reported, on the page
 // too; rules reading it are unknown, never passed.
 TEST_F(CtlReportBaselineTest, CollectionErrorsAreShownWithTheSectionNotCollectedFully) {

@@ -123,12 +123,16 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
   } else if (*prev) {
     r.previous_at = (*prev)->generated_at;
     json doc = json::parse((*prev)->document, nullptr, false);
-    if (doc.is_object() && doc.contains("exceptions") && doc["exceptions"].is_array()) {
-      for (const json& v : doc["exceptions"]) {
+    // The stored document is read defensively: a damaged one gives no statuses, never a throw.
+    auto text = [](const json& object, const char* key) {
+      auto it = object.find(key);
+      return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    auto verdicts = doc.is_object() ? doc.find("exceptions") : doc.end();
+    if (doc.is_object() && verdicts != doc.end() && verdicts->is_array()) {
+      for (const json& v : *verdicts) {
         if (!v.is_object()) continue;
-        std::string key = v.value("exception", "") + "/" +
-                          (v["host"].is_string() ? v["host"].get<std::string>() : "");
-        r.previous_statuses[key] = v.value("status", "");
+        r.previous_statuses[text(v, "exception") + "/" + text(v, "host")] = text(v, "status");
       }
     }
   }
