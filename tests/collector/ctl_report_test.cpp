@@ -105,6 +105,10 @@ TEST_F(CtlReportTest, ThePageShowsAccessRightsAndWhoseTheyAre) {
             std::string::npos)
       << section;
   EXPECT_EQ(section.find("sudo grants: none"), std::string::npos);
+  // An added row shows the columns that have a value.
+  EXPECT_NE(page.find("<code>{&quot;gid&quot;:1000,&quot;id&quot;:&quot;user:alice&quot;,"),
+            std::string::npos);
+  EXPECT_EQ(page.find("&quot;gecos&quot;:null"), std::string::npos);
 }
 
 // Each night's report compares with the one recorded before it: night 1 saw the first states

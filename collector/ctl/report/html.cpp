@@ -141,7 +141,15 @@ std::string ChangeText(const json& ch) {
     }
     return out;
   }
-  return "<code>" + H(cell(kind == "removed" ? before : after), 512) + "</code>";
+  // An added or removed row: its columns with a value (nulls left out: a reader wants what is
+  // there).
+  json row = kind == "removed" ? before : after;
+  if (row.is_object()) {
+    for (auto it = row.begin(); it != row.end();) {
+      it = it->is_null() ? row.erase(it) : std::next(it);
+    }
+  }
+  return "<code>" + H(cell(row), 512) + "</code>";
 }
 
 std::string ChangesTable(const json& changes, bool baseline) {
