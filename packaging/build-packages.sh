@@ -15,6 +15,9 @@ cmake --build "$build" -j"$(nproc)" --target tidemark-agent tidemark-uplink tide
   tidemark-collector tidemarkctl
 build=$(cd "$build" && pwd)
 rm -rf "$build/packages"
-cpack --config "$build/CPackConfig.cmake" -B "$build/packages" >/dev/null
+cpack --config "$build/CPackConfig.cmake" -B "$build/packages" >"$build/cpack.log" 2>&1 || {
+  cat "$build/cpack.log" >&2
+  exit 1
+}
 rm -rf "$build/packages/_CPack_Packages"
 ls -1 "$build"/packages/*.deb
