@@ -25,8 +25,9 @@ TEST_PKGS="$TEST_PKGS openscap-scanner ssg-debian jq"
 # page names (fonts-dejavu-core); libxml2-utils: xmllint parses the JUnit report and validates
 # it against the JUnit schema.
 TEST_PKGS="$TEST_PKGS chromium fonts-dejavu-core libxml2-utils"
-# lintian: checks the Debian packages (packages_test); dpkg-dev: dpkg-shlibdeps for CPack.
-TEST_PKGS="$TEST_PKGS lintian dpkg-dev"
+# lintian: checks the Debian packages (packages_test); dpkg-dev: dpkg-shlibdeps for CPack;
+# adduser: tidemark-collector's postinst, installed in a throwaway overlay by that test.
+TEST_PKGS="$TEST_PKGS lintian dpkg-dev adduser"
 # clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (fuzz/run.sh);
 # clang-format-14 / clang-tidy-14: the house style checks of .ci/run.
 TEST_PKGS="$TEST_PKGS clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14"
