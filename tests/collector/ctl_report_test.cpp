@@ -105,6 +105,14 @@ TEST_F(CtlReportTest, ThePageShowsAccessRightsAndWhoseTheyAre) {
             std::string::npos)
       << section;
   EXPECT_EQ(section.find("sudo grants: none"), std::string::npos);
+  // --access none leaves them out, and the page says so.
+  CtlRun none = Report(testing::kNight2, {"--no-record", "--format", "html", "--access", "none"});
+  EXPECT_EQ(none.out.find("<caption>Accounts with UID 0"), std::string::npos);
+  EXPECT_NE(none.out.find("Access rights: not in this report"), std::string::npos);
+  json j = json::parse(
+      Report(testing::kNight2, {"--no-record", "--format", "json", "--access", "none"}).out);
+  EXPECT_FALSE(j["summary"]["access_included"]);
+  EXPECT_TRUE(j["hosts"][0]["access"].is_null());
   // An added row shows the columns that have a value.
   EXPECT_NE(page.find("<code>{&quot;gid&quot;:1000,&quot;id&quot;:&quot;user:alice&quot;,"),
             std::string::npos);

@@ -142,6 +142,8 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
   auto recorded = store.ReportSummaries(r.now - kHistorySeconds, r.now);
   if (!recorded.ok()) return recorded.status();
   r.history = std::move(*recorded);
+  r.access_included =
+      o.access == "all" || (o.access == "auto" && judged->size() <= kAccessAutoHosts);
   size_t hosts_with_errors = 0;
   for (JudgedHost& j : *judged) {
     HostReport h;
@@ -208,7 +210,7 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
       for (const auto& [section, status] : (*db)->section_status()) {
         if (!policy::SectionComplete(status)) h.incomplete_sections[section] = status;
       }
-      h.access = AccessRights(**db);
+      if (r.access_included) h.access = AccessRights(**db);
     } else {
       h.incomplete_sections["(snapshot)"] = "cannot be read: " + db.status().message();
     }

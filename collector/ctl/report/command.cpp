@@ -118,6 +118,7 @@ int RunReport(const Options& o, CtlContext& ctx) {
                     {"stale_after_seconds", o.stale_after},
                     {"max_age_seconds", o.max_age},
                     {"fail_on", policy::SeverityName(o.fail_on)},
+                    {"access", o.access},
                     {"since", o.since},
                     {"formats", formats},
                     {"outs", o.outs}};
@@ -158,6 +159,12 @@ void AddReportCommand(CLI::App& app, CtlContext& ctx) {
   report->add_flag("--previous", o->previous,
                    "print the last recorded report again (its JSON document, or its page with "
                    "--format html)");
+  report
+      ->add_option("--access", o->access,
+                   "each host's access rights (UID 0, privileged groups, sudo, keys): auto "
+                   "(reports of at most 500 hosts), all, none")
+      ->check(CLI::IsMember({"auto", "all", "none"}))
+      ->type_name("MODE");
   report
       ->add_option("--html-hosts", o->html_hosts,
                    "hosts shown in detail in the HTML page, the most urgent first; every host "

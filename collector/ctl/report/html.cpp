@@ -389,9 +389,16 @@ std::string Cell(const json& v) {
 
 // The host's access rights (HostReport::access), each row with the open exception that covers
 // it: at a glance, which extended rights are in place, and whose they are.
-void AccessSection(const json& access, const std::vector<const json*>& exceptions,
+void AccessSection(const json& access, bool included, const std::vector<const json*>& exceptions,
                    std::ostream& out) {
-  if (!access.is_object()) return;
+  if (!access.is_object()) {
+    out << "<p class=\"meta\">Access rights: "
+        << (included ? "the state could not be read."
+                     : "not in this report (a fleet's: <code>--access all</code> includes them; "
+                       "<code>tidemarkctl who</code> answers per identity).")
+        << "</p>\n";
+    return;
+  }
   std::map<std::string, const json*> covered;  // item id -> verdict (not revoked)
   for (const json* e : exceptions) {
     if (Str(*e, "status") == "revoked") continue;
@@ -513,7 +520,8 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
     }
     out << "</p>\n";
   }
-  AccessSection(Field(h, "access"), mine, out);
+  const json& included = Field(Field(doc, "summary"), "access_included");
+  AccessSection(Field(h, "access"), !included.is_boolean() || included.get<bool>(), mine, out);
   const json& failing = Arr(h, "failing");
   if (!failing.empty()) {
     out << "<h4>Failing rules</h4>\n<table><thead><tr><th>Severity</th><th>Rule</th><th>Items "

@@ -127,7 +127,8 @@ json ToJson(const Report& r) {
                 {"changes_since", r.since_at ? json(FormatRfc3339(*r.since_at)) : json()},
                 {"hosts_changed_since_previous", Changed(r)},
                 {"revoked_since_previous", RevokedSince(r)},
-                {"baseline_findings", BaselineFindings(r).first}}},
+                {"baseline_findings", BaselineFindings(r).first},
+                {"access_included", r.access_included}}},
               {"exceptions", verdicts["verdicts"]},
               {"hosts", std::move(hosts)},
               {"contacts", std::move(contacts)}};

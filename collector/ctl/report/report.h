@@ -36,7 +36,14 @@ struct Options {
   bool previous = false;
   std::string since;     // TIME or DUR before --now: what changed is counted from then
   int html_hosts = 500;  // hosts shown in detail in the HTML page (0: all)
+  // Each host's access rights (HostReport::access): "auto" for reports of at most
+  // kAccessAutoHosts hosts, "all", "none".
+  std::string access = "auto";
 };
+
+// --access auto includes the access rights when the report covers at most this many hosts (they
+// double a fleet report's JSON: `tidemarkctl who` answers per identity across a fleet).
+inline constexpr size_t kAccessAutoHosts = 500;
 
 struct HostReport {
   JudgedHost judged;
@@ -47,7 +54,7 @@ struct HostReport {
   nlohmann::json collection_errors;
   // Who can get in and with which privileges (UID 0 accounts, privileged group members, sudo
   // grants, authorized keys: rows of the latest state's fact tables); null when the state
-  // cannot be read.
+  // cannot be read or the report leaves them out (--access).
   nlohmann::json access;
   std::vector<const policy::RuleResult*> failing;  // most severe first
   std::vector<const policy::RuleResult*> unknown;  // unknown and error
@@ -81,6 +88,7 @@ struct Report {
   // The summaries of the reports recorded in the 30 days before `now`, oldest first (the
   // HTML page's chart).
   std::vector<ReportRecord> history;
+  bool access_included = false;
 };
 
 constexpr std::array<policy::Severity, 5> kSeverities = {
