@@ -273,6 +273,20 @@ TEST(ReportHtmlTest, LargeFleetsStayReadable) {
   EXPECT_NE(report::RenderHtml(doc, {}, {0}).find("id=\"host-4\""), std::string::npos);  // 0: all
 }
 
+// A recorded summary is read defensively: a count out of range (a damaged store) is not drawn,
+// a good one the day before is.
+TEST(ReportHtmlTest, TheChartSkipsDamagedSummaries) {
+  json doc = {{"generated_at", "2025-12-02T02:30:00Z"},
+              {"summary", {{"findings", {{"high", 1}}}, {"exceptions", {{"active", 1}}}}}};
+  std::vector<ReportRecord> history = {
+      {1764556200, "", R"({"findings": {"high": 2}, "exceptions": {"active": 1}})", ""},
+      {1764560000, "", R"({"findings": {"high": 9000000000000000000}, "exceptions": {}})", ""},
+      {1764470000, "", "not json", ""}};
+  std::string page = report::RenderHtml(doc, history, {});
+  EXPECT_NE(page.find("The chart's numbers (2 day(s) with a report)"), std::string::npos);
+  EXPECT_EQ(page.find("9000000000000000000"), std::string::npos);
+}
+
 // A right added since the approved baseline that no exception covers fails the report as a high
 // finding, even where no rule says so.
 class CtlReportBaselineTest : public testing::JudgedStoreTest {};

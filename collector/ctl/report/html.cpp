@@ -4,12 +4,14 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
 
 #include "collector/ctl/common.h"
 #include "common/fs.h"
+#include "common/policy/rules.h"
 #include "common/snapshot.h"
 #include "common/text.h"
 #include "common/time.h"
@@ -27,6 +29,7 @@ constexpr size_t kMaxItemsPerRule = 10;
 constexpr size_t kMaxChangesPerHost = 50;
 constexpr size_t kMaxHostsPerGroup = 50;
 constexpr int kChartDays = 30;
+constexpr int64_t kMaxChartValue = 1'000'000'000'000;
 
 // Text for the page: control characters escaped as in the terminal outputs, cut, then the
 // markup characters.
@@ -57,13 +60,10 @@ const json& Arr(const json& j, const char* key) {
   return v.is_array() ? v : kEmpty;
 }
 
+// 0 for none or an unknown word, then info (1) .. critical (5).
 int Rank(std::string_view severity) {
-  if (severity == "critical") return 5;
-  if (severity == "high") return 4;
-  if (severity == "medium") return 3;
-  if (severity == "low") return 2;
-  if (severity == "info") return 1;
-  return 0;
+  std::optional<policy::Severity> s = policy::ParseSeverity(severity);
+  return s ? static_cast<int>(*s) + 1 : 0;
 }
 
 constexpr std::array<std::string_view, 5> kSeverityNames = {"critical", "high", "medium", "low",
@@ -196,10 +196,22 @@ bool FromSummary(const json& s, Day* day) {
   const json& f = Field(s, "findings");
   const json& e = Field(s, "exceptions");
   if (!f.is_object() || !e.is_object()) return false;
+  // A stored summary is read defensively: counts outside [0, 10^12] are not drawn.
+  auto count = [](const json& o, const char* key, int64_t* sum) {
+    int64_t n = Int(o, key);
+    *sum += n;
+    return n >= 0 && n <= kMaxChartValue;
+  };
   day->failing = 0;
-  for (std::string_view name : kSeverityNames) day->failing += Int(f, std::string(name).c_str());
-  day->open = Int(e, "leftover") + Int(e, "unverified") + Int(e, "active");
-  return true;
+  day->open = 0;
+  bool ok = true;
+  for (std::string_view name : kSeverityNames) {
+    ok = count(f, std::string(name).c_str(), &day->failing) && ok;
+  }
+  for (const char* status : {"leftover", "unverified", "active"}) {
+    ok = count(e, status, &day->open) && ok;
+  }
+  return ok;
 }
 
 int64_t DayOf(int64_t t) { return t >= 0 ? t / 86400 : (t - 86399) / 86400; }
@@ -311,7 +323,8 @@ struct HostView {
   std::array<int64_t, 5> failing{};  // by kSeverityNames, tolerated apart
   int64_t tolerated = 0;
   std::string worst = "none";
-  std::set<std::string> statuses;  // of its exceptions, "stale", "changed"
+  std::vector<const json*> exceptions;  // its verdicts, in the report's order
+  std::set<std::string> statuses;       // of its exceptions, "stale", "changed"
   int64_t leftovers = 0;
   int64_t changes = 0;
   int64_t baseline_findings = 0;
@@ -325,10 +338,8 @@ std::string StatusAttr(const std::set<std::string>& statuses) {
 }
 
 std::vector<HostView> Hosts(const json& doc) {
-  std::map<std::string, std::vector<std::string>> exception_statuses;
-  for (const json& v : Arr(doc, "exceptions")) {
-    exception_statuses[Str(v, "host")].push_back(Str(v, "status"));
-  }
+  std::map<std::string, std::vector<const json*>> verdicts;  // host -> its verdicts
+  for (const json& v : Arr(doc, "exceptions")) verdicts[Str(v, "host")].push_back(&v);
   std::vector<HostView> out;
   const json& hosts = Arr(doc, "hosts");
   for (size_t i = 0; i < hosts.size(); ++i) {
@@ -349,7 +360,9 @@ std::vector<HostView> Hosts(const json& doc) {
       if (Rank(sev) > Rank(v.worst)) v.worst = sev;
     }
     bool open_exception = false;  // leftover, unverified or active: something to act on
-    for (const std::string& s : exception_statuses[Str(h, "host")]) {
+    if (auto it = verdicts.find(Str(h, "host")); it != verdicts.end()) v.exceptions = it->second;
+    for (const json* e : v.exceptions) {
+      std::string s = Str(*e, "status");
       v.statuses.insert(s);
       if (s == "leftover") ++v.leftovers;
       if (s != "revoked") open_exception = true;
@@ -507,10 +520,7 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
       out << "</ul>\n";
     }
   }
-  std::vector<const json*> mine;
-  for (const json& e : Arr(doc, "exceptions")) {
-    if (Str(e, "host") == name) mine.push_back(&e);
-  }
+  const std::vector<const json*>& mine = v.exceptions;
   if (!mine.empty()) {
     out << "<p>Exceptions:";
     for (const json* e : mine) {
