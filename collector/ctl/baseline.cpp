@@ -78,15 +78,10 @@ constexpr Part kParts[] = {
      "IS NOT NULL ORDER BY key"},
 };
 
-std::string Cell(const json& v) {
-  if (v.is_null()) return "";
-  return v.is_string() ? v.get<std::string>() : v.dump();
-}
-
 // A cell in a Markdown table: escaped for a terminal, no line breaks, | escaped.
 std::string MarkdownCell(const json& v) {
   std::string out;
-  for (char c : Safe(Cell(v), kMaxItemBytes)) {
+  for (char c : Safe(CellText(v, ""), kMaxItemBytes)) {
     if (c == '|') out += '\\';
     out += c;
   }
@@ -222,7 +217,7 @@ int RunShow(const BaselineOptions& o, CtlContext& ctx) {
     ctx.out << "\n";
     for (const auto& row : r.rows) {
       for (size_t c = 0; c < row.size(); ++c) {
-        ctx.out << (c ? "\t" : "") << Safe(Cell(row[c]), kMaxItemBytes);
+        ctx.out << (c ? "\t" : "") << Safe(CellText(row[c], ""), kMaxItemBytes);
       }
       ctx.out << "\n";
     }

@@ -66,6 +66,12 @@ CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::str
   return AddTime(command, "--at", at, help);
 }
 
+std::string CellText(const nlohmann::json& v, std::string_view null_text) {
+  if (v.is_null()) return std::string(null_text);
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 StatusOr<int64_t> ParseSince(const std::string& text, int64_t now) {
   if (StatusOr<int64_t> at = ParseTimeArgument(text); at.ok()) return at;
   StatusOr<int64_t> back = ParseDuration(text);

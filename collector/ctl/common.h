@@ -53,6 +53,10 @@ CLI::Option* AddFormat(CLI::App& command, std::string& format,
 CLI::Option* AddTime(CLI::App& command, const std::string& name, std::optional<int64_t>& at,
                      const std::string& help);
 CLI::Option* AddAt(CLI::App& command, std::optional<int64_t>& at, const std::string& help);
+// A table cell as text: a string as it is, null as `null_text`, anything else as JSON (invalid
+// UTF-8 replaced, never a throw).
+std::string CellText(const nlohmann::json& v, std::string_view null_text);
+
 // A --since argument: a TIME (ParseTimeArgument), or a duration (ParseDuration) counted back
 // from `now`; an error names the option and the text.
 StatusOr<int64_t> ParseSince(const std::string& text, int64_t now);

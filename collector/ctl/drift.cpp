@@ -105,8 +105,6 @@ StatusOr<std::pair<size_t, size_t>> Range(const DriftOptions& o,
   return std::pair{last == 0 ? 0 : last - 1, last};
 }
 
-std::string Cell(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
-
 // "name=vendor_ops uid=1001 ...": a row's columns that count, for text.
 std::string RowText(const json& row) {
   std::string out;
@@ -114,7 +112,7 @@ std::string RowText(const json& row) {
     if (column == "id" || column == "source_file" || column == "source_line" || value.is_null()) {
       continue;
     }
-    out += (out.empty() ? "" : " ") + column + "=" + Cell(value);
+    out += (out.empty() ? "" : " ") + column + "=" + CellText(value, "null");
   }
   return out;
 }
@@ -191,8 +189,9 @@ void PrintText(const std::string& host, const std::vector<HistoryEntry>& range,
     out << "\n";
     if (c.kind == ChangeKind::kChanged) {
       for (const std::string& column : c.columns) {
-        out << "\t" << column << ": " << Safe(Cell(c.before.value(column, json())), kMaxItemBytes)
-            << " -> " << Safe(Cell(c.after.value(column, json())), kMaxItemBytes) << "\n";
+        out << "\t" << column << ": "
+            << Safe(CellText(c.before.value(column, json()), "null"), kMaxItemBytes) << " -> "
+            << Safe(CellText(c.after.value(column, json()), "null"), kMaxItemBytes) << "\n";
       }
     } else {
       out << "\t" << Safe(RowText(shown), kMaxMessageBytes) << "\n";

@@ -83,12 +83,6 @@ int RunTables(const std::string& format, std::ostream& out) {
   return 0;
 }
 
-std::string CellText(const json& v) {
-  if (v.is_null()) return "NULL";
-  if (v.is_string()) return v.get<std::string>();
-  return v.dump();
-}
-
 // Text cells are cut here (JSON keeps them whole): a host may have written a megabyte of GECOS.
 constexpr size_t kMaxTextCellBytes = 4096;
 
@@ -126,14 +120,14 @@ class Printer {
       } else if (format_ == "csv") {
         out_ << CsvField(host);
         for (const json& v : row) {
-          out_ << "," << CsvField(v.is_null() ? "" : CellText(v), v.is_string());
+          out_ << "," << CsvField(v.is_null() ? "" : CellText(v, "NULL"), v.is_string());
         }
         out_ << "\r\n";
       } else {
         // Text that came from a host: control characters escaped (common/text.h).
         out_ << EscapeControl(host);
         for (const json& v : row) {
-          out_ << "\t" << EscapeControlBounded(CellText(v), kMaxTextCellBytes);
+          out_ << "\t" << EscapeControlBounded(CellText(v, "NULL"), kMaxTextCellBytes);
         }
         out_ << "\n";
       }

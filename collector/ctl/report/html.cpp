@@ -123,10 +123,7 @@ std::string Count(int64_t n) {
 // A row of a changes table: before -> after of the columns that differ (whole rows for
 // additions and removals).
 std::string ChangeText(const json& ch) {
-  auto cell = [](const json& v) {
-    return v.is_string() ? v.get<std::string>()
-                         : v.dump(-1, ' ', false, json::error_handler_t::replace);
-  };
+  auto cell = [](const json& v) { return CellText(v, "null"); };
   std::string kind = Str(ch, "change");
   const json& before = Field(ch, "before");
   const json& after = Field(ch, "after");
@@ -394,12 +391,6 @@ bool MoreUrgent(const HostView* a, const HostView* b) {
   return a->index < b->index;
 }
 
-std::string Cell(const json& v) {
-  if (v.is_null()) return "";
-  return v.is_string() ? v.get<std::string>()
-                       : v.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // The host's access rights (HostReport::access), each row with the open exception that covers
 // it: at a glance, which extended rights are in place, and whose they are.
 void AccessSection(const json& access, bool included, const std::vector<const json*>& exceptions,
@@ -459,7 +450,7 @@ void AccessSection(const json& access, bool included, const std::vector<const js
       if (++n > kMaxItemsPerRule * 5) break;
       out << "<tr>";
       for (const auto& [heading, column] : p.columns) {
-        out << "<td><code>" << H(Cell(Field(row, column))) << "</code></td>";
+        out << "<td><code>" << H(CellText(Field(row, column), "")) << "</code></td>";
       }
       if (std::string_view(p.key) == "sudo_grants") {
         bool nopasswd = Field(row, "nopasswd").is_number_integer() &&
