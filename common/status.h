@@ -25,6 +25,7 @@ enum class StatusCode {
   kIoError,           // any other I/O failure
   kUnavailable,       // the facility does not exist here (e.g. a syscall)
   kInternal,          // a programmer error surfaced as a value
+  kCancelled,         // stopped on request (a signal, Ctrl-C) before it finished
 };
 
 // Returns the stable lowercase name of `code` ("not_found", "permission_denied", ...).

@@ -30,5 +30,7 @@ void AddReportCommand(CLI::App& app, CtlContext& ctx);
 void AddWhoCommand(CLI::App& app, CtlContext& ctx);
 // pki init|issue|revoke: a file-based CA for the collector and its agents (pki.cpp).
 void AddPkiCommands(CLI::App& app, CtlContext& ctx);
+// pull: agentless collection over SSH (remote/pull.cpp; the SSH layer in remote/ssh.h).
+void AddRolloutCommands(CLI::App& app, CtlContext& ctx);
 
 }  // namespace tidemark::ctl

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/policy/rules.h"
+#include "common/snapshot_verify.h"
 #include "common/status.h"
 
 namespace tidemark::ctl {
@@ -104,6 +105,17 @@ CLI::App* AddCommand(CLI::App& parent, const std::string& group, CtlContext& ctx
   command->callback([&ctx, args = std::move(args), run] { ctx.rc = run(*args, ctx); });
   return command;
 }
+
+// Who runs this command, for the audit trail: the effective user, and the sudo caller when
+// there is one (SUDO_USER is set by sudo; a user could set it, but only for their own run).
+std::string InvokingUser();
+
+// Stores a verified snapshot `text` for `host` in the store ctx.db (created if missing), marked
+// `imported_by`, received at `received_at`; prints the result in `format` (text, json). Returns
+// the exit code. The tail of import and pull (store.cpp).
+int StoreImported(CtlContext& ctx, const std::string& host, const std::string& text,
+                  const VerifiedSnapshot& snapshot, int64_t received_at,
+                  const std::string& imported_by, const std::string& format);
 
 // Checks that a value is a host id (protocol::IsValidHostId).
 CLI::Validator HostId();

@@ -100,6 +100,7 @@ void AddCommands(CLI::App& app, CtlContext& ctx) {
   AddWhoCommand(app, ctx);
   AddReportCommand(app, ctx);
   AddPkiCommands(app, ctx);
+  AddRolloutCommands(app, ctx);
   AddHelpCommand(app, ctx);
   AddVersionCommand(app, ctx);
 }

@@ -36,8 +36,8 @@ StatusOr<std::unique_ptr<SqliteStore>> OpenExisting(const std::string& db) {
   return SqliteStore::Open(db, open_options);
 }
 
-// Who runs this import: the effective user, and the sudo caller when there is one. A hint for
-// the audit trail (SUDO_USER is set by sudo; a user could set it, but only for their own run).
+}  // namespace
+
 std::string InvokingUser() {
   std::string name;
   if (const passwd* pw = getpwuid(geteuid()); pw && pw->pw_name) {
@@ -51,6 +51,33 @@ std::string InvokingUser() {
   }
   return name;
 }
+
+int StoreImported(CtlContext& ctx, const std::string& host, const std::string& text,
+                  const VerifiedSnapshot& snapshot, int64_t received_at,
+                  const std::string& imported_by, const std::string& format) {
+  auto store = SqliteStore::Open(ctx.db);
+  if (!store.ok()) return Fail(ctx.err, store.status());
+  SnapshotInput in =
+      MakeSnapshotInput(host, ImportSnapshotId(host, snapshot), snapshot, text, received_at);
+  in.imported_by = imported_by;
+  auto result = (*store)->PutSnapshot(in);
+  if (!result.ok()) return Fail(ctx.err, result.status());
+  if (format == "json") {
+    ctx.out << nlohmann::json{{"result", PutResultName(*result)},
+                              {"host", host},
+                              {"id", in.snapshot_id},
+                              {"content_hash", in.content_hash},
+                              {"imported_by", *in.imported_by}}
+                   .dump(2)
+            << "\n";
+  } else {
+    ctx.out << PutResultName(*result) << " " << host << " " << Safe(in.snapshot_id) << " "
+            << Safe(in.content_hash) << "\n";
+  }
+  return 0;
+}
+
+namespace {
 
 nlohmann::json OptionalJson(const std::optional<std::string>& v) {
   return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
@@ -166,26 +193,8 @@ int CmdImport(const StoreArgs& a, CtlContext& ctx) {
                      " is in the future: a receive time is never later than now",
                  "import");
   }
-  auto store = SqliteStore::Open(ctx.db);
-  if (!store.ok()) return Fail(ctx.err, store.status());
-  SnapshotInput in = MakeSnapshotInput(a.host, ImportSnapshotId(a.host, *snapshot), *snapshot,
-                                       *text, a.received_at.value_or(now));
-  in.imported_by = InvokingUser();
-  auto result = (*store)->PutSnapshot(in);
-  if (!result.ok()) return Fail(ctx.err, result.status());
-  if (a.format == "json") {
-    ctx.out << nlohmann::json{{"result", PutResultName(*result)},
-                              {"host", a.host},
-                              {"id", in.snapshot_id},
-                              {"content_hash", in.content_hash},
-                              {"imported_by", *in.imported_by}}
-                   .dump(2)
-            << "\n";
-  } else {
-    ctx.out << PutResultName(*result) << " " << a.host << " " << Safe(in.snapshot_id) << " "
-            << Safe(in.content_hash) << "\n";
-  }
-  return 0;
+  return StoreImported(ctx, a.host, *text, *snapshot, a.received_at.value_or(now), InvokingUser(),
+                       a.format);
 }
 
 int CmdThin(const StoreArgs& a, CtlContext& ctx) {
