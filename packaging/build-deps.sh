@@ -14,7 +14,8 @@ set -eu
 BUILD_PKGS="g++ cmake make pkg-config libboost1.81-dev libssl-dev libssh-dev nlohmann-json3-dev
 libsqlite3-dev googletest libgtest-dev libcrypt-dev libzstd-dev libyaml-cpp-dev libcli11-dev"
 # sudo: cvtsudoers/visudo; openssh-client: ssh-keygen; libc-bin: getent; iproute2: ss;
-# systemd: systemctl --root is-enabled; openssh-server: sshd -T (never started);
+# systemd: systemctl --root is-enabled; openssh-server: sshd -T, and the sshd that the rollout
+# tests start in an overlay root on 127.0.0.1 (never the machine's own);
 # libnss-wrapper: fixture users for sshd -T -C; sqlite3: checks the store's file is WAL;
 # openssl: verify/x509/s_client/s_server check the PKI and the collector's TLS.
 TEST_PKGS="sudo openssh-client libc-bin iproute2 systemd openssh-server libnss-wrapper sqlite3 openssl"

@@ -30,7 +30,10 @@ void AddReportCommand(CLI::App& app, CtlContext& ctx);
 void AddWhoCommand(CLI::App& app, CtlContext& ctx);
 // pki init|issue|revoke: a file-based CA for the collector and its agents (pki.cpp).
 void AddPkiCommands(CLI::App& app, CtlContext& ctx);
-// pull: agentless collection over SSH (remote/pull.cpp; the SSH layer in remote/ssh.h).
-void AddRolloutCommands(CLI::App& app, CtlContext& ctx);
+// pull: agentless collection over SSH (remote/pull.cpp; the SSH layer: remote/ssh.h, and what
+// pull and deploy share on it: remote/session.h).
+void AddPullCommand(CLI::App& app, CtlContext& ctx);
+// deploy: the agent installed over SSH on an inventory's hosts (remote/deploy.cpp).
+void AddDeployCommand(CLI::App& app, CtlContext& ctx);
 
 }  // namespace tidemark::ctl

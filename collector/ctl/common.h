@@ -117,6 +117,12 @@ int StoreImported(CtlContext& ctx, const std::string& host, const std::string& t
                   const VerifiedSnapshot& snapshot, int64_t received_at,
                   const std::string& imported_by, const std::string& format);
 
+// Issues the agent certificate of `host` (CN) in the CA directory `dir` (`pki init`) as
+// DIR/agents/HOST.crt and .key, unless a key is there already and not `renew`; true when made
+// (pki.cpp: `pki issue` and deploy).
+StatusOr<bool> IssueAgentCertificate(const std::string& dir, const std::string& host, int days,
+                                     bool renew);
+
 // Checks that a value is a host id (protocol::IsValidHostId).
 CLI::Validator HostId();
 

@@ -100,7 +100,8 @@ void AddCommands(CLI::App& app, CtlContext& ctx) {
   AddWhoCommand(app, ctx);
   AddReportCommand(app, ctx);
   AddPkiCommands(app, ctx);
-  AddRolloutCommands(app, ctx);
+  AddDeployCommand(app, ctx);
+  AddPullCommand(app, ctx);
   AddHelpCommand(app, ctx);
   AddVersionCommand(app, ctx);
 }

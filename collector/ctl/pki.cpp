@@ -210,22 +210,14 @@ int Init(const PkiArgs& a, CtlContext& ctx) {
 }
 
 int IssueAgent(const PkiArgs& a, CtlContext& ctx) {
-  auto ca = LoadCa(a.dir);
-  if (!ca.ok()) return Fail(ctx.err, ca.status());
-  if (Status s = MakeDir(a.dir + "/agents"); !s.ok()) return Fail(ctx.err, s);
-  std::string base = a.dir + "/agents/" + a.host;
-  if (Exists(base + ".key") && !a.renew) {
-    ctx.out << "kept agent certificate " << base << ".crt\n";
-    return 0;
+  auto made = IssueAgentCertificate(a.dir, a.host, a.days, a.renew);
+  if (!made.ok()) return Fail(ctx.err, made.status());
+  const std::string crt = a.dir + "/agents/" + a.host + ".crt";
+  if (*made) {
+    ctx.out << "made agent certificate " << crt << " (CN " << a.host << ")\n";
+  } else {
+    ctx.out << "kept agent certificate " << crt << "\n";
   }
-  pki::CertRequest req;
-  req.common_name = a.host;
-  req.role = pki::Role::kClient;
-  req.days = a.days;
-  auto pair = pki::Issue(*ca, req);
-  if (!pair.ok()) return Fail(ctx.err, pair.status());
-  if (Status s = WritePair(base, *pair); !s.ok()) return Fail(ctx.err, s);
-  ctx.out << "made agent certificate " << base << ".crt (CN " << a.host << ")\n";
   return 0;
 }
 
@@ -273,6 +265,23 @@ CLI::App* Add(CLI::App& group, CtlContext& ctx, const std::shared_ptr<PkiArgs>& 
 }
 
 }  // namespace
+
+StatusOr<bool> IssueAgentCertificate(const std::string& dir, const std::string& host, int days,
+                                     bool renew) {
+  auto ca = LoadCa(dir);
+  if (!ca.ok()) return ca.status();
+  if (Status s = MakeDir(dir + "/agents"); !s.ok()) return s;
+  std::string base = dir + "/agents/" + host;
+  if (Exists(base + ".key") && !renew) return false;
+  pki::CertRequest req;
+  req.common_name = host;
+  req.role = pki::Role::kClient;
+  req.days = days;
+  auto pair = pki::Issue(*ca, req);
+  if (!pair.ok()) return pair.status();
+  if (Status s = WritePair(base, *pair); !s.ok()) return s;
+  return true;
+}
 
 void AddPkiCommands(CLI::App& app, CtlContext& ctx) {
   CLI::App* group = app.add_subcommand("pki", "a file-based CA for the collector and its agents");

@@ -4,7 +4,6 @@
 // comes back over the channel; everything uploaded is removed again, also when the collection
 // fails or the user presses Ctrl-C. The snapshot is verified, then stored (marked as pulled, by
 // whom, from which host key) or written to --output.
-#include <sys/random.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -12,6 +11,7 @@
 #include <filesystem>
 
 #include "collector/ctl/commands.h"
+#include "collector/ctl/remote/session.h"
 #include "collector/ctl/remote/ssh.h"
 #include "common/atomic_file.h"
 #include "common/read_file.h"
@@ -38,33 +38,6 @@ struct PullArgs {
   int timeout = 1800;
 };
 
-std::atomic<bool> g_cancel{false};
-
-extern "C" void OnInterrupt(int /*sig*/) { g_cancel.store(true); }
-
-// SIGINT, SIGTERM and SIGHUP set the cancel flag while it lives; a second signal (the handlers
-// reset themselves) ends the process at once, leaving what the clean-up had not removed yet.
-class InterruptScope {
- public:
-  InterruptScope() {
-    g_cancel.store(false);
-    struct sigaction sa {};
-    sa.sa_handler = OnInterrupt;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &sa, &old_[i]);
-  }
-  ~InterruptScope() {
-    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &old_[i], nullptr);
-  }
-  InterruptScope(const InterruptScope&) = delete;
-  InterruptScope& operator=(const InterruptScope&) = delete;
-
- private:
-  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
-  std::array<struct sigaction, 3> old_{};
-};
-
 // The agent binary to upload: --agent, else tidemark-agent where it is installed beside
 // tidemarkctl (../sbin) or built beside it (../agent in a build tree).
 StatusOr<std::string> FindAgent(const std::string& given) {
@@ -86,85 +59,50 @@ StatusOr<std::string> FindAgent(const std::string& given) {
                 "no tidemark-agent found (looked at " + looked + "); name one with --agent FILE");
 }
 
-std::string RandomName() {
-  std::array<unsigned char, 8> bytes{};
-  size_t got = 0;
-  while (got < bytes.size()) {
-    ssize_t n = getrandom(bytes.data() + got, bytes.size() - got, 0);
-    if (n > 0) got += static_cast<size_t>(n);
+// Runs one collection on the host from a private directory that is removed again whatever
+// happens; returns the agent's stdout.
+StatusOr<std::string> CollectRemotely(remote::SshConnection& ssh, const PullArgs& a,
+                                      const std::string& agent, std::ostream& err) {
+  auto progress = [&](const std::string& what) {
+    err << "tidemarkctl: pull: " << Safe(ssh.Target().ToString()) << ": "
+        << Safe(what, kMaxMessageBytes) << "\n";
+  };
+  StatusOr<std::string> out = Status(StatusCode::kInternal, "not run");
+  remote::RemoteWorkDir dir(ssh);
+  if (Status s = dir.Make(a.remote_dir, ".tidemark-pull-"); !s.ok()) return s;
+  std::string made = dir.path();
+  progress("uploading the agent to " + made);
+  auto binary = dir.PutFile("tidemark-agent", agent, 0700);
+  if (!binary.ok()) {
+    out = binary.status();
+  } else {
+    std::string command = (a.sudo ? "sudo -n -- " : "") + remote::ShellQuote(*binary) + " collect";
+    if (!a.only.empty()) command += " --only " + remote::ShellQuote(a.only);
+    progress("collecting (" + command + ")");
+    auto run = ssh.Run(command, kMaxSnapshotFileBytes, a.timeout);
+    if (!run.ok()) {
+      out = run.status();
+    } else if (run->exit_status != 0) {
+      std::string why = run->err;
+      while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+      if (run->exit_status == 126) why += " (is " + made + " on a noexec mount? try --remote-dir)";
+      out =
+          Status(StatusCode::kIoError, ssh.Target().ToString() + ": the collection exited " +
+                                           std::to_string(run->exit_status) +
+                                           (why.empty() ? "" : ": " + Safe(why, kMaxMessageBytes)));
+    } else {
+      out = std::move(run->out);
+    }
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = ".tidemark-pull-";
-  for (unsigned char b : bytes) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
+  if (Status s = dir.CleanUp(); !s.ok()) {
+    err << "tidemarkctl: pull: CLEAN-UP FAILED, remove it by hand: "
+        << Safe(s.message(), kMaxMessageBytes) << "\n";
+    if (out.ok()) out = s;
+  } else {
+    progress("removed " + made);
   }
   return out;
 }
-
-// The part of a pull that runs on the host, with its clean-up: returns the agent's stdout.
-class RemoteRun {
- public:
-  RemoteRun(remote::SshConnection& ssh, std::ostream& err) : ssh_(ssh), err_(err) {}
-  RemoteRun(const RemoteRun&) = delete;
-  RemoteRun& operator=(const RemoteRun&) = delete;
-  ~RemoteRun() { (void)CleanUp(); }
-
-  StatusOr<std::string> Collect(const PullArgs& a, const std::string& agent) {
-    auto base = ssh_.RealPath(a.remote_dir.empty() ? "." : a.remote_dir);
-    if (!base.ok()) return base.status();
-    dir_ = (*base == "/" ? "" : *base) + "/" + RandomName();
-    if (Status s = ssh_.MakePrivateDirectory(dir_, 0700); !s.ok()) {
-      dir_.clear();  // not ours: nothing to remove
-      return s;
-    }
-    Progress("uploading the agent to " + dir_);
-    binary_ = dir_ + "/tidemark-agent";
-    if (Status s = ssh_.Upload(agent, binary_, 0700); !s.ok()) return s;
-    std::string command = (a.sudo ? "sudo -n -- " : "") + remote::ShellQuote(binary_) + " collect";
-    if (!a.only.empty()) command += " --only " + remote::ShellQuote(a.only);
-    Progress("collecting (" + command + ")");
-    auto run = ssh_.Run(command, kMaxSnapshotFileBytes, a.timeout);
-    if (!run.ok()) return run.status();
-    if (run->exit_status != 0) {
-      std::string why = run->err;
-      while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
-      if (run->exit_status == 126) why += " (is " + dir_ + " on a noexec mount? try --remote-dir)";
-      return Status(StatusCode::kIoError,
-                    ssh_.Target().ToString() + ": the collection exited " +
-                        std::to_string(run->exit_status) +
-                        (why.empty() ? "" : ": " + Safe(why, kMaxMessageBytes)));
-    }
-    return std::move(run->out);
-  }
-
-  // Removes what was uploaded; ok when nothing is left. Runs once.
-  Status CleanUp() {
-    Status result = Status::Ok();
-    if (!binary_.empty()) {
-      result = ssh_.RemoveFile(binary_);
-      binary_.clear();
-    }
-    if (!dir_.empty()) {
-      Status s = ssh_.RemoveDirectory(dir_);
-      if (result.ok()) result = s;
-      if (s.ok()) Progress("removed " + dir_);
-      dir_.clear();
-    }
-    return result;
-  }
-
- private:
-  void Progress(const std::string& what) {
-    err_ << "tidemarkctl: pull: " << Safe(ssh_.Target().ToString()) << ": "
-         << Safe(what, kMaxMessageBytes) << "\n";
-  }
-
-  remote::SshConnection& ssh_;
-  std::ostream& err_;
-  std::string dir_;
-  std::string binary_;
-};
 
 int CmdPull(const PullArgs& a, CtlContext& ctx) {
   auto target = remote::ParseSshTarget(a.target);
@@ -178,27 +116,18 @@ int CmdPull(const PullArgs& a, CtlContext& ctx) {
   }
   auto agent = FindAgent(a.agent);
   if (!agent.ok()) return Fail(ctx.err, agent.status());
-  InterruptScope interrupts;
+  remote::InterruptScope interrupts;
   remote::SshOptions options;
   options.identity = a.identity;
   options.known_hosts = a.known_hosts;
   options.accept_new = a.accept_new;
-  options.cancel = &g_cancel;
+  options.cancel = remote::InterruptScope::Flag();
   std::string note;
   ctx.err << "tidemarkctl: pull: connecting to " << Safe(target->ToString()) << "\n";
   auto ssh = remote::SshConnection::Open(*target, options, &note);
   if (!note.empty()) ctx.err << "tidemarkctl: " << Safe(note, kMaxMessageBytes) << "\n";
   if (!ssh.ok()) return Fail(ctx.err, ssh.status());
-  StatusOr<std::string> text = Status(StatusCode::kInternal, "not run");
-  {
-    RemoteRun run(**ssh, ctx.err);
-    text = run.Collect(a, *agent);
-    if (Status s = run.CleanUp(); !s.ok()) {
-      ctx.err << "tidemarkctl: pull: CLEAN-UP FAILED, remove it by hand: "
-              << Safe(s.message(), kMaxMessageBytes) << "\n";
-      if (text.ok()) text = s;
-    }
-  }
+  StatusOr<std::string> text = CollectRemotely(**ssh, a, *agent, ctx.err);
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kCancelled) {
       ctx.err << "tidemarkctl: pull: interrupted; nothing stored\n";
@@ -224,7 +153,7 @@ int CmdPull(const PullArgs& a, CtlContext& ctx) {
 
 }  // namespace
 
-void AddRolloutCommands(CLI::App& app, CtlContext& ctx) {
+void AddPullCommand(CLI::App& app, CtlContext& ctx) {
   auto pull_args = std::make_shared<PullArgs>();
   CLI::App* pull = AddCommand(
       app, kGroup, ctx, pull_args, "pull",

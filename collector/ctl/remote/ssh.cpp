@@ -419,6 +419,7 @@ Status SshConnection::MakePrivateDirectory(const std::string& path, int mode) {
   uint32_t perms = a->permissions & 07777;
   sftp_attributes_free(a);
   if (!is_dir || perms != static_cast<uint32_t>(mode)) {
+    (void)sftp_rmdir(h_->sftp, path.c_str());  // ours, but not what was asked for
     return Status(StatusCode::kPermissionDenied,
                   target_.ToString() + ": " + path + " is not a private directory after mkdir");
   }

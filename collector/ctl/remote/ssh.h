@@ -75,7 +75,7 @@ class SshConnection {
   // The absolute form of `path` on the host ("." is the login user's home directory).
   StatusOr<std::string> RealPath(const std::string& path);
   // Creates the directory `path` with `mode` (fails if anything exists there: no link is
-  // followed) and checks that it is a directory owned by the login user with exactly `mode`.
+  // followed) and checks that it is a directory with exactly `mode` (else removes it again).
   Status MakePrivateDirectory(const std::string& path, int mode);
   // Copies the local file `local` to `path`, created new (never replacing anything) with
   // `mode`. Honours the cancel flag between chunks.
