@@ -118,7 +118,7 @@ std::unique_ptr<SshTestHost> SshTestHost::Start(const std::string& work,
   // The lower layer is / without the file systems mounted on it (a non-recursive bind), so
   // that Files() can tell a copied-up directory from a new one.
   if (mount("/", (work + "/lower").c_str(), nullptr, MS_BIND, nullptr) != 0 ||
-      mount("tmpfs", layers.c_str(), "tmpfs", 0, "mode=0700") != 0) {
+      mount("tmpfs", layers.c_str(), "tmpfs", 0, "mode=0700,size=1g") != 0) {
     *why = "cannot mount the layers";
     return nullptr;
   }
