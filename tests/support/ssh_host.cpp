@@ -18,17 +18,12 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/temp_root.h"
+
 namespace tidemark::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 bool WriteAll(const std::string& path, const std::string& text, mode_t mode) {
   {
@@ -41,15 +36,9 @@ bool WriteAll(const std::string& path, const std::string& text, mode_t mode) {
 
 bool Sh(const std::string& command) { return std::system(command.c_str()) == 0; }
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // The first two fields of a public key file: "ssh-ed25519 AAAA...".
 std::string KeyLine(const std::string& pub_file) {
-  std::istringstream in(ReadAll(pub_file));
+  std::istringstream in(ReadHostFile(pub_file));
   std::string type, blob;
   in >> type >> blob;
   return type + " " + blob;
@@ -141,10 +130,11 @@ std::unique_ptr<SshTestHost> SshTestHost::Start(const std::string& work,
   chmod((r + "/run/sshd").c_str(), 0755);
   h->client_key_ = work + "/client_key";
   if (!Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-host -f " +
-          Quote(r + "/etc/ssh/tidemark_test_host_key")) ||
-      !Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-client -f " + Quote(h->client_key_)) ||
+          ShellQuote(r + "/etc/ssh/tidemark_test_host_key")) ||
+      !Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-client -f " +
+          ShellQuote(h->client_key_)) ||
       !Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-other -f " +
-          Quote(work + "/other_host_key"))) {
+          ShellQuote(work + "/other_host_key"))) {
     *why = "ssh-keygen failed";
     return nullptr;
   }
@@ -195,12 +185,12 @@ std::unique_ptr<SshTestHost> SshTestHost::Start(const std::string& work,
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       h->sshd_ = -1;
-      *why = "sshd exited: " + ReadAll(h->log_);
+      *why = "sshd exited: " + ReadHostFile(h->log_);
       return nullptr;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  *why = "sshd did not listen in 5 s: " + ReadAll(h->log_);
+  *why = "sshd did not listen in 5 s: " + ReadHostFile(h->log_);
   return nullptr;
 }
 
@@ -228,8 +218,8 @@ std::string SshTestHost::OtherKeyLine() const {
 
 bool SshTestHost::AddUser(const std::string& name, bool sudo_nopasswd) {
   // '*': no password, but not locked ('!'), which sshd without PAM would refuse keys for.
-  if (!Sh("chroot " + Quote(root_) + " useradd -m -s /bin/bash " + Quote(name) + " && chroot " +
-          Quote(root_) + " usermod -p '*' " + Quote(name))) {
+  if (!Sh("chroot " + ShellQuote(root_) + " useradd -m -s /bin/bash " + ShellQuote(name) +
+          " && chroot " + ShellQuote(root_) + " usermod -p '*' " + ShellQuote(name))) {
     return false;
   }
   if (!sudo_nopasswd) return true;
@@ -266,7 +256,7 @@ std::set<std::string> SshTestHost::Processes() const {
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
     std::error_code ec;
     if (fs::read_symlink(e.path() / "root", ec) != fs::path(root_)) continue;
-    std::string cmdline = ReadAll(e.path() / "cmdline");
+    std::string cmdline = ReadHostFile(e.path() / "cmdline");
     for (char& c : cmdline) {
       if (c == '\0') c = ' ';
     }
@@ -275,6 +265,6 @@ std::set<std::string> SshTestHost::Processes() const {
   return out;
 }
 
-std::string SshTestHost::Log() const { return ReadAll(log_); }
+std::string SshTestHost::Log() const { return ReadHostFile(log_); }
 
 }  // namespace tidemark::testing
