@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "common/read_file.h"
@@ -143,10 +144,22 @@ TEST(DeployTest, InstallsOverSshReportsAndFailsOnlyTheHostsThatFail) {
   EXPECT_EQ(rc, 0) << out << err;
   EXPECT_NE(out.find("left as it was"), std::string::npos) << out;
   EXPECT_NE(err.find("left as it is"), std::string::npos) << err;
+  // Where systemd runs (/run/systemd/system), the unit is enabled and restarted. systemd is not
+  // booted in this host, so systemctl is one that records what it was asked (the unit itself
+  // is checked by units_test: systemd-analyze, and the agent under its capabilities).
+  std::filesystem::create_directories(r + "/run/systemd/system");
+  ASSERT_EQ(rename((r + "/usr/bin/systemctl").c_str(), (r + "/usr/bin/systemctl.real").c_str()), 0);
+  std::ofstream(r + "/usr/bin/systemctl") << "#!/bin/sh\necho \"$*\" >>/var/tmp/systemctl.args\n";
+  chmod((r + "/usr/bin/systemctl").c_str(), 0755);
   rc = Ctl(deploy + " --upgrade", &out, &err);
   EXPECT_EQ(rc, 0) << out << err;
   EXPECT_NE(err.find("upgrading from 0.1.0-1"), std::string::npos) << err;
   EXPECT_NE(err.find("reporting ("), std::string::npos) << err;
+  EXPECT_NE(out.find("\tstarted\tok"), std::string::npos) << out;
+  const std::string asked = ReadHostFile(r + "/var/tmp/systemctl.args");
+  EXPECT_NE(asked.find("enable --quiet tidemark-agent.service\nrestart tidemark-agent.service\n"),
+            std::string::npos)
+      << asked;
 }
 
 }  // namespace
