@@ -183,43 +183,40 @@ std::string AgentConfig(const std::string& collector, const std::string& name) {
          "interval = 3600\n";
 }
 
-// The installation, run as root in the upload directory DIR: packages (keeping a changed
-// configuration file: --force-confold), certificate, key and configuration, a first send, and
-// the service. Its last line says how the service ended up.
+// The installation, run as root from the upload directory: the packages (keeping a changed
+// configuration file: --force-confold, never a prompt), CA certificate, certificate, key and
+// configuration, a first send, and the service. Logs go to a root-private temporary file (not
+// into the login user's directory). The last lines say how the send and the service ended.
 std::string InstallScript(const std::string& dir, const std::vector<std::string>& debs) {
-  std::string d = remote::ShellQuote(dir);
+  std::string script = R"sh(set -e
+export DEBIAN_FRONTEND=noninteractive
+d=@DIR@
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+dpkg --force-confold -i @DEBS@ >"$log" 2>&1 || { tail -n 20 "$log" >&2; exit 10; }
+install -d -m 0755 /etc/tidemark
+install -m 0644 "$d/ca.crt" /etc/tidemark/ca.crt
+install -m 0644 "$d/agent.crt" /etc/tidemark/agent.crt
+install -m 0600 "$d/agent.key" /etc/tidemark/agent.key
+install -m 0644 "$d/agent.conf" /etc/tidemark/agent.conf
+rc=0
+tidemark-agent send --config /etc/tidemark/agent.conf --connect-timeout 10 >/dev/null 2>"$log" || rc=$?
+if [ $rc -ne 0 ]; then tail -n 5 "$log" >&2; fi
+if [ -d /run/systemd/system ]; then
+  if systemctl enable --quiet tidemark-agent.service && systemctl restart tidemark-agent.service
+  then echo service=started; else echo service=failed; fi
+else
+  systemctl enable --quiet tidemark-agent.service 2>/dev/null || true
+  echo 'service=enabled, not started (systemd is not running there)'
+fi
+echo send=$rc
+)sh";
   std::string list;
-  for (const std::string& deb : debs) list += " " + d + "/" + remote::ShellQuote(deb);
-  return "set -e\n"
-         "export DEBIAN_FRONTEND=noninteractive\n"
-         "dpkg --force-confold -i" +
-         list + " >" + d + "/dpkg.log 2>&1 || { tail -n 20 " + d + "/dpkg.log >&2; rm -f " + d +
-         "/dpkg.log; exit 10; }\n"
-         "rm -f " +
-         d +
-         "/dpkg.log\n"
-         "install -d -m 0755 /etc/tidemark\n"
-         "install -m 0644 " +
-         d + "/ca.crt /etc/tidemark/ca.crt\n" + "install -m 0644 " + d +
-         "/agent.crt /etc/tidemark/agent.crt\n" + "install -m 0600 " + d +
-         "/agent.key /etc/tidemark/agent.key\n" + "install -m 0644 " + d +
-         "/agent.conf /etc/tidemark/agent.conf\n"
-         "rc=0\n"
-         "tidemark-agent send --config /etc/tidemark/agent.conf --connect-timeout 10 "
-         ">/dev/null 2>" +
-         d + "/send.log || rc=$?\n" + "if [ $rc -ne 0 ]; then tail -n 5 " + d +
-         "/send.log >&2; fi\n"
-         "rm -f " +
-         d +
-         "/send.log\n"
-         "if [ -d /run/systemd/system ]; then\n"
-         "  systemctl enable --quiet tidemark-agent.service && systemctl restart "
-         "tidemark-agent.service && echo service=started || echo service=failed\n"
-         "else\n"
-         "  systemctl enable --quiet tidemark-agent.service 2>/dev/null || true\n"
-         "  echo 'service=enabled, not started (systemd is not running there)'\n"
-         "fi\n"
-         "echo send=$rc\n";
+  for (const std::string& deb : debs)
+    list += (list.empty() ? "" : " ") + ("\"$d\"/" + remote::ShellQuote(deb));
+  script.replace(script.find("@DIR@"), 5, remote::ShellQuote(dir));
+  script.replace(script.find("@DEBS@"), 6, list);
+  return script;
 }
 
 class HostDeploy {
@@ -271,11 +268,16 @@ class HostDeploy {
     if (!state.ok()) return state.status();
     std::string status = Trim(state->out);
     if (status.rfind("installed ", 0) == 0) r_.installed = status.substr(10);
-    if (!r_.installed.empty() && !a_.upgrade && !a_.no_wait && LastSeen(db) > 0) {
-      r_.skipped = true;
-      r_.first_snapshot = FormatRfc3339(LastSeen(db));
-      Stage("already installed (" + r_.installed + ") and reporting: left as it is");
-      return Status::Ok();
+    if (!r_.installed.empty() && !a_.upgrade) {
+      // Installed and reporting (or, with --no-wait, installed: the store is not here to ask).
+      const int64_t seen = a_.no_wait ? 0 : LastSeen(db);
+      if (a_.no_wait || seen > 0) {
+        r_.skipped = true;
+        if (seen > 0) r_.first_snapshot = FormatRfc3339(seen);
+        Stage("already installed (" + r_.installed + ")" + (seen > 0 ? " and reporting" : "") +
+              ": left as it is");
+        return Status::Ok();
+      }
     }
     Status result = Install(**ssh);
     if (!result.ok()) return result;
@@ -284,6 +286,15 @@ class HostDeploy {
       return Status::Ok();
     }
     Stage("waiting for the first snapshot");
+    {
+      SqliteStore::Options o;
+      o.create = false;
+      if (auto store = SqliteStore::Open(db, o); !store.ok()) {
+        return Status(StatusCode::kUnavailable,
+                      "installed, but the store cannot be read to see its first snapshot: " +
+                          store.status().message() + " (--db the collector's store, or --no-wait)");
+      }
+    }
     for (int waited = 0; waited <= a_.wait * 10; ++waited) {
       if (remote::InterruptScope::Cancelled()) {
         return Status(StatusCode::kCancelled, "interrupted");
@@ -473,9 +484,9 @@ void AddDeployCommand(CLI::App& app, CtlContext& ctx) {
       "directory, install as root (log in as root, or --sudo: `sudo -n`), send a first\n"
       "snapshot, enable and start tidemark-agent.service, remove the upload, and wait until\n"
       "the store (--db) has a snapshot of the host. A host already installed and reporting is\n"
-      "left as it is unless --upgrade. One host's failure never stops the others; Ctrl-C\n"
-      "stops cleanly (an installation under way is finished first) and names the hosts left\n"
-      "half-done. The end: a table per host.\n"
+      "left as it is unless --upgrade (with --no-wait: one installed). One host's failure\n"
+      "never stops the others; Ctrl-C stops cleanly (an installation under way is finished\n"
+      "first) and names the hosts left half-done. The end: a table per host.\n"
       "Inventory: one host per line, `[USER@]HOST[:PORT] [USER] [name=ID] [sudo=yes|no]\n"
       "[identity=KEY]`; HOST is also the host id unless name=ID; # starts a comment.\n"
       "Exit codes: 0 every host deployed and reporting (or left as it was), 1 a host failed,\n"
