@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 
 #include "common/read_file.h"
 
@@ -228,13 +229,16 @@ Status SshConnection::CheckHostKey(std::string* note) {
                     target_.ToString() + ": the host offers " + host_key_ + ", but " + file +
                         " lists a key of another type for it; refused");
     case SSH_KNOWN_HOSTS_UNKNOWN:
-    case SSH_KNOWN_HOSTS_NOT_FOUND:
+    case SSH_KNOWN_HOSTS_NOT_FOUND: {
       if (!options_.accept_new) {
         return Status(StatusCode::kPermissionDenied,
                       target_.ToString() + ": unknown host key " + host_key_ + " (not in " + file +
                           "); refused: check the fingerprint out of band, then add the key or "
                           "run again with --accept-new");
       }
+      // One writer at a time: deploy connects to several hosts at once.
+      static std::mutex known_hosts_writer;
+      std::lock_guard<std::mutex> lock(known_hosts_writer);
       if (ssh_session_update_known_hosts(s) != SSH_OK) {
         return SshError(StatusCode::kIoError, "cannot record the host key in " + file);
       }
@@ -243,6 +247,7 @@ Status SshConnection::CheckHostKey(std::string* note) {
                 " and recorded it in " + file;
       }
       return Status::Ok();
+    }
     case SSH_KNOWN_HOSTS_ERROR:
       break;
   }
