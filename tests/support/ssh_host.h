@@ -44,8 +44,9 @@ class SshTestHost {
   // run anything as root through sudo without a password.
   bool AddUser(const std::string& name, bool sudo_nopasswd);
 
-  // Every path in the host's file system (one device: not /proc, /dev), relative to its root,
-  // but the logs sshd keeps of logins (var/log) and its runtime files (run).
+  // What differs from this machine's root, relative to the host's root: files written or
+  // changed, directories made, and deletions ("deleted PATH"); not the logs of logins (var/log)
+  // nor runtime files (run).
   std::set<std::string> Files() const;
   // The command lines of the processes running inside the host (those whose root is its root).
   std::set<std::string> Processes() const;
