@@ -11,7 +11,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/read_file.h"
+#include "tests/packaging/packaging_build.h"
 #include "tests/support/collector_process.h"
 #include "tests/support/require.h"
 #include "tests/support/ssh_host.h"
@@ -24,7 +24,6 @@ using testing::ReadHostFile;
 using testing::RunCommand;
 using testing::ShellQuote;
 
-const std::string kBuild = TIDEMARK_BUILD_DIR;
 const std::string kCtl = TIDEMARK_CTL_BIN;
 
 int Ctl(const std::string& args, std::string* out, std::string* err) {
@@ -36,20 +35,12 @@ TEST(DeployTest, InstallsOverSshReportsAndFailsOnlyTheHostsThatFail) {
     GTEST_SKIP() << "packages are made from the plain build, not a sanitizer build";
   }
   TIDEMARK_REQUIRE(geteuid() == 0, "needs root (a mount namespace, sshd, dpkg in the host)");
-  TIDEMARK_REQUIRE(testing::HaveProgram("cpack"), "cpack not installed");
-  StatusOr<std::string> cache = ReadRegularFile(kBuild + "/CMakeCache.txt", 16 << 20);
-  ASSERT_TRUE(cache.ok());
-  TIDEMARK_REQUIRE(cache->find("\nCMAKE_INSTALL_PREFIX:PATH=/usr\n") != std::string::npos,
-                   "this build is not for /usr (packages come only from one)");
+  const std::string why_not = testing::WhyNoPackages();
+  TIDEMARK_REQUIRE(why_not.empty(), why_not);
   testing::TempRoot tmp;
   const std::string t = tmp.path();
   std::string out, err;
-  ASSERT_EQ(RunCommand("cpack --config " + ShellQuote(kBuild + "/CPackConfig.cmake") + " -B " +
-                           ShellQuote(t + "/pkgs") + " && rm -rf " + ShellQuote(t + "/pkgs") +
-                           "/_CPack_Packages",
-                       &out, &err),
-            0)
-      << out << err;
+  ASSERT_EQ(testing::MakePackages(t + "/pkgs", "1", &out), 0) << out;
   std::string packages;
   for (const char* p : {"tidemark-common_", "tidemark-agent_"}) {
     ASSERT_EQ(RunCommand("ls " + ShellQuote(t + "/pkgs") + "/" + p + "*.deb", &out), 0);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/packaging/packaging_build.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
@@ -17,8 +18,8 @@ namespace {
 using testing::RunCommand;
 using testing::ShellQuote;
 
-const std::string kSource = TIDEMARK_SOURCE_DIR;
-const std::string kBuild = TIDEMARK_BUILD_DIR;
+using testing::kBuild;
+using testing::kSource;
 
 TEST(NightlyReportTest, TheUnitsVerifyCleanly) {
   TIDEMARK_REQUIRE(testing::HaveProgram("systemd-analyze"), "systemd-analyze not installed");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "common/read_file.h"
+#include "tests/packaging/packaging_build.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
@@ -19,8 +20,8 @@ namespace {
 using testing::RunCommand;
 using testing::ShellQuote;
 
-const std::string kBuild = TIDEMARK_BUILD_DIR;
-const std::string kSource = TIDEMARK_SOURCE_DIR;
+using testing::kBuild;
+using testing::kSource;
 
 std::vector<std::string> Files(const std::string& deb) {
   std::string out, err;
@@ -46,21 +47,12 @@ TEST(PackagesTest, ThreePackagesWithTheirFilesScriptsAndNoLintianError) {
     // sanitizer build's binaries are ten times larger and depend on libasan.
     GTEST_SKIP() << "packages are made and checked from the plain build, not a sanitizer build";
   }
-  TIDEMARK_REQUIRE(testing::HaveProgram("cpack") && testing::HaveProgram("dpkg-deb"),
-                   "cpack or dpkg-deb not installed");
-  StatusOr<std::string> cache = ReadRegularFile(kBuild + "/CMakeCache.txt", 16 << 20);
-  ASSERT_TRUE(cache.ok());
-  TIDEMARK_REQUIRE(cache->find("\nCMAKE_INSTALL_PREFIX:PATH=/usr\n") != std::string::npos,
-                   "this build is not for /usr (packages come only from one: the default "
-                   "prefix, or packaging/build-packages.sh)");
+  const std::string why = testing::WhyNoPackages();
+  TIDEMARK_REQUIRE(why.empty(), why);
   testing::TempRoot dir;
   const std::string out_dir = dir.path() + "/packages";
   std::string out, err;
-  ASSERT_EQ(RunCommand("cpack --config " + ShellQuote(kBuild + "/CPackConfig.cmake") + " -B " +
-                           ShellQuote(out_dir),
-                       &out, &err),
-            0)
-      << out << err;
+  ASSERT_EQ(testing::MakePackages(out_dir, "1", &out), 0) << out;
   const std::string common = out_dir + "/tidemark-common_0.1.0-1_all.deb";
   const std::string agent = out_dir + "/tidemark-agent_0.1.0-1_amd64.deb";
   const std::string collector = out_dir + "/tidemark-collector_0.1.0-1_amd64.deb";
@@ -140,22 +132,13 @@ TEST(PackagesTest, AnUpgradeKeepsConfigurationSpoolAndStore) {
     GTEST_SKIP() << "packages are made and checked from the plain build, not a sanitizer build";
   }
   TIDEMARK_REQUIRE(geteuid() == 0, "needs root (a mount namespace, dpkg in a chroot)");
-  TIDEMARK_REQUIRE(testing::HaveProgram("cpack") && testing::HaveProgram("unshare"),
-                   "cpack or unshare not installed");
-  StatusOr<std::string> cache = ReadRegularFile(kBuild + "/CMakeCache.txt", 16 << 20);
-  ASSERT_TRUE(cache.ok());
-  TIDEMARK_REQUIRE(cache->find("\nCMAKE_INSTALL_PREFIX:PATH=/usr\n") != std::string::npos,
-                   "this build is not for /usr (packages come only from one)");
+  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare not installed");
+  const std::string why = testing::WhyNoPackages();
+  TIDEMARK_REQUIRE(why.empty(), why);
   testing::TempRoot dir;
   std::string out, err;
   for (const char* release : {"1", "2"}) {
-    ASSERT_EQ(RunCommand("cpack --config " + ShellQuote(kBuild + "/CPackConfig.cmake") + " -B " +
-                             ShellQuote(dir.path() + "/r" + release) +
-                             " -D CPACK_DEBIAN_PACKAGE_RELEASE=" + release + " && rm -rf " +
-                             ShellQuote(dir.path() + "/r" + release) + "/_CPack_Packages",
-                         &out, &err),
-              0)
-        << out << err;
+    ASSERT_EQ(testing::MakePackages(dir.path() + "/r" + release, release, &out), 0) << out;
   }
   int rc =
       RunCommand("timeout 300 " + ShellQuote(kSource + "/tests/packaging/install_upgrade.sh") +

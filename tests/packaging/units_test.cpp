@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/read_file.h"
+#include "tests/packaging/packaging_build.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
@@ -21,8 +22,8 @@ using nlohmann::json;
 using testing::RunCommand;
 using testing::ShellQuote;
 
-const std::string kSource = TIDEMARK_SOURCE_DIR;
-const std::string kBuild = TIDEMARK_BUILD_DIR;
+using testing::kBuild;
+using testing::kSource;
 
 std::string Unit(const std::string& name) {
   StatusOr<std::string> text = ReadRegularFile(kSource + "/packaging/systemd/" + name, 1 << 20);
