@@ -61,7 +61,8 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
                                 policy::FactDb* db, bool save_facts,
-                                const policy::QueryLimits& limits) {
+                                const policy::QueryLimits& limits,
+                                std::optional<int64_t> keep_seq) {
   std::string content_hash;
   StatusOr<Snapshot> snapshot = DecodeSnapshot(state.body, &content_hash);
   if (!snapshot.ok()) {
@@ -80,7 +81,7 @@ EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::Polic
   }
   policy::Evaluation e = policy::EvaluateLoaded(*db, *snapshot, *rules, limits);
   if (save_facts) {
-    if (Status s = db->SaveFacts(state.host, state.seq); !s.ok()) {
+    if (Status s = db->SaveFacts(state.host, state.seq, keep_seq); !s.ok()) {
       Log::Warn("facts_not_saved",
                 {{"host", Clip(state.host, kMaxAgentTextBytes)}, {"error", s.ToString()}});
     }
@@ -191,8 +192,14 @@ Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::s
     // a library exception) stops the evaluator; that state gets an error result.
     EvaluationRecord r;
     try {
-      r = state.ok() ? EvaluateStored(*state, set, hash, Now(), db, save_facts, options_.limits)
-                     : ErrorRecord(seq, hash, Now(), state.status().message());
+      std::optional<int64_t> keep;  // the approved baseline's state stays in the facts file
+      if (state.ok() && save_facts) {
+        auto approval = store_->ApprovedBaseline(state->host, std::nullopt);
+        if (approval.ok() && *approval) keep = (*approval)->snapshot_seq;
+      }
+      r = state.ok()
+              ? EvaluateStored(*state, set, hash, Now(), db, save_facts, options_.limits, keep)
+              : ErrorRecord(seq, hash, Now(), state.status().message());
     } catch (const std::exception& e) {
       r = ErrorRecord(seq, hash, Now(), std::string("evaluation failed: ") + e.what());
     }

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,12 +42,14 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 // Judges one stored state: decodes its body, labels it with the stored host id (the
 // certificate's name, never what the snapshot says) and evaluates the rules that apply to that
 // host. A state that cannot be judged gets one `error` result (kEvaluationRuleId) saying why.
-// With `save_facts`, the tables loaded are kept as the host's facts (FactDb::SaveFacts; a
-// failure there is logged, the judgement stands).
+// With `save_facts`, the tables loaded are kept as the host's facts (FactDb::SaveFacts, with
+// `keep_seq`, the host's approved baseline state, kept there too; a failure there is logged,
+// the judgement stands).
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
                                 policy::FactDb* db, bool save_facts,
-                                const policy::QueryLimits& limits);
+                                const policy::QueryLimits& limits,
+                                std::optional<int64_t> keep_seq = {});
 
 class Evaluator {
  public:

@@ -9,13 +9,19 @@ StoredFacts::StoredFacts(SqliteStore& store, const std::string& db) : store_(sto
   if (!facts.ok()) return;
   auto states = (*facts)->FactStates();
   if (!states.ok()) return;
+  auto kept = (*facts)->KeptStates();
+  if (!kept.ok()) return;
   facts_ = std::move(*facts);
   fact_states_ = std::move(*states);
+  kept_states_ = std::move(*kept);
 }
 
 StatusOr<const policy::FactDb*> StoredFacts::Load(const StoredSnapshot& state) {
-  if (auto it = fact_states_.find(state.host);
-      facts_ && it != fact_states_.end() && it->second == state.seq) {
+  auto held = [&](const std::map<std::string, int64_t>& states) {
+    auto it = states.find(state.host);
+    return it != states.end() && it->second == state.seq;
+  };
+  if (facts_ && (held(fact_states_) || held(kept_states_))) {
     if (facts_->SelectState(state.seq).ok()) return facts_.get();
   }
   std::string body = state.body;

@@ -1,6 +1,7 @@
 // A stored state of a host as fact tables, for the commands that read states the collector
-// stored (query, exceptions, verify-revocations): from the facts file that the collector's
-// evaluator keeps (each host's latest judged state as SQL tables) when it holds that state,
+// stored (query, exceptions, verify-revocations, drift, report): from the facts file that the
+// collector's evaluator keeps (each host's latest judged state and its approved baseline's
+// state as SQL tables) when it holds that state,
 // else decoded from the state's snapshot body (the same rows, more slowly).
 #pragma once
 
@@ -29,7 +30,8 @@ class StoredFacts {
  private:
   SqliteStore& store_;
   std::unique_ptr<policy::FactDb> facts_;       // the facts file, or null
-  std::map<std::string, int64_t> fact_states_;  // host -> the state the facts file holds
+  std::map<std::string, int64_t> fact_states_;  // host -> the latest state the facts file holds
+  std::map<std::string, int64_t> kept_states_;  // host -> its approved baseline's state there
   std::unique_ptr<policy::FactDb> scratch_;     // decoded states
 };
 

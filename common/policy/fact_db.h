@@ -83,8 +83,10 @@ class FactDb {
   // table layout is emptied) to this database, for SaveFacts. Queries never read it.
   Status AttachFacts(const std::string& path);
   // Keeps what is loaded now as the facts of `host`'s state `seq` in the attached file,
-  // replacing that host's older state's (never a newer one's). One transaction.
-  Status SaveFacts(const std::string& host, int64_t seq);
+  // replacing that host's older state's (never a newer one's). `keep`: the host's approved
+  // baseline state, whose rows stay (or start to be kept) when they are in the file. One
+  // transaction.
+  Status SaveFacts(const std::string& host, int64_t seq, std::optional<int64_t> keep = {});
 
   // Opens the facts file read-only for queries over one stored state at a time: every fact
   // table is a view of the state chosen with SelectState. kNotFound when there is no file;
@@ -92,6 +94,9 @@ class FactDb {
   static StatusOr<std::unique_ptr<FactDb>> OpenFacts(const std::string& path);
   // Returns host -> the state whose facts the file holds (OpenFacts).
   StatusOr<std::map<std::string, int64_t>> FactStates() const;
+  // Returns host -> its approved baseline's state, kept in the file beside the latest
+  // (OpenFacts).
+  StatusOr<std::map<std::string, int64_t>> KeptStates() const;
   // Makes the views show state `seq` (OpenFacts).
   Status SelectState(int64_t seq);
 

@@ -2,7 +2,9 @@
 //
 // Layout (docs/store.md "Facts"): `facts_layout(hash)` — a hash of the table definitions, so
 // that a file written by another version is emptied (writer) or not used (reader);
-// `states(host PRIMARY KEY, seq)`; and per queryable table T a table `f_T(seq, columns of T)`
+// `states(host PRIMARY KEY, seq)` (each host's latest judged state), `kept(host PRIMARY KEY,
+// seq)` (its approved baseline's state, kept while the latest moves on, for drift since it);
+// and per queryable table T a table `f_T(seq, columns of T)`
 // with an index on seq. The writer copies the loaded in-memory tables into it with
 // INSERT ... SELECT (no row passes through C++); a reader sees each table as a TEMP view of the
 // state chosen, so that the user's SQL runs unchanged, per host, with an index look-up.
@@ -11,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -21,7 +24,8 @@ namespace tidemark::policy {
 namespace {
 
 std::string LayoutHash() {
-  std::string text;
+  // Version 2: kept(host, seq), each host's approved baseline state kept beside its latest.
+  std::string text = "states(host,seq);kept(host,seq);";
   for (const auto& [table, columns] : QueryableTables()) {
     text += table + "(";
     for (const auto& [name, type] : columns) text += name + " " + type + ",";
@@ -107,7 +111,8 @@ Status FactDb::AttachFacts(const std::string& path) {
   }
   ddl +=
       "CREATE TABLE facts.facts_layout(hash TEXT NOT NULL);"
-      "CREATE TABLE facts.states(host TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
+      "CREATE TABLE facts.states(host TEXT PRIMARY KEY, seq INTEGER NOT NULL);"
+      "CREATE TABLE facts.kept(host TEXT PRIMARY KEY, seq INTEGER NOT NULL);";
   for (const auto& [table, columns] : QueryableTables()) {
     ddl += "CREATE TABLE facts." + FactTable(table) + "(seq INTEGER NOT NULL";
     for (const auto& [name, type] : columns) ddl += ", " + QuoteIdentifier(name) + " " + type;
@@ -122,27 +127,43 @@ Status FactDb::AttachFacts(const std::string& path) {
   return Status::Ok();
 }
 
-Status FactDb::SaveFacts(const std::string& host, int64_t seq) {
+Status FactDb::SaveFacts(const std::string& host, int64_t seq, std::optional<int64_t> keep) {
   auto failed = [&](const std::string& what) {
     std::string message = "facts: " + what + ": " + sqlite3_errmsg(db_);
     Exec("ROLLBACK");
     return Status{StatusCode::kIoError, message};
   };
   if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
-  sqlite3_stmt* old = Internal("SELECT seq FROM facts.states WHERE host = ?");
-  if (old == nullptr) return failed("prepare");
-  sqlite3_bind_text(old, 1, host.c_str(), -1, SQLITE_TRANSIENT);
-  int rc = sqlite3_step(old);
-  int64_t old_seq = rc == SQLITE_ROW ? sqlite3_column_int64(old, 0) : -1;
-  sqlite3_reset(old);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return failed("read states");
+  // The state held as the host's latest, and the one kept as its approved baseline.
+  auto held = [&](const std::string& table, int64_t* out) {
+    sqlite3_stmt* q = Internal("SELECT seq FROM facts." + table + " WHERE host = ?");
+    if (q == nullptr) return false;
+    sqlite3_bind_text(q, 1, host.c_str(), -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(q);
+    *out = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE;
+  };
+  int64_t old_seq = -1;
+  int64_t kept_seq = -1;
+  if (!held("states", &old_seq) || !held("kept", &kept_seq)) return failed("read states");
   if (old_seq > seq) return Exec("ROLLBACK");  // a newer state's facts are there: keep them
+  // Rows to remove: this state's (written again), and the older ones that are no longer the
+  // latest nor the approved baseline.
+  std::vector<int64_t> drop = {seq};
+  for (int64_t old : {old_seq, kept_seq}) {
+    if (old >= 0 && old != seq && (!keep || old != *keep) &&
+        std::find(drop.begin(), drop.end(), old) == drop.end()) {
+      drop.push_back(old);
+    }
+  }
   for (const auto& [table, columns] : QueryableTables()) {
-    if (old_seq >= 0) {
+    for (int64_t d : drop) {
       sqlite3_stmt* del = Internal("DELETE FROM facts." + FactTable(table) + " WHERE seq = ?");
       if (del == nullptr) return failed("prepare");
-      sqlite3_bind_int64(del, 1, old_seq);
+      sqlite3_bind_int64(del, 1, d);
       if (sqlite3_step(del) != SQLITE_DONE) return failed("delete " + table);
+      sqlite3_reset(del);
     }
     sqlite3_stmt* copy = Internal("INSERT INTO facts." + FactTable(table) +
                                   " SELECT ?, * FROM main." + QuoteIdentifier(table));
@@ -156,6 +177,17 @@ Status FactDb::SaveFacts(const std::string& host, int64_t seq) {
   sqlite3_bind_int64(put, 2, seq);
   if (sqlite3_step(put) != SQLITE_DONE) return failed("record state");
   sqlite3_reset(put);
+  // The approved baseline stays kept while its rows are here (it is this state, the latest
+  // before it, or the one kept already); one approved after its rows left is read the slow way.
+  const bool keeping = keep && (*keep == seq || *keep == old_seq || *keep == kept_seq);
+  sqlite3_stmt* mark =
+      Internal(keeping ? "INSERT OR REPLACE INTO facts.kept(host, seq) VALUES (?, ?)"
+                       : "DELETE FROM facts.kept WHERE host = ?");
+  if (mark == nullptr) return failed("prepare");
+  sqlite3_bind_text(mark, 1, host.c_str(), -1, SQLITE_TRANSIENT);
+  if (keeping) sqlite3_bind_int64(mark, 2, *keep);
+  if (sqlite3_step(mark) != SQLITE_DONE) return failed("record the kept state");
+  sqlite3_reset(mark);
   return Exec("COMMIT");
 }
 
@@ -205,6 +237,23 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::OpenFacts(const std::string& path) {
 StatusOr<std::map<std::string, int64_t>> FactDb::FactStates() const {
   sqlite3_stmt* q = nullptr;
   if (sqlite3_prepare_v2(db_, "SELECT host, seq FROM main.states", -1, &q, nullptr) != SQLITE_OK) {
+    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  PreparedStmt stmt(q);
+  std::map<std::string, int64_t> out;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(q, 0))] = sqlite3_column_int64(q, 1);
+  }
+  if (rc != SQLITE_DONE) {
+    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
+  }
+  return out;
+}
+
+StatusOr<std::map<std::string, int64_t>> FactDb::KeptStates() const {
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db_, "SELECT host, seq FROM main.kept", -1, &q, nullptr) != SQLITE_OK) {
     return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
   }
   PreparedStmt stmt(q);

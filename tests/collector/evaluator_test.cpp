@@ -220,5 +220,39 @@ TEST_F(EvaluatorTest, TheItemsKeptPerRuleAreBounded) {
       << uid0.message;
 }
 
+// The facts file keeps each host's approved baseline's state beside its latest, so that drift
+// since the baseline (drift --baseline, the report) reads both without decoding a body.
+TEST_F(EvaluatorTest, KeepsTheApprovedBaselinesFactsBesideTheLatest) {
+  int64_t handed_over = Put("web01", "s1", json::array({User("root", 0, 1)}), 100);
+  Evaluator::Options o;
+  o.db = db_;
+  o.facts = FactsPathFor(db_);
+  o.poll = 1h;
+  auto e = Evaluator::Start(o, Policies(kPolicies));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_TRUE((*e)->WaitIdle(20s));
+  BaselineApproval approval;
+  approval.host = "web01";
+  approval.snapshot_seq = handed_over;
+  approval.approved_by = "Migration Lead";
+  approval.approved_at = 150;
+  ASSERT_TRUE(store_->ApproveBaseline(approval).ok());
+  Put("web01", "s2", json::array({User("root", 0, 1), User("vendor", 1001, 2)}), 200);
+  (*e)->Wake();
+  ASSERT_TRUE((*e)->WaitIdle(20s));
+  int64_t latest = Put("web01", "s3", json::array({User("root", 0, 1)}), 300);
+  (*e)->Wake();
+  ASSERT_TRUE((*e)->WaitIdle(20s));
+  e->reset();
+  auto facts = policy::FactDb::OpenFacts(FactsPathFor(db_));
+  ASSERT_TRUE(facts.ok()) << facts.status().ToString();
+  EXPECT_EQ(*(*facts)->FactStates(), (std::map<std::string, int64_t>{{"web01", latest}}));
+  EXPECT_EQ(*(*facts)->KeptStates(), (std::map<std::string, int64_t>{{"web01", handed_over}}));
+  ASSERT_TRUE((*facts)->SelectState(handed_over).ok());
+  auto users = (*facts)->Query("SELECT name FROM users");
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  EXPECT_EQ(users->rows.size(), 1u);
+}
+
 }  // namespace
 }  // namespace tidemark::collector

@@ -39,10 +39,24 @@ std::vector<std::string> Names(const FactDb& db) {
 
 class FactsFileTest : public ::testing::Test {
  protected:
-  void Save(const Snapshot& s, const std::string& host, int64_t seq) {
+  void Save(const Snapshot& s, const std::string& host, int64_t seq,
+            std::optional<int64_t> keep = {}) {
     ASSERT_TRUE(writer_->Load(s).ok());
-    Status saved = writer_->SaveFacts(host, seq);
+    Status saved = writer_->SaveFacts(host, seq, keep);
     ASSERT_TRUE(saved.ok()) << saved.ToString();
+  }
+  // The rows of `seq` in the file's users table (read with SQLite directly: the query gate
+  // shows no table of the file itself).
+  int64_t RowsOf(int64_t seq) {
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* q = nullptr;
+    std::string sql = "SELECT count(*) FROM f_users WHERE seq = " + std::to_string(seq);
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql.c_str(), -1, &q, nullptr), SQLITE_OK);
+    int64_t n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
+    return n;
   }
   void SetUp() override {
     path_ = dir_.Host("/store.db-facts");
@@ -155,6 +169,41 @@ TEST_F(FactsFileTest, AFileOfAnotherLayoutIsNotReadAndIsRebuiltByTheWriter) {
   reader = FactDb::OpenFacts(path_);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   EXPECT_TRUE((*reader)->FactStates()->empty());  // emptied: those states are read slowly
+}
+
+TEST_F(FactsFileTest, TheApprovedBaselinesStateIsKeptBesideTheLatestUntilAnotherIsApproved) {
+  Save(Users("web1", {"root", "vendor"}), "web1", 10);  // approved later as the baseline
+  Save(Users("web1", {"root", "vendor", "temp"}), "web1", 11, 10);
+  auto reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ(*(*reader)->FactStates(), (std::map<std::string, int64_t>{{"web1", 11}}));
+  EXPECT_EQ(*(*reader)->KeptStates(), (std::map<std::string, int64_t>{{"web1", 10}}));
+  ASSERT_TRUE((*reader)->SelectState(10).ok());
+  EXPECT_EQ(Names(**reader), (std::vector<std::string>{"root", "vendor"}));
+  ASSERT_TRUE((*reader)->SelectState(11).ok());
+  EXPECT_EQ(Names(**reader), (std::vector<std::string>{"root", "vendor", "temp"}));
+  reader->reset();
+
+  // The latest moves on: the one before it goes, the baseline stays.
+  Save(Users("web1", {"root"}), "web1", 12, 10);
+  EXPECT_EQ(RowsOf(10), 2);
+  EXPECT_EQ(RowsOf(11), 0);
+  EXPECT_EQ(RowsOf(12), 1);
+  // Another baseline approved (the latest): the old one's rows go.
+  Save(Users("web1", {"root", "ops"}), "web1", 13, 13);
+  EXPECT_EQ(RowsOf(10), 0);
+  EXPECT_EQ(RowsOf(12), 0);
+  reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(*(*reader)->KeptStates(), (std::map<std::string, int64_t>{{"web1", 13}}));
+  reader->reset();
+  // A baseline whose rows are not in the file is not kept (it is read the slow way); none
+  // approved any more: nothing kept.
+  Save(Users("web1", {"root"}), "web1", 14, 9);
+  EXPECT_EQ(RowsOf(13), 0);
+  reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE((*reader)->KeptStates()->empty());
 }
 
 }  // namespace
