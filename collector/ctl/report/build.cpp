@@ -2,7 +2,10 @@
 #include <algorithm>
 #include <array>
 #include <ctime>
+#include <string>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "collector/ctl/common.h"
 #include "collector/ctl/report/report.h"
@@ -145,15 +148,19 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
   r.access_included =
       o.access == "all" || (o.access == "auto" && judged->size() <= kAccessAutoHosts);
   size_t hosts_with_errors = 0;
+  // Each host's verdicts, found once (not a scan of every verdict per host).
+  std::unordered_map<std::string, std::vector<const policy::ExceptionVerdict*>> verdicts_of;
+  for (const auto& v : r.verdicts) verdicts_of[v.host].push_back(&v);
+  static const std::vector<const policy::ExceptionVerdict*> kNone;
   for (JudgedHost& j : *judged) {
+    auto found = verdicts_of.find(j.state.host);
+    const auto& host_verdicts = found == verdicts_of.end() ? kNone : found->second;
     HostReport h;
     h.judged = std::move(j);
     h.stale = r.now - h.judged.state.last_confirmed_at > o.stale_after;
-    if (!r.verdicts.empty()) {
+    if (!host_verdicts.empty()) {
       std::vector<policy::ExceptionVerdict> mine;
-      for (const auto& v : r.verdicts) {
-        if (v.host == h.judged.state.host) mine.push_back(v);
-      }
+      for (const auto* v : host_verdicts) mine.push_back(*v);
       policy::Evaluation e;
       e.results = std::move(h.judged.results);
       policy::ApplyVerdicts(e, mine);
@@ -181,9 +188,9 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
       if (!changes.ok()) return changes.status();
       h.changes_baseline = std::move(*changes);
       std::map<std::string, std::string> covered;  // item id -> active exception
-      for (const auto& v : r.verdicts) {
-        if (v.host != h.judged.state.host || v.status != ExceptionStatus::kActive) continue;
-        for (const auto& i : v.items) covered.emplace(i.id, v.exception->id);
+      for (const auto* v : host_verdicts) {
+        if (v->status != ExceptionStatus::kActive) continue;
+        for (const auto& i : v->items) covered.emplace(i.id, v->exception->id);
       }
       for (const policy::Change& ch : h.changes_baseline) {
         auto it = covered.find(ch.id);
