@@ -160,6 +160,7 @@ StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& 
     h.stale = r.now - h.judged.state.last_confirmed_at > o.stale_after;
     if (!host_verdicts.empty()) {
       std::vector<policy::ExceptionVerdict> mine;
+      mine.reserve(host_verdicts.size());
       for (const auto* v : host_verdicts) mine.push_back(*v);
       policy::Evaluation e;
       e.results = std::move(h.judged.results);
