@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
@@ -55,6 +56,24 @@ Status EnsureFile(const std::string& path) {
             path + ": other users may read or write it; refused (chmod 600 it)"};
   }
   return Status::Ok();
+}
+
+// host -> seq from `sql` (a SELECT of host, seq).
+StatusOr<std::map<std::string, int64_t>> HostStates(sqlite3* db, const char* sql) {
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &q, nullptr) != SQLITE_OK) {
+    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db)};
+  }
+  std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> stmt(q, &sqlite3_finalize);
+  std::map<std::string, int64_t> out;
+  int rc;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    out[reinterpret_cast<const char*>(sqlite3_column_text(q, 0))] = sqlite3_column_int64(q, 1);
+  }
+  if (rc != SQLITE_DONE) {
+    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db)};
+  }
+  return out;
 }
 
 }  // namespace
@@ -235,37 +254,11 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::OpenFacts(const std::string& path) {
 }
 
 StatusOr<std::map<std::string, int64_t>> FactDb::FactStates() const {
-  sqlite3_stmt* q = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT host, seq FROM main.states", -1, &q, nullptr) != SQLITE_OK) {
-    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
-  }
-  PreparedStmt stmt(q);
-  std::map<std::string, int64_t> out;
-  int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    out[reinterpret_cast<const char*>(sqlite3_column_text(q, 0))] = sqlite3_column_int64(q, 1);
-  }
-  if (rc != SQLITE_DONE) {
-    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
-  }
-  return out;
+  return HostStates(db_, "SELECT host, seq FROM main.states");
 }
 
 StatusOr<std::map<std::string, int64_t>> FactDb::KeptStates() const {
-  sqlite3_stmt* q = nullptr;
-  if (sqlite3_prepare_v2(db_, "SELECT host, seq FROM main.kept", -1, &q, nullptr) != SQLITE_OK) {
-    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
-  }
-  PreparedStmt stmt(q);
-  std::map<std::string, int64_t> out;
-  int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    out[reinterpret_cast<const char*>(sqlite3_column_text(q, 0))] = sqlite3_column_int64(q, 1);
-  }
-  if (rc != SQLITE_DONE) {
-    return Status{StatusCode::kIoError, std::string("facts: ") + sqlite3_errmsg(db_)};
-  }
-  return out;
+  return HostStates(db_, "SELECT host, seq FROM main.kept");
 }
 
 Status FactDb::SelectState(int64_t seq) {
