@@ -210,6 +210,23 @@ TEST(CtlPullTest, AFailedCollectionIsReportedAndCleanedUp) {
   EXPECT_NE(access(db.c_str(), F_OK), 0) << "nothing stored";
 }
 
+// What the host prints is host text: shown escaped once (a terminal never receives its control
+// characters) and cut to its end, where the reason is.
+TEST(CtlPullTest, HostTextInAnErrorIsEscapedOnceAndCutToItsEnd) {
+  testing::TempRoot tmp;
+  START_HOST(host, tmp, "tidemark-pull-hostile");
+  std::string agent = WriteScript(
+      tmp, "hostile-agent",
+      "head -c 3000 /dev/zero | tr '\\0' x >&2\nprintf '\\n\\033[2J the reason \\\\ end\\n' >&2\n"
+      "exit 4");
+  CtlRun run = Ctl(With(PullArgs(*host, "root", tmp.path() + "/store.db"), {"--agent", agent}));
+  EXPECT_EQ(run.code, 1);
+  EXPECT_NE(run.err.find("exited 4: ..."), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("\\x1b[2J the reason \\\\ end"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find('\x1b'), std::string::npos) << "a raw escape reached the terminal";
+  EXPECT_EQ(run.err.find("\\\\x1b"), std::string::npos) << "escaped twice: " << run.err;
+}
+
 TEST(CtlPullTest, OutputWritesTheSnapshotOnlyPrivately) {
   testing::TempRoot tmp;
   START_HOST(host, tmp, "tidemark-pull-output");

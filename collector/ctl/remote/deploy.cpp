@@ -344,12 +344,12 @@ class HostDeploy {
                  : Trim(out.substr(at + key.size() + 1, out.find('\n', at) - at - key.size() - 1));
     };
     if (run->exit_status != 0) {
-      std::string why = Trim(run->err);
+      std::string why = run->ErrTail();
       return Status(StatusCode::kIoError,
                     (run->exit_status == 10
                          ? "dpkg failed: "
                          : "installation exited " + std::to_string(run->exit_status) + ": ") +
-                        Safe(why, kMaxMessageBytes));
+                        why);
     }
     if (!cleaned.ok()) return cleaned;
     r_.service = value("service");
@@ -357,11 +357,11 @@ class HostDeploy {
         ssh.Run("dpkg-query -W -f '${Version}\\n' tidemark-agent 2>/dev/null || true", 4096, 60);
     if (version.ok()) r_.installed = Trim(version->out);
     if (std::string send = value("send"); send != "0") {
-      std::string why = Trim(run->err);
+      std::string why = run->ErrTail();
       return Status(StatusCode::kIoError,
                     "installed, but the first send exited " + send +
                         (send == "75" ? " (the collector was not reachable from the host)" : "") +
-                        (why.empty() ? "" : ": " + Safe(why, kMaxMessageBytes)));
+                        (why.empty() ? "" : ": " + why));
     }
     return Status::Ok();
   }

@@ -83,13 +83,11 @@ StatusOr<std::string> CollectRemotely(remote::SshConnection& ssh, const PullArgs
     if (!run.ok()) {
       out = run.status();
     } else if (run->exit_status != 0) {
-      std::string why = run->err;
-      while (!why.empty() && (why.back() == '\n' || why.back() == '\r')) why.pop_back();
+      std::string why = run->ErrTail();
       if (run->exit_status == 126) why += " (is " + made + " on a noexec mount? try --remote-dir)";
-      out =
-          Status(StatusCode::kIoError, ssh.Target().ToString() + ": the collection exited " +
-                                           std::to_string(run->exit_status) +
-                                           (why.empty() ? "" : ": " + Safe(why, kMaxMessageBytes)));
+      out = Status(StatusCode::kIoError, ssh.Target().ToString() + ": the collection exited " +
+                                             std::to_string(run->exit_status) +
+                                             (why.empty() ? "" : ": " + why));
     } else {
       out = std::move(run->out);
     }

@@ -110,6 +110,14 @@ StatusOr<SshTarget> ParseSshTarget(const std::string& text) {
   return t;
 }
 
+std::string ExecResult::ErrTail() const {
+  constexpr size_t kTailBytes = 512;
+  size_t end = err.find_last_not_of("\r\n");
+  std::string tail = end == std::string::npos ? "" : err.substr(0, end + 1);
+  if (tail.size() > kTailBytes) tail = "..." + tail.substr(tail.size() - kTailBytes);
+  return tail;
+}
+
 std::string ShellQuote(const std::string& text) {
   std::string out = "'";
   for (char c : text) {

@@ -45,6 +45,10 @@ struct ExecResult {
   int exit_status = -1;  // -1 when the server sent none (the process was killed by a signal)
   std::string out;
   std::string err;  // the last bytes of stderr, at most 64 KiB
+
+  // The end of stderr for an error message: its last 512 bytes without the trailing newlines,
+  // as the host wrote them (host text: escaped where it is shown, once).
+  std::string ErrTail() const;
 };
 
 class SshConnection {
