@@ -106,34 +106,6 @@ Status WaitFd(int fd, short events, Clock::time_point deadline, int cancel_fd, c
 
 }  // namespace
 
-StatusOr<Endpoint> ParseEndpoint(std::string_view text) {
-  Endpoint e;
-  size_t colon;
-  if (!text.empty() && text.front() == '[') {
-    size_t close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return Config("--collector: expected [IPV6]:PORT");
-    }
-    e.host = std::string(text.substr(1, close - 1));
-    colon = close + 1;
-  } else {
-    colon = text.rfind(':');
-    if (colon == std::string_view::npos) return Config("--collector: expected HOST:PORT");
-    e.host = std::string(text.substr(0, colon));
-    if (e.host.find(':') != std::string::npos) {
-      return Config("--collector: write an IPv6 address as [ADDR]:PORT");
-    }
-  }
-  e.port = std::string(text.substr(colon + 1));
-  if (e.host.empty()) return Config("--collector: empty host");
-  if (e.port.empty() || e.port.size() > 5 ||
-      e.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(e.port) == 0 ||
-      std::stoi(e.port) > 65535) {
-    return Config("--collector: the port must be 1..65535");
-  }
-  return e;
-}
-
 StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) {
   if (files.ca_file.empty() || files.cert_file.empty() || files.key_file.empty()) {
     return Config("--ca, --cert and --key are required");

@@ -26,12 +26,9 @@ namespace tidemark::agent::uplink {
 //                      is not a host id) -> exit 2
 //   kCancelled-like    the cancel fd became readable: kUnavailable with "interrupted"
 
-// "HOST:PORT", "[V6]:PORT"; the port is required.
-struct Endpoint {
-  std::string host;
-  std::string port;
-};
-StatusOr<Endpoint> ParseEndpoint(std::string_view text);
+// "HOST:PORT", "[V6]:PORT" (common/transport/protocol.h: tidemarkctl deploy checks the same).
+using protocol::Endpoint;
+using protocol::ParseEndpoint;
 
 struct TlsFiles {
   std::string ca_file;

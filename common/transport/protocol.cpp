@@ -323,6 +323,36 @@ bool IsValidSnapshotId(std::string_view id) {
   return true;
 }
 
+StatusOr<Endpoint> ParseEndpoint(std::string_view text) {
+  Endpoint e;
+  size_t colon;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return Status(StatusCode::kInvalidArgument, "--collector: expected [IPV6]:PORT");
+    }
+    e.host = std::string(text.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return Status(StatusCode::kInvalidArgument, "--collector: expected HOST:PORT");
+    e.host = std::string(text.substr(0, colon));
+    if (e.host.find(':') != std::string::npos) {
+      return Status(StatusCode::kInvalidArgument,
+                    "--collector: write an IPv6 address as [ADDR]:PORT");
+    }
+  }
+  e.port = std::string(text.substr(colon + 1));
+  if (e.host.empty()) return Status(StatusCode::kInvalidArgument, "--collector: empty host");
+  if (e.port.empty() || e.port.size() > 5 ||
+      e.port.find_first_not_of("0123456789") != std::string::npos || std::stoi(e.port) == 0 ||
+      std::stoi(e.port) > 65535) {
+    return Status(StatusCode::kInvalidArgument, "--collector: the port must be 1..65535");
+  }
+  return e;
+}
+
 std::string NewSnapshotId(std::string_view host, int64_t collected_at_seconds) {
   std::tm tm{};
   time_t t = static_cast<time_t>(collected_at_seconds);

@@ -123,6 +123,14 @@ StatusOr<Error> ErrorFromJson(const nlohmann::json& j);
 // Host identity (certificate CN, snapshot host.id): 1..253 of [A-Za-z0-9._-], not starting with
 // '.' or '-', no "..".
 bool IsValidHostId(std::string_view id);
+
+// Where an agent sends to: "HOST:PORT", "[V6]:PORT"; the port (1..65535) is required. Errors
+// (kInvalidArgument) name --collector, the option (and configuration key) that takes it.
+struct Endpoint {
+  std::string host;
+  std::string port;
+};
+StatusOr<Endpoint> ParseEndpoint(std::string_view text);
 // Snapshot ids: 1..128 of [A-Za-z0-9._:-].
 bool IsValidSnapshotId(std::string_view id);
 // "<host>-<YYYYMMDDTHHMMSSZ>-<16 random hex digits>" (random from the OS CSPRNG).

@@ -54,6 +54,30 @@ TEST(CtlDeployTest, ABadInventoryStopsBeforeAnythingIsDone) {
   EXPECT_NE(access((t + "/pki/agents/web1.crt").c_str(), F_OK), 0);
 }
 
+TEST(CtlDeployTest, BadArgumentsAreRefusedBeforeAnythingIsDone) {
+  testing::TempRoot tmp;
+  const std::string t = tmp.path();
+  ASSERT_EQ(Ctl({"pki", "init", "--dir", t + "/pki"}).code, 0);
+  std::ofstream(t + "/agent.deb") << "x";
+  std::ofstream(t + "/agent.tar") << "x";
+  std::ofstream(t + "/inventory") << "web1\n";
+  // The collector as the agents parse it (protocol::ParseEndpoint): a port is required.
+  std::vector<std::string> args = DeployArgs(t, t + "/agent.deb");
+  for (const auto& [collector, reason] : std::vector<std::pair<std::string, std::string>>{
+           {"collector.example.org", "expected HOST:PORT"},
+           {"collector.example.org:http", "the port must be 1..65535"},
+           {"::1:7411", "write an IPv6 address as [ADDR]:PORT"}}) {
+    args.back() = collector;
+    CtlRun run = Ctl(args);
+    EXPECT_EQ(run.code, 2) << collector;
+    EXPECT_NE(run.err.find(reason), std::string::npos) << run.err;
+  }
+  CtlRun tar = Ctl(DeployArgs(t, t + "/agent.tar"));
+  EXPECT_EQ(tar.code, 2);
+  EXPECT_NE(tar.err.find("agent.tar: not a .deb file"), std::string::npos) << tar.err;
+  EXPECT_NE(access((t + "/pki/agents/web1.crt").c_str(), F_OK), 0) << "nothing issued";
+}
+
 // A package large enough that its upload is under way when Ctrl-C comes (a sparse file: no
 // disk here; on the host the upper layer, a tmpfs of 1 GiB, holds what arrived until it is
 // removed, so an upload that went on would fail, not fill the machine's memory).

@@ -227,6 +227,17 @@ TEST(CtlPullTest, HostTextInAnErrorIsEscapedOnceAndCutToItsEnd) {
   EXPECT_EQ(run.err.find("\\\\x1b"), std::string::npos) << "escaped twice: " << run.err;
 }
 
+TEST(CtlPullTest, ATargetThatIsNoHostIdNeedsAsBeforeAnythingIsDone) {
+  CtlRun run = Ctl({"pull", "root@[::1]:22", "--db", "/nonexistent/store.db"});
+  EXPECT_EQ(run.code, 2);
+  EXPECT_NE(run.err.find("'::1' is not a host id to store the snapshot for: name one with --as"),
+            std::string::npos)
+      << run.err;
+  CtlRun bad = Ctl({"pull", "root@web1:0"});
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("the port is not 1 to 65535"), std::string::npos) << bad.err;
+}
+
 TEST(CtlPullTest, OutputWritesTheSnapshotOnlyPrivately) {
   testing::TempRoot tmp;
   START_HOST(host, tmp, "tidemark-pull-output");

@@ -169,7 +169,8 @@ std::string Trim(std::string s) {
   return s;
 }
 
-// The agent's configuration on the host: the packaged defaults with the collector set.
+// The agent's configuration on the host: the keys without a default (the spool, the interval
+// and the rest keep the agent's own defaults, docs/agent.md).
 std::string AgentConfig(const std::string& collector, const std::string& name) {
   return "# Written by tidemarkctl deploy for " + name +
          " (docs/rollout.md); every key: docs/agent.md.\n"
@@ -178,9 +179,7 @@ std::string AgentConfig(const std::string& collector, const std::string& name) {
          "\n"
          "ca = /etc/tidemark/ca.crt\n"
          "cert = /etc/tidemark/agent.crt\n"
-         "key = /etc/tidemark/agent.key\n"
-         "spool = /var/lib/tidemark/spool\n"
-         "interval = 3600\n";
+         "key = /etc/tidemark/agent.key\n";
 }
 
 // The installation, run as root from the upload directory: the packages (keeping a changed
@@ -224,19 +223,31 @@ class HostDeploy {
   HostDeploy(const DeployArgs& a, const InventoryHost& h, HostResult& r, Progress& p, size_t i)
       : a_(a), h_(h), r_(r), p_(p), i_(i) {}
 
+  // `db`: the collector's store (opened here, one connection per host's thread), "" with
+  // --no-wait.
   void Run(const std::string& db, int64_t started) {
-    Status s = Deploy(db, started);
+    if (!db.empty()) {
+      SqliteStore::Options o;
+      o.create = false;
+      auto store = SqliteStore::Open(db, o);
+      if (store.ok()) {
+        store_ = std::move(*store);
+      } else {
+        store_error_ = store.status().message();
+      }
+    }
+    Status s = Deploy(started);
     if (!s.ok()) {
       r_.error = s.message();
-      Stage(s.code() == StatusCode::kCancelled ? "interrupted at: " + r_.stage
-                                               : "failed: " + s.message());
+      p_.Set(i_, s.code() == StatusCode::kCancelled ? "interrupted at: " + r_.stage
+                                                    : "failed: " + s.message());
     }
     r_.done = true;
   }
 
  private:
   void Stage(const std::string& s) {
-    if (s.rfind("interrupted", 0) != 0 && s.rfind("failed", 0) != 0) r_.stage = s;
+    r_.stage = s;
     p_.Set(i_, s);
   }
   bool Sudo() const { return h_.sudo.value_or(a_.sudo); }
@@ -245,7 +256,7 @@ class HostDeploy {
                   : "sh -c " + remote::ShellQuote(command);
   }
 
-  Status Deploy(const std::string& db, int64_t started) {
+  Status Deploy(int64_t started) {
     Stage("connecting");
     remote::SshOptions options;
     options.identity = h_.identity.empty() ? a_.identity : h_.identity;
@@ -270,7 +281,7 @@ class HostDeploy {
     if (status.rfind("installed ", 0) == 0) r_.installed = status.substr(10);
     if (!r_.installed.empty() && !a_.upgrade) {
       // Installed and reporting (or, with --no-wait, installed: the store is not here to ask).
-      const int64_t seen = a_.no_wait ? 0 : LastSeen(db);
+      const int64_t seen = LastSeen();
       if (a_.no_wait || seen > 0) {
         r_.skipped = true;
         if (seen > 0) r_.first_snapshot = FormatRfc3339(seen);
@@ -285,29 +296,26 @@ class HostDeploy {
       Stage("installed; not waiting for a snapshot (--no-wait)");
       return Status::Ok();
     }
-    Stage("waiting for the first snapshot");
-    {
-      SqliteStore::Options o;
-      o.create = false;
-      if (auto store = SqliteStore::Open(db, o); !store.ok()) {
-        return Status(StatusCode::kUnavailable,
-                      "installed, but the store cannot be read to see its first snapshot: " +
-                          store.status().message() + " (--db the collector's store, or --no-wait)");
-      }
+    if (!store_) {
+      return Status(StatusCode::kUnavailable,
+                    "installed, but the store cannot be read to see its first snapshot: " +
+                        store_error_ + " (--db the collector's store, or --no-wait)");
     }
+    Stage("waiting for the first snapshot");
     for (int waited = 0; waited <= a_.wait * 10; ++waited) {
       if (remote::InterruptScope::Cancelled()) {
         return Status(StatusCode::kCancelled, "interrupted");
       }
-      if (int64_t seen = LastSeen(db); seen >= started) {
+      if (int64_t seen = LastSeen(); seen >= started) {
         r_.first_snapshot = FormatRfc3339(seen);
         Stage("reporting (" + r_.first_snapshot + ")");
         return Status::Ok();
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return Status(StatusCode::kUnavailable, "no snapshot of " + h_.name + " reached the store " +
-                                                db + " within " + std::to_string(a_.wait) + " s");
+    return Status(StatusCode::kUnavailable, "no snapshot of " + h_.name +
+                                                " reached the store within " +
+                                                std::to_string(a_.wait) + " s");
   }
 
   Status Install(remote::SshConnection& ssh) {
@@ -366,23 +374,19 @@ class HostDeploy {
     return Status::Ok();
   }
 
-  // When the store last saw the host (0: never, or no store).
-  int64_t LastSeen(const std::string& db) const {
-    SqliteStore::Options o;
-    o.create = false;
-    auto store = SqliteStore::Open(db, o);
-    if (!store.ok()) return 0;
-    auto hosts = (*store)->ListHosts();
-    if (!hosts.ok()) return 0;
-    for (const HostInfo& info : *hosts) {
-      if (info.id == h_.name) return info.last_seen;
-    }
-    return 0;
+  // When the store last heard from the host: its latest state's last confirmation (0: never,
+  // or no store).
+  int64_t LastSeen() const {
+    if (!store_) return 0;
+    auto state = store_->LatestState(h_.name, std::nullopt);
+    return state.ok() ? state->last_confirmed_at : 0;
   }
 
   const DeployArgs& a_;
   const InventoryHost& h_;
   HostResult& r_;
+  std::unique_ptr<SqliteStore> store_;  // null with --no-wait, or when it cannot be read:
+  std::string store_error_;             // why
   Progress& p_;
   size_t i_;
 };
@@ -417,9 +421,9 @@ int CmdDeploy(const DeployArgs& a, CtlContext& ctx) {
       return Usage(ctx.err, "--package " + p + ": not a .deb file", "deploy");
     }
   }
-  if (a.collector.find(':') == std::string::npos) {
-    return Usage(ctx.err, "--collector " + a.collector + ": HOST:PORT, as the agents reach it",
-                 "deploy");
+  // The agents' own parser: a --collector they would refuse is refused here, before any host.
+  if (auto endpoint = protocol::ParseEndpoint(a.collector); !endpoint.ok()) {
+    return Usage(ctx.err, endpoint.status().message() + " ('" + a.collector + "')", "deploy");
   }
   // Certificates first, one host after the other (the CA directory is not shared by threads).
   for (const InventoryHost& h : *hosts) {
@@ -442,7 +446,7 @@ int CmdDeploy(const DeployArgs& a, CtlContext& ctx) {
         if (next >= hosts->size() || remote::InterruptScope::Cancelled()) return;
         i = next++;
       }
-      HostDeploy(a, (*hosts)[i], results[i], progress, i).Run(ctx.db, started);
+      HostDeploy(a, (*hosts)[i], results[i], progress, i).Run(a.no_wait ? "" : ctx.db, started);
     }
   };
   std::vector<std::thread> threads;
