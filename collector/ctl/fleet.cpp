@@ -1,5 +1,7 @@
 #include "collector/ctl/fleet.h"
 
+#include <fnmatch.h>
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -127,16 +129,24 @@ StatusOr<std::vector<policy::ExceptionVerdict>> JudgeRegister(SqliteStore& store
   }
   auto hosts = store.ListHosts();
   if (!hosts.ok()) return hosts.status();
-  // Every host in some exception's scope: the known ones that match a glob, and those named
-  // outright (in scope even when nothing was ever received from them).
+  // Every host in some exception's scope: the known ones that match a pattern, and those named
+  // outright (in scope even when nothing was ever received from them). Only the patterns are
+  // matched against every known host: a register that names its hosts (the usual one) costs a
+  // look-up per name, not a match per host and name.
   std::map<std::string, std::vector<const policy::MigrationException*>> in_scope;
   std::set<const policy::MigrationException*> scoped;
+  std::vector<std::pair<const policy::MigrationException*, std::vector<std::string>>> patterns;
+  for (const policy::MigrationException* e : exceptions) {
+    if (auto p = policy::HostPatterns(*e); !p.empty()) patterns.emplace_back(e, std::move(p));
+  }
   for (const HostInfo& h : *hosts) {
-    for (const policy::MigrationException* e : exceptions) {
-      if (policy::InScope(*e, h.id)) {
-        scoped.insert(e);
-        if (HostMatches(scope.host_globs, h.id)) in_scope[h.id].push_back(e);
-      }
+    for (const auto& [e, globs] : patterns) {
+      bool match = std::any_of(globs.begin(), globs.end(), [&](const std::string& g) {
+        return fnmatch(g.c_str(), h.id.c_str(), 0) == 0;
+      });
+      if (!match) continue;
+      scoped.insert(e);
+      if (HostMatches(scope.host_globs, h.id)) in_scope[h.id].push_back(e);
     }
   }
   for (const policy::MigrationException* e : exceptions) {

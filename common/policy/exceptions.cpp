@@ -236,17 +236,30 @@ ExceptionVerdict NoHostInScope(const MigrationException& e) {
 
 bool InScope(const MigrationException& e, const std::string& host) {
   return std::any_of(e.hosts.begin(), e.hosts.end(), [&](const std::string& g) {
-    // A plain name (most registers list hosts by name) is compared, not matched: fnmatch was a
-    // seventh of a 10,000-host report.
-    if (!HasGlobCharacter(g) && g.find('\\') == std::string::npos) return g == host;
     return fnmatch(g.c_str(), host.c_str(), 0) == 0;
   });
 }
 
+namespace {
+
+bool IsNamedHost(const std::string& glob) {
+  return !HasGlobCharacter(glob) && glob.find('\\') == std::string::npos;
+}
+
+}  // namespace
+
 std::vector<std::string> NamedHosts(const MigrationException& e) {
   std::vector<std::string> out;
   for (const std::string& g : e.hosts) {
-    if (!HasGlobCharacter(g) && g.find('\\') == std::string::npos) out.push_back(g);
+    if (IsNamedHost(g)) out.push_back(g);
+  }
+  return out;
+}
+
+std::vector<std::string> HostPatterns(const MigrationException& e) {
+  std::vector<std::string> out;
+  for (const std::string& g : e.hosts) {
+    if (!IsNamedHost(g)) out.push_back(g);
   }
   return out;
 }

@@ -93,6 +93,9 @@ bool InScope(const MigrationException& e, const std::string& host);
 // The globs of `e` that hold no glob character: hosts named outright, in scope even when
 // nothing was ever received from them.
 std::vector<std::string> NamedHosts(const MigrationException& e);
+// The other globs of `e`, the patterns: InScope(e, host) is true exactly when `host` is one of
+// NamedHosts(e) or one of these matches it (fnmatch).
+std::vector<std::string> HostPatterns(const MigrationException& e);
 
 // Orders verdicts as reports show them: leftover, unverified, active (soonest expiry first),
 // revoked; then by exception id and host.

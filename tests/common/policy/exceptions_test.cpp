@@ -282,6 +282,13 @@ TEST_F(DecideTest, ScopeAndOrderAndExitCode) {
   EXPECT_FALSE(InScope(reg_.exceptions[0], "db01"));
   EXPECT_TRUE(NamedHosts(reg_.exceptions[0]).empty());
   EXPECT_EQ(NamedHosts(reg_.exceptions[1]), std::vector<std::string>{"web01"});
+  // The patterns are the rest (a backslash makes a pattern too): the fleet matches only these.
+  EXPECT_EQ(HostPatterns(reg_.exceptions[0]), std::vector<std::string>{"web*"});
+  EXPECT_TRUE(HostPatterns(reg_.exceptions[1]).empty());
+  MigrationException mixed;
+  mixed.hosts = {"db01", "app[12]", "odd\\name", "lb?"};
+  EXPECT_EQ(NamedHosts(mixed), std::vector<std::string>{"db01"});
+  EXPECT_EQ(HostPatterns(mixed), (std::vector<std::string>{"app[12]", "odd\\name", "lb?"}));
 
   std::vector<ExceptionVerdict> v;
   v.push_back(Decide("2026-12-03T00:00:00Z", "2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z",
