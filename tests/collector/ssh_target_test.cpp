@@ -41,6 +41,7 @@ TEST(SshTargetTest, WhatIsNotATargetIsRefusedWithTheReason) {
            {"web1:70000", "the port is not 1 to 65535"},
            {"web1:22x", "the port is not 1 to 65535"},
            {"@web1", "not a user name before '@'"},
+           {"ad\x1bmin@web1", "not a user name before '@'"},
            {"-oProxyCommand=sh", "not a host name or address"},
            {"we b1", "not a host name or address"},
            {"", "not a host name or address"},

@@ -5,6 +5,7 @@
 #include <libssh/sftp.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <fstream>
@@ -64,7 +65,9 @@ StatusOr<SshTarget> ParseSshTarget(const std::string& text) {
     t.user = rest.substr(0, at);
     rest = rest.substr(at + 1);
     if (t.user.empty() || t.user.front() == '-' ||
-        t.user.find_first_of(" \t\r\n:/") != std::string::npos) {
+        t.user.find_first_of(":/") != std::string::npos ||
+        std::any_of(t.user.begin(), t.user.end(),
+                    [](unsigned char c) { return c <= ' ' || c == 0x7f; })) {
       return Status(StatusCode::kInvalidArgument, "'" + text + "': not a user name before '@'");
     }
   }
