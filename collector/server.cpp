@@ -23,6 +23,7 @@
 #include "collector/log.h"
 #include "collector/sqlite_store.h"
 #include "collector/tls_context.h"
+#include "collector/tls_stream.h"
 #include "common/policy/evaluate_command.h"
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
@@ -377,11 +378,11 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(Shared& shared, tcp::socket socket, std::shared_ptr<ssl::context> ctx, bool overflow)
       : shared_(shared),
         ctx_(std::move(ctx)),
-        stream_(std::move(socket), *ctx_),
+        stream_(std::move(socket), ctx_->native_handle()),
         timer_(stream_.get_executor()),
         overflow_(overflow) {
     boost::system::error_code ec;
-    auto ep = stream_.lowest_layer().remote_endpoint(ec);
+    auto ep = stream_.socket().remote_endpoint(ec);
     peer_ = ec ? "unknown" : EndpointText(ep);
   }
 
@@ -401,12 +402,11 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kHandshake;
     ArmTimer(shared_.limits.handshake_timeout_s.load(), "handshake_timeout");
     // `this`, not `self`: the stream owns the callback, so a shared_ptr would be a cycle.
-    stream_.set_verify_callback(
-        [this](bool preverified, ssl::verify_context& vctx) { return Verify(preverified, vctx); });
-    stream_.async_handshake(ssl::stream_base::server,
-                            [this, self](const boost::system::error_code& ec) {
-                              Guard("handshake", [&] { OnHandshake(ec); });
-                            });
+    stream_.SetVerifyCallback(
+        [this](bool preverified, X509_STORE_CTX* x) { return Verify(preverified, x); });
+    stream_.AsyncHandshake([this, self](const boost::system::error_code& ec, size_t) {
+      Guard("handshake", [&] { OnHandshake(ec); });
+    });
   }
 
   asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -466,8 +466,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  bool Verify(bool preverified, ssl::verify_context& vctx) {
-    X509_STORE_CTX* x = vctx.native_handle();
+  bool Verify(bool preverified, X509_STORE_CTX* x) {
     if (!preverified) {
       if (verify_reason_.empty()) {
         verify_reason_ = X509_verify_cert_error_string(X509_STORE_CTX_get_error(x));
@@ -522,8 +521,8 @@ class Session : public std::enable_shared_from_this<Session> {
     ReleaseSlot();
     timer_.cancel();
     boost::system::error_code ignored;
-    stream_.lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.lowest_layer().close(ignored);
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
   }
 
   void OnHandshake(const boost::system::error_code& ec) {
@@ -580,10 +579,10 @@ class Session : public std::enable_shared_from_this<Session> {
     state_ = State::kIdle;
     ArmTimer(shared_.limits.idle_timeout_s.load(), "idle_timeout");
     auto self = shared_from_this();
-    asio::async_read(stream_, asio::buffer(header_),
-                     [this, self](const boost::system::error_code& ec, size_t) {
-                       Guard("header", [&] { OnHeader(ec); });
-                     });
+    stream_.AsyncRead(header_.data(), header_.size(),
+                      [this, self](const boost::system::error_code& ec, size_t) {
+                        Guard("header", [&] { OnHeader(ec); });
+                      });
   }
 
   // True while the peer's certificate is within its validity dates; a live connection whose
@@ -666,11 +665,10 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     ArmTimer(shared_.limits.frame_timeout_s.load(), "frame_stalled");
     auto self = shared_from_this();
-    stream_.async_read_some(
-        asio::buffer(payload_->data() + received_, static_cast<size_t>(reserved_ - received_)),
-        [this, self](const boost::system::error_code& ec, size_t n) {
-          Guard("payload", [&] { OnPayload(ec, n); });
-        });
+    stream_.AsyncReadSome(payload_->data() + received_, static_cast<size_t>(reserved_ - received_),
+                          [this, self](const boost::system::error_code& ec, size_t n) {
+                            Guard("payload", [&] { OnPayload(ec, n); });
+                          });
   }
 
   void OnPayload(const boost::system::error_code& ec, size_t n) {
@@ -1008,22 +1006,23 @@ class Session : public std::enable_shared_from_this<Session> {
     ArmTimer(shared_.limits.idle_timeout_s.load(), "write_timeout");
     auto self = shared_from_this();
     writing_ = true;
-    asio::async_write(stream_, asio::buffer(out_),
-                      [this, self, close_after](const boost::system::error_code& ec, size_t) {
-                        writing_ = false;
-                        Guard("write", [&] {
-                          if (state_ == State::kClosed) return;
-                          timer_.cancel();
-                          if (ec) {
-                            Log::Info("connection_closed",
-                                      {{"peer", peer_}, {"host", host_}, {"reason", ec.message()}});
-                            CloseNow();
-                            return;
-                          }
-                          if (close_after) return Shutdown();
-                          ReadHeader();
-                        });
-                      });
+    stream_.AsyncWrite(out_.data(), out_.size(),
+                       [this, self, close_after](const boost::system::error_code& ec, size_t) {
+                         writing_ = false;
+                         Guard("write", [&] {
+                           if (state_ == State::kClosed) return;
+                           timer_.cancel();
+                           if (ec) {
+                             Log::Info(
+                                 "connection_closed",
+                                 {{"peer", peer_}, {"host", host_}, {"reason", ec.message()}});
+                             CloseNow();
+                             return;
+                           }
+                           if (close_after) return Shutdown();
+                           ReadHeader();
+                         });
+                       });
   }
 
   // TLS close_notify (bounded by a short timer), then close.
@@ -1034,13 +1033,14 @@ class Session : public std::enable_shared_from_this<Session> {
     timer_.async_wait([this, self](const boost::system::error_code& ec) {
       if (!ec) Guard("shutdown", [&] { CloseNow(); });
     });
-    stream_.async_shutdown(
-        [this, self](const boost::system::error_code&) { Guard("shutdown", [&] { CloseNow(); }); });
+    stream_.AsyncShutdown([this, self](const boost::system::error_code&, size_t) {
+      Guard("shutdown", [&] { CloseNow(); });
+    });
   }
 
   Shared& shared_;
   std::shared_ptr<ssl::context> ctx_;
-  ssl::stream<tcp::socket> stream_;
+  TlsStream stream_;
   asio::steady_timer timer_;
   bool overflow_;
   State state_ = State::kHandshake;

@@ -1,0 +1,175 @@
+// tls_stream.h: a TLS connection with OpenSSL on the socket and Asio waiting for readiness.
+#include "collector/tls_stream.h"
+
+#include <openssl/err.h>
+
+#include <array>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/system/errc.hpp>
+#include <boost/system/system_error.hpp>
+#include <cerrno>
+#include <utility>
+
+namespace tidemark::collector {
+namespace {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+error_code SslError(unsigned long e) {
+  return {static_cast<int>(e), asio::error::get_ssl_category()};
+}
+
+}  // namespace
+
+TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::move(socket)) {
+  ssl_ = SSL_new(ctx);
+  if (ssl_ == nullptr) throw boost::system::system_error(SslError(ERR_get_error()), "SSL_new");
+  // RELEASE_BUFFERS: the record buffers are freed whenever nothing is pending in them.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                         SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_app_data(ssl_, this);
+  SSL_set_accept_state(ssl_);
+  error_code ec;
+  socket_.non_blocking(true, ec);
+  // The socket BIO does not own the descriptor (BIO_NOCLOSE): the Asio socket closes it.
+  if (!ec && SSL_set_fd(ssl_, socket_.native_handle()) != 1) ec = SslError(ERR_get_error());
+  if (ec) {
+    SSL_free(ssl_);
+    throw boost::system::system_error(ec, "TLS stream");
+  }
+}
+
+TlsStream::~TlsStream() { SSL_free(ssl_); }
+
+void TlsStream::SetVerifyCallback(VerifyCallback callback) {
+  verify_ = std::move(callback);
+  SSL_set_verify(ssl_, SSL_get_verify_mode(ssl_), &TlsStream::VerifyThunk);
+}
+
+int TlsStream::VerifyThunk(int preverified, X509_STORE_CTX* ctx) {
+  auto* ssl =
+      static_cast<SSL*>(X509_STORE_CTX_get_ex_data(ctx, SSL_get_ex_data_X509_STORE_CTX_idx()));
+  auto* self = ssl == nullptr ? nullptr : static_cast<TlsStream*>(SSL_get_app_data(ssl));
+  if (self == nullptr || !self->verify_) return preverified;
+  try {
+    return self->verify_(preverified != 0, ctx) ? 1 : 0;
+  } catch (...) {  // nothing may unwind through OpenSSL's C frames
+    return 0;
+  }
+}
+
+void TlsStream::AsyncHandshake(Handler handler) {
+  Start(Op{Kind::kHandshake, nullptr, 0, 0, false, std::move(handler)});
+}
+
+void TlsStream::AsyncReadSome(void* data, size_t size, Handler handler) {
+  Start(Op{Kind::kRead, static_cast<char*>(data), size, 0, false, std::move(handler)});
+}
+
+void TlsStream::AsyncRead(void* data, size_t size, Handler handler) {
+  Start(Op{Kind::kReadAll, static_cast<char*>(data), size, 0, false, std::move(handler)});
+}
+
+void TlsStream::AsyncWrite(const void* data, size_t size, Handler handler) {
+  // SSL_write_ex takes const data; Op keeps one pointer type for reads and writes.
+  Start(Op{Kind::kWrite, static_cast<char*>(const_cast<void*>(data)), size, 0, false,
+           std::move(handler)});
+}
+
+void TlsStream::AsyncShutdown(Handler handler) {
+  Start(Op{Kind::kShutdown, nullptr, 0, 0, false, std::move(handler)});
+}
+
+void TlsStream::Start(Op op) {
+  asio::post(socket_.get_executor(),
+             [this, op = std::move(op)]() mutable { Drive(std::move(op)); });
+}
+
+void TlsStream::Drive(Op op) {
+  for (;;) {
+    // Closed (a timer, a reload, shutdown): the descriptor may already belong to another
+    // connection, so OpenSSL must not touch it again.
+    if (!socket_.is_open()) return Complete(std::move(op), asio::error::operation_aborted);
+    if (op.kind == Kind::kRead && op.size == 0) return Complete(std::move(op), {});
+    ERR_clear_error();
+    errno = 0;
+    size_t n = 0;
+    int result = 0;
+    switch (op.kind) {
+      case Kind::kHandshake:
+        result = SSL_do_handshake(ssl_);
+        break;
+      case Kind::kRead:
+      case Kind::kReadAll:
+        result = SSL_read_ex(ssl_, op.data + op.done, op.size - op.done, &n);
+        break;
+      case Kind::kWrite:
+        if (op.done == op.size) return Complete(std::move(op), {});
+        result = SSL_write_ex(ssl_, op.data + op.done, op.size - op.done, &n);
+        break;
+      case Kind::kShutdown:
+        if (!op.close_sent) {
+          result = SSL_shutdown(ssl_);  // 1: both sent and received; 0: ours sent
+          if (result == 1) return Complete(std::move(op), {});
+          if (result == 0) {
+            op.close_sent = true;
+            continue;
+          }
+        } else {
+          // Waiting for the peer's close_notify; what it still sends is read and dropped.
+          std::array<char, 4096> scratch;
+          result = SSL_read_ex(ssl_, scratch.data(), scratch.size(), &n);
+          if (result == 1) continue;
+        }
+        break;
+    }
+    int sys_errno = errno;
+    if (result == 1) {
+      op.done += n;
+      if (op.kind == Kind::kHandshake || op.kind == Kind::kRead || op.done == op.size) {
+        return Complete(std::move(op), {});
+      }
+      continue;
+    }
+    int ssl_error = SSL_get_error(ssl_, result);
+    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
+      auto wait = ssl_error == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read
+                                                   : asio::socket_base::wait_write;
+      socket_.async_wait(wait, [this, op = std::move(op)](const error_code& ec) mutable {
+        if (ec) return Complete(std::move(op), ec);
+        Drive(std::move(op));
+      });
+      return;
+    }
+    error_code ec = ErrorOf(ssl_error, sys_errno);
+    // The peer's close_notify is what a shutdown waits for.
+    if (op.kind == Kind::kShutdown && ec == asio::error::eof) ec = {};
+    return Complete(std::move(op), ec);
+  }
+}
+
+void TlsStream::Complete(Op op, const error_code& ec) {
+  Handler handler = std::move(op.handler);
+  handler(ec, op.done);
+}
+
+error_code TlsStream::ErrorOf(int ssl_error, int sys_errno) const {
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
+  unsigned long e = ERR_get_error();
+  // OpenSSL 3 reports an EOF without close_notify as an SSL error; asio::ssl::stream calls it
+  // stream_truncated, and so does this stream.
+  if (e != 0 && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+    return asio::ssl::error::stream_truncated;
+  }
+  if (e != 0) return SslError(e);
+  if (ssl_error == SSL_ERROR_SYSCALL) {
+    if (sys_errno != 0) return {sys_errno, boost::system::system_category()};
+    return asio::ssl::error::stream_truncated;
+  }
+  return make_error_code(boost::system::errc::protocol_error);
+}
+
+}  // namespace tidemark::collector

@@ -1,0 +1,87 @@
+// A server-side TLS connection over a non-blocking TCP socket, for the collector's sessions
+// (server.cpp). OpenSSL reads and writes the socket itself (SSL_set_fd); the stream waits for
+// readiness with Asio (socket::async_wait) and retries.
+//
+// Why not asio::ssl::stream: it keeps two 17 KiB vectors and a BIO pair of two 17 KiB buffers
+// for as long as a connection lives, which were most of the 80 kB that each idle connection
+// cost the collector (issue 14, README "Transport"). This stream owns no buffer at all; with
+// SSL_MODE_RELEASE_BUFFERS, OpenSSL frees its record buffers whenever nothing is pending, so an
+// idle connection holds only OpenSSL's connection state (docs/collector.md, "Memory").
+//
+// Errors are reported as asio::ssl::stream reports them, so callers keep one vocabulary:
+// asio::error::eof after the peer's close_notify, asio::ssl::error::stream_truncated for an
+// EOF without it, the OpenSSL error (asio::error::get_ssl_category()) for a TLS failure, the
+// socket's errno otherwise, and asio::error::operation_aborted once the socket is closed.
+//
+// Threading: like an Asio socket, one operation of each kind at a time (one read or handshake,
+// one write), every call and every completion on the socket's executor (a strand). A handler
+// is never called from inside the function that starts the operation.
+#pragma once
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
+#include <functional>
+
+namespace tidemark::collector {
+
+class TlsStream {
+ public:
+  using Handler = std::function<void(const boost::system::error_code&, size_t)>;
+  // Called for each certificate of the peer's chain, as SSL_CTX_set_verify's callback is.
+  using VerifyCallback = std::function<bool(bool preverified, X509_STORE_CTX* ctx)>;
+
+  // Takes the accepted socket and makes a server-side SSL from `ctx` (which must outlive the
+  // stream). Throws boost::system::system_error when OpenSSL cannot make one.
+  TlsStream(boost::asio::ip::tcp::socket socket, SSL_CTX* ctx);
+  ~TlsStream();
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+  TlsStream(TlsStream&&) = delete;  // OpenSSL's verify callback holds `this`
+  TlsStream& operator=(TlsStream&&) = delete;
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
+  SSL* native_handle() { return ssl_; }
+
+  // Replaces the verification callback for this connection (the mode stays the context's).
+  void SetVerifyCallback(VerifyCallback callback);
+
+  void AsyncHandshake(Handler handler);
+  // Completes with at least one byte, or an error.
+  void AsyncReadSome(void* data, size_t size, Handler handler);
+  // Completes when `size` bytes were read, or with an error and the count read so far.
+  void AsyncRead(void* data, size_t size, Handler handler);
+  // Completes when all `size` bytes were written (`data` must stay until then).
+  void AsyncWrite(const void* data, size_t size, Handler handler);
+  // Sends close_notify and waits for the peer's (data arriving before it is discarded).
+  void AsyncShutdown(Handler handler);
+
+ private:
+  enum class Kind { kHandshake, kRead, kReadAll, kWrite, kShutdown };
+  struct Op {
+    Kind kind;
+    char* data = nullptr;
+    size_t size = 0;
+    size_t done = 0;
+    bool close_sent = false;
+    Handler handler;
+  };
+
+  void Start(Op op);
+  // One attempt; waits for the socket and tries again, or completes.
+  void Drive(Op op);
+  void Complete(Op op, const boost::system::error_code& ec);
+  // The error of a failed SSL call, in asio::ssl::stream's terms.
+  boost::system::error_code ErrorOf(int ssl_error, int sys_errno) const;
+  static int VerifyThunk(int preverified, X509_STORE_CTX* ctx);
+
+  boost::asio::ip::tcp::socket socket_;
+  SSL* ssl_ = nullptr;
+  VerifyCallback verify_;
+};
+
+}  // namespace tidemark::collector
