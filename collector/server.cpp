@@ -62,6 +62,10 @@ class StoreWorker {
     SeenInput input;
     Done done;
   };
+  struct HostJob {
+    HostContact contact;
+    std::function<void(StatusOr<bool>)> done;  // true: the certificate fingerprint changed
+  };
   using Task = std::function<void(SnapshotStore&)>;
   // Called (on the store thread) when a task cannot run or threw: it must answer its caller.
   using TaskFailed = std::function<void(const Status&)>;
@@ -88,6 +92,14 @@ class StoreWorker {
     {
       std::lock_guard<std::mutex> lock(mu_);
       seens_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+  // Hellos queued from all connections are recorded together (UpsertHostBatch: one fsync).
+  void Hello(HostJob job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hosts_.push_back(std::move(job));
     }
     cv_.notify_one();
   }
@@ -149,17 +161,22 @@ class StoreWorker {
       std::deque<QueuedTask> tasks;
       std::vector<PutJob> puts;
       std::vector<SeenJob> seens;
+      std::vector<HostJob> hosts;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock,
-                 [this] { return stop_ || !tasks_.empty() || !puts_.empty() || !seens_.empty(); });
-        if (tasks_.empty() && puts_.empty() && seens_.empty()) return;  // stop_, nothing left
+        auto idle = [this] {
+          return tasks_.empty() && puts_.empty() && seens_.empty() && hosts_.empty();
+        };
+        cv_.wait(lock, [&] { return stop_ || !idle(); });
+        if (idle()) return;  // stop_, nothing left
         tasks.swap(tasks_);
         puts.swap(puts_);
         seens.swap(seens_);
+        hosts.swap(hosts_);
       }
       for (auto& t : tasks) RunTask(t);
       try {
+        ProcessHosts(hosts);
         ProcessSeens(seens);
         ProcessPuts(puts);
       } catch (const std::exception& e) {
@@ -169,6 +186,7 @@ class StoreWorker {
       }
       // Whatever an exception left unanswered gets a (transient) error: never an ack.
       Status failed(StatusCode::kInternal, "the store thread failed on this batch");
+      for (auto& j : hosts) Answer(j.done, StatusOr<bool>(failed));
       for (auto& j : seens) Answer(j.done, StatusOr<PutResult>(failed));
       for (auto& j : puts) Answer(j.done, StatusOr<PutResult>(failed));
     }
@@ -190,6 +208,29 @@ class StoreWorker {
       Answer(t.failed, Status(StatusCode::kInternal, "the store thread failed"));
     }
     CheckCorrupt("a store call reported corruption");
+  }
+
+  void ProcessHosts(std::vector<HostJob>& hosts) {
+    if (hosts.empty()) return;
+    if (corrupt_) {
+      for (auto& j : hosts) Answer(j.done, StatusOr<bool>(CorruptStatus()));
+      return;
+    }
+    std::vector<HostContact> contacts;
+    contacts.reserve(hosts.size());
+    for (const auto& j : hosts) contacts.push_back(j.contact);
+    auto results = store_->UpsertHostBatch(contacts);
+    if (!results.ok()) {
+      Log::Error("store_commit_failed",
+                 {{"hosts", std::to_string(hosts.size())}, {"error", results.status().ToString()}});
+    }
+    if (CheckCorrupt(results.ok() ? "" : results.status().ToString())) {
+      for (auto& j : hosts) Answer(j.done, StatusOr<bool>(CorruptStatus()));
+      return;
+    }
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      Answer(hosts[i].done, results.ok() ? (*results)[i] : StatusOr<bool>(results.status()));
+    }
   }
 
   void ProcessSeens(std::vector<SeenJob>& seens) {
@@ -261,6 +302,7 @@ class StoreWorker {
   std::deque<QueuedTask> tasks_;
   std::vector<PutJob> puts_;
   std::vector<SeenJob> seens_;
+  std::vector<HostJob> hosts_;
   bool stop_ = false;
   std::thread thread_;
 };
@@ -816,18 +858,14 @@ class Session : public std::enable_shared_from_this<Session> {
                                      {"rejected", std::to_string(hello->spool_rejected)}});
     }
     auto self = shared_from_this();
-    std::string host = host_, version = agent_version_, fp = fingerprint_;
-    int64_t now = Now();
     auto executor = stream_.get_executor();
     store_pending_ = true;
-    shared_.store->Run(
-        [self, executor, host, version, fp, now](SnapshotStore& store) {
-          auto changed = store.UpsertHost(host, version, fp, now);
-          asio::post(executor, [self, changed] { self->OnHostRecorded(changed); });
-        },
-        [self, executor](const Status& st) {
-          asio::post(executor, [self, st] { self->OnHostRecorded(StatusOr<bool>(st)); });
-        });
+    shared_.store->Hello({HostContact{host_, agent_version_, fingerprint_, Now()},
+                          [self, executor](StatusOr<bool> changed) {
+                            asio::post(executor, [self, changed = std::move(changed)] {
+                              self->OnHostRecorded(changed);
+                            });
+                          }});
   }
 
   void OnHostRecorded(const StatusOr<bool>& changed) {

@@ -420,46 +420,75 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
 StatusOr<bool> SqliteStore::UpsertHost(const std::string& host, const std::string& agent_version,
                                        const std::string& cert_fingerprint, int64_t seen_at) {
   if (host.empty()) return Status(StatusCode::kInvalidArgument, "empty host id");
+  HostContact contact{host, agent_version, cert_fingerprint, seen_at};
+  return impl_->InTransaction<bool>([&] { return UpsertHostInTransaction(contact); });
+}
+
+StatusOr<std::vector<StatusOr<bool>>> SqliteStore::UpsertHostBatch(
+    const std::vector<HostContact>& contacts) {
   Impl& d = *impl_;
-  return d.InTransaction<bool>([&]() -> StatusOr<bool> {
-    std::optional<std::string> old;
-    {
-      auto p = d.Prepare("SELECT cert_fingerprint FROM hosts WHERE id = ?1");
-      if (!p.ok()) return p.status();
-      Stmt s(*p);
-      s.Bind(1, std::string_view(host));
-      int rc = s.Step();
-      if (rc == SQLITE_ROW) {
-        old = s.Text(0);
-      } else if (rc != SQLITE_DONE) {
-        return d.Error("read host");
-      }
+  return d.InTransaction<std::vector<StatusOr<bool>>>(
+      [&]() -> StatusOr<std::vector<StatusOr<bool>>> {
+        std::vector<StatusOr<bool>> results;
+        results.reserve(contacts.size());
+        for (const HostContact& c : contacts) {
+          if (c.host.empty()) {
+            results.emplace_back(Status(StatusCode::kInvalidArgument, "empty host id"));
+            continue;
+          }
+          if (Status st = d.Exec("SAVEPOINT host"); !st.ok()) return st;
+          StatusOr<bool> r = UpsertHostInTransaction(c);
+          if (!r.ok()) {
+            if (Status st = d.Exec("ROLLBACK TO host"); !st.ok()) return st;
+          }
+          if (Status st = d.Exec("RELEASE host"); !st.ok()) return st;
+          results.push_back(std::move(r));
+        }
+        return results;
+      });
+}
+
+StatusOr<bool> SqliteStore::UpsertHostInTransaction(const HostContact& contact) {
+  Impl& d = *impl_;
+  const std::string& host = contact.host;
+  const std::string& cert_fingerprint = contact.cert_fingerprint;
+  std::optional<std::string> old;
+  {
+    auto p = d.Prepare("SELECT cert_fingerprint FROM hosts WHERE id = ?1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+      old = s.Text(0);
+    } else if (rc != SQLITE_DONE) {
+      return d.Error("read host");
     }
-    if (Status st = d.TouchHost(host, agent_version, seen_at); !st.ok()) return st;
-    bool changed = old && !old->empty() && !cert_fingerprint.empty() && *old != cert_fingerprint;
-    if (changed) {
-      auto p = d.Prepare(
-          "INSERT INTO fingerprint_changes (host, old_fingerprint, new_fingerprint, changed_at, "
-          "changed_at_text) VALUES (?1, ?2, ?3, ?4, ?5)");
-      if (!p.ok()) return p.status();
-      Stmt s(*p);
-      s.Bind(1, std::string_view(host));
-      s.Bind(2, std::string_view(*old));
-      s.Bind(3, std::string_view(cert_fingerprint));
-      s.Bind(4, seen_at);
-      s.Bind(5, std::string_view(FormatRfc3339(seen_at)));
-      if (s.Step() != SQLITE_DONE) return d.Error("record fingerprint change");
-    }
-    if (!cert_fingerprint.empty()) {
-      auto p = d.Prepare("UPDATE hosts SET cert_fingerprint = ?2 WHERE id = ?1");
-      if (!p.ok()) return p.status();
-      Stmt s(*p);
-      s.Bind(1, std::string_view(host));
-      s.Bind(2, std::string_view(cert_fingerprint));
-      if (s.Step() != SQLITE_DONE) return d.Error("record fingerprint");
-    }
-    return changed;
-  });
+  }
+  if (Status st = d.TouchHost(host, contact.agent_version, contact.seen_at); !st.ok()) return st;
+  bool changed = old && !old->empty() && !cert_fingerprint.empty() && *old != cert_fingerprint;
+  if (changed) {
+    auto p = d.Prepare(
+        "INSERT INTO fingerprint_changes (host, old_fingerprint, new_fingerprint, changed_at, "
+        "changed_at_text) VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    s.Bind(2, std::string_view(*old));
+    s.Bind(3, std::string_view(cert_fingerprint));
+    s.Bind(4, contact.seen_at);
+    s.Bind(5, std::string_view(FormatRfc3339(contact.seen_at)));
+    if (s.Step() != SQLITE_DONE) return d.Error("record fingerprint change");
+  }
+  if (!cert_fingerprint.empty()) {
+    auto p = d.Prepare("UPDATE hosts SET cert_fingerprint = ?2 WHERE id = ?1");
+    if (!p.ok()) return p.status();
+    Stmt s(*p);
+    s.Bind(1, std::string_view(host));
+    s.Bind(2, std::string_view(cert_fingerprint));
+    if (s.Step() != SQLITE_DONE) return d.Error("record fingerprint");
+  }
+  return changed;
 }
 
 namespace {

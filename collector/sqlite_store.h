@@ -40,6 +40,8 @@ class SqliteStore : public SnapshotStore {
 
   StatusOr<bool> UpsertHost(const std::string& host, const std::string& agent_version,
                             const std::string& cert_fingerprint, int64_t seen_at) override;
+  StatusOr<std::vector<StatusOr<bool>>> UpsertHostBatch(
+      const std::vector<HostContact>& contacts) override;
   StatusOr<PutResult> PutSnapshot(const SnapshotInput& input) override;
   StatusOr<std::vector<StatusOr<PutResult>>> PutBatch(
       const std::vector<SnapshotInput>& inputs) override;
@@ -81,6 +83,7 @@ class SqliteStore : public SnapshotStore {
   // PutSnapshot's work; REQUIRES: inside a write transaction.
   StatusOr<PutResult> PutInTransaction(const SnapshotInput& input);
   StatusOr<PutResult> SeenInTransaction(const SeenInput& input);
+  StatusOr<bool> UpsertHostInTransaction(const HostContact& contact);
   StatusOr<StoredSnapshot> LatestImpl(const std::string& host, std::optional<int64_t> at_or_before,
                                       bool with_body);
   std::unique_ptr<Impl> impl_;

@@ -60,6 +60,14 @@ struct SeenInput {
   int64_t received_at = 0;
 };
 
+// One agent's hello, as the store records it (UpsertHost).
+struct HostContact {
+  std::string host;
+  std::string agent_version;
+  std::string cert_fingerprint;
+  int64_t seen_at = 0;
+};
+
 enum class PutResult {
   kStored,     // a new state: the body was stored
   kDuplicate,  // this snapshot id was already stored (or recorded as seen): nothing changed
@@ -165,6 +173,13 @@ class SnapshotStore {
   // fingerprint (the change is recorded in the fingerprint history; the caller logs it).
   virtual StatusOr<bool> UpsertHost(const std::string& host, const std::string& agent_version,
                                     const std::string& cert_fingerprint, int64_t seen_at) = 0;
+
+  // Group commit of hellos: UpsertHost for each contact in one durable transaction (one fsync:
+  // a reconnect storm of 10,000 agents is not 10,000 commits); each gets its own result as
+  // UpsertHost would give it. The whole call fails only when the commit fails, and then nothing
+  // of the batch is recorded.
+  virtual StatusOr<std::vector<StatusOr<bool>>> UpsertHostBatch(
+      const std::vector<HostContact>& contacts) = 0;
 
   // Stores a snapshot durably (committed before it returns: only then may the caller ack).
   // A snapshot id the host already used -> kDuplicate. A content hash equal to the host's latest

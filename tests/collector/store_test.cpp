@@ -243,6 +243,34 @@ TEST_F(StoreTest, ThinningDropsOldSeenRecordsAndKeepsEveryState) {
   EXPECT_EQ(*store_->Thin(30, 100 * kDay), 0);
 }
 
+TEST_F(StoreTest, HelloBatchRecordsEachHostInOneCommitWithItsOwnResult) {
+  ASSERT_TRUE(store_->UpsertHost("h1", "0.1.0", "sha256:aa", 10).ok());
+  auto results = store_->UpsertHostBatch({{"h1", "0.2.0", "sha256:bb", 20},
+                                          {"", "0.1.0", "sha256:cc", 20},
+                                          {"h2", "0.1.0", "sha256:dd", 21},
+                                          {"h2", "0.1.0", "sha256:ee", 22}});
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  ASSERT_EQ(results->size(), 4u);
+  ASSERT_TRUE((*results)[0].ok());
+  EXPECT_TRUE(*(*results)[0]);  // h1's fingerprint changed
+  EXPECT_EQ((*results)[1].status().code(), StatusCode::kInvalidArgument);  // the others stay
+  ASSERT_TRUE((*results)[2].ok());
+  EXPECT_FALSE(*(*results)[2]);  // first contact
+  ASSERT_TRUE((*results)[3].ok());
+  EXPECT_TRUE(*(*results)[3]);  // changed again within the same batch: sees the row above
+  auto hosts = store_->ListHosts();
+  ASSERT_TRUE(hosts.ok());
+  ASSERT_EQ(hosts->size(), 2u);
+  EXPECT_EQ((*hosts)[0].id, "h1");
+  EXPECT_EQ((*hosts)[0].agent_version, "0.2.0");
+  EXPECT_EQ((*hosts)[0].cert_fingerprint, "sha256:bb");
+  EXPECT_EQ((*hosts)[0].last_seen, 20);
+  EXPECT_EQ((*hosts)[1].id, "h2");
+  EXPECT_EQ((*hosts)[1].first_seen, 21);
+  EXPECT_EQ((*hosts)[1].last_seen, 22);
+  EXPECT_EQ((*hosts)[1].cert_fingerprint, "sha256:ee");
+}
+
 TEST_F(StoreTest, FingerprintChangeIsReportedAndRecorded) {
   EXPECT_FALSE(*store_->UpsertHost("h1", "0.1.0", "sha256:aa", 10));
   EXPECT_FALSE(*store_->UpsertHost("h1", "0.1.0", "sha256:aa", 20));
