@@ -144,8 +144,16 @@ echo "| ingest over mutual TLS, 100 persistent connections, 20 KB, ack after com
 ingest_eval_rate=$(field "$ingest_eval" rate)
 echo "| ingest as above with the collector's evaluation on (shipped baseline) | $ingest_eval_rate snapshots/s = $(awk -v a="$ingest_eval_rate" -v b="$ingest_rate" 'BEGIN{printf "%.2f", a/b}') x with it off; $judged states judged, the last $judge_wait s after the last ack |"
 echo "| unchanged state (offer -> seen), 100 connections | $offer_rate acks/s = $(awk -v a="$offer_rate" -v b="$ingest_rate" 'BEGIN{printf "%.1f", a/b}') x ingest |"
-echo "| reconnect storm, $n agents, full handshakes | $(field "$storm_full" seconds) s until all acked ($(field "$storm_full" ok) ok, $(field "$storm_full" failed) failed), server CPU $(field "$storm_full" server_cpu_ms_per_op) ms per agent |"
-echo "| reconnect storm, $n agents, TLS 1.3 resumption | $(field "$storm_res" seconds) s until all acked ($(field "$storm_res" resumed) resumed, $(field "$storm_res" failed) failed), server CPU $(field "$storm_res" server_cpu_ms_per_op) ms per agent |"
+# The load generator shares the cores: (server + load generator CPU) / cores is the floor of the
+# storm's wall time on this machine.
+storm_row() {  # $1: label; $2: the load generator's line
+  local cpu_s
+  cpu_s=$(awk -v a="$(field "$2" server_cpu_ms)" -v b="$(field "$2" client_cpu_ms)" \
+    -v c="$(nproc)" 'BEGIN{printf "%.1f", (a + b) / 1000 / c}')
+  echo "| reconnect storm, $n agents, $1 | $(field "$2" seconds) s until all acked ($(field "$2" ok) ok, $(field "$2" resumed) resumed, $(field "$2" failed) failed); CPU per agent: server $(field "$2" server_cpu_ms_per_op) ms, load generator $(field "$2" client_cpu_ms_per_op) ms; both over $(nproc) cores: $cpu_s s |"
+}
+storm_row "full handshakes" "$storm_full"
+storm_row "TLS 1.3 resumption" "$storm_res"
 echo "| collector RSS, $held idle mutual-TLS connections | $((rss0 / 1024)) MB idle -> $((rss1 / 1024)) MB: $(( (rss1 - rss0) / (held > 0 ? held : 1) )) kB per connection |"
 echo "| server CPU per full mutual-TLS handshake: tidemark-collector | $(field "$hs_collector" server_cpu_ms_per_op) ms ($hs handshakes) |"
 echo "| server CPU per full mutual-TLS handshake: openssl s_server | $(field "$hs_sserver" server_cpu_ms_per_op) ms ($hs handshakes) |"
