@@ -83,10 +83,7 @@ void TlsStream::AsyncShutdown(Handler handler) {
   Start(Op{Kind::kShutdown, nullptr, 0, 0, false, std::move(handler)});
 }
 
-void TlsStream::Start(Op op) {
-  asio::post(socket_.get_executor(),
-             [this, op = std::move(op)]() mutable { Drive(std::move(op)); });
-}
+void TlsStream::Start(Op op) { Drive(std::move(op)); }
 
 void TlsStream::Drive(Op op) {
   for (;;) {
@@ -138,6 +135,7 @@ void TlsStream::Drive(Op op) {
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
       auto wait = ssl_error == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read
                                                    : asio::socket_base::wait_write;
+      op.initiating = false;
       socket_.async_wait(wait, [this, op = std::move(op)](const error_code& ec) mutable {
         if (ec) return Complete(std::move(op), ec);
         Drive(std::move(op));
@@ -152,6 +150,11 @@ void TlsStream::Drive(Op op) {
 }
 
 void TlsStream::Complete(Op op, const error_code& ec) {
+  if (op.initiating) {
+    asio::post(socket_.get_executor(),
+               [handler = std::move(op.handler), ec, n = op.done] { handler(ec, n); });
+    return;
+  }
   Handler handler = std::move(op.handler);
   handler(ec, op.done);
 }

@@ -69,8 +69,12 @@ class TlsStream {
     size_t done = 0;
     bool close_sent = false;
     Handler handler;
+    // Still inside the call that started it: a completion now is posted, not called.
+    bool initiating = true;
   };
 
+  // Tries at once (OpenSSL may hold the bytes already, or the socket be ready); no post
+  // unless it completes there.
   void Start(Op op);
   // One attempt; waits for the socket and tries again, or completes.
   void Drive(Op op);
