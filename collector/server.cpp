@@ -210,50 +210,45 @@ class StoreWorker {
     CheckCorrupt("a store call reported corruption");
   }
 
-  void ProcessHosts(std::vector<HostJob>& hosts) {
-    if (hosts.empty()) return;
+  // A group commit of hellos or offers: `commit` records every job's input in one transaction;
+  // each job is answered with its own result, the commit's error, or the store's corruption.
+  template <typename R, typename Job, typename Commit>
+  void ProcessBatch(std::vector<Job>& jobs, const char* what, Commit commit) {
+    if (jobs.empty()) return;
     if (corrupt_) {
-      for (auto& j : hosts) Answer(j.done, StatusOr<bool>(CorruptStatus()));
+      for (auto& j : jobs) Answer(j.done, StatusOr<R>(CorruptStatus()));
       return;
     }
-    std::vector<HostContact> contacts;
-    contacts.reserve(hosts.size());
-    for (const auto& j : hosts) contacts.push_back(j.contact);
-    auto results = store_->UpsertHostBatch(contacts);
+    auto results = commit(jobs);
     if (!results.ok()) {
       Log::Error("store_commit_failed",
-                 {{"hosts", std::to_string(hosts.size())}, {"error", results.status().ToString()}});
+                 {{what, std::to_string(jobs.size())}, {"error", results.status().ToString()}});
     }
     if (CheckCorrupt(results.ok() ? "" : results.status().ToString())) {
-      for (auto& j : hosts) Answer(j.done, StatusOr<bool>(CorruptStatus()));
+      for (auto& j : jobs) Answer(j.done, StatusOr<R>(CorruptStatus()));
       return;
     }
-    for (size_t i = 0; i < hosts.size(); ++i) {
-      Answer(hosts[i].done, results.ok() ? (*results)[i] : StatusOr<bool>(results.status()));
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      Answer(jobs[i].done, results.ok() ? (*results)[i] : StatusOr<R>(results.status()));
     }
   }
 
+  void ProcessHosts(std::vector<HostJob>& hosts) {
+    ProcessBatch<bool>(hosts, "hosts", [this](const std::vector<HostJob>& jobs) {
+      std::vector<HostContact> contacts;
+      contacts.reserve(jobs.size());
+      for (const auto& j : jobs) contacts.push_back(j.contact);
+      return store_->UpsertHostBatch(contacts);
+    });
+  }
+
   void ProcessSeens(std::vector<SeenJob>& seens) {
-    if (seens.empty()) return;
-    if (corrupt_) {
-      for (auto& j : seens) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
-      return;
-    }
-    std::vector<SeenInput> inputs;
-    inputs.reserve(seens.size());
-    for (const auto& j : seens) inputs.push_back(j.input);
-    auto results = store_->RecordSeenBatch(inputs);
-    if (!results.ok()) {
-      Log::Error("store_commit_failed", {{"seen_records", std::to_string(seens.size())},
-                                         {"error", results.status().ToString()}});
-    }
-    if (CheckCorrupt(results.ok() ? "" : results.status().ToString())) {
-      for (auto& j : seens) Answer(j.done, StatusOr<PutResult>(CorruptStatus()));
-      return;
-    }
-    for (size_t i = 0; i < seens.size(); ++i) {
-      Answer(seens[i].done, results.ok() ? (*results)[i] : StatusOr<PutResult>(results.status()));
-    }
+    ProcessBatch<PutResult>(seens, "seen_records", [this](const std::vector<SeenJob>& jobs) {
+      std::vector<SeenInput> inputs;
+      inputs.reserve(jobs.size());
+      for (const auto& j : jobs) inputs.push_back(j.input);
+      return store_->RecordSeenBatch(inputs);
+    });
   }
 
   void ProcessPuts(std::vector<PutJob>& puts) {

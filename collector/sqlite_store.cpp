@@ -426,26 +426,13 @@ StatusOr<bool> SqliteStore::UpsertHost(const std::string& host, const std::strin
 
 StatusOr<std::vector<StatusOr<bool>>> SqliteStore::UpsertHostBatch(
     const std::vector<HostContact>& contacts) {
-  Impl& d = *impl_;
-  return d.InTransaction<std::vector<StatusOr<bool>>>(
-      [&]() -> StatusOr<std::vector<StatusOr<bool>>> {
-        std::vector<StatusOr<bool>> results;
-        results.reserve(contacts.size());
-        for (const HostContact& c : contacts) {
-          if (c.host.empty()) {
-            results.emplace_back(Status(StatusCode::kInvalidArgument, "empty host id"));
-            continue;
-          }
-          if (Status st = d.Exec("SAVEPOINT host"); !st.ok()) return st;
-          StatusOr<bool> r = UpsertHostInTransaction(c);
-          if (!r.ok()) {
-            if (Status st = d.Exec("ROLLBACK TO host"); !st.ok()) return st;
-          }
-          if (Status st = d.Exec("RELEASE host"); !st.ok()) return st;
-          results.push_back(std::move(r));
-        }
-        return results;
-      });
+  return impl_->InBatch<bool>(
+      contacts,
+      [](const HostContact& c) {
+        return c.host.empty() ? Status(StatusCode::kInvalidArgument, "empty host id")
+                              : Status::Ok();
+      },
+      [this](const HostContact& c) { return UpsertHostInTransaction(c); });
 }
 
 StatusOr<bool> SqliteStore::UpsertHostInTransaction(const HostContact& contact) {
@@ -560,27 +547,8 @@ StatusOr<PutResult> SqliteStore::PutSnapshot(const SnapshotInput& in) {
 
 StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::PutBatch(
     const std::vector<SnapshotInput>& inputs) {
-  Impl& d = *impl_;
-  return d.InTransaction<std::vector<StatusOr<PutResult>>>(
-      [&]() -> StatusOr<std::vector<StatusOr<PutResult>>> {
-        std::vector<StatusOr<PutResult>> results;
-        results.reserve(inputs.size());
-        for (const SnapshotInput& in : inputs) {
-          if (Status st = CheckInput(in); !st.ok()) {
-            results.emplace_back(st);
-            continue;
-          }
-          // A savepoint per snapshot: one that fails leaves the others in the batch.
-          if (Status st = d.Exec("SAVEPOINT put"); !st.ok()) return st;
-          StatusOr<PutResult> r = PutInTransaction(in);
-          if (!r.ok()) {
-            if (Status st = d.Exec("ROLLBACK TO put"); !st.ok()) return st;
-          }
-          if (Status st = d.Exec("RELEASE put"); !st.ok()) return st;
-          results.push_back(std::move(r));
-        }
-        return results;
-      });
+  return impl_->InBatch<PutResult>(
+      inputs, CheckInput, [this](const SnapshotInput& in) { return PutInTransaction(in); });
 }
 
 StatusOr<PutResult> SqliteStore::SeenInTransaction(const SeenInput& in) {
@@ -624,26 +592,8 @@ StatusOr<PutResult> SqliteStore::RecordSeen(const std::string& host, const std::
 
 StatusOr<std::vector<StatusOr<PutResult>>> SqliteStore::RecordSeenBatch(
     const std::vector<SeenInput>& inputs) {
-  Impl& d = *impl_;
-  return d.InTransaction<std::vector<StatusOr<PutResult>>>(
-      [&]() -> StatusOr<std::vector<StatusOr<PutResult>>> {
-        std::vector<StatusOr<PutResult>> results;
-        results.reserve(inputs.size());
-        for (const SeenInput& in : inputs) {
-          if (Status st = CheckSeen(in); !st.ok()) {
-            results.emplace_back(st);
-            continue;
-          }
-          if (Status st = d.Exec("SAVEPOINT seen"); !st.ok()) return st;
-          StatusOr<PutResult> r = SeenInTransaction(in);
-          if (!r.ok()) {
-            if (Status st = d.Exec("ROLLBACK TO seen"); !st.ok()) return st;
-          }
-          if (Status st = d.Exec("RELEASE seen"); !st.ok()) return st;
-          results.push_back(std::move(r));
-        }
-        return results;
-      });
+  return impl_->InBatch<PutResult>(inputs, CheckSeen,
+                                   [this](const SeenInput& in) { return SeenInTransaction(in); });
 }
 
 StatusOr<std::vector<HostInfo>> SqliteStore::ListHosts() {

@@ -275,6 +275,32 @@ struct SqliteStore::Impl {
     }
     return result;
   }
+
+  // A group commit (PutBatch, RecordSeenBatch, UpsertHostBatch): `one` for each input in its own
+  // savepoint inside one transaction, so one that fails leaves the others; an input `check`
+  // refuses gets that error without touching the database. Fails as a whole only when the
+  // transaction does, and then nothing of the batch is stored.
+  template <typename R, typename In, typename Check, typename One>
+  StatusOr<std::vector<StatusOr<R>>> InBatch(const std::vector<In>& inputs, Check check, One one) {
+    return InTransaction<std::vector<StatusOr<R>>>([&]() -> StatusOr<std::vector<StatusOr<R>>> {
+      std::vector<StatusOr<R>> results;
+      results.reserve(inputs.size());
+      for (const In& in : inputs) {
+        if (Status st = check(in); !st.ok()) {
+          results.emplace_back(st);
+          continue;
+        }
+        if (Status st = Exec("SAVEPOINT item"); !st.ok()) return st;
+        StatusOr<R> r = one(in);
+        if (!r.ok()) {
+          if (Status st = Exec("ROLLBACK TO item"); !st.ok()) return st;
+        }
+        if (Status st = Exec("RELEASE item"); !st.ok()) return st;
+        results.push_back(std::move(r));
+      }
+      return results;
+    });
+  }
 };
 
 }  // namespace tidemark
