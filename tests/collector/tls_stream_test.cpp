@@ -178,12 +178,22 @@ TEST_F(TlsStreamTest, ReadsExactlyAcrossRecordsAndWritesMoreThanTheSocketHolds) 
   EXPECT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.n, 8u);
   EXPECT_EQ(std::string(header, 8), "abcdefgh");
-  // What the exact read left stays in OpenSSL's buffer for the next read.
+  // What the exact read left stays in OpenSSL's buffer for the next read, which therefore
+  // completes at once; its handler still runs after AsyncReadSome returned, never inside it.
   char rest[32] = {};
-  auto some = Run([&](TlsStream::Handler h) { stream_->AsyncReadSome(rest, 32, std::move(h)); });
+  bool returned = false;
+  bool inline_call = false;
+  auto some = Run([&](TlsStream::Handler h) {
+    stream_->AsyncReadSome(rest, 32, [&, h](const error_code& ec, size_t n) {
+      inline_call = !returned;
+      h(ec, n);
+    });
+    returned = true;
+  });
   r = Get(some);
   EXPECT_FALSE(r.ec);
   EXPECT_EQ(std::string(rest, r.n), "-and-more");
+  EXPECT_FALSE(inline_call) << "the handler ran inside AsyncReadSome";
 
   // 8 MiB: far more than loopback's socket buffers, so the write waits for the reader
   // (SSL_ERROR_WANT_WRITE) and continues where it stopped.
