@@ -28,6 +28,7 @@ const std::vector<std::string>& KnownKeys() {
                                                 "idle_timeout",
                                                 "shutdown_timeout",
                                                 "tls12",
+                                                "session_cache",
                                                 "retention_days",
                                                 "threads",
                                                 "policies",
@@ -124,6 +125,9 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   auto tls12 = GetBool(m, "tls12", c->tls12);
   if (!tls12.ok()) return tls12.status();
   c->tls12 = *tls12;
+  auto cache = GetInt(m, "session_cache", c->session_cache, 0, 10000000);
+  if (!cache.ok()) return cache.status();
+  c->session_cache = *cache;
   auto ret = GetInt(m, "retention_days", c->retention_days, 1, 100000);
   if (!ret.ok()) return ret.status();
   c->retention_days = *ret;
@@ -238,6 +242,8 @@ std::string CollectorHelp() {
     << d.shutdown_timeout_s << ")\n"
     << "  --tls12                   also accept TLS 1.2 (ECDHE with AES-GCM/ChaCha20 only);\n"
        "                            default: TLS 1.3 only\n"
+    << "  --session-cache N         TLS sessions kept for agents to resume (default "
+    << d.session_cache << ";\n                            0 = stateless tickets, nothing kept)\n"
     << "  --retention-days N        thin 'seen' records older than N days, at start and daily\n"
        "                            (default "
     << d.retention_days << ")\n"

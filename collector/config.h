@@ -34,6 +34,8 @@ struct CollectorConfig {
   int64_t idle_timeout_s = 600;
   int64_t shutdown_timeout_s = 10;
   bool tls12 = false;
+  // TLS sessions kept for resumption (stateful tickets); 0 = stateless tickets, nothing kept.
+  int64_t session_cache = 20000;
   int64_t retention_days = 400;
   int64_t threads = 0;  // 0: one per core
   // The rules and baselines every stored state is judged by (a YAML file or a directory):

@@ -471,7 +471,7 @@ class Session : public std::enable_shared_from_this<Session> {
       Log::Warn("certificate_refused",
                 {{"peer", peer_}, {"host", host_}, {"when", "reload"}, {"reason", st.message()}});
       Log::Info("connection_closed", {{"peer", peer_}, {"host", host_}, {"reason", st.message()}});
-      CloseNow();
+      CloseRefused();
     });
   }
 
@@ -562,6 +562,13 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.socket().close(ignored);
   }
 
+  // Closes a connection whose certificate was refused after the handshake; its TLS session
+  // leaves the cache, so that it cannot be resumed either.
+  void CloseRefused() {
+    stream_.ForgetSession();
+    CloseNow();
+  }
+
   void OnHandshake(const boost::system::error_code& ec) {
     if (state_ == State::kClosed) return;  // timed out
     timer_.cancel();
@@ -577,7 +584,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto id = CheckAgentCertificate(cert);  // again: a resumed session skips the callback
     if (!id.ok()) {
       Log::Warn("handshake_refused", {{"peer", peer_}, {"reason", id.status().message()}});
-      CloseNow();
+      CloseRefused();
       return;
     }
     // A resumed session (TLS 1.3 ticket) skips chain, validity and CRL checks: run them now,
@@ -588,7 +595,7 @@ class Session : public std::enable_shared_from_this<Session> {
       Log::Warn("handshake_refused", {{"peer", peer_},
                                       {"reason", valid.message()},
                                       {"resumed", SSL_session_reused(ssl_handle) ? "yes" : "no"}});
-      CloseNow();
+      CloseRefused();
       return;
     }
     host_ = *id;
@@ -632,7 +639,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                       {"host", host_},
                                       {"when", "frame"},
                                       {"reason", "certificate has expired"}});
-    CloseNow();
+    CloseRefused();
     return false;
   }
 

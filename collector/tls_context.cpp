@@ -94,8 +94,10 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
                                                          : ssl::context::tlsv13_server);
   SSL_CTX* native = ctx->native_handle();
   SSL_CTX_set_min_proto_version(native, config.tls12 ? TLS1_2_VERSION : TLS1_3_VERSION);
-  SSL_CTX_set_options(
-      native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // IGNORE_UNEXPECTED_EOF: an agent's close without close_notify is not a fatal TLS error
+  // (which would drop its session from the cache); TlsStream still reports it as truncated.
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
   if (config.tls12 &&
       SSL_CTX_set_cipher_list(native,
                               "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -129,6 +131,18 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
   static const unsigned char kSessionContext[] = "tidemark-collector";
   SSL_CTX_set_session_id_context(native, kSessionContext, sizeof(kSessionContext) - 1);
   SSL_CTX_set_timeout(native, kSessionTicketLifetime);
+  // Resumption (docs/collector.md "Session resumption"): one ticket per connection; with a
+  // session cache, the ticket is only an id into the cache (stateful: resuming costs a look-up,
+  // not decrypting and decoding the peer's certificate again), at most session_cache sessions,
+  // the oldest dropped first, expired ones flushed. session_cache = 0: stateless tickets.
+  SSL_CTX_set_num_tickets(native, 1);
+  if (config.session_cache > 0) {
+    SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_sess_set_cache_size(native, config.session_cache);
+  } else {
+    SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  }
   if (SSL_CTX_set_session_ticket_cb(native, BoundTicketLifetime, nullptr, nullptr) != 1) {
     return Status(StatusCode::kInternal, "session ticket callback: " + OpenSslError());
   }

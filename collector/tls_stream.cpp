@@ -31,6 +31,7 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                          SSL_MODE_RELEASE_BUFFERS);
   SSL_set_app_data(ssl_, this);
+  SSL_set_info_callback(ssl_, &TlsStream::InfoThunk);
   SSL_set_accept_state(ssl_);
   error_code ec;
   socket_.non_blocking(true, ec);
@@ -42,7 +43,23 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::
   }
 }
 
-TlsStream::~TlsStream() { SSL_free(ssl_); }
+TlsStream::~TlsStream() {
+  // SSL_free drops the session from the context's cache unless this side sent close_notify
+  // (ssl_clear_bad_session). Agents end their connections without close_notify, and a session
+  // that completed its handshake stays resumable (framing, not TLS, tells a cut frame apart);
+  // ForgetSession() is for the connections that must not be resumed.
+  if (reusable_ && SSL_is_init_finished(ssl_)) {
+    SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
+  }
+  SSL_free(ssl_);
+}
+
+void TlsStream::ForgetSession() {
+  reusable_ = false;
+  if (SSL_SESSION* session = SSL_get0_session(ssl_)) {
+    SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl_), session);
+  }
+}
 
 void TlsStream::SetVerifyCallback(VerifyCallback callback) {
   verify_ = std::move(callback);
@@ -59,6 +76,11 @@ int TlsStream::VerifyThunk(int preverified, X509_STORE_CTX* ctx) {
   } catch (...) {  // nothing may unwind through OpenSSL's C frames
     return 0;
   }
+}
+
+void TlsStream::InfoThunk(const SSL* ssl, int where, int value) {
+  if ((where & SSL_CB_READ_ALERT) == 0 || (value & 0xff) != SSL_AD_CLOSE_NOTIFY) return;
+  if (auto* self = static_cast<TlsStream*>(SSL_get_app_data(ssl))) self->close_notify_ = true;
 }
 
 void TlsStream::AsyncHandshake(Handler handler) {
@@ -160,9 +182,13 @@ void TlsStream::Complete(Op op, const error_code& ec) {
 }
 
 error_code TlsStream::ErrorOf(int ssl_error, int sys_errno) const {
-  if (ssl_error == SSL_ERROR_ZERO_RETURN) return asio::error::eof;
+  // With SSL_OP_IGNORE_UNEXPECTED_EOF (the collector's context) OpenSSL reports an EOF without
+  // close_notify as a close; the alert seen by InfoThunk tells the two apart.
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) {
+    return close_notify_ ? error_code(asio::error::eof) : asio::ssl::error::stream_truncated;
+  }
   unsigned long e = ERR_get_error();
-  // OpenSSL 3 reports an EOF without close_notify as an SSL error; asio::ssl::stream calls it
+  // Without it, OpenSSL 3 reports that EOF as an SSL error; asio::ssl::stream calls it
   // stream_truncated, and so does this stream.
   if (e != 0 && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
     return asio::ssl::error::stream_truncated;

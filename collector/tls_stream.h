@@ -8,6 +8,10 @@
 // SSL_MODE_RELEASE_BUFFERS, OpenSSL frees its record buffers whenever nothing is pending, so an
 // idle connection holds only OpenSSL's connection state (docs/collector.md, "Memory").
 //
+// Sessions: a connection's TLS session stays in the context's cache (resumable) however the
+// connection ends, unless ForgetSession() is called; OpenSSL would drop it whenever the peer
+// closes without close_notify, as agents do.
+//
 // Errors are reported as asio::ssl::stream reports them, so callers keep one vocabulary:
 // asio::error::eof after the peer's close_notify, asio::ssl::error::stream_truncated for an
 // EOF without it, the OpenSSL error (asio::error::get_ssl_category()) for a TLS failure, the
@@ -60,6 +64,11 @@ class TlsStream {
   // Sends close_notify and waits for the peer's (data arriving before it is discarded).
   void AsyncShutdown(Handler handler);
 
+  // Removes this connection's TLS session from the context's cache: a connection refused after
+  // its handshake (certificate checks, a reload) must not be resumed. Otherwise a session that
+  // completed its handshake stays resumable however the connection ends.
+  void ForgetSession();
+
  private:
   enum class Kind { kHandshake, kRead, kReadAll, kWrite, kShutdown };
   struct Op {
@@ -82,10 +91,14 @@ class TlsStream {
   // The error of a failed SSL call, in asio::ssl::stream's terms.
   boost::system::error_code ErrorOf(int ssl_error, int sys_errno) const;
   static int VerifyThunk(int preverified, X509_STORE_CTX* ctx);
+  // Notes the peer's close_notify alert (SSL_set_info_callback).
+  static void InfoThunk(const SSL* ssl, int where, int value);
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_ = nullptr;
   VerifyCallback verify_;
+  bool close_notify_ = false;  // the peer sent close_notify
+  bool reusable_ = true;       // ForgetSession() not called
 };
 
 }  // namespace tidemark::collector

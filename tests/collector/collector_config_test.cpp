@@ -49,6 +49,20 @@ TEST(CollectorConfigTest, InflightAndFrameProgressLimits) {
   }
 }
 
+TEST(CollectorConfigTest, SessionCache) {
+  auto d = ParseCollectorArgs({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->config.session_cache, 20000);
+  auto off = ParseCollectorArgs({"--session-cache", "0"});
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_EQ(off->config.session_cache, 0);
+  auto bad = ParseCollectorArgs({"--session-cache", "-1"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("session_cache"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(CollectorHelp().find("--session-cache N"), std::string::npos);
+}
+
 TEST(CollectorConfigTest, FileAndFlagsFlagWins) {
   TempRoot dir;
   dir.Write("/c.conf",

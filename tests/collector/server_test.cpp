@@ -841,6 +841,50 @@ TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
       << proc_.Log();
 }
 
+TEST_F(CollectorServerTest, TlsSessionsResumeAfterABareCloseAndNotAcrossAReload) {
+  // Agents close without close_notify; OpenSSL drops such a session from its cache unless the
+  // collector keeps it (TlsStream), and the stateful cache (session_cache) is what a resumed
+  // storm costs least with. A reload builds a new context, with an empty cache.
+  StartCollector();
+  auto agent = pki_.Agent("resumer");
+  SSL_SESSION* session = nullptr;
+  {
+    auto c = ConnectAgent(agent);
+    ASSERT_NE(c, nullptr) << proc_.Log();
+    session = c->Session();
+  }  // closed without close_notify
+  ASSERT_NE(session, nullptr) << "no session ticket";
+  auto connect = [&](bool* resumed) {
+    auto opts = Options(&agent);
+    opts.resume = session;
+    std::string error;
+    auto c = TlsTestClient::Connect(proc_.port(), opts, &error);
+    if (c == nullptr) return false;
+    auto w = c->Hello();
+    *resumed = c->Resumed();
+    SSL_SESSION* next = c->Session();
+    if (next != nullptr) {
+      SSL_SESSION_free(session);
+      session = next;
+    }
+    return w.has_value() && w->type == FrameType::kWelcome;
+  };
+  bool resumed = false;
+  for (int i = 0; i < 3; ++i) {  // each connection's new ticket resumes the next one
+    ASSERT_TRUE(connect(&resumed)) << proc_.Log();
+    EXPECT_TRUE(resumed) << "connection " << i;
+  }
+  EXPECT_TRUE(proc_.WaitLog({"info connection_accepted", "host=resumer", "resumed=yes"}))
+      << proc_.Log();
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"info reloaded"})) << proc_.Log();
+  ASSERT_TRUE(connect(&resumed)) << proc_.Log();
+  EXPECT_FALSE(resumed) << "a session of the context before the reload was resumed";
+  ASSERT_TRUE(connect(&resumed)) << proc_.Log();
+  EXPECT_TRUE(resumed) << "the new context's session";
+  SSL_SESSION_free(session);
+}
+
 TEST_F(CollectorServerTest, AgentTextInLogsIsEscapedAndBounded) {
   StartCollector();
   auto agent = pki_.Agent("chatty");

@@ -1,7 +1,8 @@
 // The collector's TLS stream (collector/tls_stream.h) against a plain blocking OpenSSL client
 // on 127.0.0.1: exact reads across records, a write larger than the socket buffers, the errors
-// a peer's close_notify, a bare close and a local close give, the verification callback, and a
-// shutdown that waits for the peer's close_notify while dropping what comes before it.
+// a peer's close_notify, a bare close and a local close give, sessions that stay resumable after
+// a bare close unless forgotten, the verification callback, and a shutdown that waits for the
+// peer's close_notify while dropping what comes before it.
 #include "collector/tls_stream.h"
 
 #include <arpa/inet.h>
@@ -39,7 +40,8 @@ struct Result {
 // A blocking TLS 1.3 client with an agent certificate.
 class Client {
  public:
-  Client(uint16_t port, const testing::TestPki& pki, const testing::CertFiles& cert) {
+  Client(uint16_t port, const testing::TestPki& pki, const testing::CertFiles& cert,
+         SSL_SESSION* resume = nullptr) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION);
     SSL_CTX_load_verify_locations(ctx_, pki.ca_file().c_str(), nullptr);
@@ -56,6 +58,7 @@ class Client {
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     ssl_ = SSL_new(ctx_);
     SSL_set_fd(ssl_, fd_);
+    if (resume != nullptr) SSL_set_session(ssl_, resume);
   }
   ~Client() {
     SSL_free(ssl_);
@@ -88,6 +91,16 @@ class Client {
     return r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
   }
   void CloseNotify() { SSL_shutdown(ssl_); }
+  bool Resumed() const { return SSL_session_reused(ssl_) == 1; }
+  // The session to resume (a copy: the original is made unresumable when this client ends
+  // without close_notify); null when there is none.
+  SSL_SESSION* Session() const {
+    SSL_SESSION* s = SSL_get1_session(ssl_);
+    SSL_SESSION* copy =
+        s != nullptr && SSL_SESSION_is_resumable(s) == 1 ? SSL_SESSION_dup(s) : nullptr;
+    SSL_SESSION_free(s);
+    return copy;
+  }
   // A FIN without close_notify (close() would send a reset here: the server's session tickets
   // are still unread in the socket).
   void EndWithoutCloseNotify() { shutdown(fd_, SHUT_WR); }
@@ -102,13 +115,8 @@ class Client {
 class TlsStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    CollectorConfig config;
-    config.ca = pki_.ca_file();
-    config.cert = pki_.server().cert;
-    config.key = pki_.server().key;
-    auto ctx = MakeServerContext(config);
-    ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
-    ctx_ = *ctx;
+    ctx_ = Context(CollectorConfig().session_cache);
+    ASSERT_NE(ctx_, nullptr);
     acceptor_.open(tcp::v4());
     acceptor_.bind(tcp::endpoint(asio::ip::address_v4::loopback(), 0));
     acceptor_.listen();
@@ -119,11 +127,24 @@ class TlsStreamTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
   uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::shared_ptr<asio::ssl::context> Context(int64_t session_cache) {
+    CollectorConfig config;
+    config.ca = pki_.ca_file();
+    config.cert = pki_.server().cert;
+    config.key = pki_.server().key;
+    config.session_cache = session_cache;
+    auto ctx = MakeServerContext(config);
+    EXPECT_TRUE(ctx.ok()) << ctx.status().ToString();
+    return ctx.ok() ? *ctx : nullptr;
+  }
 
   // Accepts the client's TCP connection (already in the backlog) into a stream and runs the
   // io_context on its own thread.
   void AcceptAndRun() {
     stream_ = std::make_unique<TlsStream>(acceptor_.accept(), ctx_->native_handle());
+    RunIo();
+  }
+  void RunIo() {
     thread_ = std::thread([this] {
       auto guard = asio::make_work_guard(io_);
       io_.run();
@@ -255,6 +276,56 @@ TEST_F(TlsStreamTest, ABareCloseIsTruncatedAndALocalCloseAbortsWithoutTouchingTh
     h({}, 0);
   });
   Get(stop);
+}
+
+TEST_F(TlsStreamTest, SessionsStayResumableAfterABareCloseUnlessForgotten) {
+  RunIo();  // this test makes its own streams
+  // One connection: handshake (resuming `resume` when given), a byte from the server (the
+  // client takes the session ticket with it), the client's bare close, the server's read of
+  // it; `forget` calls ForgetSession() before the stream goes. Returns the client's new
+  // session and whether the handshake resumed.
+  auto once = [&](SSL_CTX* ctx, SSL_SESSION* resume, bool forget, bool* resumed) {
+    Client client(port(), pki_, agent_, resume);
+    auto stream = std::make_unique<TlsStream>(acceptor_.accept(), ctx);
+    auto hs = Run([&](TlsStream::Handler h) { stream->AsyncHandshake(std::move(h)); });
+    EXPECT_TRUE(client.Handshake());
+    EXPECT_FALSE(Get(hs).ec);
+    auto wrote = Run([&](TlsStream::Handler h) { stream->AsyncWrite("x", 1, std::move(h)); });
+    EXPECT_EQ(client.Read(1), "x");
+    EXPECT_FALSE(Get(wrote).ec);
+    *resumed = client.Resumed();
+    SSL_SESSION* session = client.Session();
+    client.EndWithoutCloseNotify();
+    char c;
+    auto read = Run([&](TlsStream::Handler h) { stream->AsyncReadSome(&c, 1, std::move(h)); });
+    EXPECT_EQ(Get(read).ec, asio::ssl::error::stream_truncated);
+    auto end = Run([&](TlsStream::Handler h) {
+      if (forget) stream->ForgetSession();
+      stream.reset();
+      h({}, 0);
+    });
+    Get(end);
+    return session;
+  };
+  for (int64_t cache : {int64_t{20000}, int64_t{0}}) {  // stateful, then stateless tickets
+    SCOPED_TRACE("session_cache " + std::to_string(cache));
+    auto ctx = Context(cache);
+    ASSERT_NE(ctx, nullptr);
+    bool resumed = true;
+    SSL_SESSION* first = once(ctx->native_handle(), nullptr, false, &resumed);
+    EXPECT_FALSE(resumed);
+    ASSERT_NE(first, nullptr) << "no session ticket";
+    SSL_SESSION* second = once(ctx->native_handle(), first, cache > 0, &resumed);
+    EXPECT_TRUE(resumed) << "a bare close made the session unresumable";
+    ASSERT_NE(second, nullptr);
+    if (cache > 0) {  // forgotten: the cache no longer has it (a stateless ticket cannot be)
+      SSL_SESSION* third = once(ctx->native_handle(), second, false, &resumed);
+      EXPECT_FALSE(resumed) << "a forgotten session was resumed";
+      SSL_SESSION_free(third);
+    }
+    SSL_SESSION_free(first);
+    SSL_SESSION_free(second);
+  }
 }
 
 TEST_F(TlsStreamTest, VerifyCallbackSeesTheChainAndCanRefuse) {
