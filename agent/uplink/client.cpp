@@ -175,7 +175,23 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
 }
 
 TlsIdentity::~TlsIdentity() {
+  for (auto& [peer, session] : sessions_) SSL_SESSION_free(session);
   if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+}
+
+SSL_SESSION* TlsIdentity::Session(const std::string& peer) const {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  auto it = sessions_.find(peer);
+  if (it == sessions_.end()) return nullptr;
+  SSL_SESSION_up_ref(it->second);
+  return it->second;
+}
+
+void TlsIdentity::KeepSession(const std::string& peer, SSL_SESSION* session) const {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  SSL_SESSION*& kept = sessions_[peer];
+  if (kept != nullptr) SSL_SESSION_free(kept);
+  kept = session;
 }
 
 StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identity,
@@ -234,6 +250,14 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
   c->ssl_ = SSL_new(identity.ctx());
   if (c->ssl_ == nullptr) return Status{StatusCode::kInternal, "SSL_new: " + SslErrors()};
   SSL_set_fd(c->ssl_, c->fd_);
+  c->identity_ = &identity;
+  c->session_key_ = c->peer_ + " " + server_name;
+  if (SSL_SESSION* session = identity.Session(c->session_key_)) {
+    // Offered, not required: a collector that does not know it (restarted, reloaded) makes a
+    // full handshake, with every check below.
+    SSL_set_session(c->ssl_, session);
+    SSL_SESSION_free(session);
+  }
   // RFC 6125: the name is matched against the subjectAltName only, never the subject's CN.
   SSL_set_hostflags(c->ssl_,
                     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
@@ -275,6 +299,13 @@ void Connection::Close() {
   if (ssl_ != nullptr) {
     // Best effort, no waiting: the data that matters has been acknowledged.
     SSL_shutdown(ssl_);
+    // TLS 1.3 tickets came after the handshake, read with the frames since.
+    SSL_SESSION* session = SSL_get1_session(ssl_);
+    if (session != nullptr && SSL_SESSION_is_resumable(session) == 1 && identity_ != nullptr) {
+      identity_->KeepSession(session_key_, session);
+    } else if (session != nullptr) {
+      SSL_SESSION_free(session);
+    }
     SSL_free(ssl_);
     ssl_ = nullptr;
     ERR_clear_error();

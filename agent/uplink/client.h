@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -50,10 +52,22 @@ class TlsIdentity {
   const std::string& host_id() const { return host_id_; }
   SSL_CTX* ctx() const { return ctx_; }
 
+  // The TLS session of the last connection to `peer` (collector address and server name) that
+  // ended cleanly, for the next connection to resume (RFC 8446, 2.2): a resumed handshake
+  // skips the certificate signatures and checks of a full one on both sides, which is most of
+  // what a reconnect costs the collector. Null when there is none; the caller frees it. A new
+  // identity (renewed certificate files) starts with none, so a session made with the old
+  // certificate is never resumed. Thread-safe.
+  SSL_SESSION* Session(const std::string& peer) const;
+  // Keeps `session` (taking the reference) for `peer`, replacing the one kept before.
+  void KeepSession(const std::string& peer, SSL_SESSION* session) const;
+
  private:
   TlsIdentity() = default;
   SSL_CTX* ctx_ = nullptr;
   std::string host_id_;
+  mutable std::mutex sessions_mu_;
+  mutable std::map<std::string, SSL_SESSION*> sessions_;
 };
 
 struct Timeouts {
@@ -92,7 +106,9 @@ class Connection {
   Status Write(std::string_view bytes, Clock::time_point deadline);
   // Reads one frame whose payload is at most `max_frame_bytes`, within the I/O timeout.
   StatusOr<Frame> ReadFrame(uint32_t max_frame_bytes);
-  // Sends close_notify (best effort) and closes.
+  // Sends close_notify (best effort), keeps the TLS session for the next connection, and
+  // closes. Call it when the exchange ended as it should; a connection dropped on an error keeps
+  // no session.
   void Close();
 
   const std::string& peer() const { return peer_; }
@@ -108,6 +124,8 @@ class Connection {
   SSL* ssl_ = nullptr;
   int fd_ = -1;
   int cancel_fd_ = -1;
+  const TlsIdentity* identity_ = nullptr;
+  std::string session_key_;  // TlsIdentity::Session's key: peer and server name
   Timeouts timeouts_;
   std::string peer_;
 };

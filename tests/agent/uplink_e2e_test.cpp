@@ -75,6 +75,30 @@ class UplinkE2eTest : public CollectorFixture {
            ShellQuote(root_.path());
   }
 
+  // Starts `tidemark-agent run` (a round a second) against 127.0.0.1:port, stderr to `log`.
+  pid_t RunDaemon(uint16_t port, const std::string& log) const {
+    std::string cmd = "exec " + std::string(TIDEMARK_AGENT_BIN) + " run" + AgentFlags(port) +
+                      " --interval 1 --jitter 0 --backoff-min 1 --backoff-max 2 --io-timeout 20"
+                      " 2>" +
+                      ShellQuote(log);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    return pid;
+  }
+  // Kills the daemon (if still running) at the end of a test.
+  struct Daemon {
+    pid_t pid;
+    ~Daemon() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  };
+
   CertFiles agent_;
   TempRoot root_;
 };
@@ -126,31 +150,48 @@ TEST_F(UplinkE2eTest, CertificatesTheCollectorRefusesExitOne) {
   EXPECT_TRUE(History().empty());
 }
 
+// The daemon keeps its TLS session between rounds and resumes it, which spares the collector
+// most of a reconnect's cost; a collector that no longer knows the session (here: reloaded,
+// a new TLS context) gets a full handshake and the round goes through.
+TEST_F(UplinkE2eTest, TheDaemonResumesItsTlsSessionAndFallsBackToAFullHandshake) {
+  StartCollector();
+  std::string agent_log = dir_.Host("/agent.log");
+  Daemon daemon{RunDaemon(proc_.port(), agent_log)};
+  ASSERT_GT(daemon.pid, 0);
+  ASSERT_TRUE(proc_.WaitLog({"info connection_accepted", "host=web1", "resumed=no"}, 30))
+      << proc_.Log() << ReadHostFile(agent_log);
+  ASSERT_TRUE(proc_.WaitLog({"info connection_accepted", "host=web1", "resumed=yes"}, 30))
+      << proc_.Log() << ReadHostFile(agent_log);
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"info reloaded"})) << proc_.Log();
+  size_t reloaded_at = proc_.Log().find("info reloaded");
+  auto after_reload = [&](const std::string& resumed) {
+    std::string log = proc_.Log();
+    size_t at = log.find("info connection_accepted", reloaded_at);
+    std::vector<std::string> lines;
+    while (at != std::string::npos) {
+      lines.push_back(log.substr(at, log.find('\n', at) - at));
+      at = log.find("info connection_accepted", at + 1);
+    }
+    return lines.size() >= 2 ? lines[0].find("resumed=no") != std::string::npos &&
+                                   lines[1].find("resumed=" + resumed) != std::string::npos
+                             : false;
+  };
+  // The first connection after the reload cannot resume; the one after it resumes again.
+  EXPECT_TRUE(WaitFor([&] { return after_reload("yes"); }, 30))
+      << proc_.Log() << ReadHostFile(agent_log);
+  EXPECT_TRUE(History().size() >= 1u);
+}
+
 TEST_F(UplinkE2eTest, CollectorRestartWhileTheDaemonRunsLosesNothingStoresOnce) {
   ClosedPort reserved;
   uint16_t port = static_cast<uint16_t>(reserved.port());
   reserved.Release();
   StartCollector({"--listen", "127.0.0.1:" + std::to_string(port)});
   std::string agent_log = dir_.Host("/agent.log");
-  std::string cmd = "exec " + std::string(TIDEMARK_AGENT_BIN) + " run" + AgentFlags(port) +
-                    " --interval 1 --jitter 0 --backoff-min 1 --backoff-max 2 --io-timeout 20"
-                    " 2>" +
-                    ShellQuote(agent_log);
-  pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  struct Guard {
-    pid_t pid;
-    ~Guard() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-    }
-  } guard{pid};
+  Daemon guard{RunDaemon(port, agent_log)};
+  pid_t pid = guard.pid;
+  ASSERT_GT(pid, 0);
   ASSERT_TRUE(WaitFor([&] { return !History().empty(); })) << ReadHostFile(agent_log);
 
   proc_.Signal(SIGTERM);
