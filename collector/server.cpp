@@ -580,6 +580,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     SSL* ssl_handle = stream_.native_handle();
+    RetireResumedSession(ssl_handle);
     X509* cert = SSL_get0_peer_certificate(ssl_handle);
     auto id = CheckAgentCertificate(cert);  // again: a resumed session skips the callback
     if (!id.ok()) {

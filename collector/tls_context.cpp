@@ -65,7 +65,57 @@ int BoundTicketLifetime(SSL* ssl, void* /*arg*/) {
   return 1;
 }
 
+// The PSK identity a TLS 1.3 client offers (RFC 8446, 4.2.11), kept in the SSL's ex_data
+// until the handshake is done: with stateful tickets it is the id of the cached session.
+int OfferedSessionIndex() {
+  static const int index = SSL_get_ex_new_index(
+      0, nullptr, nullptr, nullptr,
+      [](void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { OPENSSL_free(ptr); });
+  return index;
+}
+
+struct OfferedSession {
+  unsigned char id[SSL_MAX_SSL_SESSION_ID_LENGTH];
+};
+
+// ClientHello callback: notes the client's one offered session id (a client offering several
+// keeps them all).
+int NoteOfferedSession(SSL* ssl, int* /*alert*/, void* /*arg*/) {
+  OPENSSL_free(SSL_get_ex_data(ssl, OfferedSessionIndex()));  // a second ClientHello (HRR)
+  SSL_set_ex_data(ssl, OfferedSessionIndex(), nullptr);
+  const unsigned char* ext = nullptr;
+  size_t len = 0;
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_psk, &ext, &len) != 1 || len < 4) return 1;
+  // identities<7..2^16-1>: one PskIdentity = identity<1..2^16-1> + uint32 obfuscated age.
+  size_t identities = (size_t{ext[0]} << 8) | ext[1];
+  size_t id_len = (size_t{ext[2]} << 8) | ext[3];
+  if (id_len != SSL_MAX_SSL_SESSION_ID_LENGTH || identities != 2 + id_len + 4 ||
+      len < 2 + identities) {
+    return 1;
+  }
+  auto* offered = static_cast<OfferedSession*>(OPENSSL_malloc(sizeof(OfferedSession)));
+  if (offered == nullptr) return 1;
+  std::copy(ext + 4, ext + 4 + id_len, offered->id);
+  SSL_set_ex_data(ssl, OfferedSessionIndex(), offered);
+  return 1;
+}
+
 }  // namespace
+
+void RetireResumedSession(SSL* ssl) {
+  auto* offered = static_cast<OfferedSession*>(SSL_get_ex_data(ssl, OfferedSessionIndex()));
+  if (offered == nullptr || SSL_session_reused(ssl) != 1 || SSL_version(ssl) != TLS1_3_VERSION) {
+    return;
+  }
+  // The cache compares protocol version and id: a key with both finds the cached session.
+  std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> key(SSL_SESSION_new(),
+                                                                &SSL_SESSION_free);
+  if (key != nullptr && SSL_SESSION_set1_id(key.get(), offered->id, sizeof(offered->id)) == 1 &&
+      SSL_SESSION_set_protocol_version(key.get(), TLS1_3_VERSION) == 1) {
+    SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl), key.get());
+  }
+  ERR_clear_error();
+}
 
 Status VerifyPeerCertificate(SSL* ssl, SSL_CTX* ctx) {
   X509* cert = SSL_get0_peer_certificate(ssl);
@@ -134,12 +184,14 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
   // Resumption (docs/collector.md "Session resumption"): one ticket per connection; with a
   // session cache, the ticket is only an id into the cache (stateful: resuming costs a look-up,
   // not decrypting and decoding the peer's certificate again), at most session_cache sessions,
-  // the oldest dropped first, expired ones flushed. session_cache = 0: stateless tickets.
+  // the oldest dropped first, expired ones flushed, each used once (RetireResumedSession).
+  // session_cache = 0: stateless tickets.
   SSL_CTX_set_num_tickets(native, 1);
   if (config.session_cache > 0) {
     SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(native, config.session_cache);
+    SSL_CTX_set_client_hello_cb(native, NoteOfferedSession, nullptr);
   } else {
     SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   }

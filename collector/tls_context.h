@@ -35,6 +35,13 @@ StatusOr<std::string> CheckAgentCertificate(X509* cert);
 // revoked", "certificate has expired").
 Status VerifyPeerCertificate(SSL* ssl, SSL_CTX* ctx);
 
+// After a TLS 1.3 handshake that resumed a session of the context's cache (session_cache > 0):
+// takes that session out of the cache. The connection has issued its own ticket, so a cached
+// session is used once (RFC 8446, 8.1 and C.4) and the cache holds about one session per agent
+// instead of one per connection. No effect otherwise (full handshakes, stateless tickets,
+// TLS 1.2, whose session id stays the same when resumed).
+void RetireResumedSession(SSL* ssl);
+
 // The longest a TLS session ticket is valid, in seconds; a ticket is never valid beyond the
 // client certificate's notAfter either.
 inline constexpr long kSessionTicketLifetime = 3600;

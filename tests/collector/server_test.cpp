@@ -844,7 +844,8 @@ TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
 TEST_F(CollectorServerTest, TlsSessionsResumeAfterABareCloseAndNotAcrossAReload) {
   // Agents close without close_notify; OpenSSL drops such a session from its cache unless the
   // collector keeps it (TlsStream), and the stateful cache (session_cache) is what a resumed
-  // storm costs least with. A reload builds a new context, with an empty cache.
+  // storm costs least with. Each cached session is resumed once. A reload builds a new context,
+  // with an empty cache.
   StartCollector();
   auto agent = pki_.Agent("resumer");
   SSL_SESSION* session = nullptr;
@@ -870,12 +871,17 @@ TEST_F(CollectorServerTest, TlsSessionsResumeAfterABareCloseAndNotAcrossAReload)
     return w.has_value() && w->type == FrameType::kWelcome;
   };
   bool resumed = false;
+  SSL_SESSION* used = SSL_SESSION_dup(session);
   for (int i = 0; i < 3; ++i) {  // each connection's new ticket resumes the next one
     ASSERT_TRUE(connect(&resumed)) << proc_.Log();
     EXPECT_TRUE(resumed) << "connection " << i;
   }
   EXPECT_TRUE(proc_.WaitLog({"info connection_accepted", "host=resumer", "resumed=yes"}))
       << proc_.Log();
+  std::swap(used, session);  // a session is resumed once
+  ASSERT_TRUE(connect(&resumed)) << proc_.Log();
+  EXPECT_FALSE(resumed) << "a used session was resumed again";
+  SSL_SESSION_free(used);
   proc_.Signal(SIGHUP);
   ASSERT_TRUE(proc_.WaitLog({"info reloaded"})) << proc_.Log();
   ASSERT_TRUE(connect(&resumed)) << proc_.Log();

@@ -178,6 +178,8 @@ class TlsStreamTest : public ::testing::Test {
     return client;
   }
 
+  SSL_SESSION* Once(SSL_CTX* ctx, SSL_SESSION* resume, bool forget, bool* resumed);
+
   testing::TestPki pki_;
   testing::CertFiles agent_;
   std::shared_ptr<asio::ssl::context> ctx_;
@@ -278,54 +280,84 @@ TEST_F(TlsStreamTest, ABareCloseIsTruncatedAndALocalCloseAbortsWithoutTouchingTh
   Get(stop);
 }
 
+// One connection on `ctx`: handshake (resuming `resume` when given; then the session is retired
+// as the collector does), a byte from the server (the client takes the session ticket with it),
+// the client's bare close, the server's read of it; `forget` calls ForgetSession() before the
+// stream goes. Returns the client's new session; `resumed` says whether the handshake resumed.
+SSL_SESSION* TlsStreamTest::Once(SSL_CTX* ctx, SSL_SESSION* resume, bool forget, bool* resumed) {
+  Client client(port(), pki_, agent_, resume);
+  auto stream = std::make_unique<TlsStream>(acceptor_.accept(), ctx);
+  auto hs = Run([&](TlsStream::Handler h) { stream->AsyncHandshake(std::move(h)); });
+  EXPECT_TRUE(client.Handshake());
+  EXPECT_FALSE(Get(hs).ec);
+  RetireResumedSession(stream->native_handle());
+  auto wrote = Run([&](TlsStream::Handler h) { stream->AsyncWrite("x", 1, std::move(h)); });
+  EXPECT_EQ(client.Read(1), "x");
+  EXPECT_FALSE(Get(wrote).ec);
+  *resumed = client.Resumed();
+  SSL_SESSION* session = client.Session();
+  client.EndWithoutCloseNotify();
+  char c;
+  auto read = Run([&](TlsStream::Handler h) { stream->AsyncReadSome(&c, 1, std::move(h)); });
+  EXPECT_EQ(Get(read).ec, asio::ssl::error::stream_truncated);
+  auto end = Run([&](TlsStream::Handler h) {
+    if (forget) stream->ForgetSession();
+    stream.reset();
+    h({}, 0);
+  });
+  Get(end);
+  return session;
+}
+
 TEST_F(TlsStreamTest, SessionsStayResumableAfterABareCloseUnlessForgotten) {
-  RunIo();  // this test makes its own streams
-  // One connection: handshake (resuming `resume` when given), a byte from the server (the
-  // client takes the session ticket with it), the client's bare close, the server's read of
-  // it; `forget` calls ForgetSession() before the stream goes. Returns the client's new
-  // session and whether the handshake resumed.
-  auto once = [&](SSL_CTX* ctx, SSL_SESSION* resume, bool forget, bool* resumed) {
-    Client client(port(), pki_, agent_, resume);
-    auto stream = std::make_unique<TlsStream>(acceptor_.accept(), ctx);
-    auto hs = Run([&](TlsStream::Handler h) { stream->AsyncHandshake(std::move(h)); });
-    EXPECT_TRUE(client.Handshake());
-    EXPECT_FALSE(Get(hs).ec);
-    auto wrote = Run([&](TlsStream::Handler h) { stream->AsyncWrite("x", 1, std::move(h)); });
-    EXPECT_EQ(client.Read(1), "x");
-    EXPECT_FALSE(Get(wrote).ec);
-    *resumed = client.Resumed();
-    SSL_SESSION* session = client.Session();
-    client.EndWithoutCloseNotify();
-    char c;
-    auto read = Run([&](TlsStream::Handler h) { stream->AsyncReadSome(&c, 1, std::move(h)); });
-    EXPECT_EQ(Get(read).ec, asio::ssl::error::stream_truncated);
-    auto end = Run([&](TlsStream::Handler h) {
-      if (forget) stream->ForgetSession();
-      stream.reset();
-      h({}, 0);
-    });
-    Get(end);
-    return session;
-  };
+  RunIo();                                              // this test makes its own streams
   for (int64_t cache : {int64_t{20000}, int64_t{0}}) {  // stateful, then stateless tickets
     SCOPED_TRACE("session_cache " + std::to_string(cache));
     auto ctx = Context(cache);
     ASSERT_NE(ctx, nullptr);
     bool resumed = true;
-    SSL_SESSION* first = once(ctx->native_handle(), nullptr, false, &resumed);
+    SSL_SESSION* first = Once(ctx->native_handle(), nullptr, false, &resumed);
     EXPECT_FALSE(resumed);
     ASSERT_NE(first, nullptr) << "no session ticket";
-    SSL_SESSION* second = once(ctx->native_handle(), first, cache > 0, &resumed);
+    SSL_SESSION* second = Once(ctx->native_handle(), first, cache > 0, &resumed);
     EXPECT_TRUE(resumed) << "a bare close made the session unresumable";
     ASSERT_NE(second, nullptr);
     if (cache > 0) {  // forgotten: the cache no longer has it (a stateless ticket cannot be)
-      SSL_SESSION* third = once(ctx->native_handle(), second, false, &resumed);
+      SSL_SESSION* third = Once(ctx->native_handle(), second, false, &resumed);
       EXPECT_FALSE(resumed) << "a forgotten session was resumed";
       SSL_SESSION_free(third);
     }
     SSL_SESSION_free(first);
     SSL_SESSION_free(second);
   }
+}
+
+TEST_F(TlsStreamTest, ACachedSessionIsResumedOnceAndTheCacheHoldsOnePerClient) {
+  RunIo();
+  auto ctx = Context(20000);
+  ASSERT_NE(ctx, nullptr);
+  SSL_CTX* native = ctx->native_handle();
+  bool resumed = false;
+  SSL_SESSION* first = Once(native, nullptr, false, &resumed);
+  ASSERT_NE(first, nullptr) << "no session ticket";
+  EXPECT_EQ(SSL_CTX_sess_number(native), 1);
+  SSL_SESSION* latest = SSL_SESSION_dup(first);
+  for (int i = 0; i < 3; ++i) {  // each connection resumes the ticket of the one before
+    SSL_SESSION* next = Once(native, latest, false, &resumed);
+    EXPECT_TRUE(resumed) << "connection " << i;
+    EXPECT_EQ(SSL_CTX_sess_number(native), 1) << "connection " << i;
+    SSL_SESSION_free(latest);
+    latest = next;
+    ASSERT_NE(latest, nullptr);
+  }
+  // The first ticket was used: offered again, it gets a full handshake (and a new session).
+  SSL_SESSION_free(Once(native, first, false, &resumed));
+  EXPECT_FALSE(resumed) << "a used session was resumed again";
+  EXPECT_EQ(SSL_CTX_sess_number(native), 2);
+  SSL_SESSION_free(Once(native, latest, false, &resumed));
+  EXPECT_TRUE(resumed);
+  SSL_SESSION_free(first);
+  SSL_SESSION_free(latest);
 }
 
 TEST_F(TlsStreamTest, VerifyCallbackSeesTheChainAndCanRefuse) {
