@@ -85,28 +85,30 @@ BuildDetection DetectSshdBuild(const Fs& fs) {
              "); the compiled-in defaults of " + build.name + " were used and may differ";
     return d;
   }
-  // dpkg status: stanzas separated by blank lines, "Field: value" lines (deb-control(5)).
-  bool in_stanza = false, installed = false;
-  std::optional<std::string> version;
-  auto finish = [&] {
-    if (in_stanza && installed && version && !d.package_version) d.package_version = version;
-    in_stanza = installed = false;
-    version.reset();
-  };
-  ForEachLine(status->data, [&](std::string_view line, int64_t) {
-    if (line.empty()) {
-      finish();
+  // dpkg status: stanzas separated by blank lines, "Field: value" lines (deb-control(5)). The
+  // file holds every package (about 1 MB on a server): only the stanzas with the line
+  // "Package: openssh-server" are read, the first installed one wins.
+  std::string_view text = status->data;
+  constexpr std::string_view kPackage = "Package: openssh-server";
+  for (size_t at = text.find(kPackage); at != std::string_view::npos && !d.package_version;
+       at = text.find(kPackage, at + 1)) {
+    size_t end = at + kPackage.size();
+    if ((at > 0 && text[at - 1] != '\n') || (end < text.size() && text[end] != '\n')) continue;
+    size_t blank = at == 0 ? std::string_view::npos : text.rfind("\n\n", at - 1);
+    size_t begin = blank == std::string_view::npos ? 0 : blank + 2;
+    bool installed = false;
+    std::optional<std::string> version;
+    ForEachLine(text.substr(begin), [&](std::string_view line, int64_t) {
+      if (line.empty()) return false;  // the stanza's end
+      if (line.rfind("Status: ", 0) == 0 && line.size() >= 10 &&
+          line.substr(line.size() - 10) == " installed") {
+        installed = true;
+      }
+      if (line.rfind("Version: ", 0) == 0) version = std::string(line.substr(9));
       return true;
-    }
-    if (line == "Package: openssh-server") in_stanza = true;
-    if (line.rfind("Status: ", 0) == 0 && line.size() >= 10 &&
-        line.substr(line.size() - 10) == " installed") {
-      installed = true;
-    }
-    if (line.rfind("Version: ", 0) == 0) version = std::string(line.substr(9));
-    return true;
-  });
-  finish();
+    });
+    if (installed && version) d.package_version = version;
+  }
   if (!d.package_version) {
     d.note = "openssh-server is not installed in this root; the compiled-in defaults of " +
              build.name + " were used and may differ from the sshd that would read this file";

@@ -209,6 +209,31 @@ TEST_F(SshdTest, AnotherBuildIsReportedAsDefaultsThatMayDiffer) {
             std::string::npos);
 }
 
+TEST_F(SshdTest, TheInstalledOpensshServerStanzaIsFoundAmongOthers) {
+  // Only the stanzas whose line is exactly "Package: openssh-server" count, with their fields in
+  // any order; the first installed one wins; a last stanza may lack the final newline.
+  root_.Write("/etc/ssh/sshd_config", "");
+  root_.Write("/var/lib/dpkg/status",
+              "Package: openssh-server-extra\nStatus: install ok installed\nVersion: 9:9\n\n"
+              "Status: deinstall ok config-files\nPackage: openssh-server\nArchitecture: i386\n"
+              "Version: 1:8.4p1-5\n\n"
+              "Package: openssh-sftp-server\nStatus: install ok installed\nVersion: 1:9.9\n\n"
+              "Package: zzz\nDescription: x\n Package: openssh-server\nStatus: install ok "
+              "installed\nVersion: 7\n\n"
+              "Version: 1:9.2p1-2+deb12u10\nStatus: install ok installed\n"
+              "Package: openssh-server\nArchitecture: amd64");
+  SshdCollector collector;
+  Section s = Collect(collector);
+  EXPECT_EQ(s.data["defaults_source"]["package_version"], "1:9.2p1-2+deb12u10");
+  EXPECT_EQ(s.data["defaults_source"]["matches_installed"], true);
+  root_.Write("/var/lib/dpkg/status",
+              "Package: openssh-server\nStatus: deinstall ok config-files\nVersion: 1:9.2p1-2\n");
+  s = Collect(collector);
+  EXPECT_TRUE(s.data["defaults_source"]["package_version"].is_null()) << s.data.dump();
+  EXPECT_NE(s.data["defaults_source"]["note"].get<std::string>().find("is not installed"),
+            std::string::npos);
+}
+
 TEST_F(SshdTest, BrokenConfigurationIsAFindingWouldStartFalse) {
   root_.Write("/etc/ssh/sshd_config", "PermitRootLogin perhaps\n");
   SshdCollector collector;
