@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -87,27 +88,12 @@ class RootFs final : public Fs {
       : root_fd_(std::move(root_fd)), root_(std::move(root)) {}
 
   StatusOr<FileContent> ReadFile(std::string_view path, const ReadOptions& options) const override {
-    uint64_t resolve = options.no_symlinks ? RESOLVE_NO_SYMLINKS : 0;
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below rejects it.
-    auto fd = Open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, resolve);
-    if (!fd.ok()) return fd.status();
-    struct stat st {};
-    if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, path, "fstat");
     FileContent out;
-    out.info = InfoOf(st);
-    if (out.info.type != FileType::kRegular) {
-      return Status(StatusCode::kWrongType, std::string(path) + ": is a " +
-                                                std::string(FileTypeName(out.info.type)) +
-                                                ", not a regular file");
-    }
-    if (out.info.size > options.max_bytes) {
-      return Status(StatusCode::kTooLarge,
-                    std::string(path) + ": " + std::to_string(out.info.size) +
-                        " bytes, over the limit of " + std::to_string(options.max_bytes));
-    }
-    int flags = ::fcntl(fd->get(), F_GETFL);
-    if (flags >= 0) ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
-    out.data.resize(static_cast<size_t>(out.info.size));
+    auto fd = OpenRegular(path, options, &out.info);
+    if (!fd.ok()) return fd.status();
+    // One byte more than fstat says: the read that finds EOF needs no larger buffer (doubling a
+    // 1 MB buffer to find the end cost more than reading the file).
+    out.data.resize(static_cast<size_t>(out.info.size) + 1);
     size_t used = 0;
     // Read until EOF, never more than max_bytes + 1 (a file can grow while we read it).
     for (;;) {
@@ -133,6 +119,29 @@ class RootFs final : public Fs {
     }
     out.data.resize(used);
     return out;
+  }
+
+  Status ScanFile(std::string_view path, const ReadOptions& options,
+                  const ScanFn& fn) const override {
+    FileInfo info;
+    auto fd = OpenRegular(path, options, &info);
+    if (!fd.ok()) return fd.status();
+    std::array<char, 64 << 10> buf;
+    uint64_t total = 0;
+    for (;;) {
+      ssize_t n = ::read(fd->get(), buf.data(), buf.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoStatus(errno, path, "read");
+      }
+      if (n == 0) return Status::Ok();
+      total += static_cast<uint64_t>(n);
+      if (total > options.max_bytes) {  // it grew while read
+        return Status(StatusCode::kTooLarge, std::string(path) + ": grew over the limit of " +
+                                                 std::to_string(options.max_bytes) + " bytes");
+      }
+      if (!fn(std::string_view(buf.data(), static_cast<size_t>(n)))) return Status::Ok();
+    }
   }
 
   StatusOr<FileInfo> Stat(std::string_view path, bool follow) const override {
@@ -192,6 +201,32 @@ class RootFs final : public Fs {
   }
 
  private:
+  // Opens `path` for reading: a regular file within options.max_bytes (fstat into `info`),
+  // blocking reads.
+  StatusOr<UniqueFd> OpenRegular(std::string_view path, const ReadOptions& options,
+                                 FileInfo* info) const {
+    uint64_t resolve = options.no_symlinks ? RESOLVE_NO_SYMLINKS : 0;
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below rejects it.
+    auto fd = Open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY, resolve);
+    if (!fd.ok()) return fd.status();
+    struct stat st {};
+    if (::fstat(fd->get(), &st) != 0) return ErrnoStatus(errno, path, "fstat");
+    *info = InfoOf(st);
+    if (info->type != FileType::kRegular) {
+      return Status(StatusCode::kWrongType, std::string(path) + ": is a " +
+                                                std::string(FileTypeName(info->type)) +
+                                                ", not a regular file");
+    }
+    if (info->size > options.max_bytes) {
+      return Status(StatusCode::kTooLarge, std::string(path) + ": " + std::to_string(info->size) +
+                                               " bytes, over the limit of " +
+                                               std::to_string(options.max_bytes));
+    }
+    int flags = ::fcntl(fd->get(), F_GETFL);
+    if (flags >= 0) ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+  }
+
   StatusOr<UniqueFd> Open(std::string_view path, int flags, uint64_t resolve) const {
     if (path.empty() || path.front() != '/') {
       return Status(StatusCode::kInvalidArgument,
@@ -219,6 +254,18 @@ class RootFs final : public Fs {
 };
 
 }  // namespace
+
+Status Fs::ScanFile(std::string_view path, const ReadOptions& options, const ScanFn& fn) const {
+  auto content = ReadFile(path, options);
+  if (!content.ok()) return content.status();
+  std::string_view rest = content->data;
+  while (!rest.empty()) {
+    std::string_view piece = rest.substr(0, size_t{64} << 10);
+    rest.remove_prefix(piece.size());
+    if (!fn(piece)) break;
+  }
+  return Status::Ok();
+}
 
 StatusOr<int> Fs::OpenDirectoryFd(std::string_view path) const {
   return Status(StatusCode::kUnavailable,

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,14 @@ class Fs {
   virtual StatusOr<FileContent> ReadFile(std::string_view path,
                                          const ReadOptions& options) const = 0;
   StatusOr<FileContent> ReadFile(std::string_view path) const { return ReadFile(path, {}); }
+
+  // Reads the regular file at `path` as ReadFile does (the same checks, limit and errors) but
+  // piece by piece, calling fn(piece) for each, in order, until fn returns false or the file
+  // ends; no piece is longer than 64 KiB. For a large file searched once (dpkg's status): it is
+  // never held in memory as a whole. The default reads it whole and cuts it (fakes).
+  using ScanFn = std::function<bool(std::string_view piece)>;
+  virtual Status ScanFile(std::string_view path, const ReadOptions& options,
+                          const ScanFn& fn) const;
 
   // Returns the metadata of `path`; with follow == false a final symlink is described itself.
   virtual StatusOr<FileInfo> Stat(std::string_view path, bool follow) const = 0;

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-#include "agent/parsers/lines.h"
+#include "common/fs.h"
 
 namespace tidemark::agent::sshd {
 
@@ -79,36 +79,57 @@ const SshdBuild& Debian12Build() {
 BuildDetection DetectSshdBuild(const Fs& fs) {
   BuildDetection d;
   const SshdBuild& build = Debian12Build();
-  auto status = fs.ReadFile("/var/lib/dpkg/status");
-  if (!status.ok()) {
-    d.note = "no dpkg status database (" + status.status().message() +
-             "); the compiled-in defaults of " + build.name + " were used and may differ";
+  // dpkg status: stanzas separated by blank lines, "Field: value" lines (deb-control(5)); the
+  // first installed openssh-server stanza wins. The file describes every package (about 1 MB
+  // on a server) and is read in pieces, line by line, never held whole: reading it whole cost
+  // more than the rest of the section (README, "Agent start-up").
+  bool in_stanza = false, installed = false;
+  std::optional<std::string> version;
+  auto finish = [&] {
+    if (in_stanza && installed && version && !d.package_version) d.package_version = version;
+    in_stanza = installed = false;
+    version.reset();
+  };
+  auto line_of = [&](std::string_view line) {
+    if (line.empty()) {
+      finish();
+      return !d.package_version;  // found: stop reading
+    }
+    if (line == "Package: openssh-server") in_stanza = true;
+    if (line.rfind("Status: ", 0) == 0 && line.size() >= 10 &&
+        line.substr(line.size() - 10) == " installed") {
+      installed = true;
+    }
+    if (line.rfind("Version: ", 0) == 0) version = std::string(line.substr(9));
+    return true;
+  };
+  std::string partial;  // a line cut by the end of a piece
+  Status read = fs.ScanFile("/var/lib/dpkg/status", {}, [&](std::string_view piece) {
+    for (;;) {
+      size_t nl = piece.find('\n');
+      if (nl == std::string_view::npos) {
+        partial.append(piece);
+        return true;
+      }
+      bool go_on;
+      if (partial.empty()) {
+        go_on = line_of(piece.substr(0, nl));
+      } else {
+        partial.append(piece.substr(0, nl));
+        go_on = line_of(partial);
+        partial.clear();
+      }
+      if (!go_on) return false;
+      piece.remove_prefix(nl + 1);
+    }
+  });
+  if (!read.ok()) {
+    d.note = "no dpkg status database (" + read.message() + "); the compiled-in defaults of " +
+             build.name + " were used and may differ";
     return d;
   }
-  // dpkg status: stanzas separated by blank lines, "Field: value" lines (deb-control(5)). The
-  // file holds every package (about 1 MB on a server): only the stanzas with the line
-  // "Package: openssh-server" are read, the first installed one wins.
-  std::string_view text = status->data;
-  constexpr std::string_view kPackage = "Package: openssh-server";
-  for (size_t at = text.find(kPackage); at != std::string_view::npos && !d.package_version;
-       at = text.find(kPackage, at + 1)) {
-    size_t end = at + kPackage.size();
-    if ((at > 0 && text[at - 1] != '\n') || (end < text.size() && text[end] != '\n')) continue;
-    size_t blank = at == 0 ? std::string_view::npos : text.rfind("\n\n", at - 1);
-    size_t begin = blank == std::string_view::npos ? 0 : blank + 2;
-    bool installed = false;
-    std::optional<std::string> version;
-    ForEachLine(text.substr(begin), [&](std::string_view line, int64_t) {
-      if (line.empty()) return false;  // the stanza's end
-      if (line.rfind("Status: ", 0) == 0 && line.size() >= 10 &&
-          line.substr(line.size() - 10) == " installed") {
-        installed = true;
-      }
-      if (line.rfind("Version: ", 0) == 0) version = std::string(line.substr(9));
-      return true;
-    });
-    if (installed && version) d.package_version = version;
-  }
+  if (!partial.empty()) line_of(partial);  // a last line without a newline
+  finish();
   if (!d.package_version) {
     d.note = "openssh-server is not installed in this root; the compiled-in defaults of " +
              build.name + " were used and may differ from the sshd that would read this file";

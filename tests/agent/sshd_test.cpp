@@ -226,6 +226,15 @@ TEST_F(SshdTest, TheInstalledOpensshServerStanzaIsFoundAmongOthers) {
   Section s = Collect(collector);
   EXPECT_EQ(s.data["defaults_source"]["package_version"], "1:9.2p1-2+deb12u10");
   EXPECT_EQ(s.data["defaults_source"]["matches_installed"], true);
+  // Read in 64 KiB pieces: the stanza's Package line across the first boundary.
+  std::string filler = "Package: filler\nStatus: install ok installed\nDescription: ";
+  filler += std::string((64 << 10) - 10 - filler.size() - 2, 'x') + "\n\n";
+  ASSERT_EQ(filler.size(), (64u << 10) - 10);
+  root_.Write("/var/lib/dpkg/status", filler +
+                                          "Package: openssh-server\nStatus: install ok installed\n"
+                                          "Version: 1:9.2p1-2+deb12u3\n\n");
+  s = Collect(collector);
+  EXPECT_EQ(s.data["defaults_source"]["package_version"], "1:9.2p1-2+deb12u3");
   root_.Write("/var/lib/dpkg/status",
               "Package: openssh-server\nStatus: deinstall ok config-files\nVersion: 1:9.2p1-2\n");
   s = Collect(collector);

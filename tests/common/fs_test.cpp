@@ -71,6 +71,40 @@ TEST(RootFsTest, SizeLimitIsEnforced) {
   EXPECT_TRUE(Open(root)->ReadFile("/big", options).ok());
 }
 
+TEST(RootFsTest, ScanFileGivesTheFileInPiecesWithReadFilesChecks) {
+  TempRoot root;
+  std::string text;
+  for (int i = 0; text.size() < 200000; ++i) text += "line " + std::to_string(i) + "\n";
+  root.Write("/var/lib/dpkg/status", text);
+  root.Mkdir("/dir");
+  root.Fifo("/fifo");
+  auto fs = Open(root);
+  std::string seen;
+  size_t pieces = 0;
+  Status all = fs->ScanFile("/var/lib/dpkg/status", {}, [&](std::string_view piece) {
+    EXPECT_LE(piece.size(), size_t{64} << 10);
+    seen.append(piece);
+    ++pieces;
+    return true;
+  });
+  ASSERT_TRUE(all.ok()) << all.ToString();
+  EXPECT_EQ(seen, text);
+  EXPECT_GE(pieces, 4u);
+  size_t calls = 0;  // fn returning false stops the reading
+  EXPECT_TRUE(fs->ScanFile("/var/lib/dpkg/status", {}, [&](std::string_view) {
+                  ++calls;
+                  return false;
+                }).ok());
+  EXPECT_EQ(calls, 1u);
+  auto none = [](std::string_view) { return true; };
+  EXPECT_EQ(fs->ScanFile("/missing", {}, none).code(), StatusCode::kNotFound);
+  EXPECT_EQ(fs->ScanFile("/dir", {}, none).code(), StatusCode::kWrongType);
+  EXPECT_EQ(fs->ScanFile("/fifo", {}, none).code(), StatusCode::kWrongType);  // no blocking
+  ReadOptions small;
+  small.max_bytes = 1000;
+  EXPECT_EQ(fs->ScanFile("/var/lib/dpkg/status", small, none).code(), StatusCode::kTooLarge);
+}
+
 TEST(RootFsTest, AbsoluteSymlinkIsReRootedNotFollowedToHost) {
   TempRoot root;
   root.Write("/etc/hostname", "fixture-host\n");
