@@ -216,6 +216,22 @@ TEST(AgentCliTest, SendWithoutTheUplinkHasItsOwnExitCode) {
   EXPECT_NE(err.find("not installed"), std::string::npos) << err;
 }
 
+// The agent's own commands never read OpenSSL's configuration file (agent/main.cpp): a
+// configuration that is a FIFO would hold a reader until a writer comes (`timeout` ends it).
+TEST(AgentCliTest, LocalCommandsDoNotReadOpensslsConfiguration) {
+  testing::TempRoot root;
+  MinimalRoot(root);
+  root.Fifo("/openssl.cnf");
+  std::string out, err;
+  int code = testing::RunCommand("OPENSSL_CONF=" + testing::ShellQuote(root.Host("/openssl.cnf")) +
+                                     " timeout 20 " + testing::ShellQuote(TIDEMARK_AGENT_BIN) +
+                                     " collect --only accounts,ssh_keys --root " +
+                                     testing::ShellQuote(root.path()),
+                                 &out, &err);
+  ASSERT_EQ(code, 0) << err;
+  EXPECT_TRUE(DecodeSnapshot(out).ok());
+}
+
 TEST(AgentCliTest, AuditPrintsTheVerdictsOfTidemarkJudge) {
   testing::TempRoot root;
   root.Write("/etc/hostname", "h1\n");
