@@ -27,7 +27,11 @@ echo
 echo "| what | median | min | peak RSS | exit | command |"
 echo "| --- | --- | --- | --- | --- | --- |"
 runs=${RUNS:-10}
-"$measure" --runs "$runs" --label "tidemark: this host, all sections" -- "$agent" collect
+# Start-up: the process floor, the agent with libcrypto loaded, and a short collection.
+"$measure" --runs 50 --label "floor: /bin/true" -- /bin/true
+"$measure" --runs 50 --label "tidemark-agent --version" -- "$agent" --version
+"$measure" --runs 50 --label "tidemark: this host, accounts + sudo + ssh_keys + sshd" -- \
+  "$agent" collect --only accounts,sudo,ssh_keys,sshd
 "$measure" --runs "$runs" --label "tidemark: this host, accounts + sudo + ssh_keys" -- \
   "$agent" collect --only accounts,sudo,ssh_keys
 "$measure" --runs "$runs" --label "tidemark: this host, all sections but sweep" -- \
@@ -38,10 +42,15 @@ done
 "$measure" --runs "$runs" --label "peer: getent passwd + group (this host)" -- \
   sh -c 'getent passwd; getent group'
 # sweep: one walk of / next to one find doing the same checks; warm caches: each runs once first.
+# The bare walk (find -printf '' stats directories only: d_type tells it the rest) and a walk
+# that stats every entry as any check of mode and owner must.
 sweep_find='find / -xdev ( -perm -4000 -o -perm -2000 -o -perm -0002 -o -nouser -o -nogroup )'
 "$agent" collect --only sweep >/dev/null 2>&1 || true
 $sweep_find >/dev/null 2>&1 || true
+"$measure" --runs 5 --label "tidemark: this host, all sections" -- "$agent" collect
 "$measure" --runs 5 --label "tidemark: this host, sweep" -- "$agent" collect --only sweep
+"$measure" --runs 5 --label "peer: find / -xdev -printf ''" -- find / -xdev -printf ''
+"$measure" --runs 5 --label "peer: find / -xdev -printf '%m%U%G'" -- find / -xdev -printf '%m%U%G'
 "$measure" --runs 5 --label "peer: $sweep_find" -- $sweep_find
 "$measure" --runs 5 --label "tidemark: large root, all sections" -- "$agent" collect --root "$work/large"
 "$measure" --runs 5 --label "tidemark: large root, accounts + sudo + ssh_keys" -- \
