@@ -168,7 +168,8 @@ class Walker {
 
   // Takes ownership of `fd`. `path` is the directory's path; restored before returning.
   // Entries are read with getdents64(2) into this depth's buffer: fdopendir would add an fcntl
-  // and a 32 KiB allocation per directory, a tenth of the walk (README, "Full collection").
+  // and a 32 KiB allocation per directory, a tenth of the walk (README, "Agent start-up and the
+  // full collection").
   void WalkDir(int fd, std::string& path, int depth) {
     if (buffers_.size() <= static_cast<size_t>(depth)) buffers_.resize(depth + 1);
     if (buffers_[depth] == nullptr) buffers_[depth] = std::make_unique<char[]>(kDirBufferBytes);

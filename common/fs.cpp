@@ -92,8 +92,11 @@ class RootFs final : public Fs {
     auto fd = OpenRegular(path, options, &out.info);
     if (!fd.ok()) return fd.status();
     // One byte more than fstat says: the read that finds EOF needs no larger buffer (doubling a
-    // 1 MB buffer to find the end cost more than reading the file).
-    out.data.resize(static_cast<size_t>(out.info.size) + 1);
+    // 1 MB buffer to find the end cost more than reading the file). At least a page: pseudo
+    // files (/proc, /sys) report a size of 0 or 4096, and a sysctl integer is given only to
+    // the first read (a read at an offset gets EOF), so that read must take it whole.
+    out.data.resize(static_cast<size_t>(
+        std::min<uint64_t>(std::max<uint64_t>(out.info.size + 1, 4096), options.max_bytes + 1)));
     size_t used = 0;
     // Read until EOF, never more than max_bytes + 1 (a file can grow while we read it).
     for (;;) {
