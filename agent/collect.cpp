@@ -39,7 +39,7 @@ std::string LiveHostname() {
 }  // namespace
 
 StatusOr<std::vector<std::string>> ParseSectionList(std::string_view list) {
-  std::vector<std::string> known = SectionNames();
+  const std::vector<std::string>& known = SectionNames();
   std::vector<std::string> out;
   size_t pos = 0;
   while (pos <= list.size()) {
@@ -63,7 +63,7 @@ StatusOr<std::vector<std::string>> ParseSectionList(std::string_view list) {
 
 Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
   for (const auto& name : request.only) {
-    auto known = SectionNames();
+    const auto& known = SectionNames();
     if (std::find(known.begin(), known.end(), name) == known.end()) {
       return Status(StatusCode::kInvalidArgument, "unknown section '" + name + "'");
     }

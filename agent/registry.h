@@ -13,6 +13,6 @@ namespace tidemark::agent {
 std::vector<std::unique_ptr<SectionCollector>> AllCollectors();
 
 // Returns the names of all known sections, in order.
-std::vector<std::string> SectionNames();
+const std::vector<std::string>& SectionNames();
 
 }  // namespace tidemark::agent
