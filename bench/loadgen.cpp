@@ -178,6 +178,9 @@ class LoadGen {
     }
     if (resume && a.session != nullptr) SSL_set_session(ssl, a.session);
     co_await a.stream->next_layer().async_connect(endpoint_, asio::use_awaitable);
+    // As the agent does (agent/uplink/client.cpp): a frame's last TLS record is not held back
+    // by Nagle's algorithm until the collector's delayed ACK.
+    a.stream->next_layer().set_option(asio::ip::tcp::no_delay(true));
     co_await a.stream->async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
     if (SSL_session_reused(ssl)) ++counters_.resumed;
     if (tls_only) co_return;
