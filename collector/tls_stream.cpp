@@ -45,7 +45,7 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::
 
 TlsStream::~TlsStream() {
   // SSL_free drops the session from the context's cache unless this side sent close_notify
-  // (ssl_clear_bad_session). Agents end their connections without close_notify, and a session
+  // (ssl_clear_bad_session). A stopped or timed-out agent ends without close_notify, and a session
   // that completed its handshake stays resumable (framing, not TLS, tells a cut frame apart);
   // ForgetSession() is for the connections that must not be resumed.
   if (reusable_ && SSL_is_init_finished(ssl_)) {

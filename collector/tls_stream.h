@@ -10,7 +10,7 @@
 //
 // Sessions: a connection's TLS session stays in the context's cache (resumable) however the
 // connection ends, unless ForgetSession() is called; OpenSSL would drop it whenever the peer
-// closes without close_notify, as agents do.
+// closes without close_notify (a stopped or timed-out agent).
 //
 // Errors are reported as asio::ssl::stream reports them, so callers keep one vocabulary:
 // asio::error::eof after the peer's close_notify, asio::ssl::error::stream_truncated for an

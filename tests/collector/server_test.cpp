@@ -842,7 +842,7 @@ TEST_F(CollectorServerTest, ExpiredCertificateCannotResumeItsTlsSession) {
 }
 
 TEST_F(CollectorServerTest, TlsSessionsResumeAfterABareCloseAndNotAcrossAReload) {
-  // Agents close without close_notify; OpenSSL drops such a session from its cache unless the
+  // A client that closes without close_notify: OpenSSL drops its session from the cache unless the
   // collector keeps it (TlsStream), and the stateful cache (session_cache) is what a resumed
   // storm costs least with. Each cached session is resumed once. A reload builds a new context,
   // with an empty cache.
