@@ -129,7 +129,7 @@ class RootFs final : public Fs {
     FileInfo info;
     auto fd = OpenRegular(path, options, &info);
     if (!fd.ok()) return fd.status();
-    std::array<char, 64 << 10> buf;
+    std::array<char, kScanPieceBytes> buf;
     uint64_t total = 0;
     for (;;) {
       ssize_t n = ::read(fd->get(), buf.data(), buf.size());
@@ -263,7 +263,7 @@ Status Fs::ScanFile(std::string_view path, const ReadOptions& options, const Sca
   if (!content.ok()) return content.status();
   std::string_view rest = content->data;
   while (!rest.empty()) {
-    std::string_view piece = rest.substr(0, size_t{64} << 10);
+    std::string_view piece = rest.substr(0, kScanPieceBytes);
     rest.remove_prefix(piece.size());
     if (!fn(piece)) break;
   }

@@ -67,6 +67,7 @@ class Fs {
   // ends; no piece is longer than 64 KiB. For a large file searched once (dpkg's status): it is
   // never held in memory as a whole. The default reads it whole and cuts it (fakes).
   using ScanFn = std::function<bool(std::string_view piece)>;
+  static constexpr size_t kScanPieceBytes = size_t{64} << 10;
   virtual Status ScanFile(std::string_view path, const ReadOptions& options,
                           const ScanFn& fn) const;
 

@@ -102,7 +102,7 @@ TEST(RootFsTest, ScanFileGivesTheFileInPiecesWithReadFilesChecks) {
   std::string seen;
   size_t pieces = 0;
   Status all = fs->ScanFile("/var/lib/dpkg/status", {}, [&](std::string_view piece) {
-    EXPECT_LE(piece.size(), size_t{64} << 10);
+    EXPECT_LE(piece.size(), Fs::kScanPieceBytes);
     seen.append(piece);
     ++pieces;
     return true;
@@ -123,6 +123,54 @@ TEST(RootFsTest, ScanFileGivesTheFileInPiecesWithReadFilesChecks) {
   ReadOptions small;
   small.max_bytes = 1000;
   EXPECT_EQ(fs->ScanFile("/var/lib/dpkg/status", small, none).code(), StatusCode::kTooLarge);
+}
+
+// The default ScanFile (in-memory fakes such as the fuzzers' MemFs): ReadFile's errors, pieces
+// of at most kScanPieceBytes in order, and an early stop.
+TEST(FsTest, DefaultScanFileCutsWhatReadFileGives) {
+  class OneFile final : public Fs {
+   public:
+    explicit OneFile(std::string data) : data_(std::move(data)) {}
+    StatusOr<FileContent> ReadFile(std::string_view path, const ReadOptions&) const override {
+      if (path != "/f") return Status(StatusCode::kNotFound, std::string(path) + ": no such file");
+      FileContent c;
+      c.data = data_;
+      return c;
+    }
+    StatusOr<FileInfo> Stat(std::string_view, bool) const override {
+      return Status(StatusCode::kUnavailable, "not here");
+    }
+    StatusOr<std::vector<std::string>> ListDir(std::string_view) const override {
+      return Status(StatusCode::kUnavailable, "not here");
+    }
+    StatusOr<std::string> ReadLink(std::string_view) const override {
+      return Status(StatusCode::kUnavailable, "not here");
+    }
+    const std::string& root() const override { return root_; }
+
+   private:
+    std::string data_;
+    std::string root_ = "/";
+  };
+  std::string text(Fs::kScanPieceBytes * 2 + 10, 'x');
+  OneFile fs(text);
+  std::vector<size_t> sizes;
+  std::string seen;
+  ASSERT_TRUE(fs.ScanFile("/f", {}, [&](std::string_view piece) {
+                  sizes.push_back(piece.size());
+                  seen.append(piece);
+                  return true;
+                }).ok());
+  EXPECT_EQ(seen, text);
+  EXPECT_EQ(sizes, (std::vector<size_t>{Fs::kScanPieceBytes, Fs::kScanPieceBytes, 10}));
+  size_t calls = 0;
+  EXPECT_TRUE(fs.ScanFile("/f", {}, [&](std::string_view) {
+                  ++calls;
+                  return false;
+                }).ok());
+  EXPECT_EQ(calls, 1u);
+  EXPECT_EQ(fs.ScanFile("/g", {}, [](std::string_view) { return true; }).code(),
+            StatusCode::kNotFound);
 }
 
 TEST(RootFsTest, AbsoluteSymlinkIsReRootedNotFollowedToHost) {
