@@ -1,0 +1,1 @@
+// The source of the precompiled-header owners (cmake/PrecompiledHeaders.cmake): nothing.
