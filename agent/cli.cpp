@@ -1,6 +1,5 @@
 #include "agent/cli.h"
 
-#include <openssl/crypto.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,8 +17,8 @@
 #include "agent/summary.h"
 #include "agent/uplink/daemon.h"
 #include "common/atomic_file.h"
+#include "common/identity.h"
 #include "common/text.h"
-#include "common/transport/protocol.h"
 
 namespace tidemark::agent {
 namespace {
@@ -168,7 +167,7 @@ std::optional<std::string> ParseCollectArgs(const std::vector<std::string>& args
     } else if (is("--host-id")) {
       auto v = value("--host-id");
       if (!v || v->empty()) return "--host-id needs a value";
-      if (!protocol::IsValidHostId(*v)) return std::string(kInvalidHostIdMessage);
+      if (!IsValidHostId(*v)) return std::string(kInvalidHostIdMessage);
       parsed.request.host_id = *v;
     } else if (is("--output")) {
       auto v = value("--output");
@@ -552,11 +551,6 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
       return kExitOk;
     }
   }
-  // No command of this program makes a TLS connection (send and run exec tidemark-uplink,
-  // which reads OpenSSL's configuration as every TLS client does): libcrypto serves SHA-256 and
-  // public-key checks here, which the configuration file (providers, TLS defaults) does not
-  // change, and reading it was a tenth of a short collection's CPU (README, "Agent start-up").
-  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
   if (command == "collect") return RunCollect(args, false, out, err);
   if (command == "audit") return RunCollect(args, true, out, err);
   if (command == "summary") return RunSummary(args, out, err);

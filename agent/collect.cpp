@@ -7,7 +7,7 @@
 
 #include "agent/registry.h"
 #include "common/fs.h"
-#include "common/transport/protocol.h"
+#include "common/identity.h"
 
 namespace tidemark::agent {
 namespace {
@@ -26,7 +26,7 @@ std::string RootHostname(const Fs& fs) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   // Only a valid host id (the rules of certificate CNs and `import --as`) is used as an
   // identity; anything else is not.
-  if (!protocol::IsValidHostId(text)) return {};
+  if (!IsValidHostId(text)) return {};
   return std::string(text);
 }
 
@@ -80,7 +80,7 @@ Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
   bool live = (*fs)->root() == "/";
   header.host.hostname = !root_name.empty() ? root_name : (live ? LiveHostname() : "");
   if (!request.host_id.empty()) {
-    if (!protocol::IsValidHostId(request.host_id)) {
+    if (!IsValidHostId(request.host_id)) {
       return Status(StatusCode::kInvalidArgument, std::string(kInvalidHostIdMessage));
     }
     header.host.id = request.host_id;

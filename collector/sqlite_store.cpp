@@ -14,6 +14,7 @@
 #include <map>
 
 #include "collector/sqlite_store_impl.h"
+#include "common/sha256.h"
 
 namespace tidemark {
 namespace {

@@ -1,7 +1,5 @@
 #include "common/snapshot.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -9,6 +7,7 @@
 #include <memory>
 #include <new>
 
+#include "common/sha256.h"
 #include "common/snapshot_verify.h"
 #include "common/text.h"
 
@@ -411,48 +410,6 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text, std::string* content_ha
   } catch (const std::exception& ex) {
     return Malformed(std::string("cannot be decoded: ") + EscapeControlBounded(ex.what(), 200));
   }
-}
-
-struct Sha256Stream::Context {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> md{EVP_MD_CTX_new(), EVP_MD_CTX_free};
-  bool ok = md && EVP_DigestInit_ex(md.get(), EVP_sha256(), nullptr) == 1;
-};
-
-Sha256Stream::Sha256Stream() : ctx_(std::make_unique<Context>()) {}
-Sha256Stream::~Sha256Stream() = default;
-
-void Sha256Stream::Update(std::string_view data) {
-  ctx_->ok = ctx_->ok && EVP_DigestUpdate(ctx_->md.get(), data.data(), data.size()) == 1;
-}
-
-std::string Sha256Stream::HexDigest() {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  if (!ctx_->ok || EVP_DigestFinal_ex(ctx_->md.get(), md.data(), &len) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 0xf];
-  }
-  return hex;
-}
-
-std::string Sha256Hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int len = 0;
-  // EVP_Digest is one-shot; it cannot fail for SHA-256 on in-memory data short of OOM.
-  if (EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr) != 1) {
-    return {};
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
 }
 
 std::string NowRfc3339() {

@@ -169,26 +169,6 @@ std::string CanonicalSections(const Snapshot& snapshot);
 // Returns "sha256:" + the lowercase hex SHA-256 of CanonicalSections(snapshot).
 std::string ContentHash(const Snapshot& snapshot);
 
-// Returns the lowercase hex SHA-256 of `data`.
-std::string Sha256Hex(std::string_view data);
-
-// SHA-256 over text given in pieces (the content hash of a document as it streams by). Used by
-// one thread at a time.
-class Sha256Stream {
- public:
-  Sha256Stream();
-  ~Sha256Stream();
-  Sha256Stream(const Sha256Stream&) = delete;
-  Sha256Stream& operator=(const Sha256Stream&) = delete;
-  void Update(std::string_view data);
-  // Returns the lowercase hex digest, or "" when OpenSSL failed.
-  std::string HexDigest();
-
- private:
-  struct Context;
-  std::unique_ptr<Context> ctx_;
-};
-
 // Returns the current time in RFC 3339 UTC with seconds precision.
 std::string NowRfc3339();
 

@@ -15,6 +15,7 @@
 
 #include "common/identity.h"
 #include "common/json_bounded.h"
+#include "common/sha256.h"
 #include "common/text.h"
 
 namespace tidemark {

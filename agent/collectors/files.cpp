@@ -13,6 +13,7 @@
 #include "agent/parsers/shells.h"
 #include "agent/user_files.h"
 #include "common/compact_form.h"
+#include "common/sha256.h"
 
 namespace tidemark::agent {
 namespace {

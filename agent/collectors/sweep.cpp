@@ -1,7 +1,6 @@
 #include "agent/collectors/sweep.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include "agent/bounded_items.h"
 #include "agent/file_meta.h"
 #include "agent/walk.h"
+#include "common/sha256.h"
 
 namespace tidemark::agent {
 namespace {
@@ -52,10 +52,7 @@ StatusOr<std::string> HashAt(int parent_fd, const char* name, const struct stat&
   if (!S_ISREG(st.st_mode) || st.st_dev != expected.st_dev || st.st_ino != expected.st_ino) {
     return Status(StatusCode::kIoError, "changed while walked (type/device/inode differ)");
   }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) {
-    return Status(StatusCode::kInternal, "SHA-256 unavailable");
-  }
+  Sha256Stream sha;
   static thread_local std::vector<char> buf(1 << 16);
   uint64_t total = 0;
   for (;;) {
@@ -73,21 +70,9 @@ StatusOr<std::string> HashAt(int parent_fd, const char* name, const struct stat&
       return Status(StatusCode::kTooLarge,
                     "not hashed: grew over " + std::to_string(max_bytes) + " bytes while read");
     }
-    EVP_DigestUpdate(ctx.get(), buf.data(), static_cast<size_t>(n));
+    sha.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.get(), md, &len) != 1) {
-    return Status(StatusCode::kInternal, "SHA-256 failed");
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(len * 2);
-  for (unsigned i = 0; i < len; ++i) {
-    hex += kHex[md[i] >> 4];
-    hex += kHex[md[i] & 15];
-  }
-  return hex;
+  return sha.HexDigest();
 }
 
 struct SetIdFile {

@@ -1,14 +1,17 @@
 #include "agent/parsers/authorized_keys.h"
 
+#include <dlfcn.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
-#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 
 #include <array>
 #include <cctype>
 #include <cstring>
 #include <memory>
+
+#include "common/sha256.h"
 
 namespace tidemark::agent::authorized_keys {
 namespace {
@@ -179,6 +182,51 @@ void PutMpint(std::string& out, const Mpint& m) {
   out.append(m.magnitude);
 }
 
+// libcrypto, loaded on the first ECDSA key: tidemark-agent does not link it, because loading it
+// (Debian's libcrypto.so.3, 18,000 relocations) was the largest part of a short collection's
+// start-up (README, "Agent start-up"), and only this check needs it. The functions' types come
+// from OpenSSL's headers; the library is the system's, so its security updates apply. Loaded
+// without OpenSSL's configuration file (OPENSSL_INIT_NO_LOAD_CONFIG: providers and TLS defaults
+// change nothing here, and a hostile OPENSSL_CONF must not stall a collection).
+// clang-format off
+#define TIDEMARK_EC_FUNCTIONS(X) \
+  X(OPENSSL_init_crypto) \
+  X(EC_GROUP_new_by_curve_name) X(EC_GROUP_free) X(EC_GROUP_get0_order) \
+  X(EC_POINT_new) X(EC_POINT_free) X(EC_POINT_oct2point) X(EC_POINT_is_at_infinity) \
+  X(EC_POINT_get_affine_coordinates) X(EC_POINT_mul) \
+  X(BN_CTX_new) X(BN_CTX_free) X(BN_new) X(BN_free) X(BN_num_bits) X(BN_sub) X(BN_value_one) \
+  X(BN_cmp)
+// clang-format on
+
+struct Libcrypto {
+#define TIDEMARK_MEMBER(f) decltype(&::f) f = nullptr;  // NOLINT(bugprone-macro-parentheses)
+  TIDEMARK_EC_FUNCTIONS(TIDEMARK_MEMBER)
+#undef TIDEMARK_MEMBER
+  std::string error;  // why it could not be loaded; empty when loaded
+};
+
+const Libcrypto& LoadLibcrypto() {
+  static const Libcrypto lib = [] {
+    Libcrypto l;
+    void* handle = ::dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = ::dlerror();
+      l.error = why != nullptr ? why : "libcrypto.so.3: cannot be loaded";
+      return l;
+    }
+#define TIDEMARK_LOAD(f)                                       \
+  l.f = reinterpret_cast<decltype(&::f)>(::dlsym(handle, #f)); \
+  if (l.f == nullptr && l.error.empty()) l.error = "libcrypto.so.3: no " #f;
+    TIDEMARK_EC_FUNCTIONS(TIDEMARK_LOAD)
+#undef TIDEMARK_LOAD
+    if (l.error.empty() && l.OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr) != 1) {
+      l.error = "libcrypto.so.3: OPENSSL_init_crypto failed";
+    }
+    return l;  // the handle stays open for the process's life
+  }();
+  return lib;
+}
+
 // sshkey.c sshkey_ec_validate_public(): a point on the curve, not infinity, of the group's
 // order, with coordinates of reasonable size.
 Status ValidateEcPoint(int nid, std::string_view point) {
@@ -186,39 +234,43 @@ Status ValidateEcPoint(int nid, std::string_view point) {
   if (static_cast<unsigned char>(point[0]) != 0x04) {
     return Bad("key blob: EC point is not in uncompressed form");
   }
-  using GroupPtr = std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)>;
-  using PointPtr = std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)>;
-  using BnPtr = std::unique_ptr<BIGNUM, decltype(&BN_free)>;
-  using CtxPtr = std::unique_ptr<BN_CTX, decltype(&BN_CTX_free)>;
-  GroupPtr group(EC_GROUP_new_by_curve_name(nid), EC_GROUP_free);
-  CtxPtr ctx(BN_CTX_new(), BN_CTX_free);
+  const Libcrypto& c = LoadLibcrypto();
+  if (!c.error.empty()) {
+    return Status(StatusCode::kInternal, "cannot check the EC public key: " + c.error);
+  }
+  using GroupPtr = std::unique_ptr<EC_GROUP, decltype(&::EC_GROUP_free)>;
+  using PointPtr = std::unique_ptr<EC_POINT, decltype(&::EC_POINT_free)>;
+  using BnPtr = std::unique_ptr<BIGNUM, decltype(&::BN_free)>;
+  using CtxPtr = std::unique_ptr<BN_CTX, decltype(&::BN_CTX_free)>;
+  GroupPtr group(c.EC_GROUP_new_by_curve_name(nid), c.EC_GROUP_free);
+  CtxPtr ctx(c.BN_CTX_new(), c.BN_CTX_free);
   if (!group || !ctx) return Status(StatusCode::kInternal, "OpenSSL EC setup failed");
-  PointPtr q(EC_POINT_new(group.get()), EC_POINT_free);
-  PointPtr nq(EC_POINT_new(group.get()), EC_POINT_free);
-  BnPtr x(BN_new(), BN_free), y(BN_new(), BN_free), tmp(BN_new(), BN_free);
+  PointPtr q(c.EC_POINT_new(group.get()), c.EC_POINT_free);
+  PointPtr nq(c.EC_POINT_new(group.get()), c.EC_POINT_free);
+  BnPtr x(c.BN_new(), c.BN_free), y(c.BN_new(), c.BN_free), tmp(c.BN_new(), c.BN_free);
   if (!q || !nq || !x || !y || !tmp) return Status(StatusCode::kInternal, "OpenSSL alloc failed");
   const auto* bytes = reinterpret_cast<const unsigned char*>(point.data());
-  if (EC_POINT_oct2point(group.get(), q.get(), bytes, point.size(), ctx.get()) != 1) {
+  if (c.EC_POINT_oct2point(group.get(), q.get(), bytes, point.size(), ctx.get()) != 1) {
     return Bad("key blob: EC public key is not a point on its curve");
   }
-  if (EC_POINT_is_at_infinity(group.get(), q.get()) == 1) {
+  if (c.EC_POINT_is_at_infinity(group.get(), q.get()) == 1) {
     return Bad("key blob: EC public key is the point at infinity");
   }
-  const BIGNUM* order = EC_GROUP_get0_order(group.get());
+  const BIGNUM* order = c.EC_GROUP_get0_order(group.get());
   if (order == nullptr ||
-      EC_POINT_get_affine_coordinates(group.get(), q.get(), x.get(), y.get(), ctx.get()) != 1) {
+      c.EC_POINT_get_affine_coordinates(group.get(), q.get(), x.get(), y.get(), ctx.get()) != 1) {
     return Bad("key blob: EC public key coordinates unavailable");
   }
-  int half = BN_num_bits(order) / 2;
-  if (BN_num_bits(x.get()) <= half || BN_num_bits(y.get()) <= half) {
+  int half = c.BN_num_bits(order) / 2;
+  if (c.BN_num_bits(x.get()) <= half || c.BN_num_bits(y.get()) <= half) {
     return Bad("key blob: EC public key coordinates too small");
   }
-  if (EC_POINT_mul(group.get(), nq.get(), nullptr, q.get(), order, ctx.get()) != 1 ||
-      EC_POINT_is_at_infinity(group.get(), nq.get()) != 1) {
+  if (c.EC_POINT_mul(group.get(), nq.get(), nullptr, q.get(), order, ctx.get()) != 1 ||
+      c.EC_POINT_is_at_infinity(group.get(), nq.get()) != 1) {
     return Bad("key blob: EC public key is not in the curve's subgroup");
   }
-  if (BN_sub(tmp.get(), order, BN_value_one()) != 1 || BN_cmp(x.get(), tmp.get()) >= 0 ||
-      BN_cmp(y.get(), tmp.get()) >= 0) {
+  if (c.BN_sub(tmp.get(), order, c.BN_value_one()) != 1 || c.BN_cmp(x.get(), tmp.get()) >= 0 ||
+      c.BN_cmp(y.get(), tmp.get()) >= 0) {
     return Bad("key blob: EC public key coordinates out of range");
   }
   return Status::Ok();
@@ -689,15 +741,23 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 }
 
 std::string FingerprintSha256(std::string_view blob) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  EVP_Digest(blob.data(), blob.size(), md, &md_len, EVP_sha256(), nullptr);
-  std::string b64(4 * ((md_len + 2) / 3) + 1, '\0');
-  int n =
-      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), md, static_cast<int>(md_len));
-  b64.resize(static_cast<size_t>(n));
-  while (!b64.empty() && b64.back() == '=') b64.pop_back();
-  return "SHA256:" + b64;
+  // Base64 (RFC 4648, section 4) without padding, as sshkey_fingerprint_b64() prints it.
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const Sha256Digest md = Sha256(blob);
+  std::string out = "SHA256:";
+  uint32_t bits = 0;
+  int held = 0;
+  for (unsigned char b : md) {
+    bits = (bits << 8) | b;
+    held += 8;
+    while (held >= 6) {
+      held -= 6;
+      out += kAlphabet[(bits >> held) & 63];
+    }
+  }
+  if (held > 0) out += kAlphabet[(bits << (6 - held)) & 63];
+  return out;
 }
 
 std::optional<std::string> CanonicalKeyType(std::string_view name) {

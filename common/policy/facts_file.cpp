@@ -20,6 +20,7 @@
 
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
+#include "common/sha256.h"
 
 namespace tidemark::policy {
 namespace {

@@ -11,6 +11,7 @@
 
 #include "common/policy/fact_db.h"
 #include "common/policy/yaml_read.h"
+#include "common/sha256.h"
 #include "common/snapshot.h"
 
 namespace tidemark::policy {

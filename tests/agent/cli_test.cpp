@@ -218,9 +218,40 @@ TEST(AgentCliTest, SendWithoutTheUplinkHasItsOwnExitCode) {
 
 // The agent's own commands never read OpenSSL's configuration file (agent/main.cpp): a
 // configuration that is a FIFO would hold a reader until a writer comes (`timeout` ends it).
+constexpr char kEcdsaKey[] =
+    "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBLJFtmhS3PJE4ejimQpJ/"
+    "vwExH4qi/fUp6AAgiO0LY1G8GNYaEIPGWrXxOUrUkMVdbUvzgZ6a/E01ufELbzTSGg= ecdsa@fixture\n";
+
+// collect runs without libcrypto (common/sha256.h): the dynamic linker loads it only for the
+// first ECDSA key (parsers/authorized_keys.cpp), which is then checked as before.
+TEST(AgentCliTest, CollectLoadsLibcryptoOnlyForAnEcdsaKey) {
+  testing::TempRoot root;
+  MinimalRoot(root);
+  root.Write(
+      "/root/.ssh/authorized_keys",
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJe8OwdA+aMOZdwoZhzFi1nqLO1lj3hEhAu/7JlYN4Iu a\n");
+  const std::string collect = "LD_DEBUG=libs " + testing::ShellQuote(TIDEMARK_AGENT_BIN) +
+                              " collect --only accounts,ssh_keys --root " +
+                              testing::ShellQuote(root.path());
+  std::string out, err;
+  ASSERT_EQ(testing::RunCommand(collect, &out, &err), 0) << err;
+  EXPECT_NE(err.find("calling init:"), std::string::npos) << "LD_DEBUG=libs printed nothing";
+  EXPECT_EQ(err.find("libcrypto"), std::string::npos) << err;
+  EXPECT_TRUE(DecodeSnapshot(out).ok());
+
+  root.Write("/root/.ssh/authorized_keys", kEcdsaKey);
+  ASSERT_EQ(testing::RunCommand(collect, &out, &err), 0) << err;
+  EXPECT_NE(err.find("libcrypto.so.3"), std::string::npos) << err;
+  EXPECT_NE(out.find("SHA256:"), std::string::npos) << out;
+  EXPECT_EQ(out.find("cannot check the EC public key"), std::string::npos) << out;
+}
+
+// Nor does it read OpenSSL's configuration when it loads libcrypto for an ECDSA key: a FIFO as
+// OPENSSL_CONF would stall it.
 TEST(AgentCliTest, LocalCommandsDoNotReadOpensslsConfiguration) {
   testing::TempRoot root;
   MinimalRoot(root);
+  root.Write("/root/.ssh/authorized_keys", kEcdsaKey);
   root.Fifo("/openssl.cnf");
   std::string out, err;
   int code = testing::RunCommand("OPENSSL_CONF=" + testing::ShellQuote(root.Host("/openssl.cnf")) +
@@ -230,6 +261,7 @@ TEST(AgentCliTest, LocalCommandsDoNotReadOpensslsConfiguration) {
                                  &out, &err);
   ASSERT_EQ(code, 0) << err;
   EXPECT_TRUE(DecodeSnapshot(out).ok());
+  EXPECT_NE(out.find("ecdsa@fixture"), std::string::npos) << out;
 }
 
 TEST(AgentCliTest, AuditPrintsTheVerdictsOfTidemarkJudge) {

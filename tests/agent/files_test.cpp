@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "agent/cli.h"
+#include "common/sha256.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {

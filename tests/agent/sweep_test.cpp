@@ -18,6 +18,7 @@
 #include <set>
 
 #include "agent/walk.h"
+#include "common/sha256.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 

@@ -12,6 +12,7 @@
 #include "collector/ctl/common.h"
 #include "common/fs.h"
 #include "common/policy/rules.h"
+#include "common/sha256.h"
 #include "common/snapshot.h"
 #include "common/text.h"
 #include "common/time.h"

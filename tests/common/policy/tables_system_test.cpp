@@ -8,6 +8,7 @@
 #include "agent/collect.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
+#include "common/sha256.h"
 #include "tests/common/policy/fact_db_support.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
