@@ -27,7 +27,7 @@ echo
 echo "| what | median | min | peak RSS | exit | command |"
 echo "| --- | --- | --- | --- | --- | --- |"
 runs=${RUNS:-10}
-# Start-up: the process floor, the agent with libcrypto loaded, and a short collection.
+# Start-up: the process floor, the agent doing nothing (--version), and a short collection.
 "$measure" --runs 50 --label "floor: /bin/true" -- /bin/true
 "$measure" --runs 50 --label "tidemark-agent --version" -- "$agent" --version
 "$measure" --runs 50 --label "tidemark: this host, accounts + sudo + ssh_keys + sshd" -- \
