@@ -1420,6 +1420,10 @@ int Server::Run(bool handle_signals) {
     };
     wait_signal();
   }
+  // Loaded by Create, so that bad ones stop the start; said before "listening", the line that
+  // tells a reader (and the tests) that the start is complete.
+  m.UsePolicies(m.pending_policies);
+  m.pending_policies = {};
   const CollectorConfig& c = m.config;
   Log::Info("listening", {{"addr", c.listen_host},
                           {"port", std::to_string(port())},
@@ -1429,8 +1433,6 @@ int Server::Run(bool handle_signals) {
                           {"threads", std::to_string(threads)},
                           {"max_connections", std::to_string(c.max_connections)},
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
-  m.UsePolicies(m.pending_policies);  // loaded by Create, so that bad ones stop the start
-  m.pending_policies = {};
   m.ScheduleRetention();
   m.Accept();
   // The last named edge: whatever escapes a handler (all session handlers catch their own)

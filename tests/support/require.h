@@ -19,8 +19,14 @@ inline bool InCi() {
 
 // Builds with a sanitizer (CI's asan stage) run the agent several times slower and with several
 // times the memory (shadow memory, redzones); bounds of work measured on a plain build are
-// multiplied by this factor there.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// multiplied by this factor there. g++ defines __SANITIZE_*__; clang answers __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define TIDEMARK_TEST_SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || \
+    defined(TIDEMARK_TEST_SANITIZED)
 inline constexpr int kSanitizerFactor = 4;
 inline constexpr bool kSanitized = true;
 #else
