@@ -2,8 +2,8 @@
 # Installs what tidemark needs from Debian 12 packages, and nothing else.
 #   packaging/build-deps.sh          build dependencies
 #   packaging/build-deps.sh --test   plus the real tools the tests compare against, and what CI
-#                                    (.ci/run) needs: clang 14 for the fuzz targets, clang-format
-#                                    and clang-tidy for the style checks
+#                                    (.ci/run) needs: clang 14 for the sanitizer and fuzz
+#                                    builds, clang-format and clang-tidy for the style checks
 # Daemons that a test package pulls in are installed without being started (policy-rc.d).
 set -eu
 
@@ -29,7 +29,7 @@ TEST_PKGS="$TEST_PKGS chromium fonts-dejavu-core libxml2-utils"
 # lintian: checks the Debian packages (packages_test); dpkg-dev: dpkg-shlibdeps for CPack;
 # adduser: tidemark-collector's postinst, installed in a throwaway overlay by that test.
 TEST_PKGS="$TEST_PKGS lintian dpkg-dev adduser"
-# clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers of the fuzz targets (fuzz/run.sh);
+# clang-14 + libclang-rt-14-dev: libFuzzer and the sanitizers (CI's asan and fuzz stages, fuzz/run.sh);
 # clang-format-14 / clang-tidy-14: the house style checks of .ci/run.
 TEST_PKGS="$TEST_PKGS clang-14 libclang-rt-14-dev clang-format-14 clang-tidy-14"
 
