@@ -68,6 +68,19 @@ bool OwnerMaySearch(const FileInfo& info, const FileOwner& owner) {
   return owner.uid == 0 || (ClassBits(info, owner) & 1) != 0;
 }
 
+StatusOr<FileInfo> StatMemoFs::Stat(std::string_view path, bool follow) const {
+  std::string key;
+  key.reserve(path.size() + 1);
+  key += follow ? 'f' : 'l';
+  key += path;
+  if (auto it = answers_.find(key); it != answers_.end()) return it->second;
+  if (answers_.size() >= kMaxEntries) answers_.clear();
+  ++forwarded_;
+  StatusOr<FileInfo> answer = fs_.Stat(path, follow);
+  answers_.emplace(std::move(key), answer);
+  return answer;
+}
+
 Resolution ResolveAsOwner(const Fs& fs, std::string_view path, const FileOwner* owner) {
   Resolution res;
   if (path.empty() || path.front() != '/') {

@@ -151,7 +151,9 @@ SshKeysCollector::SshKeysCollector(AuthorizedKeysSettingsFn settings)
 SshKeysCollector::SshKeysCollector(SshKeysSettingsFactory factory) : factory_(std::move(factory)) {}
 
 void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
-  const Fs& fs = ctx.fs();
+  // Every user's files are resolved from "/" component by component, each home several times.
+  StatMemoFs memo(ctx.fs());
+  const Fs& fs = memo;
   const AccountDb& db = ctx.accounts();
   const AuthorizedKeysSettingsFn settings_of = factory_.make ? factory_.make(ctx) : settings_;
   ItemArray users;

@@ -227,6 +227,58 @@ TEST_F(UserFilesTest, LargeFileIsAnErrorAndNotRead) {
   EXPECT_TRUE(f.data.empty());
 }
 
+// StatMemoFs: the ssh_keys section reads every user's files through it. The same answers as
+// the Fs it wraps, each path (and follow) asked of that Fs once, errors included.
+TEST_F(UserFilesTest, StatMemoAnswersAsTheFsButAsksItOncePerPath) {
+  WriteOwned("/home/alice/.ssh/authorized_keys", "key\n");
+  ASSERT_EQ(::symlink("authorized_keys", (root_.path() + "/home/alice/.ssh/k2").c_str()), 0);
+  StatMemoFs memo(*fs_);
+  for (const char* path : {"/home/alice/.ssh/authorized_keys", "/home/alice/.ssh/k2",
+                           "/home/alice/.ssh/authorized_keys2", "/home/bob/.ssh/x"}) {
+    UserFile plain = ReadAsOwner(*fs_, path, owner_);
+    UserFile memoized = ReadAsOwner(memo, path, owner_);
+    EXPECT_EQ(memoized.state, plain.state) << path;
+    EXPECT_EQ(memoized.reason, plain.reason) << path;
+    EXPECT_EQ(memoized.data, plain.data) << path;
+    EXPECT_EQ(memoized.resolved_path, plain.resolved_path) << path;
+    EXPECT_EQ(memoized.strict_modes, plain.strict_modes) << path;
+  }
+  size_t forwarded = memo.forwarded_stats();
+  EXPECT_GT(forwarded, 0u);
+  // "/", "/home", "/home/alice", ".ssh", the files, "/home/bob" and the StrictModes walk: each
+  // asked once though every ReadAsOwner resolves the home and the path from "/".
+  EXPECT_LE(forwarded, 14u);
+  EXPECT_EQ(ReadAsOwner(memo, "/home/alice/.ssh/k2", owner_).state, UserFileState::kPresent);
+  EXPECT_EQ(memo.forwarded_stats(), forwarded);  // all answered from memory
+  // Follow and no-follow are separate answers.
+  auto link = memo.Stat("/home/alice/.ssh/k2", /*follow=*/false);
+  auto target = memo.Stat("/home/alice/.ssh/k2", /*follow=*/true);
+  ASSERT_TRUE(link.ok() && target.ok());
+  EXPECT_EQ(link->type, FileType::kSymlink);
+  EXPECT_EQ(target->type, FileType::kRegular);
+  // An error is an answer too, kept with its code.
+  auto missing = memo.Stat("/nowhere", false);
+  size_t after_missing = memo.forwarded_stats();
+  auto again = memo.Stat("/nowhere", false);
+  EXPECT_EQ(memo.forwarded_stats(), after_missing);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(again.status().message(), missing.status().message());
+}
+
+TEST_F(UserFilesTest, StatMemoStartsAgainEmptyBeyondItsBound) {
+  StatMemoFs memo(*fs_);
+  ASSERT_FALSE(memo.Stat("/p0", false).ok());
+  for (size_t i = 1; i < StatMemoFs::kMaxEntries; ++i)
+    (void)memo.Stat("/p" + std::to_string(i), false);
+  EXPECT_EQ(memo.forwarded_stats(), StatMemoFs::kMaxEntries);
+  (void)memo.Stat("/p0", false);  // still kept
+  EXPECT_EQ(memo.forwarded_stats(), StatMemoFs::kMaxEntries);
+  (void)memo.Stat("/one-more", false);  // full: forgets everything, then keeps this one
+  (void)memo.Stat("/p0", false);
+  EXPECT_EQ(memo.forwarded_stats(), StatMemoFs::kMaxEntries + 2);
+}
+
 TEST(UserFilesPermissionTest, ModeClasses) {
   FileOwner alice{"alice", 1000, {1000, 50}, "/home/alice"};
   FileInfo info;
