@@ -10,6 +10,7 @@
 #include "common/sha256.h"
 #include "common/snapshot_verify.h"
 #include "common/text.h"
+#include "common/time.h"
 
 namespace tidemark {
 namespace {
@@ -412,13 +413,6 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text, std::string* content_ha
   }
 }
 
-std::string NowRfc3339() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string NowRfc3339() { return FormatRfc3339(std::time(nullptr)); }
 
 }  // namespace tidemark

@@ -15,11 +15,55 @@ int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
+// The inverse of DaysFromCivil (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+}
+
 bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+void PutDigits(char* out, unsigned value, int n) {
+  for (int i = n - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
 
 }  // namespace
 
 std::string FormatRfc3339(int64_t seconds) {
+  // Years 0-9999 by arithmetic, with four digits as RFC 3339 has them (strftime's %Y writes
+  // year 999 as "999"): gmtime_r reads /etc/localtime on its first call (glibc's tzset), a
+  // tenth of a millisecond of the agent's start-up. Other years as gmtime_r gives them.
+  constexpr int64_t kFirst = -62167219200;  // 0000-01-01T00:00:00Z
+  constexpr int64_t kEnd = 253402300800;    // 10000-01-01T00:00:00Z
+  if (seconds >= kFirst && seconds < kEnd) {
+    int64_t days = seconds / 86400;
+    int64_t rest = seconds % 86400;
+    if (rest < 0) {
+      rest += 86400;
+      --days;
+    }
+    int64_t y = 0;
+    unsigned m = 0, d = 0;
+    CivilFromDays(days, y, m, d);
+    std::string out = "0000-00-00T00:00:00Z";
+    PutDigits(&out[0], static_cast<unsigned>(y), 4);
+    PutDigits(&out[5], m, 2);
+    PutDigits(&out[8], d, 2);
+    PutDigits(&out[11], static_cast<unsigned>(rest / 3600), 2);
+    PutDigits(&out[14], static_cast<unsigned>(rest / 60 % 60), 2);
+    PutDigits(&out[17], static_cast<unsigned>(rest % 60), 2);
+    return out;
+  }
   std::time_t t = static_cast<std::time_t>(seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
