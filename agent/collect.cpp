@@ -101,11 +101,11 @@ Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
   CollectContext ctx(**fs, header.host.hostname.empty() ? header.host.id : header.host.hostname,
                      request.options);
   // Name order is the canonical order, so a SnapshotWriter can stream and hash as we go.
-  auto collectors = AllCollectors();
-  std::sort(collectors.begin(), collectors.end(),
-            [](const auto& a, const auto& b) { return a->name() < b->name(); });
-  for (auto& collector : collectors) {
-    std::string name(collector->name());
+  std::vector<SectionEntry> sections = Sections();
+  std::sort(sections.begin(), sections.end(),
+            [](const SectionEntry& a, const SectionEntry& b) { return a.name < b.name; });
+  for (const SectionEntry& entry : sections) {
+    std::string name(entry.name);
     if (!request.only.empty() &&
         std::find(request.only.begin(), request.only.end(), name) == request.only.end()) {
       continue;
@@ -113,7 +113,7 @@ Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
     Section section;
     auto start = std::chrono::steady_clock::now();
     try {
-      collector->Collect(ctx, section);
+      entry.make()->Collect(ctx, section);
     } catch (const std::exception& e) {
       // A collector bug must not lose the other sections; host data never throws by design.
       section.status = SectionStatus::kError;

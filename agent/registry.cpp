@@ -16,30 +16,38 @@
 
 namespace tidemark::agent {
 
-std::vector<std::unique_ptr<SectionCollector>> AllCollectors() {
-  std::vector<std::unique_ptr<SectionCollector>> all;
+namespace {
+
+template <typename C>
+std::unique_ptr<SectionCollector> Make() {
+  return std::make_unique<C>();
+}
+
+std::unique_ptr<SectionCollector> MakeSshKeys() {
+  return std::make_unique<SshKeysCollector>(SshdAuthorizedKeysSettings());
+}
+
+}  // namespace
+
+const std::vector<SectionEntry>& Sections() {
   // Order matters only for reading: each collector is independent of the others' output.
-  all.push_back(std::make_unique<AccountsCollector>());
-  all.push_back(std::make_unique<SshKeysCollector>(SshdAuthorizedKeysSettings()));
-  all.push_back(std::make_unique<SshdCollector>());
-  all.push_back(std::make_unique<SudoCollector>());
-  all.push_back(std::make_unique<FilesCollector>());
-  all.push_back(std::make_unique<SweepCollector>());
-  all.push_back(std::make_unique<NetworkCollector>());
-  all.push_back(std::make_unique<ServicesCollector>());
-  all.push_back(std::make_unique<PamCollector>());
-  all.push_back(std::make_unique<SysctlCollector>());
-  all.push_back(std::make_unique<LoginCollector>());
-  all.push_back(std::make_unique<CronCollector>());
-  all.push_back(std::make_unique<PackagesCollector>());
-  return all;
+  // tests/agent/registry_test.cpp checks each name against its collector's name().
+  static const std::vector<SectionEntry> sections = {
+      {"accounts", Make<AccountsCollector>}, {"ssh_keys", MakeSshKeys},
+      {"sshd", Make<SshdCollector>},         {"sudo", Make<SudoCollector>},
+      {"files", Make<FilesCollector>},       {"sweep", Make<SweepCollector>},
+      {"network", Make<NetworkCollector>},   {"services", Make<ServicesCollector>},
+      {"pam", Make<PamCollector>},           {"sysctl", Make<SysctlCollector>},
+      {"login", Make<LoginCollector>},       {"cron", Make<CronCollector>},
+      {"packages", Make<PackagesCollector>},
+  };
+  return sections;
 }
 
 const std::vector<std::string>& SectionNames() {
-  // Built once: making every collector is a few percent of a short collection's start-up.
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
-    for (const auto& c : AllCollectors()) n.emplace_back(c->name());
+    for (const SectionEntry& s : Sections()) n.emplace_back(s.name);
     return n;
   }();
   return names;

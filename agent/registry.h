@@ -3,14 +3,24 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "agent/collector.h"
 
 namespace tidemark::agent {
 
-// Returns one fresh collector per known section, in the order they run.
-std::vector<std::unique_ptr<SectionCollector>> AllCollectors();
+// One known section: its name (its key in a snapshot, what its collector's name() returns) and
+// how to make its collector. The names are known without making any collector: a short
+// collection (`--only sudo`) makes only the collectors it runs (each made collector is code paged
+// in at start-up).
+struct SectionEntry {
+  std::string_view name;
+  std::unique_ptr<SectionCollector> (*make)();
+};
+
+// Every known section, in the order of SectionNames (the usage text's order).
+const std::vector<SectionEntry>& Sections();
 
 // Returns the names of all known sections, in order.
 const std::vector<std::string>& SectionNames();
