@@ -222,7 +222,7 @@ std::string DefaultOutputPath(const Snapshot& snapshot) {
 // Where a snapshot goes: standard output, or a file replaced atomically.
 class SnapshotOutput {
  public:
-  explicit SnapshotOutput(std::ostream& out) : out_(out) {}
+  explicit SnapshotOutput(Output& out) : out_(out) {}
 
   Status Open(const std::string& path) {
     path_ = path;
@@ -231,14 +231,15 @@ class SnapshotOutput {
   }
   Status Write(std::string_view data) {
     if (!ToStdout()) return file_.Write(data);
-    out_.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out_) return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
+    if (!out_.Write(data)) {
+      return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
+    }
     return Status::Ok();
   }
   Status Commit() {
     if (!ToStdout()) return file_.Commit();
-    out_.flush();
-    if (!out_) return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
+    if (!out_.Flush())
+      return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
     return Status::Ok();
   }
   const std::string& path() const { return path_; }
@@ -246,7 +247,7 @@ class SnapshotOutput {
  private:
   bool ToStdout() const { return path_.empty() || path_ == "-"; }
 
-  std::ostream& out_;
+  Output& out_;
   AtomicFileWriter file_;
   std::string path_;
 };
@@ -352,8 +353,7 @@ void PrintVerdicts(const std::string& snapshot_path, const std::optional<std::st
   }
 }
 
-int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& out,
-               std::ostream& err) {
+int RunCollect(const std::vector<std::string>& args, bool audit, Output& out, Output& err) {
   CollectArgs parsed;
   if (auto problem = ParseCollectArgs(args, 1, parsed)) {
     err << "tidemark-agent " << args[0] << ": " << *problem << "\n"
@@ -364,7 +364,7 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
   if (!parsed.pretty && !audit) {
     // The plain collect streams: each section is written out and freed as soon as it is done,
     // so a host with 10,000 users never holds its snapshot in memory twice.
-    if (Status s = output.Open(parsed.output.value_or("")); !s.ok()) return Fail(err, s);
+    if (Status s = output.Open(parsed.output.value_or("")); !s.ok()) return Fail(err.stream(), s);
     SnapshotWriter writer([&output](std::string_view piece) { return output.Write(piece); });
     SnapshotHeader header;
     SectionSink sink;
@@ -376,15 +376,15 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
       return writer.AddSection(name, section);
     };
     Status s = CollectSections(parsed.request, sink);
-    if (!s.ok()) return FailCollect(err, s);
+    if (!s.ok()) return FailCollect(err.stream(), s);
     s = writer.Finish(header.host, header.collected_at, header.agent_version);
     if (s.ok()) s = output.Commit();
-    return s.ok() ? kExitOk : Fail(err, s);
+    return s.ok() ? kExitOk : Fail(err.stream(), s);
   }
   auto snapshot = CollectSnapshot(parsed.request);
-  if (!snapshot.ok()) return FailCollect(err, snapshot.status());
+  if (!snapshot.ok()) return FailCollect(err.stream(), snapshot.status());
   std::string path = parsed.output.value_or(audit ? DefaultOutputPath(*snapshot) : "");
-  if (Status s = output.Open(path); !s.ok()) return Fail(err, s);
+  if (Status s = output.Open(path); !s.ok()) return Fail(err.stream(), s);
   Status s;
   if (parsed.pretty) {
     s = output.Write(
@@ -398,13 +398,15 @@ int RunCollect(const std::vector<std::string>& args, bool audit, std::ostream& o
     if (s.ok()) s = writer.Finish(snapshot->host, snapshot->collected_at, snapshot->agent_version);
   }
   if (s.ok()) s = output.Commit();
-  if (!s.ok()) return Fail(err, s);
+  if (!s.ok()) return Fail(err.stream(), s);
   if (audit) {
-    PrintSummary(*snapshot, out);
+    PrintSummary(*snapshot, out.stream());
     out << "\nFull snapshot: "
         << (path.empty() || path == "-" ? "standard output" : EscapeControl(path)) << " ("
         << snapshot->sections.size() << " sections, " << ContentHash(*snapshot) << ")\n";
-    if (!path.empty() && path != "-") PrintVerdicts(path, parsed.policies, out, err);
+    if (!path.empty() && path != "-") {
+      PrintVerdicts(path, parsed.policies, out.stream(), err.stream());
+    }
     if (size_t broken = SectionsInError(*snapshot); broken > 0) {
       err << "tidemark-agent audit: " << broken
           << " section(s) could not be read at all (status error); the audit is incomplete\n";
@@ -510,7 +512,7 @@ int RunSshd(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 
 // `send` and `run` are carried out by tidemark-uplink (beside this program, else in the
 // libexec directory), which holds the TLS client: `collect` never loads libssl.
-int ExecUplink(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int ExecUplink(const std::vector<std::string>& args, Output& out, Output& err) {
   std::vector<std::string> looked;
   std::string uplink = FindHelper("tidemark-uplink", TIDEMARK_UPLINK_LIBEXEC, looked);
   if (!uplink.empty()) {
@@ -520,8 +522,8 @@ int ExecUplink(const std::vector<std::string>& args, std::ostream& out, std::ost
     std::vector<char*> argv;
     for (auto& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
-    out.flush();
-    err.flush();
+    out.Flush();
+    err.Flush();
     ::execv(uplink.c_str(), argv.data());
   }
   err << "tidemark-agent " << args[0]
@@ -531,30 +533,30 @@ int ExecUplink(const std::vector<std::string>& args, std::ostream& out, std::ost
   return kExitNoUplink;
 }
 
-int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int RunCommand(const std::vector<std::string>& args, Output& out, Output& err) {
   if (args.empty()) {
-    PrintUsage(err);
+    PrintUsage(err.stream());
     return kExitUsage;
   }
   const std::string& command = args[0];
   if (command == "-h" || command == "--help" || command == "help") {
-    PrintUsage(out);
+    PrintUsage(out.stream());
     return kExitOk;
   }
   if (command == "--version") {
-    out << "tidemark-agent " << kAgentVersion << "\n";
-    return kExitOk;
+    return out.Write("tidemark-agent " + std::string(kAgentVersion) + "\n") ? kExitOk
+                                                                            : kExitFailure;
   }
   for (const auto& a : args) {
     if (a == "-h" || a == "--help") {
-      PrintUsage(out);
+      PrintUsage(out.stream());
       return kExitOk;
     }
   }
   if (command == "collect") return RunCollect(args, false, out, err);
   if (command == "audit") return RunCollect(args, true, out, err);
-  if (command == "summary") return RunSummary(args, out, err);
-  if (command == "sshd") return RunSshd(args, out, err);
+  if (command == "summary") return RunSummary(args, out.stream(), err.stream());
+  if (command == "sshd") return RunSshd(args, out.stream(), err.stream());
   if (command == "send" || command == "run") return ExecUplink(args, out, err);
   err << "tidemark-agent: unknown command '" << command << "'\nTry 'tidemark-agent --help'.\n";
   return kExitUsage;
@@ -563,6 +565,12 @@ int RunCommand(const std::vector<std::string>& args, std::ostream& out, std::ost
 }  // namespace
 
 int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Output o(out);
+  Output e(err);
+  return RunAgentCli(args, o, e);
+}
+
+int RunAgentCli(const std::vector<std::string>& args, Output& out, Output& err) {
   // The named edge of every command: a bug or an exception from a library ends in a clear
   // error and exit 1, never in an abort.
   try {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/output.h"
+
 namespace tidemark::agent {
 
 // Exit codes of tidemark-agent.
@@ -19,7 +21,9 @@ inline constexpr int kExitIncomplete = 3;
 inline constexpr int kExitNoUplink = 69;
 
 // Runs `tidemark-agent ARGS...` (args exclude the program name). Never throws: an exception is
-// reported as an internal error, exit 1.
+// reported as an internal error, exit 1. main() passes Output(1) and Output(2), so that
+// `collect` never makes an iostream (agent/output.h); tests pass their own streams.
+int RunAgentCli(const std::vector<std::string>& args, Output& out, Output& err);
 int RunAgentCli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
 
 }  // namespace tidemark::agent

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "agent/collect.h"
 #include "agent/summary.h"
 #include "common/snapshot.h"
 #include "tests/support/temp_root.h"
@@ -244,6 +245,28 @@ TEST(AgentCliTest, CollectLoadsLibcryptoOnlyForAnEcdsaKey) {
   EXPECT_NE(err.find("libcrypto.so.3"), std::string::npos) << err;
   EXPECT_NE(out.find("SHA256:"), std::string::npos) << out;
   EXPECT_EQ(out.find("cannot check the EC public key"), std::string::npos) << out;
+}
+
+// No file of the agent includes <iostream>: std::cout and std::cerr would build libstdc++'s
+// classic locale at every start (agent/output.h; half a millisecond of a short collection).
+// The real binary still prints errors (its standard error stream is made when needed).
+TEST(AgentCliTest, TheAgentBinaryMakesNoStandardIostreams) {
+  std::string symbols, err;
+  ASSERT_EQ(testing::RunCommand("nm -C --defined-only " + testing::ShellQuote(TIDEMARK_AGENT_BIN),
+                                &symbols, &err),
+            0)
+      << err;
+  EXPECT_NE(symbols.find("RunAgentCli"), std::string::npos) << "nm listed no symbols: stripped?";
+  EXPECT_EQ(symbols.find("std::ios_base::Init::Init"), std::string::npos)
+      << "a file of the agent includes <iostream>";
+  std::string out;
+  EXPECT_EQ(testing::RunCommand(testing::ShellQuote(TIDEMARK_AGENT_BIN) + " collect --only nope",
+                                &out, &err),
+            2);
+  EXPECT_NE(err.find("unknown section 'nope'"), std::string::npos) << err;
+  EXPECT_EQ(testing::RunCommand(testing::ShellQuote(TIDEMARK_AGENT_BIN) + " --version", &out, &err),
+            0);
+  EXPECT_EQ(out, "tidemark-agent " + std::string(kAgentVersion) + "\n");
 }
 
 // Nor does it read OpenSSL's configuration when it loads libcrypto for an ECDSA key: a FIFO as
