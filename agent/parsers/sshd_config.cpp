@@ -732,6 +732,27 @@ std::string JoinComma(const std::vector<std::string>& v) {
 
 std::string FilterList(std::string_view proposal, std::string_view filter, bool allow) {
   std::vector<std::string> kept;
+  if (filter.find_first_of("*?!") == std::string_view::npos) {
+    // No wildcard and no negation: MatchPatternList is 1 exactly for an element of the filter
+    // (and 0 for every name when an element is 1,023 bytes or longer). Every assembled list
+    // filters its defaults by all known names this way: a tenth of a short collection's time
+    // went to matching each name against each element.
+    // Split as MatchPatternList does: "" has no element, a trailing comma adds none.
+    std::vector<std::string_view> elements;
+    bool too_long = false;
+    for (size_t pos = 0; pos < filter.size();) {
+      size_t c = std::min(filter.find(',', pos), filter.size());
+      elements.push_back(filter.substr(pos, c - pos));
+      too_long = too_long || c - pos >= 1023;
+      pos = c + 1;
+    }
+    if (too_long) elements.clear();
+    for (auto& name : SplitComma(proposal)) {
+      bool match = std::find(elements.begin(), elements.end(), name) != elements.end();
+      if (match == allow) kept.push_back(name);
+    }
+    return JoinComma(kept);
+  }
   for (auto& name : SplitComma(proposal)) {
     if ((MatchPatternList(name, filter, false) == 1) == allow) kept.push_back(name);
   }
@@ -768,12 +789,14 @@ std::optional<std::string> AssembleNames(const std::optional<std::string>& list,
   return ret;
 }
 
-// ciphers_valid(), mac_valid(), kex_names_valid(): every name known, no patterns.
+// ciphers_valid(), mac_valid(), kex_names_valid(), sshkey_names_valid2(): every name known, no
+// patterns (key algorithms: patterns that match a known name). Each stops at the first empty
+// name (`p && *p != '\0'` in their strsep loops): "aes128-ctr," and "aes128-ctr,,junk" pass.
 bool NamesValid(std::string_view names, const std::string& all, bool wildcards) {
   if (names.empty()) return false;
   auto known = SplitComma(all);
   for (auto& n : SplitComma(names)) {
-    if (n.empty()) return false;
+    if (n.empty()) return true;
     if (wildcards && n.find_first_of("*?") != std::string::npos) {
       bool any = false;
       for (auto& k : known) any = any || MatchPatternList(k, n, false) != 0;

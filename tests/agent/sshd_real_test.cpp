@@ -248,5 +248,36 @@ TEST_F(SshdRealTest, GeneratedEdgeCasesMatch) {
   EXPECT_EQ(compared_, 2) << "the real sshd refused the edge cases: they test nothing";
 }
 
+// Algorithm lists (kex_assemble_names, match_filter_allowlist): appended, removed, put first,
+// exact lists, wildcards, negation and lists that refuse; the defaults are filtered by every
+// known name too (an exact list, which tidemark filters without pattern matching).
+TEST_F(SshdRealTest, AlgorithmListsMatch) {
+  const std::vector<std::string> configs = {
+      "Ciphers -aes*\nMACs +hmac-sha1,hmac-md5\n",
+      "Ciphers aes128-ctr,aes256-gcm@openssh.com,aes128-ctr\nKexAlgorithms ^sntrup*\n",
+      "PubkeyAcceptedAlgorithms -ssh-rsa*,ecdsa*\nHostKeyAlgorithms +ssh-rsa\n",
+      "CASignatureAlgorithms -*nistp*\nHostbasedAcceptedAlgorithms ssh-ed25519*,rsa-sha2-512\n",
+      "MACs ^hmac-sha2-512,umac-128@openssh.com\nKexAlgorithms -diffie-hellman-group*\n",
+      "Ciphers +chacha20-poly1305@openssh.com,\nMACs -nosuchmac\n",
+      "KexAlgorithms curve25519-sha256,,nosuchkex\nMACs hmac-sha2-256,\n",
+      "HostKeyAlgorithms ssh-ed25519,,junk\nCiphers ,junk\n",
+      "KexAlgorithms curve25519-sha256,nosuchkex\n",
+      "Ciphers !aes128-ctr\n",
+      "MACs nosuchmac\n",
+  };
+  int accepted = 0;
+  for (const auto& text : configs) {
+    testing::TempRoot root;
+    root.Write("/etc/ssh/sshd_config", text);
+    root.Write("/etc/passwd", testing::ReadHostFile(Fixture("empty") + "/etc/passwd"));
+    root.Write("/etc/group", testing::ReadHostFile(Fixture("empty") + "/etc/group"));
+    SCOPED_TRACE(text);
+    int before = compared_;
+    Compare(root.path(), "");
+    accepted += compared_ - before;
+  }
+  EXPECT_GE(accepted, 6) << "the real sshd refused most lists: they test little";
+}
+
 }  // namespace
 }  // namespace tidemark::agent
