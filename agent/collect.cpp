@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "agent/parsers/sshd_config.h"
 #include "agent/registry.h"
 #include "common/fs.h"
 #include "common/identity.h"
@@ -37,6 +38,14 @@ std::string LiveHostname() {
 }
 
 }  // namespace
+
+std::shared_ptr<const sshd::SshdConfig> CollectContext::sshd_config() {
+  if (!sshd_config_) {
+    sshd_config_ =
+        std::make_shared<const sshd::SshdConfig>(sshd::SshdConfig::Load(fs_, &accounts()));
+  }
+  return sshd_config_;
+}
 
 StatusOr<std::vector<std::string>> ParseSectionList(std::string_view list) {
   const std::vector<std::string>& known = SectionNames();

@@ -19,6 +19,10 @@
 
 namespace tidemark::agent {
 
+namespace sshd {
+class SshdConfig;
+}
+
 // Groups whose members the accounts section lists as privileged, unless --privileged-groups says
 // otherwise: they grant root (root, sudo, wheel), read logs or secrets (adm, shadow,
 // systemd-journal), raw disks (disk) or root-equivalent daemons (docker, lxd).
@@ -55,11 +59,18 @@ class CollectContext {
     return *accounts_;
   }
 
+  // Returns the root's sshd configuration (sshd_config, its Includes and Match blocks), read once
+  // on first use: the sshd section prints it, ssh_keys asks it each user's AuthorizedKeysFile.
+  // What one section asks of it never changes what the other reports
+  // (tests/agent/sshd_test.cpp, SectionsSharingTheConfigurationReportAsAlone).
+  std::shared_ptr<const sshd::SshdConfig> sshd_config();
+
  private:
   const Fs& fs_;
   std::string hostname_;
   CollectOptions options_;
   std::optional<AccountDb> accounts_;
+  std::shared_ptr<const sshd::SshdConfig> sshd_config_;
 };
 
 class SectionCollector {

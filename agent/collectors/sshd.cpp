@@ -104,7 +104,8 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
       {"package_version", build.package_version ? json(*build.package_version) : json(nullptr)},
       {"matches_installed", build.matches},
       {"note", build.note}};
-  sshd::SshdConfig config = sshd::SshdConfig::Load(fs, &db);
+  std::shared_ptr<const sshd::SshdConfig> shared = ctx.sshd_config();
+  const sshd::SshdConfig& config = *shared;
   if (config.main_missing()) {
     out.status = SectionStatus::kNotApplicable;
     out.data["present"] = false;
@@ -198,8 +199,7 @@ void SshdCollector::Collect(CollectContext& ctx, Section& out) {
 SshKeysSettingsFactory SshdAuthorizedKeysSettings() {
   SshKeysSettingsFactory factory;
   factory.make = [](CollectContext& ctx) -> AuthorizedKeysSettingsFn {
-    auto config =
-        std::make_shared<sshd::SshdConfig>(sshd::SshdConfig::Load(ctx.fs(), &ctx.accounts()));
+    std::shared_ptr<const sshd::SshdConfig> config = ctx.sshd_config();
     if (config->main_missing()) {
       return [](const PasswdEntry&) { return AuthorizedKeysSettings{}; };
     }

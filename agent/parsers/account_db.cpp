@@ -143,6 +143,10 @@ std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
 const AccountDb::Index& AccountDb::index() const {
   if (index_) return *index_;
   auto index = std::make_shared<Index>();
+  index->user_by_name.reserve(users.size());
+  index->user_by_uid.reserve(users.size());
+  index->group_by_name.reserve(groups.size());
+  index->group_by_gid.reserve(groups.size());
   // emplace keeps the first entry for a key: the C library's lookups return the first match.
   for (size_t i = 0; i < users.size(); ++i) {
     index->user_by_name.emplace(users[i].name, i);

@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
+#include "agent/collect.h"
 #include "agent/collectors/ssh_keys.h"
 #include "agent/parsers/sshd_config.h"
 #include "tests/support/temp_root.h"
@@ -270,6 +272,45 @@ TEST_F(SshdTest, SshKeysUsesTheEffectiveAuthorizedKeysFilePerUser) {
   EXPECT_EQ(users["alice"]["authorized_keys_file"], json({".ssh/authorized_keys"}));
   EXPECT_EQ(users["alice"].value("incomplete", false), true);
   EXPECT_EQ(users["root"].value("incomplete", false), false);
+}
+
+// ssh_keys and sshd share one loaded configuration (CollectContext::sshd_config; ssh_keys runs
+// first, in name order, and asks it each user's AuthorizedKeysFile): each section reports what it
+// reports alone, on every sshd fixture root and on one whose Match blocks set the file per user.
+TEST_F(SshdTest, SectionsSharingTheConfigurationReportAsAlone) {
+  root_.Write("/etc/ssh/sshd_config",
+              "AuthorizedKeysFile .ssh/a\n"
+              "Match User alice\n  AuthorizedKeysFile .ssh/alice_keys\n"
+              "Match Group developers\n  AuthorizedKeysFile none\n  X11Forwarding yes\n"
+              "Match Address 10.0.0.0/8\n  AuthorizedKeysFile .ssh/from_ten\n");
+  std::vector<std::string> roots = {root_.path()};
+  for (const char* f :
+       {"deprecated", "dropins", "empty", "localport", "match", "relative", "stock", "values"}) {
+    roots.push_back(std::string(TIDEMARK_FIXTURES_DIR) + "/sshd/" + f);
+  }
+  auto sections = [](const std::string& root, std::vector<std::string> only) {
+    CollectRequest request;
+    request.root = root;
+    request.only = std::move(only);
+    request.host_id = "fixture";
+    std::map<std::string, json> out;
+    StatusOr<Snapshot> snapshot = CollectSnapshot(request);
+    EXPECT_TRUE(snapshot.ok()) << root << ": " << snapshot.status().message();
+    if (!snapshot.ok()) return out;
+    for (const auto& [name, section] : snapshot->sections) {
+      json j = EncodeSection(section);
+      j.erase("duration_ms");
+      out[name] = std::move(j);
+    }
+    return out;
+  };
+  for (const std::string& root : roots) {
+    SCOPED_TRACE(root);
+    std::map<std::string, json> both = sections(root, {"ssh_keys", "sshd"});
+    ASSERT_EQ(both.size(), 2u);
+    EXPECT_EQ(both["sshd"], sections(root, {"sshd"})["sshd"]);
+    EXPECT_EQ(both["ssh_keys"], sections(root, {"ssh_keys"})["ssh_keys"]);
+  }
 }
 
 TEST_F(SshdTest, SshKeysKeepsDefaultsWithoutSshdConfig) {
