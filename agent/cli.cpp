@@ -238,8 +238,9 @@ class SnapshotOutput {
   }
   Status Commit() {
     if (!ToStdout()) return file_.Commit();
-    if (!out_.Flush())
+    if (!out_.Flush()) {
       return {StatusCode::kIoError, "cannot write the snapshot to standard output"};
+    }
     return Status::Ok();
   }
   const std::string& path() const { return path_; }
