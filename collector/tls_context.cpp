@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/text.h"
 #include "common/transport/pki.h"
 #include "common/transport/protocol.h"
 
@@ -233,13 +234,7 @@ std::string CertFingerprint(X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return "";
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned i = 0; i < n; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
+  return "sha256:" + HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
 }
 
 }  // namespace tidemark::collector

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "common/text.h"
+
 namespace tidemark {
 namespace {
 
@@ -194,14 +196,7 @@ Sha256Digest Sha256(std::string_view data) {
 std::string Sha256Hex(std::string_view data) { return HexOf(Sha256(data)); }
 
 std::string HexOf(const Sha256Digest& digest) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (unsigned char b : digest) {
-    hex += kHex[b >> 4];
-    hex += kHex[b & 0xf];
-  }
-  return hex;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 }  // namespace tidemark

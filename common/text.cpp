@@ -8,10 +8,14 @@ namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-void AppendByteEscape(std::string& out, unsigned char b) {
-  out += "\\x";
+void AppendHex(std::string& out, unsigned char b) {
   out.push_back(kHex[b >> 4]);
   out.push_back(kHex[b & 15]);
+}
+
+void AppendByteEscape(std::string& out, unsigned char b) {
+  out += "\\x";
+  AppendHex(out, b);
 }
 
 void AppendCodepointEscape(std::string& out, uint32_t cp) {
@@ -101,6 +105,13 @@ std::string EscapeControlBounded(std::string_view text, size_t max_bytes) {
     out += unit;
     i += used;
   }
+  return out;
+}
+
+std::string HexEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) AppendHex(out, static_cast<unsigned char>(c));
   return out;
 }
 

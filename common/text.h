@@ -36,6 +36,9 @@ std::string EscapeControlBounded(std::string_view text, size_t max_bytes);
 // characters; a page should not carry a host's escape sequences either).
 std::string EscapeMarkup(std::string_view text);
 
+// `bytes` as lowercase hexadecimal, two digits a byte: digests, fingerprints, random ids.
+std::string HexEncode(std::string_view bytes);
+
 // `text` with ASCII letters in upper case ("leftover" -> "LEFTOVER"): status words in text
 // output.
 std::string AsciiUpper(std::string_view text);

@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "common/atomic_file.h"
+#include "common/text.h"
 
 namespace tidemark::pki {
 namespace {
@@ -266,13 +267,7 @@ StatusOr<std::string> Fingerprint(std::string_view cert_pem) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   if (X509_digest(cert->get(), EVP_sha256(), md, &n) != 1) return OpenSslError("digest");
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "sha256:";
-  for (unsigned int i = 0; i < n; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
-  }
-  return out;
+  return "sha256:" + HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
 }
 
 StatusOr<std::string> CommonName(std::string_view cert_pem) {

@@ -10,6 +10,7 @@
 
 #include "common/identity.h"
 #include "common/json_bounded.h"
+#include "common/text.h"
 
 namespace tidemark::protocol {
 namespace {
@@ -366,16 +367,12 @@ std::string NewSnapshotId(std::string_view host, int64_t collected_at_seconds) {
     clock_gettime(CLOCK_REALTIME, &ts);
     std::memcpy(rnd, &ts.tv_nsec, sizeof ts.tv_nsec < sizeof rnd ? sizeof ts.tv_nsec : sizeof rnd);
   }
-  static const char kHex[] = "0123456789abcdef";
   // 94 + "-" + 16 + "-" + 16 = 128, the longest valid snapshot id (a host id may have 253).
   std::string out(host.substr(0, 94));
   out += '-';
   out += when;
   out += '-';
-  for (unsigned char c : rnd) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
+  out += HexEncode(std::string_view(reinterpret_cast<const char*>(rnd), sizeof rnd));
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 namespace tidemark {
 namespace {
 
@@ -31,6 +33,20 @@ TEST(EscapeControl, EscapesInvalidUtf8ByteByByte) {
   EXPECT_EQ(EscapeControl("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
   EXPECT_EQ(EscapeControl("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
   EXPECT_EQ(EscapeControl("\xe2\x80"), "\\xe2\\x80");           // cut short
+}
+
+TEST(HexEncode, TwoLowercaseDigitsPerByteEveryByteValue) {
+  EXPECT_EQ(HexEncode(""), "");
+  EXPECT_EQ(HexEncode(std::string("\x00\x01\x7f\x80\xab\xff", 6)), "00017f80abff");
+  std::string all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
+  std::string hex = HexEncode(all);
+  ASSERT_EQ(hex.size(), 512u);
+  for (int b = 0; b < 256; ++b) {
+    char expected[3];
+    std::snprintf(expected, sizeof expected, "%02x", b);
+    EXPECT_EQ(hex.substr(static_cast<size_t>(b) * 2, 2), expected) << b;
+  }
 }
 
 TEST(EscapeMarkup, EscapesTheFiveMarkupCharactersOnly) {

@@ -2,6 +2,8 @@
 
 #include <sys/random.h>
 
+#include "common/text.h"
+
 namespace tidemark::ctl::remote {
 namespace {
 
@@ -16,13 +18,7 @@ std::string RandomHex(size_t bytes) {
     ssize_t n = getrandom(raw.data() + got, raw.size() - got, 0);
     if (n > 0) got += static_cast<size_t>(n);
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return HexEncode(raw);
 }
 
 }  // namespace
