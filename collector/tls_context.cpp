@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <memory>
 
-#include "common/text.h"
 #include "common/transport/pki.h"
 #include "common/transport/protocol.h"
 
@@ -211,30 +210,15 @@ StatusOr<std::string> CheckAgentCertificate(X509* cert) {
   if ((X509_get_extended_key_usage(cert) & XKU_SSL_CLIENT) == 0) {
     return Status(StatusCode::kPermissionDenied, "no clientAuth EKU");
   }
-  X509_NAME* subject = X509_get_subject_name(cert);
-  int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
-  if (index < 0) return Status(StatusCode::kPermissionDenied, "no commonName in subject");
-  if (X509_NAME_get_index_by_NID(subject, NID_commonName, index) >= 0) {
-    return Status(StatusCode::kPermissionDenied, "several commonNames in subject");
-  }
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
-  unsigned char* utf8 = nullptr;
-  int len = ASN1_STRING_to_UTF8(&utf8, data);
-  if (len < 0) return Status(StatusCode::kPermissionDenied, "unreadable commonName");
-  std::string cn(reinterpret_cast<char*>(utf8), static_cast<size_t>(len));
-  OPENSSL_free(utf8);
-  if (!protocol::IsValidHostId(cn)) {
+  StatusOr<std::string> cn = pki::CommonNameOf(cert);
+  if (!cn.ok()) return Status(StatusCode::kPermissionDenied, cn.status().message());
+  if (!protocol::IsValidHostId(*cn)) {
     return Status(StatusCode::kPermissionDenied,
                   "commonName is not a valid host id (A-Z a-z 0-9 . - _, 1-253 chars)");
   }
   return cn;
 }
 
-std::string CertFingerprint(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return "";
-  return "sha256:" + HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
-}
+std::string CertFingerprint(X509* cert) { return pki::FingerprintOf(cert); }
 
 }  // namespace tidemark::collector

@@ -261,19 +261,29 @@ StatusOr<std::string> MakeCrl(const KeyPair& ca, const std::vector<std::string>&
                crl.get(), "a CRL");
 }
 
+std::string FingerprintOf(X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &n) != 1) return "";
+  return "sha256:" + HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
+}
+
 StatusOr<std::string> Fingerprint(std::string_view cert_pem) {
   auto cert = ParseCert(cert_pem);
   if (!cert.ok()) return cert.status();
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  if (X509_digest(cert->get(), EVP_sha256(), md, &n) != 1) return OpenSslError("digest");
-  return "sha256:" + HexEncode(std::string_view(reinterpret_cast<const char*>(md), n));
+  std::string fingerprint = FingerprintOf(cert->get());
+  if (fingerprint.empty()) return OpenSslError("digest");
+  return fingerprint;
 }
 
 StatusOr<std::string> CommonName(std::string_view cert_pem) {
   auto cert = ParseCert(cert_pem);
   if (!cert.ok()) return cert.status();
-  X509_NAME* name = X509_get_subject_name(cert->get());
+  return CommonNameOf(cert->get());
+}
+
+StatusOr<std::string> CommonNameOf(X509* cert) {
+  X509_NAME* name = X509_get_subject_name(cert);
   int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (i < 0) return Status(StatusCode::kInvalidArgument, "the certificate has no commonName");
   if (X509_NAME_get_index_by_NID(name, NID_commonName, i) >= 0) {
@@ -295,9 +305,9 @@ StatusOr<CertInfo> Inspect(std::string_view cert_pem) {
   auto cert = ParseCert(cert_pem);
   if (!cert.ok()) return cert.status();
   CertInfo info;
-  auto cn = CommonName(cert_pem);
-  if (cn.ok()) info.common_name = *cn;
   X509* x = cert->get();
+  auto cn = CommonNameOf(x);
+  if (cn.ok()) info.common_name = *cn;
   uint32_t flags = X509_get_extension_flags(x);
   info.has_eku = (flags & EXFLAG_XKUSAGE) != 0;
   if (info.has_eku) {

@@ -4,6 +4,8 @@
 // CA of the README's main command) and by the test fixtures. Keys are ECDSA P-256.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -48,8 +50,13 @@ StatusOr<std::string> MakeCrl(const KeyPair& ca, const std::vector<std::string>&
 
 // "sha256:" + lowercase hex of SHA-256 over the certificate's DER encoding.
 StatusOr<std::string> Fingerprint(std::string_view cert_pem);
-// The subject's commonName; kInvalidArgument when there is none or more than one.
+// The same of a parsed certificate; "" when the digest cannot be computed.
+std::string FingerprintOf(X509* cert);
+// The subject's one commonName, as UTF-8; kInvalidArgument when there is none, more than one, or
+// one that holds a NUL byte (a name that C code would read as shorter). The collector takes an
+// agent's identity from it (collector/tls_context.cpp, CheckAgentCertificate).
 StatusOr<std::string> CommonName(std::string_view cert_pem);
+StatusOr<std::string> CommonNameOf(X509* cert);
 
 // What a certificate says about itself, for checks before it is used.
 struct CertInfo {

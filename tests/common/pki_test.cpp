@@ -3,9 +3,12 @@
 #include "common/transport/pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 #include <sys/stat.h>
 
 #include <ctime>
+#include <memory>
+#include <vector>
 
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
@@ -121,6 +124,39 @@ TEST_F(PkiTest, KeyFilesAreWrittenPrivateAndReadableOnesRefused) {
 TEST(PkiCommonNameTest, RejectsNonCertificates) {
   EXPECT_FALSE(pki::CommonName("not a certificate").ok());
   EXPECT_FALSE(pki::Fingerprint("").ok());
+}
+
+// The one commonName, which the collector takes as an agent's identity: none, two, or one with a
+// NUL byte (which C code would read as a shorter name) is refused, each saying which.
+TEST(PkiCommonNameTest, NoneSeveralOrANulByteAreRefused) {
+  auto cert_with = [](std::vector<std::string> names) {
+    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+    X509_NAME* subject = X509_get_subject_name(cert.get());
+    for (const std::string& n : names) {
+      EXPECT_EQ(X509_NAME_add_entry_by_NID(subject, NID_commonName, MBSTRING_UTF8,
+                                           reinterpret_cast<const unsigned char*>(n.data()),
+                                           static_cast<int>(n.size()), -1, 0),
+                1);
+    }
+    return cert;
+  };
+  auto one = cert_with({"web-01"});
+  ASSERT_TRUE(pki::CommonNameOf(one.get()).ok());
+  EXPECT_EQ(*pki::CommonNameOf(one.get()), "web-01");
+  // Without a key and a serial the certificate has no DER encoding to digest: "", not a guess.
+  EXPECT_EQ(pki::FingerprintOf(one.get()), "");
+  struct Case {
+    std::vector<std::string> names;
+    const char* reason;
+  };
+  for (const Case& c : {Case{{}, "no commonName"}, Case{{"web-01", "db-01"}, "more than one"},
+                        Case{{std::string("web-01\0db-01", 12)}, "NUL byte"}}) {
+    auto cert = cert_with(c.names);
+    StatusOr<std::string> cn = pki::CommonNameOf(cert.get());
+    ASSERT_FALSE(cn.ok()) << c.reason;
+    EXPECT_EQ(cn.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(cn.status().message().find(c.reason), std::string::npos) << cn.status().message();
+  }
 }
 
 TEST(PkiNamesTest, DnsNamesFollowRfc1123AndIssueRefusesOthers) {
