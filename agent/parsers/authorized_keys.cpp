@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 
+#include "common/fs.h"
 #include "common/sha256.h"
 
 namespace tidemark::agent::authorized_keys {
@@ -742,22 +743,11 @@ std::optional<std::string> DecodeBase64(std::string_view text) {
 
 std::string FingerprintSha256(std::string_view blob) {
   // Base64 (RFC 4648, section 4) without padding, as sshkey_fingerprint_b64() prints it.
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const Sha256Digest md = Sha256(blob);
-  std::string out = "SHA256:";
-  uint32_t bits = 0;
-  int held = 0;
-  for (unsigned char b : md) {
-    bits = (bits << 8) | b;
-    held += 8;
-    while (held >= 6) {
-      held -= 6;
-      out += kAlphabet[(bits >> held) & 63];
-    }
-  }
-  if (held > 0) out += kAlphabet[(bits << (6 - held)) & 63];
-  return out;
+  std::string b64 =
+      Base64Encode(std::string_view(reinterpret_cast<const char*>(md.data()), md.size()));
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return "SHA256:" + b64;
 }
 
 std::optional<std::string> CanonicalKeyType(std::string_view name) {
