@@ -899,13 +899,10 @@ class Session : public std::enable_shared_from_this<Session> {
     ReleasePayload();
     if (!j.ok()) return Malformed("offer: " + j.status().message());
     auto offer = protocol::OfferFromJson(*j);
-    if (!offer.ok() && offer.status().message().find("invalid snapshot_id") != std::string::npos) {
-      return RefuseSnapshot(protocol::kErrBadSnapshot, "invalid snapshot_id", std::nullopt);
+    if (!offer.ok() && offer.status().code() == StatusCode::kRejected) {
+      return RefuseSnapshot(protocol::kErrBadSnapshot, offer.status().message(), std::nullopt);
     }
     if (!offer.ok()) return Malformed("offer: " + offer.status().message());
-    if (!protocol::IsValidSnapshotId(offer->snapshot_id)) {
-      return RefuseSnapshot(protocol::kErrBadSnapshot, "invalid snapshot_id", std::nullopt);
-    }
     auto self = shared_from_this();
     auto executor = stream_.get_executor();
     std::string host = host_;
@@ -965,21 +962,16 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnSnapshot() {
     auto parsed = protocol::ParseSnapshotPayload(*payload_);
-    if (!parsed.ok() &&
-        parsed.status().message().find("invalid snapshot_id") != std::string::npos) {
+    if (!parsed.ok() && parsed.status().code() == StatusCode::kRejected) {
       // The frame parsed; only the id breaks the rules: a permanent refusal of this snapshot.
       ReleasePayload();
-      return RefuseSnapshot(protocol::kErrBadSnapshot, "invalid snapshot_id", std::nullopt);
+      return RefuseSnapshot(protocol::kErrBadSnapshot, parsed.status().message(), std::nullopt);
     }
     if (!parsed.ok()) {
       ReleasePayload();
       return Malformed("snapshot: " + parsed.status().message());
     }
     std::string id = parsed->snapshot_id;
-    if (!protocol::IsValidSnapshotId(id)) {
-      ReleasePayload();
-      return RefuseSnapshot(protocol::kErrBadSnapshot, "invalid snapshot_id", std::nullopt);
-    }
     snapshot_id_ = id;  // for a refusal if decoding throws
     // One streaming pass: structure, limits, envelope and content hash, no tree and no copy of
     // the body (docs/collector.md, "Memory per snapshot").

@@ -28,6 +28,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "internal";
     case StatusCode::kCancelled:
       return "cancelled";
+    case StatusCode::kRejected:
+      return "rejected";
   }
   return "unknown";
 }

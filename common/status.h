@@ -26,6 +26,8 @@ enum class StatusCode {
   kUnavailable,       // the facility does not exist here (e.g. a syscall)
   kInternal,          // a programmer error surfaced as a value
   kCancelled,         // stopped on request (a signal, Ctrl-C) before it finished
+  kRejected,          // well-formed, but a value that a rule refuses for good (e.g. an invalid
+                      // snapshot id in a valid frame): do not retry it
 };
 
 // Returns the stable lowercase name of `code` ("not_found", "permission_denied", ...).

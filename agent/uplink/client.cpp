@@ -80,7 +80,7 @@ int RemainingMs(Clock::time_point deadline) {
 }
 
 // Waits until `fd` is ready for `events`, the deadline passes (kUnavailable "timed out") or
-// `cancel_fd` becomes readable (kUnavailable "interrupted").
+// `cancel_fd` becomes readable (kCancelled "interrupted").
 Status WaitFd(int fd, short events, Clock::time_point deadline, int cancel_fd, const char* what) {
   for (;;) {
     std::array<pollfd, 2> fds{};
@@ -98,7 +98,7 @@ Status WaitFd(int fd, short events, Clock::time_point deadline, int cancel_fd, c
       return Transient(std::string("poll: ") + std::strerror(errno));
     }
     if (n == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      return Transient(std::string("interrupted during ") + what);
+      return {StatusCode::kCancelled, std::string("interrupted during ") + what};
     }
     if (rc > 0 && fds[0].revents != 0) return Status::Ok();
   }
@@ -225,7 +225,7 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
       if (!s.ok()) {
         ::close(fd);
         last_error = s.message();
-        if (s.message().rfind("interrupted", 0) == 0) break;
+        if (s.code() == StatusCode::kCancelled) break;
         continue;
       }
       int err = 0;
@@ -351,8 +351,9 @@ StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, 
       return Transient(peer_ + ": TLS error during " + what + ": " + details);
     }
     if (err == SSL_ERROR_SYSCALL) {
-      return Transient(peer_ + ": connection lost during " + what +
-                       (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
+      return Status(StatusCode::kIoError,
+                    peer_ + ": connection lost during " + what +
+                        (errno != 0 ? std::string(": ") + std::strerror(errno) : ""));
     }
     return Transient(peer_ + ": TLS failure during " + what);
   }
@@ -373,7 +374,7 @@ Status Connection::Write(std::string_view bytes, Clock::time_point deadline) {
     if (!n.ok()) {
       // A collector that refuses our certificate (TLS 1.3: after the handshake) sends an alert
       // and closes; our next write may meet the reset before we read the alert. Read it.
-      if (n.status().message().find("connection lost") != std::string::npos) {
+      if (n.status().code() == StatusCode::kIoError) {
         char byte = 0;
         auto alert = Drive([&] { return SSL_read(ssl_, &byte, 1); },
                            Clock::now() + std::chrono::seconds(1), Phase::kIo, "a read");

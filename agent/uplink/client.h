@@ -21,12 +21,13 @@
 namespace tidemark::agent::uplink {
 
 // How a failure should be treated. Statuses from this file use these codes:
-//   kUnavailable       transient: unreachable, timeout, reset, busy -> keep it spooled, retry
+//   kUnavailable       transient: unreachable, timeout, busy -> keep it spooled, retry
+//   kIoError           transient too: the connection was lost (reset, closed without TLS close)
 //   kPermissionDenied  refused for good: a certificate was not accepted (either side) or the
 //                      collector refused us permanently -> exit 1, retrying will not help
 //   kInvalidArgument   local configuration (unreadable files, a key others can read, a CN that
 //                      is not a host id) -> exit 2
-//   kCancelled-like    the cancel fd became readable: kUnavailable with "interrupted"
+//   kCancelled         the cancel fd became readable ("interrupted"): stop, keep it spooled
 
 // "HOST:PORT", "[V6]:PORT" (common/transport/protocol.h: tidemarkctl deploy checks the same).
 using protocol::Endpoint;

@@ -23,6 +23,9 @@ Status Invalid(std::string message) {
   return Status(StatusCode::kInvalidArgument, std::move(message));
 }
 
+// A valid message naming an id that IsValidSnapshotId refuses: the snapshot is refused for good.
+Status InvalidSnapshotId() { return Status(StatusCode::kRejected, "invalid snapshot_id"); }
+
 // Field readers: a missing or mistyped required field is an error naming it.
 Status GetString(const nlohmann::json& j, const char* key, std::string* out) {
   auto it = j.find(key);
@@ -194,7 +197,7 @@ StatusOr<SnapshotPayload> ParseSnapshotPayload(std::string_view payload) {
     SnapshotPayload out;
     TM_RETURN_IF_ERROR(GetString(*meta, "snapshot_id", &out.snapshot_id));
     TM_RETURN_IF_ERROR(GetString(*meta, "content_hash", &out.content_hash));
-    if (!IsValidSnapshotId(out.snapshot_id)) return Invalid("invalid snapshot_id");
+    if (!IsValidSnapshotId(out.snapshot_id)) return InvalidSnapshotId();
     out.body = payload.substr(4 + n);
     if (out.body.empty()) return Invalid("snapshot payload has no document");
     return out;
@@ -264,7 +267,7 @@ StatusOr<Offer> OfferFromJson(const nlohmann::json& j) {
     TM_RETURN_IF_ERROR(GetString(j, "snapshot_id", &m.snapshot_id));
     TM_RETURN_IF_ERROR(GetString(j, "content_hash", &m.content_hash));
     TM_RETURN_IF_ERROR(GetString(j, "collected_at", &m.collected_at));
-    if (!IsValidSnapshotId(m.snapshot_id)) return Invalid("invalid snapshot_id");
+    if (!IsValidSnapshotId(m.snapshot_id)) return InvalidSnapshotId();
     // collected_at is recorded with a "seen" record and shown by `tidemarkctl history`.
     if (!IsRfc3339Timestamp(m.collected_at)) {
       return Invalid("field \"collected_at\" is not an RFC 3339 time of at most " +

@@ -59,6 +59,8 @@ struct SnapshotPayload {
 };
 std::string EncodeSnapshotFrame(std::string_view snapshot_id, std::string_view content_hash,
                                 std::string_view body);
+// kInvalidArgument for a malformed payload; kRejected ("invalid snapshot_id") for a well-formed
+// one whose snapshot id IsValidSnapshotId refuses.
 StatusOr<SnapshotPayload> ParseSnapshotPayload(std::string_view payload);
 
 // Messages with JSON payloads.
@@ -112,7 +114,8 @@ nlohmann::json ToJson(const Ack& m);
 nlohmann::json ToJson(const SendBody& m);
 nlohmann::json ToJson(const Error& m);
 // Each rejects a missing or mistyped required field with kInvalidArgument naming it; unknown
-// fields are ignored (later minor versions may add some).
+// fields are ignored (later minor versions may add some). OfferFromJson: kRejected ("invalid
+// snapshot_id") for an id IsValidSnapshotId refuses, checked before the other fields' values.
 StatusOr<Hello> HelloFromJson(const nlohmann::json& j);
 StatusOr<Welcome> WelcomeFromJson(const nlohmann::json& j);
 StatusOr<Offer> OfferFromJson(const nlohmann::json& j);

@@ -65,6 +65,27 @@ TEST(ProtocolTest, SnapshotPayloadRoundTripsAndRejectsBadMeta) {
   EXPECT_FALSE(ParseSnapshotPayload(std::string_view(no_body).substr(kHeaderSize)).ok());
 }
 
+// The collector refuses such a snapshot for good (bad_snapshot) but closes the connection on a
+// malformed frame: it tells the two apart by the code, never by the message.
+TEST(ProtocolTest, AnInvalidSnapshotIdIsRejectedAndAMalformedFrameIsInvalid) {
+  std::string bad_id = EncodeSnapshotFrame("../../etc", "sha256:ab", "{}");
+  auto p = ParseSnapshotPayload(std::string_view(bad_id).substr(kHeaderSize));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().code(), StatusCode::kRejected);
+  EXPECT_EQ(p.status().message(), "invalid snapshot_id");
+  auto no_fields = ParseSnapshotPayload(std::string("\x00\x00\x00\x02{}", 6));
+  ASSERT_FALSE(no_fields.ok());
+  EXPECT_EQ(no_fields.status().code(), StatusCode::kInvalidArgument);
+
+  auto offer = OfferFromJson(ToJson(Offer{"a/b", "sha256:ab", "not a time"}));
+  ASSERT_FALSE(offer.ok());
+  EXPECT_EQ(offer.status().code(), StatusCode::kRejected);
+  auto late = OfferFromJson(ToJson(Offer{"id1", "sha256:ab", "not a time"}));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(late.status().message().find("collected_at"), std::string::npos);
+}
+
 TEST(ProtocolTest, JsonPayloadsMustBeOneObject) {
   EXPECT_TRUE(ParseJsonPayload("{\"a\":1}").ok());
   EXPECT_FALSE(ParseJsonPayload("[1]").ok());
