@@ -16,6 +16,7 @@
 #include <set>
 
 #include "agent/parsers/lines.h"
+#include "common/unique_fd.h"
 
 namespace tidemark::agent {
 namespace {
@@ -25,20 +26,6 @@ namespace {
 constexpr int kTcpListen = 10;
 constexpr int kTcpClose = 7;
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 Status Errno(const std::string& what) {
   int e = errno;
   return Status(e == EACCES || e == EPERM ? StatusCode::kPermissionDenied : StatusCode::kIoError,
@@ -47,7 +34,7 @@ Status Errno(const std::string& what) {
 
 Status DumpOne(int family, int protocol, uint32_t states, size_t max_sockets,
                std::vector<DiagSocket>& out) {
-  Fd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  UniqueFd sock(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (sock.get() < 0) return Errno("netlink socket(NETLINK_SOCK_DIAG)");
   struct {
     nlmsghdr nlh;

@@ -13,28 +13,13 @@
 #include <cstring>
 
 #include "common/text.h"
+#include "common/unique_fd.h"
 
 namespace tidemark {
 namespace {
 
 // Directory listings larger than this are refused rather than held in memory.
 constexpr size_t kMaxDirEntries = 1'000'000;
-
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd = -1) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.release()) {}
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 FileInfo InfoOf(const struct stat& st) {
   FileInfo info;

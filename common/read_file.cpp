@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/unique_fd.h"
+
 namespace tidemark {
 
 StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) {
@@ -21,10 +23,7 @@ StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_byte
     }
     return Status(StatusCode::kIoError, path + ": cannot open: " + std::strerror(e));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  UniqueFd closer(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status(StatusCode::kIoError, path + ": cannot stat");
   if (!S_ISREG(st.st_mode)) {

@@ -18,6 +18,7 @@
 #include "agent/file_meta.h"
 #include "agent/walk.h"
 #include "common/sha256.h"
+#include "common/unique_fd.h"
 
 namespace tidemark::agent {
 namespace {
@@ -43,10 +44,7 @@ StatusOr<std::string> HashAt(int parent_fd, const char* name, const struct stat&
         err == EACCES || err == EPERM ? StatusCode::kPermissionDenied : StatusCode::kIoError,
         std::string("cannot open for hashing: ") + std::strerror(err));
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  UniqueFd closer(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) return Status(StatusCode::kIoError, "fstat failed");
   if (!S_ISREG(st.st_mode) || st.st_dev != expected.st_dev || st.st_ino != expected.st_ino) {
@@ -222,10 +220,7 @@ DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
     out.status = info_fd.status();
     return out;
   }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } info_closer{*info_fd};
+  UniqueFd info_closer(*info_fd);
   std::vector<char> buf(1 << 16);
   std::string line;
   for (const auto& file : *lists) {
@@ -247,7 +242,7 @@ DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
       fail(std::strerror(errno));
       continue;
     }
-    Closer closer{fd};
+    UniqueFd closer(fd);
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
       fail("not a regular file");
@@ -460,10 +455,7 @@ void SweepCollector::Collect(CollectContext& ctx, Section& out) {
       f.io_error = true;
       continue;
     }
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } dir_closer{*dir_fd};
+    UniqueFd dir_closer(*dir_fd);
     auto hash = HashAt(*dir_fd, BaseName(f.path).c_str(), f.st, limits_.max_hash_bytes, deadline);
     if (hash.ok()) {
       f.sha256 = std::move(*hash);

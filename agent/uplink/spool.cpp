@@ -12,6 +12,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "common/atomic_file.h"
 #include "common/transport/protocol.h"
 
 namespace tidemark::agent::uplink {
@@ -26,28 +27,10 @@ Status Errno(const std::string& what, int err) {
   return {StatusCode::kIoError, what + ": " + std::strerror(err)};
 }
 
-Status FsyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("spool " + dir + ": open directory", errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Errno("spool " + dir + ": fsync directory", err);
-  return Status::Ok();
-}
+// The spool's errors start with "spool " (common/atomic_file.h's name the directory).
+Status SpoolError(const Status& s) { return s.ok() ? s : Status(s.code(), "spool " + s.message()); }
 
-Status WriteAll(int fd, std::string_view data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Errno(what, errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
+Status FsyncDir(const std::string& dir) { return SpoolError(FsyncDirectory(dir)); }
 
 Status MakeDirs(const std::string& dir, unsigned leaf_mode) {
   for (size_t pos = 1; pos <= dir.size(); ++pos) {
@@ -188,20 +171,12 @@ Status Spool::SaveState() {
   nlohmann::json j = {{"dropped", state_.counters.dropped},
                       {"rejected", state_.counters.rejected},
                       {"last_acked_hash", state_.last_acked_hash}};
-  std::string tmp = dir_ + "/" + std::string(kTmpPrefix) + "state-XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Errno("spool " + dir_ + ": cannot write its state", errno);
-  Status s = WriteAll(fd, j.dump() + "\n", "spool " + dir_ + ": write state");
-  if (s.ok() && ::fsync(fd) != 0) s = Errno("spool " + dir_ + ": fsync state", errno);
-  ::close(fd);
-  if (s.ok() && ::rename(tmp.c_str(), (dir_ + "/.state").c_str()) != 0) {
-    s = Errno("spool " + dir_ + ": rename state", errno);
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
-  return FsyncDir(dir_);
+  AtomicFileWriter file;
+  Status s = file.OpenInDirectory(dir_, std::string(kTmpPrefix) + "state-");
+  if (s.ok()) s = file.Write(j.dump() + "\n");
+  if (s.ok()) s = file.CommitAs(dir_ + "/.state");
+  if (!s.ok()) return Status(s.code(), "spool: cannot save its state: " + s.message());
+  return Status::Ok();
 }
 
 void Spool::CleanTemporaries() {
@@ -307,21 +282,18 @@ StatusOr<SpoolEntry> Spool::Add(
     const std::function<StatusOr<SpoolMeta>(const BodySink&)>& write_body) {
   // Names must sort after every file already queued, whatever the clock says.
   if (auto listed = List(); !listed.ok()) return listed.status();
-  std::string tmp = dir_ + "/" + std::string(kTmpPrefix) + "XXXXXX";
-  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return Errno("spool " + dir_ + ": cannot create a file", errno);
-  auto fail = [&](Status s) -> Status {
-    if (fd >= 0) ::close(fd);
-    ::unlink(tmp.c_str());
+  auto fail = [](const Status& s) -> Status {
     return Status(s.code(), s.message() + "; the snapshot was not spooled");
   };
-  const std::string what = "spool " + dir_ + ": write";
-  if (::fchmod(fd, 0600) != 0) return fail(Errno("spool " + dir_ + ": chmod", errno));
-  if (Status s = WriteAll(fd, std::string(kSpoolHeaderSize, ' '), what); !s.ok()) return fail(s);
+  AtomicFileWriter file;  // a temporary ".tmp-" file until committed, removed on failure
+  if (Status s = file.OpenInDirectory(dir_, kTmpPrefix); !s.ok()) return fail(SpoolError(s));
+  if (Status s = file.Write(std::string(kSpoolHeaderSize, ' ')); !s.ok()) {
+    return fail(SpoolError(s));
+  }
   uint64_t body_bytes = 0;
   auto meta = write_body([&](std::string_view piece) {
     body_bytes += piece.size();
-    return WriteAll(fd, piece, what);
+    return SpoolError(file.Write(piece));
   });
   if (!meta.ok()) return fail(meta.status());
   if (!protocol::IsValidSnapshotId(meta->snapshot_id)) {
@@ -330,22 +302,16 @@ StatusOr<SpoolEntry> Spool::Add(
   if (body_bytes == 0) return fail({StatusCode::kInternal, "spool: empty snapshot document"});
   auto header = EncodeSpoolHeader(*meta);
   if (!header.ok()) return fail(header.status());
-  if (::pwrite(fd, header->data(), header->size(), 0) != static_cast<ssize_t>(header->size())) {
-    return fail(Errno(what, errno));
-  }
-  if (::fsync(fd) != 0) return fail(Errno("spool " + dir_ + ": fsync", errno));
-  int rc = ::close(fd);
-  fd = -1;
-  if (rc != 0) return fail(Errno("spool " + dir_ + ": close", errno));
+  if (Status s = file.WriteAt(0, *header); !s.ok()) return fail(SpoolError(s));
   SpoolEntry entry;
   entry.name = NextName(meta->snapshot_id);
   entry.path = dir_ + "/" + entry.name;
   entry.meta = *meta;
   entry.body_bytes = body_bytes;
-  if (::rename(tmp.c_str(), entry.path.c_str()) != 0) {
-    return fail(Errno("spool " + dir_ + ": rename", errno));
+  if (Status s = file.CommitAs(entry.path); !s.ok()) {
+    // Only the directory's fsync fails after the rename: the file is queued, maybe not durably.
+    return ::access(entry.path.c_str(), F_OK) == 0 ? SpoolError(s) : fail(SpoolError(s));
   }
-  if (Status s = FsyncDir(dir_); !s.ok()) return s;
   if (Status s = EnforceBounds(entry.name); !s.ok()) return s;
   return entry;
 }
