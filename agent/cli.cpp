@@ -15,7 +15,7 @@
 #include "agent/parsers/sshd_config.h"
 #include "agent/registry.h"
 #include "agent/summary.h"
-#include "agent/uplink/daemon.h"
+#include "agent/uplink_usage.h"
 #include "common/atomic_file.h"
 #include "common/identity.h"
 #include "common/text.h"

@@ -5,7 +5,8 @@
 #include <string>
 
 #include "agent/bounded_items.h"
-#include "agent/parsers/conf_files.h"
+#include "agent/conf_files.h"
+#include "agent/file_meta.h"
 #include "agent/parsers/crontab.h"
 #include "agent/parsers/lines.h"
 #include "common/compact_form.h"

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "agent/parsers/conf_files.h"
+#include "agent/conf_files.h"
+#include "agent/file_meta.h"
 #include "agent/parsers/dpkg_status.h"
 #include "common/compact_form.h"
 

@@ -5,7 +5,8 @@
 #include <set>
 #include <string>
 
-#include "agent/parsers/conf_files.h"
+#include "agent/conf_files.h"
+#include "agent/file_meta.h"
 #include "agent/parsers/sysctl_conf.h"
 #include "common/compact_form.h"
 

@@ -4,7 +4,6 @@
 #include <array>
 #include <cctype>
 
-#include "agent/parsers/conf_files.h"
 #include "agent/parsers/lines.h"
 
 namespace tidemark::agent::cron {

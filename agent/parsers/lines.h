@@ -1,4 +1,5 @@
-// Line iteration over file text, for the line-oriented host files (passwd, sudoers, keys).
+// Line iteration over file text, for the line-oriented host files (passwd, sudoers, keys), and
+// the small text and error helpers their parsers share.
 #pragma once
 
 #include <cstdint>
@@ -44,5 +45,41 @@ inline bool AcceptLine(std::string_view line, std::string_view path, int64_t num
   }
   return true;
 }
+
+inline bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+
+inline std::string_view TrimBlank(std::string_view s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// Bounds the errors a parser keeps for one file: call Trim() after each line; errors past `cap`
+// (counted from the size at construction) are dropped and counted, and Finish() adds one
+// summary error. Keeps a hostile file of millions of bad lines from using memory per line.
+class ErrorCap {
+ public:
+  ErrorCap(std::vector<SectionError>& errors, std::string path, size_t cap = 20)
+      : errors_(errors), path_(std::move(path)), base_(errors.size()), cap_(cap) {}
+  void Trim() {
+    while (errors_.size() > base_ + cap_) {
+      errors_.pop_back();
+      ++dropped_;
+    }
+  }
+  void Finish() {
+    Trim();
+    if (dropped_)
+      errors_.push_back(
+          {path_, std::nullopt, std::to_string(dropped_) + " more line errors not listed"});
+  }
+
+ private:
+  std::vector<SectionError>& errors_;
+  std::string path_;
+  size_t base_;
+  size_t cap_;
+  size_t dropped_ = 0;
+};
 
 }  // namespace tidemark::agent

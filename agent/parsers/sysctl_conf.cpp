@@ -2,7 +2,6 @@
 
 #include <fnmatch.h>
 
-#include "agent/parsers/conf_files.h"
 #include "agent/parsers/lines.h"
 
 namespace tidemark::agent::sysctl {

@@ -8,19 +8,11 @@
 #include <string>
 #include <vector>
 
-namespace tidemark::agent::uplink {
+#include "agent/uplink_usage.h"  // exit codes, PrintUplinkUsage
 
-// Exit codes of send (and of run when it cannot start).
-inline constexpr int kExitSent = 0;     // every spooled snapshot acknowledged
-inline constexpr int kExitRefused = 1;  // refused by the collector (certificate, permanent error)
-inline constexpr int kExitUsage = 2;    // usage or configuration error; nothing collected
-inline constexpr int kExitLocal = 74;   // this run's snapshot could not be collected or spooled
-inline constexpr int kExitQueued = 75;  // left in the spool (collector unreachable, transient)
+namespace tidemark::agent::uplink {
 
 // args[0] is "send" or "run".
 int RunUplinkCommand(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
-
-// The help text of send and run.
-void PrintUplinkUsage(std::ostream& out);
 
 }  // namespace tidemark::agent::uplink

@@ -15,13 +15,11 @@
 #include <string_view>
 #include <vector>
 
+#include "agent/uplink_usage.h"  // the default bounds
 #include "common/status.h"
 
 namespace tidemark::agent::uplink {
 
-inline constexpr std::string_view kDefaultSpoolDir = "/var/lib/tidemark/spool";
-inline constexpr int64_t kDefaultSpoolMaxFiles = 1000;
-inline constexpr int64_t kDefaultSpoolMaxBytes = int64_t{256} << 20;
 // A spool file: this fixed-size header (magic, JSON meta, blank padding, '\n'), then the
 // snapshot document exactly as SnapshotWriter wrote it.
 inline constexpr size_t kSpoolHeaderSize = 512;

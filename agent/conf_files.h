@@ -1,6 +1,7 @@
 // Small helpers shared by the configuration sections (sysctl, login, cron, packages): reading an
-// optional config file through the Fs with "absent" vs "error" kept apart, file metadata as JSON,
-// and text trimming. A missing optional file is absent, never an error and never "empty".
+// optional config file through the Fs with "absent" vs "error" kept apart, where an item came
+// from, and bounded line errors. A missing optional file is absent, never an error and never
+// "empty". (Text helpers that parsers share are in agent/parsers/lines.h.)
 #pragma once
 
 #include <cstdint>
@@ -10,8 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include "agent/file_meta.h"
-#include "agent/parsers/account_db.h"
 #include "agent/parsers/lines.h"
 #include "common/fs.h"
 #include "common/snapshot.h"
@@ -67,14 +66,6 @@ inline ConfFile ReadConf(const Fs& fs, std::string_view path, Section& out,
   return f;
 }
 
-inline bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-
-inline std::string_view TrimBlank(std::string_view s) {
-  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 inline nlohmann::json SourceJson(std::string_view file, std::optional<int64_t> line) {
   return {{"file", std::string(file)},
           {"line", line ? nlohmann::json(*line) : nlohmann::json(nullptr)}};
@@ -128,33 +119,5 @@ void ForEachAcceptedLine(std::string_view text, const std::string& path, size_t 
   });
   sink.Flush(out);
 }
-
-// Bounds the errors a parser keeps for one file: call Trim() after each line; errors past `cap`
-// (counted from the size at construction) are dropped and counted, and Finish() adds one
-// summary error. Keeps a hostile file of millions of bad lines from using memory per line.
-class ErrorCap {
- public:
-  ErrorCap(std::vector<SectionError>& errors, std::string path, size_t cap = 20)
-      : errors_(errors), path_(std::move(path)), base_(errors.size()), cap_(cap) {}
-  void Trim() {
-    while (errors_.size() > base_ + cap_) {
-      errors_.pop_back();
-      ++dropped_;
-    }
-  }
-  void Finish() {
-    Trim();
-    if (dropped_)
-      errors_.push_back(
-          {path_, std::nullopt, std::to_string(dropped_) + " more line errors not listed"});
-  }
-
- private:
-  std::vector<SectionError>& errors_;
-  std::string path_;
-  size_t base_;
-  size_t cap_;
-  size_t dropped_ = 0;
-};
 
 }  // namespace tidemark::agent

@@ -1,10 +1,5 @@
-#include <ostream>
+#include "agent/uplink_usage.h"
 
-#include "agent/uplink/daemon.h"
-#include "agent/uplink/spool.h"
-
-// The help text lives apart from daemon.cpp so that tidemark-agent prints it without linking
-// the TLS client.
 namespace tidemark::agent::uplink {
 
 void PrintUplinkUsage(std::ostream& out) {
