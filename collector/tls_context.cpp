@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/transport/openssl_ptr.h"
 #include "common/transport/pki.h"
 #include "common/transport/protocol.h"
 
@@ -26,25 +27,21 @@ std::string OpenSslError() {
 }
 
 Status LoadCrl(X509_STORE* store, const std::string& path) {
-  BIO* bio = BIO_new_file(path.c_str(), "r");
+  openssl::BioPtr bio(BIO_new_file(path.c_str(), "r"));
   if (bio == nullptr) {
     ERR_clear_error();
     return {StatusCode::kNotFound, "crl " + path + ": cannot open"};
   }
   int count = 0;
   for (;;) {
-    X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr);
+    openssl::CrlPtr crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
     if (crl == nullptr) break;
-    int ok = X509_STORE_add_crl(store, crl);
-    X509_CRL_free(crl);
-    if (ok != 1) {
-      BIO_free(bio);
+    if (X509_STORE_add_crl(store, crl.get()) != 1) {  // takes a reference of its own
       return {StatusCode::kInvalidArgument, "crl " + path + ": " + OpenSslError()};
     }
     ++count;
   }
   ERR_clear_error();  // the end of the file
-  BIO_free(bio);
   if (count == 0) return {StatusCode::kInvalidArgument, "crl " + path + ": no PEM CRL in it"};
   X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
   return Status::Ok();

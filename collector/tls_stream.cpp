@@ -25,22 +25,19 @@ error_code SslError(unsigned long e) {
 }  // namespace
 
 TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::move(socket)) {
-  ssl_ = SSL_new(ctx);
+  ssl_.reset(SSL_new(ctx));
   if (ssl_ == nullptr) throw boost::system::system_error(SslError(ERR_get_error()), "SSL_new");
   // RELEASE_BUFFERS: the record buffers are freed whenever nothing is pending in them.
-  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                         SSL_MODE_RELEASE_BUFFERS);
-  SSL_set_app_data(ssl_, this);
-  SSL_set_info_callback(ssl_, &TlsStream::InfoThunk);
-  SSL_set_accept_state(ssl_);
+  SSL_set_mode(ssl_.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                               SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_app_data(ssl_.get(), this);
+  SSL_set_info_callback(ssl_.get(), &TlsStream::InfoThunk);
+  SSL_set_accept_state(ssl_.get());
   error_code ec;
   socket_.non_blocking(true, ec);
   // The socket BIO does not own the descriptor (BIO_NOCLOSE): the Asio socket closes it.
-  if (!ec && SSL_set_fd(ssl_, socket_.native_handle()) != 1) ec = SslError(ERR_get_error());
-  if (ec) {
-    SSL_free(ssl_);
-    throw boost::system::system_error(ec, "TLS stream");
-  }
+  if (!ec && SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) ec = SslError(ERR_get_error());
+  if (ec) throw boost::system::system_error(ec, "TLS stream");  // ssl_ frees the SSL
 }
 
 TlsStream::~TlsStream() {
@@ -48,22 +45,21 @@ TlsStream::~TlsStream() {
   // (ssl_clear_bad_session). A stopped or timed-out agent ends without close_notify, and a session
   // that completed its handshake stays resumable (framing, not TLS, tells a cut frame apart);
   // ForgetSession() is for the connections that must not be resumed.
-  if (reusable_ && SSL_is_init_finished(ssl_)) {
-    SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
+  if (reusable_ && SSL_is_init_finished(ssl_.get())) {
+    SSL_set_shutdown(ssl_.get(), SSL_get_shutdown(ssl_.get()) | SSL_SENT_SHUTDOWN);
   }
-  SSL_free(ssl_);
-}
+}  // ssl_ frees the SSL before socket_ closes the descriptor
 
 void TlsStream::ForgetSession() {
   reusable_ = false;
-  if (SSL_SESSION* session = SSL_get0_session(ssl_)) {
-    SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl_), session);
+  if (SSL_SESSION* session = SSL_get0_session(ssl_.get())) {
+    SSL_CTX_remove_session(SSL_get_SSL_CTX(ssl_.get()), session);
   }
 }
 
 void TlsStream::SetVerifyCallback(VerifyCallback callback) {
   verify_ = std::move(callback);
-  SSL_set_verify(ssl_, SSL_get_verify_mode(ssl_), &TlsStream::VerifyThunk);
+  SSL_set_verify(ssl_.get(), SSL_get_verify_mode(ssl_.get()), &TlsStream::VerifyThunk);
 }
 
 int TlsStream::VerifyThunk(int preverified, X509_STORE_CTX* ctx) {
@@ -119,19 +115,19 @@ void TlsStream::Drive(Op op) {
     int result = 0;
     switch (op.kind) {
       case Kind::kHandshake:
-        result = SSL_do_handshake(ssl_);
+        result = SSL_do_handshake(ssl_.get());
         break;
       case Kind::kRead:
       case Kind::kReadAll:
-        result = SSL_read_ex(ssl_, op.data + op.done, op.size - op.done, &n);
+        result = SSL_read_ex(ssl_.get(), op.data + op.done, op.size - op.done, &n);
         break;
       case Kind::kWrite:
         if (op.done == op.size) return Complete(std::move(op), {});
-        result = SSL_write_ex(ssl_, op.data + op.done, op.size - op.done, &n);
+        result = SSL_write_ex(ssl_.get(), op.data + op.done, op.size - op.done, &n);
         break;
       case Kind::kShutdown:
         if (!op.close_sent) {
-          result = SSL_shutdown(ssl_);  // 1: both sent and received; 0: ours sent
+          result = SSL_shutdown(ssl_.get());  // 1: both sent and received; 0: ours sent
           if (result == 1) return Complete(std::move(op), {});
           if (result == 0) {
             op.close_sent = true;
@@ -140,7 +136,7 @@ void TlsStream::Drive(Op op) {
         } else {
           // Waiting for the peer's close_notify; what it still sends is read and dropped.
           std::array<char, 4096> scratch;
-          result = SSL_read_ex(ssl_, scratch.data(), scratch.size(), &n);
+          result = SSL_read_ex(ssl_.get(), scratch.data(), scratch.size(), &n);
           if (result == 1) continue;
         }
         break;
@@ -153,7 +149,7 @@ void TlsStream::Drive(Op op) {
       }
       continue;
     }
-    int ssl_error = SSL_get_error(ssl_, result);
+    int ssl_error = SSL_get_error(ssl_.get(), result);
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
       auto wait = ssl_error == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read
                                                    : asio::socket_base::wait_write;

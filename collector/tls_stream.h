@@ -30,6 +30,8 @@
 #include <cstddef>
 #include <functional>
 
+#include "common/transport/openssl_ptr.h"
+
 namespace tidemark::collector {
 
 class TlsStream {
@@ -49,7 +51,7 @@ class TlsStream {
 
   boost::asio::ip::tcp::socket& socket() { return socket_; }
   boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
-  SSL* native_handle() { return ssl_; }
+  SSL* native_handle() { return ssl_.get(); }
 
   // Replaces the verification callback for this connection (the mode stays the context's).
   void SetVerifyCallback(VerifyCallback callback);
@@ -95,7 +97,7 @@ class TlsStream {
   static void InfoThunk(const SSL* ssl, int where, int value);
 
   boost::asio::ip::tcp::socket socket_;
-  SSL* ssl_ = nullptr;
+  openssl::SslPtr ssl_;  // declared after socket_: freed before the socket closes
   VerifyCallback verify_;
   bool close_notify_ = false;  // the peer sent close_notify
   bool reusable_ = true;       // ForgetSession() not called

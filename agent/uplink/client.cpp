@@ -147,9 +147,9 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
   std::unique_ptr<TlsIdentity> id(new TlsIdentity());
   id->host_id_ = *cn;
   ERR_clear_error();
-  id->ctx_ = SSL_CTX_new(TLS_client_method());
+  id->ctx_.reset(SSL_CTX_new(TLS_client_method()));
   if (id->ctx_ == nullptr) return Status{StatusCode::kInternal, "SSL_CTX_new: " + SslErrors()};
-  SSL_CTX* ctx = id->ctx_;
+  SSL_CTX* ctx = id->ctx_.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   // Only the configured CA: the system's trust store has no say over the collector.
@@ -174,24 +174,19 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
   return id;
 }
 
-TlsIdentity::~TlsIdentity() {
-  for (auto& [peer, session] : sessions_) SSL_SESSION_free(session);
-  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
-}
+TlsIdentity::~TlsIdentity() = default;
 
-SSL_SESSION* TlsIdentity::Session(const std::string& peer) const {
+openssl::SslSessionPtr TlsIdentity::Session(const std::string& peer) const {
   std::lock_guard<std::mutex> lock(sessions_mu_);
   auto it = sessions_.find(peer);
   if (it == sessions_.end()) return nullptr;
-  SSL_SESSION_up_ref(it->second);
-  return it->second;
+  SSL_SESSION_up_ref(it->second.get());
+  return openssl::SslSessionPtr(it->second.get());
 }
 
-void TlsIdentity::KeepSession(const std::string& peer, SSL_SESSION* session) const {
+void TlsIdentity::KeepSession(const std::string& peer, openssl::SslSessionPtr session) const {
   std::lock_guard<std::mutex> lock(sessions_mu_);
-  SSL_SESSION*& kept = sessions_[peer];
-  if (kept != nullptr) SSL_SESSION_free(kept);
-  kept = session;
+  sessions_[peer] = std::move(session);
 }
 
 StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identity,
@@ -247,39 +242,38 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
   if (c->fd_ < 0) return Transient("cannot connect to " + c->peer_ + ": " + last_error);
 
   ERR_clear_error();
-  c->ssl_ = SSL_new(identity.ctx());
+  c->ssl_.reset(SSL_new(identity.ctx()));
   if (c->ssl_ == nullptr) return Status{StatusCode::kInternal, "SSL_new: " + SslErrors()};
-  SSL_set_fd(c->ssl_, c->fd_);
+  SSL_set_fd(c->ssl_.get(), c->fd_);
   c->identity_ = &identity;
   c->session_key_ = c->peer_ + " " + server_name;
-  if (SSL_SESSION* session = identity.Session(c->session_key_)) {
+  if (openssl::SslSessionPtr session = identity.Session(c->session_key_)) {
     // Offered, not required: a collector that does not know it (restarted, reloaded) makes a
     // full handshake, with every check below.
-    SSL_set_session(c->ssl_, session);
-    SSL_SESSION_free(session);
+    SSL_set_session(c->ssl_.get(), session.get());  // takes a reference of its own
   }
   // RFC 6125: the name is matched against the subjectAltName only, never the subject's CN.
-  SSL_set_hostflags(c->ssl_,
+  SSL_set_hostflags(c->ssl_.get(),
                     X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
   in6_addr v6{};
   in_addr v4{};
   bool is_ip = ::inet_pton(AF_INET, server_name.c_str(), &v4) == 1 ||
                ::inet_pton(AF_INET6, server_name.c_str(), &v6) == 1;
   if (is_ip) {
-    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_), server_name.c_str()) != 1) {
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_.get()), server_name.c_str()) != 1) {
       return Config("invalid server address " + server_name);
     }
   } else {
-    if (SSL_set_tlsext_host_name(c->ssl_, server_name.c_str()) != 1 ||
-        SSL_set1_host(c->ssl_, server_name.c_str()) != 1) {
+    if (SSL_set_tlsext_host_name(c->ssl_.get(), server_name.c_str()) != 1 ||
+        SSL_set1_host(c->ssl_.get(), server_name.c_str()) != 1) {
       return Config("invalid server name " + server_name);
     }
   }
-  auto done = c->Drive([&] { return SSL_connect(c->ssl_); },
+  auto done = c->Drive([&] { return SSL_connect(c->ssl_.get()); },
                        Clock::now() + std::chrono::milliseconds(timeouts.handshake_ms),
                        Phase::kHandshake, "the TLS handshake");
   if (!done.ok()) return done.status();
-  X509* peer = SSL_get0_peer_certificate(c->ssl_);
+  X509* peer = SSL_get0_peer_certificate(c->ssl_.get());
   if (peer == nullptr) return Refused(c->peer_ + ": the collector presented no certificate");
   if ((X509_get_extension_flags(peer) & EXFLAG_XKUSAGE) == 0 ||
       (X509_get_extended_key_usage(peer) & XKU_SSL_SERVER) == 0) {
@@ -291,23 +285,21 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
 }
 
 Connection::~Connection() {
-  if (ssl_ != nullptr) SSL_free(ssl_);
+  ssl_.reset();
   if (fd_ >= 0) ::close(fd_);
 }
 
 void Connection::Close() {
   if (ssl_ != nullptr) {
     // Best effort, no waiting: the data that matters has been acknowledged.
-    SSL_shutdown(ssl_);
+    SSL_shutdown(ssl_.get());
     // TLS 1.3 tickets came after the handshake, read with the frames since.
-    SSL_SESSION* session = SSL_get1_session(ssl_);
-    if (session != nullptr && SSL_SESSION_is_resumable(session) == 1 && identity_ != nullptr) {
-      identity_->KeepSession(session_key_, session);
-    } else if (session != nullptr) {
-      SSL_SESSION_free(session);
+    openssl::SslSessionPtr session(SSL_get1_session(ssl_.get()));
+    if (session != nullptr && SSL_SESSION_is_resumable(session.get()) == 1 &&
+        identity_ != nullptr) {
+      identity_->KeepSession(session_key_, std::move(session));
     }
-    SSL_free(ssl_);
-    ssl_ = nullptr;
+    ssl_.reset();
     ERR_clear_error();
   }
   if (fd_ >= 0) ::close(fd_);
@@ -322,7 +314,7 @@ StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, 
     errno = 0;
     int rc = op();
     if (rc > 0) return rc;
-    int err = SSL_get_error(ssl_, rc);
+    int err = SSL_get_error(ssl_.get(), rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
       Status s =
           WaitFd(fd_, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, cancel_fd_, what);
@@ -333,7 +325,7 @@ StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, 
       return Transient(peer_ + ": the collector closed the connection during " + what);
     }
     if (phase == Phase::kHandshake) {
-      long verify = SSL_get_verify_result(ssl_);
+      long verify = SSL_get_verify_result(ssl_.get());
       if (verify != X509_V_OK) {
         ERR_clear_error();
         return Refused(peer_ + ": the collector's certificate is not accepted: " +
@@ -369,14 +361,14 @@ Status Connection::Write(std::string_view bytes, Clock::time_point deadline) {
   size_t done = 0;
   while (done < bytes.size()) {
     int chunk = static_cast<int>(std::min<size_t>(bytes.size() - done, 1 << 20));
-    auto n = Drive([&] { return SSL_write(ssl_, bytes.data() + done, chunk); }, deadline,
+    auto n = Drive([&] { return SSL_write(ssl_.get(), bytes.data() + done, chunk); }, deadline,
                    Phase::kIo, "a write");
     if (!n.ok()) {
       // A collector that refuses our certificate (TLS 1.3: after the handshake) sends an alert
       // and closes; our next write may meet the reset before we read the alert. Read it.
       if (n.status().code() == StatusCode::kIoError) {
         char byte = 0;
-        auto alert = Drive([&] { return SSL_read(ssl_, &byte, 1); },
+        auto alert = Drive([&] { return SSL_read(ssl_.get(), &byte, 1); },
                            Clock::now() + std::chrono::seconds(1), Phase::kIo, "a read");
         if (!alert.ok() && alert.status().code() == StatusCode::kPermissionDenied) {
           return alert.status();
@@ -393,7 +385,7 @@ Status Connection::ReadExact(char* out, size_t n, Clock::time_point deadline) {
   size_t done = 0;
   while (done < n) {
     int chunk = static_cast<int>(std::min<size_t>(n - done, 1 << 20));
-    auto got = Drive([&] { return SSL_read(ssl_, out + done, chunk); }, deadline, Phase::kIo,
+    auto got = Drive([&] { return SSL_read(ssl_.get(), out + done, chunk); }, deadline, Phase::kIo,
                      "a frame read");
     if (!got.ok()) return got.status();
     done += static_cast<size_t>(*got);

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "common/status.h"
+#include "common/transport/openssl_ptr.h"
 #include "common/transport/protocol.h"
 
 namespace tidemark::agent::uplink {
@@ -51,7 +52,7 @@ class TlsIdentity {
 
   // The certificate's subject CN: the host id every snapshot carries.
   const std::string& host_id() const { return host_id_; }
-  SSL_CTX* ctx() const { return ctx_; }
+  SSL_CTX* ctx() const { return ctx_.get(); }
 
   // The TLS session of the last connection to `peer` (collector address and server name) that
   // ended cleanly, for the next connection to resume (RFC 8446, 2.2): a resumed handshake
@@ -59,16 +60,16 @@ class TlsIdentity {
   // what a reconnect costs the collector. Null when there is none; the caller frees it. A new
   // identity (renewed certificate files) starts with none, so a session made with the old
   // certificate is never resumed. Thread-safe.
-  SSL_SESSION* Session(const std::string& peer) const;
-  // Keeps `session` (taking the reference) for `peer`, replacing the one kept before.
-  void KeepSession(const std::string& peer, SSL_SESSION* session) const;
+  openssl::SslSessionPtr Session(const std::string& peer) const;
+  // Keeps `session` for `peer`, replacing the one kept before.
+  void KeepSession(const std::string& peer, openssl::SslSessionPtr session) const;
 
  private:
   TlsIdentity() = default;
-  SSL_CTX* ctx_ = nullptr;
+  openssl::SslCtxPtr ctx_;
   std::string host_id_;
   mutable std::mutex sessions_mu_;
-  mutable std::map<std::string, SSL_SESSION*> sessions_;
+  mutable std::map<std::string, openssl::SslSessionPtr> sessions_;
 };
 
 struct Timeouts {
@@ -122,7 +123,7 @@ class Connection {
   StatusOr<int> Drive(Op op, Clock::time_point deadline, Phase phase, const char* what);
   Status ReadExact(char* out, size_t n, Clock::time_point deadline);
 
-  SSL* ssl_ = nullptr;
+  openssl::SslPtr ssl_;
   int fd_ = -1;
   int cancel_fd_ = -1;
   const TlsIdentity* identity_ = nullptr;

@@ -21,21 +21,18 @@
 
 #include "common/atomic_file.h"
 #include "common/text.h"
+#include "common/transport/openssl_ptr.h"
 
 namespace tidemark::pki {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using CrlPtr = std::unique_ptr<X509_CRL, Deleter<X509_CRL, X509_CRL_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
-using AsnTimePtr = std::unique_ptr<ASN1_TIME, Deleter<ASN1_TIME, ASN1_TIME_free>>;
-using RevokedPtr = std::unique_ptr<X509_REVOKED, Deleter<X509_REVOKED, X509_REVOKED_free>>;
+using openssl::AsnTimePtr;
+using openssl::BioPtr;
+using openssl::BnPtr;
+using openssl::CrlPtr;
+using openssl::PkeyPtr;
+using openssl::RevokedPtr;
+using openssl::X509Ptr;
 
 Status OpenSslError(std::string what) {
   unsigned long e = ERR_get_error();
