@@ -434,10 +434,16 @@ TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
             (std::vector<std::string>{
                 "section cron is not in the snapshot", "section services is not in the snapshot",
                 "section sshd is not in the snapshot", "section sudo is not in the snapshot"}));
-  EXPECT_FALSE(ParseIdentity("").ok());
-  EXPECT_FALSE(ParseIdentity("group:").ok());
-  EXPECT_FALSE(ParseIdentity("SHA256:").ok());
-  EXPECT_FALSE(ParseIdentity("bad\x1b[2Kname").ok());
+  for (const auto& [text, why] : std::vector<std::pair<std::string, std::string>>{
+           {"", "a user name, group:NAME or SHA256:... is needed"},
+           {"group:", "a user name, group:NAME or SHA256:... is needed"},
+           {"SHA256:", "a user name, group:NAME or SHA256:... is needed"},
+           {"bad\x1b[2Kname", "holds a control character"}}) {
+    auto id = ParseIdentity(text);
+    EXPECT_FALSE(id.ok()) << text;
+    EXPECT_EQ(id.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(id.status().message(), "IDENTITY: " + why) << text;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
