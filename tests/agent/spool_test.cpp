@@ -267,7 +267,10 @@ TEST(SpoolTest, TheLongestHostIdsGiveValidSnapshotIds) {
   auto spool = MustOpen(root.Host("/s"), log);
   ASSERT_TRUE(spool->AddDocument(Meta(id), "{}\n").ok());
   EXPECT_EQ(Ids(*spool), std::vector<std::string>{id});
-  EXPECT_FALSE(spool->AddDocument(Meta("bad id"), "{}\n").ok());
+  auto bad = spool->AddDocument(Meta("bad id"), "{}\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(bad.status().message(), "spool: invalid snapshot id; the snapshot was not spooled");
 }
 
 TEST(SpoolTest, HeaderRoundTripAndRefusals) {
@@ -278,11 +281,24 @@ TEST(SpoolTest, HeaderRoundTripAndRefusals) {
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->snapshot_id, "web1-20261128T190000Z-0123456789abcdef");
   EXPECT_EQ(meta->collected_at, "2026-11-28T19:00:00Z");
-  EXPECT_FALSE(ParseSpoolHeader(std::string(kSpoolHeaderSize, ' ')).ok());
-  EXPECT_FALSE(EncodeSpoolHeader(Meta(std::string(500, 'a'))).ok());
+  auto blank = ParseSpoolHeader(std::string(kSpoolHeaderSize, ' '));
+  EXPECT_FALSE(blank.ok());
+  EXPECT_EQ(blank.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(blank.status().message(), "not a spool file: no spool magic");
+  auto too_long = EncodeSpoolHeader(Meta(std::string(500, 'a')));
+  EXPECT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.status().message().find("spool header too long for snapshot aaa"),
+            std::string::npos)
+      << too_long.status().message();
   SpoolMeta bad = Meta("x");
   bad.content_hash = "md5:00";
-  EXPECT_FALSE(ParseSpoolHeader(*EncodeSpoolHeader(bad)).ok());
+  auto bad_header = EncodeSpoolHeader(bad);
+  ASSERT_TRUE(bad_header.ok()) << bad_header.status().ToString();
+  auto bad_hash = ParseSpoolHeader(*bad_header);
+  EXPECT_FALSE(bad_hash.ok());
+  EXPECT_EQ(bad_hash.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad_hash.status().message(), "not a spool file: invalid content_hash");
 }
 
 }  // namespace
