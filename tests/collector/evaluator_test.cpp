@@ -141,6 +141,7 @@ TEST_F(EvaluatorTest, WhatWasStoredWhileStoppedIsJudgedAfterTheNextStart) {
   EXPECT_EQ(e->evaluated(), 1);  // the first state is not judged twice
   ASSERT_TRUE(Judged(second).has_value());
   EXPECT_EQ(Result(*Judged(second), "accounts-uid0-only-root").outcome, "fail");
+  ASSERT_TRUE(Judged(first).has_value()) << "state " << first << " is not judged";
   EXPECT_EQ(Result(*Judged(first), "accounts-uid0-only-root").outcome, "pass");
 }
 
@@ -164,6 +165,7 @@ TEST_F(EvaluatorTest, AWakeJudgesANewStateAndNewPoliciesJudgeTheLatestAgain) {
   ASSERT_TRUE(now.has_value());
   EXPECT_NE(now->policy_hash, old_hash);
   EXPECT_EQ(Result(*now, "accounts-uid0-only-root").severity, "critical");
+  ASSERT_TRUE(Judged(old_state).has_value()) << "state " << old_state << " is not judged";
   EXPECT_EQ(Judged(old_state)->policy_hash, old_hash);
 }
 
