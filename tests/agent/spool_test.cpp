@@ -43,6 +43,7 @@ std::vector<std::string> Ids(Spool& spool) {
   auto entries = spool.List();
   EXPECT_TRUE(entries.ok()) << entries.status().ToString();
   std::vector<std::string> ids;
+  if (!entries.ok()) return ids;
   for (const auto& e : *entries) ids.push_back(e.meta.snapshot_id);
   return ids;
 }
@@ -234,8 +235,9 @@ TEST(SpoolTest, ForeignAndCorruptFilesAreQuarantinedNotBlocking) {
   // Sorts first: a corrupt spool file, a truncated one, a foreign file, a directory.
   root.Write("/s/00000000000000000001-junk.snap", std::string(700, '\x01'), 0600);
   root.Write("/s/00000000000000000002-short.snap", "tidemark-spool/1 {}", 0600);
-  root.Write("/s/00000000000000000003-other.snap", *EncodeSpoolHeader(Meta("not-other")) + "{}\n",
-             0600);
+  auto other_header = EncodeSpoolHeader(Meta("not-other"));
+  ASSERT_TRUE(other_header.ok()) << other_header.status().ToString();
+  root.Write("/s/00000000000000000003-other.snap", *other_header + "{}\n", 0600);
   root.Write("/s/notes.txt", "hello", 0644);
   root.Mkdir("/s/subdir");
   ASSERT_TRUE(spool->AddDocument(Meta("ok-2"), "{}\n").ok());

@@ -45,6 +45,7 @@ TEST(ConfigFileTest, FlagsOverrideTheFileAndUnknownKeysAreNamed) {
   EXPECT_NE(ApplyFlags({"--db"}, known, {}, &*c, &pos).message().find("needs a value"),
             std::string::npos);
   auto bad = ParseConfigText("colour = red\n", "g");
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();
   EXPECT_NE(CheckKnownKeys(*bad, known).message().find("g:1"), std::string::npos);
 }
 

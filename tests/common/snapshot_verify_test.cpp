@@ -90,6 +90,7 @@ TEST(SnapshotVerifyTest, AcceptsEveryWriterFormWithTheSameHash) {
        {SerializeSnapshot(s), EncodeSnapshot(s).dump(), EncodeSnapshot(s).dump(2)}) {
     ASSERT_TRUE(DecodeBothWays(text).ok()) << text;
     auto v = VerifySnapshotText(text);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
     EXPECT_EQ(v->content_hash, expected);
     EXPECT_EQ(v->host.id, "web-01");
     EXPECT_EQ(v->collected_at, "2026-11-28T19:00:00Z");

@@ -375,6 +375,7 @@ std::string Ways(const WhoResult& r) {
 WhoResult Find(const FactDb& db, const std::string& identity) {
   StatusOr<Identity> id = ParseIdentity(identity);
   EXPECT_TRUE(id.ok()) << id.status().ToString();
+  if (!id.ok()) return WhoResult{};
   StatusOr<WhoResult> r = FindAccess(db, *id);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? *r : WhoResult{};
