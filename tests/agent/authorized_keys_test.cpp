@@ -243,10 +243,18 @@ TEST(AuthorizedKeysTest, LineTypeMustMatchBlobType) {
   std::string ec = FixtureLine("ecdsa-sha2-nistp384");
   auto curve = ParseLine("ecdsa-sha2-nistp256 " + ec.substr(ec.find(' ') + 1));
   ASSERT_TRUE(curve && !curve->ok());
+  EXPECT_EQ(curve->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      curve->status().message(),
+      "key type mismatch: the line says ecdsa-sha2-nistp256, the key blob is ecdsa-sha2-nistp384");
   // A certificate under its plain key's type name is a mismatch too.
   std::string cert = FixtureLine("ecdsa-sha2-nistp256-cert-v01@openssh.com");
   auto cert_as_plain = ParseLine("ecdsa-sha2-nistp256 " + cert.substr(cert.find(' ') + 1));
   ASSERT_TRUE(cert_as_plain && !cert_as_plain->ok());
+  EXPECT_EQ(cert_as_plain->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cert_as_plain->status().message(),
+            "key type mismatch: the line says ecdsa-sha2-nistp256, the key blob is "
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com");
   // Signature-algorithm names denote their key type (sshkey_type_from_name), names are exact.
   std::string rsa = FixtureLine("ssh-rsa");
   auto alias = ParseLine("rsa-sha2-512 " + rsa.substr(rsa.find(' ') + 1) + " alias");
@@ -254,6 +262,8 @@ TEST(AuthorizedKeysTest, LineTypeMustMatchBlobType) {
   EXPECT_EQ((*alias)->key.type, "ssh-rsa");
   auto upper = ParseLine("SSH-RSA " + rsa.substr(rsa.find(' ') + 1));
   ASSERT_TRUE(upper && !upper->ok());
+  EXPECT_EQ(upper->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(upper->status().message(), "not a key line");
 }
 
 TEST(AuthorizedKeysTest, LinesCommentsBlanksAndComments) {
@@ -267,7 +277,8 @@ TEST(AuthorizedKeysTest, LinesCommentsBlanksAndComments) {
   EXPECT_EQ((*k)->comment, "my key  comment");
   EXPECT_EQ((*k)->options, json::object());
   auto with_opts = ParseLine("from=\"a b\",no-pty  " + ed + " c");
-  ASSERT_TRUE(with_opts && with_opts->ok()) << with_opts->status().ToString();
+  ASSERT_TRUE(with_opts.has_value());
+  ASSERT_TRUE(with_opts->ok()) << with_opts->status().ToString();
   EXPECT_EQ((*with_opts)->options, json({{"from", "a b"}, {"no-pty", true}}));
   EXPECT_EQ((*with_opts)->comment, "c");
   // Bad options: sshd ignores the key, so it is an error, not a key.
@@ -276,6 +287,8 @@ TEST(AuthorizedKeysTest, LinesCommentsBlanksAndComments) {
   EXPECT_EQ(bad->status().message(), "bad key options: unknown key option; sshd ignores this key");
   auto unterminated = ParseLine("command=\"oops " + ed);
   ASSERT_TRUE(unterminated && !unterminated->ok());
+  EXPECT_EQ(unterminated->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(unterminated->status().message(), "invalid key option string: missing end quote");
 }
 
 TEST(AuthorizedKeysTest, MalformedLinesNeverQuoteContent) {
@@ -349,7 +362,8 @@ TEST(AuthorizedKeysTest, SkKeyBlobsFromParts) {
   std::string sk =
       WireString("sk-ssh-ed25519@openssh.com") + WireString(ed[1]) + WireString("ssh:");
   auto k = ParseLine("sk-ssh-ed25519@openssh.com " + Base64(sk) + " sk");
-  ASSERT_TRUE(k && k->ok()) << k->status().ToString();
+  ASSERT_TRUE(k.has_value());
+  ASSERT_TRUE(k->ok()) << k->status().ToString();
   EXPECT_EQ((*k)->key.bits, 256);
   EXPECT_EQ((*k)->key.fingerprint, FingerprintSha256(sk));
   // Without the application string the blob is truncated.
