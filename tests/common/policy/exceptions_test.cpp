@@ -208,6 +208,7 @@ TEST_F(DecideTest, BeforeTheExpiry) {
       Decide("2026-11-30T23:59:59Z", "2026-11-30T00:00:00Z", "2026-11-30T12:00:00Z", true);
   EXPECT_EQ(v.status, ExceptionStatus::kActive);
   EXPECT_EQ(v.items.size(), 1u);
+  ASSERT_TRUE(v.evidence.has_value()) << "no state evidence";
   EXPECT_EQ(v.evidence->snapshot_id, "snap");
 
   // Absent, complete and fresh before the expiry: revoked early, absent since the state came.
