@@ -164,12 +164,14 @@ TEST_F(ExceptionsTest, AbsenceIsReadOnlyFromCompleteSections) {
   TempRoot root;
   WriteRoot(root, true);
   auto clean = fixtures::Loaded(fixtures::Collect(root.path(), kSections));
+  ASSERT_NE(clean, nullptr);
   CoverCheck gone = Check(*clean, 0);
   EXPECT_TRUE(gone.items.empty()) << Items(gone);
   EXPECT_TRUE(gone.unreadable.empty());
 
   // Without the sudo and ssh_keys sections nothing says the grant and the key are gone.
   auto partial = fixtures::Loaded(fixtures::Collect(root.path(), {"accounts", "sysctl"}));
+  ASSERT_NE(partial, nullptr);
   CoverCheck c = Check(*partial, 0);
   EXPECT_TRUE(c.items.empty());
   ASSERT_EQ(c.unreadable.size(), 2u);
@@ -395,6 +397,7 @@ TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
              0440);
   root.Write("/etc/crontab", "0 3 * * * vendor_ops /opt/vendor/sync\n");
   auto db = fixtures::Loaded(fixtures::Collect(root.path(), kWhoSections));
+  ASSERT_NE(db, nullptr);
   WhoResult r = Find(*db, "vendor_ops");
   EXPECT_TRUE(r.incomplete.empty()) << r.incomplete.front();
   EXPECT_EQ(Ways(r),
@@ -426,10 +429,12 @@ TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
   TempRoot clean;
   WriteRoot(clean, true);
   auto after = fixtures::Loaded(fixtures::Collect(clean.path(), kWhoSections));
+  ASSERT_NE(after, nullptr);
   WhoResult none = Find(*after, "vendor_ops");
   EXPECT_EQ(Ways(none), "");
   EXPECT_TRUE(none.incomplete.empty());
   auto partial = fixtures::Loaded(fixtures::Collect(clean.path(), {"accounts", "ssh_keys"}));
+  ASSERT_NE(partial, nullptr);
   WhoResult unsure = Find(*partial, "vendor_ops");
   EXPECT_EQ(Ways(unsure), "");
   EXPECT_EQ(unsure.incomplete,
