@@ -45,7 +45,9 @@ TEST(AccountDbTest, ParsesGroupsAndEffectiveGroups) {
   ASSERT_EQ(db.groups.size(), 5u);
   EXPECT_EQ(db.groups[1].members, (std::vector<std::string>{"bob", "alice"}));
   EXPECT_EQ(db.GroupIdsOf(db.users[0]), (std::vector<uint32_t>{1000, 27, 999}));
-  EXPECT_EQ(db.FindGroupById(1000)->name, "alice");
+  const auto* group = db.FindGroupById(1000);
+  ASSERT_NE(group, nullptr) << "no group 1000";
+  EXPECT_EQ(group->name, "alice");
   EXPECT_EQ(db.FindUser("bob"), nullptr);
 }
 

@@ -173,12 +173,24 @@ TEST(AuthorizedKeysTest, BlobsTruncatedAtEveryLengthAreErrors) {
     std::string blob = BlobOf(FixtureLine(type));
     ASSERT_TRUE(ParseKeyBlob(blob).ok()) << type;
     for (size_t n = 0; n < blob.size(); ++n) {
-      EXPECT_FALSE(ParseKeyBlob(blob.substr(0, n)).ok()) << type << " cut at " << n;
+      auto cut = ParseKeyBlob(blob.substr(0, n));
+      EXPECT_FALSE(cut.ok()) << type << " cut at " << n;
+      EXPECT_EQ(cut.status().code(), StatusCode::kInvalidArgument) << type << " cut at " << n;
+      EXPECT_NE(cut.status().message().find("truncated"), std::string::npos)
+          << type << " cut at " << n << ": " << cut.status().message();
     }
     auto trailing = ParseKeyBlob(blob + std::string(1, '\0'));
     ASSERT_FALSE(trailing.ok());
     EXPECT_EQ(trailing.status().message(), "key blob has trailing data");
   }
+}
+
+// ParseKeyBlob(blob) fails with kInvalidArgument and exactly `message`.
+void ExpectBlobRefused(const std::string& blob, const std::string& message) {
+  auto key = ParseKeyBlob(blob);
+  EXPECT_FALSE(key.ok()) << message;
+  EXPECT_EQ(key.status().code(), StatusCode::kInvalidArgument) << message;
+  EXPECT_EQ(key.status().message(), message);
 }
 
 TEST(AuthorizedKeysTest, BlobContentChecks) {
@@ -194,7 +206,8 @@ TEST(AuthorizedKeysTest, BlobContentChecks) {
   // Negative and short moduli are refused, as sshkey_from_blob does.
   std::string negative = rsa[2];
   negative.erase(0, 1);  // drop the 0x00 that keeps the high bit from meaning "negative"
-  EXPECT_FALSE(ParseKeyBlob(WireString(rsa[0]) + WireString(rsa[1]) + WireString(negative)).ok());
+  ExpectBlobRefused(WireString(rsa[0]) + WireString(rsa[1]) + WireString(negative),
+                    "key blob: RSA modulus is negative");
   auto short_rsa =
       ParseKeyBlob(WireString(rsa[0]) + WireString(rsa[1]) + WireString(rsa[2].substr(0, 65)));
   ASSERT_FALSE(short_rsa.ok());
@@ -203,7 +216,8 @@ TEST(AuthorizedKeysTest, BlobContentChecks) {
   std::vector<std::string> ec = WireStrings(BlobOf(FixtureLine("ecdsa-sha2-nistp384")));
   ASSERT_EQ(ec.size(), 3u);
   // Curve name inside the blob must match the type; the point must be on the curve.
-  EXPECT_FALSE(ParseKeyBlob(WireString(ec[0]) + WireString("nistp256") + WireString(ec[2])).ok());
+  ExpectBlobRefused(WireString(ec[0]) + WireString("nistp256") + WireString(ec[2]),
+                    "key blob: ECDSA curve does not match key type");
   std::string off_curve = ec[2];
   off_curve.back() ^= 1;
   auto bad_point = ParseKeyBlob(WireString(ec[0]) + WireString(ec[1]) + WireString(off_curve));
@@ -211,11 +225,13 @@ TEST(AuthorizedKeysTest, BlobContentChecks) {
   EXPECT_NE(bad_point.status().message().find("not a point on its curve"), std::string::npos);
   std::string compressed = ec[2].substr(0, 49);
   compressed[0] = 0x02;
-  EXPECT_FALSE(ParseKeyBlob(WireString(ec[0]) + WireString(ec[1]) + WireString(compressed)).ok());
+  ExpectBlobRefused(WireString(ec[0]) + WireString(ec[1]) + WireString(compressed),
+                    "key blob: EC point is not in uncompressed form");
 
   std::vector<std::string> ed = WireStrings(BlobOf(FixtureLine("ssh-ed25519")));
-  EXPECT_FALSE(ParseKeyBlob(WireString(ed[0]) + WireString(ed[1] + "x")).ok());
-  EXPECT_FALSE(ParseKeyBlob(WireString("ssh-foo") + WireString(ed[1])).ok());
+  ExpectBlobRefused(WireString(ed[0]) + WireString(ed[1] + "x"),
+                    "key blob: Ed25519 key is not 32 bytes");
+  ExpectBlobRefused(WireString("ssh-foo") + WireString(ed[1]), "key blob has an unknown key type");
 }
 
 TEST(AuthorizedKeysTest, LineTypeMustMatchBlobType) {
@@ -227,10 +243,18 @@ TEST(AuthorizedKeysTest, LineTypeMustMatchBlobType) {
   std::string ec = FixtureLine("ecdsa-sha2-nistp384");
   auto curve = ParseLine("ecdsa-sha2-nistp256 " + ec.substr(ec.find(' ') + 1));
   ASSERT_TRUE(curve && !curve->ok());
+  EXPECT_EQ(curve->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      curve->status().message(),
+      "key type mismatch: the line says ecdsa-sha2-nistp256, the key blob is ecdsa-sha2-nistp384");
   // A certificate under its plain key's type name is a mismatch too.
   std::string cert = FixtureLine("ecdsa-sha2-nistp256-cert-v01@openssh.com");
   auto cert_as_plain = ParseLine("ecdsa-sha2-nistp256 " + cert.substr(cert.find(' ') + 1));
   ASSERT_TRUE(cert_as_plain && !cert_as_plain->ok());
+  EXPECT_EQ(cert_as_plain->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(cert_as_plain->status().message(),
+            "key type mismatch: the line says ecdsa-sha2-nistp256, the key blob is "
+            "ecdsa-sha2-nistp256-cert-v01@openssh.com");
   // Signature-algorithm names denote their key type (sshkey_type_from_name), names are exact.
   std::string rsa = FixtureLine("ssh-rsa");
   auto alias = ParseLine("rsa-sha2-512 " + rsa.substr(rsa.find(' ') + 1) + " alias");
@@ -238,6 +262,8 @@ TEST(AuthorizedKeysTest, LineTypeMustMatchBlobType) {
   EXPECT_EQ((*alias)->key.type, "ssh-rsa");
   auto upper = ParseLine("SSH-RSA " + rsa.substr(rsa.find(' ') + 1));
   ASSERT_TRUE(upper && !upper->ok());
+  EXPECT_EQ(upper->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(upper->status().message(), "not a key line");
 }
 
 TEST(AuthorizedKeysTest, LinesCommentsBlanksAndComments) {
@@ -251,7 +277,8 @@ TEST(AuthorizedKeysTest, LinesCommentsBlanksAndComments) {
   EXPECT_EQ((*k)->comment, "my key  comment");
   EXPECT_EQ((*k)->options, json::object());
   auto with_opts = ParseLine("from=\"a b\",no-pty  " + ed + " c");
-  ASSERT_TRUE(with_opts && with_opts->ok()) << with_opts->status().ToString();
+  ASSERT_TRUE(with_opts.has_value());
+  ASSERT_TRUE(with_opts->ok()) << with_opts->status().ToString();
   EXPECT_EQ((*with_opts)->options, json({{"from", "a b"}, {"no-pty", true}}));
   EXPECT_EQ((*with_opts)->comment, "c");
   // Bad options: sshd ignores the key, so it is an error, not a key.
@@ -260,6 +287,8 @@ TEST(AuthorizedKeysTest, LinesCommentsBlanksAndComments) {
   EXPECT_EQ(bad->status().message(), "bad key options: unknown key option; sshd ignores this key");
   auto unterminated = ParseLine("command=\"oops " + ed);
   ASSERT_TRUE(unterminated && !unterminated->ok());
+  EXPECT_EQ(unterminated->status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(unterminated->status().message(), "invalid key option string: missing end quote");
 }
 
 TEST(AuthorizedKeysTest, MalformedLinesNeverQuoteContent) {
@@ -333,12 +362,13 @@ TEST(AuthorizedKeysTest, SkKeyBlobsFromParts) {
   std::string sk =
       WireString("sk-ssh-ed25519@openssh.com") + WireString(ed[1]) + WireString("ssh:");
   auto k = ParseLine("sk-ssh-ed25519@openssh.com " + Base64(sk) + " sk");
-  ASSERT_TRUE(k && k->ok()) << k->status().ToString();
+  ASSERT_TRUE(k.has_value());
+  ASSERT_TRUE(k->ok()) << k->status().ToString();
   EXPECT_EQ((*k)->key.bits, 256);
   EXPECT_EQ((*k)->key.fingerprint, FingerprintSha256(sk));
   // Without the application string the blob is truncated.
   std::string no_app = WireString("sk-ssh-ed25519@openssh.com") + WireString(ed[1]);
-  EXPECT_FALSE(ParseKeyBlob(no_app).ok());
+  ExpectBlobRefused(no_app, "key blob truncated in security key application");
 }
 
 }  // namespace

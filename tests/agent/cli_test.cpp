@@ -76,7 +76,9 @@ TEST(AgentCliTest, HostIdFlagWins) {
   MinimalRoot(root);
   auto r = Agent({"collect", "--root=" + root.path(), "--host-id=db-7", "--only=accounts"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(DecodeSnapshot(r.out)->host.id, "db-7");
+  auto doc = DecodeSnapshot(r.out);
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_EQ(doc->host.id, "db-7");
 }
 
 TEST(AgentCliTest, OutputFileIsMode0600) {
@@ -167,7 +169,9 @@ TEST(AgentCliTest, OfflineRootWithoutHostnameNeedsHostId) {
   EXPECT_EQ(Agent({"collect", "--root", root.path(), "--only", "accounts"}).code, kExitUsage);
   auto ok = Agent({"collect", "--root", root.path(), "--only", "accounts", "--host-id", "img-1"});
   ASSERT_EQ(ok.code, kExitOk) << ok.err;
-  EXPECT_EQ(DecodeSnapshot(ok.out)->host.id, "img-1");
+  auto doc = DecodeSnapshot(ok.out);
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_EQ(doc->host.id, "img-1");
 }
 
 // issue 9, defect 9: an empty root is "could not be read", never "(none)"; audit exits 3.

@@ -105,13 +105,21 @@ TEST_F(LoginTest, LoginDefsUseraddShellAndPath) {
   EXPECT_EQ((*max)["value"], "90");
   EXPECT_EQ((*max)["source"], json({{"line", 4}}));  // the file is login_defs.path
   EXPECT_EQ((*max)["overridden"].size(), 1u);
-  EXPECT_EQ((*Find(defs, "ENCRYPT_METHOD"))["value"], "SHA512");
+  const json* encrypt = Find(defs, "ENCRYPT_METHOD");
+  ASSERT_NE(encrypt, nullptr) << "no login.defs ENCRYPT_METHOD";
+  EXPECT_EQ((*encrypt)["value"], "SHA512");
   EXPECT_EQ(Find(defs, "LONELY"), nullptr);
-  EXPECT_EQ((*Find(defs, "UMASK"))["id"], "login_defs:UMASK");
+  const json* umask = Find(defs, "UMASK");
+  ASSERT_NE(umask, nullptr) << "no login.defs UMASK";
+  EXPECT_EQ((*umask)["id"], "login_defs:UMASK");
 
   const json& ua = j["useradd"]["settings"];
-  EXPECT_EQ((*Find(ua, "INACTIVE"))["value"], "30");
-  EXPECT_EQ((*Find(ua, " INACTIVE"))["value"], "1");  // useradd matches from column 0
+  const json* inactive = Find(ua, "INACTIVE");
+  ASSERT_NE(inactive, nullptr) << "no useradd INACTIVE";
+  EXPECT_EQ((*inactive)["value"], "30");
+  const json* spaced = Find(ua, " INACTIVE");
+  ASSERT_NE(spaced, nullptr) << "no useradd ' INACTIVE'";
+  EXPECT_EQ((*spaced)["value"], "1");  // useradd matches from column 0
 
   std::vector<std::string> got;
   for (const auto& s : j["shell_settings"])

@@ -178,7 +178,9 @@ TEST_F(ServicesFixture, DefaultValuedKeysAreLeftOut) {
   EXPECT_FALSE(env->contains("user"));  // an empty User= resets to the default
   EXPECT_FALSE((*env)["environment_files"][0].contains("optional"));
   EXPECT_EQ((*env)["environment_files"][0]["source"], json({{"line", 2}}));
-  EXPECT_FALSE(Find(d, "bare.target")->contains("exec_start"));
+  const json* target = Find(d, "bare.target");
+  ASSERT_NE(target, nullptr) << "no unit bare.target";
+  EXPECT_FALSE(target->contains("exec_start"));
 }
 
 TEST_F(ServicesFixture, SourceNamedOnlyWhenNotUnitDirSlashName) {
@@ -187,13 +189,17 @@ TEST_F(ServicesFixture, SourceNamedOnlyWhenNotUnitDirSlashName) {
   root_.Write("/etc/systemd/system/local.service", "[Service]\nExecStart=/bin/local\n");
   json d = Run();
   EXPECT_EQ(d["unit_dir"], "/lib/systemd/system");
-  EXPECT_FALSE(Find(d, "real.service")->contains("source"));
+  const json* real = Find(d, "real.service");
+  ASSERT_NE(real, nullptr) << "no unit real.service";
+  EXPECT_FALSE(real->contains("source"));
   // An alias names its target's file, a unit elsewhere its own; a unit is its file: no line.
-  EXPECT_EQ((*Find(d, "other.service"))["state"], "alias");
-  EXPECT_EQ((*Find(d, "other.service"))["source"],
-            json({{"file", "/lib/systemd/system/real.service"}}));
-  EXPECT_EQ((*Find(d, "local.service"))["source"],
-            json({{"file", "/etc/systemd/system/local.service"}}));
+  const json* other = Find(d, "other.service");
+  ASSERT_NE(other, nullptr) << "no unit other.service";
+  EXPECT_EQ((*other)["state"], "alias");
+  EXPECT_EQ((*other)["source"], json({{"file", "/lib/systemd/system/real.service"}}));
+  const json* local = Find(d, "local.service");
+  ASSERT_NE(local, nullptr) << "no unit local.service";
+  EXPECT_EQ((*local)["source"], json({{"file", "/etc/systemd/system/local.service"}}));
 }
 
 TEST_F(ServicesFixture, InstancesExpandNameSpecifiers) {
@@ -230,10 +236,15 @@ TEST_F(ServicesFixture, LargeUnitFilesBeyondTheMemoAreReadAgain) {
   root_.Symlink("/etc/systemd/system/multi-user.target.wants/big@y.service",
                 "/lib/systemd/system/big@.service");
   json d = Run();
-  EXPECT_EQ((*Find(d, "a.service"))["exec_start"][0]["command"], "/bin/a");
-  EXPECT_EQ((*Find(d, "big@x.service"))["exec_start"][0]["command"], "/bin/b x");
-  EXPECT_EQ((*Find(d, "big@y.service"))["exec_start"][0]["command"], "/bin/b y");
-  EXPECT_EQ((*Find(d, "big@.service"))["exec_start"][0]["command"], "/bin/b %i");
+  for (const auto& [unit, command] :
+       std::vector<std::pair<std::string, std::string>>{{"a.service", "/bin/a"},
+                                                        {"big@x.service", "/bin/b x"},
+                                                        {"big@y.service", "/bin/b y"},
+                                                        {"big@.service", "/bin/b %i"}}) {
+    const json* u = Find(d, unit);
+    ASSERT_NE(u, nullptr) << "no unit " << unit;
+    EXPECT_EQ((*u)["exec_start"][0]["command"], command) << unit;
+  }
 }
 
 TEST_F(ServicesFixture, SecretsInExecStartAreMasked) {
@@ -267,7 +278,9 @@ TEST_F(ServicesFixture, BadInputIsNamedAndTheRestIsProduced) {
   Section s;
   json d = Run(&s);
   EXPECT_EQ(s.status, SectionStatus::kPartial);
-  EXPECT_EQ((*Find(d, "good.service"))["state"], "static");
+  const json* good = Find(d, "good.service");
+  ASSERT_NE(good, nullptr) << "no unit good.service";
+  EXPECT_EQ((*good)["state"], "static");
   for (const char* bad : {"fifo.service", "dir.service", "loop1.service", "huge.service"}) {
     const json* u = Find(d, bad);
     ASSERT_NE(u, nullptr) << bad;
@@ -276,6 +289,7 @@ TEST_F(ServicesFixture, BadInputIsNamedAndTheRestIsProduced) {
     EXPECT_NE(SourceFile(d, *u), "") << bad;
   }
   const json* nul = Find(d, "nul.service");
+  ASSERT_NE(nul, nullptr) << "no unit nul.service";
   EXPECT_EQ((*nul)["state"], "static");
   EXPECT_EQ((*nul)["user"]["value"], "u");
   bool named = false;

@@ -43,6 +43,7 @@ std::vector<std::string> Ids(Spool& spool) {
   auto entries = spool.List();
   EXPECT_TRUE(entries.ok()) << entries.status().ToString();
   std::vector<std::string> ids;
+  if (!entries.ok()) return ids;
   for (const auto& e : *entries) ids.push_back(e.meta.snapshot_id);
   return ids;
 }
@@ -60,10 +61,12 @@ TEST(SpoolTest, OldestFirstAcrossReopenAndModes) {
   Logged log;
   {
     auto spool = MustOpen(dir, log);
+    ASSERT_NE(spool, nullptr);
     ASSERT_TRUE(spool->AddDocument(Meta("h-1"), "{\"one\":1}\n").ok());
     ASSERT_TRUE(spool->AddDocument(Meta("h-0"), "{\"two\":2}\n").ok());
   }
   auto spool = MustOpen(dir, log);
+  ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(spool->AddDocument(Meta("a-9"), "{\"three\":3}\n").ok());
   // Order of spooling, not of ids.
   EXPECT_EQ(Ids(*spool), (std::vector<std::string>{"h-1", "h-0", "a-9"}));
@@ -85,6 +88,7 @@ TEST(SpoolTest, CountBoundDropsOldestAndCounts) {
   TempRoot root;
   Logged log;
   auto spool = MustOpen(root.Host("/s"), log, {.max_files = 2, .max_bytes = 1 << 20});
+  ASSERT_NE(spool, nullptr);
   for (const char* id : {"s-1", "s-2", "s-3", "s-4"}) {
     ASSERT_TRUE(spool->AddDocument(Meta(id), "{}\n").ok());
   }
@@ -99,6 +103,7 @@ TEST(SpoolTest, ByteBoundKeepsTheNewestEvenWhenAloneTooLarge) {
   Logged log;
   std::string big(8000, 'x');
   auto spool = MustOpen(root.Host("/s"), log, {.max_files = 100, .max_bytes = 5000});
+  ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(spool->AddDocument(Meta("b-1"), "{\"a\":1}\n").ok());
   ASSERT_TRUE(spool->AddDocument(Meta("b-2"), "{\"a\":2}\n").ok());
   EXPECT_EQ(spool->counters().dropped, 0);
@@ -113,6 +118,7 @@ TEST(SpoolTest, CountersSurviveRestartAndResetOnlyWhatWasReported) {
   Logged log;
   {
     auto spool = MustOpen(dir, log, {.max_files = 1, .max_bytes = 1 << 20});
+    ASSERT_NE(spool, nullptr);
     ASSERT_TRUE(spool->AddDocument(Meta("c-1"), "{}\n").ok());
     ASSERT_TRUE(spool->AddDocument(Meta("c-2"), "{}\n").ok());
     auto entries = spool->List();
@@ -121,6 +127,7 @@ TEST(SpoolTest, CountersSurviveRestartAndResetOnlyWhatWasReported) {
     ASSERT_TRUE(spool->SetLastAckedHash("sha256:" + std::string(64, 'b')).ok());
   }
   auto spool = MustOpen(dir, log);
+  ASSERT_NE(spool, nullptr);
   EXPECT_EQ(spool->counters().dropped, 1);
   EXPECT_EQ(spool->counters().rejected, 1);
   EXPECT_EQ(spool->last_acked_hash(), "sha256:" + std::string(64, 'b'));
@@ -142,6 +149,7 @@ TEST(SpoolTest, RejectMovesToRejectedWithALogLine) {
   std::string dir = root.Host("/s");
   Logged log;
   auto spool = MustOpen(dir, log);
+  ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(spool->AddDocument(Meta("r-1"), "{}\n").ok());
   ASSERT_TRUE(spool->AddDocument(Meta("r-2"), "{}\n").ok());
   auto entries = spool->List();
@@ -160,6 +168,7 @@ TEST(SpoolTest, RejectedFilesCountAgainstTheCountBoundOldestFirst) {
   std::string dir = root.Host("/s");
   Logged log;
   auto spool = MustOpen(dir, log, {.max_files = 3, .max_bytes = 1 << 20});
+  ASSERT_NE(spool, nullptr);
   for (const char* id : {"r-1", "r-2"}) ASSERT_TRUE(spool->AddDocument(Meta(id), "{}\n").ok());
   auto entries = spool->List();
   ASSERT_TRUE(entries.ok());
@@ -189,6 +198,7 @@ TEST(SpoolTest, RejectedFilesCountAgainstTheByteBound) {
   std::string big = "\"" + std::string(5000, 'x') + "\"\n";
   int64_t one = static_cast<int64_t>(big.size() + kSpoolHeaderSize);
   auto spool = MustOpen(dir, log, {.max_files = 100, .max_bytes = 2 * one + 100});
+  ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(spool->AddDocument(Meta("r-1"), big).ok());
   auto entries = spool->List();
   ASSERT_TRUE(entries.ok());
@@ -207,6 +217,7 @@ TEST(SpoolTest, CrashLeftoversAreRemovedAtOpen) {
   root.Write("/s/.tmp-state-XyZ123", "{", 0600);
   Logged log;
   auto spool = MustOpen(root.Host("/s"), log);
+  ASSERT_NE(spool, nullptr);
   EXPECT_TRUE(Ids(*spool).empty());
   EXPECT_EQ(Names(root.Host("/s")), (std::vector<std::string>{".lock", "rejected"}));
   EXPECT_TRUE(log.Has("partial write"));
@@ -216,6 +227,7 @@ TEST(SpoolTest, AFailedWriteLeavesNothing) {
   TempRoot root;
   Logged log;
   auto spool = MustOpen(root.Host("/s"), log);
+  ASSERT_NE(spool, nullptr);
   auto added = spool->Add([](const Spool::BodySink& sink) -> StatusOr<SpoolMeta> {
     EXPECT_TRUE(sink("{\"partial\":").ok());
     return Status{StatusCode::kIoError, "simulated: No space left on device"};
@@ -230,12 +242,14 @@ TEST(SpoolTest, ForeignAndCorruptFilesAreQuarantinedNotBlocking) {
   std::string dir = root.Host("/s");
   Logged log;
   auto spool = MustOpen(dir, log);
+  ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(spool->AddDocument(Meta("ok-1"), "{}\n").ok());
   // Sorts first: a corrupt spool file, a truncated one, a foreign file, a directory.
   root.Write("/s/00000000000000000001-junk.snap", std::string(700, '\x01'), 0600);
   root.Write("/s/00000000000000000002-short.snap", "tidemark-spool/1 {}", 0600);
-  root.Write("/s/00000000000000000003-other.snap", *EncodeSpoolHeader(Meta("not-other")) + "{}\n",
-             0600);
+  auto other_header = EncodeSpoolHeader(Meta("not-other"));
+  ASSERT_TRUE(other_header.ok()) << other_header.status().ToString();
+  root.Write("/s/00000000000000000003-other.snap", *other_header + "{}\n", 0600);
   root.Write("/s/notes.txt", "hello", 0644);
   root.Mkdir("/s/subdir");
   ASSERT_TRUE(spool->AddDocument(Meta("ok-2"), "{}\n").ok());
@@ -252,6 +266,7 @@ TEST(SpoolTest, OneProcessAtATime) {
   TempRoot root;
   Logged log;
   auto first = MustOpen(root.Host("/s"), log);
+  ASSERT_NE(first, nullptr);
   auto second = Spool::Open(root.Host("/s"), {}, log.fn());
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kUnavailable);
@@ -265,9 +280,13 @@ TEST(SpoolTest, TheLongestHostIdsGiveValidSnapshotIds) {
   TempRoot root;
   Logged log;
   auto spool = MustOpen(root.Host("/s"), log);
+  ASSERT_NE(spool, nullptr);
   ASSERT_TRUE(spool->AddDocument(Meta(id), "{}\n").ok());
   EXPECT_EQ(Ids(*spool), std::vector<std::string>{id});
-  EXPECT_FALSE(spool->AddDocument(Meta("bad id"), "{}\n").ok());
+  auto bad = spool->AddDocument(Meta("bad id"), "{}\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(bad.status().message(), "spool: invalid snapshot id; the snapshot was not spooled");
 }
 
 TEST(SpoolTest, HeaderRoundTripAndRefusals) {
@@ -278,11 +297,24 @@ TEST(SpoolTest, HeaderRoundTripAndRefusals) {
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
   EXPECT_EQ(meta->snapshot_id, "web1-20261128T190000Z-0123456789abcdef");
   EXPECT_EQ(meta->collected_at, "2026-11-28T19:00:00Z");
-  EXPECT_FALSE(ParseSpoolHeader(std::string(kSpoolHeaderSize, ' ')).ok());
-  EXPECT_FALSE(EncodeSpoolHeader(Meta(std::string(500, 'a'))).ok());
+  auto blank = ParseSpoolHeader(std::string(kSpoolHeaderSize, ' '));
+  EXPECT_FALSE(blank.ok());
+  EXPECT_EQ(blank.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(blank.status().message(), "not a spool file: no spool magic");
+  auto too_long = EncodeSpoolHeader(Meta(std::string(500, 'a')));
+  EXPECT_FALSE(too_long.ok());
+  EXPECT_EQ(too_long.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_long.status().message().find("spool header too long for snapshot aaa"),
+            std::string::npos)
+      << too_long.status().message();
   SpoolMeta bad = Meta("x");
   bad.content_hash = "md5:00";
-  EXPECT_FALSE(ParseSpoolHeader(*EncodeSpoolHeader(bad)).ok());
+  auto bad_header = EncodeSpoolHeader(bad);
+  ASSERT_TRUE(bad_header.ok()) << bad_header.status().ToString();
+  auto bad_hash = ParseSpoolHeader(*bad_header);
+  EXPECT_FALSE(bad_hash.ok());
+  EXPECT_EQ(bad_hash.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad_hash.status().message(), "not a spool file: invalid content_hash");
 }
 
 }  // namespace

@@ -309,8 +309,16 @@ TEST(ExpandAuthorizedKeysFilesTest, TokensRelativePathsAndNone) {
   EXPECT_EQ(*files, (std::vector<std::string>{"/home/alice/.ssh/authorized_keys",
                                               "/home/alice/.ssh/k_alice", "/etc/ssh/keys/1234",
                                               "/x/100%/alice", "/home/alice/rel/alice"}));
-  EXPECT_FALSE(ExpandAuthorizedKeysFiles({"%d/keys"}, u).ok());
-  EXPECT_FALSE(ExpandAuthorizedKeysFiles({"keys%"}, u).ok());
+  auto unknown_token = ExpandAuthorizedKeysFiles({"%d/keys"}, u);
+  EXPECT_FALSE(unknown_token.ok());
+  EXPECT_EQ(unknown_token.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unknown_token.status().message().find("unknown token %d"), std::string::npos)
+      << unknown_token.status().message();
+  auto lone_percent = ExpandAuthorizedKeysFiles({"keys%"}, u);
+  EXPECT_FALSE(lone_percent.ok());
+  EXPECT_EQ(lone_percent.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(lone_percent.status().message().find("ends in a lone '%'"), std::string::npos)
+      << lone_percent.status().message();
   auto none = ExpandAuthorizedKeysFiles({"none"}, u);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->empty());

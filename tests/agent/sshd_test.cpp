@@ -138,7 +138,10 @@ TEST_F(SshdTest, UnknownMatchCriterionNamesFileAndLine) {
   EXPECT_FALSE(c.would_start());
   EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "Unsupported Match attribute"));
   EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "Bad Match condition"));
-  EXPECT_FALSE(c.Dump({}).ok());
+  auto dump = c.Dump({});
+  EXPECT_FALSE(dump.ok());
+  EXPECT_EQ(dump.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(dump.status().message(), "/etc/ssh/sshd_config line 2: Bad Match condition");
 }
 
 TEST_F(SshdTest, IncludeLoopStopsAtTheRecursionLimit) {

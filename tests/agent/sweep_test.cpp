@@ -91,9 +91,13 @@ TEST_F(SweepTest, ReportsSetIdFilesWithStreamedHashes) {
   EXPECT_FALSE(suid->contains("source"));   // compact: the item is its own source
   EXPECT_EQ((*suid)["packages"], nullptr);  // no dpkg database in this root
   EXPECT_EQ(s.data["dpkg"]["state"], "absent");
-  EXPECT_EQ((*FindPath(items, "/usr/bin/sgid"))["sha256"], Sha256Hex(big));
-  EXPECT_EQ((*FindPath(items, "/usr/bin/both"))["setuid"], true);
-  EXPECT_EQ((*FindPath(items, "/usr/bin/both"))["setgid"], true);
+  const json* sgid = FindPath(items, "/usr/bin/sgid");
+  ASSERT_NE(sgid, nullptr) << "no item for /usr/bin/sgid";
+  EXPECT_EQ((*sgid)["sha256"], Sha256Hex(big));
+  const json* both = FindPath(items, "/usr/bin/both");
+  ASSERT_NE(both, nullptr) << "no item for /usr/bin/both";
+  EXPECT_EQ((*both)["setuid"], true);
+  EXPECT_EQ((*both)["setgid"], true);
   EXPECT_EQ(s.data["counts"]["setid_files"], 3);
 }
 
@@ -108,11 +112,16 @@ TEST_F(SweepTest, WorldWritableFilesAndDirectoriesWithoutSticky) {
   Section s = Run();
   EXPECT_EQ(Paths(s.data["world_writable_files"]),
             (std::set<std::string>{"/data/pipe", "/data/ww"}));
-  EXPECT_EQ((*FindPath(s.data["world_writable_files"], "/data/pipe"))["type"], "fifo");
-  EXPECT_EQ((*FindPath(s.data["world_writable_files"], "/data/ww"))["mode"], "0666");
+  const json* pipe_item = FindPath(s.data["world_writable_files"], "/data/pipe");
+  ASSERT_NE(pipe_item, nullptr) << "no world-writable item for /data/pipe";
+  EXPECT_EQ((*pipe_item)["type"], "fifo");
+  const json* ww = FindPath(s.data["world_writable_files"], "/data/ww");
+  ASSERT_NE(ww, nullptr) << "no world-writable item for /data/ww";
+  EXPECT_EQ((*ww)["mode"], "0666");
   EXPECT_EQ(Paths(s.data["world_writable_dirs"]), (std::set<std::string>{"/data/open"}));
-  EXPECT_EQ((*FindPath(s.data["world_writable_dirs"], "/data/open"))["id"],
-            "sweep:world_writable_dir:/data/open");
+  const json* open_dir = FindPath(s.data["world_writable_dirs"], "/data/open");
+  ASSERT_NE(open_dir, nullptr) << "no world-writable directory item for /data/open";
+  EXPECT_EQ((*open_dir)["id"], "sweep:world_writable_dir:/data/open");
 }
 
 TEST_F(SweepTest, UnownedFiles) {
@@ -128,17 +137,23 @@ TEST_F(SweepTest, UnownedFiles) {
   Section s = Run();
   const json& items = s.data["unowned_files"];
   EXPECT_EQ(Paths(items), (std::set<std::string>{"/data/lnk", "/data/nogroup", "/data/nouser"}));
-  const json& nouser = *FindPath(items, "/data/nouser");
+  const json* nouser_item = FindPath(items, "/data/nouser");
+  ASSERT_NE(nouser_item, nullptr) << "no unowned item for /data/nouser";
+  const json& nouser = *nouser_item;
   EXPECT_EQ(nouser["no_user"], true);
   EXPECT_EQ(nouser["no_group"], false);
   EXPECT_EQ(nouser["uid"], 4242);
   EXPECT_EQ(nouser["owner"], nullptr);
   EXPECT_EQ(nouser["group"], "root");
-  const json& nogroup = *FindPath(items, "/data/nogroup");
+  const json* nogroup_item = FindPath(items, "/data/nogroup");
+  ASSERT_NE(nogroup_item, nullptr) << "no unowned item for /data/nogroup";
+  const json& nogroup = *nogroup_item;
   EXPECT_EQ(nogroup["no_user"], false);
   EXPECT_EQ(nogroup["no_group"], true);
   EXPECT_EQ(nogroup["owner"], "alice");
-  EXPECT_EQ((*FindPath(items, "/data/lnk"))["type"], "symlink");
+  const json* lnk = FindPath(items, "/data/lnk");
+  ASSERT_NE(lnk, nullptr) << "no unowned item for /data/lnk";
+  EXPECT_EQ((*lnk)["type"], "symlink");
 }
 
 TEST_F(SweepTest, SymlinksAreNeverFollowed) {
@@ -238,7 +253,9 @@ TEST_F(SweepTest, HugeSparseSetIdFileIsNotHashed) {
   EXPECT_TRUE((*big)["sha256"].is_null());
   EXPECT_EQ((*big)["not_hashed"], "not hashed: larger than 16777216 bytes");
   EXPECT_EQ((*big)["size"], 64ull << 30);
-  EXPECT_EQ((*FindPath(s.data["setid_files"], "/usr/bin/su"))["sha256"], Sha256Hex("su-binary"));
+  const json* su = FindPath(s.data["setid_files"], "/usr/bin/su");
+  ASSERT_NE(su, nullptr) << "no setid item for /usr/bin/su";
+  EXPECT_EQ((*su)["sha256"], Sha256Hex("su-binary"));
 }
 
 TEST_F(SweepTest, HashingBudgetIsSharedAndRootsFilesComeFirst) {
@@ -494,20 +511,32 @@ TEST_F(DpkgTest, MergedUsrAndDiversions) {
   EXPECT_EQ(s.data["dpkg"]["state"], "present");
   EXPECT_EQ(s.data["dpkg"]["merged_usr"], (json{"bin", "sbin"}));
   const json& items = s.data["setid_files"];
-  auto pkgs = [&](std::string_view path) { return (*FindPath(items, path))["packages"]; };
+  auto pkgs = [&](std::string_view path) {
+    const json* item = FindPath(items, path);
+    EXPECT_NE(item, nullptr) << "no setid item for " << path;
+    return item != nullptr ? (*item)["packages"] : json("(no item)");
+  };
   EXPECT_EQ(pkgs("/usr/bin/su"), (json{"util-linux"}));
-  EXPECT_EQ((*FindPath(items, "/usr/bin/su"))["dpkg_path"], "/bin/su");
+  const json* su = FindPath(items, "/usr/bin/su");
+  ASSERT_NE(su, nullptr) << "no setid item for /usr/bin/su";
+  EXPECT_EQ((*su)["dpkg_path"], "/bin/su");
   EXPECT_EQ(pkgs("/usr/bin/passwd"), (json{"passwd"}));
   EXPECT_EQ(pkgs("/usr/sbin/unix_chkpwd"), (json{"libpam-modules-bin"}));
-  EXPECT_EQ((*FindPath(items, "/usr/sbin/unix_chkpwd"))["dpkg_path"], "/sbin/unix_chkpwd");
+  const json* chkpwd = FindPath(items, "/usr/sbin/unix_chkpwd");
+  ASSERT_NE(chkpwd, nullptr) << "no setid item for /usr/sbin/unix_chkpwd";
+  EXPECT_EQ((*chkpwd)["dpkg_path"], "/sbin/unix_chkpwd");
   EXPECT_EQ(pkgs("/usr/bin/perf"), (json{"perf-wrapper"}));
   EXPECT_EQ(pkgs("/usr/bin/perf.distrib"), (json{"perf-real"}));
-  const json& div = (*FindPath(items, "/usr/bin/perf.distrib"))["diversion"];
+  const json* distrib = FindPath(items, "/usr/bin/perf.distrib");
+  ASSERT_NE(distrib, nullptr) << "no setid item for /usr/bin/perf.distrib";
+  const json& div = (*distrib)["diversion"];
   EXPECT_EQ(div["from"], "/usr/bin/perf");
   EXPECT_EQ(div["by"], "perf-wrapper");
   EXPECT_EQ(div["local"], false);
   EXPECT_EQ(pkgs("/usr/bin/mine"), json::array());  // the admin's file, not passwd's
-  EXPECT_EQ((*FindPath(items, "/usr/bin/mine"))["diversion"]["local"], true);
+  const json* mine = FindPath(items, "/usr/bin/mine");
+  ASSERT_NE(mine, nullptr) << "no setid item for /usr/bin/mine";
+  EXPECT_EQ((*mine)["diversion"]["local"], true);
   EXPECT_EQ(pkgs("/usr/lib64/x/helper"), json::array());  // /lib64 is not merged here
   EXPECT_EQ(pkgs("/opt/stray"), json::array());
 }
@@ -530,7 +559,9 @@ TEST_F(DpkgTest, UnreadableListIsANamedErrorAndTheRestIsStillUsed) {
   bool named = false;
   for (const auto& e : s.errors) named = named || e.path == "/var/lib/dpkg/info/passwd.list";
   EXPECT_TRUE(named);
-  EXPECT_EQ((*FindPath(s.data["setid_files"], "/usr/bin/su"))["packages"], (json{"util-linux"}));
+  const json* su = FindPath(s.data["setid_files"], "/usr/bin/su");
+  ASSERT_NE(su, nullptr) << "no setid item for /usr/bin/su";
+  EXPECT_EQ((*su)["packages"], (json{"util-linux"}));
 }
 
 }  // namespace

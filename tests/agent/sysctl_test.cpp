@@ -187,10 +187,14 @@ TEST(SysctlCollect, PrecedenceMaskingAndLexicalOrder) {
   ASSERT_EQ((*fwd)["overridden"].size(), 2u);
   EXPECT_EQ((*fwd)["overridden"][0]["source"]["file"], "/usr/lib/sysctl.d/10-vendor.conf");
   EXPECT_EQ((*fwd)["overridden"][1]["value"], "1");
-  EXPECT_EQ((*Setting(j, "kernel.kptr_restrict"))["value"], "2");
+  const json* kptr = Setting(j, "kernel.kptr_restrict");
+  ASSERT_NE(kptr, nullptr) << "no kernel.kptr_restrict setting";
+  EXPECT_EQ((*kptr)["value"], "2");
   EXPECT_EQ(Setting(j, "kernel.dmesg_restrict"), nullptr);
   EXPECT_EQ(Setting(j, "fs.suid_dumpable"), nullptr);
-  EXPECT_EQ((*Setting(j, "kernel.sysrq"))["value"], "16");
+  const json* sysrq = Setting(j, "kernel.sysrq");
+  ASSERT_NE(sysrq, nullptr) << "no kernel.sysrq setting";
+  EXPECT_EQ((*sysrq)["value"], "16");
   // Every assignment read is listed with its file and line.
   EXPECT_EQ(j["assignments"].size(), 5u);
   for (const auto& a : j["assignments"]) {
@@ -242,8 +246,10 @@ TEST(SysctlCollect, SysctlConfLinkedOrAppended) {
     root.Write("/etc/sysctl.d/zz-last.conf", "kernel.sysrq = 2\n");
     json j = Collect(root);
     EXPECT_EQ(j["sysctl_conf"], "linked");
-    EXPECT_EQ((*Setting(j, "kernel.sysrq"))["value"], "2");
-    EXPECT_EQ((*Setting(j, "kernel.sysrq"))["source"]["file"], "/etc/sysctl.d/zz-last.conf");
+    const json* sysrq = Setting(j, "kernel.sysrq");
+    ASSERT_NE(sysrq, nullptr) << "no kernel.sysrq setting";
+    EXPECT_EQ((*sysrq)["value"], "2");
+    EXPECT_EQ((*sysrq)["source"]["file"], "/etc/sysctl.d/zz-last.conf");
     bool listed = false;
     for (const auto& f : j["files"]) {
       if (f["path"] == "/etc/sysctl.d/99-sysctl.conf") {
@@ -261,7 +267,9 @@ TEST(SysctlCollect, SysctlConfLinkedOrAppended) {
     root.Write("/etc/sysctl.d/zz-last.conf", "kernel.sysrq = 2\n");
     json j = Collect(root);
     EXPECT_EQ(j["sysctl_conf"], "appended");
-    EXPECT_EQ((*Setting(j, "kernel.sysrq"))["source"]["file"], "/etc/sysctl.conf");
+    const json* sysrq = Setting(j, "kernel.sysrq");
+    ASSERT_NE(sysrq, nullptr) << "no kernel.sysrq setting";
+    EXPECT_EQ((*sysrq)["source"]["file"], "/etc/sysctl.conf");
   }
   {
     testing::TempRoot root;
@@ -310,11 +318,16 @@ TEST(SysctlCollect, BadInputIsNamedAndTheRestIsRead) {
   EXPECT_TRUE(HasError(j, "/etc/sysctl.d/45-huge.conf"));
   EXPECT_TRUE(HasError(j, "/etc/sysctl.d/50-binary.conf", 1));
   EXPECT_TRUE(HasError(j, "/etc/sysctl.d/60-loop.conf"));
-  EXPECT_EQ((*Setting(j, "kernel.sysrq"))["value"], "1");
-  EXPECT_EQ((*Setting(j, "fs.suid_dumpable"))["value"], "0");
-  EXPECT_EQ((*Setting(j, "kernel.dmesg_restrict"))["value"], "1");
-  // The 2 MB line is skipped, the rest of that file is read.
-  EXPECT_EQ((*Setting(j, "kernel.kptr_restrict"))["value"], "2");
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"kernel.sysrq", "1"},
+           {"fs.suid_dumpable", "0"},
+           {"kernel.dmesg_restrict", "1"},
+           // The 2 MB line is skipped, the rest of that file is read.
+           {"kernel.kptr_restrict", "2"}}) {
+    const json* setting = Setting(j, key);
+    ASSERT_NE(setting, nullptr) << "no " << key << " setting";
+    EXPECT_EQ((*setting)["value"], value) << key;
+  }
   // No error quotes a whole line.
   for (const auto& e : j["errors"]) {
     EXPECT_EQ(e["message"].get<std::string>().find("xxxxxxxx"), std::string::npos);

@@ -268,7 +268,10 @@ TEST_F(UserFilesTest, StatMemoAnswersAsTheFsButAsksItOncePerPath) {
 
 TEST_F(UserFilesTest, StatMemoStartsAgainEmptyBeyondItsBound) {
   StatMemoFs memo(*fs_);
-  ASSERT_FALSE(memo.Stat("/p0", false).ok());
+  auto p0 = memo.Stat("/p0", false);
+  ASSERT_FALSE(p0.ok());
+  EXPECT_EQ(p0.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(p0.status().message(), "/p0: no such file or directory");
   for (size_t i = 1; i < StatMemoFs::kMaxEntries; ++i)
     (void)memo.Stat("/p" + std::to_string(i), false);
   EXPECT_EQ(memo.forwarded_stats(), StatMemoFs::kMaxEntries);

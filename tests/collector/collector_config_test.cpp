@@ -103,6 +103,8 @@ TEST(CollectorConfigTest, ErrorsNameTheKey) {
                                                                 {"extra"}}) {
     auto r = ParseCollectorArgs(args);
     EXPECT_FALSE(r.ok()) << args[0];
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << args[0];
+    EXPECT_NE(r.status().message().find(args[0]), std::string::npos) << r.status().message();
   }
   auto r = ParseCollectorArgs({"--listen", "7411"});
   EXPECT_NE(r.status().message().find("listen"), std::string::npos) << r.status().message();

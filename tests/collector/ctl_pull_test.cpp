@@ -108,6 +108,10 @@ TEST(CtlPullTest, SudoCollectsAsRootWithoutItTheUnreadableIsAnErrorNotEmpty) {
   auto shadow_errors = [&db] {
     std::string found;
     const nlohmann::json snap = StoredSnapshot(db);
+    if (!snap.contains("accounts") || !snap["accounts"].contains("errors")) {
+      ADD_FAILURE() << "no accounts section with errors in the stored snapshot";
+      return std::string("(no accounts section)");
+    }
     for (const auto& e : snap["accounts"]["errors"]) {
       if (e.value("path", "") == "/etc/shadow") found += e.value("message", "") + "\n";
     }

@@ -132,21 +132,25 @@ TEST_F(EvaluatorTest, WhatWasStoredWhileStoppedIsJudgedAfterTheNextStart) {
   int64_t first = Put("web01", "s1", json::array({User("root", 0, 1)}), 100);
   {
     auto e = Start(kPolicies);
+    ASSERT_NE(e, nullptr);
     ASSERT_TRUE(e->WaitIdle(20s));
   }  // stopped
   int64_t second = Put("web01", "s2", json::array({User("toor", 0, 3)}), 200);
   EXPECT_FALSE(Judged(second).has_value());
   auto e = Start(kPolicies);
+  ASSERT_NE(e, nullptr);
   ASSERT_TRUE(e->WaitIdle(20s));
   EXPECT_EQ(e->evaluated(), 1);  // the first state is not judged twice
   ASSERT_TRUE(Judged(second).has_value());
   EXPECT_EQ(Result(*Judged(second), "accounts-uid0-only-root").outcome, "fail");
+  ASSERT_TRUE(Judged(first).has_value()) << "state " << first << " is not judged";
   EXPECT_EQ(Result(*Judged(first), "accounts-uid0-only-root").outcome, "pass");
 }
 
 TEST_F(EvaluatorTest, AWakeJudgesANewStateAndNewPoliciesJudgeTheLatestAgain) {
   int64_t old_state = Put("web01", "s1", json::array({User("root", 0, 1)}), 100);
   auto e = Start(kPolicies);
+  ASSERT_NE(e, nullptr);
   ASSERT_TRUE(e->WaitIdle(20s));
   int64_t latest = Put("web01", "s2", json::array({User("toor", 0, 3)}), 200);
   e->Wake();
@@ -164,6 +168,7 @@ TEST_F(EvaluatorTest, AWakeJudgesANewStateAndNewPoliciesJudgeTheLatestAgain) {
   ASSERT_TRUE(now.has_value());
   EXPECT_NE(now->policy_hash, old_hash);
   EXPECT_EQ(Result(*now, "accounts-uid0-only-root").severity, "critical");
+  ASSERT_TRUE(Judged(old_state).has_value()) << "state " << old_state << " is not judged";
   EXPECT_EQ(Judged(old_state)->policy_hash, old_hash);
 }
 
@@ -210,6 +215,7 @@ TEST_F(EvaluatorTest, TheItemsKeptPerRuleAreBounded) {
   }
   int64_t state = Put("web01", "s1", users, 100);
   auto e = Start(kPolicies);
+  ASSERT_NE(e, nullptr);
   ASSERT_TRUE(e->WaitIdle(60s));
   auto r = Judged(state);
   ASSERT_TRUE(r.has_value());

@@ -211,6 +211,7 @@ TEST_F(CollectorServerTest, CertificateAWithSnapshotOfBIsRefusedAndNothingStored
   ASSERT_TRUE(c->SendRaw(SnapshotFrame(forged)));
   auto e = c->ReadFrame();
   ExpectError(e, "identity_mismatch");
+  ASSERT_TRUE(e.has_value()) << proc_.Log();
   EXPECT_TRUE(e->json.value("permanent", false));
   EXPECT_EQ(e->json.value("snapshot_id", ""), forged.id);
   EXPECT_TRUE(proc_.WaitLog(
@@ -629,6 +630,7 @@ TEST_F(CollectorServerTest, UndecodableSnapshotIsRefusedPermanentlyAndTheCollect
   auto e = c->ReadFrame();
   ExpectError(e, "bad_snapshot");
   ASSERT_TRUE(e.has_value()) << proc_.Log();
+  ASSERT_TRUE(e.has_value()) << proc_.Log();
   EXPECT_TRUE(e->json.value("permanent", false)) << e->payload;
   EXPECT_EQ(e->json.value("snapshot_id", ""), bad_id) << e->payload;
   EXPECT_TRUE(proc_.WaitLog({"snapshot_refused", "host=web9", "code=bad_snapshot", bad_id}))
@@ -966,6 +968,7 @@ TEST_F(CollectorServerTest, CorruptStoreStopsAcknowledgingAndExitsCritical) {
   ASSERT_TRUE(c->SendRaw(SnapshotFrame(b)));
   auto e = c->ReadFrame();
   ExpectError(e, "store_failed");
+  ASSERT_TRUE(e.has_value()) << proc_.Log();
   ASSERT_TRUE(e.has_value());
   EXPECT_FALSE(e->json.value("permanent", true));
   EXPECT_EQ(proc_.Wait(30), 3) << proc_.Log();

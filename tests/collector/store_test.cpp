@@ -352,7 +352,11 @@ TEST(StoreFileTest, CreatedMode0600AndRefusedWhenOthersCanRead) {
   EXPECT_NE(stat(dir.Host("/missing.db").c_str(), &st), 0);
   // A symlink is refused (O_NOFOLLOW).
   dir.Symlink("/link.db", path);
-  EXPECT_FALSE(SqliteStore::Open(dir.Host("/link.db")).ok());
+  auto link = SqliteStore::Open(dir.Host("/link.db"));
+  EXPECT_FALSE(link.ok());
+  EXPECT_EQ(link.status().code(), StatusCode::kLoop);
+  EXPECT_NE(link.status().message().find("link.db: is a symbolic link; refused"), std::string::npos)
+      << link.status().message();
 }
 
 TEST(StoreFileTest, CorruptedOrForeignDatabaseGivesAClearError) {

@@ -15,8 +15,16 @@ TEST(ConfigFileTest, ParsesKeysValuesCommentsAndNamesBadLines) {
             std::string::npos);
   EXPECT_NE(ParseConfigText("a = 1\na = 2\n", "f").status().message().find("already set at f:1"),
             std::string::npos);
-  EXPECT_FALSE(ParseConfigText("Bad-Key = 1\n", "f").ok());
-  EXPECT_FALSE(ParseConfigText(std::string("a = 1\0\n", 7), "f").ok());
+  auto bad_key = ParseConfigText("Bad-Key = 1\n", "f");
+  EXPECT_FALSE(bad_key.ok());
+  EXPECT_EQ(bad_key.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_key.status().message().find("f:1: invalid key"), std::string::npos)
+      << bad_key.status().message();
+  auto nul = ParseConfigText(std::string("a = 1\0\n", 7), "f");
+  EXPECT_FALSE(nul.ok());
+  EXPECT_EQ(nul.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(nul.status().message().find("f:1: NUL byte"), std::string::npos)
+      << nul.status().message();
   EXPECT_EQ(ReadConfigFile("/nonexistent/tidemark.conf").status().code(), StatusCode::kNotFound);
 }
 
@@ -37,6 +45,7 @@ TEST(ConfigFileTest, FlagsOverrideTheFileAndUnknownKeysAreNamed) {
   EXPECT_NE(ApplyFlags({"--db"}, known, {}, &*c, &pos).message().find("needs a value"),
             std::string::npos);
   auto bad = ParseConfigText("colour = red\n", "g");
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();
   EXPECT_NE(CheckKnownKeys(*bad, known).message().find("g:1"), std::string::npos);
 }
 
@@ -47,9 +56,17 @@ TEST(ConfigFileTest, TypedGettersCheckRangeAndSyntax) {
   EXPECT_EQ(*GetInt(*c, "absent", 7, 1, 100), 7);
   EXPECT_NE(GetInt(*c, "big", 0, 1, 50).status().message().find("between 1 and 50"),
             std::string::npos);
-  EXPECT_FALSE(GetInt(*c, "word", 0, 0, 1).ok());
+  auto int_word = GetInt(*c, "word", 0, 0, 1);
+  EXPECT_FALSE(int_word.ok());
+  EXPECT_EQ(int_word.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(int_word.status().message().find("word must be an integer"), std::string::npos)
+      << int_word.status().message();
   EXPECT_TRUE(*GetBool(*c, "yes", false));
-  EXPECT_FALSE(GetBool(*c, "word", false).ok());
+  auto bool_word = GetBool(*c, "word", false);
+  EXPECT_FALSE(bool_word.ok());
+  EXPECT_EQ(bool_word.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bool_word.status().message().find("word must be true or false"), std::string::npos)
+      << bool_word.status().message();
   EXPECT_EQ(GetString(*c, "word", ""), "x");
 }
 

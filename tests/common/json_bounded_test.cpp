@@ -53,13 +53,25 @@ TEST(JsonBoundedTest, LimitsNestingDepthBeforeBuilding) {
   EXPECT_EQ(deep.status().code(), StatusCode::kTooLarge);
   EXPECT_NE(deep.status().message().find("nested deeper than 5"), std::string::npos);
   EXPECT_TRUE(ParseJsonBounded(R"({"a":{"b":{"c":{"d":{"e":1}}}}})", limits).ok());
-  EXPECT_FALSE(ParseJsonBounded(R"({"a":{"b":{"c":{"d":{"e":{}}}}}})", limits).ok());
+  auto six = ParseJsonBounded(R"({"a":{"b":{"c":{"d":{"e":{}}}}}})", limits);
+  EXPECT_FALSE(six.ok());
+  EXPECT_EQ(six.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(six.status().message().find("nested deeper than 5"), std::string::npos)
+      << six.status().message();
   // A document nested far deeper than any stack (the 75,000-deep frame of issue 9) is refused
   // without recursion, and so is one that is only opened.
   std::string hostile = Nested(200000);
   EXPECT_EQ(ParseJsonBounded(hostile, kSnapshotJsonLimits).status().code(), StatusCode::kTooLarge);
-  EXPECT_FALSE(ParseJsonBounded(std::string(200000, '['), kSnapshotJsonLimits).ok());
-  EXPECT_FALSE(ParseJsonBounded(Nested(200000, '{', '}'), kSnapshotJsonLimits).ok());
+  auto opened = ParseJsonBounded(std::string(200000, '['), kSnapshotJsonLimits);
+  EXPECT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), StatusCode::kTooLarge);
+  EXPECT_NE(opened.status().message().find("nested deeper than"), std::string::npos)
+      << opened.status().message();
+  auto objects = ParseJsonBounded(Nested(200000, '{', '}'), kSnapshotJsonLimits);
+  EXPECT_FALSE(objects.ok());
+  EXPECT_EQ(objects.status().code(), StatusCode::kInvalidArgument);  // "{{": no key
+  EXPECT_NE(objects.status().message().find("not valid JSON"), std::string::npos)
+      << objects.status().message();
 }
 
 TEST(JsonBoundedTest, LimitsStringsKeysAndContainers) {

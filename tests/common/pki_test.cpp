@@ -122,8 +122,16 @@ TEST_F(PkiTest, KeyFilesAreWrittenPrivateAndReadableOnesRefused) {
 }
 
 TEST(PkiCommonNameTest, RejectsNonCertificates) {
-  EXPECT_FALSE(pki::CommonName("not a certificate").ok());
-  EXPECT_FALSE(pki::Fingerprint("").ok());
+  auto cn = pki::CommonName("not a certificate");
+  EXPECT_FALSE(cn.ok());
+  EXPECT_EQ(cn.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(cn.status().message().find("not a PEM certificate"), std::string::npos)
+      << cn.status().message();
+  auto fingerprint = pki::Fingerprint("");
+  EXPECT_FALSE(fingerprint.ok());
+  EXPECT_EQ(fingerprint.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(fingerprint.status().message().find("not a PEM certificate"), std::string::npos)
+      << fingerprint.status().message();
 }
 
 // The one commonName, which the collector takes as an agent's identity: none, two, or one with a
@@ -185,7 +193,12 @@ TEST(PkiNamesTest, DnsNamesFollowRfc1123AndIssueRefusesOthers) {
   EXPECT_NE(bad.status().message().find("not a valid DNS name"), std::string::npos);
   req.dns_names = {"ok.example"};
   req.ip_addresses = {"10.0.0.1,DNS:evil"};
-  EXPECT_FALSE(pki::Issue(*ca, req).ok());
+  auto bad_ip = pki::Issue(*ca, req);
+  EXPECT_FALSE(bad_ip.ok());
+  EXPECT_EQ(bad_ip.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_ip.status().message().find("'10.0.0.1,DNS:evil' is not an IPv4 or IPv6 address"),
+            std::string::npos)
+      << bad_ip.status().message();
 }
 
 TEST(PkiInspectTest, NamesUsagesAndKeyPairs) {
@@ -202,7 +215,11 @@ TEST(PkiInspectTest, NamesUsagesAndKeyPairs) {
   EXPECT_EQ(info->common_name, "web-01");
   EXPECT_TRUE(info->client_auth);
   EXPECT_TRUE(info->dns_names.empty());
-  EXPECT_FALSE(pki::Inspect("not a certificate").ok());
+  auto not_cert = pki::Inspect("not a certificate");
+  EXPECT_FALSE(not_cert.ok());
+  EXPECT_EQ(not_cert.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(not_cert.status().message().find("not a PEM certificate"), std::string::npos)
+      << not_cert.status().message();
 
   auto match = pki::KeyMatchesCertificate(agent.pair.key_pem, agent.pair.cert_pem);
   ASSERT_TRUE(match.ok());
@@ -210,7 +227,11 @@ TEST(PkiInspectTest, NamesUsagesAndKeyPairs) {
   auto other = pki::KeyMatchesCertificate(pki.server().pair.key_pem, agent.pair.cert_pem);
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(*other);
-  EXPECT_FALSE(pki::KeyMatchesCertificate("garbage", agent.pair.cert_pem).ok());
+  auto garbage = pki::KeyMatchesCertificate("garbage", agent.pair.cert_pem);
+  EXPECT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(garbage.status().message().find("not a PEM private key"), std::string::npos)
+      << garbage.status().message();
 }
 
 }  // namespace

@@ -56,13 +56,21 @@ TEST(ProtocolTest, SnapshotPayloadRoundTripsAndRejectsBadMeta) {
   EXPECT_EQ(p->content_hash, "sha256:ab");
   EXPECT_EQ(p->body, "{\"schema\":1}");
 
-  EXPECT_FALSE(ParseSnapshotPayload("").ok());
-  EXPECT_FALSE(ParseSnapshotPayload(std::string("\x00\x00\x10\x00{}", 6)).ok());  // meta too long
-  EXPECT_FALSE(ParseSnapshotPayload(std::string("\x00\x00\x00\x02{}", 6)).ok());  // no fields
+  auto refused = [](const StatusOr<SnapshotPayload>& r, const std::string& why) {
+    EXPECT_FALSE(r.ok()) << why;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << why;
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+  };
+  refused(ParseSnapshotPayload(""), "shorter than its meta length");
+  refused(ParseSnapshotPayload(std::string("\x00\x00\x10\x00{}", 6)),  // meta too long
+          "meta length exceeds the payload");
+  refused(ParseSnapshotPayload(std::string("\x00\x00\x00\x02{}", 6)),  // no fields
+          "field \"snapshot_id\" missing");
   std::string bad_id = EncodeSnapshotFrame("../../etc", "sha256:ab", "{}");
-  EXPECT_FALSE(ParseSnapshotPayload(std::string_view(bad_id).substr(kHeaderSize)).ok());
+  refused(ParseSnapshotPayload(std::string_view(bad_id).substr(kHeaderSize)),
+          "invalid snapshot_id");
   std::string no_body = EncodeSnapshotFrame("a", "sha256:ab", "");
-  EXPECT_FALSE(ParseSnapshotPayload(std::string_view(no_body).substr(kHeaderSize)).ok());
+  refused(ParseSnapshotPayload(std::string_view(no_body).substr(kHeaderSize)), "has no document");
 }
 
 // The collector refuses such a snapshot for good (bad_snapshot) but closes the connection on a
@@ -88,10 +96,16 @@ TEST(ProtocolTest, AnInvalidSnapshotIdIsRejectedAndAMalformedFrameIsInvalid) {
 
 TEST(ProtocolTest, JsonPayloadsMustBeOneObject) {
   EXPECT_TRUE(ParseJsonPayload("{\"a\":1}").ok());
-  EXPECT_FALSE(ParseJsonPayload("[1]").ok());
-  EXPECT_FALSE(ParseJsonPayload("{\"a\":1} {}").ok());
-  EXPECT_FALSE(ParseJsonPayload(std::string("\xff\xfe", 2)).ok());
-  EXPECT_FALSE(ParseJsonPayload("").ok());
+  for (const auto& [payload, why] : std::vector<std::pair<std::string, std::string>>{
+           {"[1]", "payload is not a JSON object"},
+           {"{\"a\":1} {}", "payload not valid JSON"},
+           {std::string("\xff\xfe", 2), "payload not valid JSON"},
+           {"", "payload not valid JSON"}}) {
+    auto j = ParseJsonPayload(payload);
+    EXPECT_FALSE(j.ok()) << payload;
+    EXPECT_EQ(j.status().code(), StatusCode::kInvalidArgument) << payload;
+    EXPECT_NE(j.status().message().find(why), std::string::npos) << j.status().message();
+  }
 }
 
 TEST(ProtocolTest, MessagesRoundTripAndNameMissingFields) {
@@ -105,7 +119,11 @@ TEST(ProtocolTest, MessagesRoundTripAndNameMissingFields) {
   auto ack = AckFromJson(ToJson(Ack{"id1", "seen", "2026-11-28T19:00:00Z"}));
   ASSERT_TRUE(ack.ok());
   EXPECT_EQ(ack->result, "seen");
-  EXPECT_FALSE(AckFromJson({{"snapshot_id", "x"}, {"result", "maybe"}, {"received_at", ""}}).ok());
+  auto maybe = AckFromJson({{"snapshot_id", "x"}, {"result", "maybe"}, {"received_at", ""}});
+  EXPECT_FALSE(maybe.ok());
+  EXPECT_EQ(maybe.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(maybe.status().message().find("unknown ack result \"maybe\""), std::string::npos)
+      << maybe.status().message();
 
   auto missing = OfferFromJson({{"snapshot_id", "x"}, {"content_hash", "sha256:1"}});
   ASSERT_FALSE(missing.ok());
@@ -171,6 +189,9 @@ void ForEachMistypedField(const nlohmann::json& good,
   for (const auto& value : AllTypes()) {
     EXPECT_NO_THROW(decode(value)) << value.dump();
     EXPECT_FALSE(good == value || decode(value).ok()) << value.dump();
+    if (good != value) {
+      EXPECT_EQ(decode(value).code(), StatusCode::kInvalidArgument) << value.dump();
+    }
   }
   for (auto it = good.begin(); it != good.end(); ++it) {
     for (const auto& value : AllTypes()) {
@@ -180,6 +201,8 @@ void ForEachMistypedField(const nlohmann::json& good,
       EXPECT_NO_THROW(s = decode(j)) << j.dump();
       if (it.value().type() != value.type() && !(it.value().is_number() && value.is_number())) {
         EXPECT_FALSE(s.ok()) << j.dump();
+        EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << j.dump();
+        EXPECT_NE(s.message().find("\"" + it.key() + "\""), std::string::npos) << s.message();
       }
       if (it.value().is_object()) {
         for (auto in = it.value().begin(); in != it.value().end(); ++in) {
@@ -244,8 +267,16 @@ TEST(ProtocolTest, JsonPayloadsAreBoundedWhileParsing) {
   auto p = ParseSnapshotPayload(deep_meta);
   ASSERT_FALSE(p.ok());
   EXPECT_NE(p.status().message().find("nested deeper"), std::string::npos);
-  EXPECT_FALSE(ParseJsonPayload(R"({"code":"a","code":"b","message":"m"})").ok());
-  EXPECT_FALSE(ParseJsonPayload("{\"m\":\"" + std::string(100000, 'a') + "\"}").ok());
+  auto duplicate = ParseJsonPayload(R"({"code":"a","code":"b","message":"m"})");
+  EXPECT_FALSE(duplicate.ok());
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(duplicate.status().message().find("duplicate key"), std::string::npos)
+      << duplicate.status().message();
+  auto long_string = ParseJsonPayload("{\"m\":\"" + std::string(100000, 'a') + "\"}");
+  EXPECT_FALSE(long_string.ok());
+  EXPECT_EQ(long_string.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(long_string.status().message().find("string is longer than"), std::string::npos)
+      << long_string.status().message();
 }
 
 }  // namespace

@@ -109,7 +109,11 @@ TEST(SnapshotTest, WriterStreamsHashesAndRejectsUnsortedSections) {
   });
   ASSERT_TRUE(writer.AddSection("accounts", s.sections["accounts"]).ok());
   ASSERT_TRUE(writer.AddSection("sudo", s.sections["sudo"]).ok());
-  EXPECT_FALSE(writer.AddSection("b_out_of_order", Section{}).ok());
+  Status out_of_order = writer.AddSection("b_out_of_order", Section{});
+  EXPECT_FALSE(out_of_order.ok());
+  EXPECT_EQ(out_of_order.code(), StatusCode::kInternal);
+  EXPECT_NE(out_of_order.message().find("increasing name order: b_out_of_order"), std::string::npos)
+      << out_of_order.message();
   ASSERT_TRUE(writer.Finish(s.host, s.collected_at, s.agent_version).ok());
   EXPECT_EQ(writer.content_hash(), ContentHash(s));
   EXPECT_GE(pieces.size(), 1u);
@@ -171,6 +175,9 @@ TEST(SnapshotTest, RejectsMalformedInput) {
   EXPECT_EQ(DecodeSnapshot("{").status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(DecodeSnapshot("{").status().message().find("not valid JSON"), std::string::npos);
   EXPECT_FALSE(DecodeSnapshot("[]").ok());
+  EXPECT_EQ(DecodeSnapshot("[]").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(DecodeSnapshot("[]").status().message().find("not a JSON object"), std::string::npos)
+      << DecodeSnapshot("[]").status().message();
   EXPECT_FALSE(DecodeSnapshot("{}").ok());
   EXPECT_NE(DecodeSnapshot("{}").status().message().find("schema"), std::string::npos);
   json j = EncodeSnapshot(Sample());
@@ -194,7 +201,11 @@ TEST(SnapshotTest, RejectsUnknownMajorVersionButAcceptsMinor) {
   j["schema"] = "tidemark.snapshot/1.3";
   EXPECT_TRUE(DecodeSnapshot(j.dump()).ok());
   j["schema"] = "other/1";
-  EXPECT_FALSE(DecodeSnapshot(j.dump()).ok());
+  auto other = DecodeSnapshot(j.dump());
+  EXPECT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(other.status().message().find("unknown schema 'other/1'"), std::string::npos)
+      << other.status().message();
 }
 
 TEST(SnapshotTest, RejectsTamperedContent) {
@@ -311,7 +322,10 @@ TEST(SnapshotTest, VolatileMustBeAnObject) {
   Snapshot a = Sample();
   nlohmann::json j = EncodeSnapshot(a);
   j["accounts"]["volatile"] = 5;
-  EXPECT_FALSE(DecodeSnapshot(j.dump()).ok());
+  auto r = DecodeSnapshot(j.dump());
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("volatile"), std::string::npos) << r.status().message();
 }
 
 }  // namespace

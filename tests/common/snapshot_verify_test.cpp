@@ -90,6 +90,7 @@ TEST(SnapshotVerifyTest, AcceptsEveryWriterFormWithTheSameHash) {
        {SerializeSnapshot(s), EncodeSnapshot(s).dump(), EncodeSnapshot(s).dump(2)}) {
     ASSERT_TRUE(DecodeBothWays(text).ok()) << text;
     auto v = VerifySnapshotText(text);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
     EXPECT_EQ(v->content_hash, expected);
     EXPECT_EQ(v->host.id, "web-01");
     EXPECT_EQ(v->collected_at, "2026-11-28T19:00:00Z");
@@ -133,7 +134,11 @@ TEST(SnapshotVerifyTest, StreamingHashEqualsTheTreeHashOnAwkwardData) {
   size_t at = text.find("\"root\"");
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 6, "\"\\u0072o\\/ot\"");  // "ro/ot": another value
-  EXPECT_FALSE(DecodeBothWays(text).ok());
+  Status changed = DecodeBothWays(text);
+  EXPECT_FALSE(changed.ok());
+  EXPECT_EQ(changed.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(changed.message().find("content_hash does not match"), std::string::npos)
+      << changed.message();
   text = j.dump();
   text.replace(text.find("\"root\""), 6, "\"\\u0072oot\"");
   EXPECT_TRUE(DecodeBothWays(text).ok());
@@ -199,6 +204,8 @@ TEST(SnapshotVerifyTest, EveryMistypedEnvelopeFieldIsRefusedWithoutThrowing) {
                        (original.is_number_integer() && value.is_number_integer());
       if (!same_kind) {
         EXPECT_FALSE(s.ok()) << j.dump();
+        EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << j.dump();
+        EXPECT_NE(s.message().find("malformed snapshot"), std::string::npos) << s.message();
       }
       (*at).erase(path.back());
       DecodeBothWays(j.dump());
@@ -214,17 +221,25 @@ TEST(SnapshotVerifyTest, EveryMistypedEnvelopeFieldIsRefusedWithoutThrowing) {
                   (std::string(key) == "line" && (value.is_number_integer() || value.is_null()));
       if (!fits) {
         EXPECT_FALSE(s.ok()) << j.dump();
+        EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << j.dump();
+        EXPECT_NE(s.message().find("malformed snapshot"), std::string::npos) << s.message();
       }
     }
     json j = good;
     j["sudo"]["errors"][1] = value;
     if (!value.is_object()) {
-      EXPECT_FALSE(DecodeBothWays(j.dump()).ok());
+      Status s = DecodeBothWays(j.dump());
+      EXPECT_FALSE(s.ok());
+      EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << j.dump();
+      EXPECT_NE(s.message().find("malformed snapshot"), std::string::npos) << s.message();
     }
     j = good;
     j["sections"][1] = value;
     if (value != "sudo") {
-      EXPECT_FALSE(DecodeBothWays(j.dump()).ok());
+      Status s = DecodeBothWays(j.dump());
+      EXPECT_FALSE(s.ok());
+      EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << j.dump();
+      EXPECT_NE(s.message().find("malformed snapshot"), std::string::npos) << s.message();
     }
   }
   ExpectRefused(R"({"schema":"tidemark.snapshot/1","host":{"id":"h","hostname":5}})",

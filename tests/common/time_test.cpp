@@ -17,7 +17,11 @@ TEST(Rfc3339Test, ParsesOffsetsAndRejectsJunk) {
   EXPECT_EQ(FormatRfc3339(1795892400), "2026-11-28T19:00:00Z");
   for (const char* bad : {"", "2026-11-28", "2026-11-28T19:00:00", "2026-02-30T00:00:00Z",
                           "2026-11-28T24:00:00Z", "2026-11-28T19:00:00Zjunk", "yesterday"}) {
-    EXPECT_FALSE(ParseRfc3339(bad).ok()) << bad;
+    auto t = ParseRfc3339(bad);
+    EXPECT_FALSE(t.ok()) << bad;
+    EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(t.status().message().find("not an RFC 3339 time"), std::string::npos)
+        << t.status().message();
   }
 }
 

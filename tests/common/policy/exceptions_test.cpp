@@ -164,12 +164,14 @@ TEST_F(ExceptionsTest, AbsenceIsReadOnlyFromCompleteSections) {
   TempRoot root;
   WriteRoot(root, true);
   auto clean = fixtures::Loaded(fixtures::Collect(root.path(), kSections));
+  ASSERT_NE(clean, nullptr);
   CoverCheck gone = Check(*clean, 0);
   EXPECT_TRUE(gone.items.empty()) << Items(gone);
   EXPECT_TRUE(gone.unreadable.empty());
 
   // Without the sudo and ssh_keys sections nothing says the grant and the key are gone.
   auto partial = fixtures::Loaded(fixtures::Collect(root.path(), {"accounts", "sysctl"}));
+  ASSERT_NE(partial, nullptr);
   CoverCheck c = Check(*partial, 0);
   EXPECT_TRUE(c.items.empty());
   ASSERT_EQ(c.unreadable.size(), 2u);
@@ -208,6 +210,7 @@ TEST_F(DecideTest, BeforeTheExpiry) {
       Decide("2026-11-30T23:59:59Z", "2026-11-30T00:00:00Z", "2026-11-30T12:00:00Z", true);
   EXPECT_EQ(v.status, ExceptionStatus::kActive);
   EXPECT_EQ(v.items.size(), 1u);
+  ASSERT_TRUE(v.evidence.has_value()) << "no state evidence";
   EXPECT_EQ(v.evidence->snapshot_id, "snap");
 
   // Absent, complete and fresh before the expiry: revoked early, absent since the state came.
@@ -375,6 +378,7 @@ std::string Ways(const WhoResult& r) {
 WhoResult Find(const FactDb& db, const std::string& identity) {
   StatusOr<Identity> id = ParseIdentity(identity);
   EXPECT_TRUE(id.ok()) << id.status().ToString();
+  if (!id.ok()) return WhoResult{};
   StatusOr<WhoResult> r = FindAccess(db, *id);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? *r : WhoResult{};
@@ -393,6 +397,7 @@ TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
              0440);
   root.Write("/etc/crontab", "0 3 * * * vendor_ops /opt/vendor/sync\n");
   auto db = fixtures::Loaded(fixtures::Collect(root.path(), kWhoSections));
+  ASSERT_NE(db, nullptr);
   WhoResult r = Find(*db, "vendor_ops");
   EXPECT_TRUE(r.incomplete.empty()) << r.incomplete.front();
   EXPECT_EQ(Ways(r),
@@ -424,20 +429,28 @@ TEST(WhoTest, EveryWayInOfAUserAGroupAndAKey) {
   TempRoot clean;
   WriteRoot(clean, true);
   auto after = fixtures::Loaded(fixtures::Collect(clean.path(), kWhoSections));
+  ASSERT_NE(after, nullptr);
   WhoResult none = Find(*after, "vendor_ops");
   EXPECT_EQ(Ways(none), "");
   EXPECT_TRUE(none.incomplete.empty());
   auto partial = fixtures::Loaded(fixtures::Collect(clean.path(), {"accounts", "ssh_keys"}));
+  ASSERT_NE(partial, nullptr);
   WhoResult unsure = Find(*partial, "vendor_ops");
   EXPECT_EQ(Ways(unsure), "");
   EXPECT_EQ(unsure.incomplete,
             (std::vector<std::string>{
                 "section cron is not in the snapshot", "section services is not in the snapshot",
                 "section sshd is not in the snapshot", "section sudo is not in the snapshot"}));
-  EXPECT_FALSE(ParseIdentity("").ok());
-  EXPECT_FALSE(ParseIdentity("group:").ok());
-  EXPECT_FALSE(ParseIdentity("SHA256:").ok());
-  EXPECT_FALSE(ParseIdentity("bad\x1b[2Kname").ok());
+  for (const auto& [text, why] : std::vector<std::pair<std::string, std::string>>{
+           {"", "a user name, group:NAME or SHA256:... is needed"},
+           {"group:", "a user name, group:NAME or SHA256:... is needed"},
+           {"SHA256:", "a user name, group:NAME or SHA256:... is needed"},
+           {"bad\x1b[2Kname", "holds a control character"}}) {
+    auto id = ParseIdentity(text);
+    EXPECT_FALSE(id.ok()) << text;
+    EXPECT_EQ(id.status().code(), StatusCode::kInvalidArgument) << text;
+    EXPECT_EQ(id.status().message(), "IDENTITY: " + why) << text;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ TEST(FactDbTest, UsersGroupsAndEffectiveMembershipFromACollectedRoot) {
   TempRoot root;
   WriteAccounts(root);
   auto db = Loaded(Collect(root, "accounts"));
+  ASSERT_NE(db, nullptr);
 
   EXPECT_EQ(Rows(*db,
                  "SELECT name, uid, password_status, login_shell, source_file, source_line "
@@ -87,6 +88,7 @@ TEST(FactDbTest, SudoGrantsAreExpandedAndListColumnsAreJson) {
              "%sudo ALL=(ALL:ALL) ALL\n",
              0440);
   auto db = Loaded(Collect(root, "sudo"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(Rows(*db,
                  "SELECT principal, command, nopasswd, source_file, source_line "
                  "FROM sudo_grants WHERE nopasswd ORDER BY principal"),
@@ -102,6 +104,7 @@ TEST(FactDbTest, OnlyASingleReadOnlySelectIsAllowed) {
   TempRoot root;
   WriteAccounts(root);
   auto db = Loaded(Collect(root, "accounts"));
+  ASSERT_NE(db, nullptr);
   struct Case {
     std::string sql;
     std::string says;
@@ -160,6 +163,7 @@ TEST(FactDbTest, ReportsTheFactTablesAQueryReads) {
   TempRoot root;
   WriteAccounts(root);
   auto db = Loaded(Collect(root, "accounts"));
+  ASSERT_NE(db, nullptr);
   StatusOr<QueryResult> r = db->Query("SELECT count(*) FROM users");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->tables_read, (std::set<std::string>{"users"}));
@@ -185,6 +189,7 @@ TEST(FactDbTest, ASectionOfUnknownShapeLeavesItsTablesEmpty) {
   sudo.Finish();
   s.sections["sudo"] = sudo;
   auto db = Loaded(s);
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(Rows(*db, "SELECT name, status, error_count FROM sections ORDER BY name"),
             (std::vector<std::string>{R"(["accounts","unknown_shape",0])",
                                       R"(["sudo","unknown_shape",1])"}));
@@ -200,6 +205,7 @@ TEST(FactDbTest, LoadReplacesThePreviousSnapshot) {
   WriteAccounts(root);
   Snapshot first = Collect(root, "accounts");
   auto db = Loaded(first);
+  ASSERT_NE(db, nullptr);
   Snapshot empty;
   empty.host = {"other", "other", "/"};
   ASSERT_TRUE(db->Load(empty).ok());
@@ -222,6 +228,7 @@ TEST(FactDbTest, ReadsSectionsStraightFromTheCollectorsItemsAsData) {
       {{"id", "user:alice"}, {"name", "alice"}, {"uid", 1000}, {"source", {{"line", 2}}}});
   s.sections["accounts"] = accounts;  // not materialized: the array is text in `items`
   auto db = Loaded(s);
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(Rows(*db, "SELECT id, uid, source_file, source_line FROM users"),
             (std::vector<std::string>{R"(["user:alice",1000,"/etc/passwd",2])"}));
 }

@@ -133,8 +133,16 @@ TEST_F(FactsFileTest, TheGateHoldsOverTheFile) {
   auto users = (*reader)->Query("SELECT count(*) FROM users");
   ASSERT_TRUE(users.ok()) << users.status().ToString();
   EXPECT_EQ(users->rows[0][0], 0);
-  EXPECT_FALSE((*reader)->Query("DELETE FROM f_users").ok());
-  EXPECT_FALSE((*reader)->Query("SELECT * FROM states").ok());
+  auto deleted = (*reader)->Query("DELETE FROM f_users");
+  EXPECT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(deleted.status().message().find("not allowed in a query: delete"), std::string::npos)
+      << deleted.status().message();
+  auto states = (*reader)->Query("SELECT * FROM states");
+  EXPECT_FALSE(states.ok());
+  EXPECT_EQ(states.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(states.status().message().find("not allowed in a query: read"), std::string::npos)
+      << states.status().message();
   // A rule's FactDb never reads the attached file, even by its name.
   ASSERT_TRUE(writer_->Load(Users("b", {"root"})).ok());
   auto attached = writer_->Query("SELECT name FROM facts.f_users");

@@ -162,6 +162,11 @@ TEST_F(RegisterTest, EveryRefusalNamesFileLineAndEntry) {
   // Without the rules, a rule cover cannot be checked: refused.
   auto no_rules = LoadRegisterText(kExample, "reg.yaml", nullptr);
   EXPECT_FALSE(no_rules.ok());
+  EXPECT_EQ(no_rules.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(no_rules.status().message().find(
+                "reg.yaml:23: exception MIG-2041: covers: unknown rule 'sshd-permit-root-login'"),
+            std::string::npos)
+      << no_rules.status().message();
 }
 
 }  // namespace

@@ -298,7 +298,11 @@ TEST(RulesTest, LoadsADirectoryAllOrNothing) {
   EXPECT_NE(set.status().message().find("30-bad.yaml:2: a rule: 'query' is missing"),
             std::string::npos)
       << set.status().message();
-  EXPECT_FALSE(LoadPolicies(dir.Host("/nothing")).ok());
+  auto nothing = LoadPolicies(dir.Host("/nothing"));
+  EXPECT_FALSE(nothing.ok());
+  EXPECT_EQ(nothing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(nothing.status().message().find("/nothing: cannot open"), std::string::npos)
+      << nothing.status().message();
 }
 
 }  // namespace

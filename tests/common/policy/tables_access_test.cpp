@@ -57,6 +57,7 @@ TEST(TablesAccessTest, SshdSettingsAreTheLinesSshdTPrints) {
              "Port 22\nPort 2222\nPermitRootLogin no\nAcceptEnv LANG LC_*\n"
              "Match User alice\n  PasswordAuthentication no\n");
   auto db = Loaded(Collect(root, "sshd"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sshd"), "ok");
   // A repeating keyword: one row per printed line, in order.
   EXPECT_EQ(Query(*db,
@@ -98,6 +99,7 @@ TEST(TablesAccessTest, SshdMatchBlocksHaveARowPerSettingAndParsedCriteria) {
              "Match All\n");
   root.Write("/etc/ssh/admins.conf", "# admins\nPermitRootLogin prohibit-password\n");
   auto db = Loaded(Collect(root, "sshd"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sshd"), "ok");
   EXPECT_EQ(Query(*db,
                   "SELECT id, source_file, source_line, block_id, criteria, keyword, value, "
@@ -150,6 +152,7 @@ TEST(TablesAccessTest, SshdUserSettingsAreWhatDiffersPerUser) {
              "Match Address 10.0.0.0/8\n"  // no connection is given: never matches here
              "  PermitEmptyPasswords yes\n");
   auto db = Loaded(Collect(root, "sshd"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sshd"), "ok");
   EXPECT_EQ(
       Query(*db,
@@ -172,6 +175,7 @@ TEST(TablesAccessTest, SshdUserSettingsAreWhatDiffersPerUser) {
   // Without any Match block nothing differs, and nothing is evaluated.
   root.Write("/etc/ssh/sshd_config", "PasswordAuthentication no\n");
   auto plain = Loaded(Collect(root, "sshd"));
+  ASSERT_NE(plain, nullptr);
   EXPECT_EQ(Query(*plain, "SELECT count(*) FROM sshd_user_settings"), (Rows{"[0]"}));
 }
 
@@ -181,6 +185,7 @@ TEST(TablesAccessTest, SshdTablesAreEmptyWhenSshdWouldNotStart) {
   root.Write("/etc/ssh/sshd_config",
              "Match User alice\n  PermitTTY no\nMatch All\n  PermitRootLogin perhaps\n");
   auto db = Loaded(Collect(root, "sshd"));
+  ASSERT_NE(db, nullptr);
   // `effective` is null: no settings rows, the section says why; the blocks are still read.
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM sshd_settings"), (Rows{"[0]"}));
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM sshd_user_settings"), (Rows{"[0]"}));
@@ -225,6 +230,7 @@ TEST(TablesAccessTest, SshKeysListEveryKeyWithItsFingerprintOptionsAndSource) {
     ASSERT_TRUE(root.Chown("/home/alice/.ssh/authorized_keys", uid, gid));
   }
   auto db = Loaded(Collect(root, "ssh_keys"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "ssh_keys"), "ok");
   const std::string file = "/home/alice/.ssh/authorized_keys";
   // Fingerprints and sizes as `ssh-keygen -lf` prints them (tests/fixtures/ssh_keys/
@@ -280,6 +286,7 @@ TEST(TablesAccessTest, SysctlOfflineListsTheConfiguredValuesWithoutRuntime) {
   TempRoot root;
   WriteSysctl(root);
   auto db = Loaded(Collect(root, "sysctl"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sysctl"), "ok");
   // Offline: runtime NULL; the winner per key with where it is set. The later different value
   // of ip_forward wins; the exclusion keeps globs off rp_filter of `all`; a glob is a row of its
@@ -334,6 +341,7 @@ TEST(TablesAccessTest, SysctlLiveJoinsRuntimeValuesWithTheDecidingSetting) {
      "reason": "not provided by this kernel"}
   ])");
   auto db = Loaded(snapshot);
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sysctl"), "ok");
   EXPECT_EQ(
       Query(*db,
@@ -370,6 +378,7 @@ TEST(TablesAccessTest, SysctlLiveJoinsRuntimeValuesWithTheDecidingSetting) {
 
 TEST(TablesAccessTest, SysctlOfThisMachineLoadsWithItsRuntimeValues) {
   auto db = Loaded(Collect("/", "sysctl"));
+  ASSERT_NE(db, nullptr);
   ASSERT_NE(SectionStatus(*db, "sysctl"), "unknown_shape");
   EXPECT_EQ(Query(*db,
                   "SELECT count(*) > 40 FROM sysctl WHERE runtime_state IN "
@@ -473,6 +482,7 @@ TEST_F(ListenersTest, OneRowPerEndpointAndOwningProgram) {
 
 TEST_F(ListenersTest, AnOfflineRootHasNoListeners) {
   auto db = Loaded(Collect(root_, "network"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(Query(*db, "SELECT name, status FROM sections"),
             (Rows{R"(["network","not_applicable"])"}));
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM listeners"), (Rows{"[0]"}));
@@ -480,6 +490,7 @@ TEST_F(ListenersTest, AnOfflineRootHasNoListeners) {
 
 TEST(TablesAccessTest, ListenersOfThisMachineHaveWellFormedEndpoints) {
   auto db = Loaded(Collect("/", "network"));
+  ASSERT_NE(db, nullptr);
   std::string status = SectionStatus(*db, "network");
   ASSERT_NE(status, "unknown_shape");
   ASSERT_NE(status, "<missing>");
@@ -504,6 +515,7 @@ TEST(TablesAccessTest, PamEntriesAreTheExpandedStacksWithTheirLines) {
                testing::ReadHostFile(std::string(TIDEMARK_FIXTURES_DIR) + "/pam/debian12/" + f));
   }
   auto db = Loaded(Collect(root, "pam"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "pam"), "ok");
   // login's auth stack: its own lines, then common-auth's through `@include common-auth` at
   // line 57 (the compact entries get their content from `lines` and their file from `chains`).
@@ -560,6 +572,7 @@ TEST(TablesAccessTest, PamModuleSettingsAreTheEffectiveKeysOfTheModulesFiles) {
   root.Write("/etc/security/pwquality.conf.d/50-cis.conf", "minlen = 14\n");
   root.Write("/etc/security/pwquality.conf", "minlen = 8\nenforce_for_root\n");
   auto db = Loaded(Collect(root, "pam"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "pam"), "ok");
   EXPECT_EQ(Query(*db,
                   "SELECT id, module, key, value, source_file, source_line "
@@ -585,6 +598,7 @@ TEST(TablesAccessTest, PamFailedIncludeIsAnEntryWithItsError) {
              "auth required pam_env.so\n@include missing-file\n"
              "-session optional pam_systemd.so\n");
   auto db = Loaded(Collect(root, "pam"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(Query(*db,
                   "SELECT position, type, control, module, silent, error, source_file, "
                   "source_line FROM pam_entries WHERE service = 'svc' ORDER BY position"),
@@ -607,6 +621,7 @@ TEST(TablesAccessTest, LoginSettingsHoldLoginDefsUseraddAndShellTimeouts) {
   root.Write("/etc/profile", "TMOUT=900\nreadonly TMOUT\nexport TMOUT\n");
   root.Write("/etc/bash.bashrc", "umask 027\n");
   auto db = Loaded(Collect(root, "login"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "login"), "ok");
   EXPECT_EQ(Query(*db,
                   "SELECT id, origin, key, value, source_file, source_line FROM login_settings "
@@ -644,6 +659,7 @@ TEST(TablesAccessTest, LoginSettingsOfAbsentFilesAreEmpty) {
   TempRoot root;
   WriteAccounts(root);
   auto db = Loaded(Collect(root, "login"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(Query(*db, "SELECT name, status FROM sections"), (Rows{R"(["login","ok"])"}));
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM login_settings"), (Rows{"[0]"}));
 }

@@ -66,6 +66,7 @@ TEST(TablesSystemTest, FilesAndTrustFilesFromACollectedRoot) {
   root.Symlink("/etc/pam.d/other", "common-auth");
   root.Write("/etc/hosts.equiv", "+\n", 0644);
   auto db = Loaded(Collect(root, "files"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "files"), "ok");
 
   // The path is the id without "file:"; the item is its own source (no line); the omitted
@@ -124,6 +125,7 @@ TEST(TablesSystemTest, SuidWorldWritableAndUnownedFilesFromASweep) {
     ASSERT_TRUE(root.Chown("/data/nouser", 4242, 0));
   }
   auto db = Loaded(Collect(root, "sweep"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sweep"), "ok");
 
   EXPECT_EQ(Query(*db,
@@ -171,6 +173,7 @@ TEST(TablesSystemTest, ASweepItemOfTheWrongShapeLeavesTheSectionsTablesEmpty) {
   ASSERT_TRUE(data["setid_files"].is_array() && !data["setid_files"].empty());
   data["setid_files"][0]["mode"] = "rwsr-xr-x";  // not octal
   auto db = Loaded(snapshot);
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "sweep"), "unknown_shape");
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM suid_files"), (Rows{"[0]"}));
   EXPECT_EQ(Query(*db, "SELECT count(*) FROM world_writable"), (Rows{"[0]"}));
@@ -197,6 +200,7 @@ TEST(TablesSystemTest, ServicesFromUnitFilesOfAnOfflineRoot) {
   root.Write("/etc/systemd/system/app.service.d/limits.conf", "[Service]\nLimitNOFILE=1024\n");
   Snapshot snapshot = Collect(root, "services");
   auto db = Loaded(snapshot);
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "services"), "ok");
 
   // Name and type from the id; the file of a unit in the package unit directory restored from
@@ -270,6 +274,7 @@ TEST(TablesSystemTest, PackagesFromTheDpkgStatusFile) {
              "Source: inetutils\n"                   // 15
              "Version: 2.4-2\n");                    // 16
   auto db = Loaded(Collect(root, "packages"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "packages"), "ok");
   EXPECT_EQ(
       Query(*db,
@@ -297,6 +302,7 @@ TEST(TablesSystemTest, CronJobsFilesAndAllowDenyLists) {
   root.Write("/etc/cron.allow", "root\n# comment\n alice \n", 0640);
   root.Write("/etc/at.deny", "nobody\n", 0640);
   auto db = Loaded(Collect(root, "cron"));
+  ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "cron"), "ok");
 
   EXPECT_EQ(
