@@ -124,7 +124,7 @@ Status CollectSections(const CollectRequest& request, const SectionSink& sink) {
     try {
       entry.make()->Collect(ctx, section);
     } catch (const std::exception& e) {
-      // A collector bug must not lose the other sections; host data never throws by design.
+      // A section reader's bug must not lose the other sections; host data never throws by design.
       section.status = SectionStatus::kError;
       section.AddError("", std::nullopt, std::string("internal error in collector: ") + e.what());
     }

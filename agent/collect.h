@@ -1,11 +1,11 @@
-// Runs the section collectors over one root and assembles a Snapshot.
+// Runs the section readers over one root and assembles a Snapshot.
 #pragma once
 
 #include <functional>
 #include <string>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 #include "common/snapshot.h"
 #include "common/status.h"
 
@@ -20,7 +20,7 @@ struct CollectRequest {
   std::string root = "/";         // "/" audits the live host
   std::vector<std::string> only;  // section names; empty means all
   std::string host_id;            // empty: the root's /etc/hostname, else (live host only) its name
-  CollectOptions options;         // passed to every collector (e.g. --privileged-groups)
+  CollectOptions options;         // passed to every section reader (e.g. --privileged-groups)
 };
 
 // What is known of a snapshot before its sections: identity, time, agent version.

@@ -39,7 +39,7 @@ inline nlohmann::json UserNameJson(const PasswdEntry* u) {
 }
 
 // Rewrites every error of `section` so that its path and message are valid UTF-8 without loss:
-// paths in their escaped form (EscapeHostName). Collectors of host names call it once, last.
+// paths in their escaped form (EscapeHostName). Section readers of host names call it once, last.
 inline void EscapeErrorNames(Section& section) {
   for (auto& e : section.errors) {
     e.path = EscapeHostName(e.path);

@@ -1,45 +1,45 @@
 #include "agent/registry.h"
 
-#include "agent/collectors/accounts.h"
-#include "agent/collectors/cron.h"
-#include "agent/collectors/files.h"
-#include "agent/collectors/login.h"
-#include "agent/collectors/network.h"
-#include "agent/collectors/packages.h"
-#include "agent/collectors/pam.h"
-#include "agent/collectors/services.h"
-#include "agent/collectors/ssh_keys.h"
-#include "agent/collectors/sshd.h"
-#include "agent/collectors/sudo.h"
-#include "agent/collectors/sweep.h"
-#include "agent/collectors/sysctl.h"
+#include "agent/sections/accounts.h"
+#include "agent/sections/cron.h"
+#include "agent/sections/files.h"
+#include "agent/sections/login.h"
+#include "agent/sections/network.h"
+#include "agent/sections/packages.h"
+#include "agent/sections/pam.h"
+#include "agent/sections/services.h"
+#include "agent/sections/ssh_keys.h"
+#include "agent/sections/sshd.h"
+#include "agent/sections/sudo.h"
+#include "agent/sections/sweep.h"
+#include "agent/sections/sysctl.h"
 
 namespace tidemark::agent {
 
 namespace {
 
 template <typename C>
-std::unique_ptr<SectionCollector> Make() {
+std::unique_ptr<SectionReader> Make() {
   return std::make_unique<C>();
 }
 
-std::unique_ptr<SectionCollector> MakeSshKeys() {
-  return std::make_unique<SshKeysCollector>(SshdAuthorizedKeysSettings());
+std::unique_ptr<SectionReader> MakeSshKeys() {
+  return std::make_unique<SshKeysReader>(SshdAuthorizedKeysSettings());
 }
 
 }  // namespace
 
 const std::vector<SectionEntry>& Sections() {
-  // Order matters only for reading: each collector is independent of the others' output.
+  // Order matters only for reading: each section reader is independent of the others' output.
   // tests/agent/registry_test.cpp checks each name against its collector's name().
   static const std::vector<SectionEntry> sections = {
-      {"accounts", Make<AccountsCollector>}, {"ssh_keys", MakeSshKeys},
-      {"sshd", Make<SshdCollector>},         {"sudo", Make<SudoCollector>},
-      {"files", Make<FilesCollector>},       {"sweep", Make<SweepCollector>},
-      {"network", Make<NetworkCollector>},   {"services", Make<ServicesCollector>},
-      {"pam", Make<PamCollector>},           {"sysctl", Make<SysctlCollector>},
-      {"login", Make<LoginCollector>},       {"cron", Make<CronCollector>},
-      {"packages", Make<PackagesCollector>},
+      {"accounts", Make<AccountsReader>}, {"ssh_keys", MakeSshKeys},
+      {"sshd", Make<SshdReader>},         {"sudo", Make<SudoReader>},
+      {"files", Make<FilesReader>},       {"sweep", Make<SweepReader>},
+      {"network", Make<NetworkReader>},   {"services", Make<ServicesReader>},
+      {"pam", Make<PamReader>},           {"sysctl", Make<SysctlReader>},
+      {"login", Make<LoginReader>},       {"cron", Make<CronReader>},
+      {"packages", Make<PackagesReader>},
   };
   return sections;
 }

@@ -1,6 +1,6 @@
 // The compact item form's omitted defaults (docs/snapshot.md, "Compact items", rule 1), in one
 // machine-readable place: for each kind of item, the keys that a writer leaves out when they
-// hold their default and the value a reader restores for each. The agent's collectors omit
+// hold their default and the value a reader restores for each. The agent's section readers omit
 // exactly these (OmitDefaults) and the fact tables restore exactly these (policy::FactTables
 // takes its columns' compact defaults from here; row functions call RestoreDefaults), so the
 // two cannot drift apart. A key that is null is always left out and reads as null; only the

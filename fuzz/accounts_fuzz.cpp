@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/accounts.h"
 #include "agent/parsers/account_db.h"
 #include "agent/parsers/shadow.h"
+#include "agent/sections/accounts.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -33,7 +33,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)agent::ParseGshadow(in, "/etc/gshadow", known);
   (void)agent::ClassifyPassword(parts[0]);
 
-  agent::AccountsCollector collector;
+  agent::AccountsReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

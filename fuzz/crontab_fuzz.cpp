@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/cron.h"
 #include "agent/parsers/crontab.h"
+#include "agent/sections/cron.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -29,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs.AddFile("/etc/passwd",
              "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n");
   fs.AddFile("/etc/group", "root:x:0:\nalice:x:1000:\n");
-  agent::CronCollector collector;
+  agent::CronReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

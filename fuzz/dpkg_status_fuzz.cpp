@@ -5,8 +5,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/packages.h"
 #include "agent/parsers/dpkg_status.h"
+#include "agent/sections/packages.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -19,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   fuzz::MemFs fs;
   fs.AddFile("/var/lib/dpkg/status", in);
-  agent::PackagesCollector collector;
+  agent::PackagesReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

@@ -118,7 +118,8 @@ class MemFs final : public Fs {
 
   std::map<std::string, std::string> files_;
   std::set<std::string> dirs_ = {"/"};
-  std::string root_ = "/fuzz-root";  // never "/": collectors must not treat it as the live host
+  std::string root_ =
+      "/fuzz-root";  // never "/": section readers must not treat it as the live host
 };
 
 }  // namespace tidemark::fuzz

@@ -1,5 +1,5 @@
 // login.defs(5) (as shadow's getdef.c reads it) and /etc/default/useradd, and the shell startup
-// files the login section scans for TMOUT, umask and PATH (agent/collectors/login.cpp parses
+// files the login section scans for TMOUT, umask and PATH (agent/sections/login.cpp parses
 // them all). Input: up to five files separated by kFileSeparator: /etc/login.defs,
 // /etc/default/useradd, /etc/environment, /etc/profile, /etc/profile.d/fuzz.sh.
 #include <cstddef>
@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/login.h"
 #include "agent/parsers/lines.h"
+#include "agent/sections/login.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (size_t i = 0; i < parts.size(); ++i) fs.AddFile(kPaths[i], parts[i]);
   fs.AddDir("/usr/bin");
   fs.AddDir("/usr/sbin");
-  agent::LoginCollector collector;
+  agent::LoginReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

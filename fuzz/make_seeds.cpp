@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "agent/collectors/pam.h"
-#include "agent/collectors/sshd.h"
-#include "agent/collectors/sudo.h"
+#include "agent/sections/pam.h"
+#include "agent/sections/sshd.h"
+#include "agent/sections/sudo.h"
 #include "common/fs.h"
 #include "common/snapshot.h"
 #include "common/transport/protocol.h"
@@ -27,7 +27,7 @@ void Write(const fs::path& path, std::string_view data) {
 }
 
 // Returns the snapshot of `collector` over the fixture root `root`, as the agent writes it.
-std::string Collect(agent::SectionCollector& collector, const std::string& root) {
+std::string Collect(agent::SectionReader& collector, const std::string& root) {
   StatusOr<std::unique_ptr<Fs>> fs = OpenRootFs(root);
   if (!fs.ok()) return "";
   agent::CollectContext ctx(**fs, "seedhost");
@@ -54,16 +54,16 @@ int main(int argc, char** argv) {
   fs::create_directories(out / "snapshot");
 
   std::vector<std::string> docs;
-  agent::SudoCollector sudo;
-  agent::SshdCollector sshd;
-  agent::PamCollector pam;
+  agent::SudoReader sudo;
+  agent::SshdReader sshd;
+  agent::PamReader pam;
   for (const char* kind : {"sudoers", "sshd"}) {
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(fixtures / kind, ec)) {
       if (!e.is_directory()) continue;
-      agent::SectionCollector& c = std::string(kind) == "sudoers"
-                                       ? static_cast<agent::SectionCollector&>(sudo)
-                                       : static_cast<agent::SectionCollector&>(sshd);
+      agent::SectionReader& c = std::string(kind) == "sudoers"
+                                    ? static_cast<agent::SectionReader&>(sudo)
+                                    : static_cast<agent::SectionReader&>(sshd);
       std::string doc = Collect(c, e.path().string());
       if (!doc.empty()) docs.push_back(doc);
     }

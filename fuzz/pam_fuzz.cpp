@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/pam.h"
 #include "agent/parsers/pam.h"
 #include "agent/parsers/pam_module_conf.h"
+#include "agent/sections/pam.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                        "/etc/security/pwquality.conf"};
   fuzz::MemFs fs;
   for (size_t i = 0; i < parts.size(); ++i) fs.AddFile(kPaths[i], parts[i]);
-  agent::PamCollector collector;
+  agent::PamReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
 #include "fuzz/fuzz_support.h"
@@ -17,7 +17,7 @@
 namespace tidemark::fuzz {
 
 // Collects `collector` over `fs` and checks that the collector would accept the section.
-inline void CollectAndRoundTrip(agent::SectionCollector& collector, const Fs& fs) {
+inline void CollectAndRoundTrip(agent::SectionReader& collector, const Fs& fs) {
   agent::CollectContext ctx(fs, "fuzzhost");
   Section section;
   collector.Collect(ctx, section);

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/sshd.h"
 #include "agent/parsers/sshd_config.h"
+#include "agent/sections/sshd.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (parsed.ok()) (void)config.Dump(*parsed);
   }
 
-  agent::SshdCollector collector;
+  agent::SshdReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/sudo.h"
 #include "agent/parsers/sudoers.h"
+#include "agent/sections/sudo.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fs.AddFile("/etc/group", "root:x:0:\nsudo:x:27:alice\nalice:x:1000:\n");
   fs.AddFile("/etc/hosts", "127.0.0.1 localhost\n");
 
-  agent::SudoCollector collector;
+  agent::SudoReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
 
   // The value parsers on their own, on the main file's first line.

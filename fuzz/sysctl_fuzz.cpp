@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/sysctl.h"
 #include "agent/parsers/sysctl_conf.h"
+#include "agent/sections/sysctl.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::MemFs fs;
   for (size_t i = 0; i < parts.size(); ++i) fs.AddFile(kPaths[i], parts[i]);
   fs.AddFile("/proc/sys/net/ipv4/ip_forward", "0\n");
-  agent::SysctlCollector collector;
+  agent::SysctlReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collectors/services.h"
 #include "agent/parsers/unit_file.h"
+#include "agent/sections/services.h"
 #include "fuzz/section_check.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::MemFs fs;
   for (size_t i = 0; i < parts.size(); ++i) fs.AddFile(kPaths[i], parts[i]);
   fs.AddFile("/etc/systemd/system/multi-user.target.wants/fuzz.service", parts[0]);
-  agent::ServicesCollector collector;
+  agent::ServicesReader collector;
   fuzz::CollectAndRoundTrip(collector, fs);
   return 0;
 }

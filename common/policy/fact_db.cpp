@@ -421,7 +421,7 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
   const std::vector<TablePlan>& plans = TablePlans();
   for (const auto& [name, collected] : snapshot.sections) {
     if (!status.ok()) break;
-    // A section straight from the collectors keeps its large arrays as text (Section::items);
+    // A section straight from the section readers keeps its large arrays as text (Section::items);
     // a decoded one has them in `data`. Read both the same way.
     std::optional<Section> materialized;
     if (!collected.items.empty()) {

@@ -47,7 +47,7 @@ class FactDb {
   FactDb& operator=(const FactDb&) = delete;
 
   // Loads `snapshot` (replacing what was loaded before), decoded or straight from the
-  // collectors (Section::items are read as data). A section whose data does not have the
+  // section readers (Section::items are read as data). A section whose data does not have the
   // documented shape leaves its tables empty and is `unknown_shape` in `sections`; that is not
   // an error of Load.
   Status Load(const Snapshot& snapshot);

@@ -1,7 +1,7 @@
 // Tests of the accounts section over fixture roots: users, shells, password status, groups,
 // gshadow, derived facts, nsswitch, --privileged-groups, and bad input (unreadable files,
 // directories and FIFOs in place of files, binary garbage, NUL bytes, 10 MB lines).
-#include "agent/collectors/accounts.h"
+#include "agent/sections/accounts.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -23,7 +23,7 @@ Section Collect(const TempRoot& root, CollectOptions options = {}) {
   EXPECT_TRUE(fs.ok()) << fs.status().ToString();
   CollectContext ctx(**fs, "fixture", std::move(options));
   Section out;
-  AccountsCollector().Collect(ctx, out);
+  AccountsReader().Collect(ctx, out);
   out.Finish();
   out.Materialize();  // tests read the item arrays as json
   return out;

@@ -1,6 +1,6 @@
-// The agent's collectors omit exactly the compact defaults of the registry
+// The agent's section readers omit exactly the compact defaults of the registry
 // (common/compact_form.h) that the fact tables restore: this machine's sections, collected by
-// the real collectors, hold no item of a registered kind that still carries a default.
+// the real section readers, hold no item of a registered kind that still carries a default.
 #include <gtest/gtest.h>
 
 #include <map>

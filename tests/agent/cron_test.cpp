@@ -1,7 +1,7 @@
 // The cron section on fixture roots: crontab(5) system and user formats, variables, the secret
 // masking rule (secret bytes never reach the output), run-parts naming, allow/deny files, and
 // bad input.
-#include "agent/collectors/cron.h"
+#include "agent/sections/cron.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,7 +19,7 @@ using nlohmann::json;
 using namespace std::string_literals;
 
 json Collect(const testing::TempRoot& root) {
-  return testing::CollectSectionJson<CronCollector>(root);
+  return testing::CollectSectionJson<CronReader>(root);
 }
 
 using testing::HasError;

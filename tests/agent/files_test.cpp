@@ -1,7 +1,7 @@
 // The files collector on fixture roots: default paths, absent vs error, hashes, private keys
 // never hashed, homes of login users only, symlinks in homes never hashed through, trust files,
 // --files-extra paths and globs.
-#include "agent/collectors/files.h"
+#include "agent/sections/files.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -81,7 +81,7 @@ class FilesTest : public ::testing::Test {
     EXPECT_TRUE(fs.ok()) << fs.status().message();
     CollectContext ctx(**fs, "fixture", std::move(options));
     Section section;
-    FilesCollector().Collect(ctx, section);
+    FilesReader().Collect(ctx, section);
     section.Finish();
     section.Materialize();
     return section;

@@ -1,7 +1,7 @@
 // The login section on fixture roots: login.defs as shadow's getdef.c reads it, useradd
 // defaults, the TMOUT/umask scan of the startup files, root's PATH entries and their flags, and
 // bad input.
-#include "agent/collectors/login.h"
+#include "agent/sections/login.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,7 +16,7 @@ using nlohmann::json;
 using namespace std::string_literals;
 
 json Collect(const testing::TempRoot& root) {
-  return testing::CollectSectionJson<LoginCollector>(root);
+  return testing::CollectSectionJson<LoginReader>(root);
 }
 
 using testing::HasError;

@@ -14,7 +14,7 @@
 #include <set>
 #include <sstream>
 
-#include "agent/collectors/network.h"
+#include "agent/sections/network.h"
 #include "common/snapshot.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
@@ -66,7 +66,7 @@ json Collect(Section* section_out = nullptr) {
   auto fs = OpenRootFs("/");
   EXPECT_TRUE(fs.ok());
   CollectContext ctx(**fs, "h");
-  NetworkCollector c;
+  NetworkReader c;
   Section local;
   Section& s = section_out ? *section_out : local;
   c.Collect(ctx, s);
@@ -229,7 +229,7 @@ std::string HashOfNetworkSection(uint16_t port) {
   auto fs = OpenRootFs("/");
   EXPECT_TRUE(fs.ok());
   CollectContext ctx(**fs, "h");
-  NetworkCollector c(
+  NetworkReader c(
       [port]() -> StatusOr<std::vector<DiagSocket>> {
         auto all = DumpListeningSockets();
         if (!all.ok()) return all.status();

@@ -1,6 +1,6 @@
 // The network collector on fixture roots: cgroup -> unit rules, the /proc fd scan that maps
 // socket inodes to processes, endpoint grouping and ids, not_applicable under --root, errors.
-#include "agent/collectors/network.h"
+#include "agent/sections/network.h"
 
 #include <gtest/gtest.h>
 
@@ -56,7 +56,7 @@ class NetworkFixture : public ::testing::Test {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok());
     CollectContext ctx(**fs, "h");
-    NetworkCollector c(std::move(source), /*require_live=*/false);
+    NetworkReader c(std::move(source), /*require_live=*/false);
     Section s;
     c.Collect(ctx, s);
     s.Finish();
@@ -168,13 +168,13 @@ TEST_F(NetworkFixture, SocketTableFailureIsAnErrorNotEmpty) {
   ASSERT_EQ(s.errors.size(), 1u);
 }
 
-TEST(NetworkCollector, NotApplicableUnderRoot) {
+TEST(NetworkReader, NotApplicableUnderRoot) {
   testing::TempRoot root;
   root.Write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
   auto fs = OpenRootFs(root.path());
   ASSERT_TRUE(fs.ok());
   CollectContext ctx(**fs, "h");
-  NetworkCollector c;
+  NetworkReader c;
   Section s;
   c.Collect(ctx, s);
   s.Finish();

@@ -1,6 +1,6 @@
 // The packages section on fixture roots: dpkg status stanzas, states, db:Status-Abbrev, Source,
 // malformed stanzas (named, the others still collected) and a missing or unreadable database.
-#include "agent/collectors/packages.h"
+#include "agent/sections/packages.h"
 
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ using nlohmann::json;
 using namespace std::string_literals;
 
 json Collect(const testing::TempRoot& root) {
-  return testing::CollectSectionJson<PackagesCollector>(root);
+  return testing::CollectSectionJson<PackagesReader>(root);
 }
 
 using testing::HasError;

@@ -1,7 +1,7 @@
 // The pam section on fixture roots: the stock Debian 12 stack, pam.d(5) syntax, include and
 // substack expansion with chains, include loops and missing includes as named errors, bad input
 // (binary, NUL, 10 MB lines, directories, FIFOs, symlink loops), pwquality and faillock files.
-#include "agent/collectors/pam.h"
+#include "agent/sections/pam.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -25,7 +25,7 @@ class PamTest : public ::testing::Test {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok());
     CollectContext ctx(**fs, "h");
-    PamCollector c;
+    PamReader c;
     Section s;
     c.Collect(ctx, s);
     s.Finish();

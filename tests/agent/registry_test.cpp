@@ -1,5 +1,5 @@
 // agent/registry: the section list names each section without making its collector; the names
-// must be what the collectors call themselves (their keys in a snapshot).
+// must be what the section readers call themselves (their keys in a snapshot).
 #include "agent/registry.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +15,7 @@ TEST(RegistryTest, EachNameIsItsCollectorsNameOnceAndSectionNamesFollowIt) {
   for (size_t i = 0; i < Sections().size(); ++i) {
     const SectionEntry& entry = Sections()[i];
     ASSERT_NE(entry.make, nullptr) << entry.name;
-    std::unique_ptr<SectionCollector> collector = entry.make();
+    std::unique_ptr<SectionReader> collector = entry.make();
     ASSERT_NE(collector, nullptr) << entry.name;
     EXPECT_EQ(collector->name(), entry.name);
     EXPECT_TRUE(seen.insert(entry.name).second) << "twice: " << entry.name;

@@ -12,8 +12,8 @@
 #include <string>
 #include <thread>
 
-#include "agent/collectors/services.h"
 #include "agent/parsers/unit_file.h"
+#include "agent/sections/services.h"
 #include "tests/support/collect_section.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
@@ -24,7 +24,7 @@ namespace {
 using nlohmann::json;
 
 json Collect(const std::string& root) {
-  return tidemark::testing::CollectSectionJsonAt<ServicesCollector>(root);
+  return tidemark::testing::CollectSectionJsonAt<ServicesReader>(root);
 }
 
 std::string Quote(const std::string& s) { return testing::ShellQuote(s); }

@@ -1,7 +1,7 @@
 // The services section on fixture roots: unit file syntax, settings with their file:line,
 // Environment= names without values, drop-ins, and bad input (FIFOs, directories, loops, NUL
 // bytes, huge lines) giving named errors while the rest is still produced.
-#include "agent/collectors/services.h"
+#include "agent/sections/services.h"
 
 #include <gtest/gtest.h>
 
@@ -87,7 +87,7 @@ class ServicesFixture : public ::testing::Test {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok());
     CollectContext ctx(**fs, "h");
-    ServicesCollector c;
+    ServicesReader c;
     Section s;
     c.Collect(ctx, s);
     s.Finish();

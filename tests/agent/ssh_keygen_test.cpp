@@ -7,7 +7,7 @@
 
 #include <sstream>
 
-#include "agent/collectors/ssh_keys.h"
+#include "agent/sections/ssh_keys.h"
 #include "tests/support/require.h"
 #include "tests/support/ssh_wire.h"
 #include "tests/support/temp_root.h"
@@ -115,7 +115,7 @@ TEST(SshKeygenToolTest, TypeBitsFingerprintAndCommentMatchSshKeygen) {
   ASSERT_TRUE(fs.ok());
   CollectContext ctx(**fs, "tool");
   Section section;
-  SshKeysCollector().Collect(ctx, section);
+  SshKeysReader().Collect(ctx, section);
   section.Finish();
   section.Materialize();
   EXPECT_EQ(section.status, SectionStatus::kOk)

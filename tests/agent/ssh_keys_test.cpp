@@ -1,5 +1,5 @@
 // The ssh_keys collector on fixture roots: users, files, keys, states, errors, expansion.
-#include "agent/collectors/ssh_keys.h"
+#include "agent/sections/ssh_keys.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -62,7 +62,7 @@ class SshKeysTest : public ::testing::Test {
       ASSERT_TRUE(root_.Chown(path, uid, gid_));
     }
   }
-  Section Collect(SshKeysCollector collector = SshKeysCollector()) {
+  Section Collect(SshKeysReader collector = SshKeysReader()) {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok());
     CollectContext ctx(**fs, "fixture");
@@ -235,7 +235,7 @@ TEST_F(SshKeysTest, WritableAndForeignFilesAreFlagged) {
 }
 
 TEST_F(SshKeysTest, AuthorizedKeysCommandMakesTheUserIncomplete) {
-  SshKeysCollector collector([](const PasswdEntry& u) {
+  SshKeysReader collector([](const PasswdEntry& u) {
     AuthorizedKeysSettings s;
     s.files = {"/etc/ssh/authorized_keys/%u", "none"};
     if (u.name == "alice") s.command = "/usr/bin/sss_ssh_authorizedkeys";

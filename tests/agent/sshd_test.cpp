@@ -2,7 +2,7 @@
 // fixture roots: semantics sshd_config(5) states, bad input, the section's JSON, and the ssh_keys
 // section fed with the effective AuthorizedKeysFile. The real sshd is the oracle in
 // sshd_real_test.cpp; here each expectation follows from a rule cited next to it.
-#include "agent/collectors/sshd.h"
+#include "agent/sections/sshd.h"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <map>
 
 #include "agent/collect.h"
-#include "agent/collectors/ssh_keys.h"
 #include "agent/parsers/sshd_config.h"
+#include "agent/sections/ssh_keys.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -57,7 +57,7 @@ class SshdTest : public ::testing::Test {
     }
     return false;
   }
-  Section Collect(SectionCollector& collector) {
+  Section Collect(SectionReader& collector) {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok());
     CollectContext ctx(**fs, "host");
@@ -174,7 +174,7 @@ TEST_F(SshdTest, HugeLineAndBinaryGarbageAreErrorsWithoutQuotingContent) {
 }
 
 TEST_F(SshdTest, SectionIsNotApplicableWithoutSshdConfig) {
-  SshdCollector collector;
+  SshdReader collector;
   Section s = Collect(collector);
   EXPECT_EQ(s.status, SectionStatus::kNotApplicable);
   EXPECT_EQ(s.data["present"], false);
@@ -187,7 +187,7 @@ TEST_F(SshdTest, SectionReportsEffectiveBlocksFilesAndDefaultsSource) {
   root_.Write(
       "/var/lib/dpkg/status",
       "Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.2p1-2+deb12u10\n\n");
-  SshdCollector collector;
+  SshdReader collector;
   Section s = Collect(collector);
   EXPECT_EQ(s.status, SectionStatus::kOk);
   EXPECT_EQ(s.data["would_start"], true);
@@ -206,7 +206,7 @@ TEST_F(SshdTest, AnotherBuildIsReportedAsDefaultsThatMayDiffer) {
   root_.Write("/etc/ssh/sshd_config", "");
   root_.Write("/var/lib/dpkg/status",
               "Package: openssh-server\nStatus: install ok installed\nVersion: 1:9.6p1-3\n\n");
-  SshdCollector collector;
+  SshdReader collector;
   Section s = Collect(collector);
   EXPECT_EQ(s.data["defaults_source"]["package_version"], "1:9.6p1-3");
   EXPECT_EQ(s.data["defaults_source"]["matches_installed"], false);
@@ -227,7 +227,7 @@ TEST_F(SshdTest, TheInstalledOpensshServerStanzaIsFoundAmongOthers) {
               "installed\nVersion: 7\n\n"
               "Version: 1:9.2p1-2+deb12u10\nStatus: install ok installed\n"
               "Package: openssh-server\nArchitecture: amd64");
-  SshdCollector collector;
+  SshdReader collector;
   Section s = Collect(collector);
   EXPECT_EQ(s.data["defaults_source"]["package_version"], "1:9.2p1-2+deb12u10");
   EXPECT_EQ(s.data["defaults_source"]["matches_installed"], true);
@@ -250,7 +250,7 @@ TEST_F(SshdTest, TheInstalledOpensshServerStanzaIsFoundAmongOthers) {
 
 TEST_F(SshdTest, BrokenConfigurationIsAFindingWouldStartFalse) {
   root_.Write("/etc/ssh/sshd_config", "PermitRootLogin perhaps\n");
-  SshdCollector collector;
+  SshdReader collector;
   Section s = Collect(collector);
   EXPECT_EQ(s.data["would_start"], false);
   EXPECT_TRUE(s.data["effective"].is_null());
@@ -264,7 +264,7 @@ TEST_F(SshdTest, SshKeysUsesTheEffectiveAuthorizedKeysFilePerUser) {
               "AuthorizedKeysFile .ssh/authorized_keys\n"
               "Match Group developers\n  AuthorizedKeysFile /etc/ssh/keys/%u\n"
               "Match User alice Host *.example.com\n  AuthorizedKeysFile .ssh/other\n");
-  SshKeysCollector collector(SshdAuthorizedKeysSettings());
+  SshKeysReader collector(SshdAuthorizedKeysSettings());
   Section s = Collect(collector);
   std::map<std::string, json> users;
   for (const auto& u : s.data["users"]) users[u["user"].get<std::string>()] = u;
@@ -317,7 +317,7 @@ TEST_F(SshdTest, SectionsSharingTheConfigurationReportAsAlone) {
 }
 
 TEST_F(SshdTest, SshKeysKeepsDefaultsWithoutSshdConfig) {
-  SshKeysCollector collector(SshdAuthorizedKeysSettings());
+  SshKeysReader collector(SshdAuthorizedKeysSettings());
   Section s = Collect(collector);
   for (const auto& u : s.data["users"]) {
     // The compact form omits sshd's default; readers restore it.

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/collectors/sudo.h"
+#include "agent/sections/sudo.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
@@ -284,7 +284,7 @@ Section CollectRoot(const std::string& root) {
   EXPECT_TRUE(fs.ok());
   CollectContext ctx(**fs, kHost);
   Section out;
-  SudoCollector().Collect(ctx, out);
+  SudoReader().Collect(ctx, out);
   out.Finish();
   out.Materialize();
   return out;

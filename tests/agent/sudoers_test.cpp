@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/collectors/sudo.h"
+#include "agent/sections/sudo.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::agent {
@@ -28,7 +28,7 @@ Result Collect(const TempRoot& root, const std::string& host = "web1.example.com
   EXPECT_TRUE(fs.ok());
   CollectContext ctx(**fs, host);
   Result r;
-  SudoCollector().Collect(ctx, r.section);
+  SudoReader().Collect(ctx, r.section);
   r.section.Finish();
   r.section.Materialize();
   return r;

@@ -2,7 +2,7 @@
 // world-writable files and directories, unowned files, symlinks (never followed), FIFOs (never
 // opened), excludes, roots, depth bound, device boundaries, dpkg ownership (merged /usr,
 // diversions) and unreadable inputs.
-#include "agent/collectors/sweep.h"
+#include "agent/sections/sweep.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -55,7 +55,7 @@ class SweepTest : public ::testing::Test {
     EXPECT_TRUE(fs.ok()) << fs.status().message();
     CollectContext ctx(**fs, "fixture", std::move(options));
     Section section;
-    SweepCollector(limits).Collect(ctx, section);
+    SweepReader(limits).Collect(ctx, section);
     section.Finish();
     section.Materialize();
     return section;

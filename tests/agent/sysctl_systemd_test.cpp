@@ -12,8 +12,8 @@
 #include <set>
 #include <sstream>
 
-#include "agent/collectors/sysctl.h"
 #include "agent/parsers/sysctl_conf.h"
+#include "agent/sections/sysctl.h"
 #include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
@@ -96,7 +96,7 @@ TEST(SysctlSystemd, PrecedenceAndWinnersEqualSystemdSysctl) {
   ASSERT_TRUE(fs.ok());
   CollectContext ctx(**fs, "test");
   Section section;
-  SysctlCollector().Collect(ctx, section);
+  SysctlReader().Collect(ctx, section);
   section.Finish();
   section.Materialize();
   const json& j = section.data;

@@ -1,7 +1,7 @@
 // The sysctl section on fixture roots: sysctl.d(5) parsing, key normalization, systemd-sysctl's
 // file precedence (masking, overriding, lexical order), /etc/sysctl.conf, the winning value per
 // key, glob resolution, and bad input. Runtime values need a live host (sysconf_host_test).
-#include "agent/collectors/sysctl.h"
+#include "agent/sections/sysctl.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -21,7 +21,7 @@ json Collect(const testing::TempRoot& root, Section* section_out = nullptr) {
   EXPECT_TRUE(fs.ok());
   CollectContext ctx(**fs, "test");
   Section s;
-  SysctlCollector().Collect(ctx, s);
+  SysctlReader().Collect(ctx, s);
   s.Finish();
   s.Materialize();
   json j = EncodeSection(s);

@@ -1,6 +1,6 @@
 // The registry of the compact form's defaults (common/compact_form.h): one place that the agent's
-// collectors omit by and the fact tables restore from. Its own rules, and the fact tables taking
-// their defaults from it (tests/agent/compact_host_test.cpp checks the collectors).
+// section readers omit by and the fact tables restore from. Its own rules, and the fact tables
+// taking their defaults from it (tests/agent/compact_host_test.cpp checks the section readers).
 #include "common/compact_form.h"
 
 #include <gtest/gtest.h>

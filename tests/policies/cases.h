@@ -30,7 +30,7 @@ struct Case {
   std::map<std::string, std::optional<RootFile>> changes;
   std::vector<std::string> ids;  // the failing items, in the order the query returns them
   bool needs_root = false;       // the change needs chown (skipped, with a reason, otherwise)
-  // The network section's listeners (a JSON array as agent/collectors/network.cpp writes
+  // The network section's listeners (a JSON array as agent/sections/network.cpp writes
   // them) in place of BaseListeners(); std::nullopt keeps the base's.
   std::optional<std::string> listeners;
 };
@@ -48,7 +48,7 @@ RootFile WithOwner(const std::string& path, unsigned uid, unsigned gid);
 
 // The network section exists only on a live host (under a root it is not_applicable): the
 // test adds one to every snapshot of a fixture root, with these listeners (a JSON array as
-// agent/collectors/network.cpp writes them) unless a case gives its own.
+// agent/sections/network.cpp writes them) unless a case gives its own.
 std::string BaseListeners();
 
 // The sections the base root is collected with (every rule's tables must come from them).

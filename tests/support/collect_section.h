@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 #include "common/fs.h"
 #include "common/snapshot.h"
 #include "tests/support/temp_root.h"

@@ -1,5 +1,5 @@
 // TempRoot: a throw-away host root for tests, built file by file under a fresh temp directory
-// and removed on destruction. Collectors read it through OpenRootFs like any offline root.
+// and removed on destruction. Section readers read it through OpenRootFs like any offline root.
 #pragma once
 
 #include <functional>

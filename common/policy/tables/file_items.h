@@ -1,5 +1,5 @@
 // Helpers of the row functions over items that describe files (sections files, sweep, cron):
-// the collectors write modes as octal text ("0644"), the tables hold them as integers so that
+// the section readers write modes as octal text ("0644"), the tables hold them as integers so that
 // `mode & 18` works; such an item is its own source, {file: path}.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Helpers of the fact-table tests: collect real sections from a fixture root with the agent's
-// collectors, load them into a FactDb, and read query results as compact JSON rows.
+// section readers, load them into a FactDb, and read query results as compact JSON rows.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "agent/collect.h"
-#include "agent/collectors/network.h"
+#include "agent/sections/network.h"
 #include "agent/sock_diag.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/tables.h"
@@ -437,9 +437,8 @@ class ListenersTest : public ::testing::Test {
     auto fs = OpenRootFs(root_.path());
     EXPECT_TRUE(fs.ok());
     agent::CollectContext ctx(**fs, "testhost");
-    agent::NetworkCollector c(
-        [sockets] { return StatusOr<std::vector<agent::DiagSocket>>(sockets); },
-        /*require_live=*/false);
+    agent::NetworkReader c([sockets] { return StatusOr<std::vector<agent::DiagSocket>>(sockets); },
+                           /*require_live=*/false);
     Section s;
     c.Collect(ctx, s);
     return s;

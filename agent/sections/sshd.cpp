@@ -1,4 +1,4 @@
-#include "agent/collectors/sshd.h"
+#include "agent/sections/sshd.h"
 
 #include <cstdio>
 #include <map>
@@ -93,7 +93,7 @@ json Source(const std::string& file, int64_t line) {
 
 }  // namespace
 
-void SshdCollector::Collect(CollectContext& ctx, Section& out) {
+void SshdReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
   sshd::BuildDetection build = sshd::DetectSshdBuild(fs);

@@ -1,4 +1,4 @@
-#include "agent/collectors/sweep.h"
+#include "agent/sections/sweep.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -328,7 +328,7 @@ DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
   return out;
 }
 
-void SweepCollector::Collect(CollectContext& ctx, Section& out) {
+void SweepReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
   const CollectOptions& opts = ctx.options();

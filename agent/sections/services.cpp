@@ -1,4 +1,4 @@
-#include "agent/collectors/services.h"
+#include "agent/sections/services.h"
 
 #include "agent/parsers/crontab.h"
 #include "agent/systemd_units.h"
@@ -102,7 +102,7 @@ void AddSettings(const std::string& name, const UnitInfo& info, json& j) {
 
 }  // namespace
 
-void ServicesCollector::Collect(CollectContext& ctx, Section& out) {
+void ServicesReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   UnitLookup lookup(fs);
   ItemArray units;

@@ -1,4 +1,4 @@
-#include "agent/collectors/sudo.h"
+#include "agent/sections/sudo.h"
 
 #include <fnmatch.h>
 
@@ -590,7 +590,7 @@ json FilesJson(const Policy& policy, const AccountDb& db) {
 
 }  // namespace
 
-void SudoCollector::Collect(CollectContext& ctx, Section& out) {
+void SudoReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   std::string short_host = ctx.hostname().substr(0, ctx.hostname().find('.'));
   Status main_status;

@@ -1,4 +1,4 @@
-#include "agent/collectors/files.h"
+#include "agent/sections/files.h"
 
 #include <fnmatch.h>
 
@@ -441,6 +441,6 @@ class FilesRun {
 
 }  // namespace
 
-void FilesCollector::Collect(CollectContext& ctx, Section& out) { FilesRun(ctx, out).Run(); }
+void FilesReader::Collect(CollectContext& ctx, Section& out) { FilesRun(ctx, out).Run(); }
 
 }  // namespace tidemark::agent

@@ -5,11 +5,11 @@
 // docs/sections/services.md documents the fields.
 #pragma once
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class ServicesCollector final : public SectionCollector {
+class ServicesReader final : public SectionReader {
  public:
   std::string_view name() const override { return "services"; }
   void Collect(CollectContext& ctx, Section& out) override;

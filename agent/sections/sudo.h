@@ -4,11 +4,11 @@
 // docs/sections/sudo.md documents each field.
 #pragma once
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class SudoCollector final : public SectionCollector {
+class SudoReader final : public SectionReader {
  public:
   std::string_view name() const override { return "sudo"; }
   void Collect(CollectContext& ctx, Section& out) override;

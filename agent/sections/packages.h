@@ -4,11 +4,11 @@
 // docs/sections/packages.md documents each field.
 #pragma once
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class PackagesCollector final : public SectionCollector {
+class PackagesReader final : public SectionReader {
  public:
   std::string_view name() const override { return "packages"; }
   void Collect(CollectContext& ctx, Section& out) override;

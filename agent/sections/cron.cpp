@@ -1,4 +1,4 @@
-#include "agent/collectors/cron.h"
+#include "agent/sections/cron.h"
 
 #include <algorithm>
 #include <cctype>
@@ -192,7 +192,7 @@ json AccessFile(const Fs& fs, const AccountDb& db, Section& out, std::string_vie
 
 }  // namespace
 
-void CronCollector::Collect(CollectContext& ctx, Section& out) {
+void CronReader::Collect(CollectContext& ctx, Section& out) {
   Ctx c{ctx.fs(), ctx.accounts(), out};
   BoundedItems periodic(kMaxPeriodic, kMaxPeriodicBytes);
 

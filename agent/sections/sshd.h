@@ -5,12 +5,12 @@
 // AuthorizedKeysFile/AuthorizedKeysCommand with Match User/Group applied.
 #pragma once
 
-#include "agent/collector.h"
-#include "agent/collectors/ssh_keys.h"
+#include "agent/section_reader.h"
+#include "agent/sections/ssh_keys.h"
 
 namespace tidemark::agent {
 
-class SshdCollector final : public SectionCollector {
+class SshdReader final : public SectionReader {
  public:
   std::string_view name() const override { return "sshd"; }
   void Collect(CollectContext& ctx, Section& out) override;

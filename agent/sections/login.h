@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
@@ -29,7 +29,7 @@ struct ShellSetting {
 std::vector<ShellSetting> ScanShellLine(std::string_view line,
                                         const std::vector<std::string_view>& names);
 
-class LoginCollector final : public SectionCollector {
+class LoginReader final : public SectionReader {
  public:
   std::string_view name() const override { return "login"; }
   void Collect(CollectContext& ctx, Section& out) override;

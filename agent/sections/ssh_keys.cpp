@@ -1,4 +1,4 @@
-#include "agent/collectors/ssh_keys.h"
+#include "agent/sections/ssh_keys.h"
 
 #include <cstdio>
 #include <map>
@@ -142,15 +142,14 @@ StatusOr<std::vector<std::string>> ExpandAuthorizedKeysFiles(
   return out;
 }
 
-SshKeysCollector::SshKeysCollector()
+SshKeysReader::SshKeysReader()
     : settings_([](const PasswdEntry&) { return AuthorizedKeysSettings{}; }) {}
 
-SshKeysCollector::SshKeysCollector(AuthorizedKeysSettingsFn settings)
-    : settings_(std::move(settings)) {}
+SshKeysReader::SshKeysReader(AuthorizedKeysSettingsFn settings) : settings_(std::move(settings)) {}
 
-SshKeysCollector::SshKeysCollector(SshKeysSettingsFactory factory) : factory_(std::move(factory)) {}
+SshKeysReader::SshKeysReader(SshKeysSettingsFactory factory) : factory_(std::move(factory)) {}
 
-void SshKeysCollector::Collect(CollectContext& ctx, Section& out) {
+void SshKeysReader::Collect(CollectContext& ctx, Section& out) {
   // Every user's files are resolved from "/" component by component, each home several times.
   StatMemoFs memo(ctx.fs());
   const Fs& fs = memo;

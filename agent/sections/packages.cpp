@@ -1,4 +1,4 @@
-#include "agent/collectors/packages.h"
+#include "agent/sections/packages.h"
 
 #include <algorithm>
 #include <map>
@@ -22,7 +22,7 @@ constexpr uint64_t kMaxStatusBytes = 64ull << 20;
 
 }  // namespace
 
-void PackagesCollector::Collect(CollectContext& ctx, Section& out) {
+void PackagesReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   ItemArray installed;
   ItemArray other;

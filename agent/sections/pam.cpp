@@ -1,4 +1,4 @@
-#include "agent/collectors/pam.h"
+#include "agent/sections/pam.h"
 
 #include <algorithm>
 #include <map>
@@ -423,7 +423,7 @@ void WriteService(const std::string& name, const std::string& file, const std::s
 
 }  // namespace
 
-void PamCollector::Collect(CollectContext& ctx, Section& out) {
+void PamReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   ItemArray services;
   ItemArray entries_out;

@@ -1,4 +1,4 @@
-#include "agent/collectors/network.h"
+#include "agent/sections/network.h"
 
 #include <net/if.h>
 
@@ -38,13 +38,13 @@ std::string Endpoint(const DiagSocket& s, const std::string& iface) {
 
 }  // namespace
 
-NetworkCollector::NetworkCollector()
+NetworkReader::NetworkReader()
     : source_([] { return DumpListeningSockets(); }), require_live_(true) {}
 
-NetworkCollector::NetworkCollector(SocketSource source, bool require_live)
+NetworkReader::NetworkReader(SocketSource source, bool require_live)
     : source_(std::move(source)), require_live_(require_live) {}
 
-void NetworkCollector::Collect(CollectContext& ctx, Section& out) {
+void NetworkReader::Collect(CollectContext& ctx, Section& out) {
   if (require_live_ && !ctx.live()) {
     out.status = SectionStatus::kNotApplicable;
     out.data["reason"] = "listening sockets exist only on a running host; not read under --root";

@@ -1,9 +1,9 @@
-// SectionCollector: the one small interface every snapshot section implements.
+// SectionReader: the one small interface every snapshot section implements.
 //
-// A collector reads only through CollectContext::fs() (the audited root), fills one Section and
+// A reader reads only through CollectContext::fs() (the audited root), fills one Section and
 // never throws for host data: what it cannot read becomes a SectionError, never "empty".
-// Collectors run one after another on the calling thread; a context is not shared across threads.
-// To add a section: one file under agent/collectors/, one line in agent/registry.cpp, one build
+// Readers run one after another on the calling thread; a context is not shared across threads.
+// To add a section: one file under agent/sections/, one line in agent/registry.cpp, one build
 // line in agent/CMakeLists.txt, and its test under tests/agent/.
 #pragma once
 
@@ -73,9 +73,9 @@ class CollectContext {
   std::shared_ptr<const sshd::SshdConfig> sshd_config_;
 };
 
-class SectionCollector {
+class SectionReader {
  public:
-  virtual ~SectionCollector() = default;
+  virtual ~SectionReader() = default;
   // Returns the section's name, as used by `collect --only` and as the snapshot key.
   virtual std::string_view name() const = 0;
   // Fills `out` (data and errors). The runner measures duration_ms and calls out.Finish().

@@ -4,11 +4,11 @@
 // Secrets on command lines and in variables are masked (docs/sections/cron.md, "Masking").
 #pragma once
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class CronCollector final : public SectionCollector {
+class CronReader final : public SectionReader {
  public:
   std::string_view name() const override { return "cron"; }
   void Collect(CollectContext& ctx, Section& out) override;

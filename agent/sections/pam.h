@@ -6,11 +6,11 @@
 // the fields.
 #pragma once
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class PamCollector final : public SectionCollector {
+class PamReader final : public SectionReader {
  public:
   std::string_view name() const override { return "pam"; }
   void Collect(CollectContext& ctx, Section& out) override;

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
@@ -30,10 +30,10 @@ struct SweepLimits {
   size_t max_list_bytes = 1u << 20;  // per list, compact JSON text
 };
 
-class SweepCollector final : public SectionCollector {
+class SweepReader final : public SectionReader {
  public:
-  SweepCollector() = default;
-  explicit SweepCollector(SweepLimits limits) : limits_(limits) {}
+  SweepReader() = default;
+  explicit SweepReader(SweepLimits limits) : limits_(limits) {}
   std::string_view name() const override { return "sweep"; }
   void Collect(CollectContext& ctx, Section& out) override;
 

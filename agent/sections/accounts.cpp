@@ -1,4 +1,4 @@
-#include "agent/collectors/accounts.h"
+#include "agent/sections/accounts.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -624,7 +624,7 @@ class Builder {
 
 }  // namespace
 
-void AccountsCollector::Collect(CollectContext& ctx, Section& out) {
+void AccountsReader::Collect(CollectContext& ctx, Section& out) {
   {
     Builder builder(ctx, out);
     builder.Run();

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/collector.h"
 #include "agent/parsers/account_db.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
@@ -40,11 +40,11 @@ struct SshKeysSettingsFactory {
 StatusOr<std::vector<std::string>> ExpandAuthorizedKeysFiles(
     const std::vector<std::string>& patterns, const PasswdEntry& user);
 
-class SshKeysCollector final : public SectionCollector {
+class SshKeysReader final : public SectionReader {
  public:
-  SshKeysCollector();
-  explicit SshKeysCollector(AuthorizedKeysSettingsFn settings);
-  explicit SshKeysCollector(SshKeysSettingsFactory factory);
+  SshKeysReader();
+  explicit SshKeysReader(AuthorizedKeysSettingsFn settings);
+  explicit SshKeysReader(SshKeysSettingsFactory factory);
   std::string_view name() const override { return "ssh_keys"; }
   void Collect(CollectContext& ctx, Section& out) override;
 

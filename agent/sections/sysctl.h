@@ -7,14 +7,14 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
 // The keys whose runtime values are collected (dotted form, as `sysctl -n` takes them).
 const std::vector<std::string_view>& SysctlKeys();
 
-class SysctlCollector final : public SectionCollector {
+class SysctlReader final : public SectionReader {
  public:
   std::string_view name() const override { return "sysctl"; }
   void Collect(CollectContext& ctx, Section& out) override;

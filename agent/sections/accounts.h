@@ -5,11 +5,11 @@
 // every field.
 #pragma once
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class AccountsCollector final : public SectionCollector {
+class AccountsReader final : public SectionReader {
  public:
   std::string_view name() const override { return "accounts"; }
   void Collect(CollectContext& ctx, Section& out) override;

@@ -1,4 +1,4 @@
-#include "agent/collectors/sysctl.h"
+#include "agent/sections/sysctl.h"
 
 #include <algorithm>
 #include <map>
@@ -154,7 +154,7 @@ const std::vector<std::string_view>& SysctlKeys() {
   return keys;
 }
 
-void SysctlCollector::Collect(CollectContext& ctx, Section& out) {
+void SysctlReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
 

@@ -7,18 +7,18 @@
 #include <functional>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 #include "agent/sock_diag.h"
 
 namespace tidemark::agent {
 
 using SocketSource = std::function<StatusOr<std::vector<DiagSocket>>()>;
 
-class NetworkCollector final : public SectionCollector {
+class NetworkReader final : public SectionReader {
  public:
-  NetworkCollector();
+  NetworkReader();
   // For tests: a socket table in place of the kernel's (process mapping still reads ctx.fs()).
-  explicit NetworkCollector(SocketSource source, bool require_live = true);
+  explicit NetworkReader(SocketSource source, bool require_live = true);
   std::string_view name() const override { return "network"; }
   void Collect(CollectContext& ctx, Section& out) override;
 

@@ -1,4 +1,4 @@
-#include "agent/collectors/login.h"
+#include "agent/sections/login.h"
 
 #include <algorithm>
 #include <map>
@@ -275,7 +275,7 @@ std::vector<ShellSetting> ScanShellLine(std::string_view line,
   return out;
 }
 
-void LoginCollector::Collect(CollectContext& ctx, Section& out) {
+void LoginReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
 

@@ -10,11 +10,11 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/collector.h"
+#include "agent/section_reader.h"
 
 namespace tidemark::agent {
 
-class FilesCollector final : public SectionCollector {
+class FilesReader final : public SectionReader {
  public:
   std::string_view name() const override { return "files"; }
   void Collect(CollectContext& ctx, Section& out) override;
