@@ -39,6 +39,26 @@ void PutDigits(char* out, unsigned value, int n) {
 
 }  // namespace
 
+CivilTime CivilFromSeconds(int64_t seconds) {
+  int64_t days = seconds / 86400;
+  int64_t rest = seconds % 86400;
+  if (rest < 0) {
+    rest += 86400;
+    --days;
+  }
+  CivilTime t;
+  CivilFromDays(days, t.year, t.month, t.day);
+  t.hour = static_cast<unsigned>(rest / 3600);
+  t.minute = static_cast<unsigned>(rest / 60 % 60);
+  t.second = static_cast<unsigned>(rest % 60);
+  return t;
+}
+
+int64_t SecondsFromCivil(const CivilTime& t) {
+  return DaysFromCivil(t.year, t.month, t.day) * 86400 + int64_t{t.hour} * 3600 +
+         int64_t{t.minute} * 60 + t.second;
+}
+
 std::string FormatRfc3339(int64_t seconds) {
   // Years 0-9999 by arithmetic, with four digits as RFC 3339 has them (strftime's %Y writes
   // year 999 as "999"): gmtime_r reads /etc/localtime on its first call (glibc's tzset), a
@@ -46,22 +66,14 @@ std::string FormatRfc3339(int64_t seconds) {
   constexpr int64_t kFirst = -62167219200;  // 0000-01-01T00:00:00Z
   constexpr int64_t kEnd = 253402300800;    // 10000-01-01T00:00:00Z
   if (seconds >= kFirst && seconds < kEnd) {
-    int64_t days = seconds / 86400;
-    int64_t rest = seconds % 86400;
-    if (rest < 0) {
-      rest += 86400;
-      --days;
-    }
-    int64_t y = 0;
-    unsigned m = 0, d = 0;
-    CivilFromDays(days, y, m, d);
+    CivilTime t = CivilFromSeconds(seconds);
     std::string out = "0000-00-00T00:00:00Z";
-    PutDigits(&out[0], static_cast<unsigned>(y), 4);
-    PutDigits(&out[5], m, 2);
-    PutDigits(&out[8], d, 2);
-    PutDigits(&out[11], static_cast<unsigned>(rest / 3600), 2);
-    PutDigits(&out[14], static_cast<unsigned>(rest / 60 % 60), 2);
-    PutDigits(&out[17], static_cast<unsigned>(rest % 60), 2);
+    PutDigits(&out[0], static_cast<unsigned>(t.year), 4);
+    PutDigits(&out[5], t.month, 2);
+    PutDigits(&out[8], t.day, 2);
+    PutDigits(&out[11], t.hour, 2);
+    PutDigits(&out[14], t.minute, 2);
+    PutDigits(&out[17], t.second, 2);
     return out;
   }
   std::time_t t = static_cast<std::time_t>(seconds);

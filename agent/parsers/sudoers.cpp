@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
-#include <ctime>
 #include <deque>
 #include <set>
+
+#include "common/time.h"
 
 namespace tidemark::agent::sudoers {
 namespace {
@@ -1506,15 +1508,6 @@ class Loader {
   bool files_cut_ = false;
 };
 
-int DaysFromCivil(int y, int m, int d) {
-  y -= m <= 2;
-  const int era = (y >= 0 ? y : y - 399) / 400;
-  const int yoe = y - era * 400;
-  const int doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 }  // namespace
 
 std::string_view AliasTypeName(AliasType type) {
@@ -1765,13 +1758,17 @@ std::optional<std::string> NormalizeGentime(std::string_view s) {
   if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
     return std::nullopt;
   }
-  int64_t t = static_cast<int64_t>(DaysFromCivil(year, mon, day)) * 86400 + hour * 3600 + min * 60 +
-              sec - offset;
-  time_t tt = static_cast<time_t>(t);
-  struct tm gmt {};
-  if (gmtime_r(&tt, &gmt) == nullptr) return std::nullopt;
-  char buf[32];
-  if (strftime(buf, sizeof(buf), "%Y%m%d%H%M%SZ", &gmt) == 0) return std::nullopt;
+  CivilTime local{year,
+                  static_cast<unsigned>(mon),
+                  static_cast<unsigned>(day),
+                  static_cast<unsigned>(hour),
+                  static_cast<unsigned>(min),
+                  static_cast<unsigned>(sec)};
+  CivilTime utc = CivilFromSeconds(SecondsFromCivil(local) - offset);
+  // The year without padding, as sudo's strftime("%Y") writes it (year 999 is "999").
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%lld%02u%02u%02u%02u%02uZ", static_cast<long long>(utc.year),
+                utc.month, utc.day, utc.hour, utc.minute, utc.second);
   return std::string(buf);
 }
 

@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -11,6 +12,7 @@
 #include "common/identity.h"
 #include "common/json_bounded.h"
 #include "common/text.h"
+#include "common/time.h"
 
 namespace tidemark::protocol {
 namespace {
@@ -358,11 +360,10 @@ StatusOr<Endpoint> ParseEndpoint(std::string_view text) {
 }
 
 std::string NewSnapshotId(std::string_view host, int64_t collected_at_seconds) {
-  std::tm tm{};
-  time_t t = static_cast<time_t>(collected_at_seconds);
-  gmtime_r(&t, &tm);
-  char when[32];
-  std::strftime(when, sizeof when, "%Y%m%dT%H%M%SZ", &tm);
+  CivilTime t = CivilFromSeconds(collected_at_seconds);
+  char when[48];
+  std::snprintf(when, sizeof when, "%lld%02u%02uT%02u%02u%02uZ", static_cast<long long>(t.year),
+                t.month, t.day, t.hour, t.minute, t.second);
   unsigned char rnd[8] = {};
   if (RAND_bytes(rnd, sizeof rnd) != 1) {
     // The CSPRNG failing is not host data; fall back to the clock so ids stay distinct.

@@ -577,6 +577,12 @@ TEST(SudoersTimeTest, TimeoutAndGentime) {
   EXPECT_EQ(NormalizeGentime("20160315220000-0500"), "20160316030000Z");
   EXPECT_FALSE(NormalizeGentime("2017"));
   EXPECT_FALSE(NormalizeGentime("20171314000000Z"));
+  // A leap second, a day carried over a year's end, and years written as strftime's %Y writes
+  // them (no padding): the text sudo's own conversion gives.
+  EXPECT_EQ(NormalizeGentime("20161231235960Z"), "20170101000000Z");
+  EXPECT_EQ(NormalizeGentime("19991231230000-0130"), "20000101003000Z");
+  EXPECT_EQ(NormalizeGentime("09990101000000Z"), "9990101000000Z");
+  EXPECT_EQ(NormalizeGentime("00000101000000+0100"), "-11231230000Z");
 }
 
 // ---- bounds (docs/sections/sudo.md "Bounds") ------------------------------------------------

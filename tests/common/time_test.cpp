@@ -64,6 +64,35 @@ TEST(Rfc3339Test, FormatEqualsGmtimeAndStrftimeAndParsesBack) {
   EXPECT_EQ(FormatRfc3339(kEnd - 1), "9999-12-31T23:59:59Z");
 }
 
+// The calendar fields that sudoers' generalized time and snapshot ids are written from: as
+// gmtime_r gives them, over negative, four- and five-digit years, and back to the same second.
+TEST(CivilTimeTest, FieldsEqualGmtimeAndGoBackToTheSameSecond) {
+  constexpr int64_t kStart = -62167219200 - 400 * 31556952LL;  // about year -400
+  constexpr int64_t kEnd = 253402300800 + 400 * 31556952LL;     // about year 10400
+  int64_t checked = 0;
+  for (int64_t s = kStart; s < kEnd; s += 11 * 86400 + 3607) {
+    std::time_t t = static_cast<std::time_t>(s);
+    std::tm tm{};
+    ASSERT_NE(gmtime_r(&t, &tm), nullptr) << s;
+    CivilTime c = CivilFromSeconds(s);
+    ASSERT_EQ(c.year, int64_t{tm.tm_year} + 1900) << s;
+    ASSERT_EQ(c.month, static_cast<unsigned>(tm.tm_mon + 1)) << s;
+    ASSERT_EQ(c.day, static_cast<unsigned>(tm.tm_mday)) << s;
+    ASSERT_EQ(c.hour, static_cast<unsigned>(tm.tm_hour)) << s;
+    ASSERT_EQ(c.minute, static_cast<unsigned>(tm.tm_min)) << s;
+    ASSERT_EQ(c.second, static_cast<unsigned>(tm.tm_sec)) << s;
+    ASSERT_EQ(SecondsFromCivil(c), s);
+    ++checked;
+  }
+  EXPECT_GT(checked, 120000);
+  // A leap second's 60 counts as the next minute's first, as mktime-style arithmetic does.
+  EXPECT_EQ(SecondsFromCivil({2016, 12, 31, 23, 59, 60}), 1483228800);
+  CivilTime epoch = CivilFromSeconds(0);
+  EXPECT_EQ(epoch.year, 1970);
+  EXPECT_EQ(epoch.month, 1u);
+  EXPECT_EQ(epoch.day, 1u);
+}
+
 TEST(DurationTest, AWholeNumberAndOneUnit) {
   EXPECT_EQ(*ParseDuration("26h"), 26 * 3600);
   EXPECT_EQ(*ParseDuration("90m"), 90 * 60);
