@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -65,6 +66,35 @@ inline ConfFile ReadConf(const Fs& fs, std::string_view path, Section& out,
   out.AddError(f.path, std::nullopt, "cannot read: " + f.reason);
   return f;
 }
+
+// systemd's conf_files_list_strv() (src/basic/conf-files.c, systemd 252), the part that the
+// sysctl and services sections share: directories come in precedence order, and per file name
+// that ends in the suffix and is not hidden (dirent_is_file_with_suffix(): no leading '.'), the
+// first directory that holds the name claims it, whatever the entry is (systemd does not stat()
+// it first). `Claim` stores what the caller needs of the claiming entry (a path, an index).
+template <typename Claim>
+class ConfFilesList {
+ public:
+  explicit ConfFilesList(std::string suffix) : suffix_(std::move(suffix)) {}
+
+  // Returns whether conf_files_list considers a directory entry named `name` at all.
+  bool Considers(std::string_view name) const {
+    return !name.empty() && name.front() != '.' && name.size() > suffix_.size() &&
+           name.substr(name.size() - suffix_.size()) == suffix_;
+  }
+  // Claims `name` with `claim` unless an earlier directory did. Returns null when this entry
+  // now claims it, else the claim it lost to (the entry is overridden).
+  const Claim* Add(const std::string& name, Claim claim) {
+    auto [it, inserted] = claimed_.try_emplace(name, std::move(claim));
+    return inserted ? nullptr : &it->second;
+  }
+  // Name -> claim, in name order: the order systemd reads the files in.
+  const std::map<std::string, Claim>& claimed() const { return claimed_; }
+
+ private:
+  std::string suffix_;
+  std::map<std::string, Claim> claimed_;
+};
 
 inline nlohmann::json SourceJson(std::string_view file, std::optional<int64_t> line) {
   return {{"file", std::string(file)},

@@ -21,6 +21,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "agent/conf_files.h"
+
 namespace tidemark::agent {
 namespace {
 
@@ -622,7 +624,7 @@ struct UnitLookup::Impl {
         dirs.push_back(JoinPath(d, dname));
       }
     }
-    std::map<std::string, std::string> files;  // name -> path
+    ConfFilesList<std::string> files(".conf");  // name -> path
     for (const auto& dir : dirs) {
       const auto& names = ListDirC(dir);
       if (!names.ok()) {
@@ -633,12 +635,10 @@ struct UnitLookup::Impl {
         continue;
       }
       for (const auto& n : *names) {
-        if (n.size() < 6 || n.substr(n.size() - 5) != ".conf") continue;
-        if (files.count(n)) continue;
-        files[n] = JoinPath(dir, n);
+        if (files.Considers(n)) files.Add(n, JoinPath(dir, n));
       }
     }
-    for (const auto& [name, path] : files) {
+    for (const auto& [name, path] : files.claimed()) {
       const auto& st = StatC(path, true);
       if (!st.ok()) {
         if (st.status().code() == StatusCode::kNotFound) continue;

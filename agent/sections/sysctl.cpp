@@ -154,18 +154,24 @@ const std::vector<std::string_view>& SysctlKeys() {
   return keys;
 }
 
-void SysctlReader::Collect(CollectContext& ctx, Section& out) {
-  const Fs& fs = ctx.fs();
-  const AccountDb& db = ctx.accounts();
+namespace {
 
-  // 1. Which files systemd-sysctl reads. systemd 252 lists them with conf_files_list_strv(...,
-  //    flags 0): per name (hidden names skipped), the entry in the first directory in
-  //    precedence order claims it, whatever it is; it is never stat()ed first. So a directory,
-  //    FIFO or dangling link in /etc hides the vendor file of that name just as /dev/null does.
+// 1. Which files systemd-sysctl reads. systemd 252 lists them with conf_files_list_strv(...,
+//    flags 0): per name (hidden names skipped), the entry in the first directory in
+//    precedence order claims it, whatever it is; it is never stat()ed first. So a directory,
+//    FIFO or dangling link in /etc hides the vendor file of that name just as /dev/null does.
+struct FileList {
   json dirs = json::array();
-  std::set<std::pair<uint64_t, uint64_t>> seen_dirs;
-  std::map<std::string, size_t> claimed;  // name -> index in entries of the claiming entry
   std::vector<ConfEntry> entries;
+  ConfEntry sysctl_conf;
+  std::vector<const ConfEntry*> to_read;  // into entries and sysctl_conf: filled in place
+  std::string conf_mode = "absent";
+};
+
+void ListFiles(const Fs& fs, Section& out, FileList& list) {
+  std::set<std::pair<uint64_t, uint64_t>> seen_dirs;
+  ConfFilesList<size_t> claimed(".conf");  // name -> index in entries of the claiming entry
+  std::vector<ConfEntry>& entries = list.entries;
   size_t names_total = 0;  // .conf names seen, listed or not
   for (std::string_view dir : kDirs) {
     json jd = {{"path", std::string(dir)}, {"state", "absent"}, {"reason", nullptr}};
@@ -173,7 +179,7 @@ void SysctlReader::Collect(CollectContext& ctx, Section& out) {
     if (st.ok() && st->type == FileType::kDirectory &&
         !seen_dirs.insert({st->dev, st->ino}).second) {
       jd["state"] = "same_as_earlier";  // e.g. /lib/sysctl.d -> usr/lib/sysctl.d
-      dirs.push_back(std::move(jd));
+      list.dirs.push_back(std::move(jd));
       continue;
     }
     StatusOr<std::vector<std::string>> names = fs.ListDir(dir);
@@ -183,27 +189,24 @@ void SysctlReader::Collect(CollectContext& ctx, Section& out) {
         jd["reason"] = names.status().message();
         out.AddError(std::string(dir), std::nullopt, "cannot list: " + names.status().message());
       }
-      dirs.push_back(std::move(jd));
+      list.dirs.push_back(std::move(jd));
       continue;
     }
     jd["state"] = "present";
-    dirs.push_back(std::move(jd));
+    list.dirs.push_back(std::move(jd));
     for (const std::string& name : *names) {
-      if (name.empty() || name.front() == '.') continue;  // hidden_or_backup_file()
-      if (name.size() < 5 || name.compare(name.size() - 5, 5, ".conf") != 0) continue;
+      if (!claimed.Considers(name)) continue;
       if (++names_total > kMaxFiles) continue;
       ConfEntry e;
       e.name = name;
       e.path = JoinPath(dir, name);
-      auto c = claimed.find(name);
-      if (c != claimed.end()) {
-        const ConfEntry& winner = entries[c->second];
+      if (const size_t* winner_index = claimed.Add(name, entries.size())) {
+        const ConfEntry& winner = entries[*winner_index];
         e.state = winner.state == "read" ? "overridden" : "masked";
         e.winner = winner.path;
         entries.push_back(std::move(e));
         continue;
       }
-      claimed[name] = entries.size();
       StatusOr<FileInfo> lst = fs.Stat(e.path, false);
       if (lst.ok() && lst->type == FileType::kSymlink) {
         StatusOr<std::string> target = fs.ReadLink(e.path);
@@ -240,42 +243,51 @@ void SysctlReader::Collect(CollectContext& ctx, Section& out) {
   }
   if (names_total > kMaxFiles) out.NoteTruncated("files", kMaxFiles, names_total);
   // The claiming entries in name order: the order systemd-sysctl (and --cat-config) goes.
-  std::vector<const ConfEntry*> to_read;
-  for (const auto& [name, index] : claimed) to_read.push_back(&entries[index]);
+  std::vector<const ConfEntry*>& to_read = list.to_read;
+  for (const auto& [name, index] : claimed.claimed()) to_read.push_back(&entries[index]);
+}
 
-  // /etc/sysctl.conf: procps `sysctl --system` reads it last; systemd-sysctl reads it only
-  // through Debian's /etc/sysctl.d/99-sysctl.conf link.
-  std::string conf_mode = "absent";
-  ConfEntry sysctl_conf;
-  {
-    StatusOr<FileInfo> st = fs.Stat(kSysctlConf, true);
-    if (st.ok()) {
-      bool linked = false;
-      for (const ConfEntry* e : to_read) {
-        if (e->info && e->info->dev == st->dev && e->info->ino == st->ino) linked = true;
-      }
-      if (linked) {
-        conf_mode = "linked";
-      } else {
-        conf_mode = "appended";
-        sysctl_conf.name = "sysctl.conf";
-        sysctl_conf.path = std::string(kSysctlConf);
-        sysctl_conf.state = "read";
-        sysctl_conf.info = *st;
-        to_read.push_back(&sysctl_conf);
-      }
-    } else if (st.status().code() != StatusCode::kNotFound) {
-      conf_mode = "error";
-      out.AddError(std::string(kSysctlConf), std::nullopt, "cannot stat: " + st.status().message());
+// /etc/sysctl.conf: procps `sysctl --system` reads it last; systemd-sysctl reads it only
+// through Debian's /etc/sysctl.d/99-sysctl.conf link.
+void AddSysctlConf(const Fs& fs, Section& out, FileList& list) {
+  std::string& conf_mode = list.conf_mode;
+  ConfEntry& sysctl_conf = list.sysctl_conf;
+  StatusOr<FileInfo> st = fs.Stat(kSysctlConf, true);
+  if (st.ok()) {
+    bool linked = false;
+    for (const ConfEntry* e : list.to_read) {
+      if (e->info && e->info->dev == st->dev && e->info->ino == st->ino) linked = true;
     }
+    if (linked) {
+      conf_mode = "linked";
+    } else {
+      conf_mode = "appended";
+      sysctl_conf.name = "sysctl.conf";
+      sysctl_conf.path = std::string(kSysctlConf);
+      sysctl_conf.state = "read";
+      sysctl_conf.info = *st;
+      list.to_read.push_back(&sysctl_conf);
+    }
+  } else if (st.status().code() != StatusCode::kNotFound) {
+    conf_mode = "error";
+    out.AddError(std::string(kSysctlConf), std::nullopt, "cannot stat: " + st.status().message());
   }
+}
 
-  // 2. Parse in order; systemd-sysctl keeps one option per key in an ordered map: a repeated
-  //    equal value keeps the earlier option, a different value replaces it (moved to the end).
+// 2. Parse in order; systemd-sysctl keeps one option per key in an ordered map: a repeated
+//    equal value keeps the earlier option, a different value replaces it (moved to the end).
+struct ParsedFiles {
   ItemArray assignments;
   std::vector<Option> options;
-  std::map<std::string, size_t> by_path;
   std::map<std::string, std::string> read_state;  // path -> "read" or "error"
+};
+
+void ParseFiles(const Fs& fs, const std::vector<const ConfEntry*>& to_read, Section& out,
+                ParsedFiles& result) {
+  ItemArray& assignments = result.assignments;
+  std::vector<Option>& options = result.options;
+  std::map<std::string, size_t> by_path;
+  std::map<std::string, std::string>& read_state = result.read_state;
   uint64_t bytes_read = 0;
   size_t assignments_total = 0;
   for (const ConfEntry* e : to_read) {
@@ -329,6 +341,11 @@ void SysctlReader::Collect(CollectContext& ctx, Section& out) {
   if (assignments_total > kMaxAssignments) {
     out.NoteTruncated("assignments", kMaxAssignments, assignments_total);
   }
+}
+
+// The files in the order systemd-sysctl reads them, then the ones it does not read.
+json FilesJson(const FileList& list, const std::map<std::string, std::string>& read_state,
+               const AccountDb& db) {
   json files = json::array();
   auto file_json = [&](const ConfEntry& e) {
     std::string state = e.state;
@@ -347,26 +364,32 @@ void SysctlReader::Collect(CollectContext& ctx, Section& out) {
   // Files in the order systemd-sysctl reads them, then the ones it does not read.
   std::set<std::string> listed;
   int order = 0;
-  for (const ConfEntry* e : to_read) {
+  for (const ConfEntry* e : list.to_read) {
     json j = file_json(*e);
     j["order"] = order++;
     files.push_back(std::move(j));
     listed.insert(e->path);
   }
-  for (const ConfEntry& e : entries) {
+  for (const ConfEntry& e : list.entries) {
     if (listed.count(e.path)) continue;
     json j = file_json(e);  // not read: `order` null, left out
     files.push_back(std::move(j));
   }
+  return files;
+}
 
-  // 3. The winner per key, in the order systemd-sysctl applies them.
+// 3. The winner per key, in the order systemd-sysctl applies them.
+struct Applied {
+  std::vector<const Option*> options;
+  std::vector<Assignment> assignments;  // options' assignments, for sysctl::FindConfigured
+};
+
+ItemArray Settings(const std::vector<Option>& options, Applied& applied) {
   ItemArray settings;
-  std::vector<const Option*> live_options;
-  std::vector<Assignment> applied;
   for (const Option& o : options) {
     if (o.removed) continue;
-    live_options.push_back(&o);
-    applied.push_back(o.a);
+    applied.options.push_back(&o);
+    applied.assignments.push_back(o.a);
     json over = json::array();
     for (const Ref& r : o.overridden) over.push_back(RefJson(r));
     // `key` and `path` are not repeated: the id is "sysctl:KEY", the path follows from KEY.
@@ -376,58 +399,72 @@ void SysctlReader::Collect(CollectContext& ctx, Section& out) {
     OmitDefaults(j, CompactKind::kSysctlSetting);
     settings.push_back(j);
   }
+  return settings;
+}
 
-  // 4. Runtime values (live host only).
+// 4. Runtime values (live host only), each with the value configured for it.
+json Runtime(const Fs& fs, const Applied& applied, Section& out) {
   json runtime = json::array();
-  if (ctx.live()) {
-    for (std::string_view key : SysctlKeys()) {
-      std::string norm = sysctl::NormalizeKey(key);
-      std::string path = "/proc/sys/" + norm;
-      // Compact (docs/sections/sysctl.md): null keys and `state` "present" omitted; `key` and
-      // `path` follow from the id; the item is its own source ({file: path}).
-      json j = {{"id", "sysctl_runtime:" + std::string(key)}, {"state", "present"}};
-      ReadOptions ro;
-      ro.max_bytes = 64 << 10;
-      StatusOr<FileContent> r = fs.ReadFile(path, ro);
-      std::optional<std::string> value;
-      if (r.ok()) {
-        std::string v = std::move(r->data);
-        if (!v.empty() && v.back() == '\n') v.pop_back();
-        value = v;
-      } else if (r.status().code() == StatusCode::kNotFound) {
-        j["state"] = "absent";
-        j["reason"] = "not provided by this kernel";
-      } else {
-        j["state"] = "error";
-        j["reason"] = r.status().message();
-        out.AddError(path, std::nullopt, "cannot read: " + r.status().message());
-      }
-      j["value"] = value ? json(*value) : json(nullptr);
-      // The configured value: an explicit option wins over any glob (an exclusion blocks
-      // globs); among globs the last applied one wins.
-      const Option* conf = nullptr;
-      if (std::optional<size_t> k = sysctl::FindConfigured(applied, norm)) conf = live_options[*k];
-      if (conf && conf->a.value) {
-        j["configured_value"] = *conf->a.value;
-        j["configured_source"] = SourceJson(conf->file, conf->a.line);
-        j["matches_configured"] =
-            value ? json(CollapseBlanks(*value) == CollapseBlanks(*conf->a.value)) : json(nullptr);
-      } else {
-        j["configured_value"] = nullptr;
-        j["configured_source"] = conf ? SourceJson(conf->file, conf->a.line) : json(nullptr);
-        j["matches_configured"] = nullptr;
-      }
-      OmitDefaults(j, CompactKind::kSysctlRuntime);
-      runtime.push_back(std::move(j));
+  for (std::string_view key : SysctlKeys()) {
+    std::string norm = sysctl::NormalizeKey(key);
+    std::string path = "/proc/sys/" + norm;
+    // Compact (docs/sections/sysctl.md): null keys and `state` "present" omitted; `key` and
+    // `path` follow from the id; the item is its own source ({file: path}).
+    json j = {{"id", "sysctl_runtime:" + std::string(key)}, {"state", "present"}};
+    ReadOptions ro;
+    ro.max_bytes = 64 << 10;
+    StatusOr<FileContent> r = fs.ReadFile(path, ro);
+    std::optional<std::string> value;
+    if (r.ok()) {
+      std::string v = std::move(r->data);
+      if (!v.empty() && v.back() == '\n') v.pop_back();
+      value = v;
+    } else if (r.status().code() == StatusCode::kNotFound) {
+      j["state"] = "absent";
+      j["reason"] = "not provided by this kernel";
+    } else {
+      j["state"] = "error";
+      j["reason"] = r.status().message();
+      out.AddError(path, std::nullopt, "cannot read: " + r.status().message());
     }
+    j["value"] = value ? json(*value) : json(nullptr);
+    // The configured value: an explicit option wins over any glob (an exclusion blocks
+    // globs); among globs the last applied one wins.
+    const Option* conf = nullptr;
+    if (std::optional<size_t> k = sysctl::FindConfigured(applied.assignments, norm))
+      conf = applied.options[*k];
+    if (conf && conf->a.value) {
+      j["configured_value"] = *conf->a.value;
+      j["configured_source"] = SourceJson(conf->file, conf->a.line);
+      j["matches_configured"] =
+          value ? json(CollapseBlanks(*value) == CollapseBlanks(*conf->a.value)) : json(nullptr);
+    } else {
+      j["configured_value"] = nullptr;
+      j["configured_source"] = conf ? SourceJson(conf->file, conf->a.line) : json(nullptr);
+      j["matches_configured"] = nullptr;
+    }
+    OmitDefaults(j, CompactKind::kSysctlRuntime);
+    runtime.push_back(std::move(j));
   }
+  return runtime;
+}
 
+}  // namespace
+
+void SysctlReader::Collect(CollectContext& ctx, Section& out) {
+  FileList list;
+  ListFiles(ctx.fs(), out, list);
+  AddSysctlConf(ctx.fs(), out, list);
+  ParsedFiles parsed;
+  ParseFiles(ctx.fs(), list.to_read, out, parsed);
+  Applied applied;
+  ItemArray settings = Settings(parsed.options, applied);
   out.data["runtime_status"] = ctx.live() ? "collected" : "not_applicable";
-  out.data["runtime"] = std::move(runtime);
-  out.data["directories"] = std::move(dirs);
-  out.data["sysctl_conf"] = conf_mode;
-  out.data["files"] = std::move(files);
-  out.items["assignments"] = std::move(assignments);
+  out.data["runtime"] = ctx.live() ? Runtime(ctx.fs(), applied, out) : json::array();
+  out.data["directories"] = std::move(list.dirs);
+  out.data["sysctl_conf"] = list.conf_mode;
+  out.data["files"] = FilesJson(list, parsed.read_state, ctx.accounts());
+  out.items["assignments"] = std::move(parsed.assignments);
   out.items["settings"] = std::move(settings);
 }
 

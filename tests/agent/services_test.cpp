@@ -156,6 +156,22 @@ TEST_F(ServicesFixture, SettingsWithSourcesAndNoEnvironmentValues) {
   EXPECT_EQ(d["manager"]["active_state_collected"], false);
 }
 
+// systemd reads drop-ins with conf_files_list_strv(".conf"), which skips hidden names
+// (dirent_is_file_with_suffix(), systemd 252 src/basic/dirent-util.c): an editor's or a
+// package's ".name.conf" beside the real drop-in changes nothing. The same rule as sysctl.d's.
+TEST_F(ServicesFixture, HiddenDropInsAreNotRead) {
+  root_.Write("/lib/systemd/system/web.service", "[Service]\nUser=www\nExecStart=/usr/bin/web\n");
+  root_.Write("/etc/systemd/system/web.service.d/.override.conf", "[Service]\nUser=root\n");
+  root_.Write("/etc/systemd/system/web.service.d/limits.conf", "[Service]\nGroup=web\n");
+  Section s;
+  json d = Run(&s);
+  const json* u = Find(d, "web.service");
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ((*u)["user"]["value"], "www");
+  EXPECT_EQ((*u)["group"]["value"], "web");
+  EXPECT_EQ((*u)["dropins"], json::array({"/etc/systemd/system/web.service.d/limits.conf"}));
+}
+
 TEST_F(ServicesFixture, DefaultValuedKeysAreLeftOut) {
   root_.Write("/lib/systemd/system/bare.service", "[Service]\nType=oneshot\n");
   root_.Write("/lib/systemd/system/env.service",
