@@ -275,88 +275,179 @@ std::vector<ShellSetting> ScanShellLine(std::string_view line,
   return out;
 }
 
-void LoginReader::Collect(CollectContext& ctx, Section& out) {
-  const Fs& fs = ctx.fs();
-  const AccountDb& db = ctx.accounts();
+namespace {
+
+// One source of root's PATH: login.defs, /etc/environment or an assignment in a shell file.
+struct PathSource {
+  std::string origin;
+  std::string file;
+  int64_t line;
+  std::string value;
+  int index;
+  bool applies_to_root = true;
+};
+
+// The checks on one directory of root's PATH, as flags; `info` is set when it could be stat()ed.
+json PathDirectoryFlags(const Fs& fs, const std::string& dir, std::optional<FileInfo>& info,
+                        Section& out) {
+  json flags = json::array();
+  if (dir.empty()) {
+    flags.push_back("empty");
+  } else if (dir.find('$') != std::string::npos || dir.front() == '~' ||
+             dir.find('`') != std::string::npos) {
+    flags.push_back("variable");
+  } else if (dir.front() != '/') {
+    flags.push_back("relative");
+  } else {
+    StatusOr<FileInfo> st = fs.Stat(dir, true);
+    if (st.ok()) {
+      info = *st;
+      if (st->type != FileType::kDirectory) flags.push_back("not_directory");
+      if (st->uid != 0) flags.push_back("not_root_owned");
+      if (st->mode & 020) flags.push_back("group_writable");
+      if (st->mode & 002) flags.push_back("world_writable");
+    } else if (st.status().code() == StatusCode::kNotFound) {
+      flags.push_back("missing");
+    } else {
+      flags.push_back("unreadable");
+      out.AddError(dir, std::nullopt, "cannot stat PATH directory: " + st.status().message());
+    }
+  }
+  return flags;
+}
+
+// One collection of the login section, in the order Collect calls its steps.
+class LoginRun {
+ public:
+  LoginRun(const Fs& fs, const AccountDb& db, Section& out) : fs_(fs), db_(db), out_(out) {}
 
   // login.defs and useradd defaults.
-  ConfFile defs = ReadConf(fs, kLoginDefs, out, kMaxConfBytes);
-  std::vector<Setting> defs_all;
-  if (defs.state == ConfState::kPresent) defs_all = ParseLoginDefs(defs, out);
-  json jdefs = FileState(defs);
-  jdefs["settings"] =
-      defs.state == ConfState::kPresent ? FoldSettings(defs_all, "login_defs:") : json(nullptr);
-  out.data["login_defs"] = std::move(jdefs);
+  void ReadDefaults() {
+    defs_ = ReadConf(fs_, kLoginDefs, out_, kMaxConfBytes);
+    if (defs_.state == ConfState::kPresent) defs_all_ = ParseLoginDefs(defs_, out_);
+    json jdefs = FileState(defs_);
+    jdefs["settings"] =
+        defs_.state == ConfState::kPresent ? FoldSettings(defs_all_, "login_defs:") : json(nullptr);
+    out_.data["login_defs"] = std::move(jdefs);
 
-  ConfFile useradd = ReadConf(fs, kUseradd, out, kMaxConfBytes);
-  json juseradd = FileState(useradd);
-  juseradd["settings"] = useradd.state == ConfState::kPresent
-                             ? FoldSettings(ParseUseradd(useradd, out), "useradd:")
-                             : json(nullptr);
-  out.data["useradd"] = std::move(juseradd);
+    ConfFile useradd = ReadConf(fs_, kUseradd, out_, kMaxConfBytes);
+    json juseradd = FileState(useradd);
+    juseradd["settings"] = useradd.state == ConfState::kPresent
+                               ? FoldSettings(ParseUseradd(useradd, out_), "useradd:")
+                               : json(nullptr);
+    out_.data["useradd"] = std::move(juseradd);
+  }
 
   // TMOUT and umask in the startup files: /etc/profile, what it sources from /etc/profile.d
   // (*.sh), and /etc/bash.bashrc.
-  std::vector<std::string> shell_files = {"/etc/profile"};
-  json profile_d = {{"path", "/etc/profile.d"}, {"state", "present"}, {"reason", nullptr}};
-  StatusOr<std::vector<std::string>> names = fs.ListDir("/etc/profile.d");
-  size_t profile_d_total = 0;
-  if (names.ok()) {
-    for (const std::string& n : *names) {
-      if (n.size() > 3 && n.compare(n.size() - 3, 3, ".sh") == 0 && n.front() != '.' &&
-          ++profile_d_total <= kMaxProfileD)
-        shell_files.push_back(JoinPath("/etc/profile.d", n));
+  void ScanStartupFiles() {
+    std::vector<std::string> shell_files = {"/etc/profile"};
+    json profile_d = {{"path", "/etc/profile.d"}, {"state", "present"}, {"reason", nullptr}};
+    StatusOr<std::vector<std::string>> names = fs_.ListDir("/etc/profile.d");
+    size_t profile_d_total = 0;
+    if (names.ok()) {
+      for (const std::string& n : *names) {
+        if (n.size() > 3 && n.compare(n.size() - 3, 3, ".sh") == 0 && n.front() != '.' &&
+            ++profile_d_total <= kMaxProfileD)
+          shell_files.push_back(JoinPath("/etc/profile.d", n));
+      }
+      if (profile_d_total > kMaxProfileD) {
+        out_.NoteTruncated("shell_files", kMaxProfileD + 2, profile_d_total + 2);
+      }
+    } else {
+      bool absent = names.status().code() == StatusCode::kNotFound;
+      profile_d["state"] = absent ? "absent" : "error";
+      profile_d["reason"] = absent ? json(nullptr) : json(names.status().message());
+      if (!absent)
+        out_.AddError("/etc/profile.d", std::nullopt, "cannot list: " + names.status().message());
     }
-    if (profile_d_total > kMaxProfileD) {
-      out.NoteTruncated("shell_files", kMaxProfileD + 2, profile_d_total + 2);
-    }
-  } else {
-    bool absent = names.status().code() == StatusCode::kNotFound;
-    profile_d["state"] = absent ? "absent" : "error";
-    profile_d["reason"] = absent ? json(nullptr) : json(names.status().message());
-    if (!absent)
-      out.AddError("/etc/profile.d", std::nullopt, "cannot list: " + names.status().message());
+    shell_files.push_back("/etc/bash.bashrc");
+    // Root's PATH starts with login.defs (the other sources are read after the startup files).
+    AddLoginDefsPathSources();
+    json files = json::array();
+    for (const std::string& p : shell_files) Scan(p, true, p == "/etc/profile", files);
+    out_.data["shell_files"] = std::move(files);
+    out_.data["profile_d"] = std::move(profile_d);
   }
-  shell_files.push_back("/etc/bash.bashrc");
 
   // Root's PATH: login.defs ENV_SUPATH/ENV_PATH, /etc/environment, and PATH assignments in
   // /etc/profile, ~root/.profile, ~root/.bash_profile, ~root/.bashrc.
-  const PasswdEntry* root = db.FindUser("root");
-  std::string root_home =
-      root && !root->home.empty() && root->home.front() == '/' ? root->home : "/root";
-  struct PathSource {
-    std::string origin;
-    std::string file;
-    int64_t line;
-    std::string value;
-    int index;
-    bool applies_to_root = true;
-  };
-  std::vector<PathSource> path_sources;
-  size_t sources_total = 0;
-  auto add_source = [&](PathSource ps) {
-    if (++sources_total > kMaxPathSources) return;
-    path_sources.push_back(std::move(ps));
-  };
-  for (const Setting& s : defs_all) {
-    if (s.key != "ENV_SUPATH" && s.key != "ENV_PATH") continue;
-    std::string v = s.value;
-    // login(1): a value with "=" is NAME=value; without, it is the PATH itself.
-    if (size_t eq = v.find('='); eq != std::string::npos) {
-      if (v.compare(0, eq, "PATH") != 0) continue;
-      v = v.substr(eq + 1);
+  void ReadRootPath() {
+    const PasswdEntry* root = db_.FindUser("root");
+    root_home_ = root && !root->home.empty() && root->home.front() == '/' ? root->home : "/root";
+    // /etc/environment (pam_env): "[export ]PATH=value" lines.
+    ConfFile env = ReadConf(fs_, "/etc/environment", out_, kMaxConfBytes);
+    path_files_.push_back(FileState(env));
+    if (env.state == ConfState::kPresent) {
+      ForEachAcceptedLine(env.data, env.path, kMaxLine, out_,
+                          [&](std::string_view raw, int64_t number) {
+                            std::string_view s = TrimBlank(raw);
+                            if (s.rfind("export ", 0) == 0) s = TrimBlank(s.substr(7));
+                            if (s.rfind("PATH=", 0) == 0)
+                              AddSource({"environment", env.path, number, Unquote(s.substr(5)), 0});
+                            return true;
+                          });
     }
-    // login(1) and su(1) give root ENV_SUPATH; ENV_PATH is for other users.
-    add_source({s.key, defs.path, s.line, v, 0, s.key == "ENV_SUPATH"});
+    for (const char* name : {".profile", ".bash_profile", ".bashrc"}) {
+      Scan(JoinPath(root_home_, name), false, true, path_files_);
+    }
   }
 
-  json files = json::array();
-  json settings = json::array();
-  size_t settings_total = 0;
+  // Writes the shell settings and root's PATH, its sources and each directory's checks.
+  void Finish() {
+    if (settings_total_ > kMaxShellSettings) {
+      out_.NoteTruncated("shell_settings", kMaxShellSettings, settings_total_);
+    }
+    if (sources_total_ > kMaxPathSources) {
+      out_.NoteTruncated("root_path.sources", kMaxPathSources, sources_total_);
+    }
+    json sources = json::array();
+    json entries = json::array();
+    bool entries_full = false;
+    for (const PathSource& ps : path_sources_) {
+      std::string at = ps.file + ":" + std::to_string(ps.line) + ":" + std::to_string(ps.index);
+      sources.push_back({{"id", "root_path_source:" + at},
+                         {"origin", ps.origin},
+                         {"applies_to_root", ps.applies_to_root},
+                         {"value", ps.value},
+                         {"source", SourceJson(ps.file, ps.line)}});
+      if (!AddPathEntries(ps, at, entries)) entries_full = true;
+    }
+    if (entries_full) {
+      // Counting the rest would mean splitting every PATH: the total is a lower bound.
+      out_.NoteTruncated("root_path.entries", kMaxPathEntriesTotal, kMaxPathEntriesTotal + 1);
+    }
+    out_.data["shell_settings"] = std::move(settings_);
+    out_.data["root_path"] = {{"home", root_home_},
+                              {"files", std::move(path_files_)},
+                              {"sources", std::move(sources)},
+                              {"entries", std::move(entries)}};
+  }
+
+ private:
+  void AddSource(PathSource ps) {
+    if (++sources_total_ > kMaxPathSources) return;
+    path_sources_.push_back(std::move(ps));
+  }
+
+  void AddLoginDefsPathSources() {
+    for (const Setting& s : defs_all_) {
+      if (s.key != "ENV_SUPATH" && s.key != "ENV_PATH") continue;
+      std::string v = s.value;
+      // login(1): a value with "=" is NAME=value; without, it is the PATH itself.
+      if (size_t eq = v.find('='); eq != std::string::npos) {
+        if (v.compare(0, eq, "PATH") != 0) continue;
+        v = v.substr(eq + 1);
+      }
+      // login(1) and su(1) give root ENV_SUPATH; ENV_PATH is for other users.
+      AddSource({s.key, defs_.path, s.line, v, 0, s.key == "ENV_SUPATH"});
+    }
+  }
+
   // Scans a shell file for TMOUT/umask settings (for_tmout) and PATH assignments (for_path),
   // recording the file's state in `file_list`.
-  auto scan = [&](const std::string& path, bool for_tmout, bool for_path, json& file_list) {
-    ConfFile f = ReadConf(fs, path, out, kMaxConfBytes);
+  void Scan(const std::string& path, bool for_tmout, bool for_path, json& file_list) {
+    ConfFile f = ReadConf(fs_, path, out_, kMaxConfBytes);
     file_list.push_back(FileState(f));
     if (f.state != ConfState::kPresent) return;
     std::vector<std::string_view> wanted;
@@ -366,76 +457,39 @@ void LoginReader::Collect(CollectContext& ctx, Section& out) {
     }
     if (for_path) wanted.push_back("PATH");
     RootBranch branch;
-    ForEachAcceptedLine(f.data, path, kMaxLine, out, [&](std::string_view raw, int64_t number) {
+    ForEachAcceptedLine(f.data, path, kMaxLine, out_, [&](std::string_view raw, int64_t number) {
       branch.See(raw);
       for (ShellSetting& s : ScanShellLine(raw, wanted)) {
         if (s.name == "PATH") {
-          if (s.value) add_source({"shell", path, number, *s.value, s.index, !branch.non_root()});
+          if (s.value) AddSource({"shell", path, number, *s.value, s.index, !branch.non_root()});
           continue;
         }
-        if (++settings_total > kMaxShellSettings) continue;
-        settings.push_back({{"id", "shell_setting:" + path + ":" + std::to_string(number) + ":" +
-                                       std::to_string(s.index)},
-                            {"name", s.name},
-                            {"statement", s.statement},
-                            {"value", s.value ? json(*s.value) : json(nullptr)},
-                            {"readonly", s.readonly},
-                            {"exported", s.exported},
-                            {"source", SourceJson(path, number)}});
+        if (++settings_total_ > kMaxShellSettings) continue;
+        settings_.push_back({{"id", "shell_setting:" + path + ":" + std::to_string(number) + ":" +
+                                        std::to_string(s.index)},
+                             {"name", s.name},
+                             {"statement", s.statement},
+                             {"value", s.value ? json(*s.value) : json(nullptr)},
+                             {"readonly", s.readonly},
+                             {"exported", s.exported},
+                             {"source", SourceJson(path, number)}});
       }
       return true;
     });
-  };
-  for (const std::string& p : shell_files) scan(p, true, p == "/etc/profile", files);
-
-  // /etc/environment (pam_env): "[export ]PATH=value" lines.
-  json path_files = json::array();
-  {
-    ConfFile env = ReadConf(fs, "/etc/environment", out, kMaxConfBytes);
-    path_files.push_back(FileState(env));
-    if (env.state == ConfState::kPresent) {
-      ForEachAcceptedLine(
-          env.data, env.path, kMaxLine, out, [&](std::string_view raw, int64_t number) {
-            std::string_view s = TrimBlank(raw);
-            if (s.rfind("export ", 0) == 0) s = TrimBlank(s.substr(7));
-            if (s.rfind("PATH=", 0) == 0)
-              add_source({"environment", env.path, number, Unquote(s.substr(5)), 0});
-            return true;
-          });
-    }
-  }
-  for (const char* name : {".profile", ".bash_profile", ".bashrc"}) {
-    scan(JoinPath(root_home, name), false, true, path_files);
   }
 
-  if (settings_total > kMaxShellSettings) {
-    out.NoteTruncated("shell_settings", kMaxShellSettings, settings_total);
-  }
-  if (sources_total > kMaxPathSources) {
-    out.NoteTruncated("root_path.sources", kMaxPathSources, sources_total);
-  }
-  json sources = json::array();
-  json entries = json::array();
-  bool entries_full = false;
-  for (const PathSource& ps : path_sources) {
-    std::string at = ps.file + ":" + std::to_string(ps.line) + ":" + std::to_string(ps.index);
-    sources.push_back({{"id", "root_path_source:" + at},
-                       {"origin", ps.origin},
-                       {"applies_to_root", ps.applies_to_root},
-                       {"value", ps.value},
-                       {"source", SourceJson(ps.file, ps.line)}});
+  // Splits one PATH value into its checked directories. Returns false when the bound on all
+  // entries stopped it.
+  bool AddPathEntries(const PathSource& ps, const std::string& at, json& entries) {
     size_t pos = 0;
     int n = 0;
     while (true) {
-      if (entries.size() >= kMaxPathEntriesTotal) {
-        entries_full = true;
-        break;
-      }
+      if (entries.size() >= kMaxPathEntriesTotal) return false;
       if (n >= static_cast<int>(kMaxPathEntries)) {
-        out.AddError(ps.file, ps.line,
-                     "PATH with more than " + std::to_string(kMaxPathEntries) +
-                         " entries; the rest are not checked");
-        break;
+        out_.AddError(ps.file, ps.line,
+                      "PATH with more than " + std::to_string(kMaxPathEntries) +
+                          " entries; the rest are not checked");
+        return true;
       }
       size_t colon = ps.value.find(':', pos);
       std::string dir =
@@ -446,52 +500,40 @@ void LoginReader::Collect(CollectContext& ctx, Section& out) {
                 {"index", n},
                 {"directory", dir},
                 {"source", SourceJson(ps.file, ps.line)}};
-      json flags = json::array();
       std::optional<FileInfo> info;
-      if (dir.empty()) {
-        flags.push_back("empty");
-      } else if (dir.find('$') != std::string::npos || dir.front() == '~' ||
-                 dir.find('`') != std::string::npos) {
-        flags.push_back("variable");
-      } else if (dir.front() != '/') {
-        flags.push_back("relative");
-      } else {
-        StatusOr<FileInfo> st = fs.Stat(dir, true);
-        if (st.ok()) {
-          info = *st;
-          if (st->type != FileType::kDirectory) flags.push_back("not_directory");
-          if (st->uid != 0) flags.push_back("not_root_owned");
-          if (st->mode & 020) flags.push_back("group_writable");
-          if (st->mode & 002) flags.push_back("world_writable");
-        } else if (st.status().code() == StatusCode::kNotFound) {
-          flags.push_back("missing");
-        } else {
-          flags.push_back("unreadable");
-          out.AddError(dir, std::nullopt, "cannot stat PATH directory: " + st.status().message());
-        }
-      }
-      AddFileMeta(j, info, db);
+      json flags = PathDirectoryFlags(fs_, dir, info, out_);
+      AddFileMeta(j, info, db_);
       j["flags"] = std::move(flags);
       // Compact (docs/sections/login.md): nulls and no flags omitted.
       OmitDefaults(j, CompactKind::kPathEntry);
       entries.push_back(std::move(j));
       ++n;
-      if (colon == std::string::npos) break;
+      if (colon == std::string::npos) return true;
       pos = colon + 1;
     }
   }
 
-  if (entries_full) {
-    // Counting the rest would mean splitting every PATH: the total is a lower bound.
-    out.NoteTruncated("root_path.entries", kMaxPathEntriesTotal, kMaxPathEntriesTotal + 1);
-  }
-  out.data["shell_files"] = std::move(files);
-  out.data["profile_d"] = std::move(profile_d);
-  out.data["shell_settings"] = std::move(settings);
-  out.data["root_path"] = {{"home", root_home},
-                           {"files", std::move(path_files)},
-                           {"sources", std::move(sources)},
-                           {"entries", std::move(entries)}};
+  const Fs& fs_;
+  const AccountDb& db_;
+  Section& out_;
+  ConfFile defs_;
+  std::vector<Setting> defs_all_;
+  std::string root_home_;
+  std::vector<PathSource> path_sources_;
+  size_t sources_total_ = 0;
+  json settings_ = json::array();
+  size_t settings_total_ = 0;
+  json path_files_ = json::array();
+};
+
+}  // namespace
+
+void LoginReader::Collect(CollectContext& ctx, Section& out) {
+  LoginRun run(ctx.fs(), ctx.accounts(), out);
+  run.ReadDefaults();
+  run.ScanStartupFiles();
+  run.ReadRootPath();
+  run.Finish();
 }
 
 }  // namespace tidemark::agent

@@ -140,16 +140,11 @@ std::optional<std::string> MergedUsrAlias(std::string_view path,
   return std::nullopt;
 }
 
-DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
-  DpkgLookup out;
-  auto lists = fs.ListDir(kDpkgInfoDir);
-  if (!lists.ok()) {
-    out.status = lists.status();
-    return out;
-  }
-  out.merged_usr = MergedUsrDirs(fs);
+namespace {
 
-  // dpkg-divert(1); the file holds three lines per diversion: from, to, package (":" = local).
+// dpkg-divert(1): /var/lib/dpkg/diversions holds three lines per diversion: from, to, package
+// (":" = local). A missing file is no diversion; an unreadable one an error.
+std::vector<Diversion> ReadDiversions(const Fs& fs, std::vector<SectionError>& errors) {
   std::vector<Diversion> diversions;
   auto div_text = fs.ReadFile(kDiversionsPath);
   if (div_text.ok()) {
@@ -163,67 +158,102 @@ DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
       pos = end + 1;
     }
     if (lines.size() % 3 != 0) {
-      out.errors.push_back({std::string(kDiversionsPath), std::nullopt,
-                            "line count is not a multiple of three; the last record is ignored"});
+      errors.push_back({std::string(kDiversionsPath), std::nullopt,
+                        "line count is not a multiple of three; the last record is ignored"});
     }
     for (size_t i = 0; i + 2 < lines.size(); i += 3) {
       diversions.push_back({lines[i], lines[i + 1], lines[i + 2]});
     }
   } else if (div_text.status().code() != StatusCode::kNotFound) {
-    out.errors.push_back({std::string(kDiversionsPath), std::nullopt,
-                          "cannot read: " + div_text.status().message()});
+    errors.push_back({std::string(kDiversionsPath), std::nullopt,
+                      "cannot read: " + div_text.status().message()});
   }
+  return diversions;
+}
+
+// What to look up for one walked path, as dpkg -S would: the path itself and its merged-/usr
+// alias (kPlain), or, for a diverted file, the name the package installed it under.
+enum class Mode { kPlain, kDivertedTo, kDivertedFrom };
+struct Query {
+  Mode mode = Mode::kPlain;
+  std::vector<std::string> names;
+  const Diversion* diversion = nullptr;
+};
+
+Query PlanQuery(const std::string& path, const std::vector<std::string>& merged_usr,
+                const std::vector<Diversion>& diversions) {
   auto find_div = [&](const std::string& name, bool as_to) -> const Diversion* {
     for (const auto& d : diversions) {
       if ((as_to ? d.to : d.from) == name) return &d;
     }
     return nullptr;
   };
-
-  enum class Mode { kPlain, kDivertedTo, kDivertedFrom };
-  struct Query {
-    Mode mode = Mode::kPlain;
-    std::vector<std::string> names;
-    const Diversion* diversion = nullptr;
-  };
-  std::map<std::string, Query> queries;
-  PathSet wanted;
-  for (const auto& path : paths) {
-    std::vector<std::string> names = {path};
-    if (auto alias = MergedUsrAlias(path, out.merged_usr)) names.push_back(*alias);
-    Query q;
+  std::vector<std::string> names = {path};
+  if (auto alias = MergedUsrAlias(path, merged_usr)) names.push_back(*alias);
+  Query q;
+  for (const auto& n : names) {
+    if (const Diversion* d = find_div(n, /*as_to=*/true)) {
+      q = {Mode::kDivertedTo, {d->from}, d};
+      break;
+    }
+  }
+  if (q.diversion == nullptr) {
     for (const auto& n : names) {
-      if (const Diversion* d = find_div(n, /*as_to=*/true)) {
-        q = {Mode::kDivertedTo, {d->from}, d};
+      if (const Diversion* d = find_div(n, /*as_to=*/false)) {
+        q = {Mode::kDivertedFrom, {n}, d};
         break;
       }
     }
-    if (q.diversion == nullptr) {
-      for (const auto& n : names) {
-        if (const Diversion* d = find_div(n, /*as_to=*/false)) {
-          q = {Mode::kDivertedFrom, {n}, d};
-          break;
-        }
-      }
-    }
-    if (q.diversion == nullptr) q.names = names;
-    for (const auto& n : q.names) wanted.insert(n);
-    queries[path] = std::move(q);
   }
+  if (q.diversion == nullptr) q.names = names;
+  return q;
+}
 
-  // Which packages list each wanted name (dpkg -S reads the same .list files).
-  std::unordered_map<std::string, std::set<std::string>> listers;
-  // The lists are streamed in 64 KiB pieces (some hold 100,000 paths): memory stays small.
-  size_t errors = 0;
-  auto info_fd = fs.OpenDirectoryFd(kDpkgInfoDir);
-  if (!info_fd.ok()) {
-    out.status = info_fd.status();
-    return out;
+// Calls take(line) for every line of `fd`, read in pieces of `buf` (a .list file may hold
+// 100,000 paths: memory stays small); a line longer than 8 KiB (PATH_MAX twice) is cut.
+// Returns errno of a failed read, else 0.
+template <typename Take>
+int ForEachListLine(int fd, std::vector<char>& buf, std::string& line, Take&& take) {
+  line.clear();
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return errno;
+    }
+    if (n == 0) break;
+    std::string_view piece(buf.data(), static_cast<size_t>(n));
+    size_t pos = 0;
+    while (pos < piece.size()) {
+      size_t end = piece.find('\n', pos);
+      if (end == std::string_view::npos) {
+        if (line.size() < 8192) line.append(piece.substr(pos));
+        break;
+      }
+      if (line.empty()) {
+        take(piece.substr(pos, end - pos));
+      } else {
+        line.append(piece.substr(pos, end - pos));
+        take(line);
+        line.clear();
+      }
+      pos = end + 1;
+    }
   }
-  UniqueFd info_closer(*info_fd);
+  if (!line.empty()) take(line);
+  return 0;
+}
+
+// Which packages list each wanted name: dpkg -S reads the same /var/lib/dpkg/info/*.list files.
+// Unreadable lists become errors (the first kMaxDpkgErrors, then a count).
+std::unordered_map<std::string, std::set<std::string>> FindListers(
+    int info_fd, const std::vector<std::string>& lists, const PathSet& wanted,
+    std::vector<SectionError>& errors_out) {
+  std::unordered_map<std::string, std::set<std::string>> listers;
+  size_t errors = 0;
   std::vector<char> buf(1 << 16);
   std::string line;
-  for (const auto& file : *lists) {
+  for (const auto& file : lists) {
     constexpr std::string_view kSuffix = ".list";
     if (file.size() <= kSuffix.size() ||
         file.compare(file.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
@@ -233,212 +263,214 @@ DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
     std::string path = JoinPath(kDpkgInfoDir, file);
     auto fail = [&](const std::string& why) {
       if (++errors <= kMaxDpkgErrors) {
-        out.errors.push_back({path, std::nullopt, "cannot read: " + why});
+        errors_out.push_back({path, std::nullopt, "cannot read: " + why});
       }
     };
-    int fd =
-        ::openat(*info_fd, file.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
+    UniqueFd fd(
+        ::openat(info_fd, file.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
+    if (!fd.valid()) {
       fail(std::strerror(errno));
       continue;
     }
-    UniqueFd closer(fd);
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
       fail("not a regular file");
       continue;
     }
-    line.clear();
-    auto take = [&](std::string_view l) {
+    int err = ForEachListLine(fd.get(), buf, line, [&](std::string_view l) {
       auto it = wanted.find(l);
       if (it != wanted.end()) listers[*it].insert(package);
-    };
-    bool read_error = false;
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN) continue;
-        fail(std::strerror(errno));
-        read_error = true;
-        break;
-      }
-      if (n == 0) break;
-      std::string_view piece(buf.data(), static_cast<size_t>(n));
-      size_t pos = 0;
-      while (pos < piece.size()) {
-        size_t end = piece.find('\n', pos);
-        if (end == std::string_view::npos) {
-          if (line.size() < 8192) line.append(piece.substr(pos));  // longer than PATH_MAX x2
-          break;
-        }
-        if (line.empty()) {
-          take(piece.substr(pos, end - pos));
-        } else {
-          line.append(piece.substr(pos, end - pos));
-          take(line);
-          line.clear();
-        }
-        pos = end + 1;
-      }
-    }
-    if (!read_error && !line.empty()) take(line);
+    });
+    if (err != 0) fail(std::strerror(err));
   }
   if (errors > kMaxDpkgErrors) {
-    out.errors.push_back(
+    errors_out.push_back(
         {std::string(kDpkgInfoDir), std::nullopt,
          std::to_string(errors - kMaxDpkgErrors) + " more unreadable .list files not listed"});
   }
+  return listers;
+}
 
-  for (const auto& [path, q] : queries) {
-    PackageOwnership own;
-    std::set<std::string> pkgs;
-    switch (q.mode) {
-      case Mode::kPlain:
-        own.dpkg_path = path;
-        for (const auto& n : q.names) {
-          auto it = listers.find(n);
-          if (it == listers.end()) continue;
-          if (pkgs.empty()) own.dpkg_path = n;
-          pkgs.insert(it->second.begin(), it->second.end());
-        }
-        break;
-      case Mode::kDivertedTo: {
-        own.dpkg_path = q.names[0];
-        auto it = listers.find(q.names[0]);
-        if (it != listers.end()) {
-          for (const auto& p : it->second) {
-            if (p != q.diversion->by) pkgs.insert(p);
-          }
-        }
-        break;
+// The owners of one walked path from what the lists say and its diversion.
+PackageOwnership OwnersOf(const std::string& path, const Query& q,
+                          const std::unordered_map<std::string, std::set<std::string>>& listers) {
+  PackageOwnership own;
+  std::set<std::string> pkgs;
+  switch (q.mode) {
+    case Mode::kPlain:
+      own.dpkg_path = path;
+      for (const auto& n : q.names) {
+        auto it = listers.find(n);
+        if (it == listers.end()) continue;
+        if (pkgs.empty()) own.dpkg_path = n;
+        pkgs.insert(it->second.begin(), it->second.end());
       }
-      case Mode::kDivertedFrom: {
-        own.dpkg_path = q.names[0];
-        auto it = listers.find(q.names[0]);
-        if (q.diversion->by != ":" && it != listers.end() && it->second.count(q.diversion->by)) {
-          pkgs.insert(q.diversion->by);
+      break;
+    case Mode::kDivertedTo: {
+      own.dpkg_path = q.names[0];
+      auto it = listers.find(q.names[0]);
+      if (it != listers.end()) {
+        for (const auto& p : it->second) {
+          if (p != q.diversion->by) pkgs.insert(p);
         }
-        break;
       }
+      break;
     }
-    own.packages.assign(pkgs.begin(), pkgs.end());
-    if (q.diversion) own.diversion = *q.diversion;
-    out.owners[path] = std::move(own);
+    case Mode::kDivertedFrom: {
+      own.dpkg_path = q.names[0];
+      auto it = listers.find(q.names[0]);
+      if (q.diversion->by != ":" && it != listers.end() && it->second.count(q.diversion->by)) {
+        pkgs.insert(q.diversion->by);
+      }
+      break;
+    }
   }
+  own.packages.assign(pkgs.begin(), pkgs.end());
+  if (q.diversion) own.diversion = *q.diversion;
+  return own;
+}
+
+}  // namespace
+
+DpkgLookup LookUpPackages(const Fs& fs, const std::vector<std::string>& paths) {
+  DpkgLookup out;
+  auto lists = fs.ListDir(kDpkgInfoDir);
+  if (!lists.ok()) {
+    out.status = lists.status();
+    return out;
+  }
+  out.merged_usr = MergedUsrDirs(fs);
+  std::vector<Diversion> diversions = ReadDiversions(fs, out.errors);
+  std::map<std::string, Query> queries;
+  PathSet wanted;
+  for (const auto& path : paths) {
+    Query q = PlanQuery(path, out.merged_usr, diversions);
+    for (const auto& n : q.names) wanted.insert(n);
+    queries[path] = std::move(q);
+  }
+  auto info_fd = fs.OpenDirectoryFd(kDpkgInfoDir);
+  if (!info_fd.ok()) {
+    out.status = info_fd.status();
+    return out;
+  }
+  UniqueFd info_closer(*info_fd);
+  auto listers = FindListers(*info_fd, *lists, wanted, out.errors);
+  for (const auto& [path, q] : queries) out.owners[path] = OwnersOf(path, q, listers);
   return out;
 }
 
-void SweepReader::Collect(CollectContext& ctx, Section& out) {
-  const Fs& fs = ctx.fs();
-  const AccountDb& db = ctx.accounts();
-  const CollectOptions& opts = ctx.options();
-  Names names(db);
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What the walk finds, sorted as it goes. Every list is bounded (agent/bounded_items.h); what
+// only root can create (uid 0) is kept before what any user can, so a user's flood cannot hide
+// root's SUID or world-writable files.
+class Findings {
+ public:
+  Findings(const AccountDb& db, const SweepLimits& limits)
+      : names_(db),
+        check_users_(db.passwd_status.ok()),
+        check_groups_(db.group_status.ok()),
+        max_items_(limits.max_items),
+        ww_files_(limits.max_items, limits.max_list_bytes),
+        ww_dirs_(limits.max_items, limits.max_list_bytes),
+        unowned_(limits.max_items, limits.max_list_bytes) {
+    for (const auto& u : db.users) uids_.insert(u.uid);
+    for (const auto& g : db.groups) gids_.insert(g.gid);
+  }
 
   // Unowned means: not in the root's passwd/group (find -nouser/-nogroup ask NSS, which on a
   // files-only host reads the same files). Without a readable file that check is not made.
-  const bool check_users = db.passwd_status.ok();
-  const bool check_groups = db.group_status.ok();
-  std::unordered_set<uint32_t> uids, gids;
-  for (const auto& u : db.users) uids.insert(u.uid);
-  for (const auto& g : db.groups) gids.insert(g.gid);
-  if (!check_users) {
-    out.AddError(std::string(kPasswdPath), std::nullopt,
-                 "cannot read the user list; files without an owning user are not reported: " +
-                     db.passwd_status.message());
-  }
-  if (!check_groups) {
-    out.AddError(std::string(kGroupPath), std::nullopt,
-                 "cannot read the group list; files without an owning group are not reported: " +
-                     db.group_status.message());
-  }
+  bool check_users() const { return check_users_; }
+  bool check_groups() const { return check_groups_; }
+  const Names& names() const { return names_; }
 
-  using Clock = std::chrono::steady_clock;
-  const Clock::time_point deadline = Clock::now() + limits_.time_budget;
-  WalkOptions wo;
-  wo.roots = opts.sweep_roots;
-  wo.excludes = opts.sweep_excludes;
-  wo.use_mount_table = ctx.live();
-  wo.deadline = deadline;
-
-  // Every list is bounded (agent/bounded_items.h); what only root can create (uid 0) is kept
-  // before what any user can, so a user's flood cannot hide root's SUID or world-writable files.
-  struct SetIdBucket {
-    std::vector<SetIdFile> files;
-  } setid_root, setid_other;
-  uint64_t setid_total = 0;
-  BoundedItems ww_files(limits_.max_items, limits_.max_list_bytes);
-  BoundedItems ww_dirs(limits_.max_items, limits_.max_list_bytes);
-  BoundedItems unowned(limits_.max_items, limits_.max_list_bytes);
-  WalkVisitor visit = [&](const WalkEntry& e) {
-    const struct stat& st = e.st;
-    const mode_t mode = st.st_mode;
-    const bool by_root = st.st_uid == 0;
-    if (S_ISREG(mode) && (mode & (S_ISUID | S_ISGID)) != 0) {
-      ++setid_total;
-      SetIdBucket& b = by_root ? setid_root : setid_other;
-      if (b.files.size() < limits_.max_items)
-        b.files.push_back({e.path, st, std::nullopt, "", false});
-    }
-    if (!S_ISLNK(mode) && (mode & S_IWOTH) != 0) {
-      bool is_dir = S_ISDIR(mode);
-      if (!is_dir || (mode & S_ISVTX) == 0) {
-        const std::string path = HostName(e.path);
-        json j = {{"id", std::string(is_dir ? "sweep:world_writable_dir:"
-                                            : "sweep:world_writable_file:") +
-                             path}};
+  // The walk's visitor: sorts every entry into the lists. REQUIRES: this outlives the walk.
+  WalkVisitor Visitor() {
+    return [this](const WalkEntry& e) {
+      const struct stat& st = e.st;
+      const mode_t mode = st.st_mode;
+      const bool by_root = st.st_uid == 0;
+      if (S_ISREG(mode) && (mode & (S_ISUID | S_ISGID)) != 0) {
+        ++setid_total_;
+        SetIdBucket& b = by_root ? setid_root_ : setid_other_;
+        if (b.files.size() < max_items_) b.files.push_back({e.path, st, std::nullopt, "", false});
+      }
+      if (!S_ISLNK(mode) && (mode & S_IWOTH) != 0) {
+        bool is_dir = S_ISDIR(mode);
+        if (!is_dir || (mode & S_ISVTX) == 0) {
+          const std::string path = HostName(e.path);
+          json j = {{"id", std::string(is_dir ? "sweep:world_writable_dir:"
+                                              : "sweep:world_writable_file:") +
+                               path}};
+          SetHostName(j, "path", e.path);
+          j["type"] = FileTypeName(FileTypeFromMode(mode));
+          j["mode"] = ModeOctal(mode);
+          j = OwnerFields(std::move(j), st, names_);
+          (is_dir ? ww_dirs_ : ww_files_).Add(std::move(j), by_root);
+        }
+      }
+      bool no_user = check_users_ && uids_.count(st.st_uid) == 0;
+      bool no_group = check_groups_ && gids_.count(st.st_gid) == 0;
+      if (no_user || no_group) {
+        json j = {{"id", "sweep:unowned:" + HostName(e.path)}};
         SetHostName(j, "path", e.path);
         j["type"] = FileTypeName(FileTypeFromMode(mode));
         j["mode"] = ModeOctal(mode);
-        j = OwnerFields(std::move(j), st, names);
-        (is_dir ? ww_dirs : ww_files).Add(std::move(j), by_root);
+        j = OwnerFields(std::move(j), st, names_);
+        j["no_user"] = no_user;
+        j["no_group"] = no_group;
+        unowned_.Add(std::move(j));
       }
+    };
+  }
+
+  // The SUID/SGID files kept, root's first, at most max_items.
+  std::vector<SetIdFile> TakeSetId() {
+    std::vector<SetIdFile> setid = std::move(setid_root_.files);
+    for (auto& f : setid_other_.files) {
+      if (setid.size() >= max_items_) break;
+      setid.push_back(std::move(f));
     }
-    bool no_user = check_users && uids.count(st.st_uid) == 0;
-    bool no_group = check_groups && gids.count(st.st_gid) == 0;
-    if (no_user || no_group) {
-      json j = {{"id", "sweep:unowned:" + HostName(e.path)}};
-      SetHostName(j, "path", e.path);
-      j["type"] = FileTypeName(FileTypeFromMode(mode));
-      j["mode"] = ModeOctal(mode);
-      j = OwnerFields(std::move(j), st, names);
-      j["no_user"] = no_user;
-      j["no_group"] = no_group;
-      unowned.Add(std::move(j));
-    }
+    return setid;
+  }
+  uint64_t setid_total() const { return setid_total_; }
+  BoundedItems& ww_files() { return ww_files_; }
+  BoundedItems& ww_dirs() { return ww_dirs_; }
+  BoundedItems& unowned() { return unowned_; }
+
+ private:
+  struct SetIdBucket {
+    std::vector<SetIdFile> files;
   };
-  WalkResult walk = Walk(fs, wo, visit);
+  Names names_;
+  bool check_users_;
+  bool check_groups_;
+  size_t max_items_;
+  std::unordered_set<uint32_t> uids_, gids_;
+  SetIdBucket setid_root_, setid_other_;
+  uint64_t setid_total_ = 0;
+  BoundedItems ww_files_;
+  BoundedItems ww_dirs_;
+  BoundedItems unowned_;
+};
 
-  for (const auto& err : walk.errors) out.AddError(err.path, std::nullopt, err.message);
-  if (walk.error_count > walk.errors.size()) {
-    out.AddError(
-        "", std::nullopt,
-        std::to_string(walk.error_count - walk.errors.size()) + " more walk errors not listed");
-  }
-  if (walk.stopped) {
-    out.AddError(walk.stopped_at, std::nullopt,
-                 "sweep stopped: its time budget of " +
-                     std::to_string(limits_.time_budget.count()) +
-                     " ms ran out while reading this directory; what follows it in the walk was "
-                     "not examined");
-  }
-
-  // The SUID/SGID files kept (root's first), hashed within the per-file cap and the budgets.
-  std::vector<SetIdFile> setid = std::move(setid_root.files);
-  for (auto& f : setid_other.files) {
-    if (setid.size() >= limits_.max_items) break;
-    setid.push_back(std::move(f));
-  }
-  uint64_t hash_budget = limits_.hash_budget_bytes;
+// Hashes the SUID/SGID files within the per-file cap and the budgets. Returns how many were
+// not hashed because a budget ran out.
+size_t HashSetIdFiles(const Fs& fs, std::vector<SetIdFile>& setid, const SweepLimits& limits,
+                      Clock::time_point deadline) {
+  uint64_t hash_budget = limits.hash_budget_bytes;
   size_t budget_skipped = 0;
   for (SetIdFile& f : setid) {
     const auto size = static_cast<uint64_t>(f.st.st_size);
-    if (size > limits_.max_hash_bytes) {
-      f.hash_error = "not hashed: larger than " + std::to_string(limits_.max_hash_bytes) + " bytes";
+    if (size > limits.max_hash_bytes) {
+      f.hash_error = "not hashed: larger than " + std::to_string(limits.max_hash_bytes) + " bytes";
       continue;
     }
     if (size > hash_budget) {
       f.hash_error = "not hashed: the sweep's hashing budget of " +
-                     std::to_string(limits_.hash_budget_bytes) + " bytes is used up";
+                     std::to_string(limits.hash_budget_bytes) + " bytes is used up";
       ++budget_skipped;
       continue;
     }
@@ -456,7 +488,7 @@ void SweepReader::Collect(CollectContext& ctx, Section& out) {
       continue;
     }
     UniqueFd dir_closer(*dir_fd);
-    auto hash = HashAt(*dir_fd, BaseName(f.path).c_str(), f.st, limits_.max_hash_bytes, deadline);
+    auto hash = HashAt(*dir_fd, BaseName(f.path).c_str(), f.st, limits.max_hash_bytes, deadline);
     if (hash.ok()) {
       f.sha256 = std::move(*hash);
     } else {
@@ -466,13 +498,119 @@ void SweepReader::Collect(CollectContext& ctx, Section& out) {
       if (!f.io_error) ++budget_skipped;
     }
   }
-  if (budget_skipped > 0) {
+  return budget_skipped;
+}
+
+// One SUID/SGID file as an item, with its packages when dpkg's lists could be read.
+json SetIdItem(const SetIdFile& f, const Names& names, const DpkgLookup& dpkg, bool dpkg_ok) {
+  json j = {{"id", "sweep:setid:" + HostName(f.path)}};
+  SetHostName(j, "path", f.path);
+  j["mode"] = ModeOctal(f.st.st_mode);
+  j["setuid"] = (f.st.st_mode & S_ISUID) != 0;
+  j["setgid"] = (f.st.st_mode & S_ISGID) != 0;
+  j = OwnerFields(std::move(j), f.st, names);
+  j["size"] = static_cast<uint64_t>(f.st.st_size);
+  j["mtime"] = static_cast<int64_t>(f.st.st_mtim.tv_sec);
+  j["sha256"] = f.sha256 ? json(*f.sha256) : json(nullptr);
+  j["not_hashed"] = f.sha256 ? json(nullptr) : json(f.hash_error);
+  auto it = dpkg.owners.find(f.path);
+  if (dpkg_ok && it != dpkg.owners.end()) {
+    j["packages"] = it->second.packages;
+    SetHostName(j, "dpkg_path", it->second.dpkg_path);
+    if (it->second.diversion) {
+      const Diversion& d = *it->second.diversion;
+      json div = {{"by", d.by == ":" ? json(nullptr) : json(d.by)}, {"local", d.by == ":"}};
+      SetHostName(div, "from", d.from);
+      SetHostName(div, "to", d.to);
+      j["diversion"] = std::move(div);
+    } else {
+      j["diversion"] = nullptr;
+    }
+  } else {
+    j["packages"] = nullptr;
+    j["dpkg_path"] = nullptr;
+    j["diversion"] = nullptr;
+  }
+  return j;
+}
+
+// The walk's errors, the first ones by path, and where the time budget stopped it.
+void ReportWalkErrors(const WalkResult& walk, const SweepLimits& limits, Section& out) {
+  for (const auto& err : walk.errors) out.AddError(err.path, std::nullopt, err.message);
+  if (walk.error_count > walk.errors.size()) {
+    out.AddError(
+        "", std::nullopt,
+        std::to_string(walk.error_count - walk.errors.size()) + " more walk errors not listed");
+  }
+  if (walk.stopped) {
+    out.AddError(walk.stopped_at, std::nullopt,
+                 "sweep stopped: its time budget of " + std::to_string(limits.time_budget.count()) +
+                     " ms ran out while reading this directory; what follows it in the walk was "
+                     "not examined");
+  }
+}
+
+// What was walked: roots, excluded and skipped subtrees, the walk's own bounds.
+void WriteWalk(const WalkOptions& wo, const WalkResult& walk, Section& out) {
+  json skipped = json::array();
+  for (const auto& s : walk.skipped) {
+    json j = {{"id", "sweep_skip:" + HostName(s.path)}};
+    SetHostName(j, "path", s.path);
+    j["reason"] = s.reason;
+    j["fs_type"] = s.fs_type.empty() ? json(nullptr) : json(HostName(s.fs_type));
+    skipped.push_back(std::move(j));
+  }
+  std::vector<std::string> roots, excludes;
+  for (const auto& r : wo.roots) roots.push_back(HostName(NormalizePath(r)));
+  for (const auto& x : wo.excludes) excludes.push_back(HostName(NormalizePath(x)));
+  out.data["roots"] = roots;
+  out.data["excludes"] = excludes;
+  out.data["always_skipped"] = AlwaysSkippedPaths();
+  out.data["max_depth"] = wo.max_depth;
+  out.data["max_path_bytes"] = wo.max_path_bytes;
+  out.data["mount_table"] = wo.use_mount_table;
+  out.data["stopped_at"] = walk.stopped ? json(HostName(walk.stopped_at)) : json(nullptr);
+  out.data["skipped"] = std::move(skipped);
+  out.data["skipped_truncated"] = walk.skipped_count > walk.skipped.size();
+}
+
+}  // namespace
+
+void SweepReader::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  const AccountDb& db = ctx.accounts();
+  const CollectOptions& opts = ctx.options();
+  Findings found(db, limits_);
+  if (!found.check_users()) {
+    out.AddError(std::string(kPasswdPath), std::nullopt,
+                 "cannot read the user list; files without an owning user are not reported: " +
+                     db.passwd_status.message());
+  }
+  if (!found.check_groups()) {
+    out.AddError(std::string(kGroupPath), std::nullopt,
+                 "cannot read the group list; files without an owning group are not reported: " +
+                     db.group_status.message());
+  }
+
+  // 1. One walk over the roots (agent/walk.h), within the time budget.
+  const Clock::time_point deadline = Clock::now() + limits_.time_budget;
+  WalkOptions wo;
+  wo.roots = opts.sweep_roots;
+  wo.excludes = opts.sweep_excludes;
+  wo.use_mount_table = ctx.live();
+  wo.deadline = deadline;
+  WalkResult walk = Walk(fs, wo, found.Visitor());
+  ReportWalkErrors(walk, limits_, out);
+
+  // 2. The SUID/SGID files kept (root's first), hashed within the per-file cap and the budgets.
+  std::vector<SetIdFile> setid = found.TakeSetId();
+  if (size_t budget_skipped = HashSetIdFiles(fs, setid, limits_, deadline); budget_skipped > 0) {
     out.AddError("", std::nullopt,
                  std::to_string(budget_skipped) +
                      " SUID/SGID files not hashed: the sweep's hashing or time budget ran out");
   }
 
-  // Packages of the SUID/SGID files: one pass over dpkg's lists, for these paths only.
+  // 3. Packages of the SUID/SGID files: one pass over dpkg's lists, for these paths only.
   std::sort(setid.begin(), setid.end(),
             [](const SetIdFile& a, const SetIdFile& b) { return a.path < b.path; });
   std::vector<std::string> setid_paths;
@@ -491,65 +629,22 @@ void SweepReader::Collect(CollectContext& ctx, Section& out) {
   for (const auto& e : dpkg.errors) out.AddError(e.path, e.line, e.message);
 
   BoundedItems setid_list(limits_.max_items, limits_.max_list_bytes);
-  setid_list.CountMore(setid_total - setid.size());
+  setid_list.CountMore(found.setid_total() - setid.size());
   size_t hash_errors = 0;
   for (const auto& f : setid) {
-    json j = {{"id", "sweep:setid:" + HostName(f.path)}};
-    SetHostName(j, "path", f.path);
-    j["mode"] = ModeOctal(f.st.st_mode);
-    j["setuid"] = (f.st.st_mode & S_ISUID) != 0;
-    j["setgid"] = (f.st.st_mode & S_ISGID) != 0;
-    j = OwnerFields(std::move(j), f.st, names);
-    j["size"] = static_cast<uint64_t>(f.st.st_size);
-    j["mtime"] = static_cast<int64_t>(f.st.st_mtim.tv_sec);
-    j["sha256"] = f.sha256 ? json(*f.sha256) : json(nullptr);
-    j["not_hashed"] = f.sha256 ? json(nullptr) : json(f.hash_error);
     if (f.io_error && ++hash_errors <= kMaxHashErrors) {
       out.AddError(f.path, std::nullopt, f.hash_error);
     }
-    auto it = dpkg.owners.find(f.path);
-    if (dpkg_ok && it != dpkg.owners.end()) {
-      j["packages"] = it->second.packages;
-      SetHostName(j, "dpkg_path", it->second.dpkg_path);
-      if (it->second.diversion) {
-        const Diversion& d = *it->second.diversion;
-        json div = {{"by", d.by == ":" ? json(nullptr) : json(d.by)}, {"local", d.by == ":"}};
-        SetHostName(div, "from", d.from);
-        SetHostName(div, "to", d.to);
-        j["diversion"] = std::move(div);
-      } else {
-        j["diversion"] = nullptr;
-      }
-    } else {
-      j["packages"] = nullptr;
-      j["dpkg_path"] = nullptr;
-      j["diversion"] = nullptr;
-    }
-    setid_list.Add(std::move(j));
+    setid_list.Add(SetIdItem(f, found.names(), dpkg, dpkg_ok));
   }
   if (hash_errors > kMaxHashErrors) {
     out.AddError("", std::nullopt,
                  std::to_string(hash_errors - kMaxHashErrors) + " more hashing errors not listed");
   }
 
-  json skipped = json::array();
-  for (const auto& s : walk.skipped) {
-    json j = {{"id", "sweep_skip:" + HostName(s.path)}};
-    SetHostName(j, "path", s.path);
-    j["reason"] = s.reason;
-    j["fs_type"] = s.fs_type.empty() ? json(nullptr) : json(HostName(s.fs_type));
-    skipped.push_back(std::move(j));
-  }
-  std::vector<std::string> roots, excludes;
-  for (const auto& r : wo.roots) roots.push_back(HostName(NormalizePath(r)));
-  for (const auto& x : wo.excludes) excludes.push_back(HostName(NormalizePath(x)));
-  out.data["roots"] = roots;
-  out.data["excludes"] = excludes;
-  out.data["always_skipped"] = AlwaysSkippedPaths();
-  out.data["max_depth"] = wo.max_depth;
-  out.data["max_path_bytes"] = wo.max_path_bytes;
-  out.data["mount_table"] = wo.use_mount_table;
-  out.data["unowned_checked"] = {{"user", check_users}, {"group", check_groups}};
+  // 4. The section: what was walked and skipped, the limits, the bounded lists.
+  WriteWalk(wo, walk, out);
+  out.data["unowned_checked"] = {{"user", found.check_users()}, {"group", found.check_groups()}};
   out.data["dpkg"] = {{"state", dpkg_ok                                       ? "present"
                                 : dpkg.status.code() == StatusCode::kNotFound ? "absent"
                                                                               : "error"},
@@ -559,28 +654,25 @@ void SweepReader::Collect(CollectContext& ctx, Section& out) {
                         {"time_budget_ms", limits_.time_budget.count()},
                         {"max_items", limits_.max_items},
                         {"max_list_bytes", limits_.max_list_bytes}};
-  out.data["stopped_at"] = walk.stopped ? json(HostName(walk.stopped_at)) : json(nullptr);
 
   ItemArray setid_items = setid_list.Take();
-  ItemArray ww_file_items = ww_files.Take();
-  ItemArray ww_dir_items = ww_dirs.Take();
-  ItemArray unowned_items = unowned.Take();
+  ItemArray ww_file_items = found.ww_files().Take();
+  ItemArray ww_dir_items = found.ww_dirs().Take();
+  ItemArray unowned_items = found.unowned().Take();
   out.data["counts"] = {{"directories", walk.directories},
                         {"files", walk.files},
                         {"skipped", walk.skipped_count},
                         {"errors", walk.error_count},
                         {"depth_limited", walk.depth_limited},
                         {"path_limited", walk.path_limited},
-                        {"setid_files", setid_total},
-                        {"world_writable_files", ww_files.total()},
-                        {"world_writable_dirs", ww_dirs.total()},
-                        {"unowned_files", unowned.total()}};
-  out.data["skipped"] = std::move(skipped);
-  out.data["skipped_truncated"] = walk.skipped_count > walk.skipped.size();
+                        {"setid_files", found.setid_total()},
+                        {"world_writable_files", found.ww_files().total()},
+                        {"world_writable_dirs", found.ww_dirs().total()},
+                        {"unowned_files", found.unowned().total()}};
   setid_list.Report(out, "setid_files");
-  ww_files.Report(out, "world_writable_files");
-  ww_dirs.Report(out, "world_writable_dirs");
-  unowned.Report(out, "unowned_files");
+  found.ww_files().Report(out, "world_writable_files");
+  found.ww_dirs().Report(out, "world_writable_dirs");
+  found.unowned().Report(out, "unowned_files");
   if (walk.directories == 0 && walk.error_count > 0) out.status = SectionStatus::kError;
   out.items["setid_files"] = std::move(setid_items);
   out.items["world_writable_files"] = std::move(ww_file_items);
