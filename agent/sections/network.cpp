@@ -44,42 +44,31 @@ NetworkReader::NetworkReader()
 NetworkReader::NetworkReader(SocketSource source, bool require_live)
     : source_(std::move(source)), require_live_(require_live) {}
 
-void NetworkReader::Collect(CollectContext& ctx, Section& out) {
-  if (require_live_ && !ctx.live()) {
-    out.status = SectionStatus::kNotApplicable;
-    out.data["reason"] = "listening sockets exist only on a running host; not read under --root";
-    return;
-  }
-  auto sockets = source_();
-  ItemArray items;
-  if (!sockets.ok()) {
-    out.AddError("", std::nullopt, "cannot read the socket table: " + sockets.status().message());
-    out.status = SectionStatus::kError;
-    out.items["listeners"] = std::move(items);
-    return;
-  }
-  std::vector<uint64_t> inodes;
-  for (const auto& s : *sockets) {
-    if (s.inode != 0) inodes.push_back(s.inode);
-  }
-  ProcScan scan = ScanProcessSockets(ctx.fs(), inodes);
-  const AccountDb& db = ctx.accounts();
+namespace {
 
-  // One item per endpoint; several sockets may share one (SO_REUSEPORT, per-CPU workers).
-  struct Group {
-    std::vector<const DiagSocket*> sockets;
-    std::string iface;
-  };
-  using Key = std::tuple<std::string, int, std::string, uint16_t, std::string>;
-  std::map<Key, Group> groups;
-  for (const auto& s : *sockets) {
+// One item per endpoint; several sockets may share one (SO_REUSEPORT, per-CPU workers).
+struct Group {
+  std::vector<const DiagSocket*> sockets;
+  std::string iface;
+};
+using Key = std::tuple<std::string, int, std::string, uint16_t, std::string>;
+using Groups = std::map<Key, Group>;
+
+Groups GroupByEndpoint(const std::vector<DiagSocket>& sockets) {
+  Groups groups;
+  for (const auto& s : sockets) {
     std::string iface = InterfaceName(s.ifindex);
     Group& g = groups[Key{s.proto, s.family, s.address, s.port, iface}];
     g.iface = iface;
     g.sockets.push_back(&s);
   }
-  // Order: protocol, family, port, address (a reader scans by port).
-  std::vector<const std::pair<const Key, Group>*> ordered;
+  return groups;
+}
+
+// The endpoints in the order a reader scans them (protocol, family, port, address); over
+// kMaxListeners, those with a system account's socket are kept first.
+std::vector<const Groups::value_type*> OrderEndpoints(const Groups& groups, Section& out) {
+  std::vector<const Groups::value_type*> ordered;
   for (const auto& kv : groups) ordered.push_back(&kv);
   auto by_port = [](auto* a, auto* b) {
     const Key& x = a->first;
@@ -100,86 +89,126 @@ void NetworkReader::Collect(CollectContext& ctx, Section& out) {
     std::sort(ordered.begin(), ordered.end(), by_port);
     out.NoteTruncated("listeners", kMaxListeners, groups.size());
   }
+  return ordered;
+}
+
+// One endpoint's item, and what of it stays outside the content hash.
+struct Listener {
+  json item;
+  json pids = json::array();  // volatile: {pid, name, fds}, at most kMaxPidsPerListener
+  size_t owners_total = 0;    // distinct owners before the cut to kMaxOwnersPerListener
+  bool has_owner = false;
+};
+
+Listener MakeListener(const Group& g, const ProcScan& scan, const AccountDb& db) {
+  Listener out;
+  const DiagSocket& first = *g.sockets.front();
+  std::string endpoint = Endpoint(first, g.iface);
+  json& j = out.item;
+  j["id"] = "listen:" + first.proto + ":" + endpoint;
+  j["proto"] = first.proto;
+  j["family"] = first.family == 6 ? "ipv6" : "ipv4";
+  j["address"] = first.address;
+  j["port"] = first.port;
+  j["interface"] = g.iface.empty() ? json(nullptr) : json(g.iface);
+  j["endpoint"] = endpoint;
+  j["v6only"] = first.v6only ? json(*first.v6only) : json(nullptr);
+  bool loopback = first.family == 4 ? first.address.rfind("127.", 0) == 0 : first.address == "::1";
+  bool wildcard = first.address == "0.0.0.0" || first.address == "::";
+  j["scope"] = loopback ? "loopback" : wildcard ? "any" : "address";
+  j["sockets"] = g.sockets.size();
+  std::set<uint32_t> uids;
+  // Canonical: who holds the endpoint (program, user, unit), not which pid - a restart or
+  // a pre-forked worker changes pids and fds, not the host's configuration.
+  using Owner = std::tuple<std::string, int64_t, std::string, bool>;  // name, uid, unit
+  std::map<Owner, json> owners;
+  std::map<int64_t, json> pids;  // volatile: pid -> {pid, name, fds}
+  for (const DiagSocket* s : g.sockets) {
+    uids.insert(s->uid);
+    auto it = scan.by_inode.find(s->inode);
+    if (it == scan.by_inode.end()) continue;
+    for (const ProcessInfo& p : it->second) {
+      Owner key{p.comm, p.uid ? static_cast<int64_t>(*p.uid) : -1, p.unit.value_or(""),
+                p.unit.has_value()};
+      json& jo = owners[key];
+      if (jo.is_null()) {
+        jo["name"] = p.comm;
+        jo["uid"] = p.uid ? json(*p.uid) : json(nullptr);
+        const PasswdEntry* u = p.uid ? db.FindUserById(*p.uid) : nullptr;
+        jo["user"] = u ? json(u->name) : json(nullptr);
+        jo["unit"] = p.unit ? json(*p.unit) : json(nullptr);
+      }
+      json& jp = pids[p.pid];
+      if (jp.is_null()) {
+        jp["pid"] = p.pid;
+        jp["name"] = p.comm;
+        jp["fds"] = json::array();
+      }
+      for (int fd : p.fds) jp["fds"].push_back(fd);
+    }
+  }
+  json socket_users = json::array();
+  for (uint32_t uid : uids) {
+    const PasswdEntry* u = db.FindUserById(uid);
+    socket_users.push_back({{"uid", uid}, {"user", u ? json(u->name) : json(nullptr)}});
+  }
+  j["socket_owners"] = std::move(socket_users);
+  json plist = json::array();
+  std::set<std::string> units;
+  for (auto& [key, jo] : owners) {
+    if (!jo["unit"].is_null()) units.insert(jo["unit"].get<std::string>());
+    if (plist.size() < kMaxOwnersPerListener) plist.push_back(std::move(jo));
+  }
+  out.owners_total = owners.size();
+  json vp = json::array();
+  for (auto& [pid, jp] : pids) {
+    if (vp.size() >= kMaxPidsPerListener) break;
+    vp.push_back(std::move(jp));
+  }
+  out.pids = std::move(vp);
+  out.has_owner = !plist.empty();
+  bool complete = scan.processes_unreadable == 0 && !scan.truncated;
+  j["owner_state"] = !plist.empty() ? "found" : complete ? "none" : "unknown";
+  j["processes"] = std::move(plist);
+  j["units"] = units;
+  j["source"] = {{"file", "sock_diag:" + first.proto + std::to_string(first.family)},
+                 {"line", nullptr}};
+  return out;
+}
+
+}  // namespace
+
+void NetworkReader::Collect(CollectContext& ctx, Section& out) {
+  if (require_live_ && !ctx.live()) {
+    out.status = SectionStatus::kNotApplicable;
+    out.data["reason"] = "listening sockets exist only on a running host; not read under --root";
+    return;
+  }
+  auto sockets = source_();
+  ItemArray items;
+  if (!sockets.ok()) {
+    out.AddError("", std::nullopt, "cannot read the socket table: " + sockets.status().message());
+    out.status = SectionStatus::kError;
+    out.items["listeners"] = std::move(items);
+    return;
+  }
+  std::vector<uint64_t> inodes;
+  for (const auto& s : *sockets) {
+    if (s.inode != 0) inodes.push_back(s.inode);
+  }
+  ProcScan scan = ScanProcessSockets(ctx.fs(), inodes);
+  Groups groups = GroupByEndpoint(*sockets);
   size_t without_owner = 0;
   size_t owners_cut_total = 0;  // the most owners of one endpoint that was cut
   json volatile_pids = json::object();
-  for (const auto* kv : ordered) {
-    const Group& g = kv->second;
-    const DiagSocket& first = *g.sockets.front();
-    std::string endpoint = Endpoint(first, g.iface);
-    json j;
-    j["id"] = "listen:" + first.proto + ":" + endpoint;
-    j["proto"] = first.proto;
-    j["family"] = first.family == 6 ? "ipv6" : "ipv4";
-    j["address"] = first.address;
-    j["port"] = first.port;
-    j["interface"] = g.iface.empty() ? json(nullptr) : json(g.iface);
-    j["endpoint"] = endpoint;
-    j["v6only"] = first.v6only ? json(*first.v6only) : json(nullptr);
-    bool loopback =
-        first.family == 4 ? first.address.rfind("127.", 0) == 0 : first.address == "::1";
-    bool wildcard = first.address == "0.0.0.0" || first.address == "::";
-    j["scope"] = loopback ? "loopback" : wildcard ? "any" : "address";
-    j["sockets"] = g.sockets.size();
-    std::set<uint32_t> uids;
-    // Canonical: who holds the endpoint (program, user, unit), not which pid - a restart or
-    // a pre-forked worker changes pids and fds, not the host's configuration.
-    using Owner = std::tuple<std::string, int64_t, std::string, bool>;  // name, uid, unit
-    std::map<Owner, json> owners;
-    std::map<int64_t, json> pids;  // volatile: pid -> {pid, name, fds}
-    for (const DiagSocket* s : g.sockets) {
-      uids.insert(s->uid);
-      auto it = scan.by_inode.find(s->inode);
-      if (it == scan.by_inode.end()) continue;
-      for (const ProcessInfo& p : it->second) {
-        Owner key{p.comm, p.uid ? static_cast<int64_t>(*p.uid) : -1, p.unit.value_or(""),
-                  p.unit.has_value()};
-        json& jo = owners[key];
-        if (jo.is_null()) {
-          jo["name"] = p.comm;
-          jo["uid"] = p.uid ? json(*p.uid) : json(nullptr);
-          const PasswdEntry* u = p.uid ? db.FindUserById(*p.uid) : nullptr;
-          jo["user"] = u ? json(u->name) : json(nullptr);
-          jo["unit"] = p.unit ? json(*p.unit) : json(nullptr);
-        }
-        json& jp = pids[p.pid];
-        if (jp.is_null()) {
-          jp["pid"] = p.pid;
-          jp["name"] = p.comm;
-          jp["fds"] = json::array();
-        }
-        for (int fd : p.fds) jp["fds"].push_back(fd);
-      }
+  for (const auto* kv : OrderEndpoints(groups, out)) {
+    Listener l = MakeListener(kv->second, scan, ctx.accounts());
+    if (l.owners_total > kMaxOwnersPerListener) {
+      owners_cut_total = std::max(owners_cut_total, l.owners_total);
     }
-    json socket_users = json::array();
-    for (uint32_t uid : uids) {
-      const PasswdEntry* u = db.FindUserById(uid);
-      socket_users.push_back({{"uid", uid}, {"user", u ? json(u->name) : json(nullptr)}});
-    }
-    j["socket_owners"] = std::move(socket_users);
-    json plist = json::array();
-    std::set<std::string> units;
-    for (auto& [key, jo] : owners) {
-      if (!jo["unit"].is_null()) units.insert(jo["unit"].get<std::string>());
-      if (plist.size() < kMaxOwnersPerListener) plist.push_back(std::move(jo));
-    }
-    if (owners.size() > kMaxOwnersPerListener) {
-      owners_cut_total = std::max(owners_cut_total, owners.size());
-    }
-    json vp = json::array();
-    for (auto& [pid, jp] : pids) {
-      if (vp.size() >= kMaxPidsPerListener) break;
-      vp.push_back(std::move(jp));
-    }
-    if (!vp.empty()) volatile_pids[j["id"].get<std::string>()] = std::move(vp);
-    if (plist.empty()) ++without_owner;
-    bool complete = scan.processes_unreadable == 0 && !scan.truncated;
-    j["owner_state"] = !plist.empty() ? "found" : complete ? "none" : "unknown";
-    j["processes"] = std::move(plist);
-    j["units"] = units;
-    j["source"] = {{"file", "sock_diag:" + first.proto + std::to_string(first.family)},
-                   {"line", nullptr}};
-    items.push_back(j);
+    if (!l.pids.empty()) volatile_pids[l.item["id"].get<std::string>()] = std::move(l.pids);
+    if (!l.has_owner) ++without_owner;
+    items.push_back(std::move(l.item));
   }
   out.items["listeners"] = std::move(items);
   if (owners_cut_total > 0) {

@@ -142,6 +142,84 @@ StatusOr<std::vector<std::string>> ExpandAuthorizedKeysFiles(
   return out;
 }
 
+namespace {
+
+// The user's home as sshd's StrictModes walk sees it: home_state and home_reason in `ju`; an
+// error other than absent, not a directory or a loop is the section's.
+Resolution CheckHome(const Fs& fs, const FileOwner& owner, json& ju, Section& out) {
+  Resolution home = ResolveAsOwner(fs, owner.home, nullptr);
+  if (home.status.ok() && home.info->type == FileType::kDirectory) {
+    ju["home_state"] = "present";
+    ju["home_reason"] = nullptr;
+    return home;
+  }
+  bool absent = home.status.code() == StatusCode::kNotFound;
+  ju["home_state"] = absent ? "absent" : "error";
+  ju["home_reason"] = HostName(
+      home.status.ok()
+          ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) + ", not a directory"
+          : home.status.message());
+  StatusCode c = home.status.code();
+  if (!home.status.ok() && c != StatusCode::kNotFound && c != StatusCode::kWrongType &&
+      c != StatusCode::kLoop) {
+    out.AddError(owner.home, std::nullopt,
+                 "home directory of " + owner.name + ": " + home.status.message());
+  }
+  return home;
+}
+
+// The keys of one authorized_keys file that could be read: its items into `keys` (at most
+// kMaxKeysPerUser of the user's, counted in `user_keys`), its line errors into `out`, its
+// counts and flags into `jf`. Returns true when lines too long to parse may hide keys.
+bool AddKeysOfFile(const std::string& path, const std::string& data, const std::string& user,
+                   json& jf, BoundedItems& keys, size_t& user_keys, Section& out) {
+  authorized_keys::ParsedFile parsed = authorized_keys::ParseFile(data);
+  std::map<std::string, int> occurrences;  // same key twice in one file
+  for (const auto& k : parsed.keys) {
+    // A certificate shares its fingerprint with its plain key; keep their ids apart.
+    std::string id = "ssh_key:" + user + ":" + k.key.fingerprint +
+                     (k.key.certificate ? "/cert" : "") + ":" + path;
+    int n = ++occurrences[id];
+    if (n > 1) id += "#" + std::to_string(n);
+    if (++user_keys > kMaxKeysPerUser) {
+      keys.CountMore(1);
+      continue;
+    }
+    json jk = {{"id", HostName(id)}, {"line", k.line}};
+    SetHostName(jk, "user", user);
+    SetHostName(jk, "file", path);
+    jk.update(json{{"type", k.key.type},
+                   {"bits", k.key.bits},
+                   {"fingerprint", k.key.fingerprint},
+                   {"comment", k.comment},
+                   {"options", k.options},
+                   {"source", {{"file", HostName(path)}, {"line", k.line}}}});
+    if (k.key.certificate) jk["certificate"] = CertificateJson(*k.key.certificate);
+    keys.Add(std::move(jk));
+  }
+  size_t recorded = 0;
+  bool hidden = false;
+  for (const auto& e : parsed.errors) {
+    hidden = hidden || e.not_parsed;
+    if (recorded++ < kMaxLineErrorsPerFile) out.AddError(path, e.line, e.message);
+  }
+  if (parsed.errors.size() > kMaxLineErrorsPerFile) {
+    out.AddError(path, std::nullopt,
+                 std::to_string(parsed.errors.size() - kMaxLineErrorsPerFile) +
+                     " more line errors not listed");
+  }
+  jf["key_count"] = parsed.keys.size();
+  jf["line_errors"] = parsed.errors.size();
+  if (parsed.private_key_material) {
+    auto flags = jf["flags"].get<std::set<std::string>>();
+    flags.insert("private_key");
+    jf["flags"] = flags;
+  }
+  return hidden;
+}
+
+}  // namespace
+
 SshKeysReader::SshKeysReader()
     : settings_([](const PasswdEntry&) { return AuthorizedKeysSettings{}; }) {}
 
@@ -179,24 +257,7 @@ void SshKeysReader::Collect(CollectContext& ctx, Section& out) {
     ju["uid"] = u.uid;
     SetHostName(ju, "home", u.home);
     size_t user_keys = 0;
-    Resolution home = ResolveAsOwner(fs, owner.home, nullptr);
-    if (home.status.ok() && home.info->type == FileType::kDirectory) {
-      ju["home_state"] = "present";
-      ju["home_reason"] = nullptr;
-    } else {
-      bool absent = home.status.code() == StatusCode::kNotFound;
-      ju["home_state"] = absent ? "absent" : "error";
-      ju["home_reason"] = HostName(
-          home.status.ok() ? owner.home + " is a " + std::string(FileTypeName(home.info->type)) +
-                                 ", not a directory"
-                           : home.status.message());
-      StatusCode c = home.status.code();
-      if (!home.status.ok() && c != StatusCode::kNotFound && c != StatusCode::kWrongType &&
-          c != StatusCode::kLoop) {
-        out.AddError(owner.home, std::nullopt,
-                     "home directory of " + u.name + ": " + home.status.message());
-      }
-    }
+    Resolution home = CheckHome(fs, owner, ju, out);
 
     AuthorizedKeysSettings settings = settings_of(u);
     ju["authorized_keys_file"] = settings.files;
@@ -227,50 +288,9 @@ void SshKeysReader::Collect(CollectContext& ctx, Section& out) {
         json jf = FileJson(f, u.name, db);
         if (f.state == UserFileState::kError) out.AddError(path, std::nullopt, f.reason);
         if (MayHideKeys(f)) reasons.push_back(path + ": " + f.reason);
-        if (f.state == UserFileState::kPresent) {
-          authorized_keys::ParsedFile parsed = authorized_keys::ParseFile(f.data);
-          std::map<std::string, int> occurrences;  // same key twice in one file
-          for (const auto& k : parsed.keys) {
-            // A certificate shares its fingerprint with its plain key; keep their ids apart.
-            std::string id = "ssh_key:" + u.name + ":" + k.key.fingerprint +
-                             (k.key.certificate ? "/cert" : "") + ":" + path;
-            int n = ++occurrences[id];
-            if (n > 1) id += "#" + std::to_string(n);
-            if (++user_keys > kMaxKeysPerUser) {
-              keys.CountMore(1);
-              continue;
-            }
-            json jk = {{"id", HostName(id)}, {"line", k.line}};
-            SetHostName(jk, "user", u.name);
-            SetHostName(jk, "file", path);
-            jk.update(json{{"type", k.key.type},
-                           {"bits", k.key.bits},
-                           {"fingerprint", k.key.fingerprint},
-                           {"comment", k.comment},
-                           {"options", k.options},
-                           {"source", {{"file", HostName(path)}, {"line", k.line}}}});
-            if (k.key.certificate) jk["certificate"] = CertificateJson(*k.key.certificate);
-            keys.Add(std::move(jk));
-          }
-          size_t recorded = 0;
-          bool hidden = false;
-          for (const auto& e : parsed.errors) {
-            hidden = hidden || e.not_parsed;
-            if (recorded++ < kMaxLineErrorsPerFile) out.AddError(path, e.line, e.message);
-          }
-          if (parsed.errors.size() > kMaxLineErrorsPerFile) {
-            out.AddError(path, std::nullopt,
-                         std::to_string(parsed.errors.size() - kMaxLineErrorsPerFile) +
-                             " more line errors not listed");
-          }
-          if (hidden) reasons.push_back(path + ": has lines too long to parse");
-          jf["key_count"] = parsed.keys.size();
-          jf["line_errors"] = parsed.errors.size();
-          if (parsed.private_key_material) {
-            auto flags = jf["flags"].get<std::set<std::string>>();
-            flags.insert("private_key");
-            jf["flags"] = flags;
-          }
+        if (f.state == UserFileState::kPresent &&
+            AddKeysOfFile(path, f.data, u.name, jf, keys, user_keys, out)) {
+          reasons.push_back(path + ": has lines too long to parse");
         }
         // Compact (docs/sections/ssh_keys.md): nulls, no flags, via_symlink false omitted.
         OmitDefaults(jf, CompactKind::kKeysFile);
