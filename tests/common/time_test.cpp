@@ -68,7 +68,7 @@ TEST(Rfc3339Test, FormatEqualsGmtimeAndStrftimeAndParsesBack) {
 // gmtime_r gives them, over negative, four- and five-digit years, and back to the same second.
 TEST(CivilTimeTest, FieldsEqualGmtimeAndGoBackToTheSameSecond) {
   constexpr int64_t kStart = -62167219200 - 400 * 31556952LL;  // about year -400
-  constexpr int64_t kEnd = 253402300800 + 400 * 31556952LL;     // about year 10400
+  constexpr int64_t kEnd = 253402300800 + 400 * 31556952LL;    // about year 10400
   int64_t checked = 0;
   for (int64_t s = kStart; s < kEnd; s += 11 * 86400 + 3607) {
     std::time_t t = static_cast<std::time_t>(s);
