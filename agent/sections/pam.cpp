@@ -423,19 +423,112 @@ void WriteService(const std::string& name, const std::string& file, const std::s
 
 }  // namespace
 
-void PamReader::Collect(CollectContext& ctx, Section& out) {
-  const Fs& fs = ctx.fs();
+namespace {
+
+// The section's item lists; the Expander fills chains and lines.
+struct PamItems {
   ItemArray services;
-  ItemArray entries_out;
+  ItemArray entries;
   ItemArray chains;
   ItemArray lines;
-  auto finish = [&]() {
+
+  void MoveTo(Section& out) {
     out.items["services"] = std::move(services);
-    out.items["entries"] = std::move(entries_out);
+    out.items["entries"] = std::move(entries);
     out.items["chains"] = std::move(chains);
     out.items["lines"] = std::move(lines);
-  };
-  Expander expander(fs, out, chains, lines);
+  }
+};
+
+// The services of /etc/pam.d and /usr/lib/pam.d (either listing may be missing).
+void ReadPamD(const StatusOr<std::vector<std::string>>& names,
+              const StatusOr<std::vector<std::string>>& vendor, Expander& expander, PamItems& items,
+              json& other, Section& out) {
+  // A service is a file in either directory; /etc/pam.d/NAME wins over /usr/lib/pam.d/NAME
+  // unless it does not exist (a dangling link): _pam_open_config_file.
+  std::set<std::string> etc_names;
+  std::set<std::string> vendor_names;
+  if (names.ok()) etc_names.insert(names->begin(), names->end());
+  if (vendor.ok()) vendor_names.insert(vendor->begin(), vendor->end());
+  std::set<std::string> all = etc_names;
+  all.insert(vendor_names.begin(), vendor_names.end());
+  size_t done = 0;
+  for (const std::string& name : all) {
+    if (expander.full()) {
+      out.NoteTruncated("services", done, all.size());
+      break;
+    }
+    ++done;
+    std::string path = JoinPath(kPamDir, name);
+    std::string vendor_path = JoinPath(kVendorDir, name);
+    bool has_vendor = vendor_names.count(name) > 0;
+    bool overrides = false;
+    if (!etc_names.count(name) ||
+        (has_vendor && expander.Load(path).status.code() == StatusCode::kNotFound)) {
+      path = vendor_path;
+    } else {
+      overrides = has_vendor;
+    }
+    const auto& file = expander.Load(path);
+    if (name == kOther) other["state"] = file.status.ok() ? "present" : "error";
+    if (!file.status.ok()) {
+      items.services.push_back({{"id", "pam_service:" + name},
+                                {"name", name},
+                                {"state", "error"},
+                                {"entries", nullptr},
+                                {"reason", file.status.message()},
+                                {"source", {{"file", path}}}});
+      out.AddError(path, std::nullopt, "cannot read: " + file.status.message());
+      continue;
+    }
+    std::vector<Entry> entries;
+    std::vector<Hop> chain;
+    expander.Expand(name, path, "", chain, 0, entries);
+    expander.Listed(entries.size());
+    WriteService(name, path, overrides ? vendor_path : "", entries, items.services, items.entries);
+  }
+}
+
+// The services of /etc/pam.conf, read when neither pam.d directory exists. Returns false when
+// the file cannot be read (the section's status says why).
+bool ReadPamConf(const Fs& fs, Expander& expander, PamItems& items, json& other, Section& out) {
+  ReadOptions opts;
+  opts.max_bytes = kMaxFile;
+  auto content = fs.ReadFile(kPamConf, opts);
+  if (!content.ok()) {
+    if (content.status().code() == StatusCode::kNotFound) {
+      out.status = SectionStatus::kNotApplicable;
+      out.data["reason"] = "no /etc/pam.d or /etc/pam.conf in this root";
+    } else {
+      out.AddError(kPamConf, std::nullopt, "cannot read: " + content.status().message());
+      out.status = SectionStatus::kError;
+    }
+    return false;
+  }
+  std::vector<SectionError> errors;
+  std::map<std::string, std::vector<pam::Line>> by_service;
+  for (pam::Line& l : pam::ParseFile(content->data, kPamConf, errors, true)) {
+    by_service[l.service].push_back(std::move(l));
+  }
+  for (auto& e : errors) expander.Error(e.path, e.line, e.message);
+  other["state"] = by_service.count(kOther) ? "present" : "absent";
+  for (const auto& [name, service_lines] : by_service) {
+    if (expander.full()) break;
+    std::vector<Entry> entries;
+    std::vector<Hop> chain;
+    expander.ExpandLines(name, kPamConf, service_lines, "", chain, 0, entries);
+    expander.Listed(entries.size());
+    WriteService(name, kPamConf, "", entries, items.services, items.entries);
+  }
+  return true;
+}
+
+}  // namespace
+
+void PamReader::Collect(CollectContext& ctx, Section& out) {
+  const Fs& fs = ctx.fs();
+  PamItems items;
+  Expander expander(fs, out, items.chains, items.lines);
   // pam_handlers.c _pam_init_handlers: when /etc/pam.d or /usr/lib/pam.d is a directory (stat,
   // following links) /etc/pam.conf is ignored; else only /etc/pam.conf is read.
   auto no_dir = [](const Status& st) {
@@ -447,7 +540,7 @@ void PamReader::Collect(CollectContext& ctx, Section& out) {
     out.AddError(kPamDir, std::nullopt, "cannot list: " + names.status().message());
     out.status = SectionStatus::kError;
     out.data["config"] = json::array({kPamDir});
-    finish();
+    items.MoveTo(out);
     return;
   }
   if (!vendor.ok() && !no_dir(vendor.status())) {
@@ -472,88 +565,19 @@ void PamReader::Collect(CollectContext& ctx, Section& out) {
   out.data["config"] = config;
   json other = {{"service", kOther}, {"state", "absent"}};
   if (pam_d) {
-    // A service is a file in either directory; /etc/pam.d/NAME wins over /usr/lib/pam.d/NAME
-    // unless it does not exist (a dangling link): _pam_open_config_file.
-    std::set<std::string> etc_names;
-    std::set<std::string> vendor_names;
-    if (names.ok()) etc_names.insert(names->begin(), names->end());
-    if (vendor.ok()) vendor_names.insert(vendor->begin(), vendor->end());
-    std::set<std::string> all = etc_names;
-    all.insert(vendor_names.begin(), vendor_names.end());
-    size_t done = 0;
-    for (const std::string& name : all) {
-      if (expander.full()) {
-        out.NoteTruncated("services", done, all.size());
-        break;
-      }
-      ++done;
-      std::string path = JoinPath(kPamDir, name);
-      std::string vendor_path = JoinPath(kVendorDir, name);
-      bool has_vendor = vendor_names.count(name) > 0;
-      bool overrides = false;
-      if (!etc_names.count(name) ||
-          (has_vendor && expander.Load(path).status.code() == StatusCode::kNotFound)) {
-        path = vendor_path;
-      } else {
-        overrides = has_vendor;
-      }
-      const auto& file = expander.Load(path);
-      if (name == kOther) other["state"] = file.status.ok() ? "present" : "error";
-      if (!file.status.ok()) {
-        services.push_back({{"id", "pam_service:" + name},
-                            {"name", name},
-                            {"state", "error"},
-                            {"entries", nullptr},
-                            {"reason", file.status.message()},
-                            {"source", {{"file", path}}}});
-        out.AddError(path, std::nullopt, "cannot read: " + file.status.message());
-        continue;
-      }
-      std::vector<Entry> entries;
-      std::vector<Hop> chain;
-      expander.Expand(name, path, "", chain, 0, entries);
-      expander.Listed(entries.size());
-      WriteService(name, path, overrides ? vendor_path : "", entries, services, entries_out);
-    }
-  } else {
-    ReadOptions opts;
-    opts.max_bytes = kMaxFile;
-    auto content = fs.ReadFile(kPamConf, opts);
-    if (!content.ok()) {
-      if (content.status().code() == StatusCode::kNotFound) {
-        out.status = SectionStatus::kNotApplicable;
-        out.data["reason"] = "no /etc/pam.d or /etc/pam.conf in this root";
-      } else {
-        out.AddError(kPamConf, std::nullopt, "cannot read: " + content.status().message());
-        out.status = SectionStatus::kError;
-      }
-      out.data["pam_conf"] = pam_conf;
-      finish();
-      return;
-    }
-    std::vector<SectionError> errors;
-    std::map<std::string, std::vector<pam::Line>> by_service;
-    for (pam::Line& l : pam::ParseFile(content->data, kPamConf, errors, true)) {
-      by_service[l.service].push_back(std::move(l));
-    }
-    for (auto& e : errors) expander.Error(e.path, e.line, e.message);
-    other["state"] = by_service.count(kOther) ? "present" : "absent";
-    for (const auto& [name, service_lines] : by_service) {
-      if (expander.full()) break;
-      std::vector<Entry> entries;
-      std::vector<Hop> chain;
-      expander.ExpandLines(name, kPamConf, service_lines, "", chain, 0, entries);
-      expander.Listed(entries.size());
-      WriteService(name, kPamConf, "", entries, services, entries_out);
-    }
+    ReadPamD(names, vendor, expander, items, other, out);
+  } else if (!ReadPamConf(fs, expander, items, other, out)) {
+    out.data["pam_conf"] = pam_conf;
+    items.MoveTo(out);
+    return;
   }
   out.data["pam_conf"] = pam_conf;
   out.data["other"] = other;
   if (expander.full()) {
     // Counting the rest would mean expanding it: the total is a lower bound.
-    out.NoteTruncated("entries", kMaxEntries, entries_out.size() + 1);
+    out.NoteTruncated("entries", kMaxEntries, items.entries.size() + 1);
   }
-  finish();
+  items.MoveTo(out);
 
   ItemArray module_files;
   ItemArray module_settings;
