@@ -93,6 +93,71 @@ json Source(const std::string& file, int64_t line) {
 
 }  // namespace
 
+namespace {
+
+// sshd's configuration problems as the section's errors, at most kMaxIssues; the last one,
+// the fatal one when sshd would not start, is always kept.
+void ReportIssues(const sshd::SshdConfig& config, Section& out) {
+  const auto& issues = config.issues();
+  for (size_t i = 0; i < issues.size(); ++i) {
+    if (i >= kMaxIssues && i + 1 < issues.size()) {
+      if (i == kMaxIssues) {
+        out.AddError("", std::nullopt,
+                     std::to_string(issues.size() - kMaxIssues - 1) +
+                         " more configuration problems not listed");
+      }
+      continue;
+    }
+    const auto& issue = issues[i];
+    out.AddError(issue.path, issue.line > 0 ? std::optional<int64_t>(issue.line) : std::nullopt,
+                 issue.message);
+  }
+}
+
+// The Match blocks with what each sets, bounded by kMaxMatchBlocks and kMaxMatchSettings.
+json MatchBlocksJson(const sshd::SshdConfig& config, Section& out) {
+  json blocks = json::array();
+  size_t settings_total = 0;
+  for (const auto& b : config.match_blocks()) {
+    if (blocks.size() >= kMaxMatchBlocks ||
+        settings_total + b.settings.size() > kMaxMatchSettings) {
+      out.NoteTruncated("match_blocks", blocks.size(), config.match_blocks().size());
+      break;
+    }
+    settings_total += b.settings.size();
+    json settings = json::array();
+    for (const auto& s : b.settings) {
+      settings.push_back(
+          {{"keyword", s.keyword}, {"value", s.value}, {"source", Source(s.file, s.line)}});
+    }
+    blocks.push_back({{"id", "sshd_match:" + b.file + ":" + std::to_string(b.line)},
+                      {"criteria", b.criteria},
+                      {"settings", std::move(settings)},
+                      {"source", Source(b.file, b.line)}});
+  }
+  return blocks;
+}
+
+// Every file sshd reads (sshd_config and its Includes), with where it was included from.
+json FilesJson(const sshd::SshdConfig& config, const AccountDb& db) {
+  json files = json::array();
+  for (const auto& f : config.files()) {
+    json j = {{"id", "sshd_file:" + f.path},
+              {"path", f.path},
+              {"included_from", f.included_from.empty()
+                                    ? json(nullptr)
+                                    : json(Source(f.included_from, f.included_from_line))},
+              {"read", f.error.empty()},
+              {"error", f.error.empty() ? json(nullptr) : json(f.error)}};
+    AddFileMeta(j, f.info, db);
+    j["source"] = Source(f.included_from.empty() ? f.path : f.included_from, f.included_from_line);
+    files.push_back(std::move(j));
+  }
+  return files;
+}
+
+}  // namespace
+
 void SshdReader::Collect(CollectContext& ctx, Section& out) {
   const Fs& fs = ctx.fs();
   const AccountDb& db = ctx.accounts();
@@ -118,21 +183,7 @@ void SshdReader::Collect(CollectContext& ctx, Section& out) {
   }
   out.data["present"] = true;
   out.data["would_start"] = config.would_start();
-  const auto& issues = config.issues();
-  for (size_t i = 0; i < issues.size(); ++i) {
-    // The last issue is the fatal one when sshd would not start: always kept.
-    if (i >= kMaxIssues && i + 1 < issues.size()) {
-      if (i == kMaxIssues) {
-        out.AddError("", std::nullopt,
-                     std::to_string(issues.size() - kMaxIssues - 1) +
-                         " more configuration problems not listed");
-      }
-      continue;
-    }
-    const auto& issue = issues[i];
-    out.AddError(issue.path, issue.line > 0 ? std::optional<int64_t>(issue.line) : std::nullopt,
-                 issue.message);
-  }
+  ReportIssues(config, out);
   json effective = nullptr;
   json user_settings = nullptr;
   if (config.would_start()) {
@@ -156,40 +207,8 @@ void SshdReader::Collect(CollectContext& ctx, Section& out) {
   }
   out.data["effective"] = std::move(effective);
   out.data["user_settings"] = std::move(user_settings);
-  json blocks = json::array();
-  size_t settings_total = 0;
-  for (const auto& b : config.match_blocks()) {
-    if (blocks.size() >= kMaxMatchBlocks ||
-        settings_total + b.settings.size() > kMaxMatchSettings) {
-      out.NoteTruncated("match_blocks", blocks.size(), config.match_blocks().size());
-      break;
-    }
-    settings_total += b.settings.size();
-    json settings = json::array();
-    for (const auto& s : b.settings) {
-      settings.push_back(
-          {{"keyword", s.keyword}, {"value", s.value}, {"source", Source(s.file, s.line)}});
-    }
-    blocks.push_back({{"id", "sshd_match:" + b.file + ":" + std::to_string(b.line)},
-                      {"criteria", b.criteria},
-                      {"settings", std::move(settings)},
-                      {"source", Source(b.file, b.line)}});
-  }
-  out.data["match_blocks"] = std::move(blocks);
-  json files = json::array();
-  for (const auto& f : config.files()) {
-    json j = {{"id", "sshd_file:" + f.path},
-              {"path", f.path},
-              {"included_from", f.included_from.empty()
-                                    ? json(nullptr)
-                                    : json(Source(f.included_from, f.included_from_line))},
-              {"read", f.error.empty()},
-              {"error", f.error.empty() ? json(nullptr) : json(f.error)}};
-    AddFileMeta(j, f.info, db);
-    j["source"] = Source(f.included_from.empty() ? f.path : f.included_from, f.included_from_line);
-    files.push_back(std::move(j));
-  }
-  out.data["files"] = std::move(files);
+  out.data["match_blocks"] = MatchBlocksJson(config, out);
+  out.data["files"] = FilesJson(config, db);
   if (!config.would_start()) {
     out.data["would_start_reason"] =
         config.issues().empty() ? json(nullptr) : json(config.issues().back().message);
