@@ -27,7 +27,7 @@ Status Errno(const std::string& what, int err) {
   return {StatusCode::kIoError, what + ": " + std::strerror(err)};
 }
 
-// The spool's errors start with "spool " (common/atomic_file.h's name the directory).
+// The spool's errors start with "spool " (common/atomic_file.h's errors name the directory).
 Status SpoolError(const Status& s) { return s.ok() ? s : Status(s.code(), "spool " + s.message()); }
 
 Status FsyncDir(const std::string& dir) { return SpoolError(FsyncDirectory(dir)); }
