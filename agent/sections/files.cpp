@@ -165,6 +165,17 @@ class FilesRun {
       : ctx_(ctx), fs_(ctx.fs()), db_(ctx.accounts()), out_(out) {}
 
   void Run() {
+    AddSystemPaths();
+    AddHomes();
+    AddExtraPatterns();
+    for (const auto& e : glob_errors_) out_.AddError(e.path, e.line, e.message);
+    WriteItems();
+  }
+
+ private:
+  // The fixed paths and globs of every host: account databases, sudo, sshd, cron, PAM, login,
+  // security, audit and the system's trust files.
+  void AddSystemPaths() {
     AddFixed({"/etc/passwd", "/etc/passwd-", "/etc/shadow", "/etc/shadow-", "/etc/group",
               "/etc/group-", "/etc/gshadow", "/etc/gshadow-"},
              "account_db");
@@ -185,9 +196,11 @@ class FilesRun {
     AddFixed({"/etc/audit/auditd.conf", "/etc/audit/audit.rules", "/etc/audit/rules.d"}, "audit");
     AddGlob("/etc/audit/rules.d/*", "audit");
     for (const char* p : kSystemTrustFiles) AddFixed({p}, "trust");
+  }
 
-    // Homes: root's and every login user's (a shell other than nologin/false, as the accounts
-    // section decides), the home itself, its dot files and its .ssh, one level each.
+  // Homes: root's and every login user's (a shell other than nologin/false, as the accounts
+  // section decides), the home itself, its dot files and its .ssh, one level each.
+  void AddHomes() {
     std::set<std::string> seen_users;
     for (const PasswdEntry& u : db_.users) {
       if (!seen_users.insert(u.name).second) continue;
@@ -223,6 +236,10 @@ class FilesRun {
                     "cannot read the user list; home directories are not listed: " +
                         db_.passwd_status.message());
     }
+  }
+
+  // --files-extra: extra in-root paths and globs.
+  void AddExtraPatterns() {
     for (const auto& pattern : ctx_.options().files_extra) {
       std::string p = NormalizePath(pattern);
       if (HasWildcard(p)) {
@@ -231,9 +248,10 @@ class FilesRun {
         Add(p, "extra", true, nullptr);
       }
     }
+  }
 
-    for (const auto& e : glob_errors_) out_.AddError(e.path, e.line, e.message);
-
+  // Describes what was wanted (bounded lists) and writes the section.
+  void WriteItems() {
     BoundedItems files(kMaxFiles, kMaxFilesBytes);
     for (const Wanted& w : wanted_) {
       if (files.total() >= kMaxFiles) {  // not even looked at: counted
@@ -269,7 +287,6 @@ class FilesRun {
     EscapeErrorNames(out_);
   }
 
- private:
   void Add(const std::string& path, const std::string& category, bool fixed,
            const PasswdEntry* user) {
     if (!index_.emplace(path, wanted_.size()).second) return;
