@@ -475,21 +475,8 @@ void AccessSection(const json& access, bool included, const std::vector<const js
   }
 }
 
-void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
-  const json& h = *v.host;
-  std::string name = Str(h, "host");
-  out << "<section class=\"host f\" id=\"host-" << v.index << "\" data-host=\"" << H(name)
-      << "\" data-severity=\"" << v.worst << "\" data-status=\"" << StatusAttr(v.statuses)
-      << "\">\n<h3>" << H(name) << (v.worst != "none" ? " " + SeverityBadge(v.worst) : "");
-  for (const std::string& s : v.statuses) {
-    if (s != "changed") out << " " << StatusBadge(s);
-  }
-  out << "</h3>\n<p class=\"meta\">snapshot <code>" << H(Str(h, "snapshot"), 96)
-      << "</code>, received " << H(Str(h, "received_at"), 32) << ", last reported "
-      << H(Str(h, "last_reported_at"), 32)
-      << (Field(h, "judged").is_boolean() && !Field(h, "judged").get<bool>() ? ", not judged yet"
-                                                                             : "")
-      << "</p>\n";
+// The sections that were not collected fully, and why.
+void IncompleteSections(const json& h, std::ostream& out) {
   const json& incomplete = Field(h, "incomplete_sections");
   if (incomplete.is_object() && !incomplete.empty()) {
     out << "<p><strong>Not collected fully</strong> (rules reading them are unknown, never "
@@ -512,19 +499,10 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
       out << "</ul>\n";
     }
   }
-  const std::vector<const json*>& mine = v.exceptions;
-  if (!mine.empty()) {
-    out << "<p>Exceptions:";
-    for (const json* e : mine) {
-      out << " " << StatusBadge(Str(*e, "status")) << " " << H(Str(*e, "exception"), 128)
-          << " (owner " << H(Str(Field(*e, "owner"), "name"), 128) << ", ticket "
-          << H(Str(*e, "ticket"), 128) << ")";
-    }
-    out << "</p>\n";
-  }
-  const json& included = Field(Field(doc, "summary"), "access_included");
-  AccessSection(Field(h, "access"), !included.is_boolean() || included.get<bool>(), mine, out);
-  const json& failing = Arr(h, "failing");
+}
+
+// The host's failing rules, each with its items (at most kMaxItemsPerRule).
+void FailingRules(const json& failing, std::ostream& out) {
   if (!failing.empty()) {
     out << "<h4>Failing rules</h4>\n<table><thead><tr><th>Severity</th><th>Rule</th><th>Items "
            "(where)</th></tr></thead>"
@@ -554,7 +532,10 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
     }
     out << "</tbody></table>\n";
   }
-  const json& unknown = Arr(h, "unknown");
+}
+
+// The host's unknown and error results, each with why.
+void UnknownResults(const json& unknown, std::ostream& out) {
   if (!unknown.empty()) {
     out << "<h4>Unknown and error "
            "results</h4>\n<table><thead><tr><th>Result</th><th>Rule</th><th>Why</th></tr></"
@@ -567,6 +548,38 @@ void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
     }
     out << "</tbody></table>\n";
   }
+}
+
+void HostDetail(const HostView& v, const json& doc, std::ostream& out) {
+  const json& h = *v.host;
+  std::string name = Str(h, "host");
+  out << "<section class=\"host f\" id=\"host-" << v.index << "\" data-host=\"" << H(name)
+      << "\" data-severity=\"" << v.worst << "\" data-status=\"" << StatusAttr(v.statuses)
+      << "\">\n<h3>" << H(name) << (v.worst != "none" ? " " + SeverityBadge(v.worst) : "");
+  for (const std::string& s : v.statuses) {
+    if (s != "changed") out << " " << StatusBadge(s);
+  }
+  out << "</h3>\n<p class=\"meta\">snapshot <code>" << H(Str(h, "snapshot"), 96)
+      << "</code>, received " << H(Str(h, "received_at"), 32) << ", last reported "
+      << H(Str(h, "last_reported_at"), 32)
+      << (Field(h, "judged").is_boolean() && !Field(h, "judged").get<bool>() ? ", not judged yet"
+                                                                             : "")
+      << "</p>\n";
+  IncompleteSections(h, out);
+  const std::vector<const json*>& mine = v.exceptions;
+  if (!mine.empty()) {
+    out << "<p>Exceptions:";
+    for (const json* e : mine) {
+      out << " " << StatusBadge(Str(*e, "status")) << " " << H(Str(*e, "exception"), 128)
+          << " (owner " << H(Str(Field(*e, "owner"), "name"), 128) << ", ticket "
+          << H(Str(*e, "ticket"), 128) << ")";
+    }
+    out << "</p>\n";
+  }
+  const json& included = Field(Field(doc, "summary"), "access_included");
+  AccessSection(Field(h, "access"), !included.is_boolean() || included.get<bool>(), mine, out);
+  FailingRules(Arr(h, "failing"), out);
+  UnknownResults(Arr(h, "unknown"), out);
   const json& since = Arr(h, "changes_since_previous");
   if (!since.empty()) {
     out << "<h4>Changed since the previous report</h4>\n" << ChangesTable(since, false);
