@@ -59,26 +59,20 @@ Status AtomicFileWriter::OpenInDirectory(const std::string& dir, std::string_vie
   return Status::Ok();
 }
 
-Status AtomicFileWriter::Write(std::string_view data) {
-  if (!fd_.valid()) return {StatusCode::kInternal, path_ + ": write to a file that is not open"};
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd_.get(), data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Fail("write", errno);
-    }
-    done += static_cast<size_t>(n);
-  }
-  return Status::Ok();
-}
+Status AtomicFileWriter::Write(std::string_view data) { return WriteAtOffset(data, -1); }
 
 Status AtomicFileWriter::WriteAt(uint64_t offset, std::string_view data) {
+  return WriteAtOffset(data, static_cast<int64_t>(offset));
+}
+
+Status AtomicFileWriter::WriteAtOffset(std::string_view data, int64_t offset) {
   if (!fd_.valid()) return {StatusCode::kInternal, path_ + ": write to a file that is not open"};
   size_t done = 0;
   while (done < data.size()) {
-    ssize_t n = ::pwrite(fd_.get(), data.data() + done, data.size() - done,
-                         static_cast<off_t>(offset + done));
+    const char* from = data.data() + done;
+    size_t left = data.size() - done;
+    ssize_t n = offset < 0 ? ::write(fd_.get(), from, left)
+                           : ::pwrite(fd_.get(), from, left, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Fail("write", errno);

@@ -43,6 +43,8 @@ class AtomicFileWriter {
 
  private:
   Status Fail(const char* what, int err);
+  // Writes all of `data` at `offset`, or appended when `offset` is negative.
+  Status WriteAtOffset(std::string_view data, int64_t offset);
 
   std::string path_;  // the target (Open) or the directory (OpenInDirectory), for messages
   std::string tmp_;

@@ -197,12 +197,13 @@ void NetworkReader::Collect(CollectContext& ctx, Section& out) {
     if (s.inode != 0) inodes.push_back(s.inode);
   }
   ProcScan scan = ScanProcessSockets(ctx.fs(), inodes);
+  const AccountDb& db = ctx.accounts();
   Groups groups = GroupByEndpoint(*sockets);
   size_t without_owner = 0;
   size_t owners_cut_total = 0;  // the most owners of one endpoint that was cut
   json volatile_pids = json::object();
   for (const auto* kv : OrderEndpoints(groups, out)) {
-    Listener l = MakeListener(kv->second, scan, ctx.accounts());
+    Listener l = MakeListener(kv->second, scan, db);
     if (l.owners_total > kMaxOwnersPerListener) {
       owners_cut_total = std::max(owners_cut_total, l.owners_total);
     }

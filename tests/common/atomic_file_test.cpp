@@ -48,6 +48,38 @@ TEST(AtomicFileTest, RefusesToReplaceNonRegularFiles) {
   EXPECT_EQ(testing::ReadHostFile(dir.Host("target")), "keep");
 }
 
+// The spool's use: a temporary file in a directory, a header reserved and written last, the
+// target named at commit; an abandoned writer leaves nothing behind.
+TEST(AtomicFileTest, InADirectoryWithAHeaderWrittenLastAndNamedAtCommit) {
+  testing::TempRoot dir;
+  dir.Mkdir("/spool");
+  std::string spool = dir.Host("spool");
+  {
+    AtomicFileWriter abandoned;
+    ASSERT_TRUE(abandoned.OpenInDirectory(spool, ".tmp-").ok());
+    ASSERT_TRUE(abandoned.Write("partial").ok());
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(spool));
+  AtomicFileWriter writer;
+  ASSERT_TRUE(writer.OpenInDirectory(spool, ".tmp-", 0600).ok());
+  ASSERT_TRUE(writer.Write("....body").ok());
+  ASSERT_TRUE(writer.WriteAt(0, "head").ok());
+  ASSERT_TRUE(writer.CommitAs(spool + "/0001.snap").ok());
+  EXPECT_EQ(testing::ReadHostFile(spool + "/0001.snap"), "headbody");
+  size_t entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(spool)) {
+    ++entries;
+    EXPECT_EQ(e.path().filename(), "0001.snap");
+  }
+  EXPECT_EQ(entries, 1u);
+  // Opening in a directory that does not exist names the directory.
+  AtomicFileWriter missing;
+  Status s = missing.OpenInDirectory(dir.Host("nope"), ".tmp-");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_NE(s.message().find(dir.Host("nope")), std::string::npos) << s.message();
+}
+
 TEST(AtomicFileTest, MissingDirectoryIsANamedError) {
   Status s = WriteFileAtomic("/nonexistent/dir/out.json", "x");
   ASSERT_FALSE(s.ok());
