@@ -59,6 +59,8 @@ int64_t SecondsFromCivil(const CivilTime& t) {
          int64_t{t.minute} * 60 + t.second;
 }
 
+int64_t NowSeconds() { return static_cast<int64_t>(std::time(nullptr)); }
+
 std::string FormatRfc3339(int64_t seconds) {
   // Years 0-9999 by arithmetic, with four digits as RFC 3339 has them (strftime's %Y writes
   // year 999 as "999"): gmtime_r reads /etc/localtime on its first call (glibc's tzset), a

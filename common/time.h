@@ -9,6 +9,10 @@
 
 namespace tidemark {
 
+// The system clock in whole seconds since the epoch: the collector's receive time and the
+// default of every --now.
+int64_t NowSeconds();
+
 // RFC 3339 UTC text with seconds ("2026-11-28T19:00:00Z").
 std::string FormatRfc3339(int64_t seconds);
 
