@@ -1,17 +1,15 @@
 // evaluator.h: the collector's evaluation thread.
 #include "collector/evaluator.h"
 
-#include <ctime>
 #include <exception>
 
 #include "collector/log.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
+#include "common/time.h"
 
 namespace tidemark::collector {
 namespace {
-
-int64_t Now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 EvaluationRecord ErrorRecord(int64_t snapshot_seq, const std::string& policy_hash,
                              int64_t evaluated_at, const std::string& why) {
@@ -197,11 +195,11 @@ Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::s
         auto approval = store_->ApprovedBaseline(state->host, std::nullopt);
         if (approval.ok() && *approval) keep = (*approval)->snapshot_seq;
       }
-      r = state.ok()
-              ? EvaluateStored(*state, set, hash, Now(), db, save_facts, options_.limits, keep)
-              : ErrorRecord(seq, hash, Now(), state.status().message());
+      r = state.ok() ? EvaluateStored(*state, set, hash, NowSeconds(), db, save_facts,
+                                      options_.limits, keep)
+                     : ErrorRecord(seq, hash, NowSeconds(), state.status().message());
     } catch (const std::exception& e) {
-      r = ErrorRecord(seq, hash, Now(), std::string("evaluation failed: ") + e.what());
+      r = ErrorRecord(seq, hash, NowSeconds(), std::string("evaluation failed: ") + e.what());
     }
     OutcomeCounts counts = CountOutcomes(r);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <ctime>
 #include <memory>
 #include <new>
 
@@ -413,6 +412,6 @@ StatusOr<Snapshot> DecodeSnapshot(std::string_view text, std::string* content_ha
   }
 }
 
-std::string NowRfc3339() { return FormatRfc3339(std::time(nullptr)); }
+std::string NowRfc3339() { return FormatRfc3339(NowSeconds()); }
 
 }  // namespace tidemark

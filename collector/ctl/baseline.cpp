@@ -2,7 +2,6 @@
 // documented configuration (store.h, docs/store.md "Baselines"), and that state printed as
 // documentation: accounts and rights, keys, sshd settings, listeners, SUID files, enabled
 // services, sysctl. `drift --baseline` (drift.cpp) compares the latest state with it.
-#include <ctime>
 #include <memory>
 #include <optional>
 #include <set>
@@ -13,6 +12,7 @@
 #include "common/policy/evaluate.h"
 #include "common/policy/fact_db.h"
 #include "common/text.h"
+#include "common/time.h"
 
 namespace tidemark::ctl {
 
@@ -97,7 +97,7 @@ int RunApprove(const BaselineOptions& o, CtlContext& ctx) {
   a.host = o.host;
   a.approved_by = o.by;
   a.note = o.note;
-  const auto clock = static_cast<int64_t>(std::time(nullptr));
+  const auto clock = NowSeconds();
   a.approved_at = o.now.value_or(clock);
   if (a.approved_at > clock) return Fail(ctx.err, "--now is in the future");
   int64_t received_at = 0;

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "common/policy/exceptions.h"
 #include "common/policy/register.h"
 #include "common/text.h"
+#include "common/time.h"
 
 namespace tidemark::ctl {
 
@@ -256,7 +256,7 @@ int RunDrift(const DriftOptions& o, CtlContext& ctx) {
   if (!history.ok()) return Fail(ctx.err, history.status());
   std::vector<HistoryEntry> states = States(*history);
   if (states.empty()) return Fail(ctx.err, "host " + o.host + " has no stored snapshot");
-  const int64_t now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
+  const int64_t now = o.now ? *o.now : NowSeconds();
   std::optional<BaselineApproval> approval;
   DriftOptions from_baseline = o;
   if (o.baseline) {

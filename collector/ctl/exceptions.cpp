@@ -4,7 +4,6 @@
 #include "common/policy/exceptions.h"
 
 #include <algorithm>
-#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -14,6 +13,7 @@
 #include "common/policy/evaluate_command.h"
 #include "common/policy/exception_output.h"
 #include "common/policy/register.h"
+#include "common/time.h"
 
 namespace tidemark::ctl {
 
@@ -69,7 +69,7 @@ int RunExceptions(const ExceptionsOptions& o, CtlContext& ctx) {
   StatusOr<LoadedRegister> l = LoadRegisterWithRules(o.register_file, o.policies, o.policies_given);
   if (!l.ok()) return Fail(ctx.err, l.status());
   RegisterScope scope;
-  scope.now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
+  scope.now = o.now ? *o.now : NowSeconds();
   scope.max_age = o.max_age;
   scope.host_globs = o.hosts;
   scope.expired_only = o.verify;

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "common/policy/register.h"
 #include "common/policy/rules.h"
 #include "common/text.h"
+#include "common/time.h"
 
 namespace tidemark::ctl {
 
@@ -186,7 +186,7 @@ Status ApplyRegister(SqliteStore& store, const std::string& db, const FindingsOp
   StatusOr<LoadedRegister> l = LoadRegisterWithRules(o.register_file, o.policies, false);
   if (!l.ok()) return l.status();
   RegisterScope scope;
-  scope.now = o.at ? *o.at : static_cast<int64_t>(std::time(nullptr));
+  scope.now = o.at ? *o.at : NowSeconds();
   for (const HostFindings& h : all) scope.host_globs.push_back(h.state.host);
   if (scope.host_globs.empty()) return Status::Ok();
   StoredFacts facts(store, db);

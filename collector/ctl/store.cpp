@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 #include <memory>
 #include <optional>
 
@@ -13,6 +12,7 @@
 #include "common/read_file.h"
 #include "common/snapshot.h"
 #include "common/snapshot_verify.h"
+#include "common/time.h"
 
 namespace tidemark::ctl {
 namespace {
@@ -186,7 +186,7 @@ int CmdImport(const StoreArgs& a, CtlContext& ctx) {
   if (!text.ok()) return Fail(ctx.err, text.status());
   auto snapshot = VerifySnapshotText(*text);  // streaming: no tree of the document
   if (!snapshot.ok()) return Fail(ctx.err, a.file + ": " + snapshot.status().message());
-  const auto now = static_cast<int64_t>(std::time(nullptr));
+  const auto now = NowSeconds();
   if (a.received_at && *a.received_at > now) {
     return Usage(ctx.err,
                  "--received-at " + FormatRfc3339(*a.received_at) +
@@ -200,7 +200,7 @@ int CmdImport(const StoreArgs& a, CtlContext& ctx) {
 int CmdThin(const StoreArgs& a, CtlContext& ctx) {
   auto store = OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
-  auto n = (*store)->Thin(static_cast<int>(a.days), static_cast<int64_t>(std::time(nullptr)));
+  auto n = (*store)->Thin(static_cast<int>(a.days), NowSeconds());
   if (!n.ok()) return Fail(ctx.err, n.status());
   if (a.format == "json") {
     ctx.out << nlohmann::json{{"deleted_seen_records", *n}, {"retention_days", a.days}}.dump()

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 #include <map>
 #include <memory>
 #include <optional>
@@ -284,7 +283,7 @@ int RunEvaluate(const EvaluateOptions& o, std::string_view program, std::ostream
     PrintEvaluation(e, *set, o.format, out);
     return ExitCodeFor(e.results, o.fail_on);
   }
-  const int64_t now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
+  const int64_t now = o.now ? *o.now : NowSeconds();
   StatusOr<std::vector<ExceptionVerdict>> verdicts =
       OfflineVerdicts(o, *reg, **db, *snapshot, *set, now);
   if (!verdicts.ok()) return Fail(err, program, verdicts.status().message());

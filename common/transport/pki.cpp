@@ -21,6 +21,7 @@
 
 #include "common/atomic_file.h"
 #include "common/text.h"
+#include "common/time.h"
 #include "common/transport/openssl_ptr.h"
 
 namespace tidemark::pki {
@@ -126,7 +127,7 @@ StatusOr<X509Ptr> Build(const CertRequest& req, EVP_PKEY* key, X509* issuer_cert
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), 2) != 1) return OpenSslError("X509_new");
   PKI_RETURN_IF_ERROR(RandomSerial(cert.get()));
-  int64_t now = static_cast<int64_t>(std::time(nullptr));
+  int64_t now = NowSeconds();
   int64_t nb = req.not_before != 0 ? req.not_before : now - 300;
   int64_t na = req.not_after != 0 ? req.not_after : nb + int64_t{req.days} * 86400;
   if (ASN1_TIME_set(X509_getm_notBefore(cert.get()), static_cast<time_t>(nb)) == nullptr ||

@@ -432,7 +432,7 @@ int CmdDeploy(const DeployArgs& a, CtlContext& ctx) {
     if (*made) ctx.err << "tidemarkctl: deploy: issued the certificate of " << h.name << "\n";
   }
   remote::InterruptScope interrupts;
-  const auto started = static_cast<int64_t>(std::time(nullptr));
+  const auto started = NowSeconds();
   std::vector<HostResult> results(hosts->size());
   const bool tty = &ctx.err == &std::cerr && isatty(STDERR_FILENO) == 1;
   Progress progress(ctx.err, tty, *hosts);

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <ctime>
 #include <filesystem>
 
 #include "collector/ctl/commands.h"
@@ -16,6 +15,7 @@
 #include "common/atomic_file.h"
 #include "common/read_file.h"
 #include "common/snapshot_verify.h"
+#include "common/time.h"
 #include "common/transport/protocol.h"
 
 namespace tidemark::ctl {
@@ -145,8 +145,7 @@ int CmdPull(const PullArgs& a, CtlContext& ctx) {
   }
   std::string by = "pulled over SSH from " + target->ToString() + " (host key " +
                    (*ssh)->HostKey() + ") by " + InvokingUser();
-  return StoreImported(ctx, host, *text, *snapshot, static_cast<int64_t>(std::time(nullptr)), by,
-                       a.format);
+  return StoreImported(ctx, host, *text, *snapshot, NowSeconds(), by, a.format);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // `tidemarkctl report`: the model (report.h) — reading the store, counting, the exit code.
 #include <algorithm>
 #include <array>
-#include <ctime>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -10,6 +9,7 @@
 #include "collector/ctl/common.h"
 #include "collector/ctl/report/report.h"
 #include "common/snapshot.h"
+#include "common/time.h"
 
 namespace tidemark::ctl::report {
 
@@ -93,7 +93,7 @@ json CollectionErrors(SqliteStore& store, int64_t seq) {
 
 StatusOr<Report> Build(const Options& o, SqliteStore& store, const std::string& db_path) {
   Report r;
-  r.now = o.now ? *o.now : static_cast<int64_t>(std::time(nullptr));
+  r.now = o.now ? *o.now : NowSeconds();
   r.stale_after = o.stale_after;
   auto judged = LoadJudgedHosts(store, o.hosts, r.now);
   if (!judged.ok()) return judged.status();
