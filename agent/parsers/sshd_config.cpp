@@ -13,6 +13,7 @@
 #include <set>
 
 #include "agent/parsers/sshd_algorithms.h"
+#include "agent/parsers/sshd_keywords.h"
 #include "agent/parsers/sshd_match.h"
 #include "agent/parsers/sshd_misc.h"
 
@@ -27,12 +28,19 @@ using internal::AssembleNames;
 using internal::ConvTime;
 using internal::EqualsNoCase;
 using internal::FilterList;
+using internal::FindKeyword;
 using internal::IpQosName;
 using internal::JoinComma;
+using internal::Keyword;
 using internal::kFacilities;
 using internal::kLogLevels;
+using internal::kMatchOk;
+using internal::kMatchOnly;
+using internal::kNeverMatch;
 using internal::MatchPatternList;
 using internal::NamesValid;
+using internal::Op;
+using internal::OpName;
 using internal::ParseAddr;
 using internal::ParseIpQos;
 using internal::SplitComma;
@@ -40,274 +48,6 @@ using internal::StrDelim;
 using internal::StrToNum;
 
 namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Keywords (servconf.c keywords[]): the table order decides the name `sshd -T` prints for an
-// opcode (the first keyword with that opcode, lookup_opcode_name()).
-
-enum class Op {
-  kBad,
-  kUsePam,
-  kPort,
-  kHostKey,
-  kLoginGraceTime,
-  kPermitRootLogin,
-  kLogFacility,
-  kLogLevel,
-  kLogVerbose,
-  kKerberosAuthentication,
-  kKerberosOrLocalPasswd,
-  kKerberosTicketCleanup,
-  kPasswordAuthentication,
-  kKbdInteractive,
-  kListenAddress,
-  kAddressFamily,
-  kPrintMotd,
-  kPrintLastLog,
-  kIgnoreRhosts,
-  kX11Forwarding,
-  kX11DisplayOffset,
-  kX11UseLocalhost,
-  kPermitTty,
-  kStrictModes,
-  kEmptyPasswd,
-  kTcpKeepAlive,
-  kPermitUserEnvironment,
-  kAllowTcpForwarding,
-  kCompression,
-  kRekeyLimit,
-  kAllowUsers,
-  kDenyUsers,
-  kAllowGroups,
-  kDenyGroups,
-  kIgnoreUserKnownHosts,
-  kCiphers,
-  kMacs,
-  kPidFile,
-  kModuliFile,
-  kGatewayPorts,
-  kPubkeyAuthentication,
-  kPubkeyAcceptedAlgorithms,
-  kXAuthLocation,
-  kSubsystem,
-  kMaxStartups,
-  kMaxAuthTries,
-  kMaxSessions,
-  kBanner,
-  kUseDns,
-  kHostbasedAuthentication,
-  kHostbasedUsesNameFromPacketOnly,
-  kHostbasedAcceptedAlgorithms,
-  kHostKeyAlgorithms,
-  kPerSourceMaxStartups,
-  kPerSourceNetBlockSize,
-  kClientAliveInterval,
-  kClientAliveCountMax,
-  kAuthorizedKeysFile,
-  kGssAuthentication,
-  kGssCleanupCreds,
-  kGssStrictAcceptor,
-  kGssKeyEx,
-  kGssKexAlgorithms,
-  kGssStoreRekey,
-  kAcceptEnv,
-  kSetEnv,
-  kPermitTunnel,
-  kMatch,
-  kPermitOpen,
-  kPermitListen,
-  kForceCommand,
-  kChrootDirectory,
-  kAllowAgentForwarding,
-  kHostCertificate,
-  kInclude,
-  kRevokedKeys,
-  kTrustedUserCaKeys,
-  kAuthorizedPrincipalsFile,
-  kAuthorizedPrincipalsCommand,
-  kAuthorizedPrincipalsCommandUser,
-  kKexAlgorithms,
-  kCaSignatureAlgorithms,
-  kIpQos,
-  kVersionAddendum,
-  kAuthorizedKeysCommand,
-  kAuthorizedKeysCommandUser,
-  kAuthenticationMethods,
-  kHostKeyAgent,
-  kPermitUserRc,
-  kStreamLocalBindMask,
-  kStreamLocalBindUnlink,
-  kAllowStreamLocalForwarding,
-  kFingerprintHash,
-  kDisableForwarding,
-  kExposeAuthInfo,
-  kRDomain,
-  kPubkeyAuthOptions,
-  kSecurityKeyProvider,
-  kRequiredRsaSize,
-  kChannelTimeout,
-  kUnusedConnectionTimeout,
-  kDebianBanner,
-  kDeprecated,
-  kIgnore,
-  kUnsupported
-};
-
-constexpr unsigned kGlobal = 1, kMatchOk = 2, kAll = 3;
-constexpr unsigned kNeverMatch = 4, kMatchOnly = 8;  // include flags
-
-struct Keyword {
-  const char* name;
-  Op op;
-  unsigned flags;
-};
-
-// Debian 12's build: USE_PAM, KRB5 without AFS, GSSAPI (Debian gssapi.patch), lastlog on,
-// DebianBanner (debian-banner.patch).
-constexpr Keyword kKeywords[] = {
-    {"usepam", Op::kUsePam, kGlobal},
-    {"pamauthenticationviakbdint", Op::kDeprecated, kGlobal},
-    {"port", Op::kPort, kGlobal},
-    {"hostkey", Op::kHostKey, kGlobal},
-    {"hostdsakey", Op::kHostKey, kGlobal},
-    {"hostkeyagent", Op::kHostKeyAgent, kGlobal},
-    {"pidfile", Op::kPidFile, kGlobal},
-    {"modulifile", Op::kModuliFile, kGlobal},
-    {"serverkeybits", Op::kDeprecated, kGlobal},
-    {"logingracetime", Op::kLoginGraceTime, kGlobal},
-    {"keyregenerationinterval", Op::kDeprecated, kGlobal},
-    {"permitrootlogin", Op::kPermitRootLogin, kAll},
-    {"syslogfacility", Op::kLogFacility, kGlobal},
-    {"loglevel", Op::kLogLevel, kAll},
-    {"logverbose", Op::kLogVerbose, kAll},
-    {"rhostsauthentication", Op::kDeprecated, kGlobal},
-    {"rhostsrsaauthentication", Op::kDeprecated, kAll},
-    {"hostbasedauthentication", Op::kHostbasedAuthentication, kAll},
-    {"hostbasedusesnamefrompacketonly", Op::kHostbasedUsesNameFromPacketOnly, kAll},
-    {"hostbasedacceptedalgorithms", Op::kHostbasedAcceptedAlgorithms, kAll},
-    {"hostbasedacceptedkeytypes", Op::kHostbasedAcceptedAlgorithms, kAll},
-    {"hostkeyalgorithms", Op::kHostKeyAlgorithms, kGlobal},
-    {"rsaauthentication", Op::kDeprecated, kAll},
-    {"pubkeyauthentication", Op::kPubkeyAuthentication, kAll},
-    {"pubkeyacceptedalgorithms", Op::kPubkeyAcceptedAlgorithms, kAll},
-    {"pubkeyacceptedkeytypes", Op::kPubkeyAcceptedAlgorithms, kAll},
-    {"pubkeyauthoptions", Op::kPubkeyAuthOptions, kAll},
-    {"dsaauthentication", Op::kPubkeyAuthentication, kGlobal},
-    {"kerberosauthentication", Op::kKerberosAuthentication, kAll},
-    {"kerberosorlocalpasswd", Op::kKerberosOrLocalPasswd, kGlobal},
-    {"kerberosticketcleanup", Op::kKerberosTicketCleanup, kGlobal},
-    {"kerberosgetafstoken", Op::kUnsupported, kGlobal},
-    {"kerberostgtpassing", Op::kUnsupported, kGlobal},
-    {"afstokenpassing", Op::kUnsupported, kGlobal},
-    {"gssapiauthentication", Op::kGssAuthentication, kAll},
-    {"gssapicleanupcredentials", Op::kGssCleanupCreds, kGlobal},
-    {"gssapicleanupcreds", Op::kGssCleanupCreds, kGlobal},
-    {"gssapistrictacceptorcheck", Op::kGssStrictAcceptor, kGlobal},
-    {"gssapikeyexchange", Op::kGssKeyEx, kGlobal},
-    {"gssapistorecredentialsonrekey", Op::kGssStoreRekey, kGlobal},
-    {"gssapikexalgorithms", Op::kGssKexAlgorithms, kGlobal},
-    {"gssusesessionccache", Op::kUnsupported, kGlobal},
-    {"gssapiusesessioncredcache", Op::kUnsupported, kGlobal},
-    {"passwordauthentication", Op::kPasswordAuthentication, kAll},
-    {"kbdinteractiveauthentication", Op::kKbdInteractive, kAll},
-    {"challengeresponseauthentication", Op::kKbdInteractive, kAll},
-    {"skeyauthentication", Op::kKbdInteractive, kAll},
-    {"checkmail", Op::kDeprecated, kGlobal},
-    {"listenaddress", Op::kListenAddress, kGlobal},
-    {"addressfamily", Op::kAddressFamily, kGlobal},
-    {"printmotd", Op::kPrintMotd, kGlobal},
-    {"printlastlog", Op::kPrintLastLog, kGlobal},
-    {"ignorerhosts", Op::kIgnoreRhosts, kAll},
-    {"ignoreuserknownhosts", Op::kIgnoreUserKnownHosts, kGlobal},
-    {"x11forwarding", Op::kX11Forwarding, kAll},
-    {"x11displayoffset", Op::kX11DisplayOffset, kAll},
-    {"x11uselocalhost", Op::kX11UseLocalhost, kAll},
-    {"xauthlocation", Op::kXAuthLocation, kGlobal},
-    {"strictmodes", Op::kStrictModes, kGlobal},
-    {"permitblacklistedkeys", Op::kDeprecated, kGlobal},
-    {"permitemptypasswords", Op::kEmptyPasswd, kAll},
-    {"permituserenvironment", Op::kPermitUserEnvironment, kGlobal},
-    {"uselogin", Op::kDeprecated, kGlobal},
-    {"compression", Op::kCompression, kGlobal},
-    {"rekeylimit", Op::kRekeyLimit, kAll},
-    {"tcpkeepalive", Op::kTcpKeepAlive, kGlobal},
-    {"keepalive", Op::kTcpKeepAlive, kGlobal},
-    {"allowtcpforwarding", Op::kAllowTcpForwarding, kAll},
-    {"allowagentforwarding", Op::kAllowAgentForwarding, kAll},
-    {"allowusers", Op::kAllowUsers, kAll},
-    {"denyusers", Op::kDenyUsers, kAll},
-    {"allowgroups", Op::kAllowGroups, kAll},
-    {"denygroups", Op::kDenyGroups, kAll},
-    {"ciphers", Op::kCiphers, kGlobal},
-    {"macs", Op::kMacs, kGlobal},
-    {"protocol", Op::kIgnore, kGlobal},
-    {"gatewayports", Op::kGatewayPorts, kAll},
-    {"subsystem", Op::kSubsystem, kGlobal},
-    {"maxstartups", Op::kMaxStartups, kGlobal},
-    {"persourcemaxstartups", Op::kPerSourceMaxStartups, kGlobal},
-    {"persourcenetblocksize", Op::kPerSourceNetBlockSize, kGlobal},
-    {"maxauthtries", Op::kMaxAuthTries, kAll},
-    {"maxsessions", Op::kMaxSessions, kAll},
-    {"banner", Op::kBanner, kAll},
-    {"usedns", Op::kUseDns, kGlobal},
-    {"verifyreversemapping", Op::kDeprecated, kGlobal},
-    {"reversemappingcheck", Op::kDeprecated, kGlobal},
-    {"clientaliveinterval", Op::kClientAliveInterval, kAll},
-    {"clientalivecountmax", Op::kClientAliveCountMax, kAll},
-    {"authorizedkeysfile", Op::kAuthorizedKeysFile, kAll},
-    {"authorizedkeysfile2", Op::kDeprecated, kAll},
-    {"useprivilegeseparation", Op::kDeprecated, kGlobal},
-    {"acceptenv", Op::kAcceptEnv, kAll},
-    {"setenv", Op::kSetEnv, kAll},
-    {"permittunnel", Op::kPermitTunnel, kAll},
-    {"permittty", Op::kPermitTty, kAll},
-    {"permituserrc", Op::kPermitUserRc, kAll},
-    {"match", Op::kMatch, kAll},
-    {"permitopen", Op::kPermitOpen, kAll},
-    {"permitlisten", Op::kPermitListen, kAll},
-    {"forcecommand", Op::kForceCommand, kAll},
-    {"chrootdirectory", Op::kChrootDirectory, kAll},
-    {"hostcertificate", Op::kHostCertificate, kGlobal},
-    {"revokedkeys", Op::kRevokedKeys, kAll},
-    {"trustedusercakeys", Op::kTrustedUserCaKeys, kAll},
-    {"authorizedprincipalsfile", Op::kAuthorizedPrincipalsFile, kAll},
-    {"kexalgorithms", Op::kKexAlgorithms, kGlobal},
-    {"include", Op::kInclude, kAll},
-    {"ipqos", Op::kIpQos, kAll},
-    {"authorizedkeyscommand", Op::kAuthorizedKeysCommand, kAll},
-    {"authorizedkeyscommanduser", Op::kAuthorizedKeysCommandUser, kAll},
-    {"authorizedprincipalscommand", Op::kAuthorizedPrincipalsCommand, kAll},
-    {"authorizedprincipalscommanduser", Op::kAuthorizedPrincipalsCommandUser, kAll},
-    {"versionaddendum", Op::kVersionAddendum, kGlobal},
-    {"authenticationmethods", Op::kAuthenticationMethods, kAll},
-    {"streamlocalbindmask", Op::kStreamLocalBindMask, kAll},
-    {"streamlocalbindunlink", Op::kStreamLocalBindUnlink, kAll},
-    {"allowstreamlocalforwarding", Op::kAllowStreamLocalForwarding, kAll},
-    {"fingerprinthash", Op::kFingerprintHash, kGlobal},
-    {"disableforwarding", Op::kDisableForwarding, kAll},
-    {"exposeauthinfo", Op::kExposeAuthInfo, kAll},
-    {"rdomain", Op::kRDomain, kAll},
-    {"casignaturealgorithms", Op::kCaSignatureAlgorithms, kAll},
-    {"securitykeyprovider", Op::kSecurityKeyProvider, kGlobal},
-    {"requiredrsasize", Op::kRequiredRsaSize, kAll},
-    {"channeltimeout", Op::kChannelTimeout, kAll},
-    {"unusedconnectiontimeout", Op::kUnusedConnectionTimeout, kAll},
-    {"debianbanner", Op::kDebianBanner, kGlobal},
-};
-
-const Keyword* FindKeyword(std::string_view name) {
-  for (const auto& k : kKeywords) {
-    if (EqualsNoCase(name, k.name)) return &k;
-  }
-  return nullptr;
-}
-
-const char* OpName(Op op) {
-  for (const auto& k : kKeywords) {
-    if (k.op == op) return k.name;
-  }
-  return "UNKNOWN";
-}
 
 // A keyword quoted in a message only when it looks like one (never file data).
 std::string Quotable(std::string_view token) {
