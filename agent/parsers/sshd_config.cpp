@@ -1,47 +1,53 @@
+// Reading the sshd_config files (SshdConfig::Load) and the connection spec: OpenSSH 9.2p1
+// servconf.c load_server_config(), parse_server_config_depth(), process_server_config_line_depth()
+// with Include (glob(3)) and Match (match_cfg_line()), the multistate value tables,
+// parse_server_match_testspec(). Defaults, the Match pass and printing: sshd_evaluate.cpp and
+// sshd_dump.cpp.
 #include "agent/parsers/sshd_config.h"
 
-#include <arpa/inet.h>
 #include <fnmatch.h>
 
 #include <algorithm>
-#include <array>
+#include <cctype>
+#include <cerrno>
 #include <climits>
-#include <cstring>
-#include <deque>
-#include <functional>
-#include <map>
-#include <set>
+#include <cstdio>
+#include <cstdlib>
 
 #include "agent/parsers/sshd_algorithms.h"
+#include "agent/parsers/sshd_config_internal.h"
 #include "agent/parsers/sshd_keywords.h"
 #include "agent/parsers/sshd_match.h"
 #include "agent/parsers/sshd_misc.h"
 
 namespace tidemark::agent::sshd {
 
-// The sshd_config files' shared internals (sshd_*.h).
 using internal::A2Port;
-using internal::Addr;
 using internal::AddrMatchList;
 using internal::ArgvSplit;
-using internal::AssembleNames;
+using internal::ConfigFileText;
 using internal::ConvTime;
 using internal::EqualsNoCase;
-using internal::FilterList;
+using internal::Fatal;
 using internal::FindKeyword;
-using internal::IpQosName;
-using internal::JoinComma;
-using internal::Keyword;
 using internal::kFacilities;
 using internal::kLogLevels;
 using internal::kMatchOk;
 using internal::kMatchOnly;
+using internal::kMaxDepth;
+using internal::kMaxFileBytes;
+using internal::kMaxFiles;
+using internal::kMaxLineBytes;
+using internal::kMaxLineVisits;
+using internal::kMaxTokenizedBytes;
+using internal::kMaxTotalBytes;
 using internal::kNeverMatch;
+using internal::Line;
+using internal::Listen;
 using internal::MatchPatternList;
 using internal::NamesValid;
 using internal::Op;
-using internal::OpName;
-using internal::ParseAddr;
+using internal::Options;
 using internal::ParseIpQos;
 using internal::SplitComma;
 using internal::StrDelim;
@@ -55,33 +61,6 @@ std::string Quotable(std::string_view token) {
   for (char c : token) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-');
   return ok ? "\"" + std::string(token) + "\"" : "(not a keyword)";
 }
-
-// One configuration line, tokenized once.
-struct Line {
-  int64_t number = 0;
-  std::string keyword;
-  const Keyword* kw = nullptr;      // nullptr: unknown keyword
-  std::optional<std::string> rest;  // sshd's `str` after the keyword (nullopt: none)
-  std::vector<std::string> args;
-  bool quote_error = false;
-  bool too_long = false;
-};
-
-struct ConfigFileText {
-  std::string path;
-  std::vector<Line> lines;
-};
-
-constexpr size_t kMaxLineBytes = 1 << 20;
-constexpr uint64_t kMaxFileBytes = 16ull << 20;
-constexpr int kMaxDepth = 16;  // SERVCONF_MAX_DEPTH
-// tidemark's own bounds against a hostile tree (docs/sections/sshd.md, "Bounds"); sshd has
-// none beyond the depth, and its own `sshd -T` would take as long. Exceeding one is fatal
-// for the evaluation (would_start false, with the bound named in the issue).
-constexpr size_t kMaxFiles = 1000;                    // files read, includes included
-constexpr uint64_t kMaxTotalBytes = 16ull << 20;      // text of all files read
-constexpr uint64_t kMaxTokenizedBytes = 64ull << 20;  // tokenized lines held, estimated
-constexpr uint64_t kMaxLineVisits = 200000;           // lines processed by one pass
 
 // Tokenizes `text`; charges the memory of each line kept against `*budget` and stops (setting
 // `*cut`) when it runs out.
@@ -164,50 +143,7 @@ std::optional<std::string> MultiCanonical(std::string_view arg, const Multi (&ta
   return std::nullopt;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Options (servconf.h ServerOptions): unset values are absent.
-
-struct Listen {
-  std::optional<std::string> addr;
-  std::optional<std::string> rdomain;
-  int port = 0;
-};
-
-struct Options {
-  std::map<Op, std::string> s;               // single values, printable form
-  std::map<Op, std::vector<std::string>> a;  // lists
-  std::vector<int> ports;
-  std::vector<Listen> listens;
-  std::vector<std::string> host_keys, host_certs;
-  std::vector<std::pair<std::string, std::string>> subsystems;
-  int ms_begin = -1, ms_rate = -1, ms_max = -1;
-  std::optional<int> per_source_max;
-  std::optional<std::pair<int, int>> netblock;
-  std::optional<int> bind_mask;
-  std::optional<int> ipqos_interactive, ipqos_bulk;
-  std::optional<long long> rekey_limit;
-  std::optional<int> rekey_interval;
-  std::optional<std::string> fingerprint, log_facility;
-  std::optional<int> permit_user_env;
-  std::optional<std::string> permit_user_env_allowlist;
-  std::optional<int> pubkey_auth_options;
-
-  bool Has(Op op) const { return s.count(op) != 0; }
-  void SetFirst(Op op, std::string v) { s.emplace(op, std::move(v)); }
-};
-
-struct Fatal {
-  ConfigIssue issue;
-};
-
 }  // namespace
-
-bool IsRepeatingKeyword(std::string_view k) {
-  static const std::set<std::string, std::less<>> kRepeat = {
-      "port",        "listenaddress", "hostkey",   "hostcertificate", "allowusers", "denyusers",
-      "allowgroups", "denygroups",    "acceptenv", "setenv",          "subsystem"};
-  return kRepeat.count(k) != 0;
-}
 
 StatusOr<ConnectionSpec> ParseConnectionSpec(std::string_view spec) {
   ConnectionSpec ci;
@@ -244,56 +180,6 @@ StatusOr<ConnectionSpec> ParseConnectionSpec(std::string_view spec) {
   }
   return ci;
 }
-
-// ---------------------------------------------------------------------------------------------
-
-struct SshdConfig::Impl {
-  const SshdBuild* build = &Debian12Build();
-  const AccountDb* accounts = nullptr;
-  std::deque<ConfigFileText> texts;  // [0] is the main file; stable references
-  // Include cache (servconf.c include_list): selector -> file indexes (empty: no match).
-  std::vector<std::pair<std::string, std::vector<size_t>>> includes;
-  bool main_missing = false;
-  bool would_start = true;
-  std::vector<ConfigIssue> issues;
-  std::vector<ConfigFileRecord> files;
-  std::vector<MatchBlock> blocks;
-  Options first_pass;  // after the first pass, before defaults
-  // Does any Match block set AuthorizedKeysFile/AuthorizedKeysCommand?
-  std::vector<size_t> key_blocks;
-  std::optional<UserKeySettings> global_keys;
-  // ForUser results by the outcome of every Match line for the user: users whose Match lines
-  // all evaluate alike get the same settings, so 10,000 users cost a few evaluations.
-  std::map<std::string, UserKeySettings> user_cache;
-  uint64_t bytes_read = 0;                     // against kMaxTotalBytes
-  uint64_t token_budget = kMaxTokenizedBytes;  // left for tokenized lines
-
-  // State of one pass.
-  struct Pass {
-    Options* o;
-    const ConnectionSpec* ci;  // null in the first pass
-    bool optimistic = false;   // unknown connection attributes count as matching
-    bool record = false;       // record files, Match blocks (first pass)
-    const Fs* fs = nullptr;
-    int block = -1;
-    uint64_t lines_left = kMaxLineVisits;
-  };
-
-  [[noreturn]] void Die(const std::string& path, int64_t line, std::string message) {
-    throw Fatal{{path, line, std::move(message)}};
-  }
-
-  std::string Tilde(const std::string& path) const;
-  std::string Derelativise(const std::string& path) const;
-  int MatchLine(Pass& p, std::string criteria, const std::string& file, int64_t line);
-  bool ProcessLine(Pass& p, const ConfigFileText& f, const Line& l, bool* active, unsigned* flags,
-                   int depth);
-  void ParseFile(Pass& p, size_t index, unsigned flags, bool* active, int depth);
-  std::vector<std::string> Glob(const Fs& fs, const std::string& pattern) const;
-  size_t LoadFile(const Fs& fs, const std::string& path, const std::string& from, int64_t line);
-  Options Evaluate(const ConnectionSpec& spec, bool optimistic) const;
-  std::vector<std::string> Print(const Options& o) const;
-};
 
 std::string SshdConfig::Impl::Tilde(const std::string& path) const {
   // tilde_expand_filename(path, getuid()): sshd runs as root.
@@ -1270,428 +1156,6 @@ SshdConfig SshdConfig::Load(const Fs& fs, const AccountDb* accounts, std::string
     }
   }
   return c;
-}
-
-Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) const {
-  // fill_default_server_options() on the first pass, then parse_server_match_config():
-  // the Match pass into fresh options, copied over what it set (copy_set_server_options()).
-  Options o = first_pass;
-  const SshdBuild& b = *build;
-  auto def = [&](Op op, const char* v) { o.s.emplace(op, v); };
-  def(Op::kUsePam, "no");
-  if (o.ports.empty()) o.ports.push_back(22);
-  def(Op::kAddressFamily, "any");
-  if (o.listens.empty()) o.listens.push_back({});
-  def(Op::kPidFile, b.pid_file.c_str());
-  def(Op::kModuliFile, b.moduli_file.c_str());
-  def(Op::kLoginGraceTime, "120");
-  def(Op::kPermitRootLogin, "without-password");
-  def(Op::kIgnoreRhosts, "yes");
-  def(Op::kIgnoreUserKnownHosts, "no");
-  def(Op::kPrintMotd, "yes");
-  def(Op::kPrintLastLog, "yes");
-  def(Op::kX11Forwarding, "no");
-  def(Op::kX11DisplayOffset, "10");
-  def(Op::kX11UseLocalhost, "yes");
-  def(Op::kXAuthLocation, b.xauth_location.c_str());
-  def(Op::kPermitTty, "yes");
-  def(Op::kPermitUserRc, "yes");
-  def(Op::kStrictModes, "yes");
-  def(Op::kTcpKeepAlive, "yes");
-  if (!o.log_facility) o.log_facility = "AUTH";
-  def(Op::kLogLevel, "INFO");
-  def(Op::kHostbasedAuthentication, "no");
-  def(Op::kHostbasedUsesNameFromPacketOnly, "no");
-  def(Op::kPubkeyAuthentication, "yes");
-  if (!o.pubkey_auth_options) o.pubkey_auth_options = 0;
-  def(Op::kKerberosAuthentication, "no");
-  def(Op::kKerberosOrLocalPasswd, "yes");
-  def(Op::kKerberosTicketCleanup, "yes");
-  def(Op::kGssAuthentication, "no");
-  def(Op::kGssKeyEx, "no");
-  def(Op::kGssCleanupCreds, "yes");
-  def(Op::kGssStrictAcceptor, "yes");
-  def(Op::kGssStoreRekey, "no");
-  def(Op::kGssKexAlgorithms, b.gss_kex.c_str());
-  def(Op::kPasswordAuthentication, "yes");
-  def(Op::kKbdInteractive, "yes");
-  def(Op::kEmptyPasswd, "no");
-  if (!o.permit_user_env) o.permit_user_env = 0;
-  def(Op::kCompression, "yes");
-  if (!o.rekey_limit) o.rekey_limit = 0;
-  if (!o.rekey_interval) o.rekey_interval = 0;
-  def(Op::kAllowTcpForwarding, "yes");
-  def(Op::kAllowStreamLocalForwarding, "yes");
-  def(Op::kAllowAgentForwarding, "yes");
-  def(Op::kGatewayPorts, "no");
-  if (o.ms_max == -1) o.ms_max = 100;
-  if (o.ms_rate == -1) o.ms_rate = 30;
-  if (o.ms_begin == -1) o.ms_begin = 10;
-  if (!o.per_source_max) o.per_source_max = INT_MAX;
-  if (!o.netblock) o.netblock = std::make_pair(32, 128);
-  def(Op::kMaxAuthTries, "6");
-  def(Op::kMaxSessions, "10");
-  def(Op::kUseDns, "no");
-  def(Op::kClientAliveInterval, "0");
-  def(Op::kClientAliveCountMax, "3");
-  if (o.a[Op::kAuthorizedKeysFile].empty()) {
-    o.a[Op::kAuthorizedKeysFile] = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
-  }
-  def(Op::kPermitTunnel, "no");
-  if (!o.ipqos_interactive) o.ipqos_interactive = 0x10;
-  if (!o.ipqos_bulk) o.ipqos_bulk = 0x08;
-  def(Op::kVersionAddendum, "");
-  if (!o.bind_mask) o.bind_mask = 0177;
-  def(Op::kStreamLocalBindUnlink, "no");
-  if (!o.fingerprint) o.fingerprint = "SHA256";
-  def(Op::kDisableForwarding, "no");
-  def(Op::kExposeAuthInfo, "no");
-  def(Op::kSecurityKeyProvider, "internal");
-  def(Op::kRequiredRsaSize, "1024");
-  def(Op::kUnusedConnectionTimeout, "0");
-  def(Op::kDebianBanner, "yes");
-  auto assemble = [&](Options& x) {
-    auto one = [&](Op op, const std::string& d, const std::string& all) {
-      std::optional<std::string> cur;
-      if (x.Has(op)) cur = x.s[op];
-      auto r = AssembleNames(cur, FilterList(d, JoinComma(SplitComma(all)), true), all);
-      if (!r) throw Fatal{{"", 0, std::string("no valid algorithms in ") + OpName(op)}};
-      x.s[op] = *r;
-    };
-    one(Op::kCiphers, b.def_ciphers, b.all_ciphers);
-    one(Op::kMacs, b.def_macs, b.all_macs);
-    one(Op::kKexAlgorithms, b.def_kex, b.all_kex);
-    one(Op::kHostKeyAlgorithms, b.def_keys, b.all_keys);
-    one(Op::kHostbasedAcceptedAlgorithms, b.def_keys, b.all_keys);
-    one(Op::kPubkeyAcceptedAlgorithms, b.def_keys, b.all_keys);
-    one(Op::kCaSignatureAlgorithms, b.def_sigs, b.all_sigs);
-  };
-  assemble(o);
-  for (Op op : {Op::kPidFile, Op::kXAuthLocation, Op::kBanner, Op::kTrustedUserCaKeys,
-                Op::kRevokedKeys, Op::kSecurityKeyProvider, Op::kAuthorizedPrincipalsFile,
-                Op::kForceCommand, Op::kChrootDirectory, Op::kHostKeyAgent}) {
-    if (o.Has(op) && EqualsNoCase(o.s[op], "none")) o.s.erase(op);
-  }
-  for (Op op : {Op::kAuthenticationMethods, Op::kChannelTimeout}) {
-    auto& v = o.a[op];
-    if (v.size() == 1 && EqualsNoCase(v[0], op == Op::kChannelTimeout ? "none" : "any")) {
-      v.clear();
-    }
-  }
-  // The Match pass.
-  Options mo;
-  auto* self = const_cast<Impl*>(this);
-  Pass p{&mo, &spec};
-  p.optimistic = optimistic;
-  bool active = false;
-  std::vector<ConfigIssue> saved = self->issues;
-  self->ParseFile(p, 0, kMatchOnly, &active, 0);
-  self->issues = std::move(saved);
-  for (Op op : {Op::kPasswordAuthentication,
-                Op::kGssAuthentication,
-                Op::kPubkeyAuthentication,
-                Op::kKerberosAuthentication,
-                Op::kHostbasedAuthentication,
-                Op::kHostbasedUsesNameFromPacketOnly,
-                Op::kKbdInteractive,
-                Op::kPermitRootLogin,
-                Op::kEmptyPasswd,
-                Op::kIgnoreRhosts,
-                Op::kAllowTcpForwarding,
-                Op::kAllowStreamLocalForwarding,
-                Op::kAllowAgentForwarding,
-                Op::kDisableForwarding,
-                Op::kExposeAuthInfo,
-                Op::kPermitTunnel,
-                Op::kGatewayPorts,
-                Op::kStreamLocalBindUnlink,
-                Op::kX11DisplayOffset,
-                Op::kX11Forwarding,
-                Op::kX11UseLocalhost,
-                Op::kPermitTty,
-                Op::kPermitUserRc,
-                Op::kMaxSessions,
-                Op::kMaxAuthTries,
-                Op::kClientAliveCountMax,
-                Op::kClientAliveInterval,
-                Op::kLogLevel,
-                Op::kRequiredRsaSize,
-                Op::kUnusedConnectionTimeout,
-                Op::kBanner,
-                Op::kTrustedUserCaKeys,
-                Op::kRevokedKeys,
-                Op::kAuthorizedKeysCommand,
-                Op::kAuthorizedKeysCommandUser,
-                Op::kAuthorizedPrincipalsFile,
-                Op::kAuthorizedPrincipalsCommand,
-                Op::kAuthorizedPrincipalsCommandUser,
-                Op::kHostbasedAcceptedAlgorithms,
-                Op::kPubkeyAcceptedAlgorithms,
-                Op::kCaSignatureAlgorithms,
-                Op::kForceCommand,
-                Op::kChrootDirectory}) {
-    if (mo.Has(op)) o.s[op] = mo.s[op];
-  }
-  if (mo.pubkey_auth_options) o.pubkey_auth_options = mo.pubkey_auth_options;
-  if (mo.ipqos_interactive) o.ipqos_interactive = mo.ipqos_interactive;
-  if (mo.ipqos_bulk) o.ipqos_bulk = mo.ipqos_bulk;
-  if (mo.rekey_limit) o.rekey_limit = mo.rekey_limit;
-  if (mo.rekey_interval) o.rekey_interval = mo.rekey_interval;
-  if (mo.bind_mask) o.bind_mask = mo.bind_mask;
-  if (mo.permit_user_env_allowlist) o.permit_user_env_allowlist = mo.permit_user_env_allowlist;
-  for (Op op : {Op::kAuthorizedKeysFile, Op::kAllowUsers, Op::kDenyUsers, Op::kAllowGroups,
-                Op::kDenyGroups, Op::kAcceptEnv, Op::kSetEnv, Op::kAuthenticationMethods,
-                Op::kPermitOpen, Op::kPermitListen, Op::kChannelTimeout, Op::kLogVerbose}) {
-    if (!mo.a[op].empty()) o.a[op] = mo.a[op];
-  }
-  assemble(o);
-  for (Op op : {Op::kForceCommand, Op::kChrootDirectory}) {
-    if (o.Has(op) && EqualsNoCase(o.s[op], "none")) o.s.erase(op);
-  }
-  return o;
-}
-
-std::vector<std::string> SshdConfig::Impl::Print(const Options& o) const {
-  std::vector<std::string> out;
-  auto get = [&](Op op) -> std::string {
-    auto it = o.s.find(op);
-    return it == o.s.end() ? "none" : it->second;
-  };
-  auto line = [&](Op op) { out.push_back(std::string(OpName(op)) + " " + get(op)); };
-  for (int port : o.ports) out.push_back("port " + std::to_string(port));
-  line(Op::kAddressFamily);
-  // format_listen_addrs(): grouped by routing domain; each address in getaddrinfo order reversed.
-  std::string family = get(Op::kAddressFamily);
-  for (const auto& la : o.listens) {
-    std::vector<int> ports;
-    if (la.port > 0) {
-      ports.push_back(la.port);
-    } else {
-      ports = o.ports;
-    }
-    for (int port : ports) {
-      std::vector<std::string> addrs;
-      if (!la.addr) {
-        if (family != "inet") addrs.push_back("[::]");
-        if (family != "inet6") addrs.push_back("0.0.0.0");
-      } else {
-        Addr a;
-        std::string host = *la.addr;
-        if (host == "localhost") host = family == "inet6" ? "::1" : "127.0.0.1";
-        if (ParseAddr(host, &a) && !(family == "inet" && a.af != AF_INET) &&
-            !(family == "inet6" && a.af != AF_INET6)) {
-          char buf[INET6_ADDRSTRLEN];
-          inet_ntop(a.af, a.b, buf, sizeof(buf));
-          addrs.push_back(a.af == AF_INET6 ? "[" + std::string(buf) + "]" : buf);
-        } else {
-          addrs.push_back(host);  // a name: resolved by sshd at startup, not offline
-        }
-      }
-      for (const auto& ad : addrs)
-        out.push_back("listenaddress " + ad + ":" + std::to_string(port));
-    }
-  }
-  for (Op op : {Op::kUsePam}) line(op);
-  for (Op op : {Op::kLoginGraceTime, Op::kX11DisplayOffset, Op::kMaxAuthTries, Op::kMaxSessions,
-                Op::kClientAliveInterval, Op::kClientAliveCountMax, Op::kRequiredRsaSize}) {
-    line(op);
-  }
-  char mask[16];
-  std::snprintf(mask, sizeof(mask), "0%o", *o.bind_mask);
-  out.push_back(std::string("streamlocalbindmask ") + mask);
-  out.push_back(
-      std::string("unusedconnectiontimeout ") +
-      (get(Op::kUnusedConnectionTimeout) == "0" ? "none" : get(Op::kUnusedConnectionTimeout)));
-  for (Op op : {Op::kPermitRootLogin,
-                Op::kIgnoreRhosts,
-                Op::kIgnoreUserKnownHosts,
-                Op::kHostbasedAuthentication,
-                Op::kHostbasedUsesNameFromPacketOnly,
-                Op::kPubkeyAuthentication,
-                Op::kKerberosAuthentication,
-                Op::kKerberosOrLocalPasswd,
-                Op::kKerberosTicketCleanup,
-                Op::kGssAuthentication,
-                Op::kGssCleanupCreds,
-                Op::kGssKeyEx,
-                Op::kGssStrictAcceptor,
-                Op::kGssStoreRekey,
-                Op::kGssKexAlgorithms,
-                Op::kPasswordAuthentication,
-                Op::kKbdInteractive,
-                Op::kPrintMotd,
-                Op::kPrintLastLog,
-                Op::kX11Forwarding,
-                Op::kX11UseLocalhost,
-                Op::kPermitTty,
-                Op::kPermitUserRc,
-                Op::kStrictModes,
-                Op::kTcpKeepAlive,
-                Op::kEmptyPasswd,
-                Op::kCompression,
-                Op::kGatewayPorts,
-                Op::kUseDns,
-                Op::kAllowTcpForwarding,
-                Op::kAllowAgentForwarding,
-                Op::kDisableForwarding,
-                Op::kAllowStreamLocalForwarding,
-                Op::kStreamLocalBindUnlink}) {
-    line(op);
-  }
-  out.push_back("fingerprinthash " + *o.fingerprint);
-  line(Op::kExposeAuthInfo);
-  for (Op op : {Op::kPidFile, Op::kModuliFile, Op::kXAuthLocation, Op::kCiphers, Op::kMacs,
-                Op::kBanner, Op::kForceCommand, Op::kChrootDirectory, Op::kTrustedUserCaKeys,
-                Op::kRevokedKeys, Op::kSecurityKeyProvider, Op::kAuthorizedPrincipalsFile}) {
-    line(op);
-  }
-  std::string addendum = get(Op::kVersionAddendum);
-  out.push_back("versionaddendum " + (addendum.empty() ? std::string("none") : addendum));
-  for (Op op :
-       {Op::kAuthorizedKeysCommand, Op::kAuthorizedKeysCommandUser,
-        Op::kAuthorizedPrincipalsCommand, Op::kAuthorizedPrincipalsCommandUser, Op::kHostKeyAgent,
-        Op::kKexAlgorithms, Op::kCaSignatureAlgorithms, Op::kHostbasedAcceptedAlgorithms,
-        Op::kHostKeyAlgorithms, Op::kPubkeyAcceptedAlgorithms, Op::kLogLevel}) {
-    line(op);
-  }
-  out.push_back("syslogfacility " + *o.log_facility);
-  auto arr = [&](Op op) -> const std::vector<std::string>& {
-    static const std::vector<std::string> kEmpty;
-    auto it = o.a.find(op);
-    return it == o.a.end() ? kEmpty : it->second;
-  };
-  auto oneline = [&](Op op) {
-    const auto& v = arr(op);
-    if (v.empty() && op != Op::kAuthenticationMethods) return;
-    std::string l = OpName(op);
-    for (const auto& x : v) l += " " + x;
-    if (op == Op::kAuthenticationMethods && v.empty()) l += " any";
-    out.push_back(l);
-  };
-  auto multi = [&](Op op, const std::vector<std::string>& v) {
-    for (const auto& x : v) out.push_back(std::string(OpName(op)) + " " + x);
-  };
-  oneline(Op::kAuthorizedKeysFile);
-  std::vector<std::string> keys = o.host_keys;
-  if (keys.empty()) keys = {build->host_keys[0], build->host_keys[1], build->host_keys[2]};
-  std::vector<std::string> shown;
-  for (const auto& k : keys) shown.push_back(EqualsNoCase(k, "none") ? "none" : k);
-  multi(Op::kHostKey, shown);
-  multi(Op::kHostCertificate, o.host_certs);
-  for (Op op : {Op::kAllowUsers, Op::kDenyUsers, Op::kAllowGroups, Op::kDenyGroups, Op::kAcceptEnv,
-                Op::kSetEnv}) {
-    multi(op, arr(op));
-  }
-  oneline(Op::kAuthenticationMethods);
-  oneline(Op::kLogVerbose);
-  oneline(Op::kChannelTimeout);
-  for (const auto& [name, args] : o.subsystems) out.push_back("subsystem " + name + " " + args);
-  out.push_back("maxstartups " + std::to_string(o.ms_begin) + ":" + std::to_string(o.ms_rate) +
-                ":" + std::to_string(o.ms_max));
-  out.push_back("persourcemaxstartups " + (*o.per_source_max == INT_MAX
-                                               ? std::string("none")
-                                               : std::to_string(*o.per_source_max)));
-  out.push_back("persourcenetblocksize " + std::to_string(o.netblock->first) + ":" +
-                std::to_string(o.netblock->second));
-  line(Op::kPermitTunnel);
-  out.push_back("ipqos " + IpQosName(*o.ipqos_interactive) + " " + IpQosName(*o.ipqos_bulk));
-  out.push_back("rekeylimit " + std::to_string(static_cast<unsigned long long>(*o.rekey_limit)) +
-                " " + std::to_string(*o.rekey_interval));
-  for (Op op : {Op::kPermitOpen, Op::kPermitListen}) {
-    std::string l = OpName(op);
-    if (arr(op).empty()) l += " any";
-    for (const auto& x : arr(op)) l += " " + x;
-    out.push_back(l);
-  }
-  if (o.permit_user_env_allowlist) {
-    out.push_back("permituserenvironment " + *o.permit_user_env_allowlist);
-  } else {
-    out.push_back(std::string("permituserenvironment ") + (*o.permit_user_env ? "yes" : "no"));
-  }
-  std::string pk = "pubkeyauthoptions";
-  if (*o.pubkey_auth_options == 0) pk += " none";
-  if (*o.pubkey_auth_options & 1) pk += " touch-required";
-  if (*o.pubkey_auth_options & 2) pk += " verify-required";
-  out.push_back(pk);
-  return out;
-}
-
-StatusOr<std::vector<std::string>> SshdConfig::Dump(const ConnectionSpec& spec) const {
-  if (!impl_->would_start) {
-    const ConfigIssue& why = impl_->issues.back();
-    return Status(
-        StatusCode::kInvalidArgument,
-        why.path + (why.line ? " line " + std::to_string(why.line) : "") + ": " + why.message);
-  }
-  try {
-    return impl_->Print(impl_->Evaluate(spec, false));
-  } catch (const Fatal& f) {
-    return Status(StatusCode::kInvalidArgument,
-                  (f.issue.path.empty() ? "" : f.issue.path) +
-                      (f.issue.line ? " line " + std::to_string(f.issue.line) : "") +
-                      (f.issue.path.empty() ? "" : ": ") + f.issue.message);
-  }
-}
-
-UserKeySettings SshdConfig::ForUser(const std::string& user) const {
-  UserKeySettings out;
-  auto extract = [&](const Options& o, UserKeySettings& s) {
-    auto it = o.a.find(Op::kAuthorizedKeysFile);
-    if (it != o.a.end()) s.files = it->second;
-    auto c = o.s.find(Op::kAuthorizedKeysCommand);
-    s.command = c == o.s.end() ? "none" : c->second;
-  };
-  if (!impl_->would_start) {
-    out.files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
-    out.command = "none";
-    return out;
-  }
-  ConnectionSpec spec;
-  spec.user = user;
-  spec.lport = -1;
-  try {
-    if (impl_->key_blocks.empty()) {
-      if (!impl_->global_keys) {
-        UserKeySettings g;
-        extract(impl_->Evaluate(spec, false), g);
-        impl_->global_keys = g;
-      }
-      return *impl_->global_keys;
-    }
-    std::string signature;
-    {
-      std::vector<ConfigIssue> saved = impl_->issues;
-      for (const MatchBlock& b : impl_->blocks) {
-        for (bool optimistic : {false, true}) {
-          Impl::Pass p{nullptr, &spec};
-          p.optimistic = optimistic;
-          signature += static_cast<char>('1' + impl_->MatchLine(p, b.criteria, b.file, b.line));
-        }
-      }
-      impl_->issues = std::move(saved);
-    }
-    if (auto it = impl_->user_cache.find(signature); it != impl_->user_cache.end()) {
-      return it->second;
-    }
-    Options exact = impl_->Evaluate(spec, false);
-    extract(exact, out);
-    // Would a connection-dependent Match change them? Evaluate with unknown attributes
-    // matching: a different result means it depends on host/address/port/rdomain.
-    Options maybe = impl_->Evaluate(spec, true);
-    UserKeySettings alt;
-    extract(maybe, alt);
-    if (alt.files != out.files || alt.command != out.command) {
-      for (size_t i : impl_->key_blocks) {
-        const MatchBlock& b = impl_->blocks[i];
-        out.undecided.push_back(b.file + ":" + std::to_string(b.line));
-      }
-    }
-    impl_->user_cache[signature] = out;
-  } catch (const Fatal&) {
-    out.files = {".ssh/authorized_keys", ".ssh/authorized_keys2"};
-    out.command = "none";
-  }
-  return out;
 }
 
 }  // namespace tidemark::agent::sshd
