@@ -202,6 +202,8 @@ std::string SshdConfig::Impl::Derelativise(const std::string& path) const {
   return "//" + e;  // relative to sshd's working directory, "/" under systemd
 }
 
+// match_cfg_line(): 1 if the Match criteria hold for the connection, 0 if not, -1 if invalid
+// (the issue recorded); throws Fatal where sshd calls fatal(). One loop, as upstream's.
 int SshdConfig::Impl::MatchLine(Pass& p, std::string criteria, const std::string& file,
                                 int64_t line) {
   const ConnectionSpec* ci = p.ci;
@@ -419,6 +421,7 @@ void SshdConfig::Impl::ParseFile(Pass& p, size_t index, unsigned flags, bool* ac
 
 // process_server_config_line_depth(): returns false for a bad option (counted, fatal at the
 // end of the file); throws Fatal where sshd calls fatal().
+// One switch over the opcodes, as upstream's, so that each case reads against its own there.
 bool SshdConfig::Impl::ProcessLine(Pass& p, const ConfigFileText& f, const Line& l, bool* active,
                                    unsigned* inc_flags, int depth) {
   const std::string& file = f.path;

@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/parsers/sshd_config.h"
@@ -33,17 +34,11 @@ bool IsRepeatingKeyword(std::string_view k) {
   return kRepeat.count(k) != 0;
 }
 
-std::vector<std::string> SshdConfig::Impl::Print(const Options& o) const {
+namespace {
+
+// format_listen_addrs(): grouped by routing domain; each address in getaddrinfo order reversed.
+std::vector<std::string> FormatListenAddrs(const Options& o, const std::string& family) {
   std::vector<std::string> out;
-  auto get = [&](Op op) -> std::string {
-    auto it = o.s.find(op);
-    return it == o.s.end() ? "none" : it->second;
-  };
-  auto line = [&](Op op) { out.push_back(std::string(OpName(op)) + " " + get(op)); };
-  for (int port : o.ports) out.push_back("port " + std::to_string(port));
-  line(Op::kAddressFamily);
-  // format_listen_addrs(): grouped by routing domain; each address in getaddrinfo order reversed.
-  std::string family = get(Op::kAddressFamily);
   for (const auto& la : o.listens) {
     std::vector<int> ports;
     if (la.port > 0) {
@@ -73,6 +68,24 @@ std::vector<std::string> SshdConfig::Impl::Print(const Options& o) const {
         out.push_back("listenaddress " + ad + ":" + std::to_string(port));
     }
   }
+  return out;
+}
+
+}  // namespace
+
+// dump_config(): one function, as upstream's, so that its statements read in the order of the
+// lines printed.
+std::vector<std::string> SshdConfig::Impl::Print(const Options& o) const {
+  std::vector<std::string> out;
+  auto get = [&](Op op) -> std::string {
+    auto it = o.s.find(op);
+    return it == o.s.end() ? "none" : it->second;
+  };
+  auto line = [&](Op op) { out.push_back(std::string(OpName(op)) + " " + get(op)); };
+  for (int port : o.ports) out.push_back("port " + std::to_string(port));
+  line(Op::kAddressFamily);
+  std::string family = get(Op::kAddressFamily);
+  for (auto& l : FormatListenAddrs(o, family)) out.push_back(std::move(l));
   for (Op op : {Op::kUsePam}) line(op);
   for (Op op : {Op::kLoginGraceTime, Op::kX11DisplayOffset, Op::kMaxAuthTries, Op::kMaxSessions,
                 Op::kClientAliveInterval, Op::kClientAliveCountMax, Op::kRequiredRsaSize}) {

@@ -27,11 +27,30 @@ using internal::OpName;
 using internal::Options;
 using internal::SplitComma;
 
-Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) const {
-  // fill_default_server_options() on the first pass, then parse_server_match_config():
-  // the Match pass into fresh options, copied over what it set (copy_set_server_options()).
-  Options o = first_pass;
-  const SshdBuild& b = *build;
+namespace {
+
+// assemble_algorithms(): each algorithm list from the configured one, the build's default (less
+// what it does not support) and all it supports; fatal, as in sshd, when a list ends up empty.
+void AssembleAlgorithms(Options& x, const SshdBuild& b) {
+  auto one = [&](Op op, const std::string& d, const std::string& all) {
+    std::optional<std::string> cur;
+    if (x.Has(op)) cur = x.s[op];
+    auto r = AssembleNames(cur, FilterList(d, JoinComma(SplitComma(all)), true), all);
+    if (!r) throw Fatal{{"", 0, std::string("no valid algorithms in ") + OpName(op)}};
+    x.s[op] = *r;
+  };
+  one(Op::kCiphers, b.def_ciphers, b.all_ciphers);
+  one(Op::kMacs, b.def_macs, b.all_macs);
+  one(Op::kKexAlgorithms, b.def_kex, b.all_kex);
+  one(Op::kHostKeyAlgorithms, b.def_keys, b.all_keys);
+  one(Op::kHostbasedAcceptedAlgorithms, b.def_keys, b.all_keys);
+  one(Op::kPubkeyAcceptedAlgorithms, b.def_keys, b.all_keys);
+  one(Op::kCaSignatureAlgorithms, b.def_sigs, b.all_sigs);
+}
+
+// fill_default_server_options(): the build's defaults for what the configuration left unset,
+// the algorithm lists assembled, and "none" read as unset where sshd does.
+void FillDefaultServerOptions(Options& o, const SshdBuild& b) {
   auto def = [&](Op op, const char* v) { o.s.emplace(op, v); };
   def(Op::kUsePam, "no");
   if (o.ports.empty()) o.ports.push_back(22);
@@ -105,23 +124,7 @@ Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) 
   def(Op::kRequiredRsaSize, "1024");
   def(Op::kUnusedConnectionTimeout, "0");
   def(Op::kDebianBanner, "yes");
-  auto assemble = [&](Options& x) {
-    auto one = [&](Op op, const std::string& d, const std::string& all) {
-      std::optional<std::string> cur;
-      if (x.Has(op)) cur = x.s[op];
-      auto r = AssembleNames(cur, FilterList(d, JoinComma(SplitComma(all)), true), all);
-      if (!r) throw Fatal{{"", 0, std::string("no valid algorithms in ") + OpName(op)}};
-      x.s[op] = *r;
-    };
-    one(Op::kCiphers, b.def_ciphers, b.all_ciphers);
-    one(Op::kMacs, b.def_macs, b.all_macs);
-    one(Op::kKexAlgorithms, b.def_kex, b.all_kex);
-    one(Op::kHostKeyAlgorithms, b.def_keys, b.all_keys);
-    one(Op::kHostbasedAcceptedAlgorithms, b.def_keys, b.all_keys);
-    one(Op::kPubkeyAcceptedAlgorithms, b.def_keys, b.all_keys);
-    one(Op::kCaSignatureAlgorithms, b.def_sigs, b.all_sigs);
-  };
-  assemble(o);
+  AssembleAlgorithms(o, b);
   for (Op op : {Op::kPidFile, Op::kXAuthLocation, Op::kBanner, Op::kTrustedUserCaKeys,
                 Op::kRevokedKeys, Op::kSecurityKeyProvider, Op::kAuthorizedPrincipalsFile,
                 Op::kForceCommand, Op::kChrootDirectory, Op::kHostKeyAgent}) {
@@ -133,15 +136,11 @@ Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) 
       v.clear();
     }
   }
-  // The Match pass.
-  Options mo;
-  auto* self = const_cast<Impl*>(this);
-  Pass p{&mo, &spec};
-  p.optimistic = optimistic;
-  bool active = false;
-  std::vector<ConfigIssue> saved = self->issues;
-  self->ParseFile(p, 0, kMatchOnly, &active, 0);
-  self->issues = std::move(saved);
+}
+
+// copy_set_server_options(): what the Match pass (`mo`) set replaces the value in `o`; then the
+// lists are assembled again and a Match's "none" clears ForceCommand and ChrootDirectory.
+void CopySetServerOptions(Options& o, Options& mo, const SshdBuild& b) {
   for (Op op : {Op::kPasswordAuthentication,
                 Op::kGssAuthentication,
                 Op::kPubkeyAuthentication,
@@ -199,10 +198,29 @@ Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) 
                 Op::kPermitOpen, Op::kPermitListen, Op::kChannelTimeout, Op::kLogVerbose}) {
     if (!mo.a[op].empty()) o.a[op] = mo.a[op];
   }
-  assemble(o);
+  AssembleAlgorithms(o, b);
   for (Op op : {Op::kForceCommand, Op::kChrootDirectory}) {
     if (o.Has(op) && EqualsNoCase(o.s[op], "none")) o.s.erase(op);
   }
+}
+
+}  // namespace
+
+Options SshdConfig::Impl::Evaluate(const ConnectionSpec& spec, bool optimistic) const {
+  // fill_default_server_options() on the first pass, then parse_server_match_config():
+  // the Match pass into fresh options, copied over what it set (copy_set_server_options()).
+  Options o = first_pass;
+  FillDefaultServerOptions(o, *build);
+  // The Match pass.
+  Options mo;
+  auto* self = const_cast<Impl*>(this);
+  Pass p{&mo, &spec};
+  p.optimistic = optimistic;
+  bool active = false;
+  std::vector<ConfigIssue> saved = self->issues;
+  self->ParseFile(p, 0, kMatchOnly, &active, 0);
+  self->issues = std::move(saved);
+  CopySetServerOptions(o, mo, *build);
   return o;
 }
 
