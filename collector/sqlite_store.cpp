@@ -246,40 +246,42 @@ Status SqliteStore::Impl::MigrateFromV1() {
 SqliteStore::SqliteStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SqliteStore::~SqliteStore() = default;
 
-StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Options options) {
-  if (path.empty()) return Status(StatusCode::kInvalidArgument, "empty database path");
-  // Create the file ourselves so it is born 0600 (never world-readable, even for a moment),
-  // and check an existing file: snapshots describe a fleet's weak points.
-  //
-  // An existing file is checked by path (lstat), never opened here: closing any descriptor of
-  // the database releases every POSIX lock this process holds on it, including those of
-  // another connection (the collector's evaluator opens a second one), and another process
-  // would then take that connection's WAL for abandoned and delete it
-  // (sqlite.org/howtocorrupt.html, 2.2).
-  auto os_error = [&](int e) {
-    if (e == EACCES || e == EPERM) {
-      return Status(StatusCode::kPermissionDenied, path + ": " + std::strerror(e));
-    }
-    if (e == ELOOP) return Status(StatusCode::kLoop, path + ": is a symbolic link; refused");
-    if (e == EISDIR) return Status(StatusCode::kWrongType, path + ": is a directory");
-    return Status(StatusCode::kIoError, path + ": " + std::strerror(e));
-  };
+namespace {
+
+Status FileError(const std::string& path, int e) {
+  if (e == EACCES || e == EPERM) {
+    return Status(StatusCode::kPermissionDenied, path + ": " + std::strerror(e));
+  }
+  if (e == ELOOP) return Status(StatusCode::kLoop, path + ": is a symbolic link; refused");
+  if (e == EISDIR) return Status(StatusCode::kWrongType, path + ": is a directory");
+  return Status(StatusCode::kIoError, path + ": " + std::strerror(e));
+}
+
+// Creates the file ourselves so it is born 0600 (never world-readable, even for a moment),
+// and checks an existing file: snapshots describe a fleet's weak points.
+//
+// An existing file is checked by path (lstat), never opened here: closing any descriptor of
+// the database releases every POSIX lock this process holds on it, including those of
+// another connection (the collector's evaluator opens a second one), and another process
+// would then take that connection's WAL for abandoned and delete it
+// (sqlite.org/howtocorrupt.html, 2.2).
+Status CheckDatabaseFile(const std::string& path, bool create) {
   struct stat file_stat {};
   if (::lstat(path.c_str(), &file_stat) != 0) {
     int e = errno;
-    if (e != ENOENT) return os_error(e);
-    if (!options.create) return Status(StatusCode::kNotFound, path + ": no such database");
+    if (e != ENOENT) return FileError(path, e);
+    if (!create) return Status(StatusCode::kNotFound, path + ": no such database");
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno == ENOENT) {
       return Status(StatusCode::kNotFound,
                     path + ": cannot create the database (does its directory exist?)");
     }
-    if (fd < 0 && errno != EEXIST) return os_error(errno);
+    if (fd < 0 && errno != EEXIST) return FileError(path, errno);
     if (fd >= 0) ::close(fd);  // new: no connection of this process has it open
-    if (::lstat(path.c_str(), &file_stat) != 0) return os_error(errno);
+    if (::lstat(path.c_str(), &file_stat) != 0) return FileError(path, errno);
   }
-  if (S_ISLNK(file_stat.st_mode)) return os_error(ELOOP);
-  if (S_ISDIR(file_stat.st_mode)) return os_error(EISDIR);
+  if (S_ISLNK(file_stat.st_mode)) return FileError(path, ELOOP);
+  if (S_ISDIR(file_stat.st_mode)) return FileError(path, EISDIR);
   if (!S_ISREG(file_stat.st_mode))
     return Status(StatusCode::kWrongType, path + ": not a regular file");
   if ((file_stat.st_mode & 077) != 0) {
@@ -290,8 +292,131 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
                       " lets other users read or write the database; refused (chmod 600 it)");
   }
   // SQLite would open a file it may not write read-only, silently: refuse it here.
-  if (::faccessat(AT_FDCWD, path.c_str(), R_OK | W_OK, AT_EACCESS) != 0) return os_error(errno);
+  if (::faccessat(AT_FDCWD, path.c_str(), R_OK | W_OK, AT_EACCESS) != 0) {
+    return FileError(path, errno);
+  }
+  return Status::Ok();
+}
 
+}  // namespace
+
+// WAL: readers (tidemarkctl) never block the collector's writes and a commit is one append.
+// A garbage or corrupted file fails here, on the first read of the header.
+//
+// synchronous=FULL: the collector acks a snapshot only after its commit returns, and the
+// agent then drops it from its spool; so a committed snapshot must survive power loss, which
+// in WAL mode needs the WAL to be fsync'd at every commit (NORMAL would only protect against
+// corruption, not against losing the last commits).
+Status SqliteStore::Impl::UseWal() {
+  sqlite3_stmt* s = nullptr;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, nullptr);
+  std::string mode;
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+  }
+  std::string msg = sqlite3_errmsg(db);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW) {
+    return Status(StatusCode::kInvalidArgument,
+                  path + ": not a tidemark database, or corrupted (" + msg + ")");
+  }
+  if (mode != "wal") {
+    return Status(StatusCode::kIoError, path + ": cannot switch to WAL mode (" + mode + ")");
+  }
+  return Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+}
+
+// Schema: create on an empty database, accept only our own version otherwise.
+Status SqliteStore::Impl::CreateOrUpgradeSchema(bool create) {
+  auto p = Prepare(
+      "SELECT (SELECT count(*) FROM sqlite_master), "
+      "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')");
+  if (!p.ok()) {
+    return Status(StatusCode::kInvalidArgument,
+                  path + ": not a tidemark database, or corrupted (" + p.status().message() + ")");
+  }
+  int64_t objects = 0, has_version = 0;
+  {
+    Stmt s(*p);
+    if (s.Step() != SQLITE_ROW) return Error("read schema");
+    objects = s.Int(0);
+    has_version = s.Int(1);
+  }
+  if (objects == 0) {
+    if (!create)
+      return Status(StatusCode::kNotFound, path + ": empty database (no tidemark schema)");
+    auto created = InTransaction<bool>([&]() -> StatusOr<bool> {
+      if (Status st = Exec(SchemaSql().c_str()); !st.ok()) return st;
+      std::string v =
+          "INSERT INTO schema_version VALUES (" + std::to_string(kStoreSchemaVersion) + ")";
+      if (Status st = Exec(v.c_str()); !st.ok()) return st;
+      return true;
+    });
+    return created.ok() ? Status::Ok() : created.status();
+  }
+  if (has_version == 0) {
+    return Status(StatusCode::kInvalidArgument,
+                  path + ": a SQLite database but not a tidemark store (no schema_version)");
+  }
+  return Upgrade();
+}
+
+// Moves a store of an older schema to this build's, one version at a time.
+Status SqliteStore::Impl::Upgrade() {
+  int64_t version = 0;
+  {
+    auto v = Prepare("SELECT version FROM schema_version");
+    if (!v.ok()) return v.status();
+    Stmt s(*v);
+    int rc = s.Step();
+    if (rc == SQLITE_DONE) {
+      return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
+    }
+    if (rc != SQLITE_ROW) {
+      return Status(StatusCode::kInvalidArgument, path +
+                                                      ": not a tidemark database, or "
+                                                      "corrupted (" +
+                                                      sqlite3_errmsg(db) + ")");
+    }
+    version = s.Int(0);
+  }  // reset: the migration reads the version again in its transaction
+  if (version == 1) {
+    if (Status st = MigrateFromV1(); !st.ok()) return st;
+    version = 2;
+  }
+  if (version == 2) {
+    if (Status st = AddTables(2, kEvaluationsSql); !st.ok()) return st;
+    version = 3;
+  }
+  if (version == 3) {
+    if (Status st = AddTables(3, kBaselinesSql); !st.ok()) return st;
+    version = 4;
+  }
+  if (version == 4) {
+    if (Status st = AddTables(4, kReportsSql); !st.ok()) return st;
+    version = 5;
+  }
+  if (version != kStoreSchemaVersion) {
+    return Status(StatusCode::kInvalidArgument,
+                  path + ": store schema version " + std::to_string(version) +
+                      ", this build reads version " + std::to_string(kStoreSchemaVersion));
+  }
+  // Stores made before the (host, seq) index existed get it once: without it, finding a
+  // host's latest state sorts all its snapshots on every offer.
+  auto idx = Prepare(
+      "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'snapshots_by_host_seq'");
+  if (!idx.ok()) return idx.status();
+  Stmt has_index(*idx);
+  if (has_index.Step() == SQLITE_DONE) {
+    return Exec("CREATE INDEX snapshots_by_host_seq ON snapshots (host, seq)");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path, Options options) {
+  if (path.empty()) return Status(StatusCode::kInvalidArgument, "empty database path");
+  if (Status st = CheckDatabaseFile(path, options.create); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   if (sqlite3_open_v2(path.c_str(), &impl->db,
@@ -301,120 +426,8 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   }
   sqlite3_extended_result_codes(impl->db, 1);
   sqlite3_busy_timeout(impl->db, 5000);
-
-  // WAL: readers (tidemarkctl) never block the collector's writes and a commit is one append.
-  // A garbage or corrupted file fails here, on the first read of the header.
-  {
-    sqlite3_stmt* s = nullptr;
-    int rc = sqlite3_prepare_v2(impl->db, "PRAGMA journal_mode=WAL", -1, &s, nullptr);
-    std::string mode;
-    if (rc == SQLITE_OK) {
-      rc = sqlite3_step(s);
-      if (rc == SQLITE_ROW) mode = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-    }
-    std::string msg = sqlite3_errmsg(impl->db);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_ROW) {
-      return Status(StatusCode::kInvalidArgument,
-                    path + ": not a tidemark database, or corrupted (" + msg + ")");
-    }
-    if (mode != "wal") {
-      return Status(StatusCode::kIoError, path + ": cannot switch to WAL mode (" + mode + ")");
-    }
-  }
-  // synchronous=FULL: the collector acks a snapshot only after its commit returns, and the
-  // agent then drops it from its spool; so a committed snapshot must survive power loss, which
-  // in WAL mode needs the WAL to be fsync'd at every commit (NORMAL would only protect against
-  // corruption, not against losing the last commits).
-  if (Status s = impl->Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"); !s.ok()) {
-    return s;
-  }
-
-  // Schema: create on an empty database, accept only our own version otherwise.
-  {
-    auto p = impl->Prepare(
-        "SELECT (SELECT count(*) FROM sqlite_master), "
-        "(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version')");
-    if (!p.ok()) {
-      return Status(
-          StatusCode::kInvalidArgument,
-          path + ": not a tidemark database, or corrupted (" + p.status().message() + ")");
-    }
-    int64_t objects = 0, has_version = 0;
-    {
-      Stmt s(*p);
-      if (s.Step() != SQLITE_ROW) return impl->Error("read schema");
-      objects = s.Int(0);
-      has_version = s.Int(1);
-    }
-    if (objects == 0) {
-      if (!options.create) {
-        return Status(StatusCode::kNotFound, path + ": empty database (no tidemark schema)");
-      }
-      auto created = impl->InTransaction<bool>([&]() -> StatusOr<bool> {
-        if (Status st = impl->Exec(SchemaSql().c_str()); !st.ok()) return st;
-        std::string v =
-            "INSERT INTO schema_version VALUES (" + std::to_string(kStoreSchemaVersion) + ")";
-        if (Status st = impl->Exec(v.c_str()); !st.ok()) return st;
-        return true;
-      });
-      if (!created.ok()) return created.status();
-    } else if (has_version == 0) {
-      return Status(StatusCode::kInvalidArgument,
-                    path + ": a SQLite database but not a tidemark store (no schema_version)");
-    } else {
-      int64_t version = 0;
-      {
-        auto v = impl->Prepare("SELECT version FROM schema_version");
-        if (!v.ok()) return v.status();
-        Stmt s(*v);
-        int rc = s.Step();
-        if (rc == SQLITE_DONE) {
-          return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
-        }
-        if (rc != SQLITE_ROW) {
-          return Status(StatusCode::kInvalidArgument, path +
-                                                          ": not a tidemark database, or "
-                                                          "corrupted (" +
-                                                          sqlite3_errmsg(impl->db) + ")");
-        }
-        version = s.Int(0);
-      }  // reset: the migration reads the version again in its transaction
-      if (version == 1) {
-        if (Status st = impl->MigrateFromV1(); !st.ok()) return st;
-        version = 2;
-      }
-      if (version == 2) {
-        if (Status st = impl->AddTables(2, kEvaluationsSql); !st.ok()) return st;
-        version = 3;
-      }
-      if (version == 3) {
-        if (Status st = impl->AddTables(3, kBaselinesSql); !st.ok()) return st;
-        version = 4;
-      }
-      if (version == 4) {
-        if (Status st = impl->AddTables(4, kReportsSql); !st.ok()) return st;
-        version = 5;
-      }
-      if (version != kStoreSchemaVersion) {
-        return Status(StatusCode::kInvalidArgument,
-                      path + ": store schema version " + std::to_string(version) +
-                          ", this build reads version " + std::to_string(kStoreSchemaVersion));
-      }
-      // Stores made before the (host, seq) index existed get it once: without it, finding a
-      // host's latest state sorts all its snapshots on every offer.
-      auto idx = impl->Prepare(
-          "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'snapshots_by_host_seq'");
-      if (!idx.ok()) return idx.status();
-      Stmt has_index(*idx);
-      if (has_index.Step() == SQLITE_DONE) {
-        if (Status st = impl->Exec("CREATE INDEX snapshots_by_host_seq ON snapshots (host, seq)");
-            !st.ok()) {
-          return st;
-        }
-      }
-    }
-  }
+  if (Status st = impl->UseWal(); !st.ok()) return st;
+  if (Status st = impl->CreateOrUpgradeSchema(options.create); !st.ok()) return st;
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 

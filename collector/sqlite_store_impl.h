@@ -246,6 +246,11 @@ struct SqliteStore::Impl {
   // checked before the commit. Another process may have migrated first: the version is read
   // again inside the transaction.
   Status MigrateFromV1();  // defined in sqlite_store.cpp
+  // The steps of Open after the file checks (sqlite_store.cpp): journal mode and sync, then
+  // the schema, created or moved to this build's version.
+  Status UseWal();
+  Status CreateOrUpgradeSchema(bool create);
+  Status Upgrade();
   // Adds the tables of `sql` to a store of schema `from_version` and moves it one version on.
   Status AddTables(int64_t from_version, const char* sql);
   // Reads a snapshots row selected with kSnapshotColumns (sqlite_store.cpp).
