@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <optional>
 
 #include "agent/parsers/lines.h"
 
@@ -299,6 +300,100 @@ std::string MaskSecrets(std::string_view text, bool* masked) {
   return ApplySpans(text, std::move(spans));
 }
 
+namespace {
+
+// crontab(5): an environment setting is "name = value"; cron's load_env() reads a name
+// (optionally quoted) up to "=" or blank, then expects "=". nullopt: `p` is not one.
+std::optional<CronEntry> ParseVariable(std::string_view p, int64_t number) {
+  size_t i = 0;
+  std::string name;
+  if (p[0] == '"' || p[0] == '\'') {
+    size_t close = p.find(p[0], 1);
+    if (close != std::string_view::npos) {
+      name = std::string(p.substr(1, close - 1));
+      i = close + 1;
+    }
+  } else {
+    while (i < p.size() && p[i] != '=' && !IsBlank(p[i])) ++i;
+    name = std::string(p.substr(0, i));
+  }
+  size_t j = i;
+  while (j < p.size() && IsBlank(p[j])) ++j;
+  if (name.empty() || j >= p.size() || p[j] != '=') return std::nullopt;
+  std::string_view value = TrimBlank(p.substr(j + 1));
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+      value.back() == value.front()) {
+    value = value.substr(1, value.size() - 2);
+  }
+  CronEntry e;
+  e.line = number;
+  e.is_variable = true;
+  e.name = name;
+  if (IsSecretName(name)) {
+    e.value = std::string(kMask);
+    e.masked = true;
+  } else {
+    e.value = MaskSecrets(value, &e.masked);
+  }
+  return e;
+}
+
+// Returns the next blank-separated field of `s` and removes it (and the blanks before it).
+std::string_view NextField(std::string_view& s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  size_t n = 0;
+  while (n < s.size() && !IsBlank(s[n])) ++n;
+  std::string_view f = s.substr(0, n);
+  s.remove_prefix(n);
+  return f;
+}
+
+// An entry: five time fields or one @keyword, [user,] command. nullopt (with the reason in
+// `errors`): the line is ignored, as cron ignores it.
+std::optional<CronEntry> ParseEntry(std::string_view p, int64_t number, std::string_view path,
+                                    bool system, std::vector<SectionError>& errors) {
+  auto ignored = [&](std::string why) {
+    errors.push_back({std::string(path), number, std::move(why)});
+    return std::nullopt;
+  };
+  CronEntry e;
+  e.line = number;
+  std::string_view rest = p;
+  if (p.front() == '@') {
+    std::string_view kw = NextField(rest);
+    static const std::array<std::string_view, 8> kKeywords = {
+        "@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"};
+    if (std::find(kKeywords.begin(), kKeywords.end(), kw) == kKeywords.end()) {
+      return ignored("unknown @ schedule keyword; line ignored");
+    }
+    e.schedule = std::string(kw);
+  } else {
+    for (int k = 0; k < 5; ++k) {
+      std::string_view f = NextField(rest);
+      bool ok = !f.empty() && std::all_of(f.begin(), f.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '*' || c == '/' || c == ',' ||
+               c == '-' || c == '~';
+      });
+      if (!ok) {
+        return ignored("malformed schedule (field " + std::to_string(k + 1) + "); line ignored");
+      }
+      if (!e.schedule.empty()) e.schedule += ' ';
+      e.schedule += f;
+    }
+  }
+  if (system) {
+    std::string_view user = NextField(rest);
+    if (user.empty()) return ignored("entry without a user field; line ignored");
+    e.user = std::string(user);
+  }
+  while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
+  if (rest.empty()) return ignored("entry without a command; line ignored");
+  e.command = MaskSecrets(rest, &e.masked);
+  return e;
+}
+
+}  // namespace
+
 std::vector<CronEntry> ParseCrontab(std::string_view text, std::string_view path, bool system,
                                     std::vector<SectionError>& errors, size_t max_line) {
   std::vector<CronEntry> out;
@@ -315,97 +410,11 @@ std::vector<CronEntry> ParseCrontab(std::string_view text, std::string_view path
     std::string_view p = raw;
     while (!p.empty() && IsBlank(p.front())) p.remove_prefix(1);
     if (p.empty() || p.front() == '#') return true;
-    // crontab(5): an environment setting is "name = value"; cron's load_env() reads a name
-    // (optionally quoted) up to "=" or blank, then expects "=".
-    {
-      size_t i = 0;
-      std::string name;
-      if (p[0] == '"' || p[0] == '\'') {
-        size_t close = p.find(p[0], 1);
-        if (close != std::string_view::npos) {
-          name = std::string(p.substr(1, close - 1));
-          i = close + 1;
-        }
-      } else {
-        while (i < p.size() && p[i] != '=' && !IsBlank(p[i])) ++i;
-        name = std::string(p.substr(0, i));
-      }
-      size_t j = i;
-      while (j < p.size() && IsBlank(p[j])) ++j;
-      if (!name.empty() && j < p.size() && p[j] == '=') {
-        std::string_view value = TrimBlank(p.substr(j + 1));
-        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
-            value.back() == value.front()) {
-          value = value.substr(1, value.size() - 2);
-        }
-        CronEntry e;
-        e.line = number;
-        e.is_variable = true;
-        e.name = name;
-        if (IsSecretName(name)) {
-          e.value = std::string(kMask);
-          e.masked = true;
-        } else {
-          e.value = MaskSecrets(value, &e.masked);
-        }
-        out.push_back(std::move(e));
-        return true;
-      }
-    }
-    // An entry: five time fields or one @keyword, [user,] command.
-    auto next_field = [&](std::string_view& s) {
-      while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-      size_t n = 0;
-      while (n < s.size() && !IsBlank(s[n])) ++n;
-      std::string_view f = s.substr(0, n);
-      s.remove_prefix(n);
-      return f;
-    };
-    CronEntry e;
-    e.line = number;
-    std::string_view rest = p;
-    if (p.front() == '@') {
-      std::string_view kw = next_field(rest);
-      static const std::array<std::string_view, 8> kKeywords = {"@reboot",   "@yearly", "@annually",
-                                                                "@monthly",  "@weekly", "@daily",
-                                                                "@midnight", "@hourly"};
-      if (std::find(kKeywords.begin(), kKeywords.end(), kw) == kKeywords.end()) {
-        errors.push_back({std::string(path), number, "unknown @ schedule keyword; line ignored"});
-        return true;
-      }
-      e.schedule = std::string(kw);
-    } else {
-      for (int k = 0; k < 5; ++k) {
-        std::string_view f = next_field(rest);
-        bool ok = !f.empty() && std::all_of(f.begin(), f.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '*' || c == '/' || c == ',' ||
-                 c == '-' || c == '~';
-        });
-        if (!ok) {
-          errors.push_back(
-              {std::string(path), number,
-               "malformed schedule (field " + std::to_string(k + 1) + "); line ignored"});
-          return true;
-        }
-        if (!e.schedule.empty()) e.schedule += ' ';
-        e.schedule += f;
-      }
-    }
-    if (system) {
-      std::string_view user = next_field(rest);
-      if (user.empty()) {
-        errors.push_back({std::string(path), number, "entry without a user field; line ignored"});
-        return true;
-      }
-      e.user = std::string(user);
-    }
-    while (!rest.empty() && IsBlank(rest.front())) rest.remove_prefix(1);
-    if (rest.empty()) {
-      errors.push_back({std::string(path), number, "entry without a command; line ignored"});
+    if (auto var = ParseVariable(p, number)) {
+      out.push_back(std::move(*var));
       return true;
     }
-    e.command = MaskSecrets(rest, &e.masked);
-    out.push_back(std::move(e));
+    if (auto entry = ParseEntry(p, number, path, system, errors)) out.push_back(std::move(*entry));
     return true;
   });
   cap.Finish();

@@ -574,6 +574,48 @@ void WriteWalk(const WalkOptions& wo, const WalkResult& walk, Section& out) {
   out.data["skipped_truncated"] = walk.skipped_count > walk.skipped.size();
 }
 
+// Sorts `setid` by path and looks up their packages (dpkg's lists, for these paths only);
+// errors reading the lists go to `out` (no dpkg database at all is not an error).
+DpkgLookup LookUpSetIdPackages(const Fs& fs, std::vector<SetIdFile>& setid, Section& out) {
+  std::sort(setid.begin(), setid.end(),
+            [](const SetIdFile& a, const SetIdFile& b) { return a.path < b.path; });
+  std::vector<std::string> setid_paths;
+  for (const auto& f : setid) setid_paths.push_back(f.path);
+  DpkgLookup dpkg;
+  if (!setid_paths.empty()) {
+    dpkg = LookUpPackages(fs, setid_paths);
+  } else {
+    dpkg.merged_usr = MergedUsrDirs(fs);
+  }
+  if (!dpkg.status.ok() && dpkg.status.code() != StatusCode::kNotFound) {
+    out.AddError(std::string(kDpkgInfoDir), std::nullopt,
+                 "cannot read dpkg's file lists: " + dpkg.status.message());
+  }
+  for (const auto& e : dpkg.errors) out.AddError(e.path, e.line, e.message);
+  return dpkg;
+}
+
+// The SUID/SGID items, bounded, with the files not kept counted; hashing errors go to `out`
+// (at most kMaxHashErrors, then their count).
+BoundedItems ListSetIdFiles(const std::vector<SetIdFile>& setid, const Findings& found,
+                            const DpkgLookup& dpkg, const SweepLimits& limits, Section& out) {
+  const bool dpkg_ok = dpkg.status.ok();
+  BoundedItems setid_list(limits.max_items, limits.max_list_bytes);
+  setid_list.CountMore(found.setid_total() - setid.size());
+  size_t hash_errors = 0;
+  for (const auto& f : setid) {
+    if (f.io_error && ++hash_errors <= kMaxHashErrors) {
+      out.AddError(f.path, std::nullopt, f.hash_error);
+    }
+    setid_list.Add(SetIdItem(f, found.names(), dpkg, dpkg_ok));
+  }
+  if (hash_errors > kMaxHashErrors) {
+    out.AddError("", std::nullopt,
+                 std::to_string(hash_errors - kMaxHashErrors) + " more hashing errors not listed");
+  }
+  return setid_list;
+}
+
 }  // namespace
 
 void SweepReader::Collect(CollectContext& ctx, Section& out) {
@@ -611,36 +653,9 @@ void SweepReader::Collect(CollectContext& ctx, Section& out) {
   }
 
   // 3. Packages of the SUID/SGID files: one pass over dpkg's lists, for these paths only.
-  std::sort(setid.begin(), setid.end(),
-            [](const SetIdFile& a, const SetIdFile& b) { return a.path < b.path; });
-  std::vector<std::string> setid_paths;
-  for (const auto& f : setid) setid_paths.push_back(f.path);
-  DpkgLookup dpkg;
-  if (!setid_paths.empty()) {
-    dpkg = LookUpPackages(fs, setid_paths);
-  } else {
-    dpkg.merged_usr = MergedUsrDirs(fs);
-  }
+  DpkgLookup dpkg = LookUpSetIdPackages(fs, setid, out);
   const bool dpkg_ok = dpkg.status.ok();
-  if (!dpkg_ok && dpkg.status.code() != StatusCode::kNotFound) {
-    out.AddError(std::string(kDpkgInfoDir), std::nullopt,
-                 "cannot read dpkg's file lists: " + dpkg.status.message());
-  }
-  for (const auto& e : dpkg.errors) out.AddError(e.path, e.line, e.message);
-
-  BoundedItems setid_list(limits_.max_items, limits_.max_list_bytes);
-  setid_list.CountMore(found.setid_total() - setid.size());
-  size_t hash_errors = 0;
-  for (const auto& f : setid) {
-    if (f.io_error && ++hash_errors <= kMaxHashErrors) {
-      out.AddError(f.path, std::nullopt, f.hash_error);
-    }
-    setid_list.Add(SetIdItem(f, found.names(), dpkg, dpkg_ok));
-  }
-  if (hash_errors > kMaxHashErrors) {
-    out.AddError("", std::nullopt,
-                 std::to_string(hash_errors - kMaxHashErrors) + " more hashing errors not listed");
-  }
+  BoundedItems setid_list = ListSetIdFiles(setid, found, dpkg, limits_, out);
 
   // 4. The section: what was walked and skipped, the limits, the bounded lists.
   WriteWalk(wo, walk, out);
