@@ -1,7 +1,7 @@
 // Internal to the sudoers parser files (agent/parsers/sudoers*.cpp), not for sections: the
 // declarations they share. The public interface is agent/parsers/sudoers.h.
 // The files follow sudo 1.9.13's plugins/sudoers: sudoers_lexer.cpp (toke.l, toke_util.c),
-// sudoers.cpp (gram.y).
+// sudoers.cpp (gram.y), sudoers_include.cpp (toke.l's @include/@includedir).
 #pragma once
 
 #include <cctype>
@@ -113,7 +113,8 @@ class Lexer {
   int64_t line_ = 1;
 };
 
-// The grammar (gram.y, sudoers.cpp): parses one file's text into a Policy, one entry at a time.
+// The grammar (gram.y, sudoers.cpp; include directives in sudoers_include.cpp): parses one file's
+// text into a Policy, one entry at a time.
 class Parser : private Lexer {
  public:
   Parser(std::string_view text, std::string_view path, std::string_view short_host, Policy& policy,
@@ -174,7 +175,7 @@ class Parser : private Lexer {
   bool ParseBinding(DefaultsType type, std::vector<Member>& out);
   bool ParseDefaults(int64_t line);
 
-  // ---- includes --------------------------------------------------------------------------
+  // ---- includes (sudoers_include.cpp) ----------------------------------------------------
 
   bool ParseInclude(bool is_dir, int64_t line);
 
