@@ -1,7 +1,8 @@
 // Internal to the sudoers parser files (agent/parsers/sudoers*.cpp), not for sections: the
 // declarations they share. The public interface is agent/parsers/sudoers.h.
 // The files follow sudo 1.9.13's plugins/sudoers: sudoers_lexer.cpp (toke.l, toke_util.c),
-// sudoers.cpp (gram.y), sudoers_include.cpp (toke.l's @include/@includedir).
+// sudoers.cpp (gram.y), sudoers_include.cpp (toke.l's @include/@includedir), sudoers_alias.cpp
+// (alias.c).
 #pragma once
 
 #include <cctype>
@@ -113,8 +114,8 @@ class Lexer {
   int64_t line_ = 1;
 };
 
-// The grammar (gram.y, sudoers.cpp; include directives in sudoers_include.cpp): parses one file's
-// text into a Policy, one entry at a time.
+// The grammar (gram.y, sudoers.cpp; include directives in sudoers_include.cpp, aliases in
+// sudoers_alias.cpp): parses one file's text into a Policy, one entry at a time.
 class Parser : private Lexer {
  public:
   Parser(std::string_view text, std::string_view path, std::string_view short_host, Policy& policy,
@@ -166,7 +167,7 @@ class Parser : private Lexer {
   static void CarryOver(const CmndSpec& prev, CmndSpec& cs);
   bool ParseUserSpec(int64_t line);
 
-  // ---- aliases ---------------------------------------------------------------------------
+  // ---- aliases (sudoers_alias.cpp) -------------------------------------------------------
 
   bool ParseAliases(AliasType type);
 
