@@ -2,7 +2,7 @@
 // declarations they share. The public interface is agent/parsers/sudoers.h.
 // The files follow sudo 1.9.13's plugins/sudoers: sudoers_lexer.cpp (toke.l, toke_util.c),
 // sudoers.cpp (gram.y), sudoers_include.cpp (toke.l's @include/@includedir), sudoers_alias.cpp
-// (alias.c).
+// (alias.c), sudoers_defaults.cpp (defaults.c).
 #pragma once
 
 #include <cctype>
@@ -115,7 +115,8 @@ class Lexer {
 };
 
 // The grammar (gram.y, sudoers.cpp; include directives in sudoers_include.cpp, aliases in
-// sudoers_alias.cpp): parses one file's text into a Policy, one entry at a time.
+// sudoers_alias.cpp, Defaults in sudoers_defaults.cpp): parses one file's text into a Policy, one
+// entry at a time.
 class Parser : private Lexer {
  public:
   Parser(std::string_view text, std::string_view path, std::string_view short_host, Policy& policy,
@@ -171,7 +172,7 @@ class Parser : private Lexer {
 
   bool ParseAliases(AliasType type);
 
-  // ---- Defaults --------------------------------------------------------------------------
+  // ---- Defaults (sudoers_defaults.cpp) ---------------------------------------------------
 
   bool ParseBinding(DefaultsType type, std::vector<Member>& out);
   bool ParseDefaults(int64_t line);
