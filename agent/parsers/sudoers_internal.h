@@ -2,7 +2,7 @@
 // declarations they share. The public interface is agent/parsers/sudoers.h.
 // The files follow sudo 1.9.13's plugins/sudoers: sudoers_lexer.cpp (toke.l, toke_util.c),
 // sudoers.cpp (gram.y), sudoers_include.cpp (toke.l's @include/@includedir), sudoers_alias.cpp
-// (alias.c), sudoers_defaults.cpp (defaults.c).
+// (alias.c), sudoers_defaults.cpp (defaults.c), sudoers_time.cpp (timeout.c, gentime.c).
 #pragma once
 
 #include <cctype>
