@@ -1,6 +1,7 @@
-// Aliases: sudo 1.9.13's plugins/sudoers/gram.y alias rules (User_Alias, Runas_Alias,
-// Host_Alias, Cmnd_Alias) and alias.c's lookups, with the expansion cvtsudoers -e does (sudoers(5),
-// "Aliases"); sudo itself never expands aliases, so the bounds on expansion are ours.
+// Aliases: sudo 1.9.13's plugins/sudoers/gram.y alias rules (User_Alias, Runas_Alias, Host_Alias,
+// Cmnd_Alias) and alias.c (alias_add()'s "already defined", alias_type_to_string()); sudoers(5),
+// "Aliases". AliasExpander expands them as cvtsudoers -e does; sudo itself never expands
+// aliases, so the bounds on expansion are ours.
 #include <iterator>
 #include <string>
 #include <utility>

@@ -1,6 +1,6 @@
-// Defaults entries: sudo 1.9.13's plugins/sudoers/gram.y defaults rules with toke.l's GOTDEFS
-// state (bindings Defaults:, @, >, !) and defaults.c's types (sudoers(5), "Defaults"). The
-// values are kept as written: which parameters exist and what they mean is the sudo section's.
+// Defaults entries: sudo 1.9.13's plugins/sudoers/gram.y defaults rules (Defaults, Defaults:,
+// Defaults@, Defaults>, Defaults!) with toke.l's GOTDEFS state; sudoers(5), "Defaults". Values
+// are kept as written: what a parameter means (defaults.c) is the sudo section's.
 #include <string>
 #include <utility>
 #include <vector>
