@@ -1,3 +1,7 @@
+// The sudoers grammar: sudo 1.9.13's plugins/sudoers/gram.y as a recursive-descent parser over
+// the EBNF of sudoers(5) ("User specification", "Runas_Spec", "Option_Spec", "Tag_Spec"), with
+// gram.y's error recovery (a syntax error skips to the end of the entry). The tokens come from
+// sudoers_lexer.cpp; ParseSudoersText() and AddBoundedError() are the entry points.
 #include "agent/parsers/sudoers.h"
 
 #include <regex.h>
@@ -5,38 +9,18 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cstdio>
-#include <cstring>
-#include <deque>
-#include <set>
 
-#include "common/time.h"
+#include "agent/parsers/sudoers_internal.h"
 
 namespace tidemark::agent::sudoers {
+namespace internal {
 namespace {
 
 // At most this many errors are reported per file (binary garbage would yield one per line).
 constexpr int kMaxErrorsPerFile = 50;
-// Entries of one include directory that are looked at (stat, read); the rest are reported.
-constexpr size_t kMaxDirEntries = 10000;
+
 // sudoers(5) "Regular expressions": "limited to 1024 characters".
 constexpr size_t kMaxRegexLen = 1024;
-
-bool IsBlank(char c) { return c == ' ' || c == '\t'; }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
-bool IsHex(char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }
-bool IsSpaceClass(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-bool In(char c, std::string_view set) { return set.find(c) != std::string_view::npos; }
-
-// What a parsed member costs against kMaxParsedBytes.
-uint64_t MemberCost(const Member& m) {
-  uint64_t cost = sizeof(Member) + m.name.size() + m.args.size();
-  for (const auto& d : m.digests) cost += sizeof(Digest) + d.algorithm.size() + d.value.size();
-  return cost;
-}
 
 uint64_t ListCost(const std::optional<std::vector<Member>>& list) {
   uint64_t cost = 0;
@@ -46,1513 +30,641 @@ uint64_t ListCost(const std::optional<std::vector<Member>>& list) {
   return cost;
 }
 
+}  // namespace
+
+// What a parsed member costs against kMaxParsedBytes.
+uint64_t MemberCost(const Member& m) {
+  uint64_t cost = sizeof(Member) + m.name.size() + m.args.size();
+  for (const auto& d : m.digests) cost += sizeof(Digest) + d.algorithm.size() + d.value.size();
+  return cost;
+}
+
 uint64_t StringCost(const std::optional<std::string>& s) { return s ? s->size() : 0; }
 
-int HexVal(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// toke_util.c fill_txt(): copies `src`, collapsing "\xHH" to a byte and "\c" to "c".
-std::string Unescape(std::string_view src) {
-  std::string out;
-  out.reserve(src.size());
-  for (size_t i = 0; i < src.size(); ++i) {
-    if (src[i] == '\\' && i + 1 < src.size()) {
-      if (src[i + 1] == 'x' && i + 3 < src.size() && HexVal(src[i + 2]) >= 0 &&
-          HexVal(src[i + 3]) >= 0) {
-        out.push_back(static_cast<char>(HexVal(src[i + 2]) * 16 + HexVal(src[i + 3])));
-        i += 3;
-      } else {
-        out.push_back(src[i + 1]);
-        ++i;
-      }
-    } else {
-      out.push_back(src[i]);
-    }
+void Parser::Run() {
+  size_t nul = t_.find('\0');
+  if (nul != std::string_view::npos) {
+    Error(LineAt(nul), "NUL byte in sudoers file (binary data?)");
   }
-  return out;
-}
-
-// toke_util.c fill_cmnd(): strips a backslash before one of sudo's special characters.
-std::string UnescapeCommand(std::string_view src) {
-  std::string out;
-  out.reserve(src.size());
-  for (size_t i = 0; i < src.size(); ++i) {
-    if (src[i] == '\\' && i + 1 < src.size() && In(src[i + 1], ",:= \t#")) {
-      out.push_back(src[++i]);
-    } else {
-      out.push_back(src[i]);
-    }
-  }
-  return out;
-}
-
-constexpr std::array<std::string_view, 16> kTagNames = {
-    "NOPASSWD",  "PASSWD",      "NOEXEC",     "EXEC",         "SETENV", "NOSETENV",
-    "LOG_INPUT", "NOLOG_INPUT", "LOG_OUTPUT", "NOLOG_OUTPUT", "MAIL",   "NOMAIL",
-    "FOLLOW",    "NOFOLLOW",    "INTERCEPT",  "NOINTERCEPT"};
-
-// Option_Spec reserved words (toke.l; ROLE/TYPE because Debian builds sudo with SELinux,
-// APPARMOR_PROFILE/PRIVS/LIMITPRIVS are plain alias names in that build).
-constexpr std::array<std::string_view, 7> kOptionNames = {"TIMEOUT", "NOTBEFORE", "NOTAFTER", "CWD",
-                                                          "CHROOT",  "ROLE",      "TYPE"};
-
-size_t DigestLen(std::string_view alg) {
-  if (alg == "sha224") return 28;
-  if (alg == "sha256") return 32;
-  if (alg == "sha384") return 48;
-  if (alg == "sha512") return 64;
-  return 0;
-}
-
-enum class T {
-  kEol,        // newline, comment or end of input (not consumed)
-  kChar,       // one of ( ) , = : !
-  kWord,       // WORD or ID (unescaped in text)
-  kString,     // a double-quoted string that is a WORD
-  kAlias,      // [A-Z][A-Z0-9_]*
-  kAll,        // ALL
-  kUserGroup,  // %...
-  kNetgroup,   // +...
-  kNtwkAddr,   // address or network
-  kPath,       // a command path (start..end in the text)
-  kRegex,      // a command regex
-  kSudoedit,   // sudoedit
-  kDigestAlg,  // sha224 ... sha512
-  kTag,        // NOPASSWD: etc. (colon consumed)
-  kOption,     // CWD, CHROOT, ...
-  kError,      // a lexical error (message in text)
-};
-
-struct Tok {
-  T type = T::kEol;
-  char ch = 0;
-  std::string text;
-  int64_t line = 0;
-  size_t start = 0;
-  size_t end = 0;
-};
-
-enum class ListKind { kUser, kRunasUser, kRunasGroup, kHost };
-
-class Parser {
- public:
-  Parser(std::string_view text, std::string_view path, std::string_view short_host, Policy& policy,
-         const std::function<void(const IncludeRequest&)>& on_include)
-      : t_(text), path_(path), short_host_(short_host), policy_(policy), on_include_(on_include) {}
-
-  void Run() {
-    size_t nul = t_.find('\0');
-    if (nul != std::string_view::npos) {
-      Error(LineAt(nul), "NUL byte in sudoers file (binary data?)");
-    }
-    while (!policy_.parse_stopped) {
-      SkipSpace();
-      if (pos_ >= t_.size()) break;
-      if (!ParseEntry()) RecoverToEol();
-    }
-  }
-
- private:
-  // ---- errors ----------------------------------------------------------------------------
-
-  int64_t LineAt(size_t offset) const {
-    return 1 + std::count(t_.begin(), t_.begin() + static_cast<std::ptrdiff_t>(offset), '\n');
-  }
-
-  void Error(int64_t line, std::string message) {
-    ++errors_;
-    if (errors_ < kMaxErrorsPerFile) {
-      AddBoundedError(policy_.errors, {std::string(path_), line, std::move(message)});
-    } else if (errors_ == kMaxErrorsPerFile) {
-      AddBoundedError(
-          policy_.errors,
-          {std::string(path_), line, "too many errors in this file; further errors not reported"});
-    }
-  }
-
-  // Charges `bytes` of parsed structure against kMaxParsedBytes; once it is exceeded, parsing
-  // stops (this file and every later one) with one error here.
-  bool Charge(uint64_t bytes) {
-    if (policy_.parse_stopped) return false;
-    policy_.parsed_bytes += bytes;
-    if (policy_.parsed_bytes <= kMaxParsedBytes) return true;
-    policy_.parse_stopped = true;
-    AddBoundedError(policy_.errors, {std::string(path_), line_,
-                                     "sudoers too large: its parsed entries exceed " +
-                                         std::to_string(kMaxParsedBytes >> 20) +
-                                         " MiB; this entry and everything after it are not read"});
-    return false;
-  }
-
-  bool SyntaxError(const Tok& tok) {
-    if (tok.type == T::kError) {
-      Error(tok.line, tok.text);
-    } else {
-      Error(tok.line, "syntax error");
-    }
-    return false;
-  }
-
-  // ---- character level -------------------------------------------------------------------
-
-  // Length of "\\[ \t]*\r?\n" at i (a line continuation), or 0.
-  size_t ContinuationLen(size_t i) const {
-    if (i >= t_.size() || t_[i] != '\\') return 0;
-    size_t j = i + 1;
-    while (j < t_.size() && IsBlank(t_[j])) ++j;
-    if (j < t_.size() && t_[j] == '\r') ++j;
-    if (j < t_.size() && t_[j] == '\n') return j + 1 - i;
-    return 0;
-  }
-
-  // toke.l: "<*>[[:blank:]]+" and "<*>\\[[:blank:]]*\r?\n" are thrown away.
-  bool SkipSpace() {
-    bool saw = false;
-    while (pos_ < t_.size()) {
-      if (IsBlank(t_[pos_])) {
-        ++pos_;
-        saw = true;
-      } else if (size_t n = ContinuationLen(pos_)) {
-        pos_ += n;
-        ++line_;
-        saw = true;
-      } else {
-        break;
-      }
-    }
-    return saw;
-  }
-
-  bool AtNewline(size_t i) const {
-    return i >= t_.size() || t_[i] == '\n' ||
-           (t_[i] == '\r' && i + 1 < t_.size() && t_[i + 1] == '\n');
-  }
-
-  // toke.l ID: #-?[0-9]+ ; returns its length at i or 0.
-  size_t IdLen(size_t i) const {
-    if (i >= t_.size() || t_[i] != '#') return 0;
-    size_t j = i + 1;
-    if (j < t_.size() && t_[j] == '-') ++j;
-    size_t d = j;
-    while (j < t_.size() && IsDigit(t_[j])) ++j;
-    return j > d ? j - i : 0;
-  }
-
-  // A '#' at i starts a comment unless it is an ID ("#123", "#-1").
-  bool IsCommentAt(size_t i) const { return i < t_.size() && t_[i] == '#' && IdLen(i) == 0; }
-
-  // toke.l WORD: ([^#>!=:,\(\) \t\r\n\\\"]|\\[^\t\n])+
-  size_t WordLen(size_t i) const {
-    size_t j = i;
-    while (j < t_.size()) {
-      char c = t_[j];
-      if (c == '\\') {
-        if (j + 1 < t_.size() && t_[j + 1] != '\t' && t_[j + 1] != '\n' && t_[j + 1] != '\0') {
-          j += 2;
-          continue;
-        }
-        break;
-      }
-      if (c == '\0' || In(c, "#>!=:,() \t\r\n\"")) break;
-      ++j;
-    }
-    return j - i;
-  }
-
-  // toke.l PATH: \/(\\[\,:= \t#]|[^\,:=\\ \t\r\n#])+
-  size_t PathLen(size_t i) const {
-    if (i >= t_.size() || t_[i] != '/') return 0;
-    size_t j = i + 1;
-    while (j < t_.size()) {
-      char c = t_[j];
-      if (c == '\\') {
-        if (j + 1 < t_.size() && In(t_[j + 1], ",:= \t#")) {
-          j += 2;
-          continue;
-        }
-        break;
-      }
-      if (c == '\0' || In(c, ",:= \t\r\n#")) break;
-      ++j;
-    }
-    return j > i + 1 ? j - i : 0;
-  }
-
-  // toke.l REGEX: \^([^#\r\n\$]|\\[#\$])*\$
-  size_t RegexLen(size_t i) const {
-    if (i >= t_.size() || t_[i] != '^') return 0;
-    size_t j = i + 1;
-    while (j < t_.size()) {
-      char c = t_[j];
-      if (c == '\\' && j + 1 < t_.size() && (t_[j + 1] == '#' || t_[j + 1] == '$')) {
-        j += 2;
-        continue;
-      }
-      if (c == '$') return j + 1 - i;
-      if (c == '#' || c == '\r' || c == '\n' || c == '\0') return 0;
-      ++j;
-    }
-    return 0;
-  }
-
-  // toke.l OCTET; returns its length at i or 0 (greedy).
-  size_t OctetLen(size_t i) const {
-    size_t j = i;
-    int v = 0;
-    while (j < t_.size() && j - i < 3 && IsDigit(t_[j])) v = v * 10 + (t_[j++] - '0');
-    size_t n = j - i;
-    if (n == 0) return 0;
-    if (n == 3 && (v > 255 || (t_[i] != '1' && t_[i] != '2'))) return 2;
-    return n;
-  }
-
-  size_t Ipv4Len(size_t i) const {
-    size_t j = i;
-    for (int k = 0; k < 4; ++k) {
-      if (k > 0) {
-        if (j >= t_.size() || t_[j] != '.') return 0;
-        ++j;
-      }
-      size_t n = OctetLen(j);
-      if (n == 0) return 0;
-      j += n;
-    }
-    return j - i;
-  }
-
-  // {IPV4ADDR}(\/{IPV4ADDR}|\/[0-9]+)? and an approximation of {IPV6ADDR}(\/...)?: returns the
-  // length of the address at i, or 0. Sets *ipv6 when it is an IPv6 form.
-  size_t AddrLen(size_t i, bool* ipv6) const {
-    *ipv6 = false;
-    if (size_t n = Ipv4Len(i)) {
-      size_t j = i + n;
-      if (j < t_.size() && t_[j] == '/') {
-        if (size_t m = Ipv4Len(j + 1)) {
-          j += 1 + m;
-        } else {
-          size_t k = j + 1;
-          while (k < t_.size() && k - j <= 2 && IsDigit(t_[k])) ++k;
-          if (k > j + 1) j = k;
-        }
-      }
-      return j - i;
-    }
-    size_t j = i;
-    int colons = 0;
-    while (j < t_.size() && (IsHex(t_[j]) || t_[j] == ':' || t_[j] == '.')) {
-      if (t_[j] == ':') ++colons;
-      ++j;
-    }
-    if (colons < 2) return 0;
-    *ipv6 = true;
-    if (j < t_.size() && t_[j] == '/') {
-      size_t k = j + 1;
-      while (k < t_.size() && (IsHex(t_[k]) || t_[k] == ':')) ++k;
-      if (k > j + 1) j = k;
-    }
-    return j - i;
-  }
-
-  // Length of [A-Z][A-Z0-9_]* at i.
-  size_t UpperRunLen(size_t i) const {
-    if (i >= t_.size() || !IsUpper(t_[i])) return 0;
-    size_t j = i + 1;
-    while (j < t_.size() && (IsUpper(t_[j]) || IsDigit(t_[j]) || t_[j] == '_')) ++j;
-    return j - i;
-  }
-
-  // ---- tokens ----------------------------------------------------------------------------
-
-  // Reads a double-quoted string at pos_ (toke.l INSTR): only \" is unescaped, a continuation
-  // inside is removed, a line break is an error.
-  Tok LexString() {
-    Tok tok;
-    tok.line = line_;
-    tok.start = pos_;
-    size_t j = pos_ + 1;
-    std::string s;
-    while (true) {
-      if (j >= t_.size() || AtNewline(j)) {
-        pos_ = j;
-        tok.type = T::kError;
-        tok.text = "unexpected line break in string";
-        return tok;
-      }
-      char c = t_[j];
-      if (c == '"') {
-        ++j;
-        break;
-      }
-      if (c == '\\') {
-        size_t k = j + 1;
-        while (k < t_.size() && IsBlank(t_[k])) ++k;
-        if (k < t_.size() && t_[k] == '\r') ++k;
-        if (k < t_.size() && t_[k] == '\n') {
-          ++line_;
-          ++k;
-          while (k < t_.size() && IsBlank(t_[k])) ++k;
-          j = k;
-          continue;
-        }
-        if (j + 1 < t_.size() && t_[j + 1] == '"') {
-          s.push_back('"');
-          j += 2;
-          continue;
-        }
-      }
-      s.push_back(c);
-      ++j;
-    }
-    pos_ = j;
-    tok.end = j;
-    if (s.empty()) {
-      tok.type = T::kError;
-      tok.text = "empty string";
-      return tok;
-    }
-    tok.text = std::move(s);
-    tok.type = T::kString;
-    return tok;
-  }
-
-  // Classifies a quoted string as sudo does in INITIAL/GOTDEFS state.
-  static Tok ClassifyString(Tok tok) {
-    if (tok.type != T::kString) return tok;
-    if (tok.text[0] == '%') {
-      if (tok.text == "%" || tok.text == "%:") {
-        tok.type = T::kError;
-        tok.text = "empty group";
-      } else {
-        tok.type = T::kUserGroup;
-      }
-    } else if (tok.text[0] == '+') {
-      if (tok.text == "+") {
-        tok.type = T::kError;
-        tok.text = "empty netgroup";
-      } else {
-        tok.type = T::kNetgroup;
-      }
-    } else {
-      tok.type = T::kWord;
-    }
-    return tok;
-  }
-
-  // The INITIAL-state lexer (toke.l), returning one token and advancing past it.
-  Tok Lex() {
-    while (true) {
-      SkipSpace();
-      Tok tok;
-      tok.line = line_;
-      tok.start = pos_;
-      if (pos_ >= t_.size() || AtNewline(pos_)) {
-        tok.type = T::kEol;
-        return tok;
-      }
-      char c = t_[pos_];
-      if (c == '#') {
-        if (size_t n = IdLen(pos_)) {
-          tok.type = T::kWord;
-          tok.text = std::string(t_.substr(pos_, n));
-          pos_ += n;
-          tok.end = pos_;
-          return tok;
-        }
-        tok.type = T::kEol;  // a comment
-        return tok;
-      }
-      if (c == '"') return ClassifyString(LexString());
-      if (c == '!') {
-        size_t j = pos_;
-        while (j < t_.size() && t_[j] == '!') ++j;
-        size_t n = j - pos_;
-        pos_ = j;
-        if (n % 2 == 1) {  // "<*>!+": an odd number negates, an even number cancels out
-          tok.type = T::kChar;
-          tok.ch = '!';
-          return tok;
-        }
-        continue;
-      }
-      if (In(c, "(),=:")) {
-        ++pos_;
-        tok.type = T::kChar;
-        tok.ch = c;
-        tok.end = pos_;
-        return tok;
-      }
-      if (c == '+' || c == '%') {
-        size_t j = pos_ + 1;
-        if (c == '%' && j < t_.size() && t_[j] == ':') ++j;
-        size_t n = c == '%' && IdLen(j) ? IdLen(j) : WordLen(j);
-        if (n == 0) {
-          ++pos_;
-          tok.type = T::kError;
-          tok.text = c == '+' ? "empty netgroup" : "empty group";
-          return tok;
-        }
-        tok.type = c == '+' ? T::kNetgroup : T::kUserGroup;
-        tok.text = Unescape(t_.substr(pos_, j + n - pos_));
-        pos_ = j + n;
-        tok.end = pos_;
-        return tok;
-      }
-      size_t wl = WordLen(pos_);
-      bool ipv6 = false;
-      size_t al = AddrLen(pos_, &ipv6);
-      if (al > 0 && al >= wl) {
-        std::string addr(t_.substr(pos_, al));
-        pos_ += al;
-        tok.end = pos_;
-        // toke_util.c ipv6_valid(): at most one "::" before the netmask.
-        size_t slash = addr.find('/');
-        std::string_view a = std::string_view(addr).substr(0, slash);
-        if (ipv6 && a.find("::") != a.rfind("::")) {
-          tok.type = T::kError;
-          tok.text = "invalid IPv6 address";
-          return tok;
-        }
-        tok.type = T::kNtwkAddr;
-        tok.text = std::move(addr);
-        return tok;
-      }
-      size_t ul = UpperRunLen(pos_);
-      if (ul > 0) {
-        std::string_view name = t_.substr(pos_, ul);
-        if (std::find(kTagNames.begin(), kTagNames.end(), name) != kTagNames.end()) {
-          size_t j = pos_ + ul;
-          while (j < t_.size() && IsBlank(t_[j])) ++j;
-          if (j < t_.size() && t_[j] == ':') {  // "NOPASSWD[[:blank:]]*:"
-            tok.type = T::kTag;
-            tok.text = std::string(name);
-            pos_ = j + 1;
-            tok.end = pos_;
-            return tok;
-          }
-        }
-      }
-      if (size_t pl = PathLen(pos_); pl > 0 && pl >= wl) {
-        tok.type = T::kPath;
-        tok.end = pos_ + pl;
-        pos_ += pl;
-        return tok;
-      }
-      if (size_t rl = RegexLen(pos_); rl > 0 && rl >= wl) {
-        tok.type = T::kRegex;
-        tok.end = pos_ + rl;
-        pos_ += rl;
-        return tok;
-      }
-      if (wl == 0) {
-        ++pos_;
-        tok.type = T::kError;
-        tok.text = "syntax error";
-        return tok;
-      }
-      std::string_view raw = t_.substr(pos_, wl);
-      pos_ += wl;
-      tok.end = pos_;
-      if (raw == "ALL") {
-        tok.type = T::kAll;
-      } else if (ul == wl &&
-                 std::find(kOptionNames.begin(), kOptionNames.end(), raw) != kOptionNames.end()) {
-        tok.type = T::kOption;
-        tok.text = std::string(raw);
-      } else if (ul == wl) {
-        tok.type = T::kAlias;
-        tok.text = std::string(raw);
-      } else if (raw == "sudoedit") {
-        tok.type = T::kSudoedit;
-        tok.text = "sudoedit";
-      } else if (DigestLen(raw) != 0) {
-        tok.type = T::kDigestAlg;
-        tok.text = std::string(raw);
-      } else {
-        tok.type = T::kWord;
-        tok.text = Unescape(raw);
-      }
-      return tok;
-    }
-  }
-
-  Tok Peek() {
-    size_t p = pos_;
-    int64_t l = line_;
-    Tok tok = Lex();
-    pos_ = p;
-    line_ = l;
-    return tok;
-  }
-
-  bool IsChar(const Tok& tok, char c) const { return tok.type == T::kChar && tok.ch == c; }
-
-  bool Expect(char c) {
-    Tok tok = Lex();
-    if (IsChar(tok, c)) return true;
-    return SyntaxError(tok);
-  }
-
-  // Consumes the end of an entry: optional comment, then the newline (or end of input).
-  bool ExpectEol() {
+  while (!policy_.parse_stopped) {
     SkipSpace();
-    if (pos_ >= t_.size()) return true;
-    if (IsCommentAt(pos_)) {
-      while (pos_ < t_.size() && t_[pos_] != '\n') ++pos_;
+    if (pos_ >= t_.size()) break;
+    if (!ParseEntry()) RecoverToEol();
+  }
+}
+
+// ---- errors ----------------------------------------------------------------------------
+
+int64_t Parser::LineAt(size_t offset) const {
+  return 1 + std::count(t_.begin(), t_.begin() + static_cast<std::ptrdiff_t>(offset), '\n');
+}
+
+void Parser::Error(int64_t line, std::string message) {
+  ++errors_;
+  if (errors_ < kMaxErrorsPerFile) {
+    AddBoundedError(policy_.errors, {std::string(path_), line, std::move(message)});
+  } else if (errors_ == kMaxErrorsPerFile) {
+    AddBoundedError(policy_.errors, {std::string(path_), line,
+                                     "too many errors in this file; further errors not reported"});
+  }
+}
+
+// Charges `bytes` of parsed structure against kMaxParsedBytes; once it is exceeded, parsing
+// stops (this file and every later one) with one error here.
+bool Parser::Charge(uint64_t bytes) {
+  if (policy_.parse_stopped) return false;
+  policy_.parsed_bytes += bytes;
+  if (policy_.parsed_bytes <= kMaxParsedBytes) return true;
+  policy_.parse_stopped = true;
+  AddBoundedError(policy_.errors, {std::string(path_), line_,
+                                   "sudoers too large: its parsed entries exceed " +
+                                       std::to_string(kMaxParsedBytes >> 20) +
+                                       " MiB; this entry and everything after it are not read"});
+  return false;
+}
+
+bool Parser::SyntaxError(const Tok& tok) {
+  if (tok.type == T::kError) {
+    Error(tok.line, tok.text);
+  } else {
+    Error(tok.line, "syntax error");
+  }
+  return false;
+}
+
+// ---- expected tokens, error recovery ---------------------------------------------------
+
+bool Parser::Expect(char c) {
+  Tok tok = Lex();
+  if (IsChar(tok, c)) return true;
+  return SyntaxError(tok);
+}
+
+// Consumes the end of an entry: optional comment, then the newline (or end of input).
+bool Parser::ExpectEol() {
+  SkipSpace();
+  if (pos_ >= t_.size()) return true;
+  if (IsCommentAt(pos_)) {
+    while (pos_ < t_.size() && t_[pos_] != '\n') ++pos_;
+  }
+  if (pos_ >= t_.size()) return true;
+  if (t_[pos_] == '\r' && pos_ + 1 < t_.size() && t_[pos_ + 1] == '\n') ++pos_;
+  if (t_[pos_] == '\n') {
+    ++pos_;
+    ++line_;
+    return true;
+  }
+  Tok tok = Lex();
+  return SyntaxError(tok);
+}
+
+// gram.y "error '\n'": discards the rest of the entry (its continuation lines included).
+void Parser::RecoverToEol() {
+  while (pos_ < t_.size()) {
+    if (size_t n = ContinuationLen(pos_)) {
+      pos_ += n;
+      ++line_;
+      continue;
     }
-    if (pos_ >= t_.size()) return true;
-    if (t_[pos_] == '\r' && pos_ + 1 < t_.size() && t_[pos_ + 1] == '\n') ++pos_;
-    if (t_[pos_] == '\n') {
+    char c = t_[pos_];
+    if (c == '\n') {
       ++pos_;
       ++line_;
+      return;
+    }
+    if (c == '#' && IsCommentAt(pos_)) {
+      while (pos_ < t_.size() && t_[pos_] != '\n') ++pos_;
+      continue;
+    }
+    ++pos_;
+  }
+}
+
+// ---- members ---------------------------------------------------------------------------
+
+// gram.y opuser/ophost/opgroup: '!'? (ALIAS | ALL | NETGROUP | USERGROUP | NTWKADDR | WORD),
+// restricted by the list kind.
+bool Parser::ParseMember(ListKind kind, Member& m) {
+  Tok tok = Lex();
+  if (IsChar(tok, '!')) {
+    m.negated = true;
+    tok = Lex();
+  }
+  switch (tok.type) {
+    case T::kWord:
+      m.kind = MemberKind::kWord;
+      m.name = std::move(tok.text);
       return true;
-    }
-    Tok tok = Lex();
-    return SyntaxError(tok);
+    case T::kAlias:
+      m.kind = MemberKind::kAlias;
+      m.name = std::move(tok.text);
+      return true;
+    case T::kAll:
+      m.kind = MemberKind::kAll;
+      return true;
+    case T::kUserGroup:
+      if (kind != ListKind::kUser && kind != ListKind::kRunasUser) break;
+      m.kind = MemberKind::kUserGroup;
+      m.name = std::move(tok.text);
+      return true;
+    case T::kNetgroup:
+      if (kind == ListKind::kRunasGroup) break;
+      m.kind = MemberKind::kNetgroup;
+      m.name = std::move(tok.text);
+      return true;
+    case T::kNtwkAddr:
+      if (kind != ListKind::kHost) break;
+      m.kind = MemberKind::kNetworkAddr;
+      m.name = std::move(tok.text);
+      return true;
+    default:
+      break;
   }
+  return SyntaxError(tok);
+}
 
-  // gram.y "error '\n'": discards the rest of the entry (its continuation lines included).
-  void RecoverToEol() {
-    while (pos_ < t_.size()) {
-      if (size_t n = ContinuationLen(pos_)) {
-        pos_ += n;
-        ++line_;
-        continue;
-      }
-      char c = t_[pos_];
-      if (c == '\n') {
-        ++pos_;
-        ++line_;
-        return;
-      }
-      if (c == '#' && IsCommentAt(pos_)) {
-        while (pos_ < t_.size() && t_[pos_] != '\n') ++pos_;
-        continue;
-      }
+bool Parser::ParseList(ListKind kind, std::vector<Member>& out) {
+  while (true) {
+    Member m;
+    if (!ParseMember(kind, m)) return false;
+    if (!Charge(MemberCost(m))) return false;
+    out.push_back(std::move(m));
+    if (!IsChar(Peek(), ',')) return true;
+    Lex();
+  }
+}
+
+// ---- commands (sudoers(5) "Cmnd", toke.l GOTCMND / GOTREGEX) ---------------------------
+
+void Parser::AppendArg(Member& m, std::string_view s, bool& sawspace) {
+  if (m.has_args && sawspace) m.args.push_back(' ');
+  m.args.append(s);
+  m.has_args = true;
+  sawspace = false;
+}
+
+bool Parser::CheckRegex(std::string_view re, int64_t line) {
+  if (re.size() > kMaxRegexLen) {
+    Error(line, "regular expression too large");
+    return false;
+  }
+  // sudo_regex_compile(): "(?i)" right after the leading '^' asks for case-insensitivity.
+  std::string pattern(re);
+  int flags = REG_EXTENDED | REG_NOSUB;
+  size_t at = !pattern.empty() && pattern[0] == '^' ? 1 : 0;
+  if (pattern.compare(at, 4, "(?i)") == 0) {
+    pattern.erase(at, 4);
+    flags |= REG_ICASE;
+  }
+  regex_t compiled;
+  int rc = regcomp(&compiled, pattern.c_str(), flags);
+  if (rc != 0) {
+    Error(line, "invalid regular expression");
+    return false;
+  }
+  regfree(&compiled);
+  return true;
+}
+
+// A regular expression argument (toke.l GOTREGEX), at pos_ on '^'.
+bool Parser::ReadRegexArg(Member& m, int64_t line) {
+  std::string re;
+  bool continued = false;
+  while (true) {
+    if (pos_ >= t_.size()) {
+      Error(line_, "unterminated regular expression");
+      return false;
+    }
+    if (size_t n = ContinuationLen(pos_)) {
+      pos_ += n;
+      ++line_;
+      continued = true;
+      continue;
+    }
+    char c = t_[pos_];
+    if (c == '\\' && pos_ + 1 < t_.size() && t_[pos_ + 1] != '\r' && t_[pos_ + 1] != '\n') {
+      re.append(t_.substr(pos_, 2));
+      pos_ += 2;
+      continue;
+    }
+    // A backslash that neither continues the line nor quotes a character (at the end of the
+    // text, or before a lone \r) ends the line like #, \r or \n do (the chunk below could
+    // not take it: the parser would stop making progress, as a fuzzer found).
+    if (c == '\\' || c == '#' || c == '\r' || c == '\n' || c == '\0') {
+      Error(line_, "unterminated regular expression");
+      return false;
+    }
+    if (c == '$') {
+      re.push_back('$');
       ++pos_;
+      break;
     }
+    size_t j = pos_;
+    while (j < t_.size() && !In(t_[j], std::string_view("#\\\r\n$\0", 6))) ++j;
+    std::string_view chunk = t_.substr(pos_, j - pos_);
+    if (continued) {
+      while (!chunk.empty() && IsBlank(chunk.front())) chunk.remove_prefix(1);
+      continued = false;
+    }
+    re.append(chunk);
+    pos_ = j;
   }
+  if (!CheckRegex(re, line)) return false;
+  m.args = std::move(re);
+  m.has_args = true;
+  return true;
+}
 
-  // ---- members ---------------------------------------------------------------------------
-
-  // gram.y opuser/ophost/opgroup: '!'? (ALIAS | ALL | NETGROUP | USERGROUP | NTWKADDR | WORD),
-  // restricted by the list kind.
-  bool ParseMember(ListKind kind, Member& m) {
-    Tok tok = Lex();
-    if (IsChar(tok, '!')) {
-      m.negated = true;
-      tok = Lex();
+// Command line arguments (toke.l GOTCMND), from pos_ just after the command name.
+bool Parser::ReadArgs(Member& m) {
+  bool sawspace = false;
+  while (pos_ < t_.size()) {
+    char c = t_[pos_];
+    if (IsBlank(c)) {
+      ++pos_;
+      sawspace = true;
+      continue;
     }
-    switch (tok.type) {
-      case T::kWord:
-        m.kind = MemberKind::kWord;
-        m.name = std::move(tok.text);
-        return true;
-      case T::kAlias:
-        m.kind = MemberKind::kAlias;
-        m.name = std::move(tok.text);
-        return true;
-      case T::kAll:
-        m.kind = MemberKind::kAll;
-        return true;
-      case T::kUserGroup:
-        if (kind != ListKind::kUser && kind != ListKind::kRunasUser) break;
-        m.kind = MemberKind::kUserGroup;
-        m.name = std::move(tok.text);
-        return true;
-      case T::kNetgroup:
-        if (kind == ListKind::kRunasGroup) break;
-        m.kind = MemberKind::kNetgroup;
-        m.name = std::move(tok.text);
-        return true;
-      case T::kNtwkAddr:
-        if (kind != ListKind::kHost) break;
-        m.kind = MemberKind::kNetworkAddr;
-        m.name = std::move(tok.text);
-        return true;
-      default:
-        break;
-    }
-    return SyntaxError(tok);
-  }
-
-  bool ParseList(ListKind kind, std::vector<Member>& out) {
-    while (true) {
-      Member m;
-      if (!ParseMember(kind, m)) return false;
-      if (!Charge(MemberCost(m))) return false;
-      out.push_back(std::move(m));
-      if (!IsChar(Peek(), ',')) return true;
-      Lex();
-    }
-  }
-
-  // ---- commands (sudoers(5) "Cmnd", toke.l GOTCMND / GOTREGEX) ---------------------------
-
-  void AppendArg(Member& m, std::string_view s, bool& sawspace) {
-    if (m.has_args && sawspace) m.args.push_back(' ');
-    m.args.append(s);
-    m.has_args = true;
-    sawspace = false;
-  }
-
-  bool CheckRegex(std::string_view re, int64_t line) {
-    if (re.size() > kMaxRegexLen) {
-      Error(line, "regular expression too large");
-      return false;
-    }
-    // sudo_regex_compile(): "(?i)" right after the leading '^' asks for case-insensitivity.
-    std::string pattern(re);
-    int flags = REG_EXTENDED | REG_NOSUB;
-    size_t at = !pattern.empty() && pattern[0] == '^' ? 1 : 0;
-    if (pattern.compare(at, 4, "(?i)") == 0) {
-      pattern.erase(at, 4);
-      flags |= REG_ICASE;
-    }
-    regex_t compiled;
-    int rc = regcomp(&compiled, pattern.c_str(), flags);
-    if (rc != 0) {
-      Error(line, "invalid regular expression");
-      return false;
-    }
-    regfree(&compiled);
-    return true;
-  }
-
-  // A regular expression argument (toke.l GOTREGEX), at pos_ on '^'.
-  bool ReadRegexArg(Member& m, int64_t line) {
-    std::string re;
-    bool continued = false;
-    while (true) {
-      if (pos_ >= t_.size()) {
-        Error(line_, "unterminated regular expression");
-        return false;
-      }
+    if (c == '\\') {
       if (size_t n = ContinuationLen(pos_)) {
         pos_ += n;
         ++line_;
-        continued = true;
-        continue;
-      }
-      char c = t_[pos_];
-      if (c == '\\' && pos_ + 1 < t_.size() && t_[pos_ + 1] != '\r' && t_[pos_ + 1] != '\n') {
-        re.append(t_.substr(pos_, 2));
-        pos_ += 2;
-        continue;
-      }
-      // A backslash that neither continues the line nor quotes a character (at the end of the
-      // text, or before a lone \r) ends the line like #, \r or \n do (the chunk below could
-      // not take it: the parser would stop making progress, as a fuzzer found).
-      if (c == '\\' || c == '#' || c == '\r' || c == '\n' || c == '\0') {
-        Error(line_, "unterminated regular expression");
-        return false;
-      }
-      if (c == '$') {
-        re.push_back('$');
-        ++pos_;
-        break;
-      }
-      size_t j = pos_;
-      while (j < t_.size() && !In(t_[j], std::string_view("#\\\r\n$\0", 6))) ++j;
-      std::string_view chunk = t_.substr(pos_, j - pos_);
-      if (continued) {
-        while (!chunk.empty() && IsBlank(chunk.front())) chunk.remove_prefix(1);
-        continued = false;
-      }
-      re.append(chunk);
-      pos_ = j;
-    }
-    if (!CheckRegex(re, line)) return false;
-    m.args = std::move(re);
-    m.has_args = true;
-    return true;
-  }
-
-  // Command line arguments (toke.l GOTCMND), from pos_ just after the command name.
-  bool ReadArgs(Member& m) {
-    bool sawspace = false;
-    while (pos_ < t_.size()) {
-      char c = t_[pos_];
-      if (IsBlank(c)) {
-        ++pos_;
         sawspace = true;
         continue;
       }
-      if (c == '\\') {
-        if (size_t n = ContinuationLen(pos_)) {
-          pos_ += n;
-          ++line_;
-          sawspace = true;
-          continue;
-        }
-        char next = pos_ + 1 < t_.size() ? t_[pos_ + 1] : '\0';
-        if (next != '\0' && In(next, "*?[]!^")) {  // quoted fnmatch glob char, kept verbatim
-          AppendArg(m, t_.substr(pos_, 2), sawspace);
-          pos_ += 2;
-          continue;
-        }
-        if (next != '\0' && In(next, ":\\,= \t#")) {  // quoted sudoers special char
-          AppendArg(m, t_.substr(pos_ + 1, 1), sawspace);
-          pos_ += 2;
-          continue;
-        }
-        Error(line_, "syntax error");
-        return false;
+      char next = pos_ + 1 < t_.size() ? t_[pos_ + 1] : '\0';
+      if (next != '\0' && In(next, "*?[]!^")) {  // quoted fnmatch glob char, kept verbatim
+        AppendArg(m, t_.substr(pos_, 2), sawspace);
+        pos_ += 2;
+        continue;
       }
-      if (In(c, "#:,=\r\n") || c == '\0') break;
-      size_t j = pos_;
-      while (j < t_.size() && !In(t_[j], std::string_view("#\\:, \t\r\n\0", 9))) ++j;
-      std::string_view chunk = t_.substr(pos_, j - pos_);
-      if (!m.has_args && chunk[0] == '^') return ReadRegexArg(m, line_);
-      AppendArg(m, chunk, sawspace);
-      pos_ = j;
-    }
-    return true;
-  }
-
-  // Builds a command member from a kPath / kRegex / kSudoedit token; reads its arguments when
-  // `with_args` (a Cmnd_List), not for a Defaults! binding.
-  bool FinishCommand(const Tok& tok, Member& m, bool with_args) {
-    m.kind = MemberKind::kCommand;
-    if (tok.type == T::kSudoedit) {
-      m.name = "sudoedit";
-    } else {
-      m.name = UnescapeCommand(t_.substr(tok.start, tok.end - tok.start));
-      if (tok.type == T::kRegex && !CheckRegex(m.name, tok.line)) return false;
-      if (tok.type == T::kPath) {
-        size_t slash = m.name.rfind('/');
-        if (m.name.substr(slash + 1) == "sudoedit") {
-          Error(tok.line, "sudoedit should not be specified with a path");
-          m.name = "sudoedit";
-        }
-        if (m.name.back() == '/') return true;  // a directory takes no arguments
+      if (next != '\0' && In(next, ":\\,= \t#")) {  // quoted sudoers special char
+        AppendArg(m, t_.substr(pos_ + 1, 1), sawspace);
+        pos_ += 2;
+        continue;
       }
-    }
-    if (!with_args) return true;
-    return ReadArgs(m);
-  }
-
-  // sudoers(5): Cmnd ::= Digest_List? '!'* command | '!'* directory | '!'* Edit_Spec |
-  //                      '!'* List_Spec | '!'* Cmnd_Alias
-  bool ParseCmnd(Member& m, bool with_args) {
-    while (Peek().type == T::kDigestAlg) {
-      Tok alg = Lex();
-      if (!Expect(':')) return false;
-      SkipSpace();
-      // toke.l WANTDIGEST: hex or base64 of exactly the digest's length.
-      size_t j = pos_;
-      bool hex = true;
-      while (j < t_.size() &&
-             (std::isalnum(static_cast<unsigned char>(t_[j])) || In(t_[j], "+/="))) {
-        if (!IsHex(t_[j])) hex = false;
-        ++j;
-      }
-      size_t len = j - pos_;
-      size_t dlen = DigestLen(alg.text);
-      bool ok =
-          (hex && len == dlen * 2) ||
-          (len > 0 && t_[j - 1] == '=' ? len == 4 * ((dlen + 2) / 3) : len == (4 * dlen + 2) / 3);
-      if (!ok) return SyntaxError(Lex());
-      m.digests.push_back({alg.text, std::string(t_.substr(pos_, len))});
-      pos_ = j;
-      if (IsChar(Peek(), ',')) {
-        Lex();
-        if (Peek().type != T::kDigestAlg) return SyntaxError(Lex());
-      }
-    }
-    Tok tok = Lex();
-    if (IsChar(tok, '!')) {
-      m.negated = true;
-      tok = Lex();
-    }
-    bool ok = true;
-    switch (tok.type) {
-      case T::kAll:
-        m.kind = MemberKind::kAll;
-        break;
-      case T::kAlias:
-        m.kind = MemberKind::kAlias;
-        m.name = tok.text;
-        break;
-      case T::kPath:
-      case T::kRegex:
-      case T::kSudoedit:
-        ok = FinishCommand(tok, m, with_args);
-        break;
-      case T::kWord:
-        if (tok.text == "list") {  // the "list" built-in takes no arguments
-          m.kind = MemberKind::kCommand;
-          m.name = "list";
-          break;
-        }
-        Error(tok.line, "expected a fully-qualified path name");
-        return false;
-      default:
-        return SyntaxError(tok);
-    }
-    if (!ok) return false;
-    if (!m.digests.empty() && m.kind != MemberKind::kCommand && m.kind != MemberKind::kAll) {
-      Error(tok.line, "a digest requires a path name");
+      Error(line_, "syntax error");
       return false;
     }
-    return true;
+    if (In(c, "#:,=\r\n") || c == '\0') break;
+    size_t j = pos_;
+    while (j < t_.size() && !In(t_[j], std::string_view("#\\:, \t\r\n\0", 9))) ++j;
+    std::string_view chunk = t_.substr(pos_, j - pos_);
+    if (!m.has_args && chunk[0] == '^') return ReadRegexArg(m, line_);
+    AppendArg(m, chunk, sawspace);
+    pos_ = j;
   }
+  return true;
+}
 
-  bool ParseCmndList(std::vector<Member>& out) {
-    while (true) {
-      Member m;
-      if (!ParseCmnd(m, true)) return false;
-      if (!Charge(MemberCost(m))) return false;
-      out.push_back(std::move(m));
-      if (!IsChar(Peek(), ',')) return true;
-      Lex();
+// Builds a command member from a kPath / kRegex / kSudoedit token; reads its arguments when
+// `with_args` (a Cmnd_List), not for a Defaults! binding.
+bool Parser::FinishCommand(const Tok& tok, Member& m, bool with_args) {
+  m.kind = MemberKind::kCommand;
+  if (tok.type == T::kSudoedit) {
+    m.name = "sudoedit";
+  } else {
+    m.name = UnescapeCommand(t_.substr(tok.start, tok.end - tok.start));
+    if (tok.type == T::kRegex && !CheckRegex(m.name, tok.line)) return false;
+    if (tok.type == T::kPath) {
+      size_t slash = m.name.rfind('/');
+      if (m.name.substr(slash + 1) == "sudoedit") {
+        Error(tok.line, "sudoedit should not be specified with a path");
+        m.name = "sudoedit";
+      }
+      if (m.name.back() == '/') return true;  // a directory takes no arguments
     }
   }
+  if (!with_args) return true;
+  return ReadArgs(m);
+}
 
-  // ---- user specifications ---------------------------------------------------------------
+// sudoers(5): Cmnd ::= Digest_List? '!'* command | '!'* directory | '!'* Edit_Spec |
+//                      '!'* List_Spec | '!'* Cmnd_Alias
+bool Parser::ParseCmnd(Member& m, bool with_args) {
+  while (Peek().type == T::kDigestAlg) {
+    Tok alg = Lex();
+    if (!Expect(':')) return false;
+    SkipSpace();
+    // toke.l WANTDIGEST: hex or base64 of exactly the digest's length.
+    size_t j = pos_;
+    bool hex = true;
+    while (j < t_.size() && (std::isalnum(static_cast<unsigned char>(t_[j])) || In(t_[j], "+/="))) {
+      if (!IsHex(t_[j])) hex = false;
+      ++j;
+    }
+    size_t len = j - pos_;
+    size_t dlen = DigestLen(alg.text);
+    bool ok = (hex && len == dlen * 2) || (len > 0 && t_[j - 1] == '=' ? len == 4 * ((dlen + 2) / 3)
+                                                                       : len == (4 * dlen + 2) / 3);
+    if (!ok) return SyntaxError(Lex());
+    m.digests.push_back({alg.text, std::string(t_.substr(pos_, len))});
+    pos_ = j;
+    if (IsChar(Peek(), ',')) {
+      Lex();
+      if (Peek().type != T::kDigestAlg) return SyntaxError(Lex());
+    }
+  }
+  Tok tok = Lex();
+  if (IsChar(tok, '!')) {
+    m.negated = true;
+    tok = Lex();
+  }
+  bool ok = true;
+  switch (tok.type) {
+    case T::kAll:
+      m.kind = MemberKind::kAll;
+      break;
+    case T::kAlias:
+      m.kind = MemberKind::kAlias;
+      m.name = tok.text;
+      break;
+    case T::kPath:
+    case T::kRegex:
+    case T::kSudoedit:
+      ok = FinishCommand(tok, m, with_args);
+      break;
+    case T::kWord:
+      if (tok.text == "list") {  // the "list" built-in takes no arguments
+        m.kind = MemberKind::kCommand;
+        m.name = "list";
+        break;
+      }
+      Error(tok.line, "expected a fully-qualified path name");
+      return false;
+    default:
+      return SyntaxError(tok);
+  }
+  if (!ok) return false;
+  if (!m.digests.empty() && m.kind != MemberKind::kCommand && m.kind != MemberKind::kAll) {
+    Error(tok.line, "a digest requires a path name");
+    return false;
+  }
+  return true;
+}
 
-  // sudoers(5) Runas_Spec ::= '(' Runas_List? (':' Runas_List)? ')' ; '(' already consumed.
-  // An empty user list ("()" or "(:)") is MYSELF (gram.y runaslist).
-  bool ParseRunas(CmndSpec& cs) {
-    std::vector<Member> users;
-    std::vector<Member> groups;
-    bool have_users = false;
-    bool have_groups = false;
-    Tok tok = Peek();
-    if (IsChar(tok, ')')) {
+bool Parser::ParseCmndList(std::vector<Member>& out) {
+  while (true) {
+    Member m;
+    if (!ParseCmnd(m, true)) return false;
+    if (!Charge(MemberCost(m))) return false;
+    out.push_back(std::move(m));
+    if (!IsChar(Peek(), ',')) return true;
+    Lex();
+  }
+}
+
+// ---- user specifications ---------------------------------------------------------------
+
+// sudoers(5) Runas_Spec ::= '(' Runas_List? (':' Runas_List)? ')' ; '(' already consumed.
+// An empty user list ("()" or "(:)") is MYSELF (gram.y runaslist).
+bool Parser::ParseRunas(CmndSpec& cs) {
+  std::vector<Member> users;
+  std::vector<Member> groups;
+  bool have_users = false;
+  bool have_groups = false;
+  Tok tok = Peek();
+  if (IsChar(tok, ')')) {
+    Lex();
+    users.push_back(Myself());
+    have_users = true;
+  } else if (IsChar(tok, ':')) {
+    Lex();
+    if (IsChar(Peek(), ')')) {
       Lex();
       users.push_back(Myself());
       have_users = true;
-    } else if (IsChar(tok, ':')) {
-      Lex();
-      if (IsChar(Peek(), ')')) {
-        Lex();
-        users.push_back(Myself());
-        have_users = true;
-      } else {
-        if (!ParseList(ListKind::kRunasGroup, groups)) return false;
-        have_groups = true;
-        if (!Expect(')')) return false;
-      }
     } else {
-      if (!ParseList(ListKind::kRunasUser, users)) return false;
-      have_users = true;
-      Tok next = Lex();
-      if (IsChar(next, ':')) {
-        if (!ParseList(ListKind::kRunasGroup, groups)) return false;
-        have_groups = true;
-        if (!Expect(')')) return false;
-      } else if (!IsChar(next, ')')) {
-        return SyntaxError(next);
-      }
+      if (!ParseList(ListKind::kRunasGroup, groups)) return false;
+      have_groups = true;
+      if (!Expect(')')) return false;
     }
-    if (have_users) cs.runas_users = std::move(users);
-    if (have_groups) cs.runas_groups = std::move(groups);
+  } else {
+    if (!ParseList(ListKind::kRunasUser, users)) return false;
+    have_users = true;
+    Tok next = Lex();
+    if (IsChar(next, ':')) {
+      if (!ParseList(ListKind::kRunasGroup, groups)) return false;
+      have_groups = true;
+      if (!Expect(')')) return false;
+    } else if (!IsChar(next, ')')) {
+      return SyntaxError(next);
+    }
+  }
+  if (have_users) cs.runas_users = std::move(users);
+  if (have_groups) cs.runas_groups = std::move(groups);
+  return true;
+}
+
+Member Parser::Myself() {
+  Member m;
+  m.kind = MemberKind::kMyself;
+  return m;
+}
+
+void Parser::SetTag(Tags& tags, std::string_view name) {
+  bool on = name.rfind("NO", 0) != 0;
+  std::string_view base = on ? name : name.substr(2);
+  TagState v = on ? TagState::kOn : TagState::kOff;
+  if (base == "PASSWD") {
+    tags.nopasswd = on ? TagState::kOff : TagState::kOn;  // PASSWD clears nopasswd
+  } else if (base == "EXEC") {
+    tags.noexec = on ? TagState::kOff : TagState::kOn;
+  } else if (base == "SETENV") {
+    tags.setenv = v;
+  } else if (base == "LOG_INPUT") {
+    tags.log_input = v;
+  } else if (base == "LOG_OUTPUT") {
+    tags.log_output = v;
+  } else if (base == "MAIL") {
+    tags.mail = v;
+  } else if (base == "FOLLOW") {
+    tags.follow = v;
+  } else if (base == "INTERCEPT") {
+    tags.intercept = v;
+  }
+}
+
+// Value of an Option_Spec after '=' (toke.l: CWD/CHROOT read {PATH}|{WORD}, others a WORD).
+bool Parser::ParseOptionValue(const std::string& option, std::string& value) {
+  SkipSpace();
+  if (option == "CWD" || option == "CHROOT") {
+    size_t n = std::max(PathLen(pos_), WordLen(pos_));
+    if (n == 0) return SyntaxError(Lex());
+    value = Unescape(t_.substr(pos_, n));
+    pos_ += n;
     return true;
   }
+  Tok tok = Lex();
+  if (tok.type != T::kWord) return SyntaxError(tok);
+  value = std::move(tok.text);
+  return true;
+}
 
-  static Member Myself() {
-    Member m;
-    m.kind = MemberKind::kMyself;
-    return m;
+// sudoers(5) Cmnd_Spec ::= Runas_Spec? Option_Spec* (Tag_Spec ':')* Cmnd
+bool Parser::ParseCmndSpec(CmndSpec& cs) {
+  if (IsChar(Peek(), '(')) {
+    Lex();
+    if (!ParseRunas(cs)) return false;
   }
-
-  static void SetTag(Tags& tags, std::string_view name) {
-    bool on = name.rfind("NO", 0) != 0;
-    std::string_view base = on ? name : name.substr(2);
-    TagState v = on ? TagState::kOn : TagState::kOff;
-    if (base == "PASSWD") {
-      tags.nopasswd = on ? TagState::kOff : TagState::kOn;  // PASSWD clears nopasswd
-    } else if (base == "EXEC") {
-      tags.noexec = on ? TagState::kOff : TagState::kOn;
-    } else if (base == "SETENV") {
-      tags.setenv = v;
-    } else if (base == "LOG_INPUT") {
-      tags.log_input = v;
-    } else if (base == "LOG_OUTPUT") {
-      tags.log_output = v;
-    } else if (base == "MAIL") {
-      tags.mail = v;
-    } else if (base == "FOLLOW") {
-      tags.follow = v;
-    } else if (base == "INTERCEPT") {
-      tags.intercept = v;
-    }
-  }
-
-  // Value of an Option_Spec after '=' (toke.l: CWD/CHROOT read {PATH}|{WORD}, others a WORD).
-  bool ParseOptionValue(const std::string& option, std::string& value) {
-    SkipSpace();
-    if (option == "CWD" || option == "CHROOT") {
-      size_t n = std::max(PathLen(pos_), WordLen(pos_));
-      if (n == 0) return SyntaxError(Lex());
-      value = Unescape(t_.substr(pos_, n));
-      pos_ += n;
-      return true;
-    }
-    Tok tok = Lex();
-    if (tok.type != T::kWord) return SyntaxError(tok);
-    value = std::move(tok.text);
-    return true;
-  }
-
-  // sudoers(5) Cmnd_Spec ::= Runas_Spec? Option_Spec* (Tag_Spec ':')* Cmnd
-  bool ParseCmndSpec(CmndSpec& cs) {
-    if (IsChar(Peek(), '(')) {
-      Lex();
-      if (!ParseRunas(cs)) return false;
-    }
-    while (Peek().type == T::kOption) {
-      Tok opt = Lex();
-      if (!Expect('=')) return false;
-      std::string value;
-      if (!ParseOptionValue(opt.text, value)) return false;
-      if (opt.text == "CWD") {
-        cs.cwd = value;
-      } else if (opt.text == "CHROOT") {
-        cs.chroot = value;
-      } else if (opt.text == "ROLE") {
-        cs.role = value;
-      } else if (opt.text == "TYPE") {
-        cs.type = value;
-      } else if (opt.text == "TIMEOUT") {
-        auto secs = ParseTimeout(value);
-        if (!secs) {
-          Error(opt.line, "invalid timeout value");
-          return false;
-        }
-        cs.timeout = *secs;
-      } else {
-        auto when = NormalizeGentime(value);
-        if (!when) {
-          Error(opt.line,
-                opt.text == "NOTBEFORE" ? "invalid notbefore value" : "invalid notafter value");
-          return false;
-        }
-        (opt.text == "NOTBEFORE" ? cs.notbefore : cs.notafter) = *when;
-      }
-    }
-    while (Peek().type == T::kTag) SetTag(cs.tags, Lex().text);
-    cs.line = Peek().line;
-    if (!ParseCmnd(cs.command, true)) return false;
-    // gram.y: sudo "ALL" implies the SETENV tag.
-    if (cs.command.kind == MemberKind::kAll && !cs.command.negated &&
-        cs.tags.setenv == TagState::kUnset) {
-      cs.tags.setenv = TagState::kImplied;
-    }
-    return true;
-  }
-
-  // gram.y cmndspeclist: what a Cmnd_Spec inherits from the one before it.
-  static void CarryOver(const CmndSpec& prev, CmndSpec& cs) {
-    if (!cs.role && !cs.type) {
-      cs.role = prev.role;
-      cs.type = prev.type;
-    }
-    if (!cs.notbefore) cs.notbefore = prev.notbefore;
-    if (!cs.notafter) cs.notafter = prev.notafter;
-    if (!cs.timeout) cs.timeout = prev.timeout;
-    if (!cs.cwd) cs.cwd = prev.cwd;
-    if (!cs.chroot) cs.chroot = prev.chroot;
-    auto inherit = [](TagState& t, TagState p) {
-      if (t == TagState::kUnset) t = p;
-    };
-    inherit(cs.tags.nopasswd, prev.tags.nopasswd);
-    inherit(cs.tags.noexec, prev.tags.noexec);
-    if (prev.tags.setenv != TagState::kImplied) inherit(cs.tags.setenv, prev.tags.setenv);
-    inherit(cs.tags.log_input, prev.tags.log_input);
-    inherit(cs.tags.log_output, prev.tags.log_output);
-    inherit(cs.tags.mail, prev.tags.mail);
-    inherit(cs.tags.follow, prev.tags.follow);
-    inherit(cs.tags.intercept, prev.tags.intercept);
-    if (!cs.runas_users && !cs.runas_groups && (prev.runas_users || prev.runas_groups)) {
-      cs.runas_users = prev.runas_users;
-      cs.runas_groups = prev.runas_groups;
-    }
-  }
-
-  // sudoers(5) User_Spec ::= User_List Host_List '=' Cmnd_Spec_List
-  //                          (':' Host_List '=' Cmnd_Spec_List)*
-  bool ParseUserSpec(int64_t line) {
-    UserSpec us;
-    us.source = {std::string(path_), line};
-    if (!ParseList(ListKind::kUser, us.users)) return false;
-    while (true) {
-      Privilege priv;
-      if (!ParseList(ListKind::kHost, priv.hosts)) return false;
-      if (!Expect('=')) return false;
-      while (true) {
-        CmndSpec cs;
-        if (!ParseCmndSpec(cs)) return false;
-        if (!priv.cmnds.empty()) CarryOver(priv.cmnds.back(), cs);
-        // What the spec holds, inherited parts included (they are copies).
-        if (!Charge(sizeof(CmndSpec) + MemberCost(cs.command) + ListCost(cs.runas_users) +
-                    ListCost(cs.runas_groups) + StringCost(cs.cwd) + StringCost(cs.chroot) +
-                    StringCost(cs.role) + StringCost(cs.type))) {
-          return false;
-        }
-        priv.cmnds.push_back(std::move(cs));
-        if (!IsChar(Peek(), ',')) break;
-        Lex();
-      }
-      us.privileges.push_back(std::move(priv));
-      if (!IsChar(Peek(), ':')) break;
-      Lex();
-    }
-    if (!ExpectEol()) return false;
-    policy_.userspecs.push_back(std::move(us));
-    return true;
-  }
-
-  // ---- aliases ---------------------------------------------------------------------------
-
-  // sudoers(5) Alias ::= 'User_Alias' User_Alias_Spec (':' User_Alias_Spec)* | ...
-  bool ParseAliases(AliasType type) {
-    while (true) {
-      Tok name = Lex();
-      if (name.type != T::kAlias) return SyntaxError(name);
-      if (!Expect('=')) return false;
-      Alias alias;
-      alias.type = type;
-      alias.name = name.text;
-      alias.source = {std::string(path_), name.line};
-      bool ok = false;
-      switch (type) {
-        case AliasType::kUser:
-          ok = ParseList(ListKind::kUser, alias.members);
-          break;
-        case AliasType::kRunas:
-          ok = ParseList(ListKind::kRunasUser, alias.members);
-          break;
-        case AliasType::kHost:
-          ok = ParseList(ListKind::kHost, alias.members);
-          break;
-        case AliasType::kCmnd:
-          ok = ParseCmndList(alias.members);
-          break;
-      }
-      if (!ok) return false;
-      auto key = std::make_pair(type, alias.name);
-      if (policy_.aliases.count(key) != 0) {
-        Error(name.line, "Alias \"" + alias.name + "\" already defined");
+  while (Peek().type == T::kOption) {
+    Tok opt = Lex();
+    if (!Expect('=')) return false;
+    std::string value;
+    if (!ParseOptionValue(opt.text, value)) return false;
+    if (opt.text == "CWD") {
+      cs.cwd = value;
+    } else if (opt.text == "CHROOT") {
+      cs.chroot = value;
+    } else if (opt.text == "ROLE") {
+      cs.role = value;
+    } else if (opt.text == "TYPE") {
+      cs.type = value;
+    } else if (opt.text == "TIMEOUT") {
+      auto secs = ParseTimeout(value);
+      if (!secs) {
+        Error(opt.line, "invalid timeout value");
         return false;
       }
-      policy_.aliases.emplace(key, std::move(alias));
-      if (!IsChar(Peek(), ':')) break;
+      cs.timeout = *secs;
+    } else {
+      auto when = NormalizeGentime(value);
+      if (!when) {
+        Error(opt.line,
+              opt.text == "NOTBEFORE" ? "invalid notbefore value" : "invalid notafter value");
+        return false;
+      }
+      (opt.text == "NOTBEFORE" ? cs.notbefore : cs.notafter) = *when;
+    }
+  }
+  while (Peek().type == T::kTag) SetTag(cs.tags, Lex().text);
+  cs.line = Peek().line;
+  if (!ParseCmnd(cs.command, true)) return false;
+  // gram.y: sudo "ALL" implies the SETENV tag.
+  if (cs.command.kind == MemberKind::kAll && !cs.command.negated &&
+      cs.tags.setenv == TagState::kUnset) {
+    cs.tags.setenv = TagState::kImplied;
+  }
+  return true;
+}
+
+// gram.y cmndspeclist: what a Cmnd_Spec inherits from the one before it.
+void Parser::CarryOver(const CmndSpec& prev, CmndSpec& cs) {
+  if (!cs.role && !cs.type) {
+    cs.role = prev.role;
+    cs.type = prev.type;
+  }
+  if (!cs.notbefore) cs.notbefore = prev.notbefore;
+  if (!cs.notafter) cs.notafter = prev.notafter;
+  if (!cs.timeout) cs.timeout = prev.timeout;
+  if (!cs.cwd) cs.cwd = prev.cwd;
+  if (!cs.chroot) cs.chroot = prev.chroot;
+  auto inherit = [](TagState& t, TagState p) {
+    if (t == TagState::kUnset) t = p;
+  };
+  inherit(cs.tags.nopasswd, prev.tags.nopasswd);
+  inherit(cs.tags.noexec, prev.tags.noexec);
+  if (prev.tags.setenv != TagState::kImplied) inherit(cs.tags.setenv, prev.tags.setenv);
+  inherit(cs.tags.log_input, prev.tags.log_input);
+  inherit(cs.tags.log_output, prev.tags.log_output);
+  inherit(cs.tags.mail, prev.tags.mail);
+  inherit(cs.tags.follow, prev.tags.follow);
+  inherit(cs.tags.intercept, prev.tags.intercept);
+  if (!cs.runas_users && !cs.runas_groups && (prev.runas_users || prev.runas_groups)) {
+    cs.runas_users = prev.runas_users;
+    cs.runas_groups = prev.runas_groups;
+  }
+}
+
+// sudoers(5) User_Spec ::= User_List Host_List '=' Cmnd_Spec_List
+//                          (':' Host_List '=' Cmnd_Spec_List)*
+bool Parser::ParseUserSpec(int64_t line) {
+  UserSpec us;
+  us.source = {std::string(path_), line};
+  if (!ParseList(ListKind::kUser, us.users)) return false;
+  while (true) {
+    Privilege priv;
+    if (!ParseList(ListKind::kHost, priv.hosts)) return false;
+    if (!Expect('=')) return false;
+    while (true) {
+      CmndSpec cs;
+      if (!ParseCmndSpec(cs)) return false;
+      if (!priv.cmnds.empty()) CarryOver(priv.cmnds.back(), cs);
+      // What the spec holds, inherited parts included (they are copies).
+      if (!Charge(sizeof(CmndSpec) + MemberCost(cs.command) + ListCost(cs.runas_users) +
+                  ListCost(cs.runas_groups) + StringCost(cs.cwd) + StringCost(cs.chroot) +
+                  StringCost(cs.role) + StringCost(cs.type))) {
+        return false;
+      }
+      priv.cmnds.push_back(std::move(cs));
+      if (!IsChar(Peek(), ',')) break;
       Lex();
     }
-    return ExpectEol();
+    us.privileges.push_back(std::move(priv));
+    if (!IsChar(Peek(), ':')) break;
+    Lex();
   }
+  if (!ExpectEol()) return false;
+  policy_.userspecs.push_back(std::move(us));
+  return true;
+}
 
-  // ---- Defaults --------------------------------------------------------------------------
+// ---- entries ---------------------------------------------------------------------------
 
-  // A Defaults binding list (toke.l GOTDEFS): blanks end the list except around commas.
-  bool ParseBinding(DefaultsType type, std::vector<Member>& out) {
-    while (true) {
-      Member m;
-      bool ok = false;
-      if (type == DefaultsType::kCommand) {
-        ok = ParseCmnd(m, false);
-      } else {
-        ok = ParseMember(type == DefaultsType::kHost   ? ListKind::kHost
-                         : type == DefaultsType::kUser ? ListKind::kUser
-                                                       : ListKind::kRunasUser,
-                         m);
-      }
-      if (!ok) return false;
-      if (!Charge(MemberCost(m))) return false;
-      out.push_back(std::move(m));
-      size_t j = pos_;
-      while (j < t_.size() && IsBlank(t_[j])) ++j;
-      if (j < t_.size() && t_[j] == ',') {
-        pos_ = j + 1;
-        continue;
-      }
-      return true;
-    }
-  }
-
-  // toke.l ENVAR: ([^#!=, \t\r\n\\\"]|\\[^\r\n])([^#=, \t\r\n\\\"]|\\[^\r\n])*
-  size_t EnvarLen(size_t i) const {
-    size_t j = i;
-    while (j < t_.size()) {
-      char c = t_[j];
-      if (c == '\\') {
-        if (j + 1 < t_.size() && t_[j + 1] != '\r' && t_[j + 1] != '\n') {
-          j += 2;
-          continue;
-        }
-        break;
-      }
-      if (c == '\0' || In(c, "#=, \t\r\n\"") || (j == i && c == '!')) break;
-      ++j;
-    }
-    return j - i;
-  }
-
-  // sudoers(5) Default_Entry ::= Default_Type Parameter_List
-  bool ParseDefaults(int64_t line) {
-    // pos_ is just after "Defaults".
-    DefaultsType type = DefaultsType::kGlobal;
-    std::vector<Member> binding;
-    if (pos_ < t_.size() && In(t_[pos_], ":@>!")) {
-      char c = t_[pos_++];
-      type = c == ':'   ? DefaultsType::kUser
-             : c == '@' ? DefaultsType::kHost
-             : c == '>' ? DefaultsType::kRunas
-                        : DefaultsType::kCommand;
-      while (pos_ < t_.size() && IsBlank(t_[pos_])) ++pos_;
-      if (!ParseBinding(type, binding)) return false;
-    }
-    // Parameter_List ::= Parameter | Parameter ',' Parameter_List
-    std::vector<DefaultsEntry> entries;
-    while (true) {
-      SkipSpace();
-      bool negated = false;
-      while (pos_ < t_.size() && t_[pos_] == '!') {
-        negated = !negated;
-        ++pos_;
-        SkipSpace();
-      }
-      size_t j = pos_;
-      while (j < t_.size() && ((t_[j] >= 'a' && t_[j] <= 'z') || t_[j] == '_')) ++j;
-      if (j == pos_) return SyntaxError(Lex());
-      DefaultsEntry e;
-      e.type = type;
-      e.binding = binding;
-      e.name = std::string(t_.substr(pos_, j - pos_));
-      e.negated = negated;
-      e.source = {std::string(path_), line};
-      pos_ = j;
-      SkipSpace();
-      if (pos_ < t_.size() && t_[pos_] == '=') {
-        e.op = "=";
-        ++pos_;
-      } else if (pos_ + 1 < t_.size() && (t_[pos_] == '+' || t_[pos_] == '-') &&
-                 t_[pos_ + 1] == '=') {
-        e.op = t_[pos_] == '+' ? "+=" : "-=";
-        pos_ += 2;
-      }
-      if (!e.op.empty()) {
-        if (negated) {
-          Error(line_, "syntax error");
-          return false;
-        }
-        SkipSpace();
-        if (pos_ < t_.size() && t_[pos_] == '"') {
-          Tok s = LexString();
-          if (s.type == T::kError) return SyntaxError(s);
-          e.value = std::move(s.text);
-        } else {
-          size_t n = EnvarLen(pos_);
-          if (n == 0) return SyntaxError(Lex());
-          e.value = Unescape(t_.substr(pos_, n));
-          pos_ += n;
-        }
-      }
-      if (!Charge(sizeof(DefaultsEntry) + e.name.size() + StringCost(e.value))) return false;
-      entries.push_back(std::move(e));
-      SkipSpace();
-      if (pos_ < t_.size() && t_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      break;
-    }
-    if (!ExpectEol()) return false;
-    for (auto& e : entries) policy_.defaults.push_back(std::move(e));
-    return true;
-  }
-
-  // ---- includes --------------------------------------------------------------------------
-
-  // @include / @includedir / #include / #includedir (toke.l GOTINC); pos_ is after the keyword.
-  bool ParseInclude(bool is_dir, int64_t line) {
-    while (pos_ < t_.size() && IsBlank(t_[pos_])) ++pos_;
-    std::string raw;
-    if (pos_ < t_.size() && t_[pos_] == '"') {
-      Tok s = LexString();
-      if (s.type == T::kError) return SyntaxError(s);
-      raw = std::move(s.text);
-    } else {
-      // [^\"[:space:]]([^[:space:]]|\\[[:blank:]])*
-      size_t j = pos_;
-      if (j >= t_.size() || IsSpaceClass(t_[j]) || t_[j] == '"') return SyntaxError(Lex());
-      ++j;
-      while (j < t_.size()) {
-        if (t_[j] == '\\' && j + 1 < t_.size() && IsBlank(t_[j + 1])) {
-          j += 2;
-        } else if (!IsSpaceClass(t_[j])) {
-          ++j;
-        } else {
-          break;
-        }
-      }
-      raw = Unescape(t_.substr(pos_, j - pos_));
-      pos_ = j;
-    }
-    if (!ExpectEol()) return false;
-    // toke.l expand_include(): %h is the short host name; a relative path is taken relative to
-    // the folder of the including file.
-    std::string expanded;
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] == '%' && i + 1 < raw.size() && raw[i + 1] == 'h') {
-        expanded += short_host_;
-        ++i;
-      } else {
-        expanded.push_back(raw[i]);
-      }
-    }
-    if (expanded.empty() || expanded[0] != '/') expanded = JoinPath(DirName(path_), expanded);
-    on_include_({expanded, is_dir, line});
-    return true;
-  }
-
-  bool StartsWith(std::string_view word) const { return t_.substr(pos_, word.size()) == word; }
-
-  bool ParseEntry() {
-    int64_t line = line_;
-    if (AtNewline(pos_)) return ExpectEol();
-    bool bol = pos_ == 0 || t_[pos_ - 1] == '\n';
-    if (t_[pos_] == '#') {
-      if (bol && StartsWith("#includedir") && pos_ + 11 < t_.size() && IsBlank(t_[pos_ + 11])) {
-        pos_ += 11;
-        return ParseInclude(true, line);
-      }
-      if (bol && StartsWith("#include") && pos_ + 8 < t_.size() && IsBlank(t_[pos_ + 8])) {
-        pos_ += 8;
-        return ParseInclude(false, line);
-      }
-      if (IsCommentAt(pos_)) return ExpectEol();
-    }
-    if (StartsWith("@includedir")) {
+bool Parser::ParseEntry() {
+  int64_t line = line_;
+  if (AtNewline(pos_)) return ExpectEol();
+  bool bol = pos_ == 0 || t_[pos_ - 1] == '\n';
+  if (t_[pos_] == '#') {
+    if (bol && StartsWith("#includedir") && pos_ + 11 < t_.size() && IsBlank(t_[pos_ + 11])) {
       pos_ += 11;
       return ParseInclude(true, line);
     }
-    if (StartsWith("@include")) {
+    if (bol && StartsWith("#include") && pos_ + 8 < t_.size() && IsBlank(t_[pos_ + 8])) {
       pos_ += 8;
       return ParseInclude(false, line);
     }
-    size_t wl = WordLen(pos_);
-    if (StartsWith("Defaults")) {
-      size_t after = pos_ + 8;
-      bool binding = after < t_.size() && In(t_[after], ":@>!");
-      if (binding || wl == 8) {
-        pos_ = after;
-        return ParseDefaults(line);
-      }
-    }
-    static constexpr std::array<std::pair<std::string_view, AliasType>, 5> kAliasWords = {{
-        {"User_Alias", AliasType::kUser},
-        {"Runas_Alias", AliasType::kRunas},
-        {"Host_Alias", AliasType::kHost},
-        {"Cmnd_Alias", AliasType::kCmnd},
-        {"Cmd_Alias", AliasType::kCmnd},
-    }};
-    for (const auto& [word, type] : kAliasWords) {
-      if (StartsWith(word) && wl == word.size()) {
-        pos_ += word.size();
-        return ParseAliases(type);
-      }
-    }
-    return ParseUserSpec(line);
+    if (IsCommentAt(pos_)) return ExpectEol();
   }
-
-  std::string_view t_;
-  std::string_view path_;
-  std::string_view short_host_;
-  Policy& policy_;
-  const std::function<void(const IncludeRequest&)>& on_include_;
-  size_t pos_ = 0;
-  int64_t line_ = 1;
-  int errors_ = 0;
-};
-
-// ---- include resolution --------------------------------------------------------------------
-
-class Loader {
- public:
-  Loader(const Fs& fs, std::string_view short_host, Policy& policy)
-      : fs_(fs), short_host_(short_host), policy_(policy) {}
-
-  // Reads and parses one file. `from` is absent for the main file.
-  Status LoadFile(const std::string& path, const std::optional<SourceRef>& from,
-                  std::string_view via, int depth) {
-    if (policy_.parse_stopped) return Status(StatusCode::kTooLarge, "sudoers too large");
-    if (policy_.files_read >= kMaxFiles) {
-      if (!files_cut_) {
-        files_cut_ = true;
-        AddBoundedError(
-            policy_.errors,
-            {from ? from->file : path, from ? std::optional<int64_t>(from->line) : std::nullopt,
-             path + " not read: more than " + std::to_string(kMaxFiles) +
-                 " sudoers files (includes); this and later includes are not read"});
-      }
-      return Status(StatusCode::kTooLarge, "too many sudoers files");
-    }
-    ReadOptions options;
-    options.max_bytes = kMaxTotalBytes - policy_.bytes_read;
-    auto content = fs_.ReadFile(path, options);
-    if (!content.ok()) {
-      if (from) {
-        std::string why = content.status().code() == StatusCode::kTooLarge
-                              ? "larger than the " + std::to_string(kMaxTotalBytes >> 20) +
-                                    " MiB left for all sudoers files"
-                              : std::string(StatusCodeName(content.status().code()));
-        AddBoundedError(policy_.errors,
-                        {from->file, from->line, "cannot read included file " + path + ": " + why});
-      }
-      return content.status();
-    }
-    ++policy_.files_read;
-    policy_.bytes_read += content->data.size();
-    const FileInfo& info = content->info;
-    auto id = std::make_pair(info.dev, info.ino);
-    if (std::find(stack_.begin(), stack_.end(), id) != stack_.end()) {
-      AddBoundedError(policy_.errors, {from ? from->file : path,
-                                       from ? std::optional<int64_t>(from->line) : std::nullopt,
-                                       "include loop: " + path + " is already being read"});
-      return Status(StatusCode::kLoop, "include loop");
-    }
-    policy_.files.push_back({path, info, from, std::string(via)});
-    stack_.push_back(id);
-    ParseSudoersText(content->data, path, short_host_, policy_,
-                     [&](const IncludeRequest& req) { Include(path, req, depth); });
-    stack_.pop_back();
-    return Status::Ok();
+  if (StartsWith("@includedir")) {
+    pos_ += 11;
+    return ParseInclude(true, line);
   }
-
- private:
-  void Include(const std::string& from_path, const IncludeRequest& req, int depth) {
-    SourceRef from{from_path, req.line};
-    if (depth >= kMaxIncludeDepth) {
-      AddBoundedError(policy_.errors,
-                      {from_path, req.line, req.path + ": too many levels of includes"});
-      return;
-    }
-    if (policy_.parse_stopped || policy_.files_read >= kMaxFiles) {
-      LoadFile(req.path, from, req.is_dir ? "includedir" : "include", depth + 1);  // reports
-      return;
-    }
-    if (!req.is_dir) {
-      LoadFile(req.path, from, "include", depth + 1);
-      return;
-    }
-    IncludeDirRecord rec;
-    rec.path = req.path;
-    rec.included_from = from;
-    auto names = fs_.ListDir(req.path);
-    if (!names.ok()) {
-      // sudo silently ignores a missing include directory; anything else is reported.
-      if (names.status().code() == StatusCode::kNotFound) {
-        rec.status = "missing";
-      } else {
-        rec.status = "error";
-        AddBoundedError(policy_.errors, {from_path, req.line,
-                                         "cannot read include directory " + req.path + ": " +
-                                             std::string(StatusCodeName(names.status().code()))});
-      }
-      policy_.includedirs.push_back(std::move(rec));
-      return;
-    }
-    rec.status = "read";
-    size_t index = policy_.includedirs.size();
-    policy_.includedirs.push_back(rec);
-    // toke.l read_dir_files(): skip names ending in '~' or containing '.', and anything that is
-    // not a regular file (stat(2), so symlinks are followed); the rest in strcmp order.
-    ++policy_.files_read;  // a directory read counts as a file against kMaxFiles
-    size_t considered = 0;
-    for (const auto& name : *names) {
-      if (policy_.parse_stopped || policy_.files_read >= kMaxFiles) {
-        LoadFile(JoinPath(req.path, name), from, "includedir", depth + 1);  // reports the cut
-        break;
-      }
-      if (++considered > kMaxDirEntries) {
-        AddBoundedError(policy_.errors,
-                        {from_path, req.line,
-                         "include directory " + req.path + " has more than " +
-                             std::to_string(kMaxDirEntries) + " entries; the rest are not read"});
-        break;
-      }
-      std::string path = JoinPath(req.path, name);
-      if (name.empty() || name.back() == '~' || name.find('.') != std::string::npos) {
-        Skip(index, name);
-        continue;
-      }
-      auto st = fs_.Stat(path, true);
-      if (!st.ok() || st->type != FileType::kRegular) {
-        Skip(index, name);
-        continue;
-      }
-      policy_.includedirs[index].files.push_back(path);
-      LoadFile(path, from, "includedir", depth + 1);
+  if (StartsWith("@include")) {
+    pos_ += 8;
+    return ParseInclude(false, line);
+  }
+  size_t wl = WordLen(pos_);
+  if (StartsWith("Defaults")) {
+    size_t after = pos_ + 8;
+    bool binding = after < t_.size() && In(t_[after], ":@>!");
+    if (binding || wl == 8) {
+      pos_ = after;
+      return ParseDefaults(line);
     }
   }
-
-  // Records a name an include directory skipped: at most kMaxFiles in all are listed.
-  void Skip(size_t index, const std::string& name) {
-    if (policy_.skipped_listed < kMaxFiles) {
-      policy_.includedirs[index].skipped.push_back(name);
-      ++policy_.skipped_listed;
+  static constexpr std::array<std::pair<std::string_view, AliasType>, 5> kAliasWords = {{
+      {"User_Alias", AliasType::kUser},
+      {"Runas_Alias", AliasType::kRunas},
+      {"Host_Alias", AliasType::kHost},
+      {"Cmnd_Alias", AliasType::kCmnd},
+      {"Cmd_Alias", AliasType::kCmnd},
+  }};
+  for (const auto& [word, type] : kAliasWords) {
+    if (StartsWith(word) && wl == word.size()) {
+      pos_ += word.size();
+      return ParseAliases(type);
     }
-    ++policy_.skipped_total;
   }
-
-  const Fs& fs_;
-  std::string short_host_;
-  Policy& policy_;
-  std::vector<std::pair<uint64_t, uint64_t>> stack_;
-  bool files_cut_ = false;
-};
-
-}  // namespace
-
-std::string_view AliasTypeName(AliasType type) {
-  switch (type) {
-    case AliasType::kUser:
-      return "User_Alias";
-    case AliasType::kRunas:
-      return "Runas_Alias";
-    case AliasType::kHost:
-      return "Host_Alias";
-    case AliasType::kCmnd:
-      return "Cmnd_Alias";
-  }
-  return "";
+  return ParseUserSpec(line);
 }
 
-std::string_view DefaultsTypeName(DefaultsType type) {
-  switch (type) {
-    case DefaultsType::kGlobal:
-      return "global";
-    case DefaultsType::kUser:
-      return "user";
-    case DefaultsType::kHost:
-      return "host";
-    case DefaultsType::kRunas:
-      return "runas";
-    case DefaultsType::kCommand:
-      return "command";
-  }
-  return "";
-}
+}  // namespace internal
 
 void ParseSudoersText(std::string_view text, std::string_view path, std::string_view short_host,
                       Policy& policy,
                       const std::function<void(const IncludeRequest&)>& on_include) {
-  Parser(text, path, short_host, policy, on_include).Run();
-}
-
-Policy LoadSudoers(const Fs& fs, std::string_view main_path, std::string_view short_host,
-                   Status* main_status) {
-  Policy policy;
-  Loader loader(fs, short_host, policy);
-  Status st = loader.LoadFile(std::string(main_path), std::nullopt, "", 0);
-  if (main_status != nullptr) *main_status = st;
-  return policy;
+  internal::Parser(text, path, short_host, policy, on_include).Run();
 }
 
 void AddBoundedError(std::vector<SectionError>& errors, SectionError error) {
@@ -1563,213 +675,6 @@ void AddBoundedError(std::vector<SectionError>& errors, SectionError error) {
                     " errors in the sudoers files; further errors not reported";
     errors.push_back(std::move(error));
   }
-}
-
-bool AliasExpander::Spend(uint64_t units, const SourceRef& where) {
-  if (exhausted_) return false;
-  if (units <= budget_) {
-    budget_ -= units;
-    return true;
-  }
-  budget_ = 0;
-  exhausted_ = true;
-  AddBoundedError(errors_, {where.file, where.line,
-                            "sudoers too complex: alias expansion stopped after " +
-                                std::to_string(kExpansionBudget) +
-                                " steps; grants and Defaults from here on are incomplete"});
-  return false;
-}
-
-bool AliasExpander::Append(std::vector<Member>& out, const Member& m, bool negate,
-                           const SourceRef& where) {
-  if (out.size() >= kMaxExpandedMembers) return false;
-  if (!Spend(1 + (m.name.size() + m.args.size()) / 32, where)) return false;
-  out.push_back(m);
-  if (negate) out.back().negated = !m.negated;
-  return true;
-}
-
-void AliasExpander::Expand(const std::vector<Member>& list, AliasType type,
-                           std::vector<Member>& out, const SourceRef& where) {
-  std::vector<Member> mine;  // this list's expansion, bounded on its own
-  for (const auto& m : list) {
-    if (exhausted_) break;
-    if (m.kind != MemberKind::kAlias) {
-      if (!Append(mine, m, false, where)) break;
-      continue;
-    }
-    bool tainted = false;
-    const std::vector<Member>* members = ExpandAlias(type, m.name, where, tainted, 1);
-    if (members == nullptr) continue;
-    for (const auto& e : *members) {
-      if (!Append(mine, e, m.negated, where)) break;
-    }
-    if (mine.size() >= kMaxExpandedMembers) break;
-  }
-  if (mine.size() >= kMaxExpandedMembers && !exhausted_) {
-    AddBoundedError(errors_, {where.file, where.line,
-                              "list expands to more than " + std::to_string(kMaxExpandedMembers) +
-                                  " members; the rest are left out"});
-  }
-  out.insert(out.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
-}
-
-const std::vector<Member>* AliasExpander::ExpandAlias(AliasType type, const std::string& name,
-                                                      const SourceRef& where, bool& tainted,
-                                                      int depth) {
-  auto key = std::make_pair(type, name);
-  if (auto it = memo_.find(key); it != memo_.end()) return &it->second;
-  auto alias = policy_.aliases.find(key);
-  if (alias == policy_.aliases.end()) {
-    if (!reported_[key]) {
-      reported_[key] = true;
-      AddBoundedError(errors_, {where.file, where.line,
-                                std::string(AliasTypeName(type)) + " \"" + name +
-                                    "\" referenced but not defined"});
-    }
-    memo_[key];  // expands to nothing
-    return nullptr;
-  }
-  if (visiting_[key]) {
-    if (!reported_[key]) {
-      reported_[key] = true;
-      AddBoundedError(errors_,
-                      {alias->second.source.file, alias->second.source.line,
-                       "cycle in " + std::string(AliasTypeName(type)) + " \"" + name + "\""});
-    }
-    tainted = true;
-    return nullptr;
-  }
-  if (depth > kMaxAliasDepth) {
-    // Not memoized: a shallower reference to the same alias may still expand it.
-    AddBoundedError(errors_,
-                    {alias->second.source.file, alias->second.source.line,
-                     std::string(AliasTypeName(type)) + " \"" + name + "\" nested more than " +
-                         std::to_string(kMaxAliasDepth) + " aliases deep; left out"});
-    tainted = true;
-    return nullptr;
-  }
-  visiting_[key] = true;
-  std::vector<Member> result;
-  bool my_taint = false;
-  const SourceRef& here = alias->second.source;
-  for (const auto& m : alias->second.members) {
-    if (exhausted_ || result.size() >= kMaxExpandedMembers) break;
-    if (m.kind != MemberKind::kAlias) {
-      Append(result, m, false, here);
-      continue;
-    }
-    const std::vector<Member>* sub = ExpandAlias(type, m.name, here, my_taint, depth + 1);
-    if (sub == nullptr) continue;
-    for (const auto& e : *sub) {
-      if (!Append(result, e, m.negated, here)) break;
-    }
-  }
-  visiting_[key] = false;
-  if (result.size() >= kMaxExpandedMembers && !exhausted_) {
-    AddBoundedError(errors_,
-                    {here.file, here.line,
-                     std::string(AliasTypeName(type)) + " \"" + name + "\" expands to more than " +
-                         std::to_string(kMaxExpandedMembers) + " members; the rest are left out"});
-  }
-  if (my_taint || exhausted_) {
-    // Part of a cycle (the result depends on where the walk entered it), too deep, or cut by
-    // the budget: not memoized (cvtsudoers -e stops at the alias already being expanded, as
-    // this walk does).
-    tainted = true;
-    scratch_.push_back(std::move(result));
-    return &scratch_.back();
-  }
-  return &(memo_[key] = std::move(result));
-}
-
-std::optional<int64_t> ParseTimeout(std::string_view s) {
-  // sudoers(5) Timeout_Spec: [Nd][Nh][Nm][Ns] in this order, each at most once; a bare number
-  // is seconds.
-  if (s.empty()) return std::nullopt;
-  static constexpr std::string_view kUnits = "dhms";
-  static constexpr std::array<int64_t, 4> kMult = {86400, 3600, 60, 1};
-  size_t next_unit = 0;
-  int64_t total = 0;
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t j = i;
-    int64_t n = 0;
-    while (j < s.size() && IsDigit(s[j])) {
-      n = n * 10 + (s[j] - '0');
-      if (n > INT32_MAX) return std::nullopt;
-      ++j;
-    }
-    if (j == i) return std::nullopt;
-    if (j == s.size()) {
-      total += n;
-      break;
-    }
-    char u = static_cast<char>(std::tolower(static_cast<unsigned char>(s[j])));
-    size_t idx = kUnits.find(u);
-    if (idx == std::string_view::npos || idx < next_unit) return std::nullopt;
-    total += n * kMult[idx];
-    next_unit = idx + 1;
-    i = j + 1;
-  }
-  if (total > INT32_MAX) return std::nullopt;
-  return total;
-}
-
-std::optional<std::string> NormalizeGentime(std::string_view s) {
-  // sudoers(5) Date_Spec: yyyymmddHH[MM[SS]][.frac][Z|(+|-)HHMM]; no zone means local time,
-  // which an offline audit cannot know: it is taken as UTC.
-  auto digits = [&](size_t at, size_t n, int& out) {
-    if (at + n > s.size()) return false;
-    out = 0;
-    for (size_t k = at; k < at + n; ++k) {
-      if (!IsDigit(s[k])) return false;
-      out = out * 10 + (s[k] - '0');
-    }
-    return true;
-  };
-  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0;
-  if (!digits(0, 4, year) || !digits(4, 2, mon) || !digits(6, 2, day) || !digits(8, 2, hour)) {
-    return std::nullopt;
-  }
-  size_t i = 10;
-  if (digits(i, 2, min)) {
-    i += 2;
-    if (digits(i, 2, sec)) i += 2;
-  }
-  if (i < s.size() && (s[i] == '.' || s[i] == ',')) {
-    ++i;
-    size_t f = i;
-    while (i < s.size() && IsDigit(s[i])) ++i;
-    if (i == f) return std::nullopt;
-  }
-  int64_t offset = 0;
-  if (i < s.size() && s[i] == 'Z') {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh = 0, om = 0;
-    if (!digits(i + 1, 2, oh)) return std::nullopt;
-    size_t k = i + 3;
-    if (digits(k, 2, om)) k += 2;
-    offset = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
-    i = k;
-  }
-  if (i != s.size()) return std::nullopt;
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
-    return std::nullopt;
-  }
-  CivilTime local{year,
-                  static_cast<unsigned>(mon),
-                  static_cast<unsigned>(day),
-                  static_cast<unsigned>(hour),
-                  static_cast<unsigned>(min),
-                  static_cast<unsigned>(sec)};
-  CivilTime utc = CivilFromSeconds(SecondsFromCivil(local) - offset);
-  // The year without padding, as sudo's strftime("%Y") writes it (year 999 is "999").
-  char buf[48];
-  std::snprintf(buf, sizeof buf, "%lld%02u%02u%02u%02u%02uZ", static_cast<long long>(utc.year),
-                utc.month, utc.day, utc.hour, utc.minute, utc.second);
-  return std::string(buf);
 }
 
 }  // namespace tidemark::agent::sudoers
