@@ -48,6 +48,68 @@ struct Stanza {
   std::string status_raw;
 };
 
+// The stanza ended: its package goes to `fn`, or the reason it is skipped to `errors`.
+void FinishStanza(Stanza& st, std::string_view path, const std::function<void(Package&&)>& fn,
+                  std::vector<SectionError>& errors) {
+  if (!st.any) return;
+  std::string where = "stanza at line " + std::to_string(st.start);
+  if (st.broken) {
+    // The line error is already recorded.
+  } else if (st.pkg.name.empty()) {
+    errors.push_back({std::string(path), st.start, where + " has no Package field; skipped"});
+  } else if (!st.has_status) {
+    errors.push_back({std::string(path), st.start,
+                      where + " (" + st.pkg.name + ") has no Status field; skipped"});
+  } else {
+    // Status: want eflag status (three words).
+    std::vector<std::string> words;
+    std::string_view s = st.status_raw;
+    while (!s.empty()) {
+      while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+      size_t n = 0;
+      while (n < s.size() && !IsBlank(s[n])) ++n;
+      if (n) words.emplace_back(s.substr(0, n));
+      s.remove_prefix(n);
+    }
+    if (words.size() != 3 || !Abbrev(words[0], kWant) || !Abbrev(words[1], kEflag) ||
+        !Abbrev(words[2], kStatus)) {
+      errors.push_back({std::string(path), st.start,
+                        where + " (" + st.pkg.name + ") has a malformed Status; skipped"});
+    } else {
+      st.pkg.want = words[0];
+      st.pkg.eflag = words[1];
+      st.pkg.status = words[2];
+      st.pkg.line = st.start;
+      fn(std::move(st.pkg));
+    }
+  }
+}
+
+// Keeps the fields the section reports (the others, e.g. Description, are not kept).
+void SetField(std::string_view field, std::string value, Stanza& st) {
+  if (EqualsNoCase(field, "Package")) {
+    st.pkg.name = value;
+  } else if (EqualsNoCase(field, "Version")) {
+    st.pkg.version = value;
+  } else if (EqualsNoCase(field, "Architecture")) {
+    st.pkg.architecture = value;
+  } else if (EqualsNoCase(field, "Status")) {
+    st.has_status = true;
+    st.status_raw = value;
+  } else if (EqualsNoCase(field, "Source")) {
+    // "Source: name" or "Source: name (version)".
+    size_t paren = value.find('(');
+    if (paren == std::string::npos) {
+      st.pkg.source = value;
+    } else {
+      st.pkg.source = std::string(TrimBlank(std::string_view(value).substr(0, paren)));
+      size_t close = value.find(')', paren);
+      st.pkg.source_version = value.substr(
+          paren + 1, close == std::string::npos ? std::string::npos : close - paren - 1);
+    }
+  }
+}
+
 }  // namespace
 
 std::string StatusAbbrev(const Package& p) {
@@ -62,38 +124,7 @@ void ParseStatus(std::string_view text, std::string_view path,
   Stanza st;
   bool have_field = false;
   auto finish = [&]() {
-    if (!st.any) return;
-    std::string where = "stanza at line " + std::to_string(st.start);
-    if (st.broken) {
-      // The line error is already recorded.
-    } else if (st.pkg.name.empty()) {
-      errors.push_back({std::string(path), st.start, where + " has no Package field; skipped"});
-    } else if (!st.has_status) {
-      errors.push_back({std::string(path), st.start,
-                        where + " (" + st.pkg.name + ") has no Status field; skipped"});
-    } else {
-      // Status: want eflag status (three words).
-      std::vector<std::string> words;
-      std::string_view s = st.status_raw;
-      while (!s.empty()) {
-        while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-        size_t n = 0;
-        while (n < s.size() && !IsBlank(s[n])) ++n;
-        if (n) words.emplace_back(s.substr(0, n));
-        s.remove_prefix(n);
-      }
-      if (words.size() != 3 || !Abbrev(words[0], kWant) || !Abbrev(words[1], kEflag) ||
-          !Abbrev(words[2], kStatus)) {
-        errors.push_back({std::string(path), st.start,
-                          where + " (" + st.pkg.name + ") has a malformed Status; skipped"});
-      } else {
-        st.pkg.want = words[0];
-        st.pkg.eflag = words[1];
-        st.pkg.status = words[2];
-        st.pkg.line = st.start;
-        fn(std::move(st.pkg));
-      }
-    }
+    FinishStanza(st, path, fn, errors);
     st = Stanza();
     have_field = false;
   };
@@ -133,27 +164,7 @@ void ParseStatus(std::string_view text, std::string_view path,
     std::string_view field = raw.substr(0, colon);
     std::string value(TrimBlank(raw.substr(colon + 1)));
     have_field = true;
-    if (EqualsNoCase(field, "Package")) {
-      st.pkg.name = value;
-    } else if (EqualsNoCase(field, "Version")) {
-      st.pkg.version = value;
-    } else if (EqualsNoCase(field, "Architecture")) {
-      st.pkg.architecture = value;
-    } else if (EqualsNoCase(field, "Status")) {
-      st.has_status = true;
-      st.status_raw = value;
-    } else if (EqualsNoCase(field, "Source")) {
-      // "Source: name" or "Source: name (version)".
-      size_t paren = value.find('(');
-      if (paren == std::string::npos) {
-        st.pkg.source = value;
-      } else {
-        st.pkg.source = std::string(TrimBlank(std::string_view(value).substr(0, paren)));
-        size_t close = value.find(')', paren);
-        st.pkg.source_version = value.substr(
-            paren + 1, close == std::string::npos ? std::string::npos : close - paren - 1);
-      }
-    }
+    SetField(field, std::move(value), st);
     return true;
   });
   finish();

@@ -678,6 +678,90 @@ void Summary(const json& doc, std::ostream& out) {
   }
 }
 
+// One row of the exception table: status, exception, host (linked to its section), owner,
+// contact, ticket, expiry, the items still present and why.
+void ExceptionRow(const json& v, bool newly_revoked,
+                  const std::map<std::string, size_t>& host_index, std::ostream& out) {
+  std::string status = Str(v, "status");
+  std::string host = Str(v, "host");
+  std::string id = Str(v, "exception");
+  out << "<tr class=\"f exception\" data-host=\"" << H(host) << "\" data-status=\"" << H(status, 16)
+      << "\"><td data-v=\""
+      << (status == "leftover"     ? 0
+          : status == "unverified" ? 1
+          : status == "active"     ? 2
+                                   : 3)
+      << "\">" << StatusBadge(status);
+  if (newly_revoked) out << "<br>since the previous report";
+  out << "</td><td><code>" << H(id, 256) << "</code><br>" << H(Str(v, "title")) << "</td><td>";
+  auto it = host_index.find(host);
+  if (host.empty()) {
+    out << "(no host)";
+  } else if (it != host_index.end()) {
+    out << "<a href=\"#host-" << it->second << "\">" << H(host) << "</a>";
+  } else {
+    out << H(host);
+  }
+  out << "</td><td>" << Person(Field(v, "owner")) << "</td><td>" << Person(Field(v, "contact"))
+      << "</td><td>" << H(Str(v, "ticket"), 256) << "</td><td>" << H(Str(v, "effective_expiry"), 32)
+      << "<br>";
+  if (Field(v, "days_overdue").is_number_integer()) {
+    out << "<strong>" << Int(v, "days_overdue") << " day(s) overdue</strong>";
+  } else {
+    out << Int(v, "days_left") << " day(s) left";
+  }
+  out << "</td><td><ul class=\"items\">";
+  for (const json& i : Arr(v, "items")) {
+    std::string table = Str(i, "table");
+    out << "<li>" << (table.empty() ? "rule " + H(Str(i, "rule"), 256) : H(table, 64)) << " <code>"
+        << H(Str(i, "id")) << "</code>";
+    if (std::string at = Where(i); !at.empty()) out << " <code>" << H(at) << "</code>";
+    out << "</li>";
+  }
+  out << "</ul></td><td>" << H(Str(v, "reason"));
+  const json& evidence = Field(v, "evidence");
+  if (evidence.is_object()) {
+    out << "<br><span class=\"meta\">evidence: snapshot <code>" << H(Str(evidence, "snapshot"), 96)
+        << "</code>, received " << H(Str(evidence, "received_at"), 32) << ", last reported "
+        << H(Str(evidence, "last_reported_at"), 32) << "</span>";
+  }
+  out << "</td></tr>\n";
+}
+
+// Revocations proved before the previous report, one row per exception (in `order`), with at
+// most kMaxHostsPerGroup of its hosts named.
+void RevokedEarlier(const std::vector<std::string>& order,
+                    const std::map<std::string, std::vector<const json*>>& earlier,
+                    std::ostream& out) {
+  if (earlier.empty()) return;
+  out << "<h3>Revoked earlier</h3>\n<table class=\"sortable\"><thead><tr><th>Exception</th>"
+         "<th>Owner</th><th>Ticket</th><th>Expiry</th><th>Hosts</th><th>Revoked on</th></tr>"
+         "</thead><tbody>\n";
+  for (const std::string& id : order) {
+    const std::vector<const json*>& group = earlier.at(id);
+    const json& first = *group.front();
+    std::string hosts;
+    std::string names;
+    for (size_t i = 0; i < group.size() && i < kMaxHostsPerGroup; ++i) {
+      std::string host = Str(*group[i], "host");
+      hosts += (hosts.empty() ? "" : " ") + H(host);
+      names += (names.empty() ? "" : ", ") + (host.empty() ? "(no host)" : H(host));
+    }
+    out << "<tr class=\"f exception\" data-host=\"" << hosts
+        << "\" data-status=\"revoked\"><td><code>" << H(id, 256) << "</code><br>"
+        << H(Str(first, "title")) << "</td><td>" << Person(Field(first, "owner")) << "</td><td>"
+        << H(Str(first, "ticket"), 256) << "</td><td>" << H(Str(first, "effective_expiry"), 32)
+        << "</td><td class=\"n\" data-v=\"" << group.size() << "\">" << group.size() << "</td><td>"
+        << StatusBadge("revoked") << " " << names;
+    if (group.size() > kMaxHostsPerGroup) {
+      out << " <span class=\"more\">and " << group.size() - kMaxHostsPerGroup
+          << " more (the JSON report names them all)</span>";
+    }
+    out << "</td></tr>\n";
+  }
+  out << "</tbody></table>\n";
+}
+
 void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index,
                 std::ostream& out) {
   const json& verdicts = Arr(doc, "exceptions");
@@ -715,77 +799,10 @@ void Exceptions(const json& doc, const std::map<std::string, size_t>& host_index
       group.push_back(&v);
       continue;
     }
-    out << "<tr class=\"f exception\" data-host=\"" << H(host) << "\" data-status=\""
-        << H(status, 16) << "\"><td data-v=\""
-        << (status == "leftover"     ? 0
-            : status == "unverified" ? 1
-            : status == "active"     ? 2
-                                     : 3)
-        << "\">" << StatusBadge(status);
-    if (newly_revoked) out << "<br>since the previous report";
-    out << "</td><td><code>" << H(id, 256) << "</code><br>" << H(Str(v, "title")) << "</td><td>";
-    auto it = host_index.find(host);
-    if (host.empty()) {
-      out << "(no host)";
-    } else if (it != host_index.end()) {
-      out << "<a href=\"#host-" << it->second << "\">" << H(host) << "</a>";
-    } else {
-      out << H(host);
-    }
-    out << "</td><td>" << Person(Field(v, "owner")) << "</td><td>" << Person(Field(v, "contact"))
-        << "</td><td>" << H(Str(v, "ticket"), 256) << "</td><td>"
-        << H(Str(v, "effective_expiry"), 32) << "<br>";
-    if (Field(v, "days_overdue").is_number_integer()) {
-      out << "<strong>" << Int(v, "days_overdue") << " day(s) overdue</strong>";
-    } else {
-      out << Int(v, "days_left") << " day(s) left";
-    }
-    out << "</td><td><ul class=\"items\">";
-    for (const json& i : Arr(v, "items")) {
-      std::string table = Str(i, "table");
-      out << "<li>" << (table.empty() ? "rule " + H(Str(i, "rule"), 256) : H(table, 64))
-          << " <code>" << H(Str(i, "id")) << "</code>";
-      if (std::string at = Where(i); !at.empty()) out << " <code>" << H(at) << "</code>";
-      out << "</li>";
-    }
-    out << "</ul></td><td>" << H(Str(v, "reason"));
-    const json& evidence = Field(v, "evidence");
-    if (evidence.is_object()) {
-      out << "<br><span class=\"meta\">evidence: snapshot <code>"
-          << H(Str(evidence, "snapshot"), 96) << "</code>, received "
-          << H(Str(evidence, "received_at"), 32) << ", last reported "
-          << H(Str(evidence, "last_reported_at"), 32) << "</span>";
-    }
-    out << "</td></tr>\n";
+    ExceptionRow(v, newly_revoked, host_index, out);
   }
   out << "</tbody></table>\n";
-  if (earlier.empty()) return;
-  out << "<h3>Revoked earlier</h3>\n<table class=\"sortable\"><thead><tr><th>Exception</th>"
-         "<th>Owner</th><th>Ticket</th><th>Expiry</th><th>Hosts</th><th>Revoked on</th></tr>"
-         "</thead><tbody>\n";
-  for (const std::string& id : earlier_order) {
-    const std::vector<const json*>& group = earlier[id];
-    const json& first = *group.front();
-    std::string hosts;
-    std::string names;
-    for (size_t i = 0; i < group.size() && i < kMaxHostsPerGroup; ++i) {
-      std::string host = Str(*group[i], "host");
-      hosts += (hosts.empty() ? "" : " ") + H(host);
-      names += (names.empty() ? "" : ", ") + (host.empty() ? "(no host)" : H(host));
-    }
-    out << "<tr class=\"f exception\" data-host=\"" << hosts
-        << "\" data-status=\"revoked\"><td><code>" << H(id, 256) << "</code><br>"
-        << H(Str(first, "title")) << "</td><td>" << Person(Field(first, "owner")) << "</td><td>"
-        << H(Str(first, "ticket"), 256) << "</td><td>" << H(Str(first, "effective_expiry"), 32)
-        << "</td><td class=\"n\" data-v=\"" << group.size() << "\">" << group.size() << "</td><td>"
-        << StatusBadge("revoked") << " " << names;
-    if (group.size() > kMaxHostsPerGroup) {
-      out << " <span class=\"more\">and " << group.size() - kMaxHostsPerGroup
-          << " more (the JSON report names them all)</span>";
-    }
-    out << "</td></tr>\n";
-  }
-  out << "</tbody></table>\n";
+  RevokedEarlier(earlier_order, earlier, out);
 }
 
 // The hosts with something to show (HostView::notable), the most urgent first.
