@@ -1,5 +1,5 @@
 // A server-side TLS connection over a non-blocking TCP socket, for the collector's sessions
-// (server.cpp). OpenSSL reads and writes the socket itself (SSL_set_fd); the stream waits for
+// (session.cpp). OpenSSL reads and writes the socket itself (SSL_set_fd); the stream waits for
 // readiness with Asio (socket::async_wait) and retries.
 //
 // Why not asio::ssl::stream: it keeps two 17 KiB vectors and a BIO pair of two 17 KiB buffers
