@@ -48,20 +48,8 @@ std::string Ed25519Line(std::mt19937_64& rng, const std::string& comment) {
   return "ssh-ed25519 " + b64 + " " + comment + "\n";
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: gen_root DIR [USERS GROUPS SUDOERS_FILES KEY_USERS]\n";
-    return 2;
-  }
-  fs::path root = argv[1];
-  int users = argc > 2 ? std::atoi(argv[2]) : 10000;
-  int groups = argc > 3 ? std::atoi(argv[3]) : 2000;
-  int sudoers_files = argc > 4 ? std::atoi(argv[4]) : 500;
-  int key_users = argc > 5 ? std::atoi(argv[5]) : 1000;
-  std::mt19937_64 rng(42);
-
+// Users user0... (every tenth with nologin, a third locked), groups grp0... of five members.
+void WriteAccounts(const fs::path& root, int users, int groups) {
   std::string passwd =
       "root:x:0:0:root:/root:/bin/bash\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\n";
   std::string shadow = "root:!:19000:0:99999:7:::\n";
@@ -88,12 +76,15 @@ int main(int argc, char** argv) {
   Write(root / "etc/gshadow", gshadow, 0640);
   Write(root / "etc/hostname", "bench-large\n", 0644);
   Write(root / "etc/shells", "/bin/sh\n/bin/bash\n/usr/bin/bash\n", 0644);
+}
 
+// /etc/sudoers and `files` vendor drop-ins, each with its aliases, Defaults and grants.
+void WriteSudoers(const fs::path& root, int files, int users, int groups) {
   Write(root / "etc/sudoers",
         "Defaults\tenv_reset\nDefaults\tsecure_path=\"/usr/sbin:/usr/bin:/sbin:/bin\"\n"
         "root\tALL=(ALL:ALL) ALL\n%sudo\tALL=(ALL:ALL) ALL\n@includedir sudoers.d\n",
         0440);
-  for (int f = 0; f < sudoers_files; ++f) {
+  for (int f = 0; f < files; ++f) {
     std::string s = "# generated vendor file " + std::to_string(f) + "\n";
     std::string n = std::to_string(f);
     s += "User_Alias VENDOR" + n + " = user" + std::to_string(f % users) + ", user" +
@@ -111,9 +102,11 @@ int main(int argc, char** argv) {
     std::snprintf(name, sizeof(name), "vendor%04d", f);
     Write(root / "etc/sudoers.d" / name, s, 0440);
   }
+}
 
-  // sshd: Debian 12's stock sshd_config (its settings; comments dropped) and 20 drop-ins that
-  // override each other, with Match blocks (bench/run.sh: tidemark-agent sshd vs sshd -T).
+// sshd: Debian 12's stock sshd_config (its settings; comments dropped) and 20 drop-ins that
+// override each other, with Match blocks (bench/run.sh: tidemark-agent sshd vs sshd -T).
+void WriteSshd(const fs::path& root) {
   Write(root / "etc/ssh/sshd_config",
         "Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\nUsePAM yes\n"
         "X11Forwarding yes\nPrintMotd no\nAcceptEnv LANG LC_*\n"
@@ -132,7 +125,11 @@ int main(int argc, char** argv) {
     std::snprintf(name, sizeof(name), "%02d-dropin.conf", d);
     Write(root / "etc/ssh/sshd_config.d" / name, s, 0644);
   }
+}
 
+// root's key and three keys (one with options) for each of the first `key_users` users.
+void WriteKeys(const fs::path& root, int key_users, int users, int groups) {
+  std::mt19937_64 rng(42);
   Write(root / "root/.ssh/authorized_keys", Ed25519Line(rng, "root@bench"), 0600);
   ::chmod((root / "root").c_str(), 0700);
   ::chmod((root / "root/.ssh").c_str(), 0700);
@@ -154,6 +151,24 @@ int main(int argc, char** argv) {
       if (::lchown(p.c_str(), uid, gid) != 0) break;
     }
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << "usage: gen_root DIR [USERS GROUPS SUDOERS_FILES KEY_USERS]\n";
+    return 2;
+  }
+  fs::path root = argv[1];
+  int users = argc > 2 ? std::atoi(argv[2]) : 10000;
+  int groups = argc > 3 ? std::atoi(argv[3]) : 2000;
+  int sudoers_files = argc > 4 ? std::atoi(argv[4]) : 500;
+  int key_users = argc > 5 ? std::atoi(argv[5]) : 1000;
+  WriteAccounts(root, users, groups);
+  WriteSudoers(root, sudoers_files, users, groups);
+  WriteSshd(root);
+  WriteKeys(root, key_users, users, groups);
   std::cout << "wrote " << root.string() << ": " << users << " users, " << groups << " groups, "
             << sudoers_files << " sudoers files, " << key_users << " users with keys\n";
   return 0;

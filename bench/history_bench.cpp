@@ -81,6 +81,120 @@ HostState Make(const Snapshot& base, const std::string& host, bool vendor) {
   return s;
 }
 
+// Stores `days` days of `hosts` hosts (in batches of kBatch hosts, a day's states at once):
+// hosts 0, 10, 20 ... drop the vendor's account at two thirds of the days, hosts 5, 15 ...
+// keep it. A changed state is put, an unchanged one offered (seen).
+struct Stored {
+  int64_t stored = 0;
+  int64_t seen = 0;
+};
+Stored StoreHistory(SqliteStore& store, const Snapshot& decoded, int hosts, int days,
+                    int64_t day0) {
+  const int drop_day = days * 2 / 3;
+  int64_t stored = 0;
+  int64_t seen = 0;
+  constexpr int kBatch = 500;
+  for (int first = 0; first < hosts; first += kBatch) {
+    int n = std::min(kBatch, hosts - first);
+    std::vector<HostState> with(static_cast<size_t>(n)), without(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::string host = "host" + std::to_string(first + i);
+      int k = (first + i) % 10;
+      if (k == 0 || k == 5) with[static_cast<size_t>(i)] = Make(decoded, host, true);
+      without[static_cast<size_t>(i)] = Make(decoded, host, false);
+    }
+    for (int d = 0; d < days; ++d) {
+      int64_t at = day0 + int64_t{d} * 86400;
+      std::vector<SnapshotInput> puts;
+      std::vector<SeenInput> offers;
+      for (int i = 0; i < n; ++i) {
+        int k = (first + i) % 10;
+        bool vendor = k == 5 || (k == 0 && d < drop_day);
+        bool changed = d == 0 || (k == 0 && d == drop_day);
+        const HostState& s =
+            vendor ? with[static_cast<size_t>(i)] : without[static_cast<size_t>(i)];
+        std::string id = "d" + std::to_string(d);
+        if (changed) {
+          puts.push_back(MakeSnapshotInput(s.snapshot.host.id, id, s.snapshot, s.text, at));
+        } else {
+          offers.push_back({s.snapshot.host.id, id, s.hash, s.snapshot.collected_at, at});
+        }
+      }
+      if (!puts.empty()) {
+        auto r = store.PutBatch(puts);
+        if (!r.ok()) Die(r.status().ToString());
+        stored += static_cast<int64_t>(puts.size());
+      }
+      if (!offers.empty()) {
+        auto r = store.RecordSeenBatch(offers);
+        if (!r.ok()) Die(r.status().ToString());
+        for (const auto& one : *r) {
+          if (!one.ok() || *one != PutResult::kSeen) Die("an offer was not recorded as seen");
+        }
+        seen += static_cast<int64_t>(offers.size());
+      }
+    }
+  }
+  return {stored, seen};
+}
+
+// --approve: every host's day-0 state is its approved baseline (tidemarkctl baseline approve),
+// so that the report computes each host's drift since it (the hosts that dropped the vendor's
+// account).
+void ApproveBaselines(SqliteStore& store, int hosts, int64_t day0) {
+  for (int i = 0; i < hosts; ++i) {
+    std::string host = "host" + std::to_string(i);
+    auto state = store.LatestState(host, day0);
+    if (!state.ok()) Die(state.status().ToString());
+    BaselineApproval a;
+    a.host = host;
+    a.snapshot_seq = state->seq;
+    a.approved_by = "Migration Lead";
+    a.note = "the state handed over";
+    a.approved_at = day0 + 3600;
+    if (Status st = store.ApproveBaseline(a); !st.ok()) Die(st.ToString());
+  }
+}
+
+// Judged with one rule, as the collector would: the facts file of each host's latest state.
+// Returns the seconds from the evaluator's start until it is idle.
+double JudgeLatest(const std::string& db) {
+  collector::Log::SetSink([](const std::string&) {});
+  auto set = policy::LoadPolicyText(
+      "rules:\n  - id: vendor\n    title: no vendor account\n    severity: high\n"
+      "    query: SELECT id FROM users WHERE name = 'vendor_ops'\n",
+      "bench.yaml");
+  if (!set.ok()) Die(set.status().ToString());
+  collector::Evaluator::Options options;
+  options.db = db;
+  options.facts = FactsPathFor(db);
+  auto start = std::chrono::steady_clock::now();
+  auto evaluator = collector::Evaluator::Start(
+      options, std::make_shared<const policy::PolicySet>(std::move(*set)));
+  if (!evaluator.ok()) Die(evaluator.status().ToString());
+  if (!(*evaluator)->WaitIdle(std::chrono::hours(1))) Die("evaluation did not finish");
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// A register of one exception per 20 hosts, half of them expired half-way through the days.
+void WriteRegister(const std::string& register_file, int hosts, int days, int64_t day0,
+                   int64_t now) {
+  std::ofstream reg(register_file);
+  reg << "exceptions:\n";
+  for (int k = 0; k * 20 < hosts; ++k) {
+    int64_t expires = k % 2 == 0 ? day0 + int64_t{days / 2} * 86400 : now + 30 * 86400;
+    reg << "  - id: MIG-" << k << "\n    hosts: [";
+    for (int j = 0; j < 20 && k * 20 + j < hosts; ++j) {
+      reg << (j ? ", " : "") << "host" << k * 20 + j;
+    }
+    reg << "]\n    owner: {name: Vendor Operations, email: ops@vendor.example}\n"
+        << "    ticket: CHG-" << 1000 + k << "\n    expires: " << FormatRfc3339(expires) << "\n"
+        << "    covers:\n      - {table: users, where: {name: vendor_ops}}\n"
+        << "      - {table: sudo_grants, where: {principal: \"user:vendor_ops\"}}\n";
+  }
+  reg.close();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,107 +216,18 @@ int main(int argc, char** argv) {
   auto store = SqliteStore::Open(db);
   if (!store.ok()) Die(store.status().ToString());
   const int64_t day0 = (*now / 86400 - days) * 86400 + 12 * 3600;
-  const int drop_day = days * 2 / 3;
+  auto seconds_since = [](std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   auto start = std::chrono::steady_clock::now();
-  int64_t stored = 0;
-  int64_t seen = 0;
-  constexpr int kBatch = 500;
-  for (int first = 0; first < hosts; first += kBatch) {
-    int n = std::min(kBatch, hosts - first);
-    std::vector<HostState> with(static_cast<size_t>(n)), without(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) {
-      std::string host = "host" + std::to_string(first + i);
-      int k = (first + i) % 10;
-      if (k == 0 || k == 5) with[static_cast<size_t>(i)] = Make(*decoded, host, true);
-      without[static_cast<size_t>(i)] = Make(*decoded, host, false);
-    }
-    for (int d = 0; d < days; ++d) {
-      int64_t at = day0 + int64_t{d} * 86400;
-      std::vector<SnapshotInput> puts;
-      std::vector<SeenInput> offers;
-      for (int i = 0; i < n; ++i) {
-        int k = (first + i) % 10;
-        bool vendor = k == 5 || (k == 0 && d < drop_day);
-        bool changed = d == 0 || (k == 0 && d == drop_day);
-        const HostState& s =
-            vendor ? with[static_cast<size_t>(i)] : without[static_cast<size_t>(i)];
-        std::string id = "d" + std::to_string(d);
-        if (changed) {
-          puts.push_back(MakeSnapshotInput(s.snapshot.host.id, id, s.snapshot, s.text, at));
-        } else {
-          offers.push_back({s.snapshot.host.id, id, s.hash, s.snapshot.collected_at, at});
-        }
-      }
-      if (!puts.empty()) {
-        auto r = (*store)->PutBatch(puts);
-        if (!r.ok()) Die(r.status().ToString());
-        stored += static_cast<int64_t>(puts.size());
-      }
-      if (!offers.empty()) {
-        auto r = (*store)->RecordSeenBatch(offers);
-        if (!r.ok()) Die(r.status().ToString());
-        for (const auto& one : *r) {
-          if (!one.ok() || *one != PutResult::kSeen) Die("an offer was not recorded as seen");
-        }
-        seen += static_cast<int64_t>(offers.size());
-      }
-    }
-  }
-  double store_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  // --approve: every host's day-0 state is its approved baseline (tidemarkctl baseline approve),
-  // so that the report computes each host's drift since it (the hosts that dropped the vendor's
-  // account).
+  Stored counts = StoreHistory(**store, *decoded, hosts, days, day0);
+  double store_seconds = seconds_since(start);
   start = std::chrono::steady_clock::now();
-  for (int i = 0; approve && i < hosts; ++i) {
-    std::string host = "host" + std::to_string(i);
-    auto state = (*store)->LatestState(host, day0);
-    if (!state.ok()) Die(state.status().ToString());
-    BaselineApproval a;
-    a.host = host;
-    a.snapshot_seq = state->seq;
-    a.approved_by = "Migration Lead";
-    a.note = "the state handed over";
-    a.approved_at = day0 + 3600;
-    if (Status st = (*store)->ApproveBaseline(a); !st.ok()) Die(st.ToString());
-  }
-  double approve_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (approve) ApproveBaselines(**store, hosts, day0);
+  double approve_seconds = seconds_since(start);
   store->reset();
-
-  // Judged with one rule, as the collector would: the facts file of each host's latest state.
-  collector::Log::SetSink([](const std::string&) {});
-  auto set = policy::LoadPolicyText(
-      "rules:\n  - id: vendor\n    title: no vendor account\n    severity: high\n"
-      "    query: SELECT id FROM users WHERE name = 'vendor_ops'\n",
-      "bench.yaml");
-  if (!set.ok()) Die(set.status().ToString());
-  collector::Evaluator::Options options;
-  options.db = db;
-  options.facts = FactsPathFor(db);
-  start = std::chrono::steady_clock::now();
-  auto evaluator = collector::Evaluator::Start(
-      options, std::make_shared<const policy::PolicySet>(std::move(*set)));
-  if (!evaluator.ok()) Die(evaluator.status().ToString());
-  if (!(*evaluator)->WaitIdle(std::chrono::hours(1))) Die("evaluation did not finish");
-  double judge_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  evaluator->reset();
-
-  std::ofstream reg(register_file);
-  reg << "exceptions:\n";
-  for (int k = 0; k * 20 < hosts; ++k) {
-    int64_t expires = k % 2 == 0 ? day0 + int64_t{days / 2} * 86400 : *now + 30 * 86400;
-    reg << "  - id: MIG-" << k << "\n    hosts: [";
-    for (int j = 0; j < 20 && k * 20 + j < hosts; ++j) {
-      reg << (j ? ", " : "") << "host" << k * 20 + j;
-    }
-    reg << "]\n    owner: {name: Vendor Operations, email: ops@vendor.example}\n"
-        << "    ticket: CHG-" << 1000 + k << "\n    expires: " << FormatRfc3339(expires) << "\n"
-        << "    covers:\n      - {table: users, where: {name: vendor_ops}}\n"
-        << "      - {table: sudo_grants, where: {principal: \"user:vendor_ops\"}}\n";
-  }
-  reg.close();
+  double judge_seconds = JudgeLatest(db);
+  WriteRegister(register_file, hosts, days, day0, *now);
   struct stat st {};
   int64_t bytes = 0;
   for (const char* suffix : {"", "-wal"}) {
@@ -211,8 +236,8 @@ int main(int argc, char** argv) {
   std::cout << json{{"bench", "make_history"},
                     {"hosts", hosts},
                     {"days", days},
-                    {"stored", stored},
-                    {"seen", seen},
+                    {"stored", counts.stored},
+                    {"seen", counts.seen},
                     {"store_seconds", store_seconds},
                     {"approve_seconds", approve_seconds},
                     {"judge_seconds", judge_seconds},

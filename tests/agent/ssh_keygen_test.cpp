@@ -40,6 +40,7 @@ std::string TypeAndBlob(const std::string& pub_path) {
   return type + " " + blob;
 }
 
+// Long on purpose: every key type ssh-keygen makes, each compared field by field.
 TEST(SshKeygenToolTest, TypeBitsFingerprintAndCommentMatchSshKeygen) {
   TIDEMARK_REQUIRE(testing::HaveProgram("ssh-keygen"),
                    "ssh-keygen is not installed (Debian package openssh-client)");

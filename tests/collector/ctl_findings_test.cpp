@@ -121,6 +121,7 @@ TEST_F(CtlFindingsTest, TheRegisterToleratesActiveExceptionsAndNamesLeftovers) {
 }
 
 // `report` (issue 12, begun): the same results and verdicts in one document, every format.
+// Long on purpose: one fleet, then each format checked against the same facts.
 TEST_F(CtlFindingsTest, ReportSummarizesHostsFindingsAndExceptions) {
   Put("web01", "s1", json::array({User("root", 0, 1), User("toor", 0, 7)}), 1764547200);
   Put("web02", "s1", json::array({User("root", 0, 1), User("games", 5, 2)}), 1764547200);

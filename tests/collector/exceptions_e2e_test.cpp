@@ -110,6 +110,8 @@ void WaitUntil(int64_t t) {
   }
 }
 
+// Long on purpose: one migration told in order (cut-over, expiry, one host cleaned, one not),
+// judged through the collector and offline, then `who` and drift over the same states.
 TEST_F(ExceptionsE2eTest, StatusesThroughTheCollectorAndOfflineAgree) {
   TIDEMARK_REQUIRE(HaveProgram("ssh-keygen"), "ssh-keygen not installed (openssh-client)");
   // The vendor's key, as ssh-keygen writes it.

@@ -474,7 +474,8 @@ class FaultTest : public ::testing::Test {
   std::mutex rng_mu_;
 };
 
-// kill -9 of the collector while 6 agents stream to it.
+// kill -9 of the collector while 6 agents stream to it. Long on purpose: the agents' loops,
+// the kill rounds, the restart, then what the store and every spool hold.
 TEST_F(FaultTest, CollectorKilledAtRandomMomentsLosesNothingAndStoresOnce) {
   const int rounds = Rounds(4);
   MakeAgents(6);
@@ -624,7 +625,8 @@ TEST_F(FaultTest, CollectorKilledAtRandomMomentsLosesNothingAndStoresOnce) {
 }
 
 // kill -9 of the agent (tidemark-agent, exec'd into tidemark-uplink) at random moments of
-// collect -> spool -> send, while the collector runs.
+// collect -> spool -> send, while the collector runs. Long on purpose: calibration, the kill
+// rounds, delivering what is left, then what the spools and the store hold.
 TEST_F(FaultTest, AgentKilledWhileSpoolingNeverLeavesOrSendsAPartialSnapshot) {
   const int rounds = Rounds(6);
   MakeAgents(2);

@@ -30,6 +30,7 @@ int Ctl(const std::string& args, std::string* out, std::string* err) {
   return RunCommand(ShellQuote(kCtl) + " " + args, out, err);
 }
 
+// Long on purpose: one rollout over SSH told in order (hosts up, deploy, what each host holds).
 TEST(DeployTest, InstallsOverSshReportsAndFailsOnlyTheHostsThatFail) {
   if (testing::kSanitized) {
     GTEST_SKIP() << "packages are made from the plain build, not a sanitizer build";

@@ -36,6 +36,7 @@ Case ReplaceCase(const std::string& rule, const std::string& path, const std::st
 
 }  // namespace
 
+// Long, and kept whole: the hardened files themselves, as text.
 Root SshSysctlBase() {
   return {
       {kSshdConfig,
@@ -143,6 +144,7 @@ Root SshSysctlBase() {
   };
 }
 
+// Long, and kept whole: a table of cases, one initializer per rule, read top to bottom.
 std::vector<Case> SshSysctlCases() {
   const std::string ciphers(kCiphers);
   const std::string macs(kMacs);

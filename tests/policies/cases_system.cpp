@@ -115,6 +115,7 @@ std::string BaseListeners() {
          Listener("tcp", "::", 22, "sshd", "ssh.service") + "]";
 }
 
+// Long, and kept whole: a table of cases, one initializer per rule, read top to bottom.
 std::vector<Case> SystemCases() {
   Case network{"network-listeners-any-address", {}, {"listen:tcp:0.0.0.0:111"}};
   network.listeners = "[" + Listener("tcp", "0.0.0.0", 22, "sshd", "ssh.service") + "," +

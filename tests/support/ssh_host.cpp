@@ -99,47 +99,57 @@ std::unique_ptr<SshTestHost> SshTestHost::Start(const std::string& work,
   std::unique_ptr<SshTestHost> h(new SshTestHost());
   h->work_ = work;
   h->hostname_ = hostname;
-  const std::string layers = work + "/layers";
-  h->root_ = work + "/root";
+  if (!h->MountRoot(why) || !h->WriteSshFiles(why) || !h->StartSshd(why)) return nullptr;
+  return h;
+}
+
+// The host's root: an overlay over / (its changes in a tmpfs), with /proc and /dev bound in.
+bool SshTestHost::MountRoot(std::string* why) {
+  const std::string layers = work_ + "/layers";
+  root_ = work_ + "/root";
   fs::create_directories(layers);
-  fs::create_directories(h->root_);
-  fs::create_directories(work + "/lower");
+  fs::create_directories(root_);
+  fs::create_directories(work_ + "/lower");
   // The lower layer is / without the file systems mounted on it (a non-recursive bind), so
   // that Files() can tell a copied-up directory from a new one.
-  if (mount("/", (work + "/lower").c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+  if (mount("/", (work_ + "/lower").c_str(), nullptr, MS_BIND, nullptr) != 0 ||
       mount("tmpfs", layers.c_str(), "tmpfs", 0, "mode=0700,size=1g") != 0) {
     *why = "cannot mount the layers";
-    return nullptr;
+    return false;
   }
   fs::create_directories(layers + "/upper");
   fs::create_directories(layers + "/work");
   const std::string options =
-      "lowerdir=" + work + "/lower,upperdir=" + layers + "/upper,workdir=" + layers + "/work";
-  if (mount("overlay", h->root_.c_str(), "overlay", 0, options.c_str()) != 0) {
+      "lowerdir=" + work_ + "/lower,upperdir=" + layers + "/upper,workdir=" + layers + "/work";
+  if (mount("overlay", root_.c_str(), "overlay", 0, options.c_str()) != 0) {
     *why = "cannot mount an overlay over / (" + options + ")";
-    return nullptr;
+    return false;
   }
   for (const char* dir : {"/proc", "/dev"}) {
-    if (mount(dir, (h->root_ + dir).c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    if (mount(dir, (root_ + dir).c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
       *why = std::string("cannot bind ") + dir + " into the host";
-      return nullptr;
+      return false;
     }
   }
-  const std::string& r = h->root_;
+  return true;
+}
+
+// Keys (host, client, another host's), sshd's configuration, authorized_keys, known_hosts.
+bool SshTestHost::WriteSshFiles(std::string* why) {
+  const std::string& r = root_;
   fs::create_directories(r + "/run/sshd");
   chmod((r + "/run/sshd").c_str(), 0755);
-  h->client_key_ = work + "/client_key";
+  client_key_ = work_ + "/client_key";
   if (!Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-host -f " +
           ShellQuote(r + "/etc/ssh/tidemark_test_host_key")) ||
-      !Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-client -f " +
-          ShellQuote(h->client_key_)) ||
+      !Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-client -f " + ShellQuote(client_key_)) ||
       !Sh("ssh-keygen -q -t ed25519 -N '' -C tidemark-test-other -f " +
-          ShellQuote(work + "/other_host_key"))) {
+          ShellQuote(work_ + "/other_host_key"))) {
     *why = "ssh-keygen failed";
-    return nullptr;
+    return false;
   }
-  h->port_ = FreeLoopbackPort();
-  const std::string config = "ListenAddress 127.0.0.1:" + std::to_string(h->port_) +
+  port_ = FreeLoopbackPort();
+  const std::string config = "ListenAddress 127.0.0.1:" + std::to_string(port_) +
                              "\n"
                              "HostKey /etc/ssh/tidemark_test_host_key\n"
                              "AuthorizedKeysFile /etc/ssh/tidemark_test_authorized_keys\n"
@@ -151,27 +161,32 @@ std::unique_ptr<SshTestHost> SshTestHost::Start(const std::string& work,
                              "Subsystem sftp internal-sftp\n"
                              "LogLevel VERBOSE\n";
   if (!WriteAll(r + "/etc/ssh/tidemark_test_sshd_config", config, 0644) ||
-      !WriteAll(r + "/etc/ssh/tidemark_test_authorized_keys",
-                KeyLine(h->client_key_ + ".pub") + "\n", 0644) ||
-      !WriteAll(r + "/etc/hostname", hostname + "\n", 0644)) {
+      !WriteAll(r + "/etc/ssh/tidemark_test_authorized_keys", KeyLine(client_key_ + ".pub") + "\n",
+                0644) ||
+      !WriteAll(r + "/etc/hostname", hostname_ + "\n", 0644)) {
     *why = "cannot write the host's sshd configuration";
-    return nullptr;
+    return false;
   }
-  h->known_hosts_ = work + "/known_hosts";
-  WriteAll(h->known_hosts_,
-           "[127.0.0.1]:" + std::to_string(h->port_) + " " +
+  known_hosts_ = work_ + "/known_hosts";
+  WriteAll(known_hosts_,
+           "[127.0.0.1]:" + std::to_string(port_) + " " +
                KeyLine(r + "/etc/ssh/tidemark_test_host_key.pub") + "\n",
            0644);
-  h->log_ = work + "/sshd.log";
-  int log_fd = open(h->log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return true;
+}
+
+// sshd in the host's root and its own UTS namespace (the hostname); waits until it listens.
+bool SshTestHost::StartSshd(std::string* why) {
+  log_ = work_ + "/sshd.log";
+  int log_fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   pid_t pid = fork();
   if (pid == 0) {
     dup2(log_fd, 2);
     int null_fd = open("/dev/null", O_RDWR);
     dup2(null_fd, 0);
     dup2(null_fd, 1);
-    if (unshare(CLONE_NEWUTS) != 0 || sethostname(hostname.data(), hostname.size()) != 0 ||
-        chroot(r.c_str()) != 0 || chdir("/") != 0) {
+    if (unshare(CLONE_NEWUTS) != 0 || sethostname(hostname_.data(), hostname_.size()) != 0 ||
+        chroot(root_.c_str()) != 0 || chdir("/") != 0) {
       _exit(126);
     }
     execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f",
@@ -179,19 +194,19 @@ std::unique_ptr<SshTestHost> SshTestHost::Start(const std::string& work,
     _exit(127);
   }
   close(log_fd);
-  h->sshd_ = pid;
+  sshd_ = pid;
   for (int i = 0; i < 100; ++i) {
-    if (Accepts(h->port_)) return h;
+    if (Accepts(port_)) return true;
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      h->sshd_ = -1;
-      *why = "sshd exited: " + ReadHostFile(h->log_);
-      return nullptr;
+      sshd_ = -1;
+      *why = "sshd exited: " + ReadHostFile(log_);
+      return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  *why = "sshd did not listen in 5 s: " + ReadHostFile(h->log_);
-  return nullptr;
+  *why = "sshd did not listen in 5 s: " + ReadHostFile(log_);
+  return false;
 }
 
 SshTestHost::~SshTestHost() {

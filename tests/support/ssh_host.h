@@ -55,6 +55,10 @@ class SshTestHost {
 
  private:
   SshTestHost() = default;
+  // The steps of Start; false with `*why` set when one fails.
+  bool MountRoot(std::string* why);
+  bool WriteSshFiles(std::string* why);
+  bool StartSshd(std::string* why);
   std::string work_;
   std::string root_;
   std::string hostname_;

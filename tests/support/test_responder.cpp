@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "common/snapshot.h"
+#include "common/transport/openssl_ptr.h"
 
 namespace tidemark::testing {
 namespace {
@@ -121,156 +122,166 @@ void TestResponder::Serve() {
 }
 
 void TestResponder::HandleConnection(int fd) {
-  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
-  SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-  SSL_CTX_use_certificate_chain_file(ctx, cert_file_.c_str());
-  SSL_CTX_use_PrivateKey_file(ctx, key_file_.c_str(), SSL_FILETYPE_PEM);
-  SSL_CTX_load_verify_locations(ctx, ca_file_.c_str(), nullptr);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
-  SSL* ssl = SSL_new(ctx);
-  SSL_set_fd(ssl, fd);
-  std::string cn;
-  if (SSL_accept(ssl) != 1) {
-    ++handshakes_failed_;
-  } else {
-    X509* peer = SSL_get0_peer_certificate(ssl);
-    std::array<char, 256> buf{};
-    if (peer != nullptr) {
-      X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf.data(),
-                                static_cast<int>(buf.size()));
-    }
-    cn = buf.data();
-    for (;;) {
-      std::array<uint8_t, proto::kHeaderSize> header{};
-      if (!ReadAll(ssl, reinterpret_cast<char*>(header.data()), header.size())) break;
-      auto h = proto::DecodeHeader(header, script_.max_frame_bytes);
-      if (!h.ok()) {
-        WriteAll(ssl, ErrorFrame(h.status().code() == StatusCode::kTooLarge
-                                     ? std::string(proto::kErrFrameTooLarge)
-                                     : std::string(proto::kErrMalformedFrame),
-                                 h.status().message(), "", true));
-        break;
+  {
+    openssl::SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+    SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+    SSL_CTX_use_certificate_chain_file(ctx.get(), cert_file_.c_str());
+    SSL_CTX_use_PrivateKey_file(ctx.get(), key_file_.c_str(), SSL_FILETYPE_PEM);
+    SSL_CTX_load_verify_locations(ctx.get(), ca_file_.c_str(), nullptr);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_CLIENT);
+    openssl::SslPtr ssl(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd);
+    if (SSL_accept(ssl.get()) != 1) {
+      ++handshakes_failed_;
+    } else {
+      X509* peer = SSL_get0_peer_certificate(ssl.get());
+      std::array<char, 256> buf{};
+      if (peer != nullptr) {
+        X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, buf.data(),
+                                  static_cast<int>(buf.size()));
       }
-      std::string payload(h->length, '\0');
-      if (!ReadAll(ssl, payload.data(), payload.size())) break;
-      ++frames_;
-      if (h->type == proto::FrameType::kHello) {
-        auto j = proto::ParseJsonPayload(payload);
-        auto hello = j.ok() ? proto::HelloFromJson(*j) : StatusOr<proto::Hello>(j.status());
-        if (hello.ok()) {
-          std::lock_guard<std::mutex> lock(mu_);
-          hellos_.push_back(*hello);
-        }
-        if (!script_.hello_error.empty()) {
-          WriteAll(ssl,
-                   ErrorFrame(script_.hello_error, "scripted", "", script_.hello_error_permanent));
-          break;
-        }
-        proto::Welcome w;
-        w.collector_version = "test";
-        w.host = script_.welcome_host.empty() ? cn : script_.welcome_host;
-        w.max_frame_bytes = script_.max_frame_bytes;
-        if (script_.offer_capability) w.capabilities = {"offer"};
-        std::string welcome = proto::EncodeJsonFrame(proto::FrameType::kWelcome, ToJson(w));
-        if (script_.trickle_ms > 0) {
-          bool sent = true;
-          for (char c : welcome) {
-            pollfd stop{stop_pipe_[0], POLLIN, 0};
-            if (::poll(&stop, 1, script_.trickle_ms) != 0 || !WriteAll(ssl, std::string(1, c))) {
-              sent = false;
-              break;
-            }
-          }
-          if (!sent) break;
-          continue;
-        }
-        if (!WriteAll(ssl, welcome)) break;
-      } else if (h->type == proto::FrameType::kOffer) {
-        auto j = proto::ParseJsonPayload(payload);
-        auto offer = j.ok() ? proto::OfferFromJson(*j) : StatusOr<proto::Offer>(j.status());
-        if (!offer.ok()) break;
-        bool known = false;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          offers_.push_back(offer->snapshot_id);
-          for (const auto& [id, hash] : hash_by_id_) known |= hash == offer->content_hash;
-        }
-        std::string reply =
-            script_.offers_seen && known
-                ? AckFrame(offer->snapshot_id, "seen")
-                : proto::EncodeJsonFrame(proto::FrameType::kSendBody,
-                                         proto::ToJson(proto::SendBody{offer->snapshot_id}));
-        if (!WriteAll(ssl, reply)) break;
-      } else if (h->type == proto::FrameType::kSnapshot) {
-        auto p = proto::ParseSnapshotPayload(payload);
-        if (!p.ok()) {
-          WriteAll(ssl,
-                   ErrorFrame(std::string(proto::kErrBadSnapshot), p.status().message(), "", true));
-          continue;
-        }
-        ++snapshots_seen_;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          snapshot_frames_.push_back(p->snapshot_id);
-        }
-        if (snapshots_seen_ == script_.hang_up_at_snapshot) break;
-        if (snapshots_seen_ == script_.stall_at_snapshot) {
-          pollfd stop{stop_pipe_[0], POLLIN, 0};
-          ::poll(&stop, 1, 60'000);
-          break;
-        }
-        if (script_.refuse_all || script_.refuse_ids.count(p->snapshot_id) != 0) {
-          WriteAll(ssl,
-                   ErrorFrame(script_.refuse_code, script_.refuse_message, p->snapshot_id, true));
-          if (script_.close_after_refusal) break;
-          continue;
-        }
-        if (script_.store_failed) {
-          WriteAll(ssl, ErrorFrame(std::string(proto::kErrStoreFailed), "scripted", p->snapshot_id,
-                                   false));
-          continue;
-        }
-        // Like the collector, a body that does not decode is refused for good; the decoder's
-        // exceptions (a non-string host.hostname, before it was fixed) are caught here.
-        StatusOr<Snapshot> doc = Status(StatusCode::kInternal, "not decoded");
-        try {
-          doc = DecodeSnapshot(p->body);
-        } catch (const std::exception& e) {
-          doc = Status(StatusCode::kInvalidArgument, e.what());
-        }
-        if (!doc.ok() || ContentHash(*doc) != p->content_hash) {
-          WriteAll(ssl, ErrorFrame(std::string(proto::kErrBadSnapshot),
-                                   doc.ok() ? "hash mismatch" : doc.status().message(),
-                                   p->snapshot_id, true));
-          continue;
-        }
-        if (doc->host.id != cn) {
-          WriteAll(ssl, ErrorFrame(std::string(proto::kErrIdentityMismatch), "host.id",
-                                   p->snapshot_id, true));
-          continue;
-        }
-        std::string result = "stored";
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          if (hash_by_id_.count(p->snapshot_id) != 0) {
-            result = "duplicate";
-          } else {
-            hash_by_id_[p->snapshot_id] = p->content_hash;
-            stored_.push_back({p->snapshot_id, p->content_hash, doc->host.id, cn});
-          }
-        }
-        if (!WriteAll(ssl, AckFrame(p->snapshot_id, result))) break;
-      } else {
-        WriteAll(ssl, ErrorFrame(std::string(proto::kErrProtocol), "unexpected frame", "", true));
-        break;
-      }
+      ServeFrames(ssl.get(), buf.data());
+      SSL_shutdown(ssl.get());
     }
-    SSL_shutdown(ssl);
   }
-  SSL_free(ssl);
-  SSL_CTX_free(ctx);
   ERR_clear_error();
+}
+
+// Answers frames until the agent or the script ends the connection.
+void TestResponder::ServeFrames(SSL* ssl, const std::string& cn) {
+  for (;;) {
+    std::array<uint8_t, proto::kHeaderSize> header{};
+    if (!ReadAll(ssl, reinterpret_cast<char*>(header.data()), header.size())) return;
+    auto h = proto::DecodeHeader(header, script_.max_frame_bytes);
+    if (!h.ok()) {
+      WriteAll(ssl, ErrorFrame(h.status().code() == StatusCode::kTooLarge
+                                   ? std::string(proto::kErrFrameTooLarge)
+                                   : std::string(proto::kErrMalformedFrame),
+                               h.status().message(), "", true));
+      return;
+    }
+    std::string payload(h->length, '\0');
+    if (!ReadAll(ssl, payload.data(), payload.size())) return;
+    ++frames_;
+    bool go_on = false;
+    if (h->type == proto::FrameType::kHello) {
+      go_on = OnHello(ssl, payload, cn);
+    } else if (h->type == proto::FrameType::kOffer) {
+      go_on = OnOffer(ssl, payload);
+    } else if (h->type == proto::FrameType::kSnapshot) {
+      go_on = OnSnapshot(ssl, payload, cn);
+    } else {
+      WriteAll(ssl, ErrorFrame(std::string(proto::kErrProtocol), "unexpected frame", "", true));
+    }
+    if (!go_on) return;
+  }
+}
+
+// The following return false when the connection ends (scripted, or a write failed).
+bool TestResponder::OnHello(SSL* ssl, const std::string& payload, const std::string& cn) {
+  auto j = proto::ParseJsonPayload(payload);
+  auto hello = j.ok() ? proto::HelloFromJson(*j) : StatusOr<proto::Hello>(j.status());
+  if (hello.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    hellos_.push_back(*hello);
+  }
+  if (!script_.hello_error.empty()) {
+    WriteAll(ssl, ErrorFrame(script_.hello_error, "scripted", "", script_.hello_error_permanent));
+    return false;
+  }
+  proto::Welcome w;
+  w.collector_version = "test";
+  w.host = script_.welcome_host.empty() ? cn : script_.welcome_host;
+  w.max_frame_bytes = script_.max_frame_bytes;
+  if (script_.offer_capability) w.capabilities = {"offer"};
+  std::string welcome = proto::EncodeJsonFrame(proto::FrameType::kWelcome, ToJson(w));
+  if (script_.trickle_ms > 0) {  // one byte per trickle_ms, until stopped
+    for (char c : welcome) {
+      pollfd stop{stop_pipe_[0], POLLIN, 0};
+      if (::poll(&stop, 1, script_.trickle_ms) != 0 || !WriteAll(ssl, std::string(1, c))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  return WriteAll(ssl, welcome);
+}
+
+bool TestResponder::OnOffer(SSL* ssl, const std::string& payload) {
+  auto j = proto::ParseJsonPayload(payload);
+  auto offer = j.ok() ? proto::OfferFromJson(*j) : StatusOr<proto::Offer>(j.status());
+  if (!offer.ok()) return false;
+  bool known = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    offers_.push_back(offer->snapshot_id);
+    for (const auto& [id, hash] : hash_by_id_) known |= hash == offer->content_hash;
+  }
+  std::string reply =
+      script_.offers_seen && known
+          ? AckFrame(offer->snapshot_id, "seen")
+          : proto::EncodeJsonFrame(proto::FrameType::kSendBody,
+                                   proto::ToJson(proto::SendBody{offer->snapshot_id}));
+  return WriteAll(ssl, reply);
+}
+
+bool TestResponder::OnSnapshot(SSL* ssl, const std::string& payload, const std::string& cn) {
+  auto p = proto::ParseSnapshotPayload(payload);
+  if (!p.ok()) {
+    WriteAll(ssl, ErrorFrame(std::string(proto::kErrBadSnapshot), p.status().message(), "", true));
+    return true;
+  }
+  ++snapshots_seen_;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_frames_.push_back(p->snapshot_id);
+  }
+  if (snapshots_seen_ == script_.hang_up_at_snapshot) return false;
+  if (snapshots_seen_ == script_.stall_at_snapshot) {
+    pollfd stop{stop_pipe_[0], POLLIN, 0};
+    ::poll(&stop, 1, 60'000);
+    return false;
+  }
+  if (script_.refuse_all || script_.refuse_ids.count(p->snapshot_id) != 0) {
+    WriteAll(ssl, ErrorFrame(script_.refuse_code, script_.refuse_message, p->snapshot_id, true));
+    return !script_.close_after_refusal;
+  }
+  if (script_.store_failed) {
+    WriteAll(ssl,
+             ErrorFrame(std::string(proto::kErrStoreFailed), "scripted", p->snapshot_id, false));
+    return true;
+  }
+  // Like the collector, a body that does not decode is refused for good; the decoder's
+  // exceptions (a non-string host.hostname, before it was fixed) are caught here.
+  StatusOr<Snapshot> doc = Status(StatusCode::kInternal, "not decoded");
+  try {
+    doc = DecodeSnapshot(p->body);
+  } catch (const std::exception& e) {
+    doc = Status(StatusCode::kInvalidArgument, e.what());
+  }
+  if (!doc.ok() || ContentHash(*doc) != p->content_hash) {
+    WriteAll(ssl,
+             ErrorFrame(std::string(proto::kErrBadSnapshot),
+                        doc.ok() ? "hash mismatch" : doc.status().message(), p->snapshot_id, true));
+    return true;
+  }
+  if (doc->host.id != cn) {
+    WriteAll(ssl,
+             ErrorFrame(std::string(proto::kErrIdentityMismatch), "host.id", p->snapshot_id, true));
+    return true;
+  }
+  std::string result = "stored";
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (hash_by_id_.count(p->snapshot_id) != 0) {
+      result = "duplicate";
+    } else {
+      hash_by_id_[p->snapshot_id] = p->content_hash;
+      stored_.push_back({p->snapshot_id, p->content_hash, doc->host.id, cn});
+    }
+  }
+  return WriteAll(ssl, AckFrame(p->snapshot_id, result));
 }
 
 std::vector<ReceivedSnapshot> TestResponder::stored() const {

@@ -4,6 +4,8 @@
 // One thread serves one connection at a time; everything is bounded by timeouts.
 #pragma once
 
+#include <openssl/types.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -70,6 +72,10 @@ class TestResponder {
  private:
   void Serve();
   void HandleConnection(int fd);
+  void ServeFrames(SSL* ssl, const std::string& cn);
+  bool OnHello(SSL* ssl, const std::string& payload, const std::string& cn);
+  bool OnOffer(SSL* ssl, const std::string& payload);
+  bool OnSnapshot(SSL* ssl, const std::string& payload, const std::string& cn);
 
   ResponderScript script_;
   std::string ca_file_;
