@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <random>
 
 #include "agent/collect.h"
@@ -19,6 +18,7 @@
 #include "common/config_file.h"
 #include "common/snapshot.h"
 #include "common/text.h"
+#include "common/time.h"
 
 namespace tidemark::agent::uplink {
 namespace {
@@ -138,10 +138,10 @@ StatusOr<Settings> LoadSettings(const std::vector<std::string>& args) {
   return s;
 }
 
+// The snapshot's own collected_at (written by FormatRfc3339), or now if it does not parse.
 int64_t ParseCollectedAt(const std::string& rfc3339) {
-  std::tm tm{};
-  if (::strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) return ::time(nullptr);
-  return ::timegm(&tm);
+  StatusOr<int64_t> at = ParseRfc3339(rfc3339);
+  return at.ok() ? *at : NowSeconds();
 }
 
 // Collects the host (host id = the certificate's CN) straight into the spool.

@@ -42,12 +42,12 @@ class Client {
  public:
   Client(uint16_t port, const testing::TestPki& pki, const testing::CertFiles& cert,
          SSL_SESSION* resume = nullptr) {
-    ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_set_min_proto_version(ctx_, TLS1_3_VERSION);
-    SSL_CTX_load_verify_locations(ctx_, pki.ca_file().c_str(), nullptr);
-    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    SSL_CTX_use_certificate_file(ctx_, cert.cert.c_str(), SSL_FILETYPE_PEM);
-    SSL_CTX_use_PrivateKey_file(ctx_, cert.key.c_str(), SSL_FILETYPE_PEM);
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_3_VERSION);
+    SSL_CTX_load_verify_locations(ctx_.get(), pki.ca_file().c_str(), nullptr);
+    SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_use_certificate_file(ctx_.get(), cert.cert.c_str(), SSL_FILETYPE_PEM);
+    SSL_CTX_use_PrivateKey_file(ctx_.get(), cert.key.c_str(), SSL_FILETYPE_PEM);
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{10, 0};  // no test hangs on a read
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -56,20 +56,18 @@ class Client {
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    ssl_ = SSL_new(ctx_);
-    SSL_set_fd(ssl_, fd_);
-    if (resume != nullptr) SSL_set_session(ssl_, resume);
+    ssl_.reset(SSL_new(ctx_.get()));
+    SSL_set_fd(ssl_.get(), fd_);
+    if (resume != nullptr) SSL_set_session(ssl_.get(), resume);
   }
   ~Client() {
-    SSL_free(ssl_);
-    if (fd_ >= 0) close(fd_);
-    SSL_CTX_free(ctx_);
+    if (fd_ >= 0) close(fd_);  // then ssl_, then ctx_
   }
   bool connected() const { return connected_; }
-  bool Handshake() { return SSL_connect(ssl_) == 1; }
+  bool Handshake() { return SSL_connect(ssl_.get()) == 1; }
   bool Write(const std::string& s) {
     size_t n = 0;
-    return SSL_write_ex(ssl_, s.data(), s.size(), &n) == 1 && n == s.size();
+    return SSL_write_ex(ssl_.get(), s.data(), s.size(), &n) == 1 && n == s.size();
   }
   // Reads until `n` bytes, EOF or error.
   std::string Read(size_t n) {
@@ -77,7 +75,7 @@ class Client {
     size_t got = 0;
     while (got < n) {
       size_t k = 0;
-      if (SSL_read_ex(ssl_, out.data() + got, n - got, &k) != 1) break;
+      if (SSL_read_ex(ssl_.get(), out.data() + got, n - got, &k) != 1) break;
       got += k;
     }
     out.resize(got);
@@ -87,15 +85,15 @@ class Client {
   int ReadError() {
     char c;
     size_t k = 0;
-    int r = SSL_read_ex(ssl_, &c, 1, &k);
-    return r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_, r);
+    int r = SSL_read_ex(ssl_.get(), &c, 1, &k);
+    return r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), r);
   }
-  void CloseNotify() { SSL_shutdown(ssl_); }
-  bool Resumed() const { return SSL_session_reused(ssl_) == 1; }
+  void CloseNotify() { SSL_shutdown(ssl_.get()); }
+  bool Resumed() const { return SSL_session_reused(ssl_.get()) == 1; }
   // The session to resume (a copy: the original is made unresumable when this client ends
   // without close_notify); null when there is none.
   SSL_SESSION* Session() const {
-    SSL_SESSION* s = SSL_get1_session(ssl_);
+    SSL_SESSION* s = SSL_get1_session(ssl_.get());
     SSL_SESSION* copy =
         s != nullptr && SSL_SESSION_is_resumable(s) == 1 ? SSL_SESSION_dup(s) : nullptr;
     SSL_SESSION_free(s);
@@ -106,8 +104,8 @@ class Client {
   void EndWithoutCloseNotify() { shutdown(fd_, SHUT_WR); }
 
  private:
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  openssl::SslCtxPtr ctx_;
+  openssl::SslPtr ssl_;
   int fd_ = -1;
   bool connected_ = false;
 };

@@ -58,17 +58,17 @@ std::unique_ptr<TlsTestClient> TlsTestClient::Connect(uint16_t port,
                                                       std::string* error) {
   std::unique_ptr<TlsTestClient> c(new TlsTestClient());
   ERR_clear_error();
-  c->ctx_ = SSL_CTX_new(TLS_client_method());
-  SSL_CTX_set_min_proto_version(c->ctx_, TLS1_2_VERSION);
-  if (options.tls12_only) SSL_CTX_set_max_proto_version(c->ctx_, TLS1_2_VERSION);
-  if (SSL_CTX_load_verify_locations(c->ctx_, options.ca.c_str(), nullptr) != 1) {
+  c->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX_set_min_proto_version(c->ctx_.get(), TLS1_2_VERSION);
+  if (options.tls12_only) SSL_CTX_set_max_proto_version(c->ctx_.get(), TLS1_2_VERSION);
+  if (SSL_CTX_load_verify_locations(c->ctx_.get(), options.ca.c_str(), nullptr) != 1) {
     *error = "load CA: " + SslErrors();
     return nullptr;
   }
-  SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_verify(c->ctx_.get(), SSL_VERIFY_PEER, nullptr);
   if (!options.cert.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(c->ctx_, options.cert.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(c->ctx_, options.key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_certificate_chain_file(c->ctx_.get(), options.cert.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(c->ctx_.get(), options.key.c_str(), SSL_FILETYPE_PEM) != 1) {
       *error = "load client cert: " + SslErrors();
       return nullptr;
     }
@@ -79,11 +79,11 @@ std::unique_ptr<TlsTestClient> TlsTestClient::Connect(uint16_t port,
     return nullptr;
   }
   SetTimeout(c->fd_, 15);
-  c->ssl_ = SSL_new(c->ctx_);
-  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_), "127.0.0.1");
-  SSL_set_fd(c->ssl_, c->fd_);
-  if (options.resume != nullptr) SSL_set_session(c->ssl_, options.resume);
-  if (SSL_connect(c->ssl_) != 1) {
+  c->ssl_.reset(SSL_new(c->ctx_.get()));
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl_.get()), "127.0.0.1");
+  SSL_set_fd(c->ssl_.get(), c->fd_);
+  if (options.resume != nullptr) SSL_set_session(c->ssl_.get(), options.resume);
+  if (SSL_connect(c->ssl_.get()) != 1) {
     *error = "handshake: " + SslErrors();
     return nullptr;
   }
@@ -91,16 +91,14 @@ std::unique_ptr<TlsTestClient> TlsTestClient::Connect(uint16_t port,
 }
 
 TlsTestClient::~TlsTestClient() {
-  if (ssl_ != nullptr) SSL_free(ssl_);
-  if (ctx_ != nullptr) SSL_CTX_free(ctx_);
   if (fd_ >= 0) ::close(fd_);
 }
 
-std::string TlsTestClient::Version() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+std::string TlsTestClient::Version() const { return ssl_ ? SSL_get_version(ssl_.get()) : ""; }
 
 SSL_SESSION* TlsTestClient::Session() const {
-  if (ssl_ == nullptr) return nullptr;
-  SSL_SESSION* s = SSL_get1_session(ssl_);
+  if (!ssl_) return nullptr;
+  SSL_SESSION* s = SSL_get1_session(ssl_.get());
   if (s == nullptr) return nullptr;
   // A copy: SSL_free without a close_notify marks the connection's own session not resumable.
   SSL_SESSION* copy = SSL_SESSION_is_resumable(s) == 1 ? SSL_SESSION_dup(s) : nullptr;
@@ -108,13 +106,13 @@ SSL_SESSION* TlsTestClient::Session() const {
   return copy;
 }
 
-bool TlsTestClient::Resumed() const { return ssl_ != nullptr && SSL_session_reused(ssl_) == 1; }
+bool TlsTestClient::Resumed() const { return ssl_ && SSL_session_reused(ssl_.get()) == 1; }
 
 bool TlsTestClient::SendRaw(std::string_view bytes) {
   size_t off = 0;
   while (off < bytes.size()) {
     size_t n = 0;
-    if (SSL_write_ex(ssl_, bytes.data() + off, bytes.size() - off, &n) != 1) return false;
+    if (SSL_write_ex(ssl_.get(), bytes.data() + off, bytes.size() - off, &n) != 1) return false;
     off += n;
   }
   return true;
@@ -132,7 +130,7 @@ bool TlsTestClient::ReadExact(char* p, size_t n, int timeout_s, std::string* err
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   size_t off = 0;
   while (off < n) {
-    if (SSL_pending(ssl_) == 0) {
+    if (SSL_pending(ssl_.get()) == 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - std::chrono::steady_clock::now())
                       .count();
@@ -148,9 +146,9 @@ bool TlsTestClient::ReadExact(char* p, size_t n, int timeout_s, std::string* err
       }
     }
     size_t got = 0;
-    int r = SSL_read_ex(ssl_, p + off, n - off, &got);
+    int r = SSL_read_ex(ssl_.get(), p + off, n - off, &got);
     if (r != 1) {
-      int e = SSL_get_error(ssl_, r);
+      int e = SSL_get_error(ssl_.get(), r);
       if (e == SSL_ERROR_WANT_READ) continue;
       if (error) {
         *error = e == SSL_ERROR_ZERO_RETURN ? "closed" : "read: " + SslErrors();

@@ -11,11 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/transport/openssl_ptr.h"
 #include "common/transport/protocol.h"
-
-typedef struct ssl_st SSL;
-typedef struct ssl_ctx_st SSL_CTX;
-typedef struct ssl_session_st SSL_SESSION;
 
 namespace tidemark::testing {
 
@@ -68,8 +65,8 @@ class TlsTestClient {
   TlsTestClient() = default;
   bool ReadExact(char* p, size_t n, int timeout_s, std::string* error);
   int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
+  openssl::SslCtxPtr ctx_;
+  openssl::SslPtr ssl_;
 };
 
 // A plain TCP connection (no TLS).
