@@ -75,7 +75,6 @@ std::string EndpointText(const tcp::endpoint& ep) {
   return a + ":" + std::to_string(ep.port());
 }
 
-
 template <typename F>
 void Session::Guard(const char* event, F&& f) {
   try {

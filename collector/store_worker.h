@@ -48,11 +48,14 @@ class StoreWorker {
   void SetOnStored(std::function<void()> on_stored);
   ~StoreWorker();
 
+  // Queues a snapshot; the puts queued from all connections are committed together
+  // (PutBatch: one fsync), and each job's `done` gets its own result.
   void Put(PutJob job);
   // Offers queued from all connections are recorded together (RecordSeenBatch: one fsync).
   void Seen(SeenJob job);
   // Hellos queued from all connections are recorded together (UpsertHostBatch: one fsync).
   void Hello(HostJob job);
+  // Queues `task` to run on the store thread, in order with the other tasks.
   void Run(Task task, TaskFailed failed = {});
   // Finishes the queued work, then joins.
   void Stop();
