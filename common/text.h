@@ -42,6 +42,11 @@ std::string HexEncode(std::string_view bytes);
 // `text` with ASCII letters in upper case ("leftover" -> "LEFTOVER"): status words in text
 // output.
 std::string AsciiUpper(std::string_view text);
+// `text` with ASCII letters in lower case, nothing else changed: what tolower() does in the C
+// locale (the programs never call setlocale), for the host formats' case-insensitive words.
+std::string AsciiLower(std::string_view text);
+// True when `a` and `b` are equal but for the case of ASCII letters (strcasecmp in the C locale).
+bool EqualsNoCase(std::string_view a, std::string_view b);
 
 // A CSV field (RFC 4180). Host text is escaped as in text output (EscapeControl), so that a CSV
 // shown in a terminal or imported cannot carry escape sequences or line breaks of a host's

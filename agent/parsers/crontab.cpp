@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "agent/parsers/lines.h"
+#include "common/text.h"
 
 namespace tidemark::agent::cron {
 namespace {
@@ -56,12 +57,6 @@ std::string ApplySpans(std::string_view s, std::vector<std::pair<size_t, size_t>
     pos = e;
   }
   out.append(s.substr(pos));
-  return out;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -166,7 +161,7 @@ void OptionSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>& spa
     if (w.size() < 2 || w[0] != '-' || w.find('=') != std::string_view::npos) continue;
     std::string_view name = w.substr(w[1] == '-' ? 2 : 1);
     auto next = words[i + 1];
-    bool user_option = w == "-u" || Lower(name) == "user";
+    bool user_option = w == "-u" || AsciiLower(name) == "user";
     if (name.size() < 2 && !user_option) continue;
     if (IsSecretName(name)) {
       spans.push_back(next);
@@ -281,7 +276,7 @@ void ShortOptionSpans(std::string_view s, std::vector<std::pair<size_t, size_t>>
 }  // namespace
 
 bool IsSecretName(std::string_view name) {
-  std::string lower = Lower(name);
+  std::string lower = AsciiLower(name);
   for (std::string_view w : kWords) {
     if (lower.find(w) != std::string::npos) return true;
   }

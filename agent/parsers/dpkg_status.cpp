@@ -3,19 +3,10 @@
 #include <array>
 
 #include "agent/parsers/lines.h"
+#include "common/text.h"
 
 namespace tidemark::agent::dpkg {
 namespace {
-
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
 
 template <size_t N>
 char Abbrev(std::string_view word, const std::array<std::pair<std::string_view, char>, N>& table) {

@@ -4,17 +4,12 @@
 #include <set>
 
 #include "agent/parsers/lines.h"
+#include "common/text.h"
 
 namespace tidemark::agent::pam {
 namespace {
 
 constexpr size_t kMaxLine = 64 * 1024;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -75,7 +70,7 @@ std::vector<Line> ParseFile(std::string_view text, std::string_view path,
     l.line = first;
     if (service_field) {
       // pam.conf(5): the first field names the service (compared case-insensitively).
-      l.service = Lower(tok[0]);
+      l.service = AsciiLower(tok[0]);
       tok.erase(tok.begin());
       if (tok.empty()) {
         l.error = "empty module type";
@@ -83,7 +78,7 @@ std::vector<Line> ParseFile(std::string_view text, std::string_view path,
         return;
       }
     }
-    if (Lower(tok[0]) == "@include") {
+    if (AsciiLower(tok[0]) == "@include") {
       l.include_all = true;
       if (tok.size() < 2) {
         l.error = "@include without a file name";
@@ -98,7 +93,7 @@ std::vector<Line> ParseFile(std::string_view text, std::string_view path,
       l.silent = true;
       type.erase(0, 1);
     }
-    l.type = Lower(type);
+    l.type = AsciiLower(type);
     if (l.type != "auth" && l.type != "account" && l.type != "password" && l.type != "session") {
       l.error = "illegal module type";
     } else if (tok.size() < 2) {
@@ -116,7 +111,7 @@ std::vector<Line> ParseFile(std::string_view text, std::string_view path,
     } else if (l.error.empty()) {
       static const std::set<std::string> kSimple = {"required", "requisite", "sufficient",
                                                     "optional", "include",   "substack"};
-      if (!kSimple.count(Lower(l.control))) l.error = "unknown control flag";
+      if (!kSimple.count(AsciiLower(l.control))) l.error = "unknown control flag";
     }
     out.push_back(std::move(l));
   };
@@ -201,8 +196,8 @@ std::map<std::string, std::string> ParseControl(std::string_view control, std::s
   static const std::set<std::string> kActions = {"ignore", "ok", "done", "bad", "die", "reset"};
   for (const auto& word : Tokens(body)) {
     size_t eq = word.find('=');
-    std::string value = Lower(word.substr(0, eq));
-    std::string action = eq == std::string::npos ? "" : Lower(word.substr(eq + 1));
+    std::string value = AsciiLower(word.substr(0, eq));
+    std::string action = eq == std::string::npos ? "" : AsciiLower(word.substr(eq + 1));
     bool jump =
         !action.empty() && std::all_of(action.begin(), action.end(), ::isdigit) && action != "0";
     if (eq == std::string::npos || !kValues.count(value) || (!kActions.count(action) && !jump)) {

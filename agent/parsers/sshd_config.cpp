@@ -19,6 +19,7 @@
 #include "agent/parsers/sshd_keywords.h"
 #include "agent/parsers/sshd_match.h"
 #include "agent/parsers/sshd_misc.h"
+#include "common/text.h"
 
 namespace tidemark::agent::sshd {
 
@@ -27,7 +28,6 @@ using internal::AddrMatchList;
 using internal::ArgvSplit;
 using internal::ConfigFileText;
 using internal::ConvTime;
-using internal::EqualsNoCase;
 using internal::Fatal;
 using internal::FindKeyword;
 using internal::kFacilities;

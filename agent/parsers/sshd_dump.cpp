@@ -15,11 +15,11 @@
 #include "agent/parsers/sshd_keywords.h"
 #include "agent/parsers/sshd_match.h"
 #include "agent/parsers/sshd_misc.h"
+#include "common/text.h"
 
 namespace tidemark::agent::sshd {
 
 using internal::Addr;
-using internal::EqualsNoCase;
 using internal::Fatal;
 using internal::IpQosName;
 using internal::Op;

@@ -13,11 +13,11 @@
 #include "agent/parsers/sshd_config_internal.h"
 #include "agent/parsers/sshd_keywords.h"
 #include "agent/parsers/sshd_misc.h"
+#include "common/text.h"
 
 namespace tidemark::agent::sshd {
 
 using internal::AssembleNames;
-using internal::EqualsNoCase;
 using internal::Fatal;
 using internal::FilterList;
 using internal::JoinComma;

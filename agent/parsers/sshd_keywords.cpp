@@ -3,6 +3,7 @@
 #include "agent/parsers/sshd_keywords.h"
 
 #include "agent/parsers/sshd_misc.h"
+#include "common/text.h"
 
 namespace tidemark::agent::sshd::internal {
 namespace {

@@ -3,24 +3,14 @@
 // iptos2str(); openbsd-compat strtonum().
 #include "agent/parsers/sshd_misc.h"
 
-#include <cctype>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 
-namespace tidemark::agent::sshd::internal {
+#include "common/text.h"
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
+namespace tidemark::agent::sshd::internal {
 
 // ---------------------------------------------------------------------------------------------
 // Tokenizing (misc.c strdelim(), argv_split()).

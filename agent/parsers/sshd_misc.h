@@ -12,9 +12,6 @@
 
 namespace tidemark::agent::sshd::internal {
 
-// Returns whether `a` and `b` are equal ignoring ASCII case (strcasecmp() == 0).
-bool EqualsNoCase(std::string_view a, std::string_view b);
-
 // strdelim(): returns the next token of `s` from `*pos` (npos: no more).
 std::optional<std::string> StrDelim(std::string& s, size_t* pos);
 // argv_split(s, terminate_on_comment=1); false on an unterminated quote.

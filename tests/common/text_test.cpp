@@ -63,5 +63,23 @@ TEST(EscapeControlBounded, CutsOnAUnitBoundaryAndSaysHowLong) {
   EXPECT_EQ(EscapeControlBounded("short", 64), "short");
 }
 
+// The C locale's tolower()/strcasecmp(): ASCII letters only; other bytes (UTF-8, Latin-1) are
+// compared and kept as they are.
+TEST(AsciiCase, LowerAndEqualsNoCaseTouchOnlyAsciiLetters) {
+  EXPECT_EQ(AsciiLower("PermitRootLogin @Include Z[`"), "permitrootlogin @include z[`");
+  EXPECT_EQ(AsciiLower("\xc3\x84\xc4"), "\xc3\x84\xc4");  // UTF-8 Ä and a lone Latin-1 Ä
+  EXPECT_TRUE(EqualsNoCase("Package", "pACKAGE"));
+  EXPECT_TRUE(EqualsNoCase("", ""));
+  EXPECT_FALSE(EqualsNoCase("Package", "Packages"));
+  EXPECT_FALSE(EqualsNoCase("@", "`"));        // 0x40 and 0x60: not a case pair
+  EXPECT_FALSE(EqualsNoCase("\xc4", "\xe4"));  // Latin-1 Ä and ä: not ASCII
+  for (int c = 0; c < 256; ++c) {
+    char ch = static_cast<char>(c);
+    bool letter = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    EXPECT_EQ(EqualsNoCase(std::string(1, ch), std::string(1, static_cast<char>(c ^ 0x20))), letter)
+        << c;
+  }
+}
+
 }  // namespace
 }  // namespace tidemark
