@@ -10,10 +10,6 @@
 namespace tidemark {
 namespace {
 
-Status Errno(const std::string& what, int err) {
-  return {StatusCode::kIoError, what + ": " + std::strerror(err)};
-}
-
 std::string DirectoryOf(const std::string& path) {
   size_t slash = path.rfind('/');
   if (slash == std::string::npos) return ".";
@@ -31,7 +27,7 @@ Status AtomicFileWriter::Fail(const char* what, int err) {
   fd_.reset();
   if (!tmp_.empty()) ::unlink(tmp_.c_str());
   tmp_.clear();
-  return Errno(path_ + ": " + what, err);
+  return IoError(path_ + ": " + what, err);
 }
 
 Status AtomicFileWriter::Open(const std::string& path, unsigned mode) {
@@ -105,8 +101,8 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned 
 
 Status FsyncDirectory(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return Errno(dir + ": open directory", errno);
-  if (::fsync(fd.get()) != 0) return Errno(dir + ": fsync directory", errno);
+  if (!fd.valid()) return IoError(dir + ": open directory", errno);
+  if (::fsync(fd.get()) != 0) return IoError(dir + ": fsync directory", errno);
   return Status::Ok();
 }
 

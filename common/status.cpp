@@ -1,5 +1,7 @@
 #include "common/status.h"
 
+#include <cstring>
+
 namespace tidemark {
 
 std::string_view StatusCodeName(StatusCode code) {
@@ -40,6 +42,10 @@ std::string Status::ToString() const {
   out += ": ";
   out += message_;
   return out;
+}
+
+Status IoError(const std::string& what, int err) {
+  return {StatusCode::kIoError, what + ": " + std::strerror(err)};
 }
 
 }  // namespace tidemark

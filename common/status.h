@@ -52,6 +52,9 @@ class Status {
   std::string message_;
 };
 
+// kIoError "WHAT: strerror(err)", for a failed system call whose errno the caller keeps.
+Status IoError(const std::string& what, int err);
+
 // Holds either a value or a non-ok Status.
 template <typename T>
 class StatusOr {

@@ -23,10 +23,6 @@ constexpr std::string_view kSuffix = ".snap";
 constexpr size_t kSeqDigits = 20;
 constexpr size_t kMaxStateBytes = 64 * 1024;
 
-Status Errno(const std::string& what, int err) {
-  return {StatusCode::kIoError, what + ": " + std::strerror(err)};
-}
-
 // The spool's errors start with "spool " (common/atomic_file.h's errors name the directory).
 Status SpoolError(const Status& s) { return s.ok() ? s : Status(s.code(), "spool " + s.message()); }
 
@@ -38,11 +34,11 @@ Status MakeDirs(const std::string& dir, unsigned leaf_mode) {
     std::string part = dir.substr(0, pos);
     bool leaf = pos == dir.size();
     if (::mkdir(part.c_str(), leaf ? leaf_mode : 0755) != 0 && errno != EEXIST) {
-      return Errno("spool " + dir + ": cannot create " + part, errno);
+      return IoError("spool " + dir + ": cannot create " + part, errno);
     }
   }
   struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return Errno("spool " + dir, errno);
+  if (::stat(dir.c_str(), &st) != 0) return IoError("spool " + dir, errno);
   if (!S_ISDIR(st.st_mode)) return {StatusCode::kWrongType, "spool " + dir + ": not a directory"};
   return Status::Ok();
 }
@@ -116,7 +112,7 @@ StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir_in, SpoolLim
   if (Status s = MakeDirs(dir + "/rejected", 0700); !s.ok()) return s;
   std::string lock_path = dir + "/.lock";
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return Errno("spool " + dir + ": cannot open " + lock_path, errno);
+  if (fd < 0) return IoError("spool " + dir + ": cannot open " + lock_path, errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     ::close(fd);
@@ -125,7 +121,7 @@ StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& dir_in, SpoolLim
           StatusCode::kUnavailable,
           "spool " + dir + " is in use by another tidemark-agent (lock " + lock_path + ")"};
     }
-    return Errno("spool " + dir + ": lock", err);
+    return IoError("spool " + dir + ": lock", err);
   }
   std::unique_ptr<Spool> spool(new Spool(dir, limits, std::move(log), fd));
   if (Status s = spool->LoadState(); !s.ok()) return s;
@@ -142,12 +138,12 @@ Status Spool::LoadState() {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     if (errno == ENOENT) return Status::Ok();
-    return Errno("spool " + dir_ + ": cannot read " + path, errno);
+    return IoError("spool " + dir_ + ": cannot read " + path, errno);
   }
   std::string text(kMaxStateBytes, '\0');
   ssize_t n = ::read(fd, text.data(), text.size());
   ::close(fd);
-  if (n < 0) return Errno("spool " + dir_ + ": cannot read " + path, errno);
+  if (n < 0) return IoError("spool " + dir_ + ": cannot read " + path, errno);
   text.resize(static_cast<size_t>(n));
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
@@ -211,7 +207,7 @@ void Spool::Quarantine(const std::string& name, const std::string& reason) {
 
 StatusOr<std::vector<SpoolEntry>> Spool::List() {
   DIR* d = ::opendir(dir_.c_str());
-  if (d == nullptr) return Errno("spool " + dir_ + ": cannot list", errno);
+  if (d == nullptr) return IoError("spool " + dir_ + ": cannot list", errno);
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d)) {
     std::string name = e->d_name;
@@ -401,7 +397,7 @@ Status Spool::EnforceBounds(const std::string& keep) {
 StatusOr<std::string> Spool::ReadBody(const SpoolEntry& entry, uint64_t offset,
                                       size_t length) const {
   int fd = ::open(entry.path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return Errno("spool: cannot open " + entry.path, errno);
+  if (fd < 0) return IoError("spool: cannot open " + entry.path, errno);
   std::string out(length, '\0');
   size_t done = 0;
   while (done < length) {
@@ -411,7 +407,7 @@ StatusOr<std::string> Spool::ReadBody(const SpoolEntry& entry, uint64_t offset,
     if (n <= 0) {
       int err = n < 0 ? errno : 0;
       ::close(fd);
-      if (err != 0) return Errno("spool: cannot read " + entry.path, err);
+      if (err != 0) return IoError("spool: cannot read " + entry.path, err);
       return Status{StatusCode::kIoError, "spool: " + entry.path + " shrank while being sent"};
     }
     done += static_cast<size_t>(n);
@@ -422,7 +418,7 @@ StatusOr<std::string> Spool::ReadBody(const SpoolEntry& entry, uint64_t offset,
 
 Status Spool::Remove(const SpoolEntry& entry) {
   if (::unlink(entry.path.c_str()) != 0 && errno != ENOENT) {
-    return Errno("spool: cannot remove " + entry.path, errno);
+    return IoError("spool: cannot remove " + entry.path, errno);
   }
   return FsyncDir(dir_);
 }
@@ -430,7 +426,7 @@ Status Spool::Remove(const SpoolEntry& entry) {
 Status Spool::Reject(const SpoolEntry& entry, const std::string& reason) {
   std::string to = rejected_dir() + "/" + entry.name;
   if (::rename(entry.path.c_str(), to.c_str()) != 0) {
-    return Errno("spool: cannot move " + entry.path + " to " + rejected_dir(), errno);
+    return IoError("spool: cannot move " + entry.path + " to " + rejected_dir(), errno);
   }
   ++state_.counters.rejected;
   log_("spool: snapshot " + entry.meta.snapshot_id + " refused for good (" + reason +

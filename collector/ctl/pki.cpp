@@ -47,7 +47,7 @@ StatusOr<std::string> ReadText(const std::string& path) {
 
 Status MakeDir(const std::string& path) {
   if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return Status(StatusCode::kIoError, path + ": " + std::strerror(errno));
+    return IoError(path, errno);
   }
   struct stat st {};
   if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

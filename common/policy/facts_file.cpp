@@ -43,7 +43,7 @@ std::string FactTable(const std::string& table) { return QuoteIdentifier("f_" + 
 Status EnsureFile(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return {StatusCode::kIoError, path + ": " + std::strerror(errno)};
+    if (errno != ENOENT) return IoError(path, errno);
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) {
       return {StatusCode::kIoError, path + ": cannot create: " + std::strerror(errno)};
