@@ -103,10 +103,15 @@ void RestoreDefaults(json& item, CompactKind kind) {
 }
 
 json ValueOrDefault(const json& item, CompactKind kind, std::string_view key) {
+  const json* v = FindOrDefault(item, kind, key);
+  return v != nullptr ? *v : json();
+}
+
+const json* FindOrDefault(const json& item, CompactKind kind, std::string_view key) {
   if (!item.is_object()) return nullptr;
-  if (auto it = item.find(key); it != item.end()) return *it;
+  if (auto it = item.find(key); it != item.end()) return &*it;
   for (const CompactDefault& d : Compact(kind).defaults) {
-    if (d.key == key) return Holds(item, d) ? d.value : json();
+    if (d.key == key) return Holds(item, d) ? &d.value : nullptr;
   }
   return nullptr;
 }

@@ -69,5 +69,9 @@ void RestoreDefaults(nlohmann::json& item, CompactKind kind);
 // Returns the value of `key` in `item`, or the default of `kind` the item's missing key stands
 // for (null when it has none or the item does not meet its condition).
 nlohmann::json ValueOrDefault(const nlohmann::json& item, CompactKind kind, std::string_view key);
+// The same without a copy: a pointer into `item` or to the registry's default (which lives as
+// long as the program), or nullptr where ValueOrDefault returns null for a missing key.
+const nlohmann::json* FindOrDefault(const nlohmann::json& item, CompactKind kind,
+                                    std::string_view key);
 
 }  // namespace tidemark

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <optional>
 #include <set>
 
 #include "common/policy/tables.h"
@@ -59,15 +60,10 @@ const std::vector<TablePlan>& TablePlans() {
   return plans;
 }
 
-const json& NullJson() {
-  static const json null;
-  return null;
-}
-
 // Collects a table's rows before any is inserted, so that a section of the wrong shape leaves
-// every one of its tables empty. A row is its cells, each a pointer to a value inside its item
-// (an element of the section's data, or an item a row function made, kept here), to the
-// column's compact default, or to null: nothing is copied on the way to SQLite.
+// every one of its tables empty. A row is its cells, each a value inside its item (an element of
+// the section's data, or an item a row function made, kept here), the column's compact default,
+// a value a row function gave in an Overlay, or null: nothing is copied on the way to SQLite.
 class RowCollector final : public ItemSink {
  public:
   explicit RowCollector(const TablePlan& plan) : plan_(plan) {}
@@ -78,58 +74,99 @@ class RowCollector final : public ItemSink {
   ~RowCollector() override = default;
 
   // An item a row function made: kept until the rows are inserted.
-  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item)), nullptr); }
+  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item)), nullptr, nullptr); }
   void AddChanged(const json& element, json changes) override {
     if (!changes.is_object()) {
       ++shape_errors_;
       return;
     }
-    AddCells(element, &owned_.emplace_back(std::move(changes)));
+    AddCells(element, &owned_.emplace_back(std::move(changes)), nullptr);
   }
+  void AddOverlaid(const json& element, const Overlay& overlay) override {
+    if (overlay.overflow()) {
+      ++shape_errors_;
+      return;
+    }
+    AddCells(element, nullptr, &overlay);
+  }
+  void AddRow(const Overlay& row) override {
+    static const json empty = json::object();
+    AddOverlaid(empty, row);
+  }
+  const json& Keep(json value) override { return owned_.emplace_back(std::move(value)); }
   // An element of the section's data, which outlives the rows.
-  void AddBorrowed(const json& item) { AddCells(item, nullptr); }
+  void AddBorrowed(const json& item) { AddCells(item, nullptr, nullptr); }
 
   size_t shape_errors() const { return shape_errors_; }
   size_t width() const { return 3 + plan_.columns.size(); }
   // Every row's cells, row after row (width() each).
-  const std::vector<const json*>& cells() const { return cells_; }
+  const std::vector<CellValue>& cells() const { return cells_; }
 
  private:
-  // `changes`, when given, is looked up first for the item's top-level keys.
-  void AddCells(const json& item, const json* changes) {
+  // `changes` or `overlay`, when given, is looked up first for the item's top-level keys.
+  void AddCells(const json& item, const json* changes, const Overlay* overlay) {
     if (!item.is_object()) {
       ++shape_errors_;
       return;
     }
-    auto top = [&](std::string_view key) {
+    // The value of a top-level key, or nullopt when the row has none.
+    auto top = [&](std::string_view key) -> std::optional<CellValue> {
+      if (overlay != nullptr) {
+        if (const CellValue* v = overlay->Find(key)) return *v;
+      }
       const json* v = changes != nullptr ? Member(*changes, key) : nullptr;
-      return v != nullptr ? v : Member(item, key);
+      if (v == nullptr) v = Member(item, key);
+      if (v == nullptr) return std::nullopt;
+      return CellValue(*v);
     };
-    const json* id = top("id");
-    cells_.push_back(id != nullptr && id->is_string() ? id : &NullJson());
-    const json* file = &NullJson();
-    const json* line = &NullJson();
-    if (const json* src = top("source"); src != nullptr && src->is_object()) {
-      const json* f = Member(*src, "file");
-      file = f != nullptr && f->is_string() ? f : &plan_.default_source_file;
-      const json* l = Member(*src, "line");
-      if (l != nullptr && l->is_number_integer()) line = l;
+    std::optional<CellValue> id = top("id");
+    bool id_ok = id && (id->kind() == CellValue::Kind::kText ||
+                        (id->kind() == CellValue::Kind::kJson && id->json().is_string()));
+    cells_.push_back(id_ok ? *id : CellValue());
+    CellValue file;
+    CellValue line;
+    if (std::optional<CellValue> src = top("source");
+        src && src->kind() == CellValue::Kind::kJson && src->json().is_object()) {
+      const json* f = Member(src->json(), "file");
+      file = f != nullptr && f->is_string() ? CellValue(*f) : CellValue(plan_.default_source_file);
+      const json* l = Member(src->json(), "line");
+      if (l != nullptr && l->is_number_integer()) line = CellValue(*l);
     }
+    if (overlay != nullptr && overlay->source_file() != nullptr) file = *overlay->source_file();
     cells_.push_back(file);
     cells_.push_back(line);
     for (const ColumnPlan& c : plan_.columns) {
-      const json* v = top(c.keys.front());
-      for (size_t k = 1; k < c.keys.size() && v != nullptr; ++k) {
-        v = v->is_object() ? Member(*v, c.keys[k]) : nullptr;
+      std::optional<CellValue> v = top(c.keys.front());
+      for (size_t k = 1; k < c.keys.size() && v; ++k) {
+        const json* inner = v->kind() == CellValue::Kind::kJson && v->json().is_object()
+                                ? Member(v->json(), c.keys[k])
+                                : nullptr;
+        v = inner != nullptr ? std::optional<CellValue>(*inner) : std::nullopt;
       }
-      if (v == nullptr) {
-        v = c.compact_default;
-      } else if (!v->is_null() && !HasColumnType(c.type, *v)) {
+      if (!v) {
+        v = CellValue(*c.compact_default);
+      } else if (!Fits(c.type, *v)) {
         ++shape_errors_;  // the table stays empty: the section is unknown_shape
-        v = &NullJson();
+        v = CellValue();
       }
-      cells_.push_back(v);
+      cells_.push_back(*v);
     }
+  }
+  // A value of the column type `type`, or null.
+  static bool Fits(ColumnType type, const CellValue& v) {
+    switch (v.kind()) {
+      case CellValue::Kind::kNull:
+        return true;
+      case CellValue::Kind::kJson:
+        return v.json().is_null() || HasColumnType(type, v.json());
+      case CellValue::Kind::kText:
+        return type == ColumnType::kText;
+      case CellValue::Kind::kInteger:
+        return type == ColumnType::kInteger;
+      case CellValue::Kind::kBoolean:
+        return type == ColumnType::kBoolean;
+    }
+    return false;
   }
   static const json* Member(const json& object, std::string_view key) {
     auto it = object.find(key);
@@ -138,7 +175,7 @@ class RowCollector final : public ItemSink {
 
   const TablePlan& plan_;
   std::deque<json> owned_;  // stable addresses
-  std::vector<const json*> cells_;
+  std::vector<CellValue> cells_;
   size_t shape_errors_ = 0;
 };
 
@@ -162,6 +199,28 @@ Status Bind(sqlite3_stmt* stmt, int index, const json& v) {
   } else {
     std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
     rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+  }
+  if (rc != SQLITE_OK) return {StatusCode::kInternal, "sqlite bind failed"};
+  return Status::Ok();
+}
+
+// The same for a cell: text is bound in place too.
+Status Bind(sqlite3_stmt* stmt, int index, const CellValue& v) {
+  int rc = SQLITE_OK;
+  switch (v.kind()) {
+    case CellValue::Kind::kNull:
+      rc = sqlite3_bind_null(stmt, index);
+      break;
+    case CellValue::Kind::kJson:
+      return Bind(stmt, index, v.json());
+    case CellValue::Kind::kText:
+      rc = sqlite3_bind_text64(stmt, index, v.text().data(), v.text().size(), SQLITE_STATIC,
+                               SQLITE_UTF8);
+      break;
+    case CellValue::Kind::kInteger:
+    case CellValue::Kind::kBoolean:
+      rc = sqlite3_bind_int64(stmt, index, v.integer());
+      break;
   }
   if (rc != SQLITE_OK) return {StatusCode::kInternal, "sqlite bind failed"};
   return Status::Ok();
@@ -360,7 +419,10 @@ Status FactDb::Exec(const std::string& sql) {
 
 StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  // NOMUTEX: one thread at a time per FactDb (fact_db.h), so SQLite's per-call locking of the
+  // connection is only cost (about a tenth of loading the tables).
+  int rc = sqlite3_open_v2(
+      ":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<FactDb> db(new FactDb(raw));  // closes `raw` also when opening failed
   if (rc != SQLITE_OK) return Status{StatusCode::kInternal, "cannot open the fact database"};
   sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
@@ -387,6 +449,7 @@ Status FactDb::Load(const Snapshot& snapshot) { return Load(snapshot, ContentHas
 
 Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
   section_status_.clear();
+  sources_.clear();
   if (Status s = Exec("BEGIN"); !s.ok()) return s;
   std::string clear = "DELETE FROM sections; DELETE FROM host;";
   for (const Table& t : FactTables()) clear += "DELETE FROM " + QuoteIdentifier(t.name) + ";";
@@ -396,19 +459,17 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
     return Status{StatusCode::kInternal, std::string("fact database: ") + sqlite3_errmsg(db_)};
   };
   // Runs `stmt` once with `cells` bound in order, and leaves it reset.
-  auto insert = [&](sqlite3_stmt* stmt, const json* const* cells, size_t n) -> Status {
+  auto insert = [&](sqlite3_stmt* stmt, const CellValue* cells, size_t n) -> Status {
     if (stmt == nullptr) return failed();
     for (size_t i = 0; i < n; ++i) {
-      if (Status s = Bind(stmt, static_cast<int>(i + 1), *cells[i]); !s.ok()) return s;
+      if (Status s = Bind(stmt, static_cast<int>(i + 1), cells[i]); !s.ok()) return s;
     }
     int rc = sqlite3_step(stmt);
     sqlite3_reset(stmt);
     return rc == SQLITE_DONE ? Status::Ok() : failed();
   };
   auto insert_values = [&](const std::string& sql, const std::vector<json>& values) {
-    std::vector<const json*> cells;
-    cells.reserve(values.size());
-    for (const json& v : values) cells.push_back(&v);
+    std::vector<CellValue> cells(values.begin(), values.end());
     return insert(Internal(sql), cells.data(), cells.size());
   };
 
@@ -463,7 +524,7 @@ Status FactDb::Load(const Snapshot& snapshot, std::string content_hash) {
     for (const auto& [p, rows] : tables) {
       if (!status.ok()) break;
       sqlite3_stmt* stmt = Insert(p);
-      const std::vector<const json*>& cells = rows->cells();
+      const std::vector<CellValue>& cells = rows->cells();
       for (size_t at = 0; at < cells.size() && status.ok(); at += rows->width()) {
         status = insert(stmt, &cells[at], rows->width());
       }
@@ -532,23 +593,38 @@ StatusOr<FactDb::PreparedStmt> FactDb::PrepareChecked(std::string_view sql,
   return stmt;
 }
 
+const FactDb::SourceIndex* FactDb::SourcesOf(const std::string& table) const {
+  if (auto it = sources_.find(table); it != sources_.end()) return &it->second;
+  sqlite3_stmt* raw =
+      Internal("SELECT id, source_file, source_line FROM " + QuoteIdentifier(table) +
+               " WHERE id IS NOT NULL AND source_file IS NOT NULL");
+  if (raw == nullptr) return nullptr;
+  struct ResetStmt {
+    sqlite3_stmt* s;
+    ~ResetStmt() { sqlite3_reset(s); }
+  } reset{raw};
+  SourceIndex index;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    auto text = [&](int column) {
+      return std::string(reinterpret_cast<const char*>(sqlite3_column_text(raw, column)),
+                         static_cast<size_t>(sqlite3_column_bytes(raw, column)));
+    };
+    std::optional<int64_t> line;
+    if (sqlite3_column_type(raw, 2) == SQLITE_INTEGER) line = sqlite3_column_int64(raw, 2);
+    index.try_emplace(text(0), text(1), line);  // the first row of an id wins
+  }
+  if (rc != SQLITE_DONE) return nullptr;
+  return &sources_.emplace(table, std::move(index)).first->second;
+}
+
 std::optional<std::pair<std::string, std::optional<int64_t>>> FactDb::SourceOf(
     const std::set<std::string>& tables, const std::string& id) const {
   for (const std::string& t : tables) {
     if (FindTable(t) == nullptr) continue;  // only fact tables have sources
-    sqlite3_stmt* raw = Internal("SELECT source_file, source_line FROM " + QuoteIdentifier(t) +
-                                 " WHERE id = ? AND source_file IS NOT NULL LIMIT 1");
-    if (raw == nullptr) continue;
-    struct ResetStmt {
-      sqlite3_stmt* s;
-      ~ResetStmt() { sqlite3_reset(s); }
-    } reset{raw};
-    if (!Bind(raw, 1, id).ok() || sqlite3_step(raw) != SQLITE_ROW) continue;
-    std::string file(reinterpret_cast<const char*>(sqlite3_column_text(raw, 0)),
-                     static_cast<size_t>(sqlite3_column_bytes(raw, 0)));
-    std::optional<int64_t> line;
-    if (sqlite3_column_type(raw, 1) == SQLITE_INTEGER) line = sqlite3_column_int64(raw, 1);
-    return std::make_pair(file, line);
+    const SourceIndex* index = SourcesOf(t);
+    if (index == nullptr) continue;
+    if (auto it = index->find(id); it != index->end()) return it->second;
   }
   return std::nullopt;
 }

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/snapshot.h"
@@ -132,6 +133,12 @@ class FactDb {
   // Load's INSERT into each fact table (by its index in FactTables()), prepared at first use.
   sqlite3_stmt* Insert(size_t table) const;
   mutable std::vector<PreparedStmt> inserts_;
+  // SourceOf's look-up of one table, built at its first use after a Load or SelectState: id ->
+  // (file, line) of the first row with that id and a known file.
+  using SourceIndex =
+      std::unordered_map<std::string, std::pair<std::string, std::optional<int64_t>>>;
+  const SourceIndex* SourcesOf(const std::string& table) const;
+  mutable std::map<std::string, SourceIndex, std::less<>> sources_;
   std::map<std::string, std::string> section_status_;
   bool views_only_ = false;  // OpenFacts: the stored tables only through the fact views
   std::string content_hash_;

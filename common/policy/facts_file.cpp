@@ -216,8 +216,9 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::OpenFacts(const std::string& path) {
   if (::lstat(path.c_str(), &st) != 0) return Status{StatusCode::kNotFound, path + ": no facts"};
   sqlite3* raw = nullptr;
   int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, nullptr);
-  std::unique_ptr<FactDb> db(new FactDb(raw));
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, nullptr);
+  std::unique_ptr<FactDb> db(new FactDb(raw));  // one thread at a time, as every FactDb
   if (rc != SQLITE_OK) return Status{StatusCode::kIoError, path + ": cannot open"};
   sqlite3_busy_timeout(raw, 5000);
   sqlite3_db_config(raw, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, nullptr);
@@ -273,6 +274,7 @@ Status FactDb::SelectState(int64_t seq) {
   }
   // What Load would know of the state: its sections' statuses (an absent section makes rules
   // and exception covers reading it unknown) and its content hash.
+  sources_.clear();
   section_status_.clear();
   content_hash_.clear();
   sqlite3_stmt* sections = Internal("SELECT name, status FROM sections");

@@ -5,6 +5,8 @@
 // immutable values built once (tables.cpp); safe to share between threads.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,6 +47,88 @@ struct Column {
   nlohmann::json compact_default = nullptr;
 };
 
+// A value a row function gives for one key of a row without copying anything: a value that
+// outlives the rows (inside the section's data, or a static), text inside such a value, an
+// integer, a boolean, or null.
+class CellValue {
+ public:
+  enum class Kind { kNull, kJson, kText, kInteger, kBoolean };
+  CellValue() = default;  // null
+  // NOLINTNEXTLINE(google-explicit-constructor): a value of the data is the common case
+  CellValue(const nlohmann::json& value) : kind_(Kind::kJson), json_(&value) {}
+  static CellValue Text(std::string_view text) {
+    CellValue v;
+    v.kind_ = Kind::kText;
+    v.text_ = text;
+    return v;
+  }
+  static CellValue Integer(int64_t n) {
+    CellValue v;
+    v.kind_ = Kind::kInteger;
+    v.integer_ = n;
+    return v;
+  }
+  static CellValue Boolean(bool b) {
+    CellValue v;
+    v.kind_ = Kind::kBoolean;
+    v.integer_ = b ? 1 : 0;
+    return v;
+  }
+
+  Kind kind() const { return kind_; }
+  const nlohmann::json& json() const { return *json_; }  // kJson
+  std::string_view text() const { return text_; }        // kText
+  int64_t integer() const { return integer_; }           // kInteger, kBoolean (0/1)
+
+ private:
+  Kind kind_ = Kind::kNull;
+  const nlohmann::json* json_ = nullptr;
+  std::string_view text_;
+  int64_t integer_ = 0;
+};
+
+// The keys a row function gives beside an element of the section's data, looked up before the
+// element's own (at most kCapacity; the row functions set fixed lists of keys, never keys the
+// data names). Lives on the stack for one row: the values it holds point into the data.
+class Overlay {
+ public:
+  static constexpr size_t kCapacity = 24;
+  // Gives `key` the value `value` (again: the later value).
+  void Set(std::string_view key, CellValue value) {
+    for (size_t i = 0; i < size_; ++i) {
+      if (keys_[i] == key) {
+        values_[i] = value;
+        return;
+      }
+    }
+    if (size_ == kCapacity) {
+      overflow_ = true;  // a defect of the row function: the sink refuses the row
+      return;
+    }
+    keys_[size_] = key;
+    values_[size_++] = value;
+  }
+  // The row's source file and line, in place of those of the element's `source`.
+  void SetSourceFile(CellValue file) { source_file_ = file; }
+  const CellValue* Find(std::string_view key) const {
+    for (size_t i = 0; i < size_; ++i) {
+      if (keys_[i] == key) return &values_[i];
+    }
+    return nullptr;
+  }
+  const CellValue* source_file() const {
+    return source_file_.kind() == CellValue::Kind::kNull ? nullptr : &source_file_;
+  }
+  bool overflow() const { return overflow_; }
+
+ private:
+  std::array<std::string_view, kCapacity> keys_{};
+  std::array<CellValue, kCapacity> values_{};
+  size_t size_ = 0;
+  CellValue source_file_;
+  bool overflow_ = false;
+};
+
 // Receives the items of a table's rows from a custom row function: each item is an object whose
 // keys the columns' paths address (plus "id" and "source": {file, line}). The sink keeps the
 // item (move a row in when it is not used again).
@@ -55,6 +139,14 @@ class ItemSink {
   // An element of the section's data as the item, with the keys of `changes` (an object) added
   // or put in place of its own: the element is read where it is, not copied.
   virtual void AddChanged(const nlohmann::json& element, nlohmann::json changes) = 0;
+  // The same with the keys of `overlay`, whose values are not copied either (they must outlive
+  // the rows: the section's data, statics, Keep): for the large tables, no allocation per row.
+  virtual void AddOverlaid(const nlohmann::json& element, const Overlay& overlay) = 0;
+  // A row of exactly the keys of `row` (a key it lacks has the column's compact default).
+  virtual void AddRow(const Overlay& row) = 0;
+  // Keeps a value that a row function made until the rows are inserted, for an Overlay to
+  // point to.
+  virtual const nlohmann::json& Keep(nlohmann::json value) = 0;
 };
 
 // Returns the items of a table from its section's data, or kInvalidArgument naming what in the

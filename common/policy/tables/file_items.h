@@ -68,6 +68,14 @@ inline std::string StringAt(const nlohmann::json& item, std::string_view key) {
   return it != item.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// Returns a view of the string at `key` of `item` (into the item), or "" when it is missing or
+// not a string.
+inline std::string_view TextAt(const nlohmann::json& item, std::string_view key) {
+  auto it = item.find(key);
+  return it != item.end() && it->is_string() ? std::string_view(it->get_ref<const std::string&>())
+                                             : std::string_view();
+}
+
 // Returns the columns of `a` followed by those of `b` (tables sharing a file's metadata columns).
 inline std::vector<Column> ConcatColumns(std::vector<Column> a, const std::vector<Column>& b) {
   a.insert(a.end(), b.begin(), b.end());

@@ -30,6 +30,8 @@ std::string_view WantOf(char c) {
 // One row per package of `installed`, then of `other_states`, with what the compact item leaves
 // out restored: name and architecture from the id, the "ii " status, the Status words of an
 // installed package, the source package (dpkg-query's ${source:Package} and ${source:Version}).
+// The largest table of a host: its rows are the items and an Overlay of views into them and of
+// literals, so that loading allocates nothing per package.
 Status Packages(const json& data, ItemSink& sink) {
   for (const char* key : {"installed", "other_states"}) {
     const json* items = nullptr;
@@ -37,31 +39,40 @@ Status Packages(const json& data, ItemSink& sink) {
     if (items == nullptr) continue;
     bool installed = std::string_view(key) == "installed";
     for (const json& p : *items) {
-      std::string id = StringAt(p, "id");
-      if (id.compare(0, 8, "package:") != 0 || id.size() == 8) {
+      auto id_it = p.is_object() ? p.find("id") : p.end();
+      std::string_view id = id_it != p.end() && id_it->is_string()
+                                ? std::string_view(id_it->get_ref<const std::string&>())
+                                : std::string_view();
+      if (id.substr(0, 8) != "package:" || id.size() == 8) {
         return {StatusCode::kInvalidArgument, "packages: an id is not package:NAME[:ARCH]"};
       }
-      std::string rest = id.substr(8);
+      std::string_view rest = id.substr(8);
       size_t colon = rest.find(':');
-      // What the item leaves out, beside the item itself (not a copy of it).
-      json row = {{"name", rest.substr(0, colon)},
-                  {"arch", colon == std::string::npos ? json() : json(rest.substr(colon + 1))},
-                  {"installed", installed}};
-      json abbrev_value = ValueOrDefault(p, CompactKind::kPackage, "status_abbrev");
-      if (!p.contains("status_abbrev")) row["status_abbrev"] = abbrev_value;
+      std::string_view name = rest.substr(0, colon);
+      Overlay row;  // what the item leaves out, beside the item itself (not a copy of it)
+      row.Set("name", CellValue::Text(name));
+      row.Set("arch", colon == std::string_view::npos ? CellValue()
+                                                      : CellValue::Text(rest.substr(colon + 1)));
+      row.Set("installed", CellValue::Boolean(installed));
+      const json* abbrev = FindOrDefault(p, CompactKind::kPackage, "status_abbrev");
+      row.Set("status_abbrev", abbrev != nullptr ? CellValue(*abbrev) : CellValue());
       if (installed) {
-        std::string abbrev = abbrev_value.is_string() ? abbrev_value.get<std::string>() : "";
-        std::string_view want = abbrev.empty() ? "" : WantOf(abbrev[0]);
+        std::string_view abbrev_text = abbrev != nullptr && abbrev->is_string()
+                                           ? std::string_view(abbrev->get_ref<const std::string&>())
+                                           : std::string_view();
+        std::string_view want = abbrev_text.empty() ? "" : WantOf(abbrev_text[0]);
         if (want.empty()) {
           return {StatusCode::kInvalidArgument, "packages.installed[].status_abbrev"};
         }
-        row["want"] = want;
-        row["eflag"] = "ok";
-        row["status"] = "installed";
+        row.Set("want", CellValue::Text(want));  // literals
+        row.Set("eflag", CellValue::Text("ok"));
+        row.Set("status", CellValue::Text("installed"));
       }
-      if (!p.contains("src")) row["src"] = row["name"];
-      if (!p.contains("src_version") && p.contains("version")) row["src_version"] = p["version"];
-      sink.AddChanged(p, std::move(row));
+      if (!p.contains("src")) row.Set("src", CellValue::Text(name));
+      if (auto version = p.find("version"); !p.contains("src_version") && version != p.end()) {
+        row.Set("src_version", *version);
+      }
+      sink.AddOverlaid(p, row);
     }
   }
   return Status::Ok();

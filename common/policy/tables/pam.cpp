@@ -12,8 +12,9 @@ namespace {
 using T = ColumnType;
 using json = nlohmann::json;
 
-// Returns the items of `data[key]` by their id, or kInvalidArgument.
-Status IndexById(const json& data, const char* key, std::map<std::string, const json*>& out) {
+// Returns the items of `data[key]` by their id (views into the data), or kInvalidArgument.
+Status IndexById(const json& data, const char* key,
+                 std::map<std::string_view, const json*, std::less<>>& out) {
   auto list = data.find(key);
   if (list == data.end() || list->is_null()) return Status::Ok();
   if (!list->is_array()) {
@@ -24,49 +25,66 @@ Status IndexById(const json& data, const char* key, std::map<std::string, const 
     if (!item.is_object() || id == item.end() || !id->is_string()) {
       return {StatusCode::kInvalidArgument, std::string("pam.") + key + " has an item without id"};
     }
-    out[id->get<std::string>()] = &item;
+    out[id->get_ref<const std::string&>()] = &item;
   }
   return Status::Ok();
 }
 
-// Returns the string at `key` of `item`, or "".
-std::string StringAt(const json& item, const char* key) {
+// Returns the string at `key` of `item`, or nullptr.
+const json* StringAt(const json& item, const char* key) {
   auto v = item.find(key);
-  return v != item.end() && v->is_string() ? v->get<std::string>() : "";
+  return v != item.end() && v->is_string() ? &*v : nullptr;
 }
+
+std::string_view TextOf(const json* string) {
+  return string != nullptr ? std::string_view(string->get_ref<const std::string&>())
+                           : std::string_view();
+}
+
+// The keys of a `lines` item that an entry reached through an include takes from it: the
+// table's columns but `position` (never `id` or `source`).
+constexpr std::string_view kLineKeys[] = {"service",   "type",   "control",        "module",
+                                          "arguments", "silent", "actions",        "flags",
+                                          "chain",     "via",    "substack_depth", "error"};
 
 // pam_entries: the compact entries completed. An entry reached through an include holds only its
 // identity: its content is the `lines` item of its chain's file and line, and its file is the
-// chain's; an entry of the service's own file is written in the service's file.
+// chain's; an entry of the service's own file is written in the service's file. Each row is the
+// entry and an Overlay of values inside the section's data: nothing is copied.
 Status PamEntries(const json& data, ItemSink& sink) {
   if (!data.is_object()) return {StatusCode::kInvalidArgument, "pam data is not an object"};
-  std::map<std::string, const json*> services;
-  std::map<std::string, const json*> chains;
-  std::map<std::string, const json*> lines;
+  std::map<std::string_view, const json*, std::less<>> services;
+  std::map<std::string_view, const json*, std::less<>> chains;
+  std::map<std::string_view, const json*, std::less<>> lines;
   if (Status s = IndexById(data, "services", services); !s.ok()) return s;
   if (Status s = IndexById(data, "chains", chains); !s.ok()) return s;
   if (Status s = IndexById(data, "lines", lines); !s.ok()) return s;
   auto entries = data.find("entries");
   if (entries == data.end() || entries->is_null()) return Status::Ok();
   if (!entries->is_array()) return {StatusCode::kInvalidArgument, "pam.entries is not an array"};
-  std::map<std::string, int> positions;
+  std::map<std::string_view, int64_t, std::less<>> positions;
+  std::string key;  // the id looked up, reused
   for (const json& e : *entries) {
     if (!e.is_object()) return {StatusCode::kInvalidArgument, "pam.entries has a non-object"};
-    std::string service = StringAt(e, "service");
-    json row = {{"position", ++positions[service]}};  // beside the entry, not a copy of it
-    std::string file;
-    if (auto chain = e.find("chain"); chain != e.end() && chain->is_string()) {
-      auto c = chains.find("pam_chain:" + service + ":" + chain->get<std::string>());
+    std::string_view service = TextOf(StringAt(e, "service"));
+    Overlay row;  // beside the entry, not a copy of it
+    row.Set("position", CellValue::Integer(++positions[service]));
+    const json* file = nullptr;  // the file the entry is written in, when known
+    if (const json* chain = StringAt(e, "chain")) {
+      key.assign("pam_chain:").append(service).append(":").append(TextOf(chain));
+      auto c = chains.find(key);
       if (c == chains.end()) {
         return {StatusCode::kInvalidArgument, "pam.entries names a chain pam.chains lacks"};
       }
       file = StringAt(*c->second, "file");
-      row["via"] = c->second->contains("via") ? (*c->second)["via"] : json();
+      auto via = c->second->find("via");
+      row.Set("via", via != c->second->end() ? CellValue(*via) : CellValue());
       if (auto d = c->second->find("substack_depth"); d != c->second->end()) {
-        row["substack_depth"] = *d;
+        row.Set("substack_depth", *d);
       }
     } else {
-      auto s = services.find("pam_service:" + service);
+      key.assign("pam_service:").append(service);
+      auto s = services.find(key);
       if (s == services.end()) {
         return {StatusCode::kInvalidArgument, "pam.entries names a service pam.services lacks"};
       }
@@ -75,22 +93,23 @@ Status PamEntries(const json& data, ItemSink& sink) {
         file = StringAt(*src, "file");
       }
     }
-    json source = e.contains("source") && e["source"].is_object() ? e["source"] : json::object();
-    if (!file.empty() && !source.contains("file")) source["file"] = file;
-    row["source"] = source;
+    auto source = e.find("source");
+    bool has_source = source != e.end() && source->is_object();
+    if (TextOf(file).empty()) file = nullptr;
+    if (file != nullptr && !(has_source && source->contains("file"))) row.SetSourceFile(*file);
     if (e.contains("chain") && !e.contains("error")) {
-      auto line = source.find("line");
-      std::string id =
-          "pam_line:" + file + ":" + (line == source.end() ? std::string() : line->dump());
-      auto l = lines.find(id);
+      auto line = has_source ? source->find("line") : e.end();
+      key.assign("pam_line:").append(TextOf(file)).append(":");
+      if (has_source && line != source->end()) key.append(line->dump());
+      auto l = lines.find(key);
       if (l == lines.end()) {
         return {StatusCode::kInvalidArgument, "pam.entries names a line pam.lines lacks"};
       }
-      for (const auto& [k, v] : l->second->items()) {
-        if (k != "id" && k != "source") row[k] = v;
+      for (std::string_view k : kLineKeys) {
+        if (auto v = l->second->find(k); v != l->second->end()) row.Set(k, *v);
       }
     }
-    sink.AddChanged(e, std::move(row));
+    sink.AddOverlaid(e, row);
   }
   return Status::Ok();
 }

@@ -15,27 +15,28 @@ Status Invalid(const std::string& what) {
   return {StatusCode::kInvalidArgument, "services.units[]: " + what};
 }
 
-// Returns the `value` of a `{value, source}` setting (User=, Group=), null when unset.
-Status SettingValue(const json& unit, std::string_view key, json& out) {
+// Returns the `value` of a `{value, source}` setting (User=, Group=), nullptr when unset.
+Status SettingValue(const json& unit, std::string_view key, const json*& out) {
   out = nullptr;
   auto it = unit.find(key);
   if (it == unit.end() || it->is_null()) return Status::Ok();
   if (!it->is_object()) return Invalid(std::string(key) + " is not an object");
   auto v = it->find("value");
   if (v == it->end() || !v->is_string()) return Invalid(std::string(key) + ".value");
-  out = *v;
+  out = &*v;
   return Status::Ok();
 }
 
 // One row per unit: the compact item (docs/sections/services.md) with what it leaves out
 // restored: the name and type from the id, the file from the section's `unit_dir`, the active
-// state of units the manager has not loaded; list settings reduced to what rules compare.
+// state of units the manager has not loaded; list settings reduced to what rules compare. The
+// row points into the unit's item; only the reduced lists and a file name it builds are kept.
 Status Services(const json& data, ItemSink& sink) {
   const json* units = nullptr;
   if (Status s = SectionItems(data, "services", "units", &units); !s.ok() || units == nullptr) {
     return s;
   }
-  std::string unit_dir = StringAt(data, "unit_dir");
+  std::string_view unit_dir = TextAt(data, "unit_dir");
   // Active states exist only when the running manager was asked; else they are unknown (NULL),
   // never "inactive".
   bool collected = false;
@@ -44,38 +45,51 @@ Status Services(const json& data, ItemSink& sink) {
     collected = c != m->end() && c->is_boolean() && c->get<bool>();
   }
   for (const json& u : *units) {
-    std::string id = StringAt(u, "id");
-    if (id.compare(0, 5, "unit:") != 0 || id.size() == 5) return Invalid("id is not unit:NAME");
-    std::string name = id.substr(5);
-    json row = {{"id", id}, {"unit", name}};
-    size_t dot = name.rfind('.');
-    row["type"] = dot == std::string::npos ? json() : json(name.substr(dot + 1));
-    for (const char* key : {"state", "state_error", "alias_of", "install", "dropins"}) {
-      if (auto it = u.find(key); it != u.end()) row[key] = *it;
+    auto id = u.find("id");
+    std::string_view id_text = TextAt(u, "id");
+    if (id_text.substr(0, 5) != "unit:" || id_text.size() == 5) {
+      return Invalid("id is not unit:NAME");
     }
-    std::string state = StringAt(u, "state");
-    row["enabled"] = state == "enabled" || state == "enabled-runtime";
+    std::string_view name = id_text.substr(5);
+    Overlay row;  // exactly these keys: sink.AddRow
+    row.Set("id", *id);
+    row.Set("unit", CellValue::Text(name));
+    size_t dot = name.rfind('.');
+    row.Set("type",
+            dot == std::string_view::npos ? CellValue() : CellValue::Text(name.substr(dot + 1)));
+    for (const char* key : {"state", "state_error", "alias_of", "install", "dropins"}) {
+      if (auto it = u.find(key); it != u.end()) row.Set(key, *it);
+    }
+    std::string_view state = TextAt(u, "state");
+    row.Set("enabled", CellValue::Boolean(state == "enabled" || state == "enabled-runtime"));
     if (auto src = u.find("source"); src != u.end()) {
-      row["source"] = *src;
+      row.Set("source", *src);
     } else if (!unit_dir.empty()) {
-      row["source"] = {{"file", unit_dir + "/" + name}};
+      row.Set("source", sink.Keep({{"file", std::string(unit_dir) + "/" + std::string(name)}}));
     } else {
       return Invalid("a unit without source but the section has no unit_dir");
     }
     if (collected) {
-      bool loaded = u.contains("active_state");
-      row["active_state"] = loaded ? u["active_state"] : json("inactive");
-      row["sub_state"] = u.contains("sub_state") ? u["sub_state"] : json("dead");
-      if (loaded) row["load_state"] = u.contains("load_state") ? u["load_state"] : json("loaded");
+      auto active_state = u.find("active_state");
+      bool loaded = active_state != u.end();
+      row.Set("active_state", loaded ? CellValue(*active_state) : CellValue::Text("inactive"));
+      auto sub_state = u.find("sub_state");
+      row.Set("sub_state", sub_state != u.end() ? CellValue(*sub_state) : CellValue::Text("dead"));
+      if (loaded) {
+        auto load_state = u.find("load_state");
+        row.Set("load_state",
+                load_state != u.end() ? CellValue(*load_state) : CellValue::Text("loaded"));
+      }
       // As `systemctl is-active` exits 0.
-      std::string active = StringAt(row, "active_state");
-      row["active"] = active == "active" || active == "reloading";
+      std::string_view active = loaded ? TextAt(u, "active_state") : "inactive";
+      row.Set("active", CellValue::Boolean(active == "active" || active == "reloading"));
     }
-    json user, group;
+    const json* user = nullptr;
+    const json* group = nullptr;
     if (Status s = SettingValue(u, "user", user); !s.ok()) return s;
     if (Status s = SettingValue(u, "group", group); !s.ok()) return s;
-    row["user"] = user;
-    row["group"] = group;
+    row.Set("user", user != nullptr ? CellValue(*user) : CellValue());
+    row.Set("group", group != nullptr ? CellValue(*group) : CellValue());
     json commands = json::array();
     bool masked = false;
     if (auto exec = u.find("exec_start"); exec != u.end()) {
@@ -91,8 +105,8 @@ Status Services(const json& data, ItemSink& sink) {
         }
       }
     }
-    row["exec_start"] = std::move(commands);
-    row["exec_start_masked"] = masked;
+    row.Set("exec_start", sink.Keep(std::move(commands)));
+    row.Set("exec_start_masked", CellValue::Boolean(masked));
     json names = json::array();
     if (auto env = u.find("environment"); env != u.end()) {
       if (!env->is_array()) return Invalid("environment is not an array");
@@ -102,7 +116,7 @@ Status Services(const json& data, ItemSink& sink) {
         names.push_back(*n);
       }
     }
-    row["environment"] = std::move(names);
+    row.Set("environment", sink.Keep(std::move(names)));
     json files = json::array();
     if (auto env = u.find("environment_files"); env != u.end()) {
       if (!env->is_array()) return Invalid("environment_files is not an array");
@@ -117,8 +131,8 @@ Status Services(const json& data, ItemSink& sink) {
              {"optional", optional != e.end() && optional->is_boolean() && optional->get<bool>()}});
       }
     }
-    row["environment_files"] = std::move(files);
-    sink.Add(std::move(row));
+    row.Set("environment_files", sink.Keep(std::move(files)));
+    sink.AddRow(row);
   }
   return Status::Ok();
 }

@@ -235,3 +235,56 @@ TEST(FactDbTest, ReadsSectionsStraightFromTheCollectorsItemsAsData) {
 
 }  // namespace
 }  // namespace tidemark::policy
+
+namespace tidemark::policy {
+namespace {
+
+// SourceOf indexes a table at its first look-up; the next Load must not answer from the index of
+// the snapshot before.
+TEST(FactDbTest, SourcesFollowTheSnapshotLoadedNow) {
+  auto snapshot = [](int line) {
+    Snapshot s;
+    s.host = {"h", "h", "/"};
+    Section accounts;
+    accounts.data = {{"users", json::array({{{"id", "user:alice"},
+                                             {"name", "alice"},
+                                             {"uid", 1000},
+                                             {"source", {{"line", line}}}}})}};
+    s.sections["accounts"] = accounts;
+    return s;
+  };
+  auto db = Loaded(snapshot(2));
+  ASSERT_NE(db, nullptr);
+  auto first = db->SourceOf({"users"}, "user:alice");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->first, "/etc/passwd");
+  EXPECT_EQ(first->second, 2);
+  EXPECT_FALSE(db->SourceOf({"users"}, "user:bob").has_value());
+  ASSERT_TRUE(db->Load(snapshot(5)).ok());
+  auto second = db->SourceOf({"users"}, "user:alice");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->second, 5);
+}
+
+// The values a row function gives beside an item: a later Set of a key replaces the earlier
+// one, and more keys than the overlay holds are flagged (the sink then refuses the row), never
+// dropped silently.
+TEST(OverlayTest, ReplacesAKeyAndFlagsMoreKeysThanItHolds) {
+  Overlay row;
+  row.Set("name", CellValue::Text("bash"));
+  row.Set("name", CellValue::Text("dash"));
+  ASSERT_NE(row.Find("name"), nullptr);
+  EXPECT_EQ(row.Find("name")->text(), "dash");
+  EXPECT_EQ(row.Find("arch"), nullptr);
+  EXPECT_FALSE(row.overflow());
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> out;
+    for (size_t i = 0; i <= Overlay::kCapacity; ++i) out.push_back("k" + std::to_string(i));
+    return out;
+  }();
+  for (const std::string& k : keys) row.Set(k, CellValue::Integer(1));
+  EXPECT_TRUE(row.overflow());
+}
+
+}  // namespace
+}  // namespace tidemark::policy
