@@ -9,6 +9,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
@@ -64,53 +65,12 @@ int SchemaMajor(std::string_view schema) {
   return major;
 }
 
-// Appends `s` as nlohmann::json::dump() writes a string (ensure_ascii=false): the input was
-// valid UTF-8 (the parser checks), so only '"', '\\' and C0 controls are escaped.
-void AppendEscaped(std::string_view s, std::string& out) {
-  out += '"';
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-}
-
 class Verifier {
  public:
-  explicit Verifier(BoundedDomBuilder* tree = nullptr) : guard_(kSnapshotJsonLimits), tree_(tree) {
-    out_.reserve(kChunk + 1024);
-  }
+  explicit Verifier(BoundedDomBuilder* tree = nullptr)
+      : guard_(kSnapshotJsonLimits),
+        tree_(tree),
+        out_(std::make_unique_for_overwrite<char[]>(kChunk)) {}
 
   // SAX interface (nlohmann::json::sax_parse). An event the checks accept goes on to the tree
   // builder, when there is one; the checks leave the parser's strings and keys to it.
@@ -189,13 +149,65 @@ class Verifier {
 
   bool Fail(std::string message) { return guard_.Fail(std::move(message)); }
 
+  // Appends `text` to the canonical text (in place in the chunk: this runs for every token).
   void Emit(std::string_view text) {
-    out_ += text;
-    if (out_.size() >= kChunk) Flush();
+    if (text.empty()) return;
+    if (text.size() > kChunk - used_) {
+      Flush();
+      if (text.size() >= kChunk) {
+        hash_.Update(text);
+        return;
+      }
+    }
+    std::memcpy(out_.get() + used_, text.data(), text.size());
+    used_ += text.size();
   }
   void Flush() {
-    hash_.Update(out_);
-    out_.clear();
+    hash_.Update(std::string_view(out_.get(), used_));
+    used_ = 0;
+  }
+  // Appends `s` as nlohmann::json::dump() writes a string (ensure_ascii=false): the input was
+  // valid UTF-8 (the parser checks), so only '"', '\\' and C0 controls are escaped; the runs
+  // between them are appended whole.
+  void EmitEscaped(std::string_view s) {
+    Emit("\"");
+    size_t run = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      auto c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      Emit(s.substr(run, i - run));
+      run = i + 1;
+      switch (c) {
+        case '"':
+          Emit("\\\"");
+          break;
+        case '\\':
+          Emit("\\\\");
+          break;
+        case '\b':
+          Emit("\\b");
+          break;
+        case '\f':
+          Emit("\\f");
+          break;
+        case '\n':
+          Emit("\\n");
+          break;
+        case '\r':
+          Emit("\\r");
+          break;
+        case '\t':
+          Emit("\\t");
+          break;
+        default: {
+          static constexpr char kHex[] = "0123456789abcdef";
+          const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+          Emit(std::string_view(escaped, sizeof escaped));
+        }
+      }
+    }
+    Emit(s.substr(run));
+    Emit("\"");
   }
   // A value starts inside a hashed array: its separator.
   void ElementSeparator(Frame& f) {
@@ -220,7 +232,8 @@ class Verifier {
   BoundedDomBuilder* tree_;  // null: verify only
   std::vector<Frame> stack_;
   Sha256Stream hash_;
-  std::string out_;  // canonical text not yet given to the digest
+  std::unique_ptr<char[]> out_;  // canonical text not yet given to the digest: kChunk bytes
+  size_t used_ = 0;
 
   std::optional<std::string> schema_, collected_at_, content_hash_;
   std::optional<std::string> host_id_, hostname_, root_, agent_version_;
@@ -346,8 +359,7 @@ bool Verifier::OnString(std::string& v) {
       } else if (IsExcludedSectionKey(f.key)) {
         return Fail(ExcludedTypeError(f.key));
       }
-      AppendEscaped(v, out_);
-      if (out_.size() >= kChunk) Flush();
+      EmitEscaped(v);
       return true;
     case Kind::kErrors:
       return Fail("a section error is not an object");
@@ -358,14 +370,12 @@ bool Verifier::OnString(std::string& v) {
                     std::to_string(f.key == "path" ? kMaxErrorPathBytes : kMaxErrorMessageBytes) +
                     " bytes");
       }
-      AppendEscaped(v, out_);
-      if (out_.size() >= kChunk) Flush();
+      EmitEscaped(v);
       return true;
     case Kind::kData:
       ElementSeparator(f);
       if (f.hashed) {
-        AppendEscaped(v, out_);
-        if (out_.size() >= kChunk) Flush();
+        EmitEscaped(v);
       }
       return true;
   }
@@ -387,7 +397,7 @@ bool Verifier::OnOpen(bool is_object) {
         // A section: its canonical text is "name":{...} inside the canonical object.
         if (!is_object) return Fail("section " + Quote(f.key) + " is not an object");
         Emit(present_.empty() ? "{" : ",");
-        AppendEscaped(f.key, out_);
+        EmitEscaped(f.key);
         Emit(":{");
         present_.push_back(f.key);
         child.kind = Kind::kSection;
@@ -490,7 +500,7 @@ bool Verifier::OnKey(std::string& k) {
       if (!ordered(" in a section")) return false;
       if (!f.first) Emit(",");
       f.first = false;
-      AppendEscaped(k, out_);
+      EmitEscaped(k);
       Emit(":");
       f.key = k;
       return true;
@@ -502,7 +512,7 @@ bool Verifier::OnKey(std::string& k) {
       f.seen |= k == "line" ? 1 : k == "message" ? 2 : 4;
       if (!f.first) Emit(",");
       f.first = false;
-      AppendEscaped(k, out_);
+      EmitEscaped(k);
       Emit(":");
       f.key = k;
       return true;
@@ -510,7 +520,7 @@ bool Verifier::OnKey(std::string& k) {
       if (!ordered("")) return false;
       if (f.hashed) {
         if (!f.first) Emit(",");
-        AppendEscaped(k, out_);
+        EmitEscaped(k);
         Emit(":");
       }
       f.first = false;
