@@ -196,6 +196,11 @@ Status Bind(sqlite3_stmt* stmt, int index, const json& v) {
   } else if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
     rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
+  } else if (v.empty()) {  // most list columns of most rows: no text to write
+    static constexpr std::string_view kEmptyArray = "[]";
+    static constexpr std::string_view kEmptyObject = "{}";
+    std::string_view s = v.is_array() ? kEmptyArray : kEmptyObject;
+    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
   } else {
     std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
     rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
