@@ -443,6 +443,12 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
     }
     ddl += ");";
   }
+  for (const Table& t : FactTables()) {
+    for (const std::string& column : t.indexed) {
+      ddl += "CREATE INDEX " + QuoteIdentifier(t.name + "_by_" + column) + " ON " +
+             QuoteIdentifier(t.name) + "(" + QuoteIdentifier(column) + ");";
+    }
+  }
   if (Status s = db->Exec(ddl); !s.ok()) return s;
   // The first use of an eponymous virtual table (json_each, json_tree) on a connection touches
   // the schema, which the query authorizer would refuse: use them once here.

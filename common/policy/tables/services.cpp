@@ -191,7 +191,8 @@ void AddServicesTables(std::vector<Table>& out) {
                "default_instance}`"},
               {"dropins", T::kJson, "the `.conf` drop-in files loaded, in order"},
           },
-      .compact = {CompactKind::kUnit}});
+      .compact = {CompactKind::kUnit},
+      .indexed = {"unit"}});
 }
 
 }  // namespace tidemark::policy

@@ -153,7 +153,8 @@ void AddSysctlTables(std::vector<Table>& out) {
           },
       // The row function restores the settings' defaults itself (a runtime row without a
       // deciding setting has none); named here for docs/tables.md.
-      .compact = {CompactKind::kSysctlSetting}});
+      .compact = {CompactKind::kSysctlSetting},
+      .indexed = {"key"}});
 }
 
 }  // namespace tidemark::policy

@@ -288,3 +288,26 @@ TEST(OverlayTest, ReplacesAKeyAndFlagsMoreKeysThanItHolds) {
 
 }  // namespace
 }  // namespace tidemark::policy
+
+namespace tidemark::policy {
+namespace {
+
+// The columns the rules look rows up by have their indexes (INDEXED BY fails on a missing one).
+TEST(FactDbTest, TheIndexedColumnsHaveTheirIndexes) {
+  auto db = FactDb::Open();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  size_t indexes = 0;
+  for (const Table& t : FactTables()) {
+    for (const std::string& column : t.indexed) {
+      auto r = (*db)->Query("SELECT count(*) FROM " + QuoteIdentifier(t.name) + " INDEXED BY " +
+                            QuoteIdentifier(t.name + "_by_" + column) + " WHERE " +
+                            QuoteIdentifier(column) + " = 'x'");
+      EXPECT_TRUE(r.ok()) << t.name << "." << column << ": " << r.status().ToString();
+      ++indexes;
+    }
+  }
+  EXPECT_GE(indexes, 4u);  // packages.name, services.unit, sshd_settings.keyword, sysctl.key
+}
+
+}  // namespace
+}  // namespace tidemark::policy
