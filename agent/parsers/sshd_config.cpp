@@ -730,7 +730,11 @@ bool SshdConfig::Impl::ProcessLine(Pass& p, const ConfigFileText& f, const Line&
           if (u == std::string::npos || end[1] != '\0') die("Bad " + kw + " number.");
           for (size_t i = 0; i < u; ++i) mult *= 1024;
         }
-        v = static_cast<long long>(d * mult);
+        // scan_scaled() refuses a value that does not fit a long long (ERANGE); strtod's own
+        // forms (1e30, inf, nan) do not fit either. Converting them would be undefined.
+        long double scaled = static_cast<long double>(d) * mult;
+        if (!(scaled < 9223372036854775808.0L)) die("Bad " + kw + " number.");
+        v = static_cast<long long>(scaled);
         if (v != 0 && v < 16) die(kw + " too small");
       }
       if (act && !o.rekey_limit) o.rekey_limit = v;

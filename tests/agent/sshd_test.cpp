@@ -144,6 +144,20 @@ TEST_F(SshdTest, UnknownMatchCriterionNamesFileAndLine) {
   EXPECT_EQ(dump.status().message(), "/etc/ssh/sshd_config line 2: Bad Match condition");
 }
 
+// sshd's scan_scaled() refuses a RekeyLimit that does not fit a long long: sshd does not start.
+// Found by the sshd_config fuzzer (2026-12-05): "RekeyLimit 17e" (17 * 1024^6) was converted
+// out of range (undefined behaviour).
+TEST_F(SshdTest, RekeyLimitBeyondALongLongIsABadNumber) {
+  for (std::string value : {"17e", "8E", "1e30", "inf", "nan", "16777216T"}) {
+    root_.Write("/etc/ssh/sshd_config", "PermitRootLogin no\nRekeyLimit " + value + "\n");
+    SshdConfig c = Load();
+    EXPECT_FALSE(c.would_start()) << value;
+    EXPECT_TRUE(HasIssue(c, "/etc/ssh/sshd_config", 2, "Bad rekeylimit number")) << value;
+  }
+  root_.Write("/etc/ssh/sshd_config", "RekeyLimit 7E\n");  // 7 * 2^60 fits
+  EXPECT_TRUE(Load().would_start());
+}
+
 TEST_F(SshdTest, IncludeLoopStopsAtTheRecursionLimit) {
   root_.Write("/etc/ssh/sshd_config", "Include /etc/ssh/a.conf\n");
   root_.Write("/etc/ssh/a.conf", "Include /etc/ssh/b.conf\n");
