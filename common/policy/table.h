@@ -89,7 +89,8 @@ class CellValue {
 
 // The keys a row function gives beside an element of the section's data, looked up before the
 // element's own (at most kCapacity; the row functions set fixed lists of keys, never keys the
-// data names). Lives on the stack for one row: the values it holds point into the data.
+// data names, and the keys are literals). Lives on the stack for one row: the values it holds
+// point into the data.
 class Overlay {
  public:
   static constexpr size_t kCapacity = 24;
@@ -108,7 +109,8 @@ class Overlay {
     keys_[size_] = key;
     values_[size_++] = value;
   }
-  // The row's source file and line, in place of those of the element's `source`.
+  // The row's source file, in place of the element's `source.file` (the line stays the
+  // element's).
   void SetSourceFile(CellValue file) { source_file_ = file; }
   const CellValue* Find(std::string_view key) const {
     for (size_t i = 0; i < size_; ++i) {
