@@ -74,20 +74,13 @@ class RowCollector final : public ItemSink {
   ~RowCollector() override = default;
 
   // An item a row function made: kept until the rows are inserted.
-  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item)), nullptr, nullptr); }
-  void AddChanged(const json& element, json changes) override {
-    if (!changes.is_object()) {
-      ++shape_errors_;
-      return;
-    }
-    AddCells(element, &owned_.emplace_back(std::move(changes)), nullptr);
-  }
+  void Add(json item) override { AddCells(owned_.emplace_back(std::move(item)), nullptr); }
   void AddOverlaid(const json& element, const Overlay& overlay) override {
     if (overlay.overflow()) {
       ++shape_errors_;
       return;
     }
-    AddCells(element, nullptr, &overlay);
+    AddCells(element, &overlay);
   }
   void AddRow(const Overlay& row) override {
     static const json empty = json::object();
@@ -95,7 +88,7 @@ class RowCollector final : public ItemSink {
   }
   const json& Keep(json value) override { return owned_.emplace_back(std::move(value)); }
   // An element of the section's data, which outlives the rows.
-  void AddBorrowed(const json& item) { AddCells(item, nullptr, nullptr); }
+  void AddBorrowed(const json& item) { AddCells(item, nullptr); }
 
   size_t shape_errors() const { return shape_errors_; }
   size_t width() const { return 3 + plan_.columns.size(); }
@@ -103,8 +96,8 @@ class RowCollector final : public ItemSink {
   const std::vector<CellValue>& cells() const { return cells_; }
 
  private:
-  // `changes` or `overlay`, when given, is looked up first for the item's top-level keys.
-  void AddCells(const json& item, const json* changes, const Overlay* overlay) {
+  // `overlay`, when given, is looked up first for the item's top-level keys.
+  void AddCells(const json& item, const Overlay* overlay) {
     if (!item.is_object()) {
       ++shape_errors_;
       return;
@@ -114,8 +107,7 @@ class RowCollector final : public ItemSink {
       if (overlay != nullptr) {
         if (const CellValue* v = overlay->Find(key)) return *v;
       }
-      const json* v = changes != nullptr ? Member(*changes, key) : nullptr;
-      if (v == nullptr) v = Member(item, key);
+      const json* v = Member(item, key);
       if (v == nullptr) return std::nullopt;
       return CellValue(*v);
     };
@@ -424,8 +416,8 @@ Status FactDb::Exec(const std::string& sql) {
 
 StatusOr<std::unique_ptr<FactDb>> FactDb::Open() {
   sqlite3* raw = nullptr;
-  // NOMUTEX: one thread at a time per FactDb (fact_db.h), so SQLite's per-call locking of the
-  // connection is only cost (about a tenth of loading the tables).
+  // NOMUTEX: one thread at a time per FactDb (fact_db.h), so SQLite's locking of the connection
+  // at every call is only cost.
   int rc = sqlite3_open_v2(
       ":memory:", &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<FactDb> db(new FactDb(raw));  // closes `raw` also when opening failed

@@ -138,11 +138,9 @@ class ItemSink {
  public:
   virtual ~ItemSink() = default;
   virtual void Add(nlohmann::json item) = 0;
-  // An element of the section's data as the item, with the keys of `changes` (an object) added
-  // or put in place of its own: the element is read where it is, not copied.
-  virtual void AddChanged(const nlohmann::json& element, nlohmann::json changes) = 0;
-  // The same with the keys of `overlay`, whose values are not copied either (they must outlive
-  // the rows: the section's data, statics, Keep): for the large tables, no allocation per row.
+  // An element of the section's data as the item, with the keys of `overlay` added or put in
+  // place of its own: neither the element nor the overlay's values are copied (they must outlive
+  // the rows: the section's data, statics, Keep), so a row costs no allocation.
   virtual void AddOverlaid(const nlohmann::json& element, const Overlay& overlay) = 0;
   // A row of exactly the keys of `row` (a key it lacks has the column's compact default).
   virtual void AddRow(const Overlay& row) = 0;

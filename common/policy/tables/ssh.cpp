@@ -163,25 +163,33 @@ Status SshdUserSettings(const json& data, ItemSink& sink) {
   }
   for (const json& item : *items) {
     auto value = item.is_object() ? item.find("value") : item.end();
-    if (!item.is_object() || value == item.end() || !item.contains("id")) {
+    auto id = item.is_object() ? item.find("id") : item.end();
+    if (!item.is_object() || value == item.end() || id == item.end() || !id->is_string()) {
       return {StatusCode::kInvalidArgument, "sshd.user_settings has an item without id or value"};
     }
+    Overlay row;  // beside the item, not a copy of it
     if (value->is_string()) {
-      sink.AddChanged(item, {{"position", 1}, {"repeating", false}});
+      row.Set("position", CellValue::Integer(1));
+      row.Set("repeating", CellValue::Boolean(false));
+      sink.AddOverlaid(item, row);
       continue;
     }
     if (!value->is_array()) {
       return {StatusCode::kInvalidArgument, "sshd.user_settings[].value is not a string"};
     }
+    row.Set("repeating", CellValue::Boolean(true));
     if (value->empty()) {
-      sink.AddChanged(item, {{"value", nullptr}, {"position", nullptr}, {"repeating", true}});
+      row.Set("value", CellValue());
+      row.Set("position", CellValue());
+      sink.AddOverlaid(item, row);
     }
-    int position = 0;
+    int64_t position = 0;
     for (const json& v : *value) {
       ++position;
-      json changes = {{"value", v}, {"position", position}, {"repeating", true}};
-      changes["id"] = item["id"].get<std::string>() + "#" + std::to_string(position);
-      sink.AddChanged(item, std::move(changes));
+      row.Set("value", v);
+      row.Set("position", CellValue::Integer(position));
+      row.Set("id", sink.Keep(id->get<std::string>() + "#" + std::to_string(position)));
+      sink.AddOverlaid(item, row);
     }
   }
   return Status::Ok();

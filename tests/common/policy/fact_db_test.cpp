@@ -315,9 +315,10 @@ TEST(FactDbTest, TheIndexedColumnsHaveTheirIndexes) {
 namespace tidemark::policy {
 namespace {
 
-// The row functions that read items in place (packages, PAM entries, services) meet items of
+// The row functions that read items in place (packages, PAM entries, services, sshd's user
+// settings; the last threw on a non-string id beside a list value, 2026-12-05) meet items of
 // every wrong type an agent could send: the section's tables stay empty (unknown_shape) or the
-// rows are what the items say, and nothing else happens (under ASan and UBSan in CI).
+// rows are what the items say; nothing throws (under ASan and UBSan in CI).
 TEST(FactDbTest, RowFunctionsThatReadItemsInPlaceRefuseWrongShapes) {
   const std::vector<json> odd = {
       nullptr,       5, -1, true, "text", "", json::array(), json::array({1, "x"}), json::object(),
@@ -364,6 +365,15 @@ TEST(FactDbTest, RowFunctionsThatReadItemsInPlaceRefuseWrongShapes) {
        {"id", "state", "source", "active_state", "sub_state", "user", "exec_start", "environment",
         "environment_files"},
        "services"},
+      // A repeating keyword's list gives a row per element, with the item's id and the position.
+      {"sshd",
+       {{"user_settings", json::array({{{"id", "sshd_user_setting:alice:allowusers"},
+                                        {"user", "alice"},
+                                        {"keyword", "allowusers"},
+                                        {"value", json::array({"alice"})}}})}},
+       "user_settings",
+       {"id", "user", "keyword", "value"},
+       "sshd_user_settings"},
   };
   for (const Case& c : cases) {
     {  // the well-formed section gives a row
