@@ -39,10 +39,7 @@ Status Packages(const json& data, ItemSink& sink) {
     if (items == nullptr) continue;
     bool installed = std::string_view(key) == "installed";
     for (const json& p : *items) {
-      auto id_it = p.is_object() ? p.find("id") : p.end();
-      std::string_view id = id_it != p.end() && id_it->is_string()
-                                ? std::string_view(id_it->get_ref<const std::string&>())
-                                : std::string_view();
+      std::string_view id = TextAt(p, "id");
       if (id.substr(0, 8) != "package:" || id.size() == 8) {
         return {StatusCode::kInvalidArgument, "packages: an id is not package:NAME[:ARCH]"};
       }

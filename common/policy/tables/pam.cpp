@@ -30,8 +30,8 @@ Status IndexById(const json& data, const char* key,
   return Status::Ok();
 }
 
-// Returns the string at `key` of `item`, or nullptr.
-const json* StringAt(const json& item, const char* key) {
+// Returns the string at `key` of `item` (a pointer into it, for an Overlay), or nullptr.
+const json* StringMember(const json& item, const char* key) {
   auto v = item.find(key);
   return v != item.end() && v->is_string() ? &*v : nullptr;
 }
@@ -66,17 +66,17 @@ Status PamEntries(const json& data, ItemSink& sink) {
   std::string key;  // the id looked up, reused
   for (const json& e : *entries) {
     if (!e.is_object()) return {StatusCode::kInvalidArgument, "pam.entries has a non-object"};
-    std::string_view service = TextOf(StringAt(e, "service"));
+    std::string_view service = TextOf(StringMember(e, "service"));
     Overlay row;  // beside the entry, not a copy of it
     row.Set("position", CellValue::Integer(++positions[service]));
     const json* file = nullptr;  // the file the entry is written in, when known
-    if (const json* chain = StringAt(e, "chain")) {
+    if (const json* chain = StringMember(e, "chain")) {
       key.assign("pam_chain:").append(service).append(":").append(TextOf(chain));
       auto c = chains.find(key);
       if (c == chains.end()) {
         return {StatusCode::kInvalidArgument, "pam.entries names a chain pam.chains lacks"};
       }
-      file = StringAt(*c->second, "file");
+      file = StringMember(*c->second, "file");
       auto via = c->second->find("via");
       row.Set("via", via != c->second->end() ? CellValue(*via) : CellValue());
       if (auto d = c->second->find("substack_depth"); d != c->second->end()) {
@@ -90,7 +90,7 @@ Status PamEntries(const json& data, ItemSink& sink) {
       }
       const json& svc = *s->second;
       if (auto src = svc.find("source"); src != svc.end() && src->is_object()) {
-        file = StringAt(*src, "file");
+        file = StringMember(*src, "file");
       }
     }
     auto source = e.find("source");

@@ -45,14 +45,11 @@ Status Services(const json& data, ItemSink& sink) {
     collected = c != m->end() && c->is_boolean() && c->get<bool>();
   }
   for (const json& u : *units) {
-    auto id = u.find("id");
-    std::string_view id_text = TextAt(u, "id");
-    if (id_text.substr(0, 5) != "unit:" || id_text.size() == 5) {
-      return Invalid("id is not unit:NAME");
-    }
-    std::string_view name = id_text.substr(5);
+    std::string_view id = TextAt(u, "id");
+    if (id.substr(0, 5) != "unit:" || id.size() == 5) return Invalid("id is not unit:NAME");
+    std::string_view name = id.substr(5);
     Overlay row;  // exactly these keys: sink.AddRow
-    row.Set("id", *id);
+    row.Set("id", CellValue::Text(id));
     row.Set("unit", CellValue::Text(name));
     size_t dot = name.rfind('.');
     row.Set("type",
@@ -81,7 +78,7 @@ Status Services(const json& data, ItemSink& sink) {
                 load_state != u.end() ? CellValue(*load_state) : CellValue::Text("loaded"));
       }
       // As `systemctl is-active` exits 0.
-      std::string_view active = loaded ? TextAt(u, "active_state") : "inactive";
+      std::string_view active = loaded ? TextAt(u, "active_state") : std::string_view("inactive");
       row.Set("active", CellValue::Boolean(active == "active" || active == "reloading"));
     }
     const json* user = nullptr;
