@@ -21,7 +21,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::MemFs fs;
   for (size_t i = 0; i < parts.size(); ++i) fs.AddFile(kPaths[i], parts[i]);
 
-  agent::AccountDb db = agent::LoadAccountDb(fs);
+  // One context for the harness's look-ups and the section: the databases are read once.
+  agent::CollectContext ctx(fs, "fuzzhost");
+  const agent::AccountDb& db = ctx.accounts();
   for (const agent::PasswdEntry& u : db.users) {
     (void)db.GroupIdsOf(u);
     (void)db.GroupsListing(u.name);
@@ -34,6 +36,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)agent::ClassifyPassword(parts[0]);
 
   agent::AccountsReader collector;
-  fuzz::CollectAndRoundTrip(collector, fs);
+  fuzz::CollectAndRoundTrip(collector, ctx);
   return 0;
 }

@@ -16,9 +16,10 @@
 
 namespace tidemark::fuzz {
 
-// Collects `collector` over `fs` and checks that the collector would accept the section.
-inline void CollectAndRoundTrip(agent::SectionReader& collector, const Fs& fs) {
-  agent::CollectContext ctx(fs, "fuzzhost");
+// Collects `collector` with `ctx` (what the harness read through it already is not read again)
+// and checks that the collector would accept the section.
+inline void CollectAndRoundTrip(agent::SectionReader& collector, agent::CollectContext& ctx) {
+  const Fs& fs = ctx.fs();
   Section section;
   collector.Collect(ctx, section);
   section.Finish();
@@ -32,6 +33,12 @@ inline void CollectAndRoundTrip(agent::SectionReader& collector, const Fs& fs) {
   StatusOr<VerifiedSnapshot> back = VerifySnapshotText(text);
   if (!back.ok()) std::fprintf(stderr, "%s\n", back.status().ToString().c_str());
   Check(back.ok(), "a collected section is refused by the collector's verifier");
+}
+
+// Collects `collector` over `fs` and checks that the collector would accept the section.
+inline void CollectAndRoundTrip(agent::SectionReader& collector, const Fs& fs) {
+  agent::CollectContext ctx(fs, "fuzzhost");
+  CollectAndRoundTrip(collector, ctx);
 }
 
 }  // namespace tidemark::fuzz

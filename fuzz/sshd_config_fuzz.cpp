@@ -5,6 +5,7 @@
 // also tried as a `-C` connection spec.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -25,25 +26,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n");
   fs.AddFile("/etc/group", "root:x:0:\nsudo:x:27:alice\nalice:x:1000:\n");
 
-  agent::AccountDb accounts = agent::LoadAccountDb(fs);
-  sshd::SshdConfig config = sshd::SshdConfig::Load(fs, &accounts);
-  (void)config.would_start();
-  (void)config.Dump(sshd::ConnectionSpec{});
+  // One context for the harness's own calls and the section: the configuration is loaded once
+  // (as the agent does), the section then reads the same one.
+  agent::CollectContext ctx(fs, "fuzzhost");
+  std::shared_ptr<const sshd::SshdConfig> config = ctx.sshd_config();
+  (void)config->would_start();
+  (void)config->Dump(sshd::ConnectionSpec{});
   sshd::ConnectionSpec spec;
   spec.user = "alice";
   spec.host = "client.example";
   spec.addr = "192.0.2.7";
   spec.laddr = "198.51.100.1";
   spec.lport = 22;
-  (void)config.Dump(spec);
-  (void)config.ForUser("root");
+  (void)config->Dump(spec);
+  (void)config->ForUser("root");
   if (parts.size() == 3) {
     StatusOr<sshd::ConnectionSpec> parsed =
         sshd::ParseConnectionSpec(parts[2].substr(0, parts[2].find('\n')));
-    if (parsed.ok()) (void)config.Dump(*parsed);
+    if (parsed.ok()) (void)config->Dump(*parsed);
   }
 
   agent::SshdReader collector;
-  fuzz::CollectAndRoundTrip(collector, fs);
+  fuzz::CollectAndRoundTrip(collector, ctx);
   return 0;
 }

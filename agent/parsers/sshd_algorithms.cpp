@@ -10,25 +10,42 @@
 
 namespace tidemark::agent::sshd::internal {
 
-std::vector<std::string> SplitComma(std::string_view s) {
-  std::vector<std::string> out;
+namespace {
+
+// The comma-separated names of `s` as views into it ("" is one empty name), as SplitComma.
+std::vector<std::string_view> CommaViews(std::string_view s) {
+  std::vector<std::string_view> out;
   size_t pos = 0;
   while (pos <= s.size()) {
     size_t c = std::min(s.find(',', pos), s.size());
-    out.emplace_back(s.substr(pos, c - pos));
+    out.push_back(s.substr(pos, c - pos));
     pos = c + 1;
   }
   return out;
 }
 
-std::string JoinComma(const std::vector<std::string>& v) {
+template <typename Names>
+std::string JoinNames(const Names& v) {
   std::string out;
-  for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+  for (const auto& x : v) {
+    if (!out.empty()) out += ',';
+    out += x;
+  }
   return out;
 }
 
+}  // namespace
+
+std::vector<std::string> SplitComma(std::string_view s) {
+  std::vector<std::string> out;
+  for (std::string_view n : CommaViews(s)) out.emplace_back(n);
+  return out;
+}
+
+std::string JoinComma(const std::vector<std::string>& v) { return JoinNames(v); }
+
 std::string FilterList(std::string_view proposal, std::string_view filter, bool allow) {
-  std::vector<std::string> kept;
+  std::vector<std::string_view> kept;
   if (filter.find_first_of("*?!") == std::string_view::npos) {
     // No wildcard and no negation: MatchPatternList is 1 exactly for an element of the filter
     // (and 0 for every name when an element is 1,023 bytes or longer). Every assembled list
@@ -44,50 +61,55 @@ std::string FilterList(std::string_view proposal, std::string_view filter, bool 
       pos = c + 1;
     }
     if (too_long) elements.clear();
-    for (auto& name : SplitComma(proposal)) {
+    for (std::string_view name : CommaViews(proposal)) {
       bool match = std::find(elements.begin(), elements.end(), name) != elements.end();
       if (match == allow) kept.push_back(name);
     }
-    return JoinComma(kept);
+    return JoinNames(kept);
   }
-  for (auto& name : SplitComma(proposal)) {
+  for (std::string_view name : CommaViews(proposal)) {
     if ((MatchPatternList(name, filter, false) == 1) == allow) kept.push_back(name);
   }
-  return JoinComma(kept);
+  return JoinNames(kept);
 }
-
-namespace {
-
-std::string NamesCat(std::string_view a, std::string_view b) {
-  if (a.empty()) return std::string(b);
-  if (b.empty()) return std::string(a);
-  std::vector<std::string> out = SplitComma(a);
-  for (auto& n : SplitComma(b)) {
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
-  }
-  return JoinComma(out);
-}
-
-}  // namespace
 
 std::optional<std::string> AssembleNames(const std::optional<std::string>& list,
                                          const std::string& def, const std::string& all) {
   if (!list || list->empty()) return def;
-  std::string l = *list;
+  std::string_view l = *list;
+  // kex_assemble_names() puts the defaults before ("+") or after ("^") the names, or filters
+  // them ("-"). It drops repeated names there; the loop below keeps each match once anyway.
+  std::vector<std::string_view> names;
+  auto append = [&names](std::string_view text) {
+    for (std::string_view n : CommaViews(text)) names.push_back(n);
+  };
   if (l[0] == '+') {
-    l = NamesCat(def, l.substr(1));
+    append(def);
+    append(l.substr(1));
   } else if (l[0] == '-') {
     return FilterList(def, l.substr(1), false);
   } else if (l[0] == '^') {
-    l = NamesCat(l.substr(1), def);
+    append(l.substr(1));
+    append(def);
+  } else {
+    append(l);
   }
-  std::string ret;
-  for (auto& cp : SplitComma(l)) {
+  // Then each name in turn: the supported names it matches, in the build's order, each once.
+  std::vector<std::string_view> known = CommaViews(all);
+  std::vector<std::string_view> ret;
+  for (std::string_view cp : names) {
     if (!cp.empty() && cp[0] == '!') return std::nullopt;
-    ret = NamesCat(ret, FilterList(all, cp, true));
+    bool pattern = cp.find_first_of("*?!") != std::string_view::npos;
+    for (std::string_view name : known) {
+      if (name.empty()) continue;
+      // FilterList(all, cp, true): an element of 1,023 bytes or more matches nothing.
+      bool match = pattern ? MatchPatternList(name, cp, false) == 1
+                           : !cp.empty() && cp.size() < 1023 && name == cp;
+      if (match && std::find(ret.begin(), ret.end(), name) == ret.end()) ret.push_back(name);
+    }
   }
   if (ret.empty()) return std::nullopt;
-  return ret;
+  return JoinNames(ret);
 }
 
 // ciphers_valid(), mac_valid(), kex_names_valid(), sshkey_names_valid2(): every name known, no

@@ -2,6 +2,7 @@
 
 #include <string_view>
 
+#include "agent/parsers/sshd_algorithms.h"
 #include "common/fs.h"
 
 namespace tidemark::agent::sshd {
@@ -71,6 +72,11 @@ const SshdBuild& Debian12Build() {
     b.pid_file = "/run/sshd.pid";
     b.moduli_file = "/etc/ssh/moduli";
     b.xauth_location = "/usr/bin/xauth";
+    b.usable_ciphers = internal::FilterList(b.def_ciphers, b.all_ciphers, true);
+    b.usable_macs = internal::FilterList(b.def_macs, b.all_macs, true);
+    b.usable_kex = internal::FilterList(b.def_kex, b.all_kex, true);
+    b.usable_keys = internal::FilterList(b.def_keys, b.all_keys, true);
+    b.usable_sigs = internal::FilterList(b.def_sigs, b.all_sigs, true);
     return b;
   }();
   return build;

@@ -19,33 +19,30 @@ namespace tidemark::agent::sshd {
 
 using internal::AssembleNames;
 using internal::Fatal;
-using internal::FilterList;
-using internal::JoinComma;
 using internal::kMatchOnly;
 using internal::Op;
 using internal::OpName;
 using internal::Options;
-using internal::SplitComma;
 
 namespace {
 
 // assemble_algorithms(): each algorithm list from the configured one, the build's default (less
 // what it does not support) and all it supports; fatal, as in sshd, when a list ends up empty.
 void AssembleAlgorithms(Options& x, const SshdBuild& b) {
-  auto one = [&](Op op, const std::string& d, const std::string& all) {
+  auto one = [&](Op op, const std::string& usable, const std::string& all) {
     std::optional<std::string> cur;
     if (x.Has(op)) cur = x.s[op];
-    auto r = AssembleNames(cur, FilterList(d, JoinComma(SplitComma(all)), true), all);
+    auto r = AssembleNames(cur, usable, all);
     if (!r) throw Fatal{{"", 0, std::string("no valid algorithms in ") + OpName(op)}};
     x.s[op] = *r;
   };
-  one(Op::kCiphers, b.def_ciphers, b.all_ciphers);
-  one(Op::kMacs, b.def_macs, b.all_macs);
-  one(Op::kKexAlgorithms, b.def_kex, b.all_kex);
-  one(Op::kHostKeyAlgorithms, b.def_keys, b.all_keys);
-  one(Op::kHostbasedAcceptedAlgorithms, b.def_keys, b.all_keys);
-  one(Op::kPubkeyAcceptedAlgorithms, b.def_keys, b.all_keys);
-  one(Op::kCaSignatureAlgorithms, b.def_sigs, b.all_sigs);
+  one(Op::kCiphers, b.usable_ciphers, b.all_ciphers);
+  one(Op::kMacs, b.usable_macs, b.all_macs);
+  one(Op::kKexAlgorithms, b.usable_kex, b.all_kex);
+  one(Op::kHostKeyAlgorithms, b.usable_keys, b.all_keys);
+  one(Op::kHostbasedAcceptedAlgorithms, b.usable_keys, b.all_keys);
+  one(Op::kPubkeyAcceptedAlgorithms, b.usable_keys, b.all_keys);
+  one(Op::kCaSignatureAlgorithms, b.usable_sigs, b.all_sigs);
 }
 
 // fill_default_server_options(): the build's defaults for what the configuration left unset,
