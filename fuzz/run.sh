@@ -21,7 +21,7 @@ build=${TIDEMARK_FUZZ_BUILD:-$src/build-fuzz}
 timeout=${TIDEMARK_FUZZ_TIMEOUT:-25}
 runs=${TIDEMARK_FUZZ_RUNS:-}
 rss=${TIDEMARK_FUZZ_RSS_MB:-2048}
-all="protocol snapshot sudoers sshd_config accounts authorized_keys crontab pam unit_file
+all="protocol snapshot facts sudoers sshd_config accounts authorized_keys crontab pam unit_file
 dpkg_status sysctl login_defs nsswitch shells"
 targets=${*:-$all}
 
