@@ -22,9 +22,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/policy/drift.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/fact_db.h"
 #include "common/policy/rules.h"
+#include "common/policy/who.h"
 #include "common/snapshot.h"
 #include "fuzz/fuzz_support.h"
 
@@ -38,6 +40,7 @@ using namespace tidemark::policy;
 struct Engine {
   PolicySet set;
   std::unique_ptr<FactDb> reused;
+  StateRows previous;  // the last loaded state's rows, for drift
 };
 
 Engine& TheEngine() {
@@ -233,6 +236,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       fuzz::Check(false, "a reused FactDb gives other results than a fresh one");
     }
     fuzz::Check(x.outcome != Outcome::kFail || !x.items.empty(), "a failed rule has no item");
+  }
+
+  // Drift (tidemarkctl drift, approved baselines) and `who` read the same tables.
+  StatusOr<StateRows> rows = ReadState(*engine.reused);
+  fuzz::Check(rows.ok(), "ReadState fails on a loaded state");
+  fuzz::Check(Diff(*rows, *rows).empty(), "a state differs from itself");
+  for (const Change& c : Diff(engine.previous, *rows)) (void)IsBaselineFinding(c);
+  engine.previous = std::move(*rows);
+  for (const char* who : {"root", "alice", "group:sudo"}) {
+    StatusOr<Identity> id = ParseIdentity(who);
+    if (id.ok()) (void)FindAccess(*engine.reused, *id);
   }
   return 0;
 }
