@@ -72,16 +72,7 @@ void OpenUp(const fs::path& dir) {
 // The snapshot of the shipped baseline's fixture root with `change` applied (nullptr: the base
 // root), collected as policies_test collects it, with its network section.
 std::string CaseSnapshot(const policy::cases::Case* change) {
-  policy::cases::Root files = policy::cases::BaseRoot();
-  if (change != nullptr) {
-    for (const auto& [path, file] : change->changes) {
-      if (file) {
-        files[path] = *file;
-      } else {
-        files.erase(path);
-      }
-    }
-  }
+  policy::cases::Root files = policy::cases::RootFor(change);
   char tmpl[] = "/tmp/tidemark-seed-XXXXXX";
   if (mkdtemp(tmpl) == nullptr) return "";
   fs::path dir = tmpl;

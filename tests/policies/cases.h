@@ -38,6 +38,9 @@ struct Case {
 // The base root: the union of every group's files (a path given twice is a test error).
 Root BaseRoot();
 
+// The base root with the changes of `change` applied (nullptr: the base root itself).
+Root RootFor(const Case* change);
+
 // The base file at `path`, with `extra` appended / with `from` replaced by `to` (the first
 // occurrence; a missing `from` is a test failure).
 RootFile With(const std::string& path, const std::string& extra);

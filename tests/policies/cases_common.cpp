@@ -15,6 +15,19 @@ Root BaseRoot() {
   return root;
 }
 
+Root RootFor(const Case* change) {
+  Root files = BaseRoot();
+  if (change == nullptr) return files;
+  for (const auto& [path, file] : change->changes) {
+    if (file) {
+      files[path] = *file;
+    } else {
+      files.erase(path);
+    }
+  }
+  return files;
+}
+
 namespace {
 RootFile BaseFile(const std::string& path) {
   Root root = BaseRoot();

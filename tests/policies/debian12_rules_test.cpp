@@ -35,16 +35,7 @@ std::vector<Case> AllCases() {
 bool IsRoot() { return geteuid() == 0; }
 
 Evaluation EvaluateRoot(const PolicySet& set, const Case* change) {
-  Root files = cases::BaseRoot();
-  if (change != nullptr) {
-    for (const auto& [path, file] : change->changes) {
-      if (file) {
-        files[path] = *file;
-      } else {
-        files.erase(path);
-      }
-    }
-  }
+  Root files = cases::RootFor(change);
   testing::TempRoot root;
   for (const auto& [path, file] : files) {  // path order: a directory before its files
     if (!file.symlink.empty()) {
