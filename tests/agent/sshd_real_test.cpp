@@ -203,6 +203,9 @@ TEST_F(SshdRealTest, BothRefuseTheSameBrokenConfigurations) {
       {"rdomain", "RDomain 5\n"},
       {"cipher_pattern", "Ciphers aes*\n"},
       {"bad_port", "Port 70000\n"},
+      // Longer than any keyword (looked up in a bounded buffer), and a known one with more.
+      {"long_keyword", "PasswordAuthenticationPasswordAuthenticationPasswordAuthentication x\n"},
+      {"keyword_and_more", "PERMITROOTLOGINx no\n"},
   };
   for (const auto& [name, text] : broken) {
     testing::TempRoot root;
