@@ -64,7 +64,7 @@ struct Server::Impl {
   // when evaluation is off. Declared before `shared`: the store thread, which wakes it, is
   // joined (with `shared`) before it is destroyed.
   std::unique_ptr<Evaluator> evaluator;
-  Shared shared;
+  ServerState shared;
   // Declared after `shared`: destroyed first, so pending handlers (and their sessions) go
   // before what they refer to.
   asio::io_context io;

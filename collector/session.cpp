@@ -46,7 +46,7 @@ std::string HandshakeReason(const boost::system::error_code& ec, SSL* ssl_handle
 
 }  // namespace
 
-std::string Shared::Reserve(const std::string& host, int64_t n) {
+std::string ServerState::Reserve(const std::string& host, int64_t n) {
   std::lock_guard<std::mutex> lock(budget_mu);
   if (inflight_bytes + n > limits.max_inflight_bytes.load()) return "max_inflight_bytes";
   int64_t& mine = host_inflight[host];
@@ -59,7 +59,7 @@ std::string Shared::Reserve(const std::string& host, int64_t n) {
   return "";
 }
 
-void Shared::Release(const std::string& host, int64_t n) {
+void ServerState::Release(const std::string& host, int64_t n) {
   std::lock_guard<std::mutex> lock(budget_mu);
   inflight_bytes -= n;
   auto it = host_inflight.find(host);
@@ -86,7 +86,7 @@ void Session::Guard(const char* event, F&& f) {
   }
 }
 
-Session::Session(Shared& shared, tcp::socket socket, std::shared_ptr<ssl::context> ctx,
+Session::Session(ServerState& shared, tcp::socket socket, std::shared_ptr<ssl::context> ctx,
                  bool overflow)
     : shared_(shared),
       ctx_(std::move(ctx)),

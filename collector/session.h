@@ -1,7 +1,7 @@
 // One agent connection of the collector's server (server.h): the TLS handshake and certificate
 // checks, tidemark/1 frames read chunk by chunk against the in-flight budget, hello, offer and
 // snapshot handled with the store thread (store_worker.h), the ack sent after the commit. All
-// of a session's handlers run on its socket's strand. `Shared` is what the sessions and the
+// of a session's handlers run on its socket's strand. `ServerState` is what the sessions and the
 // server share (atomics, or under its mutexes).
 #pragma once
 
@@ -31,7 +31,7 @@
 namespace tidemark::collector {
 
 // Limits that SIGHUP may change, read by every session.
-struct Limits {
+struct ReloadableLimits {
   std::atomic<uint32_t> max_frame_bytes{protocol::kDefaultMaxFrameBytes};
   std::atomic<int64_t> max_connections{0};
   std::atomic<int64_t> max_inflight_bytes{0};
@@ -61,8 +61,8 @@ constexpr int64_t kReadChunk = 64 * 1024;
 class Session;
 
 // What the sessions and the server share.
-struct Shared {
-  Limits limits;
+struct ServerState {
+  ReloadableLimits limits;
   std::atomic<int64_t> connections{0};  // counted sessions (not overflow)
   std::atomic<int64_t> overflow{0};
   std::atomic<bool> shutting_down{false};
@@ -96,10 +96,10 @@ struct Shared {
 std::string EndpointText(const boost::asio::ip::tcp::endpoint& ep);
 
 // One agent connection. All handlers run on the socket's strand; the server keeps only weak
-// references (Shared::sessions) and reaches a session by posting to its executor().
+// references (ServerState::sessions) and reaches a session by posting to its executor().
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Shared& shared, boost::asio::ip::tcp::socket socket,
+  Session(ServerState& shared, boost::asio::ip::tcp::socket socket,
           std::shared_ptr<boost::asio::ssl::context> ctx, bool overflow);
 
   ~Session();
@@ -194,7 +194,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // TLS close_notify (bounded by a short timer), then close.
   void Shutdown();
 
-  Shared& shared_;
+  ServerState& shared_;
   std::shared_ptr<boost::asio::ssl::context> ctx_;
   TlsStream stream_;
   boost::asio::steady_timer timer_;
