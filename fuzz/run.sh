@@ -13,7 +13,7 @@
 # malloc_context_size=0:quarantine_size_mb=64: no stack recorded per allocation, which was a
 # tenth of the time per input, and a quarter of ASan's default 256 MB quarantine of freed
 # memory, so that fresh pages are not faulted in for every input: a section target's fixed
-# cost per input fell by a third (fuzz/README.md, "Speed"); memory freed within the last 64 MB
+# cost per input fell by 15-50% (fuzz/README.md, "Speed"); memory freed within the last 64 MB
 # of frees is still caught when used. Replay a crash input with ASAN_OPTIONS= to see where the
 # memory it touched was allocated and freed).
 set -eu

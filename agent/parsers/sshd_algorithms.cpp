@@ -24,8 +24,7 @@ std::vector<std::string_view> CommaViews(std::string_view s) {
   return out;
 }
 
-template <typename Names>
-std::string JoinNames(const Names& v) {
+std::string JoinNames(const std::vector<std::string_view>& v) {
   std::string out;
   for (const auto& x : v) {
     if (!out.empty()) out += ',';
@@ -41,8 +40,6 @@ std::vector<std::string> SplitComma(std::string_view s) {
   for (std::string_view n : CommaViews(s)) out.emplace_back(n);
   return out;
 }
-
-std::string JoinComma(const std::vector<std::string>& v) { return JoinNames(v); }
 
 std::string FilterList(std::string_view proposal, std::string_view filter, bool allow) {
   std::vector<std::string_view> kept;
@@ -117,8 +114,8 @@ std::optional<std::string> AssembleNames(const std::optional<std::string>& list,
 // name (`p && *p != '\0'` in their strsep loops): "aes128-ctr," and "aes128-ctr,,junk" pass.
 bool NamesValid(std::string_view names, const std::string& all, bool wildcards) {
   if (names.empty()) return false;
-  auto known = SplitComma(all);
-  for (auto& n : SplitComma(names)) {
+  std::vector<std::string_view> known = CommaViews(all);
+  for (std::string_view n : CommaViews(names)) {
     if (n.empty()) return true;
     if (wildcards && n.find_first_of("*?") != std::string::npos) {
       bool any = false;

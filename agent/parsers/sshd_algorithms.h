@@ -13,8 +13,6 @@ namespace tidemark::agent::sshd::internal {
 
 // Returns the comma-separated names of `s` ("" is one empty name).
 std::vector<std::string> SplitComma(std::string_view s);
-// Returns the names of `v` joined with commas.
-std::string JoinComma(const std::vector<std::string>& v);
 // Returns the names of `proposal` that match a pattern of `filter` (allow) or match none (deny).
 std::string FilterList(std::string_view proposal, std::string_view filter, bool allow);
 // kex_assemble_names(): the list `list` ("+", "-" or "^" prefixed, or plain) makes of the default

@@ -150,7 +150,8 @@ constexpr Keyword kKeywords[] = {
 const Keyword* FindKeyword(std::string_view name) {
   // The table by name, built once (the table's names are lower case; the first of equal names
   // wins, as a scan would). Every configuration line looks its keyword up: a scan of the table
-  // with a case-insensitive compare was a tenth of loading a configuration.
+  // with a case-insensitive compare was two fifths of loading a configuration (perf, the
+  // sshd_config fuzz target's corpus).
   static const auto* const by_name = [] {
     auto* map = new std::unordered_map<std::string_view, const Keyword*>();
     for (const auto& k : kKeywords) map->emplace(k.name, &k);
