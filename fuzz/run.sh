@@ -8,7 +8,8 @@
 # A crash input that was fixed goes to fuzz/regressions/TARGET/ (replayed by
 # `ctest --test-dir build-fuzz`) together with a unit test.
 # Environment: TIDEMARK_FUZZ_RUNS (stop a target after this many executions, as well as after
-# SECONDS: `TIDEMARK_FUZZ_RUNS=10000000 fuzz/run.sh 7200 sudoers`), TIDEMARK_FUZZ_BUILD (build dir), TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
+# SECONDS: `TIDEMARK_FUZZ_RUNS=10000000 fuzz/run.sh 7200 sudoers`), TIDEMARK_FUZZ_BUILD (build dir),
+# TIDEMARK_FUZZ_JOBS (targets run at once, default nproc), TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
 # TIDEMARK_FUZZ_RSS_MB (default 2048), ASAN_OPTIONS (default
 # malloc_context_size=0:quarantine_size_mb=64: no stack recorded per allocation, which was a
 # tenth of the time per input, and a quarter of ASan's default 256 MB quarantine of freed
@@ -23,8 +24,12 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 build=${TIDEMARK_FUZZ_BUILD:-$src/build-fuzz}
 timeout=${TIDEMARK_FUZZ_TIMEOUT:-25}
+jobs=${TIDEMARK_FUZZ_JOBS:-$(nproc)}
 runs=${TIDEMARK_FUZZ_RUNS:-}
 rss=${TIDEMARK_FUZZ_RSS_MB:-2048}
+case $jobs in
+  '' | *[!0-9]* | 0) echo "fuzz: TIDEMARK_FUZZ_JOBS must be a positive number, not '$jobs'" >&2; exit 2 ;;
+esac
 all="protocol snapshot facts sudoers sshd_config accounts authorized_keys crontab pam unit_file
 dpkg_status sysctl login_defs nsswitch shells"
 targets=${*:-$all}
@@ -38,11 +43,11 @@ cmake --build "$build" -j"$(nproc)" --target fuzz_all
 rm -rf "$build/seeds"
 "$src/fuzz/make_seeds.sh" "$build" "$build/seeds" >/dev/null
 
-failed=""
-for t in $targets; do
+# One target: its log in $build/logs/TARGET.log, its line in fuzz-stats.log; non-zero on failure.
+run_target() {
+  t=$1
   bin=$build/fuzz/${t}_fuzz
-  [ -x "$bin" ] || { echo "fuzz: no target $t" >&2; exit 2; }
-  mkdir -p "$build/corpus/$t" "$build/artifacts" "$build/logs"
+  mkdir -p "$build/corpus/$t"
   dict=""
   case $t in
     protocol | snapshot) dict=$src/fuzz/dicts/json.dict ;;
@@ -55,19 +60,43 @@ for t in $targets; do
     "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   result=ok
-  if [ $rc -ne 0 ]; then
-    result="FAILED (exit $rc)"
-    failed="$failed $t"
-  fi
+  [ $rc -eq 0 ] || result="FAILED (exit $rc)"
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $t ${secs}s ${execs:-?} executions $result"
   echo "$line"
   echo "$line" >>"$build/fuzz-stats.log"
-  if [ $rc -ne 0 ]; then
-    grep -E '^==[0-9]+==ERROR|SUMMARY|^artifact_prefix|Test unit written|fuzz invariant' "$log" >&2 || true
-    echo "fuzz: full log $log" >&2
-  fi
+  return $rc
+}
+
+# The targets run in $jobs lanes at once (one per core by default: each target is one process
+# of one thread, and CI's fuzz stage left a core idle), the i-th target in lane i mod $jobs.
+for t in $targets; do
+  [ -x "$build/fuzz/${t}_fuzz" ] || { echo "fuzz: no target $t" >&2; exit 2; }
 done
+mkdir -p "$build/artifacts" "$build/logs"
+failed_list=$build/logs/failed.$$
+: >"$failed_list"
+lane=0
+while [ $lane -lt "$jobs" ]; do
+  (
+    i=0
+    for t in $targets; do
+      if [ $((i % jobs)) -eq $lane ]; then
+        run_target "$t" || echo "$t" >>"$failed_list"
+      fi
+      i=$((i + 1))
+    done
+  ) &
+  lane=$((lane + 1))
+done
+wait
+failed=$(tr '\n' ' ' <"$failed_list")
+rm -f "$failed_list"
 if [ -n "$failed" ]; then
-  echo "fuzz: failed:$failed" >&2
+  for t in $failed; do
+    grep -E '^==[0-9]+==ERROR|SUMMARY|^artifact_prefix|Test unit written|fuzz invariant' \
+      "$build/logs/$t.log" >&2 || true
+    echo "fuzz: $t failed; full log $build/logs/$t.log" >&2
+  done
+  echo "fuzz: failed: $failed" >&2
   exit 1
 fi
