@@ -9,7 +9,11 @@
 # `ctest --test-dir build-fuzz`) together with a unit test.
 # Environment: TIDEMARK_FUZZ_RUNS (stop a target after this many executions, as well as after
 # SECONDS: `TIDEMARK_FUZZ_RUNS=10000000 fuzz/run.sh 7200 sudoers`), TIDEMARK_FUZZ_BUILD (build dir),
-# TIDEMARK_FUZZ_JOBS (targets run at once, default nproc), TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
+# TIDEMARK_FUZZ_JOBS (targets run at once, default nproc), TIDEMARK_FUZZ_FORK (N: each target
+# runs as one libFuzzer run of N worker processes, -fork=N, stopping at the first crash, timeout
+# or out-of-memory as a plain run does; TIDEMARK_FUZZ_JOBS then defaults to 1: the long runs,
+# `TIDEMARK_FUZZ_FORK=2 TIDEMARK_FUZZ_RUNS=10000000 fuzz/run.sh 9000 dpkg_status`),
+# TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
 # TIDEMARK_FUZZ_RSS_MB (default 2048), ASAN_OPTIONS (default
 # malloc_context_size=0:quarantine_size_mb=64: no stack recorded per allocation, which was a
 # tenth of the time per input, and a quarter of ASan's default 256 MB quarantine of freed
@@ -24,11 +28,15 @@ secs=${1:-60}
 [ $# -gt 0 ] && shift
 build=${TIDEMARK_FUZZ_BUILD:-$src/build-fuzz}
 timeout=${TIDEMARK_FUZZ_TIMEOUT:-25}
-jobs=${TIDEMARK_FUZZ_JOBS:-$(nproc)}
+fork=${TIDEMARK_FUZZ_FORK:-}
+jobs=${TIDEMARK_FUZZ_JOBS:-$(if [ -n "$fork" ]; then echo 1; else nproc; fi)}
 runs=${TIDEMARK_FUZZ_RUNS:-}
 rss=${TIDEMARK_FUZZ_RSS_MB:-2048}
 case $jobs in
   '' | *[!0-9]* | 0) echo "fuzz: TIDEMARK_FUZZ_JOBS must be a positive number, not '$jobs'" >&2; exit 2 ;;
+esac
+case $fork in
+  *[!0-9]* | 0) echo "fuzz: TIDEMARK_FUZZ_FORK must be a positive number, not '$fork'" >&2; exit 2 ;;
 esac
 all="protocol snapshot facts sudoers sshd_config accounts authorized_keys crontab pam unit_file
 dpkg_status sysctl login_defs nsswitch shells"
@@ -57,8 +65,11 @@ run_target() {
   rc=0
   "$bin" -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -print_final_stats=1 \
     ${runs:+-runs="$runs"} -artifact_prefix="$build/artifacts/$t-" ${dict:+-dict="$dict"} \
+    ${fork:+-fork=$fork -ignore_crashes=0 -ignore_timeouts=0 -ignore_ooms=0} \
     "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1 || rc=$?
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  # Fork mode prints no final statistics: its last "#N: cov: ..." line counts every worker's.
+  execs=$(sed -n -e 's/^stat::number_of_executed_units: *//p' -e 's/^#\([0-9]*\): cov:.*/\1/p' \
+    "$log" | tail -n 1)
   result=ok
   [ $rc -eq 0 ] || result="FAILED (exit $rc)"
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $t ${secs}s ${execs:-?} executions $result"
