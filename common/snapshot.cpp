@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 
+#include "common/identity.h"
 #include "common/sha256.h"
 #include "common/snapshot_verify.h"
 #include "common/text.h"
@@ -20,8 +21,12 @@ using nlohmann::json;
 constexpr std::array<std::string_view, 4> kEnvelopeKeys = {"status", "errors", "duration_ms",
                                                            "volatile"};
 
+// A host can make an error's path or message long (a message quotes what it refused) or not
+// UTF-8: written bounded as the decoder requires (docs/snapshot.md, "Decoding limits"), so that
+// no error makes the whole snapshot one the collector refuses.
 json EncodeError(const SectionError& e) {
-  json j = {{"path", e.path}, {"message", e.message}};
+  json j = {{"path", Utf8Bounded(e.path, kMaxErrorPathBytes)},
+            {"message", Utf8Bounded(e.message, kMaxErrorMessageBytes)}};
   j["line"] = e.line ? json(*e.line) : json(nullptr);
   return j;
 }

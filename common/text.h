@@ -31,6 +31,14 @@ size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp = nullpt
 // length of the original text. For fields whose length a host controls (versions, comments).
 std::string EscapeControlBounded(std::string_view text, size_t max_bytes);
 
+// `text` as valid UTF-8 of at most `max_bytes` bytes, for a field of a document whose reader
+// bounds its length: each byte that does not begin a valid UTF-8 sequence becomes U+FFFD (as the
+// snapshot writer would write it, three bytes for one), and when the result is longer than
+// `max_bytes` it is cut at a character boundary and ends with "…(N bytes)", N being the length
+// of `text`. Text that is valid UTF-8 and short enough is returned unchanged, so applying it twice
+// changes nothing. `max_bytes` must leave room for that ending (at least 32).
+std::string Utf8Bounded(std::string_view text, size_t max_bytes);
+
 // `text` for HTML or XML content and attributes: & < > " ' as the entities &amp; &lt; &gt;
 // &quot; &#39;. Host text is passed through EscapeControl first (XML 1.0 forbids most control
 // characters; a page should not carry a host's escape sequences either).

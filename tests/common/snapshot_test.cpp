@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/identity.h"
 #include "common/sha256.h"
 
 namespace tidemark {
@@ -289,6 +290,32 @@ namespace tidemark {
 namespace {
 
 // The volatile object of a section: in the document, never in the hash, wherever it sorts.
+// Found by the dpkg_status fuzz target (fuzz/regressions/dpkg_status/): an error quoting a long
+// package name of bytes that are not UTF-8 was written as U+FFFD three bytes for one, over the
+// decoder's 4096 bytes, and the collector refused the whole snapshot.
+TEST(SnapshotTest, ErrorPathsAndMessagesAreWrittenWithinTheDecodersLimits) {
+  Snapshot s = Sample();
+  Section& sudo = s.sections["sudo"];
+  std::string raw_message = "installed package " + std::string(2000, '\xC9') + " has no Version";
+  sudo.AddError(std::string(5000, 'p'), 1, raw_message);
+  sudo.Finish();
+  std::string text = SerializeSnapshot(s);
+  StatusOr<Snapshot> back = DecodeSnapshot(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  const std::vector<SectionError>& errors = back->sections.at("sudo").errors;
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].message, "syntax error");  // short and valid: unchanged
+  const SectionError& cut = errors[1];
+  std::string ending = "…(" + std::to_string(raw_message.size()) + " bytes)";
+  EXPECT_LE(cut.message.size(), kMaxErrorMessageBytes);
+  EXPECT_GT(cut.message.size(), kMaxErrorMessageBytes - 4);
+  EXPECT_EQ(cut.message.substr(0, 21), "installed package \xEF\xBF\xBD");
+  EXPECT_EQ(cut.message.substr(cut.message.size() - ending.size()), ending);
+  EXPECT_EQ(cut.path, std::string(kMaxErrorPathBytes - 15, 'p') + "…(5000 bytes)");
+  // Written again from the decoded form: nothing changes, the same content hash.
+  EXPECT_EQ(SerializeSnapshot(*back), text);
+}
+
 TEST(SnapshotTest, VolatileDataIsWrittenButNotHashed) {
   for (const char* neighbour : {"aaa", "zzz", "warnings"}) {  // "volatile" first-ish, last, middle
     Snapshot a;

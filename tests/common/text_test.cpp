@@ -63,6 +63,27 @@ TEST(EscapeControlBounded, CutsOnAUnitBoundaryAndSaysHowLong) {
   EXPECT_EQ(EscapeControlBounded("short", 64), "short");
 }
 
+TEST(Utf8Bounded, ReplacesInvalidBytesAndCutsOnACharacterBoundary) {
+  const std::string fffd = "\xEF\xBF\xBD";  // U+FFFD
+  EXPECT_EQ(Utf8Bounded("short é", 64), "short é");
+  // A lone byte, and a sequence cut short at the end.
+  EXPECT_EQ(Utf8Bounded(std::string("a\xC9") + "b\xF0\x9F", 64), "a" + fffd + "b" + fffd + fffd);
+  EXPECT_EQ(Utf8Bounded("\xED\xA0\x80", 64), fffd + fffd + fffd);          // a surrogate
+  EXPECT_EQ(Utf8Bounded(std::string(40, 'x'), 40), std::string(40, 'x'));  // exactly the limit
+  // 41 bytes: 40 - 13 ("…(41 bytes)" is 3 + 10 bytes) kept.
+  EXPECT_EQ(Utf8Bounded(std::string(41, 'x'), 40), std::string(27, 'x') + "…(41 bytes)");
+  // Never inside a character: "é" (2 bytes) that would end at byte 28 is left out.
+  std::string out = Utf8Bounded(std::string(26, 'x') + "éé" + std::string(20, 'y'), 40);
+  EXPECT_EQ(out, std::string(26, 'x') + "…(50 bytes)");
+  // Three bytes for each invalid one: 20 of them are 60 bytes, over 40; 9 fit before the ending.
+  out = Utf8Bounded(std::string(20, '\xC9'), 40);
+  std::string replacements;
+  for (int i = 0; i < 9; ++i) replacements += fffd;
+  EXPECT_EQ(out, replacements + "…(20 bytes)");
+  EXPECT_EQ(out.size(), 40u);
+  EXPECT_EQ(Utf8Bounded(out, 40), out);  // twice is once
+}
+
 // The C locale's tolower()/strcasecmp(): ASCII letters only; other bytes (UTF-8, Latin-1) are
 // compared and kept as they are.
 TEST(AsciiCase, LowerAndEqualsNoCaseTouchOnlyAsciiLetters) {
