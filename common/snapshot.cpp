@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <limits>
 #include <memory>
 #include <new>
 
 #include "common/identity.h"
+#include "common/json_bounded.h"
 #include "common/sha256.h"
 #include "common/snapshot_verify.h"
 #include "common/text.h"
@@ -214,9 +216,35 @@ void Section::NoteTruncated(const std::string& list, size_t limit, size_t total)
                std::to_string(total) + " items kept");
 }
 
+size_t BoundStrings(json& j) {
+  constexpr size_t kMax = kSnapshotJsonLimits.max_string_bytes;
+  if (j.is_structured()) {
+    size_t cut = 0;
+    for (json& v : j) cut += BoundStrings(v);
+    return cut;
+  }
+  if (!j.is_string()) return 0;
+  std::string& s = j.get_ref<std::string&>();
+  // Only a string of more than a third of the limit can pass it as written.
+  if (s.size() <= kMax / 3) return 0;
+  if (Utf8Bounded(s, std::numeric_limits<size_t>::max()).size() <= kMax) return 0;
+  s = Utf8Bounded(s, kMax);
+  return 1;
+}
+
 void ItemArray::push_back(const json& item) {
   if (size_ > 0) text_ += ',';
+  size_t at = text_.size();
   DumpInto(item, text_);
+  // The written item is at least as long as any string in it: most items need no second look.
+  if (text_.size() - at > kSnapshotJsonLimits.max_string_bytes / 3) {
+    json bounded = item;
+    if (size_t cut = BoundStrings(bounded); cut != 0) {
+      text_.resize(at);
+      DumpInto(bounded, text_);
+      cut_strings_ += cut;
+    }
+  }
   ++size_;
 }
 
@@ -231,6 +259,14 @@ void Section::Materialize() {
 }
 
 void Section::Finish() {
+  size_t cut = BoundStrings(data);
+  for (auto& [key, array] : items) cut += array.TakeCutStrings();
+  if (cut != 0) {
+    AddError("", std::nullopt,
+             std::to_string(cut) + " string(s) longer than " +
+                 std::to_string(kSnapshotJsonLimits.max_string_bytes) +
+                 " bytes of UTF-8 cut to that length (ending in …(N bytes))");
+  }
   size_t total = errors.size() + dropped_errors;
   if (total >= kMaxSectionErrors) {
     errors.resize(kMaxSectionErrors - 1);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -53,11 +54,22 @@ class ItemArray {
   const std::string& text() const { return text_; }
   // Returns the items as a json array (parses the text back).
   nlohmann::json ToJson() const;
+  // Returns how many strings push_back cut to the decoder's limit (BoundStrings) since the last
+  // call, and starts counting again: Section::Finish reports them.
+  size_t TakeCutStrings() { return std::exchange(cut_strings_, 0); }
 
  private:
   std::string text_;
   size_t size_ = 0;
+  size_t cut_strings_ = 0;
 };
+
+// Cuts every string value in `j` that would be longer than a decoder accepts (1 MiB,
+// docs/snapshot.md "Decoding limits") once written, bytes that are not UTF-8 counted as the
+// writer writes them (U+FFFD, three bytes for one), with Utf8Bounded (common/text.h); returns
+// how many it cut. A host writes lines of up to 1 MiB into files the agent reads: without this
+// one such line could make the collector refuse the host's whole snapshot.
+size_t BoundStrings(nlohmann::json& j);
 
 // The most errors a section reports (a host can make any number: one per bad line of any number
 // of files); the last one says how many there were.

@@ -532,13 +532,33 @@ TEST(SudoersBadInputTest, TenMegabyteLine) {
   std::string bad = "y ALL = (" + std::string(10u << 20, 'b') + "\n";
   // Its cost is measured by bench/, not asserted here (shared, noisy machines).
   Result r = CollectText("a ALL = /bin/a\n" + big + bad + "z ALL = /bin/z\n");
-  // The 10 MB grant is read whole; its JSON (command and id, 20 MB) passes the 16 MiB cap on
-  // grant text, so the grant after it is cut and counted (docs/sections/sudo.md "Bounds").
-  ASSERT_EQ(r.grants().size(), 2u);
-  EXPECT_EQ(r.grants()[1]["command"].get<std::string>().size(), 5u + (10u << 20));
-  EXPECT_EQ(r.section.data["truncated"]["grants"], json({{"limit", 2}, {"total", 3}}));
+  // The 10 MB grant is read whole; its command (and the id that holds it) is written cut to the
+  // 1 MiB a decoder accepts for a string, and the section says so: before 2026-12-06 it was
+  // written whole, and the collector refused the host's whole snapshot.
+  ASSERT_EQ(r.grants().size(), 3u);
+  std::string command = r.grants()[1]["command"].get<std::string>();
+  EXPECT_LE(command.size(), 1u << 20);
+  EXPECT_EQ(command.substr(0, 6), "/bin/a");
+  EXPECT_EQ(command.substr(command.size() - 19), "…(10485765 bytes)");
+  EXPECT_EQ(r.grants()[2]["command"], "/bin/z");
+  EXPECT_FALSE(r.section.data.contains("truncated"));
   EXPECT_EQ(ErrorLines(r.section), (std::vector<int64_t>{3, 0}));
   EXPECT_LT(r.section.errors[0].message.size(), 200u);
+  EXPECT_NE(r.section.errors[1].message.find("longer than 1048576 bytes of UTF-8 cut"),
+            std::string::npos)
+      << r.section.errors[1].message;
+}
+
+// The cap on grant text (16 MiB, docs/sections/sudo.md "Bounds") with grants each under the
+// 1 MiB string limit: 20 commands of 900,000 bytes, each written twice (command and id).
+TEST(SudoersBadInputTest, GrantTextIsCappedAndTheCutCounted) {
+  std::string text;
+  for (int i = 0; i < 20; ++i) text += "u ALL = /bin/" + std::string(900000, 'c') + "\n";
+  Result r = CollectText(text);
+  size_t kept = r.grants().size();
+  EXPECT_GE(kept, 8u);
+  EXPECT_LT(kept, 20u);
+  EXPECT_EQ(r.section.data["truncated"]["grants"], json({{"limit", kept}, {"total", 20}}));
 }
 
 TEST(SudoersScaleTest, FiveHundredFilesWithAliases) {

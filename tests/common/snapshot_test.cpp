@@ -316,6 +316,45 @@ TEST(SnapshotTest, ErrorPathsAndMessagesAreWrittenWithinTheDecodersLimits) {
   EXPECT_EQ(SerializeSnapshot(*back), text);
 }
 
+// A host writes lines of up to 1 MiB into the files the agent reads (the parsers' line limit):
+// 400,000 bytes that are not UTF-8 are written as 1,200,000 bytes of U+FFFD, and "package:" in
+// front of a 1 MiB name passes 1 MiB too; the decoder accepts no string over 1 MiB, so either
+// made the collector refuse the host's whole snapshot.
+TEST(SnapshotTest, StringsAreWrittenWithinTheDecodersLimitAndTheCutIsAnError) {
+  Snapshot s = Sample();
+  Section& sudo = s.sections["sudo"];
+  sudo.data["note"] = std::string(400000, '\xC9');
+  sudo.data["fits"] = std::string(1u << 20, 'f');  // exactly the limit: kept as it is
+  sudo.items["entries"].push_back({{"id", "package:" + std::string(1u << 20, 'a')}});
+  sudo.items["entries"].push_back({{"id", "small"}});
+  sudo.Finish();
+  std::string text = SerializeSnapshot(s);
+  StatusOr<Snapshot> back = DecodeSnapshot(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  const Section& got = back->sections.at("sudo");
+  std::string note = got.data.at("note").get<std::string>();
+  EXPECT_LE(note.size(), 1u << 20);
+  EXPECT_GT(note.size(), (1u << 20) - 3);
+  EXPECT_EQ(note.substr(0, 3), "\xEF\xBF\xBD");
+  EXPECT_EQ(note.substr(note.size() - 17), "…(400000 bytes)");
+  EXPECT_EQ(got.data.at("fits").get<std::string>(), std::string(1u << 20, 'f'));
+  const json& entries = got.data.at("entries");
+  ASSERT_EQ(entries.size(), 2u);
+  std::string id = entries[0].at("id").get<std::string>();
+  EXPECT_LE(id.size(), 1u << 20);
+  EXPECT_EQ(id.substr(id.size() - 18), "…(1048584 bytes)");
+  EXPECT_EQ(entries[1].at("id"), "small");
+  EXPECT_EQ(got.status, SectionStatus::kPartial);
+  ASSERT_FALSE(got.errors.empty());
+  EXPECT_NE(got.errors.back().message.find("2 string(s) longer than 1048576 bytes"),
+            std::string::npos)
+      << got.errors.back().message;
+  // Finishing again reports nothing more.
+  size_t errors = sudo.errors.size();
+  sudo.Finish();
+  EXPECT_EQ(sudo.errors.size(), errors);
+}
+
 TEST(SnapshotTest, VolatileDataIsWrittenButNotHashed) {
   for (const char* neighbour : {"aaa", "zzz", "warnings"}) {  // "volatile" first-ish, last, middle
     Snapshot a;
