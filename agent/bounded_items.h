@@ -59,10 +59,11 @@ class BoundedItems {
   }
   size_t kept() const { return kept_; }
 
-  // After Take(): records a cut of the list `name` in `out` (data.truncated, an error).
+  // After Take(): records a cut of the list `name` in `out` (data.truncated, an error), with
+  // the number kept as its limit: the item count or the byte bound, whichever cut it.
   void Report(Section& out, const std::string& name) const {
     if (kept_ >= total_) return;
-    out.NoteTruncated(name, max_items_, total_);
+    out.NoteTruncated(name, kept_, total_);
     out.data["truncated"][name]["max_bytes"] = max_bytes_;
     out.data["truncated"][name]["kept"] = kept_;
   }

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <set>
 
+#include "agent/bounded_items.h"
 #include "agent/walk.h"
 #include "common/sha256.h"
 #include "tests/support/require.h"
@@ -353,6 +354,22 @@ TEST_F(SweepTest, NamesThatAreNotUtf8AreLosslessAndUnique) {
   EXPECT_NE(FindPath(items, "/tmp/a\\\\xff"), nullptr);
   // The section's text is valid UTF-8: nothing was replaced by U+FFFD.
   EXPECT_EQ(EncodeSection(s).dump().find("\xef\xbf\xbd"), std::string::npos);
+}
+
+// A list cut by its byte bound says how many it kept: it said "20000 of 1 items kept" (the item
+// limit) for a crontab entry over the byte bound.
+TEST(BoundedItemsTest, ACutByBytesReportsWhatWasKept) {
+  BoundedItems list(20000, 100);
+  EXPECT_TRUE(list.Add(json{{"id", std::string(40, 'a')}}));
+  EXPECT_FALSE(list.Add(json{{"id", std::string(80, 'b')}}));
+  EXPECT_EQ(list.Take().size(), 1u);
+  Section out;
+  list.Report(out, "entries");
+  EXPECT_EQ(out.data["truncated"]["entries"]["limit"], 1);
+  EXPECT_EQ(out.data["truncated"]["entries"]["total"], 2);
+  EXPECT_EQ(out.data["truncated"]["entries"]["max_bytes"], 100);
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_EQ(out.errors[0].message, "list 'entries' truncated: 1 of 2 items kept");
 }
 
 TEST(HostNameTest, EscapedFormRoundTripsAndIsInjective) {
