@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <limits>
 #include <memory>
 #include <new>
 
@@ -225,9 +224,18 @@ size_t BoundStrings(json& j) {
   }
   if (!j.is_string()) return 0;
   std::string& s = j.get_ref<std::string&>();
-  // Only a string of more than a third of the limit can pass it as written.
+  // Only a string of more than a third of the limit can pass it as written; one over the
+  // limit already does (U+FFFD never makes a string shorter).
   if (s.size() <= kMax / 3) return 0;
-  if (Utf8Bounded(s, std::numeric_limits<size_t>::max()).size() <= kMax) return 0;
+  if (s.size() <= kMax) {
+    size_t written = 0;  // its length as written: 3 bytes for each byte that is not UTF-8
+    for (size_t i = 0; i < s.size();) {
+      size_t len = Utf8SequenceLength(s, i);
+      written += len ? len : 3;
+      i += len ? len : 1;
+    }
+    if (written <= kMax) return 0;
+  }
   s = Utf8Bounded(s, kMax);
   return 1;
 }
