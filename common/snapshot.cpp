@@ -228,7 +228,7 @@ size_t BoundStrings(json& j) {
   // limit already does (U+FFFD never makes a string shorter).
   if (s.size() <= kMax / 3) return 0;
   if (s.size() <= kMax) {
-    size_t written = 0;  // its length as written: 3 bytes for each byte that is not UTF-8
+    size_t written = 0;  // its length as written at most: 3 bytes for each byte not UTF-8
     for (size_t i = 0; i < s.size();) {
       size_t len = Utf8SequenceLength(s, i);
       written += len ? len : 3;

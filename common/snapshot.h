@@ -64,10 +64,10 @@ class ItemArray {
   size_t cut_strings_ = 0;
 };
 
-// Cuts every string value in `j` that would be longer than a decoder accepts (1 MiB,
-// docs/snapshot.md "Decoding limits") once written, bytes that are not UTF-8 counted as the
-// writer writes them (U+FFFD, three bytes for one), with Utf8Bounded (common/text.h); returns
-// how many it cut. A host writes lines of up to 1 MiB into files the agent reads: without this
+// Cuts every string value in `j` that could be longer than a decoder accepts (1 MiB,
+// docs/snapshot.md "Decoding limits") once written, each byte that is not UTF-8 counted as three
+// (U+FFFD; the writer makes at most that of it), with Utf8Bounded (common/text.h); returns how
+// many it cut. A host writes lines of up to 1 MiB into files the agent reads: without this
 // one such line could make the collector refuse the host's whole snapshot.
 size_t BoundStrings(nlohmann::json& j);
 
