@@ -67,9 +67,13 @@ run_target() {
     ${runs:+-runs="$runs"} -artifact_prefix="$build/artifacts/$t-" ${dict:+-dict="$dict"} \
     ${fork:+-fork=$fork -ignore_crashes=0 -ignore_timeouts=0 -ignore_ooms=0} \
     "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1 || rc=$?
-  # Fork mode prints no final statistics: its last "#N: cov: ..." line counts every worker's.
-  execs=$(sed -n -e 's/^stat::number_of_executed_units: *//p' -e 's/^#\([0-9]*\): cov:.*/\1/p' \
-    "$log" | tail -n 1)
+  # Fork mode prints no final statistics of its own (a failed worker's log, quoted after its
+  # lines, has the worker's): its last "#N: cov: ..." line counts every worker's executions.
+  if [ -n "$fork" ]; then
+    execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -n 1)
+  else
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+  fi
   result=ok
   [ $rc -eq 0 ] || result="FAILED (exit $rc)"
   line="$(date -u +%Y-%m-%dT%H:%M:%SZ) $t ${secs}s ${execs:-?} executions $result"
