@@ -227,15 +227,7 @@ size_t BoundStrings(json& j) {
   // Only a string of more than a third of the limit can pass it as written; one over the
   // limit already does (U+FFFD never makes a string shorter).
   if (s.size() <= kMax / 3) return 0;
-  if (s.size() <= kMax) {
-    size_t written = 0;  // its length as written at most: 3 bytes for each byte not UTF-8
-    for (size_t i = 0; i < s.size();) {
-      size_t len = Utf8SequenceLength(s, i);
-      written += len ? len : 3;
-      i += len ? len : 1;
-    }
-    if (written <= kMax) return 0;
-  }
+  if (s.size() <= kMax && Utf8WrittenLength(s) <= kMax) return 0;
   s = Utf8Bounded(s, kMax);
   return 1;
 }

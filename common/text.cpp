@@ -108,24 +108,32 @@ std::string EscapeControlBounded(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+size_t Utf8WrittenLength(std::string_view text) {
+  size_t written = 0;
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceLength(text, i);
+    written += len ? len : 3;
+    i += len ? len : 1;
+  }
+  return written;
+}
+
 std::string Utf8Bounded(std::string_view text, size_t max_bytes) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-  // Appends the valid form of `text` while it fits in `limit` bytes; false when it did not.
-  auto append = [&](std::string& out, size_t limit) {
-    for (size_t i = 0; i < text.size();) {
-      size_t len = Utf8SequenceLength(text, i);
-      std::string_view unit = len ? text.substr(i, len) : kReplacement;
-      if (out.size() + unit.size() > limit) return false;
-      out += unit;
-      i += len ? len : 1;
-    }
-    return true;
-  };
+  std::string ending;
+  size_t limit = max_bytes;
+  if (Utf8WrittenLength(text) > max_bytes) {
+    ending = "…(" + std::to_string(text.size()) + " bytes)";
+    limit = max_bytes > ending.size() ? max_bytes - ending.size() : 0;
+  }
   std::string out;
-  if (append(out, max_bytes)) return out;
-  std::string ending = "…(" + std::to_string(text.size()) + " bytes)";
-  out.clear();
-  append(out, max_bytes > ending.size() ? max_bytes - ending.size() : 0);
+  for (size_t i = 0; i < text.size();) {
+    size_t len = Utf8SequenceLength(text, i);
+    std::string_view unit = len ? text.substr(i, len) : kReplacement;
+    if (out.size() + unit.size() > limit) break;
+    out += unit;
+    i += len ? len : 1;
+  }
   return out + ending;
 }
 

@@ -26,6 +26,10 @@ std::string EscapeControl(std::string_view text);
 // at text[i] and sets `*cp` (when given) to it, or 0 when the bytes there are not one.
 size_t Utf8SequenceLength(std::string_view text, size_t i, uint32_t* cp = nullptr);
 
+// The length of `text` as a JSON writer makes it valid UTF-8: each byte that does not begin a
+// valid sequence counts as U+FFFD (three bytes). What Utf8Bounded compares with its limit.
+size_t Utf8WrittenLength(std::string_view text);
+
 // Returns EscapeControl(text), cut to at most `max_bytes` bytes of the escaped form (never
 // inside an escape or a UTF-8 sequence) with "…(N bytes)" appended when cut, N being the
 // length of the original text. For fields whose length a host controls (versions, comments).

@@ -63,6 +63,14 @@ TEST(EscapeControlBounded, CutsOnAUnitBoundaryAndSaysHowLong) {
   EXPECT_EQ(EscapeControlBounded("short", 64), "short");
 }
 
+TEST(Utf8WrittenLength, CountsThreeBytesForEachByteThatIsNotUtf8) {
+  EXPECT_EQ(Utf8WrittenLength(""), 0u);
+  EXPECT_EQ(Utf8WrittenLength("short é"), 8u);                            // valid: its own size
+  EXPECT_EQ(Utf8WrittenLength(std::string("a\xC9") + "b\xF0\x9F"), 11u);  // 1 + 3 + 1 + 3 + 3
+  EXPECT_EQ(Utf8WrittenLength("\xED\xA0\x80"), 9u);  // a surrogate: three bytes, none valid
+  EXPECT_EQ(Utf8WrittenLength(std::string(20, '\xC9')), 60u);
+}
+
 TEST(Utf8Bounded, ReplacesInvalidBytesAndCutsOnACharacterBoundary) {
   const std::string fffd = "\xEF\xBF\xBD";  // U+FFFD
   EXPECT_EQ(Utf8Bounded("short é", 64), "short é");
