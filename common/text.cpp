@@ -120,9 +120,11 @@ size_t Utf8WrittenLength(std::string_view text) {
 
 std::string Utf8Bounded(std::string_view text, size_t max_bytes) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  size_t written = Utf8WrittenLength(text);
+  if (written == text.size() && written <= max_bytes) return std::string(text);  // valid, fits
   std::string ending;
   size_t limit = max_bytes;
-  if (Utf8WrittenLength(text) > max_bytes) {
+  if (written > max_bytes) {
     ending = "…(" + std::to_string(text.size()) + " bytes)";
     limit = max_bytes > ending.size() ? max_bytes - ending.size() : 0;
   }
