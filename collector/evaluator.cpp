@@ -2,6 +2,7 @@
 #include "collector/evaluator.h"
 
 #include <exception>
+#include <memory>
 
 #include "collector/log.h"
 #include "collector/sqlite_store.h"
@@ -73,17 +74,19 @@ EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::Polic
   if (!rules.ok()) {
     return ErrorRecord(state.seq, policy_hash, evaluated_at, rules.status().message());
   }
-  if (Status s = db->Load(*snapshot, std::move(content_hash)); !s.ok()) {
+  auto loaded = std::make_shared<const Snapshot>(std::move(*snapshot));
+  if (Status s = db->Load(loaded, std::move(content_hash)); !s.ok()) {
     return ErrorRecord(state.seq, policy_hash, evaluated_at,
                        "snapshot " + state.id + ": " + s.message());
   }
-  policy::Evaluation e = policy::EvaluateLoaded(*db, *snapshot, *rules, limits);
+  policy::Evaluation e = policy::EvaluateLoaded(*db, *loaded, *rules, limits);
   if (save_facts) {
     if (Status s = db->SaveFacts(state.host, state.seq, keep_seq); !s.ok()) {
       Log::Warn("facts_not_saved",
                 {{"host", Clip(state.host, kMaxAgentTextBytes)}, {"error", s.ToString()}});
     }
   }
+  db->Unload();  // the decoded snapshot is not kept until the next state comes
   return ToRecord(e, state.seq, policy_hash, evaluated_at);
 }
 

@@ -203,16 +203,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Engine& engine = TheEngine();
   std::string_view in(reinterpret_cast<const char*>(data), size);
   std::string hash;
-  StatusOr<Snapshot> snapshot = DecodeSnapshot(in, &hash);
-  if (!snapshot.ok()) return 0;
+  StatusOr<Snapshot> decoded = DecodeSnapshot(in, &hash);
+  if (!decoded.ok()) return 0;
+  // Both FactDbs serve the same snapshot's data in place, as the collector's does.
+  auto snapshot = std::make_shared<const Snapshot>(std::move(*decoded));
   StatusOr<std::vector<SelectedRule>> rules = SelectRules(engine.set, snapshot->host.id);
   fuzz::Check(rules.ok(), "the shipped baseline's rules cannot be selected for a valid host id");
 
   // The reused FactDb; a failed load leaves it for the next input, as in the collector.
-  Status loaded = engine.reused->Load(*snapshot, hash);
+  Status loaded = engine.reused->Load(snapshot, hash);
   StatusOr<std::unique_ptr<FactDb>> fresh = FactDb::Open();
   fuzz::Check(fresh.ok(), "FactDb::Open failed");
-  Status fresh_loaded = (*fresh)->Load(*snapshot, hash);
+  Status fresh_loaded = (*fresh)->Load(snapshot, hash);
   fuzz::Check(loaded.ok() == fresh_loaded.ok(), "Load succeeds on one FactDb and not another");
   if (!loaded.ok()) return 0;
 

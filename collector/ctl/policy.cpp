@@ -175,9 +175,9 @@ bool RunOn(const policy::FactDb& db, const std::string& label, const std::string
 
 // Loads one snapshot and runs the query on it (the rows labelled `host`).
 bool QueryOne(policy::FactDb& db, const std::string& label, const std::string& host,
-              const Snapshot& snapshot, std::string content_hash, const std::string& sql,
-              Printer& printer, std::ostream& err, bool& stop) {
-  if (Status s = db.Load(snapshot, std::move(content_hash)); !s.ok()) {
+              std::shared_ptr<const Snapshot> snapshot, std::string content_hash,
+              const std::string& sql, Printer& printer, std::ostream& err, bool& stop) {
+  if (Status s = db.Load(std::move(snapshot), std::move(content_hash)); !s.ok()) {
     Fail(err, label + ": " + s.message());
     return false;
   }
@@ -201,8 +201,9 @@ int QuerySnapshots(const QueryOptions& o, policy::FactDb& db, Printer& printer, 
       continue;
     }
     if (!HostMatches(o.hosts, snapshot->host.id)) continue;
-    if (!QueryOne(db, file, snapshot->host.id, *snapshot, std::move(hash), o.sql, printer, ctx.err,
-                  stop)) {
+    std::string host = snapshot->host.id;
+    if (!QueryOne(db, file, host, std::make_shared<const Snapshot>(std::move(*snapshot)),
+                  std::move(hash), o.sql, printer, ctx.err, stop)) {
       rc = 1;
     }
     if (stop) return 1;

@@ -1,5 +1,7 @@
 #include "collector/ctl/stored_facts.h"
 
+#include <memory>
+
 #include "common/snapshot.h"
 
 namespace tidemark::ctl {
@@ -38,7 +40,8 @@ StatusOr<const policy::FactDb*> StoredFacts::Load(const StoredSnapshot& state) {
     if (!db.ok()) return db.status();
     scratch_ = std::move(*db);
   }
-  if (Status s = scratch_->Load(*snapshot, std::move(hash)); !s.ok()) return s;
+  auto kept = std::make_shared<const Snapshot>(std::move(*snapshot));
+  if (Status s = scratch_->Load(std::move(kept), std::move(hash)); !s.ok()) return s;
   return scratch_.get();
 }
 

@@ -168,11 +168,12 @@ Status FromFiles(const WhoOptions& o, const policy::Identity& id, size_t& checke
     StatusOr<std::string> text = ReadRegularFile(file, kMaxSnapshotFileBytes);
     if (!text.ok()) return text.status();
     std::string hash;
-    StatusOr<Snapshot> snapshot = DecodeSnapshot(*text, &hash);
-    if (!snapshot.ok())
-      return Status(snapshot.status().code(), file + ": " + snapshot.status().message());
-    if (!HostMatches(o.hosts, snapshot->host.id)) continue;
-    if (Status s = (*db)->Load(*snapshot, std::move(hash)); !s.ok()) {
+    StatusOr<Snapshot> decoded = DecodeSnapshot(*text, &hash);
+    if (!decoded.ok())
+      return Status(decoded.status().code(), file + ": " + decoded.status().message());
+    if (!HostMatches(o.hosts, decoded->host.id)) continue;
+    auto snapshot = std::make_shared<const Snapshot>(std::move(*decoded));
+    if (Status s = (*db)->Load(snapshot, std::move(hash)); !s.ok()) {
       return Status(s.code(), file + ": " + s.message());
     }
     ++checked;

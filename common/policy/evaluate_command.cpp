@@ -268,14 +268,14 @@ int RunEvaluate(const EvaluateOptions& o, std::string_view program, std::ostream
   StatusOr<std::string> text = ReadRegularFile(o.snapshot_file, kMaxSnapshotFileBytes);
   if (!text.ok()) return Fail(err, program, text.status().message());
   std::string hash;
-  StatusOr<Snapshot> snapshot = DecodeSnapshot(*text, &hash);
-  if (!snapshot.ok())
-    return Fail(err, program, o.snapshot_file + ": " + snapshot.status().message());
+  StatusOr<Snapshot> decoded = DecodeSnapshot(*text, &hash);
+  if (!decoded.ok()) return Fail(err, program, o.snapshot_file + ": " + decoded.status().message());
+  auto snapshot = std::make_shared<const Snapshot>(std::move(*decoded));
   StatusOr<std::vector<SelectedRule>> rules = SelectRules(*set, snapshot->host.id);
   if (!rules.ok()) return Fail(err, program, rules.status().message());
   StatusOr<std::unique_ptr<FactDb>> db = FactDb::Open();
   if (!db.ok()) return Fail(err, program, db.status().message());
-  if (Status s = (*db)->Load(*snapshot, std::move(hash)); !s.ok()) {
+  if (Status s = (*db)->Load(snapshot, std::move(hash)); !s.ok()) {
     return Fail(err, program, o.snapshot_file + ": " + s.message());
   }
   Evaluation e = EvaluateLoaded(**db, *snapshot, *rules);

@@ -1,7 +1,8 @@
-// FactDb: one snapshot's fact tables (tables.h) in an in-memory SQLite database, and the only
-// way to query them: one read-only SELECT at a time, bounded in work, with the tables it read
-// reported back (so that an empty answer from a table whose section could not be read is
-// `unknown`, never `pass`). One thread at a time per FactDb.
+// FactDb: one snapshot's fact tables (tables.h), served to an in-memory SQLite database as
+// virtual tables over the loaded snapshot's data, and the only way to query them: one read-only
+// SELECT at a time, bounded in work, with the tables it read reported back (so that an empty
+// answer from a table whose section could not be read is `unknown`, never `pass`). One thread
+// at a time per FactDb.
 #pragma once
 
 #include <cstdint>
@@ -50,11 +51,20 @@ class FactDb {
   // Loads `snapshot` (replacing what was loaded before), decoded or straight from the
   // section readers (Section::items are read as data). A section whose data does not have the
   // documented shape leaves its tables empty and is `unknown_shape` in `sections`; that is not
-  // an error of Load.
-  Status Load(const Snapshot& snapshot);
+  // an error of Load. The fact tables serve the snapshot's data in place (no row is copied into
+  // SQLite): the FactDb keeps the snapshot until the next Load or its end.
+  Status Load(std::shared_ptr<const Snapshot> snapshot);
   // The same for a snapshot whose content hash is known (DecodeSnapshot verified it, the
   // collector stored it): not computed again.
+  Status Load(std::shared_ptr<const Snapshot> snapshot, std::string content_hash);
+  // The same for a snapshot the caller keeps using: a copy is loaded (tests, one-off tools;
+  // a caller that is done with its snapshot moves it into a shared_ptr instead).
+  Status Load(const Snapshot& snapshot);
   Status Load(const Snapshot& snapshot, std::string content_hash);
+
+  // Lets go of the loaded snapshot and its rows (the fact tables are empty until the next
+  // Load): a caller done with a snapshot does not keep its memory until the next one.
+  void Unload();
 
   // Runs `sql`, which must be exactly one SELECT (or WITH ... SELECT) over the fact tables:
   // anything that writes, ATTACH, PRAGMA, a transaction or a function outside SQLite's built-in
@@ -126,13 +136,11 @@ class FactDb {
 
   sqlite3* db_;
   mutable std::map<std::string, CachedQuery, std::less<>> query_cache_;
-  // The internal statements (Load's INSERTs, SourceOf, SaveFacts, SelectState), each prepared
-  // once and returned reset; nullptr when it does not prepare (sqlite3_errmsg says why).
+  // The internal statements (Load's rows of `sections` and `host`, SourceOf, SaveFacts,
+  // SelectState), each prepared once and returned reset; nullptr when it does not prepare
+  // (sqlite3_errmsg says why).
   sqlite3_stmt* Internal(const std::string& sql) const;
   mutable std::map<std::string, PreparedStmt, std::less<>> internal_;
-  // Load's INSERT into each fact table (by its index in FactTables()), prepared at first use.
-  sqlite3_stmt* Insert(size_t table) const;
-  mutable std::vector<PreparedStmt> inserts_;
   // SourceOf's look-up of one table, built at its first use after a Load or SelectState: id ->
   // (file, line) of the first row with that id and a known file.
   using SourceIndex =
@@ -140,6 +148,9 @@ class FactDb {
   const SourceIndex* SourcesOf(const std::string& table) const;
   mutable std::map<std::string, SourceIndex, std::less<>> sources_;
   std::map<std::string, std::string> section_status_;
+  // The rows of the fact tables, served to SQLite as virtual tables (fact_db.cpp).
+  struct Loaded;
+  std::unique_ptr<Loaded> loaded_;
   bool views_only_ = false;  // OpenFacts: the stored tables only through the fact views
   std::string content_hash_;
 };

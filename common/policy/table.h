@@ -144,8 +144,8 @@ class ItemSink {
   virtual void AddOverlaid(const nlohmann::json& element, const Overlay& overlay) = 0;
   // A row of exactly the keys of `row` (a key it lacks has the column's compact default).
   virtual void AddRow(const Overlay& row) = 0;
-  // Keeps a value that a row function made until the rows are inserted, for an Overlay to
-  // point to.
+  // Keeps a value that a row function made while its rows are loaded, for an Overlay to point
+  // to.
   virtual const nlohmann::json& Keep(nlohmann::json value) = 0;
 };
 
@@ -174,11 +174,6 @@ struct Table {
   // key with an unconditional default in one of them restores that default. A row function
   // restores conditional defaults itself (RestoreDefaults, ValueOrDefault).
   std::vector<CompactKind> compact;
-  // Columns the rules look rows up by (`keyword = 'permitrootlogin'`, `name IN (...)`): each
-  // gets an index, so that such a look-up is no scan of the table. An index is kept up at every
-  // insert: only where the shipped rules' look-ups gain more than loading pays (measured with
-  // bench/policy_bench.cpp).
-  std::vector<std::string> indexed;
 };
 
 // The columns every table starts with.

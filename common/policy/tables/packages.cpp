@@ -86,26 +86,22 @@ void AddPackagesTables(std::vector<Table>& out) {
                  "(`config-files`, `half-installed`, ...). The source is the package's stanza.",
       .rows = Packages,
       .default_source_file = "/var/lib/dpkg/status",
-      .columns =
-          {
-              {"name", T::kText, "the package name"},
-              {"arch", T::kText,
-               "the architecture (`amd64`, `all`); NULL when the stanza has none"},
-              {"version", T::kText, "the version (`\"\"` when the stanza has none)"},
-              {"installed", T::kBoolean, "the Status is `<want> ok installed` (held ones too)"},
-              {"status_abbrev", T::kText,
-               "dpkg-query's `${db:Status-Abbrev}`: `ii `, `hi `, `rc `, `iHR`, ..."},
-              {"want", T::kText,
-               "Status word 1: `install`, `hold`, `deinstall`, `purge`, `unknown`"},
-              {"eflag", T::kText, "Status word 2: `ok` or `reinstreq`"},
-              {"status", T::kText,
-               "Status word 3: `installed`, `config-files`, `half-installed`, `unpacked`, ..."},
-              {"source_package", T::kText, "the source package (the name when it has no `Source:`)",
-               "/src"},
-              {"source_version", T::kText, "the source version (the version when not given)",
-               "/src_version"},
-          },
-      .indexed = {"name"}});
+      .columns = {
+          {"name", T::kText, "the package name"},
+          {"arch", T::kText, "the architecture (`amd64`, `all`); NULL when the stanza has none"},
+          {"version", T::kText, "the version (`\"\"` when the stanza has none)"},
+          {"installed", T::kBoolean, "the Status is `<want> ok installed` (held ones too)"},
+          {"status_abbrev", T::kText,
+           "dpkg-query's `${db:Status-Abbrev}`: `ii `, `hi `, `rc `, `iHR`, ..."},
+          {"want", T::kText, "Status word 1: `install`, `hold`, `deinstall`, `purge`, `unknown`"},
+          {"eflag", T::kText, "Status word 2: `ok` or `reinstreq`"},
+          {"status", T::kText,
+           "Status word 3: `installed`, `config-files`, `half-installed`, `unpacked`, ..."},
+          {"source_package", T::kText, "the source package (the name when it has no `Source:`)",
+           "/src"},
+          {"source_version", T::kText, "the source version (the version when not given)",
+           "/src_version"},
+      }});
 }
 
 }  // namespace tidemark::policy

@@ -188,8 +188,7 @@ void AddServicesTables(std::vector<Table>& out) {
                "default_instance}`"},
               {"dropins", T::kJson, "the `.conf` drop-in files loaded, in order"},
           },
-      .compact = {CompactKind::kUnit},
-      .indexed = {"unit"}});
+      .compact = {CompactKind::kUnit}});
 }
 
 }  // namespace tidemark::policy

@@ -232,14 +232,12 @@ void AddSshTables(std::vector<Table>& out) {
                  "`sections`). `sshd -T` does not say which line set a value: source_file and "
                  "source_line are NULL.",
       .rows = SshdSettings,
-      .columns =
-          {
-              {"keyword", T::kText, "the keyword, lowercase, as `sshd -T` prints it"},
-              {"value", T::kText, "the value as `sshd -T` prints it"},
-              {"position", T::kInteger, "the line's position among the keyword's lines, from 1"},
-              {"repeating", T::kBoolean, "the keyword may print several lines"},
-          },
-      .indexed = {"keyword"}});
+      .columns = {
+          {"keyword", T::kText, "the keyword, lowercase, as `sshd -T` prints it"},
+          {"value", T::kText, "the value as `sshd -T` prints it"},
+          {"position", T::kInteger, "the line's position among the keyword's lines, from 1"},
+          {"repeating", T::kBoolean, "the keyword may print several lines"},
+      }});
   out.push_back(Table{
       .name = "sshd_user_settings",
       .section = "sshd",

@@ -153,8 +153,7 @@ void AddSysctlTables(std::vector<Table>& out) {
           },
       // The row function restores the settings' defaults itself (a runtime row without a
       // deciding setting has none); named here for docs/tables.md.
-      .compact = {CompactKind::kSysctlSetting},
-      .indexed = {"key"}});
+      .compact = {CompactKind::kSysctlSetting}});
 }
 
 }  // namespace tidemark::policy
