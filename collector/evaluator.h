@@ -44,7 +44,7 @@ EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
 // host. A state that cannot be judged gets one `error` result (kEvaluationRuleId) saying why.
 // With `save_facts`, the tables loaded are kept as the host's facts (FactDb::SaveFacts, with
 // `keep_seq`, the host's approved baseline state, kept there too; a failure there is logged,
-// the judgement stands).
+// the judgement stands). `db` is left unloaded (FactDb::Unload): it holds no decoded state.
 EvaluationRecord EvaluateStored(const StoredSnapshot& state, const policy::PolicySet& set,
                                 const std::string& policy_hash, int64_t evaluated_at,
                                 policy::FactDb* db, bool save_facts,
