@@ -226,6 +226,24 @@ TEST_F(EvaluatorTest, TheItemsKeptPerRuleAreBounded) {
       << uid0.message;
 }
 
+// The FactDb serves the state it loaded in place (fact_db.h); the evaluator lets go of it once
+// the state is judged, so that it holds no decoded snapshot while it waits for the next.
+TEST_F(EvaluatorTest, LetsGoOfTheStateItJudged) {
+  int64_t seq = Put("web01", "s1", json::array({User("root", 0, 1), User("toor", 0, 2)}), 100);
+  auto state = store_->SnapshotBySeq(seq);
+  ASSERT_TRUE(state.ok()) << state.status().ToString();
+  auto db = policy::FactDb::Open();
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EvaluationRecord r = EvaluateStored(*state, *Policies(kPolicies), "hash", 100, db->get(), false,
+                                      policy::QueryLimits{});
+  EXPECT_EQ(Result(r, "accounts-uid0-only-root").outcome, "fail");
+  auto users = (*db)->Query("SELECT count(*) FROM users");
+  ASSERT_TRUE(users.ok()) << users.status().ToString();
+  EXPECT_EQ(users->rows.at(0).at(0), 0);
+  EXPECT_TRUE((*db)->section_status().empty());
+  EXPECT_EQ((*db)->content_hash(), "");
+}
+
 // The facts file keeps each host's approved baseline's state beside its latest, so that drift
 // since the baseline (drift --baseline, the report) reads both without decoding a body.
 TEST_F(EvaluatorTest, KeepsTheApprovedBaselinesFactsBesideTheLatest) {
