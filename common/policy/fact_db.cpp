@@ -236,9 +236,9 @@ Status Bind(sqlite3_stmt* stmt, int index, const CellValue& v) {
 // What the fact tables serve, as SQLite virtual tables (kFactModule): each table's rows are the
 // cells a RowCollector gathered, pointing into the loaded snapshot's data, which the FactDb keeps
 // until the next Load or Unload. Nothing is copied into SQLite: a Load costs the row functions,
-// not a B-tree insert per row (bench/policy_bench.cpp: loading 4.1 -> 2.3 ms on a 252 KB
-// snapshot, README "Performance"). A text column compared with `=` is looked up in an index of
-// that column, built at its first use after a Load; a list cell's JSON text is written at its
+// not a B-tree insert per row (bench/policy_bench.cpp: loading 4.1-4.7 -> 1.8-2.7 ms on a
+// 252 KB snapshot, README "Performance"). A text column compared with `=` is looked up in an index
+// of that column, built at its first use after a Load; a list cell's JSON text is written at its
 // first read.
 struct LoadedRows {
   std::shared_ptr<const Snapshot> snapshot;
