@@ -32,6 +32,10 @@ struct TablePlan {
   json default_source_file;  // null when items name their file
   std::vector<ColumnPlan> columns;
   std::string declaration;  // "CREATE TABLE x(id TEXT, ...)"
+  // By SQLite's column number (the declaration's, a row's cells' too): whether the column holds
+  // text that a look-up by `=` can find (id, source_file and the text columns; not a list
+  // column's JSON text).
+  std::vector<bool> text_columns;
 };
 
 // One plan per fact table, in FactTables() order. Immutable once built; shared by every FactDb.
@@ -50,7 +54,8 @@ const std::vector<TablePlan>& TablePlans() {
       TablePlan plan{&t,
                      t.default_source_file.empty() ? json() : json(t.default_source_file),
                      {},
-                     declarations.at(t.name)};
+                     declarations.at(t.name),
+                     {true, true, false}};  // id, source_file, source_line
       for (const Column& c : t.columns) {
         ColumnPlan column{{}, c.type, &c.compact_default};
         std::string_view path = c.path.empty() ? std::string_view() : std::string_view(c.path);
@@ -62,6 +67,7 @@ const std::vector<TablePlan>& TablePlans() {
           path = end == std::string_view::npos ? std::string_view() : path.substr(end);
         }
         plan.columns.push_back(std::move(column));
+        plan.text_columns.push_back(c.type == ColumnType::kText);
       }
       out.push_back(std::move(plan));
     }
@@ -101,7 +107,7 @@ class RowCollector final : public ItemSink {
   void AddBorrowed(const json& item) { AddCells(item, nullptr); }
 
   size_t shape_errors() const { return shape_errors_; }
-  size_t width() const { return 3 + plan_.columns.size(); }
+  size_t width() const { return plan_.text_columns.size(); }  // one cell per declared column
   // Every row's cells, row after row (width() each).
   const std::vector<CellValue>& cells() const { return cells_; }
 
@@ -181,52 +187,86 @@ class RowCollector final : public ItemSink {
   size_t shape_errors_ = 0;
 };
 
-// Binds `v` to parameter `index` of `stmt`. A string is bound in place (SQLITE_STATIC): `v`
-// must outlive the statement's next step.
-Status Bind(sqlite3_stmt* stmt, int index, const json& v) {
-  int rc = SQLITE_OK;
-  if (v.is_null()) {
-    rc = sqlite3_bind_null(stmt, index);
-  } else if (v.is_boolean()) {
-    rc = sqlite3_bind_int(stmt, index, v.get<bool>() ? 1 : 0);
-  } else if (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) {
-    rc = sqlite3_bind_double(stmt, index, v.get<double>());
-  } else if (v.is_number_integer()) {
-    rc = sqlite3_bind_int64(stmt, index, v.get<int64_t>());
-  } else if (v.is_number()) {
-    rc = sqlite3_bind_double(stmt, index, v.get<double>());
-  } else if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
-  } else if (v.empty()) {  // most list columns of most rows: no text to write
-    static constexpr std::string_view kEmptyArray = "[]";
-    static constexpr std::string_view kEmptyObject = "{}";
-    std::string_view s = v.is_array() ? kEmptyArray : kEmptyObject;
-    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
-  } else {
-    std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    rc = sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  }
-  if (rc != SQLITE_OK) return {StatusCode::kInternal, "sqlite bind failed"};
-  return Status::Ok();
+// The one mapping of the facts' values to SQL values, for a bound parameter and a fact table's
+// column alike: null; a boolean as 0 or 1; an integer (one above INT64_MAX as a real); a real;
+// a string as text in place; an array or object as its JSON text ("[]" and "{}" in place, any
+// other the text `composite` wrote for it, which must outlive the use of the value).
+struct SqlValue {
+  enum class Type { kNull, kInteger, kReal, kText } type = Type::kNull;
+  int64_t integer = 0;
+  double real = 0;
+  std::string_view text;
+};
+
+std::string JsonText(const json& v) {
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// The same for a cell: text is bound in place too.
-Status Bind(sqlite3_stmt* stmt, int index, const CellValue& v) {
-  int rc = SQLITE_OK;
-  switch (v.kind()) {
+template <typename Composite>
+SqlValue ToSql(const CellValue& cell, Composite&& composite) {
+  SqlValue out;
+  auto integer = [&](int64_t n) {
+    out.type = SqlValue::Type::kInteger;
+    out.integer = n;
+  };
+  auto text = [&](std::string_view t) {
+    out.type = SqlValue::Type::kText;
+    out.text = t;
+  };
+  switch (cell.kind()) {
     case CellValue::Kind::kNull:
-      rc = sqlite3_bind_null(stmt, index);
-      break;
-    case CellValue::Kind::kJson:
-      return Bind(stmt, index, v.json());
+      return out;
     case CellValue::Kind::kText:
-      rc = sqlite3_bind_text64(stmt, index, v.text().data(), v.text().size(), SQLITE_STATIC,
-                               SQLITE_UTF8);
-      break;
+      text(cell.text());
+      return out;
     case CellValue::Kind::kInteger:
     case CellValue::Kind::kBoolean:
-      rc = sqlite3_bind_int64(stmt, index, v.integer());
+      integer(cell.integer());
+      return out;
+    case CellValue::Kind::kJson:
+      break;
+  }
+  const json& v = cell.json();
+  if (v.is_null()) {
+    // null
+  } else if (v.is_boolean()) {
+    integer(v.get<bool>() ? 1 : 0);
+  } else if (v.is_number_integer() &&
+             !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX})) {
+    integer(v.get<int64_t>());
+  } else if (v.is_number()) {
+    out.type = SqlValue::Type::kReal;
+    out.real = v.get<double>();
+  } else if (v.is_string()) {
+    text(v.get_ref<const std::string&>());
+  } else if (v.empty()) {  // most list columns of most rows: no text to write
+    text(v.is_array() ? "[]" : "{}");
+  } else {
+    text(composite(v));
+  }
+  return out;
+}
+
+// Binds `v` to parameter `index` of `stmt`. Text is bound in place (SQLITE_STATIC), so `v` must
+// outlive the statement's next step; an array's or object's text is copied.
+Status Bind(sqlite3_stmt* stmt, int index, const CellValue& v) {
+  std::string composite;
+  SqlValue s = ToSql(v, [&](const json& j) -> std::string_view { return composite = JsonText(j); });
+  int rc = SQLITE_OK;
+  switch (s.type) {
+    case SqlValue::Type::kNull:
+      rc = sqlite3_bind_null(stmt, index);
+      break;
+    case SqlValue::Type::kInteger:
+      rc = sqlite3_bind_int64(stmt, index, s.integer);
+      break;
+    case SqlValue::Type::kReal:
+      rc = sqlite3_bind_double(stmt, index, s.real);
+      break;
+    case SqlValue::Type::kText:
+      rc = sqlite3_bind_text64(stmt, index, s.text.data(), s.text.size(),
+                               s.text.data() == composite.data() ? SQLITE_TRANSIENT : SQLITE_STATIC,
+                               SQLITE_UTF8);
       break;
   }
   if (rc != SQLITE_OK) return {StatusCode::kInternal, "sqlite bind failed"};
@@ -325,14 +365,10 @@ int FactDisconnect(sqlite3_vtab* vtab) {
   return SQLITE_OK;
 }
 
-// Returns true when column `column` (SQLite's numbering: id, source_file, source_line, then the
-// definition's columns) of plan `table` holds text.
+// Returns true when column `column` of plan `table` holds text (TablePlan::text_columns).
 bool IsTextColumn(size_t table, int column) {
-  if (column < 0 || column == 2) return false;  // the rowid, source_line
-  if (column < 2) return true;                  // id, source_file
-  const auto& columns = TablePlans()[table].columns;
-  size_t c = static_cast<size_t>(column) - 3;
-  return c < columns.size() && columns[c].type == ColumnType::kText;
+  const std::vector<bool>& text = TablePlans()[table].text_columns;
+  return column >= 0 && static_cast<size_t>(column) < text.size() && text[column];
 }
 
 // A text column compared with `=` (binary collation; `IN` is several `=`) is looked up in its
@@ -407,46 +443,28 @@ int FactEof(sqlite3_vtab_cursor* base) {
   return cursor->at >= cursor->end ? 1 : 0;
 }
 
-void ResultJson(sqlite3_context* ctx, const json& v, LoadedRows& rows) {
-  if (v.is_null()) {
-    sqlite3_result_null(ctx);
-  } else if (v.is_boolean()) {
-    sqlite3_result_int(ctx, v.get<bool>() ? 1 : 0);
-  } else if (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX) {
-    sqlite3_result_double(ctx, v.get<double>());
-  } else if (v.is_number_integer()) {
-    sqlite3_result_int64(ctx, v.get<int64_t>());
-  } else if (v.is_number()) {
-    sqlite3_result_double(ctx, v.get<double>());
-  } else if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    sqlite3_result_text64(ctx, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8);
-  } else if (v.empty()) {
-    sqlite3_result_text(ctx, v.is_array() ? "[]" : "{}", 2, SQLITE_STATIC);
-  } else {
-    auto [it, added] = rows.json_text.try_emplace(&v);
-    if (added) it->second = v.dump(-1, ' ', false, json::error_handler_t::replace);
-    sqlite3_result_text64(ctx, it->second.data(), it->second.size(), SQLITE_STATIC, SQLITE_UTF8);
-  }
-}
-
 int FactColumn(sqlite3_vtab_cursor* base, sqlite3_context* ctx, int column) {
   auto* cursor = reinterpret_cast<FactCursor*>(base);
   LoadedRows& rows = *reinterpret_cast<FactVtab*>(base->pVtab)->rows;
-  const CellValue& v = rows.Cell(cursor->table, cursor->Row(), static_cast<size_t>(column));
-  switch (v.kind()) {
-    case CellValue::Kind::kNull:
+  const CellValue& cell = rows.Cell(cursor->table, cursor->Row(), static_cast<size_t>(column));
+  // A list cell's text is written at its first read and kept until the next Load.
+  SqlValue v = ToSql(cell, [&](const json& j) -> std::string_view {
+    auto [it, added] = rows.json_text.try_emplace(&j);
+    if (added) it->second = JsonText(j);
+    return it->second;
+  });
+  switch (v.type) {
+    case SqlValue::Type::kNull:
       sqlite3_result_null(ctx);
       break;
-    case CellValue::Kind::kJson:
-      ResultJson(ctx, v.json(), rows);
+    case SqlValue::Type::kInteger:
+      sqlite3_result_int64(ctx, v.integer);
       break;
-    case CellValue::Kind::kText:
-      sqlite3_result_text64(ctx, v.text().data(), v.text().size(), SQLITE_STATIC, SQLITE_UTF8);
+    case SqlValue::Type::kReal:
+      sqlite3_result_double(ctx, v.real);
       break;
-    case CellValue::Kind::kInteger:
-    case CellValue::Kind::kBoolean:
-      sqlite3_result_int64(ctx, v.integer());
+    case SqlValue::Type::kText:
+      sqlite3_result_text64(ctx, v.text.data(), v.text.size(), SQLITE_STATIC, SQLITE_UTF8);
       break;
   }
   return SQLITE_OK;

@@ -494,7 +494,10 @@ TEST_F(CollectorServerTest, JudgesWhatItStoresAndReloadsThePoliciesOnSighup) {
   proc_.Signal(SIGHUP);
   ASSERT_TRUE(proc_.WaitLog({"info evaluated", "host=web1", "rules=1", "fail=1"}, 20))
       << proc_.Log();
-  for (int i = 0; i < 100; ++i) {  // the re-judgement is stored right after its log line
+  // The log line waited for above may be the first judgement's: wait for the re-judgement
+  // itself, by time (a loaded machine runs each tidemarkctl slowly), up to 30 s.
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < until;) {
     Ctl("findings --format json", &out);
     if (out.find("shape-b") != std::string::npos) break;
     usleep(100000);

@@ -202,6 +202,51 @@ TEST(FactDbTest, ASectionOfUnknownShapeLeavesItsTablesEmpty) {
   EXPECT_EQ(db->content_hash(), ContentHash(s));
 }
 
+// A value means the same in SQL whether a rule's variable binds it or a fact table serves it
+// (one mapping, ToSql in fact_db.cpp): booleans 0/1, an integer beyond INT64_MAX a real, lists
+// and objects their JSON text, strings text.
+TEST(FactDbTest, VariablesAndColumnsMapValuesToSqlAlike) {
+  const uint64_t big = 9223372036854775808ULL;  // INT64_MAX + 1
+  Snapshot s;
+  s.host = {"h", "h", "/"};
+  s.collected_at = "2026-12-03T00:00:00Z";
+  s.agent_version = "test";
+  Section accounts;
+  accounts.data = {
+      {"groups",
+       json::array({{{"id", "group:a"}, {"name", "a"}, {"gid", -5}, {"members", {"x", "y"}}},
+                    {{"id", "group:b"}, {"name", "b"}, {"gid", big}, {"members", json::array()}},
+                    {{"id", "group:c"}, {"name", "c"}, {"members", {{"k", 1}}}}})}};
+  s.sections["accounts"] = accounts;
+  auto db = Loaded(s);
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(Rows(*db, "SELECT typeof(gid), gid, typeof(members), members FROM groups ORDER BY id"),
+            (std::vector<std::string>{R"(["integer",-5,"text","[\"x\",\"y\"]"])",
+                                      R"(["real",9.223372036854776e+18,"text","[]"])",
+                                      R"(["null",null,"text","{\"k\":1}"])"}));
+  // The same values as variables, and a list's text read twice (its cached text).
+  const std::vector<std::pair<json, std::string>> cases = {
+      {nullptr, R"(["null",null])"},
+      {true, R"(["integer",1])"},
+      {false, R"(["integer",0])"},
+      {-5, R"(["integer",-5])"},
+      {big, R"(["real",9.223372036854776e+18])"},
+      {1.5, R"(["real",1.5])"},
+      {"text", R"(["text","text"])"},
+      {json::array(), R"(["text","[]"])"},
+      {json::object(), R"(["text","{}"])"},
+      {json::array({"x", "y"}), R"(["text","[\"x\",\"y\"]"])"},
+      {json{{"k", 1}}, R"(["text","{\"k\":1}"])"}};
+  for (const auto& [value, expected] : cases) {
+    auto r = db->Query("SELECT typeof(:v), :v", {{"v", value}}, QueryLimits{});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->rows.size(), 1u);
+    EXPECT_EQ(json(r->rows[0]).dump(), expected) << value.dump();
+  }
+  EXPECT_EQ(Rows(*db, "SELECT count(*) FROM groups g1, groups g2 WHERE g1.members = g2.members"),
+            (std::vector<std::string>{"[3]"}));
+}
+
 TEST(FactDbTest, LoadReplacesThePreviousSnapshot) {
   TempRoot root;
   WriteAccounts(root);
