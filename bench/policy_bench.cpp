@@ -2,7 +2,9 @@
 //   eval FILE --policies P [--runs N] [--cpu]   evaluate one snapshot file against the policies
 //       (decode + fact tables + every rule, with a FactDb and the policies reused as the
 //       collector's evaluator does) beside nlohmann/json parsing the same text: median times,
-//       their ratio, and snapshots per second on one core.
+//       their ratio, and snapshots per second on one core; beside them nlohmann/json's lexer
+//       alone (a SAX parse whose handlers only count: the floor of any decoder built on it) and
+//       SHA-256 over the text.
 //       --per-rule adds the ten slowest rules (median time of each alone), for rule writers.
 //   synthetic --bytes B --policies P [--runs N]   the same for the transport benchmark's
 //       synthetic snapshot of B bytes (bench/synthetic.h).
@@ -29,6 +31,7 @@
 #include "collector/sqlite_store.h"
 #include "common/policy/evaluate.h"
 #include "common/policy/rules.h"
+#include "common/sha256.h"
 #include "common/snapshot.h"
 
 using namespace tidemark;
@@ -72,6 +75,27 @@ double NowMs() {
       .count();
 }
 
+// SAX handlers that only count the values: with them a parse is nlohmann/json's lexer alone.
+struct CountingSax final : json::json_sax_t {
+  size_t values = 0;
+  bool null() override { return ++values != 0; }
+  bool boolean(bool /*v*/) override { return ++values != 0; }
+  bool number_integer(number_integer_t /*v*/) override { return ++values != 0; }
+  bool number_unsigned(number_unsigned_t /*v*/) override { return ++values != 0; }
+  bool number_float(number_float_t /*v*/, const string_t& /*s*/) override { return ++values != 0; }
+  bool string(string_t& /*v*/) override { return ++values != 0; }
+  bool binary(binary_t& /*v*/) override { return ++values != 0; }
+  bool start_object(std::size_t /*n*/) override { return true; }
+  bool key(string_t& /*k*/) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t /*n*/) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t /*at*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*e*/) override {
+    return false;
+  }
+};
+
 template <typename F>
 double MedianMs(int runs, F body) {
   std::vector<double> ms;
@@ -84,8 +108,9 @@ double MedianMs(int runs, F body) {
   return ms[ms.size() / 2];
 }
 
-// Parses with nlohmann/json (the peer), then evaluates as the collector does, and measures the
-// parts (decoding, loading the fact tables, running the rules), all five in turn in every round,
+// Parses with nlohmann/json (the peer), lexes with its lexer alone and hashes the text, then
+// evaluates as the collector does, and measures the parts (decoding, loading the fact tables,
+// running the rules), all seven in turn in every round,
 // so that on a shared machine each round's figures see the same machine state: the ratios are
 // the medians of the rounds' ratios, the times the medians of the rounds' times.
 void Measure(const std::string& label, const std::string& text, const std::string& policies,
@@ -116,6 +141,13 @@ void Measure(const std::string& label, const std::string& text, const std::strin
   };
   size_t parsed_keys = 0;
   auto parse = [&] { parsed_keys = json::parse(text).size(); };
+  size_t lexed_values = 0;
+  auto lex = [&] {
+    CountingSax counter;
+    if (!json::sax_parse(text, &counter)) Die("the lexer refused the text");
+    lexed_values = counter.values;
+  };
+  auto sha = [&] { (void)Sha256(text); };  // the content hash's cost, over the whole text
   auto first = DecodeSnapshot(text);
   if (!first.ok()) Die(first.status().ToString());
   auto decoded = std::make_shared<const Snapshot>(std::move(*first));
@@ -127,8 +159,10 @@ void Measure(const std::string& label, const std::string& text, const std::strin
   auto run_rules = [&] { (void)policy::EvaluateLoaded(**db, *decoded, *rules); };
   evaluate();  // warm caches, prepared statements
   parse();
-  std::vector<double> parse_ms, eval_ms, decode_ms, load_ms, rules_ms, ratio, tables_ratio;
-  for (auto* v : {&parse_ms, &eval_ms, &decode_ms, &load_ms, &rules_ms, &ratio, &tables_ratio}) {
+  std::vector<double> parse_ms, lex_ms, sha_ms, eval_ms, decode_ms, load_ms, rules_ms, ratio,
+      tables_ratio;
+  for (auto* v : {&parse_ms, &lex_ms, &sha_ms, &eval_ms, &decode_ms, &load_ms, &rules_ms, &ratio,
+                  &tables_ratio}) {
     v->reserve(static_cast<size_t>(runs));
   }
   for (int i = 0; i < runs; ++i) {
@@ -138,6 +172,8 @@ void Measure(const std::string& label, const std::string& text, const std::strin
       return NowMs() - start;
     };
     parse_ms.push_back(time(parse));
+    lex_ms.push_back(time(lex));
+    sha_ms.push_back(time(sha));
     eval_ms.push_back(time(evaluate));
     decode_ms.push_back(time(decode));
     load_ms.push_back(time(load));
@@ -156,6 +192,9 @@ void Measure(const std::string& label, const std::string& text, const std::strin
                {"failed", failed},
                {"runs", runs},
                {"parse_ms", median(parse_ms)},
+               {"lex_ms", median(lex_ms)},  // nlohmann/json's lexer alone (CountingSax)
+               {"lexed_values", lexed_values},
+               {"sha256_ms", median(sha_ms)},  // common/sha256.h over the whole text
                {"evaluate_ms", median(eval_ms)},
                {"decode_ms", median(decode_ms)},
                {"load_ms", median(load_ms)},
