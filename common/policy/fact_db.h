@@ -100,7 +100,8 @@ class FactDb {
   Status SaveFacts(const std::string& host, int64_t seq, std::optional<int64_t> keep = {});
 
   // Opens the facts file read-only for queries over one stored state at a time: every fact
-  // table is a view of the state chosen with SelectState. kNotFound when there is no file;
+  // table is a view of the state chosen with SelectState. Reads the file as of its opening (one
+  // read transaction, until the FactDb is destroyed). kNotFound when there is no file;
   // kInvalidArgument when it has another table layout (its states are then read the slow way).
   static StatusOr<std::unique_ptr<FactDb>> OpenFacts(const std::string& path);
   // Returns host -> the state whose facts the file holds (OpenFacts).

@@ -252,6 +252,12 @@ StatusOr<std::unique_ptr<FactDb>> FactDb::OpenFacts(const std::string& path) {
   db->views_only_ = true;
   // As Open: the first use of json_each touches the schema, which the authorizer refuses.
   if (Status s = db->Exec("SELECT * FROM json_each('[]'), json_tree('[]')"); !s.ok()) return s;
+  // One read transaction from here until the FactDb is closed (which ends it): the file as of
+  // one moment, so that FactStates and the rows SelectState shows agree while the collector's
+  // evaluator replaces states (a state listed and then replaced would read as empty tables), and
+  // a command over a fleet takes the file's locks once instead of at every statement (WAL: the
+  // writer goes on; a checkpoint waits for the end).
+  if (Status s = db->Exec("BEGIN; SELECT count(*) FROM main.states;"); !s.ok()) return s;
   return db;
 }
 

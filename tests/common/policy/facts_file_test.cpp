@@ -116,6 +116,32 @@ TEST_F(FactsFileTest, EachHostsLatestStateIsReadBackThroughTheViews) {
   EXPECT_EQ(host->rows[0][0], "a");
 }
 
+// A reader sees the file as of its opening: a state it listed is still there when the writer
+// has replaced it since (before, it read as empty tables: a fleet query or report that listed
+// the states first met some hosts with no rows at all).
+TEST_F(FactsFileTest, AReaderSeesTheFileAsOfItsOpening) {
+  Save(Users("a", {"root", "alice"}), "a", 1);
+  auto reader = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto states = (*reader)->FactStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(*states, (std::map<std::string, int64_t>{{"a", 1}}));
+  Save(Users("a", {"root", "mallory"}), "a", 2);  // replaces a's state 1 in the file
+  ASSERT_TRUE((*reader)->SelectState(1).ok());
+  EXPECT_EQ(Names(**reader), (std::vector<std::string>{"root", "alice"}));
+  EXPECT_EQ((*reader)->section_status(), (std::map<std::string, std::string>{{"accounts", "ok"}}));
+  // A reader opened now sees the new state only.
+  auto later = FactDb::OpenFacts(path_);
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  states = (*later)->FactStates();
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(*states, (std::map<std::string, int64_t>{{"a", 2}}));
+  ASSERT_TRUE((*later)->SelectState(1).ok());
+  EXPECT_TRUE(Names(**later).empty());
+  ASSERT_TRUE((*later)->SelectState(2).ok());
+  EXPECT_EQ(Names(**later), (std::vector<std::string>{"root", "mallory"}));
+}
+
 TEST_F(FactsFileTest, TheGateHoldsOverTheFile) {
   Save(Users("a", {"root"}), "a", 1);
   auto reader = FactDb::OpenFacts(path_);
