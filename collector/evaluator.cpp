@@ -179,6 +179,16 @@ Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::s
   if (pending->empty()) return StepResult::kNothingPending;
   std::vector<EvaluationRecord> records;
   records.reserve(pending->size());
+  // What each state's `evaluated` line says, logged once the records are stored: the line
+  // means that `tidemarkctl findings` shows the judgement.
+  struct Judged {
+    std::string host, snapshot;
+    size_t rules = 0;
+    OutcomeCounts counts;
+    int64_t ms = 0;
+  };
+  std::vector<Judged> judged;
+  judged.reserve(pending->size());
   for (int64_t seq : *pending) {
     auto started = std::chrono::steady_clock::now();
     StatusOr<StoredSnapshot> state = store_->SnapshotBySeq(seq);
@@ -204,17 +214,12 @@ Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::s
     } catch (const std::exception& e) {
       r = ErrorRecord(seq, hash, NowSeconds(), std::string("evaluation failed: ") + e.what());
     }
-    OutcomeCounts counts = CountOutcomes(r);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::steady_clock::now() - started)
-                  .count();
-    Log::Info("evaluated", {{"host", state.ok() ? Clip(state->host, kMaxAgentTextBytes) : "?"},
-                            {"snapshot", state.ok() ? Clip(state->id, kMaxAgentTextBytes) : "?"},
-                            {"rules", std::to_string(r.results.size())},
-                            {"fail", std::to_string(counts.fail)},
-                            {"unknown", std::to_string(counts.unknown)},
-                            {"error", std::to_string(counts.error)},
-                            {"ms", std::to_string(ms)}});
+    judged.push_back({state.ok() ? Clip(state->host, kMaxAgentTextBytes) : "?",
+                      state.ok() ? Clip(state->id, kMaxAgentTextBytes) : "?", r.results.size(),
+                      CountOutcomes(r),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count()});
     records.push_back(std::move(r));
   }
   if (!records.empty()) {
@@ -224,6 +229,15 @@ Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::s
       CheckCorrupt();
       return StepResult::kStoreFailed;
     }
+  }
+  for (const Judged& j : judged) {
+    Log::Info("evaluated", {{"host", j.host},
+                            {"snapshot", j.snapshot},
+                            {"rules", std::to_string(j.rules)},
+                            {"fail", std::to_string(j.counts.fail)},
+                            {"unknown", std::to_string(j.counts.unknown)},
+                            {"error", std::to_string(j.counts.error)},
+                            {"ms", std::to_string(j.ms)}});
   }
   after_seq = pending->back();
   std::lock_guard<std::mutex> lock(mu_);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 
+#include "collector/log.h"
 #include "collector/sqlite_store.h"
 #include "common/snapshot.h"
 #include "tests/collector/judged_store.h"
@@ -224,6 +225,30 @@ TEST_F(EvaluatorTest, TheItemsKeptPerRuleAreBounded) {
   EXPECT_EQ(uid0.items.size(), kMaxStoredItems);
   EXPECT_NE(uid0.message.find("1500 items, the first 1000 kept"), std::string::npos)
       << uid0.message;
+}
+
+// `info evaluated` is logged once the judgement is stored: an operator (or a test) that sees
+// the line and runs `tidemarkctl findings` sees the judgement (before, the line came first and
+// findings could still show nothing: CollectorServerTest.JudgesWhatItStores... failed once so).
+TEST_F(EvaluatorTest, LogsAJudgementOnceItIsStored) {
+  int64_t seq = Put("web01", "s1", json::array({User("toor", 0, 2)}), 100);
+  std::atomic<int> lines{0};
+  std::atomic<int> stored_at_line{0};
+  Log::SetSink([&](const std::string& line) {
+    if (line.rfind("info evaluated ", 0) != 0) return;
+    ++lines;
+    // The log line is written on the evaluator's thread; the test's thread is waiting in
+    // WaitIdle and leaves its connection to this one.
+    auto r = store_->EvaluationOf(seq, std::nullopt);
+    if (r.ok() && r->has_value()) ++stored_at_line;
+  });
+  auto e = Start(kPolicies);
+  ASSERT_NE(e, nullptr);
+  bool idle = e->WaitIdle(20s);
+  Log::SetSink(nullptr);
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(lines.load(), 1);
+  EXPECT_EQ(stored_at_line.load(), 1);
 }
 
 // The FactDb serves the state it loaded in place (fact_db.h); the evaluator lets go of it once
