@@ -227,9 +227,8 @@ SqlValue ToSql(const CellValue& cell, Composite&& composite) {
       break;
   }
   const json& v = cell.json();
-  if (v.is_null()) {
-    // null
-  } else if (v.is_boolean()) {
+  if (v.is_null()) return out;
+  if (v.is_boolean()) {
     integer(v.get<bool>() ? 1 : 0);
   } else if (v.is_number_integer() &&
              !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT64_MAX})) {
