@@ -210,13 +210,9 @@ StatusOr<MigrationException> ReadException(const YAML::Node& node, const std::st
 
 StatusOr<Register> LoadRegisterText(std::string_view yaml, const std::string& file,
                                     const PolicySet* rules) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return Status{StatusCode::kInvalidArgument,
-                  file + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg};
-  }
+  StatusOr<YAML::Node> parsed = ParseYaml(std::string(yaml), file);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node& root = *parsed;
   Where where(file, root);
   if (Status s = CheckKeys(root, where, "the register", {"phases", "exceptions"}, {"exceptions"});
       !s.ok()) {

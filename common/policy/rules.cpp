@@ -251,13 +251,9 @@ Status LoadBaseline(const YAML::Node& node, const std::string& file, PolicySet& 
 }
 
 Status LoadInto(std::string_view text, const std::string& file, const FactDb& db, PolicySet& set) {
-  YAML::Node doc;
-  try {
-    doc = YAML::Load(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return {StatusCode::kInvalidArgument,
-            file + ":" + std::to_string(e.mark.line + 1) + ": YAML error: " + e.msg};
-  }
+  StatusOr<YAML::Node> parsed = ParseYaml(std::string(text), file);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node& doc = *parsed;
   if (!doc || doc.IsNull()) return Status::Ok();  // an empty file
   Where where(file, doc);
   if (Status s = CheckKeys(doc, where, "a policy file", {"rules", "baselines"}, {}); !s.ok()) {

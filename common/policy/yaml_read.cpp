@@ -1,6 +1,34 @@
 #include "common/policy/yaml_read.h"
 
+#include <yaml-cpp/depthguard.h>
+
+#include <algorithm>
+
 namespace tidemark::policy {
+
+StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& file) {
+  auto error = [&](const YAML::Mark& mark, const std::string& why) {
+    // A node without a place (an empty document) is at the end of the file.
+    size_t line = mark.line >= 0 ? static_cast<size_t>(mark.line) + 1
+                                 : static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+    return Status{StatusCode::kInvalidArgument,
+                  file + ":" + std::to_string(line) + ": YAML error: " + why};
+  };
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(text);
+  } catch (const YAML::DeepRecursion& e) {
+    return error(e.mark, "nested deeper than " + std::to_string(e.depth()) + " levels");
+  } catch (const YAML::Exception& e) {
+    return error(e.mark, e.msg);
+  }
+  if (documents.size() > 1) {
+    return error(documents[1].Mark(),
+                 "a second document begins here; a file holds one document (join the two, or "
+                 "make a second file)");
+  }
+  return documents.empty() ? YAML::Node() : documents.front();
+}
 
 Status CheckKeys(const YAML::Node& map, const Where& where, const std::string& what,
                  const std::set<std::string>& allowed, const std::set<std::string>& required) {

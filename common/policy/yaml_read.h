@@ -32,6 +32,13 @@ class Where {
   std::string entry_;
 };
 
+// Parses `text`, the whole of `file`, as one YAML document; the error ("FILE:LINE: YAML error:
+// ...", kInvalidArgument) says why not. A second document (after `---`) is refused, never ignored:
+// rules or exceptions in it would silently not apply. Nesting deeper than yaml-cpp's limit (500
+// levels in Debian 12's 0.7.0) is named as such (yaml-cpp itself says "bad file"). An empty file
+// is a null node.
+StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& file);
+
 // Checks that `map` is a mapping with only `allowed` keys, none twice, and every `required`.
 Status CheckKeys(const YAML::Node& map, const Where& where, const std::string& what,
                  const std::set<std::string>& allowed, const std::set<std::string>& required);

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "common/time.h"
@@ -153,7 +154,13 @@ TEST_F(RegisterTest, EveryRefusalNamesFileLineAndEntry) {
        "reg.yaml:25: exception MIG-2042: 'hosts' needs at least one glob"},
       {Replace(ex, "exceptions:\n", "exception:\n"),
        "reg.yaml:4: the register: unknown key 'exception'"},
-      {"exceptions: [\n", "reg.yaml:2: not YAML"},
+      {"exceptions: [\n", "reg.yaml:2: YAML error"},
+      // A second document would be ignored by a plain load: its exceptions would not exist.
+      {ex + "---\nexceptions: []\n",
+       "reg.yaml:" + std::to_string(std::count(ex.begin(), ex.end(), '\n') + 2) +
+           ": YAML error: a second document begins here"},
+      {"exceptions: " + std::string(3000, '[') + std::string(3000, ']') + "\n",
+       "reg.yaml:1: YAML error: nested deeper than "},  // yaml-cpp's limit (500 in 0.7.0)
   };
   for (const Case& c : cases) {
     std::string error = Refusal(c.yaml);

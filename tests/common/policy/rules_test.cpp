@@ -203,6 +203,12 @@ TEST(RulesTest, BadPolicyFilesNameFileLineAndRule) {
   const std::string head = "rules:\n  - id: r1\n    title: t\n    severity: high\n";
   for (const Case& c : std::vector<Case>{
            {"rules: [\n", "p.yaml:2: YAML error"},
+           // A second document would be ignored by a plain load: its rules would not apply.
+           {head + "    query: SELECT id FROM users\n---\n" + head +
+                "    query: SELECT id FROM users\n",
+            "p.yaml:7: YAML error: a second document begins here"},
+           {"rules: " + std::string(3000, '[') + std::string(3000, ']') + "\n",
+            "p.yaml:1: YAML error: nested deeper than "},  // yaml-cpp's limit (500 in 0.7.0)
            {"rule: []\n", "p.yaml:1: a policy file: unknown key 'rule'"},
            {head + "    query: SELECT id FROM users\n    severty: low\n",
             "p.yaml:6: a rule: unknown key 'severty'"},
