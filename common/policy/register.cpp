@@ -2,11 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
 #include <set>
 
 #include "common/policy/tables.h"
 #include "common/policy/yaml_read.h"
+#include "common/read_file.h"
 #include "common/time.h"
 
 namespace tidemark::policy {
@@ -249,15 +249,9 @@ StatusOr<Register> LoadRegisterText(std::string_view yaml, const std::string& fi
 }
 
 StatusOr<Register> LoadRegister(const std::string& path, const PolicySet* rules) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status{StatusCode::kNotFound, path + ": cannot open"};
-  std::string text(kMaxRegisterBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxRegisterBytes) {
-    return Status{StatusCode::kTooLarge, path + ": larger than 4 MiB"};
-  }
-  return LoadRegisterText(text, path, rules);
+  StatusOr<std::string> text = ReadRegularFile(path, kMaxRegisterBytes);  // never a FIFO's wait
+  if (!text.ok()) return text.status();
+  return LoadRegisterText(*text, path, rules);
 }
 
 }  // namespace tidemark::policy

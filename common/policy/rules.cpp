@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
 #include "common/policy/fact_db.h"
 #include "common/policy/yaml_read.h"
+#include "common/read_file.h"
 #include "common/sha256.h"
 #include "common/snapshot.h"
 
@@ -426,15 +426,10 @@ StatusOr<PolicySet> LoadPolicies(const std::string& path) {
   if (!db.ok()) return db.status();
   PolicySet set;
   for (const std::string& file : files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Status{StatusCode::kNotFound, file + ": cannot open"};
-    std::string text(kMaxPolicyFileBytes + 1, '\0');
-    in.read(text.data(), static_cast<std::streamsize>(text.size()));
-    text.resize(static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxPolicyFileBytes) {
-      return Status{StatusCode::kTooLarge, file + ": larger than 4 MiB"};
-    }
-    if (Status s = LoadInto(text, file, **db, set); !s.ok()) return s;
+    // Only a regular file: a FIFO in its place would stall the collector's reload.
+    StatusOr<std::string> text = ReadRegularFile(file, kMaxPolicyFileBytes);
+    if (!text.ok()) return text.status();
+    if (Status s = LoadInto(*text, file, **db, set); !s.ok()) return s;
   }
   if (Status s = Finish(set); !s.ok()) return s;
   return set;
