@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "agent/collect.h"
 #include "agent/parsers/sshd_config.h"
@@ -18,6 +16,7 @@
 #include "agent/uplink_usage.h"
 #include "common/atomic_file.h"
 #include "common/identity.h"
+#include "common/read_file.h"
 #include "common/text.h"
 
 namespace tidemark::agent {
@@ -422,17 +421,17 @@ int RunSummary(const std::vector<std::string>& args, std::ostream& out, std::ost
     err << "tidemark-agent summary: expected exactly one snapshot file\n";
     return kExitUsage;
   }
-  std::ifstream in(args[1], std::ios::binary);
-  if (!in) {
-    err << "tidemark-agent summary: cannot open " << args[1] << "\n";
+  // Bounded, and only a regular file: /dev/zero or a FIFO ends in a clear error.
+  StatusOr<std::string> text = ReadRegularFile(args[1], kMaxSnapshotFileBytes);
+  if (!text.ok()) {
+    err << "tidemark-agent summary: " << EscapeControlBounded(text.status().message(), 4096)
+        << "\n";
     return kExitFailure;
   }
-  std::stringstream buf;
-  buf << in.rdbuf();
   // Decoding is an edge: whatever the file holds, a clear error, never an abort.
   StatusOr<Snapshot> snapshot = Status(StatusCode::kInternal, "not decoded");
   try {
-    snapshot = DecodeSnapshot(buf.str());
+    snapshot = DecodeSnapshot(*text);
   } catch (const std::exception& e) {
     snapshot = Status(StatusCode::kInvalidArgument,
                       std::string("not a valid snapshot: ") + EscapeControlBounded(e.what(), 512));

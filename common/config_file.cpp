@@ -2,11 +2,11 @@
 #include "common/config_file.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
 #include <optional>
+
+#include "common/read_file.h"
 
 namespace tidemark {
 namespace {
@@ -58,19 +58,10 @@ StatusOr<ConfigMap> ParseConfigText(std::string_view text, const std::string& pa
 }
 
 StatusOr<ConfigMap> ReadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
-                  path + ": cannot open: " + std::strerror(errno));
-  }
-  std::string text;
-  char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<size_t>(in.gcount()));
-    if (text.size() > (1u << 20)) return Status(StatusCode::kTooLarge, path + ": over 1 MiB");
-  }
-  if (in.bad()) return Status(StatusCode::kIoError, path + ": read error");
-  return ParseConfigText(text, path);
+  // Only a regular file of at most 1 MiB: a FIFO in its place would stall the daemon's start.
+  StatusOr<std::string> text = ReadRegularFile(path, 1u << 20);
+  if (!text.ok()) return text.status();
+  return ParseConfigText(*text, path);
 }
 
 Status ApplyFlags(const std::vector<std::string>& args, const std::vector<std::string>& known_keys,

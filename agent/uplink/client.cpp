@@ -15,9 +15,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
+#include "common/read_file.h"
 #include "common/transport/pki.h"
 
 namespace tidemark::agent::uplink {
@@ -63,13 +62,11 @@ bool IsRefusalAlert(unsigned long err) {
   }
 }
 
+// A certificate, key or CRL: a regular file of at most 1 MiB (never a FIFO's wait or /dev/zero's
+// memory).
 StatusOr<std::string> ReadSmallFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Config("cannot read " + path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
-  if (text.size() > (1u << 20)) return Config(path + ": larger than 1 MiB");
+  StatusOr<std::string> text = ReadRegularFile(path, 1u << 20);
+  if (!text.ok()) return Config("cannot read " + text.status().message());
   return text;
 }
 

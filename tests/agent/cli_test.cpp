@@ -125,6 +125,21 @@ TEST(AgentCliTest, SummaryOfBrokenFileFails) {
   EXPECT_NE(r.err.find("unsupported snapshot schema"), std::string::npos);
 }
 
+// Only a regular file is read: a FIFO would wait for a writer, /dev/zero fill the memory.
+TEST(AgentCliTest, SummaryReadsOnlyARegularFile) {
+  testing::TempRoot dir;
+  std::string fifo = dir.Host("fifo.json");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero")}) {
+    auto r = Agent({"summary", path});
+    EXPECT_EQ(r.code, kExitFailure) << path;
+    EXPECT_NE(r.err.find(path + ": not a regular file"), std::string::npos) << r.err;
+  }
+  auto missing = Agent({"summary", dir.Host("none.json")});
+  EXPECT_EQ(missing.code, kExitFailure);
+  EXPECT_NE(missing.err.find("none.json: no such file"), std::string::npos) << missing.err;
+}
+
 // A snapshot whose host.hostname is a number (issue 9, defect 1): a clear error, never an abort.
 TEST(AgentCliTest, SummaryOfASnapshotWithANumericHostnameFailsCleanly) {
   Snapshot s;

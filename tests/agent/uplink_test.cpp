@@ -489,6 +489,14 @@ TEST_F(UplinkTest, ReadableKeyOrBadIdentityIsAConfigurationError) {
   EXPECT_FALSE(fs::exists(spool()));  // nothing collected
   CertFiles bad = pki_.Agent("bad host", "bad");
   EXPECT_EQ(Send(responder.address(), "", &bad).code, kExitUsage);
+  // A FIFO in the certificate's place: refused at once, not waited on.
+  ASSERT_EQ(::chmod(agent_.key.c_str(), 0600), 0);
+  CertFiles fifo = agent_;
+  fifo.cert = work_.Host("/agent.crt.fifo");
+  ASSERT_EQ(::mkfifo(fifo.cert.c_str(), 0600), 0);
+  auto r2 = Send(responder.address(), "", &fifo);
+  EXPECT_EQ(r2.code, kExitUsage) << r2.err;
+  EXPECT_NE(r2.err.find(fifo.cert + ": not a regular file"), std::string::npos) << r2.err;
   EXPECT_EQ(responder.connections(), 0);
 }
 

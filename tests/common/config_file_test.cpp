@@ -2,6 +2,9 @@
 #include "common/config_file.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "tests/support/temp_root.h"
 
 namespace tidemark {
 namespace {
@@ -26,6 +29,26 @@ TEST(ConfigFileTest, ParsesKeysValuesCommentsAndNamesBadLines) {
   EXPECT_NE(nul.status().message().find("f:1: NUL byte"), std::string::npos)
       << nul.status().message();
   EXPECT_EQ(ReadConfigFile("/nonexistent/tidemark.conf").status().code(), StatusCode::kNotFound);
+}
+
+// A daemon's configuration is a regular file: a FIFO in its place is refused at once instead of
+// stalling the start, and /dev/zero instead of filling the memory.
+TEST(ConfigFileTest, ReadsOnlyARegularFile) {
+  testing::TempRoot dir;
+  std::string fifo = dir.Host("agent.conf");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {fifo, std::string("/dev/zero")}) {
+    auto c = ReadConfigFile(path);
+    EXPECT_EQ(c.status().code(), StatusCode::kWrongType) << path;
+    EXPECT_NE(c.status().message().find(path + ": not a regular file"), std::string::npos)
+        << c.status().message();
+  }
+  dir.Write("big.conf", std::string((1u << 20) + 1, '#'));
+  EXPECT_EQ(ReadConfigFile(dir.Host("big.conf")).status().code(), StatusCode::kTooLarge);
+  dir.Write("ok.conf", "db = /x\n");
+  auto ok = ReadConfigFile(dir.Host("ok.conf"));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->at("db").origin, dir.Host("ok.conf") + ":1");
 }
 
 TEST(ConfigFileTest, FlagsOverrideTheFileAndUnknownKeysAreNamed) {
