@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/read_file.h"
 #include "common/transport/openssl_ptr.h"
 #include "common/transport/pki.h"
 #include "common/transport/protocol.h"
@@ -26,11 +27,17 @@ std::string OpenSslError() {
   return buf;
 }
 
+// The CRL is read again on every SIGHUP: only a regular file, bounded, so that a FIFO in its
+// place cannot stall the reload (OpenSSL's BIO_new_file would wait for a writer).
+constexpr uint64_t kMaxCrlBytes = 64ull << 20;
+
 Status LoadCrl(X509_STORE* store, const std::string& path) {
-  openssl::BioPtr bio(BIO_new_file(path.c_str(), "r"));
+  StatusOr<std::string> text = ReadRegularFile(path, kMaxCrlBytes);
+  if (!text.ok()) return {text.status().code(), "crl " + text.status().message()};
+  openssl::BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
   if (bio == nullptr) {
     ERR_clear_error();
-    return {StatusCode::kNotFound, "crl " + path + ": cannot open"};
+    return {StatusCode::kInternal, "crl " + path + ": out of memory"};
   }
   int count = 0;
   for (;;) {

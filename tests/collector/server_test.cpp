@@ -570,6 +570,14 @@ TEST_F(CollectorServerTest, SighupReloadsTheCrl) {
   auto other = pki_.Agent("still-fine");
   EXPECT_NE(ConnectAgent(other), nullptr);
   EXPECT_TRUE(Refused(&agent));
+  // A FIFO in the CRL's place is refused at once: reading it would stall the reload.
+  ASSERT_EQ(::unlink(crl.c_str()), 0);
+  ASSERT_EQ(::mkfifo(crl.c_str(), 0600), 0);
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(proc_.WaitLog({"error reload_failed", "not a regular file"})) << proc_.Log();
+  auto third = pki_.Agent("after-the-fifo");
+  EXPECT_NE(ConnectAgent(third), nullptr);
+  EXPECT_TRUE(Refused(&agent));
 }
 
 TEST_F(CollectorServerTest, SpoolCountersFromHelloAreLogged) {
