@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +76,11 @@ TEST(CtlDeployTest, BadArgumentsAreRefusedBeforeAnythingIsDone) {
   CtlRun tar = Ctl(DeployArgs(t, t + "/agent.tar"));
   EXPECT_EQ(tar.code, 2);
   EXPECT_NE(tar.err.find("agent.tar: not a .deb file"), std::string::npos) << tar.err;
+  // A FIFO named .deb: refused before any host, not waited on at the first upload.
+  ASSERT_EQ(mkfifo((t + "/fifo.deb").c_str(), 0600), 0);
+  CtlRun fifo = Ctl(DeployArgs(t, t + "/fifo.deb"));
+  EXPECT_EQ(fifo.code, 2);
+  EXPECT_NE(fifo.err.find("fifo.deb: not a regular file"), std::string::npos) << fifo.err;
   EXPECT_NE(access((t + "/pki/agents/web1.crt").c_str(), F_OK), 0) << "nothing issued";
 }
 

@@ -211,6 +211,13 @@ TEST(CtlPullTest, AFailedCollectionIsReportedAndCleanedUp) {
   EXPECT_EQ(lied.code, 1);
   EXPECT_NE(lied.err.find("the snapshot is not valid"), std::string::npos) << lied.err;
   EXPECT_EQ(host->Files(), files_before);
+  // A FIFO as the agent: refused at its upload, not waited on; nothing is left on the host.
+  std::string fifo = tmp.path() + "/fifo-agent";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0700), 0);
+  CtlRun stalled = Ctl(With(PullArgs(*host, "root", db), {"--agent", fifo}));
+  EXPECT_EQ(stalled.code, 1);
+  EXPECT_NE(stalled.err.find("fifo-agent: not a regular file"), std::string::npos) << stalled.err;
+  EXPECT_EQ(host->Files(), files_before);
   EXPECT_NE(access(db.c_str(), F_OK), 0) << "nothing stored";
 }
 

@@ -6,6 +6,7 @@
 // remove the upload, and wait until the collector's store has the host. Hosts run in parallel;
 // one host's failure never stops the others; Ctrl-C stops cleanly and names the hosts left
 // half-done.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -419,6 +420,11 @@ int CmdDeploy(const DeployArgs& a, CtlContext& ctx) {
   for (const std::string& p : a.packages) {
     if (p.size() < 4 || p.substr(p.size() - 4) != ".deb") {
       return Usage(ctx.err, "--package " + p + ": not a .deb file", "deploy");
+    }
+    // Uploaded to every host: a FIFO would stall the first upload, a device never end.
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+      return Usage(ctx.err, "--package " + p + ": not a regular file", "deploy");
     }
   }
   // The agents' own parser: a --collector they would refuse is refused here, before any host.

@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 
@@ -447,6 +449,14 @@ Status SshConnection::WriteNew(const std::string& path, int mode, const std::str
   if (Status s = OpenSftp(); !s.ok()) return s;
   std::ifstream in;
   if (local) {
+    // Only a regular file: opening a FIFO would wait for a writer, a device never end.
+    struct stat st {};
+    if (::stat(local->c_str(), &st) != 0) {
+      return Status(StatusCode::kNotFound, *local + ": " + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return Status(StatusCode::kWrongType, *local + ": not a regular file");
+    }
     in.open(*local, std::ios::binary);
     if (!in) return Status(StatusCode::kNotFound, *local + ": cannot open");
   }
