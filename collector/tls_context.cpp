@@ -29,10 +29,8 @@ std::string OpenSslError() {
 
 // The CRL is read again on every SIGHUP: only a regular file, bounded, so that a FIFO in its
 // place cannot stall the reload (OpenSSL's BIO_new_file would wait for a writer).
-constexpr uint64_t kMaxCrlBytes = 64ull << 20;
-
 Status LoadCrl(X509_STORE* store, const std::string& path) {
-  StatusOr<std::string> text = ReadRegularFile(path, kMaxCrlBytes);
+  StatusOr<std::string> text = ReadRegularFile(path, kMaxPemFileBytes);
   if (!text.ok()) return {text.status().code(), "crl " + text.status().message()};
   openssl::BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
   if (bio == nullptr) {
@@ -144,6 +142,14 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
   namespace ssl = boost::asio::ssl;
   Status key_ok = pki::CheckPrivateKeyFile(config.key);
   if (!key_ok.ok()) return Status(key_ok.code(), "key: " + key_ok.message());
+  // OpenSSL opens the certificate and the CA by name, at the start and at every SIGHUP: a FIFO
+  // in their place would stall it (the key is a regular file: checked above).
+  for (const auto& [what, path] :
+       {std::pair<std::string, std::string>{"cert", config.cert}, {"ca", config.ca}}) {
+    if (Status s = CheckRegularFile(path, kMaxPemFileBytes); !s.ok()) {
+      return Status(s.code(), what + " " + s.message());
+    }
+  }
   auto ctx = std::make_shared<ssl::context>(config.tls12 ? ssl::context::tls_server
                                                          : ssl::context::tlsv13_server);
   SSL_CTX* native = ctx->native_handle();

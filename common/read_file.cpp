@@ -12,7 +12,10 @@
 
 namespace tidemark {
 
-StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) {
+namespace {
+
+// Opens `path` for reading when it is a regular file of at most `max_bytes`; `*size` its size.
+StatusOr<UniqueFd> OpenRegularFile(const std::string& path, uint64_t max_bytes, uint64_t* size) {
   // O_NONBLOCK: opening a FIFO never waits for a writer (it is refused below).
   int fd = ::open(path.c_str(), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
@@ -35,8 +38,25 @@ StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_byte
                                              " bytes, more than the " + std::to_string(max_bytes) +
                                              " this command reads");
   }
+  *size = static_cast<uint64_t>(st.st_size);
+  return closer;
+}
+
+}  // namespace
+
+Status CheckRegularFile(const std::string& path, uint64_t max_bytes) {
+  uint64_t size = 0;
+  StatusOr<UniqueFd> fd = OpenRegularFile(path, max_bytes, &size);
+  return fd.ok() ? Status::Ok() : fd.status();
+}
+
+StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes) {
+  uint64_t size = 0;
+  StatusOr<UniqueFd> opened = OpenRegularFile(path, max_bytes, &size);
+  if (!opened.ok()) return opened.status();
+  int fd = opened->get();
   std::string out;
-  out.reserve(static_cast<size_t>(st.st_size));
+  out.reserve(static_cast<size_t>(size));
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof(buf));

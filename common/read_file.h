@@ -18,4 +18,11 @@ inline constexpr uint64_t kMaxSnapshotFileBytes = 512ull << 20;
 // kIoError, each naming the path.
 StatusOr<std::string> ReadRegularFile(const std::string& path, uint64_t max_bytes);
 
+// The same checks without reading (for a file another library then opens by name, e.g. OpenSSL's
+// certificate files, whose fopen would wait on a FIFO): OK, or the error ReadRegularFile gives.
+Status CheckRegularFile(const std::string& path, uint64_t max_bytes);
+
+// The most a certificate, CA bundle or CRL file is allowed to hold.
+inline constexpr uint64_t kMaxPemFileBytes = 64ull << 20;
+
 }  // namespace tidemark

@@ -149,7 +149,11 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
   SSL_CTX* ctx = id->ctx_.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  // Only the configured CA: the system's trust store has no say over the collector.
+  // Only the configured CA: the system's trust store has no say over the collector. A regular
+  // file (OpenSSL opens it by name: a FIFO would stall the agent).
+  if (Status s = CheckRegularFile(files.ca_file, kMaxPemFileBytes); !s.ok()) {
+    return Config("cannot load the CA certificate " + s.message());
+  }
   if (SSL_CTX_load_verify_locations(ctx, files.ca_file.c_str(), nullptr) != 1) {
     return Config("cannot load the CA certificate " + files.ca_file + ": " + SslErrors());
   }

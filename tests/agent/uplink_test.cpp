@@ -497,6 +497,12 @@ TEST_F(UplinkTest, ReadableKeyOrBadIdentityIsAConfigurationError) {
   auto r2 = Send(responder.address(), "", &fifo);
   EXPECT_EQ(r2.code, kExitUsage) << r2.err;
   EXPECT_NE(r2.err.find(fifo.cert + ": not a regular file"), std::string::npos) << r2.err;
+  // And in the CA's place.
+  std::string ca_fifo = work_.Host("/ca.crt.fifo");
+  ASSERT_EQ(::mkfifo(ca_fifo.c_str(), 0600), 0);
+  auto r3 = Send(responder.address(), "--ca " + ca_fifo);
+  EXPECT_EQ(r3.code, kExitUsage) << r3.err;
+  EXPECT_NE(r3.err.find(ca_fifo + ": not a regular file"), std::string::npos) << r3.err;
   EXPECT_EQ(responder.connections(), 0);
 }
 

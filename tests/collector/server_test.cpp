@@ -535,6 +535,23 @@ TEST_F(CollectorServerTest, RefusesAKeyReadableByOthers) {
   EXPECT_NE(proc_.Log().find("644"), std::string::npos) << proc_.Log();
 }
 
+// OpenSSL opens the certificate and the CA by name: a FIFO in their place ends the start with a
+// clear error instead of stalling it.
+TEST_F(CollectorServerTest, RefusesAFifoAsItsCertificateOrCa) {
+  for (const std::string flag : {"--cert", "--ca"}) {
+    std::string fifo = dir_.Host("/fifo" + flag);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    auto args = BaseArgs();
+    for (size_t i = 0; i + 1 < args.size(); ++i) {
+      if (args[i] == flag) args[i + 1] = fifo;
+    }
+    EXPECT_FALSE(proc_.Start(args)) << flag;
+    EXPECT_EQ(proc_.exit_code(), 1) << flag;
+    EXPECT_TRUE(proc_.HasLogLine({"error startup_failed", "fifo" + flag + ": not a regular file"}))
+        << proc_.Log();
+  }
+}
+
 TEST_F(CollectorServerTest, SigtermStopsCleanly) {
   StartCollector();
   auto agent = pki_.Agent("term1");
