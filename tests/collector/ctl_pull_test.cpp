@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -218,6 +219,18 @@ TEST(CtlPullTest, AFailedCollectionIsReportedAndCleanedUp) {
   EXPECT_EQ(stalled.code, 1);
   EXPECT_NE(stalled.err.find("fifo-agent: not a regular file"), std::string::npos) << stalled.err;
   EXPECT_EQ(host->Files(), files_before);
+  // So are a FIFO as the identity and as the known hosts, which libssh opens by name.
+  std::vector<std::string> args = PullArgs(*host, "root", db);
+  for (const std::string flag : {"--identity", "--known-hosts"}) {
+    std::vector<std::string> with = args;
+    std::string path = tmp.path() + "/fifo" + flag;
+    ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
+    *(std::find(with.begin(), with.end(), flag) + 1) = path;
+    CtlRun run = Ctl(With(with, {"--agent", TIDEMARK_AGENT_BIN}));
+    EXPECT_EQ(run.code, 1) << flag;
+    EXPECT_NE(run.err.find(flag + " " + path + ": not a regular file"), std::string::npos)
+        << run.err;
+  }
   EXPECT_NE(access(db.c_str(), F_OK), 0) << "nothing stored";
 }
 

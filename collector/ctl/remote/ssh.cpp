@@ -193,6 +193,13 @@ Status SshConnection::Connect(std::string* note) {
     return SshError(StatusCode::kInvalidArgument, "invalid connection options");
   }
   if (!options_.known_hosts.empty()) {
+    // libssh reads it by name: a FIFO would stall the connection (a missing file is empty).
+    struct stat st {};
+    if (::stat(options_.known_hosts.c_str(), &st) == 0 && !S_ISREG(st.st_mode) &&
+        options_.known_hosts != "/dev/null") {
+      return Status(StatusCode::kWrongType,
+                    "--known-hosts " + options_.known_hosts + ": not a regular file");
+    }
     // Only the named file counts: the system-wide list is not consulted.
     if (ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, options_.known_hosts.c_str()) != SSH_OK ||
         ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") != SSH_OK) {
@@ -274,6 +281,10 @@ Status SshConnection::Authenticate() {
     struct stat st {};
     if (stat(options_.identity.c_str(), &st) != 0) {
       return Status(StatusCode::kNotFound, "--identity " + options_.identity + ": not found");
+    }
+    if (!S_ISREG(st.st_mode)) {  // libssh opens it by name: a FIFO would stall
+      return Status(StatusCode::kWrongType,
+                    "--identity " + options_.identity + ": not a regular file");
     }
     if ((st.st_mode & 077) != 0) {
       return Status(StatusCode::kPermissionDenied,
