@@ -226,10 +226,10 @@ TEST(CtlPullTest, AFailedCollectionIsReportedAndCleanedUp) {
     std::string path = tmp.path() + "/fifo" + flag;
     ASSERT_EQ(mkfifo(path.c_str(), 0600), 0);
     *(std::find(with.begin(), with.end(), flag) + 1) = path;
-    CtlRun run = Ctl(With(with, {"--agent", TIDEMARK_AGENT_BIN}));
-    EXPECT_EQ(run.code, 1) << flag;
-    EXPECT_NE(run.err.find(flag + " " + path + ": not a regular file"), std::string::npos)
-        << run.err;
+    CtlRun refused = Ctl(With(with, {"--agent", TIDEMARK_AGENT_BIN}));
+    EXPECT_EQ(refused.code, 1) << flag;
+    EXPECT_NE(refused.err.find(flag + " " + path + ": not a regular file"), std::string::npos)
+        << refused.err;
   }
   EXPECT_NE(access(db.c_str(), F_OK), 0) << "nothing stored";
 }
