@@ -62,8 +62,8 @@ bool IsRefusalAlert(unsigned long err) {
   }
 }
 
-// A certificate, key or CRL: a regular file of at most 1 MiB (never a FIFO's wait or /dev/zero's
-// memory).
+// The agent's certificate or key: a regular file of at most 1 MiB (never a FIFO's wait or
+// /dev/zero's memory).
 StatusOr<std::string> ReadSmallFile(const std::string& path) {
   StatusOr<std::string> text = ReadRegularFile(path, 1u << 20);
   if (!text.ok()) return Config("cannot read " + text.status().message());

@@ -2,17 +2,12 @@
 
 #include <yaml-cpp/depthguard.h>
 
-#include <algorithm>
-
 namespace tidemark::policy {
 
 StatusOr<YAML::Node> ParseYaml(const std::string& text, const std::string& file) {
   auto error = [&](const YAML::Mark& mark, const std::string& why) {
-    // A node without a place (an empty document) is at the end of the file.
-    size_t line = mark.line >= 0 ? static_cast<size_t>(mark.line) + 1
-                                 : static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
     return Status{StatusCode::kInvalidArgument,
-                  file + ":" + std::to_string(line) + ": YAML error: " + why};
+                  file + ":" + std::to_string(mark.line + 1) + ": YAML error: " + why};
   };
   std::vector<YAML::Node> documents;
   try {

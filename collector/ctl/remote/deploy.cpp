@@ -6,12 +6,12 @@
 // remove the upload, and wait until the collector's store has the host. Hosts run in parallel;
 // one host's failure never stops the others; Ctrl-C stops cleanly and names the hosts left
 // half-done.
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -422,9 +422,8 @@ int CmdDeploy(const DeployArgs& a, CtlContext& ctx) {
       return Usage(ctx.err, "--package " + p + ": not a .deb file", "deploy");
     }
     // Uploaded to every host: a FIFO would stall the first upload, a device never end.
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      return Usage(ctx.err, "--package " + p + ": not a regular file", "deploy");
+    if (Status s = CheckRegularFile(p, std::numeric_limits<uint64_t>::max()); !s.ok()) {
+      return Usage(ctx.err, "--package " + s.message(), "deploy");
     }
   }
   // The agents' own parser: a --collector they would refuse is refused here, before any host.

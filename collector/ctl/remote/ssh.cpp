@@ -7,10 +7,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 
 #include "common/read_file.h"
@@ -194,11 +193,11 @@ Status SshConnection::Connect(std::string* note) {
   }
   if (!options_.known_hosts.empty()) {
     // libssh reads it by name: a FIFO would stall the connection (a missing file is empty).
-    struct stat st {};
-    if (::stat(options_.known_hosts.c_str(), &st) == 0 && !S_ISREG(st.st_mode) &&
-        options_.known_hosts != "/dev/null") {
-      return Status(StatusCode::kWrongType,
-                    "--known-hosts " + options_.known_hosts + ": not a regular file");
+    if (options_.known_hosts != "/dev/null") {
+      Status checked = CheckRegularFile(options_.known_hosts, std::numeric_limits<uint64_t>::max());
+      if (!checked.ok() && checked.code() != StatusCode::kNotFound) {
+        return Status(checked.code(), "--known-hosts " + checked.message());
+      }
     }
     // Only the named file counts: the system-wide list is not consulted.
     if (ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, options_.known_hosts.c_str()) != SSH_OK ||
@@ -461,12 +460,8 @@ Status SshConnection::WriteNew(const std::string& path, int mode, const std::str
   std::ifstream in;
   if (local) {
     // Only a regular file: opening a FIFO would wait for a writer, a device never end.
-    struct stat st {};
-    if (::stat(local->c_str(), &st) != 0) {
-      return Status(StatusCode::kNotFound, *local + ": " + std::strerror(errno));
-    }
-    if (!S_ISREG(st.st_mode)) {
-      return Status(StatusCode::kWrongType, *local + ": not a regular file");
+    if (Status s = CheckRegularFile(*local, std::numeric_limits<uint64_t>::max()); !s.ok()) {
+      return s;
     }
     in.open(*local, std::ios::binary);
     if (!in) return Status(StatusCode::kNotFound, *local + ": cannot open");

@@ -209,6 +209,9 @@ TEST(RulesTest, BadPolicyFilesNameFileLineAndRule) {
            {head + "    query: SELECT id FROM users\n---\n" + head +
                 "    query: SELECT id FROM users\n",
             "p.yaml:7: YAML error: a second document begins here"},
+           // An empty second document too (named where the file ends).
+           {head + "    query: SELECT id FROM users\n---\n",
+            "p.yaml:7: YAML error: a second document begins here"},
            {"rules: " + std::string(3000, '[') + std::string(3000, ']') + "\n",
             "p.yaml:1: YAML error: nested deeper than "},  // yaml-cpp's limit (500 in 0.7.0)
            {"rule: []\n", "p.yaml:1: a policy file: unknown key 'rule'"},
