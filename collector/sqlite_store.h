@@ -34,6 +34,13 @@ class SqliteStore : public SnapshotStore {
   static StatusOr<std::unique_ptr<SqliteStore>> Open(const std::string& path) {
     return Open(path, Options{});
   }
+  // Opens the store at `path` only when it exists (the commands that read it): never creates an
+  // empty store by mistake.
+  static StatusOr<std::unique_ptr<SqliteStore>> OpenExisting(const std::string& path) {
+    Options options;
+    options.create = false;
+    return Open(path, options);
+  }
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;

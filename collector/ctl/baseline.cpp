@@ -89,9 +89,7 @@ std::string MarkdownCell(const json& v) {
 }
 
 int RunApprove(const BaselineOptions& o, CtlContext& ctx) {
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   BaselineApproval a;
   a.host = o.host;
@@ -133,9 +131,7 @@ int RunApprove(const BaselineOptions& o, CtlContext& ctx) {
 }
 
 int RunShow(const BaselineOptions& o, CtlContext& ctx) {
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto approval = (*store)->ApprovedBaseline(o.host, o.at);
   if (!approval.ok()) return Fail(ctx.err, approval.status());

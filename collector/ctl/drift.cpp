@@ -248,9 +248,7 @@ int RunDrift(const DriftOptions& o, CtlContext& ctx) {
   if (!o.baseline && !o.register_file.empty()) {
     return Usage(ctx.err, "--register goes with --baseline", "drift");
   }
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto history = (*store)->History(o.host);
   if (!history.ok()) return Fail(ctx.err, history.status());

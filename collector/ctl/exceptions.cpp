@@ -73,9 +73,7 @@ int RunExceptions(const ExceptionsOptions& o, CtlContext& ctx) {
   scope.max_age = o.max_age;
   scope.host_globs = o.hosts;
   scope.expired_only = o.verify;
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   StoredFacts facts(**store, ctx.db);
   auto judged = JudgeRegister(**store, facts, *l, scope);

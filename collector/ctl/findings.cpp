@@ -235,9 +235,7 @@ std::vector<policy::RuleResult> SelectShown(std::vector<HostFindings>& all,
 }
 
 int RunFindings(const FindingsOptions& o, CtlContext& ctx) {
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto judged = LoadJudgedHosts(**store, o.hosts, o.at);
   if (!judged.ok()) return Fail(ctx.err, judged.status());

@@ -233,9 +233,7 @@ bool QueryHost(const QueryOptions& o, SqliteStore& store, StoredFacts& facts,
 
 // `query` over the store: every host's latest state (at --at).
 int QueryStore(const QueryOptions& o, Printer& printer, CtlContext& ctx) {
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   StoredFacts facts(**store, ctx.db);
   auto hosts = (*store)->ListHosts();

@@ -29,13 +29,6 @@ struct StoreArgs {
   int64_t days = 0;
 };
 
-// Opens the store to read it: never creates an empty store by mistake.
-StatusOr<std::unique_ptr<SqliteStore>> OpenExisting(const std::string& db) {
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  return SqliteStore::Open(db, open_options);
-}
-
 }  // namespace
 
 std::string InvokingUser() {
@@ -84,7 +77,7 @@ nlohmann::json OptionalJson(const std::optional<std::string>& v) {
 }
 
 int CmdHosts(const StoreArgs& a, CtlContext& ctx) {
-  auto store = OpenExisting(ctx.db);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto hosts = (*store)->ListHosts();
   if (!hosts.ok()) return Fail(ctx.err, hosts.status());
@@ -124,7 +117,7 @@ void PrintShowText(const StoredSnapshot& snap, std::ostream& out) {
 }
 
 int CmdShow(const StoreArgs& a, CtlContext& ctx) {
-  auto store = OpenExisting(ctx.db);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto snap = (*store)->Latest(a.host, a.at);
   if (!snap.ok()) return Fail(ctx.err, snap.status());
@@ -152,7 +145,7 @@ int CmdShow(const StoreArgs& a, CtlContext& ctx) {
 }
 
 int CmdHistory(const StoreArgs& a, CtlContext& ctx) {
-  auto store = OpenExisting(ctx.db);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto history = (*store)->History(a.host);
   if (!history.ok()) return Fail(ctx.err, history.status());
@@ -198,7 +191,7 @@ int CmdImport(const StoreArgs& a, CtlContext& ctx) {
 }
 
 int CmdThin(const StoreArgs& a, CtlContext& ctx) {
-  auto store = OpenExisting(ctx.db);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   auto n = (*store)->Thin(static_cast<int>(a.days), NowSeconds());
   if (!n.ok()) return Fail(ctx.err, n.status());
@@ -216,7 +209,7 @@ int CmdThin(const StoreArgs& a, CtlContext& ctx) {
 // SQLite's messages (or when the file cannot even be opened as a store), on standard output:
 // the answer, not an error of the command.
 int CmdCheck(CtlContext& ctx) {
-  auto store = OpenExisting(ctx.db);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) {
     ctx.out << ctx.db << ": corrupt or unreadable: " << store.status().message() << "\n";
     return 1;

@@ -129,9 +129,7 @@ void Keep(HostAccess h, std::vector<HostAccess>& out) {
 // The store: every matching host's latest state at --at.
 Status FromStore(const WhoOptions& o, const policy::Identity& id, CtlContext& ctx, size_t& checked,
                  std::vector<HostAccess>& out) {
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return store.status();
   StoredFacts facts(**store, ctx.db);
   auto hosts = (*store)->ListHosts();

@@ -91,9 +91,7 @@ int RunReport(const Options& o, CtlContext& ctx) {
                  "report");
   }
   if (o.html_hosts < 0) return Usage(ctx.err, "--html-hosts is 0 (all) or more", "report");
-  SqliteStore::Options open_options;
-  open_options.create = false;
-  auto store = SqliteStore::Open(ctx.db, open_options);
+  auto store = SqliteStore::OpenExisting(ctx.db);
   if (!store.ok()) return Fail(ctx.err, store.status());
   if (o.previous) return PrintPrevious(**store, previous_html, o, ctx);
   StatusOr<Report> r = report::Build(o, **store, ctx.db);
