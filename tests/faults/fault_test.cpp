@@ -2,11 +2,16 @@
 // real agents (`tidemark-agent send`, each with its own certificate, spool and fixture root)
 // stream to it, and kill -9 of the agent at random moments while it collects, spools and sends.
 //
-// After every collector kill: `PRAGMA integrity_check` is `ok` (sqlite3 CLI), every snapshot an
-// agent saw acknowledged is in the store exactly once, and every snapshot an agent collected is
-// in the store or still in its spool. After the last round the agents re-send their spools to a
-// restarted collector: every collected snapshot is then stored exactly once, the spools are
-// empty and every stored body decodes with a matching content hash.
+// The collector judges what it stores by the shipped baseline (policies/), as an installed one
+// does, so its evaluator and the facts file it writes are killed mid-work too.
+//
+// After every collector kill: `PRAGMA integrity_check` is `ok` (sqlite3 CLI) for the store and
+// for the facts file, every snapshot an agent saw acknowledged is in the store exactly once, and
+// every snapshot an agent collected is in the store or still in its spool. After the last round
+// the agents re-send their spools to a restarted collector: every collected snapshot is then
+// stored exactly once, the spools are empty and every stored body decodes with a matching
+// content hash; every stored state is judged, once, with all its results, and the facts file
+// holds each host's latest state.
 //
 // After every agent kill: every spool file is a complete, valid snapshot (header, document,
 // content hash); at the end everything is delivered, nothing is refused, and every stored body
@@ -434,12 +439,13 @@ class FaultTest : public ::testing::Test {
     }
   }
   std::vector<std::string> CollectorArgs(uint16_t port) const {
-    return {"--listen",  "127.0.0.1:" + std::to_string(port),
-            "--ca",      pki_.ca_file(),
-            "--cert",    pki_.server().cert,
-            "--key",     pki_.server().key,
-            "--db",      db_,
-            "--threads", "2"};
+    return {"--listen",   "127.0.0.1:" + std::to_string(port),
+            "--ca",       pki_.ca_file(),
+            "--cert",     pki_.server().cert,
+            "--key",      pki_.server().key,
+            "--db",       db_,
+            "--threads",  "2",
+            "--policies", std::string(TIDEMARK_FIXTURES_DIR) + "/../../policies"};
   }
   int Uniform(int lo, int hi) {
     std::lock_guard<std::mutex> lock(rng_mu_);
@@ -455,6 +461,9 @@ class FaultTest : public ::testing::Test {
   // agrees. Returns the stored rows.
   std::map<std::string, std::vector<std::string>> CheckStoredOnce(const std::string& when) {
     EXPECT_EQ(IntegrityCheck(db_), "ok") << when;
+    if (std::filesystem::exists(facts_)) {
+      EXPECT_EQ(IntegrityCheck(facts_), "ok") << when;
+    }
     std::string error;
     auto rows = StoredRows(db_, &error);
     EXPECT_EQ(error, "") << when;
@@ -468,6 +477,7 @@ class FaultTest : public ::testing::Test {
   TempRoot dir_;
   TestPki pki_;
   std::string db_ = dir_.Host("/collector.db");
+  std::string facts_ = db_ + "-facts";  // FactsPathFor
   std::vector<Agent> agents_;
   uint64_t seed_ = 0;
   std::mt19937_64 rng_;
@@ -572,12 +582,51 @@ TEST_F(FaultTest, CollectorKilledAtRandomMomentsLosesNothingAndStoresOnce) {
     EXPECT_EQ(SendOnce(a, port), 0)
         << a.Log().substr(a.Log().size() > 4000 ? a.Log().size() - 4000 : 0);
   }
+  // Every state stored before a kill and not yet judged is judged after the restart.
+  auto unjudged = [&] {
+    int code = 0;
+    std::string n = Sqlite(db_,
+                           "SELECT count(*) FROM snapshots s WHERE NOT EXISTS "
+                           "(SELECT 1 FROM evaluations e WHERE e.snapshot_seq = s.seq);",
+                           &code);
+    return code == 0 ? n : "sqlite3 failed: " + n;
+  };
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return unjudged() == "0\n";
+      },
+      120'000))
+      << "states never judged: " << unjudged() << collector.Log();
   collector.Signal(SIGTERM);
   EXPECT_EQ(collector.Wait(30), 0) << collector.Log();
   EXPECT_FALSE(collector.HasLogLine({"snapshot_refused"})) << collector.Log();
 
   auto rows = CheckStoredOnce("after the re-send");
   auto bodies = StoredBodies(db_);
+  // Each judgement whole: one result per rule of the baseline in every evaluation (the same
+  // number in all), none of them an error, and at most one evaluation of a state.
+  int sql_code = 0;
+  EXPECT_EQ(Sqlite(db_,
+                   "SELECT count(*) FROM evaluations e WHERE passed + failed + unknown + errors "
+                   "<> (SELECT count(*) FROM results r WHERE r.evaluation_seq = e.seq) OR "
+                   "errors > 0;",
+                   &sql_code),
+            "0\n");
+  EXPECT_EQ(
+      Sqlite(db_, "SELECT count(DISTINCT passed + failed + unknown + errors) FROM evaluations;",
+             &sql_code),
+      "1\n");
+  EXPECT_EQ(Sqlite(db_,
+                   "SELECT count(*) FROM (SELECT snapshot_seq FROM evaluations GROUP BY "
+                   "snapshot_seq HAVING count(*) > 1);",
+                   &sql_code),
+            "0\n");
+  std::string evaluations = Sqlite(db_, "SELECT count(*) FROM evaluations;", &sql_code);
+  // The facts file holds each host's latest state (what `tidemarkctl query` reads).
+  EXPECT_EQ(
+      Sqlite(facts_, "SELECT host, seq FROM states ORDER BY host;", &sql_code),
+      Sqlite(db_, "SELECT host, max(seq) FROM snapshots GROUP BY host ORDER BY host;", &sql_code));
   size_t collected_total = 0;
   for (const auto& a : agents_) {
     auto collected = IdsLogged(a.Log(), "collected snapshot ");
@@ -620,8 +669,9 @@ TEST_F(FaultTest, CollectorKilledAtRandomMomentsLosesNothingAndStoresOnce) {
   std::cout << "collector kills: " << rounds << " rounds, " << agents_.size() << " agents, "
             << total_acks << " acks before the kills (" << kills_before_any_ack
             << " kills before the first ack), " << collected_total << " snapshots collected, "
-            << rows.size() << " stored records, " << bodies.size() << " bodies;" << code_text
-            << "\n";
+            << rows.size() << " stored records, " << bodies.size() << " bodies, "
+            << (evaluations.empty() ? "?" : evaluations.substr(0, evaluations.size() - 1))
+            << " judged;" << code_text << "\n";
 }
 
 // kill -9 of the agent (tidemark-agent, exec'd into tidemark-uplink) at random moments of
