@@ -1,6 +1,7 @@
 // tidemark-collector: receives snapshots from agents over mutual TLS and stores them
 // (docs/collector.md). Exit codes: 0 after a clean stop (SIGTERM/SIGINT), 1 when it cannot
-// start, 2 usage errors, 3 the store is corrupted, 4 an internal error (server.h).
+// start, 2 usage errors, 3 the store is corrupted (found at start or while running), 4 an
+// internal error (server.h).
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -32,6 +33,12 @@ int main(int argc, char** argv) {
   try {
     auto server = Server::Create(*parsed);
     if (!server.ok()) {
+      if (server.status().code() == tidemark::StatusCode::kDataLoss) {
+        // As when the running collector finds it (server.cpp): critical, exit 3.
+        Log::Critical("store_corrupt", {{"db", parsed->config.db},
+                                        {"error", Clip(server.status().message(), 1024)}});
+        return kExitStoreCorrupt;
+      }
       Log::Error("startup_failed", {{"error", server.status().message()}});
       return 1;
     }

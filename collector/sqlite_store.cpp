@@ -318,6 +318,7 @@ Status SqliteStore::Impl::UseWal() {
   std::string msg = sqlite3_errmsg(db);
   sqlite3_finalize(s);
   if (rc != SQLITE_ROW) {
+    NoteCode(rc);
     return Status(StatusCode::kInvalidArgument,
                   path + ": not a tidemark database, or corrupted (" + msg + ")");
   }
@@ -374,6 +375,7 @@ Status SqliteStore::Impl::Upgrade() {
       return Status(StatusCode::kInvalidArgument, path + ": schema_version is empty");
     }
     if (rc != SQLITE_ROW) {
+      NoteCode(rc);
       return Status(StatusCode::kInvalidArgument, path +
                                                       ": not a tidemark database, or "
                                                       "corrupted (" +
@@ -419,15 +421,20 @@ StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path
   if (Status st = CheckDatabaseFile(path, options.create); !st.ok()) return st;
   auto impl = std::make_unique<Impl>();
   impl->path = path;
+  // A store too damaged to open (SQLite said SQLITE_CORRUPT or SQLITE_NOTADB on the way) is
+  // kDataLoss, as corruption found later is: the collector exits 3, not 1 (cannot start).
+  auto failed = [&impl](Status st) {
+    return impl->corrupt ? Status(StatusCode::kDataLoss, st.message()) : st;
+  };
   if (sqlite3_open_v2(path.c_str(), &impl->db,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
-    return impl->Error("cannot open");
+    return failed(impl->Error("cannot open"));
   }
   sqlite3_extended_result_codes(impl->db, 1);
   sqlite3_busy_timeout(impl->db, 5000);
-  if (Status st = impl->UseWal(); !st.ok()) return st;
-  if (Status st = impl->CreateOrUpgradeSchema(options.create); !st.ok()) return st;
+  if (Status st = impl->UseWal(); !st.ok()) return failed(st);
+  if (Status st = impl->CreateOrUpgradeSchema(options.create); !st.ok()) return failed(st);
   return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(impl)));
 }
 

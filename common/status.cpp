@@ -32,6 +32,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "cancelled";
     case StatusCode::kRejected:
       return "rejected";
+    case StatusCode::kDataLoss:
+      return "data_loss";
   }
   return "unknown";
 }

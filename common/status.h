@@ -28,6 +28,7 @@ enum class StatusCode {
   kCancelled,         // stopped on request (a signal, Ctrl-C) before it finished
   kRejected,          // well-formed, but a value that a rule refuses for good (e.g. an invalid
                       // snapshot id in a valid frame): do not retry it
+  kDataLoss,          // stored data is damaged (a corrupted database file): restore a backup
 };
 
 // Returns the stable lowercase name of `code` ("not_found", "permission_denied", ...).

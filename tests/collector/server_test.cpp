@@ -1006,6 +1006,22 @@ TEST_F(CollectorServerTest, CorruptStoreStopsAcknowledgingAndExitsCritical) {
   EXPECT_NE(out.find("corrupt"), std::string::npos) << out;
 }
 
+TEST_F(CollectorServerTest, AStoreTooDamagedToOpenIsCorruptionNotAStartFailure) {
+  // It exited 1 with `error startup_failed`, as for a bad flag: monitoring that alerts on the
+  // critical line and exit 3 missed it.
+  StartCollector();
+  proc_.Signal(SIGTERM);
+  ASSERT_EQ(proc_.Wait(30), 0) << proc_.Log();
+  SmashSchemaPage(db_);
+  proc_.Start(BaseArgs());  // it may already be gone when Start looks
+  EXPECT_EQ(proc_.Wait(30), 3) << proc_.Log();
+  EXPECT_TRUE(proc_.HasLogLine({"critical store_corrupt", "collector.db", "malformed"}))
+      << proc_.Log();
+  EXPECT_FALSE(proc_.HasLogLine({"startup_failed"})) << proc_.Log();
+  std::string out;
+  EXPECT_EQ(Ctl("check", &out), 1) << out;
+}
+
 TEST_F(CollectorServerTest, CorruptionFoundByRetentionStopsTheCollector) {
   // The daily retention run logged `retention_failed ... malformed` and the collector went on.
   StartCollector();

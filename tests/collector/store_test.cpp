@@ -367,6 +367,8 @@ TEST(StoreFileTest, CorruptedOrForeignDatabaseGivesAClearError) {
   EXPECT_NE(g.status().message().find("garbage.db: not a tidemark database, or corrupted"),
             std::string::npos)
       << g.status().message();
+  // SQLite's SQLITE_NOTADB: a damaged store as far as anyone can tell (the collector exits 3).
+  EXPECT_EQ(g.status().code(), StatusCode::kDataLoss) << g.status().ToString();
   // A real SQLite database of something else.
   std::string other = dir.Host("/other.db");
   {
@@ -380,6 +382,15 @@ TEST(StoreFileTest, CorruptedOrForeignDatabaseGivesAClearError) {
   ASSERT_FALSE(o.ok());
   EXPECT_NE(o.status().message().find("not a tidemark store"), std::string::npos)
       << o.status().message();
+  EXPECT_EQ(o.status().code(), StatusCode::kInvalidArgument);  // foreign, not damaged
+  // A store whose schema page is damaged: SQLITE_CORRUPT before anything can be read.
+  std::string smashed = dir.Host("/smashed.db");
+  ASSERT_TRUE(SqliteStore::Open(smashed).ok());
+  testing::SmashSchemaPage(smashed);
+  auto d = SqliteStore::Open(smashed);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss) << d.status().ToString();
+  EXPECT_NE(d.status().message().find("smashed.db"), std::string::npos) << d.status().message();
   // Our schema from a future version.
   std::string future = dir.Host("/future.db");
   {
