@@ -185,6 +185,12 @@ void Session::ArmTimer(int64_t seconds, const char* event) {
                           {"type", std::string(protocol::FrameTypeName(type_))},
                           {"expected", std::to_string(frame_length_)},
                           {"received", std::to_string(received_)}});
+      } else if (state_ == State::kHeader) {
+        Log::Warn(event, {{"peer", peer_},
+                          {"host", host_},
+                          {"part", "header"},
+                          {"expected", std::to_string(header_.size())},
+                          {"received", std::to_string(header_received_)}});
       } else {
         Log::Warn(event, {{"peer", peer_}, {"host", host_}});
       }
@@ -273,9 +279,27 @@ void Session::ReadHeader() {
   state_ = State::kIdle;
   ArmTimer(shared_.limits.idle_timeout_s.load(), "idle_timeout");
   auto self = shared_from_this();
-  stream_.AsyncRead(header_.data(), header_.size(),
-                    [this, self](const boost::system::error_code& ec, size_t) {
-                      Guard("header", [&] { OnHeader(ec); });
+  // Waiting for a frame may take idle_timeout; once its first byte is here, the rest of the
+  // header must follow within frame_timeout like any part of a frame (OnHeaderStart).
+  stream_.AsyncReadSome(header_.data(), header_.size(),
+                        [this, self](const boost::system::error_code& ec, size_t n) {
+                          Guard("header", [&] { OnHeaderStart(ec, n); });
+                        });
+}
+
+void Session::OnHeaderStart(const boost::system::error_code& ec, size_t n) {
+  if (state_ == State::kClosed) return;
+  header_received_ = n;
+  if (ec || n == header_.size()) return OnHeader(ec);
+  state_ = State::kHeader;
+  ArmTimer(shared_.limits.frame_timeout_s.load(), "frame_stalled");
+  auto self = shared_from_this();
+  stream_.AsyncRead(header_.data() + n, header_.size() - n,
+                    [this, self](const boost::system::error_code& rest_ec, size_t more) {
+                      Guard("header", [&] {
+                        header_received_ += more;
+                        OnHeader(rest_ec);
+                      });
                     });
 }
 

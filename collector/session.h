@@ -118,7 +118,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void Recheck(const std::shared_ptr<boost::asio::ssl::context>& ctx);
 
  private:
-  enum class State { kHandshake, kIdle, kPayload, kBusy, kClosed };
+  // kIdle: waiting for a frame (idle_timeout); kHeader: part of a header is here, the rest is
+  // read within frame_timeout; kPayload: reading the payload; kBusy: handling the frame.
+  enum class State { kHandshake, kIdle, kHeader, kPayload, kBusy, kClosed };
 
   // The named edge of every completion handler: an exception (nlohmann, Asio, std::bad_alloc)
   // is logged with the event it came from and closes this connection; it never reaches
@@ -147,6 +149,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // True while the peer's certificate is within its validity dates; a live connection whose
   // certificate expired is closed at its next frame.
   bool CertificateStillValid();
+
+  // The first bytes of a header: all of it (OnHeader), or a part, whose rest is then read
+  // against frame_timeout.
+  void OnHeaderStart(const boost::system::error_code& ec, size_t n);
 
   void OnHeader(const boost::system::error_code& ec);
 
@@ -211,6 +217,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string agent_version_;
   std::string verify_reason_;
   std::array<uint8_t, protocol::kHeaderSize> header_{};
+  size_t header_received_ = 0;  // of the header being read
   protocol::FrameType type_ = protocol::FrameType::kHello;
   int64_t frame_length_ = 0;
   int64_t received_ = 0;

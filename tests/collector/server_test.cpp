@@ -724,6 +724,17 @@ TEST_F(CollectorServerTest, StalledOrTricklingFramesAreClosed) {
     EXPECT_TRUE(proc_.WaitLog({"warning frame_stalled", "host=slow", "received=100"}))
         << proc_.Log();
   }
+  {  // A header that stops part-way: closed after frame_timeout too (before: only at the idle
+     // timeout, 600 s by default, holding a connection slot all along).
+    auto c = ConnectAgent(agent);
+    ASSERT_NE(c, nullptr);
+    auto h = protocol::EncodeHeader(FrameType::kSnapshot, 100000);
+    ASSERT_TRUE(c->SendRaw(std::string(h.begin(), h.begin() + 3)));
+    EXPECT_TRUE(c->WaitClosed(10));
+    EXPECT_TRUE(proc_.WaitLog(
+        {"warning frame_stalled", "host=slow", "part=header", "expected=8", "received=3"}))
+        << proc_.Log();
+  }
   {  // A payload that trickles: closed once it falls behind frame_timeout + length / rate.
     auto c = ConnectAgent(agent);
     ASSERT_NE(c, nullptr);
