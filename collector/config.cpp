@@ -20,6 +20,7 @@ const std::vector<std::string>& KnownKeys() {
                                                 "db",
                                                 "max_frame_bytes",
                                                 "max_connections",
+                                                "max_host_connections",
                                                 "max_inflight_bytes",
                                                 "max_host_inflight_bytes",
                                                 "frame_timeout",
@@ -100,6 +101,9 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   auto conns = GetInt(m, "max_connections", c->max_connections, 1, 1000000);
   if (!conns.ok()) return conns.status();
   c->max_connections = *conns;
+  auto host_conns = GetInt(m, "max_host_connections", c->max_host_connections, 1, 1000000);
+  if (!host_conns.ok()) return host_conns.status();
+  c->max_host_connections = *host_conns;
   auto inflight = GetInt(m, "max_inflight_bytes", c->max_inflight_bytes, 4096, 1ll << 40);
   if (!inflight.ok()) return inflight.status();
   c->max_inflight_bytes = *inflight;
@@ -220,6 +224,9 @@ std::string CollectorHelp() {
     << "  --max-frame-bytes N       largest frame accepted (default " << d.max_frame_bytes << ")\n"
     << "  --max-connections N       concurrent agent connections (default " << d.max_connections
     << ")\n"
+    << "  --max-host-connections N  concurrent connections of one host (certificate CN)\n"
+       "                            (default "
+    << d.max_host_connections << ")\n"
     << "  --max-inflight-bytes N    frame bytes being received or stored across all\n"
        "                            connections (default "
     << d.max_inflight_bytes << ")\n"

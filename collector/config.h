@@ -21,11 +21,16 @@ struct CollectorConfig {
   std::string db = "/var/lib/tidemark/tidemark.db";
   uint32_t max_frame_bytes = 64u << 20;
   int64_t max_connections = 10000;
+  // Connections of one host (one certificate CN) at a time: one host cannot take every
+  // connection slot (docs/collector.md "Limits"). An agent needs one; the rest is room for
+  // connections a broken network left half-open until idle_timeout.
+  int64_t max_host_connections = 8;
   int64_t max_inflight_bytes = 512ll << 20;
   // What the connections of one host (one certificate CN) may hold in flight together: one
   // host cannot take the whole budget (docs/collector.md "Limits").
   int64_t max_host_inflight_bytes = 128ll << 20;
-  // A frame whose payload gets no byte for this long is closed ("frame_stalled").
+  // A frame that gets no byte for this long once its first byte arrived is closed
+  // ("frame_stalled").
   int64_t frame_timeout_s = 30;
   // And one slower on average than this many bytes per second (after frame_timeout of grace)
   // is closed ("frame_too_slow"); 0 = no minimum rate.

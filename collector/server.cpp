@@ -228,6 +228,7 @@ struct Server::Impl {
     Log::Info("reloaded", {{"crl", c->crl.empty() ? "none" : c->crl},
                            {"tls", c->tls12 ? "1.2+1.3" : "1.3"},
                            {"max_connections", std::to_string(c->max_connections)},
+                           {"max_host_connections", std::to_string(c->max_host_connections)},
                            {"max_frame_bytes", std::to_string(c->max_frame_bytes)},
                            {"max_inflight_bytes", std::to_string(c->max_inflight_bytes)},
                            {"max_host_inflight_bytes", std::to_string(c->max_host_inflight_bytes)},
@@ -360,6 +361,7 @@ int Server::Run(bool handle_signals) {
                           {"db", c.db},
                           {"threads", std::to_string(threads)},
                           {"max_connections", std::to_string(c.max_connections)},
+                          {"max_host_connections", std::to_string(c.max_host_connections)},
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
   m.ScheduleRetention();
   m.Accept();

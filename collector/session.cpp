@@ -68,6 +68,20 @@ void ServerState::Release(const std::string& host, int64_t n) {
   if (it->second <= 0) host_inflight.erase(it);
 }
 
+std::pair<bool, int64_t> ServerState::AddHostConnection(const std::string& host) {
+  std::lock_guard<std::mutex> lock(mu);
+  int64_t& n = host_connections[host];
+  if (n >= limits.max_host_connections.load()) return {false, n};
+  return {true, ++n};
+}
+
+void ServerState::RemoveHostConnection(const std::string& host) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = host_connections.find(host);
+  if (it == host_connections.end()) return;
+  if (--it->second <= 0) host_connections.erase(it);
+}
+
 std::string EndpointText(const tcp::endpoint& ep) {
   const auto addr = ep.address();
   std::string a = addr.to_string();
@@ -202,6 +216,7 @@ void Session::ArmTimer(int64_t seconds, const char* event) {
 void Session::ReleaseSlot() {
   if (slot_released_) return;
   slot_released_ = true;
+  if (host_counted_) shared_.RemoveHostConnection(host_);
   if (overflow_) {
     shared_.overflow.fetch_sub(1);
   } else {
@@ -267,6 +282,19 @@ void Session::OnHandshake(const boost::system::error_code& ec) {
               true);
     return;
   }
+  auto [added, count] = shared_.AddHostConnection(host_);
+  if (!added) {
+    Log::Warn("connection_refused", {{"peer", peer_},
+                                     {"host", host_},
+                                     {"reason", "max_host_connections"},
+                                     {"connections", std::to_string(count)}});
+    SendError(
+        protocol::kErrBusy,
+        "too many connections from this host (" + std::to_string(count) + " open); try again later",
+        std::nullopt, false, true);
+    return;
+  }
+  host_counted_ = true;
   ReadHeader();
 }
 

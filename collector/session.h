@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 #include "collector/config.h"
 #include "collector/store_worker.h"
@@ -34,6 +35,7 @@ namespace tidemark::collector {
 struct ReloadableLimits {
   std::atomic<uint32_t> max_frame_bytes{protocol::kDefaultMaxFrameBytes};
   std::atomic<int64_t> max_connections{0};
+  std::atomic<int64_t> max_host_connections{0};
   std::atomic<int64_t> max_inflight_bytes{0};
   std::atomic<int64_t> max_host_inflight_bytes{0};
   std::atomic<int64_t> handshake_timeout_s{10};
@@ -44,6 +46,7 @@ struct ReloadableLimits {
   void Set(const CollectorConfig& c) {
     max_frame_bytes = c.max_frame_bytes;
     max_connections = c.max_connections;
+    max_host_connections = c.max_host_connections;
     max_inflight_bytes = c.max_inflight_bytes;
     max_host_inflight_bytes = c.max_host_inflight_bytes;
     handshake_timeout_s = c.handshake_timeout_s;
@@ -68,9 +71,10 @@ struct ServerState {
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<StoreWorker> store;
 
-  std::mutex mu;  // guards ctx and sessions
+  std::mutex mu;  // guards ctx, sessions and host_connections
   std::shared_ptr<boost::asio::ssl::context> ctx;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::string, int64_t> host_connections;  // counted sessions per CN
 
   std::mutex budget_mu;  // guards inflight_bytes and host_inflight
   int64_t inflight_bytes = 0;
@@ -90,6 +94,11 @@ struct ServerState {
   std::string Reserve(const std::string& host, int64_t n);
   // Gives back n bytes that Reserve granted to `host`.
   void Release(const std::string& host, int64_t n);
+
+  // Counts one more connection of `host`, unless it has max_host_connections already; returns
+  // the count it has (the new one included when added).
+  std::pair<bool, int64_t> AddHostConnection(const std::string& host);
+  void RemoveHostConnection(const std::string& host);
 };
 
 // "ADDRESS:PORT", an IPv6 address in brackets.
@@ -133,7 +142,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ArmTimer(int64_t seconds, const char* event);
 
-  // Gives the connection slot back (at close: a new agent may connect at once).
+  // Gives the connection slot (and the host's) back (at close: a new agent may connect at
+  // once).
   void ReleaseSlot();
 
   void CloseNow();
@@ -208,6 +218,7 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::kHandshake;
   bool draining_ = false;
   bool slot_released_ = false;
+  bool host_counted_ = false;  // in ServerState::host_connections
   bool hello_done_ = false;
   bool writing_ = false;        // an async_write is in progress (out_ must stay)
   bool store_pending_ = false;  // a store job will answer this frame

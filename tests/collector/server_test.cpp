@@ -416,6 +416,44 @@ TEST_F(CollectorServerTest, OverMaxConnectionsGetsBusy) {
   EXPECT_NE(ConnectAgent(second_cert), nullptr);
 }
 
+TEST_F(CollectorServerTest, OneHostCannotTakeEveryConnectionSlot) {
+  // One certificate could open max_connections idle connections and hold them for the idle
+  // timeout: every other agent got `busy`. Now a host holds at most max_host_connections.
+  StartCollector({"--max-host-connections", "2", "--max-connections", "5"});
+  auto hog = pki_.Agent("hog");
+  auto a = ConnectAgent(hog);
+  auto b = ConnectAgent(hog);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  auto c = Connect(&hog);
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(c->WaitClosed());
+  ASSERT_FALSE(c->last_frames.empty()) << proc_.Log();
+  EXPECT_EQ(c->last_frames[0].json.value("code", ""), "busy");
+  EXPECT_FALSE(c->last_frames[0].json.value("permanent", true));
+  EXPECT_TRUE(proc_.WaitLog(
+      {"connection_refused", "host=hog", "reason=max_host_connections", "connections=2"}))
+      << proc_.Log();
+  // The other agents have the slots it could not take.
+  auto other_cert = pki_.Agent("other");
+  auto other = ConnectAgent(other_cert);
+  auto third_cert = pki_.Agent("third");
+  auto third = ConnectAgent(third_cert);
+  ASSERT_NE(other, nullptr) << proc_.Log();
+  ASSERT_NE(third, nullptr) << proc_.Log();
+  auto s = MakeTestSnapshot("other", "A", "other-1");
+  ASSERT_TRUE(other->SendRaw(SnapshotFrame(s)));
+  ExpectAck(other->ReadFrame(), s.id, "stored");
+  // Once one of the host's connections is gone, it may open another.
+  a.reset();
+  ASSERT_TRUE(proc_.WaitLog({"connection_closed", "host=hog"})) << proc_.Log();
+  auto again = ConnectAgent(hog);
+  ASSERT_NE(again, nullptr) << proc_.Log();
+  auto h = MakeTestSnapshot("hog", "A", "hog-1");
+  ASSERT_TRUE(again->SendRaw(SnapshotFrame(h)));
+  ExpectAck(again->ReadFrame(), h.id, "stored");
+}
+
 TEST_F(CollectorServerTest, OverMaxInflightBytesGetsBusy) {
   StartCollector({"--max-inflight-bytes", "4096"});
   auto agent = pki_.Agent("heavy");
@@ -690,7 +728,7 @@ TEST_F(CollectorServerTest, HeadersOfHugeFramesDoNotBlockOtherAgents) {
   // Eight connections that each sent only the header of a 64 MiB frame reserved the whole
   // default budget (512 MiB): every other agent got `busy`, even for its hello. Bytes are now
   // budgeted as they arrive, so the others are served at once.
-  StartCollector({"--frame-timeout", "30"});
+  StartCollector({"--frame-timeout", "30", "--max-host-connections", "16"});
   auto greedy = pki_.Agent("greedy");
   std::vector<std::unique_ptr<TlsTestClient>> hogs;
   auto header = protocol::EncodeHeader(FrameType::kSnapshot, 64u << 20);
