@@ -23,6 +23,7 @@ const std::vector<std::string>& KnownKeys() {
                                                 "max_host_connections",
                                                 "max_inflight_bytes",
                                                 "max_host_inflight_bytes",
+                                                "max_host_bytes_per_day",
                                                 "frame_timeout",
                                                 "min_frame_rate",
                                                 "handshake_timeout",
@@ -111,6 +112,9 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
       GetInt(m, "max_host_inflight_bytes", c->max_host_inflight_bytes, 4096, 1ll << 40);
   if (!host_inflight.ok()) return host_inflight.status();
   c->max_host_inflight_bytes = *host_inflight;
+  auto host_day = GetInt(m, "max_host_bytes_per_day", c->max_host_bytes_per_day, 0, 1ll << 50);
+  if (!host_day.ok()) return host_day.status();
+  c->max_host_bytes_per_day = *host_day;
   auto frame_timeout = GetInt(m, "frame_timeout", c->frame_timeout_s, 1, 3600);
   if (!frame_timeout.ok()) return frame_timeout.status();
   c->frame_timeout_s = *frame_timeout;
@@ -233,6 +237,9 @@ std::string CollectorHelp() {
     << "  --max-host-inflight-bytes N  frame bytes the connections of one host may hold\n"
        "                            together (default "
     << d.max_host_inflight_bytes << ")\n"
+    << "  --max-host-bytes-per-day N  snapshot and offer bytes one host may send per day\n"
+       "                            (default "
+    << d.max_host_bytes_per_day << "; 0 = no limit)\n"
     << "  --frame-timeout S         close a frame (the rest of its header, or its payload)\n"
        "                            that gets no byte for S seconds (default "
     << d.frame_timeout_s << ")\n"

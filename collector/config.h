@@ -29,6 +29,10 @@ struct CollectorConfig {
   // What the connections of one host (one certificate CN) may hold in flight together: one
   // host cannot take the whole budget (docs/collector.md "Limits").
   int64_t max_host_inflight_bytes = 128ll << 20;
+  // What one host may send as snapshot and offer frames per day (a token bucket refilled
+  // continuously; each frame counts its length, at least 1 KiB): a host with a valid
+  // certificate cannot fill the store's disk or keep the collector verifying. 0 = no limit.
+  int64_t max_host_bytes_per_day = 1ll << 30;
   // A frame that gets no byte for this long once its first byte arrived is closed
   // ("frame_stalled").
   int64_t frame_timeout_s = 30;

@@ -232,6 +232,7 @@ struct Server::Impl {
                            {"max_frame_bytes", std::to_string(c->max_frame_bytes)},
                            {"max_inflight_bytes", std::to_string(c->max_inflight_bytes)},
                            {"max_host_inflight_bytes", std::to_string(c->max_host_inflight_bytes)},
+                           {"max_host_bytes_per_day", std::to_string(c->max_host_bytes_per_day)},
                            {"frame_timeout", std::to_string(c->frame_timeout_s)},
                            {"min_frame_rate", std::to_string(c->min_frame_rate)},
                            {"handshake_timeout", std::to_string(c->handshake_timeout_s)},

@@ -68,6 +68,23 @@ void ServerState::Release(const std::string& host, int64_t n) {
   if (it->second <= 0) host_inflight.erase(it);
 }
 
+bool ServerState::ChargeHostBytes(const std::string& host, int64_t bytes) {
+  const int64_t per_day = limits.max_host_bytes_per_day.load();
+  if (per_day <= 0) return true;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(budget_mu);
+  auto [it, fresh] = host_allowance.try_emplace(host, Allowance{static_cast<double>(per_day), now});
+  Allowance& a = it->second;
+  if (!fresh) {
+    double elapsed = std::chrono::duration<double>(now - a.at).count();
+    a.bytes = std::min(static_cast<double>(per_day), a.bytes + elapsed * per_day / 86400.0);
+    a.at = now;
+  }
+  if (a.bytes <= 0) return false;
+  a.bytes -= static_cast<double>(std::max(bytes, kMinFrameCharge));
+  return true;
+}
+
 std::pair<bool, int64_t> ServerState::AddHostConnection(const std::string& host) {
   std::lock_guard<std::mutex> lock(mu);
   int64_t& n = host_connections[host];
@@ -362,6 +379,19 @@ void Session::OnHeader(const boost::system::error_code& ec) {
                                  {"reason", header.status().message()}});
     SendError(too_large ? protocol::kErrFrameTooLarge : protocol::kErrMalformedFrame,
               header.status().message(), std::nullopt, too_large, true);
+    return;
+  }
+  if ((header->type == FrameType::kSnapshot || header->type == FrameType::kOffer) &&
+      !shared_.ChargeHostBytes(host_, header->length)) {
+    Log::Warn("frame_rejected", {{"peer", peer_},
+                                 {"host", host_},
+                                 {"code", std::string(protocol::kErrBusy)},
+                                 {"reason", "max_host_bytes_per_day reached"},
+                                 {"type", std::string(protocol::FrameTypeName(header->type))},
+                                 {"bytes", std::to_string(header->length)}});
+    SendError(protocol::kErrBusy,
+              "this host sent its daily allowance of snapshot bytes; try again later", std::nullopt,
+              false, true);
     return;
   }
   type_ = header->type;

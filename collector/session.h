@@ -38,6 +38,7 @@ struct ReloadableLimits {
   std::atomic<int64_t> max_host_connections{0};
   std::atomic<int64_t> max_inflight_bytes{0};
   std::atomic<int64_t> max_host_inflight_bytes{0};
+  std::atomic<int64_t> max_host_bytes_per_day{0};
   std::atomic<int64_t> handshake_timeout_s{10};
   std::atomic<int64_t> idle_timeout_s{600};
   std::atomic<int64_t> frame_timeout_s{30};
@@ -49,6 +50,7 @@ struct ReloadableLimits {
     max_host_connections = c.max_host_connections;
     max_inflight_bytes = c.max_inflight_bytes;
     max_host_inflight_bytes = c.max_host_inflight_bytes;
+    max_host_bytes_per_day = c.max_host_bytes_per_day;
     handshake_timeout_s = c.handshake_timeout_s;
     idle_timeout_s = c.idle_timeout_s;
     frame_timeout_s = c.frame_timeout_s;
@@ -60,6 +62,10 @@ struct ReloadableLimits {
 // in-flight budget just before it is read: a connection holds budget only for bytes it sent
 // (plus at most one chunk), never for a length it merely announced in a header.
 constexpr int64_t kReadChunk = 64 * 1024;
+
+// The least a snapshot or offer frame counts against max_host_bytes_per_day: an offer writes a
+// small row (a seen record), not nothing.
+constexpr int64_t kMinFrameCharge = 1024;
 
 class Session;
 
@@ -76,9 +82,16 @@ struct ServerState {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::unordered_map<std::string, int64_t> host_connections;  // counted sessions per CN
 
-  std::mutex budget_mu;  // guards inflight_bytes and host_inflight
+  std::mutex budget_mu;  // guards inflight_bytes, host_inflight and host_allowance
   int64_t inflight_bytes = 0;
   std::unordered_map<std::string, int64_t> host_inflight;
+  // Each host's allowance of max_host_bytes_per_day: bytes left (may be below 0 by the last
+  // frame) and when they were counted. One entry per host that sent a frame.
+  struct Allowance {
+    double bytes = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, Allowance> host_allowance;
 
   std::shared_ptr<boost::asio::ssl::context> Context() {
     std::lock_guard<std::mutex> lock(mu);
@@ -94,6 +107,11 @@ struct ServerState {
   std::string Reserve(const std::string& host, int64_t n);
   // Gives back n bytes that Reserve granted to `host`.
   void Release(const std::string& host, int64_t n);
+
+  // Counts a frame of `bytes` (at least kMinFrameCharge) against the host's daily allowance,
+  // which refills continuously at max_host_bytes_per_day per 24 hours up to that amount. False
+  // (nothing counted) when the allowance is used up.
+  bool ChargeHostBytes(const std::string& host, int64_t bytes);
 
   // Counts one more connection of `host`, unless it has max_host_connections already; returns
   // the count it has (the new one included when added).

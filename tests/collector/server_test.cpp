@@ -812,6 +812,56 @@ TEST_F(CollectorServerTest, OneHostCannotHoldMoreThanItsShare) {
   ExpectAck(again->ReadFrame(), s.id, "stored");
 }
 
+TEST_F(CollectorServerTest, OneHostCannotSendMoreThanItsDailyAllowance) {
+  // A host with a valid certificate could send distinct snapshots (or offers, each a seen
+  // record) without end, filling the store's disk and keeping the collector verifying. Now its
+  // snapshot and offer frames count against max_host_bytes_per_day.
+  StartCollector({"--max-host-bytes-per-day", "20000"});
+  auto cert = pki_.Agent("chatty");
+  auto c = ConnectAgent(cert);
+  ASSERT_NE(c, nullptr);
+  auto first = MakeTestSnapshot("chatty", std::string(12000, 'a'), "chatty-1");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(first)));
+  ExpectAck(c->ReadFrame(), first.id, "stored");
+  // Some allowance is left: this one is taken, and overdraws it.
+  auto second = MakeTestSnapshot("chatty", std::string(12000, 'b'), "chatty-2");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(second)));
+  ExpectAck(c->ReadFrame(), second.id, "stored");
+  auto third = MakeTestSnapshot("chatty", "C", "chatty-3");
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(third)));
+  auto r = c->ReadFrame();
+  ASSERT_TRUE(r.has_value()) << proc_.Log();
+  ASSERT_EQ(r->type, FrameType::kError) << r->payload;
+  EXPECT_EQ(r->json.value("code", ""), "busy") << r->payload;
+  EXPECT_FALSE(r->json.value("permanent", true));
+  EXPECT_TRUE(c->WaitClosed());
+  EXPECT_TRUE(proc_.WaitLog(
+      {"frame_rejected", "host=chatty", "code=busy", "max_host_bytes_per_day", "type=snapshot"}))
+      << proc_.Log();
+  // An offer (a seen record) is refused too, on a new connection.
+  auto again = ConnectAgent(cert);
+  ASSERT_NE(again, nullptr);
+  protocol::Offer o;
+  o.snapshot_id = "chatty-4";
+  o.content_hash = second.hash;
+  o.collected_at = "2026-11-28T19:00:00Z";
+  ASSERT_TRUE(again->SendJson(FrameType::kOffer, protocol::ToJson(o)));
+  auto ro = again->ReadFrame();
+  ASSERT_TRUE(ro.has_value()) << proc_.Log();
+  EXPECT_EQ(ro->json.value("code", ""), "busy") << ro->payload;
+  EXPECT_TRUE(proc_.WaitLog({"frame_rejected", "host=chatty", "type=offer"})) << proc_.Log();
+  // Another host has its own allowance.
+  auto other_cert = pki_.Agent("quiet");
+  auto other = ConnectAgent(other_cert);
+  ASSERT_NE(other, nullptr);
+  auto s = MakeTestSnapshot("quiet", std::string(12000, 'q'), "quiet-1");
+  ASSERT_TRUE(other->SendRaw(SnapshotFrame(s)));
+  ExpectAck(other->ReadFrame(), s.id, "stored");
+  std::string out;
+  ASSERT_EQ(Ctl("history chatty", &out), 0) << out;
+  EXPECT_EQ(out.find("chatty-3"), std::string::npos) << out;
+}
+
 TEST_F(CollectorServerTest, SameSnapshotIdFromTwoHostsIsStoredForBoth) {
   StartCollector();
   auto a_cert = pki_.Agent("twin-a");
