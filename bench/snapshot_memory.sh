@@ -2,11 +2,14 @@
 # Collector memory per snapshot in flight (issue 9, defect 3; docs/collector.md "Memory per
 # snapshot"): starts tidemark-collector on loopback, sends it ONE synthetic snapshot of BYTES
 # bytes over mutual TLS (the load generator's ingest mode, waits for the ack) and prints the
-# collector's peak RSS (VmHWM) before and after, and the growth per byte of snapshot.
-#   bench/snapshot_memory.sh [BUILD_DIR] [BYTES]      (default: build 60000000)
+# collector's peak RSS (VmHWM) before and after, and the growth per byte of snapshot. With
+# POLICIES (a file or directory, e.g. policies/) the collector judges what it stores, as an
+# installed one does, and the peak is read once the evaluator has judged the snapshot.
+#   bench/snapshot_memory.sh [BUILD_DIR] [BYTES] [POLICIES]  (default: build 60000000 none)
 set -euo pipefail
 build=${1:-build}
 bytes=${2:-60000000}
+policies=${3:-none}
 ctl=$build/collector/tidemarkctl
 collector=$build/collector/tidemark-collector
 loadgen=$build/bench/tidemark_bench_loadgen
@@ -25,7 +28,8 @@ trap cleanup EXIT
 "$loadgen" make-certs --pki "$work/pki" --count 1 --out "$work/agents.pem"
 : >"$work/collector.log"
 "$collector" --listen 127.0.0.1:0 --ca "$work/pki/ca.crt" --cert "$work/pki/collector.crt" \
-  --key "$work/pki/collector.key" --db "$work/c.db" 2>>"$work/collector.log" &
+  --key "$work/pki/collector.key" --db "$work/c.db" --policies "$policies" \
+  2>>"$work/collector.log" &
 cpid=$!
 port=
 for _ in $(seq 100); do
@@ -41,9 +45,18 @@ out=$(timeout 600 "$loadgen" ingest --count 1 --per-agent 1 --bytes "$bytes" \
   --collector "127.0.0.1:$port" --server-name localhost --ca "$work/pki/ca.crt" \
   --agents "$work/agents.pem" --time-limit 590)
 end=$(date +%s.%N)
+judged=
+if [ "$policies" != none ]; then
+  for _ in $(seq 1200); do
+    grep -qE '^(info evaluated|error evaluation_failed)' "$work/collector.log" && break
+    sleep 0.5
+  done
+  judged=$(date +%s.%N)
+  grep -E '^(info evaluated|error evaluation_failed)' "$work/collector.log" | head -n 1
+fi
 after=$(hwm_kb "$cpid")
 echo "$out"
 grep -E 'snapshot_refused|ack' "$work/collector.log" | head -n 3
 echo "collector peak RSS: ${before} kB idle -> ${after} kB after one $bytes-byte snapshot;" \
   "growth $(( (after - before) * 1024 / bytes )).$(( (after - before) * 10240 / bytes % 10 ))x" \
-  "the snapshot; $(echo "$end - $start" | bc) s until the ack"
+  "the snapshot; $(echo "$end - $start" | bc) s until the ack${judged:+, $(echo "$judged - $end" | bc) s more until judged}"

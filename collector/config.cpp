@@ -24,6 +24,7 @@ const std::vector<std::string>& KnownKeys() {
                                                 "max_inflight_bytes",
                                                 "max_host_inflight_bytes",
                                                 "max_host_bytes_per_day",
+                                                "max_evaluate_bytes",
                                                 "frame_timeout",
                                                 "min_frame_rate",
                                                 "handshake_timeout",
@@ -115,6 +116,9 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   auto host_day = GetInt(m, "max_host_bytes_per_day", c->max_host_bytes_per_day, 0, 1ll << 50);
   if (!host_day.ok()) return host_day.status();
   c->max_host_bytes_per_day = *host_day;
+  auto judge = GetInt(m, "max_evaluate_bytes", c->max_evaluate_bytes, 4096, 1ll << 30);
+  if (!judge.ok()) return judge.status();
+  c->max_evaluate_bytes = *judge;
   auto frame_timeout = GetInt(m, "frame_timeout", c->frame_timeout_s, 1, 3600);
   if (!frame_timeout.ok()) return frame_timeout.status();
   c->frame_timeout_s = *frame_timeout;
@@ -240,6 +244,9 @@ std::string CollectorHelp() {
     << "  --max-host-bytes-per-day N  snapshot and offer bytes one host may send per day\n"
        "                            (default "
     << d.max_host_bytes_per_day << "; 0 = no limit)\n"
+    << "  --max-evaluate-bytes N    the largest stored state the collector judges; a larger one\n"
+       "                            gets an error result (default "
+    << d.max_evaluate_bytes << ")\n"
     << "  --frame-timeout S         close a frame (the rest of its header, or its payload)\n"
        "                            that gets no byte for S seconds (default "
     << d.frame_timeout_s << ")\n"

@@ -33,6 +33,9 @@ struct CollectorConfig {
   // continuously; each frame counts its length, at least 1 KiB): a host with a valid
   // certificate cannot fill the store's disk or keep the collector verifying. 0 = no limit.
   int64_t max_host_bytes_per_day = 1ll << 30;
+  // The largest stored state the evaluator judges (a larger one gets an `error` result): bounds
+  // the evaluator's memory (about 27 times a state's size). Restart to change.
+  int64_t max_evaluate_bytes = 16ll << 20;
   // A frame that gets no byte for this long once its first byte arrived is closed
   // ("frame_stalled").
   int64_t frame_timeout_s = 30;

@@ -208,9 +208,19 @@ Evaluator::StepResult Evaluator::Step(const policy::PolicySet& set, const std::s
         auto approval = store_->ApprovedBaseline(state->host, std::nullopt);
         if (approval.ok() && *approval) keep = (*approval)->snapshot_seq;
       }
-      r = state.ok() ? EvaluateStored(*state, set, hash, NowSeconds(), db, save_facts,
-                                      options_.limits, keep)
-                     : ErrorRecord(seq, hash, NowSeconds(), state.status().message());
+      if (!state.ok()) {
+        r = ErrorRecord(seq, hash, NowSeconds(), state.status().message());
+      } else if (static_cast<int64_t>(state->body.size()) > options_.max_state_bytes) {
+        r = ErrorRecord(seq, hash, NowSeconds(),
+                        "snapshot " + state->id + ": not judged: its " +
+                            std::to_string(state->body.size()) +
+                            " bytes are more than the collector judges (max_evaluate_bytes = " +
+                            std::to_string(options_.max_state_bytes) +
+                            "; a whole Debian host is about 250 KB): raise the limit, or judge "
+                            "it with tidemarkctl evaluate");
+      } else {
+        r = EvaluateStored(*state, set, hash, NowSeconds(), db, save_facts, options_.limits, keep);
+      }
     } catch (const std::exception& e) {
       r = ErrorRecord(seq, hash, NowSeconds(), std::string("evaluation failed: ") + e.what());
     }

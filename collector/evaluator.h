@@ -35,6 +35,12 @@ inline constexpr const char* kEvaluationRuleId = "(evaluation)";
 // are counted in the result's message.
 inline constexpr size_t kMaxStoredItems = 1000;
 
+// The largest state the collector's evaluator judges by default (docs/collector.md, "Memory
+// per snapshot"): decoding and judging take about 20-27 times a state's size, so this bounds
+// the evaluator's memory at about 450 MB, where a 64 MiB frame could take it to 1.7 GB. A whole
+// Debian host is about 250 KB. A larger state gets one `error` result saying so.
+inline constexpr int64_t kDefaultMaxEvaluateBytes = 16ll << 20;
+
 // Converts the engine's evaluation into what the store keeps (items cut at kMaxStoredItems).
 EvaluationRecord ToRecord(const policy::Evaluation& e, int64_t snapshot_seq,
                           const std::string& policy_hash, int64_t evaluated_at);
@@ -59,6 +65,9 @@ class Evaluator {
     std::string facts;
     // States judged per store transaction.
     int batch = 16;
+    // A state whose body is larger is not decoded: it gets one `error` result (kEvaluationRuleId)
+    // naming the limit.
+    int64_t max_state_bytes = kDefaultMaxEvaluateBytes;
     // Looks for work this often even when not woken (states imported by tidemarkctl).
     std::chrono::milliseconds poll{std::chrono::seconds(30)};
     policy::QueryLimits limits;

@@ -219,8 +219,10 @@ struct Server::Impl {
       asio::post(s->executor(), [s, fresh] { s->Recheck(fresh); });
     }
     if (c->listen_host != config.listen_host || c->listen_port != config.listen_port ||
-        c->db != config.db || c->threads != config.threads) {
-      Log::Warn("reload_partial", {{"reason", "listen, db and threads change only on restart"}});
+        c->db != config.db || c->threads != config.threads ||
+        c->max_evaluate_bytes != config.max_evaluate_bytes) {
+      Log::Warn("reload_partial",
+                {{"reason", "listen, db, threads and max_evaluate_bytes change only on restart"}});
     }
     retention_days = c->retention_days;
     shutdown_timeout_s = c->shutdown_timeout_s;
@@ -294,6 +296,7 @@ StatusOr<std::unique_ptr<Server>> Server::Create(const ParsedArgs& args) {
   Evaluator::Options eo;
   eo.db = c.db;
   eo.facts = FactsPathFor(c.db);
+  eo.max_state_bytes = c.max_evaluate_bytes;
   eo.on_corrupt = [raw] { asio::post(raw->io, [raw] { raw->OnStoreCorrupt(); }); };
   auto evaluator = Evaluator::Start(eo, nullptr);  // policies given (and logged) by Run
   if (!evaluator.ok()) return evaluator.status();
