@@ -25,4 +25,8 @@ Status CheckRegularFile(const std::string& path, uint64_t max_bytes);
 // The most a certificate, CA bundle or CRL file is allowed to hold.
 inline constexpr uint64_t kMaxPemFileBytes = 64ull << 20;
 
+// No bound on the size: for CheckRegularFile on a file that is streamed, never held whole (a
+// package uploaded in pieces, a known_hosts file libssh reads by line).
+inline constexpr uint64_t kAnySize = ~0ull;
+
 }  // namespace tidemark

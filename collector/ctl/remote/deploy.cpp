@@ -11,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <limits>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -422,7 +421,7 @@ int CmdDeploy(const DeployArgs& a, CtlContext& ctx) {
       return Usage(ctx.err, "--package " + p + ": not a .deb file", "deploy");
     }
     // Uploaded to every host: a FIFO would stall the first upload, a device never end.
-    if (Status s = CheckRegularFile(p, std::numeric_limits<uint64_t>::max()); !s.ok()) {
+    if (Status s = CheckRegularFile(p, kAnySize); !s.ok()) {
       return Usage(ctx.err, "--package " + s.message(), "deploy");
     }
   }

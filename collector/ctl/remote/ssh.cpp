@@ -9,7 +9,6 @@
 #include <array>
 #include <chrono>
 #include <fstream>
-#include <limits>
 #include <mutex>
 
 #include "common/read_file.h"
@@ -194,7 +193,7 @@ Status SshConnection::Connect(std::string* note) {
   if (!options_.known_hosts.empty()) {
     // libssh reads it by name: a FIFO would stall the connection (a missing file is empty).
     if (options_.known_hosts != "/dev/null") {
-      Status checked = CheckRegularFile(options_.known_hosts, std::numeric_limits<uint64_t>::max());
+      Status checked = CheckRegularFile(options_.known_hosts, kAnySize);
       if (!checked.ok() && checked.code() != StatusCode::kNotFound) {
         return Status(checked.code(), "--known-hosts " + checked.message());
       }
@@ -460,7 +459,7 @@ Status SshConnection::WriteNew(const std::string& path, int mode, const std::str
   std::ifstream in;
   if (local) {
     // Only a regular file: opening a FIFO would wait for a writer, a device never end.
-    if (Status s = CheckRegularFile(*local, std::numeric_limits<uint64_t>::max()); !s.ok()) {
+    if (Status s = CheckRegularFile(*local, kAnySize); !s.ok()) {
       return s;
     }
     in.open(*local, std::ios::binary);
