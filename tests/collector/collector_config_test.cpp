@@ -35,21 +35,23 @@ TEST(CollectorConfigTest, InflightAndFrameProgressLimits) {
   EXPECT_EQ(d->config.min_frame_rate, 16384);
   EXPECT_EQ(d->config.max_host_connections, 8);
   EXPECT_EQ(d->config.max_host_bytes_per_day, 1ll << 30);
+  EXPECT_EQ(d->config.max_evaluate_bytes, 16ll << 20);
   auto p = ParseCollectorArgs({"--max-host-inflight-bytes", "65536", "--frame-timeout", "5",
                                "--min-frame-rate", "0", "--max-host-connections", "2",
-                               "--max-host-bytes-per-day", "0"});
+                               "--max-host-bytes-per-day", "0", "--max-evaluate-bytes", "65536"});
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   EXPECT_EQ(p->config.max_host_connections, 2);
   EXPECT_EQ(p->config.max_host_bytes_per_day, 0);
+  EXPECT_EQ(p->config.max_evaluate_bytes, 65536);
   EXPECT_EQ(p->config.max_host_inflight_bytes, 65536);
   EXPECT_EQ(p->config.frame_timeout_s, 5);
   EXPECT_EQ(p->config.min_frame_rate, 0);
-  for (const auto& args :
-       std::vector<std::vector<std::string>>{{"--frame-timeout", "0"},
-                                             {"--max-host-inflight-bytes", "10"},
-                                             {"--min-frame-rate", "-1"},
-                                             {"--max-host-connections", "0"},
-                                             {"--max-host-bytes-per-day", "-1"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--frame-timeout", "0"},
+                                                                {"--max-host-inflight-bytes", "10"},
+                                                                {"--min-frame-rate", "-1"},
+                                                                {"--max-host-connections", "0"},
+                                                                {"--max-host-bytes-per-day", "-1"},
+                                                                {"--max-evaluate-bytes", "100"}}) {
     auto r = ParseCollectorArgs(args);
     ASSERT_FALSE(r.ok()) << args[0];
     EXPECT_NE(r.status().message().find(args[0].substr(2, 5)), std::string::npos)

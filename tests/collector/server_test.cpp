@@ -34,6 +34,21 @@ void ExpectError(const std::optional<ReceivedFrame>& f, const std::string& code)
   EXPECT_EQ(f->json.value("code", ""), code) << f->payload;
 }
 
+// The collector closed `c` after a transient `busy` (its first frame): the agent keeps its
+// snapshot and tries again later.
+void ExpectClosedBusy(TlsTestClient& c, const std::string& log) {
+  EXPECT_TRUE(c.WaitClosed());
+  ASSERT_FALSE(c.last_frames.empty()) << log;
+  EXPECT_EQ(c.last_frames[0].json.value("code", ""), "busy");
+  EXPECT_FALSE(c.last_frames[0].json.value("permanent", true));
+}
+
+// Sends `s` on `c` and expects it stored.
+void ExpectStored(TlsTestClient& c, const TestSnapshot& s) {
+  ASSERT_TRUE(c.SendRaw(SnapshotFrame(s)));
+  ExpectAck(c.ReadFrame(), s.id, "stored");
+}
+
 using CollectorServerTest = CollectorFixture;
 
 TEST_F(CollectorServerTest, StoresDuplicateSeenOfferAndShow) {
@@ -402,10 +417,7 @@ TEST_F(CollectorServerTest, OverMaxConnectionsGetsBusy) {
   auto second_cert = pki_.Agent("second");
   auto second = Connect(&second_cert);
   ASSERT_NE(second, nullptr);
-  EXPECT_TRUE(second->WaitClosed());
-  ASSERT_FALSE(second->last_frames.empty()) << proc_.Log();
-  EXPECT_EQ(second->last_frames[0].json.value("code", ""), "busy");
-  EXPECT_FALSE(second->last_frames[0].json.value("permanent", true));
+  ExpectClosedBusy(*second, proc_.Log());
   EXPECT_TRUE(proc_.WaitLog({"connection_refused", "reason=max_connections"})) << proc_.Log();
   // The first connection is unaffected; once it is gone, a new one is accepted.
   auto s = MakeTestSnapshot("first", "A", "first-1");
@@ -427,10 +439,7 @@ TEST_F(CollectorServerTest, OneHostCannotTakeEveryConnectionSlot) {
   ASSERT_NE(b, nullptr);
   auto c = Connect(&hog);
   ASSERT_NE(c, nullptr);
-  EXPECT_TRUE(c->WaitClosed());
-  ASSERT_FALSE(c->last_frames.empty()) << proc_.Log();
-  EXPECT_EQ(c->last_frames[0].json.value("code", ""), "busy");
-  EXPECT_FALSE(c->last_frames[0].json.value("permanent", true));
+  ExpectClosedBusy(*c, proc_.Log());
   EXPECT_TRUE(proc_.WaitLog(
       {"connection_refused", "host=hog", "reason=max_host_connections", "connections=2"}))
       << proc_.Log();
@@ -441,17 +450,13 @@ TEST_F(CollectorServerTest, OneHostCannotTakeEveryConnectionSlot) {
   auto third = ConnectAgent(third_cert);
   ASSERT_NE(other, nullptr) << proc_.Log();
   ASSERT_NE(third, nullptr) << proc_.Log();
-  auto s = MakeTestSnapshot("other", "A", "other-1");
-  ASSERT_TRUE(other->SendRaw(SnapshotFrame(s)));
-  ExpectAck(other->ReadFrame(), s.id, "stored");
+  ExpectStored(*other, MakeTestSnapshot("other", "A", "other-1"));
   // Once one of the host's connections is gone, it may open another.
   a.reset();
   ASSERT_TRUE(proc_.WaitLog({"connection_closed", "host=hog"})) << proc_.Log();
   auto again = ConnectAgent(hog);
   ASSERT_NE(again, nullptr) << proc_.Log();
-  auto h = MakeTestSnapshot("hog", "A", "hog-1");
-  ASSERT_TRUE(again->SendRaw(SnapshotFrame(h)));
-  ExpectAck(again->ReadFrame(), h.id, "stored");
+  ExpectStored(*again, MakeTestSnapshot("hog", "A", "hog-1"));
 }
 
 TEST_F(CollectorServerTest, OverMaxInflightBytesGetsBusy) {
@@ -820,21 +825,12 @@ TEST_F(CollectorServerTest, OneHostCannotSendMoreThanItsDailyAllowance) {
   auto cert = pki_.Agent("chatty");
   auto c = ConnectAgent(cert);
   ASSERT_NE(c, nullptr);
-  auto first = MakeTestSnapshot("chatty", std::string(12000, 'a'), "chatty-1");
-  ASSERT_TRUE(c->SendRaw(SnapshotFrame(first)));
-  ExpectAck(c->ReadFrame(), first.id, "stored");
+  ExpectStored(*c, MakeTestSnapshot("chatty", std::string(12000, 'a'), "chatty-1"));
   // Some allowance is left: this one is taken, and overdraws it.
   auto second = MakeTestSnapshot("chatty", std::string(12000, 'b'), "chatty-2");
-  ASSERT_TRUE(c->SendRaw(SnapshotFrame(second)));
-  ExpectAck(c->ReadFrame(), second.id, "stored");
-  auto third = MakeTestSnapshot("chatty", "C", "chatty-3");
-  ASSERT_TRUE(c->SendRaw(SnapshotFrame(third)));
-  auto r = c->ReadFrame();
-  ASSERT_TRUE(r.has_value()) << proc_.Log();
-  ASSERT_EQ(r->type, FrameType::kError) << r->payload;
-  EXPECT_EQ(r->json.value("code", ""), "busy") << r->payload;
-  EXPECT_FALSE(r->json.value("permanent", true));
-  EXPECT_TRUE(c->WaitClosed());
+  ExpectStored(*c, second);
+  ASSERT_TRUE(c->SendRaw(SnapshotFrame(MakeTestSnapshot("chatty", "C", "chatty-3"))));
+  ExpectClosedBusy(*c, proc_.Log());
   EXPECT_TRUE(proc_.WaitLog(
       {"frame_rejected", "host=chatty", "code=busy", "max_host_bytes_per_day", "type=snapshot"}))
       << proc_.Log();
@@ -846,17 +842,13 @@ TEST_F(CollectorServerTest, OneHostCannotSendMoreThanItsDailyAllowance) {
   o.content_hash = second.hash;
   o.collected_at = "2026-11-28T19:00:00Z";
   ASSERT_TRUE(again->SendJson(FrameType::kOffer, protocol::ToJson(o)));
-  auto ro = again->ReadFrame();
-  ASSERT_TRUE(ro.has_value()) << proc_.Log();
-  EXPECT_EQ(ro->json.value("code", ""), "busy") << ro->payload;
+  ExpectError(again->ReadFrame(), "busy");
   EXPECT_TRUE(proc_.WaitLog({"frame_rejected", "host=chatty", "type=offer"})) << proc_.Log();
   // Another host has its own allowance.
   auto other_cert = pki_.Agent("quiet");
   auto other = ConnectAgent(other_cert);
   ASSERT_NE(other, nullptr);
-  auto s = MakeTestSnapshot("quiet", std::string(12000, 'q'), "quiet-1");
-  ASSERT_TRUE(other->SendRaw(SnapshotFrame(s)));
-  ExpectAck(other->ReadFrame(), s.id, "stored");
+  ExpectStored(*other, MakeTestSnapshot("quiet", std::string(12000, 'q'), "quiet-1"));
   std::string out;
   ASSERT_EQ(Ctl("history chatty", &out), 0) << out;
   EXPECT_EQ(out.find("chatty-3"), std::string::npos) << out;
