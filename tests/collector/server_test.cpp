@@ -504,6 +504,41 @@ TEST_F(CollectorServerTest, SighupReloadsLimitsFromTheConfigFile) {
   EXPECT_TRUE(proc_.WaitLog({"error reload_failed", "max_frame_bytes"})) << proc_.Log();
 }
 
+TEST_F(CollectorServerTest, SighupReloadsThePerHostLimits) {
+  // An administrator raises the per-host limits for a migration wave without a restart: the
+  // new ones apply at once, to hosts that are at the old ones. Two hosts, so that no check
+  // waits for a closed connection's slot: "wave" for connections, "flood" for bytes.
+  std::string conf = dir_.Host("/limits.conf");
+  dir_.Write("/limits.conf", "max_host_connections = 1\nmax_host_bytes_per_day = 20000\n");
+  StartCollector({"--config", conf});
+  auto wave = pki_.Agent("wave");
+  auto held = ConnectAgent(wave);
+  ASSERT_NE(held, nullptr);
+  auto refused = Connect(&wave);
+  ASSERT_NE(refused, nullptr);
+  ExpectClosedBusy(*refused, proc_.Log());
+  auto flood = pki_.Agent("flood");
+  auto f = ConnectAgent(flood);
+  ASSERT_NE(f, nullptr);
+  ExpectStored(*f, MakeTestSnapshot("flood", std::string(25000, 'a'), "flood-1"));  // overdraws
+  ASSERT_TRUE(f->SendRaw(SnapshotFrame(MakeTestSnapshot("flood", "B", "flood-2"))));
+  ExpectClosedBusy(*f, proc_.Log());
+  ASSERT_TRUE(proc_.WaitLog({"frame_rejected", "host=flood", "max_host_bytes_per_day"}))
+      << proc_.Log();
+
+  dir_.Write("/limits.conf", "max_host_connections = 2\nmax_host_bytes_per_day = 0\n");
+  proc_.Signal(SIGHUP);
+  ASSERT_TRUE(
+      proc_.WaitLog({"info reloaded", "max_host_connections=2", "max_host_bytes_per_day=0"}))
+      << proc_.Log();
+  auto second = ConnectAgent(wave);  // beside `held`, which is still open
+  ASSERT_NE(second, nullptr) << proc_.Log();
+  ExpectStored(*second, MakeTestSnapshot("wave", "A", "wave-1"));
+  auto again = ConnectAgent(flood);
+  ASSERT_NE(again, nullptr) << proc_.Log();
+  ExpectStored(*again, MakeTestSnapshot("flood", "B", "flood-2"));  // 0: no daily limit
+}
+
 // The collector judges what it stores against --policies (acks never wait for it); SIGHUP
 // loads them again and re-judges the latest state; policies that do not load are refused at
 // start (exit 1, the file named) and on reload (the running ones stay).
