@@ -32,7 +32,4 @@ void WriteCsv(const Report& r, std::ostream& out) {
   }
 }
 
-// XML text: control characters escaped as the terminal outputs do (XML 1.0 forbids most of
-// them), then the five markup characters.
-
 }  // namespace tidemark::ctl::report
