@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <mutex>
 
 #include "common/text.h"
@@ -18,6 +20,10 @@ std::mutex& SinkMutex() {
 std::function<void(const std::string&)>& Sink() {
   static std::function<void(const std::string&)> sink;
   return sink;
+}
+LogLimiter& Limiter() {  // under SinkMutex()
+  static LogLimiter limiter;
+  return limiter;
 }
 
 std::string_view LevelName(LogLevel level) {
@@ -66,6 +72,74 @@ std::string Clip(std::string_view text, size_t max_bytes) {
   return std::string(text.substr(0, cut)) + "\u2026(" + std::to_string(text.size()) + " bytes)";
 }
 
+bool LogLimiter::Take(Bucket& b, double burst, double rate, Clock::time_point now) {
+  if (now > b.at) {
+    double elapsed = std::chrono::duration<double>(now - b.at).count();
+    b.tokens = std::min(burst, b.tokens + elapsed * rate);
+    b.at = now;
+  }
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+bool LogLimiter::Admit(LogLevel level, std::string_view event, std::string_view source,
+                       Clock::time_point now) {
+  // Errors, critical lines and the collector's own (no source: listening, reloaded, stopped)
+  // are never limited.
+  if (level == LogLevel::kCritical || level == LogLevel::kError || source.empty()) return true;
+  std::string key(event);
+  key.push_back('\0');
+  key.append(source);
+  auto it = sources_.find(key);
+  if (it == sources_.end()) {
+    if (sources_.size() >= limits_.max_sources) {
+      // Drop the buckets that are full again (they would start full anyway); when that frees
+      // less than a quarter, all of them, so that a flood from many sources costs a scan per
+      // quarter of the table, not per line.
+      for (auto i = sources_.begin(); i != sources_.end();) {
+        Bucket probe = i->second;
+        Take(probe, limits_.source_burst, limits_.source_rate, now);
+        i = probe.tokens + 1 >= limits_.source_burst ? sources_.erase(i) : std::next(i);
+      }
+      if (sources_.size() > limits_.max_sources * 3 / 4) sources_.clear();
+    }
+    it = sources_.emplace(std::move(key), Bucket{limits_.source_burst, now}).first;
+  }
+  // Both buckets must have a token; a line refused by its source's bucket does not use one of
+  // the total's, so one flooding source cannot spend the others' share.
+  bool admitted = Take(it->second, limits_.source_burst, limits_.source_rate, now) &&
+                  Take(total_, limits_.total_burst, limits_.total_rate, now);
+  if (!admitted) ++suppressed_[std::string(event)];
+  return admitted;
+}
+
+std::vector<std::pair<std::string, uint64_t>> LogLimiter::TakeSuppressed(Clock::time_point now,
+                                                                         bool force) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  if (suppressed_.empty() || (!force && now - last_summary_ < limits_.summary_interval)) {
+    return out;
+  }
+  out.assign(suppressed_.begin(), suppressed_.end());
+  suppressed_.clear();
+  last_summary_ = now;
+  return out;
+}
+
+std::string LogSource(std::initializer_list<LogField> fields) {
+  std::string_view peer;
+  for (const auto& [k, v] : fields) {
+    if (k == "host" && !v.empty()) return v;
+    if (k == "peer") peer = v;
+  }
+  // "192.0.2.1:5000" or "[2001:db8::1]:5000" (tls_stream's form), without the port.
+  if (!peer.empty() && peer.front() == '[') {
+    size_t close = peer.find(']');
+    return std::string(peer.substr(1, close == std::string_view::npos ? peer.npos : close - 1));
+  }
+  return std::string(peer.substr(0, peer.rfind(':')));
+}
+
 std::string Log::Format(LogLevel level, std::string_view event,
                         std::initializer_list<LogField> fields) {
   std::string line(LevelName(level));
@@ -80,9 +154,10 @@ std::string Log::Format(LogLevel level, std::string_view event,
   return line;
 }
 
-void Log::Write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  std::string line = Format(level, event, fields);
-  std::lock_guard<std::mutex> lock(SinkMutex());
+namespace {
+
+// Writes one formatted line. REQUIRES: SinkMutex() held.
+void Emit(LogLevel level, std::string line) {
   if (Sink()) {
     Sink()(line);
     return;
@@ -106,9 +181,34 @@ void Log::Write(LogLevel level, std::string_view event, std::initializer_list<Lo
   }
 }
 
-void Log::SetSink(std::function<void(const std::string&)> sink) {
+// Writes the `log_suppressed` lines that are due. REQUIRES: SinkMutex() held.
+void EmitSuppressed(LogLimiter::Clock::time_point now, bool force) {
+  for (const auto& [event, lines] : Limiter().TakeSuppressed(now, force)) {
+    Emit(LogLevel::kWarning, Log::Format(LogLevel::kWarning, "log_suppressed",
+                                         {{"event", event}, {"lines", std::to_string(lines)}}));
+  }
+}
+
+}  // namespace
+
+void Log::Write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+  const std::string source = LogSource(fields);
+  std::lock_guard<std::mutex> lock(SinkMutex());
+  const auto now = LogLimiter::Clock::now();
+  EmitSuppressed(now, false);
+  if (!Limiter().Admit(level, event, source, now)) return;
+  Emit(level, Format(level, event, fields));
+}
+
+void Log::FlushSuppressed() {
+  std::lock_guard<std::mutex> lock(SinkMutex());
+  EmitSuppressed(LogLimiter::Clock::now(), true);
+}
+
+void Log::SetSink(std::function<void(const std::string&)> sink, LogLimiter::Limits limits) {
   std::lock_guard<std::mutex> lock(SinkMutex());
   Sink() = std::move(sink);
+  Limiter() = LogLimiter(limits);
 }
 
 }  // namespace tidemark::collector

@@ -3,14 +3,20 @@
 // EscapeControl: C0, DEL, C1, U+2028/9, bidi overrides, invalid UTF-8; and '"'), so nothing an
 // agent sends can forge a line or a field, and cut at kMaxLogValueBytes. Under journald
 // (JOURNAL_STREAM set) each line starts with its syslog priority ("<6>") so `journalctl -p
-// warning` works. Thread-safe: a line is one write(2).
+// warning` works. Thread-safe: a line is one write(2). Info and warning lines are rate-limited
+// per source and in all (LogLimiter), so that no peer can flood the log and make journald drop
+// the collector's other lines; errors and critical lines are always written.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace tidemark::collector {
 
@@ -29,6 +35,56 @@ std::string Clip(std::string_view text, size_t max_bytes);
 
 using LogField = std::pair<std::string_view, std::string>;
 
+// Bounds what one source can make the collector log. journald drops a service's lines beyond
+// its rate limit (by default 10,000 in 30 s), whatever their priority: a peer that opened
+// connections in a loop (a bad certificate is a warning line each) could have hidden the
+// collector's errors and other hosts' refusals. Info and warning lines pass a token bucket per
+// (event, source) and one for all of them; what does not pass is counted per event and said
+// by a `log_suppressed` warning with the count, at the next line written at least
+// `summary_interval` after the last such summary (or at Log::FlushSuppressed). Errors,
+// critical lines and lines without a source (the collector's own: listening, reloaded,
+// stopped) are never limited. Not thread-safe (Log holds its lock around it).
+class LogLimiter {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Limits {
+    double source_burst = 20;   // lines of one event from one source at once
+    double source_rate = 0.5;   // then lines per second
+    double total_burst = 2000;  // info and warning lines of every source at once
+    double total_rate = 200;    // then lines per second: at most 8,000 in journald's 30 s
+    size_t max_sources = 4096;  // (event, source) buckets kept; then refilled ones are dropped
+    std::chrono::milliseconds summary_interval{1000};
+  };
+
+  LogLimiter() : LogLimiter(Limits{}) {}
+  explicit LogLimiter(Limits limits) : limits_(limits) {}
+
+  // True when the line may be written; else counts it as suppressed.
+  bool Admit(LogLevel level, std::string_view event, std::string_view source,
+             Clock::time_point now);
+  // The suppressed lines per event since the last summary, when there are any and
+  // `summary_interval` has passed since the last summary (or `force`); the counts restart.
+  std::vector<std::pair<std::string, uint64_t>> TakeSuppressed(Clock::time_point now, bool force);
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point at;
+  };
+  // Refills `b` at `rate` up to `burst`; takes a token when there is one.
+  static bool Take(Bucket& b, double burst, double rate, Clock::time_point now);
+
+  Limits limits_;
+  std::map<std::string, Bucket, std::less<>> sources_;
+  Bucket total_{limits_.total_burst, Clock::time_point{}};
+  std::map<std::string, uint64_t, std::less<>> suppressed_;
+  Clock::time_point last_summary_{};
+};
+
+// The source a line is limited by: its `host` field (an authenticated agent), else its `peer`
+// field's address without the port, else "".
+std::string LogSource(std::initializer_list<LogField> fields);
+
 class Log {
  public:
   static void Write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields);
@@ -45,8 +101,11 @@ class Log {
   static void Critical(std::string_view event, std::initializer_list<LogField> fields = {}) {
     Write(LogLevel::kCritical, event, fields);
   }
+  // Writes the pending `log_suppressed` lines now (at shutdown).
+  static void FlushSuppressed();
   // For tests: receives each line (without the newline) instead of stderr; nullptr = stderr.
-  static void SetSink(std::function<void(const std::string&)> sink);
+  // Starts a new LogLimiter with `limits`.
+  static void SetSink(std::function<void(const std::string&)> sink, LogLimiter::Limits limits = {});
   // Returns the line as written (without priority prefix and newline).
   static std::string Format(LogLevel level, std::string_view event,
                             std::initializer_list<LogField> fields);

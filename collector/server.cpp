@@ -387,6 +387,7 @@ int Server::Run(bool handle_signals) {
   m.shared.store->Stop();
   m.evaluator->Stop();
   int code = m.exit_code.load();
+  Log::FlushSuppressed();
   if (code == 0) {
     Log::Info("stopped", {});
   } else {

@@ -166,5 +166,96 @@ TEST(CollectorLogTest, EscapesEverythingThatCouldForgeALineAndBoundsValues) {
   EXPECT_EQ(Clip("short", 128), "short");
 }
 
+TEST(CollectorLogTest, TheSourceIsTheHostElseThePeersAddress) {
+  EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"host", "web1"}}), "web1");
+  EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"reason", "x"}}), "192.0.2.7");
+  EXPECT_EQ(LogSource({{"peer", "[2001:db8::1]:40000"}}), "2001:db8::1");
+  EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"host", ""}}), "192.0.2.7");
+  EXPECT_EQ(LogSource({{"addr", "0.0.0.0"}}), "");
+}
+
+TEST(CollectorLogTest, OneSourceCannotFloodTheLogOrSpendTheOthersShare) {
+  using Clock = LogLimiter::Clock;
+  LogLimiter::Limits limits;
+  limits.source_burst = 3;
+  limits.source_rate = 1;
+  limits.total_burst = 5;
+  limits.total_rate = 2;
+  limits.max_sources = 4;
+  LogLimiter l(limits);
+  Clock::time_point t0 = Clock::now();
+  int admitted = 0;
+  for (int i = 0; i < 100; ++i) admitted += l.Admit(LogLevel::kWarning, "bad", "10.0.0.1", t0);
+  EXPECT_EQ(admitted, 3);  // its burst; the other 97 did not use the total's tokens
+  EXPECT_TRUE(l.Admit(LogLevel::kWarning, "bad", "10.0.0.2", t0));
+  EXPECT_TRUE(l.Admit(LogLevel::kInfo, "other", "10.0.0.1", t0));  // another event
+  // Errors, critical lines and the collector's own lines always pass.
+  EXPECT_TRUE(l.Admit(LogLevel::kError, "bad", "10.0.0.1", t0));
+  EXPECT_TRUE(l.Admit(LogLevel::kCritical, "bad", "10.0.0.1", t0));
+  EXPECT_TRUE(l.Admit(LogLevel::kInfo, "stopped", "", t0));
+  // A second later the source has one more token.
+  EXPECT_TRUE(l.Admit(LogLevel::kWarning, "bad", "10.0.0.1", t0 + std::chrono::seconds(1)));
+  EXPECT_FALSE(l.Admit(LogLevel::kWarning, "bad", "10.0.0.1", t0 + std::chrono::seconds(1)));
+  auto summary = l.TakeSuppressed(t0 + std::chrono::seconds(1), false);
+  ASSERT_EQ(summary.size(), 1u);
+  EXPECT_EQ(summary[0].first, "bad");
+  EXPECT_EQ(summary[0].second, 98u);
+  EXPECT_TRUE(l.TakeSuppressed(t0 + std::chrono::seconds(1), true).empty());  // counts restarted
+
+  // Many sources at once: the total bounds them (5 at once, then 2 a second).
+  LogLimiter many(limits);
+  admitted = 0;
+  for (int i = 0; i < 50; ++i) {
+    admitted += many.Admit(LogLevel::kInfo, "hello", "h" + std::to_string(i), t0);
+  }
+  EXPECT_EQ(admitted, 5);
+  admitted = 0;
+  for (int i = 0; i < 50; ++i) {
+    admitted += many.Admit(LogLevel::kInfo, "hello", "h" + std::to_string(i),
+                           t0 + std::chrono::seconds(10));
+  }
+  EXPECT_EQ(admitted, 5);  // refilled to its burst, not to 20
+  // Summaries come at most once per interval, unless forced.
+  EXPECT_EQ(many.TakeSuppressed(t0 + std::chrono::seconds(10), false).at(0).second, 90u);
+  EXPECT_FALSE(many.Admit(LogLevel::kInfo, "hello", "h0", t0 + std::chrono::seconds(10)));
+  EXPECT_TRUE(many.TakeSuppressed(t0 + std::chrono::seconds(10), false).empty());
+  EXPECT_EQ(many.TakeSuppressed(t0 + std::chrono::seconds(10), true).at(0).second, 1u);
+
+  // The buckets kept are bounded (max_sources 4): a fifth source, with none of the four full
+  // again, drops them all, and a dropped source starts again at its burst.
+  limits.total_burst = 1000;
+  LogLimiter bounded(limits);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(bounded.Admit(LogLevel::kWarning, "bad", "a", t0));
+  EXPECT_FALSE(bounded.Admit(LogLevel::kWarning, "bad", "a", t0));
+  for (const char* other : {"b", "c", "d"}) {
+    EXPECT_TRUE(bounded.Admit(LogLevel::kWarning, "bad", other, t0));
+  }
+  EXPECT_FALSE(bounded.Admit(LogLevel::kWarning, "bad", "a", t0));  // still kept: 4 buckets
+  EXPECT_TRUE(bounded.Admit(LogLevel::kWarning, "bad", "e", t0));   // the fifth
+  EXPECT_TRUE(bounded.Admit(LogLevel::kWarning, "bad", "a", t0));   // dropped, full again
+}
+
+TEST(CollectorLogTest, SuppressedLinesAreCountedInALineOfTheirOwn) {
+  std::vector<std::string> lines;
+  LogLimiter::Limits limits;
+  limits.source_burst = 2;
+  limits.source_rate = 0.001;
+  Log::SetSink([&](const std::string& line) { lines.push_back(line); }, limits);
+  for (int i = 0; i < 10; ++i) {
+    Log::Warn("handshake_refused", {{"peer", "192.0.2.9:" + std::to_string(1000 + i)}});
+  }
+  Log::Error("store_failed", {{"host", "web1"}});
+  Log::FlushSuppressed();
+  Log::SetSink(nullptr);
+  // The first suppression is said at the next line, later ones once per summary_interval (a
+  // second) or at FlushSuppressed.
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], "warning handshake_refused peer=192.0.2.9:1000");
+  EXPECT_EQ(lines[1], "warning handshake_refused peer=192.0.2.9:1001");
+  EXPECT_EQ(lines[2], "warning log_suppressed event=handshake_refused lines=1");
+  EXPECT_EQ(lines[3], "error store_failed host=web1");
+  EXPECT_EQ(lines[4], "warning log_suppressed event=handshake_refused lines=7");
+}
+
 }  // namespace
 }  // namespace tidemark::collector

@@ -217,6 +217,36 @@ TEST_F(CollectorServerTest, RefusesBadCertificatesWithALogLineEach) {
   EXPECT_FALSE(proc_.HasLogLine({"shutdown_timeout"})) << proc_.Log();
 }
 
+TEST_F(CollectorServerTest, APeerCannotFloodTheLog) {
+  // Any peer could write a warning line per connection (a handshake without a certificate) as
+  // fast as it could connect, past journald's rate limit, which then drops the collector's other
+  // lines too. Now one source gets 20 lines of one event, then one every 2 s, and the rest is
+  // counted in log_suppressed lines.
+  StartCollector();
+  constexpr int kFlood = 60;
+  for (int i = 0; i < kFlood; ++i) ASSERT_TRUE(Refused(nullptr));
+  ASSERT_TRUE(proc_.WaitLog({"warning log_suppressed", "event=handshake_refused"})) << proc_.Log();
+  // Other sources are still heard.
+  auto cert = pki_.Agent("heard");
+  ASSERT_NE(ConnectAgent(cert), nullptr);
+  EXPECT_TRUE(proc_.WaitLog({"info connection_accepted", "host=heard"})) << proc_.Log();
+  proc_.Signal(SIGTERM);  // says what is still counted
+  ASSERT_EQ(proc_.Wait(60), 0) << proc_.Log();
+  int written = 0;
+  int suppressed = 0;
+  std::istringstream log(proc_.Log());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("warning handshake_refused") != std::string::npos) ++written;
+    const std::string counted = "warning log_suppressed event=handshake_refused lines=";
+    if (size_t at = line.find(counted); at != std::string::npos) {
+      suppressed += std::stoi(line.substr(at + counted.size()));
+    }
+  }
+  EXPECT_GE(written, 20) << proc_.Log();
+  EXPECT_LT(written, kFlood) << proc_.Log();
+  EXPECT_EQ(written + suppressed, kFlood) << proc_.Log();
+}
+
 TEST_F(CollectorServerTest, CertificateAWithSnapshotOfBIsRefusedAndNothingStored) {
   StartCollector();
   auto agent = pki_.Agent("hosta");
