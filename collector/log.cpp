@@ -1,6 +1,8 @@
 // log.h: one line per event.
 #include "collector/log.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -135,7 +137,16 @@ std::string LogSource(std::initializer_list<LogField> fields) {
   // "192.0.2.1:5000" or "[2001:db8::1]:5000" (tls_stream's form), without the port.
   if (!peer.empty() && peer.front() == '[') {
     size_t close = peer.find(']');
-    return std::string(peer.substr(1, close == std::string_view::npos ? peer.npos : close - 1));
+    std::string address(peer.substr(1, close == std::string_view::npos ? peer.npos : close - 1));
+    in6_addr a{};
+    if (inet_pton(AF_INET6, address.c_str(), &a) != 1) return address;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+      return inet_ntop(AF_INET, &a.s6_addr[12], text, sizeof text) ? text : address;
+    }
+    std::fill(std::begin(a.s6_addr) + 8, std::end(a.s6_addr), 0);
+    if (!inet_ntop(AF_INET6, &a, text, sizeof text)) return address;
+    return std::string(text) + "/64";
   }
   return std::string(peer.substr(0, peer.rfind(':')));
 }

@@ -86,7 +86,10 @@ class LogLimiter {
 };
 
 // The source a line is limited by: its `host` field (an authenticated agent), else its `peer`
-// field's address without the port, else "".
+// field's address without the port, else "". An IPv6 peer counts as its /64 ("2001:db8:0:1::/64"):
+// one end site is usually given a whole /64 (RFC 6177) and can pick a new address in it for every
+// connection, so a source per address would limit nothing; an IPv4-mapped address
+// ("::ffff:192.0.2.7", a dual-stack listener's IPv4 peer) counts as the IPv4 address.
 std::string LogSource(std::initializer_list<LogField> fields);
 
 class Log {

@@ -169,7 +169,15 @@ TEST(CollectorLogTest, EscapesEverythingThatCouldForgeALineAndBoundsValues) {
 TEST(CollectorLogTest, TheSourceIsTheHostElseThePeersAddress) {
   EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"host", "web1"}}), "web1");
   EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"reason", "x"}}), "192.0.2.7");
-  EXPECT_EQ(LogSource({{"peer", "[2001:db8::1]:40000"}}), "2001:db8::1");
+  // An IPv6 peer is its /64 (it may pick any address in it), a mapped IPv4 peer its address.
+  EXPECT_EQ(LogSource({{"peer", "[2001:db8::1]:40000"}}), "2001:db8::/64");
+  EXPECT_EQ(LogSource({{"peer", "[2001:db8:0:7:a:b:c:d]:1"}}),
+            LogSource({{"peer", "[2001:db8:0:7:ffff::1]:2"}}));
+  EXPECT_EQ(LogSource({{"peer", "[2001:db8:0:7:a:b:c:d]:1"}}), "2001:db8:0:7::/64");
+  EXPECT_NE(LogSource({{"peer", "[2001:db8:0:7::1]:1"}}),
+            LogSource({{"peer", "[2001:db8:0:8::1]:1"}}));
+  EXPECT_EQ(LogSource({{"peer", "[::ffff:192.0.2.7]:40000"}}), "192.0.2.7");
+  EXPECT_EQ(LogSource({{"peer", "[::1]:40000"}}), "::/64");
   EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"host", ""}}), "192.0.2.7");
   EXPECT_EQ(LogSource({{"addr", "0.0.0.0"}}), "");
 }
