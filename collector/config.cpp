@@ -21,6 +21,7 @@ const std::vector<std::string>& KnownKeys() {
                                                 "max_frame_bytes",
                                                 "max_connections",
                                                 "max_host_connections",
+                                                "max_source_handshakes",
                                                 "max_inflight_bytes",
                                                 "max_host_inflight_bytes",
                                                 "max_host_bytes_per_day",
@@ -106,6 +107,9 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   auto host_conns = GetInt(m, "max_host_connections", c->max_host_connections, 1, 1000000);
   if (!host_conns.ok()) return host_conns.status();
   c->max_host_connections = *host_conns;
+  auto source_hs = GetInt(m, "max_source_handshakes", c->max_source_handshakes, 1, 1000000);
+  if (!source_hs.ok()) return source_hs.status();
+  c->max_source_handshakes = *source_hs;
   auto inflight = GetInt(m, "max_inflight_bytes", c->max_inflight_bytes, 4096, 1ll << 40);
   if (!inflight.ok()) return inflight.status();
   c->max_inflight_bytes = *inflight;
@@ -235,6 +239,9 @@ std::string CollectorHelp() {
     << "  --max-host-connections N  concurrent connections of one host (certificate CN)\n"
        "                            (default "
     << d.max_host_connections << ")\n"
+    << "  --max-source-handshakes N  TLS handshakes in progress from one IPv4 address or\n"
+       "                            IPv6 /64 (default "
+    << d.max_source_handshakes << ")\n"
     << "  --max-inflight-bytes N    frame bytes being received or stored across all\n"
        "                            connections (default "
     << d.max_inflight_bytes << ")\n"

@@ -25,6 +25,10 @@ struct CollectorConfig {
   // connection slot (docs/collector.md "Limits"). An agent needs one; the rest is room for
   // connections a broken network left half-open until idle_timeout.
   int64_t max_host_connections = 8;
+  // TLS handshakes in progress from one source (an IPv4 address, an IPv6 /64) at a time, as
+  // OpenSSH's PerSourceMaxStartups: a peer without a certificate cannot hold every connection
+  // slot with handshakes it never finishes (docs/collector.md "Limits").
+  int64_t max_source_handshakes = 64;
   int64_t max_inflight_bytes = 512ll << 20;
   // What the connections of one host (one certificate CN) may hold in flight together: one
   // host cannot take the whole budget (docs/collector.md "Limits").

@@ -134,7 +134,11 @@ std::string LogSource(std::initializer_list<LogField> fields) {
     if (k == "host" && !v.empty()) return v;
     if (k == "peer") peer = v;
   }
-  // "192.0.2.1:5000" or "[2001:db8::1]:5000" (tls_stream's form), without the port.
+  return peer.empty() ? std::string() : PeerSource(peer);
+}
+
+std::string PeerSource(std::string_view peer) {
+  // "192.0.2.1:5000" or "[2001:db8::1]:5000" (EndpointText's form), without the port.
   if (!peer.empty() && peer.front() == '[') {
     size_t close = peer.find(']');
     std::string address(peer.substr(1, close == std::string_view::npos ? peer.npos : close - 1));

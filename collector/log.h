@@ -85,11 +85,15 @@ class LogLimiter {
   Clock::time_point last_summary_{};
 };
 
+// The source a peer ("ADDRESS:PORT", an IPv6 address in brackets) counts as for the limits per
+// source (log lines, handshakes in progress): its address without the port; an IPv6 peer its
+// /64 ("2001:db8:0:1::/64"): one end site is usually given a whole /64 (RFC 6177) and can pick
+// a new address in it for every connection, so a source per address would limit nothing; an
+// IPv4-mapped address ("::ffff:192.0.2.7", a dual-stack listener's IPv4 peer) the IPv4 address.
+std::string PeerSource(std::string_view peer);
+
 // The source a line is limited by: its `host` field (an authenticated agent), else its `peer`
-// field's address without the port, else "". An IPv6 peer counts as its /64 ("2001:db8:0:1::/64"):
-// one end site is usually given a whole /64 (RFC 6177) and can pick a new address in it for every
-// connection, so a source per address would limit nothing; an IPv4-mapped address
-// ("::ffff:192.0.2.7", a dual-stack listener's IPv4 peer) counts as the IPv4 address.
+// field's PeerSource, else "".
 std::string LogSource(std::initializer_list<LogField> fields);
 
 class Log {

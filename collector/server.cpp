@@ -231,6 +231,7 @@ struct Server::Impl {
                            {"tls", c->tls12 ? "1.2+1.3" : "1.3"},
                            {"max_connections", std::to_string(c->max_connections)},
                            {"max_host_connections", std::to_string(c->max_host_connections)},
+                           {"max_source_handshakes", std::to_string(c->max_source_handshakes)},
                            {"max_frame_bytes", std::to_string(c->max_frame_bytes)},
                            {"max_inflight_bytes", std::to_string(c->max_inflight_bytes)},
                            {"max_host_inflight_bytes", std::to_string(c->max_host_inflight_bytes)},
@@ -366,6 +367,7 @@ int Server::Run(bool handle_signals) {
                           {"threads", std::to_string(threads)},
                           {"max_connections", std::to_string(c.max_connections)},
                           {"max_host_connections", std::to_string(c.max_host_connections)},
+                          {"max_source_handshakes", std::to_string(c.max_source_handshakes)},
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
   m.ScheduleRetention();
   m.Accept();

@@ -99,6 +99,20 @@ void ServerState::RemoveHostConnection(const std::string& host) {
   if (--it->second <= 0) host_connections.erase(it);
 }
 
+std::pair<bool, int64_t> ServerState::AddSourceHandshake(const std::string& source) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = source_handshakes.try_emplace(source, 0).first;
+  if (it->second >= limits.max_source_handshakes.load()) return {false, it->second};
+  return {true, ++it->second};
+}
+
+void ServerState::RemoveSourceHandshake(const std::string& source) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = source_handshakes.find(source);
+  if (it == source_handshakes.end()) return;
+  if (--it->second <= 0) source_handshakes.erase(it);
+}
+
 std::string EndpointText(const tcp::endpoint& ep) {
   const auto addr = ep.address();
   std::string a = addr.to_string();
@@ -127,10 +141,12 @@ Session::Session(ServerState& shared, tcp::socket socket, std::shared_ptr<ssl::c
   boost::system::error_code ec;
   auto ep = stream_.socket().remote_endpoint(ec);
   peer_ = ec ? "unknown" : EndpointText(ep);
+  source_ = PeerSource(peer_);
 }
 
 Session::~Session() {
   if (reserved_ > 0) shared_.Release(host_, reserved_);
+  ReleaseHandshake();
   ReleaseSlot();
   std::lock_guard<std::mutex> lock(shared_.mu);
   shared_.sessions.erase(this);
@@ -143,6 +159,15 @@ void Session::Start() {
   }
   auto self = shared_from_this();
   state_ = State::kHandshake;
+  auto [admitted, handshakes] = shared_.AddSourceHandshake(source_);
+  if (!admitted) {
+    Log::Warn("connection_refused", {{"peer", peer_},
+                                     {"reason", "max_source_handshakes"},
+                                     {"handshakes", std::to_string(handshakes)}});
+    CloseNow();
+    return;
+  }
+  handshake_counted_ = true;
   ArmTimer(shared_.limits.handshake_timeout_s.load(), "handshake_timeout");
   // `this`, not `self`: the stream owns the callback, so a shared_ptr would be a cycle.
   stream_.SetVerifyCallback(
@@ -241,9 +266,16 @@ void Session::ReleaseSlot() {
   }
 }
 
+void Session::ReleaseHandshake() {
+  if (!handshake_counted_) return;
+  handshake_counted_ = false;
+  shared_.RemoveSourceHandshake(source_);
+}
+
 void Session::CloseNow() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
+  ReleaseHandshake();
   ReleaseSlot();
   timer_.cancel();
   boost::system::error_code ignored;
@@ -259,6 +291,7 @@ void Session::CloseRefused() {
 void Session::OnHandshake(const boost::system::error_code& ec) {
   if (state_ == State::kClosed) return;  // timed out
   timer_.cancel();
+  ReleaseHandshake();
   if (ec) {
     std::string reason =
         !verify_reason_.empty() ? verify_reason_ : HandshakeReason(ec, stream_.native_handle());

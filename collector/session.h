@@ -36,6 +36,7 @@ struct ReloadableLimits {
   std::atomic<uint32_t> max_frame_bytes{protocol::kDefaultMaxFrameBytes};
   std::atomic<int64_t> max_connections{0};
   std::atomic<int64_t> max_host_connections{0};
+  std::atomic<int64_t> max_source_handshakes{0};
   std::atomic<int64_t> max_inflight_bytes{0};
   std::atomic<int64_t> max_host_inflight_bytes{0};
   std::atomic<int64_t> max_host_bytes_per_day{0};
@@ -48,6 +49,7 @@ struct ReloadableLimits {
     max_frame_bytes = c.max_frame_bytes;
     max_connections = c.max_connections;
     max_host_connections = c.max_host_connections;
+    max_source_handshakes = c.max_source_handshakes;
     max_inflight_bytes = c.max_inflight_bytes;
     max_host_inflight_bytes = c.max_host_inflight_bytes;
     max_host_bytes_per_day = c.max_host_bytes_per_day;
@@ -77,10 +79,11 @@ struct ServerState {
   std::atomic<bool> shutting_down{false};
   std::unique_ptr<StoreWorker> store;
 
-  std::mutex mu;  // guards ctx, sessions and host_connections
+  std::mutex mu;  // guards ctx, sessions, host_connections and source_handshakes
   std::shared_ptr<boost::asio::ssl::context> ctx;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
-  std::unordered_map<std::string, int64_t> host_connections;  // counted sessions per CN
+  std::unordered_map<std::string, int64_t> host_connections;   // counted sessions per CN
+  std::unordered_map<std::string, int64_t> source_handshakes;  // per PeerSource (log.h)
 
   std::mutex budget_mu;  // guards inflight_bytes, host_inflight and host_allowance
   int64_t inflight_bytes = 0;
@@ -117,6 +120,9 @@ struct ServerState {
   // the count it has (the new one included when added).
   std::pair<bool, int64_t> AddHostConnection(const std::string& host);
   void RemoveHostConnection(const std::string& host);
+  // The same for handshakes in progress from `source` against max_source_handshakes.
+  std::pair<bool, int64_t> AddSourceHandshake(const std::string& source);
+  void RemoveSourceHandshake(const std::string& source);
 };
 
 // "ADDRESS:PORT", an IPv6 address in brackets.
@@ -163,6 +169,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Gives the connection slot (and the host's) back (at close: a new agent may connect at
   // once).
   void ReleaseSlot();
+  // Takes the connection out of its source's handshakes in progress (when the handshake ends,
+  // or the connection before it).
+  void ReleaseHandshake();
 
   void CloseNow();
 
@@ -236,11 +245,13 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::kHandshake;
   bool draining_ = false;
   bool slot_released_ = false;
-  bool host_counted_ = false;  // in ServerState::host_connections
+  bool host_counted_ = false;       // in ServerState::host_connections
+  bool handshake_counted_ = false;  // in ServerState::source_handshakes under source_
   bool hello_done_ = false;
   bool writing_ = false;        // an async_write is in progress (out_ must stay)
   bool store_pending_ = false;  // a store job will answer this frame
   std::string peer_;
+  std::string source_;  // PeerSource(peer_)
   std::string host_;
   std::string fingerprint_;
   std::string agent_version_;

@@ -458,6 +458,70 @@ TEST_F(CollectorServerTest, OverMaxConnectionsGetsBusy) {
   EXPECT_NE(ConnectAgent(second_cert), nullptr);
 }
 
+// Waits (up to 20 s) until `n` lines of `proc`'s log contain `needle`.
+bool WaitLogCount(const CollectorProcess& proc, const std::string& needle, int n) {
+  for (int i = 0; i < 200; ++i) {
+    std::istringstream log(proc.Log());
+    int found = 0;
+    for (std::string line; std::getline(log, line);) found += line.find(needle) != line.npos;
+    if (found >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+TEST_F(CollectorServerTest, OneSourceCannotHoldEveryConnectionSlotWithHandshakes) {
+  // Anyone who reaches the port could open max_connections connections, never finish their
+  // handshakes and open them again at each handshake_timeout: no agent got a connection. Now one
+  // source (an IPv4 address, an IPv6 /64) has at most max_source_handshakes in progress.
+  StartCollector({"--max-source-handshakes", "3", "--handshake-timeout", "60"});
+  std::vector<std::unique_ptr<RawTcpClient>> silent;
+  for (int i = 0; i < 3; ++i) {
+    silent.push_back(RawTcpClient::Connect(proc_.port()));
+    ASSERT_NE(silent.back(), nullptr);
+  }
+  auto fourth = RawTcpClient::Connect(proc_.port());
+  ASSERT_NE(fourth, nullptr);
+  EXPECT_TRUE(fourth->WaitClosed(20)) << proc_.Log();  // at once, not after 60 s
+  EXPECT_TRUE(proc_.WaitLog({"warning connection_refused",
+                             "peer=127.0.0.1:", "reason=max_source_handshakes", "handshakes=3"}))
+      << proc_.Log();
+  // An agent at the same source waits for a place; one at another source is served.
+  auto agent = pki_.Agent("elsewhere");
+  EXPECT_TRUE(Refused(&agent)) << proc_.Log();
+  TlsClientOptions from_other = Options(&agent);
+  from_other.source = "127.0.0.2";
+  std::string error;
+  auto other = TlsTestClient::Connect(proc_.port(), from_other, &error);
+  ASSERT_NE(other, nullptr) << error << proc_.Log();
+  auto welcome = other->Hello();
+  ASSERT_TRUE(welcome.has_value()) << proc_.Log();
+  EXPECT_EQ(welcome->type, FrameType::kWelcome) << welcome->payload;
+  ExpectStored(*other, MakeTestSnapshot("elsewhere", "A", "elsewhere-1"));
+  // A handshake that fails gives its place back: the silent peers leave (three refusals).
+  silent.clear();
+  ASSERT_TRUE(WaitLogCount(proc_, "peer closed the connection during the handshake", 3))
+      << proc_.Log();
+  // And so does one that succeeds: more connections than the limit, each past its handshake.
+  std::vector<std::unique_ptr<TlsTestClient>> agents;
+  for (int i = 0; i < 5; ++i) {
+    agents.push_back(ConnectAgent(agent));
+    ASSERT_NE(agents.back(), nullptr) << i << proc_.Log();
+  }
+}
+
+TEST_F(CollectorServerTest, AHandshakeThatTimesOutGivesItsPlaceBack) {
+  StartCollector({"--max-source-handshakes", "2", "--handshake-timeout", "1"});
+  auto a = RawTcpClient::Connect(proc_.port());
+  auto b = RawTcpClient::Connect(proc_.port());
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(WaitLogCount(proc_, "warning handshake_timeout", 2)) << proc_.Log();
+  auto agent = pki_.Agent("patient");
+  EXPECT_NE(ConnectAgent(agent), nullptr) << proc_.Log();  // a and b are still open
+  EXPECT_FALSE(proc_.HasLogLine({"reason=max_source_handshakes"})) << proc_.Log();
+}
+
 TEST_F(CollectorServerTest, OneHostCannotTakeEveryConnectionSlot) {
   // One certificate could open max_connections idle connections and hold them for the idle
   // timeout: every other agent got `busy`. Now a host holds at most max_host_connections.

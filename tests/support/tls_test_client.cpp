@@ -28,9 +28,18 @@ std::string SslErrors() {
   return out.empty() ? "no OpenSSL error" : out;
 }
 
-int TcpConnect(uint16_t port) {
+int TcpConnect(uint16_t port, const std::string& source) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -73,7 +82,7 @@ std::unique_ptr<TlsTestClient> TlsTestClient::Connect(uint16_t port,
       return nullptr;
     }
   }
-  c->fd_ = TcpConnect(port);
+  c->fd_ = TcpConnect(port, options.source);
   if (c->fd_ < 0) {
     *error = std::string("connect: ") + std::strerror(errno);
     return nullptr;
@@ -206,8 +215,8 @@ bool TlsTestClient::WaitClosed(int timeout_s) {
   }
 }
 
-std::unique_ptr<RawTcpClient> RawTcpClient::Connect(uint16_t port) {
-  int fd = TcpConnect(port);
+std::unique_ptr<RawTcpClient> RawTcpClient::Connect(uint16_t port, const std::string& source) {
+  int fd = TcpConnect(port, source);
   if (fd < 0) return nullptr;
   auto c = std::make_unique<RawTcpClient>();
   c->fd_ = fd;

@@ -24,6 +24,9 @@ struct TlsClientOptions {
   // A session (ticket) from an earlier connection to resume (TlsTestClient::Session()); not
   // owned, may be nullptr.
   SSL_SESSION* resume = nullptr;
+  // The loopback address to connect from (e.g. "127.0.0.2": another source for the
+  // collector's limits per source); empty: the kernel's choice (127.0.0.1).
+  std::string source;
 };
 
 struct ReceivedFrame {
@@ -72,7 +75,8 @@ class TlsTestClient {
 // A plain TCP connection (no TLS).
 class RawTcpClient {
  public:
-  static std::unique_ptr<RawTcpClient> Connect(uint16_t port);
+  // Connects to 127.0.0.1:port, from `source` when given (see TlsClientOptions::source).
+  static std::unique_ptr<RawTcpClient> Connect(uint16_t port, const std::string& source = "");
   ~RawTcpClient();
   bool Send(std::string_view bytes);
   // True when the server closes the connection within timeout_s.
