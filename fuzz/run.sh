@@ -13,6 +13,10 @@
 # runs as one libFuzzer run of N worker processes, -fork=N, stopping at the first crash, timeout
 # or out-of-memory as a plain run does; TIDEMARK_FUZZ_JOBS then defaults to 1: the long runs,
 # `TIDEMARK_FUZZ_FORK=2 TIDEMARK_FUZZ_RUNS=10000000 fuzz/run.sh 9000 dpkg_status`),
+# A long run (TIDEMARK_FUZZ_FORK) also reads the committed corpus fuzz/corpus/TARGET and, when it
+# ends clean, merges into it what it found that adds coverage (libFuzzer's -merge=1), so that the
+# next long run, on this machine or a fresh one, continues where this one stopped (fuzz/README.md,
+# "Long runs"); commit fuzz/corpus/ afterwards.
 # TIDEMARK_FUZZ_TIMEOUT (s per input, default 25),
 # TIDEMARK_FUZZ_RSS_MB (default 2048), ASAN_OPTIONS (default
 # malloc_context_size=0:quarantine_size_mb=64: no stack recorded per allocation, which was a
@@ -62,11 +66,22 @@ run_target() {
     sudoers | sshd_config | pam) dict=$src/fuzz/dicts/$t.dict ;;
   esac
   log=$build/logs/$t.log
+  kept=""
+  if [ -n "$fork" ]; then
+    kept=$src/fuzz/corpus/$t
+    mkdir -p "$kept"
+  fi
   rc=0
   "$bin" -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb="$rss" -print_final_stats=1 \
     ${runs:+-runs="$runs"} -artifact_prefix="$build/artifacts/$t-" ${dict:+-dict="$dict"} \
     ${fork:+-fork=$fork -ignore_crashes=0 -ignore_timeouts=0 -ignore_ooms=0} \
-    "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1 || rc=$?
+    "$build/corpus/$t" "$build/seeds/$t" ${kept:+"$kept"} >"$log" 2>&1 || rc=$?
+  if [ -n "$kept" ] && [ $rc -eq 0 ]; then
+    before=$(find "$kept" -type f | wc -l)
+    "$bin" -merge=1 -timeout="$timeout" -rss_limit_mb="$rss" "$kept" "$build/corpus/$t" \
+      >"$build/logs/$t.merge.log" 2>&1 || rc=$?
+    echo "fuzz: $t: fuzz/corpus/$t has $(find "$kept" -type f | wc -l) inputs ($before before)"
+  fi
   # Fork mode prints no final statistics of its own (a failed worker's log, quoted after its
   # lines, has the worker's): its last "#N: cov: ..." line counts every worker's executions.
   if [ -n "$fork" ]; then
