@@ -22,6 +22,8 @@ const std::vector<std::string>& KnownKeys() {
                                                 "max_connections",
                                                 "max_host_connections",
                                                 "max_source_handshakes",
+                                                "source_connection_rate",
+                                                "source_connection_burst",
                                                 "max_inflight_bytes",
                                                 "max_host_inflight_bytes",
                                                 "max_host_bytes_per_day",
@@ -110,6 +112,13 @@ Status FromMap(const ConfigMap& m, CollectorConfig* c) {
   auto source_hs = GetInt(m, "max_source_handshakes", c->max_source_handshakes, 1, 1000000);
   if (!source_hs.ok()) return source_hs.status();
   c->max_source_handshakes = *source_hs;
+  auto source_rate = GetInt(m, "source_connection_rate", c->source_connection_rate, 0, 1000000);
+  if (!source_rate.ok()) return source_rate.status();
+  c->source_connection_rate = *source_rate;
+  auto source_burst =
+      GetInt(m, "source_connection_burst", c->source_connection_burst, 1, 100000000);
+  if (!source_burst.ok()) return source_burst.status();
+  c->source_connection_burst = *source_burst;
   auto inflight = GetInt(m, "max_inflight_bytes", c->max_inflight_bytes, 4096, 1ll << 40);
   if (!inflight.ok()) return inflight.status();
   c->max_inflight_bytes = *inflight;
@@ -242,6 +251,11 @@ std::string CollectorHelp() {
     << "  --max-source-handshakes N  TLS handshakes in progress from one IPv4 address or\n"
        "                            IPv6 /64 (default "
     << d.max_source_handshakes << ")\n"
+    << "  --source-connection-rate N  new connections a second from one IPv4 address or\n"
+       "                            IPv6 /64, 0 = no limit (default "
+    << d.source_connection_rate << ")\n"
+    << "  --source-connection-burst N  of them at once (default " << d.source_connection_burst
+    << ")\n"
     << "  --max-inflight-bytes N    frame bytes being received or stored across all\n"
        "                            connections (default "
     << d.max_inflight_bytes << ")\n"

@@ -29,6 +29,11 @@ struct CollectorConfig {
   // OpenSSH's PerSourceMaxStartups: a peer without a certificate cannot hold every connection
   // slot with handshakes it never finishes (docs/collector.md "Limits").
   int64_t max_source_handshakes = 64;
+  // New connections a second from one source (a token bucket of source_connection_burst): a
+  // peer cannot keep the collector's cores busy with handshakes it starts and drops. 0 = no
+  // limit.
+  int64_t source_connection_rate = 100;
+  int64_t source_connection_burst = 1000;
   int64_t max_inflight_bytes = 512ll << 20;
   // What the connections of one host (one certificate CN) may hold in flight together: one
   // host cannot take the whole budget (docs/collector.md "Limits").

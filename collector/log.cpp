@@ -74,17 +74,6 @@ std::string Clip(std::string_view text, size_t max_bytes) {
   return std::string(text.substr(0, cut)) + "\u2026(" + std::to_string(text.size()) + " bytes)";
 }
 
-bool LogLimiter::Take(Bucket& b, double burst, double rate, Clock::time_point now) {
-  if (now > b.at) {
-    double elapsed = std::chrono::duration<double>(now - b.at).count();
-    b.tokens = std::min(burst, b.tokens + elapsed * rate);
-    b.at = now;
-  }
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
-}
-
 bool LogLimiter::Admit(LogLevel level, std::string_view event, std::string_view source,
                        Clock::time_point now) {
   // Errors, critical lines and the collector's own (no source: listening, reloaded, stopped)
@@ -93,25 +82,10 @@ bool LogLimiter::Admit(LogLevel level, std::string_view event, std::string_view 
   std::string key(event);
   key.push_back('\0');
   key.append(source);
-  auto it = sources_.find(key);
-  if (it == sources_.end()) {
-    if (sources_.size() >= limits_.max_sources) {
-      // Drop the buckets that are full again (they would start full anyway); when that frees
-      // less than a quarter, all of them, so that a flood from many sources costs a scan per
-      // quarter of the table, not per line.
-      for (auto i = sources_.begin(); i != sources_.end();) {
-        Bucket probe = i->second;
-        Take(probe, limits_.source_burst, limits_.source_rate, now);
-        i = probe.tokens + 1 >= limits_.source_burst ? sources_.erase(i) : std::next(i);
-      }
-      if (sources_.size() > limits_.max_sources * 3 / 4) sources_.clear();
-    }
-    it = sources_.emplace(std::move(key), Bucket{limits_.source_burst, now}).first;
-  }
   // Both buckets must have a token; a line refused by its source's bucket does not use one of
   // the total's, so one flooding source cannot spend the others' share.
-  bool admitted = Take(it->second, limits_.source_burst, limits_.source_rate, now) &&
-                  Take(total_, limits_.total_burst, limits_.total_rate, now);
+  bool admitted = sources_.Take(key, limits_.source_burst, limits_.source_rate, now) &&
+                  total_.Take(limits_.total_burst, limits_.total_rate, now);
   if (!admitted) ++suppressed_[std::string(event)];
   return admitted;
 }

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "collector/token_buckets.h"
+
 namespace tidemark::collector {
 
 enum class LogLevel { kCritical, kError, kWarning, kInfo };
@@ -71,16 +73,9 @@ class LogLimiter {
   std::vector<std::pair<std::string, uint64_t>> TakeSuppressed(Clock::time_point now, bool force);
 
  private:
-  struct Bucket {
-    double tokens;
-    Clock::time_point at;
-  };
-  // Refills `b` at `rate` up to `burst`; takes a token when there is one.
-  static bool Take(Bucket& b, double burst, double rate, Clock::time_point now);
-
   Limits limits_;
-  std::map<std::string, Bucket, std::less<>> sources_;
-  Bucket total_{limits_.total_burst, Clock::time_point{}};
+  TokenBuckets sources_{limits_.max_sources};  // per event "\0" source
+  TokenBucket total_{limits_.total_burst, Clock::time_point{}};
   std::map<std::string, uint64_t, std::less<>> suppressed_;
   Clock::time_point last_summary_{};
 };

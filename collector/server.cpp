@@ -232,6 +232,7 @@ struct Server::Impl {
                            {"max_connections", std::to_string(c->max_connections)},
                            {"max_host_connections", std::to_string(c->max_host_connections)},
                            {"max_source_handshakes", std::to_string(c->max_source_handshakes)},
+                           {"source_connection_rate", std::to_string(c->source_connection_rate)},
                            {"max_frame_bytes", std::to_string(c->max_frame_bytes)},
                            {"max_inflight_bytes", std::to_string(c->max_inflight_bytes)},
                            {"max_host_inflight_bytes", std::to_string(c->max_host_inflight_bytes)},
@@ -368,6 +369,7 @@ int Server::Run(bool handle_signals) {
                           {"max_connections", std::to_string(c.max_connections)},
                           {"max_host_connections", std::to_string(c.max_host_connections)},
                           {"max_source_handshakes", std::to_string(c.max_source_handshakes)},
+                          {"source_connection_rate", std::to_string(c.source_connection_rate)},
                           {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
   m.ScheduleRetention();
   m.Accept();

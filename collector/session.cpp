@@ -99,6 +99,14 @@ void ServerState::RemoveHostConnection(const std::string& host) {
   if (--it->second <= 0) host_connections.erase(it);
 }
 
+bool ServerState::TakeSourceConnection(const std::string& source) {
+  int64_t rate = limits.source_connection_rate.load();
+  if (rate == 0) return true;
+  std::lock_guard<std::mutex> lock(rate_mu);
+  return source_connections.Take(source, static_cast<double>(limits.source_connection_burst.load()),
+                                 static_cast<double>(rate), std::chrono::steady_clock::now());
+}
+
 std::pair<bool, int64_t> ServerState::AddSourceHandshake(const std::string& source) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = source_handshakes.try_emplace(source, 0).first;
@@ -159,6 +167,11 @@ void Session::Start() {
   }
   auto self = shared_from_this();
   state_ = State::kHandshake;
+  if (!shared_.TakeSourceConnection(source_)) {
+    Log::Warn("connection_refused", {{"peer", peer_}, {"reason", "source_connection_rate"}});
+    CloseNow();
+    return;
+  }
   auto [admitted, handshakes] = shared_.AddSourceHandshake(source_);
   if (!admitted) {
     Log::Warn("connection_refused", {{"peer", peer_},

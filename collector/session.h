@@ -26,6 +26,7 @@
 #include "collector/config.h"
 #include "collector/store_worker.h"
 #include "collector/tls_stream.h"
+#include "collector/token_buckets.h"
 #include "common/status.h"
 #include "common/transport/protocol.h"
 
@@ -37,6 +38,8 @@ struct ReloadableLimits {
   std::atomic<int64_t> max_connections{0};
   std::atomic<int64_t> max_host_connections{0};
   std::atomic<int64_t> max_source_handshakes{0};
+  std::atomic<int64_t> source_connection_rate{0};
+  std::atomic<int64_t> source_connection_burst{0};
   std::atomic<int64_t> max_inflight_bytes{0};
   std::atomic<int64_t> max_host_inflight_bytes{0};
   std::atomic<int64_t> max_host_bytes_per_day{0};
@@ -50,6 +53,8 @@ struct ReloadableLimits {
     max_connections = c.max_connections;
     max_host_connections = c.max_host_connections;
     max_source_handshakes = c.max_source_handshakes;
+    source_connection_rate = c.source_connection_rate;
+    source_connection_burst = c.source_connection_burst;
     max_inflight_bytes = c.max_inflight_bytes;
     max_host_inflight_bytes = c.max_host_inflight_bytes;
     max_host_bytes_per_day = c.max_host_bytes_per_day;
@@ -69,6 +74,10 @@ constexpr int64_t kReadChunk = 64 * 1024;
 // small row (a seen record), not nothing.
 constexpr int64_t kMinFrameCharge = 1024;
 
+// Sources whose connection rate is tracked at once (TokenBuckets: then the refilled ones are
+// dropped); about 100 bytes each.
+constexpr size_t kMaxRateSources = 16384;
+
 class Session;
 
 // What the sessions and the server share.
@@ -84,6 +93,9 @@ struct ServerState {
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   std::unordered_map<std::string, int64_t> host_connections;   // counted sessions per CN
   std::unordered_map<std::string, int64_t> source_handshakes;  // per PeerSource (log.h)
+
+  std::mutex rate_mu;                                // guards source_connections
+  TokenBuckets source_connections{kMaxRateSources};  // per PeerSource
 
   std::mutex budget_mu;  // guards inflight_bytes, host_inflight and host_allowance
   int64_t inflight_bytes = 0;
@@ -120,7 +132,11 @@ struct ServerState {
   // the count it has (the new one included when added).
   std::pair<bool, int64_t> AddHostConnection(const std::string& host);
   void RemoveHostConnection(const std::string& host);
-  // The same for handshakes in progress from `source` against max_source_handshakes.
+  // Takes a token of `source`'s connection rate (source_connection_rate,
+  // source_connection_burst); false when it has none (the connection is closed at accept).
+  bool TakeSourceConnection(const std::string& source);
+  // The same as AddHostConnection for handshakes in progress from `source` against
+  // max_source_handshakes.
   std::pair<bool, int64_t> AddSourceHandshake(const std::string& source);
   void RemoveSourceHandshake(const std::string& source);
 };

@@ -182,6 +182,9 @@ StatusOr<std::shared_ptr<boost::asio::ssl::context>> MakeServerContext(
   // (which would drop its session from the cache); TlsStream still reports it as truncated.
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_IGNORE_UNEXPECTED_EOF);
+  if (SSL_CTX_set1_groups_list(native, pki::kTlsGroups) != 1) {
+    return Status(StatusCode::kInternal, "TLS groups: " + OpenSslError());
+  }
   if (config.tls12 &&
       SSL_CTX_set_cipher_list(native,
                               "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"

@@ -148,6 +148,9 @@ StatusOr<std::unique_ptr<TlsIdentity>> TlsIdentity::Load(const TlsFiles& files) 
   if (id->ctx_ == nullptr) return Status{StatusCode::kInternal, "SSL_CTX_new: " + SslErrors()};
   SSL_CTX* ctx = id->ctx_.get();
   SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+  if (SSL_CTX_set1_groups_list(ctx, pki::kTlsGroups) != 1) {
+    return Status{StatusCode::kInternal, "TLS groups: " + SslErrors()};
+  }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   // Only the configured CA: the system's trust store has no say over the collector. A regular
   // file (OpenSSL opens it by name: a FIFO would stall the agent).

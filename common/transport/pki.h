@@ -15,6 +15,13 @@
 
 namespace tidemark::pki {
 
+// The key exchange groups the collector accepts and the agent offers (SSL_CTX_set1_groups_list).
+// Not OpenSSL 3.0's default list, which ends in the finite-field groups ffdhe2048-ffdhe8192: a
+// peer that offered only ffdhe8192 (its key share may be any bytes of the right length) made the
+// collector spend about 144 ms of CPU on one handshake before any certificate was checked, against
+// well under a millisecond for X25519, so a few handshakes a second kept a core busy.
+inline constexpr const char* kTlsGroups = "X25519:P-256:P-384";
+
 // A private key and its certificate, both PEM.
 struct KeyPair {
   std::string key_pem;

@@ -5,6 +5,7 @@
 #include "collector/config.h"
 #include "collector/log.h"
 #include "collector/tls_context.h"
+#include "collector/token_buckets.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::collector {
@@ -241,6 +242,29 @@ TEST(CollectorLogTest, OneSourceCannotFloodTheLogOrSpendTheOthersShare) {
   EXPECT_FALSE(bounded.Admit(LogLevel::kWarning, "bad", "a", t0));  // still kept: 4 buckets
   EXPECT_TRUE(bounded.Admit(LogLevel::kWarning, "bad", "e", t0));   // the fifth
   EXPECT_TRUE(bounded.Admit(LogLevel::kWarning, "bad", "a", t0));   // dropped, full again
+}
+
+TEST(TokenBucketsTest, EachKeyHasItsBurstThenItsRateAndTheKeysKeptAreBounded) {
+  using Clock = TokenBuckets::Clock;
+  const Clock::time_point t0 = Clock::now();
+  TokenBuckets b(3);
+  for (int i = 0; i < 2; ++i) EXPECT_TRUE(b.Take("a", 2, 4, t0));
+  EXPECT_FALSE(b.Take("a", 2, 4, t0));                                   // its burst spent
+  EXPECT_TRUE(b.Take("b", 2, 4, t0));                                    // another key's own
+  EXPECT_FALSE(b.Take("a", 2, 4, t0 + std::chrono::milliseconds(200)));  // 0.8 tokens
+  EXPECT_TRUE(b.Take("a", 2, 4, t0 + std::chrono::milliseconds(250)));   // one
+  EXPECT_FALSE(b.Take("a", 2, 4, t0 + std::chrono::milliseconds(250)));
+  EXPECT_TRUE(b.Take("c", 2, 4, t0));
+  EXPECT_EQ(b.size(), 3u);
+  // A fourth key drops the buckets that are full again ("b" and "c" after a second), not "a",
+  // which is still short of its burst.
+  const Clock::time_point t1 = t0 + std::chrono::milliseconds(1000);
+  EXPECT_TRUE(b.Take("a", 2, 4, t1));
+  EXPECT_TRUE(b.Take("a", 2, 4, t1));
+  EXPECT_FALSE(b.Take("a", 2, 4, t1));
+  EXPECT_TRUE(b.Take("d", 2, 4, t1));
+  EXPECT_EQ(b.size(), 2u);              // "a" and "d"
+  EXPECT_FALSE(b.Take("a", 2, 4, t1));  // kept, still empty
 }
 
 TEST(CollectorLogTest, SuppressedLinesAreCountedInALineOfTheirOwn) {

@@ -510,6 +510,35 @@ TEST_F(CollectorServerTest, OneSourceCannotHoldEveryConnectionSlotWithHandshakes
   }
 }
 
+TEST_F(CollectorServerTest, OneSourceCannotKeepTheCollectorHandshaking) {
+  // A peer that started handshakes and dropped them as fast as it could kept the collector's
+  // cores busy with key exchanges and signatures. Now a source's new connections pass a token
+  // bucket (source_connection_burst at once, then source_connection_rate a second).
+  StartCollector({"--source-connection-rate", "1", "--source-connection-burst", "3"});
+  auto agent = pki_.Agent("steady");
+  std::vector<std::unique_ptr<TlsTestClient>> served;
+  for (int i = 0; i < 3; ++i) {
+    served.push_back(ConnectAgent(agent));
+    ASSERT_NE(served.back(), nullptr) << i << proc_.Log();
+  }
+  auto fourth = RawTcpClient::Connect(proc_.port());
+  ASSERT_NE(fourth, nullptr);
+  EXPECT_TRUE(fourth->WaitClosed(20)) << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog(
+      {"warning connection_refused", "peer=127.0.0.1:", "reason=source_connection_rate"}))
+      << proc_.Log();
+  // Another source has its own bucket; this one's refills at one a second.
+  TlsClientOptions from_other = Options(&agent);
+  from_other.source = "127.0.0.2";
+  std::string error;
+  auto other = TlsTestClient::Connect(proc_.port(), from_other, &error);
+  EXPECT_NE(other, nullptr) << error << proc_.Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_NE(ConnectAgent(agent), nullptr) << proc_.Log();
+  // The connections it has are not touched.
+  ExpectStored(*served[0], MakeTestSnapshot("steady", "A", "steady-1"));
+}
+
 TEST_F(CollectorServerTest, AHandshakeThatTimesOutGivesItsPlaceBack) {
   StartCollector({"--max-source-handshakes", "2", "--handshake-timeout", "1"});
   auto a = RawTcpClient::Connect(proc_.port());
