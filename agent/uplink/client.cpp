@@ -337,6 +337,17 @@ StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, 
       }
     }
     unsigned long last = ERR_peek_last_error();
+    if (phase == Phase::kHandshake && ERR_GET_LIB(last) == ERR_LIB_SSL &&
+        ERR_GET_REASON(last) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+      // Closed without an alert: the collector closes a connection at accept when this address
+      // is over its limits per source (connection_refused in its log), or something between
+      // the two closed it.
+      ERR_clear_error();
+      return Transient(peer_ +
+                       ": the collector closed the connection during the TLS handshake without "
+                       "an alert (this address over its limits per source: connection_refused "
+                       "in its log; or a proxy or firewall in between)");
+    }
     if (last != 0) {
       bool refusal = IsRefusalAlert(last);
       std::string details = SslErrors();

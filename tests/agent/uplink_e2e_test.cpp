@@ -150,6 +150,25 @@ TEST_F(UplinkE2eTest, CertificatesTheCollectorRefusesExitOne) {
   EXPECT_TRUE(History().empty());
 }
 
+// A collector that closes the connection at accept (this address over its connection rate)
+// leaves the snapshot in the spool (75, try again later), and the agent says why it might have.
+TEST_F(UplinkE2eTest, ARefusalAtAcceptLeavesTheSnapshotInTheSpoolAndSaysWhy) {
+  StartCollector({"--source-connection-rate", "1", "--source-connection-burst", "1"});
+  const std::string send = "timeout 60 " + std::string(TIDEMARK_AGENT_BIN) + " send";
+  std::string out, err;
+  ASSERT_EQ(RunCommand(send + AgentFlags(proc_.port()), &out, &err), agent::uplink::kExitSent)
+      << err << proc_.Log();
+  int code = RunCommand(send + AgentFlags(proc_.port()), &out, &err);
+  EXPECT_EQ(code, agent::uplink::kExitQueued) << err << proc_.Log();
+  EXPECT_NE(err.find("closed the connection during the TLS handshake without an alert"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("connection_refused"), std::string::npos) << err;
+  EXPECT_EQ(SpooledIds().size(), 1u);
+  EXPECT_TRUE(proc_.WaitLog({"connection_refused", "reason=source_connection_rate"}))
+      << proc_.Log();
+}
+
 // The daemon keeps its TLS session between rounds and resumes it, which spares the collector
 // most of a reconnect's cost; a collector that no longer knows the session (here: reloaded,
 // a new TLS context) gets a full handshake and the round goes through.
