@@ -4,6 +4,7 @@
 
 #include "collector/config.h"
 #include "collector/log.h"
+#include "collector/session.h"
 #include "collector/tls_context.h"
 #include "collector/token_buckets.h"
 #include "tests/support/temp_root.h"
@@ -181,6 +182,18 @@ TEST(CollectorLogTest, TheSourceIsTheHostElseThePeersAddress) {
   EXPECT_EQ(LogSource({{"peer", "[::1]:40000"}}), "::/64");
   EXPECT_EQ(LogSource({{"peer", "192.0.2.7:40000"}, {"host", ""}}), "192.0.2.7");
   EXPECT_EQ(LogSource({{"addr", "0.0.0.0"}}), "");
+}
+
+TEST(CollectorLogTest, APeersSourceComesFromItsEndpointAsTheSessionsWriteIt) {
+  // The sessions name a peer with EndpointText; PeerSource must read that form back.
+  namespace ip = boost::asio::ip;
+  auto source = [](const char* address) {
+    return PeerSource(EndpointText(ip::tcp::endpoint(ip::make_address(address), 40000)));
+  };
+  EXPECT_EQ(source("192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(source("2001:db8:0:1::5"), "2001:db8:0:1::/64");
+  EXPECT_EQ(source("2001:db8:0:1:ffff:ffff:ffff:ffff"), "2001:db8:0:1::/64");
+  EXPECT_EQ(source("::ffff:192.0.2.7"), "192.0.2.7");
 }
 
 TEST(CollectorLogTest, OneSourceCannotFloodTheLogOrSpendTheOthersShare) {
