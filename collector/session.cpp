@@ -408,6 +408,13 @@ bool Session::CertificateStillValid() {
 void Session::OnHeader(const boost::system::error_code& ec) {
   if (state_ == State::kClosed) return;
   if (ec) {
+    if (stream_.key_update_flood()) {
+      Log::Warn("key_update_flood", {{"peer", peer_},
+                                     {"host", host_},
+                                     {"key_updates", std::to_string(stream_.key_updates())}});
+      CloseNow();
+      return;
+    }
     bool clean = ec == asio::error::eof || ec == ssl::error::stream_truncated;
     Log::Info("connection_closed",
               {{"peer", peer_}, {"host", host_}, {"reason", clean ? "peer closed" : ec.message()}});

@@ -32,6 +32,7 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::
                                SSL_MODE_RELEASE_BUFFERS);
   SSL_set_app_data(ssl_.get(), this);
   SSL_set_info_callback(ssl_.get(), &TlsStream::InfoThunk);
+  SSL_set_msg_callback(ssl_.get(), &TlsStream::MessageThunk);
   SSL_set_accept_state(ssl_.get());
   error_code ec;
   socket_.non_blocking(true, ec);
@@ -77,6 +78,13 @@ int TlsStream::VerifyThunk(int preverified, X509_STORE_CTX* ctx) {
 void TlsStream::InfoThunk(const SSL* ssl, int where, int value) {
   if ((where & SSL_CB_READ_ALERT) == 0 || (value & 0xff) != SSL_AD_CLOSE_NOTIFY) return;
   if (auto* self = static_cast<TlsStream*>(SSL_get_app_data(ssl))) self->close_notify_ = true;
+}
+
+void TlsStream::MessageThunk(int write_p, int /*version*/, int content_type, const void* buf,
+                             size_t len, SSL* ssl, void* /*arg*/) {
+  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
+  if (static_cast<const unsigned char*>(buf)[0] != SSL3_MT_KEY_UPDATE) return;
+  if (auto* self = static_cast<TlsStream*>(SSL_get_app_data(ssl))) ++self->key_updates_;
 }
 
 void TlsStream::AsyncHandshake(Handler handler) {
@@ -142,6 +150,10 @@ void TlsStream::Drive(Op op) {
         break;
     }
     int sys_errno = errno;
+    if (key_update_flood()) {
+      return Complete(std::move(op),
+                      SslError(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TOO_MANY_KEY_UPDATES)));
+    }
     if (result == 1) {
       op.done += n;
       if (op.kind == Kind::kHandshake || op.kind == Kind::kRead || op.done == op.size) {

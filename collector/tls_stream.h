@@ -71,6 +71,16 @@ class TlsStream {
   // completed its handshake stays resumable however the connection ends.
   void ForgetSession();
 
+  // TLS 1.3 KeyUpdate messages a peer may send on one connection. OpenSSL processes any number
+  // (each a key derivation, and one more message to write when the peer asks for an update in
+  // return) without a byte of application data: one connection that sent them in a loop kept
+  // half a core of the collector busy. An agent sends none; past this many, the operation in
+  // progress fails with OpenSSL's SSL_R_TOO_MANY_KEY_UPDATES ("too many key updates").
+  static constexpr int kMaxKeyUpdates = 64;
+  // The peer sent more than kMaxKeyUpdates.
+  bool key_update_flood() const { return key_updates_ > kMaxKeyUpdates; }
+  int key_updates() const { return key_updates_; }
+
  private:
   enum class Kind { kHandshake, kRead, kReadAll, kWrite, kShutdown };
   struct Op {
@@ -95,12 +105,16 @@ class TlsStream {
   static int VerifyThunk(int preverified, X509_STORE_CTX* ctx);
   // Notes the peer's close_notify alert (SSL_set_info_callback).
   static void InfoThunk(const SSL* ssl, int where, int value);
+  // Counts the peer's KeyUpdate messages (SSL_set_msg_callback).
+  static void MessageThunk(int write_p, int version, int content_type, const void* buf, size_t len,
+                           SSL* ssl, void* arg);
 
   boost::asio::ip::tcp::socket socket_;
   openssl::SslPtr ssl_;  // declared after socket_: freed before the socket closes
   VerifyCallback verify_;
   bool close_notify_ = false;  // the peer sent close_notify
   bool reusable_ = true;       // ForgetSession() not called
+  int key_updates_ = 0;        // KeyUpdate messages received
 };
 
 }  // namespace tidemark::collector

@@ -539,6 +539,27 @@ TEST_F(CollectorServerTest, OneSourceCannotKeepTheCollectorHandshaking) {
   ExpectStored(*served[0], MakeTestSnapshot("steady", "A", "steady-1"));
 }
 
+TEST_F(CollectorServerTest, KeyUpdateFloodsAreCut) {
+  // OpenSSL processes any number of TLS 1.3 KeyUpdate messages, no application data needed: one
+  // agent connection that sent them in a loop kept half a core busy, outside every frame limit.
+  StartCollector();
+  auto agent = pki_.Agent("rekey");
+  // A few are fine (TLS allows them; an agent sends none): the connection goes on.
+  auto modest = ConnectAgent(agent);
+  ASSERT_NE(modest, nullptr);
+  ASSERT_EQ(modest->SendKeyUpdates(10), 10);
+  ExpectStored(*modest, MakeTestSnapshot("rekey", "A", "rekey-1"));
+  // A flood is cut: the collector closes the connection and says why.
+  auto flood = ConnectAgent(agent);
+  ASSERT_NE(flood, nullptr);
+  // (They fit in the sockets' buffers, so the client's writes may all succeed.)
+  flood->SendKeyUpdates(100000);
+  EXPECT_TRUE(flood->WaitClosed()) << proc_.Log();
+  EXPECT_TRUE(proc_.WaitLog({"warning key_update_flood", "host=rekey", "key_updates="}))
+      << proc_.Log();
+  ExpectStored(*modest, MakeTestSnapshot("rekey", "B", "rekey-2"));
+}
+
 TEST_F(CollectorServerTest, AHandshakeThatTimesOutGivesItsPlaceBack) {
   StartCollector({"--max-source-handshakes", "2", "--handshake-timeout", "1"});
   auto a = RawTcpClient::Connect(proc_.port());

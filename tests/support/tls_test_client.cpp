@@ -127,6 +127,17 @@ bool TlsTestClient::SendRaw(std::string_view bytes) {
   return true;
 }
 
+int TlsTestClient::SendKeyUpdates(int n) {
+  for (int i = 0; i < n; ++i) {
+    if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_REQUESTED) != 1 ||
+        SSL_do_handshake(ssl_.get()) != 1) {
+      ERR_clear_error();
+      return i;
+    }
+  }
+  return n;
+}
+
 bool TlsTestClient::SendFrame(protocol::FrameType type, std::string_view payload) {
   return SendRaw(protocol::EncodeFrame(type, payload));
 }

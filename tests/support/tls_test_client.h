@@ -47,6 +47,9 @@ class TlsTestClient {
   TlsTestClient& operator=(const TlsTestClient&) = delete;
 
   bool SendRaw(std::string_view bytes);
+  // Sends `n` TLS 1.3 KeyUpdate messages (each asking the server to update its keys too); the
+  // number sent before a write failed.
+  int SendKeyUpdates(int n);
   bool SendFrame(protocol::FrameType type, std::string_view payload);
   bool SendJson(protocol::FrameType type, const nlohmann::json& payload);
   // Reads one frame; nullopt on EOF, error or timeout (reason in *error).
