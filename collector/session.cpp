@@ -369,6 +369,7 @@ void Session::ReadHeader() {
   }
   state_ = State::kIdle;
   ArmTimer(shared_.limits.idle_timeout_s.load(), "idle_timeout");
+  stream_.AllowRecords(TlsStream::kRecordsPerFrame);
   auto self = shared_from_this();
   // Waiting for a frame may take idle_timeout; once its first byte is here, the rest of the
   // header must follow within frame_timeout like any part of a frame (OnHeaderStart).
@@ -405,13 +406,20 @@ bool Session::CertificateStillValid() {
   return false;
 }
 
+void Session::LogFlood() {
+  Log::Warn("tls_flood", {{"peer", peer_},
+                          {"host", host_},
+                          {"kind", std::string(stream_.flood())},
+                          {"key_updates", std::to_string(stream_.key_updates())},
+                          {"records", std::to_string(stream_.records())},
+                          {"bytes", std::to_string(stream_.bytes_read())}});
+}
+
 void Session::OnHeader(const boost::system::error_code& ec) {
   if (state_ == State::kClosed) return;
   if (ec) {
-    if (stream_.key_update_flood()) {
-      Log::Warn("key_update_flood", {{"peer", peer_},
-                                     {"host", host_},
-                                     {"key_updates", std::to_string(stream_.key_updates())}});
+    if (!stream_.flood().empty()) {
+      LogFlood();
       CloseNow();
       return;
     }
@@ -499,6 +507,11 @@ void Session::OnPayload(const boost::system::error_code& ec, size_t n) {
   received_ += static_cast<int64_t>(n);
   if (ec) {
     timer_.cancel();
+    if (!stream_.flood().empty()) {
+      LogFlood();
+      CloseNow();
+      return;
+    }
     Log::Warn("frame_truncated", {{"peer", peer_},
                                   {"host", host_},
                                   {"type", std::string(protocol::FrameTypeName(type_))},

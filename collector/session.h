@@ -190,6 +190,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void ReleaseHandshake();
 
   void CloseNow();
+  // Says why the TLS stream refused to go on (TlsStream::flood()).
+  void LogFlood();
 
   // Closes a connection whose certificate was refused after the handshake; its TLS session
   // leaves the cache, so that it cannot be resumed either.

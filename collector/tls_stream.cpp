@@ -82,9 +82,22 @@ void TlsStream::InfoThunk(const SSL* ssl, int where, int value) {
 
 void TlsStream::MessageThunk(int write_p, int /*version*/, int content_type, const void* buf,
                              size_t len, SSL* ssl, void* /*arg*/) {
-  if (write_p != 0 || content_type != SSL3_RT_HANDSHAKE || len == 0) return;
-  if (static_cast<const unsigned char*>(buf)[0] != SSL3_MT_KEY_UPDATE) return;
-  if (auto* self = static_cast<TlsStream*>(SSL_get_app_data(ssl))) ++self->key_updates_;
+  auto* self = static_cast<TlsStream*>(SSL_get_app_data(ssl));
+  if (write_p != 0 || self == nullptr) return;
+  if (content_type == SSL3_RT_HEADER) {
+    ++self->records_;
+  } else if (content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+             static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+    ++self->key_updates_;
+  }
+}
+
+std::string_view TlsStream::flood() const {
+  if (key_updates_ > kMaxKeyUpdates) return "key_updates";
+  if (records_ > kBaseRecords + allowed_records_ + bytes_read_ / kMinRecordBytes) {
+    return "small_records";
+  }
+  return "";
 }
 
 void TlsStream::AsyncHandshake(Handler handler) {
@@ -150,9 +163,14 @@ void TlsStream::Drive(Op op) {
         break;
     }
     int sys_errno = errno;
-    if (key_update_flood()) {
+    if (op.kind == Kind::kRead || op.kind == Kind::kReadAll) bytes_read_ += static_cast<int64_t>(n);
+    if (std::string_view why = flood(); !why.empty()) {
+      if (why == "key_updates") {
+        return Complete(std::move(op),
+                        SslError(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TOO_MANY_KEY_UPDATES)));
+      }
       return Complete(std::move(op),
-                      SslError(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TOO_MANY_KEY_UPDATES)));
+                      boost::system::errc::make_error_code(boost::system::errc::protocol_error));
     }
     if (result == 1) {
       op.done += n;

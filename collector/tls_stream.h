@@ -28,7 +28,9 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <string_view>
 
 #include "common/transport/openssl_ptr.h"
 
@@ -71,15 +73,28 @@ class TlsStream {
   // completed its handshake stays resumable however the connection ends.
   void ForgetSession();
 
-  // TLS 1.3 KeyUpdate messages a peer may send on one connection. OpenSSL processes any number
-  // (each a key derivation, and one more message to write when the peer asks for an update in
-  // return) without a byte of application data: one connection that sent them in a loop kept
-  // half a core of the collector busy. An agent sends none; past this many, the operation in
-  // progress fails with OpenSSL's SSL_R_TOO_MANY_KEY_UPDATES ("too many key updates").
+  // What a peer may make OpenSSL do for little or no application data (docs/collector.md, "TLS
+  // and identity"); past it, the operation in progress fails (an OpenSSL error, "too many key
+  // updates", or errc::protocol_error) and flood() says why.
+  // TLS 1.3 KeyUpdate messages on one connection: OpenSSL processes any number, each a key
+  // derivation (and one to write back when the peer asks for it), without a byte of application
+  // data; one connection sending them in a loop kept half a core busy. An agent sends none.
   static constexpr int kMaxKeyUpdates = 64;
-  // The peer sent more than kMaxKeyUpdates.
-  bool key_update_flood() const { return key_updates_ > kMaxKeyUpdates; }
+  // TLS records received: at most kBaseRecords (the handshake's among them), the records
+  // AllowRecords() granted (the session: kRecordsPerFrame for each frame it starts to read) and
+  // one per kMinRecordBytes of application data read. Each record costs a decryption and
+  // OpenSSL's record processing (about 2.8 us here) whatever it holds: 1 MB sent in one-byte
+  // records cost the collector 2.8 s of CPU, against none measurable in full ones. An agent
+  // writes a frame in one or two records (full ones hold 16 KiB).
+  static constexpr int64_t kBaseRecords = 64;
+  static constexpr int64_t kRecordsPerFrame = 4;
+  static constexpr int64_t kMinRecordBytes = 256;
+  void AllowRecords(int64_t n) { allowed_records_ += n; }
+  // "" while the peer stays within the bounds above, else "key_updates" or "small_records".
+  std::string_view flood() const;
   int key_updates() const { return key_updates_; }
+  int64_t records() const { return records_; }
+  int64_t bytes_read() const { return bytes_read_; }
 
  private:
   enum class Kind { kHandshake, kRead, kReadAll, kWrite, kShutdown };
@@ -112,9 +127,12 @@ class TlsStream {
   boost::asio::ip::tcp::socket socket_;
   openssl::SslPtr ssl_;  // declared after socket_: freed before the socket closes
   VerifyCallback verify_;
-  bool close_notify_ = false;  // the peer sent close_notify
-  bool reusable_ = true;       // ForgetSession() not called
-  int key_updates_ = 0;        // KeyUpdate messages received
+  bool close_notify_ = false;    // the peer sent close_notify
+  bool reusable_ = true;         // ForgetSession() not called
+  int key_updates_ = 0;          // KeyUpdate messages received
+  int64_t records_ = 0;          // TLS records received
+  int64_t allowed_records_ = 0;  // AllowRecords()
+  int64_t bytes_read_ = 0;       // application data read
 };
 
 }  // namespace tidemark::collector

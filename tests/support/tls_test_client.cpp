@@ -127,6 +127,13 @@ bool TlsTestClient::SendRaw(std::string_view bytes) {
   return true;
 }
 
+bool TlsTestClient::SendInRecords(std::string_view bytes, size_t record_bytes) {
+  for (size_t off = 0; off < bytes.size(); off += record_bytes) {
+    if (!SendRaw(bytes.substr(off, record_bytes))) return false;
+  }
+  return true;
+}
+
 int TlsTestClient::SendKeyUpdates(int n) {
   for (int i = 0; i < n; ++i) {
     if (SSL_key_update(ssl_.get(), SSL_KEY_UPDATE_REQUESTED) != 1 ||

@@ -47,6 +47,9 @@ class TlsTestClient {
   TlsTestClient& operator=(const TlsTestClient&) = delete;
 
   bool SendRaw(std::string_view bytes);
+  // Sends `bytes` in TLS records of at most `record_bytes` each (one SSL_write per record); false
+  // when a write failed.
+  bool SendInRecords(std::string_view bytes, size_t record_bytes);
   // Sends `n` TLS 1.3 KeyUpdate messages (each asking the server to update its keys too); the
   // number sent before a write failed.
   int SendKeyUpdates(int n);
