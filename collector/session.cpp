@@ -307,7 +307,10 @@ void Session::OnHandshake(const boost::system::error_code& ec) {
   ReleaseHandshake();
   if (ec) {
     std::string reason =
-        !verify_reason_.empty() ? verify_reason_ : HandshakeReason(ec, stream_.native_handle());
+        !stream_.flood().empty()
+            ? "too many TLS records (" + std::to_string(stream_.records()) + ") for the handshake"
+        : !verify_reason_.empty() ? verify_reason_
+                                  : HandshakeReason(ec, stream_.native_handle());
     Log::Warn("handshake_refused", {{"peer", peer_}, {"reason", reason}});
     CloseNow();
     return;

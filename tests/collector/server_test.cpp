@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/transport/openssl_ptr.h"
 #include "tests/collector/collector_fixture.h"
 #include "tests/collector/store_damage.h"
 
@@ -584,6 +585,37 @@ TEST_F(CollectorServerTest, FramesInTinyTlsRecordsAreCut) {
   std::string out;
   ASSERT_EQ(Ctl("history tiny", &out), 0) << out;
   EXPECT_EQ(out.find(other.id), std::string::npos) << out;
+}
+
+// An OpenSSL client's first flight (its ClientHello record), made in memory.
+std::string ClientHello() {
+  openssl::SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
+  openssl::SslPtr ssl(SSL_new(ctx.get()));
+  BIO* in = BIO_new(BIO_s_mem());
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl.get(), in, out);  // the SSL owns both
+  SSL_connect(ssl.get());           // wants to read the server's answer
+  char* data = nullptr;
+  long n = BIO_get_mem_data(out, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+TEST_F(CollectorServerTest, AClientHelloInTinyRecordsIsCutBeforeAnyCertificate) {
+  // TLS lets a handshake message span records, and OpenSSL reassembles a ClientHello of up to
+  // 128 KiB from records of one byte each: a peer without a certificate had the collector
+  // process a record per byte. The record bound holds from the first byte.
+  StartCollector({"--handshake-timeout", "60"});
+  std::string hello = ClientHello();
+  ASSERT_GT(hello.size(), 5u + 100u);
+  ASSERT_EQ(hello[0], 0x16);  // one handshake record
+  std::string body = hello.substr(5);
+  std::string fragmented;
+  for (char c : body) fragmented += std::string("\x16\x03\x01\x00\x01", 5) + c;
+  auto peer = RawTcpClient::Connect(proc_.port());
+  ASSERT_NE(peer, nullptr);
+  peer->Send(fragmented);
+  EXPECT_TRUE(peer->WaitClosed(20)) << proc_.Log();  // not at the 60 s handshake timeout
+  EXPECT_TRUE(proc_.WaitLog({"warning handshake_refused", "too many TLS records"})) << proc_.Log();
 }
 
 TEST_F(CollectorServerTest, AHandshakeThatTimesOutGivesItsPlaceBack) {
