@@ -120,7 +120,7 @@ class TlsStream {
   static int VerifyThunk(int preverified, X509_STORE_CTX* ctx);
   // Notes the peer's close_notify alert (SSL_set_info_callback).
   static void InfoThunk(const SSL* ssl, int where, int value);
-  // Counts the peer's KeyUpdate messages (SSL_set_msg_callback).
+  // Counts the peer's records and KeyUpdate messages (SSL_set_msg_callback).
   static void MessageThunk(int write_p, int version, int content_type, const void* buf, size_t len,
                            SSL* ssl, void* arg);
 

@@ -61,6 +61,30 @@ TEST(CollectorConfigTest, InflightAndFrameProgressLimits) {
   }
 }
 
+TEST(CollectorConfigTest, LimitsPerSource) {
+  auto d = ParseCollectorArgs({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->config.max_source_handshakes, 64);
+  EXPECT_EQ(d->config.source_connection_rate, 100);
+  EXPECT_EQ(d->config.source_connection_burst, 1000);
+  auto p = ParseCollectorArgs({"--max-source-handshakes", "3", "--source-connection-rate", "0",
+                               "--source-connection-burst", "7"});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->config.max_source_handshakes, 3);
+  EXPECT_EQ(p->config.source_connection_rate, 0);  // no limit
+  EXPECT_EQ(p->config.source_connection_burst, 7);
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--max-source-handshakes", "0"},
+                                             {"--source-connection-rate", "-1"},
+                                             {"--source-connection-burst", "0"},
+                                             {"--source-connection-rate", "fast"}}) {
+    auto r = ParseCollectorArgs(args);
+    ASSERT_FALSE(r.ok()) << args[0] << " " << args[1];
+    EXPECT_NE(r.status().message().find(args[0].substr(2)), std::string::npos)
+        << r.status().message();
+  }
+}
+
 TEST(CollectorConfigTest, SessionCache) {
   auto d = ParseCollectorArgs({});
   ASSERT_TRUE(d.ok());
