@@ -307,7 +307,7 @@ void Session::OnHandshake(const boost::system::error_code& ec) {
   ReleaseHandshake();
   if (ec) {
     std::string reason =
-        !stream_.flood().empty()
+        stream_.flood() != TlsStream::Flood::kNone
             ? "too many TLS records (" + std::to_string(stream_.records()) + ") for the handshake"
         : !verify_reason_.empty() ? verify_reason_
                                   : HandshakeReason(ec, stream_.native_handle());
@@ -412,7 +412,7 @@ bool Session::CertificateStillValid() {
 void Session::LogFlood() {
   Log::Warn("tls_flood", {{"peer", peer_},
                           {"host", host_},
-                          {"kind", std::string(stream_.flood())},
+                          {"kind", std::string(TlsStream::FloodName(stream_.flood()))},
                           {"key_updates", std::to_string(stream_.key_updates())},
                           {"records", std::to_string(stream_.records())},
                           {"bytes", std::to_string(stream_.bytes_read())}});
@@ -421,7 +421,7 @@ void Session::LogFlood() {
 void Session::OnHeader(const boost::system::error_code& ec) {
   if (state_ == State::kClosed) return;
   if (ec) {
-    if (!stream_.flood().empty()) {
+    if (stream_.flood() != TlsStream::Flood::kNone) {
       LogFlood();
       CloseNow();
       return;
@@ -510,7 +510,7 @@ void Session::OnPayload(const boost::system::error_code& ec, size_t n) {
   received_ += static_cast<int64_t>(n);
   if (ec) {
     timer_.cancel();
-    if (!stream_.flood().empty()) {
+    if (stream_.flood() != TlsStream::Flood::kNone) {
       LogFlood();
       CloseNow();
       return;

@@ -22,6 +22,51 @@ error_code SslError(unsigned long e) {
   return {static_cast<int>(e), asio::error::get_ssl_category()};
 }
 
+// A filter BIO over the socket BIO that passes everything through, except that a read is
+// refused as "retry" when the stream says so (TlsStream::MayRead): OpenSSL then returns
+// SSL_ERROR_WANT_READ, keeping what it read of a record, and goes on where it stopped.
+int PausingRead(BIO* bio, char* out, int size) {
+  BIO_clear_retry_flags(bio);
+  auto* stream = static_cast<TlsStream*>(BIO_get_data(bio));
+  if (stream != nullptr && !stream->MayRead()) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
+  int n = BIO_read(BIO_next(bio), out, size);
+  BIO_copy_next_retry(bio);
+  return n;
+}
+
+int PausingWrite(BIO* bio, const char* in, int size) {
+  BIO_clear_retry_flags(bio);
+  int n = BIO_write(BIO_next(bio), in, size);
+  BIO_copy_next_retry(bio);
+  return n;
+}
+
+long PausingCtrl(BIO* bio, int cmd, long num, void* ptr) {
+  BIO* next = BIO_next(bio);
+  return next == nullptr ? 0 : BIO_ctrl(next, cmd, num, ptr);
+}
+
+int PausingCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* PausingMethod() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_FILTER, "tidemark pausing filter");
+    if (m == nullptr || BIO_meth_set_read(m, PausingRead) != 1 ||
+        BIO_meth_set_write(m, PausingWrite) != 1 || BIO_meth_set_ctrl(m, PausingCtrl) != 1 ||
+        BIO_meth_set_create(m, PausingCreate) != 1) {
+      throw boost::system::system_error(SslError(ERR_get_error()), "BIO_meth_new");
+    }
+    return m;
+  }();
+  return method;
+}
+
 }  // namespace
 
 TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::move(socket)) {
@@ -36,8 +81,21 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* ctx) : socket_(std::
   SSL_set_accept_state(ssl_.get());
   error_code ec;
   socket_.non_blocking(true, ec);
-  // The socket BIO does not own the descriptor (BIO_NOCLOSE): the Asio socket closes it.
-  if (!ec && SSL_set_fd(ssl_.get(), socket_.native_handle()) != 1) ec = SslError(ERR_get_error());
+  // The socket BIO does not own the descriptor (BIO_NOCLOSE): the Asio socket closes it. The
+  // SSL reads and writes through the pausing filter over it, and frees both.
+  if (!ec) {
+    BIO* filter = BIO_new(PausingMethod());
+    BIO* sock = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
+    if (filter == nullptr || sock == nullptr) {
+      ec = SslError(ERR_get_error());
+      BIO_free(filter);
+      BIO_free(sock);
+    } else {
+      BIO_set_data(filter, this);
+      BIO_push(filter, sock);
+      SSL_set_bio(ssl_.get(), filter, filter);  // one reference, taken for both directions
+    }
+  }
   if (ec) throw boost::system::system_error(ec, "TLS stream");  // ssl_ frees the SSL
 }
 
@@ -92,10 +150,22 @@ void TlsStream::MessageThunk(int write_p, int /*version*/, int content_type, con
   }
 }
 
-std::string_view TlsStream::flood() const {
-  if (key_updates_ > kMaxKeyUpdates) return "key_updates";
+TlsStream::Flood TlsStream::flood() const {
+  if (key_updates_ > kMaxKeyUpdates) return Flood::kKeyUpdates;
   if (records_ > kBaseRecords + allowed_records_ + bytes_read_ / kMinRecordBytes) {
-    return "small_records";
+    return Flood::kSmallRecords;
+  }
+  return Flood::kNone;
+}
+
+std::string_view TlsStream::FloodName(Flood flood) {
+  switch (flood) {
+    case Flood::kNone:
+      return "";
+    case Flood::kKeyUpdates:
+      return "key_updates";
+    case Flood::kSmallRecords:
+      return "small_records";
   }
   return "";
 }
@@ -124,7 +194,14 @@ void TlsStream::AsyncShutdown(Handler handler) {
 
 void TlsStream::Start(Op op) { Drive(std::move(op)); }
 
+bool TlsStream::MayRead() {
+  if (records_ - turn_records_ < kRecordsPerTurn && flood() == Flood::kNone) return true;
+  paused_ = true;
+  return false;
+}
+
 void TlsStream::Drive(Op op) {
+  turn_records_ = records_;
   for (;;) {
     // Closed (a timer, a reload, shutdown): the descriptor may already belong to another
     // connection, so OpenSSL must not touch it again.
@@ -132,6 +209,7 @@ void TlsStream::Drive(Op op) {
     if (op.kind == Kind::kRead && op.size == 0) return Complete(std::move(op), {});
     ERR_clear_error();
     errno = 0;
+    paused_ = false;
     size_t n = 0;
     int result = 0;
     switch (op.kind) {
@@ -164,8 +242,8 @@ void TlsStream::Drive(Op op) {
     }
     int sys_errno = errno;
     if (op.kind == Kind::kRead || op.kind == Kind::kReadAll) bytes_read_ += static_cast<int64_t>(n);
-    if (std::string_view why = flood(); !why.empty()) {
-      if (why == "key_updates") {
+    if (Flood why = flood(); why != Flood::kNone) {
+      if (why == Flood::kKeyUpdates) {
         return Complete(std::move(op),
                         SslError(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_TOO_MANY_KEY_UPDATES)));
       }
@@ -180,6 +258,14 @@ void TlsStream::Drive(Op op) {
       continue;
     }
     int ssl_error = SSL_get_error(ssl_.get(), result);
+    if (ssl_error == SSL_ERROR_WANT_READ && paused_) {
+      // The filter paused the reads, not the socket (it may hold more): the next turn comes
+      // after what else the thread has to do, not at the socket's next readiness.
+      op.initiating = false;
+      asio::post(socket_.get_executor(),
+                 [this, op = std::move(op)]() mutable { Drive(std::move(op)); });
+      return;
+    }
     if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
       auto wait = ssl_error == SSL_ERROR_WANT_READ ? asio::socket_base::wait_read
                                                    : asio::socket_base::wait_write;

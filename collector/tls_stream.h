@@ -86,13 +86,25 @@ class TlsStream {
   // OpenSSL's record processing (about 2.8 us here) whatever it holds: 1 MB sent in one-byte
   // records cost the collector 2.8 s of CPU, against none measurable in full ones. An agent
   // writes a frame in one or two records (full ones hold 16 KiB).
+  // Records read in one turn of this stream on its thread (one Drive): OpenSSL handles every
+  // KeyUpdate or handshake fragment it finds buffered within one call, so without a turn's bound
+  // a burst of 100,000 KeyUpdates was all handled in one SSL_read, before any bound was checked,
+  // and every other connection of the thread waited. Past it the socket reads pause (the filter
+  // BIO in tls_stream.cpp) and the stream takes its next turn after the thread's other work.
+  static constexpr int64_t kRecordsPerTurn = 64;
   static constexpr int64_t kBaseRecords = 64;
   static constexpr int64_t kRecordsPerFrame = 4;
   static constexpr int64_t kMinRecordBytes = 256;
   void AllowRecords(int64_t n) { allowed_records_ += n; }
-  // "" while the peer stays within the bounds above, else "key_updates" or "small_records".
-  std::string_view flood() const;
+  enum class Flood { kNone, kKeyUpdates, kSmallRecords };
+  // kNone while the peer stays within the bounds above, else the bound it passed.
+  Flood flood() const;
+  // "key_updates" or "small_records" (the `kind` of the log's tls_flood); "" for kNone.
+  static std::string_view FloodName(Flood flood);
   int key_updates() const { return key_updates_; }
+  // For the filter BIO between OpenSSL and the socket (tls_stream.cpp): false, and the read
+  // pauses, once this turn read kRecordsPerTurn records or the peer passed a bound (flood()).
+  bool MayRead();
   int64_t records() const { return records_; }
   int64_t bytes_read() const { return bytes_read_; }
 
@@ -133,6 +145,8 @@ class TlsStream {
   int64_t records_ = 0;          // TLS records received
   int64_t allowed_records_ = 0;  // AllowRecords()
   int64_t bytes_read_ = 0;       // application data read
+  int64_t turn_records_ = 0;     // records_ when this turn began
+  bool paused_ = false;          // MayRead() refused in this turn
 };
 
 }  // namespace tidemark::collector

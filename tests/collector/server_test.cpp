@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "collector/tls_stream.h"
 #include "common/transport/openssl_ptr.h"
 #include "tests/collector/collector_fixture.h"
 #include "tests/collector/store_damage.h"
@@ -18,6 +19,7 @@
 namespace tidemark::testing {
 namespace {
 
+using collector::TlsStream;
 using protocol::FrameType;
 
 void ExpectAck(const std::optional<ReceivedFrame>& f, const std::string& id,
@@ -471,6 +473,20 @@ bool WaitLogCount(const CollectorProcess& proc, const std::string& needle, int n
   return false;
 }
 
+// The number written as `key=N` (or "(N)" after `key`) on the first line of `proc`'s log that
+// contains `needle`; -1 when there is none.
+int64_t LogNumber(const CollectorProcess& proc, const std::string& needle, const std::string& key) {
+  std::istringstream log(proc.Log());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find(needle) == line.npos) continue;
+    size_t at = line.find(key);
+    if (at == line.npos) return -1;
+    at = line.find_first_of("0123456789", at + key.size());
+    return at == line.npos ? -1 : std::stoll(line.substr(at));
+  }
+  return -1;
+}
+
 TEST_F(CollectorServerTest, OneSourceCannotHoldEveryConnectionSlotWithHandshakes) {
   // Anyone who reaches the port could open max_connections connections, never finish their
   // handshakes and open them again at each handshake_timeout: no agent got a connection. Now one
@@ -558,6 +574,11 @@ TEST_F(CollectorServerTest, KeyUpdateFloodsAreCut) {
   EXPECT_TRUE(flood->WaitClosed()) << proc_.Log();
   EXPECT_TRUE(proc_.WaitLog({"warning tls_flood", "host=rekey", "kind=key_updates"}))
       << proc_.Log();
+  // Cut at the bound, not after what the socket held: OpenSSL handled a whole burst (here all
+  // 100,000) in one read while the connection's thread served no one else.
+  EXPECT_LE(LogNumber(proc_, "kind=key_updates", "key_updates="),
+            TlsStream::kMaxKeyUpdates + TlsStream::kRecordsPerTurn)
+      << proc_.Log();
   ExpectStored(*modest, MakeTestSnapshot("rekey", "B", "rekey-2"));
 }
 
@@ -616,6 +637,11 @@ TEST_F(CollectorServerTest, AClientHelloInTinyRecordsIsCutBeforeAnyCertificate) 
   peer->Send(fragmented);
   EXPECT_TRUE(peer->WaitClosed(20)) << proc_.Log();  // not at the 60 s handshake timeout
   EXPECT_TRUE(proc_.WaitLog({"warning handshake_refused", "too many TLS records"})) << proc_.Log();
+  // Cut at the bound, not after the whole ClientHello: one handshake step handled every record
+  // the socket held.
+  EXPECT_LE(LogNumber(proc_, "too many TLS records", "records"),
+            TlsStream::kBaseRecords + TlsStream::kRecordsPerTurn)
+      << proc_.Log();
 }
 
 TEST_F(CollectorServerTest, AHandshakeThatTimesOutGivesItsPlaceBack) {

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -390,6 +392,52 @@ TEST_F(TlsStreamTest, ShutdownSendsCloseNotifyAndDropsDataUntilThePeers) {
   client->CloseNotify();
   Result r = Get(done);
   EXPECT_FALSE(r.ec) << r.ec.message();
+}
+
+TEST_F(TlsStreamTest, AReadOfManyRecordsTakesTurnsWithTheThreadsOtherWork) {
+  // OpenSSL handles in one call whatever the socket holds when it can: a burst of 100,000 TLS
+  // KeyUpdates was one SSL_read, and the connection's thread served no one else meanwhile. The
+  // stream reads at most kRecordsPerTurn records, then lets the thread's other work run.
+  auto client = Connected();
+  constexpr int kRecords = 200;  // 20 KB in all: in the server's socket before the read starts
+  const std::string record(100, 'r');
+  for (int i = 0; i < kRecords; ++i) ASSERT_TRUE(client->Write(record));
+  // Until every record (its 100 bytes, 22 of TLS 1.3) is in the server's socket.
+  const int fd = SSL_get_fd(stream_->native_handle());
+  int queued = 0;
+  for (int i = 0; i < 500 && queued < kRecords * 122; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_EQ(ioctl(fd, FIONREAD, &queued), 0);
+  }
+  ASSERT_GE(queued, kRecords * 122);
+  // Other work of the thread: a task that counts and posts itself again while the read runs.
+  auto ticks = std::make_shared<int>(0);
+  auto reading = std::make_shared<bool>(true);
+  std::function<void()> tick = [&io = io_, ticks, reading, &tick] {
+    ++*ticks;
+    if (*reading) asio::post(io, tick);
+  };
+  std::string got(kRecords * record.size(), '\0');
+  int ticks_at_start = 0;
+  int ticks_at_end = 0;
+  auto read = Run([&](TlsStream::Handler h) {
+    stream_->AllowRecords(kRecords);  // as a session does for the frames it reads
+    ticks_at_start = *ticks;
+    asio::post(io_, tick);
+    stream_->AsyncRead(got.data(), got.size(), [&, h](const error_code& ec, size_t n) {
+      ticks_at_end = *ticks;
+      *reading = false;
+      h(ec, n);
+    });
+  });
+  Result r = Get(read);
+  EXPECT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.n, got.size());
+  EXPECT_EQ(got, std::string(got.size(), 'r'));
+  // Three turns' pauses (64, 64, 64, 8 records); in one go, only the completion is posted.
+  EXPECT_GE(ticks_at_end - ticks_at_start, kRecords / TlsStream::kRecordsPerTurn)
+      << "the read did not let the thread's other work run between its turns: "
+      << ticks_at_end - ticks_at_start << " ticks";
 }
 
 }  // namespace
