@@ -27,12 +27,15 @@ inline std::string WhyNoPackages() {
 }
 
 // Makes this build's packages into `dir` (Debian revision `release`); 0 when made, else
-// CPack's exit code with its output in `log`.
+// CPack's exit code with its output in `log`. One CPack at a time per build (flock): each first
+// builds the `preinstall` target in the build tree, and in a tree older than its sources two of
+// them at once (ctest -j) rebuilt the same files and all failed.
 inline int MakePackages(const std::string& dir, const std::string& release, std::string* log) {
   std::string err;
-  int rc = RunCommand("cpack --config " + ShellQuote(kBuild + "/CPackConfig.cmake") + " -B " +
-                          ShellQuote(dir) + " -D CPACK_DEBIAN_PACKAGE_RELEASE=" + release +
-                          " && rm -rf " + ShellQuote(dir + "/_CPack_Packages"),
+  int rc = RunCommand("flock " + ShellQuote(kBuild + "/.cpack.lock") + " cpack --config " +
+                          ShellQuote(kBuild + "/CPackConfig.cmake") + " -B " + ShellQuote(dir) +
+                          " -D CPACK_DEBIAN_PACKAGE_RELEASE=" + release + " && rm -rf " +
+                          ShellQuote(dir + "/_CPack_Packages"),
                       log, &err);
   *log += err;
   return rc;
