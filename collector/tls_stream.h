@@ -1,6 +1,7 @@
 // A server-side TLS connection over a non-blocking TCP socket, for the collector's sessions
-// (session.cpp). OpenSSL reads and writes the socket itself (SSL_set_fd); the stream waits for
-// readiness with Asio (socket::async_wait) and retries.
+// (session.cpp). OpenSSL reads and writes the socket itself (a socket BIO, under a filter BIO
+// that pauses the reads between turns, kRecordsPerTurn); the stream waits for readiness with
+// Asio (socket::async_wait) and retries.
 //
 // Why not asio::ssl::stream: it keeps two 17 KiB vectors and a BIO pair of two 17 KiB buffers
 // for as long as a connection lives, which were most of the 80 kB that each idle connection
