@@ -249,6 +249,14 @@ StatusOr<std::unique_ptr<Connection>> Connection::Open(const TlsIdentity& identi
   c->ssl_.reset(SSL_new(identity.ctx()));
   if (c->ssl_ == nullptr) return Status{StatusCode::kInternal, "SSL_new: " + SslErrors()};
   SSL_set_fd(c->ssl_.get(), c->fd_);
+  // Without AUTO_RETRY an SSL_read returns after each record that holds no application data
+  // (a KeyUpdate, a session ticket) instead of handling whatever the socket holds in one call:
+  // Drive then checks the deadline and the KeyUpdate bound between such records, and a
+  // collector sending KeyUpdates faster than they are handled cannot hold the agent past its
+  // deadline.
+  SSL_clear_mode(c->ssl_.get(), SSL_MODE_AUTO_RETRY);
+  SSL_set_app_data(c->ssl_.get(), c.get());
+  SSL_set_msg_callback(c->ssl_.get(), &Connection::MessageThunk);
   c->identity_ = &identity;
   c->session_key_ = c->peer_ + " " + server_name;
   if (openssl::SslSessionPtr session = identity.Session(c->session_key_)) {
@@ -310,6 +318,15 @@ void Connection::Close() {
   fd_ = -1;
 }
 
+void Connection::MessageThunk(int write_p, int /*version*/, int content_type, const void* buf,
+                              size_t len, SSL* ssl, void* /*arg*/) {
+  auto* self = static_cast<Connection*>(SSL_get_app_data(ssl));
+  if (write_p == 0 && self != nullptr && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+    ++self->key_updates_;
+  }
+}
+
 template <typename Op>
 StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, const char* what) {
   if (ssl_ == nullptr) return Transient(peer_ + ": connection closed");
@@ -317,6 +334,12 @@ StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, 
     ERR_clear_error();
     errno = 0;
     int rc = op();
+    if (key_updates_ > kMaxKeyUpdates) {
+      ERR_clear_error();
+      return Transient(peer_ + ": the collector sent more than " + std::to_string(kMaxKeyUpdates) +
+                       " TLS KeyUpdate messages on one connection (a collector sends none); not "
+                       "going on with it");
+    }
     if (rc > 0) return rc;
     int err = SSL_get_error(ssl_.get(), rc);
     if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {

@@ -115,6 +115,10 @@ class Connection {
 
   const std::string& peer() const { return peer_; }
 
+  // TLS 1.3 KeyUpdate messages the agent accepts from the collector on one connection (a
+  // collector sends none); past it the exchange ends (docs/agent.md, "Exit codes": 75).
+  static constexpr int kMaxKeyUpdates = 64;
+
  private:
   Connection() = default;
   enum class Phase { kHandshake, kIo };
@@ -122,6 +126,9 @@ class Connection {
   template <typename Op>
   StatusOr<int> Drive(Op op, Clock::time_point deadline, Phase phase, const char* what);
   Status ReadExact(char* out, size_t n, Clock::time_point deadline);
+  // Counts the collector's KeyUpdate messages (SSL_set_msg_callback).
+  static void MessageThunk(int write_p, int version, int content_type, const void* buf, size_t len,
+                           SSL* ssl, void* arg);
 
   openssl::SslPtr ssl_;
   int fd_ = -1;
@@ -130,6 +137,7 @@ class Connection {
   std::string session_key_;  // TlsIdentity::Session's key: peer and server name
   Timeouts timeouts_;
   std::string peer_;
+  int key_updates_ = 0;  // KeyUpdate messages received
 };
 
 }  // namespace tidemark::agent::uplink

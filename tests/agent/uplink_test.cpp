@@ -282,6 +282,29 @@ TEST_F(UplinkTest, TricklingCollectorIsCutOffAtTheIoTimeout) {
   EXPECT_EQ(Spooled().size(), 1u);
 }
 
+// TLS 1.3 KeyUpdates from the collector: a few are served (TLS allows them), a flood ends the
+// exchange with the snapshot kept. OpenSSL handled every KeyUpdate the socket held within one
+// read, so a collector sending them faster than they were handled held the agent past its
+// deadline; now each is its own step of the read, counted, with the deadline checked between.
+TEST_F(UplinkTest, ACollectorsKeyUpdatesAreBounded) {
+  ResponderScript few;
+  few.key_updates_before_welcome = 10;
+  TestResponder fine(pki_, few);
+  auto r = Send(fine.address());
+  EXPECT_EQ(r.code, kExitSent) << r.err;
+  EXPECT_EQ(fine.stored().size(), 1u);
+  EXPECT_TRUE(Spooled().empty());
+
+  ResponderScript flood;
+  flood.key_updates_before_welcome = 200;
+  TestResponder flooding(pki_, flood);
+  r = Send(flooding.address());
+  EXPECT_EQ(r.code, kExitQueued) << r.err;
+  EXPECT_NE(r.err.find("more than 64 TLS KeyUpdate messages"), std::string::npos) << r.err;
+  EXPECT_TRUE(flooding.stored().empty());
+  EXPECT_EQ(Spooled().size(), 1u);
+}
+
 // RFC 6125: the collector's name must be in its subjectAltName; a CN alone is not accepted.
 TEST_F(UplinkTest, CollectorCertificateWithTheNameOnlyInItsCnIsRefused) {
   pki::CertRequest req;

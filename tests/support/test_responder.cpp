@@ -196,6 +196,11 @@ bool TestResponder::OnHello(SSL* ssl, const std::string& payload, const std::str
   w.max_frame_bytes = script_.max_frame_bytes;
   if (script_.offer_capability) w.capabilities = {"offer"};
   std::string welcome = proto::EncodeJsonFrame(proto::FrameType::kWelcome, ToJson(w));
+  for (int i = 0; i < script_.key_updates_before_welcome; ++i) {
+    if (SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(ssl) != 1) {
+      return false;
+    }
+  }
   if (script_.trickle_ms > 0) {  // one byte per trickle_ms, until stopped
     for (char c : welcome) {
       pollfd stop{stop_pipe_[0], POLLIN, 0};

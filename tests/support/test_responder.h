@@ -38,6 +38,8 @@ struct ResponderScript {
   // > 0: send the welcome one byte per TLS record, one every `trickle_ms` (a collector that
   // trickles, to test the agent's I/O deadline per frame).
   int trickle_ms = 0;
+  // TLS 1.3 KeyUpdate messages sent (not asking for one back) before the welcome.
+  int key_updates_before_welcome = 0;
 };
 
 struct ReceivedSnapshot {
