@@ -11,6 +11,9 @@
 
 namespace tidemark::collector {
 
+// The version tidemark-collector and tidemarkctl print and the welcome frame carries.
+inline constexpr const char* kCollectorVersion = "0.1.0";
+
 struct CollectorConfig {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 7411;

@@ -14,8 +14,6 @@
 
 namespace tidemark::collector {
 
-inline constexpr const char* kCollectorVersion = "0.1.0";
-
 // Exit codes of Run() besides 0 (clean stop); main adds 1 (cannot start) and 2 (usage).
 inline constexpr int kExitStoreCorrupt = 3;  // the store reported corruption (critical)
 inline constexpr int kExitInternal = 4;      // an exception outside any connection

@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "collector/log.h"
-#include "collector/server.h"
 #include "collector/tls_context.h"
 #include "common/snapshot_verify.h"
 #include "common/time.h"

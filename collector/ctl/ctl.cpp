@@ -4,8 +4,8 @@
 
 #include <memory>
 
+#include "collector/config.h"
 #include "collector/ctl/commands.h"
-#include "collector/server.h"
 
 namespace tidemark::ctl {
 namespace {
