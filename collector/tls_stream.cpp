@@ -144,8 +144,7 @@ void TlsStream::MessageThunk(int write_p, int /*version*/, int content_type, con
   if (write_p != 0 || self == nullptr) return;
   if (content_type == SSL3_RT_HEADER) {
     ++self->records_;
-  } else if (content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-             static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+  } else if (pki::IsReceivedKeyUpdate(write_p, content_type, buf, len)) {
     ++self->key_updates_;
   }
 }

@@ -34,6 +34,7 @@
 #include <string_view>
 
 #include "common/transport/openssl_ptr.h"
+#include "common/transport/pki.h"
 
 namespace tidemark::collector {
 
@@ -80,7 +81,7 @@ class TlsStream {
   // TLS 1.3 KeyUpdate messages on one connection: OpenSSL processes any number, each a key
   // derivation (and one to write back when the peer asks for it), without a byte of application
   // data; one connection sending them in a loop kept half a core busy. An agent sends none.
-  static constexpr int kMaxKeyUpdates = 64;
+  static constexpr int kMaxKeyUpdates = pki::kMaxKeyUpdates;
   // TLS records received: at most kBaseRecords (the handshake's among them), the records
   // AllowRecords() granted (the session: kRecordsPerFrame for each frame it starts to read) and
   // one per kMinRecordBytes of application data read. Each record costs a decryption and

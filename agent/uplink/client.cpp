@@ -321,8 +321,7 @@ void Connection::Close() {
 void Connection::MessageThunk(int write_p, int /*version*/, int content_type, const void* buf,
                               size_t len, SSL* ssl, void* /*arg*/) {
   auto* self = static_cast<Connection*>(SSL_get_app_data(ssl));
-  if (write_p == 0 && self != nullptr && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
-      static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE) {
+  if (self != nullptr && pki::IsReceivedKeyUpdate(write_p, content_type, buf, len)) {
     ++self->key_updates_;
   }
 }

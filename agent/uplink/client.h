@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "common/transport/openssl_ptr.h"
+#include "common/transport/pki.h"
 #include "common/transport/protocol.h"
 
 namespace tidemark::agent::uplink {
@@ -117,7 +118,7 @@ class Connection {
 
   // TLS 1.3 KeyUpdate messages the agent accepts from the collector on one connection (a
   // collector sends none); past it the exchange ends (docs/agent.md, "Exit codes": 75).
-  static constexpr int kMaxKeyUpdates = 64;
+  static constexpr int kMaxKeyUpdates = pki::kMaxKeyUpdates;
 
  private:
   Connection() = default;

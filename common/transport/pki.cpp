@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -394,6 +395,11 @@ Status CheckPrivateKeyFile(const std::string& path) {
 
 Status WritePem(const std::string& path, std::string_view pem, unsigned mode) {
   return WriteFileAtomic(path, pem, mode);
+}
+
+bool IsReceivedKeyUpdate(int write_p, int content_type, const void* buf, size_t len) {
+  return write_p == 0 && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+         static_cast<const unsigned char*>(buf)[0] == SSL3_MT_KEY_UPDATE;
 }
 
 }  // namespace tidemark::pki

@@ -22,6 +22,13 @@ namespace tidemark::pki {
 // well under a millisecond for X25519, so a few handshakes a second kept a core busy.
 inline constexpr const char* kTlsGroups = "X25519:P-256:P-384";
 
+// TLS 1.3 KeyUpdate messages either end accepts from the other on one connection (neither
+// sends any): OpenSSL handles any number, each a key derivation, without application data.
+inline constexpr int kMaxKeyUpdates = 64;
+// True when a message that SSL_set_msg_callback reports as received (`write_p` 0) is a
+// KeyUpdate.
+bool IsReceivedKeyUpdate(int write_p, int content_type, const void* buf, size_t len);
+
 // A private key and its certificate, both PEM.
 struct KeyPair {
   std::string key_pem;
