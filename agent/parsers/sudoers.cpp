@@ -4,13 +4,12 @@
 // sudoers_lexer.cpp; ParseSudoersText() and AddBoundedError() are the entry points.
 #include "agent/parsers/sudoers.h"
 
-#include <regex.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 
 #include "agent/parsers/sudoers_internal.h"
+#include "agent/parsers/sudoers_regex.h"
 
 namespace tidemark::agent::sudoers {
 namespace internal {
@@ -18,9 +17,6 @@ namespace {
 
 // At most this many errors are reported per file (binary garbage would yield one per line).
 constexpr int kMaxErrorsPerFile = 50;
-
-// sudoers(5) "Regular expressions": "limited to 1024 characters".
-constexpr size_t kMaxRegexLen = 1024;
 
 uint64_t ListCost(const std::optional<std::vector<Member>>& list) {
   uint64_t cost = 0;
@@ -203,31 +199,28 @@ void Parser::AppendArg(Member& m, std::string_view s, bool& sawspace) {
   sawspace = false;
 }
 
+// A command's regular expression, as sudo checks it while parsing (sudoers_regex.h): an invalid
+// one is a syntax error of the entry; one too costly to compile is reported and kept, since
+// sudo may take it.
 bool Parser::CheckRegex(std::string_view re, int64_t line) {
-  if (re.size() > kMaxRegexLen) {
-    Error(line, "regular expression too large");
-    return false;
+  RegexCheck check = CheckCommandRegex(re);
+  switch (check.result) {
+    case RegexCheck::Result::kValid:
+      return true;
+    case RegexCheck::Result::kNotChecked:
+      Error(line, std::move(check.message));
+      return true;
+    case RegexCheck::Result::kInvalid:
+      break;
   }
-  // sudo_regex_compile(): "(?i)" right after the leading '^' asks for case-insensitivity.
-  std::string pattern(re);
-  int flags = REG_EXTENDED | REG_NOSUB;
-  size_t at = !pattern.empty() && pattern[0] == '^' ? 1 : 0;
-  if (pattern.compare(at, 4, "(?i)") == 0) {
-    pattern.erase(at, 4);
-    flags |= REG_ICASE;
-  }
-  regex_t compiled;
-  int rc = regcomp(&compiled, pattern.c_str(), flags);
-  if (rc != 0) {
-    Error(line, "invalid regular expression");
-    return false;
-  }
-  regfree(&compiled);
-  return true;
+  Error(line, re.size() > kMaxRegexLen ? std::move(check.message)
+                                       : "invalid regular expression: " + check.message);
+  return false;
 }
 
-// A regular expression argument (toke.l GOTREGEX), at pos_ on '^'.
-bool Parser::ReadRegexArg(Member& m, int64_t line) {
+// A regular expression argument (toke.l GOTREGEX), at pos_ on '^'. sudo does not compile it
+// while parsing (visudo -c and cvtsudoers take "^a[$"), only when matching a command line.
+bool Parser::ReadRegexArg(Member& m) {
   std::string re;
   bool continued = false;
   while (true) {
@@ -269,7 +262,6 @@ bool Parser::ReadRegexArg(Member& m, int64_t line) {
     re.append(chunk);
     pos_ = j;
   }
-  if (!CheckRegex(re, line)) return false;
   m.args = std::move(re);
   m.has_args = true;
   return true;
@@ -310,7 +302,7 @@ bool Parser::ReadArgs(Member& m) {
     size_t j = pos_;
     while (j < t_.size() && !In(t_[j], std::string_view("#\\:, \t\r\n\0", 9))) ++j;
     std::string_view chunk = t_.substr(pos_, j - pos_);
-    if (!m.has_args && chunk[0] == '^') return ReadRegexArg(m, line_);
+    if (!m.has_args && chunk[0] == '^') return ReadRegexArg(m);
     AppendArg(m, chunk, sawspace);
     pos_ = j;
   }

@@ -152,7 +152,7 @@ class Parser : private Lexer {
 
   void AppendArg(Member& m, std::string_view s, bool& sawspace);
   bool CheckRegex(std::string_view re, int64_t line);
-  bool ReadRegexArg(Member& m, int64_t line);
+  bool ReadRegexArg(Member& m);
   bool ReadArgs(Member& m);
   bool FinishCommand(const Tok& tok, Member& m, bool with_args);
   bool ParseCmnd(Member& m, bool with_args);

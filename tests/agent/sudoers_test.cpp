@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/parsers/sudoers_regex.h"
 #include "agent/sections/sudo.h"
 #include "tests/support/temp_root.h"
 
@@ -257,6 +258,44 @@ TEST(SudoersParseTest, ARegexEndingInALoneBackslashIsAnErrorNotAStall) {
     EXPECT_EQ(r.section.errors[0].message.find("unterminated regular expression"), 0u)
         << r.section.errors[0].message;
   }
+}
+
+// glibc's regcomp copies a repeated sub-expression once per repetition: a command regex with
+// "0" and 115 '+' (a sudoers fuzz input) took the section past 8 GB. sudo refuses a repetition
+// operator after another before compiling, and so does the parser; a regex that passes sudo's
+// check but would make more than kMaxRegexNodes copies ("^/((y{1,100}){1,100}){1,100}$" takes
+// visudo -c 1.1 GB) is not compiled, reported, and its grant kept. Argument regexes are not
+// compiled at all (neither does sudo while parsing). tests/fixtures/sudoers_errors/regex.sudoers
+// checks the lines of the refusals against visudo.
+TEST(SudoBoundsTest, CostlyCommandRegexesAreNeverCompiled) {
+  Result r = CollectText("a ALL = ^/usr/bin/x0" + std::string(115, '+') + "1$\n" +
+                         "b ALL = ^/usr/bin/((y{1,100}){1,100}){1,100}$\n" +
+                         "c ALL = /bin/ls ^((z{1,100}){1,100}){1,100}$\n");
+  EXPECT_EQ(r.section.status, SectionStatus::kPartial);
+  ASSERT_EQ(r.section.errors.size(), 2u);
+  EXPECT_EQ(r.section.errors[0].line, 1);
+  EXPECT_EQ(r.section.errors[0].message,
+            "invalid regular expression: Invalid preceding regular expression");
+  EXPECT_EQ(r.section.errors[1].line, 2);
+  EXPECT_EQ(r.section.errors[1].message,
+            "regular expression not checked: its repetitions would make 1000011 copies (more "
+            "than 10000); sudo may refuse this entry");
+  EXPECT_EQ(Brief(r.grants()), V({"user:b ALL (user:root) ^/usr/bin/((y{1,100}){1,100}){1,100}$",
+                                  "user:c ALL (user:root) /bin/ls ^((z{1,100}){1,100}){1,100}$"}));
+}
+
+TEST(SudoersRegexTest, CopiesAreEstimatedFromTheRepetitionsAroundEachAtom) {
+  using sudoers::RegexCopies;
+  EXPECT_EQ(RegexCopies("^/usr/bin/ls$"), 13u);
+  EXPECT_EQ(RegexCopies("a{1,100}"), 100u);
+  EXPECT_EQ(RegexCopies("a{7}b{3,}c{,4}d{0}"), 7u + 4u + 4u + 1u);
+  EXPECT_EQ(RegexCopies("(a{1,100}){1,100}"), 10000u);
+  EXPECT_EQ(RegexCopies("(a|bc)+"), 6u);
+  EXPECT_EQ(RegexCopies("[]a-z[:alpha:]()]{3}\\({2}"), 3u + 2u);
+  EXPECT_EQ(RegexCopies("a{x}"), 4u);       // not a bound: '{' is an atom
+  EXPECT_EQ(RegexCopies("a{99999}b"), 2u);  // glibc refuses the bound before copying
+  EXPECT_EQ(RegexCopies("((((a"), 1u);      // unclosed groups still end
+  EXPECT_EQ(RegexCopies("x" + std::string(70, '+')), UINT64_MAX);
 }
 
 TEST(SudoersParseTest, SeveralPrivilegesPerEntry) {
