@@ -203,7 +203,8 @@ void Parser::AppendArg(Member& m, std::string_view s, bool& sawspace) {
 // one is a syntax error of the entry; one too costly to compile is reported and kept, since
 // sudo may take it.
 bool Parser::CheckRegex(std::string_view re, int64_t line) {
-  RegexCheck check = CheckCommandRegex(re);
+  RegexCheck check = CheckCommandRegex(re, kMaxRegexCopiesTotal - policy_.regex_copies);
+  policy_.regex_copies += check.copies;
   switch (check.result) {
     case RegexCheck::Result::kValid:
       return true;

@@ -170,6 +170,7 @@ struct Policy {
   uint64_t bytes_read = 0;     // charged against kMaxTotalBytes
   size_t skipped_listed = 0;   // names in includedirs[].skipped (at most kMaxFiles)
   size_t skipped_total = 0;    // names include directories skipped
+  uint64_t regex_copies = 0;   // charged against kMaxRegexCopiesTotal (sudoers_regex.h)
 };
 
 // Appends `error` to `errors` unless kMaxErrors are already there (the last one kept says so).

@@ -210,7 +210,7 @@ uint64_t RegexCopies(std::string_view p) {
   return SatAdd(stack.back().done, stack.back().last);
 }
 
-RegexCheck CheckCommandRegex(std::string_view re) {
+RegexCheck CheckCommandRegex(std::string_view re, uint64_t copies_left) {
   using R = RegexCheck::Result;
   if (re.size() > kMaxRegexLen) return {R::kInvalid, "regular expression too large"};
   // sudo_regex_compile(): "(?i)" right after the leading '^' asks for case-insensitivity.
@@ -230,11 +230,18 @@ RegexCheck CheckCommandRegex(std::string_view re) {
                 " copies (more than " + std::to_string(kMaxRegexNodes) +
                 "); sudo may refuse this entry"};
   }
+  if (copies > copies_left) {
+    return {R::kNotChecked,
+            "regular expression not checked: the command regexes before it used "
+            "up the " +
+                std::to_string(kMaxRegexCopiesTotal) +
+                " copies allowed for one sudoers tree; sudo may refuse this entry"};
+  }
   regex_t compiled;
   int code = regcomp(&compiled, pattern.c_str(), flags);
-  if (code != 0) return {R::kInvalid, RegError(code)};
+  if (code != 0) return {R::kInvalid, RegError(code), copies};
   regfree(&compiled);
-  return {};
+  return {R::kValid, "", copies};
 }
 
 }  // namespace tidemark::agent::sudoers

@@ -284,6 +284,22 @@ TEST(SudoBoundsTest, CostlyCommandRegexesAreNeverCompiled) {
                                   "user:c ALL (user:root) /bin/ls ^((z{1,100}){1,100}){1,100}$"}));
 }
 
+// Each regex within kMaxRegexNodes, but together over the tree's kMaxRegexCopiesTotal: the ones
+// past it are not compiled (32 MiB of such lines would have kept the agent compiling for hours).
+TEST(SudoBoundsTest, CommandRegexesShareOneBudgetPerSudoersTree) {
+  std::string text;
+  for (int i = 1; i <= 110; ++i) text += "u" + std::to_string(i) + " ALL = ^/a(b{1,98}){1,100}$\n";
+  ASSERT_EQ(sudoers::RegexCopies("^/a(b{1,98}){1,100}$"), 9804u);  // 101 fit in 1,000,000
+  Result r = CollectText(text);
+  EXPECT_EQ(r.section.status, SectionStatus::kPartial);
+  EXPECT_EQ(ErrorLines(r.section),
+            std::vector<int64_t>({102, 103, 104, 105, 106, 107, 108, 109, 110}));
+  EXPECT_EQ(r.section.errors[0].message,
+            "regular expression not checked: the command regexes before it used up the 1000000 "
+            "copies allowed for one sudoers tree; sudo may refuse this entry");
+  EXPECT_EQ(r.grants().size(), 110u);
+}
+
 TEST(SudoersRegexTest, CopiesAreEstimatedFromTheRepetitionsAroundEachAtom) {
   using sudoers::RegexCopies;
   EXPECT_EQ(RegexCopies("^/usr/bin/ls$"), 13u);
