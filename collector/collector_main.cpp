@@ -10,6 +10,7 @@
 #include "collector/config.h"
 #include "collector/log.h"
 #include "collector/server.h"
+#include "collector/signals.h"
 
 int main(int argc, char** argv) {
   using namespace tidemark::collector;
@@ -29,6 +30,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts (Create starts the store's and the evaluator's): every thread
+  // blocks them, and Run's signal waiter takes them (signals.h). One sent during the start
+  // waits until then.
+  if (auto blocked = BlockServerSignals(); !blocked.ok()) {
+    Log::Error("startup_failed", {{"error", blocked.message()}});
+    return 1;
+  }
   // main's named edge: an exception here is a clear line and an exit code, not an abort.
   try {
     auto server = Server::Create(*parsed);

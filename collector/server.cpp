@@ -8,6 +8,7 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,7 @@
 #include "collector/evaluator.h"
 #include "collector/log.h"
 #include "collector/session.h"
+#include "collector/signals.h"
 #include "collector/sqlite_store.h"
 #include "collector/store_worker.h"
 #include "collector/tls_context.h"
@@ -335,42 +337,15 @@ int Server::Run(bool handle_signals) {
   Impl& m = *impl_;
   unsigned threads = m.config.threads > 0 ? static_cast<unsigned>(m.config.threads)
                                           : std::max(1u, std::thread::hardware_concurrency());
-  asio::signal_set signals(m.io);
-  std::function<void()> wait_signal;
-  if (handle_signals) {
-    signals.add(SIGTERM);
-    signals.add(SIGINT);
-    signals.add(SIGHUP);
-    wait_signal = [&] {
-      signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig == SIGHUP) {
-          Log::Info("signal", {{"signal", "SIGHUP"}});
-          m.DoReload();
-          wait_signal();
-        } else {
-          m.BeginStop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        }
-      });
-    };
-    wait_signal();
+  if (handle_signals && !ServerSignalsBlocked()) {
+    Log::Error("internal_error",
+               {{"event", "run"}, {"error", "SIGTERM, SIGINT and SIGHUP are not blocked"}});
+    return kExitInternal;
   }
   // Loaded by Create, so that bad ones stop the start; said before "listening", the line that
   // tells a reader (and the tests) that the start is complete.
   m.UsePolicies(m.pending_policies);
   m.pending_policies = {};
-  const CollectorConfig& c = m.config;
-  Log::Info("listening", {{"addr", c.listen_host},
-                          {"port", std::to_string(port())},
-                          {"tls", c.tls12 ? "1.2+1.3" : "1.3"},
-                          {"crl", c.crl.empty() ? "none" : c.crl},
-                          {"db", c.db},
-                          {"threads", std::to_string(threads)},
-                          {"max_connections", std::to_string(c.max_connections)},
-                          {"max_host_connections", std::to_string(c.max_host_connections)},
-                          {"max_source_handshakes", std::to_string(c.max_source_handshakes)},
-                          {"source_connection_rate", std::to_string(c.source_connection_rate)},
-                          {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
   m.ScheduleRetention();
   m.Accept();
   // The last named edge: whatever escapes a handler (all session handlers catch their own)
@@ -384,10 +359,41 @@ int Server::Run(bool handle_signals) {
       m.OnFatal("unknown exception");
     }
   };
+  // Every thread, the signal waiter's too, exists before "listening" (the work above keeps the
+  // io threads in run()), so that the line means the start is complete.
+  // The port is read first: once the threads run, a handler may close the acceptor.
+  const std::string listen_port = std::to_string(port());
   std::vector<std::thread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back(run);
+  // Signals are taken by a thread of their own (signals.h) and handled on the io threads.
+  std::unique_ptr<SignalWaiter> signals;
+  if (handle_signals) {
+    signals = std::make_unique<SignalWaiter>([&m](int sig) {
+      asio::post(m.io, [&m, sig] {
+        if (sig == SIGHUP) {
+          Log::Info("signal", {{"signal", "SIGHUP"}});
+          m.DoReload();
+        } else {
+          m.BeginStop(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        }
+      });
+    });
+  }
+  const CollectorConfig& c = m.config;
+  Log::Info("listening", {{"addr", c.listen_host},
+                          {"port", listen_port},
+                          {"tls", c.tls12 ? "1.2+1.3" : "1.3"},
+                          {"crl", c.crl.empty() ? "none" : c.crl},
+                          {"db", c.db},
+                          {"threads", std::to_string(threads)},
+                          {"max_connections", std::to_string(c.max_connections)},
+                          {"max_host_connections", std::to_string(c.max_host_connections)},
+                          {"max_source_handshakes", std::to_string(c.max_source_handshakes)},
+                          {"source_connection_rate", std::to_string(c.source_connection_rate)},
+                          {"max_frame_bytes", std::to_string(c.max_frame_bytes)}});
   run();
   for (auto& t : pool) t.join();
+  signals.reset();
   m.shared.store->Stop();
   m.evaluator->Stop();
   int code = m.exit_code.load();
