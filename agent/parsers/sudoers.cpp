@@ -214,8 +214,7 @@ bool Parser::CheckRegex(std::string_view re, int64_t line) {
     case RegexCheck::Result::kInvalid:
       break;
   }
-  Error(line, re.size() > kMaxRegexLen ? std::move(check.message)
-                                       : "invalid regular expression: " + check.message);
+  Error(line, std::move(check.message));
   return false;
 }
 

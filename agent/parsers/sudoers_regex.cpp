@@ -91,12 +91,13 @@ int SudoCheckPattern(std::string_view p) {
   return 0;
 }
 
-std::string RegError(int code) {
+// The error for regcomp's (or sudo's check's) `code`, in glibc's words as visudo prints them.
+std::string Invalid(int code) {
   regex_t none;
   std::memset(&none, 0, sizeof none);
   char buf[256];
   regerror(code, &none, buf, sizeof buf);
-  return buf;
+  return std::string("invalid regular expression: ") + buf;
 }
 
 uint64_t SatAdd(uint64_t a, uint64_t b) { return a > UINT64_MAX - b ? UINT64_MAX : a + b; }
@@ -109,11 +110,12 @@ uint64_t SatMul(uint64_t a, uint64_t b) {
 // copies glibc makes of what precedes it, and where the bound ends. 0 when it is not a bound.
 uint64_t BoundCopies(std::string_view p, size_t& i) {
   size_t at = i + 1;
+  // Clamped just past RE_DUP_MAX: glibc refuses anything larger the same way.
   auto number = [&](uint64_t& v) {
     bool any = false;
     v = 0;
     while (at < p.size() && IsDigit(p[at])) {
-      v = std::min<uint64_t>(SatAdd(SatMul(v, 10), static_cast<uint64_t>(p[at] - '0')), 1u << 30);
+      v = std::min<uint64_t>(v * 10 + static_cast<uint64_t>(p[at] - '0'), RE_DUP_MAX + 1);
       ++at;
       any = true;
     }
@@ -221,7 +223,7 @@ RegexCheck CheckCommandRegex(std::string_view re, uint64_t copies_left) {
     pattern.erase(at, 4);
     flags |= REG_ICASE;
   }
-  if (int code = SudoCheckPattern(pattern)) return {R::kInvalid, RegError(code)};
+  if (int code = SudoCheckPattern(pattern)) return {R::kInvalid, Invalid(code)};
   uint64_t copies = RegexCopies(pattern);
   if (copies > kMaxRegexNodes) {
     return {R::kNotChecked,
@@ -239,7 +241,7 @@ RegexCheck CheckCommandRegex(std::string_view re, uint64_t copies_left) {
   }
   regex_t compiled;
   int code = regcomp(&compiled, pattern.c_str(), flags);
-  if (code != 0) return {R::kInvalid, RegError(code), copies};
+  if (code != 0) return {R::kInvalid, Invalid(code), copies};
   regfree(&compiled);
   return {R::kValid, "", copies};
 }

@@ -1,6 +1,8 @@
 // tidemark-collector as a process on 127.0.0.1: the protocol conversation, refused
 // certificates, identity mismatch, malformed input beside a served agent, limits, key file
 // permissions, SIGTERM and SIGHUP (docs/protocol.md, docs/collector.md).
+#include "collector/server.h"
+
 #include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "collector/signals.h"
 #include "collector/tls_stream.h"
 #include "common/transport/openssl_ptr.h"
 #include "tests/collector/collector_fixture.h"
@@ -856,6 +859,18 @@ TEST_F(CollectorServerTest, RefusesAFifoAsItsCertificateOrCa) {
     EXPECT_TRUE(proc_.HasLogLine({"error startup_failed", "fifo" + flag + ": not a regular file"}))
         << proc_.Log();
   }
+}
+
+// Run relies on main having blocked the stop and reload signals before any thread started
+// (signals.h); where they are not blocked it refuses to run rather than let one kill it.
+TEST_F(CollectorServerTest, RunRefusesSignalsThatAreNotBlocked) {
+  using namespace collector;
+  ASSERT_FALSE(ServerSignalsBlocked());  // gtest's main blocks nothing
+  auto args = ParseCollectorArgs(BaseArgs());
+  ASSERT_TRUE(args.ok()) << args.status().ToString();
+  auto server = Server::Create(*args);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_EQ((*server)->Run(/*handle_signals=*/true), kExitInternal);
 }
 
 TEST_F(CollectorServerTest, SigtermStopsCleanly) {
