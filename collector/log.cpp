@@ -181,7 +181,9 @@ void EmitSuppressed(LogLimiter::Clock::time_point now, bool force) {
 }  // namespace
 
 void Log::Write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  const std::string source = LogSource(fields);
+  // Errors and critical lines are never limited: no source needed.
+  const bool limited = level != LogLevel::kError && level != LogLevel::kCritical;
+  const std::string source = limited ? LogSource(fields) : std::string();
   std::lock_guard<std::mutex> lock(SinkMutex());
   const auto now = LogLimiter::Clock::now();
   EmitSuppressed(now, false);

@@ -335,9 +335,11 @@ StatusOr<int> Connection::Drive(Op op, Clock::time_point deadline, Phase phase, 
     int rc = op();
     if (key_updates_ > kMaxKeyUpdates) {
       ERR_clear_error();
-      return Transient(peer_ + ": the collector sent more than " + std::to_string(kMaxKeyUpdates) +
-                       " TLS KeyUpdate messages on one connection (a collector sends none); not "
-                       "going on with it");
+      // key_updates_ is kMaxKeyUpdates + 1 here: each KeyUpdate ends its read step.
+      return Transient(peer_ + ": the collector sent " + std::to_string(key_updates_) +
+                       " TLS KeyUpdate messages on one connection, more than the " +
+                       std::to_string(kMaxKeyUpdates) +
+                       " accepted (a collector sends none); not going on with it");
     }
     if (rc > 0) return rc;
     int err = SSL_get_error(ssl_.get(), rc);

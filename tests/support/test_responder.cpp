@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -196,10 +197,21 @@ bool TestResponder::OnHello(SSL* ssl, const std::string& payload, const std::str
   w.max_frame_bytes = script_.max_frame_bytes;
   if (script_.offer_capability) w.capabilities = {"offer"};
   std::string welcome = proto::EncodeJsonFrame(proto::FrameType::kWelcome, ToJson(w));
+  // Corked, the KeyUpdates leave in one segment and are all in the agent's socket when it
+  // reads: the agent must still handle them one read step at a time.
+  const int fd = SSL_get_fd(ssl);
+  int cork = 1;
+  if (script_.key_updates_before_welcome > 0) {
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
+  }
   for (int i = 0; i < script_.key_updates_before_welcome; ++i) {
     if (SSL_key_update(ssl, SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(ssl) != 1) {
       return false;
     }
+  }
+  if (script_.key_updates_before_welcome > 0) {
+    cork = 0;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &cork, sizeof cork);
   }
   if (script_.trickle_ms > 0) {  // one byte per trickle_ms, until stopped
     for (char c : welcome) {
