@@ -33,6 +33,7 @@
 #include "common/policy/rules.h"
 #include "common/sha256.h"
 #include "common/snapshot.h"
+#include "common/snapshot_verify.h"
 
 using namespace tidemark;
 using json = nlohmann::json;
@@ -148,6 +149,10 @@ void Measure(const std::string& label, const std::string& text, const std::strin
     lexed_values = counter.values;
   };
   auto sha = [&] { (void)Sha256(text); };  // the content hash's cost, over the whole text
+  // The verifier's pass alone (no tree): the checks, the canonical form and its hash.
+  auto verify = [&] {
+    if (!VerifySnapshotText(text).ok()) Die("the verifier refused the text");
+  };
   auto first = DecodeSnapshot(text);
   if (!first.ok()) Die(first.status().ToString());
   auto decoded = std::make_shared<const Snapshot>(std::move(*first));
@@ -159,10 +164,10 @@ void Measure(const std::string& label, const std::string& text, const std::strin
   auto run_rules = [&] { (void)policy::EvaluateLoaded(**db, *decoded, *rules); };
   evaluate();  // warm caches, prepared statements
   parse();
-  std::vector<double> parse_ms, lex_ms, sha_ms, eval_ms, decode_ms, load_ms, rules_ms, ratio,
-      tables_ratio;
-  for (auto* v : {&parse_ms, &lex_ms, &sha_ms, &eval_ms, &decode_ms, &load_ms, &rules_ms, &ratio,
-                  &tables_ratio}) {
+  std::vector<double> parse_ms, lex_ms, sha_ms, verify_ms, eval_ms, decode_ms, load_ms, rules_ms,
+      ratio, tables_ratio;
+  for (auto* v : {&parse_ms, &lex_ms, &sha_ms, &verify_ms, &eval_ms, &decode_ms, &load_ms,
+                  &rules_ms, &ratio, &tables_ratio}) {
     v->reserve(static_cast<size_t>(runs));
   }
   for (int i = 0; i < runs; ++i) {
@@ -174,6 +179,7 @@ void Measure(const std::string& label, const std::string& text, const std::strin
     parse_ms.push_back(time(parse));
     lex_ms.push_back(time(lex));
     sha_ms.push_back(time(sha));
+    verify_ms.push_back(time(verify));
     eval_ms.push_back(time(evaluate));
     decode_ms.push_back(time(decode));
     load_ms.push_back(time(load));
@@ -194,7 +200,8 @@ void Measure(const std::string& label, const std::string& text, const std::strin
                {"parse_ms", median(parse_ms)},
                {"lex_ms", median(lex_ms)},  // nlohmann/json's lexer alone (CountingSax)
                {"lexed_values", lexed_values},
-               {"sha256_ms", median(sha_ms)},  // common/sha256.h over the whole text
+               {"sha256_ms", median(sha_ms)},     // common/sha256.h over the whole text
+               {"verify_ms", median(verify_ms)},  // VerifySnapshotText: decoding without a tree
                {"evaluate_ms", median(eval_ms)},
                {"decode_ms", median(decode_ms)},
                {"load_ms", median(load_ms)},
