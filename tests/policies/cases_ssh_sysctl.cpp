@@ -98,7 +98,8 @@ Root SshSysctlBase() {
       {kCommonAuth,
        {"auth\trequisite\tpam_faillock.so preauth\n"
         "auth\t[success=2 default=ignore]\tpam_unix.so\n"
-        "auth\t[default=die]\tpam_faillock.so authfail\n"
+        // A module named by its full path counts as itself (pam_entries.module_name).
+        "auth\t[default=die]\t/lib/x86_64-linux-gnu/security/pam_faillock.so authfail\n"
         "auth\trequisite\tpam_deny.so\n"
         "auth\trequired\tpam_permit.so\n"}},
       {"/etc/pam.d/common-account",
@@ -243,6 +244,13 @@ std::vector<Case> SshSysctlCases() {
                   "", {"pam_service:sshd"}),
       ReplaceCase("pam-pwquality-enabled", kCommonPassword,
                   "password\trequisite\tpam_pwquality.so retry=3\n", "",
+                  {"pam_service:passwd", "pam_service:sshd"}),
+      // Another module whose name ends in the right one's is not it (`module LIKE
+      // '%pam_faillock.so'` took these for pam_faillock and pam_pwquality).
+      ReplaceCase("pam-faillock-enabled", kCommonAuth, "\tpam_faillock.so preauth",
+                  "\tnotpam_faillock.so preauth", {"pam_service:sshd"}),
+      ReplaceCase("pam-pwquality-enabled", kCommonPassword, "\tpam_pwquality.so retry=3",
+                  "\t/usr/local/lib/security/my_pam_pwquality.so retry=3",
                   {"pam_service:passwd", "pam_service:sshd"}),
       ReplaceCase("pam-faillock-deny", kFaillockConf, "deny = 5", "deny = 10",
                   {"pam_setting:faillock:deny"}),

@@ -109,6 +109,15 @@ Status PamEntries(const json& data, ItemSink& sink) {
         if (auto v = l->second->find(k); v != l->second->end()) row.Set(k, *v);
       }
     }
+    // module_name: the file name of the module, wherever the module is written.
+    const CellValue* module = row.Find("module");
+    const json* written = module != nullptr && module->kind() == CellValue::Kind::kJson
+                              ? &module->json()
+                              : (module == nullptr ? StringMember(e, "module") : nullptr);
+    if (written != nullptr && written->is_string()) {
+      std::string_view path = TextOf(written);
+      row.Set("module_name", CellValue::Text(path.substr(path.rfind('/') + 1)));  // npos + 1: 0
+    }
     sink.AddOverlaid(e, row);
   }
   return Status::Ok();
@@ -135,6 +144,10 @@ void AddPamTables(std::vector<Table>& out) {
                "...]`"},
               {"module", T::kText,
                "the module path as written (`pam_unix.so`); for a failed include, the file"},
+              {"module_name", T::kText,
+               "the module's file name: `module` after its last `/` (`pam_unix.so` also for "
+               "`/lib/x86_64-linux-gnu/security/pam_unix.so`); rules name modules by it, as "
+               "`module LIKE '%pam_unix.so'` would also take `notpam_unix.so`"},
               {"arguments", T::kJson, "the module arguments, a JSON array of strings"},
               {"position", T::kInteger, "the entry's position in the service's stack, from 1"},
               {"silent", T::kBoolean, "the type had a `-` prefix (a missing module is skipped)"},
