@@ -108,6 +108,16 @@ std::vector<Case> AccountsCases() {
       {"sudo-logfile",
        {{"/etc/sudoers", Replace("/etc/sudoers", "Defaults logfile=\"/var/log/sudo.log\"\n", "")}},
        {"sudo-defaults:global:logfile"}},
+      // A bound negation turns the global setting off for what it binds (a vendor account in a
+      // migration); one turned on again later for the same binding is not an item.
+      {"sudo-use-pty",
+       {{"/etc/sudoers", With("/etc/sudoers",
+                              "Defaults:vendor !use_pty\nDefaults>root !use_pty\n"
+                              "Defaults>root use_pty\n")}},
+       {"sudo-defaults:user[user:vendor]:use_pty"}},
+      {"sudo-logfile",
+       {{"/etc/sudoers", With("/etc/sudoers", "Defaults:vendor !logfile\n")}},
+       {"sudo-defaults:user[user:vendor]:logfile"}},
       {"sudo-reauthentication-timeout",
        {{"/etc/sudoers", With("/etc/sudoers", "Defaults timestamp_timeout=60\n")}},
        {"sudo-defaults:global:timestamp_timeout"}},
