@@ -19,13 +19,13 @@
 #include "agent/parsers/sshd_keywords.h"
 #include "agent/parsers/sshd_match.h"
 #include "agent/parsers/sshd_misc.h"
+#include "common/sshd_argv.h"
 #include "common/text.h"
 
 namespace tidemark::agent::sshd {
 
 using internal::A2Port;
 using internal::AddrMatchList;
-using internal::ArgvSplit;
 using internal::ConfigFileText;
 using internal::ConvTime;
 using internal::Fatal;
@@ -99,7 +99,7 @@ ConfigFileText Tokenize(std::string path, std::string_view text, uint64_t* budge
     line.keyword = *keyword;
     line.kw = FindKeyword(*keyword);
     if (cur != std::string::npos && cur < s.size()) line.rest = s.substr(cur);
-    if (line.rest) line.quote_error = !ArgvSplit(*line.rest, &line.args);
+    if (line.rest) line.quote_error = !SshdArgvSplit(*line.rest, &line.args);
     uint64_t cost = sizeof(Line) + 2 * s.size() + line.args.size() * sizeof(std::string);
     if (cost > *budget) {
       *budget = 0;

@@ -1,5 +1,5 @@
 // Tokenizing and value conversion for the sshd_config files (sshd_misc.h). Source of truth:
-// OpenSSH 9.2p1 misc.c strdelim(), argv_split(), convtime(), a2port(), parse_ipqos(),
+// OpenSSH 9.2p1 misc.c strdelim(), convtime(), a2port(), parse_ipqos(),
 // iptos2str(); openbsd-compat strtonum().
 #include "agent/parsers/sshd_misc.h"
 
@@ -13,7 +13,7 @@
 namespace tidemark::agent::sshd::internal {
 
 // ---------------------------------------------------------------------------------------------
-// Tokenizing (misc.c strdelim(), argv_split()).
+// Tokenizing (misc.c strdelim(); argv_split() is common/sshd_argv.h).
 
 namespace {
 
@@ -54,40 +54,6 @@ std::optional<std::string> StrDelim(std::string& s, size_t* pos) {
   }
   *pos = next;
   return token;
-}
-
-// argv_split(s, terminate_on_comment=1); false on an unterminated quote.
-bool ArgvSplit(std::string_view s, std::vector<std::string>* out) {
-  out->clear();
-  size_t i = 0;
-  while (i < s.size()) {
-    if (s[i] == ' ' || s[i] == '\t') {
-      ++i;
-      continue;
-    }
-    if (s[i] == '#') break;
-    char quote = 0;
-    std::string arg;
-    for (; i < s.size(); ++i) {
-      char c = s[i];
-      if (c == '\\' && i + 1 < s.size() &&
-          (s[i + 1] == '\'' || s[i + 1] == '"' || s[i + 1] == '\\' ||
-           (quote == 0 && s[i + 1] == ' '))) {
-        arg += s[++i];
-      } else if (quote == 0 && (c == ' ' || c == '\t')) {
-        break;
-      } else if (quote == 0 && (c == '"' || c == '\'')) {
-        quote = c;
-      } else if (quote != 0 && c == quote) {
-        quote = 0;
-      } else {
-        arg += c;
-      }
-    }
-    if (i >= s.size() && quote != 0) return false;
-    out->push_back(std::move(arg));
-  }
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

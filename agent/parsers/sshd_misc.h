@@ -1,5 +1,5 @@
 // Tokenizing and value conversion for the sshd_config files (internal to them). Source of truth:
-// OpenSSH 9.2p1 misc.c strdelim(), argv_split(), convtime(), a2port(), parse_ipqos(),
+// OpenSSH 9.2p1 misc.c strdelim(), convtime(), a2port(), parse_ipqos(),
 // iptos2str(); openbsd-compat strtonum(); log.c log_levels[] and log_facilities[].
 #pragma once
 
@@ -14,8 +14,6 @@ namespace tidemark::agent::sshd::internal {
 
 // strdelim(): returns the next token of `s` from `*pos` (npos: no more).
 std::optional<std::string> StrDelim(std::string& s, size_t* pos);
-// argv_split(s, terminate_on_comment=1); false on an unterminated quote.
-bool ArgvSplit(std::string_view s, std::vector<std::string>* out);
 
 // strtonum(): the decimal number `s` if it is within [lo, hi].
 std::optional<long long> StrToNum(std::string_view s, long long lo, long long hi);

@@ -204,6 +204,13 @@ std::vector<Case> SshSysctlCases() {
                            "    PasswordAuthentication yes\n"
                            "    PermitRootLogin prohibit-password\n")}},
        {"sshd_match:/etc/ssh/sshd_config:29#1", "sshd_match:/etc/ssh/sshd_config:29#2"}},
+      // sshd reads `"yes"` as yes (and `YES`, and a comment after it).
+      {"sshd-match-no-reenabled-logins",
+       {{kSshdConfig, With(kSshdConfig,
+                           "Match User migration\n"
+                           "    PasswordAuthentication \"yes\"\n"
+                           "    PermitRootLogin YES # for the move\n")}},
+       {"sshd_match:/etc/ssh/sshd_config:29#1", "sshd_match:/etc/ssh/sshd_config:29#2"}},
       // sysctl (an offline root: the configured values are judged)
       sysctl("sysctl-ip-forwarding-disabled", "net.ipv4.ip_forward = 0", "net.ipv4.ip_forward = 1",
              {"sysctl:net.ipv4.ip_forward"}),

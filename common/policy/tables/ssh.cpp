@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/policy/tables.h"
+#include "common/sshd_argv.h"
 
 namespace tidemark::policy {
 
@@ -144,6 +145,10 @@ Status SshdMatchBlocks(const json& data, ItemSink& sink) {
       row["position"] = position;
       row["keyword"] = s.contains("keyword") ? s["keyword"] : json();
       row["value"] = s.contains("value") ? s["value"] : json();
+      if (auto v = s.find("value"); v != s.end() && v->is_string()) {
+        std::vector<std::string> args;
+        if (SshdArgvSplit(v->get_ref<const std::string&>(), &args)) row["arguments"] = args;
+      }
       if (auto src = s.find("source"); src != s.end()) row["source"] = *src;
       sink.Add(std::move(row));
     }
@@ -273,6 +278,10 @@ void AddSshTables(std::vector<Table>& out) {
            "list (NULL for `all`)"},
           {"keyword", T::kText, "the keyword set, lowercase as written"},
           {"value", T::kText, "its arguments as written"},
+          {"arguments", T::kJson,
+           "the arguments as sshd reads them (quotes and escapes resolved, a `#` word ends "
+           "them): `[\"yes\"]` for `\"yes\"`; NULL for an unterminated quote (sshd refuses the "
+           "line)"},
           {"position", T::kInteger, "the setting's position within the block, from 1"},
           {"block_file", T::kText, "the file of the Match line"},
           {"block_line", T::kInteger, "the line of the Match line"},
