@@ -87,6 +87,11 @@ std::vector<Case> AccountsCases() {
        {{"/etc/passwd",
          Replace("/etc/passwd", "/usr/sbin:/usr/sbin/nologin", "/usr/sbin:/bin/bash")}},
        {"user:daemon"}},
+      // System accounts end at login.defs' UID_MIN (alice, UID 1000, is one below 2000).
+      {"accounts-system-no-login-shell",
+       {{"/etc/login.defs",
+         Replace("/etc/login.defs", "UID_MIN\t\t\t 1000\n", "UID_MIN\t\t\t 2000\n")}},
+       {"user:alice"}},
       {"accounts-primary-group-exists",
        {{"/etc/passwd", Replace("/etc/passwd", "alice:x:1000:1000:", "alice:x:1000:2000:")}},
        {"user:alice"}},
