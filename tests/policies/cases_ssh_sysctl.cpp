@@ -306,6 +306,15 @@ std::vector<Case> SshSysctlCases() {
             "ENCRYPT_METHOD"),
       ReplaceCase("login-useradd-inactive", "/etc/default/useradd", "INACTIVE=45", "INACTIVE=-1",
                   {"useradd:INACTIVE"}),
+      // shadow reads numbers whole, with strtol's base 0, or not at all (SQLite's CAST read
+      // `365x` as 365 and `08`, no octal number, as 8), and compares ENCRYPT_METHOD
+      // case-sensitively.
+      login("login-pass-max-days", "PASS_MAX_DAYS\t365", "PASS_MAX_DAYS\t365x", "PASS_MAX_DAYS"),
+      login("login-pass-warn-age", "PASS_WARN_AGE\t7", "PASS_WARN_AGE\t08", "PASS_WARN_AGE"),
+      login("login-encrypt-method", "ENCRYPT_METHOD YESCRYPT", "ENCRYPT_METHOD yescrypt",
+            "ENCRYPT_METHOD"),
+      ReplaceCase("login-useradd-inactive", "/etc/default/useradd", "INACTIVE=45", "INACTIVE=0x2d0",
+                  {"useradd:INACTIVE"}),
   };
 }
 

@@ -1,5 +1,9 @@
 // Tables of the `login` section (docs/sections/login.md): login.defs, useradd defaults and the
 // TMOUT/umask settings of the login-shell startup files.
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "common/policy/tables.h"
@@ -10,6 +14,18 @@ namespace {
 
 using T = ColumnType;
 using json = nlohmann::json;
+
+// A value as shadow's getlong() reads a number (lib/getlong.c: strtol with base 0, so `010` is
+// 8 and `0x10` 16; the whole value or nothing): its getdef_long/getdef_num fall back to the key's
+// default for anything else (`30x`), where SQLite's CAST would read 30.
+std::optional<int64_t> ShadowNumber(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  errno = 0;
+  char* end = nullptr;
+  long long n = std::strtoll(text.c_str(), &end, 0);
+  if (errno == ERANGE || end == text.c_str() || *end != '\0') return std::nullopt;
+  return n;
+}
 
 // Adds the settings of one key=value file (`login_defs` or `useradd`): the last line of each
 // key, its file the enclosing object's `path` (the compact form writes only the line).
@@ -34,6 +50,9 @@ Status FileSettings(const json& data, const char* key, const char* origin, ItemS
     }
     json row = s;
     row["origin"] = origin;
+    if (auto v = s.find("value"); v != s.end() && v->is_string()) {
+      if (auto n = ShadowNumber(v->get_ref<const std::string&>())) row["number"] = *n;
+    }
     json source = s.contains("source") && s["source"].is_object() ? s["source"] : json::object();
     if (!path.is_null() && !source.contains("file")) source["file"] = path;
     row["source"] = std::move(source);
@@ -89,6 +108,10 @@ void AddLoginTables(std::vector<Table>& out) {
               {"value", T::kText,
                "the value as the program reads it (quotes removed); NULL for a shell statement "
                "that sets none (`export TMOUT`, `umask` alone)"},
+              {"number", T::kInteger,
+               "the value as shadow reads a number (strtol, base 0: `010` is 8, `0x10` 16; the "
+               "whole value): NULL when it is none (`30x`; shadow then uses the key's default, "
+               "e.g. -1, no limit, for PASS_MAX_DAYS) and for shell rows"},
               {"origin", T::kText, "`login.defs`, `useradd` or `shell`"},
               {"overridden", T::kJson,
                "earlier lines of the same key in the file, `[{value, source: {line}}]`; NULL for "
