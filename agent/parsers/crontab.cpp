@@ -396,9 +396,9 @@ std::vector<CronEntry> ParseCrontab(std::string_view text, std::string_view path
   ForEachLine(text, [&](std::string_view raw, int64_t number) {
     cap.Trim();
     if (out.size() >= kMaxEntriesPerFile) {
-      errors.push_back({std::string(path), number,
-                        "more than " + std::to_string(kMaxEntriesPerFile) +
-                            " entries and variables; the rest of the file is not read"});
+      cap.Stop({std::string(path), number,
+                "more than " + std::to_string(kMaxEntriesPerFile) +
+                    " entries and variables; the rest of the file is not read"});
       return false;
     }
     if (!AcceptLine(raw, path, number, max_line, errors)) return true;

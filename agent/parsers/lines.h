@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,11 +68,16 @@ class ErrorCap {
       ++dropped_;
     }
   }
+  // The error that ended the file's reading early (a limit): listed last, after the summary of
+  // the dropped ones, so that a file cut short always says so, however many line errors came
+  // before (it was dropped with them, until 2026-12-07).
+  void Stop(SectionError stop) { stop_ = std::move(stop); }
   void Finish() {
     Trim();
     if (dropped_)
       errors_.push_back(
           {path_, std::nullopt, std::to_string(dropped_) + " more line errors not listed"});
+    if (stop_) errors_.push_back(std::move(*stop_));
   }
 
  private:
@@ -80,6 +86,7 @@ class ErrorCap {
   size_t base_;
   size_t cap_;
   size_t dropped_ = 0;
+  std::optional<SectionError> stop_;
 };
 
 }  // namespace tidemark::agent

@@ -59,9 +59,9 @@ std::vector<Assignment> ParseSysctlConf(std::string_view text, std::string_view 
   ForEachLine(text, [&](std::string_view raw, int64_t number) {
     cap.Trim();
     if (out.size() >= kMaxAssignmentsPerFile) {
-      errors.push_back({std::string(path), number,
-                        "more than " + std::to_string(kMaxAssignmentsPerFile) +
-                            " assignments; the rest of the file is not read"});
+      cap.Stop({std::string(path), number,
+                "more than " + std::to_string(kMaxAssignmentsPerFile) +
+                    " assignments; the rest of the file is not read"});
       return false;
     }
     if (!AcceptLine(raw, path, number, max_line, errors)) return true;

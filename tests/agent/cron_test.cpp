@@ -129,6 +129,21 @@ class CronCollectTest : public ::testing::Test {
   testing::TempRoot root_;
 };
 
+// A crontab cut at the per-file limit says so even after more line errors than are listed.
+TEST(CronParse, TheLimitsErrorOutlivesTheCapOnLineErrors) {
+  std::string text;
+  for (int i = 0; i < 25; ++i) text += "x y\n";
+  for (int i = 0; i < 10001; ++i) text += "V" + std::to_string(i) + "=1\n";
+  std::vector<SectionError> errors;
+  auto e = cron::ParseCrontab(text, "/etc/cron.d/big", true, errors);
+  EXPECT_EQ(e.size(), 10000u);
+  ASSERT_EQ(errors.size(), 22u);  // 20 listed, the count of the others, the limit
+  EXPECT_EQ(errors[20].message, "5 more line errors not listed");
+  EXPECT_EQ(errors[21].message,
+            "more than 10000 entries and variables; the rest of the file is not read");
+  EXPECT_EQ(errors[21].line, 25 + 10001);
+}
+
 TEST_F(CronCollectTest, FilesEntriesPeriodicAndAccess) {
   root_.Write("/etc/crontab",
               "SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin\n"

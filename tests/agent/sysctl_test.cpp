@@ -87,6 +87,21 @@ TEST(SysctlParse, LinesCommentsPrefixesAndErrors) {
   EXPECT_EQ(errors[1].line, 10);
 }
 
+// A file cut at the per-file limit says so even after more line errors than are listed (the
+// limit's error was dropped with them).
+TEST(SysctlParse, TheLimitsErrorOutlivesTheCapOnLineErrors) {
+  std::string text;
+  for (int i = 0; i < 25; ++i) text += "not an assignment\n";
+  for (int i = 0; i < 10001; ++i) text += "kernel.k" + std::to_string(i) + " = 1\n";
+  std::vector<SectionError> errors;
+  auto a = sysctl::ParseSysctlConf(text, "/etc/sysctl.d/a.conf", errors);
+  EXPECT_EQ(a.size(), 10000u);
+  ASSERT_EQ(errors.size(), 22u);  // 20 listed, the count of the others, the limit
+  EXPECT_EQ(errors[20].message, "5 more line errors not listed");
+  EXPECT_EQ(errors[21].message, "more than 10000 assignments; the rest of the file is not read");
+  EXPECT_EQ(errors[21].line, 25 + 10001);
+}
+
 TEST(SysctlFindConfigured, ExplicitBeatsGlobExclusionBlocksGlob) {
   std::vector<SectionError> errors;
   auto opts = sysctl::ParseSysctlConf(
