@@ -78,7 +78,7 @@ bool LogLimiter::Admit(LogLevel level, std::string_view event, std::string_view 
                        Clock::time_point now) {
   // Errors, critical lines and the collector's own (no source: listening, reloaded, stopped)
   // are never limited.
-  if (level == LogLevel::kCritical || level == LogLevel::kError || source.empty()) return true;
+  if (!Limited(level) || source.empty()) return true;
   std::string key(event);
   key.push_back('\0');
   key.append(source);
@@ -181,9 +181,7 @@ void EmitSuppressed(LogLimiter::Clock::time_point now, bool force) {
 }  // namespace
 
 void Log::Write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
-  // Errors and critical lines are never limited: no source needed.
-  const bool limited = level != LogLevel::kError && level != LogLevel::kCritical;
-  const std::string source = limited ? LogSource(fields) : std::string();
+  const std::string source = LogLimiter::Limited(level) ? LogSource(fields) : std::string();
   std::lock_guard<std::mutex> lock(SinkMutex());
   const auto now = LogLimiter::Clock::now();
   EmitSuppressed(now, false);

@@ -65,6 +65,10 @@ class LogLimiter {
   LogLimiter() : LogLimiter(Limits{}) {}
   explicit LogLimiter(Limits limits) : limits_(limits) {}
 
+  // Whether lines of `level` pass the limits at all: errors and critical lines never do.
+  static bool Limited(LogLevel level) {
+    return level != LogLevel::kCritical && level != LogLevel::kError;
+  }
   // True when the line may be written; else counts it as suppressed.
   bool Admit(LogLevel level, std::string_view event, std::string_view source,
              Clock::time_point now);

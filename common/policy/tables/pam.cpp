@@ -110,10 +110,10 @@ Status PamEntries(const json& data, ItemSink& sink) {
       }
     }
     // module_name: the file name of the module, wherever the module is written.
-    const CellValue* module = row.Find("module");
-    const json* written = module != nullptr && module->kind() == CellValue::Kind::kJson
-                              ? &module->json()
-                              : (module == nullptr ? StringMember(e, "module") : nullptr);
+    const json* written = StringMember(e, "module");
+    if (const CellValue* line = row.Find("module")) {  // the included line's, put in its place
+      written = line->kind() == CellValue::Kind::kJson ? &line->json() : nullptr;
+    }
     if (written != nullptr && written->is_string()) {
       std::string_view path = TextOf(written);
       row.Set("module_name", CellValue::Text(path.substr(path.rfind('/') + 1)));  // npos + 1: 0
