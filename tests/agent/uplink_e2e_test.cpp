@@ -15,6 +15,7 @@
 
 #include "agent/uplink/daemon.h"
 #include "tests/collector/collector_fixture.h"
+#include "tests/support/child_process.h"
 #include "tests/support/test_responder.h"
 
 namespace tidemark::testing {
@@ -234,11 +235,9 @@ TEST_F(UplinkE2eTest, CollectorRestartWhileTheDaemonRunsLosesNothingStoresOnce) 
     return true;
   })) << ReadHostFile(agent_log);
   ::kill(pid, SIGTERM);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_EQ(WaitChild(pid, 60), 0) << "-1: did not exit within 60 s of SIGTERM\n"
+                                   << ReadHostFile(agent_log);
   guard.pid = -1;
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
   again.Signal(SIGTERM);
   EXPECT_EQ(again.Wait(30), 0) << again.Log();
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/support/child_process.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::testing {
@@ -103,22 +104,9 @@ void CollectorProcess::Signal(int sig) {
 
 int CollectorProcess::Wait(int timeout_s) {
   if (pid_ <= 0) return exit_code_;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      return exit_code_;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
+  exit_code_ = WaitChild(pid_, timeout_s);
   pid_ = -1;
-  exit_code_ = -1;
-  return -1;
+  return exit_code_;
 }
 
 }  // namespace tidemark::testing
