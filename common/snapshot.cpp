@@ -202,6 +202,8 @@ std::optional<SectionStatus> ParseSectionStatus(std::string_view name) {
 void Section::AddError(std::string path, std::optional<int64_t> line, std::string message) {
   if (errors.size() + 1 >= kMaxSectionErrors) {
     ++dropped_errors;
+    last_dropped.push_back({std::move(path), line, std::move(message)});
+    if (last_dropped.size() > kLastSectionErrors) last_dropped.pop_front();
     return;
   }
   errors.push_back({std::move(path), line, std::move(message)});
@@ -269,14 +271,21 @@ void Section::Finish() {
   }
   size_t total = errors.size() + dropped_errors;
   if (total >= kMaxSectionErrors) {
-    errors.resize(kMaxSectionErrors - 1);
+    // errors, then the last of those AddError only counted: the latest ones in order.
+    errors.insert(errors.end(), std::make_move_iterator(last_dropped.begin()),
+                  std::make_move_iterator(last_dropped.end()));
+    constexpr size_t kFirst = kMaxSectionErrors - 1 - kLastSectionErrors;
+    errors.erase(errors.begin() + kFirst, errors.end() - kLastSectionErrors);
     dropped_errors = 0;
+    last_dropped.clear();
     // Appends the last error without AddError's cut.
     if (!data.is_object()) data = json::object();
     data["truncated"]["errors"] = {{"limit", kMaxSectionErrors - 1}, {"total", total}};
     errors.push_back({"", std::nullopt,
                       "list 'errors' truncated: " + std::to_string(kMaxSectionErrors - 1) + " of " +
-                          std::to_string(total) + " errors kept"});
+                          std::to_string(total) + " errors kept (the first " +
+                          std::to_string(kFirst) + " and the last " +
+                          std::to_string(kLastSectionErrors) + ")"});
   }
   if (status == SectionStatus::kError || status == SectionStatus::kNotApplicable) return;
   status = errors.empty() ? SectionStatus::kOk : SectionStatus::kPartial;

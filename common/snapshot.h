@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,8 +73,11 @@ class ItemArray {
 size_t BoundStrings(nlohmann::json& j);
 
 // The most errors a section reports (a host can make any number: one per bad line of any number
-// of files); the last one says how many there were.
+// of files); the last one says how many there were. Of more, the first ones and the last
+// kLastSectionErrors are kept: a collector reports where it stopped (a limit that cut a file or
+// a walk) after the errors of what it read, and that must survive the cut.
 inline constexpr size_t kMaxSectionErrors = 1000;
+inline constexpr size_t kLastSectionErrors = 10;
 
 // The result of one collector: its data (a JSON object whose keys are section-specific) plus the
 // common envelope.
@@ -90,11 +94,13 @@ struct Section {
   // not part of the canonical form, so it never changes the content hash. Empty: not written.
   nlohmann::json volatile_data = nlohmann::json::object();
 
-  // Errors beyond kMaxSectionErrors - 1 that AddError did not keep (see Finish()).
+  // Errors beyond kMaxSectionErrors - 1 that AddError did not keep (see Finish()), and the last
+  // kLastSectionErrors of them.
   size_t dropped_errors = 0;
+  std::deque<SectionError> last_dropped;
 
-  // Records an error, or only counts it once kMaxSectionErrors - 1 are kept. The caller decides
-  // the status; see Finish().
+  // Records an error, or once kMaxSectionErrors - 1 are kept only counts it (keeping the last
+  // kLastSectionErrors for Finish()). The caller decides the status; see Finish().
   void AddError(std::string path, std::optional<int64_t> line, std::string message);
   // Records that the list `list` of this section (a data or items key a local user can grow)
   // was cut at `limit` items although the host has `total`: data["truncated"][list] =
@@ -103,8 +109,9 @@ struct Section {
   void NoteTruncated(const std::string& list, size_t limit, size_t total);
   // Moves `items` into `data` as json arrays, for consumers that read the data in memory.
   void Materialize();
-  // Cuts `errors` to its first kMaxSectionErrors - 1 and a last one saying how many there
-  // were (with data["truncated"]["errors"]), whoever added them; then sets status from the
+  // Cuts the errors, whoever added them, to their first kMaxSectionErrors - 1 -
+  // kLastSectionErrors, their last kLastSectionErrors and one saying how many there were (with
+  // data["truncated"]["errors"]); then sets status from the
   // errors unless it was set to kError or kNotApplicable explicitly: no errors -> kOk,
   // otherwise kPartial.
   void Finish();

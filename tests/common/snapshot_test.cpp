@@ -251,7 +251,7 @@ TEST(SnapshotTest, NoteTruncatedRecordsLimitTotalAndMakesThePartial) {
 }
 
 TEST(SnapshotTest, ErrorsAreBoundedHoweverTheyWereAdded) {
-  // Through AddError: the first ones are kept, the rest only counted.
+  // Through AddError: the first ones and the last ten are kept, the rest only counted.
   Section added;
   for (size_t i = 0; i < 5000; ++i) {
     added.AddError("/etc/sysctl.d/" + std::to_string(i) + ".conf", 1, "line is not an assignment");
@@ -260,8 +260,11 @@ TEST(SnapshotTest, ErrorsAreBoundedHoweverTheyWereAdded) {
   added.Finish();
   ASSERT_EQ(added.errors.size(), kMaxSectionErrors);
   EXPECT_EQ(added.errors.front().path, "/etc/sysctl.d/0.conf");
-  EXPECT_EQ(added.errors[kMaxSectionErrors - 2].path, "/etc/sysctl.d/998.conf");
-  EXPECT_EQ(added.errors.back().message, "list 'errors' truncated: 999 of 5000 errors kept");
+  EXPECT_EQ(added.errors[988].path, "/etc/sysctl.d/988.conf");
+  EXPECT_EQ(added.errors[989].path, "/etc/sysctl.d/4990.conf");
+  EXPECT_EQ(added.errors[kMaxSectionErrors - 2].path, "/etc/sysctl.d/4999.conf");
+  EXPECT_EQ(added.errors.back().message,
+            "list 'errors' truncated: 999 of 5000 errors kept (the first 989 and the last 10)");
   EXPECT_EQ(added.data["truncated"]["errors"],
             (nlohmann::json{{"limit", kMaxSectionErrors - 1}, {"total", 5000}}));
   EXPECT_EQ(added.status, SectionStatus::kPartial);
@@ -274,6 +277,30 @@ TEST(SnapshotTest, ErrorsAreBoundedHoweverTheyWereAdded) {
   EXPECT_EQ(pushed.errors.size(), kMaxSectionErrors);
   EXPECT_EQ(pushed.data["truncated"]["errors"]["total"], kMaxSectionErrors + 1);
   EXPECT_EQ(pushed.status, SectionStatus::kError);
+
+  // Where a collector stopped is said after the errors of what it read: it is kept, however
+  // many came before (a sudoers tree of many bad files cut at its file limit).
+  Section stopped;
+  for (int i = 0; i < 2000; ++i) stopped.AddError("/etc/sudoers.d/f" + std::to_string(i), 1, "bad");
+  stopped.AddError("/etc/sudoers.d/f2000", std::nullopt,
+                   "more than 128 files in the sudoers tree; everything after it is not read");
+  stopped.Finish();
+  ASSERT_EQ(stopped.errors.size(), kMaxSectionErrors);
+  EXPECT_EQ(stopped.errors[kMaxSectionErrors - 2].path, "/etc/sudoers.d/f2000");
+  EXPECT_NE(stopped.errors[kMaxSectionErrors - 2].message.find("is not read"), std::string::npos);
+  EXPECT_EQ(stopped.errors[kMaxSectionErrors - 3].path, "/etc/sudoers.d/f1999");
+  EXPECT_EQ(stopped.data["truncated"]["errors"]["total"], 2001);
+
+  // Exactly one over: nothing is lost but the one in the middle.
+  Section one_over;
+  for (size_t i = 0; i < kMaxSectionErrors; ++i) {
+    one_over.AddError("/e/" + std::to_string(i), 1, "bad");
+  }
+  one_over.Finish();
+  ASSERT_EQ(one_over.errors.size(), kMaxSectionErrors);
+  EXPECT_EQ(one_over.errors[988].path, "/e/988");
+  EXPECT_EQ(one_over.errors[989].path, "/e/990");
+  EXPECT_EQ(one_over.errors[998].path, "/e/999");
 
   // Below the bound nothing changes.
   Section few;
