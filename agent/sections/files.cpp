@@ -116,8 +116,11 @@ std::vector<std::string> ExpandGlob(const Fs& fs, std::string_view pattern,
 std::string_view NoHashReason(std::string_view path) {
   std::string name = BaseName(path);
   std::string dir = BaseName(DirName(path));
-  // SSH host private keys (sshd(8) FILES: /etc/ssh/ssh_host_*_key).
-  if (name.rfind("ssh_host_", 0) == 0 && EndsWith(name, "_key")) return "private_key";
+  // SSH host private keys (sshd(8) FILES: /etc/ssh/ssh_host_*_key), and any /etc/ssh/*_key
+  // (a HostKey or a CA key named otherwise; ComplianceAsCode's sshd_private_key files).
+  if (EndsWith(name, "_key") && (name.rfind("ssh_host_", 0) == 0 || DirName(path) == "/etc/ssh")) {
+    return "private_key";
+  }
   bool pub = EndsWith(name, ".pub");
   if (dir == ".ssh" && !pub) {
     static const char* const kPublic[] = {
@@ -184,6 +187,10 @@ class FilesRun {
     AddFixed({"/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d"}, "sshd");
     AddGlob("/etc/ssh/sshd_config.d/*", "sshd");
     AddGlob("/etc/ssh/ssh_host_*", "ssh_host_key");
+    // Keys named otherwise (HostKey /etc/ssh/vendor_host_key, a CA's key and its .pub), as
+    // ComplianceAsCode's sshd_private_key and sshd_pub_key rules find them.
+    AddGlob("/etc/ssh/*_key", "ssh_host_key");
+    AddGlob("/etc/ssh/*.pub", "ssh_host_key");
     AddFixed({"/etc/crontab"}, "cron");
     AddGlob("/etc/cron.*", "cron");
     AddGlob("/etc/cron.*/*", "cron");

@@ -145,8 +145,18 @@ TEST_F(FilesTest, UnreachablePathIsAnErrorNotAbsent) {
 }
 
 TEST_F(FilesTest, PrivateKeysAndSecretsAreNeverHashed) {
+  root_.Write("/etc/ssh/vendor_host_key", "a key file of another name\n", 0600);
+  root_.Write("/etc/ssh/vendor_ca.pub", "ssh-ed25519 AAAA vendor-ca\n", 0644);
   Section s = Run();
   const json& files = s.data["files"];
+  // Any /etc/ssh/*_key is collected as a host key and never hashed, whatever it holds.
+  const json* vendor = FindPath(files, "/etc/ssh/vendor_host_key");
+  ASSERT_NE(vendor, nullptr);
+  EXPECT_EQ(Get(vendor, "category"), "ssh_host_key");
+  EXPECT_EQ(Get(vendor, "hash_state"), "private_key");
+  EXPECT_EQ(Get(vendor, "sha256"), nullptr);
+  EXPECT_EQ(Get(FindPath(files, "/etc/ssh/vendor_ca.pub"), "category"), "ssh_host_key");
+  EXPECT_EQ(Get(FindPath(files, "/etc/ssh/vendor_ca.pub"), "hash_state"), "hashed");
   const json* host = FindPath(files, "/etc/ssh/ssh_host_ed25519_key");
   ASSERT_NE(host, nullptr);
   EXPECT_EQ(Get(host, "sha256"), nullptr);
@@ -316,6 +326,10 @@ TEST_F(FilesTest, CommandLineOptions) {
 TEST(FilesRulesTest, NoHashReason) {
   EXPECT_EQ(NoHashReason("/etc/ssh/ssh_host_rsa_key"), "private_key");
   EXPECT_EQ(NoHashReason("/etc/ssh/ssh_host_rsa_key.pub"), "");
+  EXPECT_EQ(NoHashReason("/etc/ssh/vendor_host_key"), "private_key");  // any /etc/ssh/*_key
+  EXPECT_EQ(NoHashReason("/etc/ssh/vendor_ca.pub"), "");
+  EXPECT_EQ(NoHashReason("/etc/ssh/sshd_config.d/a_key"), "");  // one level only
+  EXPECT_EQ(NoHashReason("/srv/app/api_key"), "");
   EXPECT_EQ(NoHashReason("/root/.ssh/backup_key_2019"), "private_key");
   EXPECT_EQ(NoHashReason("/root/.ssh/known_hosts"), "");
   EXPECT_EQ(NoHashReason("/etc/ssl/private/site.pem"), "private_key");
