@@ -154,6 +154,13 @@ std::vector<Case> SshSysctlCases() {
                  const std::string& keyword) {
     return ReplaceCase(rule, kSshdConfig, from, to, {"sshd_setting:" + keyword});
   };
+  // Match blocks appended to the base sshd_config (28 lines): the first setting of the block
+  // whose Match line is `line` fails `rule`.
+  auto match = [](const std::string& rule, const std::string& blocks, int line = 29) -> Case {
+    return {rule,
+            {{kSshdConfig, With(kSshdConfig, blocks)}},
+            {"sshd_match:/etc/ssh/sshd_config:" + std::to_string(line) + "#1"}};
+  };
   auto sysctl = [](const std::string& rule, const std::string& from, const std::string& to,
                    std::vector<std::string> ids) {
     return ReplaceCase(rule, kSysctl, from, to, std::move(ids));
@@ -211,6 +218,25 @@ std::vector<Case> SshSysctlCases() {
                            "    PasswordAuthentication \"yes\"\n"
                            "    PermitRootLogin YES # for the move\n")}},
        {"sshd_match:/etc/ssh/sshd_config:29#1", "sshd_match:/etc/ssh/sshd_config:29#2"}},
+      // A keyword set in a Match block is judged there too, on the value as sshd reads it; a
+      // stricter block passes, and a Match All block is judged once, through sshd -T's value.
+      match("sshd-max-auth-tries",
+            "Match User admin\n    MaxAuthTries 3\n"
+            "Match User vendor\n    MaxAuthTries 10\n",
+            31),
+      match("sshd-hostbased-authentication-disabled",
+            "Match Address 192.0.2.0/24\n    HostbasedAuthentication YES\n"),
+      match("sshd-ignore-rhosts", "Match Group vendors\n    IgnoreRhosts no\n"),
+      match("sshd-banner", "Match User vendor\n    Banner none\n"),
+      match("sshd-log-level", "Match User vendor\n    LogLevel quiet\n"),
+      match("sshd-x11-forwarding-disabled", "Match User vendor\n    X11Forwarding \"yes\"\n"),
+      match("sshd-disable-forwarding", "Match User vendor\n    DisableForwarding no # tunnels\n"),
+      match("sshd-gssapi-authentication-disabled",
+            "Match User vendor\n    GSSAPIAuthentication yes\n"),
+      match("sshd-max-sessions", "Match User vendor\n    MaxSessions 64\n"),
+      {"sshd-x11-forwarding-disabled",
+       {{kSshdConfig, With(kSshdConfig, "Match All\n    X11Forwarding yes\n")}},
+       {"sshd_setting:x11forwarding"}},
       // sysctl (an offline root: the configured values are judged)
       sysctl("sysctl-ip-forwarding-disabled", "net.ipv4.ip_forward = 0", "net.ipv4.ip_forward = 1",
              {"sysctl:net.ipv4.ip_forward"}),
