@@ -71,7 +71,8 @@ Root SshSysctlBase() {
       {kSysctl,
        {"net.ipv4.ip_forward = 0\n"
         "net.ipv6.conf.all.forwarding = 0\n"
-        "net.ipv4.conf.all.send_redirects = 0\n"
+        // The kernel reads 0x0 as 0 (sysctl.configured_number): this passes.
+        "net.ipv4.conf.all.send_redirects = 0x0\n"
         "net.ipv4.conf.default.send_redirects = 0\n"
         "net.ipv4.icmp_ignore_bogus_error_responses = 1\n"
         "net.ipv4.icmp_echo_ignore_broadcasts = 1\n"
@@ -268,6 +269,9 @@ std::vector<Case> SshSysctlCases() {
              "kernel.randomize_va_space = 1", {"sysctl:kernel.randomize_va_space"}),
       sysctl("sysctl-ptrace-restricted", "kernel.yama.ptrace_scope = 1",
              "kernel.yama.ptrace_scope = 0", {"sysctl:kernel.yama.ptrace_scope"}),
+      // The kernel refuses `1x` (and keeps ptrace_scope at its default 0); SQLite's CAST read 1.
+      sysctl("sysctl-ptrace-restricted", "kernel.yama.ptrace_scope = 1",
+             "kernel.yama.ptrace_scope = 1x", {"sysctl:kernel.yama.ptrace_scope"}),
       sysctl("sysctl-suid-dumpable-disabled", "fs.suid_dumpable = 0", "fs.suid_dumpable = 2",
              {"sysctl:fs.suid_dumpable"}),
       // PAM

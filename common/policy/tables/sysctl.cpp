@@ -1,8 +1,12 @@
 // Tables of the `sysctl` section (docs/sections/sysctl.md): each kernel parameter's runtime value
 // (live host) next to the value the sysctl.d files configure, and where that is set.
+#include <cctype>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "common/policy/tables.h"
 
@@ -32,6 +36,54 @@ std::string SourceKey(const json& source) {
   if (f == source.end() || !f->is_string()) return "";
   auto l = source.find("line");
   return f->get<std::string>() + "\n" + (l == source.end() ? "" : l->dump());
+}
+
+// A value as a kernel sysctl of one integer reads it (kernel/sysctl.c: proc_get_long, then
+// do_proc_dointvec_conv): blanks before it, an optional '-', digits in base 0 (`0x10` is 16, a
+// leading 0 octal: `010` is 8), at most 20 characters, within int's range, then a blank or the
+// end; what follows the blank it ignores (`1 # off` is 1). Anything else it refuses (EINVAL)
+// and the running value stays, where SQLite's CAST reads `1x` or `1.5` as 1. Checked against
+// the kernel in tests/common/policy/tables_access_test.cpp.
+std::optional<int64_t> KernelInteger(std::string_view text) {
+  auto blank = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+  size_t i = 0;
+  while (i < text.size() && blank(text[i])) ++i;
+  const size_t start = i;
+  bool negative = i < text.size() && text[i] == '-';
+  if (negative) ++i;
+  if (i >= text.size() || text[i] < '0' || text[i] > '9') return std::nullopt;
+  unsigned base = 10;
+  if (text[i] == '0') {
+    base = 8;
+    if (i + 2 < text.size() && (text[i + 1] | 0x20) == 'x' &&
+        std::isxdigit(static_cast<unsigned char>(text[i + 2])) != 0) {
+      base = 16;
+      i += 2;
+    }
+  }
+  uint64_t value = 0;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    char lower = static_cast<char>(c | 0x20);
+    unsigned digit = 99;
+    if (c >= '0' && c <= '9') digit = static_cast<unsigned>(c - '0');
+    if (lower >= 'a' && lower <= 'f') digit = static_cast<unsigned>(lower - 'a' + 10);
+    if (digit >= base) break;
+    value = value * base + digit;
+    if (value > (uint64_t{1} << 31)) return std::nullopt;
+  }
+  if (i - start >= 21) return std::nullopt;  // TMPBUFLEN - 1: the kernel refuses it
+  // The kernel takes only a blank (or the end) after the number.
+  if (i < text.size() && text[i] != ' ' && text[i] != '\t' && text[i] != '\n') return std::nullopt;
+  if (value > (negative ? uint64_t{1} << 31 : (uint64_t{1} << 31) - 1)) return std::nullopt;
+  return negative ? -static_cast<int64_t>(value) : static_cast<int64_t>(value);
+}
+
+// Sets row["configured_number"] from row["configured"] when the kernel reads that as an integer.
+void AddConfiguredNumber(json& row) {
+  auto c = row.find("configured");
+  if (c == row.end() || !c->is_string()) return;
+  if (auto n = KernelInteger(c->get_ref<const std::string&>())) row["configured_number"] = *n;
 }
 
 // Copies what the setting `s` says about how it is applied into `row`, defaults restored.
@@ -92,6 +144,7 @@ Status SysctlRows(const json& data, ItemSink& sink) {
         }
       }
     }
+    AddConfiguredNumber(row);
     sink.Add(std::move(row));
   }
   for (const json& s : settings) {
@@ -106,6 +159,7 @@ Status SysctlRows(const json& data, ItemSink& sink) {
     row["glob"] = ValueOrDefault(s, CompactKind::kSysctlSetting, "glob");
     AddSettingFields(s, row);
     if (auto src = s.find("source"); src != s.end()) row["source"] = *src;
+    AddConfiguredNumber(row);
     sink.Add(std::move(row));
   }
   return Status::Ok();
@@ -134,6 +188,11 @@ void AddSysctlTables(std::vector<Table>& out) {
               {"configured", T::kText,
                "the value the sysctl.d files give it (systemd-sysctl's winner; for a runtime key "
                "possibly through a glob); NULL when no file sets it or an exclusion applies"},
+              {"configured_number", T::kInteger,
+               "`configured` as a kernel sysctl of one integer reads it (base 0: `0x10` is 16, "
+               "`010` is 8; after a blank the rest is ignored: `1 # off` is 1); NULL when it "
+               "does not start with one (`1x`, `1.5`, `+1`, `5,6`): the kernel refuses such a "
+               "write and the running value stays"},
               {"runtime_state", T::kText,
                "`present`, `absent` (the kernel has no such key) or `error`; NULL when not read"},
               {"matches_configured", T::kBoolean,

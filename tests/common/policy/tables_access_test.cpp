@@ -15,6 +15,7 @@
 #include "common/policy/tables.h"
 #include "tests/common/policy/fact_db_support.h"
 #include "tests/support/fake_proc.h"
+#include "tests/support/require.h"
 #include "tests/support/temp_root.h"
 
 namespace tidemark::policy {
@@ -374,6 +375,76 @@ TEST(TablesAccessTest, SysctlLiveJoinsRuntimeValuesWithTheDecidingSetting) {
                   "SELECT json_array_length(overridden) FROM sysctl "
                   "WHERE key = 'net.ipv4.ip_forward'"),
             (Rows{"[1]"}));
+}
+
+// The kernel is the oracle for configured_number: each value, written by systemd-sysctl into a
+// key of one integer (net.ipv4.conf.lo.log_martians) in a network namespace of its own (unshare
+// -n: the host's keys are never written), is read back and compared with the column; a write
+// the kernel refuses leaves the 3 written before it.
+TEST(TablesAccessTest, SysctlConfiguredNumberIsWhatTheKernelReads) {
+  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a network namespace");
+  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
+  std::string systemd_sysctl;
+  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
+    if (::access(p, X_OK) == 0) systemd_sysctl = p;
+  }
+  TIDEMARK_REQUIRE(!systemd_sysctl.empty(), "systemd-sysctl is not installed");
+  std::string probe;
+  if (testing::RunCommand("unshare -n true 2>&1", &probe) != 0)
+    TIDEMARK_REQUIRE(false, "cannot create a network namespace here: " << probe);
+
+  const std::vector<std::string> values = {"1",
+                                           "0x10",
+                                           "0X1f",
+                                           "010",
+                                           "08",
+                                           "1x",
+                                           "1.5",
+                                           "4 4 1 7",
+                                           "1 # off",
+                                           "1\t2",
+                                           "-1",
+                                           "-0",
+                                           "+1",
+                                           "- 1",
+                                           "5,6",
+                                           "\"1\"",
+                                           "yes",
+                                           "0x",
+                                           "2147483647",
+                                           "2147483648",
+                                           "-2147483648",
+                                           "-2147483649",
+                                           "99999999999999999999",
+                                           "00000000000000000001",
+                                           "000000000000000000001"};
+  TempRoot root;
+  std::string conf;
+  for (size_t i = 0; i < values.size(); ++i) {
+    conf += "test.k" + std::to_string(i) + " = " + values[i] + "\n";
+  }
+  root.Write("/etc/sysctl.d/60-values.conf", conf);
+  auto db = Loaded(Collect(root, "sysctl"));
+  ASSERT_NE(db, nullptr);
+  for (size_t i = 0; i < values.size(); ++i) {
+    root.Write("/k.conf", "net.ipv4.conf.lo.log_martians = " + values[i] + "\n");
+    std::string key = "/proc/sys/net/ipv4/conf/lo/log_martians";
+    std::string out;
+    ASSERT_EQ(testing::RunCommand(
+                  "unshare -n sh -c " +
+                      testing::ShellQuote("echo 3 > " + key + " && " + systemd_sysctl + " " +
+                                          testing::ShellQuote(root.Host("/k.conf")) +
+                                          " >/dev/null 2>&1; cat " + key),
+                  &out),
+              0)
+        << values[i];
+    std::string kernel = out.substr(0, out.find('\n'));
+    std::string want = kernel == "3" ? "[null]" : "[" + kernel + "]";
+    EXPECT_EQ(Query(*db, "SELECT configured_number FROM sysctl WHERE key = 'test.k" +
+                             std::to_string(i) + "'"),
+              (Rows{want}))
+        << "value [" << values[i] << "]: the kernel read " << kernel;
+  }
 }
 
 TEST(TablesAccessTest, SysctlOfThisMachineLoadsWithItsRuntimeValues) {
