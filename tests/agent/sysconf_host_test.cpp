@@ -58,10 +58,7 @@ TEST(SysctlHost, RuntimeValuesEqualSysctlN) {
 }
 
 TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
-  std::string tool;
-  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
-    if (testing::RunCommand(std::string("test -x ") + p, nullptr) == 0) tool = p;
-  }
+  std::string tool = testing::SystemdSysctlPath();
   TIDEMARK_REQUIRE(!tool.empty(), "systemd-sysctl is not installed");
   std::string out;
   ASSERT_EQ(testing::RunCommand("SYSTEMD_COLORS=0 " + tool + " --cat-config --no-pager", &out), 0);
@@ -87,10 +84,7 @@ TEST(SysctlHost, FileOrderEqualsSystemdSysctlCatConfig) {
 // logs is a winner of the section, and every non-glob winner is set.
 TEST(SysctlHost, WinnersEqualSystemdSysctlOnThisMachine) {
   TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
-  std::string tool;
-  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
-    if (::access(p, X_OK) == 0) tool = p;
-  }
+  std::string tool = testing::SystemdSysctlPath();
   TIDEMARK_REQUIRE(!tool.empty(), "systemd-sysctl is not installed");
   std::string probe;
   if (testing::RunCommand("unshare -m true 2>&1", &probe) != 0)

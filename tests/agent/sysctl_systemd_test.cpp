@@ -24,13 +24,6 @@ using nlohmann::json;
 
 using testing::Lines;
 
-std::string SystemdSysctl() {
-  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
-    if (::access(p, X_OK) == 0) return p;
-  }
-  return "";
-}
-
 // Runs `command` with the fixture's directories mounted over the real ones.
 int RunInNamespace(const testing::TempRoot& root, const std::string& command, std::string* out) {
   std::string r = root.path();
@@ -58,7 +51,7 @@ int RunInNamespace(const testing::TempRoot& root, const std::string& command, st
 
 TEST(SysctlSystemd, PrecedenceAndWinnersEqualSystemdSysctl) {
   TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
-  std::string tool = SystemdSysctl();
+  std::string tool = testing::SystemdSysctlPath();
   TIDEMARK_REQUIRE(!tool.empty(), "systemd-sysctl is not installed");
   TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
   std::string probe;

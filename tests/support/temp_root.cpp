@@ -137,4 +137,11 @@ bool HaveProgram(const std::string& program) {
   return RunCommand("command -v " + program + " >/dev/null 2>&1", &out) == 0;
 }
 
+std::string SystemdSysctlPath() {
+  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "";
+}
+
 }  // namespace tidemark::testing

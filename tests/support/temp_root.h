@@ -54,4 +54,7 @@ std::vector<std::string> Lines(const std::string& s);
 // Returns true when `program` is on PATH.
 bool HaveProgram(const std::string& program);
 
+// Returns the path of systemd-sysctl (not on PATH: /lib/systemd or /usr/lib/systemd), or "".
+std::string SystemdSysctlPath();
+
 }  // namespace tidemark::testing

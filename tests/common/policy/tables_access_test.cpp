@@ -384,10 +384,7 @@ TEST(TablesAccessTest, SysctlLiveJoinsRuntimeValuesWithTheDecidingSetting) {
 TEST(TablesAccessTest, SysctlConfiguredNumberIsWhatTheKernelReads) {
   TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a network namespace");
   TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
-  std::string systemd_sysctl;
-  for (const char* p : {"/lib/systemd/systemd-sysctl", "/usr/lib/systemd/systemd-sysctl"}) {
-    if (::access(p, X_OK) == 0) systemd_sysctl = p;
-  }
+  std::string systemd_sysctl = testing::SystemdSysctlPath();
   TIDEMARK_REQUIRE(!systemd_sysctl.empty(), "systemd-sysctl is not installed");
   std::string probe;
   if (testing::RunCommand("unshare -n true 2>&1", &probe) != 0)
