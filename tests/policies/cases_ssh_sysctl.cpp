@@ -277,6 +277,9 @@ std::vector<Case> SshSysctlCases() {
       // PAM
       ReplaceCase("pam-unix-no-nullok", kCommonAuth, "pam_unix.so\n", "pam_unix.so nullok\n",
                   {"pam_line:/etc/pam.d/common-auth:2"}),
+      // pam_unix matches options by prefix: this is nullok too.
+      ReplaceCase("pam-unix-no-nullok", kCommonAuth, "pam_unix.so\n", "pam_unix.so nullok=yes\n",
+                  {"pam_line:/etc/pam.d/common-auth:2"}),
       ReplaceCase("pam-faillock-enabled", kCommonAuth, "auth\trequisite\tpam_faillock.so preauth\n",
                   "", {"pam_service:sshd"}),
       ReplaceCase("pam-pwquality-enabled", kCommonPassword,
