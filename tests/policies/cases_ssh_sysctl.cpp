@@ -296,6 +296,18 @@ std::vector<Case> SshSysctlCases() {
                   {"pam_setting:faillock:deny"}),
       ReplaceCase("pam-faillock-unlock-time", kFaillockConf, "unlock_time = 900",
                   "unlock_time = 600", {"pam_setting:faillock:unlock_time"}),
+      // pam_faillock reads deny with sscanf("%hu") (-1 is 65535: never locks) and refuses an
+      // unlock_time that is not `never` or a number up to 604800 (it keeps 600); SQLite's CAST
+      // read -1 and `forever` (0, "never") as passing.
+      ReplaceCase("pam-faillock-deny", kFaillockConf, "deny = 5", "deny = -1",
+                  {"pam_setting:faillock:deny"}),
+      ReplaceCase("pam-faillock-deny", kCommonAuth, "pam_faillock.so authfail",
+                  "pam_faillock.so authfail deny=-1", {"pam_line:/etc/pam.d/common-auth:3"}),
+      ReplaceCase("pam-faillock-unlock-time", kFaillockConf, "unlock_time = 900",
+                  "unlock_time = forever", {"pam_setting:faillock:unlock_time"}),
+      ReplaceCase("pam-faillock-unlock-time", kCommonAuth, "pam_faillock.so authfail",
+                  "pam_faillock.so authfail unlock_time=9999999",
+                  {"pam_line:/etc/pam.d/common-auth:3"}),
       ReplaceCase("pam-faillock-root", kFaillockConf, "even_deny_root\nroot_unlock_time = 900\n",
                   "", {"pam_setting:faillock:even_deny_root"}),
       ReplaceCase("pam-faillock-root", kFaillockConf, "root_unlock_time = 900",
