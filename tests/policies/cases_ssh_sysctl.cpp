@@ -318,6 +318,19 @@ std::vector<Case> SshSysctlCases() {
       // An argument on the PAM line overrides the file: the line is the failing item.
       ReplaceCase("pam-pwquality-minlen", kCommonPassword, "pam_pwquality.so retry=3",
                   "pam_pwquality.so retry=3 minlen=8", {"pam_line:/etc/pam.d/common-password:1"}),
+      // libpwquality ignores an argument strtol does not read whole: the file's value (here
+      // none: the default 8) applies to the line. SQLite's CAST read `20x` as 20.
+      {"pam-pwquality-minlen",
+       {{kPwqualityConf, Replace(kPwqualityConf, "minlen = 14\n", "")},
+        {kCommonPassword, Replace(kCommonPassword, "pam_pwquality.so retry=3",
+                                  "pam_pwquality.so retry=3 minlen=20x")}},
+       {"pam_setting:pwquality:minlen"}},
+      // The last argument it takes wins; a later one it ignores does not count.
+      {"pam-pwquality-complexity",
+       {{kCommonPassword, Replace(kCommonPassword, "pam_pwquality.so retry=3",
+                                  "pam_pwquality.so retry=3 dcredit=0 ucredit=0 lcredit=0 "
+                                  "ocredit=0 minclass=1 minclass=4x")}},
+       {"pam_line:/etc/pam.d/common-password:1"}},
       ReplaceCase("pam-pwquality-difok", kPwqualityConf, "difok = 2\n", "",
                   {"pam_setting:pwquality:difok"}),
       ReplaceCase("pam-pwquality-difok", kCommonPassword, "pam_pwquality.so retry=3",
