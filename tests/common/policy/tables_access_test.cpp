@@ -195,6 +195,24 @@ TEST(TablesAccessTest, SshdTablesAreEmptyWhenSshdWouldNotStart) {
             (Rows{R"(["permittty","no"])", R"(["permitrootlogin","perhaps"])"}));
 }
 
+// sshd refuses a line whose quote is not closed, so the agent keeps no such setting; a
+// snapshot that holds one anyway gets NULL arguments, never a guessed split.
+TEST(TablesAccessTest, SshdMatchArgumentsAreNullForAnUnterminatedQuote) {
+  TempRoot root;
+  WriteAccounts(root);
+  root.Write("/etc/ssh/sshd_config",
+             "Match User alice\n  PasswordAuthentication \"yes\"\n  Banner /etc/issue.net\n");
+  Snapshot snapshot = Collect(root, "sshd");
+  json& settings = snapshot.sections["sshd"].data["match_blocks"][0]["settings"];
+  ASSERT_EQ(settings.size(), 2u);
+  settings[1]["value"] = "\"/etc/issue.net";
+  auto db = Loaded(snapshot);
+  ASSERT_NE(db, nullptr);
+  EXPECT_EQ(Query(*db, "SELECT keyword, value, arguments FROM sshd_match_blocks ORDER BY position"),
+            (Rows{R"(["passwordauthentication","\"yes\"","[\"yes\"]"])",
+                  R"(["banner","\"/etc/issue.net",null])"}));
+}
+
 // ---------------------------------------------------------------------------------------------
 // ssh_keys
 
@@ -691,18 +709,19 @@ TEST(TablesAccessTest, LoginSettingsHoldLoginDefsUseraddAndShellTimeouts) {
   ASSERT_NE(db, nullptr);
   EXPECT_EQ(SectionStatus(*db, "login"), "ok");
   EXPECT_EQ(Query(*db,
-                  "SELECT id, origin, key, value, source_file, source_line FROM login_settings "
-                  "WHERE origin != 'shell' ORDER BY origin, key"),
+                  "SELECT id, origin, key, value, number, source_file, source_line "
+                  "FROM login_settings WHERE origin != 'shell' ORDER BY origin, key"),
             (Rows{
-                R"(["login_defs:ENCRYPT_METHOD","login.defs","ENCRYPT_METHOD","YESCRYPT",)"
+                // `number` as shadow reads one (strtol, base 0: UMASK 022 is 18).
+                R"(["login_defs:ENCRYPT_METHOD","login.defs","ENCRYPT_METHOD","YESCRYPT",null,)"
                 R"("/etc/login.defs",5])",
-                R"(["login_defs:PASS_MAX_DAYS","login.defs","PASS_MAX_DAYS","90",)"
+                R"(["login_defs:PASS_MAX_DAYS","login.defs","PASS_MAX_DAYS","90",90,)"
                 R"("/etc/login.defs",4])",
-                R"(["login_defs:PASS_MIN_DAYS","login.defs","PASS_MIN_DAYS","0",)"
+                R"(["login_defs:PASS_MIN_DAYS","login.defs","PASS_MIN_DAYS","0",0,)"
                 R"("/etc/login.defs",3])",
-                R"(["login_defs:UMASK","login.defs","UMASK","022","/etc/login.defs",6])",
-                R"(["useradd:INACTIVE","useradd","INACTIVE","30","/etc/default/useradd",2])",
-                R"(["useradd:SHELL","useradd","SHELL","/bin/sh","/etc/default/useradd",1])",
+                R"(["login_defs:UMASK","login.defs","UMASK","022",18,"/etc/login.defs",6])",
+                R"(["useradd:INACTIVE","useradd","INACTIVE","30",30,"/etc/default/useradd",2])",
+                R"(["useradd:SHELL","useradd","SHELL","/bin/sh",null,"/etc/default/useradd",1])",
             }));
   // The overridden earlier line of a key; the compact default [] restored where there is none.
   EXPECT_EQ(Query(*db,
@@ -713,13 +732,14 @@ TEST(TablesAccessTest, LoginSettingsHoldLoginDefsUseraddAndShellTimeouts) {
   EXPECT_EQ(Query(*db, "SELECT overridden FROM login_settings WHERE key = 'UMASK'"),
             (Rows{R"(["[]"])"}));
   EXPECT_EQ(Query(*db,
-                  "SELECT key, value, statement, readonly, exported, overridden, source_file, "
-                  "source_line FROM login_settings WHERE origin = 'shell' "
+                  "SELECT key, value, number, statement, readonly, exported, overridden, "
+                  "source_file, source_line FROM login_settings WHERE origin = 'shell' "
                   "ORDER BY source_file, source_line"),
-            (Rows{R"(["umask","027","umask",0,0,null,"/etc/bash.bashrc",1])",
-                  R"(["TMOUT","900","assignment",0,0,null,"/etc/profile",1])",
-                  R"(["TMOUT",null,"readonly",1,0,null,"/etc/profile",2])",
-                  R"(["TMOUT",null,"export",0,1,null,"/etc/profile",3])"}));
+            // `number` is shadow's reading: NULL for the shell's rows, even a numeric TMOUT.
+            (Rows{R"(["umask","027",null,"umask",0,0,null,"/etc/bash.bashrc",1])",
+                  R"(["TMOUT","900",null,"assignment",0,0,null,"/etc/profile",1])",
+                  R"(["TMOUT",null,null,"readonly",1,0,null,"/etc/profile",2])",
+                  R"(["TMOUT",null,null,"export",0,1,null,"/etc/profile",3])"}));
 }
 
 TEST(TablesAccessTest, LoginSettingsOfAbsentFilesAreEmpty) {
