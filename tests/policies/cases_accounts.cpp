@@ -87,6 +87,11 @@ std::vector<Case> AccountsCases() {
        {{"/etc/passwd",
          Replace("/etc/passwd", "/usr/sbin:/usr/sbin/nologin", "/usr/sbin:/bin/bash")}},
        {"user:daemon"}},
+      // nobody (UID 65534) is a system account too, as CIS's audit counts it.
+      {"accounts-system-no-login-shell",
+       {{"/etc/passwd",
+         With("/etc/passwd", "nobody:x:65534:65534:nobody:/nonexistent:/bin/bash\n")}},
+       {"user:nobody"}},
       // System accounts end at login.defs' UID_MIN (alice, UID 1000, is one below 2000).
       {"accounts-system-no-login-shell",
        {{"/etc/login.defs",
