@@ -1,7 +1,6 @@
 #include "agent/parsers/account_db.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "agent/parsers/lines.h"
 
@@ -76,11 +75,23 @@ std::vector<std::string_view> SplitFields(std::string_view s, char sep) {
 }
 
 std::optional<uint32_t> ParseId(std::string_view s) {
-  if (s.empty() || s.size() > 10) return std::nullopt;
+  // glibc's nss_files reads an id with strtoul (files-parse.c INT_FIELD, strtou32): blanks
+  // before it, a sign, leading zeros; nothing after it; refused over 0xffffffff.
+  size_t i = 0;
+  while (i < s.size() && IsAsciiSpace(s[i])) ++i;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) negative = s[i++] == '-';
+  const size_t first_digit = i;
   uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
-  if (v > 0xfffffffeull) return std::nullopt;  // (uid_t)-1 is "no id"
+  bool overflow = false;  // strtoul then returns ULONG_MAX: over 0xffffffff
+  for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+    auto digit = static_cast<uint64_t>(s[i] - '0');
+    if (v > (UINT64_MAX - digit) / 10) overflow = true;
+    v = v * 10 + digit;
+  }
+  if (i == first_digit || i != s.size() || overflow) return std::nullopt;
+  if (negative) v = ~v + 1;  // strtoul negates in unsigned arithmetic: "-0" is 0, "-5" huge
+  if (v > 0xffffffffull) return std::nullopt;
   return static_cast<uint32_t>(v);
 }
 

@@ -108,7 +108,9 @@ inline bool IsAsciiSpace(char c) {
 
 // Splits `s` at every `sep` (keeps empty fields).
 std::vector<std::string_view> SplitFields(std::string_view s, char sep);
-// Parses a decimal id in [0, 2^32-2]; returns nullopt for anything else.
+// Parses a uid or gid field as glibc's files source does (strtoul, base 10: blanks before it,
+// a sign and leading zeros are taken, so `+0`, ` 0` and `-0` are 0; nothing after it; at
+// most 0xffffffff); returns nullopt where glibc skips the line.
 std::optional<uint32_t> ParseId(std::string_view s);
 
 }  // namespace tidemark::agent

@@ -54,9 +54,20 @@ TEST(AccountDbTest, ParsesGroupsAndEffectiveGroups) {
 TEST(AccountDbTest, ParseIdBounds) {
   EXPECT_EQ(ParseId("0"), 0u);
   EXPECT_EQ(ParseId("4294967294"), 4294967294u);
-  EXPECT_FALSE(ParseId("4294967295"));
+  // As glibc's strtoul reads them (checked against getent in accounts_host_test.cpp).
+  EXPECT_EQ(ParseId("4294967295"), 4294967295u);
+  EXPECT_EQ(ParseId("+0"), 0u);
+  EXPECT_EQ(ParseId(" 0"), 0u);
+  EXPECT_EQ(ParseId("-0"), 0u);
+  EXPECT_EQ(ParseId("000000000000"), 0u);
+  EXPECT_EQ(ParseId("-18446744073709551615"), 1u);
+  EXPECT_FALSE(ParseId("4294967296"));
+  EXPECT_FALSE(ParseId("18446744073709551616"));
   EXPECT_FALSE(ParseId("-1"));
   EXPECT_FALSE(ParseId(""));
+  EXPECT_FALSE(ParseId("+"));
+  EXPECT_FALSE(ParseId("7 "));
+  EXPECT_FALSE(ParseId("0x0"));
   EXPECT_FALSE(ParseId("12a"));
 }
 

@@ -1,7 +1,9 @@
 // Host test (label "host"): the accounts section of this machine, collected by the built agent
 // binary over the live root, must list exactly the users and groups that glibc's files source
-// returns (`getent -s files passwd|group`, in file order), field by field.
+// returns (`getent -s files passwd|group`, in file order), field by field; and over a root of
+// hostile id fields, exactly what getent returns for the same files.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -86,6 +88,88 @@ TEST_F(AccountsHostTest, GroupsEqualGetentFilesGroup) {
     if (!f[3].empty()) members = Split(f[3], ',');
     EXPECT_EQ(g.value("members", json::array()), json(members));  // compact: [] omitted
   }
+}
+
+// The id fields as glibc's files source reads them (strtoul: `+0`, ` 0` and `-0` are root's
+// uid to glibc, a hidden root): the agent over a root with these files lists exactly the
+// entries, with the same ids, that `getent -s files` prints with the same files bind-mounted
+// over /etc/passwd and /etc/group in a mount namespace of the test's own.
+TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
+  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
+  TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
+  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
+  const std::vector<std::string> ids = {"+0",
+                                        " 0",
+                                        "\t7",
+                                        "-0",
+                                        "000000000000",
+                                        "007",
+                                        "0x0",
+                                        "-5",
+                                        "7 ",
+                                        "+-7",
+                                        "",
+                                        "12a",
+                                        "4294967294",
+                                        "4294967295",
+                                        "4294967296",
+                                        "-4294967295",
+                                        "18446744073709551616",
+                                        "-18446744073709551615"};
+  std::string passwd = "root:x:0:0::/root:/bin/sh\n";
+  std::string group = "root:x:0:\n";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    passwd += "u" + std::to_string(i) + ":x:" + ids[i] + ":0::/h:/bin/sh\n";
+    passwd += "v" + std::to_string(i) + ":x:0:" + ids[i] + "::/h:/bin/sh\n";
+    group += "g" + std::to_string(i) + ":x:" + ids[i] + ":\n";
+  }
+  testing::TempRoot root;
+  root.Write("/etc/passwd", passwd);
+  root.Write("/etc/group", group);
+  std::string out, err;
+  ASSERT_EQ(
+      testing::RunCommand(
+          "unshare -m sh -c " +
+              testing::ShellQuote("mount --bind " + testing::ShellQuote(root.Host("/etc/passwd")) +
+                                  " /etc/passwd && mount --bind " +
+                                  testing::ShellQuote(root.Host("/etc/group")) +
+                                  " /etc/group && getent -s files passwd; echo --; "
+                                  "getent -s files group"),
+          &out, &err),
+      0)
+      << err;
+  std::vector<std::string> want_users, want_groups;
+  bool in_groups = false;
+  for (const std::string& line : Lines(out)) {
+    if (line == "--") {
+      in_groups = true;
+      continue;
+    }
+    auto f = Split(line, ':');
+    ASSERT_GE(f.size(), 4u) << line;
+    (in_groups ? want_groups : want_users)
+        .push_back(f[0] + ":" + f[2] + (in_groups ? "" : ":" + f[3]));
+  }
+  ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
+                                    " collect --only accounts --host-id glibc --root " +
+                                    testing::ShellQuote(root.path()),
+                                &out, &err),
+            0)
+      << err;
+  json accounts = json::parse(out)["accounts"];
+  std::vector<std::string> got_users, got_groups;
+  for (const json& u : accounts["users"]) {
+    got_users.push_back(u["name"].get<std::string>() + ":" +
+                        std::to_string(u["uid"].get<uint64_t>()) + ":" +
+                        std::to_string(u["gid"].get<uint64_t>()));
+  }
+  for (const json& g : accounts["groups"]) {
+    got_groups.push_back(g["name"].get<std::string>() + ":" +
+                         std::to_string(g["gid"].get<uint64_t>()));
+  }
+  EXPECT_EQ(got_users, want_users);
+  EXPECT_EQ(got_groups, want_groups);
+  EXPECT_GT(want_users.size(), 10u);  // the comparison covers the accepted forms
 }
 
 TEST_F(AccountsHostTest, EffectiveGroupsEqualId) {

@@ -40,6 +40,10 @@ std::vector<Case> AccountsCases() {
       {"accounts-uid0-only-root",
        {{"/etc/passwd", With("/etc/passwd", "toor:x:0:0::/root:/bin/bash\n")}},
        {"user:toor"}},
+      // glibc reads `+0` as 0 (strtoul): a hidden root, once a line the agent skipped.
+      {"accounts-uid0-only-root",
+       {{"/etc/passwd", With("/etc/passwd", "toor:x:+0:0::/root:/bin/bash\n")}},
+       {"user:toor"}},
       {"accounts-root-gid-zero",
        {{"/etc/passwd", Replace("/etc/passwd", "root:x:0:0:", "root:x:0:1:")}},
        {"user:root"}},
