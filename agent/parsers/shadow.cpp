@@ -1,7 +1,5 @@
 #include "agent/parsers/shadow.h"
 
-#include <charconv>
-
 #include "agent/parsers/account_db.h"
 #include "agent/parsers/lines.h"
 
@@ -25,20 +23,21 @@ bool AllCryptChars(std::string_view s) {
   return true;
 }
 
-// Parses an optional day count: "" -> nullopt (ok), digits -> value; sets *bad otherwise.
+// Parses an optional day count as glibc's sgetspent does (INT_FIELD_MAYBE_NULL: the id
+// fields' strtoul reading, then (long)(int)): "" -> nullopt; `+5`, ` 5` and `007` are 5 and
+// 7; a value over 0xffffffff (negative ones included) or anything after the number sets *bad
+// (glibc skips the line); 4294967295 is (int)-1, glibc's "not set" -> nullopt, and from
+// 2147483648 on the value is negative. Checked against getent -s files shadow.
 std::optional<int64_t> ParseDays(std::string_view s, bool* bad) {
   if (s.empty()) return std::nullopt;
-  if (s.size() > 18) {
+  std::optional<uint32_t> v = ParseId(s);
+  if (!v) {
     *bad = true;
     return std::nullopt;
   }
-  int64_t v = 0;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || ptr != s.data() + s.size() || v < 0 || s.front() == '+') {
-    *bad = true;
-    return std::nullopt;
-  }
-  return v;
+  auto days = static_cast<int32_t>(*v);
+  if (days == -1) return std::nullopt;
+  return days;
 }
 
 std::vector<std::string> SplitList(std::string_view s) {

@@ -172,6 +172,64 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
   EXPECT_GT(want_users.size(), 10u);  // the comparison covers the accepted forms
 }
 
+// The day counts of /etc/shadow as glibc's sgetspent reads them (strtoul, then (int): `+5` is
+// 5, 4294967295 is -1, "not set", printed empty): the same comparison with getent -s files
+// shadow. A line glibc skips is a user whose password status the agent cannot tell.
+TEST(AccountsGlibcTest, ShadowDaysAreReadAsGetentReadsThem) {
+  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
+  TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
+  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
+  const std::vector<std::string> days = {
+      "+5",          " 5",         "007",        "-0",         "-1", "5x",
+      "99999999999", "4294967295", "4294967294", "2147483648", "",   "+"};
+  std::string passwd = "root:x:0:0::/root:/bin/sh\n";
+  std::string shadow = "root:!:19000:0:99999:7:::\n";
+  for (size_t i = 0; i < days.size(); ++i) {
+    std::string name = "s" + std::to_string(i);
+    passwd += name + ":x:" + std::to_string(1000 + i) + ":0::/h:/bin/sh\n";
+    // The value as the last change (field 3) and as the maximum age (field 5).
+    shadow += name + ":!:" + days[i] + ":0:" + days[i] + ":7:::\n";
+  }
+  testing::TempRoot root;
+  root.Write("/etc/passwd", passwd);
+  root.Write("/etc/group", "root:x:0:\n");
+  root.Write("/etc/shadow", shadow, 0640);
+  std::string out, err;
+  ASSERT_EQ(
+      testing::RunCommand(
+          "unshare -m sh -c " +
+              testing::ShellQuote("mount --bind " + testing::ShellQuote(root.Host("/etc/shadow")) +
+                                  " /etc/shadow && getent -s files shadow"),
+          &out, &err),
+      0)
+      << err;
+  std::vector<std::string> want;
+  for (const std::string& line : Lines(out)) {
+    auto f = Split(line, ':');
+    ASSERT_GE(f.size(), 5u) << line;
+    want.push_back(f[0] + ":" + f[2] + ":" + f[4]);
+  }
+  ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
+                                    " collect --only accounts --host-id glibc --root " +
+                                    testing::ShellQuote(root.path()),
+                                &out, &err),
+            0)
+      << err;
+  std::vector<std::string> got;
+  auto field = [](const json& p, const char* key) {
+    return p.contains(key) && !p[key].is_null() ? std::to_string(p[key].get<int64_t>()) : "";
+  };
+  const json collected = json::parse(out);
+  for (const json& u : collected["accounts"]["users"]) {
+    const json& p = u["password"];
+    if (p.value("status", "") == "unknown") continue;  // a line glibc skips too
+    got.push_back(u["name"].get<std::string>() + ":" + field(p, "last_change") + ":" +
+                  field(p, "max"));
+  }
+  EXPECT_EQ(got, want);
+  EXPECT_GT(want.size(), 5u);
+}
+
 TEST_F(AccountsHostTest, EffectiveGroupsEqualId) {
   // `id -G NAME` asks initgroups(3) over all configured sources; compare for users that exist
   // only in the files source and for which `getent -s files initgroups` is not needed.

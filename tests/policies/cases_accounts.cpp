@@ -74,6 +74,11 @@ std::vector<Case> AccountsCases() {
       {"accounts-password-max-age",
        {{"/etc/shadow", Replace("/etc/shadow", ":19500:1:365:7:30::", ":19500:1:99999:7:30::")}},
        {"user:alice"}},
+      // glibc reads 4294967294 as (int)-2: a negative maximum, none at all.
+      {"accounts-password-max-age",
+       {{"/etc/shadow",
+         Replace("/etc/shadow", ":19500:1:365:7:30::", ":19500:1:4294967294:7:30::")}},
+       {"user:alice"}},
       {"accounts-password-min-age",
        {{"/etc/shadow", Replace("/etc/shadow", ":19500:1:365:7:30::", ":19500:0:365:7:30::")}},
        {"user:alice"}},
