@@ -140,7 +140,11 @@ std::vector<GroupEntry> ParseGroup(std::string_view text, std::string_view path,
     g.name = std::string(f[0]);
     g.gid = *gid;
     if (!f[3].empty()) {
+      // As glibc's parse_list reads the list (files-parse.c): blanks before each name are
+      // skipped (`sudo:x:27:alice, vendor` makes vendor a member), blanks after it kept, empty
+      // names dropped.
       for (auto m : SplitFields(f[3], ',')) {
+        while (!m.empty() && IsAsciiSpace(m.front())) m.remove_prefix(1);
         if (!m.empty()) g.members.emplace_back(m);
       }
     }

@@ -91,9 +91,9 @@ TEST_F(AccountsHostTest, GroupsEqualGetentFilesGroup) {
 }
 
 // The id fields as glibc's files source reads them (strtoul: `+0`, ` 0` and `-0` are root's
-// uid to glibc, a hidden root): the agent over a root with these files lists exactly the
-// entries, with the same ids, that `getent -s files` prints with the same files bind-mounted
-// over /etc/passwd and /etc/group in a mount namespace of the test's own.
+// uid to glibc, a hidden root), and the group member lists: the agent over a root with these files
+// lists exactly the entries, with the same ids, that `getent -s files` prints with the same files
+// bind-mounted over /etc/passwd and /etc/group in a mount namespace of the test's own.
 TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
   TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
   TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
@@ -118,6 +118,12 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
                                         "-18446744073709551615"};
   std::string passwd = "root:x:0:0::/root:/bin/sh\n";
   std::string group = "root:x:0:\n";
+  // Member lists as glibc's parse_list reads them: blanks before a name skipped, after it kept.
+  const std::vector<std::string> members = {"a,b", "a, b", "\ta,\t b", "a ,b", " , ,a",
+                                            "  ",  ",a",   "a,",       "a,,b", "a b"};
+  for (size_t i = 0; i < members.size(); ++i) {
+    group += "m" + std::to_string(i) + ":x:" + std::to_string(2000 + i) + ":" + members[i] + "\n";
+  }
   for (size_t i = 0; i < ids.size(); ++i) {
     passwd += "u" + std::to_string(i) + ":x:" + ids[i] + ":0::/h:/bin/sh\n";
     passwd += "v" + std::to_string(i) + ":x:0:" + ids[i] + "::/h:/bin/sh\n";
@@ -147,8 +153,7 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
     }
     auto f = Split(line, ':');
     ASSERT_GE(f.size(), 4u) << line;
-    (in_groups ? want_groups : want_users)
-        .push_back(f[0] + ":" + f[2] + (in_groups ? "" : ":" + f[3]));
+    (in_groups ? want_groups : want_users).push_back(f[0] + ":" + f[2] + ":" + f[3]);
   }
   ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
                                     " collect --only accounts --host-id glibc --root " +
@@ -164,8 +169,12 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
                         std::to_string(u["gid"].get<uint64_t>()));
   }
   for (const json& g : accounts["groups"]) {
+    std::string list;
+    for (const json& m : g.value("members", json::array())) {
+      list += (list.empty() ? "" : ",") + m.get<std::string>();
+    }
     got_groups.push_back(g["name"].get<std::string>() + ":" +
-                         std::to_string(g["gid"].get<uint64_t>()));
+                         std::to_string(g["gid"].get<uint64_t>()) + ":" + list);
   }
   EXPECT_EQ(got_users, want_users);
   EXPECT_EQ(got_groups, want_groups);

@@ -112,6 +112,10 @@ std::vector<Case> AccountsCases() {
       {"groups-shadow-empty",
        {{"/etc/group", Replace("/etc/group", "shadow:x:42:", "shadow:x:42:alice")}},
        {"group_member:shadow:user:alice"}},
+      // glibc skips the blank before a member's name: alice is a member (she was " alice").
+      {"groups-shadow-empty",
+       {{"/etc/group", Replace("/etc/group", "shadow:x:42:", "shadow:x:42:daemon, alice")}},
+       {"group_member:shadow:user:daemon", "group_member:shadow:user:alice"}},
       {"accounts-privileged-members-documented",
        {{"/etc/group", Replace("/etc/group", "sudo:x:27:", "sudo:x:27:alice")}},
        {"privileged:sudo:alice"}},
