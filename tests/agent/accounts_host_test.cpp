@@ -90,14 +90,46 @@ TEST_F(AccountsHostTest, GroupsEqualGetentFilesGroup) {
   }
 }
 
+// glibc is the oracle for files of odd content: the fixture root's files, bind-mounted over the
+// real ones in a mount namespace of the test's own (unshare -m: the host's /etc is never
+// touched), are read by getent, and the built agent collects the same root.
+class AccountsGlibcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
+    TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
+    TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
+  }
+  // Runs `command` with each of `files` (in-root paths of /etc) bind-mounted over itself.
+  std::string Getent(const std::vector<std::string>& files, const std::string& command) const {
+    std::string script;
+    for (const std::string& f : files) {
+      script += "mount --bind " + testing::ShellQuote(root_.Host(f)) + " " + f + " && ";
+    }
+    std::string out, err;
+    int code = testing::RunCommand("unshare -m sh -c " + testing::ShellQuote(script + command),
+                                   &out, &err);
+    EXPECT_EQ(code, 0) << err;
+    return out;
+  }
+  // The accounts section the built agent collects over the root.
+  json Collect() const {
+    std::string out, err;
+    int code = testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
+                                       " collect --only accounts --host-id glibc --root " +
+                                       testing::ShellQuote(root_.path()),
+                                   &out, &err);
+    EXPECT_EQ(code, 0) << err;
+    return code == 0 ? json::parse(out)["accounts"] : json::object();
+  }
+  testing::TempRoot root_;
+};
+
 // The id fields as glibc's files source reads them (strtoul: `+0`, ` 0` and `-0` are root's
 // uid to glibc, a hidden root), and the group member lists: the agent over a root with these files
 // lists exactly the entries, with the same ids, that `getent -s files` prints with the same files
 // bind-mounted over /etc/passwd and /etc/group in a mount namespace of the test's own.
-TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
-  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
-  TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
-  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
+TEST_F(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
   const std::vector<std::string> ids = {"+0",
                                         " 0",
                                         "\t7",
@@ -129,21 +161,10 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
     passwd += "v" + std::to_string(i) + ":x:0:" + ids[i] + "::/h:/bin/sh\n";
     group += "g" + std::to_string(i) + ":x:" + ids[i] + ":\n";
   }
-  testing::TempRoot root;
-  root.Write("/etc/passwd", passwd);
-  root.Write("/etc/group", group);
-  std::string out, err;
-  ASSERT_EQ(
-      testing::RunCommand(
-          "unshare -m sh -c " +
-              testing::ShellQuote("mount --bind " + testing::ShellQuote(root.Host("/etc/passwd")) +
-                                  " /etc/passwd && mount --bind " +
-                                  testing::ShellQuote(root.Host("/etc/group")) +
-                                  " /etc/group && getent -s files passwd; echo --; "
-                                  "getent -s files group"),
-          &out, &err),
-      0)
-      << err;
+  root_.Write("/etc/passwd", passwd);
+  root_.Write("/etc/group", group);
+  std::string out = Getent({"/etc/passwd", "/etc/group"},
+                           "getent -s files passwd; echo --; getent -s files group");
   std::vector<std::string> want_users, want_groups;
   bool in_groups = false;
   for (const std::string& line : Lines(out)) {
@@ -155,13 +176,7 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
     ASSERT_GE(f.size(), 4u) << line;
     (in_groups ? want_groups : want_users).push_back(f[0] + ":" + f[2] + ":" + f[3]);
   }
-  ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
-                                    " collect --only accounts --host-id glibc --root " +
-                                    testing::ShellQuote(root.path()),
-                                &out, &err),
-            0)
-      << err;
-  json accounts = json::parse(out)["accounts"];
+  json accounts = Collect();
   std::vector<std::string> got_users, got_groups;
   for (const json& u : accounts["users"]) {
     got_users.push_back(u["name"].get<std::string>() + ":" +
@@ -184,10 +199,7 @@ TEST(AccountsGlibcTest, IdFieldsAreReadAsGetentReadsThem) {
 // The day counts of /etc/shadow as glibc's sgetspent reads them (strtoul, then (int): `+5` is
 // 5, 4294967295 is -1, "not set", printed empty): the same comparison with getent -s files
 // shadow. A line glibc skips is a user whose password status the agent cannot tell.
-TEST(AccountsGlibcTest, ShadowDaysAreReadAsGetentReadsThem) {
-  TIDEMARK_REQUIRE(::geteuid() == 0, "needs root for a private mount namespace");
-  TIDEMARK_REQUIRE(testing::HaveProgram("getent"), "getent (libc-bin) is not installed");
-  TIDEMARK_REQUIRE(testing::HaveProgram("unshare"), "unshare (util-linux) is not installed");
+TEST_F(AccountsGlibcTest, ShadowDaysAreReadAsGetentReadsThem) {
   const std::vector<std::string> days = {
       "+5",          " 5",         "007",        "-0",         "-1", "5x",
       "99999999999", "4294967295", "4294967294", "2147483648", "",   "+"};
@@ -199,37 +211,22 @@ TEST(AccountsGlibcTest, ShadowDaysAreReadAsGetentReadsThem) {
     // The value as the last change (field 3) and as the maximum age (field 5).
     shadow += name + ":!:" + days[i] + ":0:" + days[i] + ":7:::\n";
   }
-  testing::TempRoot root;
-  root.Write("/etc/passwd", passwd);
-  root.Write("/etc/group", "root:x:0:\n");
-  root.Write("/etc/shadow", shadow, 0640);
-  std::string out, err;
-  ASSERT_EQ(
-      testing::RunCommand(
-          "unshare -m sh -c " +
-              testing::ShellQuote("mount --bind " + testing::ShellQuote(root.Host("/etc/shadow")) +
-                                  " /etc/shadow && getent -s files shadow"),
-          &out, &err),
-      0)
-      << err;
+  root_.Write("/etc/passwd", passwd);
+  root_.Write("/etc/group", "root:x:0:\n");
+  root_.Write("/etc/shadow", shadow, 0640);
+  std::string out = Getent({"/etc/shadow"}, "getent -s files shadow");
   std::vector<std::string> want;
   for (const std::string& line : Lines(out)) {
     auto f = Split(line, ':');
     ASSERT_GE(f.size(), 5u) << line;
     want.push_back(f[0] + ":" + f[2] + ":" + f[4]);
   }
-  ASSERT_EQ(testing::RunCommand(std::string(TIDEMARK_AGENT_BIN) +
-                                    " collect --only accounts --host-id glibc --root " +
-                                    testing::ShellQuote(root.path()),
-                                &out, &err),
-            0)
-      << err;
   std::vector<std::string> got;
   auto field = [](const json& p, const char* key) {
     return p.contains(key) && !p[key].is_null() ? std::to_string(p[key].get<int64_t>()) : "";
   };
-  const json collected = json::parse(out);
-  for (const json& u : collected["accounts"]["users"]) {
+  const json accounts = Collect();
+  for (const json& u : accounts["users"]) {
     const json& p = u["password"];
     if (p.value("status", "") == "unknown") continue;  // a line glibc skips too
     got.push_back(u["name"].get<std::string>() + ":" + field(p, "last_change") + ":" +

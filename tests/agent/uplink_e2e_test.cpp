@@ -93,10 +93,7 @@ class UplinkE2eTest : public CollectorFixture {
   struct Daemon {
     pid_t pid;
     ~Daemon() {
-      if (pid > 0) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
+      if (pid > 0) WaitChild(pid, 0);  // killed and reaped
     }
   };
 

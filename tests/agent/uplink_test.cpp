@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,10 +47,7 @@ struct Result {
 struct ChildGuard {
   pid_t pid;
   ~ChildGuard() {
-    if (pid > 0) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+    if (pid > 0) WaitChild(pid, 0);  // killed and reaped
   }
 };
 

@@ -16,11 +16,7 @@
 namespace tidemark::testing {
 
 CollectorProcess::~CollectorProcess() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
+  if (pid_ > 0) WaitChild(pid_, 0);  // killed and reaped
 }
 
 bool CollectorProcess::Start(const std::vector<std::string>& args) {
